@@ -1,0 +1,95 @@
+"""The one exception hierarchy of containerize.
+
+Every error a user can cause or meet carries a message that says what went wrong and
+where, an optional hint that says how to fix it, and the exit code the command line
+returns. Only ``containerize.cli.main`` and the Nox sessions catch these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class ContainerizeError(Exception):
+    """Base class: a failure explained to the user, never shown as a traceback."""
+
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+class ConfigError(ContainerizeError):
+    """``[tool.containerize]``, ``pyproject.toml`` or a command-line value is invalid."""
+
+    exit_code = 2
+
+
+class LockError(ContainerizeError):
+    """A lock file is unreadable, malformed, or does not match ``pyproject.toml``."""
+
+    exit_code = 3
+
+
+class ResolutionError(ContainerizeError):
+    """The lock has no usable file for a target platform."""
+
+    exit_code = 3
+
+
+class FetchError(ContainerizeError):
+    """A file could not be downloaded, or its hash does not match the lock."""
+
+    exit_code = 4
+
+
+class EngineError(ContainerizeError):
+    """The container engine (docker, buildx, BuildKit) is missing or misbehaves."""
+
+    exit_code = 5
+
+
+class ProvisionError(EngineError):
+    """The engine could not be provisioned on this host."""
+
+
+class CommandError(ContainerizeError):
+    """An external command exited non-zero."""
+
+    exit_code = 6
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        argv: Sequence[str],
+        returncode: int,
+        output_tail: str = "",
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.argv = tuple(argv)
+        self.returncode = returncode
+        self.output_tail = output_tail
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.output_tail:
+            indented = "\n".join(f"    {line}" for line in self.output_tail.splitlines())
+            text += f"\n  last lines of output:\n{indented}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class ContainerTestError(ContainerizeError):
+    """A container in the test matrix failed to start, answer or stop."""
+
+    exit_code = 7

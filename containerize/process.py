@@ -1,0 +1,107 @@
+"""The one place where containerize runs external commands.
+
+Commands are argv lists, never shell strings. Each run is logged shell-quoted; a
+failure raises :class:`~containerize.errors.CommandError` carrying the argv, the exit
+code and the tail of the output, so the user sees why without digging through a log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from containerize.errors import CommandError
+
+logger = logging.getLogger("containerize")
+
+_TAIL_LINES = 25
+
+
+@dataclass(frozen=True, kw_only=True)
+class Completed:
+    """The result of a command that ran to completion."""
+
+    argv: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def quote(argv: Sequence[str]) -> str:
+    """Return *argv* as a line a user could paste into a POSIX shell."""
+    return shlex.join(argv)
+
+
+def tail(text: str, lines: int = _TAIL_LINES) -> str:
+    """Return the last *lines* non-empty lines of *text*."""
+    kept = [line for line in text.splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    cwd: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+    capture: bool = True,
+    check: bool = True,
+    timeout: float | None = None,
+    hint: str | None = None,
+) -> Completed:
+    """Run *argv* and return its result.
+
+    With ``capture=False`` the command's output streams to the terminal (used for
+    build progress); the error then carries no output tail. *env* is added to the
+    current environment, not substituted for it.
+    """
+    argv = tuple(str(arg) for arg in argv)
+    logger.info("$ %s", quote(argv))
+    full_env = None if env is None else {**os.environ, **env}
+    try:
+        proc = subprocess.run(
+            argv,
+            cwd=cwd,
+            env=full_env,
+            input=input,
+            text=True,
+            capture_output=capture,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise CommandError(
+            f"command not found: {argv[0]}",
+            argv=argv,
+            returncode=127,
+            hint=hint or f"install {argv[0]!r} or put it on PATH",
+        ) from exc
+    except subprocess.TimeoutExpired as exc:
+        output = exc.stdout if isinstance(exc.stdout, str) else ""
+        raise CommandError(
+            f"command timed out after {timeout:g}s: {quote(argv)}",
+            argv=argv,
+            returncode=-1,
+            output_tail=tail(output),
+            hint=hint,
+        ) from exc
+    result = Completed(
+        argv=argv,
+        returncode=proc.returncode,
+        stdout=proc.stdout or "",
+        stderr=proc.stderr or "",
+    )
+    if check and proc.returncode != 0:
+        raise CommandError(
+            f"command failed with exit code {proc.returncode}: {quote(argv)}",
+            argv=argv,
+            returncode=proc.returncode,
+            output_tail=tail(result.stderr + "\n" + result.stdout) if capture else "",
+            hint=hint,
+        )
+    return result
