@@ -1,0 +1,7 @@
+"""``python -m containerize``."""
+
+import sys
+
+from containerize.cli import main
+
+sys.exit(main())

@@ -1,0 +1,145 @@
+"""Python base images made from Debian packages, for machines that cannot pull one.
+
+``mmdebstrap`` builds a minimal Debian root file system per architecture from the
+host's own apt mirror; a ``FROM scratch`` build turns the tarballs into one multi-arch
+image pushed to a registry. Both steps are cached by a key over the recipe: the root
+file systems under the cache directory, the image by a tag that carries the key, so a
+second run only asks the registry whether that tag exists.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from containerize import buildx, process
+from containerize.errors import ProvisionError
+from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
+from containerize.provision import debian_mirror
+
+logger = logging.getLogger("containerize")
+
+# Bumped when the way the image is made changes, so old caches are not trusted.
+_RECIPE_VERSION = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class Recipe:
+    """What goes into a base image."""
+
+    repository: str = "127.0.0.1:5000/containerize/python"
+    tag: str = "3.11-bookworm"
+    suite: str = "bookworm"
+    packages: tuple[str, ...] = ("python3", "python3-venv")
+    platforms: tuple[Platform, ...] = (LINUX_AMD64, LINUX_ARM64)
+    # Fixed so the root file systems do not change with the day they are made.
+    source_date_epoch: int = 1_700_000_000
+
+    @property
+    def key(self) -> str:
+        data = asdict(self)
+        data["platforms"] = [str(p) for p in self.platforms]
+        data["recipe_version"] = _RECIPE_VERSION
+        del data["repository"], data["tag"]
+        blob = json.dumps(data, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    @property
+    def ref(self) -> str:
+        return f"{self.repository}:{self.tag}"
+
+    @property
+    def keyed_ref(self) -> str:
+        return f"{self.repository}:{self.tag}-{self.key}"
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "containerize" / "rootfs"
+
+
+def ensure(recipe: Recipe | None = None) -> str:
+    """Make sure the base image of *recipe* is in its registry; return its reference.
+
+    Returns at once when the keyed tag exists. Otherwise builds what is missing.
+    """
+    recipe = recipe or Recipe()
+    if buildx.imagetools_inspect(recipe.keyed_ref) is not None:
+        logger.info("base image %s is up to date (%s)", recipe.ref, recipe.keyed_ref)
+        if buildx.imagetools_inspect(recipe.ref) is None:
+            _retag(recipe)
+        return recipe.ref
+    tarballs = {p: _rootfs(recipe, p) for p in recipe.platforms}
+    with tempfile.TemporaryDirectory(prefix="containerize-base-") as tmp:
+        context = Path(tmp)
+        for platform, tarball in tarballs.items():
+            os.link(tarball, context / f"rootfs-{platform.arch}.tar")
+        (context / "Dockerfile").write_text(
+            "# A minimal Debian with Python, made by mmdebstrap from Debian packages.\n"
+            "FROM scratch\n"
+            "ARG TARGETARCH\n"
+            "ADD rootfs-${TARGETARCH}.tar /\n"
+            'CMD ["python3"]\n'
+        )
+        buildx.build(
+            buildx.BuildInvocation(
+                context=context,
+                platforms=recipe.platforms,
+                tags=(recipe.ref, recipe.keyed_ref),
+                labels=(("org.opencontainers.image.description", _describe(recipe)),),
+                output=buildx.Output(kind="push"),
+                progress="plain",
+            ),
+            stream=False,
+        )
+    return recipe.ref
+
+
+def _retag(recipe: Recipe) -> None:
+    process.run(["docker", "buildx", "imagetools", "create", "--tag", recipe.ref, recipe.keyed_ref])
+
+
+def _describe(recipe: Recipe) -> str:
+    return f"Debian {recipe.suite} minbase with {', '.join(recipe.packages)}"
+
+
+def _rootfs(recipe: Recipe, platform: Platform) -> Path:
+    out = cache_dir() / recipe.key / f"rootfs-{platform.arch}.tar"
+    if out.exists():
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_suffix(".partial.tar")
+    partial.unlink(missing_ok=True)
+    try:
+        process.run(
+            [
+                "mmdebstrap",
+                "--variant=minbase",
+                f"--arch={platform.arch}",
+                f"--include={','.join(recipe.packages)}",
+                # No documentation or apt lists in an image nobody logs in to.
+                "--dpkgopt=path-exclude=/usr/share/doc/*",
+                "--dpkgopt=path-exclude=/usr/share/man/*",
+                "--dpkgopt=path-exclude=/usr/share/locale/*",
+                "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+                "--customize-hook=rm -rf $1/var/lib/apt/lists/* $1/var/cache/apt/*",
+                recipe.suite,
+                str(partial),
+                debian_mirror(),
+            ],
+            env={"SOURCE_DATE_EPOCH": str(recipe.source_date_epoch)},
+            timeout=1800,
+            hint="mmdebstrap needs root (or unshare), and qemu emulation for foreign arches",
+        )
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    if not partial.exists():
+        raise ProvisionError(f"mmdebstrap produced no root file system at {partial}")
+    partial.replace(out)
+    return out

@@ -1,0 +1,147 @@
+"""Driving ``docker buildx``: build invocations as typed records, argv from one function.
+
+A :class:`BuildInvocation` says everything about one ``docker buildx build``; the
+:func:`argv` function is the only place that turns it into command-line arguments, so
+the plan can be printed (dry run), exported (bake) and unit-tested exactly as it runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from containerize import process
+from containerize.platforms import Platform
+
+Progress = Literal["auto", "plain", "tty", "quiet"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Output:
+    """Where a build's result goes: ``load`` into the engine, ``push``, or an OCI layout."""
+
+    kind: Literal["load", "push", "oci", "cacheonly"]
+    dest: Path | None = None
+    rewrite_timestamp: bool = False
+
+    def argv(self) -> list[str]:
+        if self.kind == "load":
+            return ["--load"]
+        if self.kind == "push":
+            return ["--push"]
+        if self.kind == "cacheonly":
+            return ["--output", "type=cacheonly"]
+        parts = ["type=oci", f"dest={self.dest}"]
+        if self.rewrite_timestamp:
+            parts.append("rewrite-timestamp=true")
+        return ["--output", ",".join(parts)]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildInvocation:
+    """One ``docker buildx build``."""
+
+    context: Path
+    dockerfile: Path | None = None
+    target: str | None = None
+    platforms: tuple[Platform, ...] = ()
+    tags: tuple[str, ...] = ()
+    build_args: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    build_contexts: tuple[tuple[str, Path], ...] = ()
+    output: Output | None = None
+    builder: str | None = None
+    cache_from: tuple[str, ...] = ()
+    cache_to: tuple[str, ...] = ()
+    progress: Progress = "auto"
+    metadata_file: Path | None = None
+    provenance: bool = False
+    env: tuple[tuple[str, str], ...] = field(default=())
+
+
+def argv(inv: BuildInvocation) -> list[str]:
+    """The exact command line for *inv*."""
+    args = ["docker", "buildx"]
+    if inv.builder:
+        args += ["--builder", inv.builder]
+    args += ["build", "--progress", inv.progress]
+    if inv.dockerfile is not None:
+        args += ["--file", str(inv.dockerfile)]
+    if inv.target:
+        args += ["--target", inv.target]
+    if inv.platforms:
+        args += ["--platform", ",".join(str(p) for p in inv.platforms)]
+    for tag in inv.tags:
+        args += ["--tag", tag]
+    for key, value in inv.build_args:
+        args += ["--build-arg", f"{key}={value}"]
+    for key, value in inv.labels:
+        args += ["--label", f"{key}={value}"]
+    for name, path in inv.build_contexts:
+        args += ["--build-context", f"{name}={path}"]
+    for spec in inv.cache_from:
+        args += ["--cache-from", spec]
+    for spec in inv.cache_to:
+        args += ["--cache-to", spec]
+    # Attestations turn a single-platform image into an index; keep results plain
+    # unless asked.
+    args += ["--provenance", "true" if inv.provenance else "false"]
+    if inv.metadata_file is not None:
+        args += ["--metadata-file", str(inv.metadata_file)]
+    if inv.output is not None:
+        args += inv.output.argv()
+    args.append(str(inv.context))
+    return args
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildResult:
+    """What BuildKit reported about a finished build."""
+
+    invocation: BuildInvocation
+    digest: str | None
+    metadata: Mapping[str, object]
+
+
+def build(inv: BuildInvocation, *, stream: bool = True) -> BuildResult:
+    """Run *inv*; with *stream*, BuildKit's progress goes straight to the terminal."""
+    env = dict(inv.env)
+    if inv.progress == "auto" and not sys.stderr.isatty():
+        env.setdefault("BUILDKIT_PROGRESS", "plain")
+    process.run(argv(inv), capture=not stream, env=env or None)
+    metadata: dict[str, object] = {}
+    if inv.metadata_file is not None and inv.metadata_file.exists():
+        metadata = json.loads(inv.metadata_file.read_text())
+    digest = metadata.get("containerimage.digest")
+    return BuildResult(
+        invocation=inv, digest=digest if isinstance(digest, str) else None, metadata=metadata
+    )
+
+
+def imagetools_inspect(ref: str, *, builder: str | None = None) -> Mapping[str, object] | None:
+    """The raw manifest of *ref* in its registry, or None when it does not exist."""
+    args = ["docker", "buildx"] + (["--builder", builder] if builder else [])
+    args += ["imagetools", "inspect", "--raw", ref]
+    result = process.run(args, check=False, timeout=60)
+    if result.returncode != 0:
+        return None
+    data = json.loads(result.stdout)
+    return data if isinstance(data, dict) else None
+
+
+def environment_for(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Environment for buildx: never let a stray DOCKER_BUILDKIT=0 disable BuildKit."""
+    env = {"DOCKER_BUILDKIT": "1"}
+    if "SOURCE_DATE_EPOCH" in os.environ:
+        env["SOURCE_DATE_EPOCH"] = os.environ["SOURCE_DATE_EPOCH"]
+    env.update(extra or {})
+    return env
+
+
+def platforms_arg(platforms: Sequence[Platform]) -> str:
+    return ",".join(str(p) for p in platforms)

@@ -1,0 +1,132 @@
+"""The ``containerize`` command: parse, call the library, print."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from containerize import __version__
+from containerize.errors import ContainerizeError
+
+logger = logging.getLogger("containerize")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="containerize",
+        description="Build, test and release container images for Python WSGI applications.",
+    )
+    parser.add_argument("--version", action="version", version=f"containerize {__version__}")
+    parser.add_argument(
+        "--project",
+        type=Path,
+        default=Path.cwd(),
+        metavar="DIR",
+        help="the project's directory (holding pyproject.toml); default: the current one",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every command run")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    doctor = commands.add_parser("doctor", help="check the engine a build needs")
+    doctor.add_argument("--platform", action="append", dest="platforms", metavar="OS/ARCH")
+    doctor.add_argument("--builder", metavar="NAME")
+
+    engine = commands.add_parser(
+        "engine", help="provision a BuildKit engine and registry on this Debian host"
+    )
+    engine.add_argument("action", choices=["up", "down", "status"])
+
+    commands.add_parser(
+        "base-image", help="build the Debian Python base image and push it to 127.0.0.1:5000"
+    )
+
+    pin = commands.add_parser("pin", help="pin the base image by digest in containerize.lock")
+    pin.add_argument("--refresh", action="store_true", help="resolve the digest again")
+
+    for name, help_text in (
+        ("wheelhouse", "fetch the locked files for every platform, hash-verified"),
+        ("build", "render the Dockerfile and build one image per server"),
+    ):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument(
+            "--platform", action="append", dest="platforms", metavar="OS/ARCH",
+            help="build for this platform only (repeatable); default: tool.containerize.platforms",
+        )  # fmt: skip
+        if name == "build":
+            _build_options(sub)
+    return parser
+
+
+def _build_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--server", action="append", dest="servers", metavar="NAME")
+    sub.add_argument("--builder", metavar="NAME", help="the buildx builder to use")
+    out = sub.add_mutually_exclusive_group()
+    out.add_argument("--push", action="store_true", help="push the images to their registry")
+    out.add_argument("--load", action="store_true", help="load the images into the engine")
+    sub.add_argument(
+        "--dry-run", action="store_true",
+        help="print the Dockerfile and the buildx commands, run nothing",
+    )  # fmt: skip
+    sub.add_argument("--print-dockerfile", action="store_true", help="print only the Dockerfile")
+    sub.add_argument(
+        "--bake", type=Path, metavar="FILE", help="write a docker-bake.json for 'buildx bake'"
+    )
+    sub.add_argument("--refresh-base", action="store_true", help="resolve the base digest again")
+    sub.add_argument("--cache-from", action="append", default=[], metavar="SPEC")
+    sub.add_argument("--cache-to", action="append", default=[], metavar="SPEC")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``containerize`` console script."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return _dispatch(args)
+    except ContainerizeError as exc:
+        print(f"containerize: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("containerize: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from containerize import commands
+
+    project: Path = args.project
+    if args.command == "doctor":
+        return commands.doctor(project, platforms=args.platforms, builder=args.builder)
+    if args.command == "engine":
+        return commands.engine(args.action)
+    if args.command == "base-image":
+        return commands.base_image()
+    if args.command == "pin":
+        return commands.pin(project, refresh=args.refresh)
+    if args.command == "wheelhouse":
+        return commands.wheelhouse(project, platforms=args.platforms)
+    if args.command == "build":
+        return commands.build(
+            project,
+            platforms=args.platforms,
+            servers=args.servers,
+            builder=args.builder,
+            output="push" if args.push else "load",
+            dry_run=args.dry_run,
+            print_dockerfile=args.print_dockerfile,
+            bake=args.bake,
+            refresh_base=args.refresh_base,
+            cache_from=args.cache_from,
+            cache_to=args.cache_to,
+        )
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,252 @@
+"""``containerize doctor``: check the engine a build needs, each problem with its fix."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from containerize import process, provision
+from containerize.errors import CommandError
+from containerize.platforms import Platform
+
+Status = Literal["ok", "warn", "fail"]
+
+_PROVISION_FIX = "as root on Debian, 'containerize engine up' provisions it"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    """One finding."""
+
+    name: str
+    status: Status
+    detail: str
+    fix: str | None = None
+
+    def __str__(self) -> str:
+        mark = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}[self.status]
+        text = f"[{mark}] {self.name}: {self.detail}"
+        if self.fix and self.status != "ok":
+            text += f"\n       fix: {self.fix}"
+        return text
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuilderInfo:
+    """What ``docker buildx inspect`` says about a builder."""
+
+    name: str
+    driver: str
+    status: str
+    platforms: tuple[str, ...]
+
+
+def parse_inspect(text: str) -> BuilderInfo:
+    """Parse the text of ``docker buildx inspect`` (it has no JSON format)."""
+    fields: dict[str, str] = {}
+    platforms: list[str] = []
+    for line in text.splitlines():
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        key, value = key.strip(), value.strip()
+        if key == "Platforms":
+            platforms += [p.strip().rstrip("*") for p in value.split(",") if p.strip()]
+        else:
+            fields.setdefault(key, value)
+    return BuilderInfo(
+        name=fields.get("Name", "?"),
+        driver=fields.get("Driver", "?"),
+        status=fields.get("Status", "?"),
+        platforms=tuple(platforms),
+    )
+
+
+def run_checks(
+    *,
+    platforms: Sequence[Platform],
+    builder: str | None = None,
+    registry: str | None = None,
+) -> list[Check]:
+    """Run every check in order; later checks are skipped when an earlier one fails."""
+    checks: list[Check] = []
+    docker = shutil.which("docker")
+    if docker is None:
+        checks.append(
+            Check(
+                name="docker CLI",
+                status="fail",
+                detail="'docker' is not on PATH",
+                fix=f"install the Docker CLI; {_PROVISION_FIX}",
+            )
+        )
+        return checks
+    client = _version(["docker", "version", "--format", "{{.Client.Version}}"])
+    checks.append(Check(name="docker CLI", status="ok", detail=f"{docker} {client}"))
+
+    server = _version(["docker", "version", "--format", "{{.Server.Version}}"])
+    if server is None:
+        checks.append(
+            Check(
+                name="engine",
+                status="fail",
+                detail="no Docker daemon answers (docker version shows no server)",
+                fix=f"start dockerd, or set DOCKER_HOST; {_PROVISION_FIX}",
+            )
+        )
+        return checks
+    checks.append(Check(name="engine", status="ok", detail=f"dockerd {server}"))
+
+    buildx = _version(["docker", "buildx", "version"])
+    if buildx is None:
+        checks.append(
+            Check(
+                name="buildx",
+                status="fail",
+                detail="the buildx plugin is missing",
+                fix="install docker-buildx into ~/.docker/cli-plugins/ or "
+                f"/usr/libexec/docker/cli-plugins/; {_PROVISION_FIX}",
+            )
+        )
+        return checks
+    checks.append(_buildx_version_check(buildx))
+
+    try:
+        args = ["docker", "buildx", "inspect", *([builder] if builder else [])]
+        info = parse_inspect(process.run(args, timeout=60).stdout)
+    except CommandError as exc:
+        checks.append(
+            Check(
+                name="builder",
+                status="fail",
+                detail=f"builder {builder or 'default'!r} cannot be inspected: "
+                f"{process.tail(exc.output_tail, 1)}",
+                fix="list builders with 'docker buildx ls'; create one with "
+                "'docker buildx create --name NAME'",
+            )
+        )
+        return checks
+    checks.append(
+        Check(
+            name="builder",
+            status="ok" if info.status == "running" else "warn",
+            detail=f"{info.name} (driver {info.driver}, {info.status}): "
+            f"{', '.join(info.platforms) or 'no platforms reported'}",
+        )
+    )
+    for platform in platforms:
+        checks.append(_platform_check(platform, info))
+    checks.append(_image_store_check(info, platforms))
+    if registry:
+        checks.append(_registry_check(registry))
+    return checks
+
+
+def _version(argv: list[str]) -> str | None:
+    result = process.run(argv, check=False, timeout=30)
+    text = result.stdout.strip()
+    return text if result.returncode == 0 and text else None
+
+
+def _buildx_version_check(text: str) -> Check:
+    match = re.search(r"v?(\d+)\.(\d+)\.(\d+)", text)
+    version = tuple(int(part) for part in match.groups()) if match else (0, 0, 0)
+    if version < (0, 10, 0):
+        return Check(
+            name="buildx",
+            status="fail",
+            detail=f"{text}: containerize needs buildx 0.10 or newer",
+            fix="upgrade the docker-buildx plugin",
+        )
+    return Check(name="buildx", status="ok", detail=text)
+
+
+def _platform_check(platform: Platform, info: BuilderInfo) -> Check:
+    name = f"platform {platform}"
+    if str(platform) in info.platforms:
+        if _native(platform):
+            detail = "native"
+        elif provision.emulator_enabled(platform.arch):
+            detail = "by emulation (qemu registered with binfmt_misc)"
+        else:
+            detail = "on a builder node"
+        return Check(name=name, status="ok", detail=detail)
+    return Check(
+        name=name,
+        status="fail",
+        detail=f"builder {info.name!r} cannot build {platform}: no node is native to it and "
+        "no emulator is registered",
+        fix=f"register qemu for {platform.arch}: 'apt-get install qemu-user-static "
+        f"binfmt-support && update-binfmts --enable qemu-{platform.machine}' "
+        f"(or 'docker run --privileged --rm tonistiigi/binfmt --install {platform.arch}'), "
+        f"or use a builder with a native {platform.arch} node (--builder NAME)",
+    )
+
+
+def _native(platform: Platform) -> bool:
+    return platform.machine == os.uname().machine
+
+
+def _image_store_check(info: BuilderInfo, platforms: Sequence[Platform]) -> Check:
+    name = "image store"
+    if info.driver != "docker":
+        return Check(
+            name=name,
+            status="ok",
+            detail=f"driver {info.driver}: images are pushed or exported, not loaded",
+        )
+    result = process.run(
+        ["docker", "info", "--format", "{{json .DriverStatus}}"], check=False, timeout=30
+    )
+    status = json.loads(result.stdout or "null") or []
+    containerd = any(
+        pair[0] == "driver-type" and "containerd.snapshotter" in pair[1] for pair in status
+    )
+    if containerd:
+        return Check(
+            name=name,
+            status="ok",
+            detail="containerd image store: multi-platform images can be loaded",
+        )
+    return Check(
+        name=name,
+        status="warn" if len(platforms) > 1 else "ok",
+        detail="classic image store: a multi-platform build cannot be loaded, only pushed",
+        fix='enable {"features": {"containerd-snapshotter": true}} in /etc/docker/daemon.json '
+        "and restart dockerd, or build with --push",
+    )
+
+
+def _registry_check(registry: str) -> Check:
+    name = f"registry {registry}"
+    for scheme in ("https", "http") if not registry.startswith("127.") else ("http",):
+        try:
+            with urllib.request.urlopen(f"{scheme}://{registry}/v2/", timeout=5) as response:
+                return Check(name=name, status="ok", detail=f"answers ({response.status})")
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401:
+                return Check(name=name, status="ok", detail="answers (login required)")
+        except (urllib.error.URLError, OSError):
+            continue
+    return Check(
+        name=name,
+        status="fail",
+        detail="does not answer /v2/",
+        fix="start the registry ('containerize engine up' runs one on 127.0.0.1:5000) "
+        "or fix tool.containerize.image",
+    )
+
+
+def registry_of(image: str) -> str | None:
+    """The registry host of an image repository, when it names one explicitly."""
+    first, sep, _ = image.partition("/")
+    if sep and ("." in first or ":" in first or first == "localhost"):
+        return first
+    return None
