@@ -1,0 +1,218 @@
+"""Lock files: find, read and check the project's lock.
+
+``load_lock`` finds ``poetry.lock``, ``pylock.toml`` or ``uv.lock`` next to
+``pyproject.toml`` and reads it into one typed :class:`Lock`; ``load_project`` reads
+the root requirements from ``pyproject.toml``; ``check_fresh`` refuses a lock that no
+longer matches the project, naming the command that re-locks it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
+
+from containerize.errors import LockError
+from containerize.lock.model import (
+    RELOCK_COMMANDS,
+    Dependency,
+    Lock,
+    LockedFile,
+    LockedPackage,
+    LockFormat,
+)
+from containerize.lock.poetry import poetry_content_hashes, read_poetry_lock
+from containerize.lock.project import MAIN_GROUP, IndexSource, ProjectMetadata, read_project
+from containerize.lock.pylock import read_pylock
+from containerize.lock.uv import read_uv_lock
+
+__all__ = [
+    "MAIN_GROUP",
+    "Dependency",
+    "IndexSource",
+    "Lock",
+    "LockFormat",
+    "LockedFile",
+    "LockedPackage",
+    "ProjectMetadata",
+    "check_fresh",
+    "detect_format",
+    "load_lock",
+    "load_project",
+    "read_lock",
+]
+
+#: The lock files ``load_lock`` looks for, in the order they are reported.
+LOCK_FILES: dict[str, LockFormat] = {
+    "poetry.lock": "poetry",
+    "pylock.toml": "pylock",
+    "uv.lock": "uv",
+}
+
+_READERS: dict[LockFormat, Callable[[Path], Lock]] = {
+    "poetry": read_poetry_lock,
+    "pylock": read_pylock,
+    "uv": read_uv_lock,
+}
+
+_PYLOCK_NAME = re.compile(r"^pylock\.([^.]+\.)?toml$")
+
+
+def load_project(project_dir: Path) -> ProjectMetadata:
+    """Read ``pyproject.toml`` in *project_dir*."""
+    return read_project(project_dir / "pyproject.toml")
+
+
+def detect_format(path: Path) -> LockFormat:
+    """The format of a lock file, from its name."""
+    if path.name in LOCK_FILES:
+        return LOCK_FILES[path.name]
+    if _PYLOCK_NAME.match(path.name):
+        return "pylock"
+    raise LockError(
+        f"{path}: not a lock file containerize can read",
+        hint="use poetry.lock, uv.lock, or a PEP 751 pylock.toml / pylock.NAME.toml",
+    )
+
+
+def read_lock(path: Path) -> Lock:
+    """Read the lock file at *path*, whatever its format."""
+    fmt = detect_format(path)
+    if not path.is_file():
+        raise LockError(
+            f"{path}: no such lock file", hint=f"create it with '{RELOCK_COMMANDS[fmt]}'"
+        )
+    return _READERS[fmt](path)
+
+
+def load_lock(project_dir: Path, path: Path | None = None) -> Lock:
+    """Read the project's lock file.
+
+    With *path* (absolute, or relative to *project_dir*) that file is read. Without
+    it, exactly one of ``poetry.lock``, ``pylock.toml`` and ``uv.lock`` must exist in
+    *project_dir*.
+    """
+    if path is not None:
+        return read_lock(path if path.is_absolute() else project_dir / path)
+    found = [project_dir / name for name in LOCK_FILES if (project_dir / name).is_file()]
+    if len(found) > 1:
+        names = ", ".join(p.name for p in found)
+        raise LockError(
+            f"{project_dir}: more than one lock file ({names}); which one describes the image?",
+            hint='choose one with [tool.containerize] lock = "..." or --lock, or delete the others',
+        )
+    if not found:
+        raise LockError(
+            f"{project_dir}: no lock file (looked for {', '.join(LOCK_FILES)})",
+            hint="create one: 'poetry lock', 'uv lock', or 'pip lock -o pylock.toml .'",
+        )
+    return read_lock(found[0])
+
+
+def check_fresh(lock: Lock, project: ProjectMetadata) -> None:
+    """Raise :class:`LockError` if *lock* no longer matches *project*.
+
+    A Poetry lock is fresh when its ``content-hash`` is the one Poetry computes from
+    ``pyproject.toml``. For uv and pylock files, every root requirement of the project
+    must be locked at a version it accepts, and the lock's own roots must still be
+    the project's.
+    """
+    if lock.format == "poetry":
+        _check_poetry(lock, project)
+        return
+    problems = _missing_roots(lock, project)
+    if lock.format == "uv":
+        problems += _extra_roots(lock, project)
+    problems += _stale_roots(lock, project)
+    if problems:
+        shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
+        raise LockError(
+            f"{lock.path.name} is out of date with {project.path.name}: {shown}",
+            hint=f"re-lock with '{lock.relock_command}'",
+        )
+
+
+def _check_poetry(lock: Lock, project: ProjectMetadata) -> None:
+    hint = "re-lock with 'poetry lock' (Poetry 1.x: 'poetry lock --no-update')"
+    if lock.content_hash is None:
+        raise LockError(f"{lock.path.name}: metadata: missing 'content-hash'", hint=hint)
+    if lock.content_hash not in poetry_content_hashes(project.data or {}):
+        raise LockError(
+            f"{lock.path.name} is out of date with {project.path.name}: the dependencies "
+            "in pyproject.toml changed since the lock was written (content-hash differs)",
+            hint=hint,
+        )
+
+
+def _groups_to_check(lock: Lock, project: ProjectMetadata) -> list[str]:
+    if lock.format == "uv":
+        return list(project.group_names)
+    # A pylock file holds the groups it was exported with; it lists them only
+    # sometimes, so only those it lists (and the runtime ones) must be complete.
+    listed = {name for name, _ in lock.roots if not name.startswith("extra:")}
+    return [MAIN_GROUP, *sorted(listed & set(project.group_names))]
+
+
+def _extras_to_check(lock: Lock, project: ProjectMetadata) -> list[NormalizedName]:
+    if lock.format == "uv":
+        return list(project.extra_names)
+    listed = {name.removeprefix("extra:") for name, _ in lock.roots if name.startswith("extra:")}
+    return [e for e in project.extra_names if e in listed]
+
+
+def _root_requirements(lock: Lock, project: ProjectMetadata) -> list[tuple[str, Requirement]]:
+    found = [(g, r) for g in _groups_to_check(lock, project) for r in project.group_requirements(g)]
+    for extra in _extras_to_check(lock, project):
+        found.extend((f"extra {extra}", r) for r in project.extra_requirements(extra))
+    return found
+
+
+def _missing_roots(lock: Lock, project: ProjectMetadata) -> list[str]:
+    problems = []
+    for group, requirement in _root_requirements(lock, project):
+        name = canonicalize_name(requirement.name)
+        if name == project.name:
+            continue
+        if not lock.find(name):
+            problems.append(f"{name} ({group}) is not in the lock")
+            continue
+        root_key = group.replace("extra ", "extra:")
+        if lock.format == "uv" and name not in lock.root_names(root_key):
+            problems.append(f"{name} ({group}) is not a root of the lock")
+    return problems
+
+
+def _extra_roots(lock: Lock, project: ProjectMetadata) -> list[str]:
+    """Lock roots that the project no longer asks for (uv records its roots)."""
+    wanted: dict[str, set[NormalizedName]] = {}
+    for group in project.group_names:
+        wanted[group] = {canonicalize_name(r.name) for r in project.group_requirements(group)}
+    for extra in project.extra_names:
+        wanted[f"extra:{extra}"] = {
+            canonicalize_name(r.name) for r in project.extra_requirements(extra)
+        }
+    problems = []
+    for group, names in lock.roots:
+        if group not in wanted:
+            problems.append(f"the lock has {group.replace(':', ' ')!r}, which pyproject.toml lacks")
+            continue
+        problems.extend(
+            f"{name} ({group.replace(':', ' ')}) is locked but no longer required"
+            for name in sorted(names - wanted[group])
+        )
+    return problems
+
+
+def _stale_roots(lock: Lock, project: ProjectMetadata) -> list[str]:
+    problems = []
+    for group, requirement in _root_requirements(lock, project):
+        candidates = lock.find(canonicalize_name(requirement.name))
+        if not candidates or not requirement.specifier:
+            continue
+        if not any(requirement.specifier.contains(p.version, prereleases=True) for p in candidates):
+            versions = ", ".join(str(p.version) for p in candidates)
+            problems.append(f"{requirement} ({group}) but the lock has {versions}")
+    return problems

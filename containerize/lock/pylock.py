@@ -1,0 +1,117 @@
+"""Read PEP 751 ``pylock.toml`` files (``lock-version = "1.0"``).
+
+A pylock file decides installation per package: each ``[[packages]]`` entry has a
+``marker`` evaluated in the target environment, with the ``extras`` and
+``dependency_groups`` being installed as sets. ``dependencies`` (edges without
+markers) are optional; a lock without them has no graph to walk.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path, PurePosixPath
+from urllib.parse import unquote, urlsplit
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from containerize.errors import LockError
+from containerize.lock.model import (
+    Dependency,
+    Lock,
+    LockedFile,
+    LockedPackage,
+    Table,
+    make_file,
+    sort_packages,
+)
+
+_HINT = "the lock file is damaged or was edited by hand; regenerate it"
+
+
+def read_pylock(path: Path) -> Lock:
+    """Read a ``pylock.toml`` (or ``pylock.NAME.toml``) into a :class:`Lock`."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LockError(f"{path}: cannot read: {exc.strerror}", hint=_HINT) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise LockError(f"{path.name}: not valid TOML: {exc}", hint=_HINT) from exc
+    top = Table(data=data, where="", file=path, hint=_HINT)
+    lock_version = top.string("lock-version")
+    if lock_version.split(".", 1)[0] != "1":
+        top.fail("lock-version", f"lock-version {lock_version} is not supported (expected 1.x)")
+    # The project itself, when exported as a source tree, is not installed from
+    # the wheelhouse.
+    tables = [t for t in top.tables("packages") if not _is_project_root(t)]
+    packages = [_read_package(table) for table in tables]
+    has_graph = any("dependencies" in table for table in tables)
+    roots: list[tuple[str, frozenset[NormalizedName]]] = [
+        (f"extra:{canonicalize_name(extra)}", frozenset()) for extra in top.string_array("extras")
+    ]
+    roots.extend((group, frozenset()) for group in top.string_array("dependency-groups"))
+    return Lock(
+        path=path,
+        format="pylock",
+        packages=sort_packages(packages),
+        requires_python=top.specifier("requires-python"),
+        content_hash=None,
+        has_graph=has_graph,
+        roots=tuple(sorted(roots)),
+        generator=top.opt_string("created-by"),
+    )
+
+
+def _is_project_root(table: Table) -> bool:
+    directory = table.raw("directory")
+    return isinstance(directory, dict) and directory.get("path") in (".", "./")
+
+
+def _read_package(table: Table) -> LockedPackage:
+    name = table.name()
+    version = table.opt_version("version")
+    if version is None:
+        # PEP 751 lets source trees omit the version; containerize installs only
+        # pinned files, so an unversioned entry is a lock it cannot use.
+        table.fail(None, "missing 'version'")
+    files: list[LockedFile] = []
+    sdist = table.opt_table("sdist")
+    if sdist is not None:
+        files.append(_file(sdist))
+    files.extend(_file(wheel) for wheel in table.tables("wheels"))
+    archive = table.opt_table("archive")
+    if archive is not None:
+        files.append(_file(archive))
+    dependencies = tuple(
+        Dependency(name=entry.name(), version=entry.opt_version("version"))
+        for entry in table.tables("dependencies")
+    )
+    return LockedPackage(
+        name=name,
+        version=version,
+        files=tuple(sorted(files, key=lambda f: f.filename)),
+        dependencies=dependencies,
+        marker=table.marker("marker"),
+        requires_python=table.specifier("requires-python"),
+        source_url=table.opt_string("index"),
+    )
+
+
+def _file(table: Table) -> LockedFile:
+    url = table.opt_string("url")
+    location = url or table.opt_string("path")
+    filename = table.opt_string("name")
+    if filename is None:
+        if location is None:
+            table.fail(None, "missing 'url' (or 'path' or 'name')")
+        filename = unquote(PurePosixPath(urlsplit(location).path).name)
+    hashes = table.table("hashes")
+    if "sha256" not in hashes:
+        hashes.fail(None, "missing 'sha256'")
+    return make_file(
+        filename=filename,
+        url=url,
+        sha256=hashes.string("sha256"),
+        size=table.opt_int("size"),
+        where=hashes.path("sha256"),
+        lock_path=table.file,
+    )
