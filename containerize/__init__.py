@@ -1,4 +1,4 @@
-"""containerize: container images for Python WSGI applications, built with BuildKit and driven by Nox."""
+"""containerize: container images for Python WSGI apps, built with BuildKit, driven by Nox."""
 
 from __future__ import annotations
 

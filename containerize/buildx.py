@@ -106,6 +106,7 @@ class BuildResult:
     invocation: BuildInvocation
     digest: str | None
     metadata: Mapping[str, object]
+    log: str = ""  # BuildKit's progress output, when it was captured rather than streamed
 
 
 def build(inv: BuildInvocation, *, stream: bool = True) -> BuildResult:
@@ -113,13 +114,16 @@ def build(inv: BuildInvocation, *, stream: bool = True) -> BuildResult:
     env = dict(inv.env)
     if inv.progress == "auto" and not sys.stderr.isatty():
         env.setdefault("BUILDKIT_PROGRESS", "plain")
-    process.run(argv(inv), capture=not stream, env=env or None)
+    completed = process.run(argv(inv), capture=not stream, env=env or None)
     metadata: dict[str, object] = {}
     if inv.metadata_file is not None and inv.metadata_file.exists():
         metadata = json.loads(inv.metadata_file.read_text())
     digest = metadata.get("containerimage.digest")
     return BuildResult(
-        invocation=inv, digest=digest if isinstance(digest, str) else None, metadata=metadata
+        invocation=inv,
+        digest=digest if isinstance(digest, str) else None,
+        metadata=metadata,
+        log=completed.stderr + completed.stdout,
     )
 
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from containerize import __version__
+from containerize import __version__, commands
 from containerize.errors import ContainerizeError
 
 logger = logging.getLogger("containerize")
@@ -98,8 +98,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace) -> int:
-    from containerize import commands
-
     project: Path = args.project
     if args.command == "doctor":
         return commands.doctor(project, platforms=args.platforms, builder=args.builder)

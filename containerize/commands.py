@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from containerize import baseimage, config, pins, provision
+from containerize import baseimage, buildx, config, images, pins, process, provision
 from containerize import doctor as doctor_mod
 from containerize.errors import ConfigError
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
@@ -71,3 +71,83 @@ def pin(project: Path, *, refresh: bool) -> int:
     ref = pins.pinned(cfg.base_image, cfg.pins_file, refresh=refresh, builder=cfg.builder)
     print(f"{ref}\n(recorded in {cfg.pins_file})")
     return 0
+
+
+def wheelhouse(project: Path, *, platforms: Sequence[str] | None) -> int:
+    """Fetch the wheelhouse for every configured platform and print a summary."""
+    cfg = images.restrict(config.load(project), platforms=platforms, servers=None)
+    prepared = images.prepare(cfg, output="none", use_engine=provision.engine_reachable())
+    for notice in prepared.notices:
+        print(notice)
+    assert prepared.wheelhouse is not None
+    print(prepared.wheelhouse.summary())
+    return 0
+
+
+def build(
+    project: Path,
+    *,
+    platforms: Sequence[str] | None,
+    servers: Sequence[str] | None,
+    builder: str | None,
+    output: str,
+    dry_run: bool,
+    print_dockerfile: bool,
+    bake: Path | None,
+    refresh_base: bool,
+    cache_from: Sequence[str],
+    cache_to: Sequence[str],
+) -> int:
+    """Render, and unless told otherwise build, one image per server."""
+    overrides = {"builder": builder} if builder else None
+    cfg = images.restrict(
+        config.load(project, overrides=overrides), platforms=platforms, servers=servers
+    )
+    planning_only = dry_run or print_dockerfile
+    if planning_only:
+        out: images.Output = "push" if output == "push" else "load"
+    else:
+        images.preflight(cfg)
+        out = images.choose_output(cfg, push=output == "push")
+    prepared = images.prepare(
+        cfg,
+        output=out,
+        dry_run=planning_only,
+        refresh_base=refresh_base,
+        cache_from=cache_from,
+        cache_to=cache_to,
+    )
+    if print_dockerfile:
+        print(prepared.dockerfile, end="")
+        return 0
+    for notice in prepared.notices:
+        print(notice)
+    if dry_run:
+        print(f"# Dockerfile ({cfg.build_dir / 'context' / 'Dockerfile'})")
+        print(prepared.dockerfile)
+        print("# buildx commands")
+        for inv in prepared.invocations:
+            print(process.quote(buildx.argv(inv)))
+        return 0
+    if prepared.wheelhouse is not None:
+        print(prepared.wheelhouse.summary())
+    if bake is not None:
+        _write_atomic(bake, images.bake_file(prepared))
+        print(f"wrote {bake}: build with 'docker buildx bake -f {bake}'")
+        return 0
+    summaries = images.build(prepared)
+    print("\nbuilt:")
+    for summary in summaries:
+        sizes = ", ".join(f"{name} {_mib(size)}" for name, size in summary.sizes)
+        print(f"  {summary.server}: {summary.seconds:.1f}s  {' '.join(summary.tags)}  [{sizes}]")
+    return 0
+
+
+def _mib(size: int | None) -> str:
+    return "size after push" if size is None else f"{size / 2**20:.1f} MiB"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)

@@ -36,7 +36,7 @@ def register(*, project: str | Path = ".", prefix: str = "") -> None:
 
         session.__doc__ = doc
         session.__name__ = prefix + name
-        nox.session(session, name=prefix + name, python=False, default=False)
+        nox.session(name=prefix + name, python=False, default=False)(session)
 
     add("image", ["build"], "Build one image per WSGI server and platform (containerize build).")
     add("wheelhouse", ["wheelhouse"], "Fetch the locked files for every platform, hash-verified.")

@@ -267,25 +267,23 @@ def _enable_emulation(arches: list[str]) -> None:
             )
 
 
-def debian_mirror() -> str:
+def debian_mirror(apt_dir: Path = Path("/etc/apt")) -> str:
     """The first Debian archive URI of the host's apt sources (deb822 or one-line)."""
-    candidates = sorted(Path("/etc/apt/sources.list.d").glob("*.sources"))
+    candidates = sorted((apt_dir / "sources.list.d").glob("*.sources"))
     for path in candidates:
         for stanza in path.read_text().split("\n\n"):
-            fields = dict(
-                (key.strip(), value.strip())
-                for key, value in (
-                    line.split(":", 1)
-                    for line in stanza.splitlines()
-                    if ":" in line and not line.startswith("#")
-                )
+            pairs = (
+                line.split(":", 1)
+                for line in stanza.splitlines()
+                if ":" in line and not line.startswith("#")
             )
+            fields = {key.strip(): value.strip() for key, value in pairs}
             suites = fields.get("Suites", "").split()
             if any(not s.endswith(("-security", "-updates")) for s in suites):
                 uri = fields.get("URIs", "").split()
                 if uri:
                     return uri[0]
-    for path in [Path("/etc/apt/sources.list"), *Path("/etc/apt/sources.list.d").glob("*.list")]:
+    for path in [apt_dir / "sources.list", *sorted((apt_dir / "sources.list.d").glob("*.list"))]:
         if not path.exists():
             continue
         for line in path.read_text().splitlines():

@@ -1,0 +1,110 @@
+"""The build context, assembled by containerize: only what the image needs.
+
+The context holds the rendered Dockerfile and an ``app/`` folder with the
+application's files. VCS data, environment files, virtual environments, caches and
+tests never enter it. It is written next to its final place and renamed into it, so a
+half-written context is never used.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from containerize.config import DEFAULT_EXCLUDES, Config
+from containerize.errors import ConfigError
+
+# Lock and build files: installing them is the wheelhouse's job, not the app layer's.
+_PROJECT_FILES = ("poetry.lock", "pylock.toml", "pylock.*.toml", "uv.lock", "containerize.lock")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Context:
+    """An assembled build context."""
+
+    root: Path
+    files: tuple[PurePosixPath, ...]  # relative to root / "app"
+
+    @property
+    def dockerfile(self) -> Path:
+        return self.root / "Dockerfile"
+
+
+def app_files(config: Config) -> tuple[PurePosixPath, ...]:
+    """The application files that go into the image, relative to the project, sorted."""
+    excludes = (*DEFAULT_EXCLUDES, *_PROJECT_FILES, *config.exclude)
+    build_dir = config.build_dir.resolve()
+    chosen: list[PurePosixPath] = []
+    for path in _walk(config.project_dir, excludes, build_dir):
+        relative = PurePosixPath(path.relative_to(config.project_dir).as_posix())
+        if config.include and not any(_matches(relative, pattern) for pattern in config.include):
+            continue
+        chosen.append(relative)
+    if not chosen:
+        raise ConfigError(
+            f"no application files to put in the image from {config.project_dir}",
+            hint="check tool.containerize.include and exclude",
+        )
+    module = PurePosixPath(config.app.script)
+    package = PurePosixPath(config.app.module.replace(".", "/")) / "__init__.py"
+    if module not in chosen and package not in chosen:
+        raise ConfigError(
+            f"tool.containerize.app: module {config.app.module!r} is not among the files "
+            f"that go into the image (looked for {module} and {package})",
+            hint="fix app, or include the module's file in tool.containerize.include",
+        )
+    return tuple(sorted(chosen))
+
+
+def assemble(config: Config, dockerfile: str, *, dest: Path) -> Context:
+    """Write the context into *dest*, atomically replacing what was there."""
+    files = app_files(config)
+    partial = dest.with_name(dest.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    (partial / "app").mkdir(parents=True)
+    for relative in files:
+        target = partial / "app" / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(config.project_dir / relative, target)
+        # Same modes for everyone: readable by the app user, writable by nobody but root.
+        mode = 0o755 if os.access(config.project_dir / relative, os.X_OK) else 0o644
+        target.chmod(mode)
+    (partial / "Dockerfile").write_text(dockerfile)
+    old = dest.with_name(dest.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if dest.exists():
+        dest.rename(old)
+    partial.rename(dest)
+    shutil.rmtree(old, ignore_errors=True)
+    return Context(root=dest, files=files)
+
+
+def _walk(root: Path, excludes: Sequence[str], skip: Path) -> Iterator[Path]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        dirnames[:] = sorted(
+            name
+            for name in dirnames
+            if not _excluded(name, excludes) and (here / name).resolve() != skip
+        )
+        for name in sorted(filenames):
+            path = here / name
+            if not _excluded(name, excludes) and path.is_file():
+                yield path
+
+
+def _excluded(name: str, patterns: Sequence[str]) -> bool:
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def _matches(path: PurePosixPath, pattern: str) -> bool:
+    pattern = pattern.rstrip("/")
+    return (
+        fnmatch.fnmatchcase(str(path), pattern)
+        or path.match(pattern)
+        or any(str(parent) == pattern for parent in path.parents)
+    )

@@ -1,0 +1,321 @@
+"""The image pipeline: configuration and lock in, one image per server out.
+
+:func:`prepare` computes everything (targets, selection, wheelhouse, plan, Dockerfile,
+context, buildx invocations); :func:`build` runs the invocations. A dry run stops
+before anything is fetched or written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+from containerize import (
+    buildx,
+    context,
+    dockerfile,
+    doctor,
+    engine,
+    pins,
+    process,
+)
+from containerize import (
+    lock as lockmod,
+)
+from containerize import (
+    plan as planmod,
+)
+from containerize import (
+    servers as servers_mod,
+)
+from containerize import (
+    wheelhouse as wheelhouse_mod,
+)
+from containerize.config import Config
+from containerize.errors import CommandError, ConfigError, EngineError
+from containerize.fetch import Cache
+from containerize.index import discover
+from containerize.platforms import Platform
+from containerize.targets import TargetEnvironment
+
+logger = logging.getLogger("containerize")
+
+Output = Literal["load", "push", "none"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Prepared:
+    """Everything a build needs, computed; nothing run yet."""
+
+    config: Config
+    plan: planmod.BuildPlan
+    dockerfile: str
+    selections: tuple[wheelhouse_mod.PlatformSelection, ...]
+    invocations: tuple[buildx.BuildInvocation, ...]
+    notices: tuple[str, ...]
+    wheelhouse: wheelhouse_mod.Wheelhouse | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetSummary:
+    """How one server's build went."""
+
+    server: str
+    tags: tuple[str, ...]
+    seconds: float
+    digest: str | None
+    sizes: tuple[tuple[str, int | None], ...]
+
+
+def restrict(
+    config: Config, *, platforms: Sequence[str] | None, servers: Sequence[str] | None
+) -> Config:
+    """*config* limited to the platforms and servers named on the command line."""
+    if platforms:
+        chosen = tuple(Platform.parse(p, where="--platform") for p in platforms)
+        config = replace(config, platforms=chosen)
+    if servers:
+        for name in servers:
+            servers_mod.get(name, where="--server")
+        config = replace(config, servers=tuple(servers))
+    return config
+
+
+def targets_for(
+    config: Config, base_image: str, *, probe: bool
+) -> dict[Platform, TargetEnvironment]:
+    """Each platform's target environment: probed in the base image, or assumed."""
+    result = {}
+    for platform in config.platforms:
+        found = engine.probe_target(base_image, platform) if probe else None
+        found = found or engine.cached_target(base_image, platform)
+        result[platform] = found or TargetEnvironment.from_config(platform)
+    return result
+
+
+def prepare(
+    config: Config,
+    *,
+    output: Output,
+    dry_run: bool = False,
+    refresh_base: bool = False,
+    use_engine: bool = True,
+    cache_from: Sequence[str] = (),
+    cache_to: Sequence[str] = (),
+) -> Prepared:
+    """Compute the build; unless *dry_run*, fetch the wheelhouse and write the context."""
+    project = lockmod.load_project(config.project_dir)
+    lock = lockmod.load_lock(config.project_dir, config.lock)
+    lockmod.check_fresh(lock, project)
+
+    resolve = use_engine and not dry_run
+    base, notices = _base_image(config, resolve=resolve, refresh=refresh_base)
+    targets = targets_for(config, base, probe=resolve)
+    selections = tuple(
+        wheelhouse_mod.select_all(config, lock, project, targets[p]) for p in config.platforms
+    )
+    notices += wheelhouse_mod.announce_sdists(selections, native=os.uname().machine)
+    first = targets[config.platforms[0]]
+    plan = planmod.make_plan(
+        config,
+        base_image=base,
+        python=first.interpreter,
+        python_version=first.python_version,
+        needs=wheelhouse_mod.needs(selections),
+        revision=_git_revision(config.project_dir),
+        created=_created(config.project_dir),
+    )
+    text = dockerfile.render(plan)
+    context_dir = config.build_dir / "context"
+    house = None
+    if not dry_run:
+        settings = discover(
+            config.project_dir,
+            poetry_sources=[
+                (s.name, s.url, s.priority or "primary") for s in project.sources if s.url
+            ],
+        )
+        house = wheelhouse_mod.build(config, selections, settings=settings, cache=Cache.default())
+        context.assemble(config, text, dest=context_dir)
+        (config.build_dir / "dockerignore").write_text(dockerfile.dockerignore())
+    invocations = planmod.invocations(
+        plan,
+        context=context_dir,
+        wheelhouse=config.build_dir / "wheelhouse",
+        output=output,
+        builder=config.builder,
+        cache_from=(*config.cache_from, *cache_from),
+        cache_to=(*config.cache_to, *cache_to),
+        metadata_dir=config.build_dir / "metadata",
+    )
+    return Prepared(
+        config=config,
+        plan=plan,
+        dockerfile=text,
+        selections=selections,
+        invocations=invocations,
+        notices=tuple(notices),
+        wheelhouse=house,
+    )
+
+
+def _base_image(config: Config, *, resolve: bool, refresh: bool) -> tuple[str, list[str]]:
+    """The base image pinned by digest; without the engine, as far as the pins file says."""
+    if resolve:
+        ref = pins.pinned(
+            config.base_image, config.pins_file, refresh=refresh, builder=config.builder
+        )
+        return ref, []
+    recorded = pins.read(config.pins_file).get(config.base_image)
+    if recorded or "@" in config.base_image:
+        return (f"{config.base_image}@{recorded}" if recorded else config.base_image), []
+    return config.base_image, [
+        f"note: {config.base_image} is not pinned yet; a build with the engine pins it in "
+        f"{config.pins_file.name}"
+    ]
+
+
+def choose_output(config: Config, *, push: bool) -> Output:
+    """``push`` when asked; else ``load``, if the engine can hold what is built."""
+    if push:
+        return "push"
+    if len(config.platforms) > 1 and not engine.containerd_image_store():
+        raise EngineError(
+            "this engine's image store cannot load a multi-platform image "
+            f"({', '.join(map(str, config.platforms))})",
+            hint="build with --push, or one platform at a time with --platform, or enable "
+            'the containerd image store ({"features": {"containerd-snapshotter": true}} in '
+            "/etc/docker/daemon.json)",
+        )
+    return "load"
+
+
+def preflight(config: Config) -> None:
+    """Stop before building for a platform the builder cannot run."""
+    args = ["docker", "buildx", "inspect", *([config.builder] if config.builder else [])]
+    try:
+        info = doctor.parse_inspect(process.run(args, timeout=60).stdout)
+    except CommandError as exc:
+        raise EngineError(
+            f"the buildx builder {config.builder or 'default'!r} is not usable",
+            hint="run 'containerize doctor'\n" + exc.output_tail,
+        ) from None
+    missing = [p for p in config.platforms if str(p) not in info.platforms]
+    if missing:
+        names = ", ".join(str(p) for p in missing)
+        raise EngineError(
+            f"builder {info.name!r} cannot build for {names}: no native node and no emulator",
+            hint="register qemu emulation (on Debian: apt-get install qemu-user-static "
+            "binfmt-support; update-binfmts --enable qemu-aarch64), or pass --builder with "
+            "a node native to it; 'containerize doctor' shows the details",
+        )
+
+
+def build(prepared: Prepared) -> list[TargetSummary]:
+    """Run every invocation in order, streaming BuildKit's progress."""
+    summaries = []
+    for inv in prepared.invocations:
+        if inv.metadata_file is not None:
+            inv.metadata_file.parent.mkdir(parents=True, exist_ok=True)
+            inv.metadata_file.unlink(missing_ok=True)
+        start = time.monotonic()
+        result = buildx.build(inv)
+        seconds = time.monotonic() - start
+        summaries.append(
+            TargetSummary(
+                server=inv.target or "?",
+                tags=inv.tags,
+                seconds=seconds,
+                digest=result.digest,
+                sizes=_sizes(inv),
+            )
+        )
+    return summaries
+
+
+def _sizes(inv: buildx.BuildInvocation) -> tuple[tuple[str, int | None], ...]:
+    """Compressed size per platform: from the registry after a push."""
+    if inv.output is None or inv.output.kind != "push" or not inv.tags:
+        return tuple((str(p), None) for p in inv.platforms)
+    index = buildx.imagetools_inspect(inv.tags[0], builder=inv.builder)
+    sizes: list[tuple[str, int | None]] = []
+    manifests = index.get("manifests", []) if index else []
+    for entry in manifests if isinstance(manifests, list) else []:
+        platform = entry.get("platform", {})
+        if platform.get("os") == "unknown":
+            continue  # attestation manifests
+        name = f"{platform.get('os')}/{platform.get('architecture')}"
+        ref = inv.tags[0].rsplit(":", 1)[0] + "@" + entry["digest"]
+        manifest = buildx.imagetools_inspect(ref, builder=inv.builder) or {}
+        layers = manifest.get("layers", [])
+        size = (
+            sum(int(layer.get("size", 0)) for layer in layers) if isinstance(layers, list) else None
+        )
+        sizes.append((name, size))
+    return tuple(sizes)
+
+
+def bake_file(prepared: Prepared) -> str:
+    """A ``docker-bake.json`` with one target per server, for CI that runs bake."""
+    targets = {}
+    for inv in prepared.invocations:
+        spec: dict[str, object] = {
+            "context": str(inv.context),
+            "dockerfile": str(inv.dockerfile),
+            "target": inv.target,
+            "platforms": [str(p) for p in inv.platforms],
+            "tags": list(inv.tags),
+            "contexts": {name: str(path) for name, path in inv.build_contexts},
+        }
+        if inv.cache_from:
+            spec["cache-from"] = list(inv.cache_from)
+        if inv.cache_to:
+            spec["cache-to"] = list(inv.cache_to)
+        if inv.output is not None:
+            spec["output"] = ["type=registry"] if inv.output.kind == "push" else ["type=docker"]
+        targets[inv.target or "default"] = spec
+    document = {"group": {"default": {"targets": sorted(targets)}}, "target": targets}
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
+
+
+def _git_revision(project_dir: Path) -> str | None:
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except FileNotFoundError:
+        return None
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
+def _created(project_dir: Path) -> dt.datetime:
+    """SOURCE_DATE_EPOCH if set, else the last commit's time, else the epoch."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch:
+        try:
+            return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC)
+        except ValueError:
+            raise ConfigError(f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix timestamp") from None
+    try:
+        proc = subprocess.run(
+            ["git", "log", "-1", "--format=%ct"],
+            cwd=project_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return dt.datetime.fromtimestamp(int(proc.stdout.strip()), tz=dt.UTC)
+    except (FileNotFoundError, ValueError):
+        return dt.datetime.fromtimestamp(0, tz=dt.UTC)

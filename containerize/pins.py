@@ -1,0 +1,93 @@
+"""Pinning the base image by digest in ``containerize.lock``, a file users commit.
+
+A tag moves; a digest does not. The first build resolves the base image's tag to the
+digest of its index and records it; later builds use the recorded digest until the
+user asks for a refresh. The file is written with tomlkit so comments survive.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import tomllib
+from pathlib import Path
+
+import tomlkit
+
+from containerize import process
+from containerize.errors import ConfigError, EngineError
+
+_HEADER = (
+    "Written by containerize: base images pinned by digest, so builds are repeatable.\n"
+    "Commit this file. Refresh with 'containerize pin --refresh'."
+)
+
+
+def read(path: Path) -> dict[str, str]:
+    """The pins recorded in *path*: image reference -> ``sha256:...`` digest."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not valid TOML: {exc}",
+            hint=f"delete {path.name} and run 'containerize pin' to write it again",
+        ) from None
+    table = data.get("base-images", {})
+    if not isinstance(table, dict) or not all(
+        isinstance(v, str) and v.startswith("sha256:") for v in table.values()
+    ):
+        raise ConfigError(
+            f"{path}: [base-images] must map image references to 'sha256:...' digests",
+            hint=f"delete {path.name} and run 'containerize pin' to write it again",
+        )
+    return dict(table)
+
+
+def resolve(ref: str, *, builder: str | None = None) -> str:
+    """The digest of *ref*'s manifest (the index, for a multi-arch image) in its registry."""
+    args = ["docker", "buildx"] + (["--builder", builder] if builder else [])
+    args += ["imagetools", "inspect", ref, "--format", "{{json .Manifest}}"]
+    result = process.run(args, check=False, timeout=120)
+    if result.returncode != 0:
+        raise EngineError(
+            f"cannot resolve base image {ref!r}: {process.tail(result.stderr, 3)}",
+            hint="check tool.containerize.base-image and that its registry is reachable",
+        )
+    digest = json.loads(result.stdout).get("digest")
+    if not isinstance(digest, str) or not digest.startswith("sha256:"):
+        raise EngineError(f"the registry gave no digest for {ref!r}")
+    return digest
+
+
+def pinned(ref: str, path: Path, *, refresh: bool = False, builder: str | None = None) -> str:
+    """*ref* pinned as ``name@sha256:...``, resolving and recording it when needed."""
+    if "@" in ref:
+        return ref
+    pins = read(path)
+    if ref in pins and not refresh:
+        return f"{ref}@{pins[ref]}"
+    digest = resolve(ref, builder=builder)
+    write(path, ref, digest)
+    return f"{ref}@{digest}"
+
+
+def write(path: Path, ref: str, digest: str) -> None:
+    """Record *ref* -> *digest* in *path*, keeping the rest of the file as it was."""
+    try:
+        document = tomlkit.parse(path.read_text())
+    except FileNotFoundError:
+        document = tomlkit.document()
+        for line in _HEADER.splitlines():
+            document.add(tomlkit.comment(line))
+    table = document.get("base-images")
+    if table is None:
+        table = tomlkit.table()
+        document["base-images"] = table
+    table[ref] = digest
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as out:
+        out.write(tomlkit.dumps(document))
+    os.replace(tmp, path)

@@ -1,0 +1,183 @@
+"""The build plan: frozen records computed from configuration, lock and base image.
+
+Nothing here touches the engine. The plan is what the Dockerfile is rendered from,
+what the buildx invocations are made of, and what a dry run prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from containerize import buildx, servers
+from containerize.config import Config
+from containerize.platforms import Platform
+
+VENV = "/opt/venv"
+PIP_VENV = "/opt/containerize/pip"
+APP_DIR = "/app"
+WHEELHOUSE_CONTEXT = "wheelhouse"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerStage:
+    """One server's part of the image: its venv stage and its final target."""
+
+    name: str
+    requirements: str  # file name inside each platform's wheelhouse folder
+    build_packages: tuple[str, ...]  # empty when every file is a wheel
+    runtime_packages: tuple[str, ...]
+    command: tuple[str, ...]
+    stop_signal: str
+    tags: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildPlan:
+    """Everything needed to render the Dockerfile and run the builds."""
+
+    base_image: str  # reference pinned by digest when known
+    platforms: tuple[Platform, ...]
+    python: str
+    python_version: tuple[int, int]
+    base_requirements: str | None  # None when the app has no dependencies of its own
+    base_build_packages: tuple[str, ...]
+    servers: tuple[ServerStage, ...]
+    uid: int
+    gid: int
+    port: int
+    healthcheck_path: str
+    env: tuple[tuple[str, str], ...]
+    labels: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Needs:
+    """What the wheelhouse found per server, across all platforms."""
+
+    base_has_sdists: bool
+    server_has_sdists: Mapping[str, bool]
+    base_is_empty: bool
+
+
+def make_plan(
+    config: Config,
+    *,
+    base_image: str,
+    python: str,
+    python_version: tuple[int, int],
+    needs: Needs,
+    revision: str | None,
+    created: dt.datetime,
+) -> BuildPlan:
+    """Compute the build plan; *base_image* is the reference pinned by digest."""
+    app = servers.App(module=config.app.module, callable=config.app.callable)
+    runtime = servers.Runtime(
+        python=python,
+        python_version=python_version,
+        venv=VENV,
+        app_dir=APP_DIR,
+        port=config.port,
+        workers=config.workers,
+    )
+    # The app's own sdists are C extensions more often than not: a compiler and headers.
+    base_build = ("gcc", "libc6-dev", *_python_dev(runtime)) if needs.base_has_sdists else ()
+    stages = []
+    for name in config.servers:
+        server = servers.get(name)
+        build = server.build_packages(runtime) if needs.server_has_sdists.get(name) else ()
+        stages.append(
+            ServerStage(
+                name=name,
+                requirements=f"requirements-{name}.txt",
+                build_packages=build,
+                runtime_packages=server.runtime_packages(runtime),
+                command=server.command(app, runtime),
+                stop_signal=server.stop_signal,
+                tags=tags_for(config, name),
+            )
+        )
+    return BuildPlan(
+        base_image=base_image,
+        platforms=config.platforms,
+        python=python,
+        python_version=python_version,
+        base_requirements=None if needs.base_is_empty else "requirements-base.txt",
+        base_build_packages=base_build,
+        servers=tuple(stages),
+        uid=config.uid,
+        gid=config.gid,
+        port=config.port,
+        healthcheck_path=config.healthcheck_path,
+        env=config.env,
+        labels=labels_for(config, base_image=base_image, revision=revision, created=created),
+    )
+
+
+def tags_for(config: Config, server: str) -> tuple[str, ...]:
+    """``image:server`` and ``image:version-server``."""
+    return (f"{config.image}:{server}", f"{config.image}:{config.version}-{server}")
+
+
+def labels_for(
+    config: Config, *, base_image: str, revision: str | None, created: dt.datetime
+) -> tuple[tuple[str, str], ...]:
+    labels = {
+        "org.opencontainers.image.title": config.name,
+        "org.opencontainers.image.version": config.version,
+        "org.opencontainers.image.created": created.astimezone(dt.UTC).strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        ),
+        "org.opencontainers.image.base.name": base_image.split("@", 1)[0],
+    }
+    if "@" in base_image:
+        labels["org.opencontainers.image.base.digest"] = base_image.split("@", 1)[1]
+    if revision:
+        labels["org.opencontainers.image.revision"] = revision
+    if config.source:
+        labels["org.opencontainers.image.source"] = config.source
+    return tuple(sorted(labels.items()))
+
+
+def _python_dev(runtime: servers.Runtime) -> tuple[str, ...]:
+    return ("python3-dev",) if runtime.distro_python else ()
+
+
+OutputKind = Literal["load", "push", "none"]
+
+
+def invocations(
+    plan: BuildPlan,
+    *,
+    context: Path,
+    wheelhouse: Path,
+    output: OutputKind,
+    builder: str | None,
+    cache_from: Sequence[str] = (),
+    cache_to: Sequence[str] = (),
+    platforms: Sequence[Platform] | None = None,
+    metadata_dir: Path | None = None,
+    progress: buildx.Progress = "auto",
+) -> tuple[buildx.BuildInvocation, ...]:
+    """One buildx invocation per server target."""
+    out = None if output == "none" else buildx.Output(kind=output)
+    return tuple(
+        buildx.BuildInvocation(
+            context=context,
+            dockerfile=context / "Dockerfile",
+            target=stage.name,
+            platforms=tuple(platforms or plan.platforms),
+            tags=stage.tags,
+            build_contexts=((WHEELHOUSE_CONTEXT, wheelhouse),),
+            output=out,
+            builder=builder,
+            cache_from=tuple(cache_from),
+            cache_to=tuple(cache_to),
+            progress=progress,
+            metadata_file=(metadata_dir / f"{stage.name}.json") if metadata_dir else None,
+        )
+        for stage in plan.servers
+    )

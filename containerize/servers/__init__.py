@@ -1,0 +1,36 @@
+"""The WSGI servers an image can be built for, behind one small interface.
+
+Each server is one module with one object satisfying :class:`Server`; adding a server
+is a new module and one entry in :data:`REGISTRY`.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+from containerize.errors import ConfigError
+from containerize.servers.base import App, Runtime, Server
+from containerize.servers.gunicorn import GUNICORN
+from containerize.servers.mod_wsgi import MOD_WSGI
+from containerize.servers.uwsgi import UWSGI
+
+__all__ = ["REGISTRY", "App", "Runtime", "Server", "get", "names"]
+
+REGISTRY: dict[str, Server] = {server.name: server for server in (GUNICORN, UWSGI, MOD_WSGI)}
+
+
+def names() -> tuple[str, ...]:
+    """The known server names, sorted."""
+    return tuple(sorted(REGISTRY))
+
+
+def get(name: str, *, where: str = "server") -> Server:
+    """The server called *name*; *where* names the setting in the error."""
+    if name in REGISTRY:
+        return REGISTRY[name]
+    close = difflib.get_close_matches(name, list(REGISTRY), n=1)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    raise ConfigError(
+        f"{where}: unknown server {name!r}",
+        hint=f"{hint}known servers: {', '.join(names())}",
+    )

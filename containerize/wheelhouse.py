@@ -1,0 +1,420 @@
+"""The per-platform wheelhouse: exactly the locked files, hash-verified, plus manifests.
+
+Layout of ``<build dir>/wheelhouse``::
+
+    linux-amd64/
+        <the chosen wheels and sdists, and the sdists' build requirements>
+        requirements-base.txt        the app's runtime dependencies
+        requirements-<server>.txt    one server and what it adds on top
+        build-requirements.txt       what the sdists are built with
+    linux-arm64/
+        ...
+
+Each requirements file pins ``name==version --hash=sha256:...`` for pip's
+``--no-index --require-hashes``, so an image holds exactly what the lock says. The
+whole tree is written next to its final place and renamed into it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+import tomllib
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
+
+from containerize import process, servers
+from containerize.config import Config
+from containerize.errors import CommandError, FetchError, LockError
+from containerize.fetch import Cache, FetchReport, FileRequest, fetch
+from containerize.index import IndexSettings
+from containerize.lock import Lock
+from containerize.lock.project import ProjectMetadata
+from containerize.plan import Needs
+from containerize.platforms import Platform
+from containerize.selection import SelectedPackage, Selection, sdist_message, select
+from containerize.targets import TargetEnvironment
+
+logger = logging.getLogger("containerize")
+
+# What pip builds a setup.py-only sdist with when it has no [build-system] table.
+_LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformSelection:
+    """What one platform's image needs: the app's dependencies and each server's."""
+
+    target: TargetEnvironment
+    base: Selection
+    servers: Mapping[str, Selection]
+
+    @property
+    def all_packages(self) -> tuple[SelectedPackage, ...]:
+        seen: dict[str, SelectedPackage] = {}
+        for selection in (self.base, *self.servers.values()):
+            for package in selection.packages:
+                seen.setdefault(package.file.filename, package)
+        return tuple(seen[name] for name in sorted(seen))
+
+    @property
+    def sdists(self) -> tuple[SelectedPackage, ...]:
+        return tuple(p for p in self.all_packages if p.from_sdist)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PinnedFile:
+    """A build requirement resolved for an sdist: not in the user's lock, pinned here."""
+
+    name: NormalizedName
+    version: str
+    filename: str
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformWheelhouse:
+    """One platform's folder, after fetching."""
+
+    selection: PlatformSelection
+    folder: Path
+    report: FetchReport
+    build_requirements: tuple[PinnedFile, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Wheelhouse:
+    """The finished wheelhouse for every platform."""
+
+    root: Path
+    platforms: tuple[PlatformWheelhouse, ...]
+
+    def summary(self) -> str:
+        lines = [f"wheelhouse: {self.root}"]
+        for item in self.platforms:
+            packages = item.selection.all_packages
+            sdists = sum(1 for p in packages if p.from_sdist)
+            size = sum(f.path.stat().st_size for f in item.report.files)
+            lines.append(
+                f"  {item.selection.target.platform}: {len(packages)} packages, "
+                f"{len(packages) - sdists} wheels, {sdists} sdists, "
+                f"{len(item.build_requirements)} build requirements, "
+                f"{_human(size)}, cache hits {item.report.hits}/{len(item.report.files)}, "
+                f"downloaded {_human(item.report.bytes_downloaded)}"
+            )
+        return "\n".join(lines)
+
+
+def select_all(
+    config: Config, lock: Lock, project: ProjectMetadata, target: TargetEnvironment
+) -> PlatformSelection:
+    """Choose the files for *target*: the app's dependencies, then each server's."""
+    base = select(lock, project, target, groups=config.groups, extras=config.extras)
+    per_server: dict[str, Selection] = {}
+    for name in config.servers:
+        server = servers.get(name)
+        if not lock.find(server.distribution):
+            raise LockError(
+                f"{lock.path.name}: server {name!r} needs {server.distribution!r}, "
+                "which is not in the lock",
+                hint=f"add it to the project (for example in a 'servers' dependency group) "
+                f"and run '{lock.relock_command}'",
+            )
+        own = select(
+            lock,
+            project,
+            target,
+            groups=(),
+            extras=(),
+            extra_roots=[Requirement(server.distribution)],
+        )
+        per_server[name] = own.without(base.names)
+    return PlatformSelection(target=target, base=base, servers=per_server)
+
+
+def needs(selections: Sequence[PlatformSelection]) -> Needs:
+    """What the Dockerfile must provide, across every platform."""
+    return Needs(
+        base_has_sdists=any(s.base.sdist_fallbacks for s in selections),
+        server_has_sdists={
+            name: any(s.servers[name].sdist_fallbacks for s in selections)
+            for name in (selections[0].servers if selections else {})
+        },
+        base_is_empty=all(not s.base.packages for s in selections),
+    )
+
+
+def announce_sdists(selections: Sequence[PlatformSelection], native: str) -> list[str]:
+    """One line per platform that has packages to compile, said before any build."""
+    lines = []
+    for item in selections:
+        merged = Selection(target=item.target, packages=item.all_packages)
+        message = sdist_message(merged, emulated=item.target.platform.machine != native)
+        if message:
+            lines.append(message)
+    return lines
+
+
+def build(
+    config: Config,
+    selections: Sequence[PlatformSelection],
+    *,
+    settings: IndexSettings,
+    cache: Cache,
+    jobs: int = 8,
+) -> Wheelhouse:
+    """Fetch every selected file into ``<build dir>/wheelhouse``, atomically."""
+    root = config.build_dir / "wheelhouse"
+    partial = config.build_dir / "wheelhouse.partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    results = []
+    try:
+        for item in selections:
+            folder = partial / item.target.platform.slug
+            requests = [
+                FileRequest(
+                    name=p.name,
+                    version=str(p.version),
+                    filename=p.file.filename,
+                    sha256=p.file.sha256,
+                    url=p.file.url,
+                )
+                for p in item.all_packages
+            ]
+            report = fetch(requests, settings=settings, cache=cache, dest=folder, jobs=jobs)
+            pinned = _build_requirements(config, item, report, settings=settings, cache=cache)
+            for file in pinned:
+                _link(cache.entry(file.sha256, file.filename), folder / file.filename)
+            _write_manifests(folder, item, pinned)
+            results.append(
+                PlatformWheelhouse(
+                    selection=item,
+                    folder=root / item.target.platform.slug,
+                    report=report,
+                    build_requirements=pinned,
+                )
+            )
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    old = config.build_dir / "wheelhouse.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if root.exists():
+        root.rename(old)
+    partial.rename(root)
+    shutil.rmtree(old, ignore_errors=True)
+    fixed = tuple(
+        PlatformWheelhouse(
+            selection=r.selection,
+            folder=r.folder,
+            report=_relocated(r.report, partial, root),
+            build_requirements=r.build_requirements,
+        )
+        for r in results
+    )
+    return Wheelhouse(root=root, platforms=fixed)
+
+
+def _relocated(report: FetchReport, old: Path, new: Path) -> FetchReport:
+    files = tuple(
+        replace(f, path=new / f.path.relative_to(old)) if f.path.is_relative_to(old) else f
+        for f in report.files
+    )
+    return FetchReport(files=files)
+
+
+def _write_manifests(folder: Path, item: PlatformSelection, pinned: Sequence[PinnedFile]) -> None:
+    _write(folder / "requirements-base.txt", _requirements(item.base.packages))
+    for name, selection in item.servers.items():
+        _write(folder / f"requirements-{name}.txt", _requirements(selection.packages))
+    lines = [f"{p.name}=={p.version} --hash=sha256:{p.sha256}" for p in pinned]
+    _write(folder / "build-requirements.txt", _header("sdist build requirements") + lines)
+
+
+def _requirements(packages: Sequence[SelectedPackage]) -> list[str]:
+    lines = _header("from the lock")
+    for package in sorted(packages, key=lambda p: p.name):
+        lines.append(f"{package.name}=={package.version} --hash=sha256:{package.file.sha256}")
+    return lines
+
+
+def _header(what: str) -> list[str]:
+    return [f"# Generated by containerize: {what}. Installed with --no-index --require-hashes."]
+
+
+def _write(path: Path, lines: Sequence[str]) -> None:
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _link(source: Path, target: Path) -> None:
+    if target.exists():
+        return
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+# --- sdist build requirements --------------------------------------------------------
+
+
+def _build_requirements(
+    config: Config,
+    item: PlatformSelection,
+    report: FetchReport,
+    *,
+    settings: IndexSettings,
+    cache: Cache,
+) -> tuple[PinnedFile, ...]:
+    """Pinned, hashed wheels of what the sdists of *item* need to build offline.
+
+    The resolution is recorded in the build directory, so a second run fetches the
+    same files from the cache without asking any index.
+    """
+    requirements: set[str] = set()
+    for package in item.sdists:
+        requirements.update(_sdist_build_requires(report.path(package.file.filename)))
+    if not requirements:
+        return ()
+    target = item.target
+    key = hashlib.sha256(
+        json.dumps([sorted(requirements), [str(t) for t in target.tags[:50]]]).encode()
+    ).hexdigest()[:16]
+    record = config.build_dir / "build-requirements" / f"{target.platform.slug}-{key}.json"
+    pinned = _read_record(record)
+    if pinned is not None and all(cache.lookup(p.sha256, p.filename) for p in pinned):
+        return pinned
+    pinned = _resolve_with_pip(sorted(requirements), target, cache=cache)
+    record.parent.mkdir(parents=True, exist_ok=True)
+    tmp = record.with_suffix(".tmp")
+    tmp.write_text(json.dumps([p.__dict__ for p in pinned], indent=1, sort_keys=True))
+    tmp.replace(record)
+    return pinned
+
+
+def _sdist_build_requires(path: Path) -> list[str]:
+    """``[build-system] requires`` of the sdist at *path* (pip's legacy default if none)."""
+    data: bytes | None = None
+    if path.name.endswith(".zip"):
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if n.count("/") == 1]
+            member = next((n for n in names if n.endswith("/pyproject.toml")), None)
+            data = archive.read(member) if member else None
+    else:
+        with tarfile.open(path) as tarball:
+            info = next(
+                (
+                    m
+                    for m in tarball.getmembers()
+                    if m.name.count("/") == 1 and m.name.endswith("/pyproject.toml")
+                ),
+                None,
+            )
+            handle = tarball.extractfile(info) if info else None
+            data = handle.read() if handle else None
+    if data is None:
+        return list(_LEGACY_BUILD_REQUIRES)
+    try:
+        table = tomllib.load(io.BytesIO(data)).get("build-system", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise LockError(
+            f"{path.name}: pyproject.toml in the sdist is not valid TOML: {exc}"
+        ) from None
+    requires = table.get("requires")
+    if requires is None:
+        return list(_LEGACY_BUILD_REQUIRES)
+    try:
+        return [str(Requirement(r)) for r in requires]
+    except (InvalidRequirement, TypeError) as exc:
+        raise LockError(f"{path.name}: invalid [build-system] requires: {exc}") from None
+
+
+def _resolve_with_pip(
+    requirements: Sequence[str], target: TargetEnvironment, *, cache: Cache
+) -> tuple[PinnedFile, ...]:
+    """Resolve *requirements* to wheels for *target* with the user's own pip and its
+    configuration (indexes, credentials), then keep them in the content cache."""
+    major, minor = target.python_version
+    platforms = []
+    for tag in target.tags:
+        if tag.platform != "any" and tag.platform not in platforms:
+            platforms.append(tag.platform)
+    with tempfile.TemporaryDirectory(prefix="containerize-build-reqs-") as tmp:
+        argv = [
+            sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+            "--only-binary=:all:", "--implementation", "cp",
+            "--python-version", f"{major}.{minor}", "--abi", f"cp{major}{minor}",
+            "--dest", tmp,
+        ]  # fmt: skip
+        for platform in platforms[:40]:
+            argv += ["--platform", platform]
+        try:
+            process.run([*argv, *requirements], timeout=600)
+        except CommandError as exc:
+            raise FetchError(
+                f"could not resolve the sdists' build requirements for {target.platform}: "
+                f"{', '.join(requirements)}",
+                hint="pip uses your pip configuration (index-url, extra-index-url); "
+                "check it can reach an index\n" + exc.output_tail,
+            ) from None
+        pinned = []
+        for path in sorted(Path(tmp).iterdir()):
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            entry = cache.entry(digest, path.name)
+            if not entry.exists():
+                entry.parent.mkdir(parents=True, exist_ok=True)
+                partial = entry.with_name(".partial-" + entry.name)
+                shutil.copyfile(path, partial)
+                partial.replace(entry)
+            name, version, *_ = parse_wheel_filename(path.name)
+            pinned.append(
+                PinnedFile(
+                    name=canonicalize_name(name),
+                    version=str(version),
+                    filename=path.name,
+                    sha256=digest,
+                )
+            )
+    return tuple(pinned)
+
+
+def _read_record(path: Path) -> tuple[PinnedFile, ...] | None:
+    try:
+        data = json.loads(path.read_text())
+        return tuple(
+            PinnedFile(
+                name=canonicalize_name(d["name"]),
+                version=d["version"],
+                filename=d["filename"],
+                sha256=d["sha256"],
+            )
+            for d in data
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def platforms_of(selections: Sequence[PlatformSelection]) -> tuple[Platform, ...]:
+    return tuple(s.target.platform for s in selections)

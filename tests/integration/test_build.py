@@ -1,0 +1,113 @@
+"""Build behaviour against the real engine: caching, preflight, dry run, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from containerize import buildx, cli, config, doctor, images, process
+from containerize.errors import EngineError
+
+
+def _steps(log: str) -> dict[str, str]:
+    """BuildKit's plain progress: step name -> 'CACHED' or 'DONE'."""
+    names: dict[str, str] = {}
+    status: dict[str, str] = {}
+    for line in log.splitlines():
+        match = re.match(r"^#(\d+) (\[.*)$", line)
+        if match:
+            names[match[1]] = match[2]
+            continue
+        match = re.match(r"^#(\d+) (CACHED|DONE)", line)
+        if match and match[1] in names:
+            status.setdefault(names[match[1]], match[2])
+    return status
+
+
+def test_code_only_change_rebuilds_only_the_application_layer(
+    make_project: Callable[[str], Path], base_image: str, session_id: str
+) -> None:
+    project = make_project("hello-wsgi")
+    cfg = config.load(
+        project,
+        overrides={"image": f"containerize-test/cache-{session_id}", "servers": ["gunicorn"]},
+    )
+    prepared = images.prepare(cfg, output="load")
+    inv = prepared.invocations[0]
+    buildx.build(inv, stream=False)
+
+    hello = project / "hello.py"
+    hello.write_text(hello.read_text().replace("Hello World!", "Hello again!"))
+    prepared = images.prepare(cfg, output="load")
+    log = buildx.build(prepared.invocations[0], stream=False).log
+    steps = _steps(log)
+    ran = sorted(step for step, state in steps.items() if state == "DONE")
+    cached = sorted(step for step, state in steps.items() if state == "CACHED")
+    # Both platforms copy the new code; nothing else runs, and no RUN at all (so no
+    # emulated step for arm64).
+    assert ran == [
+        "[linux/amd64 gunicorn 2/2] COPY --link app/ /app/",
+        "[linux/arm64 gunicorn 2/2] COPY --link app/ /app/",
+    ], log
+    assert any("venv-gunicorn" in step for step in cached), log
+    assert not any("RUN" in step for step in ran)
+    for tag in prepared.invocations[0].tags:
+        process.run(["docker", "image", "rm", "--force", tag], check=False)
+
+
+def test_preflight_stops_a_platform_without_emulator(hello_project: Path, engine: None) -> None:
+    info = doctor.parse_inspect(process.run(["docker", "buildx", "inspect"]).stdout)
+    candidates = ["linux/s390x", "linux/ppc64le", "linux/riscv64"]
+    unsupported = next((p for p in candidates if p not in info.platforms), None)
+    if unsupported is None:
+        pytest.fail(f"every candidate platform is emulated here: {info.platforms}")
+    cfg = images.restrict(
+        config.load(hello_project), platforms=["linux/amd64", unsupported], servers=None
+    )
+    with pytest.raises(EngineError, match=f"cannot build for {unsupported}") as raised:
+        images.preflight(cfg)
+    assert raised.value.hint is not None
+    assert "qemu" in raised.value.hint
+
+
+def test_cli_refuses_unknown_platform_before_building(
+    hello_project: Path, engine: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = cli.main(["--project", str(hello_project), "build", "--platform", "linux/s390x"])
+    err = capsys.readouterr().err
+    assert code == EngineError.exit_code
+    assert "cannot build for linux/s390x" in err
+    assert "Traceback" not in err
+
+
+def test_dry_run_prints_and_runs_nothing(
+    hello_project: Path, engine: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build_dir = hello_project / ".containerize"
+    before = sorted(build_dir.rglob("*")) if build_dir.exists() else []
+    assert cli.main(["--project", str(hello_project), "build", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "FROM runtime AS mod_wsgi" in out
+    assert "docker buildx build --progress auto" in out
+    assert "--platform linux/amd64,linux/arm64" in out
+    after = sorted(build_dir.rglob("*")) if build_dir.exists() else []
+    assert after == before
+
+
+def test_bake_file_builds_with_buildx_bake(
+    tmp_path: Path, make_project: Callable[[str], Path], base_image: str
+) -> None:
+    project = make_project("hello-wsgi")
+    bake = tmp_path / "docker-bake.json"
+    args = ["--project", str(project), "build", "--server", "gunicorn", "--bake", str(bake)]
+    assert cli.main(args) == 0
+    document = json.loads(bake.read_text())
+    assert document["group"]["default"]["targets"] == ["gunicorn"]
+    target = document["target"]["gunicorn"]
+    assert target["platforms"] == ["linux/amd64", "linux/arm64"]
+    assert Path(target["contexts"]["wheelhouse"], "linux-arm64").is_dir()
+    process.run(["docker", "buildx", "bake", "--file", str(bake), "--print"])

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from containerize import config, context
+from containerize.errors import ConfigError
+
+
+def project(tmp_path: Path, table: str = "") -> config.Config:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\n[tool.containerize]\napp = "demo.wsgi"\n' + table
+    )
+    for name in (
+        "demo/__init__.py",
+        "demo/wsgi.py",
+        "demo/static/site.css",
+        ".env",
+        ".git/config",
+        "tests/test_demo.py",
+        "demo/__pycache__/wsgi.cpython-311.pyc",
+        ".venv/bin/python",
+        "poetry.lock",
+        "noxfile.py",
+        ".containerize/wheelhouse/x.whl",
+    ):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(name)
+    return config.load(tmp_path, environ={})
+
+
+def test_only_what_the_image_needs(tmp_path: Path) -> None:
+    files = [str(f) for f in context.app_files(project(tmp_path))]
+    assert files == ["demo/__init__.py", "demo/static/site.css", "demo/wsgi.py", "pyproject.toml"]
+
+
+def test_include_and_exclude(tmp_path: Path) -> None:
+    cfg = project(tmp_path, 'include = ["demo"]\nexclude = ["*.css"]\n')
+    assert [str(f) for f in context.app_files(cfg)] == ["demo/__init__.py", "demo/wsgi.py"]
+
+
+def test_app_module_must_be_in_the_image(tmp_path: Path) -> None:
+    cfg = project(tmp_path, 'include = ["pyproject.toml"]\n')
+    with pytest.raises(ConfigError, match=r"module 'demo\.wsgi' is not among the files"):
+        context.app_files(cfg)
+
+
+def test_assemble_replaces_atomically(tmp_path: Path) -> None:
+    cfg = project(tmp_path)
+    dest = cfg.build_dir / "context"
+    dest.parent.mkdir(exist_ok=True)
+    first = context.assemble(cfg, "FROM scratch\n", dest=dest)
+    (tmp_path / "demo" / "static" / "site.css").unlink()
+    second = context.assemble(cfg, "FROM scratch\n# 2\n", dest=dest)
+    assert len(second.files) == len(first.files) - 1
+    assert not (dest / "app" / "demo" / "static" / "site.css").exists()
+    assert (dest / "Dockerfile").read_text().endswith("# 2\n")
+    assert sorted(p.name for p in dest.parent.iterdir()) == ["context", "wheelhouse"]

@@ -1,0 +1,101 @@
+"""Pure parts of provisioning, doctor and pins (no engine needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from containerize import doctor, pins, provision
+from containerize.errors import ConfigError, ProvisionError
+
+
+def test_mirror_from_deb822_skips_security(tmp_path: Path) -> None:
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.invalid/security\nSuites: bookworm-security\n"
+        "Components: main\n\n"
+        "Types: deb\n# a comment: with a colon\nURIs: http://mirror.invalid/debian\n"
+        "Suites: bookworm bookworm-updates\nComponents: main\n"
+    )
+    assert provision.debian_mirror(tmp_path) == "http://mirror.invalid/debian"
+
+
+def test_mirror_from_one_line_sources(tmp_path: Path) -> None:
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list").write_text(
+        "# comment\ndeb [arch=amd64] http://mirror.invalid/debian bookworm main\n"
+    )
+    assert provision.debian_mirror(tmp_path) == "http://mirror.invalid/debian"
+
+
+def test_no_mirror_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "sources.list.d").mkdir()
+    with pytest.raises(ProvisionError, match="cannot find a Debian mirror"):
+        provision.debian_mirror(tmp_path)
+
+
+INSPECT = """\
+Name:          default
+Driver:        docker
+Last Activity: 2026-11-21 10:10:15 +0000 UTC
+
+Nodes:
+Name:      default
+Endpoint:  default
+Status:    running
+BuildKit:  v0.13.2
+Platforms: linux/amd64, linux/amd64/v2, linux/arm64*
+"""
+
+
+def test_parse_buildx_inspect() -> None:
+    info = doctor.parse_inspect(INSPECT)
+    assert info.name == "default"
+    assert info.driver == "docker"
+    assert info.status == "running"
+    assert info.platforms == ("linux/amd64", "linux/amd64/v2", "linux/arm64")
+
+
+@pytest.mark.parametrize(
+    ("image", "registry"),
+    [
+        ("127.0.0.1:5000/team/app", "127.0.0.1:5000"),
+        ("registry.example/app", "registry.example"),
+        ("localhost/app", "localhost"),
+        ("team/app", None),
+        ("app", None),
+    ],
+)
+def test_registry_of(image: str, registry: str | None) -> None:
+    assert doctor.registry_of(image) == registry
+
+
+def test_check_text_carries_the_fix() -> None:
+    check = doctor.Check(name="buildx", status="fail", detail="missing", fix="install it")
+    assert str(check) == "[FAIL] buildx: missing\n       fix: install it"
+
+
+def test_pins_round_trip_keeps_comments(tmp_path: Path) -> None:
+    path = tmp_path / "containerize.lock"
+    pins.write(path, "example/python:3.11", "sha256:" + "1" * 64)
+    text = path.read_text()
+    assert text.startswith("# Written by containerize")
+    path.write_text(text + "# my own note\n")
+    pins.write(path, "example/other:1", "sha256:" + "2" * 64)
+    assert "# my own note" in path.read_text()
+    assert pins.read(path) == {
+        "example/python:3.11": "sha256:" + "1" * 64,
+        "example/other:1": "sha256:" + "2" * 64,
+    }
+    assert pins.pinned("example/python:3.11", path) == "example/python:3.11@sha256:" + "1" * 64
+    assert pins.pinned("x@sha256:" + "3" * 64, path) == "x@sha256:" + "3" * 64
+
+
+def test_bad_pins_file(tmp_path: Path) -> None:
+    path = tmp_path / "containerize.lock"
+    path.write_text('[base-images]\n"x" = "latest"\n')
+    with pytest.raises(ConfigError, match="must map image references") as info:
+        pins.read(path)
+    assert info.value.hint is not None
+    assert "containerize pin" in info.value.hint
