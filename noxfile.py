@@ -2,7 +2,7 @@
 
 On a fresh machine (Debian, root):
 
-    python3 -m pip install -e . && nox -s engine image    # build the example's images
+    python3 -m pip install -e . && python3 -m nox -s engine image    # build the example's images
     python3 -m pip install -e . && nox -s engine tests    # run the test suite
 """
 

@@ -111,6 +111,9 @@ class BuildResult:
 
 def build(inv: BuildInvocation, *, stream: bool = True) -> BuildResult:
     """Run *inv*; with *stream*, BuildKit's progress goes straight to the terminal."""
+    if inv.metadata_file is not None:
+        inv.metadata_file.parent.mkdir(parents=True, exist_ok=True)
+        inv.metadata_file.unlink(missing_ok=True)
     env = dict(inv.env)
     if inv.progress == "auto" and not sys.stderr.isatty():
         env.setdefault("BUILDKIT_PROGRESS", "plain")

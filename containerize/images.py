@@ -223,9 +223,6 @@ def build(prepared: Prepared) -> list[TargetSummary]:
     """Run every invocation in order, streaming BuildKit's progress."""
     summaries = []
     for inv in prepared.invocations:
-        if inv.metadata_file is not None:
-            inv.metadata_file.parent.mkdir(parents=True, exist_ok=True)
-            inv.metadata_file.unlink(missing_ok=True)
         start = time.monotonic()
         result = buildx.build(inv)
         seconds = time.monotonic() - start
