@@ -3,16 +3,18 @@
 On a fresh machine (Debian, root):
 
     python3 -m pip install -e . && python3 -m nox -s engine image    # build the example's images
-    python3 -m pip install -e . && nox -s engine tests    # run the test suite
+    python3 -m pip install -e . && python3 -m nox -s engine lint tests  # run the tests
 """
 
 from __future__ import annotations
 
 import os
+import sys
 
 import nox
 
 import containerize.nox
+from containerize import cli
 
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["lint", "tests"]
@@ -24,9 +26,20 @@ containerize.nox.register(project="fixtures/hello-wsgi")
 @nox.session(python=False)
 def engine(session: nox.Session) -> None:
     """Provision the engine, emulation, the 127.0.0.1:5000 registry and the base image."""
-    session.run("containerize", "engine", "up", external=True)
-    session.run("containerize", "base-image", external=True)
-    session.run("containerize", "--project", "fixtures/hello-wsgi", "doctor", external=True)
+    for args in (
+        ["engine", "up"],
+        ["base-image"],
+        ["--project", "fixtures/hello-wsgi", "doctor"],
+    ):
+        session.log("containerize " + " ".join(args))
+        if cli.main(args) != 0:
+            session.error(f"containerize {' '.join(args)} failed")
+
+
+@nox.session(python=False, default=False)
+def benchmark(session: nox.Session) -> None:
+    """Print build, rebuild, wheelhouse and size figures for the example app."""
+    session.run(sys.executable, "benchmarks/image_build.py", external=True)
 
 
 @nox.session

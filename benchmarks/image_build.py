@@ -1,0 +1,82 @@
+"""Figures for the image pipeline on the hello-wsgi example, printed, never asserted.
+
+* wheelhouse: cold (empty file cache) and warm, both platforms;
+* build of every server for linux/amd64 and linux/arm64, pushed to the loopback
+  registry (the BuildKit cache is left as it is; its state is reported);
+* a code-only rebuild per server, both platforms;
+* compressed image size per server and platform, from the registry.
+
+Run with ``nox -s benchmark`` after ``nox -s engine``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from containerize import baseimage, config, images
+from containerize.fetch import Cache
+from containerize.index import discover
+from containerize.lock import load_project
+from containerize.wheelhouse import build as build_wheelhouse
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    baseimage.ensure()
+    with tempfile.TemporaryDirectory(prefix="containerize-bench-") as tmp:
+        project = Path(tmp) / "hello-wsgi"
+        shutil.copytree(
+            REPO / "fixtures" / "hello-wsgi",
+            project,
+            ignore=shutil.ignore_patterns(".containerize", "containerize.lock"),
+        )
+        image = f"127.0.0.1:5000/containerize-bench/hello-{uuid.uuid4().hex[:6]}"
+        cfg = config.load(project, overrides={"image": image})
+        prepared = images.prepare(cfg, output="push")
+
+        settings = discover(
+            project,
+            poetry_sources=[
+                (s.name, s.url, s.priority or "primary")
+                for s in load_project(project).sources
+                if s.url
+            ],
+        )
+        cold_cache = Cache(root=Path(tmp) / "cold-cache")
+        began = time.monotonic()
+        house = build_wheelhouse(cfg, prepared.selections, settings=settings, cache=cold_cache)
+        cold = time.monotonic() - began
+        began = time.monotonic()
+        build_wheelhouse(cfg, prepared.selections, settings=settings, cache=cold_cache)
+        warm = time.monotonic() - began
+        total = sum(f.bytes_downloaded for p in house.platforms for f in p.report.files)
+        print(f"wheelhouse cold: {cold:.2f}s ({total / 2**20:.1f} MiB downloaded)")
+        print(f"wheelhouse warm: {warm:.2f}s (no network)")
+
+        prepared = images.prepare(cfg, output="push")
+        for summary in images.build(prepared):
+            sizes = ", ".join(
+                f"{name} {size / 2**20:.1f} MiB" for name, size in summary.sizes if size
+            )
+            print(f"build {summary.server}: {summary.seconds:.1f}s, compressed {sizes}")
+
+        (project / "hello.py").write_text(
+            (project / "hello.py").read_text() + f"\n# {uuid.uuid4()}\n"
+        )
+        prepared = images.prepare(cfg, output="push")
+        for summary in images.build(prepared):
+            print(
+                f"code-only rebuild {summary.server}: {summary.seconds:.1f}s "
+                "(both platforms, pushed)"
+            )
+    print(f"machine: {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()
