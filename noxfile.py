@@ -42,6 +42,12 @@ def benchmark(session: nox.Session) -> None:
     session.run(sys.executable, "benchmarks/image_build.py", external=True)
 
 
+@nox.session(python=False, default=False)
+def reproducibility(session: nox.Session) -> None:
+    """Build twice from scratch and compare index digests; name what differs."""
+    session.run(sys.executable, "benchmarks/reproducibility.py", *session.posargs, external=True)
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
     """Run the unit and integration tests (integration needs 'nox -s engine' first)."""

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from containerize import buildx, process
 from containerize.errors import ProvisionError
+from containerize.fsutil import cache_home, link_or_copy
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 from containerize.provision import debian_mirror
 
@@ -59,8 +59,7 @@ class Recipe:
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "containerize" / "rootfs"
+    return cache_home() / "rootfs"
 
 
 def ensure(recipe: Recipe | None = None) -> str:
@@ -75,10 +74,11 @@ def ensure(recipe: Recipe | None = None) -> str:
             _retag(recipe)
         return recipe.ref
     tarballs = {p: _rootfs(recipe, p) for p in recipe.platforms}
-    with tempfile.TemporaryDirectory(prefix="containerize-base-") as tmp:
+    # Beside the cached root file systems, so they are hard-linked, not copied.
+    with tempfile.TemporaryDirectory(prefix="context-", dir=cache_dir()) as tmp:
         context = Path(tmp)
         for platform, tarball in tarballs.items():
-            os.link(tarball, context / f"rootfs-{platform.arch}.tar")
+            link_or_copy(tarball, context / f"rootfs-{platform.arch}.tar")
         (context / "Dockerfile").write_text(
             "# A minimal Debian with Python, made by mmdebstrap from Debian packages.\n"
             "FROM scratch\n"
@@ -101,7 +101,7 @@ def ensure(recipe: Recipe | None = None) -> str:
 
 
 def _retag(recipe: Recipe) -> None:
-    process.run(["docker", "buildx", "imagetools", "create", "--tag", recipe.ref, recipe.keyed_ref])
+    process.run(buildx.command("imagetools", "create", "--tag", recipe.ref, recipe.keyed_ref))
 
 
 def _describe(recipe: Recipe) -> str:

@@ -8,10 +8,9 @@ the plan can be printed (dry run), exported (bake) and unit-tested exactly as it
 from __future__ import annotations
 
 import json
-import os
 import sys
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -25,7 +24,7 @@ Progress = Literal["auto", "plain", "tty", "quiet"]
 class Output:
     """Where a build's result goes: ``load`` into the engine, ``push``, or an OCI layout."""
 
-    kind: Literal["load", "push", "oci", "cacheonly"]
+    kind: Literal["load", "push", "oci"]
     dest: Path | None = None
     rewrite_timestamp: bool = False
 
@@ -34,8 +33,6 @@ class Output:
             return ["--load"]
         if self.kind == "push":
             return ["--push"]
-        if self.kind == "cacheonly":
-            return ["--output", "type=cacheonly"]
         parts = ["type=oci", f"dest={self.dest}"]
         if self.rewrite_timestamp:
             parts.append("rewrite-timestamp=true")
@@ -61,7 +58,7 @@ class BuildInvocation:
     progress: Progress = "auto"
     metadata_file: Path | None = None
     provenance: bool = False
-    env: tuple[tuple[str, str], ...] = field(default=())
+    no_cache: bool = False
 
 
 def argv(inv: BuildInvocation) -> list[str]:
@@ -76,18 +73,19 @@ def argv(inv: BuildInvocation) -> list[str]:
         args += ["--target", inv.target]
     if inv.platforms:
         args += ["--platform", ",".join(str(p) for p in inv.platforms)]
-    for tag in inv.tags:
-        args += ["--tag", tag]
-    for key, value in inv.build_args:
-        args += ["--build-arg", f"{key}={value}"]
-    for key, value in inv.labels:
-        args += ["--label", f"{key}={value}"]
-    for name, path in inv.build_contexts:
-        args += ["--build-context", f"{name}={path}"]
-    for spec in inv.cache_from:
-        args += ["--cache-from", spec]
-    for spec in inv.cache_to:
-        args += ["--cache-to", spec]
+    repeated: list[tuple[str, list[str]]] = [
+        ("--tag", list(inv.tags)),
+        ("--build-arg", [f"{key}={value}" for key, value in inv.build_args]),
+        ("--label", [f"{key}={value}" for key, value in inv.labels]),
+        ("--build-context", [f"{name}={path}" for name, path in inv.build_contexts]),
+        ("--cache-from", list(inv.cache_from)),
+        ("--cache-to", list(inv.cache_to)),
+    ]
+    for flag, values in repeated:
+        for value in values:
+            args += [flag, value]
+    if inv.no_cache:
+        args.append("--no-cache")
     # Attestations turn a single-platform image into an index; keep results plain
     # unless asked.
     args += ["--provenance", "true" if inv.provenance else "false"]
@@ -114,10 +112,12 @@ def build(inv: BuildInvocation, *, stream: bool = True) -> BuildResult:
     if inv.metadata_file is not None:
         inv.metadata_file.parent.mkdir(parents=True, exist_ok=True)
         inv.metadata_file.unlink(missing_ok=True)
-    env = dict(inv.env)
+    # Plain progress when nobody watches a terminal; a stray DOCKER_BUILDKIT=0 in the
+    # environment must not turn BuildKit off.
+    env = {"DOCKER_BUILDKIT": "1"}
     if inv.progress == "auto" and not sys.stderr.isatty():
-        env.setdefault("BUILDKIT_PROGRESS", "plain")
-    completed = process.run(argv(inv), capture=not stream, env=env or None)
+        env["BUILDKIT_PROGRESS"] = "plain"
+    completed = process.run(argv(inv), capture=not stream, env=env)
     metadata: dict[str, object] = {}
     if inv.metadata_file is not None and inv.metadata_file.exists():
         metadata = json.loads(inv.metadata_file.read_text())
@@ -130,25 +130,25 @@ def build(inv: BuildInvocation, *, stream: bool = True) -> BuildResult:
     )
 
 
+def command(*args: str, builder: str | None = None) -> list[str]:
+    """``docker buildx [--builder NAME] ARGS...``: every buildx call but builds."""
+    return ["docker", "buildx", *(["--builder", builder] if builder else []), *args]
+
+
+def inspect_builder(builder: str | None = None) -> str:
+    """The text of ``docker buildx inspect`` for *builder* (the current one if None)."""
+    return process.run(command("inspect", *([builder] if builder else [])), timeout=60).stdout
+
+
 def imagetools_inspect(ref: str, *, builder: str | None = None) -> Mapping[str, object] | None:
     """The raw manifest of *ref* in its registry, or None when it does not exist."""
-    args = ["docker", "buildx"] + (["--builder", builder] if builder else [])
-    args += ["imagetools", "inspect", "--raw", ref]
-    result = process.run(args, check=False, timeout=60)
+    result = process.run(
+        command("imagetools", "inspect", "--raw", ref, builder=builder), check=False, timeout=60
+    )
     if result.returncode != 0:
         return None
-    data = json.loads(result.stdout)
+    try:
+        data = json.loads(result.stdout)
+    except ValueError:
+        return None
     return data if isinstance(data, dict) else None
-
-
-def environment_for(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Environment for buildx: never let a stray DOCKER_BUILDKIT=0 disable BuildKit."""
-    env = {"DOCKER_BUILDKIT": "1"}
-    if "SOURCE_DATE_EPOCH" in os.environ:
-        env["SOURCE_DATE_EPOCH"] = os.environ["SOURCE_DATE_EPOCH"]
-    env.update(extra or {})
-    return env
-
-
-def platforms_arg(platforms: Sequence[Platform]) -> str:
-    return ",".join(str(p) for p in platforms)

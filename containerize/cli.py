@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from containerize import __version__, commands
@@ -43,6 +43,11 @@ def _parser() -> argparse.ArgumentParser:
         "base-image", help="build the Debian Python base image and push it to 127.0.0.1:5000"
     )
 
+    ignore = commands.add_parser(
+        "dockerignore", help="print a .dockerignore for building the project by hand"
+    )
+    ignore.add_argument("--write", action="store_true", help="write it into the project")
+
     pin = commands.add_parser("pin", help="pin the base image by digest in containerize.lock")
     pin.add_argument("--refresh", action="store_true", help="resolve the digest again")
 
@@ -75,6 +80,7 @@ def _build_options(sub: argparse.ArgumentParser) -> None:
         "--bake", type=Path, metavar="FILE", help="write a docker-bake.json for 'buildx bake'"
     )
     sub.add_argument("--refresh-base", action="store_true", help="resolve the base digest again")
+    sub.add_argument("--no-cache", action="store_true", help="build every step again")
     sub.add_argument("--cache-from", action="append", default=[], metavar="SPEC")
     sub.add_argument("--cache-to", action="append", default=[], metavar="SPEC")
 
@@ -92,6 +98,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ContainerizeError as exc:
         print(f"containerize: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        # A disk full, a permission denied: say which file, not a traceback.
+        print(f"containerize: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("containerize: interrupted", file=sys.stderr)
         return 130
@@ -99,18 +109,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     project: Path = args.project
-    if args.command == "doctor":
-        return commands.doctor(project, platforms=args.platforms, builder=args.builder)
-    if args.command == "engine":
-        return commands.engine(args.action)
-    if args.command == "base-image":
-        return commands.base_image()
-    if args.command == "pin":
-        return commands.pin(project, refresh=args.refresh)
-    if args.command == "wheelhouse":
-        return commands.wheelhouse(project, platforms=args.platforms)
-    if args.command == "build":
-        return commands.build(
+    handlers: dict[str, Callable[[], int]] = {
+        "doctor": lambda: commands.doctor(project, platforms=args.platforms, builder=args.builder),
+        "engine": lambda: commands.engine(args.action),
+        "base-image": commands.base_image,
+        "dockerignore": lambda: commands.dockerignore(project, write=args.write),
+        "pin": lambda: commands.pin(project, refresh=args.refresh),
+        "wheelhouse": lambda: commands.wheelhouse(project, platforms=args.platforms),
+        "build": lambda: commands.build(
             project,
             platforms=args.platforms,
             servers=args.servers,
@@ -122,8 +128,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             refresh_base=args.refresh_base,
             cache_from=args.cache_from,
             cache_to=args.cache_to,
-        )
-    raise AssertionError(args.command)
+            no_cache=args.no_cache,
+        ),
+    }
+    return handlers[args.command]()
 
 
 if __name__ == "__main__":

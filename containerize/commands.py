@@ -7,12 +7,16 @@ for the caller (``cli.main`` or a Nox session) to report.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from pathlib import Path
 
 from containerize import baseimage, buildx, config, images, pins, process, provision
+from containerize import dockerfile as dockerfile_mod
 from containerize import doctor as doctor_mod
 from containerize.errors import ConfigError
+from containerize.fsutil import exclusive, write_atomic
+from containerize.plan import OutputKind
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 
 
@@ -76,7 +80,8 @@ def pin(project: Path, *, refresh: bool) -> int:
 def wheelhouse(project: Path, *, platforms: Sequence[str] | None) -> int:
     """Fetch the wheelhouse for every configured platform and print a summary."""
     cfg = images.restrict(config.load(project), platforms=platforms, servers=None)
-    prepared = images.prepare(cfg, output="none", use_engine=provision.engine_reachable())
+    with exclusive(cfg.build_dir):
+        prepared = images.prepare(cfg, output="none", use_engine=provision.engine_reachable())
     for notice in prepared.notices:
         print(notice)
     assert prepared.wheelhouse is not None
@@ -97,6 +102,7 @@ def build(
     refresh_base: bool,
     cache_from: Sequence[str],
     cache_to: Sequence[str],
+    no_cache: bool = False,
 ) -> int:
     """Render, and unless told otherwise build, one image per server."""
     overrides = {"builder": builder} if builder else None
@@ -105,37 +111,31 @@ def build(
     )
     planning_only = dry_run or print_dockerfile
     if planning_only:
-        out: images.Output = "push" if output == "push" else "load"
+        out: OutputKind = "push" if output == "push" else "load"
     else:
         images.preflight(cfg)
         out = images.choose_output(cfg, push=output == "push")
-    prepared = images.prepare(
+    prepare = functools.partial(
+        images.prepare,
         cfg,
         output=out,
-        dry_run=planning_only,
         refresh_base=refresh_base,
         cache_from=cache_from,
         cache_to=cache_to,
+        no_cache=no_cache,
     )
-    if print_dockerfile:
-        print(prepared.dockerfile, end="")
+    if planning_only:
+        _show_plan(prepare(dry_run=True), dockerfile_only=print_dockerfile)
         return 0
-    for notice in prepared.notices:
-        print(notice)
-    if dry_run:
-        print(f"# Dockerfile ({cfg.build_dir / 'context' / 'Dockerfile'})")
-        print(prepared.dockerfile)
-        print("# buildx commands")
-        for inv in prepared.invocations:
-            print(process.quote(buildx.argv(inv)))
-        return 0
-    if prepared.wheelhouse is not None:
-        print(prepared.wheelhouse.summary())
-    if bake is not None:
-        _write_atomic(bake, images.bake_file(prepared))
-        print(f"wrote {bake}: build with 'docker buildx bake -f {bake}'")
-        return 0
-    summaries = images.build(prepared)
+    with exclusive(cfg.build_dir):
+        prepared = prepare()
+        if prepared.wheelhouse is not None:
+            print(prepared.wheelhouse.summary())
+        if bake is not None:
+            write_atomic(bake, images.bake_file(prepared))
+            print(f"wrote {bake}: build with 'docker buildx bake -f {bake}'")
+            return 0
+        summaries = images.build(prepared)
     print("\nbuilt:")
     for summary in summaries:
         sizes = ", ".join(f"{name} {_mib(size)}" for name, size in summary.sizes)
@@ -143,11 +143,35 @@ def build(
     return 0
 
 
+def _show_plan(prepared: images.Prepared, *, dockerfile_only: bool) -> None:
+    if dockerfile_only:
+        print(prepared.dockerfile, end="")
+        return
+    for notice in prepared.notices:
+        print(notice)
+    print(f"# Dockerfile ({prepared.config.build_dir / 'context' / 'Dockerfile'})")
+    print(prepared.dockerfile)
+    print("# buildx commands")
+    for inv in prepared.invocations:
+        print(process.quote(buildx.argv(inv)))
+
+
 def _mib(size: int | None) -> str:
-    return "size after push" if size is None else f"{size / 2**20:.1f} MiB"
+    return "size known after --push" if size is None else f"{size / 2**20:.1f} MiB compressed"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+def dockerignore(project: Path, *, write: bool) -> int:
+    """Print, or write into the project, a .dockerignore for building by hand."""
+    text = dockerfile_mod.dockerignore()
+    if not write:
+        print(text, end="")
+        return 0
+    path = project / ".dockerignore"
+    if path.exists():
+        raise ConfigError(
+            f"{path} exists; containerize does not overwrite it",
+            hint="compare it with 'containerize dockerignore' and merge by hand",
+        )
+    write_atomic(path, text)
+    print(f"wrote {path}")
+    return 0

@@ -51,6 +51,7 @@ DEFAULT_EXCLUDES = (
 _APP_RE = re.compile(
     r"^(?P<module>[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)(?::(?P<callable>[A-Za-z_]\w*))?$"
 )
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IMAGE_RE = re.compile(
     r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$"
 )
@@ -300,6 +301,11 @@ def _env(layered: Mapping[str, Any], where: str) -> tuple[tuple[str, str], ...]:
     table = _get(layered, "env", dict, where, default={})
     env = []
     for key, value in sorted(table.items()):
+        if not _ENV_NAME_RE.match(key):
+            raise ConfigError(
+                f"{where}.env: {key!r} is not an environment variable name",
+                hint="use letters, digits and '_', not starting with a digit",
+            )
         if not isinstance(value, str | int | float) or isinstance(value, bool):
             raise ConfigError(f"{where}.env.{key} must be a string or number")
         env.append((str(key), str(value)))

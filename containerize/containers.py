@@ -50,15 +50,23 @@ class Stopped:
     killed: bool  # the stop timeout ran out and the engine sent SIGKILL
 
 
-def start(image: str, *, platform: Platform, port: int, name: str | None = None) -> Container:
+def start(image: str, *, platform: Platform, port: int) -> Container:
     """``docker run -d`` *image* with container port *port* published on 127.0.0.1."""
     argv = ["docker", "run", "--detach", "--platform", str(platform)]
     argv += ["--publish", f"127.0.0.1::{port}"]
-    if name:
-        argv += ["--name", name]
     container_id = process.run([*argv, image], timeout=300).stdout.strip()
-    mapping = process.run(["docker", "port", container_id, f"{port}/tcp"], timeout=30).stdout
-    host, _, host_port = mapping.splitlines()[0].rpartition(":")
+    mapping = process.run(
+        ["docker", "port", container_id, f"{port}/tcp"], check=False, timeout=30
+    ).stdout
+    # The IPv4 line: "127.0.0.1:49153".
+    host, _, host_port = (mapping.splitlines() or [""])[0].rpartition(":")
+    if not host_port.isdigit():
+        log = process.tail(_logs(container_id), 20)
+        process.run(["docker", "rm", "--force", container_id], check=False, timeout=60)
+        raise ContainerTestError(
+            f"{image} ({platform}): port {port} was not published ({mapping.strip()!r})",
+            hint="its log:\n" + log,
+        )
     return Container(
         id=container_id, image=image, platform=platform, host=host, port=int(host_port)
     )
@@ -128,7 +136,11 @@ def stop(container: Container, *, timeout: int = 10) -> Stopped:
 
 
 def logs(container: Container) -> str:
-    result = process.run(["docker", "logs", container.id], check=False, timeout=60)
+    return _logs(container.id)
+
+
+def _logs(container_id: str) -> str:
+    result = process.run(["docker", "logs", container_id], check=False, timeout=60)
     return result.stdout + result.stderr
 
 

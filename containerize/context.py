@@ -17,6 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from containerize.config import DEFAULT_EXCLUDES, Config
 from containerize.errors import ConfigError
+from containerize.fsutil import replacing_dir
 
 # Lock and build files: installing them is the wheelhouse's job, not the app layer's.
 _PROJECT_FILES = ("poetry.lock", "pylock.toml", "pylock.*.toml", "uv.lock", "containerize.lock")
@@ -36,12 +37,14 @@ class Context:
 
 def app_files(config: Config) -> tuple[PurePosixPath, ...]:
     """The application files that go into the image, relative to the project, sorted."""
-    excludes = (*DEFAULT_EXCLUDES, *_PROJECT_FILES, *config.exclude)
+    excludes = (*DEFAULT_EXCLUDES, *_PROJECT_FILES)
     build_dir = config.build_dir.resolve()
     chosen: list[PurePosixPath] = []
     for path in _walk(config.project_dir, excludes, build_dir):
         relative = PurePosixPath(path.relative_to(config.project_dir).as_posix())
         if config.include and not any(_matches(relative, pattern) for pattern in config.include):
+            continue
+        if any(_matches(relative, pattern) for pattern in config.exclude):
             continue
         chosen.append(relative)
     if not chosen:
@@ -60,26 +63,24 @@ def app_files(config: Config) -> tuple[PurePosixPath, ...]:
     return tuple(sorted(chosen))
 
 
-def assemble(config: Config, dockerfile: str, *, dest: Path) -> Context:
+def assemble(
+    config: Config,
+    dockerfile: str,
+    *,
+    dest: Path,
+    files: tuple[PurePosixPath, ...] | None = None,
+) -> Context:
     """Write the context into *dest*, atomically replacing what was there."""
-    files = app_files(config)
-    partial = dest.with_name(dest.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    (partial / "app").mkdir(parents=True)
-    for relative in files:
-        target = partial / "app" / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(config.project_dir / relative, target)
-        # Same modes for everyone: readable by the app user, writable by nobody but root.
-        mode = 0o755 if os.access(config.project_dir / relative, os.X_OK) else 0o644
-        target.chmod(mode)
-    (partial / "Dockerfile").write_text(dockerfile)
-    old = dest.with_name(dest.name + ".old")
-    shutil.rmtree(old, ignore_errors=True)
-    if dest.exists():
-        dest.rename(old)
-    partial.rename(dest)
-    shutil.rmtree(old, ignore_errors=True)
+    files = app_files(config) if files is None else files
+    with replacing_dir(dest) as staging:
+        for relative in files:
+            target = staging / "app" / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(config.project_dir / relative, target)
+            # Same modes for everyone: readable by the app user, writable only by root.
+            mode = 0o755 if os.access(config.project_dir / relative, os.X_OK) else 0o644
+            target.chmod(mode)
+        (staging / "Dockerfile").write_text(dockerfile)
     return Context(root=dest, files=files)
 
 
@@ -105,6 +106,7 @@ def _matches(path: PurePosixPath, pattern: str) -> bool:
     pattern = pattern.rstrip("/")
     return (
         fnmatch.fnmatchcase(str(path), pattern)
+        or fnmatch.fnmatchcase(path.name, pattern)
         or path.match(pattern)
         or any(str(parent) == pattern for parent in path.parents)
     )

@@ -60,7 +60,7 @@ def render(plan: BuildPlan) -> str:
         "",
     ]
     lines += ["# deps: the application's locked dependencies, offline from the wheelhouse."]
-    lines += ["FROM builder AS deps", "ARG TARGETOS TARGETARCH"]
+    lines += ["FROM builder AS deps", "ARG TARGETOS TARGETARCH TARGETVARIANT"]
     if plan.base_build_packages:
         lines.append(_apt_install(plan.base_build_packages))
     if plan.base_requirements:
@@ -79,7 +79,7 @@ def _venv_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
     lines = [
         f"# venv-{stage.name}: {stage.name} and its dependencies on top of deps.",
         f"FROM deps AS venv-{stage.name}",
-        "ARG TARGETOS TARGETARCH",
+        "ARG TARGETOS TARGETARCH TARGETVARIANT",
     ]
     if stage.build_packages:
         lines.append(_apt_install(stage.build_packages))
@@ -120,7 +120,7 @@ def _runtime_stage(plan: BuildPlan) -> list[str]:
         "# shared by every server's image.",
         "FROM base AS runtime",
         _add_user(plan.uid, plan.gid),
-        "ENV " + " \\\n    ".join(f"{key}={_env_quote(value)}" for key, value in env),
+        "ENV " + " \\\n    ".join(f"{key}={_quote(value)}" for key, value in env),
         f"WORKDIR {APP_DIR}",
         f"EXPOSE {plan.port}",
         "HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \\",
@@ -155,7 +155,7 @@ def _run(commands: Sequence[Sequence[str]], *, network: bool) -> str:
 def _pip_install(requirements: str) -> str:
     mount = (
         f"--mount=type=bind,from={WHEELHOUSE_CONTEXT},"
-        f"source=${{TARGETOS}}-${{TARGETARCH}},target={_WHEELHOUSE}"
+        f"source=${{TARGETOS}}-${{TARGETARCH}}${{TARGETVARIANT}},target={_WHEELHOUSE}"
     )
     pip = [
         f"{PIP_VENV}/bin/pip", "--python", f"{VENV}/bin/python", "install",
@@ -201,12 +201,14 @@ def _add_user(uid: int, gid: int) -> str:
 def _labels(labels: Sequence[tuple[str, str]]) -> list[str]:
     if not labels:
         return []
-    body = " \\\n      ".join(f"{key}={json.dumps(value)}" for key, value in labels)
+    body = " \\\n      ".join(f"{key}={_quote(value)}" for key, value in labels)
     return [f"LABEL {body}"]
 
 
-def _env_quote(value: str) -> str:
-    return json.dumps(value) if any(c in value for c in " \t\"'$\\") else value
+def _quote(value: str) -> str:
+    """A Dockerfile double-quoted word: no variable expansion, no escapes left over."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{escaped}"'
 
 
 def dockerignore() -> str:

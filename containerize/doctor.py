@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -12,7 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from containerize import process, provision
+from containerize import buildx as buildx_mod
+from containerize import engine, process, provision
 from containerize.errors import CommandError
 from containerize.platforms import Platform
 
@@ -104,7 +104,7 @@ def run_checks(
         return checks
     checks.append(Check(name="engine", status="ok", detail=f"dockerd {server}"))
 
-    buildx = _version(["docker", "buildx", "version"])
+    buildx = _version(buildx_mod.command("version"))
     if buildx is None:
         checks.append(
             Check(
@@ -119,8 +119,7 @@ def run_checks(
     checks.append(_buildx_version_check(buildx))
 
     try:
-        args = ["docker", "buildx", "inspect", *([builder] if builder else [])]
-        info = parse_inspect(process.run(args, timeout=60).stdout)
+        info = parse_inspect(buildx_mod.inspect_builder(builder))
     except CommandError as exc:
         checks.append(
             Check(
@@ -202,13 +201,7 @@ def _image_store_check(info: BuilderInfo, platforms: Sequence[Platform]) -> Chec
             status="ok",
             detail=f"driver {info.driver}: images are pushed or exported, not loaded",
         )
-    result = process.run(
-        ["docker", "info", "--format", "{{json .DriverStatus}}"], check=False, timeout=30
-    )
-    status = json.loads(result.stdout or "null") or []
-    containerd = any(
-        pair[0] == "driver-type" and "containerd.snapshotter" in pair[1] for pair in status
-    )
+    containerd = engine.containerd_image_store()
     if containerd:
         return Check(
             name=name,

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
 from containerize import process
 from containerize.errors import CommandError, EngineError
+from containerize.fsutil import cache_home, write_atomic
 from containerize.platforms import Platform
 from containerize.targets import PROBE_SCRIPT, TargetEnvironment
 
 
 def cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "containerize" / "targets"
+    return cache_home() / "targets"
 
 
 def _cache_file(image: str, platform: Platform) -> Path | None:
@@ -64,10 +63,7 @@ def probe_target(image: str, platform: Platform) -> TargetEnvironment:
     target = TargetEnvironment.from_probe(platform, facts)
     path = _cache_file(image, platform)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(target.to_json())
-        tmp.replace(path)
+        write_atomic(path, target.to_json())
     return target
 
 

@@ -11,12 +11,10 @@ import datetime as dt
 import json
 import logging
 import os
-import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal
 
 from containerize import (
     buildx,
@@ -47,8 +45,6 @@ from containerize.platforms import Platform
 from containerize.targets import TargetEnvironment
 
 logger = logging.getLogger("containerize")
-
-Output = Literal["load", "push", "none"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,7 +81,7 @@ def restrict(
     if servers:
         for name in servers:
             servers_mod.get(name, where="--server")
-        config = replace(config, servers=tuple(servers))
+        config = replace(config, servers=tuple(dict.fromkeys(servers)))
     return config
 
 
@@ -95,23 +91,28 @@ def targets_for(
     """Each platform's target environment: probed in the base image, or assumed."""
     result = {}
     for platform in config.platforms:
-        found = engine.probe_target(base_image, platform) if probe else None
-        found = found or engine.cached_target(base_image, platform)
-        result[platform] = found or TargetEnvironment.from_config(platform)
+        if probe:
+            result[platform] = engine.probe_target(base_image, platform)
+        else:
+            cached = engine.cached_target(base_image, platform)
+            result[platform] = cached or TargetEnvironment.from_config(platform)
     return result
 
 
 def prepare(
     config: Config,
     *,
-    output: Output,
+    output: planmod.OutputKind,
     dry_run: bool = False,
     refresh_base: bool = False,
     use_engine: bool = True,
     cache_from: Sequence[str] = (),
     cache_to: Sequence[str] = (),
+    no_cache: bool = False,
 ) -> Prepared:
     """Compute the build; unless *dry_run*, fetch the wheelhouse and write the context."""
+    # Checked first, so a dry run and a real build reject the same configurations.
+    app_files = context.app_files(config)
     project = lockmod.load_project(config.project_dir)
     lock = lockmod.load_lock(config.project_dir, config.lock)
     lockmod.check_fresh(lock, project)
@@ -144,8 +145,7 @@ def prepare(
             ],
         )
         house = wheelhouse_mod.build(config, selections, settings=settings, cache=Cache.default())
-        context.assemble(config, text, dest=context_dir)
-        (config.build_dir / "dockerignore").write_text(dockerfile.dockerignore())
+        context.assemble(config, text, dest=context_dir, files=app_files)
     invocations = planmod.invocations(
         plan,
         context=context_dir,
@@ -155,6 +155,7 @@ def prepare(
         cache_from=(*config.cache_from, *cache_from),
         cache_to=(*config.cache_to, *cache_to),
         metadata_dir=config.build_dir / "metadata",
+        no_cache=no_cache,
     )
     return Prepared(
         config=config,
@@ -183,7 +184,7 @@ def _base_image(config: Config, *, resolve: bool, refresh: bool) -> tuple[str, l
     ]
 
 
-def choose_output(config: Config, *, push: bool) -> Output:
+def choose_output(config: Config, *, push: bool) -> planmod.OutputKind:
     """``push`` when asked; else ``load``, if the engine can hold what is built."""
     if push:
         return "push"
@@ -200,9 +201,8 @@ def choose_output(config: Config, *, push: bool) -> Output:
 
 def preflight(config: Config) -> None:
     """Stop before building for a platform the builder cannot run."""
-    args = ["docker", "buildx", "inspect", *([config.builder] if config.builder else [])]
     try:
-        info = doctor.parse_inspect(process.run(args, timeout=60).stdout)
+        info = doctor.parse_inspect(buildx.inspect_builder(config.builder))
     except CommandError as exc:
         raise EngineError(
             f"the buildx builder {config.builder or 'default'!r} is not usable",
@@ -242,22 +242,26 @@ def _sizes(inv: buildx.BuildInvocation) -> tuple[tuple[str, int | None], ...]:
     """Compressed size per platform: from the registry after a push."""
     if inv.output is None or inv.output.kind != "push" or not inv.tags:
         return tuple((str(p), None) for p in inv.platforms)
-    index = buildx.imagetools_inspect(inv.tags[0], builder=inv.builder)
+    index = buildx.imagetools_inspect(inv.tags[0], builder=inv.builder) or {}
+    if "layers" in index:  # a single-platform push gives a plain manifest
+        return ((str(inv.platforms[0]) if inv.platforms else "?", _layers_size(index)),)
     sizes: list[tuple[str, int | None]] = []
-    manifests = index.get("manifests", []) if index else []
+    manifests = index.get("manifests")
     for entry in manifests if isinstance(manifests, list) else []:
-        platform = entry.get("platform", {})
-        if platform.get("os") == "unknown":
+        platform = entry.get("platform") or {}
+        if platform.get("os") in (None, "unknown") or "digest" not in entry:
             continue  # attestation manifests
         name = f"{platform.get('os')}/{platform.get('architecture')}"
         ref = inv.tags[0].rsplit(":", 1)[0] + "@" + entry["digest"]
-        manifest = buildx.imagetools_inspect(ref, builder=inv.builder) or {}
-        layers = manifest.get("layers", [])
-        size = (
-            sum(int(layer.get("size", 0)) for layer in layers) if isinstance(layers, list) else None
-        )
-        sizes.append((name, size))
+        sizes.append((name, _layers_size(buildx.imagetools_inspect(ref, builder=inv.builder))))
     return tuple(sizes)
+
+
+def _layers_size(manifest: Mapping[str, object] | None) -> int | None:
+    layers = manifest.get("layers") if manifest else None
+    if not isinstance(layers, list):
+        return None
+    return sum(int(layer.get("size", 0)) for layer in layers if isinstance(layer, dict))
 
 
 def bake_file(prepared: Prepared) -> str:
@@ -276,6 +280,10 @@ def bake_file(prepared: Prepared) -> str:
             spec["cache-from"] = list(inv.cache_from)
         if inv.cache_to:
             spec["cache-to"] = list(inv.cache_to)
+        if inv.no_cache:
+            spec["no-cache"] = True
+        # The same plain images as 'containerize build', which passes --provenance false.
+        spec["attest"] = ["type=provenance,disabled=true"]
         if inv.output is not None:
             spec["output"] = ["type=registry"] if inv.output.kind == "push" else ["type=docker"]
         targets[inv.target or "default"] = spec
@@ -283,18 +291,18 @@ def bake_file(prepared: Prepared) -> str:
     return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
-def _git_revision(project_dir: Path) -> str | None:
+def _git(project_dir: Path, *args: str) -> str | None:
+    """A git answer about the project, or None outside a repository or without git."""
     try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=project_dir,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    except FileNotFoundError:
+        result = process.run(["git", *args], cwd=project_dir, check=False, timeout=30)
+    except CommandError:
         return None
-    return proc.stdout.strip() or None if proc.returncode == 0 else None
+    text = result.stdout.strip()
+    return text if result.returncode == 0 and text else None
+
+
+def _git_revision(project_dir: Path) -> str | None:
+    return _git(project_dir, "rev-parse", "HEAD")
 
 
 def _created(project_dir: Path) -> dt.datetime:
@@ -305,14 +313,7 @@ def _created(project_dir: Path) -> dt.datetime:
             return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC)
         except ValueError:
             raise ConfigError(f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix timestamp") from None
-    try:
-        proc = subprocess.run(
-            ["git", "log", "-1", "--format=%ct"],
-            cwd=project_dir,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        return dt.datetime.fromtimestamp(int(proc.stdout.strip()), tz=dt.UTC)
-    except (FileNotFoundError, ValueError):
-        return dt.datetime.fromtimestamp(0, tz=dt.UTC)
+    committed = _git(project_dir, "log", "-1", "--format=%ct")
+    if committed and committed.isdigit():
+        return dt.datetime.fromtimestamp(int(committed), tz=dt.UTC)
+    return dt.datetime.fromtimestamp(0, tz=dt.UTC)

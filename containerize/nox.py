@@ -46,6 +46,9 @@ def register(*, project: str | Path = ".", prefix: str = "") -> None:
 def _run(session: nox.Session, args: Sequence[str], project: str) -> None:
     argv = ["--project", project, *args]
     session.log("containerize " + " ".join(argv))
-    code = cli.main(argv)
+    try:
+        code = cli.main(argv)
+    except SystemExit as exc:  # argparse's answer to bad arguments, already printed
+        code = exc.code if isinstance(exc.code, int) else 2
     if code != 0:
         session.error(f"containerize {args[0]} failed (exit code {code})")

@@ -8,15 +8,14 @@ user asks for a refresh. The file is written with tomlkit so comments survive.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import tomllib
 from pathlib import Path
 
 import tomlkit
 
-from containerize import process
+from containerize import buildx, process
 from containerize.errors import ConfigError, EngineError
+from containerize.fsutil import write_atomic
 
 _HEADER = (
     "Written by containerize: base images pinned by digest, so builds are repeatable.\n"
@@ -48,15 +47,19 @@ def read(path: Path) -> dict[str, str]:
 
 def resolve(ref: str, *, builder: str | None = None) -> str:
     """The digest of *ref*'s manifest (the index, for a multi-arch image) in its registry."""
-    args = ["docker", "buildx"] + (["--builder", builder] if builder else [])
-    args += ["imagetools", "inspect", ref, "--format", "{{json .Manifest}}"]
+    args = buildx.command(
+        "imagetools", "inspect", ref, "--format", "{{json .Manifest}}", builder=builder
+    )
     result = process.run(args, check=False, timeout=120)
     if result.returncode != 0:
         raise EngineError(
             f"cannot resolve base image {ref!r}: {process.tail(result.stderr, 3)}",
             hint="check tool.containerize.base-image and that its registry is reachable",
         )
-    digest = json.loads(result.stdout).get("digest")
+    try:
+        digest = json.loads(result.stdout).get("digest")
+    except (ValueError, AttributeError):
+        digest = None
     if not isinstance(digest, str) or not digest.startswith("sha256:"):
         raise EngineError(f"the registry gave no digest for {ref!r}")
     return digest
@@ -87,7 +90,4 @@ def write(path: Path, ref: str, digest: str) -> None:
         table = tomlkit.table()
         document["base-images"] = table
     table[ref] = digest
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as out:
-        out.write(tomlkit.dumps(document))
-    os.replace(tmp, path)
+    write_atomic(path, tomlkit.dumps(document))

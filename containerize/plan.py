@@ -7,6 +7,7 @@ what the buildx invocations are made of, and what a dry run prints.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,7 +85,7 @@ def make_plan(
         workers=config.workers,
     )
     # The app's own sdists are C extensions more often than not: a compiler and headers.
-    base_build = ("gcc", "libc6-dev", *_python_dev(runtime)) if needs.base_has_sdists else ()
+    base_build = servers.toolchain(runtime) if needs.base_has_sdists else ()
     stages = []
     for name in config.servers:
         server = servers.get(name)
@@ -118,8 +119,9 @@ def make_plan(
 
 
 def tags_for(config: Config, server: str) -> tuple[str, ...]:
-    """``image:server`` and ``image:version-server``."""
-    return (f"{config.image}:{server}", f"{config.image}:{config.version}-{server}")
+    """``image:server`` and ``image:version-server`` (``+`` and the like become ``-``)."""
+    version = re.sub(r"[^A-Za-z0-9_.-]", "-", config.version)
+    return (f"{config.image}:{server}", f"{config.image}:{version}-{server}")
 
 
 def labels_for(
@@ -142,10 +144,6 @@ def labels_for(
     return tuple(sorted(labels.items()))
 
 
-def _python_dev(runtime: servers.Runtime) -> tuple[str, ...]:
-    return ("python3-dev",) if runtime.distro_python else ()
-
-
 OutputKind = Literal["load", "push", "none"]
 
 
@@ -161,6 +159,7 @@ def invocations(
     platforms: Sequence[Platform] | None = None,
     metadata_dir: Path | None = None,
     progress: buildx.Progress = "auto",
+    no_cache: bool = False,
 ) -> tuple[buildx.BuildInvocation, ...]:
     """One buildx invocation per server target."""
     out = None if output == "none" else buildx.Output(kind=output)
@@ -178,6 +177,7 @@ def invocations(
             cache_to=tuple(cache_to),
             progress=progress,
             metadata_file=(metadata_dir / f"{stage.name}.json") if metadata_dir else None,
+            no_cache=no_cache,
         )
         for stage in plan.servers
     )

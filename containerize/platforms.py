@@ -62,8 +62,9 @@ class Platform:
 
     @property
     def slug(self) -> str:
-        """A file-name-safe form: ``linux-amd64``."""
-        return str(self).replace("/", "-")
+        """A file-name-safe form, ``linux-amd64`` or ``linux-armv7``: what a Dockerfile
+        spells ``${TARGETOS}-${TARGETARCH}${TARGETVARIANT}``."""
+        return f"{self.os}-{self.arch}{self.variant or ''}"
 
     def __str__(self) -> str:
         parts = [self.os, self.arch] + ([self.variant] if self.variant else [])

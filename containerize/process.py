@@ -82,7 +82,8 @@ def run(
             hint=hint or f"install {argv[0]!r} or put it on PATH",
         ) from exc
     except subprocess.TimeoutExpired as exc:
-        output = exc.stdout if isinstance(exc.stdout, str) else ""
+        raw = exc.stdout or ""
+        output = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
         raise CommandError(
             f"command timed out after {timeout:g}s: {quote(argv)}",
             argv=argv,

@@ -50,7 +50,6 @@ HOST_PACKAGES = (
     "binfmt-support",
     "docker-registry",
     "mmdebstrap",
-    "skopeo",
 )
 # Engine packages from trixie, unpacked into our prefix (never installed).
 ENGINE_PACKAGES = ("docker.io", "docker-cli", "docker-buildx", "containerd")
@@ -113,13 +112,26 @@ def default_layout() -> Layout:
 # --- probes -------------------------------------------------------------------------
 
 
+def daemon_reachable() -> bool:
+    """True when ``docker`` talks to a daemon."""
+    return _answers(["docker", "info", "--format", "{{.ServerVersion}}"])
+
+
+def buildx_present() -> bool:
+    """True when the docker CLI has the buildx plugin."""
+    return _answers(["docker", "buildx", "version"])
+
+
 def engine_reachable() -> bool:
     """True when ``docker`` talks to a daemon and the buildx plugin answers."""
-    if shutil.which("docker") is None:
+    return daemon_reachable() and buildx_present()
+
+
+def _answers(argv: list[str]) -> bool:
+    if shutil.which(argv[0]) is None:
         return False
     try:
-        process.run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=20)
-        process.run(["docker", "buildx", "version"], timeout=20)
+        process.run(argv, timeout=20)
     except CommandError:
         return False
     return True
@@ -182,9 +194,13 @@ def up(layout: Layout | None = None, *, emulate: Iterable[str] = ("arm64",)) -> 
     else:
         _unpack_engine(layout)
         _install_plugin_links(layout)
-        started["dockerd"] = _start_dockerd(layout)
-        _write_state(layout, started)
-        lines.append(f"engine: started dockerd (log: {layout.logs / 'dockerd.log'})")
+        if daemon_reachable():
+            # Someone else's daemon: add the plugin, never a second dockerd.
+            lines.append("engine: reachable (left as it is); buildx plugin installed")
+        else:
+            started["dockerd"] = _start_dockerd(layout)
+            _write_state(layout, started)
+            lines.append(f"engine: started dockerd (log: {layout.logs / 'dockerd.log'})")
 
     if registry_ok:
         lines.append(f"registry: {REGISTRY_ADDRESS} answers (left as it is)")
@@ -269,7 +285,10 @@ def _enable_emulation(arches: list[str]) -> None:
 
 def debian_mirror(apt_dir: Path = Path("/etc/apt")) -> str:
     """The first Debian archive URI of the host's apt sources (deb822 or one-line)."""
-    candidates = sorted((apt_dir / "sources.list.d").glob("*.sources"))
+    # Debian's own file first: a third-party repository must not be taken for the archive.
+    candidates = sorted(
+        (apt_dir / "sources.list.d").glob("*.sources"), key=lambda p: p.name != "debian.sources"
+    )
     for path in candidates:
         for stanza in path.read_text().split("\n\n"):
             pairs = (
@@ -456,7 +475,7 @@ def down(layout: Layout | None = None) -> Report:
     lines = []
     for name in ("registry", "dockerd"):
         pid = started.pop(name, None)
-        if pid is None or not _alive(pid) or not _is_ours(pid, layout, name):
+        if pid is None or not _alive(pid) or not _is_ours(pid, name):
             lines.append(f"{name}: not started by containerize, left alone")
             continue
         os.kill(pid, signal.SIGTERM)
@@ -470,14 +489,14 @@ def down(layout: Layout | None = None) -> Report:
     return Report(lines=tuple(lines))
 
 
-def _is_ours(pid: int, layout: Layout, name: str) -> bool:
+def _is_ours(pid: int, name: str) -> bool:
     """Guard against a recycled pid: the process must still be the daemon we started."""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
     expected = b"dockerd" if name == "dockerd" else b"docker-registry"
-    return any(part.endswith(expected) for part in cmdline[:1]) and bool(layout.root)
+    return bool(cmdline) and cmdline[0].endswith(expected)
 
 
 def _read_state(layout: Layout) -> dict[str, int]:

@@ -21,7 +21,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import shutil
 import sys
 import tarfile
@@ -39,11 +38,11 @@ from containerize import process, servers
 from containerize.config import Config
 from containerize.errors import CommandError, FetchError, LockError
 from containerize.fetch import Cache, FetchReport, FileRequest, fetch
+from containerize.fsutil import link_or_copy, replacing_dir, replacing_file, write_atomic
 from containerize.index import IndexSettings
 from containerize.lock import Lock
 from containerize.lock.project import ProjectMetadata
 from containerize.plan import Needs
-from containerize.platforms import Platform
 from containerize.selection import SelectedPackage, Selection, sdist_message, select
 from containerize.targets import TargetEnvironment
 
@@ -177,13 +176,10 @@ def build(
 ) -> Wheelhouse:
     """Fetch every selected file into ``<build dir>/wheelhouse``, atomically."""
     root = config.build_dir / "wheelhouse"
-    partial = config.build_dir / "wheelhouse.partial"
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
     results = []
-    try:
+    with replacing_dir(root) as staging:
         for item in selections:
-            folder = partial / item.target.platform.slug
+            folder = staging / item.target.platform.slug
             requests = [
                 FileRequest(
                     name=p.name,
@@ -197,35 +193,21 @@ def build(
             report = fetch(requests, settings=settings, cache=cache, dest=folder, jobs=jobs)
             pinned = _build_requirements(config, item, report, settings=settings, cache=cache)
             for file in pinned:
-                _link(cache.entry(file.sha256, file.filename), folder / file.filename)
+                link_or_copy(cache.entry(file.sha256, file.filename), folder / file.filename)
             _write_manifests(folder, item, pinned)
-            results.append(
-                PlatformWheelhouse(
-                    selection=item,
-                    folder=root / item.target.platform.slug,
-                    report=report,
-                    build_requirements=pinned,
-                )
+            results.append((item, report, pinned))
+    return Wheelhouse(
+        root=root,
+        platforms=tuple(
+            PlatformWheelhouse(
+                selection=item,
+                folder=root / item.target.platform.slug,
+                report=_relocated(report, staging, root),
+                build_requirements=pinned,
             )
-    except BaseException:
-        shutil.rmtree(partial, ignore_errors=True)
-        raise
-    old = config.build_dir / "wheelhouse.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if root.exists():
-        root.rename(old)
-    partial.rename(root)
-    shutil.rmtree(old, ignore_errors=True)
-    fixed = tuple(
-        PlatformWheelhouse(
-            selection=r.selection,
-            folder=r.folder,
-            report=_relocated(r.report, partial, root),
-            build_requirements=r.build_requirements,
-        )
-        for r in results
+            for item, report, pinned in results
+        ),
     )
-    return Wheelhouse(root=root, platforms=fixed)
 
 
 def _relocated(report: FetchReport, old: Path, new: Path) -> FetchReport:
@@ -259,15 +241,6 @@ def _write(path: Path, lines: Sequence[str]) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def _link(source: Path, target: Path) -> None:
-    if target.exists():
-        return
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copyfile(source, target)
-
-
 # --- sdist build requirements --------------------------------------------------------
 
 
@@ -298,15 +271,37 @@ def _build_requirements(
     if pinned is not None and all(cache.lookup(p.sha256, p.filename) for p in pinned):
         return pinned
     pinned = _resolve_with_pip(sorted(requirements), target, cache=cache)
-    record.parent.mkdir(parents=True, exist_ok=True)
-    tmp = record.with_suffix(".tmp")
-    tmp.write_text(json.dumps([p.__dict__ for p in pinned], indent=1, sort_keys=True))
-    tmp.replace(record)
+    write_atomic(record, json.dumps([p.__dict__ for p in pinned], indent=1, sort_keys=True))
     return pinned
 
 
 def _sdist_build_requires(path: Path) -> list[str]:
     """``[build-system] requires`` of the sdist at *path* (pip's legacy default if none)."""
+    try:
+        data = _sdist_pyproject(path)
+    except (OSError, tarfile.TarError, zipfile.BadZipFile) as exc:
+        raise FetchError(
+            f"{path.name}: not a readable sdist ({exc})",
+            hint="its hash matched the lock, so the lock pins a broken file: re-lock or "
+            "report it to the package's maintainers",
+        ) from None
+    if data is None:
+        return list(_LEGACY_BUILD_REQUIRES)
+    try:
+        table = tomllib.load(io.BytesIO(data)).get("build-system", {})
+    except tomllib.TOMLDecodeError as exc:
+        raise FetchError(f"{path.name}: its pyproject.toml is not valid TOML: {exc}") from None
+    requires = table.get("requires")
+    if requires is None:
+        return list(_LEGACY_BUILD_REQUIRES)
+    try:
+        return [str(Requirement(r)) for r in requires]
+    except (InvalidRequirement, TypeError) as exc:
+        raise FetchError(f"{path.name}: invalid [build-system] requires: {exc}") from None
+
+
+def _sdist_pyproject(path: Path) -> bytes | None:
+    """The top-level ``pyproject.toml`` inside an sdist, if it has one."""
     data: bytes | None = None
     if path.name.endswith(".zip"):
         with zipfile.ZipFile(path) as archive:
@@ -325,21 +320,7 @@ def _sdist_build_requires(path: Path) -> list[str]:
             )
             handle = tarball.extractfile(info) if info else None
             data = handle.read() if handle else None
-    if data is None:
-        return list(_LEGACY_BUILD_REQUIRES)
-    try:
-        table = tomllib.load(io.BytesIO(data)).get("build-system", {})
-    except tomllib.TOMLDecodeError as exc:
-        raise LockError(
-            f"{path.name}: pyproject.toml in the sdist is not valid TOML: {exc}"
-        ) from None
-    requires = table.get("requires")
-    if requires is None:
-        return list(_LEGACY_BUILD_REQUIRES)
-    try:
-        return [str(Requirement(r)) for r in requires]
-    except (InvalidRequirement, TypeError) as exc:
-        raise LockError(f"{path.name}: invalid [build-system] requires: {exc}") from None
+    return data
 
 
 def _resolve_with_pip(
@@ -376,9 +357,8 @@ def _resolve_with_pip(
             entry = cache.entry(digest, path.name)
             if not entry.exists():
                 entry.parent.mkdir(parents=True, exist_ok=True)
-                partial = entry.with_name(".partial-" + entry.name)
-                shutil.copyfile(path, partial)
-                partial.replace(entry)
+                with replacing_file(entry) as partial:
+                    shutil.copyfile(path, partial)
             name, version, *_ = parse_wheel_filename(path.name)
             pinned.append(
                 PinnedFile(
@@ -414,7 +394,3 @@ def _human(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"
-
-
-def platforms_of(selections: Sequence[PlatformSelection]) -> tuple[Platform, ...]:
-    return tuple(s.target.platform for s in selections)

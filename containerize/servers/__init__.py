@@ -9,12 +9,12 @@ from __future__ import annotations
 import difflib
 
 from containerize.errors import ConfigError
-from containerize.servers.base import App, Runtime, Server
+from containerize.servers.base import App, Runtime, Server, toolchain
 from containerize.servers.gunicorn import GUNICORN
 from containerize.servers.mod_wsgi import MOD_WSGI
 from containerize.servers.uwsgi import UWSGI
 
-__all__ = ["REGISTRY", "App", "Runtime", "Server", "get", "names"]
+__all__ = ["REGISTRY", "App", "Runtime", "Server", "get", "names", "toolchain"]
 
 REGISTRY: dict[str, Server] = {server.name: server for server in (GUNICORN, UWSGI, MOD_WSGI)}
 

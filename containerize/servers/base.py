@@ -25,6 +25,16 @@ class Runtime:
         return self.python.startswith("/usr/bin/")
 
 
+def toolchain(runtime: Runtime) -> tuple[str, ...]:
+    """Debian packages that compile a C extension for *runtime*'s Python.
+
+    A Debian-packaged Python needs Debian's headers; an image that brings its own
+    Python (the official ``python`` images) has them already.
+    """
+    packages = ("gcc", "libc6-dev")
+    return (*packages, "python3-dev") if runtime.distro_python else packages
+
+
 @dataclass(frozen=True, kw_only=True)
 class App:
     """The WSGI callable, as servers need to name it."""

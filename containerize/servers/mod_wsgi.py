@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from containerize.servers.base import App, Runtime
+from containerize.servers.base import App, Runtime, toolchain
 
 
 class ModWSGI:
@@ -19,8 +19,7 @@ class ModWSGI:
     stop_signal = "SIGWINCH"
 
     def build_packages(self, runtime: Runtime) -> tuple[str, ...]:
-        packages = ("apache2-dev", "gcc", "libc6-dev")
-        return (*packages, "python3-dev") if runtime.distro_python else packages
+        return ("apache2-dev", *toolchain(runtime))
 
     def runtime_packages(self, runtime: Runtime) -> tuple[str, ...]:
         major, minor = runtime.python_version

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from containerize.servers.base import App, Runtime
+from containerize.servers.base import App, Runtime, toolchain
 
 
 class UWSGIServer:
@@ -14,7 +14,7 @@ class UWSGIServer:
     stop_signal = "SIGTERM"
 
     def build_packages(self, runtime: Runtime) -> tuple[str, ...]:
-        return ("gcc", "libc6-dev", "python3-dev") if runtime.distro_python else ("gcc",)
+        return toolchain(runtime)
 
     def runtime_packages(self, runtime: Runtime) -> tuple[str, ...]:
         return ()

@@ -41,6 +41,11 @@ def test_include_and_exclude(tmp_path: Path) -> None:
     assert [str(f) for f in context.app_files(cfg)] == ["demo/__init__.py", "demo/wsgi.py"]
 
 
+def test_exclude_a_folder_by_path(tmp_path: Path) -> None:
+    cfg = project(tmp_path, 'exclude = ["demo/static"]\n')
+    assert "demo/static/site.css" not in [str(f) for f in context.app_files(cfg)]
+
+
 def test_app_module_must_be_in_the_image(tmp_path: Path) -> None:
     cfg = project(tmp_path, 'include = ["pyproject.toml"]\n')
     with pytest.raises(ConfigError, match=r"module 'demo\.wsgi' is not among the files"):

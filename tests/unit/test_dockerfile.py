@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from containerize import buildx, config, dockerfile, plan
-from containerize.platforms import LINUX_AMD64, LINUX_ARM64
+from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 
 CREATED = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 BASE = "127.0.0.1:5000/containerize/python:3.11-bookworm@sha256:" + "a" * 64
@@ -45,8 +47,31 @@ def stage(text: str, name: str) -> str:
     return text[start:end]
 
 
-def test_render_is_deterministic(hello: config.Config) -> None:
-    assert dockerfile.render(make(hello)) == dockerfile.render(make(hello))
+GOLDEN = Path(__file__).resolve().parents[1] / "data" / "hello-wsgi.Dockerfile"
+
+
+def test_render_matches_the_reviewed_dockerfile(hello: config.Config) -> None:
+    """The whole Dockerfile, as reviewed; regenerate with CONTAINERIZE_REGEN=1 and read the diff."""
+    text = dockerfile.render(make(hello))
+    if os.environ.get("CONTAINERIZE_REGEN"):
+        GOLDEN.write_text(text)
+    assert text == GOLDEN.read_text()
+
+
+def test_env_and_labels_are_quoted_literally(hello: config.Config) -> None:
+    cfg = replace(hello, env=(("GREETING", 'say "hi" for $5 \\ café'),))
+    text = dockerfile.render(make(cfg))
+    assert 'GREETING="say \\"hi\\" for \\$5 \\\\ café"' in text
+
+
+def test_tags_are_valid_for_local_versions(hello: config.Config) -> None:
+    cfg = replace(hello, version="1.0+local.2")
+    assert plan.tags_for(cfg, "gunicorn")[1].endswith(":1.0-local.2-gunicorn")
+
+
+def test_variant_platforms_find_their_wheelhouse_folder() -> None:
+    assert Platform.parse("linux/arm/v7").slug == "linux-armv7"
+    assert LINUX_ARM64.slug == "linux-arm64"
 
 
 def test_one_final_target_per_server_with_its_stop_signal(hello: config.Config) -> None:
@@ -63,7 +88,7 @@ def test_installs_are_offline_hash_checked_and_bind_mounted(hello: config.Config
     text = dockerfile.render(make(hello))
     deps = stage(text, "deps")
     assert "RUN --network=none --mount=type=bind,from=wheelhouse," in deps
-    assert "source=${TARGETOS}-${TARGETARCH},target=/wheelhouse" in deps
+    assert "source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse" in deps
     assert "--no-index" in deps
     assert "--require-hashes" in deps
     assert "requirements-base.txt" in deps

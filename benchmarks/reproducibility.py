@@ -1,0 +1,105 @@
+"""Two clean builds of the same inputs: do they give the same image index digest?
+
+Each server target of hello-wsgi is built twice with ``--no-cache`` for linux/amd64
+and linux/arm64 into an OCI layout with ``rewrite-timestamp=true`` and the same
+SOURCE_DATE_EPOCH. The script prints both index digests and, when they differ, which
+layers differ and which files in them, so the remaining sources of
+non-determinism are named exactly. Run with ``nox -s reproducibility``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import sys
+import tarfile
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from containerize import baseimage, buildx, config, images
+
+REPO = Path(__file__).resolve().parent.parent
+EPOCH = "1700000000"
+
+
+def _blob(layout: tarfile.TarFile, digest: str) -> bytes:
+    member = layout.extractfile("blobs/sha256/" + digest.split(":", 1)[1])
+    assert member is not None
+    return member.read()
+
+
+def _manifests(path: Path) -> dict[str, list[str]]:
+    """platform -> layer digests, from an OCI layout tarball."""
+    with tarfile.open(path) as layout:
+        index = json.loads(layout.extractfile("index.json").read())  # type: ignore[union-attr]
+        top = json.loads(_blob(layout, index["manifests"][0]["digest"]))
+        result = {}
+        for entry in top.get("manifests", []):
+            platform = entry.get("platform", {})
+            manifest = json.loads(_blob(layout, entry["digest"]))
+            name = f"{platform.get('os')}/{platform.get('architecture')}"
+            result[name] = [layer["digest"] for layer in manifest["layers"]]
+        return result
+
+
+def _layer_files(path: Path, digest: str) -> dict[str, str]:
+    with tarfile.open(path) as layout:
+        data = _blob(layout, digest)
+    if data[:2] == b"\x1f\x8b":
+        data = gzip.decompress(data)
+    files = {}
+    with tarfile.open(fileobj=io.BytesIO(data)) as layer:
+        for member in layer.getmembers():
+            content = layer.extractfile(member).read() if member.isfile() else b""  # type: ignore[union-attr]
+            files[member.name] = hashlib.sha256(content).hexdigest()[:12] + f" {member.mode:o}"
+    return files
+
+
+def main() -> int:
+    baseimage.ensure()
+    os.environ["SOURCE_DATE_EPOCH"] = EPOCH
+    same = True
+    with tempfile.TemporaryDirectory(prefix="containerize-repro-") as tmp:
+        project = Path(tmp) / "hello-wsgi"
+        shutil.copytree(
+            REPO / "fixtures" / "hello-wsgi",
+            project,
+            ignore=shutil.ignore_patterns(".containerize", "containerize.lock"),
+        )
+        servers = sys.argv[1:] or ["gunicorn", "uwsgi"]
+        cfg = images.restrict(config.load(project), platforms=None, servers=servers)
+        prepared = images.prepare(cfg, output="none", no_cache=True)
+        for inv in prepared.invocations:
+            outputs = []
+            for run in (1, 2):
+                dest = Path(tmp) / f"{inv.target}-{run}.tar"
+                out = buildx.Output(kind="oci", dest=dest, rewrite_timestamp=True)
+                result = buildx.build(
+                    replace(inv, output=out, tags=(), progress="plain"), stream=False
+                )
+                outputs.append((dest, result.digest))
+            (first, d1), (second, d2) = outputs
+            print(f"{inv.target}: {d1} / {d2}: {'same' if d1 == d2 else 'DIFFERENT'}")
+            if d1 == d2:
+                continue
+            same = False
+            m1, m2 = _manifests(first), _manifests(second)
+            for platform in sorted(m1):
+                for index, (l1, l2) in enumerate(zip(m1[platform], m2[platform], strict=False)):
+                    if l1 == l2:
+                        continue
+                    f1, f2 = _layer_files(first, l1), _layer_files(second, l2)
+                    changed = sorted(n for n in set(f1) | set(f2) if f1.get(n) != f2.get(n))
+                    print(f"  {platform} layer {index}: {len(changed)} files differ")
+                    for name in changed[:15]:
+                        print(f"    {name}: {f1.get(name)} vs {f2.get(name)}")
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Per-platform selection and the wheelhouse manifests, on the real hello-wsgi lock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from containerize import config, fsutil, wheelhouse
+from containerize.errors import LockError
+from containerize.lock import load_lock, load_project
+from containerize.platforms import LINUX_AMD64, LINUX_ARM64
+from containerize.targets import TargetEnvironment
+
+
+@pytest.fixture
+def hello(fixtures_dir: Path) -> config.Config:
+    return config.load(fixtures_dir / "hello-wsgi", environ={})
+
+
+def selections(cfg: config.Config) -> list[wheelhouse.PlatformSelection]:
+    lock = load_lock(cfg.project_dir)
+    project = load_project(cfg.project_dir)
+    return [
+        wheelhouse.select_all(cfg, lock, project, TargetEnvironment.from_config(p))
+        for p in (LINUX_AMD64, LINUX_ARM64)
+    ]
+
+
+def test_each_server_gets_its_own_closure(hello: config.Config) -> None:
+    amd64, arm64 = selections(hello)
+    assert amd64.base.packages == ()
+    assert [p.name for p in amd64.servers["gunicorn"].packages] == ["gunicorn"]
+    assert [p.name for p in amd64.servers["uwsgi"].packages] == ["pyuwsgi"]
+    uwsgi_arm = arm64.servers["uwsgi"].packages[0].file.filename
+    assert uwsgi_arm.endswith("manylinux_2_28_aarch64.whl")
+    assert [p.file.filename for p in arm64.sdists] == ["mod_wsgi-6.1.1.tar.gz"]
+
+
+def test_needs_and_announcement(hello: config.Config) -> None:
+    found = selections(hello)
+    needs = wheelhouse.needs(found)
+    assert needs.base_is_empty
+    assert not needs.base_has_sdists
+    assert needs.server_has_sdists == {"gunicorn": False, "uwsgi": False, "mod_wsgi": True}
+    lines = wheelhouse.announce_sdists(found, native="x86_64")
+    assert lines == [
+        "no linux/amd64 wheel for: mod-wsgi; they will be compiled for the target in the "
+        "image build",
+        "no linux/arm64 wheel for: mod-wsgi; they will be compiled for the target under emulation",
+    ]
+
+
+def test_manifests_pin_hashes(hello: config.Config, tmp_path: Path) -> None:
+    amd64 = selections(hello)[0]
+    pinned = (
+        wheelhouse.PinnedFile(
+            name="setuptools", version="80.0", filename="setuptools-80.0-py3-none-any.whl",  # type: ignore[arg-type]
+            sha256="0" * 64,
+        ),
+    )  # fmt: skip
+    wheelhouse._write_manifests(tmp_path, amd64, pinned)
+    gunicorn = (tmp_path / "requirements-gunicorn.txt").read_text().splitlines()
+    assert gunicorn[1] == (
+        "gunicorn==27.0.1 --hash=sha256:"
+        "378b26b9a38adcf4592f28828233c1716acc55e833ea06bf48719782efaa0d10"
+    )
+    assert (tmp_path / "requirements-base.txt").read_text().count("\n") == 1
+    assert "setuptools==80.0 --hash=sha256:" in (tmp_path / "build-requirements.txt").read_text()
+
+
+def test_server_missing_from_the_lock(hello: config.Config, tmp_path: Path) -> None:
+    lock_text = (hello.project_dir / "poetry.lock").read_text()
+    start = lock_text.index('[[package]]\nname = "pyuwsgi"')
+    end = lock_text.index("[metadata]")
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "poetry.lock").write_text(lock_text[:start] + lock_text[end:])
+    (project / "pyproject.toml").write_text((hello.project_dir / "pyproject.toml").read_text())
+    cfg = config.load(project, environ={})
+    lock = load_lock(project)
+    with pytest.raises(LockError, match="server 'uwsgi' needs 'pyuwsgi'") as info:
+        wheelhouse.select_all(
+            cfg, lock, load_project(project), TargetEnvironment.from_config(LINUX_AMD64)
+        )
+    assert info.value.hint is not None
+    assert "poetry lock" in info.value.hint
+
+
+def test_replacing_dir_keeps_the_old_tree_on_failure(tmp_path: Path) -> None:
+    dest = tmp_path / "wheelhouse"
+    with fsutil.replacing_dir(dest) as staging:
+        (staging / "a").write_text("1")
+
+    def interrupted() -> None:
+        with fsutil.replacing_dir(dest) as staging:
+            (staging / "b").write_text("half")
+            raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError):
+        interrupted()
+    assert sorted(p.name for p in dest.iterdir()) == ["a"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["wheelhouse"]
+
+
+def test_write_atomic_mode(tmp_path: Path) -> None:
+    path = tmp_path / "containerize.lock"
+    fsutil.write_atomic(path, "x\n")
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["containerize.lock"]
