@@ -55,8 +55,10 @@ def render(plan: BuildPlan) -> str:
             ],
             network=False,
         ),
+        "# Compiled sdists carry no debug info: smaller, and no random pip build paths",
+        "# baked into the binaries, so two builds give the same bytes.",
         "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_NO_INPUT=1 \\",
-        "    PIP_ROOT_USER_ACTION=ignore",
+        '    PIP_ROOT_USER_ACTION=ignore CFLAGS="-g0"',
         "",
     ]
     lines += ["# deps: the application's locked dependencies, offline from the wheelhouse."]
@@ -182,7 +184,10 @@ def _apt_install(packages: Iterable[str]) -> str:
         "    rm -f /etc/apt/apt.conf.d/docker-clean \\\n"
         " && apt-get update -q \\\n"
         " && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \\\n"
-        f"    {names}"
+        f"    {names} \\\n"
+        # Logs and caches that record when they were written: not in a reproducible layer.
+        " && rm -rf /var/log/apt /var/log/dpkg.log /var/log/alternatives.log \\\n"
+        "    /var/cache/ldconfig/aux-cache /var/cache/debconf/*-old"
     )
 
 

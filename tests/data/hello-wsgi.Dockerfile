@@ -11,8 +11,10 @@ FROM ${BASE_IMAGE} AS base
 FROM base AS builder
 RUN --network=none /usr/bin/python3 -m venv /opt/containerize/pip \
  && /usr/bin/python3 -m venv --without-pip /opt/venv
+# Compiled sdists carry no debug info: smaller, and no random pip build paths
+# baked into the binaries, so two builds give the same bytes.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_NO_INPUT=1 \
-    PIP_ROOT_USER_ACTION=ignore
+    PIP_ROOT_USER_ACTION=ignore CFLAGS="-g0"
 
 # deps: the application's locked dependencies, offline from the wheelhouse.
 FROM builder AS deps
@@ -42,7 +44,9 @@ RUN --mount=type=cache,id=containerize-apt-cache-${TARGETARCH},target=/var/cache
     rm -f /etc/apt/apt.conf.d/docker-clean \
  && apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    apache2-dev gcc libc6-dev python3-dev
+    apache2-dev gcc libc6-dev python3-dev \
+ && rm -rf /var/log/apt /var/log/dpkg.log /var/log/alternatives.log \
+    /var/cache/ldconfig/aux-cache /var/cache/debconf/*-old
 RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse \
     /opt/containerize/pip/bin/pip --python /opt/venv/bin/python install --no-index --find-links /wheelhouse --require-hashes --no-deps --no-compile --only-binary :none: --requirement /wheelhouse/requirements-mod_wsgi.txt
 RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
@@ -96,7 +100,9 @@ RUN --mount=type=cache,id=containerize-apt-cache-${TARGETARCH},target=/var/cache
     rm -f /etc/apt/apt.conf.d/docker-clean \
  && apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    apache2 libpython3.11
+    apache2 libpython3.11 \
+ && rm -rf /var/log/apt /var/log/dpkg.log /var/log/alternatives.log \
+    /var/cache/ldconfig/aux-cache /var/cache/debconf/*-old
 COPY --link --from=venv-mod_wsgi /opt/venv /opt/venv
 COPY --link app/ /app/
 USER 10001:10001
