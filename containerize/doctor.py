@@ -75,21 +75,24 @@ def run_checks(
     builder: str | None = None,
     registry: str | None = None,
 ) -> list[Check]:
-    """Run every check in order; later checks are skipped when an earlier one fails."""
-    checks: list[Check] = []
+    """Run every check that can run; each missing piece is reported with its fix."""
     docker = shutil.which("docker")
     if docker is None:
-        checks.append(
+        checks = [
             Check(
                 name="docker CLI",
                 status="fail",
                 detail="'docker' is not on PATH",
                 fix=f"install the Docker CLI; {_PROVISION_FIX}",
             )
-        )
-        return checks
-    client = _version(["docker", "version", "--format", "{{.Client.Version}}"])
-    checks.append(Check(name="docker CLI", status="ok", detail=f"{docker} {client}"))
+        ]
+        checks += [_emulation_check(p) for p in platforms]
+        return checks + ([_registry_check(registry)] if registry else [])
+    # 'docker version' exits non-zero without a daemon but still prints the client.
+    client = process.run(
+        ["docker", "version", "--format", "{{.Client.Version}}"], check=False, timeout=30
+    ).stdout.strip()
+    checks = [Check(name="docker CLI", status="ok", detail=f"{docker} {client}")]
 
     server = _version(["docker", "version", "--format", "{{.Server.Version}}"])
     if server is None:
@@ -101,8 +104,8 @@ def run_checks(
                 fix=f"start dockerd, or set DOCKER_HOST; {_PROVISION_FIX}",
             )
         )
-        return checks
-    checks.append(Check(name="engine", status="ok", detail=f"dockerd {server}"))
+    else:
+        checks.append(Check(name="engine", status="ok", detail=f"dockerd {server}"))
 
     buildx = _version(buildx_mod.command("version"))
     if buildx is None:
@@ -115,13 +118,24 @@ def run_checks(
                 f"/usr/libexec/docker/cli-plugins/; {_PROVISION_FIX}",
             )
         )
-        return checks
-    checks.append(_buildx_version_check(buildx))
+    else:
+        checks.append(_buildx_version_check(buildx))
 
+    if server is not None and buildx is not None:
+        checks += _builder_checks(platforms, builder)
+    else:
+        # Without a builder to ask, say at least what the kernel can run.
+        checks += [_emulation_check(p) for p in platforms]
+    if registry:
+        checks.append(_registry_check(registry))
+    return checks
+
+
+def _builder_checks(platforms: Sequence[Platform], builder: str | None) -> list[Check]:
     try:
         info = parse_inspect(buildx_mod.inspect_builder(builder))
     except CommandError as exc:
-        checks.append(
+        return [
             Check(
                 name="builder",
                 status="fail",
@@ -130,22 +144,41 @@ def run_checks(
                 fix="list builders with 'docker buildx ls'; create one with "
                 "'docker buildx create --name NAME'",
             )
-        )
-        return checks
-    checks.append(
+        ]
+    checks = [
         Check(
             name="builder",
             status="ok" if info.status == "running" else "warn",
             detail=f"{info.name} (driver {info.driver}, {info.status}): "
             f"{', '.join(info.platforms) or 'no platforms reported'}",
         )
-    )
-    for platform in platforms:
-        checks.append(_platform_check(platform, info))
+    ]
+    checks += [_platform_check(platform, info) for platform in platforms]
     checks.append(_image_store_check(info, platforms))
-    if registry:
-        checks.append(_registry_check(registry))
     return checks
+
+
+def _emulation_check(platform: Platform) -> Check:
+    name = f"platform {platform}"
+    if _native(platform):
+        return Check(name=name, status="ok", detail="native")
+    if provision.emulator_enabled(platform.arch):
+        return Check(name=name, status="ok", detail="qemu registered with binfmt_misc")
+    return Check(
+        name=name,
+        status="fail",
+        detail=f"no emulator for {platform.arch} is registered with binfmt_misc",
+        fix=_emulator_fix(platform),
+    )
+
+
+def _emulator_fix(platform: Platform) -> str:
+    return (
+        f"register qemu for {platform.arch}: 'apt-get install qemu-user-static "
+        f"binfmt-support && update-binfmts --enable qemu-{platform.machine}' "
+        f"(or 'docker run --privileged --rm tonistiigi/binfmt --install {platform.arch}'), "
+        f"or use a builder with a native {platform.arch} node (--builder NAME)"
+    )
 
 
 def _version(argv: list[str]) -> str | None:
@@ -182,10 +215,7 @@ def _platform_check(platform: Platform, info: BuilderInfo) -> Check:
         status="fail",
         detail=f"builder {info.name!r} cannot build {platform}: no node is native to it and "
         "no emulator is registered",
-        fix=f"register qemu for {platform.arch}: 'apt-get install qemu-user-static "
-        f"binfmt-support && update-binfmts --enable qemu-{platform.machine}' "
-        f"(or 'docker run --privileged --rm tonistiigi/binfmt --install {platform.arch}'), "
-        f"or use a builder with a native {platform.arch} node (--builder NAME)",
+        fix=_emulator_fix(platform),
     )
 
 
