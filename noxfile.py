@@ -18,6 +18,8 @@ from containerize import cli
 
 nox.options.default_venv_backend = "venv"
 nox.options.sessions = ["lint", "tests"]
+# 'nox -s engine tests': no tests against an engine that failed to come up.
+nox.options.stop_on_first_error = True
 
 # The example app's image, wheelhouse and doctor sessions.
 containerize.nox.register(project="fixtures/hello-wsgi")

@@ -14,7 +14,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from containerize import servers
 from containerize.errors import ConfigError
@@ -101,6 +101,10 @@ class Config:
     cache_from: tuple[str, ...]
     cache_to: tuple[str, ...]
     source: str | None
+    # What the base image is assumed to hold when it cannot be probed (a dry run
+    # without an engine); a probe of the real image always wins.
+    python_version: tuple[int, int] = (3, 11)
+    libc: tuple[Literal["glibc", "musl"], tuple[int, int]] = ("glibc", (2, 36))
 
     @property
     def pins_file(self) -> Path:
@@ -131,6 +135,9 @@ _KEYS: dict[str, str] = {
     "cache-from": "list of buildx cache sources",
     "cache-to": "list of buildx cache destinations",
     "source": "URL of the source repository (OCI label)",
+    "python-version": "the base image's Python as 'X.Y', for planning without an engine",
+    "libc": "the base image's C library, 'glibc-2.36' or 'musl-1.2', for planning without "
+    "an engine",
 }
 
 # Environment variables that may override a key, CONTAINERIZE_<KEY>.
@@ -210,6 +217,8 @@ def load(
         cache_from=tuple(_get_list(layered, "cache-from", where, default=[])),
         cache_to=tuple(_get_list(layered, "cache-to", where, default=[])),
         source=_get(layered, "source", str, where, default=None),
+        python_version=_python_version(layered, where),
+        libc=_libc(layered, where),
     )
 
 
@@ -295,6 +304,28 @@ def _servers(layered: Mapping[str, Any], where: str) -> tuple[str, ...]:
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}.servers lists a server twice")
     return names
+
+
+def _python_version(layered: Mapping[str, Any], where: str) -> tuple[int, int]:
+    text = _get(layered, "python-version", str, where, default="3.11")
+    match = re.fullmatch(r"3\.(\d+)", text)
+    if match is None:
+        raise ConfigError(f"{where}.python-version: {text!r} is not '3.X'", hint="e.g. '3.12'")
+    return (3, int(match[1]))
+
+
+def _libc(
+    layered: Mapping[str, Any], where: str
+) -> tuple[Literal["glibc", "musl"], tuple[int, int]]:
+    text = _get(layered, "libc", str, where, default="glibc-2.36")
+    match = re.fullmatch(r"(glibc|musl)-(\d+)\.(\d+)", text)
+    if match is None:
+        raise ConfigError(
+            f"{where}.libc: {text!r} is not a C library version",
+            hint="write 'glibc-2.36' (Debian 12) or 'musl-1.2' (Alpine)",
+        )
+    name: Literal["glibc", "musl"] = "glibc" if match[1] == "glibc" else "musl"
+    return (name, (int(match[2]), int(match[3])))
 
 
 def _env(layered: Mapping[str, Any], where: str) -> tuple[tuple[str, str], ...]:

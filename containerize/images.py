@@ -69,6 +69,8 @@ class TargetSummary:
     seconds: float
     digest: str | None
     sizes: tuple[tuple[str, int | None], ...]
+    #: "compressed" (layers in the registry, after a push) or "unpacked" (in the engine).
+    size_kind: str = "compressed"
 
 
 def restrict(
@@ -95,7 +97,9 @@ def targets_for(
             result[platform] = engine.probe_target(base_image, platform)
         else:
             cached = engine.cached_target(base_image, platform)
-            result[platform] = cached or TargetEnvironment.from_config(platform)
+            result[platform] = cached or TargetEnvironment.from_config(
+                platform, config.python_version, config.libc
+            )
     return result
 
 
@@ -199,8 +203,9 @@ def choose_output(config: Config, *, push: bool) -> planmod.OutputKind:
     return "load"
 
 
-def preflight(config: Config) -> None:
-    """Stop before building for a platform the builder cannot run."""
+def preflight(config: Config, *, cache_to: Sequence[str] = ()) -> None:
+    """Stop before a build that cannot work: a platform the builder cannot run, or a
+    cache export its driver cannot do."""
     try:
         info = doctor.parse_inspect(buildx.inspect_builder(config.builder))
     except CommandError as exc:
@@ -216,6 +221,14 @@ def preflight(config: Config) -> None:
             hint="register qemu emulation (on Debian: apt-get install qemu-user-static "
             "binfmt-support; update-binfmts --enable qemu-aarch64), or pass --builder with "
             "a node native to it; 'containerize doctor' shows the details",
+        )
+    exports = [s for s in (*config.cache_to, *cache_to) if not s.startswith("type=inline")]
+    if info.driver == "docker" and exports:
+        raise EngineError(
+            f"builder {info.name!r} uses the docker driver, which cannot export a build "
+            f"cache ({', '.join(exports)})",
+            hint="use type=inline, or a docker-container or remote builder: "
+            "'docker buildx create --name ci --driver docker-container' and --builder ci",
         )
 
 
@@ -233,15 +246,22 @@ def build(prepared: Prepared) -> list[TargetSummary]:
                 seconds=seconds,
                 digest=result.digest,
                 sizes=_sizes(inv),
+                size_kind="compressed" if inv.output and inv.output.kind == "push" else "unpacked",
             )
         )
     return summaries
 
 
 def _sizes(inv: buildx.BuildInvocation) -> tuple[tuple[str, int | None], ...]:
-    """Compressed size per platform: from the registry after a push."""
-    if inv.output is None or inv.output.kind != "push" or not inv.tags:
+    """Size per platform: compressed from the registry after a push; after a load, the
+    engine reports the unpacked size of the image for its own platform only."""
+    if inv.output is None or not inv.tags:
         return tuple((str(p), None) for p in inv.platforms)
+    if inv.output.kind == "load":
+        native = _native_size(inv.tags[0])
+        return tuple(
+            (str(p), native if p.machine == os.uname().machine else None) for p in inv.platforms
+        )
     index = buildx.imagetools_inspect(inv.tags[0], builder=inv.builder) or {}
     if "layers" in index:  # a single-platform push gives a plain manifest
         return ((str(inv.platforms[0]) if inv.platforms else "?", _layers_size(index)),)
@@ -255,6 +275,14 @@ def _sizes(inv: buildx.BuildInvocation) -> tuple[tuple[str, int | None], ...]:
         ref = inv.tags[0].rsplit(":", 1)[0] + "@" + entry["digest"]
         sizes.append((name, _layers_size(buildx.imagetools_inspect(ref, builder=inv.builder))))
     return tuple(sizes)
+
+
+def _native_size(tag: str) -> int | None:
+    result = process.run(
+        ["docker", "image", "inspect", "--format", "{{.Size}}", tag], check=False, timeout=60
+    )
+    text = result.stdout.strip()
+    return int(text) if result.returncode == 0 and text.isdigit() else None
 
 
 def _layers_size(manifest: Mapping[str, object] | None) -> int | None:

@@ -50,6 +50,7 @@ HOST_PACKAGES = (
     "binfmt-support",
     "docker-registry",
     "mmdebstrap",
+    "arch-test",  # mmdebstrap needs it for a foreign --arch (a Recommends, not a Depends)
 )
 # Engine packages from trixie, unpacked into our prefix (never installed).
 ENGINE_PACKAGES = ("docker.io", "docker-cli", "docker-buildx", "containerd")
