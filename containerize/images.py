@@ -69,7 +69,8 @@ class TargetSummary:
     seconds: float
     digest: str | None
     sizes: tuple[tuple[str, int | None], ...]
-    #: "compressed" (layers in the registry, after a push) or "unpacked" (in the engine).
+    #: "compressed" (layers in the registry, after a push) or "in the engine" (what the
+    #: engine reports for its own platform: content size with the containerd store).
     size_kind: str = "compressed"
 
 
@@ -246,7 +247,9 @@ def build(prepared: Prepared) -> list[TargetSummary]:
                 seconds=seconds,
                 digest=result.digest,
                 sizes=_sizes(inv),
-                size_kind="compressed" if inv.output and inv.output.kind == "push" else "unpacked",
+                size_kind="compressed"
+                if inv.output and inv.output.kind == "push"
+                else "in the engine",
             )
         )
     return summaries
