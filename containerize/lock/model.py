@@ -9,6 +9,7 @@ code downstream never meets a half-valid lock.
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -217,6 +218,17 @@ def sort_packages(packages: list[LockedPackage]) -> tuple[LockedPackage, ...]:
 
 
 # -- Reading helpers shared by the readers ----------------------------------------------
+
+
+def load_toml(path: Path, *, hint: str) -> Table:
+    """Parse the lock at *path* into a :class:`Table` whose errors name the file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise LockError(f"{path}: cannot read: {exc.strerror}", hint=hint) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise LockError(f"{path.name}: not valid TOML: {exc}", hint=hint) from exc
+    return Table(data=data, where="", file=path, hint=hint)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,19 +8,18 @@ markers) are optional; a lock without them has no graph to walk.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from containerize.errors import LockError
 from containerize.lock.model import (
     Dependency,
     Lock,
     LockedFile,
     LockedPackage,
     Table,
+    load_toml,
     make_file,
     sort_packages,
 )
@@ -30,13 +29,7 @@ _HINT = "the lock file is damaged or was edited by hand; regenerate it"
 
 def read_pylock(path: Path) -> Lock:
     """Read a ``pylock.toml`` (or ``pylock.NAME.toml``) into a :class:`Lock`."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LockError(f"{path}: cannot read: {exc.strerror}", hint=_HINT) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise LockError(f"{path.name}: not valid TOML: {exc}", hint=_HINT) from exc
-    top = Table(data=data, where="", file=path, hint=_HINT)
+    top = load_toml(path, hint=_HINT)
     lock_version = top.string("lock-version")
     if lock_version.split(".", 1)[0] != "1":
         top.fail("lock-version", f"lock-version {lock_version} is not supported (expected 1.x)")

@@ -9,20 +9,19 @@ files; selecting one is a resolution error that says so.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from packaging.markers import Marker
 from packaging.utils import NormalizedName, canonicalize_name
 
-from containerize.errors import LockError
 from containerize.lock.model import (
     Dependency,
     Lock,
     LockedFile,
     LockedPackage,
     Table,
+    load_toml,
     make_file,
     sort_packages,
 )
@@ -34,13 +33,7 @@ _LOCAL_SOURCES = ("virtual", "editable", "directory")
 
 def read_uv_lock(path: Path) -> Lock:
     """Read a ``uv.lock`` into a :class:`Lock`."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise LockError(f"{path}: cannot read: {exc.strerror}", hint=_HINT) from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise LockError(f"{path.name}: not valid TOML: {exc}", hint=_HINT) from exc
-    top = Table(data=data, where="", file=path, hint=_HINT)
+    top = load_toml(path, hint=_HINT)
     version = top.raw("version")
     if version != 1:
         top.fail("version", f"uv.lock version {version!r} is not supported (expected 1)")
