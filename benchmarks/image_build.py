@@ -20,9 +20,9 @@ from pathlib import Path
 
 from containerize import baseimage, config, images
 from containerize.fetch import Cache
-from containerize.index import discover
 from containerize.lock import load_project
 from containerize.wheelhouse import build as build_wheelhouse
+from containerize.wheelhouse import index_settings
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -40,14 +40,7 @@ def main() -> None:
         cfg = config.load(project, overrides={"image": image})
         prepared = images.prepare(cfg, output="push")
 
-        settings = discover(
-            project,
-            poetry_sources=[
-                (s.name, s.url, s.priority or "primary")
-                for s in load_project(project).sources
-                if s.url
-            ],
-        )
+        settings = index_settings(load_project(project))
         cold_cache = Cache(root=Path(tmp) / "cold-cache")
         began = time.monotonic()
         house = build_wheelhouse(cfg, prepared.selections, settings=settings, cache=cold_cache)

@@ -40,7 +40,6 @@ from containerize import (
 from containerize.config import Config
 from containerize.errors import CommandError, ConfigError, EngineError
 from containerize.fetch import Cache
-from containerize.index import discover
 from containerize.platforms import Platform
 from containerize.targets import TargetEnvironment
 
@@ -143,12 +142,7 @@ def prepare(
     context_dir = config.build_dir / "context"
     house = None
     if not dry_run:
-        settings = discover(
-            config.project_dir,
-            poetry_sources=[
-                (s.name, s.url, s.priority or "primary") for s in project.sources if s.url
-            ],
-        )
+        settings = wheelhouse_mod.index_settings(project)
         house = wheelhouse_mod.build(config, selections, settings=settings, cache=Cache.default())
         context.assemble(config, text, dest=context_dir, files=app_files)
     invocations = planmod.invocations(

@@ -39,7 +39,7 @@ from containerize.config import Config
 from containerize.errors import CommandError, FetchError, LockError
 from containerize.fetch import Cache, FetchReport, FileRequest, fetch
 from containerize.fsutil import link_or_copy, replacing_dir, replacing_file, write_atomic
-from containerize.index import IndexSettings
+from containerize.index import IndexSettings, discover
 from containerize.lock import Lock
 from containerize.lock.project import ProjectMetadata
 from containerize.plan import Needs
@@ -114,6 +114,12 @@ class Wheelhouse:
                 f"downloaded {_human(item.report.bytes_downloaded)}"
             )
         return "\n".join(lines)
+
+
+def index_settings(project: ProjectMetadata) -> IndexSettings:
+    """Where files come from: the user's pip configuration and the project's Poetry sources."""
+    sources = [(s.name, s.url, s.priority or "primary") for s in project.sources if s.url]
+    return discover(project.path.parent, poetry_sources=sources)
 
 
 def select_all(
