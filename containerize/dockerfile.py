@@ -55,10 +55,8 @@ def render(plan: BuildPlan) -> str:
             ],
             network=False,
         ),
-        "# Compiled sdists carry no debug info: smaller, and no random pip build paths",
-        "# baked into the binaries, so two builds give the same bytes.",
         "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_NO_INPUT=1 \\",
-        '    PIP_ROOT_USER_ACTION=ignore CFLAGS="-g0"',
+        "    PIP_ROOT_USER_ACTION=ignore",
         "",
     ]
     lines += ["# deps: the application's locked dependencies, offline from the wheelhouse."]

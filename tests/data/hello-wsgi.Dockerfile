@@ -11,10 +11,8 @@ FROM ${BASE_IMAGE} AS base
 FROM base AS builder
 RUN --network=none /usr/bin/python3 -m venv /opt/containerize/pip \
  && /usr/bin/python3 -m venv --without-pip /opt/venv
-# Compiled sdists carry no debug info: smaller, and no random pip build paths
-# baked into the binaries, so two builds give the same bytes.
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_NO_INPUT=1 \
-    PIP_ROOT_USER_ACTION=ignore CFLAGS="-g0"
+    PIP_ROOT_USER_ACTION=ignore
 
 # deps: the application's locked dependencies, offline from the wheelhouse.
 FROM builder AS deps
