@@ -138,7 +138,7 @@ def build(
         summaries = images.build(prepared)
     print("\nbuilt:")
     for summary in summaries:
-        sizes = ", ".join(f"{name} {_mib(size, summary.size_kind)}" for name, size in summary.sizes)
+        sizes = ", ".join(f"{name} {_mib(size)}" for name, size in summary.sizes)
         print(f"  {summary.server}: {summary.seconds:.1f}s  {' '.join(summary.tags)}  [{sizes}]")
     return 0
 
@@ -156,8 +156,8 @@ def _show_plan(prepared: images.Prepared, *, dockerfile_only: bool) -> None:
         print(process.quote(buildx.argv(inv)))
 
 
-def _mib(size: int | None, kind: str) -> str:
-    return "size known after --push" if size is None else f"{size / 2**20:.1f} MiB {kind}"
+def _mib(size: int | None) -> str:
+    return "size unknown" if size is None else f"{size / 2**20:.1f} MiB compressed"
 
 
 def dockerignore(project: Path, *, write: bool) -> int:

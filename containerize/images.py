@@ -11,6 +11,7 @@ import datetime as dt
 import json
 import logging
 import os
+import tarfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -67,10 +68,7 @@ class TargetSummary:
     tags: tuple[str, ...]
     seconds: float
     digest: str | None
-    sizes: tuple[tuple[str, int | None], ...]
-    #: "compressed" (layers in the registry, after a push) or "in the engine" (what the
-    #: engine reports for its own platform: content size with the containerd store).
-    size_kind: str = "compressed"
+    sizes: tuple[tuple[str, int | None], ...]  # compressed layers, per platform
 
 
 def restrict(
@@ -241,9 +239,6 @@ def build(prepared: Prepared) -> list[TargetSummary]:
                 seconds=seconds,
                 digest=result.digest,
                 sizes=_sizes(inv),
-                size_kind="compressed"
-                if inv.output and inv.output.kind == "push"
-                else "in the engine",
             )
         )
     return summaries
@@ -255,10 +250,7 @@ def _sizes(inv: buildx.BuildInvocation) -> tuple[tuple[str, int | None], ...]:
     if inv.output is None or not inv.tags:
         return tuple((str(p), None) for p in inv.platforms)
     if inv.output.kind == "load":
-        native = _native_size(inv.tags[0])
-        return tuple(
-            (str(p), native if p.machine == os.uname().machine else None) for p in inv.platforms
-        )
+        return _loaded_sizes(inv.tags[0])
     index = buildx.imagetools_inspect(inv.tags[0], builder=inv.builder) or {}
     if "layers" in index:  # a single-platform push gives a plain manifest
         return ((str(inv.platforms[0]) if inv.platforms else "?", _layers_size(index)),)
@@ -274,12 +266,48 @@ def _sizes(inv: buildx.BuildInvocation) -> tuple[tuple[str, int | None], ...]:
     return tuple(sizes)
 
 
-def _native_size(tag: str) -> int | None:
-    result = process.run(
-        ["docker", "image", "inspect", "--format", "{{.Size}}", tag], check=False, timeout=60
-    )
-    text = result.stdout.strip()
-    return int(text) if result.returncode == 0 and text.isdigit() else None
+def _loaded_sizes(tag: str) -> tuple[tuple[str, int | None], ...]:
+    """Per-platform sizes of a loaded image, from the OCI index ``docker save`` streams.
+
+    With the containerd image store the saved index holds every platform. Only the
+    small JSON blobs are parsed; layer contents stream past unread.
+    """
+    documents: dict[str, Mapping[str, object]] = {}
+    index: Mapping[str, object] = {}
+    with (
+        process.reading(["docker", "save", tag]) as stream,
+        tarfile.open(fileobj=stream, mode="r|") as archive,
+    ):
+        for member in archive:
+            small = member.isfile() and member.size < 1 << 20
+            if not small or not (member.name == "index.json" or "blobs/sha256/" in member.name):
+                continue
+            handle = archive.extractfile(member)
+            try:
+                document = json.loads(handle.read()) if handle else None
+            except ValueError:
+                continue  # a small layer, not JSON
+            if not isinstance(document, dict):
+                continue
+            if member.name == "index.json":
+                index = document
+            else:
+                documents["sha256:" + member.name.rsplit("/", 1)[1]] = document
+    sizes: list[tuple[str, int | None]] = []
+
+    def walk(entries: object) -> None:
+        for entry in entries if isinstance(entries, list) else []:
+            document = documents.get(entry.get("digest", ""), {})
+            if "manifests" in document:
+                walk(document["manifests"])
+            elif "layers" in document:
+                platform = entry.get("platform") or {}
+                if platform.get("os") not in (None, "unknown"):
+                    name = f"{platform['os']}/{platform.get('architecture')}"
+                    sizes.append((name, _layers_size(document)))
+
+    walk(index.get("manifests"))
+    return tuple(sorted(sizes))
 
 
 def _layers_size(manifest: Mapping[str, object] | None) -> int | None:

@@ -11,9 +11,12 @@ import logging
 import os
 import shlex
 import subprocess
-from collections.abc import Mapping, Sequence
+import tempfile
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from containerize.errors import CommandError
 
@@ -106,3 +109,38 @@ def run(
             hint=hint,
         )
     return result
+
+
+@contextmanager
+def reading(argv: Sequence[str], *, hint: str | None = None) -> Iterator[IO[bytes]]:
+    """Run *argv* and yield its standard output as a binary stream (``docker save``).
+
+    The command is waited for when the block ends; a non-zero exit raises
+    :class:`CommandError` with the tail of its standard error.
+    """
+    argv = tuple(str(arg) for arg in argv)
+    logger.info("$ %s", quote(argv))
+    # Standard error goes to a file: a full pipe nobody reads would stall the command.
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors)
+        except FileNotFoundError as exc:
+            raise CommandError(
+                f"command not found: {argv[0]}", argv=argv, returncode=127, hint=hint
+            ) from exc
+        assert proc.stdout is not None
+        try:
+            yield proc.stdout
+            proc.stdout.read()  # drain whatever the reader left, so the command can finish
+        finally:
+            returncode = proc.wait()
+            errors.seek(0)
+            stderr = errors.read().decode(errors="replace")
+    if returncode != 0:
+        raise CommandError(
+            f"command failed with exit code {returncode}: {quote(argv)}",
+            argv=argv,
+            returncode=returncode,
+            output_tail=tail(stderr),
+            hint=hint,
+        )

@@ -28,6 +28,7 @@ class Built:
     project: Path
     image: str
     prepared: images.Prepared
+    summaries: tuple[images.TargetSummary, ...]
 
     def tag(self, server: str) -> str:
         return f"{self.image}:{server}"
@@ -41,8 +42,10 @@ def hello_images(hello_project: Path, base_image: str, session_id: str) -> Itera
     prepared = images.prepare(cfg, output=images.choose_output(cfg, push=False))
     summaries = images.build(prepared)
     for summary in summaries:
-        logger.info("built %s in %.1fs: %s", summary.server, summary.seconds, summary.tags)
-    yield Built(project=hello_project, image=image, prepared=prepared)
+        logger.info(
+            "built %s in %.1fs: %s %s", summary.server, summary.seconds, summary.tags, summary.sizes
+        )
+    yield Built(project=hello_project, image=image, prepared=prepared, summaries=tuple(summaries))
     for inv in prepared.invocations:
         process.run(["docker", "image", "rm", "--force", *inv.tags], check=False)
 
@@ -93,6 +96,12 @@ def test_runtime_image_is_lean_and_unprivileged(hello_images: Built, server: str
     assert [line for line in lines if line.startswith("FOUND")] == []
     assert "HOME-WRITABLE" in lines
     assert "APP-WRITABLE" not in lines
+
+
+def test_summary_gives_a_size_per_platform(hello_images: Built) -> None:
+    for summary in hello_images.summaries:
+        assert [name for name, _ in summary.sizes] == ["linux/amd64", "linux/arm64"]
+        assert all(size and size > 10 * 2**20 for _, size in summary.sizes), summary
 
 
 def test_labels_and_base_pin(hello_images: Built) -> None:
