@@ -16,6 +16,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import IO
 
 from containerize import (
     buildx,
@@ -273,26 +274,14 @@ def _loaded_sizes(tag: str) -> tuple[tuple[str, int | None], ...]:
     small JSON blobs are parsed; layer contents stream past unread.
     """
     documents: dict[str, Mapping[str, object]] = {}
-    index: Mapping[str, object] = {}
-    with (
-        process.reading(["docker", "save", tag]) as stream,
-        tarfile.open(fileobj=stream, mode="r|") as archive,
-    ):
-        for member in archive:
-            small = member.isfile() and member.size < 1 << 20
-            if not small or not (member.name == "index.json" or "blobs/sha256/" in member.name):
-                continue
-            handle = archive.extractfile(member)
-            try:
-                document = json.loads(handle.read()) if handle else None
-            except ValueError:
-                continue  # a small layer, not JSON
-            if not isinstance(document, dict):
-                continue
-            if member.name == "index.json":
-                index = document
-            else:
-                documents["sha256:" + member.name.rsplit("/", 1)[1]] = document
+    try:
+        with process.reading(["docker", "save", tag]) as stream:
+            _read_saved(stream, documents)
+    except (CommandError, tarfile.TarError) as exc:
+        # Sizes are a report, not a result: say why they are missing, build on.
+        logger.warning("no image sizes for %s: %s", tag, str(exc).splitlines()[0])
+        return ()
+    index = documents.pop("index.json", {})
     sizes: list[tuple[str, int | None]] = []
 
     def walk(entries: object) -> None:
@@ -308,6 +297,26 @@ def _loaded_sizes(tag: str) -> tuple[tuple[str, int | None], ...]:
 
     walk(index.get("manifests"))
     return tuple(sorted(sizes))
+
+
+def _read_saved(stream: IO[bytes], documents: dict[str, Mapping[str, object]]) -> None:
+    """Collect index.json and the small JSON blobs of a ``docker save`` stream."""
+    with tarfile.open(fileobj=stream, mode="r|") as archive:
+        for member in archive:
+            small = member.isfile() and member.size < 1 << 20
+            if not small or not (member.name == "index.json" or "blobs/sha256/" in member.name):
+                continue
+            handle = archive.extractfile(member)
+            try:
+                document = json.loads(handle.read()) if handle else None
+            except ValueError:
+                continue  # a small layer, not JSON
+            if not isinstance(document, dict):
+                continue
+            name = member.name
+            documents[name if name == "index.json" else "sha256:" + name.rsplit("/", 1)[1]] = (
+                document
+            )
 
 
 def _layers_size(manifest: Mapping[str, object] | None) -> int | None:

@@ -128,14 +128,18 @@ def reading(argv: Sequence[str], *, hint: str | None = None) -> Iterator[IO[byte
             raise CommandError(
                 f"command not found: {argv[0]}", argv=argv, returncode=127, hint=hint
             ) from exc
-        assert proc.stdout is not None
-        try:
-            yield proc.stdout
-            proc.stdout.read()  # drain whatever the reader left, so the command can finish
-        finally:
-            returncode = proc.wait()
-            errors.seek(0)
-            stderr = errors.read().decode(errors="replace")
+        failure: Exception | None = None
+        # Popen's own context closes the pipe and waits, even if the reader fails.
+        with proc:
+            assert proc.stdout is not None
+            try:
+                yield proc.stdout
+                proc.stdout.read()  # drain what the reader left, so the command can finish
+            except Exception as exc:  # the failed command, if it failed, explains it better
+                failure = exc
+        returncode = proc.returncode
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace")
     if returncode != 0:
         raise CommandError(
             f"command failed with exit code {returncode}: {quote(argv)}",
@@ -143,4 +147,6 @@ def reading(argv: Sequence[str], *, hint: str | None = None) -> Iterator[IO[byte
             returncode=returncode,
             output_tail=tail(stderr),
             hint=hint,
-        )
+        ) from failure
+    if failure is not None:
+        raise failure

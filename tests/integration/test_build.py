@@ -104,6 +104,13 @@ def test_bake_file_builds_with_buildx_bake(
     tmp_path: Path, make_project: Callable[[str], Path], base_image: str
 ) -> None:
     project = make_project("hello-wsgi")
+    # Its own image name: the cleanup below must not remove anybody else's tags.
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            "containerize-examples/hello-wsgi", f"containerize-test/bake-{uuid.uuid4().hex[:8]}"
+        )
+    )
     bake = tmp_path / "docker-bake.json"
     args = ["--project", str(project), "build", "--server", "gunicorn", "--bake", str(bake)]
     assert cli.main(args) == 0
