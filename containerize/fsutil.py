@@ -28,15 +28,9 @@ def cache_home(environ: Mapping[str, str] = os.environ) -> Path:
 def write_atomic(path: Path, text: str, *, mode: int = 0o644) -> None:
     """Write *text* to *path* through a temporary file in the same folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as out:
-            out.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing_file(path) as tmp:
+        tmp.write_text(text)
+        tmp.chmod(mode)
 
 
 @contextmanager
