@@ -18,11 +18,13 @@ import time
 import uuid
 from pathlib import Path
 
-from containerize import baseimage, config, images
-from containerize.fetch import Cache
-from containerize.lock import load_project
-from containerize.wheelhouse import build as build_wheelhouse
-from containerize.wheelhouse import index_settings
+from containerize import config
+from containerize.host import baseimage
+from containerize.image import pipeline as images
+from containerize.resolve.fetch import Cache
+from containerize.resolve.lock import load_project
+from containerize.resolve.wheelhouse import build as build_wheelhouse
+from containerize.resolve.wheelhouse import index_settings
 
 REPO = Path(__file__).resolve().parent.parent
 

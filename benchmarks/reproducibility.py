@@ -21,7 +21,10 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from containerize import baseimage, buildx, config, images
+from containerize import config
+from containerize.engine import buildx
+from containerize.host import baseimage
+from containerize.image import pipeline as images
 
 REPO = Path(__file__).resolve().parent.parent
 EPOCH = "1700000000"

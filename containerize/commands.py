@@ -11,12 +11,16 @@ import functools
 from collections.abc import Sequence
 from pathlib import Path
 
-from containerize import baseimage, buildx, config, images, pins, process, provision
-from containerize import dockerfile as dockerfile_mod
-from containerize import doctor as doctor_mod
+from containerize import config, process
+from containerize.engine import buildx
+from containerize.engine import doctor as doctor_mod
 from containerize.errors import ConfigError
 from containerize.fsutil import exclusive, write_atomic
-from containerize.plan import OutputKind
+from containerize.host import baseimage, provision
+from containerize.image import dockerfile as dockerfile_mod
+from containerize.image import pins
+from containerize.image import pipeline as images
+from containerize.image.plan import OutputKind
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 
 

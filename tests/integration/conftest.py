@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from containerize import baseimage, provision
+from containerize.host import baseimage, provision
 
 REPO = Path(__file__).resolve().parents[2]
 logger = logging.getLogger("containerize.tests")

@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from containerize import buildx, cli, config, doctor, images, process
+from containerize import cli, config, process
+from containerize.engine import buildx, doctor
 from containerize.errors import EngineError
+from containerize.image import pipeline as images
 
 
 def _steps(log: str) -> dict[str, str]:

@@ -14,8 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from containerize import config, containers, images, process
+from containerize import config, process
+from containerize.image import pipeline as images
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
+
+from . import containers
 
 logger = logging.getLogger("containerize.tests")
 

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from containerize import config, context
+from containerize import config
 from containerize.errors import ConfigError
+from containerize.image import context
 
 
 def project(tmp_path: Path, table: str = "") -> config.Config:

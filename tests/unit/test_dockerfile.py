@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from containerize import buildx, config, dockerfile, plan
+from containerize import config
+from containerize.engine import buildx
+from containerize.image import dockerfile, plan
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 
 CREATED = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)

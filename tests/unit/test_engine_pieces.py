@@ -6,8 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from containerize import doctor, pins, provision
+from containerize.engine import doctor
 from containerize.errors import ConfigError, ProvisionError
+from containerize.host import provision
+from containerize.image import pins
 
 
 def test_mirror_from_deb822_skips_security(tmp_path: Path) -> None:

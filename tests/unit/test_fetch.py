@@ -19,8 +19,8 @@ from simple_index_server import (
 )
 
 from containerize.errors import FetchError
-from containerize.fetch import Cache, FileRequest, fetch
-from containerize.index import IndexSettings, IndexSource, discover
+from containerize.resolve.fetch import Cache, FileRequest, fetch
+from containerize.resolve.index import IndexSettings, IndexSource, discover
 
 SECRET = "s3cr3t-pa55"
 WHEEL = "demo-1.0-py3-none-any.whl"
@@ -330,7 +330,7 @@ def test_copy_when_hard_links_fail(
     def no_links(source: object, target: object) -> None:
         raise OSError(18, "Invalid cross-device link")
 
-    monkeypatch.setattr("containerize.fetch.os.link", no_links)
+    monkeypatch.setattr("containerize.resolve.fetch.os.link", no_links)
     dest = tmp_path / "wheelhouse"
     report = fetch(
         [request(WHEEL, demo[WHEEL])], settings=settings_for(server), cache=cache, dest=dest

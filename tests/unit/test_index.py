@@ -21,7 +21,7 @@ from simple_index_server import (
 )
 
 from containerize.errors import ConfigError, FetchError
-from containerize.index import (
+from containerize.resolve.index import (
     FindLinks,
     IndexClient,
     IndexSettings,

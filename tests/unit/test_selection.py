@@ -8,10 +8,10 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from containerize.errors import LockError, ResolutionError
-from containerize.lock import load_lock, load_project
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
-from containerize.selection import closure, sdist_message, select
-from containerize.targets import TargetEnvironment
+from containerize.resolve.lock import load_lock, load_project
+from containerize.resolve.selection import closure, sdist_message, select
+from containerize.resolve.targets import TargetEnvironment
 
 sys.path.insert(0, str(Path(__file__).parent / "lock"))
 from lock_testdata import HELLO, LOCKS, copy_project, replace_in

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from containerize import config, fsutil, wheelhouse
+from containerize import config, fsutil
 from containerize.errors import LockError
-from containerize.lock import load_lock, load_project
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
-from containerize.targets import TargetEnvironment
+from containerize.resolve import wheelhouse
+from containerize.resolve.lock import load_lock, load_project
+from containerize.resolve.targets import TargetEnvironment
 
 
 @pytest.fixture

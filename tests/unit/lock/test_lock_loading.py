@@ -7,7 +7,7 @@ import pytest
 from lock_testdata import LOCKS
 
 from containerize.errors import LockError
-from containerize.lock import detect_format, load_lock
+from containerize.resolve.lock import detect_format, load_lock
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from containerize.errors import LockError
-from containerize.lock import check_fresh, load_lock, load_project
-from containerize.lock.poetry import poetry_content_hashes, read_poetry_lock
+from containerize.resolve.lock import check_fresh, load_lock, load_project
+from containerize.resolve.lock.poetry import poetry_content_hashes, read_poetry_lock
 
 
 def test_poetry2_lock_reads_groups_and_per_group_markers() -> None:

@@ -7,8 +7,8 @@ from lock_testdata import HELLO, LOCKS
 from packaging.specifiers import SpecifierSet
 
 from containerize.errors import ConfigError
-from containerize.lock import load_project
-from containerize.lock.project import poetry_specifier, python_marker, read_project
+from containerize.project import poetry_specifier, python_marker, read_project
+from containerize.resolve.lock import load_project
 
 
 @pytest.mark.parametrize(

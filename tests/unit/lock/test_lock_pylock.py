@@ -7,8 +7,8 @@ from lock_testdata import LOCKS, copy_project, replace_in
 from packaging.utils import canonicalize_name
 
 from containerize.errors import LockError
-from containerize.lock import check_fresh, load_lock, load_project
-from containerize.lock.pylock import read_pylock
+from containerize.resolve.lock import check_fresh, load_lock, load_project
+from containerize.resolve.lock.pylock import read_pylock
 
 PYLOCK = LOCKS / "pylock"
 

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import tomlkit
 
-from containerize import buildx, process
+from containerize import process
+from containerize.engine import buildx
 from containerize.errors import ConfigError, EngineError
 from containerize.fsutil import write_atomic
 

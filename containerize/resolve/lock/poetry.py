@@ -26,7 +26,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from containerize.errors import ConfigError, LockError
-from containerize.lock.model import (
+from containerize.project import poetry_specifier, python_marker
+from containerize.resolve.lock.model import (
     Dependency,
     Lock,
     LockedFile,
@@ -35,7 +36,6 @@ from containerize.lock.model import (
     make_file,
     sort_packages,
 )
-from containerize.lock.project import poetry_specifier, python_marker
 
 _HINT = "the lock file is damaged or was edited by hand; regenerate it with 'poetry lock'"
 

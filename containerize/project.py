@@ -21,7 +21,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from containerize.errors import ConfigError
-from containerize.lock.model import Table
+from containerize.resolve.lock.model import Table
 
 #: The group name that means the project's runtime dependencies.
 MAIN_GROUP = "main"

@@ -10,7 +10,7 @@ from containerize import process
 from containerize.errors import CommandError, EngineError
 from containerize.fsutil import cache_home, write_atomic
 from containerize.platforms import Platform
-from containerize.targets import PROBE_SCRIPT, TargetEnvironment
+from containerize.resolve.targets import PROBE_SCRIPT, TargetEnvironment
 
 
 def cache_dir() -> Path:

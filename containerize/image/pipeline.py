@@ -18,32 +18,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO
 
-from containerize import (
-    buildx,
-    context,
-    dockerfile,
-    doctor,
-    engine,
-    pins,
-    process,
-)
-from containerize import (
-    lock as lockmod,
-)
-from containerize import (
-    plan as planmod,
-)
-from containerize import (
-    servers as servers_mod,
-)
-from containerize import (
-    wheelhouse as wheelhouse_mod,
-)
+from containerize import process
+from containerize import servers as servers_mod
 from containerize.config import Config
+from containerize.engine import buildx, doctor
+from containerize.engine import probes as engine
 from containerize.errors import CommandError, ConfigError, EngineError
-from containerize.fetch import Cache
+from containerize.image import context, dockerfile, pins
+from containerize.image import plan as planmod
 from containerize.platforms import Platform
-from containerize.targets import TargetEnvironment
+from containerize.resolve import lock as lockmod
+from containerize.resolve import wheelhouse as wheelhouse_mod
+from containerize.resolve.fetch import Cache
+from containerize.resolve.targets import TargetEnvironment
 
 logger = logging.getLogger("containerize")
 

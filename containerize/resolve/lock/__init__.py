@@ -16,7 +16,8 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from containerize.errors import LockError
-from containerize.lock.model import (
+from containerize.project import MAIN_GROUP, IndexSource, ProjectMetadata, read_project
+from containerize.resolve.lock.model import (
     RELOCK_COMMANDS,
     Dependency,
     Lock,
@@ -24,10 +25,9 @@ from containerize.lock.model import (
     LockedPackage,
     LockFormat,
 )
-from containerize.lock.poetry import poetry_content_hashes, read_poetry_lock
-from containerize.lock.project import MAIN_GROUP, IndexSource, ProjectMetadata, read_project
-from containerize.lock.pylock import read_pylock
-from containerize.lock.uv import read_uv_lock
+from containerize.resolve.lock.poetry import poetry_content_hashes, read_poetry_lock
+from containerize.resolve.lock.pylock import read_pylock
+from containerize.resolve.lock.uv import read_uv_lock
 
 __all__ = [
     "MAIN_GROUP",

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from containerize import buildx, servers
+from containerize import servers
 from containerize.config import Config
+from containerize.engine import buildx
 from containerize.platforms import Platform
 
 VENV = "/opt/venv"

@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from containerize.lock.model import (
+from containerize.resolve.lock.model import (
     Dependency,
     Lock,
     LockedFile,

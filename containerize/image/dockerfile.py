@@ -29,7 +29,14 @@ from collections.abc import Iterable, Sequence
 
 from containerize import __version__
 from containerize.config import DEFAULT_EXCLUDES
-from containerize.plan import APP_DIR, PIP_VENV, VENV, WHEELHOUSE_CONTEXT, BuildPlan, ServerStage
+from containerize.image.plan import (
+    APP_DIR,
+    PIP_VENV,
+    VENV,
+    WHEELHOUSE_CONTEXT,
+    BuildPlan,
+    ServerStage,
+)
 
 _WHEELHOUSE = "/wheelhouse"
 

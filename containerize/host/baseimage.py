@@ -16,11 +16,12 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from containerize import buildx, process
+from containerize import process
+from containerize.engine import buildx
 from containerize.errors import ProvisionError
 from containerize.fsutil import cache_home, link_or_copy
+from containerize.host.provision import debian_mirror
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
-from containerize.provision import debian_mirror
 
 logger = logging.getLogger("containerize")
 

@@ -37,14 +37,14 @@ from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filen
 from containerize import process, servers
 from containerize.config import Config
 from containerize.errors import CommandError, FetchError, LockError
-from containerize.fetch import Cache, FetchReport, FileRequest, fetch
 from containerize.fsutil import link_or_copy, replacing_dir, replacing_file, write_atomic
-from containerize.index import IndexSettings, discover
-from containerize.lock import Lock
-from containerize.lock.project import ProjectMetadata
-from containerize.plan import Needs
-from containerize.selection import SelectedPackage, Selection, sdist_message, select
-from containerize.targets import TargetEnvironment
+from containerize.image.plan import Needs
+from containerize.project import ProjectMetadata
+from containerize.resolve.fetch import Cache, FetchReport, FileRequest, fetch
+from containerize.resolve.index import IndexSettings, discover
+from containerize.resolve.lock import Lock
+from containerize.resolve.selection import SelectedPackage, Selection, sdist_message, select
+from containerize.resolve.targets import TargetEnvironment
 
 logger = logging.getLogger("containerize")
 

@@ -24,9 +24,9 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from containerize.errors import LockError, ResolutionError
-from containerize.lock.model import Dependency, Lock, LockedFile, LockedPackage
-from containerize.lock.project import MAIN_GROUP, ProjectMetadata
-from containerize.targets import TargetEnvironment
+from containerize.project import MAIN_GROUP, ProjectMetadata
+from containerize.resolve.lock.model import Dependency, Lock, LockedFile, LockedPackage
+from containerize.resolve.targets import TargetEnvironment
 
 #: The group name of roots passed in ``extra_roots``.
 _EXTRA_ROOT = "extra root"

@@ -26,7 +26,7 @@ from pathlib import Path
 from packaging.utils import NormalizedName, canonicalize_name
 
 from containerize.errors import ConfigError, ContainerizeError, FetchError
-from containerize.index import (
+from containerize.resolve.index import (
     FindLinks,
     IndexClient,
     IndexSettings,

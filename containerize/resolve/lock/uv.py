@@ -15,7 +15,8 @@ from urllib.parse import unquote, urlsplit
 from packaging.markers import Marker
 from packaging.utils import NormalizedName, canonicalize_name
 
-from containerize.lock.model import (
+from containerize.project import MAIN_GROUP
+from containerize.resolve.lock.model import (
     Dependency,
     Lock,
     LockedFile,
@@ -25,7 +26,6 @@ from containerize.lock.model import (
     make_file,
     sort_packages,
 )
-from containerize.lock.project import MAIN_GROUP
 
 _HINT = "the lock file is damaged or was edited by hand; regenerate it with 'uv lock'"
 _LOCAL_SOURCES = ("virtual", "editable", "directory")

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from containerize import buildx as buildx_mod
-from containerize import engine, process, provision
+from containerize import process
+from containerize.engine import buildx as buildx_mod
+from containerize.engine import probes as engine
 from containerize.errors import CommandError
+from containerize.host import provision
 from containerize.platforms import Platform
 
 Status = Literal["ok", "warn", "fail"]
