@@ -22,7 +22,6 @@ from containerize import config
 from containerize.host import baseimage
 from containerize.image import pipeline as images
 from containerize.resolve.fetch import Cache
-from containerize.resolve.lock import load_project
 from containerize.resolve.wheelhouse import build as build_wheelhouse
 from containerize.resolve.wheelhouse import index_settings
 
@@ -42,7 +41,7 @@ def main() -> None:
         cfg = config.load(project, overrides={"image": image})
         prepared = images.prepare(cfg, output="push")
 
-        settings = index_settings(load_project(project))
+        settings = index_settings(cfg.project)
         cold_cache = Cache(root=Path(tmp) / "cold-cache")
         began = time.monotonic()
         house = build_wheelhouse(cfg, prepared.selections, settings=settings, cache=cold_cache)
@@ -56,7 +55,7 @@ def main() -> None:
 
         # Cold: every step again (the base image and apt's package cache stay).
         prepared = images.prepare(cfg, output="push", no_cache=True)
-        for summary in images.build(prepared):
+        for summary in images.build(prepared.invocations):
             sizes = ", ".join(
                 f"{name} {size / 2**20:.1f} MiB" for name, size in summary.sizes if size
             )
@@ -66,7 +65,7 @@ def main() -> None:
             (project / "hello.py").read_text() + f"\n# {uuid.uuid4()}\n"
         )
         prepared = images.prepare(cfg, output="push")
-        for summary in images.build(prepared):
+        for summary in images.build(prepared.invocations):
             print(
                 f"code-only rebuild {summary.server}: {summary.seconds:.1f}s "
                 "(both platforms, pushed)"

@@ -75,7 +75,7 @@ def main() -> int:
             ignore=shutil.ignore_patterns(".containerize", "containerize.lock"),
         )
         servers = sys.argv[1:] or ["gunicorn", "uwsgi"]
-        cfg = images.restrict(config.load(project), platforms=None, servers=servers)
+        cfg = config.load(project, overrides={"servers": servers})
         prepared = images.prepare(cfg, output="none", no_cache=True)
         for inv in prepared.invocations:
             outputs = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -14,48 +15,61 @@ from containerize.errors import ContainerizeError
 logger = logging.getLogger("containerize")
 
 
+def _global_options(*, top: bool) -> argparse.ArgumentParser:
+    """``--project`` and ``-v``, accepted before or after the subcommand.
+
+    Subcommands default to SUPPRESS, so a value given before the subcommand is not
+    overwritten by the subcommand's default.
+    """
+    options = argparse.ArgumentParser(add_help=False)
+    options.add_argument(
+        "--project",
+        type=Path,
+        default=Path.cwd() if top else argparse.SUPPRESS,
+        metavar="DIR",
+        help="the project's directory (holding pyproject.toml); default: the current one",
+    )
+    options.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=False if top else argparse.SUPPRESS,
+        help="log every command run",
+    )
+    return options
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="containerize",
         description="Build, test and release container images for Python WSGI applications.",
+        parents=[_global_options(top=True)],
     )
     parser.add_argument("--version", action="version", version=f"containerize {__version__}")
-    parser.add_argument(
-        "--project",
-        type=Path,
-        default=Path.cwd(),
-        metavar="DIR",
-        help="the project's directory (holding pyproject.toml); default: the current one",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log every command run")
+    shared = _global_options(top=False)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add = functools.partial(commands.add_parser, parents=[shared])
 
-    doctor = commands.add_parser("doctor", help="check the engine a build needs")
+    doctor = add("doctor", help="check the engine a build needs")
     doctor.add_argument("--platform", action="append", dest="platforms", metavar="OS/ARCH")
     doctor.add_argument("--builder", metavar="NAME")
 
-    engine = commands.add_parser(
-        "engine", help="provision a BuildKit engine and registry on this Debian host"
-    )
+    engine = add("engine", help="provision a BuildKit engine and registry on this Debian host")
     engine.add_argument("action", choices=["up", "down", "status"])
 
-    commands.add_parser(
-        "base-image", help="build the Debian Python base image and push it to 127.0.0.1:5000"
-    )
+    add("base-image", help="build the Debian Python base image and push it to 127.0.0.1:5000")
 
-    ignore = commands.add_parser(
-        "dockerignore", help="print a .dockerignore for building the project by hand"
-    )
+    ignore = add("dockerignore", help="print a .dockerignore for building the project by hand")
     ignore.add_argument("--write", action="store_true", help="write it into the project")
 
-    pin = commands.add_parser("pin", help="pin the base image by digest in containerize.lock")
+    pin = add("pin", help="pin the base image by digest in containerize.lock")
     pin.add_argument("--refresh", action="store_true", help="resolve the digest again")
 
     for name, help_text in (
         ("wheelhouse", "fetch the locked files for every platform, hash-verified"),
         ("build", "render the Dockerfile and build one image per server"),
     ):
-        sub = commands.add_parser(name, help=help_text)
+        sub = add(name, help=help_text)
         sub.add_argument(
             "--platform", action="append", dest="platforms", metavar="OS/ARCH",
             help="build for this platform only (repeatable); default: tool.containerize.platforms",
@@ -81,8 +95,8 @@ def _build_options(sub: argparse.ArgumentParser) -> None:
     )
     sub.add_argument("--refresh-base", action="store_true", help="resolve the base digest again")
     sub.add_argument("--no-cache", action="store_true", help="build every step again")
-    sub.add_argument("--cache-from", action="append", default=[], metavar="SPEC")
-    sub.add_argument("--cache-to", action="append", default=[], metavar="SPEC")
+    sub.add_argument("--cache-from", action="append", metavar="SPEC")
+    sub.add_argument("--cache-to", action="append", metavar="SPEC")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -109,25 +123,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     project: Path = args.project
+    # Command-line values of [tool.containerize] keys: validated with the file's.
+    overrides = {
+        key: getattr(args, attr, None)
+        for key, attr in (
+            ("platforms", "platforms"),
+            ("servers", "servers"),
+            ("builder", "builder"),
+            ("cache-from", "cache_from"),
+            ("cache-to", "cache_to"),
+        )
+    }
     handlers: dict[str, Callable[[], int]] = {
-        "doctor": lambda: commands.doctor(project, platforms=args.platforms, builder=args.builder),
+        "doctor": lambda: commands.doctor(project, overrides=overrides),
         "engine": lambda: commands.engine(args.action),
         "base-image": commands.base_image,
         "dockerignore": lambda: commands.dockerignore(project, write=args.write),
         "pin": lambda: commands.pin(project, refresh=args.refresh),
-        "wheelhouse": lambda: commands.wheelhouse(project, platforms=args.platforms),
+        "wheelhouse": lambda: commands.wheelhouse(project, overrides=overrides),
         "build": lambda: commands.build(
             project,
-            platforms=args.platforms,
-            servers=args.servers,
-            builder=args.builder,
-            output="push" if args.push else "load",
+            overrides=overrides,
+            push=args.push,
             dry_run=args.dry_run,
             print_dockerfile=args.print_dockerfile,
             bake=args.bake,
             refresh_base=args.refresh_base,
-            cache_from=args.cache_from,
-            cache_to=args.cache_to,
             no_cache=args.no_cache,
         ),
     }

@@ -7,38 +7,37 @@ for the caller (``cli.main`` or a Nox session) to report.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from containerize import config, process
-from containerize.engine import buildx
+from containerize.engine import buildx, preflight, probes
 from containerize.engine import doctor as doctor_mod
 from containerize.errors import ConfigError
 from containerize.fsutil import exclusive, write_atomic
 from containerize.host import baseimage, provision
 from containerize.image import dockerfile as dockerfile_mod
-from containerize.image import pins
-from containerize.image import pipeline as images
-from containerize.image.plan import OutputKind
+from containerize.image import pins, pipeline, report
+from containerize.image.bake import bake_file
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 
 
-def doctor(project: Path, *, platforms: Sequence[str] | None, builder: str | None) -> int:
+def doctor(project: Path, *, overrides: Mapping[str, Any]) -> int:
     """Check the engine for *project*'s configuration (or the defaults without one)."""
     wanted: tuple[Platform, ...] = (LINUX_AMD64, LINUX_ARM64)
+    builder = overrides.get("builder")
     registry = None
     if (project / "pyproject.toml").exists():
         try:
-            cfg = config.load(project)
+            cfg = config.load(project, overrides=overrides)
         except ConfigError as exc:
             print(f"note: {exc}; checking the defaults instead")
         else:
-            wanted = cfg.platforms
-            builder = builder or cfg.builder
+            wanted, builder = cfg.platforms, cfg.builder
             registry = doctor_mod.registry_of(cfg.image)
-    if platforms:
-        wanted = tuple(Platform.parse(p, where="--platform") for p in platforms)
+    if overrides.get("platforms"):
+        wanted = tuple(Platform.parse(p, where="--platform") for p in overrides["platforms"])
     checks = doctor_mod.run_checks(platforms=wanted, builder=builder, registry=registry)
     for check in checks:
         print(check)
@@ -58,10 +57,10 @@ def engine(action: str) -> int:
         print(provision.down())
     else:
         layout = provision.default_layout()
-        print(f"engine: {'reachable' if provision.engine_reachable() else 'not reachable'}")
+        print(f"engine: {'reachable' if probes.engine_reachable() else 'not reachable'}")
         print(
-            f"registry {provision.REGISTRY_ADDRESS}: "
-            f"{'answers' if provision.registry_reachable() else 'does not answer'}"
+            f"registry {probes.REGISTRY_ADDRESS}: "
+            f"{'answers' if probes.registry_reachable() else 'does not answer'}"
         )
         print(f"logs: {layout.logs}")
     return 0
@@ -81,73 +80,59 @@ def pin(project: Path, *, refresh: bool) -> int:
     return 0
 
 
-def wheelhouse(project: Path, *, platforms: Sequence[str] | None) -> int:
-    """Fetch the wheelhouse for every configured platform and print a summary."""
-    cfg = images.restrict(config.load(project), platforms=platforms, servers=None)
+def wheelhouse(project: Path, *, overrides: Mapping[str, Any]) -> int:
+    """Fetch the wheelhouse for every configured platform and print a summary.
+
+    It writes the wheelhouse only: no build context, no pin file.
+    """
+    cfg = config.load(project, overrides=overrides)
     with exclusive(cfg.build_dir):
-        prepared = images.prepare(cfg, output="none", use_engine=provision.engine_reachable())
-    for notice in prepared.notices:
+        resolved = pipeline.resolve(cfg, engine=probes.engine_reachable(), record_pin=False)
+        house = pipeline.fetch_wheelhouse(cfg, resolved)
+    for notice in resolved.notices:
         print(notice)
-    assert prepared.wheelhouse is not None
-    print(prepared.wheelhouse.summary())
+    print(house.summary())
     return 0
 
 
 def build(
     project: Path,
     *,
-    platforms: Sequence[str] | None,
-    servers: Sequence[str] | None,
-    builder: str | None,
-    output: str,
+    overrides: Mapping[str, Any],
+    push: bool,
     dry_run: bool,
     print_dockerfile: bool,
     bake: Path | None,
     refresh_base: bool,
-    cache_from: Sequence[str],
-    cache_to: Sequence[str],
     no_cache: bool = False,
 ) -> int:
     """Render, and unless told otherwise build, one image per server."""
-    overrides = {"builder": builder} if builder else None
-    cfg = images.restrict(
-        config.load(project, overrides=overrides), platforms=platforms, servers=servers
-    )
-    planning_only = dry_run or print_dockerfile
-    if planning_only:
-        out: OutputKind = "push" if output == "push" else "load"
-    else:
-        images.preflight(cfg, cache_to=cache_to)
-        out = images.choose_output(cfg, push=output == "push")
-    prepare = functools.partial(
-        images.prepare,
-        cfg,
-        output=out,
-        refresh_base=refresh_base,
-        cache_from=cache_from,
-        cache_to=cache_to,
-        no_cache=no_cache,
-    )
-    if planning_only:
-        _show_plan(prepare(dry_run=True), dockerfile_only=print_dockerfile)
+    cfg = config.load(project, overrides=overrides)
+    if dry_run or print_dockerfile:
+        prepared = pipeline.prepare(
+            cfg, output="push" if push else "load", dry_run=True, no_cache=no_cache
+        )
+        _show_plan(prepared, dockerfile_only=print_dockerfile)
         return 0
+    preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=cfg.cache_to)
+    output = preflight.choose_output(cfg.platforms, push=push)
     with exclusive(cfg.build_dir):
-        prepared = prepare()
+        prepared = pipeline.prepare(
+            cfg, output=output, refresh_base=refresh_base, no_cache=no_cache
+        )
         if prepared.wheelhouse is not None:
             print(prepared.wheelhouse.summary())
         if bake is not None:
-            write_atomic(bake, images.bake_file(prepared))
+            write_atomic(bake, bake_file(prepared.invocations))
             print(f"wrote {bake}: build with 'docker buildx bake -f {bake}'")
             return 0
-        summaries = images.build(prepared)
+        summaries = pipeline.build(prepared.invocations)
     print("\nbuilt:")
-    for summary in summaries:
-        sizes = ", ".join(f"{name} {_mib(size)}" for name, size in summary.sizes)
-        print(f"  {summary.server}: {summary.seconds:.1f}s  {' '.join(summary.tags)}  [{sizes}]")
+    print(report.lines(summaries))
     return 0
 
 
-def _show_plan(prepared: images.Prepared, *, dockerfile_only: bool) -> None:
+def _show_plan(prepared: pipeline.Prepared, *, dockerfile_only: bool) -> None:
     if dockerfile_only:
         print(prepared.dockerfile, end="")
         return
@@ -158,10 +143,6 @@ def _show_plan(prepared: images.Prepared, *, dockerfile_only: bool) -> None:
     print("# buildx commands")
     for inv in prepared.invocations:
         print(process.quote(buildx.argv(inv)))
-
-
-def _mib(size: int | None) -> str:
-    return "size unknown" if size is None else f"{size / 2**20:.1f} MiB compressed"
 
 
 def dockerignore(project: Path, *, write: bool) -> int:

@@ -1,8 +1,11 @@
 """``[tool.containerize]``: what to build, read once into a frozen :class:`Config`.
 
-Sources are layered in a fixed order, first wins: command-line overrides, then
-``CONTAINERIZE_*`` environment variables, then ``pyproject.toml``, then defaults.
-Unknown keys are rejected with the nearest valid key suggested.
+Every key is declared once, in :data:`OPTIONS`: its name, what it expects, its default,
+and whether a ``CONTAINERIZE_*`` variable or a command-line flag may set it. Sources are
+layered in a fixed order, first wins: the command line, then the environment, then
+``pyproject.toml``, then the defaults. Every source goes through the same validation,
+and an error names where the bad value came from: the flag, the variable, or the file
+and key. Unknown keys are rejected with the nearest valid key suggested.
 """
 
 from __future__ import annotations
@@ -10,17 +13,17 @@ from __future__ import annotations
 import difflib
 import os
 import re
-import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from containerize import project as project_mod
 from containerize import servers
 from containerize.errors import ConfigError
 from containerize.platforms import Platform
+from containerize.project import ProjectMetadata
 
-DEFAULT_BASE_IMAGE = "python:3.11-slim-bookworm"
 DEFAULT_EXCLUDES = (
     ".git",
     ".hg",
@@ -48,6 +51,122 @@ DEFAULT_EXCLUDES = (
     "node_modules",
 )
 
+Kind = Literal["str", "int", "list", "table"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Option:
+    """One ``[tool.containerize]`` key, declared once."""
+
+    key: str
+    kind: Kind
+    expects: str  # what a valid value looks like, for errors and documentation
+    default: Any
+    env: bool = False  # CONTAINERIZE_<KEY> may set it
+    flag: str | None = None  # the command-line flag that sets it
+
+    @property
+    def env_var(self) -> str:
+        return "CONTAINERIZE_" + self.key.upper().replace("-", "_")
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(key="app", kind="str", expects="'module:callable'", default=None),
+    Option(
+        key="image",
+        kind="str",
+        expects="an image repository without a tag, e.g. 'registry.example/team/app'",
+        default=None,  # the project's name
+        env=True,
+    ),
+    Option(
+        key="base-image",
+        kind="str",
+        expects="an image reference",
+        default="python:3.11-slim-bookworm",
+        env=True,
+    ),
+    Option(
+        key="platforms",
+        kind="list",
+        expects="a list of 'os/arch' platforms",
+        default=("linux/amd64", "linux/arm64"),
+        env=True,
+        flag="--platform",
+    ),
+    Option(
+        key="servers",
+        kind="list",
+        expects=f"a list of server names ({', '.join(servers.names())})",
+        default=("gunicorn",),
+        env=True,
+        flag="--server",
+    ),
+    Option(key="port", kind="int", expects="a TCP port, 1-65535", default=8000),
+    Option(key="workers", kind="int", expects="an integer, at least 1", default=2),
+    Option(
+        key="lock",
+        kind="str",
+        expects="the path of the lock file (poetry.lock, uv.lock, pylock.toml)",
+        default=None,
+    ),
+    Option(key="groups", kind="list", expects="a list of dependency groups", default=("main",)),
+    Option(key="extras", kind="list", expects="a list of extras", default=()),
+    Option(key="include", kind="list", expects="a list of glob patterns", default=()),
+    Option(key="exclude", kind="list", expects="a list of glob patterns", default=()),
+    Option(
+        key="build-dir",
+        kind="str",
+        expects="a folder for containerize's own output, inside the project",
+        default=".containerize",
+        env=True,
+    ),
+    Option(key="uid", kind="int", expects="a user id, 1-2147483647", default=10001),
+    Option(key="gid", kind="int", expects="a group id, 1-2147483647 (default: uid)", default=None),
+    Option(key="healthcheck-path", kind="str", expects="a URL path starting with '/'", default="/"),
+    Option(key="env", kind="table", expects="a table of environment variables", default={}),
+    Option(
+        key="builder",
+        kind="str",
+        expects="a buildx builder name",
+        default=None,
+        env=True,
+        flag="--builder",
+    ),
+    Option(
+        key="cache-from",
+        kind="list",
+        expects="a list of buildx cache sources",
+        default=(),
+        flag="--cache-from",
+    ),
+    Option(
+        key="cache-to",
+        kind="list",
+        expects="a list of buildx cache destinations",
+        default=(),
+        flag="--cache-to",
+    ),
+    Option(
+        key="source", kind="str", expects="the source repository's URL (OCI label)", default=None
+    ),
+    Option(
+        key="python-version",
+        kind="str",
+        expects="the base image's Python as '3.X', for planning without an engine",
+        default="3.11",
+    ),
+    Option(
+        key="libc",
+        kind="str",
+        expects="the base image's C library, 'glibc-2.36' or 'musl-1.2', for planning "
+        "without an engine",
+        default="glibc-2.36",
+    ),
+)
+
+_BY_KEY = {option.key: option for option in OPTIONS}
+
 _APP_RE = re.compile(
     r"^(?P<module>[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)(?::(?P<callable>[A-Za-z_]\w*))?$"
 )
@@ -55,6 +174,7 @@ _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _IMAGE_RE = re.compile(
     r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$"
 )
+_MAX_ID = 2**31 - 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,6 +198,7 @@ class Config:
     """Everything ``[tool.containerize]`` and its overrides say about the build."""
 
     project_dir: Path
+    project: ProjectMetadata  # pyproject.toml, read once
     name: str
     version: str
     app: AppSpec
@@ -112,281 +233,287 @@ class Config:
         return self.project_dir / "containerize.lock"
 
 
-# key -> (type check, description for errors)
-_KEYS: dict[str, str] = {
-    "app": "string 'module:callable'",
-    "image": "image repository, e.g. 'registry.example/team/app'",
-    "base-image": "image reference",
-    "platforms": "list of 'os/arch' strings",
-    "servers": "list of server names",
-    "port": "integer 1-65535",
-    "workers": "integer >= 1",
-    "lock": "path to poetry.lock, pylock.toml or uv.lock",
-    "groups": "list of dependency group names",
-    "extras": "list of extra names",
-    "include": "list of glob patterns",
-    "exclude": "list of glob patterns",
-    "build-dir": "path",
-    "uid": "integer",
-    "gid": "integer",
-    "healthcheck-path": "URL path starting with '/'",
-    "env": "table of environment variables",
-    "builder": "buildx builder name",
-    "cache-from": "list of buildx cache sources",
-    "cache-to": "list of buildx cache destinations",
-    "source": "URL of the source repository (OCI label)",
-    "python-version": "the base image's Python as 'X.Y', for planning without an engine",
-    "libc": "the base image's C library, 'glibc-2.36' or 'musl-1.2', for planning without "
-    "an engine",
-}
-
-# Environment variables that may override a key, CONTAINERIZE_<KEY>.
-_ENV_KEYS = ("platforms", "servers", "builder", "image", "base-image", "build-dir")
-
-
 def load(
     project_dir: Path,
     *,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> Config:
-    """Read ``project_dir/pyproject.toml`` and layer *overrides* and *environ* over it."""
+    """Read ``project_dir/pyproject.toml`` and layer *environ* and *overrides* over it.
+
+    *overrides* are command-line values by key (``{"platforms": [...]}``); ``None``
+    values are ignored, so a flag that was not given changes nothing.
+    """
     project_dir = project_dir.resolve()
-    pyproject = project_dir / "pyproject.toml"
-    data, table = _read(pyproject)
-    layered = _layer(table, overrides or {}, os.environ if environ is None else environ)
-    where = f"{pyproject.name}: tool.containerize"
-    name, version = _project_identity(data, pyproject)
-
-    app = _app(layered, where)
-    platforms = _platforms(layered, where)
-    server_names = _servers(layered, where)
-
-    image = _get(layered, "image", str, where, default=name)
-    if not _IMAGE_RE.match(image):
+    project = project_mod.load(project_dir)
+    values = _Values(
+        table=_table(project),
+        file=project.path.name,
+        overrides=overrides or {},
+        environ=os.environ if environ is None else environ,
+    )
+    if project.name is None:
         raise ConfigError(
-            f"{where}.image: {image!r} is not an image repository",
-            hint="use lowercase letters, digits, '.', '_', '-' and '/', without a tag",
+            f"{project.path.name}: no project name",
+            hint="set [project] name (or [tool.poetry] name)",
         )
-
-    port = _get(layered, "port", int, where, default=8000)
-    if not 1 <= port <= 65535:
-        raise ConfigError(f"{where}.port: {port} is not a TCP port (1-65535)")
-    workers = _get(layered, "workers", int, where, default=2)
-    if workers < 1:
-        raise ConfigError(f"{where}.workers must be at least 1, not {workers}")
-
-    lock_text = _get(layered, "lock", str, where, default=None)
-    lock = (project_dir / lock_text) if lock_text else None
-    if lock is not None and not lock.is_file():
-        raise ConfigError(f"{where}.lock: {lock} does not exist")
-
-    healthcheck_path = _get(layered, "healthcheck-path", str, where, default="/")
-    if not healthcheck_path.startswith("/"):
-        raise ConfigError(f"{where}.healthcheck-path must start with '/': {healthcheck_path!r}")
-
-    env = _env(layered, where)
-
-    uid = _get(layered, "uid", int, where, default=10001)
-    gid = _get(layered, "gid", int, where, default=uid)
-    if uid <= 0 or gid <= 0:
-        raise ConfigError(f"{where}: uid and gid must be positive: the image never runs as root")
-
+    name = str(project.name)
+    uid = values.integer("uid", low=1, high=_MAX_ID, problem="the image never runs as root")
     return Config(
         project_dir=project_dir,
+        project=project,
         name=name,
-        version=version,
-        app=app,
-        image=image,
-        base_image=_get(layered, "base-image", str, where, default=DEFAULT_BASE_IMAGE),
-        platforms=platforms,
-        servers=server_names,
-        port=port,
-        workers=workers,
-        lock=lock,
-        groups=tuple(_get_list(layered, "groups", where, default=["main"])),
-        extras=tuple(_get_list(layered, "extras", where, default=[])),
-        include=tuple(_get_list(layered, "include", where, default=[])),
-        exclude=tuple(_get_list(layered, "exclude", where, default=[])),
-        build_dir=project_dir / _get(layered, "build-dir", str, where, default=".containerize"),
+        version=project.version or "0",
+        app=_app(values),
+        image=_image(values, default=name),
+        base_image=values.string("base-image"),
+        platforms=_platforms(values),
+        servers=_servers(values),
+        port=values.integer("port", low=1, high=65535, problem="not a TCP port"),
+        workers=values.integer("workers", low=1, high=1024, problem="out of range"),
+        lock=_lock(values, project_dir),
+        groups=values.strings("groups"),
+        extras=values.strings("extras"),
+        include=values.strings("include"),
+        exclude=values.strings("exclude"),
+        build_dir=project_dir / values.string("build-dir"),
         uid=uid,
-        gid=gid,
-        healthcheck_path=healthcheck_path,
-        env=tuple(env),
-        builder=_get(layered, "builder", str, where, default=None),
-        cache_from=tuple(_get_list(layered, "cache-from", where, default=[])),
-        cache_to=tuple(_get_list(layered, "cache-to", where, default=[])),
-        source=_get(layered, "source", str, where, default=None),
-        python_version=_python_version(layered, where),
-        libc=_libc(layered, where),
+        gid=values.integer(
+            "gid", low=1, high=_MAX_ID, problem="the image never runs as root", default=uid
+        ),
+        healthcheck_path=_healthcheck_path(values),
+        env=_env(values),
+        builder=values.optional_string("builder"),
+        cache_from=values.strings("cache-from"),
+        cache_to=values.strings("cache-to"),
+        source=values.optional_string("source"),
+        python_version=_python_version(values),
+        libc=_libc(values),
     )
 
 
-def _read(pyproject: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The whole pyproject document and its checked ``[tool.containerize]`` table."""
-    try:
-        data = tomllib.loads(pyproject.read_text())
-    except FileNotFoundError:
-        raise ConfigError(
-            f"no pyproject.toml in {pyproject.parent}",
-            hint="run containerize from the project's directory, or pass --project DIR",
-        ) from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{pyproject}: not valid TOML: {exc}") from None
-    table = data.get("tool", {}).get("containerize")
+def _table(project: ProjectMetadata) -> Mapping[str, Any]:
+    """The checked ``[tool.containerize]`` table of *project*."""
+    tool = (project.data or {}).get("tool", {})
+    table = tool.get("containerize") if isinstance(tool, dict) else None
     if table is None:
         raise ConfigError(
-            f"{pyproject}: no [tool.containerize] table",
+            f"{project.path}: no [tool.containerize] table",
             hint='add one, for example:\n\n[tool.containerize]\napp = "myapp.wsgi:application"\n',
         )
     if not isinstance(table, dict):
-        raise ConfigError(f"{pyproject}: tool.containerize must be a table")
-    _reject_unknown(table, pyproject)
-    return data, table
+        raise ConfigError(f"{project.path}: tool.containerize must be a table")
+    for key in table:
+        if key not in _BY_KEY:
+            close = difflib.get_close_matches(key, list(_BY_KEY), n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(_BY_KEY)}"
+            raise ConfigError(
+                f"{project.path.name}: tool.containerize: unknown key {key!r}", hint=hint
+            )
+    return table
 
 
-def _layer(
-    table: Mapping[str, Any], overrides: Mapping[str, Any], environ: Mapping[str, str]
-) -> dict[str, Any]:
-    """pyproject, then CONTAINERIZE_* variables, then command-line overrides on top."""
-    layered = dict(table)
-    for key in _ENV_KEYS:
-        var = "CONTAINERIZE_" + key.upper().replace("-", "_")
-        if environ.get(var):
-            value: Any = environ[var]
-            if key in ("platforms", "servers"):
-                value = [item for item in re.split(r"[,\s]+", value) if item]
-            layered[key] = value
-    for key, value in overrides.items():
-        if key not in _KEYS:
-            raise ConfigError(f"unknown override {key!r}")
-        if value is not None:
-            layered[key] = value
-    return layered
+class _Values:
+    """Each key's raw value and where it came from, first source wins."""
+
+    def __init__(
+        self,
+        *,
+        table: Mapping[str, Any],
+        file: str,
+        overrides: Mapping[str, Any],
+        environ: Mapping[str, str],
+    ) -> None:
+        self._table = table
+        self._file = file
+        self._overrides = overrides
+        self._environ = environ
+        for key in overrides:
+            if key not in _BY_KEY:
+                raise ConfigError(f"unknown override {key!r}")
+
+    def raw(self, key: str) -> tuple[Any, str]:
+        """(value, where) for *key*; where names the flag, variable, file key or default."""
+        option = _BY_KEY[key]
+        if self._overrides.get(key) is not None:
+            return self._overrides[key], option.flag or f"--{key}"
+        if option.env and self._environ.get(option.env_var):
+            text = self._environ[option.env_var]
+            where = option.env_var
+            if option.kind == "list":
+                return [item for item in re.split(r"[,\s]+", text) if item], where
+            return text, where
+        if key in self._table:
+            return self._table[key], f"{self._file}: tool.containerize.{key}"
+        return option.default, f"tool.containerize.{key} (default)"
+
+    def where(self, key: str) -> str:
+        return self.raw(key)[1]
+
+    def optional_string(self, key: str) -> str | None:
+        value, where = self.raw(key)
+        if value is None:
+            return None
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected {_BY_KEY[key].expects}, got {value!r}")
+        if not value.isprintable():
+            raise ConfigError(
+                f"{where}: {value!r} holds a newline or another control character",
+                hint="write it on one line, without control characters",
+            )
+        return value
+
+    def string(self, key: str) -> str:
+        value = self.optional_string(key)
+        if value is None:
+            raise ConfigError(f"{self.where(key)} is missing: expected {_BY_KEY[key].expects}")
+        return value
+
+    def integer(
+        self, key: str, *, low: int, high: int, problem: str, default: int | None = None
+    ) -> int:
+        value, where = self.raw(key)
+        if value is None and default is not None:
+            return default
+        if isinstance(value, str) and where.startswith("CONTAINERIZE_"):
+            value = int(value) if value.strip().isdigit() else value
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where}: expected {_BY_KEY[key].expects}, got {value!r}")
+        if not low <= value <= high:
+            raise ConfigError(f"{where}: {value} is {problem}", hint=f"use {_BY_KEY[key].expects}")
+        return value
+
+    def strings(self, key: str) -> tuple[str, ...]:
+        value, where = self.raw(key)
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected {_BY_KEY[key].expects}, got {value!r}")
+        for i, item in enumerate(value):
+            if not item.isprintable():
+                raise ConfigError(
+                    f"{where}[{i}]: {item!r} holds a newline or another control character"
+                )
+        return tuple(value)
+
+    def table(self, key: str) -> Mapping[str, Any]:
+        value, where = self.raw(key)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected {_BY_KEY[key].expects}, got {value!r}")
+        return value
 
 
-def _app(layered: Mapping[str, Any], where: str) -> AppSpec:
-    text = _get(layered, "app", str, where, default=None)
+def _app(values: _Values) -> AppSpec:
+    text, where = values.raw("app")
     if text is None:
         raise ConfigError(
-            f"{where}.app is missing",
+            "tool.containerize.app is missing",
             hint='name the WSGI callable, for example app = "myproject.wsgi:application"',
         )
-    match = _APP_RE.match(text)
+    match = _APP_RE.match(values.string("app"))
     if match is None:
         raise ConfigError(
-            f"{where}.app: {text!r} is not 'module:callable'",
+            f"{where}: {text!r} is not 'module:callable'",
             hint='for a file hello.py defining application, write app = "hello:application"',
         )
     return AppSpec(module=match["module"], callable=match["callable"] or "application")
 
 
-def _platforms(layered: Mapping[str, Any], where: str) -> tuple[Platform, ...]:
-    texts = _get_list(layered, "platforms", where, default=["linux/amd64", "linux/arm64"])
-    platforms = tuple(
-        Platform.parse(text, where=f"{where}.platforms[{i}]") for i, text in enumerate(texts)
-    )
+def _image(values: _Values, *, default: str) -> str:
+    image = values.optional_string("image") or default
+    if not _IMAGE_RE.match(image):
+        raise ConfigError(
+            f"{values.where('image')}: {image!r} is not an image repository",
+            hint="use lowercase letters, digits, '.', '_', '-' and '/', without a tag",
+        )
+    return image
+
+
+def _platforms(values: _Values) -> tuple[Platform, ...]:
+    texts, where = values.strings("platforms"), values.where("platforms")
+    platforms = tuple(Platform.parse(text, where=f"{where}[{i}]") for i, text in enumerate(texts))
     if not platforms:
-        raise ConfigError(f"{where}.platforms is empty", hint="list at least one platform")
-    if len(set(platforms)) != len(platforms):
-        raise ConfigError(f"{where}.platforms lists a platform twice")
+        raise ConfigError(f"{where} is empty", hint="list at least one platform")
+    for i, platform in enumerate(platforms):
+        if platform in platforms[:i]:
+            raise ConfigError(
+                f"{where}[{i}]: {texts[i]!r} is {platform}, which is already listed",
+                hint="list each platform once",
+            )
     return platforms
 
 
-def _servers(layered: Mapping[str, Any], where: str) -> tuple[str, ...]:
-    names = tuple(_get_list(layered, "servers", where, default=["gunicorn"]))
+def _servers(values: _Values) -> tuple[str, ...]:
+    names, where = values.strings("servers"), values.where("servers")
     if not names:
-        raise ConfigError(
-            f"{where}.servers is empty", hint=f"choose from {', '.join(servers.names())}"
-        )
+        raise ConfigError(f"{where} is empty", hint=f"choose from {', '.join(servers.names())}")
     for i, name in enumerate(names):
-        servers.get(name, where=f"{where}.servers[{i}]")
-    if len(set(names)) != len(names):
-        raise ConfigError(f"{where}.servers lists a server twice")
+        servers.get(name, where=f"{where}[{i}]")
+        if name in names[:i]:
+            raise ConfigError(f"{where}[{i}]: {name!r} is already listed", hint="list it once")
     return names
 
 
-def _python_version(layered: Mapping[str, Any], where: str) -> tuple[int, int]:
-    text = _get(layered, "python-version", str, where, default="3.11")
-    match = re.fullmatch(r"3\.(\d+)", text)
+def _lock(values: _Values, project_dir: Path) -> Path | None:
+    text = values.optional_string("lock")
+    if not text:
+        return None
+    lock = project_dir / text
+    if not lock.is_file():
+        raise ConfigError(
+            f"{values.where('lock')}: {lock} does not exist",
+            hint="name the lock file relative to pyproject.toml, or remove the key to find it",
+        )
+    return lock
+
+
+def _healthcheck_path(values: _Values) -> str:
+    path = values.string("healthcheck-path")
+    if not path.startswith("/"):
+        raise ConfigError(
+            f"{values.where('healthcheck-path')} must start with '/': {path!r}",
+            hint='for example healthcheck-path = "/health"',
+        )
+    return path
+
+
+def _python_version(values: _Values) -> tuple[int, int]:
+    text = values.string("python-version")
+    match = re.fullmatch(r"3\.(\d{1,2})", text)
     if match is None:
-        raise ConfigError(f"{where}.python-version: {text!r} is not '3.X'", hint="e.g. '3.12'")
+        raise ConfigError(
+            f"{values.where('python-version')}: {text!r} is not '3.X'", hint="e.g. '3.12'"
+        )
     return (3, int(match[1]))
 
 
-def _libc(
-    layered: Mapping[str, Any], where: str
-) -> tuple[Literal["glibc", "musl"], tuple[int, int]]:
-    text = _get(layered, "libc", str, where, default="glibc-2.36")
-    match = re.fullmatch(r"(glibc|musl)-(\d+)\.(\d+)", text)
+def _libc(values: _Values) -> tuple[Literal["glibc", "musl"], tuple[int, int]]:
+    text = values.string("libc")
+    match = re.fullmatch(r"(glibc|musl)-(\d{1,3})\.(\d{1,3})", text)
     if match is None:
         raise ConfigError(
-            f"{where}.libc: {text!r} is not a C library version",
+            f"{values.where('libc')}: {text!r} is not a C library version",
             hint="write 'glibc-2.36' (Debian 12) or 'musl-1.2' (Alpine)",
         )
     name: Literal["glibc", "musl"] = "glibc" if match[1] == "glibc" else "musl"
     return (name, (int(match[2]), int(match[3])))
 
 
-def _env(layered: Mapping[str, Any], where: str) -> tuple[tuple[str, str], ...]:
-    table = _get(layered, "env", dict, where, default={})
+def _env(values: _Values) -> tuple[tuple[str, str], ...]:
+    where = values.where("env")
     env = []
-    for key, value in sorted(table.items()):
+    for key, value in sorted(values.table("env").items()):
         if not _ENV_NAME_RE.match(key):
             raise ConfigError(
-                f"{where}.env: {key!r} is not an environment variable name",
+                f"{where}: {key!r} is not an environment variable name",
                 hint="use letters, digits and '_', not starting with a digit",
             )
         if not isinstance(value, str | int | float) or isinstance(value, bool):
-            raise ConfigError(f"{where}.env.{key} must be a string or number")
+            raise ConfigError(f"{where}.{key} must be a string or number, not {value!r}")
+        if not str(value).isprintable():
+            raise ConfigError(
+                f"{where}.{key}: {str(value)!r} holds a newline or another control character",
+                hint="environment values in an image are one line each",
+            )
         env.append((str(key), str(value)))
     return tuple(env)
-
-
-def _reject_unknown(table: Mapping[str, Any], pyproject: Path) -> None:
-    for key in table:
-        if key not in _KEYS:
-            close = difflib.get_close_matches(key, list(_KEYS), n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(_KEYS)}"
-            raise ConfigError(
-                f"{pyproject.name}: tool.containerize: unknown key {key!r}", hint=hint
-            )
-
-
-def _project_identity(data: Mapping[str, Any], pyproject: Path) -> tuple[str, str]:
-    project = data.get("project") or {}
-    poetry = data.get("tool", {}).get("poetry") or {}
-    name = project.get("name") or poetry.get("name")
-    if not isinstance(name, str) or not name:
-        raise ConfigError(
-            f"{pyproject.name}: no project name",
-            hint="set [project] name (or [tool.poetry] name)",
-        )
-    version = project.get("version") or poetry.get("version") or "0"
-    return name, str(version)
-
-
-def _get(table: Mapping[str, Any], key: str, kind: type, where: str, *, default: Any) -> Any:
-    if key not in table:
-        return default
-    value = table[key]
-    if kind is int and isinstance(value, bool):
-        value = None
-    if not isinstance(value, kind):
-        raise ConfigError(
-            f"{where}.{key}: expected {_KEYS[key]}, got {value!r}",
-        )
-    return value
-
-
-def _get_list(
-    table: Mapping[str, Any], key: str, where: str, *, default: Sequence[str]
-) -> list[str]:
-    if key not in table:
-        return list(default)
-    value = table[key]
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{where}.{key}: expected {_KEYS[key]}, got {value!r}")
-    return list(value)

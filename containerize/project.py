@@ -21,7 +21,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from containerize.errors import ConfigError
-from containerize.resolve.lock.model import Table
+from containerize.tables import Table
 
 #: The group name that means the project's runtime dependencies.
 MAIN_GROUP = "main"
@@ -111,17 +111,27 @@ class ProjectMetadata:
         return self.requirements(groups=self.group_names, extras=self.extra_names)
 
 
+def load(project_dir: Path) -> ProjectMetadata:
+    """Read ``project_dir/pyproject.toml``: the one read of it in a run."""
+    return read_project(project_dir / "pyproject.toml")
+
+
 def read_project(path: Path) -> ProjectMetadata:
     """Read *path* (a ``pyproject.toml``) into :class:`ProjectMetadata`."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except FileNotFoundError:
         raise ConfigError(
-            f"{path}: no pyproject.toml",
-            hint="run containerize in the project directory, next to pyproject.toml",
-        ) from exc
+            f"no pyproject.toml in {path.parent}",
+            hint="run containerize from the project's directory, or pass --project DIR",
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start})",
+            hint="TOML files are UTF-8: save pyproject.toml as UTF-8",
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path.name}: not valid TOML: {exc}", hint=_HINT) from exc
+        raise ConfigError(f"{path}: not valid TOML: {exc}", hint=_HINT) from None
     top = Table(data=data, where="", file=path, hint=_HINT, error=ConfigError)
     project = top.opt_table("project")
     poetry = _poetry_table(top)

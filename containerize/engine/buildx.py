@@ -18,6 +18,8 @@ from containerize import process
 from containerize.platforms import Platform
 
 Progress = Literal["auto", "plain", "tty", "quiet"]
+# Where a server's image goes: into the engine, to its registry, or nowhere (planning).
+OutputKind = Literal["load", "push", "none"]
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -13,9 +13,8 @@ from typing import Literal
 
 from containerize import process
 from containerize.engine import buildx as buildx_mod
-from containerize.engine import probes as engine
+from containerize.engine import probes
 from containerize.errors import CommandError
-from containerize.host import provision
 from containerize.platforms import Platform
 
 Status = Literal["ok", "warn", "fail"]
@@ -164,7 +163,7 @@ def _emulation_check(platform: Platform) -> Check:
     name = f"platform {platform}"
     if _native(platform):
         return Check(name=name, status="ok", detail="native")
-    if provision.emulator_enabled(platform.arch):
+    if probes.emulator_enabled(platform.arch):
         return Check(name=name, status="ok", detail="qemu registered with binfmt_misc")
     return Check(
         name=name,
@@ -207,7 +206,7 @@ def _platform_check(platform: Platform, info: BuilderInfo) -> Check:
     if str(platform) in info.platforms:
         if _native(platform):
             detail = "native"
-        elif provision.emulator_enabled(platform.arch):
+        elif probes.emulator_enabled(platform.arch):
             detail = "by emulation (qemu registered with binfmt_misc)"
         else:
             detail = "on a builder node"
@@ -233,7 +232,7 @@ def _image_store_check(info: BuilderInfo, platforms: Sequence[Platform]) -> Chec
             status="ok",
             detail=f"driver {info.driver}: images are pushed or exported, not loaded",
         )
-    containerd = engine.containerd_image_store()
+    containerd = probes.containerd_image_store()
     if containerd:
         return Check(
             name=name,

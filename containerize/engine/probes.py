@@ -1,9 +1,18 @@
-"""Thin executors that ask the engine about images: target probes and the image store."""
+"""Questions to the engine and the host, each answered by asking, never assumed.
+
+Is a daemon there, with buildx? Does the loopback registry answer? Can the kernel run
+another architecture? What Python does the base image hold on each platform (probed
+once per image digest and cached)? Does the daemon keep images in containerd?
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from containerize import process
@@ -11,6 +20,60 @@ from containerize.errors import CommandError, EngineError
 from containerize.fsutil import cache_home, write_atomic
 from containerize.platforms import Platform
 from containerize.resolve.targets import PROBE_SCRIPT, TargetEnvironment
+
+REGISTRY_ADDRESS = "127.0.0.1:5000"
+
+# OCI architecture -> the binfmt_misc entry of its qemu emulator.
+EMULATORS = {"arm64": "qemu-aarch64", "amd64": "qemu-x86_64"}
+_NATIVE = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
+def daemon_reachable() -> bool:
+    """True when ``docker`` talks to a daemon."""
+    return _answers(["docker", "info", "--format", "{{.ServerVersion}}"])
+
+
+def buildx_present() -> bool:
+    """True when the docker CLI has the buildx plugin."""
+    return _answers(["docker", "buildx", "version"])
+
+
+def engine_reachable() -> bool:
+    """True when ``docker`` talks to a daemon and the buildx plugin answers."""
+    return daemon_reachable() and buildx_present()
+
+
+def _answers(argv: list[str]) -> bool:
+    if shutil.which(argv[0]) is None:
+        return False
+    try:
+        process.run(argv, timeout=20)
+    except CommandError:
+        return False
+    return True
+
+
+def registry_reachable(address: str = REGISTRY_ADDRESS) -> bool:
+    """True when a registry answers the ``/v2/`` probe at *address*."""
+    try:
+        with urllib.request.urlopen(f"http://{address}/v2/", timeout=3) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def emulator_enabled(arch: str) -> bool:
+    """True when the kernel runs binaries of OCI architecture *arch* (natively or by qemu)."""
+    if _NATIVE.get(os.uname().machine) == arch:
+        return True
+    name = EMULATORS.get(arch)
+    if name is None:
+        return False
+    entry = Path("/proc/sys/fs/binfmt_misc") / name
+    try:
+        return entry.read_text().startswith("enabled")
+    except OSError:
+        return False
 
 
 def cache_dir() -> Path:

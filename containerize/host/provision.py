@@ -26,19 +26,24 @@ import shutil
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from containerize import process
-from containerize.errors import CommandError, ProvisionError
+from containerize.engine.probes import (
+    EMULATORS,
+    REGISTRY_ADDRESS,
+    daemon_reachable,
+    emulator_enabled,
+    engine_reachable,
+    registry_reachable,
+)
+from containerize.errors import ProvisionError
 
 logger = logging.getLogger("containerize")
 
 DEFAULT_STATE_DIR = Path("/var/lib/containerize-engine")
-REGISTRY_ADDRESS = "127.0.0.1:5000"
 
 # Host packages from the running release (bookworm): runc from trixie needs a newer
 # glibc, so the host's runc is used; tini-static stands in for docker-init.
@@ -55,9 +60,6 @@ HOST_PACKAGES = (
 # Engine packages from trixie, unpacked into our prefix (never installed).
 ENGINE_PACKAGES = ("docker.io", "docker-cli", "docker-buildx", "containerd")
 ENGINE_SUITE = "trixie"
-
-_EMULATORS = {"arm64": "qemu-aarch64", "amd64": "qemu-x86_64"}
-_NATIVE = {"x86_64": "amd64", "aarch64": "arm64"}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -108,57 +110,6 @@ class Report:
 
 def default_layout() -> Layout:
     return Layout(root=Path(os.environ.get("CONTAINERIZE_ENGINE_DIR", DEFAULT_STATE_DIR)))
-
-
-# --- probes -------------------------------------------------------------------------
-
-
-def daemon_reachable() -> bool:
-    """True when ``docker`` talks to a daemon."""
-    return _answers(["docker", "info", "--format", "{{.ServerVersion}}"])
-
-
-def buildx_present() -> bool:
-    """True when the docker CLI has the buildx plugin."""
-    return _answers(["docker", "buildx", "version"])
-
-
-def engine_reachable() -> bool:
-    """True when ``docker`` talks to a daemon and the buildx plugin answers."""
-    return daemon_reachable() and buildx_present()
-
-
-def _answers(argv: list[str]) -> bool:
-    if shutil.which(argv[0]) is None:
-        return False
-    try:
-        process.run(argv, timeout=20)
-    except CommandError:
-        return False
-    return True
-
-
-def registry_reachable(address: str = REGISTRY_ADDRESS) -> bool:
-    """True when a registry answers the ``/v2/`` probe at *address*."""
-    try:
-        with urllib.request.urlopen(f"http://{address}/v2/", timeout=3) as response:
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def emulator_enabled(arch: str) -> bool:
-    """True when the kernel runs binaries of OCI architecture *arch* (natively or by qemu)."""
-    if _NATIVE.get(os.uname().machine) == arch:
-        return True
-    name = _EMULATORS.get(arch)
-    if name is None:
-        return False
-    entry = Path("/proc/sys/fs/binfmt_misc") / name
-    try:
-        return entry.read_text().startswith("enabled")
-    except OSError:
-        return False
 
 
 # --- up -----------------------------------------------------------------------------
@@ -276,11 +227,11 @@ def _enable_emulation(arches: list[str]) -> None:
             hint="the kernel needs binfmt_misc support to run other architectures",
         )
     for arch in arches:
-        process.run(["update-binfmts", "--enable", _EMULATORS[arch]])
+        process.run(["update-binfmts", "--enable", EMULATORS[arch]])
         if not emulator_enabled(arch):
             raise ProvisionError(
                 f"qemu emulation for linux/{arch} did not register",
-                hint=f"check 'update-binfmts --display {_EMULATORS[arch]}'",
+                hint=f"check 'update-binfmts --display {EMULATORS[arch]}'",
             )
 
 

@@ -11,11 +11,11 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from containerize import servers
 from containerize.config import Config
 from containerize.engine import buildx
+from containerize.engine.buildx import OutputKind
 from containerize.platforms import Platform
 
 VENV = "/opt/venv"
@@ -143,9 +143,6 @@ def labels_for(
     if config.source:
         labels["org.opencontainers.image.source"] = config.source
     return tuple(sorted(labels.items()))
-
-
-OutputKind = Literal["load", "push", "none"]
 
 
 def invocations(

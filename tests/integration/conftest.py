@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from containerize.host import baseimage, provision
+from containerize.engine import probes
+from containerize.host import baseimage
 
 REPO = Path(__file__).resolve().parents[2]
 logger = logging.getLogger("containerize.tests")
@@ -30,12 +31,12 @@ def _in_ci() -> bool:
 def engine() -> None:
     """A reachable engine with buildx, arm64 emulation and the loopback registry."""
     missing = []
-    if not provision.engine_reachable():
+    if not probes.engine_reachable():
         missing.append("a docker engine with buildx")
-    if not provision.emulator_enabled("arm64"):
+    if not probes.emulator_enabled("arm64"):
         missing.append("arm64 emulation")
-    if not provision.registry_reachable():
-        missing.append(f"the registry on {provision.REGISTRY_ADDRESS}")
+    if not probes.registry_reachable():
+        missing.append(f"the registry on {probes.REGISTRY_ADDRESS}")
     if missing:
         message = f"missing {', '.join(missing)}: run 'nox -s engine' (as root on Debian)"
         if _in_ci():

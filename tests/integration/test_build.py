@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from containerize import cli, config, process
-from containerize.engine import buildx, doctor
+from containerize.engine import buildx, doctor, preflight
 from containerize.errors import EngineError
 from containerize.image import pipeline as images
 
@@ -69,11 +69,9 @@ def test_preflight_stops_a_platform_without_emulator(hello_project: Path, engine
     unsupported = next((p for p in candidates if p not in info.platforms), None)
     if unsupported is None:
         pytest.fail(f"every candidate platform is emulated here: {info.platforms}")
-    cfg = images.restrict(
-        config.load(hello_project), platforms=["linux/amd64", unsupported], servers=None
-    )
+    cfg = config.load(hello_project, overrides={"platforms": ["linux/amd64", unsupported]})
     with pytest.raises(EngineError, match=f"cannot build for {unsupported}") as raised:
-        images.preflight(cfg)
+        preflight.preflight(cfg.platforms, builder=cfg.builder)
     assert raised.value.hint is not None
     assert "qemu" in raised.value.hint
 

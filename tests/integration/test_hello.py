@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from containerize import config, process
+from containerize.engine import preflight
 from containerize.image import pipeline as images
+from containerize.image import report
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 
 from . import containers
@@ -31,7 +33,7 @@ class Built:
     project: Path
     image: str
     prepared: images.Prepared
-    summaries: tuple[images.TargetSummary, ...]
+    summaries: tuple[report.TargetSummary, ...]
 
     def tag(self, server: str) -> str:
         return f"{self.image}:{server}"
@@ -41,9 +43,9 @@ class Built:
 def hello_images(hello_project: Path, base_image: str, session_id: str) -> Iterator[Built]:
     image = f"containerize-test/hello-{session_id}"
     cfg = config.load(hello_project, overrides={"image": image})
-    images.preflight(cfg)
-    prepared = images.prepare(cfg, output=images.choose_output(cfg, push=False))
-    summaries = images.build(prepared)
+    preflight.preflight(cfg.platforms, builder=cfg.builder)
+    prepared = images.prepare(cfg, output=preflight.choose_output(cfg.platforms, push=False))
+    summaries = images.build(prepared.invocations)
     for summary in summaries:
         logger.info(
             "built %s in %.1fs: %s %s", summary.server, summary.seconds, summary.tags, summary.sizes

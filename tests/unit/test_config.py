@@ -58,7 +58,13 @@ def test_unknown_key_suggests_nearest(tmp_path: Path) -> None:
         ('app = "a:b"\nservers = ["gunicron"]\n', r"servers\[0\]: unknown server 'gunicron'"),
         ('app = "a:b"\nplatforms = ["linux/amd64", "arm64"]\n', r"platforms\[1\]: 'arm64'"),
         ('app = "a:b"\nport = 70000\n', "not a TCP port"),
-        ('app = "a:b"\nport = "80"\n', "port: expected integer"),
+        ('app = "a:b"\nport = "80"\n', "port: expected a TCP port"),
+        ('app = "a:b"\nuid = 99999999999\n', "uid: 99999999999 is"),
+        ('app = "a:b"\nplatforms = ["linux/amd64", "linux/amd64"]\n', r"platforms\[1\].*already"),
+        ('app = "a:b"\nservers = ["uwsgi", "uwsgi"]\n', r"servers\[1\].*already listed"),
+        ('app = "a:b"\nsource = "x\\nRUN id"\n', "source: 'x\\\\nRUN id' holds a newline"),
+        ('app = "a:b"\nbase-image = "a\\nRUN id"\n', "base-image.*holds a newline"),
+        ('app = "a:b"\n[tool.containerize.env]\nX = "1\\nRUN id"\n', r"env\.X.*newline"),
         ('app = "a b"\n', "is not 'module:callable'"),
         ("", "app is missing"),
         ('app = "a:b"\nimage = "Bad Image"\n', "is not an image repository"),
@@ -80,3 +86,38 @@ def test_missing_table_and_file(tmp_path: Path) -> None:
         config.load(tmp_path, environ={})
     assert info.value.hint is not None
     assert 'app = "myapp.wsgi:application"' in info.value.hint
+
+
+@pytest.mark.parametrize(
+    ("environ", "overrides", "message"),
+    [
+        ({"CONTAINERIZE_PLATFORMS": "linux/zzz"}, {}, r"^CONTAINERIZE_PLATFORMS\[0\]: 'linux/zzz'"),
+        ({"CONTAINERIZE_SERVERS": "gunicorn,gunicorn"}, {}, r"^CONTAINERIZE_SERVERS\[1\]"),
+        ({"CONTAINERIZE_IMAGE": "Not An Image"}, {}, r"^CONTAINERIZE_IMAGE: 'Not An Image'"),
+        ({}, {"platforms": ["linux/amd64", "linux/amd64"]}, r"^--platform\[1\]: .*already"),
+        ({}, {"servers": ["gunicron"]}, r"^--server\[0\]: unknown server 'gunicron'"),
+    ],
+)
+def test_errors_name_the_source_of_the_value(
+    tmp_path: Path, environ: dict[str, str], overrides: dict[str, object], message: str
+) -> None:
+    write(tmp_path, 'app = "a:b"\n')
+    with pytest.raises(ConfigError, match=message) as info:
+        config.load(tmp_path, environ=environ, overrides=overrides)
+    assert "pyproject.toml" not in str(info.value)
+
+
+def test_not_utf8_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_bytes(b'[project]\nname = "caf\xe9"\n')
+    with pytest.raises(ConfigError, match="not UTF-8") as info:
+        config.load(tmp_path, environ={})
+    assert info.value.hint is not None
+
+
+def test_pyproject_is_read_once_into_the_config(tmp_path: Path) -> None:
+    write(
+        tmp_path, 'app = "a:b"\n', project='[project]\nname = "demo"\ndependencies = ["flask>=3"]\n'
+    )
+    cfg = config.load(tmp_path, environ={})
+    assert [str(r) for r in cfg.project.dependencies] == ["flask>=3"]
+    assert cfg.version == "0"

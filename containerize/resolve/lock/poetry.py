@@ -32,10 +32,10 @@ from containerize.resolve.lock.model import (
     Lock,
     LockedFile,
     LockedPackage,
-    Table,
     make_file,
     sort_packages,
 )
+from containerize.tables import Table
 
 _HINT = "the lock file is damaged or was edited by hand; regenerate it with 'poetry lock'"
 

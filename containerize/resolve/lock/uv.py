@@ -21,11 +21,10 @@ from containerize.resolve.lock.model import (
     Lock,
     LockedFile,
     LockedPackage,
-    Table,
-    load_toml,
     make_file,
     sort_packages,
 )
+from containerize.tables import Table, load_toml
 
 _HINT = "the lock file is damaged or was edited by hand; regenerate it with 'uv lock'"
 _LOCAL_SOURCES = ("virtual", "editable", "directory")

@@ -1,0 +1,67 @@
+"""Checks before a build starts: stop early, with the fix, instead of failing halfway.
+
+A daemon that does not answer, a platform the builder cannot run, a cache export its
+driver cannot do, a multi-platform load into an image store that cannot hold it: each
+is an :class:`~containerize.errors.EngineError` that names the cause, not a symptom.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from containerize.engine import buildx, probes
+from containerize.engine.buildx import OutputKind
+from containerize.engine.doctor import parse_inspect
+from containerize.errors import CommandError, EngineError
+from containerize.platforms import Platform
+
+
+def preflight(
+    platforms: Sequence[Platform], *, builder: str | None, cache_to: Sequence[str] = ()
+) -> None:
+    """Stop before a build that cannot work on this engine."""
+    if not probes.daemon_reachable():
+        raise EngineError(
+            "no Docker daemon answers",
+            hint="start dockerd or set DOCKER_HOST ('containerize doctor' checks everything; "
+            "as root on Debian, 'containerize engine up' provisions one)",
+        )
+    try:
+        info = parse_inspect(buildx.inspect_builder(builder))
+    except CommandError as exc:
+        raise EngineError(
+            f"the buildx builder {builder or 'default'!r} is not usable",
+            hint="run 'containerize doctor'\n" + exc.output_tail,
+        ) from None
+    missing = [p for p in platforms if str(p) not in info.platforms]
+    if missing:
+        names = ", ".join(str(p) for p in missing)
+        raise EngineError(
+            f"builder {info.name!r} cannot build for {names}: no native node and no emulator",
+            hint="register qemu emulation (on Debian: apt-get install qemu-user-static "
+            "binfmt-support; update-binfmts --enable qemu-aarch64), or pass --builder with "
+            "a node native to it; 'containerize doctor' shows the details",
+        )
+    exports = [s for s in cache_to if not s.startswith("type=inline")]
+    if info.driver == "docker" and exports:
+        raise EngineError(
+            f"builder {info.name!r} uses the docker driver, which cannot export a build "
+            f"cache ({', '.join(exports)})",
+            hint="use type=inline, or a docker-container or remote builder: "
+            "'docker buildx create --name ci --driver docker-container' and --builder ci",
+        )
+
+
+def choose_output(platforms: Sequence[Platform], *, push: bool) -> OutputKind:
+    """``push`` when asked; else ``load``, if the engine can hold what is built."""
+    if push:
+        return "push"
+    if len(platforms) > 1 and not probes.containerd_image_store():
+        raise EngineError(
+            "this engine's image store cannot load a multi-platform image "
+            f"({', '.join(map(str, platforms))})",
+            hint="build with --push, or one platform at a time with --platform, or enable "
+            'the containerd image store ({"features": {"containerd-snapshotter": true}} in '
+            "/etc/docker/daemon.json)",
+        )
+    return "load"

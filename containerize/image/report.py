@@ -1,0 +1,151 @@
+"""What a build produced: one summary per server, with its size per platform.
+
+Sizes are the compressed layers of each platform's manifest. After ``--push`` the
+manifests come from the registry; after ``--load`` from the OCI index that
+``docker save`` streams (the containerd image store keeps every platform). One walker
+reads both: it only needs a way to look a document up by digest.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tarfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+from containerize import process
+from containerize.engine import buildx
+from containerize.errors import CommandError
+
+logger = logging.getLogger("containerize")
+
+Document = Mapping[str, object]
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetSummary:
+    """How one server's build went."""
+
+    server: str
+    tags: tuple[str, ...]
+    seconds: float
+    digest: str | None
+    sizes: tuple[tuple[str, int | None], ...]  # compressed layers, per platform
+
+    def __str__(self) -> str:
+        sizes = ", ".join(f"{name} {_mib(size)}" for name, size in self.sizes)
+        return f"{self.server}: {self.seconds:.1f}s  {' '.join(self.tags)}  [{sizes}]"
+
+
+def summarize(result: buildx.BuildResult, *, seconds: float) -> TargetSummary:
+    """The summary of one finished build, sizes included."""
+    inv = result.invocation
+    return TargetSummary(
+        server=inv.target or "?",
+        tags=inv.tags,
+        seconds=seconds,
+        digest=result.digest,
+        sizes=sizes(inv),
+    )
+
+
+def sizes(inv: buildx.BuildInvocation) -> tuple[tuple[str, int | None], ...]:
+    """Compressed size per platform of what *inv* produced, where it can be read."""
+    if inv.output is None or not inv.tags:
+        return tuple((str(p), None) for p in inv.platforms)
+    tag = inv.tags[0]
+    if inv.output.kind == "load":
+        return _loaded_sizes(tag)
+    repository = tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
+    top = buildx.imagetools_inspect(tag, builder=inv.builder)
+    if top is None:
+        return tuple((str(p), None) for p in inv.platforms)
+    return platform_sizes(
+        top,
+        lambda digest: buildx.imagetools_inspect(f"{repository}@{digest}", builder=inv.builder),
+        single=str(inv.platforms[0]) if inv.platforms else "?",
+    )
+
+
+def platform_sizes(
+    top: Document, lookup: Callable[[str], Document | None], *, single: str = "?"
+) -> tuple[tuple[str, int | None], ...]:
+    """Walk an index (nested or not) down to its manifests: (platform, size) each.
+
+    A plain manifest at the top is one platform, named *single*. Attestation
+    manifests (platform ``unknown/unknown``) are not counted.
+    """
+    if "layers" in top:
+        return ((single, _layers_size(top)),)
+    found: list[tuple[str, int | None]] = []
+
+    def walk(entries: object) -> None:
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("digest"), str):
+                continue
+            platform = entry.get("platform") or {}
+            if platform.get("os") == "unknown":
+                continue
+            document = lookup(entry["digest"]) or {}
+            if "manifests" in document:
+                walk(document["manifests"])
+            elif "layers" in document and platform.get("os"):
+                found.append(
+                    (f"{platform['os']}/{platform.get('architecture')}", _layers_size(document))
+                )
+
+    walk(top.get("manifests"))
+    return tuple(sorted(found))
+
+
+def _loaded_sizes(tag: str) -> tuple[tuple[str, int | None], ...]:
+    """Per-platform sizes of a loaded image, from the index ``docker save`` streams.
+
+    Only the small JSON blobs are parsed; layer contents stream past unread.
+    """
+    documents: dict[str, Document] = {}
+    try:
+        with process.reading(["docker", "save", tag]) as stream:
+            _read_saved(stream, documents)
+    except (CommandError, tarfile.TarError) as exc:
+        # Sizes are a report, not a result: say why they are missing, build on.
+        logger.warning("no image sizes for %s: %s", tag, str(exc).splitlines()[0])
+        return ()
+    return platform_sizes(documents.pop("index.json", {}), documents.get)
+
+
+def _read_saved(stream: IO[bytes], documents: dict[str, Document]) -> None:
+    """Collect index.json and the small JSON blobs of a ``docker save`` stream."""
+    with tarfile.open(fileobj=stream, mode="r|") as archive:
+        for member in archive:
+            small = member.isfile() and member.size < 1 << 20
+            if not small or not (member.name == "index.json" or "blobs/sha256/" in member.name):
+                continue
+            handle = archive.extractfile(member)
+            try:
+                document = json.loads(handle.read()) if handle else None
+            except ValueError:
+                continue  # a small layer, not JSON
+            if not isinstance(document, dict):
+                continue
+            name = member.name
+            key = name if name == "index.json" else "sha256:" + name.rsplit("/", 1)[1]
+            documents[key] = document
+
+
+def _layers_size(manifest: Document) -> int | None:
+    layers = manifest.get("layers")
+    if not isinstance(layers, list):
+        return None
+    return sum(int(layer.get("size", 0)) for layer in layers if isinstance(layer, dict))
+
+
+def _mib(size: int | None) -> str:
+    return "size unknown" if size is None else f"{size / 2**20:.1f} MiB compressed"
+
+
+def lines(summaries: Sequence[TargetSummary]) -> str:
+    """The summaries as the build command prints them."""
+    return "\n".join(f"  {summary}" for summary in summaries)
