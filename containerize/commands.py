@@ -16,11 +16,10 @@ from containerize.engine import buildx, preflight, probes
 from containerize.engine import doctor as doctor_mod
 from containerize.errors import ConfigError
 from containerize.fsutil import exclusive, write_atomic
-from containerize.host import baseimage, provision
 from containerize.image import dockerfile as dockerfile_mod
 from containerize.image import pins, pipeline, report
 from containerize.image.bake import bake_file
-from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
+from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform, parse_platforms
 
 
 def doctor(project: Path, *, overrides: Mapping[str, Any]) -> int:
@@ -37,7 +36,7 @@ def doctor(project: Path, *, overrides: Mapping[str, Any]) -> int:
             wanted, builder = cfg.platforms, cfg.builder
             registry = doctor_mod.registry_of(cfg.image)
     if overrides.get("platforms"):
-        wanted = tuple(Platform.parse(p, where="--platform") for p in overrides["platforms"])
+        wanted = parse_platforms(overrides["platforms"], where="--platform")
     checks = doctor_mod.run_checks(platforms=wanted, builder=builder, registry=registry)
     for check in checks:
         print(check)
@@ -51,6 +50,10 @@ def doctor(project: Path, *, overrides: Mapping[str, Any]) -> int:
 
 def engine(action: str) -> int:
     """``up``, ``down`` or ``status`` of the provisioned engine."""
+    # Root-only host provisioning: imported only by the commands that use it, so a
+    # project's noxfile never loads it.
+    from containerize.host import provision  # noqa: PLC0415
+
     if action == "up":
         print(provision.up())
     elif action == "down":
@@ -68,6 +71,8 @@ def engine(action: str) -> int:
 
 def base_image() -> int:
     """Build (or find cached) the Debian Python base image in the loopback registry."""
+    from containerize.host import baseimage  # noqa: PLC0415  (see engine())
+
     print(baseimage.ensure())
     return 0
 

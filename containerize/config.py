@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from containerize import project as project_mod
-from containerize import servers
+from containerize import reference, servers
 from containerize.errors import ConfigError
-from containerize.platforms import Platform
+from containerize.platforms import Platform, parse_platforms
 from containerize.project import ProjectMetadata
 
 DEFAULT_EXCLUDES = (
@@ -107,7 +107,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         key="lock",
         kind="str",
-        expects="the path of the lock file (poetry.lock, uv.lock, pylock.toml)",
+        expects="the path of the lock file (poetry.lock, uv.lock, pylock.toml or a hashed "
+        "requirements.txt)",
         default=None,
     ),
     Option(key="groups", kind="list", expects="a list of dependency groups", default=("main",)),
@@ -171,9 +172,6 @@ _APP_RE = re.compile(
     r"^(?P<module>[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)(?::(?P<callable>[A-Za-z_]\w*))?$"
 )
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_IMAGE_RE = re.compile(
-    r"^[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$"
-)
 _MAX_ID = 2**31 - 1
 
 
@@ -266,7 +264,9 @@ def load(
         version=project.version or "0",
         app=_app(values),
         image=_image(values, default=name),
-        base_image=values.string("base-image"),
+        base_image=str(
+            reference.parse(values.string("base-image"), where=values.where("base-image"))
+        ),
         platforms=_platforms(values),
         servers=_servers(values),
         port=values.integer("port", low=1, high=65535, problem="not a TCP port"),
@@ -421,26 +421,11 @@ def _app(values: _Values) -> AppSpec:
 
 def _image(values: _Values, *, default: str) -> str:
     image = values.optional_string("image") or default
-    if not _IMAGE_RE.match(image):
-        raise ConfigError(
-            f"{values.where('image')}: {image!r} is not an image repository",
-            hint="use lowercase letters, digits, '.', '_', '-' and '/', without a tag",
-        )
-    return image
+    return str(reference.parse_repository(image, where=values.where("image")))
 
 
 def _platforms(values: _Values) -> tuple[Platform, ...]:
-    texts, where = values.strings("platforms"), values.where("platforms")
-    platforms = tuple(Platform.parse(text, where=f"{where}[{i}]") for i, text in enumerate(texts))
-    if not platforms:
-        raise ConfigError(f"{where} is empty", hint="list at least one platform")
-    for i, platform in enumerate(platforms):
-        if platform in platforms[:i]:
-            raise ConfigError(
-                f"{where}[{i}]: {texts[i]!r} is {platform}, which is already listed",
-                hint="list each platform once",
-            )
-    return platforms
+    return parse_platforms(values.strings("platforms"), where=values.where("platforms"))
 
 
 def _servers(values: _Values) -> tuple[str, ...]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Literal
 
 from containerize import process
+from containerize.engine import docker
 from containerize.platforms import Platform
 
 Progress = Literal["auto", "plain", "tty", "quiet"]
@@ -65,10 +66,7 @@ class BuildInvocation:
 
 def argv(inv: BuildInvocation) -> list[str]:
     """The exact command line for *inv*."""
-    args = ["docker", "buildx"]
-    if inv.builder:
-        args += ["--builder", inv.builder]
-    args += ["build", "--progress", inv.progress]
+    args = docker.buildx_argv("build", "--progress", inv.progress, builder=inv.builder)
     if inv.dockerfile is not None:
         args += ["--file", str(inv.dockerfile)]
     if inv.target:
@@ -132,20 +130,15 @@ def build(inv: BuildInvocation, *, stream: bool = True) -> BuildResult:
     )
 
 
-def command(*args: str, builder: str | None = None) -> list[str]:
-    """``docker buildx [--builder NAME] ARGS...``: every buildx call but builds."""
-    return ["docker", "buildx", *(["--builder", builder] if builder else []), *args]
-
-
 def inspect_builder(builder: str | None = None) -> str:
     """The text of ``docker buildx inspect`` for *builder* (the current one if None)."""
-    return process.run(command("inspect", *([builder] if builder else [])), timeout=60).stdout
+    return docker.buildx("inspect", *([builder] if builder else []), timeout=60).stdout
 
 
 def imagetools_inspect(ref: str, *, builder: str | None = None) -> Mapping[str, object] | None:
     """The raw manifest of *ref* in its registry, or None when it does not exist."""
-    result = process.run(
-        command("imagetools", "inspect", "--raw", ref, builder=builder), check=False, timeout=60
+    result = docker.buildx(
+        "imagetools", "inspect", "--raw", ref, builder=builder, check=False, timeout=60
     )
     if result.returncode != 0:
         return None

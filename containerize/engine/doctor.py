@@ -13,7 +13,7 @@ from typing import Literal
 
 from containerize import process
 from containerize.engine import buildx as buildx_mod
-from containerize.engine import probes
+from containerize.engine import docker, probes
 from containerize.errors import CommandError
 from containerize.platforms import Platform
 
@@ -77,8 +77,8 @@ def run_checks(
     registry: str | None = None,
 ) -> list[Check]:
     """Run every check that can run; each missing piece is reported with its fix."""
-    docker = shutil.which("docker")
-    if docker is None:
+    docker_path = shutil.which(docker.BINARY)
+    if docker_path is None:
         checks = [
             Check(
                 name="docker CLI",
@@ -91,11 +91,11 @@ def run_checks(
         return checks + ([_registry_check(registry)] if registry else [])
     # 'docker version' exits non-zero without a daemon but still prints the client.
     client = process.run(
-        ["docker", "version", "--format", "{{.Client.Version}}"], check=False, timeout=30
+        docker.argv("version", "--format", "{{.Client.Version}}"), check=False, timeout=30
     ).stdout.strip()
-    checks = [Check(name="docker CLI", status="ok", detail=f"{docker} {client}")]
+    checks = [Check(name="docker CLI", status="ok", detail=f"{docker_path} {client}")]
 
-    server = _version(["docker", "version", "--format", "{{.Server.Version}}"])
+    server = _version(docker.argv("version", "--format", "{{.Server.Version}}"))
     if server is None:
         checks.append(
             Check(
@@ -108,7 +108,7 @@ def run_checks(
     else:
         checks.append(Check(name="engine", status="ok", detail=f"dockerd {server}"))
 
-    buildx = _version(buildx_mod.command("version"))
+    buildx = _version(docker.buildx_argv("version"))
     if buildx is None:
         checks.append(
             Check(

@@ -16,6 +16,7 @@ import urllib.request
 from pathlib import Path
 
 from containerize import process
+from containerize.engine import docker
 from containerize.errors import CommandError, EngineError
 from containerize.fsutil import cache_home, write_atomic
 from containerize.platforms import Platform
@@ -30,12 +31,12 @@ _NATIVE = {"x86_64": "amd64", "aarch64": "arm64"}
 
 def daemon_reachable() -> bool:
     """True when ``docker`` talks to a daemon."""
-    return _answers(["docker", "info", "--format", "{{.ServerVersion}}"])
+    return _answers(docker.argv("info", "--format", "{{.ServerVersion}}"))
 
 
 def buildx_present() -> bool:
     """True when the docker CLI has the buildx plugin."""
-    return _answers(["docker", "buildx", "version"])
+    return _answers(docker.buildx_argv("version"))
 
 
 def engine_reachable() -> bool:
@@ -105,12 +106,12 @@ def probe_target(image: str, platform: Platform) -> TargetEnvironment:
     cached = cached_target(image, platform)
     if cached is not None:
         return cached
-    argv = [
-        "docker", "run", "--rm", "--network=none", "--platform", str(platform),
-        "--entrypoint", "python3", image, "-c", PROBE_SCRIPT,
-    ]  # fmt: skip
     try:
-        result = process.run(argv, timeout=300)
+        result = docker.run(
+            "run", "--rm", "--network=none", "--platform", str(platform),
+            "--entrypoint", "python3", image, "-c", PROBE_SCRIPT,
+            timeout=300,
+        )  # fmt: skip
     except CommandError as exc:
         raise EngineError(
             f"could not run python3 in the base image {image} for {platform}",
@@ -132,9 +133,7 @@ def probe_target(image: str, platform: Platform) -> TargetEnvironment:
 
 def containerd_image_store() -> bool:
     """True when the daemon keeps images in containerd (it can load multi-platform)."""
-    result = process.run(
-        ["docker", "info", "--format", "{{json .DriverStatus}}"], check=False, timeout=30
-    )
+    result = docker.run("info", "--format", "{{json .DriverStatus}}", check=False, timeout=30)
     try:
         status = json.loads(result.stdout or "null") or []
     except ValueError:

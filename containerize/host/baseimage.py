@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from containerize import process
-from containerize.engine import buildx
+from containerize.engine import buildx, docker
 from containerize.errors import ProvisionError
 from containerize.fsutil import cache_home, link_or_copy
 from containerize.host.provision import debian_mirror
@@ -102,7 +102,7 @@ def ensure(recipe: Recipe | None = None) -> str:
 
 
 def _retag(recipe: Recipe) -> None:
-    process.run(buildx.command("imagetools", "create", "--tag", recipe.ref, recipe.keyed_ref))
+    docker.buildx("imagetools", "create", "--tag", recipe.ref, recipe.keyed_ref)
 
 
 def _describe(recipe: Recipe) -> str:

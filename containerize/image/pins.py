@@ -14,9 +14,10 @@ from pathlib import Path
 import tomlkit
 
 from containerize import process
-from containerize.engine import buildx
+from containerize.engine import docker
 from containerize.errors import ConfigError, EngineError
 from containerize.fsutil import write_atomic
+from containerize.reference import parse_digest
 
 _HEADER = (
     "Written by containerize: base images pinned by digest, so builds are repeatable.\n"
@@ -36,22 +37,30 @@ def read(path: Path) -> dict[str, str]:
             hint=f"delete {path.name} and run 'containerize pin' to write it again",
         ) from None
     table = data.get("base-images", {})
-    if not isinstance(table, dict) or not all(
-        isinstance(v, str) and v.startswith("sha256:") for v in table.values()
-    ):
+    if not isinstance(table, dict):
         raise ConfigError(
             f"{path}: [base-images] must map image references to 'sha256:...' digests",
             hint=f"delete {path.name} and run 'containerize pin' to write it again",
         )
-    return dict(table)
+    pins = {}
+    for ref, digest in table.items():
+        try:
+            pins[ref] = parse_digest(digest, where=f'{path}: base-images."{ref}"')
+        except ConfigError as exc:
+            # The digest is written into the Dockerfile: a malformed one is never used.
+            raise ConfigError(
+                f"{exc.message}; [base-images] must map image references to 'sha256:...' digests",
+                hint="run 'containerize pin --refresh' to resolve and record the digest again",
+            ) from None
+    return pins
 
 
 def resolve(ref: str, *, builder: str | None = None) -> str:
     """The digest of *ref*'s manifest (the index, for a multi-arch image) in its registry."""
-    args = buildx.command(
-        "imagetools", "inspect", ref, "--format", "{{json .Manifest}}", builder=builder
-    )
-    result = process.run(args, check=False, timeout=120)
+    result = docker.buildx(
+        "imagetools", "inspect", ref, "--format", "{{json .Manifest}}",
+        builder=builder, check=False, timeout=120,
+    )  # fmt: skip
     if result.returncode != 0:
         raise EngineError(
             f"cannot resolve base image {ref!r}: {process.tail(result.stderr, 3)}",
@@ -61,9 +70,12 @@ def resolve(ref: str, *, builder: str | None = None) -> str:
         digest = json.loads(result.stdout).get("digest")
     except (ValueError, AttributeError):
         digest = None
-    if not isinstance(digest, str) or not digest.startswith("sha256:"):
+    if digest is None:
         raise EngineError(f"the registry gave no digest for {ref!r}")
-    return digest
+    try:
+        return parse_digest(digest, where=f"the digest the registry gave for {ref!r}")
+    except ConfigError as exc:
+        raise EngineError(exc.message, hint="check the registry that serves the image") from None
 
 
 def pinned(ref: str, path: Path, *, refresh: bool = False, builder: str | None = None) -> str:
@@ -80,6 +92,7 @@ def pinned(ref: str, path: Path, *, refresh: bool = False, builder: str | None =
 
 def write(path: Path, ref: str, digest: str) -> None:
     """Record *ref* -> *digest* in *path*, keeping the rest of the file as it was."""
+    parse_digest(digest, where=f'the digest for base-images."{ref}" in {path}')
     try:
         document = tomlkit.parse(path.read_text())
     except FileNotFoundError:

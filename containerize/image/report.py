@@ -15,8 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
-from containerize import process
-from containerize.engine import buildx
+from containerize.engine import buildx, docker
 from containerize.errors import CommandError
 
 logger = logging.getLogger("containerize")
@@ -107,7 +106,7 @@ def _loaded_sizes(tag: str) -> tuple[tuple[str, int | None], ...]:
     """
     documents: dict[str, Document] = {}
     try:
-        with process.reading(["docker", "save", tag]) as stream:
+        with docker.save([tag]) as stream:
             _read_saved(stream, documents)
     except (CommandError, tarfile.TarError) as exc:
         # Sizes are a report, not a result: say why they are missing, build on.

@@ -27,6 +27,22 @@ def _in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test here needs the engine; those that build also fetch from the index.
+
+    So ``pytest -m "not engine"`` runs the unit suite alone.
+    """
+    for item in items:
+        if HERE not in item.path.parents:
+            continue
+        item.add_marker(pytest.mark.engine)
+        if "base_image" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.network)
+
+
 @pytest.fixture(scope="session")
 def engine() -> None:
     """A reachable engine with buildx, arm64 emulation and the loopback registry."""

@@ -67,7 +67,7 @@ def test_unknown_key_suggests_nearest(tmp_path: Path) -> None:
         ('app = "a:b"\n[tool.containerize.env]\nX = "1\\nRUN id"\n', r"env\.X.*newline"),
         ('app = "a b"\n', "is not 'module:callable'"),
         ("", "app is missing"),
-        ('app = "a:b"\nimage = "Bad Image"\n', "is not an image repository"),
+        ('app = "a:b"\nimage = "Bad Image"\n', "no image reference may contain"),
         ('app = "a:b"\nuid = 0\n', "never runs as root"),
         ('app = "a:b"\nhealthcheck-path = "health"\n', "must start with '/'"),
     ],

