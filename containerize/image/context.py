@@ -20,7 +20,15 @@ from containerize.errors import ConfigError
 from containerize.fsutil import replacing_dir
 
 # Lock and build files: installing them is the wheelhouse's job, not the app layer's.
-_PROJECT_FILES = ("poetry.lock", "pylock.toml", "pylock.*.toml", "uv.lock", "containerize.lock")
+_PROJECT_FILES = (
+    "poetry.lock",
+    "pylock.toml",
+    "pylock.*.toml",
+    "uv.lock",
+    "requirements.txt",
+    "requirements.in",
+    "containerize.lock",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,13 +46,14 @@ class Context:
 def app_files(config: Config) -> tuple[PurePosixPath, ...]:
     """The application files that go into the image, relative to the project, sorted."""
     excludes = (*DEFAULT_EXCLUDES, *_PROJECT_FILES)
+    lock = config.lock.relative_to(config.project_dir).as_posix() if config.lock else None
     build_dir = config.build_dir.resolve()
     chosen: list[PurePosixPath] = []
     for path in _walk(config.project_dir, excludes, build_dir):
         relative = PurePosixPath(path.relative_to(config.project_dir).as_posix())
         if config.include and not any(_matches(relative, pattern) for pattern in config.include):
             continue
-        if any(_matches(relative, pattern) for pattern in config.exclude):
+        if any(_matches(relative, pattern) for pattern in config.exclude) or str(relative) == lock:
             continue
         chosen.append(relative)
     if not chosen:

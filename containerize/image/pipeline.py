@@ -37,6 +37,8 @@ from containerize.platforms import Platform
 from containerize.resolve import lock as lockmod
 from containerize.resolve import wheelhouse as wheelhouse_mod
 from containerize.resolve.fetch import Cache
+from containerize.resolve.filenames import name_files
+from containerize.resolve.index import IndexSettings
 from containerize.resolve.targets import TargetEnvironment
 
 
@@ -45,6 +47,7 @@ class Resolved:
     """What the lock, the base image and the targets decide, before any planning."""
 
     base_image: str  # pinned by digest when known
+    settings: IndexSettings  # where the files come from
     targets: tuple[TargetEnvironment, ...]  # in config.platforms order
     selections: tuple[wheelhouse_mod.PlatformSelection, ...]
     notices: tuple[str, ...]
@@ -82,13 +85,22 @@ def resolve(
     """
     lock = lockmod.load_lock(config.project_dir, config.lock)
     lockmod.check_fresh(lock, config.project)
+    settings = wheelhouse_mod.index_settings(config.project, lock)
+    if lock.needs_file_names:  # a requirements file: hashes, named from the index
+        lock = name_files(lock, settings)
     base, notices = _base_image(config, engine=engine, record=record_pin, refresh=refresh_base)
     targets = tuple(_target(config, base, p, engine=engine) for p in config.platforms)
     selections = tuple(
         wheelhouse_mod.select_all(config, lock, config.project, target) for target in targets
     )
     notices += wheelhouse_mod.announce_sdists(selections, native=os.uname().machine)
-    return Resolved(base_image=base, targets=targets, selections=selections, notices=tuple(notices))
+    return Resolved(
+        base_image=base,
+        settings=settings,
+        targets=targets,
+        selections=selections,
+        notices=tuple(notices),
+    )
 
 
 def _base_image(
@@ -137,9 +149,8 @@ def make_plan(config: Config, resolved: Resolved) -> plan.BuildPlan:
 
 def fetch_wheelhouse(config: Config, resolved: Resolved) -> wheelhouse_mod.Wheelhouse:
     """Fetch every selected file, hash-checked, into ``<build dir>/wheelhouse``."""
-    settings = wheelhouse_mod.index_settings(config.project)
     return wheelhouse_mod.build(
-        config, resolved.selections, settings=settings, cache=Cache.default()
+        config, resolved.selections, settings=resolved.settings, cache=Cache.default()
     )
 
 

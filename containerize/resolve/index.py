@@ -227,6 +227,7 @@ def discover(
     environ: Mapping[str, str] = os.environ,
     poetry_sources: Sequence[tuple[str, str, str]] = (),
     config_files: Sequence[Path] | None = None,
+    lock_sources: Sequence[tuple[str, str, str]] = (),
 ) -> IndexSettings:
     """Read pip's configuration and the project's Poetry sources into settings.
 
@@ -240,6 +241,9 @@ def discover(
     primary source replaces the default index (pip's ``index-url``, or pip's own
     default); then come pip's extra indexes, then supplemental, then explicit sources
     (a locked file is identified by its hash, so searching them all is safe).
+    *lock_sources* are ``(option, url, origin)`` that the lock file itself sets
+    (``index-url``, ``extra-index-url`` or ``find-links`` in a requirements file): they
+    are searched after the user's own indexes and find-links, which know this machine.
     ``PIP_NO_INDEX`` keeps only find-links. Local folders and ``file://`` indexes that
     are missing or empty are skipped with a debug log.
     """
@@ -283,6 +287,9 @@ def discover(
             indexes.append(_index_source(f"extra-index-url[{position}]", url, setting.origin))
     indexes.extend(supplementals)
     indexes.extend(explicits)
+    indexes.extend(
+        _index_source(o, url, where) for o, url, where in lock_sources if o != "find-links"
+    )
 
     if no_index:
         logger.debug("no-index is set: only find-links are searched")
@@ -295,6 +302,12 @@ def discover(
             link = _find_links(location, setting.origin, project_dir, environ)
             if link is not None:
                 find_links.append(link)
+    named = (
+        _find_links(at, where, project_dir, environ)
+        for o, at, where in lock_sources
+        if o == "find-links"
+    )
+    find_links.extend(link for link in named if link is not None)
 
     return IndexSettings(
         indexes=_usable_indexes(indexes),

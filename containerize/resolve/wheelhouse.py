@@ -42,7 +42,7 @@ from containerize.image.plan import Needs
 from containerize.project import ProjectMetadata
 from containerize.resolve.fetch import Cache, FetchReport, FileRequest, fetch
 from containerize.resolve.index import IndexSettings, discover
-from containerize.resolve.lock import Lock
+from containerize.resolve.lock import Lock, lock_sources
 from containerize.resolve.selection import SelectedPackage, Selection, sdist_message, select
 from containerize.resolve.targets import TargetEnvironment
 
@@ -116,10 +116,12 @@ class Wheelhouse:
         return "\n".join(lines)
 
 
-def index_settings(project: ProjectMetadata) -> IndexSettings:
-    """Where files come from: the user's pip configuration and the project's Poetry sources."""
+def index_settings(project: ProjectMetadata, lock: Lock | None = None) -> IndexSettings:
+    """Where files come from: the user's pip configuration, the project's Poetry sources,
+    then the indexes *lock* names (a requirements file's ``--index-url`` and friends)."""
     sources = [(s.name, s.url, s.priority or "primary") for s in project.sources if s.url]
-    return discover(project.path.parent, poetry_sources=sources)
+    named = lock_sources(lock) if lock is not None else []
+    return discover(project.path.parent, poetry_sources=sources, lock_sources=named)
 
 
 def select_all(

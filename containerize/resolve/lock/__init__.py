@@ -1,9 +1,10 @@
 """Lock files: find, read and check the project's lock.
 
 ``load_lock`` finds ``poetry.lock``, ``pylock.toml`` or ``uv.lock`` next to
-``pyproject.toml`` and reads it into one typed :class:`Lock`; ``load_project`` reads
-the root requirements from ``pyproject.toml``; ``check_fresh`` refuses a lock that no
-longer matches the project, naming the command that re-locks it.
+``pyproject.toml`` (else a hashed ``requirements.txt``) and reads it into one typed
+:class:`Lock`; ``load_project``
+reads the root requirements from ``pyproject.toml``; ``check_fresh`` refuses a lock that
+no longer matches the project, naming the command that re-locks it.
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ from containerize.resolve.lock.model import (
     LockedFile,
     LockedPackage,
     LockFormat,
+    LockIndex,
 )
 from containerize.resolve.lock.poetry import poetry_content_hashes, read_poetry_lock
 from containerize.resolve.lock.pylock import read_pylock
+from containerize.resolve.lock.requirements import read_requirements
 from containerize.resolve.lock.uv import read_uv_lock
 
 __all__ = [
@@ -35,6 +38,7 @@ __all__ = [
     "IndexSource",
     "Lock",
     "LockFormat",
+    "LockIndex",
     "LockedFile",
     "LockedPackage",
     "ProjectMetadata",
@@ -42,6 +46,7 @@ __all__ = [
     "detect_format",
     "load_lock",
     "load_project",
+    "lock_sources",
     "read_lock",
 ]
 
@@ -51,10 +56,14 @@ LOCK_FILES: dict[str, LockFormat] = {
     "pylock.toml": "pylock",
     "uv.lock": "uv",
 }
+#: Looked for only when none of :data:`LOCK_FILES` exists: many projects keep a
+#: ``requirements.txt`` beside their real lock (an export, for example).
+REQUIREMENTS_FILE = "requirements.txt"
 
 _READERS: dict[LockFormat, Callable[[Path], Lock]] = {
     "poetry": read_poetry_lock,
     "pylock": read_pylock,
+    "requirements": read_requirements,
     "uv": read_uv_lock,
 }
 
@@ -67,14 +76,21 @@ def load_project(project_dir: Path) -> ProjectMetadata:
 
 
 def detect_format(path: Path) -> LockFormat:
-    """The format of a lock file, from its name."""
+    """The format of a lock file, from its name.
+
+    Any ``*.txt`` is a requirements file: ``requirements.txt``, ``requirements/*.txt``,
+    or whatever name ``[tool.containerize] lock`` gives.
+    """
     if path.name in LOCK_FILES:
         return LOCK_FILES[path.name]
     if _PYLOCK_NAME.match(path.name):
         return "pylock"
+    if path.suffix == ".txt":
+        return "requirements"
     raise LockError(
         f"{path}: not a lock file containerize can read",
-        hint="use poetry.lock, uv.lock, or a PEP 751 pylock.toml / pylock.NAME.toml",
+        hint="use poetry.lock, uv.lock, a PEP 751 pylock.toml / pylock.NAME.toml, or a "
+        "requirements file with hashes (requirements.txt)",
     )
 
 
@@ -93,10 +109,16 @@ def load_lock(project_dir: Path, path: Path | None = None) -> Lock:
 
     With *path* (absolute, or relative to *project_dir*) that file is read. Without
     it, exactly one of ``poetry.lock``, ``pylock.toml`` and ``uv.lock`` must exist in
-    *project_dir*.
+    *project_dir*, or else ``requirements.txt``. A requirements file names no files,
+    only their hashes (:attr:`Lock.needs_file_names`):
+    :func:`containerize.resolve.filenames.name_files` names them from the index.
     """
     if path is not None:
         return read_lock(path if path.is_absolute() else project_dir / path)
+    return read_lock(_find_lock(project_dir))
+
+
+def _find_lock(project_dir: Path) -> Path:
     found = [project_dir / name for name in LOCK_FILES if (project_dir / name).is_file()]
     if len(found) > 1:
         names = ", ".join(p.name for p in found)
@@ -104,12 +126,26 @@ def load_lock(project_dir: Path, path: Path | None = None) -> Lock:
             f"{project_dir}: more than one lock file ({names}); which one describes the image?",
             hint='choose one with [tool.containerize] lock = "..." or --lock, or delete the others',
         )
-    if not found:
-        raise LockError(
-            f"{project_dir}: no lock file (looked for {', '.join(LOCK_FILES)})",
-            hint="create one: 'poetry lock', 'uv lock', or 'pip lock -o pylock.toml .'",
-        )
-    return read_lock(found[0])
+    if found:
+        return found[0]
+    if (project_dir / REQUIREMENTS_FILE).is_file():
+        return project_dir / REQUIREMENTS_FILE
+    hint = (
+        "create one: 'poetry lock', 'uv lock', 'pip lock -o pylock.toml .', or "
+        "'pip-compile --generate-hashes' for a requirements.txt"
+    )
+    if (project_dir / "requirements").is_dir():
+        hint = 'name one of requirements/*.txt with [tool.containerize] lock = "...", or ' + hint
+    raise LockError(
+        f"{project_dir}: no lock file (looked for {', '.join([*LOCK_FILES, REQUIREMENTS_FILE])})",
+        hint=hint,
+    )
+
+
+def lock_sources(lock: Lock) -> list[tuple[str, str, str]]:
+    """The lock file's own index options as ``(option, url, origin)`` for
+    :func:`~containerize.resolve.index.discover`."""
+    return [(index.option, index.url, index.origin) for index in lock.indexes]
 
 
 def check_fresh(lock: Lock, project: ProjectMetadata) -> None:
@@ -118,7 +154,8 @@ def check_fresh(lock: Lock, project: ProjectMetadata) -> None:
     A Poetry lock is fresh when its ``content-hash`` is the one Poetry computes from
     ``pyproject.toml``. For uv and pylock files, every root requirement of the project
     must be locked at a version it accepts, and the lock's own roots must still be
-    the project's.
+    the project's. A requirements file records no roots: its pins are checked against
+    the project's runtime requirements only.
     """
     if lock.format == "poetry":
         _check_poetry(lock, project)

@@ -1,0 +1,166 @@
+"""Naming hashed files: a requirements lock says which bytes, the index says which file.
+
+A ``--hash`` in a requirements file identifies a file by content but not by name, and
+the name is what tells a wheel for ``linux/arm64`` from one for ``linux/amd64``. Before
+selection, :func:`name_files` reads each such package's project page from the same
+sources the fetch searches (find-links first, then the indexes, in order), keeps the
+files whose sha256 the lock lists, and records their names and URLs. The result is an
+ordinary :class:`~containerize.resolve.lock.model.Lock` whose packages have files, so
+selection and fetching treat it like any other lock, and the fetch downloads each
+chosen file from the URL found here (falling back to the indexes) and checks its hash.
+
+Find-links folders and ``file://`` indexes without hashes in their pages have their
+candidate files hashed on the spot. A hash that no source lists is left out with a
+warning (selection then sees fewer files); a package none of whose hashes is listed
+anywhere is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import urllib.parse
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
+
+from containerize.errors import FetchError, LockError
+from containerize.resolve.index import (
+    FindLinks,
+    IndexClient,
+    IndexFile,
+    IndexSettings,
+    IndexSource,
+    redact_url,
+)
+from containerize.resolve.lock.model import Lock, LockedFile, LockedPackage, make_file
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 1 << 20
+
+
+def name_files(lock: Lock, settings: IndexSettings, *, jobs: int = 8) -> Lock:
+    """*lock* with every :attr:`~LockedPackage.unnamed_hashes` turned into named files.
+
+    Each package's project page is read once, *jobs* pages at a time. Raises
+    :class:`FetchError` when no source lists any file of a package, and
+    :class:`LockError` when a hash belongs to another version than the one pinned.
+    """
+    pending = [p for p in lock.packages if p.unnamed_hashes]
+    if not pending:
+        return lock
+    client = IndexClient(settings)
+    sources: tuple[FindLinks | IndexSource, ...] = (*settings.find_links, *settings.indexes)
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="containerize-names") as pool:
+        named = list(pool.map(lambda p: _name_package(lock, p, client, sources), pending))
+    replacements = {id(old): new for old, new in zip(pending, named, strict=True)}
+    packages = tuple(replacements.get(id(p), p) for p in lock.packages)
+    return replace(lock, packages=packages)
+
+
+def _name_package(
+    lock: Lock,
+    package: LockedPackage,
+    client: IndexClient,
+    sources: tuple[FindLinks | IndexSource, ...],
+) -> LockedPackage:
+    wanted = set(package.unnamed_hashes)
+    found: dict[str, LockedFile] = {}
+    tried: list[str] = []
+    for source in sources:
+        if len(found) == len(wanted):
+            break
+        try:
+            listed = client.project_files(source, package.name)
+        except FetchError as exc:
+            # Another source may list the files; say why this one did not, if none does.
+            tried.append(f"{redact_url(source.url)} ({source.origin}): {exc.message}")
+            continue
+        tried.append(f"{redact_url(source.url)} ({source.origin})")
+        for item in listed:
+            digest = item.sha256 or _local_sha256(item)
+            if digest is None or digest not in wanted or digest in found:
+                continue
+            found[digest] = _named(lock, package, item, digest)
+    if not found:
+        where = "\n".join(f"    {entry}" for entry in tried) or "    (no index is configured)"
+        raise FetchError(
+            f"{lock.path.name}: {package.name}=={package.version}: none of its "
+            f"{len(wanted)} hashed files is listed on the configured indexes; looked in:\n"
+            f"{where}",
+            hint="configure the index the lock was compiled against (pip's index-url or "
+            "extra-index-url, or --extra-index-url in the requirements file), or re-lock "
+            f"with '{lock.relock_command}' against an index this machine reaches",
+        )
+    missing = len(wanted) - len(found)
+    if missing:
+        logger.warning(
+            "%s: %s %s: %d of its %d hashed files are not listed on the configured indexes; "
+            "only the other %d can be chosen",
+            lock.path.name,
+            package.name,
+            package.version,
+            missing,
+            len(wanted),
+            len(found),
+        )
+    files = tuple(sorted(found.values(), key=lambda f: f.filename))
+    return replace(package, files=files, unnamed_hashes=())
+
+
+def _named(lock: Lock, package: LockedPackage, item: IndexFile, digest: str) -> LockedFile:
+    """The locked file *item* is, after checking it is a file of the pinned version."""
+    version = _file_version(item.filename)
+    if version is not None and version != package.version:
+        raise LockError(
+            f"{lock.path.name}: {package.name}=={package.version}: hash {digest} is that of "
+            f"{item.filename}, a file of version {version}",
+            hint=f"the lock is inconsistent; re-lock with '{lock.relock_command}'",
+        )
+    return make_file(
+        filename=item.filename,
+        url=item.url,
+        sha256=digest,
+        size=None,
+        where=f"{package.name}=={package.version}",
+        lock_path=lock.path,
+    )
+
+
+def _file_version(filename: str) -> Version | None:
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[1]
+        return parse_sdist_filename(filename)[1]
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+
+
+def _local_sha256(item: IndexFile) -> str | None:
+    """The sha256 of a file in a local folder (find-links, ``file://`` index), which
+    records no hash; ``None`` for a remote file."""
+    parts = urllib.parse.urlsplit(item.url)
+    if parts.scheme != "file":
+        return None
+    path = Path(urllib.request.url2pathname(parts.path))
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as stream:
+            while chunk := stream.read(_CHUNK):
+                digest.update(chunk)
+    except OSError as exc:
+        raise FetchError(
+            f"cannot read {path}: {exc.strerror}",
+            hint="check that the folder in your pip configuration is readable",
+        ) from None
+    return digest.hexdigest()
