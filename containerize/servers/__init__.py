@@ -10,13 +10,16 @@ import difflib
 
 from containerize.errors import ConfigError
 from containerize.servers.base import App, Runtime, Server, toolchain
+from containerize.servers.cheroot import CHEROOT
 from containerize.servers.gunicorn import GUNICORN
 from containerize.servers.mod_wsgi import MOD_WSGI
 from containerize.servers.uwsgi import UWSGI
 
 __all__ = ["REGISTRY", "App", "Runtime", "Server", "get", "names", "toolchain"]
 
-REGISTRY: dict[str, Server] = {server.name: server for server in (GUNICORN, UWSGI, MOD_WSGI)}
+REGISTRY: dict[str, Server] = {
+    server.name: server for server in (GUNICORN, UWSGI, MOD_WSGI, CHEROOT)
+}
 
 
 def names() -> tuple[str, ...]:

@@ -49,6 +49,13 @@ RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGET
     /opt/containerize/pip/bin/pip --python /opt/venv/bin/python install --no-index --find-links /wheelhouse --require-hashes --no-deps --no-compile --only-binary :none: --requirement /wheelhouse/requirements-mod_wsgi.txt
 RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
 
+# venv-cheroot: cheroot and its dependencies on top of deps.
+FROM deps AS venv-cheroot
+ARG TARGETOS TARGETARCH TARGETVARIANT
+RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse \
+    /opt/containerize/pip/bin/pip --python /opt/venv/bin/python install --no-index --find-links /wheelhouse --require-hashes --no-deps --no-compile --only-binary :none: --requirement /wheelhouse/requirements-cheroot.txt
+RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+
 # runtime: the base image, an unprivileged user with a writable home, and settings
 # shared by every server's image.
 FROM base AS runtime
@@ -106,3 +113,11 @@ COPY --link app/ /app/
 USER 10001:10001
 STOPSIGNAL SIGWINCH
 CMD ["/opt/venv/bin/mod_wsgi-express", "start-server", "--port", "8000", "--processes", "2", "--threads", "4", "--server-root", "/tmp/mod_wsgi-express", "--locale", "C.UTF-8", "--log-to-terminal", "--access-log", "--startup-log", "--working-directory", "/app", "--application-type", "module", "--callable-object", "application", "hello"]
+
+# cheroot: the image that serves the application with cheroot.
+FROM runtime AS cheroot
+COPY --link --from=venv-cheroot /opt/venv /opt/venv
+COPY --link app/ /app/
+USER 10001:10001
+STOPSIGNAL SIGTERM
+CMD ["/opt/venv/bin/python", "-c", "# containerize's cheroot launcher; argv: module callable app-dir port threads timeout\nimport importlib, os, signal, sys, threading\n\nmodule, name, app_dir, port, threads, timeout = sys.argv[1:]\n\n# A handler that does nothing but makes the signal reach the wakeup pipe.\nwake_r, wake_w = os.pipe()\nos.set_blocking(wake_w, False)\nsignal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)\nfor signum in (signal.SIGTERM, signal.SIGINT):\n    signal.signal(signum, lambda *_: None)\n\nsys.path.insert(0, app_dir)\nfrom cheroot import wsgi\n\napp = getattr(importlib.import_module(module), name)\n\n\ndef logged(environ, start_response):\n    def start(status, headers, exc_info=None):\n        line = '%s \"%s %s %s\" %s' % (\n            environ.get(\"REMOTE_ADDR\", \"-\"), environ.get(\"REQUEST_METHOD\"),\n            environ.get(\"PATH_INFO\"), environ.get(\"SERVER_PROTOCOL\"), status.split()[0],\n        )\n        print(line, flush=True)\n        return start_response(status, headers, exc_info)\n\n    return app(environ, start)\n\n\ndef log(message):\n    print(\"cheroot: \" + message, file=sys.stderr, flush=True)\n\n\nserver = wsgi.Server(\n    (\"0.0.0.0\", int(port)), logged,\n    numthreads=int(threads), max=int(threads), shutdown_timeout=int(timeout),\n)\nserver.prepare()\n\n\ndef serve():\n    try:\n        server.serve()\n    finally:\n        os.write(wake_w, b\"\\0\")  # 0 is no signal: serving ended on its own\n\n\nserving = threading.Thread(target=serve, name=\"cheroot-serve\")\nserving.start()\nlog(\"serving %s:%s on 0.0.0.0:%s, %s threads\" % (module, name, port, threads))\nreceived = os.read(wake_r, 1)[0]\nif received == 0:\n    serving.join()\n    log(\"the server stopped without a signal\")\n    sys.exit(1)\nfor signum in (signal.SIGTERM, signal.SIGINT):\n    signal.signal(signum, signal.SIG_DFL)\nlog(\"%s: finishing in-flight requests (%ss)\" % (signal.Signals(received).name, timeout))\nserver.stop()\nserving.join()\nlog(\"stopped\")\n", "hello", "application", "/app", "8000", "8", "8"]

@@ -24,7 +24,7 @@ from . import containers
 
 logger = logging.getLogger("containerize.tests")
 
-SERVERS = ("gunicorn", "uwsgi", "mod_wsgi")
+SERVERS = ("gunicorn", "uwsgi", "mod_wsgi", "cheroot")
 PLATFORMS = (LINUX_AMD64, LINUX_ARM64)
 
 

@@ -43,7 +43,12 @@ def test_needs_and_announcement(hello: config.Config) -> None:
     needs = wheelhouse.needs(found)
     assert needs.base_is_empty
     assert not needs.base_has_sdists
-    assert needs.server_has_sdists == {"gunicorn": False, "uwsgi": False, "mod_wsgi": True}
+    assert needs.server_has_sdists == {
+        "gunicorn": False,
+        "uwsgi": False,
+        "mod_wsgi": True,
+        "cheroot": False,
+    }
     lines = wheelhouse.announce_sdists(found, native="x86_64")
     assert lines == [
         "no linux/amd64 wheel for: mod-wsgi; they will be compiled for the target in the "

@@ -63,9 +63,16 @@ def test_content_hash_matches_poetrys(project_dir: Path) -> None:
     check_fresh(lock, load_project(project_dir))
 
 
-def test_hello_wsgi_lock_has_the_three_servers() -> None:
+def test_hello_wsgi_lock_has_the_four_servers() -> None:
     lock = load_lock(HELLO)
-    assert [str(p.name) for p in lock.packages] == ["gunicorn", "mod-wsgi", "pyuwsgi"]
+    assert [str(p.name) for p in lock.packages] == [
+        "cheroot",
+        "gunicorn",
+        "jaraco-functools",
+        "mod-wsgi",
+        "more-itertools",
+        "pyuwsgi",
+    ]
     assert all(p.groups == {"servers"} for p in lock.packages)
     (mod_wsgi,) = lock.find(canonicalize_name("mod-wsgi"))
     assert mod_wsgi.wheels == ()
