@@ -38,7 +38,7 @@ from containerize.resolve import lock as lockmod
 from containerize.resolve import wheelhouse as wheelhouse_mod
 from containerize.resolve.fetch import Cache
 from containerize.resolve.filenames import name_files
-from containerize.resolve.index import IndexSettings
+from containerize.resolve.pipconfig import IndexSettings
 from containerize.resolve.targets import TargetEnvironment
 
 

@@ -26,9 +26,9 @@ from pathlib import Path
 from packaging.utils import NormalizedName, canonicalize_name
 
 from containerize.errors import ConfigError, ContainerizeError, FetchError
-from containerize.resolve.index import (
+from containerize.resolve.client import IndexClient
+from containerize.resolve.pipconfig import (
     FindLinks,
-    IndexClient,
     IndexSettings,
     IndexSource,
     redact_text,

@@ -34,15 +34,10 @@ from packaging.utils import (
 from packaging.version import Version
 
 from containerize.errors import FetchError, LockError
-from containerize.resolve.index import (
-    FindLinks,
-    IndexClient,
-    IndexFile,
-    IndexSettings,
-    IndexSource,
-    redact_url,
-)
+from containerize.resolve.client import IndexClient
 from containerize.resolve.lock.model import Lock, LockedFile, LockedPackage, make_file
+from containerize.resolve.pipconfig import FindLinks, IndexSettings, IndexSource, redact_url
+from containerize.resolve.simple import IndexFile
 
 logger = logging.getLogger(__name__)
 

@@ -41,8 +41,8 @@ from containerize.fsutil import link_or_copy, replacing_dir, replacing_file, wri
 from containerize.image.plan import Needs
 from containerize.project import ProjectMetadata
 from containerize.resolve.fetch import Cache, FetchReport, FileRequest, fetch
-from containerize.resolve.index import IndexSettings, discover
 from containerize.resolve.lock import Lock, lock_sources
+from containerize.resolve.pipconfig import IndexSettings, discover
 from containerize.resolve.selection import SelectedPackage, Selection, sdist_message, select
 from containerize.resolve.targets import TargetEnvironment
 

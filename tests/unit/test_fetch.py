@@ -20,7 +20,7 @@ from simple_index_server import (
 
 from containerize.errors import FetchError
 from containerize.resolve.fetch import Cache, FileRequest, fetch
-from containerize.resolve.index import IndexSettings, IndexSource, discover
+from containerize.resolve.pipconfig import IndexSettings, IndexSource, discover
 
 SECRET = "s3cr3t-pa55"
 WHEEL = "demo-1.0-py3-none-any.whl"

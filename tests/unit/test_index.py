@@ -21,9 +21,9 @@ from simple_index_server import (
 )
 
 from containerize.errors import ConfigError, FetchError
-from containerize.resolve.index import (
+from containerize.resolve.client import IndexClient
+from containerize.resolve.pipconfig import (
     FindLinks,
-    IndexClient,
     IndexSettings,
     IndexSource,
     discover,

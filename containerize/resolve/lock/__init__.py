@@ -144,7 +144,7 @@ def _find_lock(project_dir: Path) -> Path:
 
 def lock_sources(lock: Lock) -> list[tuple[str, str, str]]:
     """The lock file's own index options as ``(option, url, origin)`` for
-    :func:`~containerize.resolve.index.discover`."""
+    :func:`~containerize.resolve.pipconfig.discover`."""
     return [(index.option, index.url, index.origin) for index in lock.indexes]
 
 

@@ -20,7 +20,6 @@ from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.project import read_project
 from containerize.resolve.fetch import Cache, FileRequest, fetch
 from containerize.resolve.filenames import name_files
-from containerize.resolve.index import IndexSettings, IndexSource, discover
 from containerize.resolve.lock import (
     check_fresh,
     detect_format,
@@ -30,6 +29,7 @@ from containerize.resolve.lock import (
     read_lock,
 )
 from containerize.resolve.lock.requirements import read_requirements
+from containerize.resolve.pipconfig import IndexSettings, IndexSource, discover
 from containerize.resolve.selection import select
 from containerize.resolve.targets import TargetEnvironment
 from containerize.resolve.wheelhouse import index_settings
