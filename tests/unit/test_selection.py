@@ -9,7 +9,8 @@ from packaging.utils import canonicalize_name
 
 from containerize.errors import LockError, ResolutionError
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
-from containerize.resolve.lock import load_lock, load_project
+from containerize.project import load as project_load
+from containerize.resolve.lock import load_lock
 from containerize.resolve.selection import closure, sdist_message, select
 from containerize.resolve.targets import TargetEnvironment
 
@@ -31,7 +32,7 @@ def _names(packages: object) -> set[str]:
 
 
 def test_hello_wsgi_on_arm64() -> None:
-    lock, project = load_lock(HELLO), load_project(HELLO)
+    lock, project = load_lock(HELLO), project_load(HELLO)
     selection = select(lock, project, ARM64, groups=("servers",))
     files = {str(p.name): p.file.filename for p in selection.packages}
     assert files["gunicorn"].endswith("-py3-none-any.whl")
@@ -46,7 +47,7 @@ def test_hello_wsgi_on_arm64() -> None:
 
 
 def test_hello_wsgi_runtime_is_empty_and_servers_come_as_extra_roots() -> None:
-    lock, project = load_lock(HELLO), load_project(HELLO)
+    lock, project = load_lock(HELLO), project_load(HELLO)
     assert select(lock, project, AMD64).packages == ()
     gunicorn = closure(lock, project, AMD64, groups=(), extra_roots=[Requirement("gunicorn")])
     assert _names(gunicorn) == {"gunicorn"}
@@ -56,7 +57,7 @@ def test_hello_wsgi_runtime_is_empty_and_servers_come_as_extra_roots() -> None:
 @pytest.mark.parametrize("project_name", GRAPH_LOCKS)
 def test_graph_walk_per_platform_and_python(project_name: str) -> None:
     directory = LOCKS / project_name
-    lock, project = load_lock(directory), load_project(directory)
+    lock, project = load_lock(directory), project_load(directory)
     for target in (AMD64, ARM64):
         assert _names(closure(lock, project, target)) == FLASK_APP
     # tomli is only for Python < 3.12; colorama only on Windows.
@@ -69,7 +70,7 @@ def test_graph_walk_per_platform_and_python(project_name: str) -> None:
 @pytest.mark.parametrize("project_name", GRAPH_LOCKS)
 def test_wheels_follow_the_platform(project_name: str) -> None:
     directory = LOCKS / project_name
-    lock, project = load_lock(directory), load_project(directory)
+    lock, project = load_lock(directory), project_load(directory)
     chosen = {
         target.platform.arch: {
             str(p.name): p.file.filename for p in select(lock, project, target).packages
@@ -86,7 +87,7 @@ def test_wheels_follow_the_platform(project_name: str) -> None:
 @pytest.mark.parametrize("project_name", GRAPH_LOCKS)
 def test_groups_and_extras(project_name: str) -> None:
     directory = LOCKS / project_name
-    lock, project = load_lock(directory), load_project(directory)
+    lock, project = load_lock(directory), project_load(directory)
     with_yaml = closure(lock, project, AMD64, extras=("yaml",))
     assert _names(with_yaml) == FLASK_APP | {"pyyaml"}
     dev = closure(lock, project, AMD64, groups=("dev",))
@@ -95,7 +96,7 @@ def test_groups_and_extras(project_name: str) -> None:
 
 
 def test_extra_of_a_dependency_is_followed() -> None:
-    lock, project = load_lock(LOCKS / "poetry2"), load_project(LOCKS / "poetry2")
+    lock, project = load_lock(LOCKS / "poetry2"), project_load(LOCKS / "poetry2")
     roots = [Requirement("sqlalchemy[asyncio]")]
     found = closure(lock, project, S390X, groups=(), extra_roots=roots)
     # On s390x greenlet comes only through the asyncio extra.
@@ -103,7 +104,7 @@ def test_extra_of_a_dependency_is_followed() -> None:
 
 
 def test_pylock_without_graph_uses_package_markers() -> None:
-    lock, project = load_lock(LOCKS / "pylock"), load_project(LOCKS / "pylock")
+    lock, project = load_lock(LOCKS / "pylock"), project_load(LOCKS / "pylock")
     names = _names(closure(lock, project, AMD64))
     assert names >= FLASK_APP
     assert "colorama" not in names
@@ -163,7 +164,7 @@ def _small_project(tmp_path: Path, lock_text: str, lock_name: str) -> Path:
 
 def test_pylock_with_graph_walks_and_honours_group_markers(tmp_path: Path) -> None:
     directory = _small_project(tmp_path, PYLOCK_WITH_GRAPH, "pylock.toml")
-    lock, project = load_lock(directory), load_project(directory)
+    lock, project = load_lock(directory), project_load(directory)
     assert lock.has_graph
     assert _names(closure(lock, project, AMD64)) == {"app-lib", "x86-only", "helper"}
     assert _names(closure(lock, project, ARM64)) == {"app-lib", "helper"}
@@ -175,7 +176,7 @@ def test_pylock_with_graph_walks_and_honours_group_markers(tmp_path: Path) -> No
 def test_no_wheel_and_no_sdist_is_a_resolution_error(tmp_path: Path) -> None:
     text = PYLOCK_WITH_GRAPH.replace("marker = \"platform_machine == 'x86_64'\"\n", "")
     directory = _small_project(tmp_path, text, "pylock.toml")
-    lock, project = load_lock(directory), load_project(directory)
+    lock, project = load_lock(directory), project_load(directory)
     with pytest.raises(ResolutionError) as info:
         select(lock, project, ARM64)
     message = str(info.value)
@@ -189,7 +190,7 @@ def test_no_wheel_and_no_sdist_is_a_resolution_error(tmp_path: Path) -> None:
 def test_root_missing_from_the_lock(tmp_path: Path) -> None:
     directory = copy_project(LOCKS / "uv", tmp_path)
     replace_in(directory / "pyproject.toml", '"flask>=3.0",', '"flask>=3.0",\n    "requests",')
-    lock, project = load_lock(directory), load_project(directory)
+    lock, project = load_lock(directory), project_load(directory)
     with pytest.raises(LockError, match=r"requests is required by pyproject.toml \(main\)") as info:
         closure(lock, project, AMD64)
     assert info.value.hint is not None
@@ -199,14 +200,14 @@ def test_root_missing_from_the_lock(tmp_path: Path) -> None:
 
 
 def test_python_outside_the_lock_is_refused() -> None:
-    lock, project = load_lock(LOCKS / "uv"), load_project(LOCKS / "uv")
+    lock, project = load_lock(LOCKS / "uv"), project_load(LOCKS / "uv")
     py310 = TargetEnvironment.from_config(LINUX_AMD64, (3, 10))
     with pytest.raises(ResolutionError, match="locked for Python >=3\\.11"):
         select(lock, project, py310)
 
 
 def test_selection_is_sorted_and_deterministic() -> None:
-    lock, project = load_lock(LOCKS / "poetry2"), load_project(LOCKS / "poetry2")
+    lock, project = load_lock(LOCKS / "poetry2"), project_load(LOCKS / "poetry2")
     first = select(lock, project, ARM64, groups=("main", "dev"))
     second = select(lock, project, ARM64, groups=("dev", "main"))
     assert first == second

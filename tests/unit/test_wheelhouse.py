@@ -9,8 +9,9 @@ import pytest
 from containerize import config, fsutil
 from containerize.errors import LockError
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
+from containerize.project import load as project_load
 from containerize.resolve import wheelhouse
-from containerize.resolve.lock import load_lock, load_project
+from containerize.resolve.lock import load_lock
 from containerize.resolve.targets import TargetEnvironment
 
 
@@ -21,7 +22,7 @@ def hello(fixtures_dir: Path) -> config.Config:
 
 def selections(cfg: config.Config) -> list[wheelhouse.PlatformSelection]:
     lock = load_lock(cfg.project_dir)
-    project = load_project(cfg.project_dir)
+    project = project_load(cfg.project_dir)
     return [
         wheelhouse.select_all(cfg, lock, project, TargetEnvironment.from_config(p))
         for p in (LINUX_AMD64, LINUX_ARM64)
@@ -87,7 +88,7 @@ def test_server_missing_from_the_lock(hello: config.Config, tmp_path: Path) -> N
     lock = load_lock(project)
     with pytest.raises(LockError, match="server 'uwsgi' needs 'pyuwsgi'") as info:
         wheelhouse.select_all(
-            cfg, lock, load_project(project), TargetEnvironment.from_config(LINUX_AMD64)
+            cfg, lock, project_load(project), TargetEnvironment.from_config(LINUX_AMD64)
         )
     assert info.value.hint is not None
     assert "poetry lock" in info.value.hint

@@ -2,9 +2,9 @@
 
 ``load_lock`` finds ``poetry.lock``, ``pylock.toml`` or ``uv.lock`` next to
 ``pyproject.toml`` (else a hashed ``requirements.txt``) and reads it into one typed
-:class:`Lock`; ``load_project``
-reads the root requirements from ``pyproject.toml``; ``check_fresh`` refuses a lock that
-no longer matches the project, naming the command that re-locks it.
+:class:`Lock`; ``check_fresh`` refuses a lock that no longer matches the project
+(:mod:`containerize.project` reads ``pyproject.toml``), naming the command that
+re-locks it.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from containerize.errors import LockError
-from containerize.project import MAIN_GROUP, IndexSource, ProjectMetadata, read_project
+from containerize.project import MAIN_GROUP, IndexSource, ProjectMetadata
 from containerize.resolve.lock.model import (
     RELOCK_COMMANDS,
     Dependency,
@@ -45,7 +45,6 @@ __all__ = [
     "check_fresh",
     "detect_format",
     "load_lock",
-    "load_project",
     "lock_sources",
     "read_lock",
 ]
@@ -68,11 +67,6 @@ _READERS: dict[LockFormat, Callable[[Path], Lock]] = {
 }
 
 _PYLOCK_NAME = re.compile(r"^pylock\.([^.]+\.)?toml$")
-
-
-def load_project(project_dir: Path) -> ProjectMetadata:
-    """Read ``pyproject.toml`` in *project_dir*."""
-    return read_project(project_dir / "pyproject.toml")
 
 
 def detect_format(path: Path) -> LockFormat:

@@ -11,7 +11,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from containerize.errors import LockError
-from containerize.resolve.lock import check_fresh, load_lock, load_project
+from containerize.project import load as project_load
+from containerize.resolve.lock import check_fresh, load_lock
 from containerize.resolve.lock.poetry import poetry_content_hashes, read_poetry_lock
 
 
@@ -60,7 +61,7 @@ def test_content_hash_matches_poetrys(project_dir: Path) -> None:
     lock = load_lock(project_dir)
     data = tomllib.loads((project_dir / "pyproject.toml").read_text())
     assert lock.content_hash in poetry_content_hashes(data)
-    check_fresh(lock, load_project(project_dir))
+    check_fresh(lock, project_load(project_dir))
 
 
 def test_hello_wsgi_lock_has_the_four_servers() -> None:
@@ -92,7 +93,7 @@ def test_edited_dependency_makes_the_lock_stale(
     project_dir = copy_project(LOCKS / project, tmp_path)
     replace_in(project_dir / "pyproject.toml", old, new)
     with pytest.raises(LockError, match="out of date") as info:
-        check_fresh(load_lock(project_dir), load_project(project_dir))
+        check_fresh(load_lock(project_dir), project_load(project_dir))
     assert info.value.hint is not None
     assert "poetry lock" in info.value.hint
 
@@ -100,7 +101,7 @@ def test_edited_dependency_makes_the_lock_stale(
 def test_unrelated_edit_keeps_the_lock_fresh(tmp_path: Path) -> None:
     project_dir = copy_project(LOCKS / "poetry2", tmp_path)
     replace_in(project_dir / "pyproject.toml", "A small Flask app", "A Flask app")
-    check_fresh(load_lock(project_dir), load_project(project_dir))
+    check_fresh(load_lock(project_dir), project_load(project_dir))
 
 
 LOCK_1_1 = (

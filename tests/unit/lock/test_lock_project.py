@@ -7,8 +7,8 @@ from lock_testdata import HELLO, LOCKS
 from packaging.specifiers import SpecifierSet
 
 from containerize.errors import ConfigError
+from containerize.project import load as project_load
 from containerize.project import poetry_specifier, python_marker, read_project
-from containerize.resolve.lock import load_project
 
 
 @pytest.mark.parametrize(
@@ -46,7 +46,7 @@ def test_python_marker() -> None:
 
 
 def test_pep621_project() -> None:
-    project = load_project(LOCKS / "uv")
+    project = project_load(LOCKS / "uv")
     assert project.dialect == "pep621"
     assert project.name == "shop"
     assert [r.name for r in project.dependencies] == ["click", "flask", "sqlalchemy", "tomli"]
@@ -60,7 +60,7 @@ def test_pep621_project() -> None:
 
 
 def test_poetry_project() -> None:
-    project = load_project(LOCKS / "poetry1")
+    project = project_load(LOCKS / "poetry1")
     assert project.dialect == "poetry"
     assert str(project.requires_python) == "<4.0,>=3.11"
     deps = {r.name: r for r in project.dependencies}
@@ -71,7 +71,7 @@ def test_poetry_project() -> None:
 
 
 def test_hello_wsgi_project() -> None:
-    project = load_project(HELLO)
+    project = project_load(HELLO)
     assert project.dependencies == ()
     assert project.group_names == ("main", "servers")
 
@@ -146,7 +146,7 @@ def test_malformed_pyproject(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_unknown_group_lists_the_known_ones() -> None:
-    project = load_project(HELLO)
+    project = project_load(HELLO)
     with pytest.raises(ConfigError, match="no dependency group 'dev'") as info:
         project.group_requirements("dev")
     assert info.value.hint == "groups of this project: main, servers"

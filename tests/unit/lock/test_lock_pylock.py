@@ -7,7 +7,8 @@ from lock_testdata import LOCKS, copy_project, replace_in
 from packaging.utils import canonicalize_name
 
 from containerize.errors import LockError
-from containerize.resolve.lock import check_fresh, load_lock, load_project
+from containerize.project import load as project_load
+from containerize.resolve.lock import check_fresh, load_lock
 from containerize.resolve.lock.pylock import read_pylock
 
 PYLOCK = LOCKS / "pylock"
@@ -28,14 +29,14 @@ def test_reads_uv_exported_pylock() -> None:
 
 
 def test_real_lock_is_fresh() -> None:
-    check_fresh(load_lock(PYLOCK), load_project(PYLOCK))
+    check_fresh(load_lock(PYLOCK), project_load(PYLOCK))
 
 
 def test_stale_when_a_requirement_is_missing(tmp_path: Path) -> None:
     project_dir = copy_project(PYLOCK, tmp_path)
     replace_in(project_dir / "pyproject.toml", '"flask>=3.0",', '"flask>=3.0",\n    "requests",')
     with pytest.raises(LockError, match="requests \\(main\\) is not in the lock") as info:
-        check_fresh(load_lock(project_dir), load_project(project_dir))
+        check_fresh(load_lock(project_dir), project_load(project_dir))
     assert info.value.hint is not None
     assert "pylock.toml" in info.value.hint
 

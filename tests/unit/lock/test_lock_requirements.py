@@ -17,6 +17,7 @@ from packaging.version import Version
 from containerize import cli
 from containerize.errors import FetchError, LockError
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
+from containerize.project import load as project_load
 from containerize.project import read_project
 from containerize.resolve.fetch import Cache, FileRequest, fetch
 from containerize.resolve.filenames import name_files
@@ -24,7 +25,6 @@ from containerize.resolve.lock import (
     check_fresh,
     detect_format,
     load_lock,
-    load_project,
     lock_sources,
     read_lock,
 )
@@ -110,13 +110,13 @@ def test_reads_uv_pip_compile_output_with_markers() -> None:
 @pytest.mark.parametrize("folder", [PIP_COMPILE, UV_PIP_COMPILE])
 def test_compiled_files_are_fresh(folder: Path) -> None:
     lock = read_lock(folder / "requirements.txt")
-    check_fresh(lock, load_project(folder))
+    check_fresh(lock, project_load(folder))
 
 
 def test_fixture_project_lock_is_fresh_and_holds_its_inputs() -> None:
     fixture = ROOT / "fixtures" / "flask-pip-compile"
     lock = read_lock(fixture / "requirements.txt")
-    check_fresh(lock, load_project(fixture))
+    check_fresh(lock, project_load(fixture))
     inputs = {canonicalize_name(n) for n in (fixture / "requirements.in").read_text().split()}
     assert inputs <= lock.names
     # pyuwsgi ships wheels per platform: the file lists far more hashes than one.
@@ -129,7 +129,7 @@ def test_stale_when_a_root_is_missing_or_excluded(tmp_path: Path) -> None:
     replace_in(project_dir / "pyproject.toml", '"gunicorn>=23"', '"gunicorn>=99", "requests>=2"')
     lock = read_lock(project_dir / "requirements.txt")
     with pytest.raises(LockError) as info:
-        check_fresh(lock, load_project(project_dir))
+        check_fresh(lock, project_load(project_dir))
     message = info.value.message
     assert "requests (main) is not in the lock" in message
     assert "gunicorn>=99 (main) but the lock has" in message
@@ -206,7 +206,7 @@ def test_names_files_then_selects_per_platform_and_fetches(tmp_path: Path, html:
     (package,) = lock.packages
     assert [f.filename for f in package.files] == sorted(locked)
     assert {f.filename: f.sha256 for f in package.files} == {n: _sha(FILES[n]) for n in locked}
-    project = load_project(project_dir)
+    project = project_load(project_dir)
     check_fresh(lock, project)
     chosen = {}
     for platform in (LINUX_AMD64, LINUX_ARM64):
@@ -240,7 +240,7 @@ def test_sdist_only_when_no_wheel_is_locked_for_the_platform(tmp_path: Path) -> 
     index = _write_index(tmp_path / "simple", FILES)
     project_dir = _demo_project(tmp_path, [_sha(FILES[WHEEL_AMD64]), _sha(FILES[SDIST])])
     lock = name_files(load_lock(project_dir), _settings(index))
-    project = load_project(project_dir)
+    project = project_load(project_dir)
     arm = select(lock, project, TargetEnvironment.from_config(LINUX_ARM64))
     assert [p.file.filename for p in arm.sdist_fallbacks] == [SDIST]
 

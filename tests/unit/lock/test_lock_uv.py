@@ -7,7 +7,8 @@ from lock_testdata import LOCKS, copy_project, replace_in
 from packaging.utils import canonicalize_name
 
 from containerize.errors import LockError
-from containerize.resolve.lock import check_fresh, load_lock, load_project
+from containerize.project import load as project_load
+from containerize.resolve.lock import check_fresh, load_lock
 from containerize.resolve.lock.uv import read_uv_lock
 
 UV = LOCKS / "uv"
@@ -37,7 +38,7 @@ def test_reads_packages_roots_and_edges() -> None:
 
 
 def test_real_lock_is_fresh() -> None:
-    check_fresh(load_lock(UV), load_project(UV))
+    check_fresh(load_lock(UV), project_load(UV))
 
 
 @pytest.mark.parametrize(
@@ -57,7 +58,7 @@ def test_stale_lock(tmp_path: Path, old: str, new: str, message: str) -> None:
     project_dir = copy_project(UV, tmp_path)
     replace_in(project_dir / "pyproject.toml", old, new)
     with pytest.raises(LockError, match=r"uv\.lock is out of date") as info:
-        check_fresh(load_lock(project_dir), load_project(project_dir))
+        check_fresh(load_lock(project_dir), project_load(project_dir))
     assert message in str(info.value)
     assert info.value.hint == "re-lock with 'uv lock'"
 
