@@ -276,7 +276,7 @@ def load(
         extras=values.strings("extras"),
         include=values.strings("include"),
         exclude=values.strings("exclude"),
-        build_dir=project_dir / values.string("build-dir"),
+        build_dir=_build_dir(values, project_dir),
         uid=uid,
         gid=values.integer(
             "gid", low=1, high=_MAX_ID, problem="the image never runs as root", default=uid
@@ -450,6 +450,19 @@ def _lock(values: _Values, project_dir: Path) -> Path | None:
             hint="name the lock file relative to pyproject.toml, or remove the key to find it",
         )
     return lock
+
+
+def _build_dir(values: _Values, project_dir: Path) -> Path:
+    """The build folder: never the project itself nor a folder that contains it."""
+    path = (project_dir / values.string("build-dir")).resolve()
+    if path == project_dir or path in project_dir.parents:
+        what = "the project folder" if path == project_dir else "a folder that holds the project"
+        raise ConfigError(
+            f"{values.where('build-dir')}: {path} is {what}; containerize replaces what is in "
+            "its build folder",
+            hint="use a folder of its own, such as the default '.containerize'",
+        )
+    return path
 
 
 def _healthcheck_path(values: _Values) -> str:

@@ -8,6 +8,7 @@ file or folder under the final name.
 from __future__ import annotations
 
 import fcntl
+import fnmatch
 import os
 import shutil
 import tempfile
@@ -77,10 +78,53 @@ def link_or_copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
+#: The file that marks a folder as containerize's own build folder.
+BUILD_DIR_MARKER = ".containerize-build-dir"
+# What containerize itself puts in a build folder: a folder that holds only these (an
+# older containerize wrote no marker) may be claimed; anything else is the user's.
+_OWN_ENTRIES = ("wheelhouse", "context", "metadata", ".lock", ".wheelhouse.*", ".context.*")
+
+
+def claim(build_dir: Path) -> None:
+    """Make sure *build_dir* is containerize's to write into, and mark it so.
+
+    A folder that does not exist yet, is empty, or holds only what containerize
+    writes is claimed: the marker file is written into it. A folder holding anything
+    else is refused, before a single file in it is touched.
+    """
+    marker = build_dir / BUILD_DIR_MARKER
+    if marker.is_file():
+        return
+    if build_dir.exists():
+        if not build_dir.is_dir():
+            raise ContainerizeError(
+                f"the build folder {build_dir} is a file",
+                hint="set tool.containerize.build-dir to a folder containerize may own",
+            )
+        foreign = sorted(
+            entry.name
+            for entry in build_dir.iterdir()
+            if not any(fnmatch.fnmatchcase(entry.name, own) for own in _OWN_ENTRIES)
+        )
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise ContainerizeError(
+                f"the build folder {build_dir} holds files containerize did not write "
+                f"({shown}); containerize replaces what is in its build folder",
+                hint="set tool.containerize.build-dir to a new folder (the default is "
+                "'.containerize'), or move those files away",
+            )
+    build_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(
+        marker,
+        "containerize's build folder: its contents are replaced on every build.\n",
+    )
+
+
 @contextmanager
 def exclusive(build_dir: Path) -> Iterator[None]:
     """Hold the build folder's lock: two builds of one project never interleave."""
-    build_dir.mkdir(parents=True, exist_ok=True)
+    claim(build_dir)
     with (build_dir / ".lock").open("w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -32,6 +32,7 @@ from pathlib import PurePosixPath
 from containerize.config import Config
 from containerize.engine import buildx, probes
 from containerize.engine.buildx import OutputKind
+from containerize.fsutil import claim
 from containerize.image import context, dockerfile, pins, plan, report, revision
 from containerize.platforms import Platform
 from containerize.resolve import lock as lockmod
@@ -149,6 +150,7 @@ def make_plan(config: Config, resolved: Resolved) -> plan.BuildPlan:
 
 def fetch_wheelhouse(config: Config, resolved: Resolved) -> wheelhouse_mod.Wheelhouse:
     """Fetch every selected file, hash-checked, into ``<build dir>/wheelhouse``."""
+    claim(config.build_dir)
     return wheelhouse_mod.build(
         config, resolved.selections, settings=resolved.settings, cache=Cache.default()
     )
@@ -158,6 +160,7 @@ def write_context(
     config: Config, text: str, files: tuple[PurePosixPath, ...] | None = None
 ) -> context.Context:
     """Write the build context (Dockerfile and application files)."""
+    claim(config.build_dir)
     return context.assemble(config, text, dest=config.build_dir / "context", files=files)
 
 
