@@ -82,7 +82,15 @@ def link_or_copy(source: Path, target: Path) -> None:
 BUILD_DIR_MARKER = ".containerize-build-dir"
 # What containerize itself puts in a build folder: a folder that holds only these (an
 # older containerize wrote no marker) may be claimed; anything else is the user's.
-_OWN_ENTRIES = ("wheelhouse", "context", "metadata", ".lock", ".wheelhouse.*", ".context.*")
+_OWN_ENTRIES = (
+    "wheelhouse",
+    "context",
+    "metadata",
+    "build-requirements",
+    ".lock",
+    ".wheelhouse.*",
+    ".context.*",
+)
 
 
 def claim(build_dir: Path) -> None:

@@ -124,3 +124,21 @@ def test_bake_file_builds_with_buildx_bake(
     for tag in target["tags"]:
         process.run(["docker", "image", "inspect", tag])
         process.run(["docker", "image", "rm", "--force", tag], check=False)
+
+
+def test_wheelhouse_writes_the_wheelhouse_only(
+    make_project: Callable[[str], Path], base_image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project("hello-wsgi")
+    assert cli.main(["--project", str(project), "wheelhouse", "-v"]) == 0
+    out = capsys.readouterr().out
+    assert "linux/arm64:" in out
+    assert "containerize pin" in out  # the digest it used, and how to record it
+    build_dir = project / ".containerize"
+    assert sorted(p.name for p in build_dir.iterdir()) == [
+        ".containerize-build-dir",
+        ".lock",
+        "build-requirements",  # the sdists' build requirements, resolved by pip
+        "wheelhouse",
+    ]
+    assert not (project / "containerize.lock").exists()

@@ -65,7 +65,7 @@ def test_new_empty_and_older_build_folders_are_claimed(tmp_path: Path) -> None:
     claim(new)
     assert (new / BUILD_DIR_MARKER).is_file()
     older = tmp_path / "older"  # written by a containerize that left no marker
-    for name in ("wheelhouse", "context", "metadata", ".wheelhouse.partial-x1"):
+    for name in ("wheelhouse", "context", "metadata", "build-requirements", ".context.old-x2"):
         (older / name).mkdir(parents=True)
     (older / ".lock").touch()
     claim(older)
