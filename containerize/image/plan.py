@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ from containerize.config import Config
 from containerize.engine import buildx
 from containerize.engine.buildx import OutputKind
 from containerize.platforms import Platform
+from containerize.resolve.wheelhouse import Needs
 
 VENV = "/opt/venv"
 PIP_VENV = "/opt/containerize/pip"
@@ -54,15 +55,6 @@ class BuildPlan:
     healthcheck_path: str
     env: tuple[tuple[str, str], ...]
     labels: tuple[tuple[str, str], ...]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Needs:
-    """What the wheelhouse found per server, across all platforms."""
-
-    base_has_sdists: bool
-    server_has_sdists: Mapping[str, bool]
-    base_is_empty: bool
 
 
 def make_plan(

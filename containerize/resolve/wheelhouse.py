@@ -38,7 +38,6 @@ from containerize import process, servers
 from containerize.config import Config
 from containerize.errors import CommandError, FetchError, LockError
 from containerize.fsutil import link_or_copy, replacing_dir, replacing_file, write_atomic
-from containerize.image.plan import Needs
 from containerize.project import ProjectMetadata
 from containerize.resolve.fetch import Cache, FetchReport, FileRequest, fetch
 from containerize.resolve.lock import Lock, lock_sources
@@ -50,6 +49,15 @@ logger = logging.getLogger("containerize")
 
 # What pip builds a setup.py-only sdist with when it has no [build-system] table.
 _LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Needs:
+    """What the wheelhouse found per server, across all platforms."""
+
+    base_has_sdists: bool
+    server_has_sdists: Mapping[str, bool]
+    base_is_empty: bool
 
 
 @dataclass(frozen=True, kw_only=True)

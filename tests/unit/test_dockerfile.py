@@ -18,6 +18,7 @@ from containerize.engine import buildx
 from containerize.errors import ConfigError
 from containerize.image import dockerfile, pins, plan
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
+from containerize.resolve.wheelhouse import Needs
 
 CREATED = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 BASE = "127.0.0.1:5000/containerize/python:3.11-bookworm@sha256:" + "a" * 64
@@ -40,7 +41,7 @@ def make(cfg: config.Config, **needs: object) -> plan.BuildPlan:
         base_image=BASE,
         python="/usr/bin/python3",
         python_version=(3, 11),
-        needs=plan.Needs(**defaults),  # type: ignore[arg-type]
+        needs=Needs(**defaults),  # type: ignore[arg-type]
         revision="0123abc",
         created=CREATED,
     )
