@@ -25,19 +25,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
 from packaging.version import Version
 
 from containerize.errors import FetchError, LockError
 from containerize.resolve.client import IndexClient
 from containerize.resolve.lock.model import Lock, LockedFile, LockedPackage, make_file
 from containerize.resolve.pipconfig import FindLinks, IndexSettings, IndexSource, redact_url
-from containerize.resolve.simple import IndexFile
+from containerize.resolve.simple import IndexFile, identity
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +109,7 @@ def _name_package(
 
 def _named(lock: Lock, package: LockedPackage, item: IndexFile, digest: str) -> LockedFile:
     """The locked file *item* is, after checking it is a file of the pinned version."""
-    version = _file_version(item.filename)
+    version = _version_of(item.filename)
     if version is not None and version != package.version:
         raise LockError(
             f"{lock.path.name}: {package.name}=={package.version}: hash {digest} is that of "
@@ -130,15 +124,6 @@ def _named(lock: Lock, package: LockedPackage, item: IndexFile, digest: str) -> 
         where=f"{package.name}=={package.version}",
         lock_path=lock.path,
     )
-
-
-def _file_version(filename: str) -> Version | None:
-    try:
-        if filename.endswith(".whl"):
-            return parse_wheel_filename(filename)[1]
-        return parse_sdist_filename(filename)[1]
-    except (InvalidWheelFilename, InvalidSdistFilename):
-        return None
 
 
 def _local_sha256(item: IndexFile) -> str | None:
@@ -159,3 +144,8 @@ def _local_sha256(item: IndexFile) -> str | None:
             hint="check that the folder in your pip configuration is readable",
         ) from None
     return digest.hexdigest()
+
+
+def _version_of(filename: str) -> Version | None:
+    found = identity(filename)
+    return found[1] if found else None

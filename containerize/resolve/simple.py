@@ -22,6 +22,7 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
+from packaging.version import Version
 
 from containerize.errors import FetchError
 from containerize.resolve.pipconfig import redact_url, split_credentials
@@ -47,14 +48,20 @@ class IndexFile:
 # --------------------------------------------------------------------------- parsing
 
 
-def project_of(filename: str) -> NormalizedName | None:
-    """The normalized project name of a wheel or sdist file name, if it is one."""
+def identity(filename: str) -> tuple[NormalizedName, Version] | None:
+    """The normalized project name and version of a wheel or sdist file name, if it is one."""
     try:
         if filename.endswith(".whl"):
-            return parse_wheel_filename(filename)[0]
-        return parse_sdist_filename(filename)[0]
+            return parse_wheel_filename(filename)[:2]
+        return parse_sdist_filename(filename)
     except (InvalidWheelFilename, InvalidSdistFilename):
         return None
+
+
+def project_of(filename: str) -> NormalizedName | None:
+    """The normalized project name of a wheel or sdist file name, if it is one."""
+    found = identity(filename)
+    return found[0] if found else None
 
 
 class _LinkParser(HTMLParser):
