@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from containerize import process
+from containerize import process, reference
 from containerize.engine import buildx as buildx_mod
 from containerize.engine import docker, probes
 from containerize.errors import CommandError
@@ -271,7 +271,4 @@ def _registry_check(registry: str) -> Check:
 
 def registry_of(image: str) -> str | None:
     """The registry host of an image repository, when it names one explicitly."""
-    first, sep, _ = image.partition("/")
-    if sep and ("." in first or ":" in first or first == "localhost"):
-        return first
-    return None
+    return reference.parse(image, where="image").domain

@@ -9,10 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from containerize import servers
+from containerize import reference, servers
 from containerize.config import Config
 from containerize.engine import buildx
 from containerize.engine.buildx import OutputKind
@@ -120,16 +120,17 @@ def tags_for(config: Config, server: str) -> tuple[str, ...]:
 def labels_for(
     config: Config, *, base_image: str, revision: str | None, created: dt.datetime
 ) -> tuple[tuple[str, str], ...]:
+    base = reference.parse(base_image, where="base image")
     labels = {
         "org.opencontainers.image.title": config.name,
         "org.opencontainers.image.version": config.version,
         "org.opencontainers.image.created": created.astimezone(dt.UTC).strftime(
             "%Y-%m-%dT%H:%M:%SZ"
         ),
-        "org.opencontainers.image.base.name": base_image.split("@", 1)[0],
+        "org.opencontainers.image.base.name": str(replace(base, digest=None)),
     }
-    if "@" in base_image:
-        labels["org.opencontainers.image.base.digest"] = base_image.split("@", 1)[1]
+    if base.digest:
+        labels["org.opencontainers.image.base.digest"] = base.digest
     if revision:
         labels["org.opencontainers.image.revision"] = revision
     if config.source:

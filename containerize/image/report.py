@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
+from containerize import reference
 from containerize.engine import buildx, docker
 from containerize.errors import CommandError
 
@@ -57,7 +58,7 @@ def sizes(inv: buildx.BuildInvocation) -> tuple[tuple[str, int | None], ...]:
     tag = inv.tags[0]
     if inv.output.kind == "load":
         return _loaded_sizes(tag)
-    repository = tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
+    repository = reference.parse(tag, where="tag").repository
     top = buildx.imagetools_inspect(tag, builder=inv.builder)
     if top is None:
         return tuple((str(p), None) for p in inv.platforms)
