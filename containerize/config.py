@@ -15,7 +15,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from containerize import project as project_mod
@@ -124,6 +124,13 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(key="uid", kind="int", expects="a user id, 1-2147483647", default=10001),
     Option(key="gid", kind="int", expects="a group id, 1-2147483647 (default: uid)", default=None),
+    Option(
+        key="static",
+        kind="table",
+        expects="a table with 'url' (a URL prefix such as '/static/'), 'dir' (a folder of "
+        "the app) and optionally 'command' (an argv run at build time that fills it)",
+        default=None,
+    ),
     Option(key="healthcheck-path", kind="str", expects="a URL path starting with '/'", default="/"),
     Option(key="env", kind="table", expects="a table of environment variables", default={}),
     Option(
@@ -192,6 +199,15 @@ class AppSpec:
 
 
 @dataclass(frozen=True, kw_only=True)
+class StaticFiles:
+    """Static files: served under *url* from *dir* (relative to the app folder)."""
+
+    url: str  # starts and ends with '/'
+    dir: str  # a relative POSIX path inside the app folder
+    command: tuple[str, ...] = ()  # run at build time in the app folder, e.g. collectstatic
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """Everything ``[tool.containerize]`` and its overrides say about the build."""
 
@@ -215,6 +231,7 @@ class Config:
     uid: int
     gid: int
     healthcheck_path: str
+    static: StaticFiles | None
     env: tuple[tuple[str, str], ...]
     builder: str | None
     cache_from: tuple[str, ...]
@@ -282,6 +299,7 @@ def load(
             "gid", low=1, high=_MAX_ID, problem="the image never runs as root", default=uid
         ),
         healthcheck_path=_healthcheck_path(values),
+        static=_static(values),
         env=_env(values),
         builder=values.optional_string("builder"),
         cache_from=values.strings("cache-from"),
@@ -473,6 +491,51 @@ def _healthcheck_path(values: _Values) -> str:
             hint='for example healthcheck-path = "/health"',
         )
     return path
+
+
+_STATIC_KEYS = ("url", "dir", "command")
+
+
+def _static(values: _Values) -> StaticFiles | None:
+    value, where = values.raw("static")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected {_BY_KEY['static'].expects}, got {value!r}")
+    for key in value:
+        if key not in _STATIC_KEYS:
+            raise ConfigError(
+                f"{where}: unknown key {key!r}", hint=f"valid keys: {', '.join(_STATIC_KEYS)}"
+            )
+    url, folder, command = value.get("url"), value.get("dir"), value.get("command", [])
+    if not isinstance(url, str) or not re.fullmatch(r"/(?:[A-Za-z0-9._~-]+/)+", url):
+        raise ConfigError(
+            f"{where}.url: {url!r} is not a URL prefix",
+            hint="write a path that starts and ends with '/', such as '/static/'",
+        )
+    if url.startswith(("/.", "//")) or "/../" in url or "/./" in url:
+        raise ConfigError(f"{where}.url: {url!r} has a '.' or '..' segment")
+    parts = PurePosixPath(folder).parts if isinstance(folder, str) else ()
+    if (
+        not isinstance(folder, str)
+        or not parts
+        or PurePosixPath(folder).is_absolute()
+        or any(part in (".", "..") for part in parts)
+        or not folder.isprintable()
+        or "\\" in folder
+    ):
+        raise ConfigError(
+            f"{where}.dir: {folder!r} is not a folder inside the app",
+            hint="write a relative path such as 'static' or 'staticfiles'",
+        )
+    if not isinstance(command, list) or not all(
+        isinstance(arg, str) and arg.isprintable() for arg in command
+    ):
+        raise ConfigError(
+            f"{where}.command: expected a list of strings (an argv), got {command!r}",
+            hint='for Django: command = ["python", "manage.py", "collectstatic", "--noinput"]',
+        )
+    return StaticFiles(url=url, dir=PurePosixPath(folder).as_posix(), command=tuple(command))
 
 
 def _python_version(values: _Values) -> tuple[int, int]:

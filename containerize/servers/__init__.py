@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import difflib
 
+from packaging.utils import NormalizedName, canonicalize_name
+
 from containerize.errors import ConfigError
 from containerize.servers.base import App, Runtime, Server, toolchain
 from containerize.servers.cheroot import CHEROOT
@@ -15,7 +17,7 @@ from containerize.servers.gunicorn import GUNICORN
 from containerize.servers.mod_wsgi import MOD_WSGI
 from containerize.servers.uwsgi import UWSGI
 
-__all__ = ["REGISTRY", "App", "Runtime", "Server", "get", "names", "toolchain"]
+__all__ = ["REGISTRY", "App", "Runtime", "Server", "get", "names", "roots", "toolchain"]
 
 REGISTRY: dict[str, Server] = {
     server.name: server for server in (GUNICORN, UWSGI, MOD_WSGI, CHEROOT)
@@ -25,6 +27,22 @@ REGISTRY: dict[str, Server] = {
 def names() -> tuple[str, ...]:
     """The known server names, sorted."""
     return tuple(sorted(REGISTRY))
+
+
+# Serves static files for the servers that have no static file handler of their own.
+WHITENOISE: NormalizedName = canonicalize_name("whitenoise")
+
+
+def roots(name: str, *, static_files: bool) -> tuple[NormalizedName, ...]:
+    """The distributions server *name*'s image installs on top of the app's own.
+
+    The server itself, and WhiteNoise when the image serves static files and the
+    server cannot serve them on its own.
+    """
+    server = get(name)
+    if static_files and not server.serves_static:
+        return (server.distribution, WHITENOISE)
+    return (server.distribution,)
 
 
 def get(name: str, *, where: str = "server") -> Server:

@@ -55,6 +55,10 @@ class Server(Protocol):
         """The Python distribution that provides it; it must be in the lock."""
 
     @property
+    def serves_static(self) -> bool:
+        """True when it maps a URL prefix to a folder itself (else WhiteNoise does)."""
+
+    @property
     def stop_signal(self) -> str:
         """The signal that makes it shut down gracefully (Dockerfile STOPSIGNAL)."""
 

@@ -106,6 +106,7 @@ log("stopped")
 class Cheroot:
     name = "cheroot"
     distribution: NormalizedName = canonicalize_name("cheroot")
+    serves_static = False
     # The launcher's handler stops the server gracefully (see the module docstring).
     stop_signal = "SIGTERM"
 

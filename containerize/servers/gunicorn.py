@@ -10,6 +10,7 @@ from containerize.servers.base import App, Runtime
 class Gunicorn:
     name = "gunicorn"
     distribution: NormalizedName = canonicalize_name("gunicorn")
+    serves_static = False
     # SIGTERM is Gunicorn's graceful shutdown: workers finish their requests.
     stop_signal = "SIGTERM"
 

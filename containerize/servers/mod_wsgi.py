@@ -15,6 +15,7 @@ from containerize.servers.base import App, Runtime, toolchain
 class ModWSGI:
     name = "mod_wsgi"
     distribution: NormalizedName = canonicalize_name("mod-wsgi")
+    serves_static = True
     # Apache's graceful stop; mod_wsgi-express passes it on to httpd.
     stop_signal = "SIGWINCH"
 

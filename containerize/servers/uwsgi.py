@@ -10,6 +10,7 @@ from containerize.servers.base import App, Runtime, toolchain
 class UWSGIServer:
     name = "uwsgi"
     distribution: NormalizedName = canonicalize_name("pyuwsgi")
+    serves_static = True
     # With --die-on-term, SIGTERM shuts down instead of uWSGI 2.0's default reload.
     stop_signal = "SIGTERM"
 
