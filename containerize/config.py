@@ -10,6 +10,7 @@ and key. Unknown keys are rejected with the nearest valid key suggested.
 
 from __future__ import annotations
 
+import ast
 import difflib
 import os
 import re
@@ -51,7 +52,7 @@ DEFAULT_EXCLUDES = (
     "node_modules",
 )
 
-Kind = Literal["str", "int", "list", "table"]
+Kind = Literal["str", "int", "bool", "list", "table"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -71,7 +72,14 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option(key="app", kind="str", expects="'module:callable'", default=None),
+    Option(
+        key="app",
+        kind="str",
+        expects="'module:callable', a factory 'module:function()' (literal arguments "
+        "allowed), a WSGI script file 'path/app.wsgi', or a Paste Deploy file "
+        "'path/app.ini' (with '#name' for an app other than main)",
+        default=None,
+    ),
     Option(
         key="image",
         kind="str",
@@ -103,7 +111,47 @@ OPTIONS: tuple[Option, ...] = (
         flag="--server",
     ),
     Option(key="port", kind="int", expects="a TCP port, 1-65535", default=8000),
-    Option(key="workers", kind="int", expects="an integer, at least 1", default=2),
+    # The servers' defaults; each can also be set per container (WSGI_WORKERS, ...).
+    Option(
+        key="workers",
+        kind="int",
+        expects="worker processes, 1-1024 (default: 2 x the container's CPUs + 1, at start)",
+        default=None,
+    ),
+    Option(
+        key="threads",
+        kind="int",
+        expects="threads per worker, 1-1024 (default: the server's own)",
+        default=None,
+    ),
+    Option(key="timeout", kind="int", expects="seconds a request may take, 1-86400", default=30),
+    Option(
+        key="keep-alive",
+        kind="int",
+        expects="seconds an idle keep-alive connection stays open, 1-3600",
+        default=5,
+    ),
+    Option(
+        key="grace-period",
+        kind="int",
+        expects="seconds in-flight requests get to finish after SIGTERM, 1-3600 (keep it "
+        "below the engine's stop timeout, 10 s by default)",
+        default=8,
+    ),
+    Option(
+        key="allowed-hosts",
+        kind="list",
+        expects="a list of host names ('example.com', '.example.com' for a domain and "
+        "its subdomains, '*' for any)",
+        default=("*",),
+    ),
+    Option(
+        key="import-check",
+        kind="bool",
+        expects="true or false: import the app once at build time",
+        default=True,
+        env=True,
+    ),
     Option(
         key="lock",
         kind="str",
@@ -176,26 +224,54 @@ OPTIONS: tuple[Option, ...] = (
 _BY_KEY = {option.key: option for option in OPTIONS}
 
 _APP_RE = re.compile(
-    r"^(?P<module>[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)(?::(?P<callable>[A-Za-z_]\w*))?$"
+    r"^(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)"
+    r"(?::(?P<callable>[A-Za-z_]\w*)(?P<call>\(.*\))?)?$",
+    re.ASCII | re.DOTALL,
 )
+_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
+# A DNS name (a leading '.' for a domain and its subdomains) or a bracketed IPv6 address.
+_HOST_RE = re.compile(rf"\.?(?:{_LABEL}\.)*{_LABEL}|\[[0-9a-f:.]+\]", re.ASCII | re.IGNORECASE)
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_ID = 2**31 - 1
 
 
+AppKind = Literal["callable", "factory", "script", "paste"]
+
+
 @dataclass(frozen=True, kw_only=True)
 class AppSpec:
-    """The WSGI application: a module and the callable in it."""
+    """The WSGI application, as ``tool.containerize.app`` names it."""
 
-    module: str
-    callable: str = "application"
+    kind: AppKind
+    module: str | None = None  # callable and factory
+    callable: str | None = None  # callable and factory
+    args: str | None = None  # factory: the literal arguments' source, checked
+    path: str | None = None  # script and paste: a POSIX path relative to the project
+    section: str | None = None  # paste: the app's name in the ini file
 
     def __str__(self) -> str:
-        return f"{self.module}:{self.callable}"
+        if self.kind == "callable":
+            return f"{self.module}:{self.callable}"
+        if self.kind == "factory":
+            return f"{self.module}:{self.callable}({self.args})"
+        return f"{self.path}#{self.section}" if self.section else str(self.path)
 
-    @property
-    def script(self) -> str:
-        """The module as a file path relative to the application root."""
-        return self.module.replace(".", "/") + ".py"
+    def files(self) -> tuple[str, ...]:
+        """The project files, one of which must go into the image for the app to load."""
+        if self.module is None:
+            return (str(self.path),)
+        base = self.module.replace(".", "/")
+        return (f"{base}.py", f"{base}/__init__.py")
+
+    def to_json(self) -> dict[str, str | None]:
+        return {
+            "kind": self.kind,
+            "module": self.module,
+            "callable": self.callable,
+            "args": self.args,
+            "path": self.path,
+            "section": self.section,
+        }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,7 +297,13 @@ class Config:
     platforms: tuple[Platform, ...]
     servers: tuple[str, ...]
     port: int
-    workers: int
+    workers: int | None  # None: from the container's CPUs when it starts
+    threads: int | None  # None: the server's default
+    timeout: int
+    keep_alive: int
+    grace_period: int
+    allowed_hosts: tuple[str, ...]
+    import_check: bool
     lock: Path | None
     groups: tuple[str, ...]
     extras: tuple[str, ...]
@@ -279,7 +361,7 @@ def load(
         project=project,
         name=name,
         version=project.version or "0",
-        app=_app(values),
+        app=_app(values, project_dir),
         image=_image(values, default=name),
         base_image=str(
             reference.parse(values.string("base-image"), where=values.where("base-image"))
@@ -287,7 +369,13 @@ def load(
         platforms=_platforms(values),
         servers=_servers(values),
         port=values.integer("port", low=1, high=65535, problem="not a TCP port"),
-        workers=values.integer("workers", low=1, high=1024, problem="out of range"),
+        workers=values.optional_integer("workers", low=1, high=1024),
+        threads=values.optional_integer("threads", low=1, high=1024),
+        timeout=values.integer("timeout", low=1, high=86400, problem="out of range"),
+        keep_alive=values.integer("keep-alive", low=1, high=3600, problem="out of range"),
+        grace_period=values.integer("grace-period", low=1, high=3600, problem="out of range"),
+        allowed_hosts=_allowed_hosts(values),
+        import_check=values.boolean("import-check"),
         lock=_lock(values, project_dir),
         groups=values.strings("groups"),
         extras=values.strings("extras"),
@@ -401,6 +489,25 @@ class _Values:
             raise ConfigError(f"{where}: {value} is {problem}", hint=f"use {_BY_KEY[key].expects}")
         return value
 
+    def optional_integer(self, key: str, *, low: int, high: int) -> int | None:
+        if self.raw(key)[0] is None:
+            return None
+        return self.integer(key, low=low, high=high, problem="out of range")
+
+    def boolean(self, key: str) -> bool:
+        value, where = self.raw(key)
+        if isinstance(value, str) and where.startswith("CONTAINERIZE_"):
+            words = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
+            if value.strip().lower() in words:
+                return words[value.strip().lower()]
+        if not isinstance(value, bool):
+            raise ConfigError(
+                f"{where}: expected {_BY_KEY[key].expects}, got {value!r}",
+                hint="in pyproject.toml write true or false, without quotes; in a variable, "
+                "1/0, true/false or yes/no",
+            )
+        return value
+
     def strings(self, key: str) -> tuple[str, ...]:
         value, where = self.raw(key)
         if isinstance(value, str):
@@ -421,20 +528,99 @@ class _Values:
         return value
 
 
-def _app(values: _Values) -> AppSpec:
+def _app(values: _Values, project_dir: Path) -> AppSpec:
     text, where = values.raw("app")
     if text is None:
         raise ConfigError(
             "tool.containerize.app is missing",
-            hint='name the WSGI callable, for example app = "myproject.wsgi:application"',
+            hint='name the WSGI application, for example app = "myproject.wsgi:application"',
         )
-    match = _APP_RE.match(values.string("app"))
+    text = values.string("app").strip()
+    path, _, section = text.partition("#")
+    # 'mysite.wsgi' is Django's module and 'app.wsgi' a script file: a file wins.
+    if path.endswith(".ini") or (
+        path.endswith(".wsgi")
+        and ("/" in path or section or (project_dir / path).is_file() or not _APP_RE.match(path))
+    ):
+        return _app_file(path, section, where)
+    if section:
+        raise ConfigError(f"{where}: '#' names an app in a Paste Deploy .ini file: {text!r}")
+    match = _APP_RE.match(text)
     if match is None:
         raise ConfigError(
-            f"{where}: {text!r} is not 'module:callable'",
-            hint='for a file hello.py defining application, write app = "hello:application"',
+            f"{where}: {text!r} is not an application",
+            hint=f"write {_BY_KEY['app'].expects}; e.g. 'hello:application' for a file "
+            "hello.py that defines application, or 'flaskr:create_app()'",
         )
-    return AppSpec(module=match["module"], callable=match["callable"] or "application")
+    module, name, call = match["module"], match["callable"] or "application", match["call"]
+    if call is None:
+        return AppSpec(kind="callable", module=module, callable=name)
+    return AppSpec(kind="factory", module=module, callable=name, args=_factory_args(call, where))
+
+
+def _factory_args(call: str, where: str) -> str:
+    """The argument list of ``name(...)``, checked to hold literals only, as Gunicorn does."""
+    try:
+        tree = ast.parse(f"f{call}", mode="eval").body
+    except SyntaxError:
+        raise ConfigError(
+            f"{where}: {call!r} is not a call", hint="write e.g. 'create_app()'"
+        ) from None
+    if not isinstance(tree, ast.Call) or not isinstance(tree.func, ast.Name):
+        raise ConfigError(f"{where}: {call!r} is not a call", hint="write e.g. 'create_app()'")
+    for node in (*tree.args, *(kw.value for kw in tree.keywords)):
+        try:
+            ast.literal_eval(node)
+        except ValueError:
+            raise ConfigError(
+                f"{where}: factory argument {ast.unparse(node)!r} is not a literal",
+                hint="pass strings, numbers, True/False/None, lists, tuples or dicts of them",
+            ) from None
+    if any(kw.arg is None for kw in tree.keywords) or any(
+        isinstance(arg, ast.Starred) for arg in tree.args
+    ):
+        raise ConfigError(f"{where}: {call!r}: '*' and '**' arguments are not supported")
+    return ", ".join(
+        [ast.unparse(arg) for arg in tree.args]
+        + [f"{kw.arg}={ast.unparse(kw.value)}" for kw in tree.keywords]
+    )
+
+
+def _app_file(path: str, section: str, where: str) -> AppSpec:
+    posix = PurePosixPath(path)
+    if (
+        posix.is_absolute()
+        or not posix.parts
+        or any(part in ("", ".", "..") for part in posix.parts)
+        or "\\" in path
+    ):
+        raise ConfigError(
+            f"{where}: {path!r} is not a file inside the project",
+            hint="name it relative to pyproject.toml, e.g. 'deploy/app.wsgi'",
+        )
+    if path.endswith(".wsgi"):
+        if section:
+            raise ConfigError(f"{where}: '#{section}' applies to Paste Deploy .ini files only")
+        return AppSpec(kind="script", path=posix.as_posix(), callable="application")
+    if section and not re.fullmatch(r"[A-Za-z0-9_.-]+", section):
+        raise ConfigError(f"{where}: {section!r} is not a Paste Deploy app name")
+    return AppSpec(kind="paste", path=posix.as_posix(), section=section or "main")
+
+
+def _allowed_hosts(values: _Values) -> tuple[str, ...]:
+    hosts, where = values.strings("allowed-hosts"), values.where("allowed-hosts")
+    if not hosts:
+        raise ConfigError(
+            f"{where} is empty: every request would get 400",
+            hint="list the host names the app serves, or ['*'] for any",
+        )
+    for i, host in enumerate(hosts):
+        if host != "*" and not _HOST_RE.fullmatch(host):
+            raise ConfigError(
+                f"{where}[{i}]: {host!r} is not a host name",
+                hint="write 'example.com', '.example.com' (and subdomains) or '*'; no port",
+            )
+    return tuple(host.lower() for host in hosts)
 
 
 def _image(values: _Values, *, default: str) -> str:

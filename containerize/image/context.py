@@ -11,7 +11,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -61,14 +61,21 @@ def app_files(config: Config) -> tuple[PurePosixPath, ...]:
             f"no application files to put in the image from {config.project_dir}",
             hint="check tool.containerize.include and exclude",
         )
-    module = PurePosixPath(config.app.script)
-    package = PurePosixPath(config.app.module.replace(".", "/")) / "__init__.py"
-    if module not in chosen and package not in chosen:
+    wanted = config.app.files()
+    if not any(PurePosixPath(name) in chosen for name in wanted):
         raise ConfigError(
-            f"tool.containerize.app: module {config.app.module!r} is not among the files "
-            f"that go into the image (looked for {module} and {package})",
-            hint="fix app, or include the module's file in tool.containerize.include",
+            f"tool.containerize.app: {str(config.app)!r} is not among the files that go "
+            f"into the image (looked for {' and '.join(wanted)})",
+            hint="fix app, or include the file in tool.containerize.include",
         )
+    static = config.static
+    if static and not static.command:
+        folder = PurePosixPath(static.dir)
+        if not any(folder in path.parents for path in chosen):
+            raise ConfigError(
+                f"tool.containerize.static.dir: no files under {static.dir!r} go into the image",
+                hint="fix dir, include the folder, or give static.command to make it at build time",
+            )
     return tuple(sorted(chosen))
 
 
@@ -78,10 +85,19 @@ def assemble(
     *,
     dest: Path,
     files: tuple[PurePosixPath, ...] | None = None,
+    extra: Mapping[str, bytes] | None = None,
 ) -> Context:
-    """Write the context into *dest*, atomically replacing what was there."""
+    """Write the context into *dest*, atomically replacing what was there.
+
+    *extra* holds containerize's own files (entrypoint, server settings) by path.
+    """
     files = app_files(config) if files is None else files
     with replacing_dir(dest) as staging:
+        for name, data in (extra or {}).items():
+            target = staging / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            target.chmod(0o644)
         for relative in files:
             target = staging / "app" / relative
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -11,10 +11,18 @@ Stages, in dependency order:
     the application's locked dependencies, installed offline from the wheelhouse;
 ``venv-<server>``
     one server and its dependencies on top, bytecode compiled deterministically;
+``static``
+    when the project has a command that makes its static files (collectstatic):
+    the app on top of deps, and the command run there;
 ``runtime``
     the base image plus the non-root user;
 ``<server>``
-    the final image: runtime OS packages, the venv, the application.
+    the final image: runtime OS packages, the venv, containerize's entrypoint and
+    the server's settings, the application.
+``app-<server>``
+    (before ``runtime``) the application on top of the server's venv, imported once
+    without network so that a broken import fails the build; the final image copies
+    the application from it, so the check always runs and leaves no layer behind.
 
 The wheelhouse is bind-mounted from a named build context, never copied into a layer,
 and every install step runs with ``--network=none``. Dependency layers never depend
@@ -44,12 +52,15 @@ from containerize.image.escape import (
 )
 from containerize.image.plan import (
     APP_DIR,
+    ENTRYPOINT,
     PIP_VENV,
+    RUNTIME_CONTEXT,
     VENV,
     WHEELHOUSE_CONTEXT,
     BuildPlan,
     ServerStage,
 )
+from containerize.runtime import IMAGE_DIR
 
 _WHEELHOUSE = "/wheelhouse"
 _HOME = "/home/app"
@@ -113,6 +124,11 @@ def render(plan: BuildPlan) -> str:
 
     for stage in plan.servers:
         lines += _venv_stage(plan, stage)
+    if plan.static and plan.static.command:
+        lines += _static_stage(plan)
+    if plan.import_check:
+        for stage in plan.servers:
+            lines += _app_stage(plan, stage)
     lines += _runtime_stage(plan)
     for stage in plan.servers:
         lines += _final_stage(plan, stage)
@@ -143,6 +159,37 @@ def _venv_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
     )  # fmt: skip
     lines.append("")
     return lines
+
+
+def _static_stage(plan: BuildPlan) -> list[str]:
+    assert plan.static is not None
+    where = "tool.containerize.static.command"
+    folder = f"{APP_DIR}/{plan.static.dir}"
+    return [
+        "# static: the static files, made by the project's command from the app and its",
+        "# dependencies (no server needed), then copied into each image.",
+        "FROM deps AS static",
+        f"COPY --link app/ {dockerfile_word(APP_DIR + '/')}",
+        f"WORKDIR {dockerfile_word(APP_DIR)}",
+        "ENV " + " \\\n    ".join(_env_words(plan, path=True)),
+        _run(
+            [plan.static.command, ["test", "-d", folder]],
+            network=False,
+            source=where,
+        ),
+        "",
+    ]
+
+
+def _env_words(plan: BuildPlan, *, path: bool = False) -> list[str]:
+    """The project's environment (and the venv on PATH when *path*), as ENV words."""
+    env = [("PATH", f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")]
+    env = [*(env if path else []), ("PYTHONDONTWRITEBYTECODE", "1"), *plan.env]
+    return [
+        f"{dockerfile_key(key, source='tool.containerize.env')}="
+        f"{dockerfile_word(value, source=f'tool.containerize.env.{key}', always_quote=True)}"
+        for key, value in env
+    ]
 
 
 def _runtime_stage(plan: BuildPlan) -> list[str]:
@@ -199,15 +246,56 @@ def _final_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
     if stage.runtime_packages:
         packages = _apt_install(stage.runtime_packages, source=f"the {name} server")
         lines += ["ARG TARGETARCH", packages]
+    image_dir = dockerfile_word(IMAGE_DIR + "/")
     lines += [
         f"COPY --link --from={dockerfile_stage('venv-' + name)} "
         f"{dockerfile_word(VENV)} {dockerfile_word(VENV)}",
-        f"COPY --link app/ {dockerfile_word(APP_DIR + '/')}",
+        f"COPY --link {RUNTIME_CONTEXT}/ {image_dir}",
+        f"COPY --link {dockerfile_word(stage.context_dir + '/')} {image_dir}",
+    ]
+    if plan.import_check:
+        # From the stage that imported it: the same files, and the check must pass.
+        app = dockerfile_word(APP_DIR + "/")
+        lines.append(f"COPY --link --from={dockerfile_stage('app-' + name)} {app} {app}")
+    else:
+        lines += _app_files(plan)
+    lines += [
         f"USER {_user(plan.uid, plan.gid)}",
         f"STOPSIGNAL {dockerfile_word(stage.stop_signal, source=f'the {name} server')}",
-        f"CMD {exec_form(stage.command, source=f'the {name} server command')}",
+        "# start.py sizes the server to the container, runs the WSGI_* start-up hooks,",
+        "# then execs the server command in server.json.",
+        f"ENTRYPOINT {exec_form(ENTRYPOINT)}",
+        "CMD []",
         "",
     ]
+    return lines
+
+
+def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
+    """The app on top of the server's venv, imported once as the server will import it."""
+    name = _stage_name(stage)
+    image_dir = dockerfile_word(IMAGE_DIR + "/")
+    check = [f"{VENV}/bin/python", f"{IMAGE_DIR}/containerize_wsgi.py", "--check"]
+    return [
+        f"# app-{name}: the app, imported once with {name}'s venv and the project's",
+        "# environment, without network: an app that fails to import fails the build.",
+        f"FROM {dockerfile_stage('venv-' + name)} AS {dockerfile_stage('app-' + name)}",
+        f"COPY --link {RUNTIME_CONTEXT}/ {image_dir}",
+        f"COPY --link {dockerfile_word(stage.context_dir + '/')} {image_dir}",
+        *_app_files(plan),
+        "ENV " + " \\\n    ".join(_env_words(plan, path=True)),
+        f"WORKDIR {dockerfile_word(APP_DIR)}",
+        f"USER {_user(plan.uid, plan.gid)}",
+        f"RUN --network=none {exec_form(check)}",
+        "",
+    ]
+
+
+def _app_files(plan: BuildPlan) -> list[str]:
+    lines = [f"COPY --link app/ {dockerfile_word(APP_DIR + '/')}"]
+    if plan.static and plan.static.command:
+        folder = dockerfile_word(f"{APP_DIR}/{plan.static.dir}/", source="tool.containerize.static")
+        lines.append(f"COPY --link --from=static {folder} {folder}")
     return lines
 
 

@@ -157,11 +157,20 @@ def fetch_wheelhouse(config: Config, resolved: Resolved) -> wheelhouse_mod.Wheel
 
 
 def write_context(
-    config: Config, text: str, files: tuple[PurePosixPath, ...] | None = None
+    config: Config,
+    build_plan: plan.BuildPlan,
+    text: str,
+    files: tuple[PurePosixPath, ...] | None = None,
 ) -> context.Context:
-    """Write the build context (Dockerfile and application files)."""
+    """Write the build context: the Dockerfile, containerize's files, the app's files."""
     claim(config.build_dir)
-    return context.assemble(config, text, dest=config.build_dir / "context", files=files)
+    return context.assemble(
+        config,
+        text,
+        dest=config.build_dir / "context",
+        files=files,
+        extra=build_plan.context_files(),
+    )
 
 
 def invocations(
@@ -202,7 +211,7 @@ def prepare(
     house = None
     if not dry_run:
         house = fetch_wheelhouse(config, resolved)
-        write_context(config, text, files)
+        write_context(config, build_plan, text, files)
     return Prepared(
         config=config,
         resolved=resolved,

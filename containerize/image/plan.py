@@ -7,12 +7,13 @@ what the buildx invocations are made of, and what a dry run prints.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from containerize import reference, servers
+from containerize import reference, runtime, servers
 from containerize.config import Config
 from containerize.engine import buildx
 from containerize.engine.buildx import OutputKind
@@ -23,6 +24,9 @@ VENV = "/opt/venv"
 PIP_VENV = "/opt/containerize/pip"
 APP_DIR = "/app"
 WHEELHOUSE_CONTEXT = "wheelhouse"
+# In the build context: the runtime files every image gets, and each server's own.
+RUNTIME_CONTEXT = "containerize/runtime"
+ENTRYPOINT = (f"{VENV}/bin/python", f"{runtime.IMAGE_DIR}/start.py")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,9 +37,24 @@ class ServerStage:
     requirements: str  # file name inside each platform's wheelhouse folder
     build_packages: tuple[str, ...]  # empty when every file is a wheel
     runtime_packages: tuple[str, ...]
-    command: tuple[str, ...]
+    command: tuple[str, ...]  # a template: the entrypoint fills in workers and the like
     stop_signal: str
     tags: tuple[str, ...]
+    files: tuple[tuple[str, str], ...]  # server.json and configuration, by file name
+
+    @property
+    def context_dir(self) -> str:
+        """Its folder in the build context, copied into the image's containerize folder."""
+        return f"containerize/{self.name}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StaticPlan:
+    """Static files: *url* served from APP_DIR/*dir*, made by *command* when given."""
+
+    url: str
+    dir: str
+    command: tuple[str, ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -55,6 +74,16 @@ class BuildPlan:
     healthcheck_path: str
     env: tuple[tuple[str, str], ...]
     labels: tuple[tuple[str, str], ...]
+    static: StaticPlan | None
+    import_check: bool
+
+    def context_files(self) -> dict[str, bytes]:
+        """The files the Dockerfile copies from the context besides the app's, by path."""
+        files = {f"{RUNTIME_CONTEXT}/{name}": data for name, data in runtime.sources().items()}
+        for stage in self.servers:
+            for name, text in stage.files:
+                files[f"{stage.context_dir}/{name}"] = text.encode()
+        return files
 
 
 def make_plan(
@@ -68,30 +97,37 @@ def make_plan(
     created: dt.datetime,
 ) -> BuildPlan:
     """Compute the build plan; *base_image* is the reference pinned by digest."""
-    app = servers.App(module=config.app.module, callable=config.app.callable)
-    runtime = servers.Runtime(
+    static = (
+        servers.StaticMount(url=config.static.url, root=f"{APP_DIR}/{config.static.dir}")
+        if config.static
+        else None
+    )
+    runtime_info = servers.Runtime(
         python=python,
         python_version=python_version,
         venv=VENV,
         app_dir=APP_DIR,
         port=config.port,
-        workers=config.workers,
+        static=static,
     )
     # The app's own sdists are C extensions more often than not: a compiler and headers.
-    base_build = servers.toolchain(runtime) if needs.base_has_sdists else ()
+    base_build = servers.toolchain(runtime_info) if needs.base_has_sdists else ()
     stages = []
     for name in config.servers:
         server = servers.get(name)
-        build = server.build_packages(runtime) if needs.server_has_sdists.get(name) else ()
+        build = server.build_packages(runtime_info) if needs.server_has_sdists.get(name) else ()
+        command = server.command(runtime_info)
+        spec = server_spec(config, server, command, static)
         stages.append(
             ServerStage(
                 name=name,
                 requirements=f"requirements-{name}.txt",
                 build_packages=build,
-                runtime_packages=server.runtime_packages(runtime),
-                command=server.command(app, runtime),
+                runtime_packages=server.runtime_packages(runtime_info),
+                command=command,
                 stop_signal=server.stop_signal,
                 tags=tags_for(config, name),
+                files=tuple(sorted({**server.files(runtime_info), "server.json": spec}.items())),
             )
         )
     return BuildPlan(
@@ -108,7 +144,41 @@ def make_plan(
         healthcheck_path=config.healthcheck_path,
         env=config.env,
         labels=labels_for(config, base_image=base_image, revision=revision, created=created),
+        static=(
+            StaticPlan(url=config.static.url, dir=config.static.dir, command=config.static.command)
+            if config.static
+            else None
+        ),
+        import_check=config.import_check,
     )
+
+
+def server_spec(
+    config: Config,
+    server: servers.Server,
+    command: tuple[str, ...],
+    static: servers.StaticMount | None,
+) -> str:
+    """The image's server.json: what the entrypoint and the WSGI entry point read."""
+    spec = {
+        "server": server.name,
+        "app": config.app.to_json(),
+        "app_dir": APP_DIR,
+        "port": config.port,
+        "allowed_hosts": list(config.allowed_hosts),
+        "static": None
+        if static is None
+        else {"url": static.url, "root": static.root, "whitenoise": not server.serves_static},
+        "settings": {
+            "workers": config.workers,  # None: from the container's CPUs at start
+            "threads": config.threads or server.default_threads,
+            "timeout": config.timeout,
+            "keepalive": config.keep_alive,
+            "grace_period": config.grace_period,
+        },
+        "argv": list(command),
+    }
+    return json.dumps(spec, indent=2, sort_keys=True) + "\n"
 
 
 def tags_for(config: Config, server: str) -> tuple[str, ...]:

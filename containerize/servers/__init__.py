@@ -11,13 +11,22 @@ import difflib
 from packaging.utils import NormalizedName, canonicalize_name
 
 from containerize.errors import ConfigError
-from containerize.servers.base import App, Runtime, Server, toolchain
+from containerize.servers.base import Runtime, Server, StaticMount, toolchain
 from containerize.servers.cheroot import CHEROOT
 from containerize.servers.gunicorn import GUNICORN
 from containerize.servers.mod_wsgi import MOD_WSGI
 from containerize.servers.uwsgi import UWSGI
 
-__all__ = ["REGISTRY", "App", "Runtime", "Server", "get", "names", "roots", "toolchain"]
+__all__ = [
+    "REGISTRY",
+    "Runtime",
+    "Server",
+    "StaticMount",
+    "get",
+    "names",
+    "roots",
+    "toolchain",
+]
 
 REGISTRY: dict[str, Server] = {
     server.name: server for server in (GUNICORN, UWSGI, MOD_WSGI, CHEROOT)

@@ -7,6 +7,24 @@ from typing import Protocol
 
 from packaging.utils import NormalizedName
 
+# Every server loads the same WSGI entry point, containerize_wsgi.application, from the
+# image's containerize folder; it finds the user's application (see containerize.runtime).
+ENTRY_DIR = "/opt/containerize"
+ENTRY_MODULE = "containerize_wsgi"
+ENTRY = f"{ENTRY_MODULE}:application"
+
+# Hashed static file names (Django's ManifestStaticFilesStorage, bundlers) never change.
+HASHED_NAME_RE = r"\.[0-9a-f]{8,32}\.[A-Za-z0-9]+$"
+A_YEAR = 31536000
+
+
+@dataclass(frozen=True, kw_only=True)
+class StaticMount:
+    """Static files: *url* (a prefix ending in '/') served from *root* in the image."""
+
+    url: str
+    root: str
+
 
 @dataclass(frozen=True, kw_only=True)
 class Runtime:
@@ -17,7 +35,7 @@ class Runtime:
     venv: str  # where the application's virtual environment lives
     app_dir: str
     port: int
-    workers: int
+    static: StaticMount | None = None
 
     @property
     def distro_python(self) -> bool:
@@ -35,16 +53,13 @@ def toolchain(runtime: Runtime) -> tuple[str, ...]:
     return (*packages, "python3-dev") if runtime.distro_python else packages
 
 
-@dataclass(frozen=True, kw_only=True)
-class App:
-    """The WSGI callable, as servers need to name it."""
-
-    module: str
-    callable: str
-
-
 class Server(Protocol):
-    """One WSGI server: what it installs and how it runs."""
+    """One WSGI server: what it installs and how it runs.
+
+    Its command is a template: the entrypoint replaces ``{workers}``, ``{threads}``,
+    ``{concurrency}`` (workers x threads), ``{timeout}``, ``{keepalive}`` and
+    ``{grace_period}`` with the values for the running container.
+    """
 
     @property
     def name(self) -> str:
@@ -52,7 +67,7 @@ class Server(Protocol):
 
     @property
     def distribution(self) -> NormalizedName:
-        """The Python distribution that provides it; it must be in the lock."""
+        """The Python distribution that provides it."""
 
     @property
     def serves_static(self) -> bool:
@@ -62,11 +77,18 @@ class Server(Protocol):
     def stop_signal(self) -> str:
         """The signal that makes it shut down gracefully (Dockerfile STOPSIGNAL)."""
 
+    @property
+    def default_threads(self) -> int:
+        """Threads per worker when neither the project nor the container says."""
+
     def build_packages(self, runtime: Runtime) -> tuple[str, ...]:
         """Debian packages needed to build its sdist, when no wheel fits."""
 
     def runtime_packages(self, runtime: Runtime) -> tuple[str, ...]:
         """Debian packages it needs at run time."""
 
-    def command(self, app: App, runtime: Runtime) -> tuple[str, ...]:
-        """The argv that serves *app* on ``runtime.port`` in the foreground."""
+    def command(self, runtime: Runtime) -> tuple[str, ...]:
+        """The argv template that serves the entry point on ``runtime.port``."""
+
+    def files(self, runtime: Runtime) -> dict[str, str]:
+        """Extra configuration files for the image's containerize folder, by name."""

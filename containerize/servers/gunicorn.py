@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from containerize.servers.base import App, Runtime
+from containerize.servers.base import ENTRY, ENTRY_DIR, Runtime
 
 
 class Gunicorn:
     name = "gunicorn"
     distribution: NormalizedName = canonicalize_name("gunicorn")
     serves_static = False
-    # SIGTERM is Gunicorn's graceful shutdown: workers finish their requests.
+    # SIGTERM is Gunicorn's graceful shutdown: workers finish their requests within
+    # --graceful-timeout, then the arbiter exits 0.
     stop_signal = "SIGTERM"
+    # Sync workers; more than one thread makes Gunicorn use its gthread workers, which
+    # also keep connections alive.
+    default_threads = 1
 
     def build_packages(self, runtime: Runtime) -> tuple[str, ...]:
         return ()
@@ -20,17 +24,26 @@ class Gunicorn:
     def runtime_packages(self, runtime: Runtime) -> tuple[str, ...]:
         return ()
 
-    def command(self, app: App, runtime: Runtime) -> tuple[str, ...]:
+    def command(self, runtime: Runtime) -> tuple[str, ...]:
         return (
             f"{runtime.venv}/bin/gunicorn",
             "--bind", f"0.0.0.0:{runtime.port}",
-            "--workers", str(runtime.workers),
+            "--workers", "{workers}",
+            "--threads", "{threads}",
+            "--timeout", "{timeout}",
+            "--keep-alive", "{keepalive}",
+            "--graceful-timeout", "{grace_period}",
             "--chdir", runtime.app_dir,
+            "--pythonpath", ENTRY_DIR,
             "--access-logfile", "-",
+            "--error-logfile", "-",
             # Heartbeat files on tmpfs-friendly /dev/shm, not the image's overlay /tmp.
             "--worker-tmp-dir", "/dev/shm",
-            f"{app.module}:{app.callable}",
+            ENTRY,
         )  # fmt: skip
+
+    def files(self, runtime: Runtime) -> dict[str, str]:
+        return {}
 
 
 GUNICORN = Gunicorn()

@@ -1,15 +1,26 @@
-"""Apache httpd with mod_wsgi, run by ``mod_wsgi-express``.
+"""Apache httpd with mod_wsgi, run by ``mod_wsgi-express`` as the image's user.
 
 ``mod-wsgi`` is sdist-only: it is compiled against the image's Apache (``apxs``) and
 Python, so the builder needs Apache's development files and a compiler, and the
 runtime needs Apache and, for a Debian-packaged Python, its shared ``libpython``.
+mod_wsgi-express runs Apache unprivileged on the configured (high) port, with its
+server root under /tmp.
 """
 
 from __future__ import annotations
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from containerize.servers.base import App, Runtime, toolchain
+from containerize.servers.base import (
+    A_YEAR,
+    ENTRY_DIR,
+    ENTRY_MODULE,
+    HASHED_NAME_RE,
+    Runtime,
+    toolchain,
+)
+
+STATIC_CONF = "apache-static.conf"
 
 
 class ModWSGI:
@@ -18,6 +29,7 @@ class ModWSGI:
     serves_static = True
     # Apache's graceful stop; mod_wsgi-express passes it on to httpd.
     stop_signal = "SIGWINCH"
+    default_threads = 4
 
     def build_packages(self, runtime: Runtime) -> tuple[str, ...]:
         return ("apache2-dev", *toolchain(runtime))
@@ -27,12 +39,18 @@ class ModWSGI:
         packages = ("apache2",)
         return (*packages, f"libpython{major}.{minor}") if runtime.distro_python else packages
 
-    def command(self, app: App, runtime: Runtime) -> tuple[str, ...]:
-        return (
+    def command(self, runtime: Runtime) -> tuple[str, ...]:
+        argv = [
             f"{runtime.venv}/bin/mod_wsgi-express", "start-server",
+            f"{ENTRY_DIR}/{ENTRY_MODULE}.py",
+            "--application-type", "script",
+            "--callable-object", "application",
             "--port", str(runtime.port),
-            "--processes", str(runtime.workers),
-            "--threads", "4",
+            "--processes", "{workers}",
+            "--threads", "{threads}",
+            "--request-timeout", "{timeout}",
+            "--keep-alive-timeout", "{keepalive}",
+            "--shutdown-timeout", "{grace_period}",
             "--server-root", "/tmp/mod_wsgi-express",
             # Debian's minimal images have no en_US locale, mod_wsgi-express's default.
             "--locale", "C.UTF-8",
@@ -40,10 +58,31 @@ class ModWSGI:
             "--access-log",
             "--startup-log",
             "--working-directory", runtime.app_dir,
-            "--application-type", "module",
-            "--callable-object", app.callable,
-            app.module,
-        )  # fmt: skip
+        ]  # fmt: skip
+        if runtime.static is not None:
+            argv += [
+                "--url-alias", runtime.static.url.rstrip("/"), runtime.static.root,
+                "--include-file", f"{ENTRY_DIR}/{STATIC_CONF}",
+            ]  # fmt: skip
+        return tuple(argv)
+
+    def files(self, runtime: Runtime) -> dict[str, str]:
+        if runtime.static is None:
+            return {}
+        url = runtime.static.url
+        return {
+            STATIC_CONF: (
+                "# Written by containerize: hashed static file names never change.\n"
+                f'<LocationMatch "^{_regex_literal(url)}.+{HASHED_NAME_RE}">\n'
+                f'    Header set Cache-Control "public, max-age={A_YEAR}, immutable"\n'
+                "</LocationMatch>\n"
+            )
+        }
+
+
+def _regex_literal(text: str) -> str:
+    """*text* as a regular expression matching itself (URL prefixes are [A-Za-z0-9._~/-])."""
+    return "".join("\\" + c if c in ".~-" else c for c in text)
 
 
 MOD_WSGI = ModWSGI()

@@ -1,18 +1,33 @@
-"""uWSGI, from the ``pyuwsgi`` distribution (the ``uwsgi`` one is sdist-only)."""
+"""uWSGI, from the ``pyuwsgi`` distribution (the ``uwsgi`` one is sdist-only).
+
+uWSGI 2.0 treats SIGTERM as a brutal reload, and ``--die-on-term`` makes it a brutal
+stop (workers get SIGINT). The master-start hook maps SIGTERM to
+``gracefully_kill_them_all`` instead: workers finish their requests, for up to
+``--worker-reload-mercy`` seconds, then the master exits.
+
+uWSGI's ``--http-socket`` answers one request per connection (no keep-alive, so
+``WSGI_KEEPALIVE`` does not apply); keep-alive to clients is the job of the proxy or
+load balancer in front. Static files come from its static map, with Python's media
+types (slim images have no /etc/mime.types).
+"""
 
 from __future__ import annotations
 
+import mimetypes
+
 from packaging.utils import NormalizedName, canonicalize_name
 
-from containerize.servers.base import App, Runtime, toolchain
+from containerize.servers.base import A_YEAR, ENTRY, ENTRY_DIR, HASHED_NAME_RE, Runtime, toolchain
+
+MIME_TYPES = "mime.types"
 
 
 class UWSGIServer:
     name = "uwsgi"
     distribution: NormalizedName = canonicalize_name("pyuwsgi")
     serves_static = True
-    # With --die-on-term, SIGTERM shuts down instead of uWSGI 2.0's default reload.
     stop_signal = "SIGTERM"
+    default_threads = 1
 
     def build_packages(self, runtime: Runtime) -> tuple[str, ...]:
         return toolchain(runtime)
@@ -20,19 +35,56 @@ class UWSGIServer:
     def runtime_packages(self, runtime: Runtime) -> tuple[str, ...]:
         return ()
 
-    def command(self, app: App, runtime: Runtime) -> tuple[str, ...]:
-        return (
+    def command(self, runtime: Runtime) -> tuple[str, ...]:
+        argv = [
             f"{runtime.venv}/bin/uwsgi",
             "--http-socket", f"0.0.0.0:{runtime.port}",
             "--master",
-            "--processes", str(runtime.workers),
+            "--processes", "{workers}",
+            "--threads", "{threads}",
+            "--enable-threads",
+            "--single-interpreter",
+            # Each worker imports the app itself, as Gunicorn's workers do: no
+            # connection opened at import is shared across a fork.
+            "--lazy-apps",
+            "--harakiri", "{timeout}",
+            "--worker-reload-mercy", "{grace_period}",
+            "--hook-master-start", "unix_signal:15 gracefully_kill_them_all",
             "--chdir", runtime.app_dir,
-            "--module", f"{app.module}:{app.callable}",
+            "--pythonpath", ENTRY_DIR,
+            "--module", ENTRY,
             "--need-app",
-            "--die-on-term",
             "--strict",
             "--vacuum",
-        )  # fmt: skip
+            "--buffer-size", "32768",
+        ]  # fmt: skip
+        if runtime.static is not None:
+            argv += [
+                "--static-map", f"{runtime.static.url.rstrip('/')}={runtime.static.root}",
+                "--static-expires", f"{runtime.static.root}/.*{HASHED_NAME_RE} {A_YEAR}",
+                "--mimefile", f"{ENTRY_DIR}/{MIME_TYPES}",
+            ]  # fmt: skip
+        return tuple(argv)
+
+    def files(self, runtime: Runtime) -> dict[str, str]:
+        if runtime.static is None:
+            return {}
+        return {MIME_TYPES: mime_types()}
+
+
+def mime_types() -> str:
+    """Python's own table of media types in mime.types format, for uWSGI's static files.
+
+    Slim base images have no /etc/mime.types; Python's built-in table (not the host's
+    files) keeps the text the same on every machine.
+    """
+    table = mimetypes.MimeTypes(filenames=())
+    by_type: dict[str, list[str]] = {}
+    for extension, media_type in table.types_map[True].items():
+        by_type.setdefault(media_type, []).append(extension.lstrip("."))
+    lines = ["# Python's mimetypes table, written by containerize for uWSGI"]
+    lines += [f"{t}\t{' '.join(sorted(exts))}" for t, exts in sorted(by_type.items())]
+    return "\n".join(lines) + "\n"
 
 
 UWSGI = UWSGIServer()

@@ -56,6 +56,54 @@ RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGET
     /opt/containerize/pip/bin/pip --python /opt/venv/bin/python install --no-index --find-links /wheelhouse --require-hashes --no-deps --no-compile --only-binary :none: --requirement /wheelhouse/requirements-cheroot.txt
 RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
 
+# app-gunicorn: the app, imported once with gunicorn's venv and the project's
+# environment, without network: an app that fails to import fails the build.
+FROM venv-gunicorn AS app-gunicorn
+COPY --link containerize/runtime/ /opt/containerize/
+COPY --link containerize/gunicorn/ /opt/containerize/
+COPY --link app/ /app/
+ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    PYTHONDONTWRITEBYTECODE="1"
+WORKDIR /app
+USER 10001:10001
+RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
+
+# app-uwsgi: the app, imported once with uwsgi's venv and the project's
+# environment, without network: an app that fails to import fails the build.
+FROM venv-uwsgi AS app-uwsgi
+COPY --link containerize/runtime/ /opt/containerize/
+COPY --link containerize/uwsgi/ /opt/containerize/
+COPY --link app/ /app/
+ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    PYTHONDONTWRITEBYTECODE="1"
+WORKDIR /app
+USER 10001:10001
+RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
+
+# app-mod_wsgi: the app, imported once with mod_wsgi's venv and the project's
+# environment, without network: an app that fails to import fails the build.
+FROM venv-mod_wsgi AS app-mod_wsgi
+COPY --link containerize/runtime/ /opt/containerize/
+COPY --link containerize/mod_wsgi/ /opt/containerize/
+COPY --link app/ /app/
+ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    PYTHONDONTWRITEBYTECODE="1"
+WORKDIR /app
+USER 10001:10001
+RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
+
+# app-cheroot: the app, imported once with cheroot's venv and the project's
+# environment, without network: an app that fails to import fails the build.
+FROM venv-cheroot AS app-cheroot
+COPY --link containerize/runtime/ /opt/containerize/
+COPY --link containerize/cheroot/ /opt/containerize/
+COPY --link app/ /app/
+ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    PYTHONDONTWRITEBYTECODE="1"
+WORKDIR /app
+USER 10001:10001
+RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
+
 # runtime: the base image, an unprivileged user with a writable home, and settings
 # shared by every server's image.
 FROM base AS runtime
@@ -84,18 +132,28 @@ LABEL org.opencontainers.image.base.digest="sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 # gunicorn: the image that serves the application with gunicorn.
 FROM runtime AS gunicorn
 COPY --link --from=venv-gunicorn /opt/venv /opt/venv
-COPY --link app/ /app/
+COPY --link containerize/runtime/ /opt/containerize/
+COPY --link containerize/gunicorn/ /opt/containerize/
+COPY --link --from=app-gunicorn /app/ /app/
 USER 10001:10001
 STOPSIGNAL SIGTERM
-CMD ["/opt/venv/bin/gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "--chdir", "/app", "--access-logfile", "-", "--worker-tmp-dir", "/dev/shm", "hello:application"]
+# start.py sizes the server to the container, runs the WSGI_* start-up hooks,
+# then execs the server command in server.json.
+ENTRYPOINT ["/opt/venv/bin/python", "/opt/containerize/start.py"]
+CMD []
 
 # uwsgi: the image that serves the application with uwsgi.
 FROM runtime AS uwsgi
 COPY --link --from=venv-uwsgi /opt/venv /opt/venv
-COPY --link app/ /app/
+COPY --link containerize/runtime/ /opt/containerize/
+COPY --link containerize/uwsgi/ /opt/containerize/
+COPY --link --from=app-uwsgi /app/ /app/
 USER 10001:10001
 STOPSIGNAL SIGTERM
-CMD ["/opt/venv/bin/uwsgi", "--http-socket", "0.0.0.0:8000", "--master", "--processes", "2", "--chdir", "/app", "--module", "hello:application", "--need-app", "--die-on-term", "--strict", "--vacuum"]
+# start.py sizes the server to the container, runs the WSGI_* start-up hooks,
+# then execs the server command in server.json.
+ENTRYPOINT ["/opt/venv/bin/python", "/opt/containerize/start.py"]
+CMD []
 
 # mod_wsgi: the image that serves the application with mod_wsgi.
 FROM runtime AS mod_wsgi
@@ -109,15 +167,25 @@ RUN --mount=type=cache,id=containerize-apt-cache-${TARGETARCH},target=/var/cache
  && rm -rf /var/log/apt /var/log/dpkg.log /var/log/alternatives.log \
     /var/cache/ldconfig/aux-cache /var/cache/debconf/*-old
 COPY --link --from=venv-mod_wsgi /opt/venv /opt/venv
-COPY --link app/ /app/
+COPY --link containerize/runtime/ /opt/containerize/
+COPY --link containerize/mod_wsgi/ /opt/containerize/
+COPY --link --from=app-mod_wsgi /app/ /app/
 USER 10001:10001
 STOPSIGNAL SIGWINCH
-CMD ["/opt/venv/bin/mod_wsgi-express", "start-server", "--port", "8000", "--processes", "2", "--threads", "4", "--server-root", "/tmp/mod_wsgi-express", "--locale", "C.UTF-8", "--log-to-terminal", "--access-log", "--startup-log", "--working-directory", "/app", "--application-type", "module", "--callable-object", "application", "hello"]
+# start.py sizes the server to the container, runs the WSGI_* start-up hooks,
+# then execs the server command in server.json.
+ENTRYPOINT ["/opt/venv/bin/python", "/opt/containerize/start.py"]
+CMD []
 
 # cheroot: the image that serves the application with cheroot.
 FROM runtime AS cheroot
 COPY --link --from=venv-cheroot /opt/venv /opt/venv
-COPY --link app/ /app/
+COPY --link containerize/runtime/ /opt/containerize/
+COPY --link containerize/cheroot/ /opt/containerize/
+COPY --link --from=app-cheroot /app/ /app/
 USER 10001:10001
 STOPSIGNAL SIGTERM
-CMD ["/opt/venv/bin/python", "-c", "# containerize's cheroot launcher; argv: module callable app-dir port threads timeout\nimport importlib, os, signal, sys, threading\n\nmodule, name, app_dir, port, threads, timeout = sys.argv[1:]\n\n# A handler that does nothing but makes the signal reach the wakeup pipe.\nwake_r, wake_w = os.pipe()\nos.set_blocking(wake_w, False)\nsignal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)\nfor signum in (signal.SIGTERM, signal.SIGINT):\n    signal.signal(signum, lambda *_: None)\n\nsys.path.insert(0, app_dir)\nfrom cheroot import wsgi\n\napp = getattr(importlib.import_module(module), name)\n\n\ndef logged(environ, start_response):\n    def start(status, headers, exc_info=None):\n        line = '%s \"%s %s %s\" %s' % (\n            environ.get(\"REMOTE_ADDR\", \"-\"), environ.get(\"REQUEST_METHOD\"),\n            environ.get(\"PATH_INFO\"), environ.get(\"SERVER_PROTOCOL\"), status.split()[0],\n        )\n        print(line, flush=True)\n        return start_response(status, headers, exc_info)\n\n    return app(environ, start)\n\n\ndef log(message):\n    print(\"cheroot: \" + message, file=sys.stderr, flush=True)\n\n\nserver = wsgi.Server(\n    (\"0.0.0.0\", int(port)), logged,\n    numthreads=int(threads), max=int(threads), shutdown_timeout=int(timeout),\n)\nserver.prepare()\n\n\ndef serve():\n    try:\n        server.serve()\n    finally:\n        os.write(wake_w, b\"\\0\")  # 0 is no signal: serving ended on its own\n\n\nserving = threading.Thread(target=serve, name=\"cheroot-serve\")\nserving.start()\nlog(\"serving %s:%s on 0.0.0.0:%s, %s threads\" % (module, name, port, threads))\nreceived = os.read(wake_r, 1)[0]\nif received == 0:\n    serving.join()\n    log(\"the server stopped without a signal\")\n    sys.exit(1)\nfor signum in (signal.SIGTERM, signal.SIGINT):\n    signal.signal(signum, signal.SIG_DFL)\nlog(\"%s: finishing in-flight requests (%ss)\" % (signal.Signals(received).name, timeout))\nserver.stop()\nserving.join()\nlog(\"stopped\")\n", "hello", "application", "/app", "8000", "8", "8"]
+# start.py sizes the server to the container, runs the WSGI_* start-up hooks,
+# then execs the server command in server.json.
+ENTRYPOINT ["/opt/venv/bin/python", "/opt/containerize/start.py"]
+CMD []

@@ -51,14 +51,23 @@ def test_code_only_change_rebuilds_only_the_application_layer(
     steps = _steps(log)
     ran = sorted(step for step, state in steps.items() if state == "DONE")
     cached = sorted(step for step, state in steps.items() if state == "CACHED")
-    # Both platforms copy the new code; nothing else runs, and no RUN at all (so no
-    # emulated step for arm64).
+    # Both platforms copy the new code and import it once (the import check); nothing
+    # else runs: no install, no compile, and the image changes in its app layer only.
+    check = (
+        'RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", '
+        '"--check"]'
+    )
     assert ran == [
-        "[linux/amd64 gunicorn 2/2] COPY --link app/ /app/",
-        "[linux/arm64 gunicorn 2/2] COPY --link app/ /app/",
+        f"[{platform} {step}"
+        for platform in ("linux/amd64", "linux/arm64")
+        for step in (
+            "app-gunicorn 3/5] COPY --link app/ /app/",
+            f"app-gunicorn 5/5] {check}",
+            "gunicorn 4/4] COPY --link --from=app-gunicorn /app/ /app/",
+        )
     ], log
     assert any("venv-gunicorn" in step for step in cached), log
-    assert not any("RUN" in step for step in ran)
+    assert [step for step in ran if "RUN" in step and check not in step] == []
     for tag in prepared.invocations[0].tags:
         process.run(["docker", "image", "rm", "--force", tag], check=False)
 

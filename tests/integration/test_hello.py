@@ -88,7 +88,7 @@ def test_runtime_image_is_lean_and_unprivileged(hello_images: Built, server: str
         "id -u; "
         "for tool in pip pip3 gcc cc make apxs apxs2; do "
         "  command -v $tool && echo FOUND-$tool; done; "
-        "for path in /opt/venv/bin/pip /opt/containerize /root/.cache/pip /home/app/.cache/pip "
+        "for path in /opt/venv/bin/pip /opt/containerize/pip /root/.cache/pip /home/app/.cache/pip "
         "  /wheelhouse /usr/include/python3.11; do "
         "  test -e $path && echo FOUND-$path; done; "
         "/opt/venv/bin/python -c 'import pip' 2>/dev/null && echo FOUND-pip-module; "

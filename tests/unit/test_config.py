@@ -65,7 +65,7 @@ def test_unknown_key_suggests_nearest(tmp_path: Path) -> None:
         ('app = "a:b"\nsource = "x\\nRUN id"\n', "source: 'x\\\\nRUN id' holds a newline"),
         ('app = "a:b"\nbase-image = "a\\nRUN id"\n', "base-image.*holds a newline"),
         ('app = "a:b"\n[tool.containerize.env]\nX = "1\\nRUN id"\n', r"env\.X.*newline"),
-        ('app = "a b"\n', "is not 'module:callable'"),
+        ('app = "a b"\n', "'a b' is not an application"),
         ("", "app is missing"),
         ('app = "a:b"\nimage = "Bad Image"\n', "no image reference may contain"),
         ('app = "a:b"\nuid = 0\n', "never runs as root"),
@@ -121,3 +121,118 @@ def test_pyproject_is_read_once_into_the_config(tmp_path: Path) -> None:
     cfg = config.load(tmp_path, environ={})
     assert [str(r) for r in cfg.project.dependencies] == ["flask>=3"]
     assert cfg.version == "0"
+
+
+# --- application types, server settings, static files, hosts ---------------------
+
+
+@pytest.mark.parametrize(
+    ("app", "files", "expected"),
+    [
+        ("mysite.wsgi:application", {}, ("callable", "mysite.wsgi", "application", None, None)),
+        # Django's module name ends in .wsgi: without such a file it is a module.
+        ("mysite.wsgi", {}, ("callable", "mysite.wsgi", "application", None, None)),
+        ("flaskr:create_app()", {}, ("factory", "flaskr", "create_app", "", None)),
+        (
+            "flaskr:create_app('prod', debug=False, n=[1, 2])",
+            {},
+            ("factory", "flaskr", "create_app", "'prod', debug=False, n=[1, 2]", None),
+        ),
+        ("app.wsgi", {"app.wsgi": ""}, ("script", None, "application", None, "app.wsgi")),
+        ("deploy/site.wsgi", {}, ("script", None, "application", None, "deploy/site.wsgi")),
+        ("deploy/prod.ini", {}, ("paste", None, None, None, "deploy/prod.ini")),
+        ("prod.ini#api", {}, ("paste", None, None, None, "prod.ini")),
+    ],
+)
+def test_application_types(
+    tmp_path: Path, app: str, files: dict[str, str], expected: tuple[object, ...]
+) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    spec = config.load(write(tmp_path, f'app = "{app}"\n'), environ={}).app
+    assert (spec.kind, spec.module, spec.callable, spec.args, spec.path) == expected
+
+
+def test_paste_section_defaults_to_main(tmp_path: Path) -> None:
+    assert config.load(write(tmp_path, 'app = "a.ini"\n'), environ={}).app.section == "main"
+    assert config.load(write(tmp_path, 'app = "a.ini#api"\n'), environ={}).app.section == "api"
+
+
+@pytest.mark.parametrize(
+    ("app", "message"),
+    [
+        ("flaskr:create_app(os.environ)", "factory argument 'os.environ' is not a literal"),
+        ("flaskr:create_app(open('x'))", "is not a literal"),
+        ("flaskr:create_app(*args)", "is not a literal"),
+        ("flaskr:create_app(", "is not an application"),
+        ("flaskr:create_app()()", "is not a call"),
+        ("/etc/app.wsgi", "is not a file inside the project"),
+        ("../app.wsgi", "is not a file inside the project"),
+        ("hello:app#x", "names an app in a Paste Deploy"),
+        ("site.wsgi#x", "applies to Paste Deploy .ini files only"),
+        ("prod.ini#bad name", "not a Paste Deploy app name"),
+        ("hello:", "is not an application"),
+        ("1hello:app", "is not an application"),
+    ],
+)
+def test_bad_applications_say_what_is_wrong(tmp_path: Path, app: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message) as info:
+        config.load(write(tmp_path, f'app = "{app}"\n'), environ={})
+    assert "tool.containerize.app" in str(info.value)
+
+
+def test_server_settings_defaults_and_values(tmp_path: Path) -> None:
+    cfg = config.load(write(tmp_path, 'app = "a:b"\n'), environ={})
+    assert (cfg.workers, cfg.threads, cfg.timeout, cfg.keep_alive, cfg.grace_period) == (
+        None, None, 30, 5, 8,
+    )  # fmt: skip
+    assert cfg.allowed_hosts == ("*",)
+    assert cfg.import_check is True
+    assert cfg.static is None
+    table = (
+        'app = "a:b"\nworkers = 4\nthreads = 2\ntimeout = 60\nkeep-alive = 2\n'
+        'grace-period = 20\nallowed-hosts = ["App.Example", ".example.org"]\n'
+        "import-check = false\n"
+        'static = { url = "/assets/", dir = "web/dist", command = ["npm", "run", "build"] }\n'
+    )
+    cfg = config.load(write(tmp_path, table), environ={})
+    assert (cfg.workers, cfg.threads, cfg.timeout, cfg.keep_alive, cfg.grace_period) == (
+        4, 2, 60, 2, 20,
+    )  # fmt: skip
+    assert cfg.allowed_hosts == ("app.example", ".example.org")
+    assert cfg.import_check is False
+    assert cfg.static == config.StaticFiles(
+        url="/assets/", dir="web/dist", command=("npm", "run", "build")
+    )
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ("workers = 0\n", "workers: 0 is out of range"),
+        ("threads = 2000\n", "threads: 2000 is out of range"),
+        ('timeout = "30"\n', "timeout: expected seconds"),
+        ("grace-period = -1\n", "grace-period: -1 is out of range"),
+        ("allowed-hosts = []\n", "allowed-hosts is empty: every request would get 400"),
+        ('allowed-hosts = ["example.com:8000"]\n', r"allowed-hosts\[0\]: 'example.com:8000'"),
+        ('allowed-hosts = ["http://example.com"]\n', "is not a host name"),
+        ('import-check = "no"\n', "import-check: expected true or false"),
+        ('static = { url = "static", dir = "s" }\n', "static.url: 'static' is not a URL prefix"),
+        ('static = { url = "/static/", dir = "../s" }\n', "static.dir: '../s' is not a folder"),
+        ('static = { url = "/static/", dir = "/srv" }\n', "static.dir: '/srv' is not a folder"),
+        ('static = { url = "/s/", dir = "s", command = "make" }\n', "static.command: expected"),
+        ('static = { url = "/s/", dir = "s", root = "x" }\n', "unknown key 'root'"),
+        ('static = { url = "/../", dir = "s" }\n', r"has a '\.' or '\.\.' segment"),
+    ],
+)
+def test_bad_server_settings(tmp_path: Path, table: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        config.load(write(tmp_path, 'app = "a:b"\n' + table), environ={})
+
+
+def test_import_check_from_the_environment(tmp_path: Path) -> None:
+    project = write(tmp_path, 'app = "a:b"\n')
+    environ = {"CONTAINERIZE_IMPORT_CHECK": "0"}
+    assert config.load(project, environ=environ).import_check is False
+    with pytest.raises(ConfigError, match="CONTAINERIZE_IMPORT_CHECK: expected true or false"):
+        config.load(project, environ={"CONTAINERIZE_IMPORT_CHECK": "maybe"})

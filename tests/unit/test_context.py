@@ -49,7 +49,7 @@ def test_exclude_a_folder_by_path(tmp_path: Path) -> None:
 
 def test_app_module_must_be_in_the_image(tmp_path: Path) -> None:
     cfg = project(tmp_path, 'include = ["pyproject.toml"]\n')
-    with pytest.raises(ConfigError, match=r"module 'demo\.wsgi' is not among the files"):
+    with pytest.raises(ConfigError, match=r"'demo\.wsgi:application' is not among the files"):
         context.app_files(cfg)
 
 

@@ -1,13 +1,12 @@
-"""The server modules: registry, command lines, and cheroot's launcher.
+"""The server modules: registry, command templates, and what each adds to the image.
 
-The launcher really runs in the cheroot image (the hello-wsgi integration tests start
-it, ask it for ``/`` and stop it); here it is only compiled and checked against the
-argv that feeds it, so these tests need neither cheroot nor an engine.
+The commands really run in the images (the integration tests start every server, ask
+it for pages and static files and stop it); here they are checked against the
+entrypoint that fills them in, so these tests need neither the servers nor an engine.
 """
 
 from __future__ import annotations
 
-import ast
 import signal
 
 import pytest
@@ -15,17 +14,28 @@ from packaging.utils import canonicalize_name
 
 from containerize import servers
 from containerize.errors import ConfigError
-from containerize.servers import cheroot
+from containerize.runtime import start
+from containerize.servers import mod_wsgi, uwsgi
 
-APP = servers.App(module="hello.wsgi", callable="application")
 RUNTIME = servers.Runtime(
     python="/usr/bin/python3",
     python_version=(3, 11),
     venv="/opt/venv",
     app_dir="/app",
     port=8000,
-    workers=3,
 )
+STATIC = servers.Runtime(
+    python="/usr/bin/python3",
+    python_version=(3, 11),
+    venv="/opt/venv",
+    app_dir="/app",
+    port=8000,
+    static=servers.StaticMount(url="/static/", root="/app/staticfiles"),
+)
+VALUES = {
+    "workers": 3, "threads": 2, "concurrency": 6, "timeout": 30, "keepalive": 5,
+    "grace_period": 8,
+}  # fmt: skip
 
 
 def test_registry_has_the_four_servers() -> None:
@@ -45,94 +55,113 @@ def test_protocol_values_are_well_formed(name: str) -> None:
     server = servers.get(name)
     assert server.distribution == canonicalize_name(server.distribution)
     assert signal.Signals[server.stop_signal]
-    command = server.command(APP, RUNTIME)
+    assert 1 <= server.default_threads <= 16
+    command = server.command(RUNTIME)
     assert command[0].startswith(f"{RUNTIME.venv}/bin/")
     assert all(isinstance(arg, str) and "\0" not in arg for arg in command)
 
 
+@pytest.mark.parametrize("name", servers.names())
+def test_every_placeholder_is_one_the_entrypoint_fills(name: str) -> None:
+    command = servers.get(name).command(STATIC)
+    filled = start.server_argv({"argv": list(command)}, VALUES)
+    assert not any("{" in arg for arg in filled if not arg.startswith("/app/staticfiles/"))
+    # Every server is sized and stopped by the run-time settings; uWSGI's http-socket
+    # closes each connection after its response, so it has no keep-alive to set.
+    assert "{grace_period}" in command
+    assert ("{keepalive}" in command) == (name != "uwsgi")
+
+
+@pytest.mark.parametrize("name", servers.names())
+def test_every_server_loads_containerize_wsgi(name: str) -> None:
+    """One entry point serves every application type on every server."""
+    command = " ".join(servers.get(name).command(RUNTIME))
+    assert "containerize_wsgi" in command or "cheroot_serve.py" in command
+
+
 def test_gunicorn_command() -> None:
-    assert servers.get("gunicorn").command(APP, RUNTIME) == (
+    assert start.server_argv({"argv": list(servers.get("gunicorn").command(RUNTIME))}, VALUES) == [
         "/opt/venv/bin/gunicorn",
         "--bind", "0.0.0.0:8000",
         "--workers", "3",
+        "--threads", "2",
+        "--timeout", "30",
+        "--keep-alive", "5",
+        "--graceful-timeout", "8",
         "--chdir", "/app",
+        "--pythonpath", "/opt/containerize",
         "--access-logfile", "-",
+        "--error-logfile", "-",
         "--worker-tmp-dir", "/dev/shm",
-        "hello.wsgi:application",
-    )  # fmt: skip
+        "containerize_wsgi:application",
+    ]  # fmt: skip
 
 
-def test_uwsgi_command() -> None:
-    assert servers.get("uwsgi").command(APP, RUNTIME) == (
-        "/opt/venv/bin/uwsgi",
-        "--http-socket", "0.0.0.0:8000",
-        "--master",
-        "--processes", "3",
-        "--chdir", "/app",
-        "--module", "hello.wsgi:application",
-        "--need-app",
-        "--die-on-term",
-        "--strict",
-        "--vacuum",
-    )  # fmt: skip
+def test_uwsgi_stops_gracefully_on_sigterm() -> None:
+    command = servers.get("uwsgi").command(RUNTIME)
+    hook = command.index("--hook-master-start")
+    assert command[hook + 1] == "unix_signal:15 gracefully_kill_them_all"
+    assert command[command.index("--worker-reload-mercy") + 1] == "{grace_period}"
 
 
-def test_mod_wsgi_command() -> None:
-    assert servers.get("mod_wsgi").command(APP, RUNTIME) == (
-        "/opt/venv/bin/mod_wsgi-express", "start-server",
-        "--port", "8000",
-        "--processes", "3",
-        "--threads", "4",
-        "--server-root", "/tmp/mod_wsgi-express",
-        "--locale", "C.UTF-8",
-        "--log-to-terminal",
-        "--access-log",
-        "--startup-log",
-        "--working-directory", "/app",
-        "--application-type", "module",
-        "--callable-object", "application",
-        "hello.wsgi",
-    )  # fmt: skip
+def test_uwsgi_maps_static_files_with_far_expiry_for_hashed_names() -> None:
+    command = servers.get("uwsgi").command(STATIC)
+    assert command[command.index("--static-map") + 1] == "/static=/app/staticfiles"
+    regex, seconds = command[command.index("--static-expires") + 1].split(" ")
+    assert seconds == "31536000"
+    assert regex.startswith("/app/staticfiles/.*")
+    assert servers.get("uwsgi").files(STATIC).keys() == {"mime.types"}
+    assert servers.get("uwsgi").files(RUNTIME) == {}
+
+
+def test_uwsgi_mime_types_come_from_python_not_the_host() -> None:
+    text = uwsgi.mime_types()
+    assert "\ntext/css\tcss\n" in text
+    assert "application/javascript\tjs" in text or "text/javascript\tjs" in text
+    assert text == uwsgi.mime_types()
+
+
+def test_mod_wsgi_aliases_static_files_and_caches_hashed_names() -> None:
+    command = servers.get("mod_wsgi").command(STATIC)
+    alias = command.index("--url-alias")
+    assert command[alias + 1 : alias + 3] == ("/static", "/app/staticfiles")
+    conf = servers.get("mod_wsgi").files(STATIC)[mod_wsgi.STATIC_CONF]
+    assert '<LocationMatch "^/static/.+' in conf
+    assert "max-age=31536000, immutable" in conf
+
+
+def test_mod_wsgi_runs_the_entry_point_as_a_script_on_a_high_port() -> None:
+    command = servers.get("mod_wsgi").command(RUNTIME)
+    assert command[1:5] == (
+        "start-server",
+        "/opt/containerize/containerize_wsgi.py",
+        "--application-type",
+        "script",
+    )
+    assert command[command.index("--port") + 1] == "8000"
+    assert "--user" not in command  # never root, so never a user switch
+
+
+def test_static_files_go_through_whitenoise_only_where_the_server_has_no_handler() -> None:
+    assert servers.roots("gunicorn", static_files=True) == ("gunicorn", "whitenoise")
+    assert servers.roots("cheroot", static_files=True) == ("cheroot", "whitenoise")
+    assert servers.roots("uwsgi", static_files=True) == ("pyuwsgi",)
+    assert servers.roots("mod_wsgi", static_files=True) == ("mod-wsgi",)
+    assert servers.roots("gunicorn", static_files=False) == ("gunicorn",)
 
 
 def test_cheroot_command_runs_the_launcher_with_values_in_argv() -> None:
-    assert servers.get("cheroot").command(APP, RUNTIME) == (
-        "/opt/venv/bin/python", "-c", cheroot.LAUNCHER,
-        "hello.wsgi", "application", "/app",
+    filled = start.server_argv({"argv": list(servers.get("cheroot").command(RUNTIME))}, VALUES)
+    assert filled == [
+        "/opt/venv/bin/python", "/opt/containerize/cheroot_serve.py",
         "8000",
-        "12",  # three workers, four threads each
+        "6",  # workers x threads, in one process
+        "5",
         "8",
-    )  # fmt: skip
+    ]  # fmt: skip
 
 
 def test_cheroot_needs_no_debian_packages() -> None:
     server = servers.get("cheroot")
-    assert server.distribution == "cheroot"
-    assert server.stop_signal == "SIGTERM"
     assert server.build_packages(RUNTIME) == ()
     assert server.runtime_packages(RUNTIME) == ()
-
-
-def test_cheroot_launcher_compiles_and_takes_the_whole_argv() -> None:
-    code = compile(cheroot.LAUNCHER, "<cheroot launcher>", "exec", flags=ast.PyCF_ONLY_AST)
-    assert isinstance(code, ast.Module)
-    compile(code, "<cheroot launcher>", "exec")
-    # The one statement that reads argv unpacks exactly what command() passes after -c.
-    (unpack,) = [
-        node
-        for node in ast.walk(code)
-        if isinstance(node, ast.Assign) and "sys.argv" in ast.unparse(node.value)
-    ]
-    assert ast.unparse(unpack.value) == "sys.argv[1:]"
-    (targets,) = unpack.targets
-    assert isinstance(targets, ast.Tuple)
-    argv = servers.get("cheroot").command(APP, RUNTIME)
-    assert len(targets.elts) == len(argv[3:])
-
-
-def test_cheroot_launcher_handles_sigterm_and_sigint() -> None:
-    tree = ast.parse(cheroot.LAUNCHER)
-    calls = {ast.unparse(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
-    assert {"signal.set_wakeup_fd", "signal.signal", "server.stop", "server.prepare"} <= calls
-    assert "signal.SIGTERM, signal.SIGINT" in cheroot.LAUNCHER
-    assert '("0.0.0.0", int(port))' in cheroot.LAUNCHER

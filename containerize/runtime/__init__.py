@@ -1,0 +1,33 @@
+"""The files containerize puts into every image, to run there.
+
+They are run by the image's own Python, so they use the standard library only (and
+WhiteNoise or cheroot where the image installs them), and they never import
+containerize. Each takes its settings from one JSON file that the build writes next to
+them, ``/opt/containerize/server.json``, and from environment variables at run time:
+
+``start.py``
+    the entrypoint: sizes the server to the CPUs the container may use, runs the
+    start-up hooks, then replaces itself with the server, which becomes PID 1;
+``containerize_wsgi.py``
+    the WSGI application every server loads: the user's application, whatever its
+    type, behind the Host allow-list and, where the server has no static file handler
+    of its own, WhiteNoise; ``--check`` imports it at build time;
+``cheroot_serve.py``
+    the cheroot launcher: cheroot's own command cannot serve a container.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+FOLDER = Path(__file__).parent
+FILES = ("start.py", "containerize_wsgi.py", "cheroot_serve.py")
+
+# Where they live in the image.
+IMAGE_DIR = "/opt/containerize"
+SPEC = f"{IMAGE_DIR}/server.json"
+
+
+def sources() -> dict[str, bytes]:
+    """The files to copy into the image, by name."""
+    return {name: (FOLDER / name).read_bytes() for name in FILES}

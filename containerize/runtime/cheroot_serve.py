@@ -1,0 +1,106 @@
+"""containerize's cheroot launcher: one process, a pool of threads.
+
+Cheroot's own ``cheroot`` command cannot serve a container: it binds ``[::1]:8000`` by
+default, imports the application before it puts the working directory on ``sys.path``,
+and installs no SIGTERM handler, so as PID 1 (where the kernel drops signals that have
+no handler) ``docker stop`` would wait out the engine's timeout and SIGKILL it.
+
+argv: port threads keep-alive grace-period (seconds). Cheroot has one socket
+timeout, for reading a request and for an idle keep-alive connection alike; it has no
+limit on the application's own time. The application is containerize_wsgi's
+(beside this file), which finds the user's application itself.
+
+SIGTERM and SIGINT are only written to a pipe (``signal.set_wakeup_fd``) that the main
+thread waits on, so no work happens in a handler and a signal during start-up is not
+lost. On the first signal the main thread calls ``Server.stop()``: the listening socket
+closes, idle keep-alive connections are dropped, in-flight requests finish (cheroot
+waits up to the grace period, then shuts their sockets' read side and still waits for
+the application to return), and the process exits 0. A second signal ends the process
+at once, except as PID 1, where the engine's SIGKILL after its stop timeout does.
+
+Cheroot writes no access log of its own: one line per response goes to stdout
+(client, request line without the query string, status); start, stop and errors go
+to stderr.
+
+This file runs in the image: standard library and cheroot only.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def log(message: str) -> None:
+    print(f"cheroot: {message}", file=sys.stderr, flush=True)
+
+
+def logged(app: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            client = environ.get("REMOTE_ADDR", "-")
+            method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
+            protocol, code = environ.get("SERVER_PROTOCOL"), status.split(maxsplit=1)[0]
+            print(f'{client} "{method} {path} {protocol}" {code}', flush=True)
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    return wrapper
+
+
+def main(argv: list[str]) -> int:
+    port, threads, keepalive, grace = (int(arg) for arg in argv)
+
+    # A handler that does nothing but makes the signal reach the wakeup pipe.
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w, warn_on_full_buffer=False)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
+
+    sys.path.insert(0, HERE)
+    import containerize_wsgi  # type: ignore[import-not-found]
+    from cheroot import wsgi  # type: ignore[import-not-found]
+
+    server = wsgi.Server(
+        ("0.0.0.0", port),  # a container serves on every interface
+        logged(containerize_wsgi.application),
+        numthreads=threads,
+        max=threads,
+        timeout=keepalive,
+        shutdown_timeout=grace,
+    )
+    server.prepare()
+
+    def serve() -> None:
+        try:
+            server.serve()
+        finally:
+            os.write(wake_w, b"\0")  # 0 is no signal: serving ended on its own
+
+    serving = threading.Thread(target=serve, name="cheroot-serve")
+    serving.start()
+    log(f"serving on 0.0.0.0:{port}, {threads} threads")
+    received = os.read(wake_r, 1)[0]
+    if received == 0:
+        serving.join()
+        log("the server stopped without a signal")
+        return 1
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_DFL)
+    log(f"{signal.Signals(received).name}: finishing in-flight requests ({grace} s)")
+    server.stop()
+    serving.join()
+    log("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,208 @@
+"""The WSGI application every server in a containerize image loads.
+
+It loads the user's application as ``server.json`` (beside this file) describes it:
+
+``callable``  ``module:name``
+``factory``   ``module:name(args)``, called once with literal arguments, as Gunicorn does
+``script``    a WSGI script file (``app.wsgi``), run as mod_wsgi runs one
+``paste``     a Paste Deploy ini file, through ``paste.deploy.loadapp``
+
+and puts two layers in front of it: the Host allow-list, which answers 400 to a request
+for a host that is not on the list before anything else sees it, and, when the image
+serves static files and the server has no static file handler of its own, WhiteNoise.
+
+``python containerize_wsgi.py --check`` loads the application once and reports; the
+build runs it so that a missing module or callable fails the build, not the container.
+
+This file runs in the image: standard library only (and WhiteNoise, when the image
+installs it), no containerize imports.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import json
+import os
+import re
+import runpy
+import sys
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SPEC = os.path.join(HERE, "server.json")
+
+# Loopback names always pass, so the image's own health check and a shell inside the
+# container reach the application.
+LOOPBACK = ("localhost", "127.0.0.1", "[::1]", "::1")
+
+# File names with a content hash, as Django's ManifestStaticFilesStorage and bundlers
+# write them ("site.3f2a9c1b7e4d.css"): they never change, so they are cached for a year.
+HASHED_NAME = re.compile(r"\.[0-9a-f]{8,32}\.[A-Za-z0-9]+$")
+
+WSGIApp = Callable[..., Iterable[bytes]]
+
+
+class LoadError(Exception):
+    """The application could not be loaded as configured."""
+
+
+def load_spec(path: str = SPEC) -> dict[str, Any]:
+    with open(path, encoding="utf-8") as file:
+        spec: dict[str, Any] = json.load(file)
+    return spec
+
+
+def load_app(app: dict[str, Any], app_dir: str) -> WSGIApp:
+    """The user's WSGI callable, loaded from *app_dir* as *app* describes it."""
+    if app_dir not in sys.path:
+        sys.path.insert(0, app_dir)
+    kind = app["kind"]
+    if kind in ("callable", "factory"):
+        module = importlib.import_module(app["module"])
+        try:
+            target = getattr(module, app["callable"])
+        except AttributeError:
+            names = sorted(n for n in vars(module) if not n.startswith("_"))
+            raise LoadError(
+                f"module {app['module']!r} ({module.__file__}) has no attribute "
+                f"{app['callable']!r}; it has: {', '.join(names) or 'nothing public'}"
+            ) from None
+        if kind == "factory":
+            args, kwargs = factory_arguments(app["args"])
+            target = target(*args, **kwargs)
+    elif kind == "script":
+        path = os.path.join(app_dir, app["path"])
+        namespace = runpy.run_path(path, run_name="_containerize_wsgi_script")
+        name = app.get("callable") or "application"
+        if name not in namespace:
+            raise LoadError(f"the WSGI script {path} defines no {name!r}")
+        target = namespace[name]
+    elif kind == "paste":
+        try:
+            from paste.deploy import loadapp  # type: ignore[import-not-found]
+        except ImportError:
+            raise LoadError(
+                "a Paste Deploy ini file needs PasteDeploy: add it to the project's "
+                "dependencies and relock"
+            ) from None
+        path = os.path.join(app_dir, app["path"])
+        target = loadapp(f"config:{path}", name=app.get("section") or "main")
+    else:
+        raise LoadError(f"unknown application type {kind!r}")
+    if not callable(target):
+        raise LoadError(f"{describe(app)} is a {type(target).__name__}, not a WSGI callable")
+    return target  # type: ignore[no-any-return]
+
+
+def factory_arguments(source: str) -> tuple[list[Any], dict[str, Any]]:
+    """The literal arguments of a factory call: ``"'prod', debug=False"``."""
+    call = ast.parse(f"f({source})", mode="eval").body
+    assert isinstance(call, ast.Call)
+    args = [ast.literal_eval(arg) for arg in call.args]
+    kwargs = {kw.arg: ast.literal_eval(kw.value) for kw in call.keywords if kw.arg}
+    return args, kwargs
+
+
+def describe(app: dict[str, Any]) -> str:
+    if app["kind"] == "callable":
+        return f"{app['module']}:{app['callable']}"
+    if app["kind"] == "factory":
+        return f"{app['module']}:{app['callable']}({app['args']})"
+    return str(app["path"])
+
+
+# --- the Host allow-list ----------------------------------------------------------
+
+
+def allowed_hosts(spec: dict[str, Any], environ: dict[str, str]) -> tuple[str, ...]:
+    text = environ.get("WSGI_ALLOWED_HOSTS", "").strip()
+    if text:
+        return tuple(h.strip().lower() for h in text.split(",") if h.strip())
+    return tuple(h.lower() for h in spec.get("allowed_hosts", ["*"]))
+
+
+def host_allowed(host: str, patterns: Iterable[str]) -> bool:
+    """Django's rules: '*' is any host, '.example.com' a domain and its subdomains."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        name = host[: host.find("]") + 1] if "]" in host else host
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    name = name.rstrip(".")
+    if not name or name in LOOPBACK:
+        return bool(name)
+    for pattern in patterns:
+        if pattern in ("*", name):
+            return True
+        if pattern.startswith(".") and (name.endswith(pattern) or name == pattern[1:]):
+            return True
+    return False
+
+
+class HostAllowList:
+    """Answers 400 to a request whose Host is not allowed, before the app sees it."""
+
+    def __init__(self, app: WSGIApp, patterns: tuple[str, ...]) -> None:
+        self.app = app
+        self.patterns = patterns
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
+        if not host_allowed(host, self.patterns):
+            body = b"Bad Request: this server does not serve the host in the request.\n"
+            print(f"containerize: 400 for Host {host!r}", file=sys.stderr, flush=True)
+            start_response(
+                "400 Bad Request",
+                [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        return self.app(environ, start_response)
+
+
+# --- assembly ---------------------------------------------------------------------
+
+
+def build(spec: dict[str, Any], environ: dict[str, str]) -> WSGIApp:
+    app = load_app(spec["app"], spec["app_dir"])
+    static = spec.get("static")
+    if static and static.get("whitenoise"):
+        from whitenoise import WhiteNoise  # type: ignore[import-not-found]
+
+        app = WhiteNoise(
+            app,
+            root=static["root"],
+            prefix=static["url"],
+            max_age=60,
+            immutable_file_test=lambda _path, url: bool(HASHED_NAME.search(url)),
+        )
+    patterns = allowed_hosts(spec, environ)
+    if "*" not in patterns:
+        app = HostAllowList(app, patterns)
+    return app
+
+
+def check() -> int:
+    """Load the application once, as a server would; the build runs this."""
+    spec = load_spec()
+    try:
+        build(spec, dict(os.environ))
+    except Exception as exc:  # every failure to load is reported the same way
+        traceback.print_exc()
+        print(
+            f"\ncontainerize: the application {describe(spec['app'])} failed to load: "
+            f"{type(exc).__name__}: {exc}\ncontainerize: fix it, or set "
+            "tool.containerize.import-check = false if it cannot load without its services",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"containerize: {describe(spec['app'])} loads", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(check() if sys.argv[1:] == ["--check"] else 2)
+elif __name__ != "containerize.runtime.containerize_wsgi":  # a server loads it (not tests)
+    application = build(load_spec(), dict(os.environ))

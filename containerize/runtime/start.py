@@ -1,0 +1,275 @@
+"""containerize's entrypoint, run in the image as PID 1 by the image's Python.
+
+It reads the server's settings from ``server.json`` beside it, lets environment
+variables override them, waits for the services the app needs, runs the start-up
+commands, then replaces itself with the server (``exec``), so that the server is PID 1
+and receives the engine's stop signal itself.
+
+Run-time settings, the same names on every server:
+
+``WSGI_WORKERS``      worker processes (default: 2 x CPUs + 1, where CPUs is what the
+                      container may use: its cgroup CPU quota, v2 or v1, and cpuset)
+``WSGI_THREADS``      threads per worker (default: the server's, see server.json)
+``WSGI_TIMEOUT``      seconds a request may take before its worker is recycled
+``WSGI_KEEPALIVE``    seconds an idle keep-alive connection stays open
+``WSGI_GRACE_PERIOD`` seconds in-flight requests get to finish after SIGTERM
+``WSGI_ALLOWED_HOSTS`` Host names served, comma-separated ('*' for any, '.example.com'
+                      for a domain and its subdomains); loopback names always pass
+``WSGI_WAIT_FOR``     'host:port' services to wait for, comma-separated
+``WSGI_WAIT_TIMEOUT`` seconds to wait for them (default 30)
+``WSGI_PRESTART``     commands to run first, one per line, split like a shell would
+                      but run without one (e.g. 'python manage.py migrate --noinput')
+
+With arguments (``docker run IMAGE python manage.py shell``) it runs them instead of
+the server, without the hooks.
+
+This file runs in the image: standard library only, no containerize imports.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SPEC = os.path.join(HERE, "server.json")
+
+# name: (environment variable, low, high)
+SETTINGS = {
+    "workers": ("WSGI_WORKERS", 1, 1024),
+    "threads": ("WSGI_THREADS", 1, 1024),
+    "timeout": ("WSGI_TIMEOUT", 1, 86400),
+    "keepalive": ("WSGI_KEEPALIVE", 1, 3600),
+    "grace_period": ("WSGI_GRACE_PERIOD", 1, 3600),
+}
+_PLACEHOLDER = re.compile(r"\{(workers|threads|timeout|keepalive|grace_period|concurrency)\}")
+
+
+class StartError(Exception):
+    """A bad setting or a failed hook: one line for the log, and an exit code."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def log(message: str) -> None:
+    print(f"containerize: {message}", file=sys.stderr, flush=True)
+
+
+# --- CPUs -------------------------------------------------------------------------
+
+
+def cgroup_cpu_limit(root: str = "/sys/fs/cgroup") -> float | None:
+    """The container's CPU quota in CPUs, or None when it has none.
+
+    cgroup v2 has ``cpu.max`` ("max 100000" or "150000 100000"); cgroup v1 has
+    ``cpu.cfs_quota_us`` (-1 for none) and ``cpu.cfs_period_us`` under ``cpu/`` (or
+    ``cpu,cpuacct/``). ``os.cpu_count()`` sees neither (Gunicorn issue #2877).
+    """
+    v2 = _read(os.path.join(root, "cpu.max"))
+    if v2 is not None:
+        quota, _, period = v2.partition(" ")
+        if quota == "max" or not quota.isdigit() or not period.strip().isdigit():
+            return None
+        return int(quota) / int(period) if int(period) else None
+    for folder in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
+        quota_text = _read(os.path.join(root, folder, "cpu.cfs_quota_us"))
+        period_text = _read(os.path.join(root, folder, "cpu.cfs_period_us"))
+        if quota_text is None or period_text is None:
+            continue
+        try:
+            quota_us, period_us = int(quota_text), int(period_text)
+        except ValueError:
+            return None
+        return quota_us / period_us if quota_us > 0 and period_us > 0 else None
+    return None
+
+
+def available_cpus(root: str = "/sys/fs/cgroup") -> int:
+    """Whole CPUs this container may use: the cpuset, capped by the quota (rounded up)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    limit = cgroup_cpu_limit(root)
+    if limit is not None:
+        cpus = min(cpus, math.ceil(limit))
+    return max(1, cpus)
+
+
+def _read(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii") as file:
+            return file.read().strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+# --- settings ---------------------------------------------------------------------
+
+
+def settings(spec: dict[str, Any], environ: dict[str, str], cpus: int) -> dict[str, int]:
+    """The server's settings: server.json's defaults, then the environment's."""
+    defaults = spec.get("settings", {})
+    values: dict[str, int] = {}
+    for name, (variable, low, high) in SETTINGS.items():
+        text = environ.get(variable, "").strip()
+        if text:
+            if not text.isdigit() or not low <= int(text) <= high:
+                raise StartError(
+                    f"{variable}={text!r} is not a whole number from {low} to {high}; "
+                    f"set it to one, or unset it for the default"
+                )
+            values[name] = int(text)
+        elif defaults.get(name) is not None:
+            values[name] = int(defaults[name])
+        elif name == "workers":
+            values[name] = 2 * cpus + 1
+        else:
+            raise StartError(f"server.json has no default for {name!r}")
+    values["concurrency"] = values["workers"] * values["threads"]
+    return values
+
+
+def server_argv(spec: dict[str, Any], values: dict[str, int]) -> list[str]:
+    """server.json's argv with each {placeholder} replaced by its value."""
+    return [_PLACEHOLDER.sub(lambda m: str(values[m[1]]), arg) for arg in spec["argv"]]
+
+
+# --- hooks ------------------------------------------------------------------------
+
+
+def parse_services(text: str) -> list[tuple[str, int]]:
+    """'db:5432, cache:6379' -> [('db', 5432), ('cache', 6379)]; '[::1]:80' works too."""
+    services = []
+    for item in re.split(r"[,\s]+", text.strip()):
+        if not item:
+            continue
+        host, sep, port = item.rpartition(":")
+        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise StartError(
+                f"WSGI_WAIT_FOR: {item!r} is not 'host:port'; write e.g. 'db:5432,cache:6379'"
+            )
+        services.append((host, int(port)))
+    return services
+
+
+def wait_for(services: list[tuple[str, int]], timeout: float) -> None:
+    """Return once every service accepts a TCP connection; StartError after *timeout*."""
+    deadline = time.monotonic() + timeout
+    for host, port in services:
+        log(f"waiting for {host}:{port} (up to {timeout:g} s)")
+        last = "no attempt"
+        while True:
+            try:
+                with socket.create_connection((host, port), timeout=2):
+                    break
+            except OSError as exc:
+                last = exc.strerror or str(exc)
+            if time.monotonic() >= deadline:
+                raise StartError(
+                    f"{host}:{port} did not accept a connection within {timeout:g} s "
+                    f"(last error: {last}); check the service, or raise WSGI_WAIT_TIMEOUT",
+                    code=1,
+                )
+            time.sleep(0.5)
+        log(f"{host}:{port} is up")
+
+
+def parse_commands(text: str) -> list[list[str]]:
+    """One command per non-empty line, split by shell rules (quotes), run without a shell."""
+    commands = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            commands.append(shlex.split(line))
+        except ValueError as exc:
+            raise StartError(f"WSGI_PRESTART line {number}: {exc}: {line!r}") from None
+    return commands
+
+
+_running: subprocess.Popen[bytes] | None = None
+_stopping = 0
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    global _stopping
+    _stopping = signum
+    if _running is not None and _running.poll() is None:
+        _running.send_signal(signum)  # the command decides how to stop
+    else:
+        raise SystemExit(128 + signum)
+
+
+def run_commands(commands: list[list[str]], cwd: str) -> None:
+    """Run each command in turn; the first failure stops the start with its exit code."""
+    global _running
+    for argv in commands:
+        log("running " + shlex.join(argv))
+        try:
+            _running = subprocess.Popen(argv, cwd=cwd)
+        except OSError as exc:
+            raise StartError(f"cannot run {shlex.join(argv)}: {exc.strerror}", code=127) from None
+        code = _running.wait()
+        _running = None
+        if _stopping:
+            raise SystemExit(128 + _stopping)
+        if code != 0:
+            raise StartError(f"{shlex.join(argv)} failed with exit code {code}", code=code or 1)
+
+
+# --- main -------------------------------------------------------------------------
+
+
+def main(argv: list[str]) -> int:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _on_signal)
+    if argv:
+        # Someone else's command: run it as PID 1 in our place, as is.
+        try:
+            os.execvp(argv[0], argv)  # noqa: S606
+        except OSError as exc:
+            log(f"cannot run {argv[0]}: {exc.strerror}")
+            return 127
+    try:
+        with open(SPEC, encoding="utf-8") as file:
+            spec = json.load(file)
+        environ = dict(os.environ)
+        cpus = available_cpus()
+        values = settings(spec, environ, cpus)
+        services = parse_services(environ.get("WSGI_WAIT_FOR", ""))
+        commands = parse_commands(environ.get("WSGI_PRESTART", ""))
+        wait_text = environ.get("WSGI_WAIT_TIMEOUT", "30").strip() or "30"
+        if not wait_text.isdigit():
+            raise StartError(f"WSGI_WAIT_TIMEOUT={wait_text!r} is not a whole number of seconds")
+        if services:
+            wait_for(services, float(wait_text))
+        run_commands(commands, cwd=spec["app_dir"])
+        command = server_argv(spec, values)
+    except StartError as exc:
+        log(str(exc))
+        return exc.code
+    log(
+        f"starting {spec['server']}: {values['workers']} workers x {values['threads']} threads "
+        f"({cpus} CPUs), timeout {values['timeout']} s, grace period {values['grace_period']} s"
+    )
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.SIG_DFL)
+    os.execv(command[0], command)  # noqa: S606
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
