@@ -94,6 +94,7 @@ def resolve(
     selections = tuple(
         wheelhouse_mod.select_all(config, lock, config.project, target) for target in targets
     )
+    notices += wheelhouse_mod.server_lock_notices(selections)
     notices += wheelhouse_mod.announce_sdists(selections, native=os.uname().machine)
     return Resolved(
         base_image=base,

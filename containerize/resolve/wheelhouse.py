@@ -13,10 +13,15 @@ Layout of ``<build dir>/wheelhouse``::
 Each requirements file pins ``name==version --hash=sha256:...`` for pip's
 ``--no-index --require-hashes``, so an image holds exactly what the lock says. The
 whole tree is written next to its final place and renamed into it.
+
+A server's distributions come from the project's lock when it pins them, else from
+containerize's own lock of the servers it supports (:func:`server_lock`, made by
+``scripts/lock-servers.py``); those files are fetched and hash-checked the same way.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -28,7 +33,8 @@ import tempfile
 import tomllib
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from importlib import resources
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -36,11 +42,12 @@ from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filen
 
 from containerize import process, servers
 from containerize.config import Config
-from containerize.errors import CommandError, FetchError, LockError
+from containerize.errors import CommandError, FetchError, LockError, ResolutionError
 from containerize.fsutil import link_or_copy, replacing_dir, replacing_file, write_atomic
 from containerize.project import ProjectMetadata
 from containerize.resolve.fetch import Cache, FetchReport, FileRequest, fetch
 from containerize.resolve.lock import Lock, lock_sources
+from containerize.resolve.lock.pylock import read_pylock
 from containerize.resolve.pipconfig import IndexSettings, discover
 from containerize.resolve.selection import SelectedPackage, Selection, sdist_message, select
 from containerize.resolve.targets import TargetEnvironment
@@ -49,6 +56,10 @@ logger = logging.getLogger("containerize")
 
 # What pip builds a setup.py-only sdist with when it has no [build-system] table.
 _LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
+
+#: containerize's own lock of the servers it supports, beside the server modules.
+SERVER_LOCK_FILE = "servers.pylock.toml"
+_SERVER_LOCK = "containerize's server lock"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,12 +72,24 @@ class Needs:
 
 
 @dataclass(frozen=True, kw_only=True)
+class FromServerLock:
+    """What one server's image takes from containerize's server lock on one platform:
+    the *roots* the project's lock does not pin, and their closure in *selection*."""
+
+    roots: tuple[NormalizedName, ...]
+    selection: Selection
+
+
+@dataclass(frozen=True, kw_only=True)
 class PlatformSelection:
     """What one platform's image needs: the app's dependencies and each server's."""
 
     target: TargetEnvironment
     base: Selection
     servers: Mapping[str, Selection]
+    #: Per server, what its image takes from containerize's server lock (only the
+    #: servers that take something); already part of :attr:`servers`.
+    from_server_lock: Mapping[str, FromServerLock] = field(default_factory=dict)
 
     @property
     def all_packages(self) -> tuple[SelectedPackage, ...]:
@@ -135,28 +158,133 @@ def index_settings(project: ProjectMetadata, lock: Lock | None = None) -> IndexS
 def select_all(
     config: Config, lock: Lock, project: ProjectMetadata, target: TargetEnvironment
 ) -> PlatformSelection:
-    """Choose the files for *target*: the app's dependencies, then each server's."""
+    """Choose the files for *target*: the app's dependencies, then each server's.
+
+    A server's image installs :func:`containerize.servers.roots`: each root comes from
+    the project's lock when it pins it (the project's pin wins), else, with its closure,
+    from containerize's own :func:`server_lock`. Packages the app's selection already
+    has are left out of the server's.
+    """
     base = select(lock, project, target, groups=config.groups, extras=config.extras)
     per_server: dict[str, Selection] = {}
+    borrowed: dict[str, FromServerLock] = {}
     for name in config.servers:
-        server = servers.get(name)
-        if not lock.find(server.distribution):
-            raise LockError(
-                f"{lock.path.name}: server {name!r} needs {server.distribution!r}, "
-                "which is not in the lock",
-                hint=f"add it to the project (for example in a 'servers' dependency group) "
-                f"and run '{lock.relock_command}'",
-            )
-        own = select(
-            lock,
+        roots = servers.roots(name, static_files=config.static is not None)
+        pinned = [root for root in roots if lock.find(root)]
+        missing = tuple(root for root in roots if not lock.find(root))
+        own = Selection(target=target, packages=())
+        if pinned:
+            own = select(
+                lock,
+                project,
+                target,
+                groups=(),
+                extras=(),
+                extra_roots=[Requirement(root) for root in pinned],
+            ).without(base.names)
+        if missing:
+            taken = _from_server_lock(name, missing, lock, target).without(base.names | own.names)
+            borrowed[name] = FromServerLock(roots=missing, selection=taken)
+            merged = sorted((*own.packages, *taken.packages), key=lambda p: p.name)
+            own = Selection(target=target, packages=tuple(merged))
+        per_server[name] = own
+    return PlatformSelection(
+        target=target, base=base, servers=per_server, from_server_lock=borrowed
+    )
+
+
+@functools.cache
+def server_lock() -> Lock:
+    """containerize's own lock of the servers it supports and WhiteNoise, read once.
+
+    It is a ``pylock.toml`` whose files have names and hashes but no URLs: they are
+    fetched from the user's configured indexes like any file of the project's lock.
+    """
+    resource = resources.files(servers).joinpath(SERVER_LOCK_FILE)
+    with resources.as_file(resource) as path:
+        return read_pylock(path)
+
+
+def _from_server_lock(
+    server: str, missing: Sequence[NormalizedName], lock: Lock, target: TargetEnvironment
+) -> Selection:
+    """The closure of *missing* on *target*, from :func:`server_lock`."""
+    tool = server_lock()
+    names = ", ".join(missing)
+    hint = (
+        f"add {names} to the project (for example in a 'servers' dependency group) and "
+        f"re-lock with '{lock.relock_command}'"
+    )
+    python = target.markers["python_full_version"]
+    if tool.requires_python is not None and not tool.requires_python.contains(
+        python, prereleases=True
+    ):
+        raise LockError(
+            f"server {server!r} needs {names}, which {lock.path.name} does not pin, and "
+            f"{_SERVER_LOCK} is made for Python {tool.requires_python}, not the Python "
+            f"{python} of {target.platform}",
+            hint=hint,
+        )
+    absent = [name for name in missing if not tool.find(name)]
+    if absent:
+        raise LockError(
+            f"server {server!r} needs {', '.join(absent)}, which neither {lock.path.name} "
+            f"nor {_SERVER_LOCK} pins",
+            hint=hint,
+        )
+    # The server lock is nobody's project: its closure starts from the roots alone.
+    project = ProjectMetadata(
+        path=tool.path, name=None, version=None, requires_python=None, dependencies=()
+    )
+    try:
+        return select(
+            tool,
             project,
             target,
             groups=(),
             extras=(),
-            extra_roots=[Requirement(server.distribution)],
+            extra_roots=[Requirement(name) for name in missing],
         )
-        per_server[name] = own.without(base.names)
-    return PlatformSelection(target=target, base=base, servers=per_server)
+    except (LockError, ResolutionError) as exc:
+        raise type(exc)(
+            f"server {server!r}, from {_SERVER_LOCK}: {exc.message}",
+            hint=f"{exc.hint}; or {hint}" if exc.hint else hint,
+        ) from exc
+
+
+def server_lock_notices(selections: Sequence[PlatformSelection]) -> list[str]:
+    """One line per server whose image takes packages from containerize's server lock.
+
+    For example: ``uwsgi: pyuwsgi 2.0.30 from containerize's server lock (the
+    project's lock does not pin it)``. A line that holds only on some platforms names
+    them.
+    """
+    platforms: dict[str, list[str]] = {}
+    for item in selections:
+        for server, used in item.from_server_lock.items():
+            line = _server_lock_line(server, used)
+            if line is not None:
+                platforms.setdefault(line, []).append(str(item.target.platform))
+    every = [str(item.target.platform) for item in selections]
+    return [
+        line if where == every else f"{line} (on {', '.join(where)})"
+        for line, where in platforms.items()
+    ]
+
+
+def _server_lock_line(server: str, used: FromServerLock) -> str | None:
+    roots = [p for p in used.selection.packages if p.name in used.roots]
+    if not roots:
+        return None
+    others = [p for p in used.selection.packages if p.name not in used.roots]
+    pronoun = "it" if len(roots) == 1 else "them"
+    line = (
+        f"{server}: {', '.join(str(p.package) for p in roots)} from {_SERVER_LOCK} "
+        f"(the project's lock does not pin {pronoun})"
+    )
+    if others:
+        line += f", with {', '.join(str(p.package) for p in others)}"
+    return line
 
 
 def needs(selections: Sequence[PlatformSelection]) -> Needs:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from containerize import config, fsutil
-from containerize.errors import LockError
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.project import load as project_load
 from containerize.resolve import wheelhouse
@@ -76,7 +76,9 @@ def test_manifests_pin_hashes(hello: config.Config, tmp_path: Path) -> None:
     assert "setuptools==80.0 --hash=sha256:" in (tmp_path / "build-requirements.txt").read_text()
 
 
-def test_server_missing_from_the_lock(hello: config.Config, tmp_path: Path) -> None:
+def test_server_missing_from_the_lock_comes_from_containerizes_lock(
+    hello: config.Config, tmp_path: Path
+) -> None:
     lock_text = (hello.project_dir / "poetry.lock").read_text()
     start = lock_text.index('[[package]]\nname = "pyuwsgi"')
     end = lock_text.index("[metadata]")
@@ -86,12 +88,19 @@ def test_server_missing_from_the_lock(hello: config.Config, tmp_path: Path) -> N
     (project / "pyproject.toml").write_text((hello.project_dir / "pyproject.toml").read_text())
     cfg = config.load(project, environ={})
     lock = load_lock(project)
-    with pytest.raises(LockError, match="server 'uwsgi' needs 'pyuwsgi'") as info:
-        wheelhouse.select_all(
-            cfg, lock, project_load(project), TargetEnvironment.from_config(LINUX_AMD64)
-        )
-    assert info.value.hint is not None
-    assert "poetry lock" in info.value.hint
+    found = [
+        wheelhouse.select_all(cfg, lock, project_load(project), TargetEnvironment.from_config(p))
+        for p in (LINUX_AMD64, LINUX_ARM64)
+    ]
+    (pyuwsgi,) = wheelhouse.server_lock().find(canonicalize_name("pyuwsgi"))
+    for item in found:
+        assert [p.package for p in item.servers["uwsgi"].packages] == [pyuwsgi]
+        assert list(item.from_server_lock) == ["uwsgi"]  # the others are pinned by the project
+    assert found[1].servers["uwsgi"].packages[0].file.filename.endswith("_aarch64.whl")
+    assert wheelhouse.server_lock_notices(found) == [
+        f"uwsgi: pyuwsgi {pyuwsgi.version} from containerize's server lock "
+        "(the project's lock does not pin it)"
+    ]
 
 
 def test_replacing_dir_keeps_the_old_tree_on_failure(tmp_path: Path) -> None:
