@@ -1,0 +1,125 @@
+"""The example projects' committed locks: read by the real readers, fresh, usable on both
+platforms, and free of any index host.
+
+``flask-app`` is locked by ``uv lock``, ``django-app`` by Poetry 2. uv records where
+each file lives; the committed ``uv.lock`` names hosts under the reserved ``.invalid``
+top-level domain (RFC 2606) instead of the index it was locked against, so those URLs
+never answer and the fetcher finds each file by name and hash on the user's configured
+index. Poetry records no file URLs at all.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from containerize.errors import LockError
+from containerize.platforms import LINUX_AMD64, LINUX_ARM64
+from containerize.project import load as project_load
+from containerize.resolve.lock import check_fresh, load_lock
+from containerize.resolve.selection import select
+from containerize.resolve.targets import TargetEnvironment
+
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+TARGETS = [TargetEnvironment.from_config(LINUX_AMD64), TargetEnvironment.from_config(LINUX_ARM64)]
+
+#: Each example's lock file, and what its image installs from it (the WSGI servers come
+#: from containerize's own lock).
+EXAMPLES = {
+    "flask-app": (
+        "uv.lock",
+        {"blinker", "click", "flask", "itsdangerous", "jinja2", "markupsafe", "werkzeug"},
+    ),
+    "django-app": ("poetry.lock", {"asgiref", "dj-database-url", "django", "sqlparse"}),
+}
+#: The only hosts a URL in an example may name: placeholders that never resolve.
+PLACEHOLDER_HOSTS = {"index.invalid", "files.invalid"}
+#: Build output and caches that are never committed.
+_NOT_COMMITTED = {".containerize", "__pycache__", "staticfiles"}
+_URL_RE = re.compile(r"https?://[^\s\"'<>]+")
+
+
+def _fixture(name: str) -> Path:
+    return FIXTURES / name
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_lock_is_read_by_its_reader(name: str) -> None:
+    lock_name, needed = EXAMPLES[name]
+    lock = load_lock(_fixture(name))
+    assert lock.path.name == lock_name
+    assert lock.format == {"uv.lock": "uv", "poetry.lock": "poetry"}[lock_name]
+    assert lock.has_graph
+    assert needed <= lock.names
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_lock_is_fresh_for_its_pyproject(name: str) -> None:
+    project = _fixture(name)
+    check_fresh(load_lock(project), project_load(project))
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_a_new_dependency_makes_the_lock_stale(name: str, tmp_path: Path) -> None:
+    """The freshness check is not vacuous for these locks."""
+    lock_name, _ = EXAMPLES[name]
+    for file in ("pyproject.toml", lock_name):
+        shutil.copy2(_fixture(name) / file, tmp_path / file)
+    pyproject = tmp_path / "pyproject.toml"
+    text = pyproject.read_text()
+    assert text.count("\ndependencies = [") == 1
+    pyproject.write_text(text.replace("\ndependencies = [", '\ndependencies = ["requests", '))
+    with pytest.raises(LockError, match="out of date"):
+        check_fresh(load_lock(tmp_path), project_load(tmp_path))
+
+
+@pytest.mark.parametrize("target", TARGETS, ids=str)
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_every_package_has_a_wheel_for_cpython_311(name: str, target: TargetEnvironment) -> None:
+    _, needed = EXAMPLES[name]
+    project = _fixture(name)
+    selection = select(load_lock(project), project_load(project), target)
+    assert selection.names == needed
+    assert selection.sdist_fallbacks == ()
+    for selected in selection.packages:
+        filename = selected.file.filename
+        assert filename.endswith(("-none-any.whl", f"_{target.platform.machine}.whl")), filename
+
+
+def test_flask_app_gets_each_platforms_own_markupsafe() -> None:
+    project = _fixture("flask-app")
+    lock, metadata = load_lock(project), project_load(project)
+    for target in TARGETS:
+        chosen = {str(p.name): p.file.filename for p in select(lock, metadata, target).packages}
+        assert "-cp311-cp311-manylinux" in chosen["markupsafe"]
+        assert chosen["markupsafe"].endswith(f"_{target.platform.machine}.whl")
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_lock_names_no_index_host(name: str) -> None:
+    lock = load_lock(_fixture(name))
+    for package in lock.packages:
+        urls = [package.source_url, *(file.url for file in package.files)]
+        for url in filter(None, urls):
+            assert urlsplit(url).hostname in PLACEHOLDER_HOSTS, f"{package}: {url}"
+    if lock.format == "poetry":
+        # Poetry names an index only through [package.source]; none was left behind.
+        assert all(p.source_url is None and p.source_name is None for p in lock.packages)
+
+
+@pytest.mark.parametrize("name", EXAMPLES)
+def test_no_committed_file_names_an_index_host(name: str) -> None:
+    root = _fixture(name)
+    files = [
+        path
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not _NOT_COMMITTED & set(path.relative_to(root).parts)
+    ]
+    assert root / EXAMPLES[name][0] in files
+    for path in files:
+        for url in _URL_RE.findall(path.read_text(encoding="utf-8")):
+            assert urlsplit(url).hostname in PLACEHOLDER_HOSTS, f"{path}: {url}"
