@@ -9,8 +9,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from containerize import __version__, commands
-from containerize.errors import ContainerizeError
+from containerize import __version__, commands, process
+from containerize.errors import ContainerizeError, Interrupted
 
 logger = logging.getLogger("containerize")
 
@@ -108,7 +108,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        return _dispatch(args)
+        # SIGINT and SIGTERM stop the run at once, through every cleanup on the way out.
+        with process.interruptible():
+            return _dispatch(args)
+    except Interrupted as exc:
+        exc.doing(f"running 'containerize {args.command}'")
+        print(f"containerize: {exc.line()}", file=sys.stderr)
+        return exc.exit_code
     except ContainerizeError as exc:
         print(f"containerize: error: {exc}", file=sys.stderr)
         return exc.exit_code

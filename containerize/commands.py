@@ -7,19 +7,23 @@ for the caller (``cli.main`` or a Nox session) to report.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from containerize import config, process
 from containerize.engine import buildx, preflight, probes
 from containerize.engine import doctor as doctor_mod
-from containerize.errors import ConfigError
+from containerize.errors import ConfigError, ContainerizeError, FetchError
 from containerize.fsutil import exclusive, write_atomic
 from containerize.image import dockerfile as dockerfile_mod
 from containerize.image import pins, pipeline, report
 from containerize.image.bake import bake_file
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform, parse_platforms
+from containerize.resolve import lock as lockmod
+from containerize.resolve.fetch import Cache, naming_the_lock
 
 
 def doctor(project: Path, *, overrides: Mapping[str, Any]) -> int:
@@ -91,9 +95,13 @@ def wheelhouse(project: Path, *, overrides: Mapping[str, Any]) -> int:
     It writes the wheelhouse only: no build context, no pin file.
     """
     cfg = config.load(project, overrides=overrides)
-    with exclusive(cfg.build_dir):
+    cache = Cache.default()
+    with _naming_the_lock(cfg):
+        # Everything is read and checked before the build folder is touched.
         resolved = pipeline.resolve(cfg, engine=probes.engine_reachable(), record_pin=False)
-        house = pipeline.fetch_wheelhouse(cfg, resolved)
+        with exclusive(cfg.build_dir) as leftovers:
+            _report_leftovers(cfg.build_dir, leftovers, cache)
+            house = pipeline.fetch_wheelhouse(cfg, resolved)
     for notice in resolved.notices:
         print(notice)
     print(house.summary())
@@ -121,10 +129,13 @@ def build(
         return 0
     preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=cfg.cache_to)
     output = preflight.choose_output(cfg.platforms, push=push)
-    with exclusive(cfg.build_dir):
-        prepared = pipeline.prepare(
-            cfg, output=output, refresh_base=refresh_base, no_cache=no_cache
-        )
+    cache = Cache.default()
+    with exclusive(cfg.build_dir) as leftovers:
+        _report_leftovers(cfg.build_dir, leftovers, cache)
+        with _naming_the_lock(cfg):
+            prepared = pipeline.prepare(
+                cfg, output=output, refresh_base=refresh_base, no_cache=no_cache
+            )
         if prepared.wheelhouse is not None:
             print(prepared.wheelhouse.summary())
         if bake is not None:
@@ -135,6 +146,38 @@ def build(
     print("\nbuilt:")
     print(report.lines(summaries))
     return 0
+
+
+def _report_leftovers(build_dir: Path, removed: Sequence[str], cache: Cache) -> None:
+    """Remove the partial downloads of killed runs too, and say in one line what went."""
+    downloads = cache.remove_leftovers()
+    parts = []
+    if removed:
+        parts.append(f"{', '.join(removed)} in {build_dir}")
+    if downloads:
+        parts.append(f"{len(downloads)} partial download(s) in {cache.partial_folder}")
+    if parts:
+        print(
+            "containerize: removed what an interrupted run left behind: " + "; ".join(parts),
+            file=sys.stderr,
+        )
+
+
+@contextmanager
+def _naming_the_lock(cfg: config.Config) -> Iterator[None]:
+    """Hash mismatches name the lock file and its re-lock command (the fetch knows
+    neither)."""
+    try:
+        yield
+    except FetchError as exc:
+        try:
+            lock = lockmod.load_lock(cfg.project_dir, cfg.lock)
+        except ContainerizeError:
+            raise exc from None
+        named = naming_the_lock(exc, str(lock.path), lock.relock_command)
+        if named is exc:
+            raise
+        raise named from None
 
 
 def _show_plan(prepared: pipeline.Prepared, *, dockerfile_only: bool) -> None:

@@ -7,6 +7,7 @@ returns. Only ``containerize.cli.main`` and the Nox sessions catch these.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Sequence
 
 
@@ -93,3 +94,48 @@ class ContainerTestError(ContainerizeError):
     """A container in the test matrix failed to start, answer or stop."""
 
     exit_code = 7
+
+
+class Interrupted(BaseException):
+    """SIGINT or SIGTERM arrived: the run stops at once, cleaning up on its way out.
+
+    A :class:`BaseException`, like :class:`KeyboardInterrupt`, so that no ``except
+    Exception`` swallows it. Code that knows what it was doing says so with
+    :meth:`doing` (the innermost caller speaks first) and what its cleanup did with
+    :meth:`note`; ``cli.main`` prints it all as one line and exits with 128 + the signal
+    number: 130 for SIGINT, 143 for SIGTERM.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+        self.during: str | None = None
+        self.notes: list[str] = []
+
+    @property
+    def exit_code(self) -> int:
+        """The shell's convention for a process ended by a signal."""
+        return 128 + self.signum
+
+    @property
+    def signal_name(self) -> str:
+        return signal.Signals(self.signum).name
+
+    def doing(self, what: str) -> None:
+        """Record what was interrupted, unless something more precise already has."""
+        if self.during is None:
+            self.during = what
+
+    def note(self, text: str) -> None:
+        """Record what the cleanup did (or left behind)."""
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def line(self) -> str:
+        """The one line a person reads."""
+        text = f"interrupted by {self.signal_name}"
+        if self.during:
+            text += f" while {self.during}"
+        if self.notes:
+            text += "; " + "; ".join(self.notes)
+        return text

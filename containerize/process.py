@@ -1,8 +1,18 @@
-"""The one place where containerize runs external commands.
+"""The one place where containerize runs external commands, and how a run stops.
 
 Commands are argv lists, never shell strings. Each run is logged shell-quoted; a
 failure raises :class:`~containerize.errors.CommandError` carrying the argv, the exit
 code and the tail of the output, so the user sees why without digging through a log.
+
+Stopping: within :func:`interruptible` (``cli.main`` holds it), SIGINT and SIGTERM
+raise :class:`~containerize.errors.Interrupted` in the main thread at once, and every
+cleanup on the way out runs. An interrupted run terminates the command it was running,
+then kills it if it is still there after a short grace. A command whose output is
+captured runs in its own process group, and the whole group is stopped (whatever it
+started too); one that writes to the terminal (``docker buildx build``'s progress)
+stays in the terminal's foreground group, where Ctrl-C reaches it directly and a
+terminal can be driven without SIGTTOU. Steps that must not be split (the two renames
+that swap a folder into place) hold signals with :func:`uninterrupted`.
 """
 
 from __future__ import annotations
@@ -10,19 +20,98 @@ from __future__ import annotations
 import logging
 import os
 import shlex
+import signal
 import subprocess
+import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from types import FrameType
+from typing import IO, Any
 
-from containerize.errors import CommandError
+from containerize.errors import CommandError, Interrupted
 
 logger = logging.getLogger("containerize")
 
 _TAIL_LINES = 25
+#: How long a command gets to exit after SIGTERM before it is killed.
+STOP_GRACE = 0.5
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+# --------------------------------------------------------------------------- signals
+
+
+@dataclass(kw_only=True)
+class _SignalState:
+    active: bool = False
+    raised: int | None = None  # the signal already turned into Interrupted
+    held: int = 0  # depth of uninterrupted() blocks
+    pending: int | None = None  # a signal that arrived while held
+
+
+_state = _SignalState()
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM raise :class:`Interrupted` in the main thread.
+
+    A second signal while the first one's cleanup runs ends the process at once (the
+    next run removes what it leaves). Outside the main thread this does nothing: only
+    the main thread can handle signals.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.getsignal(signum) for signum in _STOP_SIGNALS}
+    for signum in _STOP_SIGNALS:
+        signal.signal(signum, _on_signal)
+    _state.active = True
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        _state.active, _state.raised, _state.held, _state.pending = False, None, 0, None
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    if _state.held:
+        if _state.pending is None:
+            _state.pending = signum
+        return
+    if _state.raised is not None:
+        sys.stderr.write(
+            f"containerize: {signal.Signals(signum).name} again: stopping now, without "
+            "cleaning up (the next run removes what is left)\n"
+        )
+        sys.stderr.flush()
+        os._exit(128 + signum)
+    _state.raised = signum
+    raise Interrupted(signum)
+
+
+@contextmanager
+def uninterrupted() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends, then raise :class:`Interrupted`
+    if one came: for steps that must not be split. Only the main thread is held."""
+    if not _state.active or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _state.held += 1
+    try:
+        yield
+    finally:
+        _state.held -= 1
+        signum = None if _state.held else _state.pending
+        if signum is not None:
+            # The user asked to stop: that wins over whatever the block raised.
+            _state.pending, _state.raised = None, signum
+            raise Interrupted(signum)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,16 +155,17 @@ def run(
     argv = tuple(str(arg) for arg in argv)
     logger.info("$ %s", quote(argv))
     full_env = None if env is None else {**os.environ, **env}
+    pipe = subprocess.PIPE if capture else None
     try:
-        proc = subprocess.run(
+        proc = subprocess.Popen(
             argv,
             cwd=cwd,
             env=full_env,
-            input=input,
+            stdin=subprocess.PIPE if input is not None else None,
+            stdout=pipe,
+            stderr=pipe,
             text=True,
-            capture_output=capture,
-            timeout=timeout,
-            check=False,
+            process_group=0 if capture else None,
         )
     except FileNotFoundError as exc:
         raise CommandError(
@@ -84,21 +174,30 @@ def run(
             returncode=127,
             hint=hint or f"install {argv[0]!r} or put it on PATH",
         ) from exc
-    except subprocess.TimeoutExpired as exc:
-        raw = exc.stdout or ""
-        output = raw.decode(errors="replace") if isinstance(raw, bytes) else raw
-        raise CommandError(
-            f"command timed out after {timeout:g}s: {quote(argv)}",
-            argv=argv,
-            returncode=-1,
-            output_tail=tail(output),
-            hint=hint,
-        ) from exc
+    with proc:
+        try:
+            stdout, stderr = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            stop(proc, group=capture)
+            output = _leftover_output(proc)
+            raise CommandError(
+                f"command timed out after {timeout:g}s: {quote(argv)}",
+                argv=argv,
+                returncode=-1,
+                output_tail=tail(output),
+                hint=hint,
+            ) from None
+        except BaseException as exc:
+            stop(proc, group=capture)
+            if isinstance(exc, Interrupted):
+                exc.doing(f"running {short(argv)}")
+                exc.note("stopped it")
+            raise
     result = Completed(
         argv=argv,
         returncode=proc.returncode,
-        stdout=proc.stdout or "",
-        stderr=proc.stderr or "",
+        stdout=stdout or "",
+        stderr=stderr or "",
     )
     if check and proc.returncode != 0:
         raise CommandError(
@@ -109,6 +208,43 @@ def run(
             hint=hint,
         )
     return result
+
+
+def short(argv: Sequence[str], words: int = 3) -> str:
+    """The start of *argv* as a shell line, for a message that names a command."""
+    shown = quote(argv[:words])
+    return shown + " ..." if len(argv) > words else shown
+
+
+def stop(proc: subprocess.Popen[Any], *, group: bool, grace: float = STOP_GRACE) -> None:
+    """Terminate *proc* (with its process *group*, when it leads one); kill what is left
+    after *grace* seconds."""
+    _signal(proc, signal.SIGTERM, group=group)
+    with suppress(subprocess.TimeoutExpired):
+        proc.wait(grace)
+    if group:
+        # The leader may have gone while something it started ignores SIGTERM.
+        _signal(proc, signal.SIGKILL, group=True)
+    elif proc.poll() is None:
+        proc.kill()
+    proc.wait()
+
+
+def _signal(proc: subprocess.Popen[Any], signum: int, *, group: bool) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        if group:
+            os.killpg(proc.pid, signum)
+        elif proc.poll() is None:
+            proc.send_signal(signum)
+
+
+def _leftover_output(proc: subprocess.Popen[Any]) -> str:
+    """What a stopped command had written, if its pipes close promptly."""
+    try:
+        stdout, stderr = proc.communicate(timeout=STOP_GRACE)
+    except (subprocess.TimeoutExpired, ValueError, OSError):
+        return ""
+    return f"{stderr or ''}\n{stdout or ''}"
 
 
 @contextmanager
@@ -123,7 +259,7 @@ def reading(argv: Sequence[str], *, hint: str | None = None) -> Iterator[IO[byte
     # Standard error goes to a file: a full pipe nobody reads would stall the command.
     with tempfile.TemporaryFile() as errors:
         try:
-            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors)
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, process_group=0)
         except FileNotFoundError as exc:
             raise CommandError(
                 f"command not found: {argv[0]}", argv=argv, returncode=127, hint=hint
@@ -137,6 +273,12 @@ def reading(argv: Sequence[str], *, hint: str | None = None) -> Iterator[IO[byte
                 proc.stdout.read()  # drain what the reader left, so the command can finish
             except Exception as exc:  # the failed command, if it failed, explains it better
                 failure = exc
+            except BaseException as exc:
+                stop(proc, group=True)
+                if isinstance(exc, Interrupted):
+                    exc.doing(f"reading the output of {short(argv)}")
+                    exc.note("stopped it")
+                raise
         returncode = proc.returncode
         errors.seek(0)
         stderr = errors.read().decode(errors="replace")

@@ -79,8 +79,9 @@ class ProjectMetadata:
                 return requirements
         known = ", ".join(self.group_names)
         raise ConfigError(
-            f"{self.path.name}: no dependency group {name!r}",
-            hint=f"groups of this project: {known}",
+            f"{self.path.name}: tool.containerize.groups: {name!r} is not a dependency group "
+            "of this project",
+            hint=f"choose among this project's groups: {known}",
         )
 
     def extra_requirements(self, name: str) -> tuple[Requirement, ...]:
@@ -89,10 +90,12 @@ class ProjectMetadata:
         for extra, requirements in self.optional_dependencies:
             if extra == wanted:
                 return requirements
-        known = ", ".join(self.extra_names) or "none"
+        known = ", ".join(self.extra_names)
         raise ConfigError(
-            f"{self.path.name}: no extra {name!r}",
-            hint=f"extras of this project: {known}",
+            f"{self.path.name}: tool.containerize.extras: {name!r} is not an extra of this project",
+            hint=f"choose among this project's extras: {known}"
+            if known
+            else "this project declares no extras: remove the key",
         )
 
     def requirements(
@@ -124,6 +127,16 @@ def read_project(path: Path) -> ProjectMetadata:
         raise ConfigError(
             f"no pyproject.toml in {path.parent}",
             hint="run containerize from the project's directory, or pass --project DIR",
+        ) from None
+    except NotADirectoryError:
+        raise ConfigError(
+            f"{path.parent} is not a folder",
+            hint="pass --project the folder that holds pyproject.toml",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"{path}: cannot read: {exc.strerror or exc}",
+            hint="pyproject.toml must be a readable file in the project's folder",
         ) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(

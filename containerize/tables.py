@@ -196,7 +196,11 @@ class Table:
 
 
 def _kind(value: object) -> str:
+    """What *value* is, for a message: its kind, and the value itself when short."""
     names = {str: "a string", int: "an integer", bool: "a boolean", list: "an array"}
     if isinstance(value, dict):
         return "a table"
-    return names.get(type(value), type(value).__name__)
+    kind = names.get(type(value), type(value).__name__)
+    if isinstance(value, int | float | bool) or (isinstance(value, str) and len(value) <= 40):
+        return f"{kind} ({value!r})"
+    return kind

@@ -4,22 +4,31 @@
 :class:`~containerize.resolve.pipconfig.IndexSettings` (PEP 691 JSON when offered, PEP
 503 HTML otherwise, ``file://`` indexes and find-links folders too) and opens
 downloads with the right credentials, from netrc or the configured URLs.
+
+It also runs the work of a fetch in parallel (:meth:`IndexClient.map`) in a way that
+stops at once: the caller waits in a way a signal interrupts, the workers are daemon
+threads that never hold the process up, and :meth:`IndexClient.cancel` shuts the
+connections being read, so a blocked read returns instead of waiting for a stalled
+index.
 """
 
 from __future__ import annotations
 
+import collections
 import http.client
 import logging
 import netrc
+import socket
 import ssl
 import threading
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from packaging.utils import (
     NormalizedName,
@@ -50,6 +59,15 @@ from containerize.resolve.simple import (
 logger = logging.getLogger(__name__)
 
 _USER_AGENT = f"containerize/{__version__}"
+#: How long an interrupted :meth:`IndexClient.map` waits for its workers to let go.
+CANCEL_GRACE = 0.3
+
+_Item = TypeVar("_Item")
+_Result = TypeVar("_Result")
+
+
+class Cancelled(Exception):
+    """The client was cancelled: no new request is sent."""
 
 
 # --------------------------------------------------------------------------- client
@@ -103,6 +121,81 @@ class IndexClient:
         )
         self._lock = threading.Lock()
         self._pages: dict[tuple[str, str], tuple[threading.Lock, list[list[IndexFile]]]] = {}
+        self._cancelled = threading.Event()
+        self._reading: set[Any] = set()  # responses being read, shut on cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        """Whether :meth:`cancel` was called."""
+        return self._cancelled.is_set()
+
+    def cancel(self) -> None:
+        """Send no new request, and shut the connections being read.
+
+        A thread blocked reading a response then gets an end of file or an error at
+        once; one still connecting is left to its timeout (it is a daemon thread).
+        """
+        with self._lock:
+            self._cancelled.set()
+            responses = list(self._reading)
+        for response in responses:
+            _shut(response)
+
+    def map(
+        self,
+        work: Callable[[_Item], _Result],
+        items: Iterable[_Item],
+        *,
+        jobs: int,
+        on_cancel: Callable[[], object] | None = None,
+    ) -> list[_Result]:
+        """``work(item)`` for every item, *jobs* at a time; the results in item order.
+
+        If *work* raises, the first failure in item order is raised once every item
+        is done. If the waiting thread is interrupted (a signal, in the main thread),
+        *on_cancel* runs, the client is cancelled, the workers get a short grace to let
+        go, and the interruption goes on: nothing waits for a stalled connection.
+        """
+        pending = collections.deque(enumerate(items))
+        count = len(pending)
+        results: list[Any] = [None] * count
+        failures: list[BaseException | None] = [None] * count
+        queue_lock = threading.Lock()
+
+        def worker() -> None:
+            while not self.cancelled:
+                with queue_lock:
+                    if not pending:
+                        return
+                    position, item = pending.popleft()
+                try:
+                    results[position] = work(item)
+                except BaseException as exc:  # handed to the waiting thread
+                    failures[position] = exc
+
+        threads = [
+            threading.Thread(target=worker, name=f"containerize-fetch-{n}", daemon=True)
+            for n in range(max(1, min(jobs, count)))
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                while thread.is_alive():
+                    thread.join(0.2)
+        except BaseException:
+            if on_cancel is not None:
+                on_cancel()
+            self.cancel()
+            deadline = time.monotonic() + CANCEL_GRACE
+            for thread in threads:
+                if thread.ident is not None:
+                    thread.join(max(0.0, deadline - time.monotonic()))
+            raise
+        for failure in failures:
+            if failure is not None:
+                raise failure
+        return results
 
     def credentials_for(self, url: str) -> Credentials | None:
         """Credentials for *url*: from a configured URL on that host, else netrc."""
@@ -245,6 +338,8 @@ class IndexClient:
 
     @contextmanager
     def _open_http(self, url: str, *, accept: str) -> Iterator[Any]:
+        if self.cancelled:
+            raise Cancelled(url)
         request = urllib.request.Request(  # noqa: S310 (the scheme is checked above)
             url, headers={"Accept": accept, "User-Agent": _USER_AGENT}
         )
@@ -256,7 +351,15 @@ class IndexClient:
                 raise _NotFound from None
             raise
         with response:
-            yield response
+            with self._lock:
+                if self.cancelled:
+                    raise Cancelled(url)
+                self._reading.add(response)
+            try:
+                yield response
+            finally:
+                with self._lock:
+                    self._reading.discard(response)
 
     def _timeout_error(self, url: str, origin: str) -> FetchError:
         return FetchError(
@@ -299,6 +402,18 @@ class IndexClient:
 
 class _NotFound(Exception):
     """404 or 410: the project or file is not on this index."""
+
+
+def _shut(response: Any) -> None:
+    """Shut down the connection under *response*, waking a thread blocked reading it."""
+    try:
+        fd = response.fileno()
+        # A duplicate of the descriptor: shutting it down ends the connection for the
+        # reader too, and closing it leaves the reader's descriptor alone.
+        with socket.fromfd(fd, socket.AF_INET, socket.SOCK_STREAM) as duplicate:
+            duplicate.shutdown(socket.SHUT_RDWR)
+    except (OSError, ValueError, AttributeError):
+        pass  # already closed
 
 
 def _host_key(url: str) -> tuple[str, int | None]:

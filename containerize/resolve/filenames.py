@@ -21,13 +21,12 @@ import hashlib
 import logging
 import urllib.parse
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 from packaging.version import Version
 
-from containerize.errors import FetchError, LockError
+from containerize.errors import FetchError, Interrupted, LockError
 from containerize.resolve.client import IndexClient
 from containerize.resolve.lock.model import Lock, LockedFile, LockedPackage, make_file
 from containerize.resolve.pipconfig import FindLinks, IndexSettings, IndexSource, redact_url
@@ -50,8 +49,11 @@ def name_files(lock: Lock, settings: IndexSettings, *, jobs: int = 8) -> Lock:
         return lock
     client = IndexClient(settings)
     sources: tuple[FindLinks | IndexSource, ...] = (*settings.find_links, *settings.indexes)
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="containerize-names") as pool:
-        named = list(pool.map(lambda p: _name_package(lock, p, client, sources), pending))
+    try:
+        named = client.map(lambda p: _name_package(lock, p, client, sources), pending, jobs=jobs)
+    except Interrupted as exc:
+        exc.doing(f"reading the index pages of {len(pending)} packages of {lock.path.name}")
+        raise
     replacements = {id(old): new for old, new in zip(pending, named, strict=True)}
     packages = tuple(replacements.get(id(p), p) for p in lock.packages)
     return replace(lock, packages=packages)

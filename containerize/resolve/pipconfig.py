@@ -242,17 +242,28 @@ def discover(
         indexes.extend(primaries)
     elif "index-url" in values:
         setting = values["index-url"]
-        indexes.append(_index_source("index-url", setting.text.strip(), setting.origin))
+        text = setting.text.strip()
+        if any(c.isspace() for c in text):
+            raise ConfigError(
+                f"{setting.origin}: {redact_url(text)!r} holds a space: an index URL is one "
+                "word (percent-encode a space as %20)",
+                hint=setting.fix,
+            )
+        indexes.append(_index_source("index-url", text, setting.origin, hint=setting.fix))
     elif not no_index:
         indexes.append(_index_source("pip default", pip_default_index_url(), "pip's default"))
     if "extra-index-url" in values:
         setting = values["extra-index-url"]
         for position, url in enumerate(setting.text.split()):
-            indexes.append(_index_source(f"extra-index-url[{position}]", url, setting.origin))
+            indexes.append(
+                _index_source(f"extra-index-url[{position}]", url, setting.origin, hint=setting.fix)
+            )
     indexes.extend(supplementals)
     indexes.extend(explicits)
     indexes.extend(
-        _index_source(o, url, where) for o, url, where in lock_sources if o != "find-links"
+        _index_source(o, url, where, hint=f"fix or remove --{o} at {where}")
+        for o, url, where in lock_sources
+        if o != "find-links"
     )
 
     if no_index:
@@ -263,15 +274,14 @@ def discover(
     if "find-links" in values:
         setting = values["find-links"]
         for location in setting.text.split():
-            link = _find_links(location, setting.origin, project_dir, environ)
-            if link is not None:
-                find_links.append(link)
-    named = (
-        _find_links(at, where, project_dir, environ)
+            find_links.append(
+                _find_links(location, setting.origin, project_dir, environ, hint=setting.fix)
+            )
+    find_links.extend(
+        _find_links(at, where, project_dir, environ, hint=f"fix or remove --find-links at {where}")
         for o, at, where in lock_sources
         if o == "find-links"
     )
-    find_links.extend(link for link in named if link is not None)
 
     return IndexSettings(
         indexes=_usable_indexes(indexes),
@@ -286,7 +296,12 @@ def discover(
 @dataclass(frozen=True, kw_only=True)
 class _Setting:
     text: str
-    origin: str
+    origin: str  # "<file> [<section>] <key>" or "environment variable PIP_<KEY>"
+    fix: str  # how to fix it, where it is
+
+
+# The settings that name where files come from: an empty value is a mistake, not "unset".
+_LOCATIONS = ("index-url", "extra-index-url", "find-links")
 
 
 def _read_pip_settings(files: Sequence[Path], environ: Mapping[str, str]) -> dict[str, _Setting]:
@@ -294,35 +309,79 @@ def _read_pip_settings(files: Sequence[Path], environ: Mapping[str, str]) -> dic
     # the sections in order, then the environment.
     table: dict[tuple[str, str], _Setting] = {}
     for path in files:
-        if not path.is_file():
-            continue
-        parser = configparser.RawConfigParser()
-        try:
-            parser.read(path, encoding="utf-8")
-        except (configparser.Error, UnicodeDecodeError, OSError) as exc:
-            raise ConfigError(
-                f"cannot read pip configuration {path}: {redact_text(str(exc))}",
-                hint="fix the file, or point PIP_CONFIG_FILE elsewhere",
-            ) from None
-        logger.debug("reading pip configuration %s", path)
-        for section in parser.sections():
-            if section not in _SECTIONS:
-                continue
-            for key, text in parser.items(section):
-                if text.strip():
-                    name = _option_name(key)
-                    table[section, name] = _Setting(text=text, origin=f"{path} [{section}] {name}")
+        if path.is_file():
+            table.update(_read_pip_file(path))
     merged: dict[str, _Setting] = {}
     for section in _SECTIONS:
         for (where, name), setting in table.items():
             if where == section:
                 merged[name] = setting
     for variable, text in sorted(environ.items()):
-        if variable.startswith("PIP_") and text.strip():
-            merged[_option_name(variable[4:])] = _Setting(
-                text=text, origin=f"environment variable {variable}"
-            )
+        if not variable.startswith("PIP_"):
+            continue
+        name = _option_name(variable[4:])
+        setting = _Setting(
+            text=text,
+            origin=f"environment variable {variable}",
+            fix=f"fix {variable}, or unset it ('unset {variable}')",
+        )
+        if _given(name, setting):
+            merged[name] = setting
     return merged
+
+
+def _read_pip_file(path: Path) -> dict[tuple[str, str], _Setting]:
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read(path, encoding="utf-8")
+    except configparser.Error as exc:
+        line = getattr(exc, "lineno", None)
+        where = f"{path}, line {line}" if line else str(path)
+        # The parser's own text quotes the line, which may hold a password: not shown.
+        problem = {
+            configparser.MissingSectionHeaderError: "a setting before any [section] header",
+            configparser.DuplicateSectionError: "a [section] given twice",
+            configparser.DuplicateOptionError: "a setting given twice in one section",
+        }.get(type(exc), "not an INI file pip can read")
+        raise ConfigError(
+            f"cannot read pip configuration {where}: {problem}",
+            hint="fix the file (pip.conf is INI: a [global] header, then 'key = value' "
+            "lines), or point PIP_CONFIG_FILE elsewhere",
+        ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"cannot read pip configuration {path}: not UTF-8 text (byte {exc.start})",
+            hint="save the file as UTF-8, or point PIP_CONFIG_FILE elsewhere",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read pip configuration {path}: {exc.strerror or exc}",
+            hint="fix the file's permissions, or point PIP_CONFIG_FILE elsewhere",
+        ) from None
+    logger.debug("reading pip configuration %s", path)
+    table = {}
+    for section in parser.sections():
+        if section not in _SECTIONS:
+            continue
+        for key, text in parser.items(section):
+            name = _option_name(key)
+            setting = _Setting(
+                text=text,
+                origin=f"{path} [{section}] {name}",
+                fix=f"fix or remove '{key}' in the [{section}] section of {path}",
+            )
+            if _given(name, setting):
+                table[section, name] = setting
+    return table
+
+
+def _given(name: str, setting: _Setting) -> bool:
+    """Whether *setting* has a value; an empty index or find-links is an error."""
+    if setting.text.strip():
+        return True
+    if name in _LOCATIONS:
+        raise ConfigError(f"{setting.origin} is empty", hint=setting.fix)
+    return False
 
 
 # Option names pip accepts for the same setting.
@@ -372,42 +431,88 @@ def split_credentials(url: str) -> tuple[str, Credentials | None]:
     return urllib.parse.urlunsplit(parts._replace(netloc=host)), credentials
 
 
-def _index_source(name: str, url: str, origin: str) -> IndexSource:
+def _index_source(name: str, url: str, origin: str, *, hint: str | None = None) -> IndexSource:
+    fix = hint or "fix the index URL in your pip configuration or pyproject.toml"
     url = url.strip()
     if not url:
-        raise ConfigError(f"{origin}: the index URL of {name!r} is empty")
+        raise ConfigError(f"{origin}: the index URL of {name!r} is empty", hint=fix)
     if "://" not in url:
+        _not_a_mangled_url(url, origin, fix)
         # pip accepts a bare folder as an index; make it a file URL like pip does.
         url = Path(url).absolute().as_uri()
-    scheme = urllib.parse.urlsplit(url).scheme.lower()
-    if scheme not in {"http", "https", "file"}:
-        raise ConfigError(
-            f"{origin}: {redact_url(url)} is not an http(s):// or file:// URL",
-            hint="check the index URL in your pip configuration or pyproject.toml",
-        )
+    _check_url(url, origin, fix)
     bare, credentials = split_credentials(url)
+    path = file_path(bare)
+    if path is not None and not path.is_dir():
+        raise ConfigError(
+            f"{origin}: the index folder {path} does not exist",
+            hint=f"{fix}, or create the folder (a PEP 503 layout: <project>/index.html)",
+        )
     return IndexSource(
         name=name, url=bare.rstrip("/") + "/", origin=origin, credentials=credentials
     )
 
 
 def _find_links(
-    location: str, origin: str, project_dir: Path, environ: Mapping[str, str]
-) -> FindLinks | None:
+    location: str, origin: str, project_dir: Path, environ: Mapping[str, str], *, hint: str
+) -> FindLinks:
     if "://" in location:
+        _check_url(location, origin, hint)
         bare, credentials = split_credentials(location)
         path = file_path(bare)
         if path is None:
             return FindLinks(url=bare, origin=origin, credentials=credentials)
     else:
+        _not_a_mangled_url(location, origin, hint)
         if location.startswith("~"):
             home = environ.get("HOME") or str(Path.home())
             location = home + location[1:]
         path = project_dir / location
     if not path.exists():
-        logger.debug("skipping find-links %s from %s: it does not exist", path, origin)
-        return None
+        raise ConfigError(
+            f"{origin}: the find-links location {path} does not exist",
+            hint=f"{hint}, or create the folder",
+        )
     return FindLinks(url=path.absolute().as_uri(), origin=origin)
+
+
+# "htp:/x", "https:/x", "http//x": a scheme with its slashes wrong, not a folder name.
+_MANGLED_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:|^https?//", re.IGNORECASE)
+
+
+def _not_a_mangled_url(text: str, origin: str, fix: str) -> None:
+    if _MANGLED_URL_RE.match(text):
+        # Without '://' there is no netloc to redact: hide whatever precedes an '@'.
+        shown = text if "@" not in text else "***@" + text.rpartition("@")[2]
+        raise ConfigError(
+            f"{origin}: {shown!r} is not a URL (no '://') nor a folder",
+            hint=f"{fix}: write scheme://host/path, such as https://pypi.example/simple/",
+        )
+
+
+def _check_url(url: str, origin: str, fix: str) -> None:
+    """Refuse a URL pip could not use: unknown scheme, no host, bad port, a space."""
+    shown = redact_url(url)
+    if not url.isprintable() or any(c.isspace() for c in url):
+        raise ConfigError(
+            f"{origin}: {shown!r} holds a space or a control character",
+            hint=f"{fix}; percent-encode a space as %20",
+        )
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in {"http", "https", "file"}:
+        raise ConfigError(
+            f"{origin}: {shown} is not an http(s):// or file:// URL",
+            hint=f"{fix}: an index is https://host/path/ (or a local folder)",
+        )
+    if scheme != "file" and not parts.hostname:
+        raise ConfigError(f"{origin}: {shown} names no host", hint=f"{fix}: https://host/path/")
+    try:
+        parts.port  # noqa: B018 (parsing it is the check)
+    except ValueError:
+        raise ConfigError(
+            f"{origin}: {shown} has an invalid port", hint=f"{fix}: a port is 1-65535"
+        ) from None
 
 
 def _usable_indexes(indexes: Sequence[IndexSource]) -> tuple[IndexSource, ...]:

@@ -43,6 +43,7 @@ class IndexFile:
     requires_python: str | None = None
     yanked: bool = False
     yanked_reason: str | None = None
+    size: int | None = None  # PEP 700 (JSON pages); HTML pages do not say
 
 
 # --------------------------------------------------------------------------- parsing
@@ -123,6 +124,7 @@ def parse_json_page(data: bytes, page_url: str) -> list[IndexFile]:
             hashes: dict[str, Any] = entry.get("hashes") or {}
             yanked = entry.get("yanked", False)
             url, _ = split_credentials(urllib.parse.urljoin(page_url, str(entry["url"])))
+            size = entry.get("size")
             files.append(
                 IndexFile(
                     filename=str(entry["filename"]),
@@ -131,6 +133,7 @@ def parse_json_page(data: bytes, page_url: str) -> list[IndexFile]:
                     requires_python=entry.get("requires-python") or None,
                     yanked=bool(yanked),
                     yanked_reason=yanked if isinstance(yanked, str) and yanked else None,
+                    size=size if isinstance(size, int) and not isinstance(size, bool) else None,
                 )
             )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:

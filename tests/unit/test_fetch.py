@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -18,8 +21,9 @@ from simple_index_server import (
     write_file,
 )
 
+from containerize import cli
 from containerize.errors import FetchError
-from containerize.resolve.fetch import Cache, FileRequest, fetch
+from containerize.resolve.fetch import Cache, FileRequest, HashMismatchError, fetch
 from containerize.resolve.pipconfig import IndexSettings, IndexSource, discover
 
 SECRET = "s3cr3t-pa55"
@@ -132,7 +136,7 @@ def test_index_hash_differing_from_the_lock_stops_before_downloading(
     locked = "0" * 64
     with pytest.raises(FetchError) as caught:
         fetch([request(WHEEL, locked)], settings=settings_for(server), cache=cache)
-    assert f"lists sha256 {demo[WHEEL]}, but the lock expects {locked}" in str(caught.value)
+    assert f"lists sha256 {demo[WHEEL]}, but the lock records {locked}" in str(caught.value)
     assert server.requests_to("/files/") == []
 
 
@@ -340,3 +344,202 @@ def test_copy_when_hard_links_fail(
     assert not placed.samefile(report.files[0].cache_path)
     assert sha256_of(placed.read_bytes()) == demo[WHEEL]
     assert sorted(p.name for p in dest.iterdir()) == [WHEEL]  # no temporary file left
+
+
+# --------------------------------------------------------------------------- hash diagnoses
+
+
+class CuttingServer:
+    """Serves one file on 127.0.0.1, cutting the connection halfway for the first
+    *cuts* requests; with *declare_length* false it sends no Content-Length."""
+
+    def __init__(self, body: bytes, *, cuts: int, declare_length: bool = True) -> None:
+        self.body = body
+        self.cuts = cuts
+        self.declare_length = declare_length
+        self.requests = 0
+        served = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                served.requests += 1
+                cut = served.requests <= served.cuts
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                if served.declare_length:
+                    self.send_header("Content-Length", str(len(served.body)))
+                else:
+                    self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(served.body[: len(served.body) // 2] if cut else served.body)
+                self.close_connection = True
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}/files/{WHEEL}"
+
+    def __enter__(self) -> CuttingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+NOWHERE = IndexSettings(indexes=())
+
+
+def test_a_download_cut_short_is_retried_once(
+    cache: Cache, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = wheel_bytes("demo", "1.0") * 20
+    with CuttingServer(body, cuts=1) as served:
+        report = fetch([request(WHEEL, sha256_of(body), served.url)], settings=NOWHERE, cache=cache)
+    assert served.requests == 2
+    assert report.misses == 1
+    assert "cut short" in caplog.text
+    assert "trying once more" in caplog.text
+
+
+@pytest.mark.parametrize("declare_length", [True, False], ids=["content-length", "lock-size"])
+def test_a_download_cut_short_twice_blames_the_network(
+    cache: Cache, tmp_path: Path, declare_length: bool
+) -> None:
+    body = wheel_bytes("demo", "1.0") * 20
+    wanted = FileRequest(
+        name=canonicalize_name("demo"),
+        version="1.0",
+        filename=WHEEL,
+        sha256=sha256_of(body),
+        url=None,
+        size=len(body),  # what uv.lock and pylock.toml record
+    )
+    with CuttingServer(body, cuts=2, declare_length=declare_length) as served:
+        wanted = FileRequest(**{**wanted.__dict__, "url": served.url})
+        with pytest.raises(HashMismatchError) as caught:
+            fetch([wanted], settings=NOWHERE, cache=cache, dest=tmp_path / "out")
+    assert served.requests == 2
+    error = caught.value
+    assert error.mismatch.kind == "truncated"
+    text = str(error)
+    assert f"{WHEEL}: hash mismatch: the download from {served.url} was cut short twice" in text
+    assert f"{len(body) // 2} of {len(body)} bytes arrived" in text
+    assert sha256_of(body) in text
+    assert sha256_of(body[: len(body) // 2]) in text
+    assert "the lock is fine, do not re-lock" in text
+    assert stored_files(cache.root) == []
+    assert stored_files(tmp_path / "out") == []
+
+
+def test_a_file_changed_on_the_index_says_so_before_downloading(
+    server: SimpleIndexServer, cache: Cache, demo: dict[str, str]
+) -> None:
+    locked = "0" * 64
+    with pytest.raises(HashMismatchError) as caught:
+        fetch([request(WHEEL, locked)], settings=settings_for(server), cache=cache)
+    error = caught.value.naming("/p/poetry.lock", "poetry lock")
+    assert error.mismatch.kind == "changed"
+    assert error.message == (
+        f"{WHEEL}: hash mismatch: {server.url}/simple/ lists sha256 {demo[WHEEL]}, but "
+        f"/p/poetry.lock records {locked}: the file changed on the index since the project "
+        "was locked, or the lock was edited; the file was not kept"
+    )
+    assert error.hint is not None
+    assert "re-lock with 'poetry lock'" in error.hint
+    assert server.requests_to("/files/") == []
+
+
+def test_a_file_changed_behind_a_lock_url_is_told_by_the_index_listing(
+    server: SimpleIndexServer, cache: Cache, demo: dict[str, str]
+) -> None:
+    locked = "5" * 64
+    url = f"{server.url}/files/{WHEEL}"
+    with pytest.raises(HashMismatchError) as caught:
+        fetch([request(WHEEL, locked, url)], settings=settings_for(server), cache=cache)
+    assert caught.value.mismatch.kind == "changed"
+    assert f"lists sha256 {demo[WHEEL]}, but the lock records {locked}" in str(caught.value)
+    assert f"the bytes it serves hash to {demo[WHEEL]}" in str(caught.value)
+
+
+def test_bytes_changed_in_transit_are_called_tampering(
+    server: SimpleIndexServer, cache: Cache
+) -> None:
+    honest = wheel_bytes("demo", "1.0")
+    evil = b"evil" + honest
+    hashes = publish(server, "demo", {WHEEL: honest}, served={WHEEL: evil})
+    with pytest.raises(HashMismatchError) as caught:
+        fetch([request(WHEEL, hashes[WHEEL])], settings=settings_for(server), cache=cache)
+    error = caught.value.naming("/p/uv.lock", "uv lock")
+    assert error.mismatch.kind == "corrupted"
+    assert error.message == (
+        f"{WHEEL}: hash mismatch: the bytes from {server.url}/files/{WHEEL} hash to sha256 "
+        f"{sha256_of(evil)} ({len(evil)} bytes), but both the index and /p/uv.lock record "
+        f"{hashes[WHEEL]}: the download was corrupted or tampered with in transit; the file "
+        "was not kept"
+    )
+    assert error.hint is not None
+    assert "do not re-lock" in error.hint
+    assert stored_files(cache.root) == []
+
+
+def test_a_mismatch_without_an_index_hash_says_both_causes(cache: Cache) -> None:
+    body = wheel_bytes("demo", "1.0")
+    with CuttingServer(body, cuts=0) as served, pytest.raises(HashMismatchError) as caught:
+        fetch([request(WHEEL, "6" * 64, served.url)], settings=NOWHERE, cache=cache)
+    assert caught.value.mismatch.kind == "unexplained"
+    assert "the index lists no hash to tell whether the file changed upstream or in transit" in (
+        caught.value.message
+    )
+
+
+def test_mismatches_name_the_lock_through_the_cli(
+    server: SimpleIndexServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The command names the lock file and its re-lock command in each case."""
+    honest = wheel_bytes("gunicorn", "23.0.0")
+    name = "gunicorn-23.0.0-py3-none-any.whl"
+    hashes = publish(server, "gunicorn", {name: honest})
+    project = tmp_path / "project"
+    write_file(
+        project,
+        "pyproject.toml",
+        b'[project]\nname = "demo-app"\nversion = "1"\ndependencies = []\n'
+        b'[tool.containerize]\napp = "hello:application"\nplatforms = ["linux/amd64"]\n',
+    )
+    write_file(project, "hello.py", b"application = None\n")
+    locked = "7" * 64
+    write_file(
+        project,
+        "pylock.toml",
+        (
+            'lock-version = "1.0"\ncreated-by = "test"\n[[packages]]\nname = "gunicorn"\n'
+            f'version = "23.0.0"\n[[packages.wheels]]\nname = "{name}"\n'
+            f'hashes = {{sha256 = "{locked}"}}\n'
+        ).encode(),
+    )
+    for variable in [v for v in os.environ if v.startswith(("PIP_", "CONTAINERIZE_"))]:
+        monkeypatch.delenv(variable)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_INDEX_URL", f"{server.url}/simple/")
+    monkeypatch.setenv("CONTAINERIZE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no docker
+    assert cli.main(["--project", str(project), "wheelhouse"]) == 4
+    err = capsys.readouterr().err
+    assert f"but {project / 'pylock.toml'} records {locked}" in err
+    assert f"lists sha256 {hashes[name]}" in err
+    assert "re-lock with 'pip lock -o pylock.toml ." in err
+    assert "Traceback" not in err

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -202,7 +203,7 @@ def test_poetry_sources_are_ordered_by_priority(tmp_path: Path, environ: dict[st
         )
 
 
-def test_missing_and_empty_local_indexes_are_skipped(
+def test_empty_local_indexes_are_skipped(
     tmp_path: Path, environ: dict[str, str], caplog: pytest.LogCaptureFixture
 ) -> None:
     (tmp_path / "empty").mkdir()
@@ -210,14 +211,97 @@ def test_missing_and_empty_local_indexes_are_skipped(
     write_file(filled / "demo", "index.html", b"")
     environ |= {
         "PIP_INDEX_URL": filled.as_uri(),
-        "PIP_EXTRA_INDEX_URL": f"{(tmp_path / 'empty').as_uri()} file://{tmp_path}/nowhere",
-        "PIP_FIND_LINKS": f"{tmp_path}/no-such-folder",
+        "PIP_EXTRA_INDEX_URL": (tmp_path / "empty").as_uri(),
     }
     with caplog.at_level(logging.DEBUG, logger="containerize"):
         settings = discover(tmp_path, environ=environ, config_files=[])
     assert [i.url for i in settings.indexes] == [filled.as_uri() + "/"]
-    assert settings.find_links == ()
     assert "missing or empty" in caplog.text
+
+
+# A malformed location is reported by where it was set (file and key, or variable)
+# with how to fix it: never a traceback, never skipped.
+BAD_LOCATIONS = [
+    ("index-url", "htp:/x", "'htp:/x' is not a URL (no '://') nor a folder"),
+    ("index-url", "https:/pypi.example/simple", "is not a URL (no '://') nor a folder"),
+    ("index-url", "https//pypi.example/simple", "is not a URL (no '://') nor a folder"),
+    ("index-url", "https://pypi.example/my index/", "holds a space"),
+    ("index-url", "ftp://pypi.example/simple", "is not an http(s):// or file:// URL"),
+    ("index-url", "https:///simple", "names no host"),
+    ("index-url", "http://pypi.example:99999/simple", "has an invalid port"),
+    ("index-url", "file:///nonexistent/simple", "the index folder /nonexistent/simple does not"),
+    ("index-url", "/nonexistent/simple", "the index folder /nonexistent/simple does not exist"),
+    ("extra-index-url", "https://ok.example/simple htp:/x", "'htp:/x' is not a URL"),
+    ("extra-index-url", "gopher://x.example/", "is not an http(s):// or file:// URL"),
+    ("find-links", "/nonexistent/wheels", "find-links location /nonexistent/wheels does not"),
+    ("find-links", "file:///nonexistent/wheels", "location /nonexistent/wheels does not exist"),
+    ("find-links", "htps://wheels.example/", "is not an http(s):// or file:// URL"),
+    ("find-links", "https:wheels.example", "is not a URL (no '://') nor a folder"),
+]
+
+
+@pytest.mark.parametrize(("key", "value", "problem"), BAD_LOCATIONS)
+def test_bad_location_in_pip_conf_names_file_and_key(
+    tmp_path: Path, environ: dict[str, str], key: str, value: str, problem: str
+) -> None:
+    conf = write_file(tmp_path, "pip.conf", f"[install]\n{key} = {value}\n".encode())
+    with pytest.raises(ConfigError) as caught:
+        discover(tmp_path, environ=environ, config_files=[conf])
+    assert str(caught.value).startswith(f"{conf} [install] {key}: ")
+    assert problem in caught.value.message
+    assert caught.value.hint is not None
+    assert f"fix or remove '{key}' in the [install] section of {conf}" in caught.value.hint
+
+
+@pytest.mark.parametrize(("key", "value", "problem"), BAD_LOCATIONS)
+def test_bad_location_in_the_environment_names_the_variable(
+    tmp_path: Path, environ: dict[str, str], key: str, value: str, problem: str
+) -> None:
+    variable = "PIP_" + key.upper().replace("-", "_")
+    environ[variable] = value
+    with pytest.raises(ConfigError) as caught:
+        discover(tmp_path, environ=environ, config_files=[])
+    assert caught.value.message.startswith(f"environment variable {variable}: ")
+    assert problem in caught.value.message
+    assert caught.value.hint is not None
+    assert caught.value.hint.startswith(f"fix {variable}, or unset it ('unset {variable}')")
+
+
+@pytest.mark.parametrize("key", ["index-url", "extra-index-url", "find-links"])
+def test_empty_location_is_an_error(tmp_path: Path, environ: dict[str, str], key: str) -> None:
+    conf = write_file(tmp_path, "pip.conf", f"[global]\n{key} =\n".encode())
+    with pytest.raises(ConfigError, match=f"{conf} \\[global\\] {key} is empty"):
+        discover(tmp_path, environ=environ, config_files=[conf])
+    variable = "PIP_" + key.upper().replace("-", "_")
+    with pytest.raises(ConfigError, match=f"environment variable {variable} is empty") as caught:
+        discover(tmp_path, environ={**environ, variable: " "}, config_files=[])
+    assert caught.value.hint == f"fix {variable}, or unset it ('unset {variable}')"
+
+
+def test_bad_location_in_a_poetry_source_names_it(tmp_path: Path, environ: dict[str, str]) -> None:
+    with pytest.raises(
+        ConfigError, match=re.escape("tool.poetry.source[0]: 'htp:/x' is not a URL")
+    ):
+        discover(
+            tmp_path, environ=environ, config_files=[], poetry_sources=[("x", "htp:/x", "primary")]
+        )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"ftp://user:{SECRET}@pypi.example/simple",
+        f"https:/user:{SECRET}@pypi.example/simple",
+        f"https://user:{SECRET}@pypi.example/my simple",
+    ],
+)
+def test_credentials_in_a_bad_url_stay_hidden(
+    tmp_path: Path, environ: dict[str, str], url: str
+) -> None:
+    environ["PIP_INDEX_URL"] = url
+    with pytest.raises(ConfigError) as caught:
+        discover(tmp_path, environ=environ, config_files=[])
+    assert SECRET not in str(caught.value)
 
 
 def test_default_index_comes_from_pip(

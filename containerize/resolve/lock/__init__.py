@@ -107,9 +107,14 @@ def load_lock(project_dir: Path, path: Path | None = None) -> Lock:
     only their hashes (:attr:`Lock.needs_file_names`):
     :func:`containerize.resolve.filenames.name_files` names them from the index.
     """
-    if path is not None:
-        return read_lock(path if path.is_absolute() else project_dir / path)
-    return read_lock(_find_lock(project_dir))
+    if path is None:
+        return read_lock(_find_lock(project_dir))
+    path = path if path.is_absolute() else project_dir / path
+    try:
+        detect_format(path)
+    except LockError as exc:
+        raise LockError(f"tool.containerize.lock: {exc.message}", hint=exc.hint) from None
+    return read_lock(path)
 
 
 def _find_lock(project_dir: Path) -> Path:
@@ -118,7 +123,7 @@ def _find_lock(project_dir: Path) -> Path:
         names = ", ".join(p.name for p in found)
         raise LockError(
             f"{project_dir}: more than one lock file ({names}); which one describes the image?",
-            hint='choose one with [tool.containerize] lock = "..." or --lock, or delete the others',
+            hint='choose one with lock = "..." in [tool.containerize], or delete the others',
         )
     if found:
         return found[0]

@@ -176,7 +176,23 @@ class Lock:
         index: dict[NormalizedName, list[LockedPackage]] = {}
         for package in self.packages:
             index.setdefault(package.name, []).append(package)
+            self._check_files(package)
         self._by_name.update({name: tuple(pkgs) for name, pkgs in index.items()})
+
+    def _check_files(self, package: LockedPackage) -> None:
+        """Every file of *package* must be one of that name and version: pip installs a
+        file by what its name says, whatever the lock entry it sits under."""
+        for file in package.files:
+            found = _identity(file.filename)
+            if found is None or found == (package.name, package.version):
+                continue
+            name, version = found
+            raise LockError(
+                f"{self.path.name}: {package.name} {package.version}: {file.filename} is a "
+                f"file of {name} {version}, not of {package.name} {package.version}",
+                hint=f"the lock is inconsistent (edited by hand?); re-lock with "
+                f"'{self.relock_command}'",
+            )
 
     @property
     def relock_command(self) -> str:
@@ -231,6 +247,18 @@ def make_file(
             hint="the lock file is damaged; regenerate it",
         ) from exc
     return LockedFile(filename=filename, url=url, sha256=sha256.lower(), size=size)
+
+
+def _identity(filename: str) -> tuple[NormalizedName, Version] | None:
+    """The (name, version) a wheel or sdist file name states; None for another file."""
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[:2]
+        if filename.endswith(_SDIST_SUFFIXES):
+            return parse_sdist_filename(filename)
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+    return None
 
 
 def _is_hex_sha256(text: str) -> bool:

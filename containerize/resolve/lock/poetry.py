@@ -84,9 +84,14 @@ def read_poetry_lock(path: Path) -> Lock:
 
 def _read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise LockError(
+            f"{path}: not UTF-8 text (byte {exc.start})",
+            hint=f"TOML files are UTF-8; {_HINT}",
+        ) from None
     except OSError as exc:
-        raise LockError(f"{path}: cannot read: {exc.strerror}", hint=_HINT) from exc
+        raise LockError(f"{path}: cannot read: {exc.strerror}", hint=_HINT) from None
 
 
 def _specifier(table: Table, key: str, text: str | None) -> SpecifierSet | None:

@@ -147,6 +147,7 @@ def test_malformed_pyproject(tmp_path: Path, text: str, message: str) -> None:
 
 def test_unknown_group_lists_the_known_ones() -> None:
     project = project_load(HELLO)
-    with pytest.raises(ConfigError, match="no dependency group 'dev'") as info:
+    with pytest.raises(ConfigError, match="'dev' is not a dependency group") as info:
         project.group_requirements("dev")
-    assert info.value.hint == "groups of this project: main, servers"
+    assert info.value.message.startswith("pyproject.toml: tool.containerize.groups: ")
+    assert info.value.hint == "choose among this project's groups: main, servers"
