@@ -10,6 +10,7 @@ import http.client
 import json
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from containerize import process
@@ -50,10 +51,21 @@ class Stopped:
     killed: bool  # the stop timeout ran out and the engine sent SIGKILL
 
 
-def start(image: str, *, platform: Platform, port: int) -> Container:
+def start(
+    image: str,
+    *,
+    platform: Platform,
+    port: int,
+    env: Mapping[str, str] | None = None,
+    cpus: float | None = None,
+) -> Container:
     """``docker run -d`` *image* with container port *port* published on 127.0.0.1."""
     argv = ["docker", "run", "--detach", "--platform", str(platform)]
     argv += ["--publish", f"127.0.0.1::{port}"]
+    for key, value in (env or {}).items():
+        argv += ["--env", f"{key}={value}"]
+    if cpus is not None:
+        argv += ["--cpus", f"{cpus:g}"]
     container_id = process.run([*argv, image], timeout=300).stdout.strip()
     mapping = process.run(
         ["docker", "port", container_id, f"{port}/tcp"], check=False, timeout=30
@@ -73,9 +85,14 @@ def start(image: str, *, platform: Platform, port: int) -> Container:
 
 
 def get(
-    container: Container, path: str = "/", *, timeout: float = 120.0, interval: float = 0.5
+    container: Container,
+    path: str = "/",
+    *,
+    timeout: float = 120.0,
+    interval: float = 0.5,
+    host: str = "localhost",
 ) -> Response:
-    """GET *path* until the server answers, for at most *timeout* seconds."""
+    """GET *path* with *host* as Host until the server answers, for at most *timeout* s."""
     start_time = time.monotonic()
     attempts = 0
     last_error = "no attempt made"
@@ -83,7 +100,7 @@ def get(
         attempts += 1
         connection = http.client.HTTPConnection(container.host, container.port, timeout=10)
         try:
-            connection.request("GET", path, headers={"Host": "localhost"})
+            connection.request("GET", path, headers={"Host": host})
             answer = connection.getresponse()
             body = answer.read()
             response = Response(
@@ -133,6 +150,26 @@ def stop(container: Container, *, timeout: int = 10) -> Stopped:
     )
     exit_code = int(state.get("ExitCode", -1))
     return Stopped(exit_code=exit_code, seconds=seconds, killed=exit_code == 137)
+
+
+def header(response: Response, name: str) -> str | None:
+    """The value of header *name* in *response* (case-insensitive), or None."""
+    return next((v for k, v in response.headers if k.lower() == name.lower()), None)
+
+
+def processes(container: Container) -> list[tuple[str, str]]:
+    """(user, command line) of every process in *container*, PID 1 first."""
+    out = process.run(["docker", "top", container.id, "-o", "pid,user,args"], timeout=60).stdout
+    rows = [line.split(None, 2) for line in out.splitlines()[1:] if line.strip()]
+    return [
+        (row[1], row[2] if len(row) > 2 else "") for row in sorted(rows, key=lambda r: int(r[0]))
+    ]
+
+
+def wait_exited(container: Container, *, timeout: float) -> int:
+    """The exit code of *container* once it has stopped on its own."""
+    result = process.run(["docker", "wait", container.id], timeout=timeout, check=False)
+    return int(result.stdout.strip() or -1)
 
 
 def logs(container: Container) -> str:
