@@ -222,6 +222,9 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 _BY_KEY = {option.key: option for option in OPTIONS}
+# CONTAINERIZE_* variables that are not options: the download cache, the engine's
+# state folder (root provisioning) and the test suite's golden-file switch.
+_OTHER_VARIABLES = ("CONTAINERIZE_CACHE_DIR", "CONTAINERIZE_ENGINE_DIR", "CONTAINERIZE_REGEN")
 
 _APP_RE = re.compile(
     r"^(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)"
@@ -355,7 +358,7 @@ def load(
             hint="set [project] name (or [tool.poetry] name)",
         )
     name = str(project.name)
-    uid = values.integer("uid", low=1, high=_MAX_ID, problem="the image never runs as root")
+    uid = _id(values, "uid")
     return Config(
         project_dir=project_dir,
         project=project,
@@ -383,9 +386,7 @@ def load(
         exclude=values.strings("exclude"),
         build_dir=_build_dir(values, project_dir),
         uid=uid,
-        gid=values.integer(
-            "gid", low=1, high=_MAX_ID, problem="the image never runs as root", default=uid
-        ),
+        gid=_id(values, "gid", default=uid),
         healthcheck_path=_healthcheck_path(values),
         static=_static(values),
         env=_env(values),
@@ -396,6 +397,16 @@ def load(
         python_version=_python_version(values),
         libc=_libc(values),
     )
+
+
+def _id(values: _Values, key: str, default: int | None = None) -> int:
+    value, where = values.raw(key)
+    if type(value) is int and value == 0:
+        raise ConfigError(
+            f"{where}: 0 is root, and the image never runs as root",
+            hint=f"use {_BY_KEY[key].expects}",
+        )
+    return values.integer(key, low=1, high=_MAX_ID, problem="out of range", default=default)
 
 
 def _table(project: ProjectMetadata) -> Mapping[str, Any]:
@@ -437,6 +448,15 @@ class _Values:
         for key in overrides:
             if key not in _BY_KEY:
                 raise ConfigError(f"unknown override {key!r}")
+        known = [o.env_var for o in OPTIONS if o.env] + list(_OTHER_VARIABLES)
+        for name in sorted(environ):
+            if name.startswith("CONTAINERIZE_") and name not in known:
+                close = difflib.get_close_matches(name, known, n=1)
+                raise ConfigError(
+                    f"unknown variable {name} in the environment",
+                    hint=(f"did you mean {close[0]}? " if close else "")
+                    + f"containerize reads {', '.join(sorted(known))}",
+                )
 
     def raw(self, key: str) -> tuple[Any, str]:
         """(value, where) for *key*; where names the flag, variable, file key or default."""
@@ -462,6 +482,14 @@ class _Values:
             return None
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected {_BY_KEY[key].expects}, got {value!r}")
+        if not value.strip():
+            default = _BY_KEY[key].default
+            hint = "remove it for the default" + (
+                f" ({default})" if isinstance(default, str) else ""
+            )
+            if key == "app":
+                hint = 'name the WSGI application, e.g. app = "myproject.wsgi:application"'
+            raise ConfigError(f"{where} is empty: expected {_BY_KEY[key].expects}", hint=hint)
         if not value.isprintable():
             raise ConfigError(
                 f"{where}: {value!r} holds a newline or another control character",
@@ -517,7 +545,12 @@ class _Values:
         for i, item in enumerate(value):
             if not item.isprintable():
                 raise ConfigError(
-                    f"{where}[{i}]: {item!r} holds a newline or another control character"
+                    f"{where}[{i}]: {item!r} holds a newline or another control character",
+                    hint="write it on one line, without control characters",
+                )
+            if not item.strip() and key in ("cache-from", "cache-to"):
+                raise ConfigError(
+                    f"{where}[{i}] is empty", hint=f"give {_BY_KEY[key].expects}, or leave it out"
                 )
         return tuple(value)
 

@@ -28,9 +28,14 @@ _HEADER = (
 def read(path: Path) -> dict[str, str]:
     """The pins recorded in *path*: image reference -> ``sha256:...`` digest."""
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path}: not UTF-8 text (byte {exc.start})",
+            hint=f"delete {path.name} and run 'containerize pin' to write it again",
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"{path}: not valid TOML: {exc}",

@@ -17,6 +17,7 @@ from containerize import reference, runtime, servers
 from containerize.config import Config
 from containerize.engine import buildx
 from containerize.engine.buildx import OutputKind
+from containerize.errors import ConfigError
 from containerize.platforms import Platform
 from containerize.resolve.wheelhouse import Needs
 
@@ -26,6 +27,7 @@ APP_DIR = "/app"
 WHEELHOUSE_CONTEXT = "wheelhouse"
 # In the build context: the runtime files every image gets, and each server's own.
 RUNTIME_CONTEXT = "containerize/runtime"
+_MAX_TAG = 128  # the OCI distribution spec's limit on a tag
 ENTRYPOINT = (f"{VENV}/bin/python", f"{runtime.IMAGE_DIR}/start.py")
 
 
@@ -184,7 +186,15 @@ def server_spec(
 def tags_for(config: Config, server: str) -> tuple[str, ...]:
     """``image:server`` and ``image:version-server`` (``+`` and the like become ``-``)."""
     version = re.sub(r"[^A-Za-z0-9_.-]", "-", config.version)
-    return (f"{config.image}:{server}", f"{config.image}:{version}-{server}")
+    tag = f"{version}-{server}"
+    if len(tag) > _MAX_TAG:
+        raise ConfigError(
+            f"{config.project.path.name}: the version {config.version[:40]!r}... is too long "
+            f"for an image tag: '{tag[:40]}...' has {len(tag)} characters, registries take "
+            f"at most {_MAX_TAG}",
+            hint="use a shorter version",
+        )
+    return (f"{config.image}:{server}", f"{config.image}:{tag}")
 
 
 def labels_for(

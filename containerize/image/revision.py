@@ -26,6 +26,8 @@ def created(project_dir: Path, environ: Mapping[str, str] = os.environ) -> dt.da
     epoch = environ.get("SOURCE_DATE_EPOCH")
     if epoch:
         try:
+            if int(epoch) < 0:
+                raise ValueError(epoch)
             return dt.datetime.fromtimestamp(int(epoch), tz=dt.UTC)
         except (ValueError, OverflowError, OSError):
             raise ConfigError(
