@@ -171,7 +171,7 @@ def _static_stage(plan: BuildPlan) -> list[str]:
         "FROM deps AS static",
         f"COPY --link app/ {dockerfile_word(APP_DIR + '/')}",
         f"WORKDIR {dockerfile_word(APP_DIR)}",
-        "ENV " + " \\\n    ".join(_env_words(plan, path=True)),
+        _env(plan),
         _run(
             [plan.static.command, ["test", "-d", folder]],
             network=False,
@@ -181,18 +181,9 @@ def _static_stage(plan: BuildPlan) -> list[str]:
     ]
 
 
-def _env_words(plan: BuildPlan, *, path: bool = False) -> list[str]:
-    """The project's environment (and the venv on PATH when *path*), as ENV words."""
-    env = [("PATH", f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")]
-    env = [*(env if path else []), ("PYTHONDONTWRITEBYTECODE", "1"), *plan.env]
-    return [
-        f"{dockerfile_key(key, source='tool.containerize.env')}="
-        f"{dockerfile_word(value, source=f'tool.containerize.env.{key}', always_quote=True)}"
-        for key, value in env
-    ]
-
-
-def _runtime_stage(plan: BuildPlan) -> list[str]:
+def _env(plan: BuildPlan) -> str:
+    """The ENV instruction every stage that runs the app shares: the venv first on PATH,
+    Python's settings, then the project's ``env`` table."""
     env = [
         ("PATH", f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
         ("VIRTUAL_ENV", VENV),
@@ -203,20 +194,22 @@ def _runtime_stage(plan: BuildPlan) -> list[str]:
         ("PYTHONFAULTHANDLER", "1"),
         *plan.env,
     ]
-    env_words = []
-    for key, value in env:
-        where = f"tool.containerize.env.{key}"
-        env_words.append(
-            f"{dockerfile_key(key, source='tool.containerize.env')}="
-            f"{dockerfile_word(value, source=where, always_quote=True)}"
-        )
+    words = [
+        f"{dockerfile_key(key, source='tool.containerize.env')}="
+        f"{dockerfile_word(value, source=f'tool.containerize.env.{key}', always_quote=True)}"
+        for key, value in env
+    ]
+    return "ENV " + " \\\n    ".join(words)
+
+
+def _runtime_stage(plan: BuildPlan) -> list[str]:
     port = _port(plan.port)
     return [
         "# runtime: the base image, an unprivileged user with a writable home, and settings",
         "# shared by every server's image.",
         "FROM base AS runtime",
         _add_user(plan.uid, plan.gid),
-        "ENV " + " \\\n    ".join(env_words),
+        _env(plan),
         f"WORKDIR {dockerfile_word(APP_DIR)}",
         f"EXPOSE {dockerfile_word(str(port), source='tool.containerize.port')}",
         "HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \\",
@@ -283,7 +276,7 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         f"COPY --link {RUNTIME_CONTEXT}/ {image_dir}",
         f"COPY --link {dockerfile_word(stage.context_dir + '/')} {image_dir}",
         *_app_files(plan),
-        "ENV " + " \\\n    ".join(_env_words(plan, path=True)),
+        _env(plan),
         f"WORKDIR {dockerfile_word(APP_DIR)}",
         f"USER {_user(plan.uid, plan.gid)}",
         f"RUN --network=none {exec_form(check)}",

@@ -63,7 +63,12 @@ COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/gunicorn/ /opt/containerize/
 COPY --link app/ /app/
 ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    PYTHONDONTWRITEBYTECODE="1"
+    VIRTUAL_ENV="/opt/venv" \
+    HOME="/home/app" \
+    LANG="C.UTF-8" \
+    PYTHONUNBUFFERED="1" \
+    PYTHONDONTWRITEBYTECODE="1" \
+    PYTHONFAULTHANDLER="1"
 WORKDIR /app
 USER 10001:10001
 RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
@@ -75,7 +80,12 @@ COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/uwsgi/ /opt/containerize/
 COPY --link app/ /app/
 ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    PYTHONDONTWRITEBYTECODE="1"
+    VIRTUAL_ENV="/opt/venv" \
+    HOME="/home/app" \
+    LANG="C.UTF-8" \
+    PYTHONUNBUFFERED="1" \
+    PYTHONDONTWRITEBYTECODE="1" \
+    PYTHONFAULTHANDLER="1"
 WORKDIR /app
 USER 10001:10001
 RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
@@ -87,7 +97,12 @@ COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/mod_wsgi/ /opt/containerize/
 COPY --link app/ /app/
 ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    PYTHONDONTWRITEBYTECODE="1"
+    VIRTUAL_ENV="/opt/venv" \
+    HOME="/home/app" \
+    LANG="C.UTF-8" \
+    PYTHONUNBUFFERED="1" \
+    PYTHONDONTWRITEBYTECODE="1" \
+    PYTHONFAULTHANDLER="1"
 WORKDIR /app
 USER 10001:10001
 RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
@@ -99,7 +114,12 @@ COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/cheroot/ /opt/containerize/
 COPY --link app/ /app/
 ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    PYTHONDONTWRITEBYTECODE="1"
+    VIRTUAL_ENV="/opt/venv" \
+    HOME="/home/app" \
+    LANG="C.UTF-8" \
+    PYTHONUNBUFFERED="1" \
+    PYTHONDONTWRITEBYTECODE="1" \
+    PYTHONFAULTHANDLER="1"
 WORKDIR /app
 USER 10001:10001
 RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]

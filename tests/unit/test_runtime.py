@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from containerize.runtime import containerize_wsgi, start
+from containerize.servers.base import HASHED_NAME_RE
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -305,5 +306,7 @@ def test_allowed_hosts_come_from_the_environment_first() -> None:
 
 
 def test_hashed_names_are_recognised() -> None:
+    # The image's copy cannot import containerize: it must say what the servers say.
+    assert containerize_wsgi.HASHED_NAME.pattern == HASHED_NAME_RE
     assert containerize_wsgi.HASHED_NAME.search("/static/site.b4578c5a97ac.css")
     assert not containerize_wsgi.HASHED_NAME.search("/static/style.css")
