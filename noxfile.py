@@ -2,8 +2,11 @@
 
 On a fresh machine (Debian, root):
 
-    python3 -m pip install -e . && python3 -m nox -s engine image    # build the example's images
-    python3 -m pip install -e . && python3 -m nox -s engine lint tests  # run the tests
+    # build the example's images
+    python3 -m pip install -e . && python3 -m nox -s engine image
+    # run the tests, then the test matrix on the example's images
+    python3 -m pip install -e . && python3 -m nox -s engine lint tests \
+        && python3 -m nox -s test_images
 """
 
 from __future__ import annotations

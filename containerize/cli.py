@@ -76,7 +76,28 @@ def _parser() -> argparse.ArgumentParser:
         )  # fmt: skip
         if name == "build":
             _build_options(sub)
+    test = add("test", help="run every server's image on every platform and check it")
+    _test_options(test)
     return parser
+
+
+def _test_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--server", action="append", dest="servers", metavar="NAME",
+        help="test this server's image only (repeatable); default: every configured server",
+    )  # fmt: skip
+    sub.add_argument(
+        "--platform", action="append", dest="platforms", metavar="OS/ARCH",
+        help="test on this platform only (repeatable); default: tool.containerize.platforms",
+    )  # fmt: skip
+    sub.add_argument(
+        "--image", action="append", dest="images", default=[], metavar="[SERVER=]REFERENCE",
+        help="test this image (a tag or a pushed digest) instead of the one built for SERVER",
+    )  # fmt: skip
+    sub.add_argument(
+        "--jobs", "-j", type=int, metavar="N",
+        help="cells run side by side (default: one per CPU)",
+    )  # fmt: skip
 
 
 def _build_options(sub: argparse.ArgumentParser) -> None:
@@ -102,11 +123,11 @@ def _build_options(sub: argparse.ArgumentParser) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``containerize`` console script."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(message)s",
-        stream=sys.stderr,
-    )
+    logging.basicConfig(format="%(message)s", stream=sys.stderr)
+    # Set on containerize's own logger: a host that configured logging already (Nox,
+    # pytest) keeps its handlers, and still hears every command only with -v.
+    level = logger.level
+    logger.setLevel(logging.INFO if args.verbose else logging.WARNING)
     try:
         # SIGINT and SIGTERM stop the run at once, through every cleanup on the way out.
         with process.interruptible():
@@ -125,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("containerize: interrupted", file=sys.stderr)
         return 130
+    finally:
+        logger.setLevel(level)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -156,6 +179,13 @@ def _dispatch(args: argparse.Namespace) -> int:
             bake=args.bake,
             refresh_base=args.refresh_base,
             no_cache=args.no_cache,
+        ),
+        "test": lambda: commands.test(
+            project,
+            servers=args.servers or (),
+            platforms=args.platforms or (),
+            images=args.images,
+            jobs=args.jobs,
         ),
     }
     return handlers[args.command]()

@@ -16,11 +16,20 @@ from typing import Any
 from containerize import config, process
 from containerize.engine import buildx, preflight, probes
 from containerize.engine import doctor as doctor_mod
-from containerize.errors import ConfigError, ContainerizeError, FetchError
+from containerize.errors import (
+    ConfigError,
+    ContainerizeError,
+    ContainerTestError,
+    EngineError,
+    FetchError,
+)
 from containerize.fsutil import exclusive, write_atomic
 from containerize.image import dockerfile as dockerfile_mod
 from containerize.image import pins, pipeline, report
 from containerize.image.bake import bake_file
+from containerize.matrix import plan as matrix_plan
+from containerize.matrix import report as matrix_report
+from containerize.matrix import runner
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform, parse_platforms
 from containerize.resolve import lock as lockmod
 from containerize.resolve.fetch import Cache, naming_the_lock
@@ -145,6 +154,54 @@ def build(
         summaries = pipeline.build(prepared.invocations)
     print("\nbuilt:")
     print(report.lines(summaries))
+    return 0
+
+
+def test(
+    project: Path,
+    *,
+    servers: Sequence[str],
+    platforms: Sequence[str],
+    images: Sequence[str],
+    jobs: int | None,
+) -> int:
+    """Run the test matrix and print its table; non-zero when any cell fails."""
+    cfg = config.load(project)
+    if jobs is not None and jobs < 1:
+        raise ConfigError(f"--jobs {jobs}: run at least one cell at a time", hint="e.g. --jobs 2")
+    chosen = parse_platforms(platforms, where="--platform") if platforms else ()
+    plan = matrix_plan.plan_matrix(
+        cfg,
+        servers_=servers,
+        platforms=chosen,
+        images=matrix_plan.parse_images(images, servers_=servers or cfg.servers),
+        native_arch=probes.native_arch(),
+    )
+    if not probes.daemon_reachable():
+        raise EngineError(
+            "no Docker daemon answers",
+            hint="start dockerd or set DOCKER_HOST (as root on Debian, 'containerize engine up')",
+        )
+    print(f"testing {len(plan.cells)} cell(s): " + ", ".join(c.name for c in plan.cells))
+
+    def finished(result: matrix_report.CellResult) -> None:
+        state = "passed" if result.passed else "FAILED"
+        print(f"  {result.name}: {state} in {result.seconds:.0f}s", flush=True)
+
+    results = runner.run_matrix(plan, project_dir=cfg.project_dir, jobs=jobs, on_result=finished)
+    written = matrix_report.record(cfg.build_dir, results, plan.all_cells)
+    print()
+    print(matrix_report.table(results))
+    details = matrix_report.failures(results)
+    if details:
+        print("\n" + details)
+    print(f"\nreport: {written.markdown}\nJUnit XML: {written.junit}")
+    if written.missing:
+        print(f"(cells without a result yet: {', '.join(written.missing)})")
+    failed = [r.name for r in results if not r.passed]
+    if failed:
+        print(f"\n{len(failed)} of {len(results)} cell(s) failed: {', '.join(failed)}")
+        return ContainerTestError.exit_code
     return 0
 
 

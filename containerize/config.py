@@ -71,6 +71,21 @@ class Option:
         return "CONTAINERIZE_" + self.key.upper().replace("-", "_")
 
 
+# Keys of the [tool.containerize.test] table: what each cell of the test matrix checks.
+_TEST_KEYS = (
+    "probes",
+    "ready-timeout",
+    "slow-path",
+    "size-budget",
+    "burst",
+    "read-only",
+    "tmpfs",
+    "pytest",
+)
+_PROBE_KEYS = ("path", "host", "status", "contains", "headers")
+#: The container's temporary folder: a tmpfs when the image runs read-only.
+CONTAINER_TMP = "/tmp"  # noqa: S108 (a path inside the container, not on this host)
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         key="app",
@@ -180,6 +195,13 @@ OPTIONS: tuple[Option, ...] = (
         default=None,
     ),
     Option(key="healthcheck-path", kind="str", expects="a URL path starting with '/'", default="/"),
+    Option(
+        key="test",
+        kind="table",
+        expects="a table of what 'containerize test' checks in each running image: "
+        f"{', '.join(_TEST_KEYS)}",
+        default={},
+    ),
     Option(key="env", kind="table", expects="a table of environment variables", default={}),
     Option(
         key="builder",
@@ -223,8 +245,14 @@ OPTIONS: tuple[Option, ...] = (
 
 _BY_KEY = {option.key: option for option in OPTIONS}
 # CONTAINERIZE_* variables that are not options: the download cache, the engine's
-# state folder (root provisioning) and the test suite's golden-file switch.
-_OTHER_VARIABLES = ("CONTAINERIZE_CACHE_DIR", "CONTAINERIZE_ENGINE_DIR", "CONTAINERIZE_REGEN")
+# state folder (root provisioning), the test suite's golden-file switch, and the cell
+# a project's own tests run against (set by the test matrix for pytest).
+_OTHER_VARIABLES = (
+    "CONTAINERIZE_CACHE_DIR",
+    "CONTAINERIZE_ENGINE_DIR",
+    "CONTAINERIZE_REGEN",
+    "CONTAINERIZE_TEST_CELL",
+)
 
 _APP_RE = re.compile(
     r"^(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)"
@@ -287,6 +315,34 @@ class StaticFiles:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Probe:
+    """One HTTP check: GET *path* with *host* as Host answers *status*, and holds
+    *contains* in its body and each header's text in that header's value."""
+
+    path: str
+    host: str = "localhost"
+    status: int = 200
+    contains: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class TestSettings:
+    """``[tool.containerize.test]``: what each cell of the test matrix checks."""
+
+    probes: tuple[Probe, ...]
+    ready_timeout: int = 60  # seconds to the first answer, natively; emulated gets 5x
+    slow_path: str | None = None  # a request that takes seconds, for the SIGTERM check
+    size_budget: int | None = None  # bytes, unpacked, per platform
+    burst_requests: int = 100
+    burst_concurrency: int = 8
+    read_only: bool = False  # also run each image with a read-only root filesystem
+    # Writable folders in the read-only run, as ``docker run --tmpfs`` takes them.
+    tmpfs: tuple[str, ...] = (CONTAINER_TMP,)
+    pytest: tuple[str, ...] = ()  # the user's own tests, run once per cell
+
+
+@dataclass(frozen=True, kw_only=True)
 class Config:
     """Everything ``[tool.containerize]`` and its overrides say about the build."""
 
@@ -317,6 +373,7 @@ class Config:
     gid: int
     healthcheck_path: str
     static: StaticFiles | None
+    test: TestSettings
     env: tuple[tuple[str, str], ...]
     builder: str | None
     cache_from: tuple[str, ...]
@@ -389,6 +446,7 @@ def load(
         gid=_id(values, "gid", default=uid),
         healthcheck_path=_healthcheck_path(values),
         static=_static(values),
+        test=_test(values, healthcheck_path=_healthcheck_path(values)),
         env=_env(values),
         builder=values.optional_string("builder"),
         cache_from=values.strings("cache-from"),
@@ -755,6 +813,162 @@ def _static(values: _Values) -> StaticFiles | None:
             hint='for Django: command = ["python", "manage.py", "collectstatic", "--noinput"]',
         )
     return StaticFiles(url=url, dir=PurePosixPath(folder).as_posix(), command=tuple(command))
+
+
+_SIZE_UNITS = {
+    "b": 1,
+    "kb": 1000,
+    "mb": 1000**2,
+    "gb": 1000**3,
+    "kib": 1024,
+    "mib": 1024**2,
+    "gib": 1024**3,
+}
+
+
+def _test(values: _Values, *, healthcheck_path: str) -> TestSettings:
+    table, where = values.raw("test")
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"{where}: expected a table, got {table!r}",
+            hint='write [tool.containerize.test] with keys such as size-budget = "150 MiB"',
+        )
+    for key in table:
+        if key not in _TEST_KEYS:
+            close = difflib.get_close_matches(key, _TEST_KEYS, n=1)
+            raise ConfigError(
+                f"{where}: unknown key {key!r}",
+                hint=f"did you mean {close[0]!r}?"
+                if close
+                else f"valid keys: {', '.join(_TEST_KEYS)}",
+            )
+    probes = tuple(
+        _probe(item, f"{where}.probes[{i}]")
+        for i, item in enumerate(_list(table.get("probes", []), f"{where}.probes", "tables"))
+    ) or (Probe(path=healthcheck_path),)
+    burst = table.get("burst", {})
+    if not isinstance(burst, dict) or set(burst) - {"requests", "concurrency"}:
+        raise ConfigError(
+            f"{where}.burst: expected a table with 'requests' and 'concurrency', got {burst!r}",
+            hint="for example burst = { requests = 200, concurrency = 8 }",
+        )
+    slow_path = table.get("slow-path")
+    if slow_path is not None:
+        slow_path = _url_path(slow_path, f"{where}.slow-path")
+    tmpfs = _list(table.get("tmpfs", [CONTAINER_TMP]), f"{where}.tmpfs", "strings")
+    for i, folder in enumerate(tmpfs):
+        if not isinstance(folder, str) or not re.fullmatch(
+            r"(/[A-Za-z0-9._-]+)+(:[a-z0-9=,]+)?", folder
+        ):
+            raise ConfigError(
+                f"{where}.tmpfs[{i}]: {folder!r} is not an absolute folder path (with "
+                "optional mount options)",
+                hint='for example tmpfs = ["/tmp", "/home/app:size=16m"], as docker run '
+                "--tmpfs takes them",
+            )
+    tests = _list(table.get("pytest", []), f"{where}.pytest", "strings")
+    for i, path in enumerate(tests):
+        if not isinstance(path, str) or not path.strip() or not path.isprintable():
+            raise ConfigError(
+                f"{where}.pytest[{i}]: {path!r} is not a path",
+                hint='name test files or folders of the project, e.g. pytest = ["tests/container"]',
+            )
+    read_only = table.get("read-only", False)
+    if not isinstance(read_only, bool):
+        raise ConfigError(f"{where}.read-only: expected true or false, got {read_only!r}")
+    return TestSettings(
+        probes=probes,
+        ready_timeout=_bounded(table.get("ready-timeout", 60), f"{where}.ready-timeout", 1, 3600),
+        slow_path=slow_path,
+        size_budget=_size(table["size-budget"], f"{where}.size-budget")
+        if "size-budget" in table
+        else None,
+        burst_requests=_bounded(burst.get("requests", 100), f"{where}.burst.requests", 1, 10000),
+        burst_concurrency=_bounded(
+            burst.get("concurrency", 8), f"{where}.burst.concurrency", 1, 64
+        ),
+        read_only=read_only,
+        tmpfs=tuple(tmpfs),
+        pytest=tuple(tests),
+    )
+
+
+def _probe(item: object, where: str) -> Probe:
+    if not isinstance(item, dict):
+        raise ConfigError(
+            f"{where}: expected a table, got {item!r}",
+            hint='for example { path = "/", status = 200, contains = "Welcome" }',
+        )
+    for key in item:
+        if key not in _PROBE_KEYS:
+            raise ConfigError(
+                f"{where}: unknown key {key!r}", hint=f"valid keys: {', '.join(_PROBE_KEYS)}"
+            )
+    if "path" not in item:
+        raise ConfigError(f"{where}: no 'path'", hint='add path = "/" (a URL path)')
+    host = item.get("host", "localhost")
+    if not isinstance(host, str) or not _HOST_RE.fullmatch(host.rsplit(":", 1)[0]):
+        raise ConfigError(f"{where}.host: {host!r} is not a host name", hint="e.g. 'example.com'")
+    contains = item.get("contains")
+    if contains is not None and (not isinstance(contains, str) or not contains):
+        raise ConfigError(f"{where}.contains: expected some text, got {contains!r}")
+    headers = item.get("headers", {})
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k.isprintable() and v.isprintable()
+        for k, v in headers.items()
+    ):
+        raise ConfigError(
+            f"{where}.headers: expected a table of header name to text, got {headers!r}",
+            hint='for example headers = { "Content-Type" = "text/html" }',
+        )
+    return Probe(
+        path=_url_path(item["path"], f"{where}.path"),
+        host=host,
+        status=_bounded(item.get("status", 200), f"{where}.status", 100, 599),
+        contains=contains,
+        headers=tuple(sorted(headers.items())),
+    )
+
+
+def _list(value: object, where: str, of: str) -> list[Any]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: expected a list of {of}, got {value!r}")
+    return value
+
+
+def _url_path(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.startswith("/") or not value.isprintable():
+        raise ConfigError(
+            f"{where}: {value!r} is not a URL path", hint="write a path starting with '/'"
+        )
+    if any(c.isspace() for c in value):
+        raise ConfigError(f"{where}: {value!r} holds a space", hint="percent-encode it as %20")
+    return value
+
+
+def _bounded(value: object, where: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ConfigError(f"{where}: expected a whole number from {low} to {high}, got {value!r}")
+    return value
+
+
+def _size(value: object, where: str) -> int:
+    """Bytes from ``150 MiB``, ``1.5 GB`` or a plain number of bytes."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = (
+        re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*", value)
+        if isinstance(value, str)
+        else None
+    )
+    unit = _SIZE_UNITS.get(match[2].lower()) if match else None
+    if match is None or unit is None or float(match[1]) <= 0:
+        raise ConfigError(
+            f"{where}: {value!r} is not a size",
+            hint='write a number and a unit, e.g. "150 MiB" or "0.5 GB" (B, kB, MB, GB, '
+            "KiB, MiB, GiB)",
+        )
+    return int(float(match[1]) * unit)
 
 
 def _python_version(values: _Values) -> tuple[int, int]:

@@ -63,6 +63,12 @@ def registry_reachable(address: str = REGISTRY_ADDRESS) -> bool:
         return False
 
 
+def native_arch() -> str:
+    """This machine's OCI architecture (``amd64``, ``arm64``)."""
+    machine = os.uname().machine
+    return _NATIVE.get(machine, machine)
+
+
 def emulator_enabled(arch: str) -> bool:
     """True when the kernel runs binaries of OCI architecture *arch* (natively or by qemu)."""
     if _NATIVE.get(os.uname().machine) == arch:

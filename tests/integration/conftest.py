@@ -11,13 +11,16 @@ import logging
 import os
 import shutil
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from containerize.engine import probes
+from containerize import config, process
+from containerize.engine import preflight, probes
 from containerize.host import baseimage
+from containerize.image import pipeline
 
 REPO = Path(__file__).resolve().parents[2]
 logger = logging.getLogger("containerize.tests")
@@ -91,3 +94,45 @@ def make_project(tmp_path: Path) -> Callable[[str], Path]:
 @pytest.fixture(scope="session")
 def hello_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return copy_project("hello-wsgi", tmp_path_factory.mktemp("projects"))
+
+
+@dataclass(frozen=True)
+class Built:
+    """A fixture project's images, built once per run for every server and platform."""
+
+    image: str
+    project: Path
+
+    def tag(self, server: str) -> str:
+        return f"{self.image}:{server}"
+
+    def config(self, **overrides: object) -> config.Config:
+        """The project's configuration, as built (*overrides* as on the command line)."""
+        return config.load(self.project, overrides={"image": self.image, **overrides})
+
+
+def _build(project: Path, image: str) -> Iterator[Built]:
+    cfg = config.load(project, overrides={"image": image})
+    prepared = pipeline.prepare(cfg, output=preflight.choose_output(cfg.platforms, push=False))
+    for summary in pipeline.build(prepared.invocations):
+        logger.info("built %s in %.1fs: %s", summary.server, summary.seconds, summary.sizes)
+    yield Built(image=image, project=project)
+    for inv in prepared.invocations:
+        process.run(["docker", "image", "rm", "--force", *inv.tags], check=False)
+
+
+@pytest.fixture(scope="session")
+def flask_images(
+    base_image: str, session_id: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Built]:
+    """The Flask fixture's images: shared by every test of the run that needs them."""
+    project = copy_project("flask-app", tmp_path_factory.mktemp("projects"))
+    yield from _build(project, f"containerize-test/flask-{session_id}")
+
+
+@pytest.fixture(scope="session")
+def django_images(
+    base_image: str, session_id: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Built]:
+    project = copy_project("django-app", tmp_path_factory.mktemp("projects"))
+    yield from _build(project, f"containerize-test/django-{session_id}")

@@ -15,12 +15,10 @@ from pathlib import Path
 import pytest
 
 from containerize import config, process
-from containerize.engine import preflight
+from containerize.engine import containers, preflight
 from containerize.image import pipeline as images
 from containerize.image import report
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
-
-from . import containers
 
 logger = logging.getLogger("containerize.tests")
 

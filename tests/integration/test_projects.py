@@ -6,11 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from containerize import config, process
-from containerize.engine import preflight
+from containerize.engine import containers, preflight
 from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
-
-from . import containers
 
 
 def test_flask_app_locked_by_pip_compile(

@@ -12,19 +12,17 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from containerize import config, process
-from containerize.engine import buildx, preflight
+from containerize.engine import buildx, containers
 from containerize.errors import CommandError
 from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 
-from . import containers
-from .conftest import copy_project
+from .conftest import Built
 
 logger = logging.getLogger("containerize.tests")
 
@@ -33,40 +31,6 @@ PLATFORMS = (LINUX_AMD64, LINUX_ARM64)
 # Emulated containers start slowly: first answers get a generous bound.
 READY = 180
 MIGRATE = {"WSGI_PRESTART": "python manage.py migrate --noinput"}
-
-
-@dataclass(frozen=True)
-class Built:
-    image: str
-
-    def tag(self, server: str) -> str:
-        return f"{self.image}:{server}"
-
-
-def _build(project: Path, image: str) -> Iterator[Built]:
-    cfg = config.load(project, overrides={"image": image})
-    prepared = pipeline.prepare(cfg, output=preflight.choose_output(cfg.platforms, push=False))
-    for summary in pipeline.build(prepared.invocations):
-        logger.info("built %s in %.1fs: %s", summary.server, summary.seconds, summary.sizes)
-    yield Built(image=image)
-    for inv in prepared.invocations:
-        process.run(["docker", "image", "rm", "--force", *inv.tags], check=False)
-
-
-@pytest.fixture(scope="session")
-def flask_images(
-    base_image: str, session_id: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Built]:
-    project = copy_project("flask-app", tmp_path_factory.mktemp("projects"))
-    yield from _build(project, f"containerize-test/flask-{session_id}")
-
-
-@pytest.fixture(scope="session")
-def django_images(
-    base_image: str, session_id: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Built]:
-    project = copy_project("django-app", tmp_path_factory.mktemp("projects"))
-    yield from _build(project, f"containerize-test/django-{session_id}")
 
 
 @pytest.fixture
@@ -103,7 +67,7 @@ def test_flask_factory_app_static_files_and_hosts(
 
     css = containers.get(container, "/static/style.css")
     assert css.status == 200
-    assert (containers.header(css, "Content-Type") or "").startswith("text/css")
+    assert (css.header("Content-Type") or "").startswith("text/css")
 
     # The Host allow-list answers before the application is called.
     foreign = containers.get(container, "/", host="evil.example")
@@ -130,9 +94,9 @@ def test_django_migrates_and_serves_hashed_static_files_for_a_year(
     assert match, page.body
     css = containers.get(container, match[1].decode())
     assert css.status == 200
-    assert (containers.header(css, "Content-Type") or "").startswith("text/css")
-    cache_control = containers.header(css, "Cache-Control") or ""
-    expires = containers.header(css, "Expires")
+    assert (css.header("Content-Type") or "").startswith("text/css")
+    cache_control = css.header("Cache-Control") or ""
+    expires = css.header("Expires")
     # uWSGI's static map gives hashed names a far Expires; the others a year's max-age.
     assert "max-age=31536000" in cache_control or (server == "uwsgi" and expires), css.headers
     assert containers.get(container, "/", host="evil.example").status == 400

@@ -1,0 +1,285 @@
+"""Real containers: start an image with its port on 127.0.0.1, speak HTTP to it, stop it.
+
+Requests only ever go to the loopback address the engine published the port on, and
+every wait is bounded in attempts and time. Every container started here carries the
+label :data:`LABEL`, so what an interrupted run left behind can be found and removed.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from containerize import process
+from containerize.engine import docker
+from containerize.errors import ContainerTestError
+from containerize.platforms import Platform
+
+logger = logging.getLogger("containerize")
+
+#: The label on every container containerize starts; its value names the run.
+LABEL = "io.containerize.test-run"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Container:
+    """A started container and where its port is published."""
+
+    id: str
+    image: str
+    platform: Platform
+    host: str
+    port: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.image} ({self.platform})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Request:
+    """What was asked, for a report: ``GET /path`` with its Host."""
+
+    method: str
+    path: str
+    host: str
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} (Host: {self.host})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Response:
+    """An HTTP answer, and how long it took to get one."""
+
+    request: Request
+    status: int
+    body: bytes
+    headers: tuple[tuple[str, str], ...]
+    attempts: int
+    seconds: float
+
+    def header(self, name: str) -> str | None:
+        """The value of header *name* (case-insensitive), or None."""
+        return next((v for k, v in self.headers if k.lower() == name.lower()), None)
+
+    def describe(self, body_bytes: int = 300) -> str:
+        """The request and the response, as a failure report shows them."""
+        heads = "".join(f"\n    {k}: {v}" for k, v in self.headers)
+        body = self.body[:body_bytes].decode("utf-8", "replace")
+        more = f" ... ({len(self.body)} bytes)" if len(self.body) > body_bytes else ""
+        return f"{self.request}\n  -> {self.status}{heads}\n  body: {body!r}{more}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stopped:
+    """How a container ended after ``docker stop``."""
+
+    exit_code: int
+    seconds: float
+    killed: bool  # the stop timeout ran out and the engine sent SIGKILL
+
+
+def start(
+    image: str,
+    *,
+    platform: Platform,
+    port: int,
+    env: Mapping[str, str] | None = None,
+    cpus: float | None = None,
+    read_only: bool = False,
+    tmpfs: Sequence[str] = (),
+    run_id: str = "adhoc",
+    pull: bool = True,
+    timeout: float = 300,
+) -> Container:
+    """``docker run -d`` *image* with container port *port* published on 127.0.0.1.
+
+    Without *pull*, only an image the engine holds is run: a tag just built is never
+    replaced by an older one of the same name from a registry.
+    """
+    args = ["run", "--detach", "--platform", str(platform), "--label", f"{LABEL}={run_id}"]
+    args += ["--pull", "missing" if pull else "never"]
+    args += ["--publish", f"127.0.0.1::{port}"]
+    for key, value in (env or {}).items():
+        args += ["--env", f"{key}={value}"]
+    if cpus is not None:
+        args += ["--cpus", f"{cpus:g}"]
+    if read_only:
+        args.append("--read-only")
+    for path in tmpfs:
+        args += ["--tmpfs", path]
+    container_id = docker.run(*args, image, timeout=timeout).stdout.strip()
+    mapping = docker.run("port", container_id, f"{port}/tcp", check=False, timeout=30).stdout
+    # The IPv4 line: "127.0.0.1:49153".
+    host, _, host_port = (mapping.splitlines() or [""])[0].rpartition(":")
+    if not host_port.isdigit():
+        log = process.tail(_logs(container_id), 20)
+        docker.run("rm", "--force", container_id, check=False, timeout=60)
+        raise ContainerTestError(
+            f"{image} ({platform}): port {port} was not published ({mapping.strip()!r})",
+            hint="its log:\n" + log,
+        )
+    return Container(
+        id=container_id, image=image, platform=platform, host=host, port=int(host_port)
+    )
+
+
+def request(
+    container: Container,
+    path: str = "/",
+    *,
+    host: str = "localhost",
+    method: str = "GET",
+    timeout: float = 10.0,
+) -> Response:
+    """One request; raises OSError or HTTPException when no answer comes."""
+    began = time.monotonic()
+    connection = http.client.HTTPConnection(container.host, container.port, timeout=timeout)
+    try:
+        connection.request(method, path, headers={"Host": host})
+        answer = connection.getresponse()
+        body = answer.read()
+    finally:
+        connection.close()
+    return Response(
+        request=Request(method=method, path=path, host=host),
+        status=answer.status,
+        body=body,
+        headers=tuple(answer.getheaders()),
+        attempts=1,
+        seconds=time.monotonic() - began,
+    )
+
+
+def get(
+    container: Container,
+    path: str = "/",
+    *,
+    timeout: float = 120.0,
+    interval: float = 0.5,
+    host: str = "localhost",
+) -> Response:
+    """GET *path* with *host* as Host until the server answers, for at most *timeout* s.
+
+    Stops early, with the container's log, when the container exits.
+    """
+    start_time = time.monotonic()
+    attempts = 0
+    last_error = "no attempt made"
+    while time.monotonic() - start_time < timeout:
+        attempts += 1
+        try:
+            answer = request(container, path, host=host)
+        except (OSError, http.client.HTTPException) as exc:
+            last_error = f"{type(exc).__name__}: {exc}"
+        else:
+            response = Response(
+                request=answer.request,
+                status=answer.status,
+                body=answer.body,
+                headers=answer.headers,
+                attempts=attempts,
+                seconds=time.monotonic() - start_time,
+            )
+            logger.info(
+                "GET http://%s:%d%s -> %d %r (%s, attempt %d, %.1fs)",
+                container.host, container.port, path, response.status, response.body[:60],
+                container.platform, attempts, response.seconds,
+            )  # fmt: skip
+            return response
+        if not running(container):
+            raise ContainerTestError(
+                f"{container.name} exited before answering HTTP (exit code {exit_code(container)})",
+                hint="its log:\n" + process.tail(logs(container), 20),
+            )
+        time.sleep(interval)
+    raise ContainerTestError(
+        f"{container.name} did not answer GET {path} on {container.host}:{container.port} "
+        f"within {timeout:g}s ({last_error})",
+        hint="its log:\n" + process.tail(logs(container), 20),
+    )
+
+
+def state(container: Container) -> dict[str, Any]:
+    """The engine's ``.State`` of *container*."""
+    result = docker.run("inspect", "--format", "{{json .State}}", container.id, timeout=60)
+    value = json.loads(result.stdout)
+    return value if isinstance(value, dict) else {}
+
+
+def running(container: Container) -> bool:
+    result = docker.run(
+        "inspect", "--format", "{{.State.Running}}", container.id, check=False, timeout=60
+    )
+    return result.stdout.strip() == "true"
+
+
+def exit_code(container: Container) -> int:
+    return int(state(container).get("ExitCode", -1))
+
+
+def inspect(container: Container, *, size: bool = False) -> dict[str, Any]:
+    """``docker container inspect`` of *container*; with *size*, ``SizeRootFs`` too."""
+    args = ["container", "inspect", *(["--size"] if size else []), container.id]
+    value = json.loads(docker.run(*args, timeout=120).stdout)
+    return value[0] if isinstance(value, list) and value else {}
+
+
+def stop(container: Container, *, timeout: int = 10) -> Stopped:
+    """``docker stop``: the image's STOPSIGNAL, then SIGKILL after *timeout* seconds."""
+    began = time.monotonic()
+    docker.run("stop", "--time", str(timeout), container.id, timeout=timeout + 60)
+    seconds = time.monotonic() - began
+    code = exit_code(container)
+    return Stopped(exit_code=code, seconds=seconds, killed=code == 137)
+
+
+def processes(container: Container) -> list[tuple[str, str]]:
+    """(user, command line) of every process in *container*, PID 1 first."""
+    out = docker.run("top", container.id, "-o", "pid,user,args", timeout=60).stdout
+    rows = [line.split(None, 2) for line in out.splitlines()[1:] if line.strip()]
+    return [
+        (row[1], row[2] if len(row) > 2 else "") for row in sorted(rows, key=lambda r: int(r[0]))
+    ]
+
+
+def execute(
+    container: Container, argv: Sequence[str], *, timeout: float = 120
+) -> process.Completed:
+    """Run *argv* inside *container* as its own user; never raises on a non-zero exit."""
+    return docker.run("exec", container.id, *argv, check=False, timeout=timeout)
+
+
+def wait_exited(container: Container, *, timeout: float) -> int:
+    """The exit code of *container* once it has stopped on its own."""
+    result = docker.run("wait", container.id, timeout=timeout, check=False)
+    return int(result.stdout.strip() or -1)
+
+
+def logs(container: Container) -> str:
+    return _logs(container.id)
+
+
+def _logs(container_id: str) -> str:
+    result = docker.run("logs", container_id, check=False, timeout=60)
+    return result.stdout + result.stderr
+
+
+def remove(container: Container) -> None:
+    docker.run("rm", "--force", container.id, check=False, timeout=60)
+
+
+def remove_run(run_id: str) -> int:
+    """Remove every container of run *run_id*, however it ended; how many there were."""
+    listed = docker.run(
+        "ps", "--all", "--quiet", "--filter", f"label={LABEL}={run_id}", check=False, timeout=60
+    ).stdout.split()
+    if listed:
+        docker.run("rm", "--force", *listed, check=False, timeout=120)
+    return len(listed)
