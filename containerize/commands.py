@@ -189,6 +189,9 @@ def _show_plan(prepared: pipeline.Prepared, *, dockerfile_only: bool) -> None:
     print(f"# Dockerfile ({prepared.config.build_dir / 'context' / 'Dockerfile'})")
     print(prepared.dockerfile)
     print("# buildx commands")
+    if prepared.compile is not None:
+        print(f"# first, {dockerfile_mod.COMPILE_NOTE}")
+        print(process.quote(buildx.argv(prepared.compile)))
     for inv in prepared.invocations:
         print(process.quote(buildx.argv(inv)))
 

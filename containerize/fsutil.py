@@ -179,11 +179,17 @@ BUILD_DIR_MARKER = ".containerize-build-dir"
 _OWN_ENTRIES = (
     "wheelhouse",
     "context",
+    "compile",
+    "compiled",
+    "tools",
     "metadata",
     "build-requirements",
     ".lock",
     ".wheelhouse.*",
     ".context.*",
+    ".compile.*",
+    ".compiled.*",
+    ".tools.*",
     ".containerize-build-dir.*",
 )
 

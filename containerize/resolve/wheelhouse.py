@@ -3,16 +3,24 @@
 Layout of ``<build dir>/wheelhouse``::
 
     linux-amd64/
-        <the chosen wheels and sdists, and the sdists' build requirements>
-        requirements-base.txt        the app's runtime dependencies
-        requirements-<server>.txt    one server and what it adds on top
-        build-requirements.txt       what the sdists are built with
+        <the chosen wheels and sdists, the wheels compiled from those sdists, and the
+         sdists' build requirements>
+        install-base.json       the app's runtime dependencies, as wheels
+        install-<server>.json   one server and what it adds on top
+        compile.json            the sdists still to compile for this platform
+        build-env.json          what they are compiled with: the build requirements
     linux-arm64/
         ...
 
-Each requirements file pins ``name==version --hash=sha256:...`` for pip's
-``--no-index --require-hashes``, so an image holds exactly what the lock says. The
-whole tree is written next to its final place and renamed into it.
+and ``<build dir>/tools``, the same for every platform: the wheels of the tools build
+steps run (installer, pip; :func:`tool_files`) and ``tools.json`` naming them.
+
+Each manifest names files with their sha256; the build steps
+(:mod:`containerize.buildsteps`) check every file against it before using it, so an
+image holds exactly what the lock says. An sdist is installed as the wheel compiled
+from it (:class:`CompiledWheel`); until that wheel exists, the install manifests list
+the sdist as pending and an install refuses to run. The whole tree is written next to
+its final place and renamed into it.
 
 A server's distributions come from the project's lock when it pins them, else from
 containerize's own lock of the servers it supports (:func:`server_lock`, made by
@@ -40,7 +48,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
 
-from containerize import process, servers
+from containerize import buildsteps, process, servers
 from containerize.config import Config
 from containerize.errors import CommandError, FetchError, LockError, ResolutionError
 from containerize.fsutil import link_or_copy, replacing_dir, replacing_file, write_atomic
@@ -60,6 +68,10 @@ _LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
 #: containerize's own lock of the servers it supports, beside the server modules.
 SERVER_LOCK_FILE = "servers.pylock.toml"
 _SERVER_LOCK = "containerize's server lock"
+#: containerize's own lock of the tools its build steps run, beside the step scripts.
+TOOL_LOCK_FILE = "tools.pylock.toml"
+#: The tools: installer places wheels, pip builds sdists.
+TOOLS = (canonicalize_name("installer"), canonicalize_name("pip"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -115,6 +127,17 @@ class PinnedFile:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CompiledWheel:
+    """A wheel compiled from an sdist for one platform, kept in the content cache."""
+
+    sdist: str  # the sdist's file name
+    sdist_sha256: str
+    platform: str  # the platform's slug, e.g. linux-arm64
+    filename: str
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class PlatformWheelhouse:
     """One platform's folder, after fetching."""
 
@@ -122,6 +145,9 @@ class PlatformWheelhouse:
     folder: Path
     report: FetchReport
     build_requirements: tuple[PinnedFile, ...]
+    compiled: tuple[CompiledWheel, ...] = ()
+    #: sdists without a compiled wheel yet: what the compile build must build.
+    pending: tuple[SelectedPackage, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,14 +163,20 @@ class Wheelhouse:
             packages = item.selection.all_packages
             sdists = sum(1 for p in packages if p.from_sdist)
             size = sum(f.path.stat().st_size for f in item.report.files)
+            compiled = f" ({len(item.pending)} to compile)" if item.pending else ""
             lines.append(
                 f"  {item.selection.target.platform}: {len(packages)} packages, "
-                f"{len(packages) - sdists} wheels, {sdists} sdists, "
+                f"{len(packages) - sdists} wheels, {sdists} sdists{compiled}, "
                 f"{len(item.build_requirements)} build requirements, "
                 f"{_human(size)}, cache hits {item.report.hits}/{len(item.report.files)}, "
                 f"downloaded {_human(item.report.bytes_downloaded)}"
             )
         return "\n".join(lines)
+
+    @property
+    def pending(self) -> bool:
+        """Whether any platform has sdists still to compile."""
+        return any(item.pending for item in self.platforms)
 
 
 def index_settings(project: ProjectMetadata, lock: Lock | None = None) -> IndexSettings:
@@ -203,6 +235,41 @@ def server_lock() -> Lock:
     resource = resources.files(servers).joinpath(SERVER_LOCK_FILE)
     with resources.as_file(resource) as path:
         return read_pylock(path)
+
+
+@functools.cache
+def tool_lock() -> Lock:
+    """containerize's own lock of the tools its build steps run, read once."""
+    resource = resources.files(buildsteps).joinpath(TOOL_LOCK_FILE)
+    with resources.as_file(resource) as path:
+        return read_pylock(path)
+
+
+def tool_files() -> dict[NormalizedName, FileRequest]:
+    """The wheel of each tool in :data:`TOOLS`, from :func:`tool_lock`."""
+    lock = tool_lock()
+    found = {}
+    for name in TOOLS:
+        (package,) = lock.find(name)
+        (wheel,) = package.wheels
+        found[name] = FileRequest(
+            name=name, version=str(package.version), filename=wheel.filename, sha256=wheel.sha256
+        )
+    return found
+
+
+def fetch_tools(config: Config, *, settings: IndexSettings, cache: Cache) -> FetchReport:
+    """Fetch the tools' wheels into ``<build dir>/tools``, atomically, with ``tools.json``
+    naming each one and its sha256 for the build steps."""
+    requests = tool_files()
+    with replacing_dir(config.build_dir / "tools") as staging:
+        report = fetch(requests.values(), settings=settings, cache=cache, dest=staging)
+        manifest = {
+            str(name): [_entry(r.name, r.version, r.filename, r.sha256)]
+            for name, r in sorted(requests.items())
+        }
+        _write_json(staging / "tools.json", manifest)
+    return _relocated(report, staging, config.build_dir / "tools")
 
 
 def _from_server_lock(
@@ -316,14 +383,20 @@ def build(
     *,
     settings: IndexSettings,
     cache: Cache,
+    compiled: Sequence[CompiledWheel] = (),
     jobs: int = 8,
 ) -> Wheelhouse:
-    """Fetch every selected file into ``<build dir>/wheelhouse``, atomically."""
+    """Fetch every selected file into ``<build dir>/wheelhouse``, atomically.
+
+    An sdist that has a wheel in *compiled* (for its hash and the platform) is
+    installed as that wheel, taken from *cache*; the others are left pending.
+    """
     root = config.build_dir / "wheelhouse"
     results = []
     with replacing_dir(root) as staging:
         for item in selections:
-            folder = staging / item.target.platform.slug
+            slug = item.target.platform.slug
+            folder = staging / slug
             requests = [
                 FileRequest(
                     name=p.name,
@@ -338,8 +411,20 @@ def build(
             pinned = _build_requirements(config, item, report, settings=settings, cache=cache)
             for file in pinned:
                 link_or_copy(cache.entry(file.sha256, file.filename), folder / file.filename)
-            _write_manifests(folder, item, pinned)
-            results.append((item, report, pinned))
+            built = {c.sdist_sha256: c for c in compiled if c.platform == slug}
+            mine = tuple(built[p.file.sha256] for p in item.sdists if p.file.sha256 in built)
+            for wheel in mine:
+                path = cache.lookup(wheel.sha256, wheel.filename)
+                if path is None:
+                    raise FetchError(
+                        f"{wheel.filename}, compiled from {wheel.sdist} for {slug}, is no "
+                        f"longer in the cache {cache.root}",
+                        hint="run the build again: it compiles the sdist again",
+                    )
+                link_or_copy(path, folder / wheel.filename)
+            pending = tuple(p for p in item.sdists if p.file.sha256 not in built)
+            _write_manifests(folder, item, pinned, compiled=built)
+            results.append((item, report, pinned, mine, pending))
     return Wheelhouse(
         root=root,
         platforms=tuple(
@@ -348,8 +433,10 @@ def build(
                 folder=root / item.target.platform.slug,
                 report=_relocated(report, staging, root),
                 build_requirements=pinned,
+                compiled=mine,
+                pending=pending,
             )
-            for item, report, pinned in results
+            for item, report, pinned, mine, pending in results
         ),
     )
 
@@ -362,27 +449,57 @@ def _relocated(report: FetchReport, old: Path, new: Path) -> FetchReport:
     return FetchReport(files=files)
 
 
-def _write_manifests(folder: Path, item: PlatformSelection, pinned: Sequence[PinnedFile]) -> None:
-    _write(folder / "requirements-base.txt", _requirements(item.base.packages))
+def _write_manifests(
+    folder: Path,
+    item: PlatformSelection,
+    pinned: Sequence[PinnedFile],
+    *,
+    compiled: Mapping[str, CompiledWheel],
+) -> None:
+    """The JSON manifests the build steps read (see the module's docstring)."""
+    _write_json(folder / "install-base.json", _install(item.base.packages, compiled))
     for name, selection in item.servers.items():
-        _write(folder / f"requirements-{name}.txt", _requirements(selection.packages))
-    lines = [f"{p.name}=={p.version} --hash=sha256:{p.sha256}" for p in pinned]
-    _write(folder / "build-requirements.txt", _header("sdist build requirements") + lines)
+        _write_json(folder / f"install-{name}.json", _install(selection.packages, compiled))
+    pending = [p for p in item.sdists if p.file.sha256 not in compiled]
+    _write_json(
+        folder / "compile.json",
+        {
+            "sdists": [
+                _entry(p.name, str(p.version), p.file.filename, p.file.sha256) for p in pending
+            ]
+        },
+    )
+    _write_json(
+        folder / "build-env.json",
+        {"wheels": [_entry(p.name, p.version, p.filename, p.sha256) for p in pinned]},
+    )
 
 
-def _requirements(packages: Sequence[SelectedPackage]) -> list[str]:
-    lines = _header("from the lock")
+def _install(
+    packages: Sequence[SelectedPackage], compiled: Mapping[str, CompiledWheel]
+) -> dict[str, object]:
+    """One install manifest: each package's wheel, or the wheel compiled from its sdist."""
+    wheels, pending = [], []
     for package in sorted(packages, key=lambda p: p.name):
-        lines.append(f"{package.name}=={package.version} --hash=sha256:{package.file.sha256}")
-    return lines
+        version = str(package.version)
+        if not package.from_sdist:
+            wheels.append(_entry(package.name, version, package.file.filename, package.file.sha256))
+        elif package.file.sha256 in compiled:
+            built = compiled[package.file.sha256]
+            wheels.append(_entry(package.name, version, built.filename, built.sha256))
+        else:
+            pending.append(
+                _entry(package.name, version, package.file.filename, package.file.sha256)
+            )
+    return {"wheels": wheels, "pending": pending}
 
 
-def _header(what: str) -> list[str]:
-    return [f"# Generated by containerize: {what}. Installed with --no-index --require-hashes."]
+def _entry(name: str, version: str, filename: str, sha256: str) -> dict[str, str]:
+    return {"name": name, "version": version, "file": filename, "sha256": sha256}
 
 
-def _write(path: Path, lines: Sequence[str]) -> None:
-    path.write_text("\n".join(lines) + "\n")
+def _write_json(path: Path, data: Mapping[str, object]) -> None:
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 # --- sdist build requirements --------------------------------------------------------
