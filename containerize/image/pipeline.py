@@ -173,6 +173,19 @@ def fetch_wheelhouse(
     )
 
 
+def pin_build_requirements(config: Config, *, refresh: bool = False) -> list[str]:
+    """Record the sdists' build requirements in ``containerize-build.lock``; one line per
+    platform that has sdists (see :func:`wheelhouse.pin_build_requirements`)."""
+    resolved = resolve(config, engine=probes.engine_reachable(), record_pin=False)
+    return wheelhouse_mod.pin_build_requirements(
+        config,
+        resolved.selections,
+        settings=resolved.settings,
+        cache=Cache.default(),
+        refresh=refresh,
+    )
+
+
 def fetch_tools(config: Config, resolved: Resolved) -> None:
     """Fetch the build steps' tools, hash-checked, into ``<build dir>/tools``."""
     claim(config.build_dir)

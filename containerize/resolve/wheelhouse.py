@@ -30,29 +30,23 @@ containerize's own lock of the servers it supports (:func:`server_lock`, made by
 from __future__ import annotations
 
 import functools
-import hashlib
-import io
 import json
 import logging
-import shutil
-import sys
-import tarfile
-import tempfile
-import tomllib
-import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
 
-from containerize import buildsteps, process, servers
+from containerize import buildsteps, servers
 from containerize.config import Config
-from containerize.errors import CommandError, FetchError, LockError, ResolutionError
-from containerize.fsutil import link_or_copy, replacing_dir, replacing_file, write_atomic
+from containerize.errors import FetchError, LockError, ResolutionError
+from containerize.fsutil import link_or_copy, replacing_dir
 from containerize.project import ProjectMetadata
+from containerize.resolve import buildlock
+from containerize.resolve.buildlock import PinnedFile
 from containerize.resolve.fetch import Cache, FetchReport, FileRequest, fetch
 from containerize.resolve.lock import Lock, lock_sources
 from containerize.resolve.lock.pylock import read_pylock
@@ -61,9 +55,6 @@ from containerize.resolve.selection import SelectedPackage, Selection, sdist_mes
 from containerize.resolve.targets import TargetEnvironment
 
 logger = logging.getLogger("containerize")
-
-# What pip builds a setup.py-only sdist with when it has no [build-system] table.
-_LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
 
 #: containerize's own lock of the servers it supports, beside the server modules.
 SERVER_LOCK_FILE = "servers.pylock.toml"
@@ -114,16 +105,6 @@ class PlatformSelection:
     @property
     def sdists(self) -> tuple[SelectedPackage, ...]:
         return tuple(p for p in self.all_packages if p.from_sdist)
-
-
-@dataclass(frozen=True, kw_only=True)
-class PinnedFile:
-    """A build requirement resolved for an sdist: not in the user's lock, pinned here."""
-
-    name: NormalizedName
-    version: str
-    filename: str
-    sha256: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -408,9 +389,9 @@ def build(
                 for p in item.all_packages
             ]
             report = fetch(requests, settings=settings, cache=cache, dest=folder, jobs=jobs)
-            pinned = _build_requirements(config, item, report, settings=settings, cache=cache)
-            for file in pinned:
-                link_or_copy(cache.entry(file.sha256, file.filename), folder / file.filename)
+            pinned = _build_requirements(
+                config, item, report, settings=settings, cache=cache, dest=folder
+            )
             built = {c.sdist_sha256: c for c in compiled if c.platform == slug}
             mine = tuple(built[p.file.sha256] for p in item.sdists if p.file.sha256 in built)
             for wheel in mine:
@@ -512,140 +493,95 @@ def _build_requirements(
     *,
     settings: IndexSettings,
     cache: Cache,
+    dest: Path,
 ) -> tuple[PinnedFile, ...]:
-    """Pinned, hashed wheels of what the sdists of *item* need to build offline.
-
-    The resolution is recorded in the build directory, so a second run fetches the
-    same files from the cache without asking any index.
-    """
-    requirements: set[str] = set()
-    for package in item.sdists:
-        requirements.update(_sdist_build_requires(report.path(package.file.filename)))
-    if not requirements:
+    """The wheels the sdists of *item* are built with, exactly as ``containerize-build.lock``
+    pins them, fetched by hash into *dest*. Nothing is resolved here: a missing or stale
+    entry is a :class:`LockError` naming the command that records it."""
+    if not item.sdists:
         return ()
     target = item.target
-    key = hashlib.sha256(
-        json.dumps([sorted(requirements), [str(t) for t in target.tags[:50]]]).encode()
-    ).hexdigest()[:16]
-    record = config.build_dir / "build-requirements" / f"{target.platform.slug}-{key}.json"
-    pinned = _read_record(record)
-    if pinned is not None and all(cache.lookup(p.sha256, p.filename) for p in pinned):
-        return pinned
-    pinned = _resolve_with_pip(sorted(requirements), target, cache=cache)
-    write_atomic(record, json.dumps([p.__dict__ for p in pinned], indent=1, sort_keys=True))
-    return pinned
-
-
-def _sdist_build_requires(path: Path) -> list[str]:
-    """``[build-system] requires`` of the sdist at *path* (pip's legacy default if none)."""
-    try:
-        data = _sdist_pyproject(path)
-    except (OSError, tarfile.TarError, zipfile.BadZipFile) as exc:
-        raise FetchError(
-            f"{path.name}: not a readable sdist ({exc})",
-            hint="its hash matched the lock, so the lock pins a broken file: re-lock or "
-            "report it to the package's maintainers",
-        ) from None
-    if data is None:
-        return list(_LEGACY_BUILD_REQUIRES)
-    try:
-        table = tomllib.load(io.BytesIO(data)).get("build-system", {})
-    except tomllib.TOMLDecodeError as exc:
-        raise FetchError(f"{path.name}: its pyproject.toml is not valid TOML: {exc}") from None
-    requires = table.get("requires")
-    if requires is None:
-        return list(_LEGACY_BUILD_REQUIRES)
-    try:
-        return [str(Requirement(r)) for r in requires]
-    except (InvalidRequirement, TypeError) as exc:
-        raise FetchError(f"{path.name}: invalid [build-system] requires: {exc}") from None
-
-
-def _sdist_pyproject(path: Path) -> bytes | None:
-    """The top-level ``pyproject.toml`` inside an sdist, if it has one."""
-    data: bytes | None = None
-    if path.name.endswith(".zip"):
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if n.count("/") == 1]
-            member = next((n for n in names if n.endswith("/pyproject.toml")), None)
-            data = archive.read(member) if member else None
-    else:
-        with tarfile.open(path) as tarball:
-            info = next(
-                (
-                    m
-                    for m in tarball.getmembers()
-                    if m.name.count("/") == 1 and m.name.endswith("/pyproject.toml")
-                ),
-                None,
-            )
-            handle = tarball.extractfile(info) if info else None
-            data = handle.read() if handle else None
-    return data
-
-
-def _resolve_with_pip(
-    requirements: Sequence[str], target: TargetEnvironment, *, cache: Cache
-) -> tuple[PinnedFile, ...]:
-    """Resolve *requirements* to wheels for *target* with the user's own pip and its
-    configuration (indexes, credentials), then keep them in the content cache."""
-    major, minor = target.python_version
-    platforms = []
-    for tag in target.tags:
-        if tag.platform != "any" and tag.platform not in platforms:
-            platforms.append(tag.platform)
-    with tempfile.TemporaryDirectory(prefix="containerize-build-reqs-") as tmp:
-        argv = [
-            sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-            "--only-binary=:all:", "--implementation", "cp",
-            "--python-version", f"{major}.{minor}", "--abi", f"cp{major}{minor}",
-            "--dest", tmp,
-        ]  # fmt: skip
-        for platform in platforms[:40]:
-            argv += ["--platform", platform]
-        try:
-            process.run([*argv, *requirements], timeout=600)
-        except CommandError as exc:
-            raise FetchError(
-                f"could not resolve the sdists' build requirements for {target.platform}: "
-                f"{', '.join(requirements)}",
-                hint="pip uses your pip configuration (index-url, extra-index-url); "
-                "check it can reach an index\n" + exc.output_tail,
-            ) from None
-        pinned = []
-        for path in sorted(Path(tmp).iterdir()):
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            entry = cache.entry(digest, path.name)
-            if not entry.exists():
-                entry.parent.mkdir(parents=True, exist_ok=True)
-                with replacing_file(entry) as partial:
-                    shutil.copyfile(path, partial)
-            name, version, *_ = parse_wheel_filename(path.name)
-            pinned.append(
-                PinnedFile(
-                    name=canonicalize_name(name),
-                    version=str(version),
-                    filename=path.name,
-                    sha256=digest,
-                )
-            )
-    return tuple(pinned)
-
-
-def _read_record(path: Path) -> tuple[PinnedFile, ...] | None:
-    try:
-        data = json.loads(path.read_text())
-        return tuple(
-            PinnedFile(
-                name=canonicalize_name(d["name"]),
-                version=d["version"],
-                filename=d["filename"],
-                sha256=d["sha256"],
-            )
-            for d in data
+    requires = _requires(item, report.path)
+    path = buildlock.path_in(config.project_dir)
+    entry = buildlock.read(path).get(buildlock.key_for(target, requires))
+    sdists = ", ".join(p.file.filename for p in item.sdists)
+    python = "{}.{}".format(*target.python_version)
+    if entry is None:
+        raise LockError(
+            f"{path}: no build requirements recorded for {sdists} on {target.platform} "
+            f"with Python {python} (they need {', '.join(sorted(requires))})",
+            hint=f"run '{buildlock.REFRESH}' to resolve them once with your pip "
+            f"configuration and record them in {path.name}, then commit it",
         )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    stale = buildlock.problems(entry, target)
+    if stale:
+        raise LockError(
+            f"{path}: the build requirements recorded for {target.platform} with Python "
+            f"{python} no longer fit: {'; '.join(stale)}",
+            hint=f"run '{buildlock.REFRESH}' to resolve them again, then review and commit "
+            f"{path.name}",
+        )
+    requests = [
+        FileRequest(name=f.name, version=f.version, filename=f.filename, sha256=f.sha256)
+        for f in entry.files
+    ]
+    fetch(requests, settings=settings, cache=cache, dest=dest)
+    return entry.files
+
+
+def _requires(item: PlatformSelection, where: Callable[[str], Path]) -> set[str]:
+    requires: set[str] = set()
+    for package in item.sdists:
+        requires.update(buildlock.sdist_requires(where(package.file.filename)))
+    return requires
+
+
+def pin_build_requirements(
+    config: Config,
+    selections: Sequence[PlatformSelection],
+    *,
+    settings: IndexSettings,
+    cache: Cache,
+    refresh: bool = False,
+) -> list[str]:
+    """Record in ``containerize-build.lock`` what each platform's sdists are built with.
+
+    Entries that are missing or stale are resolved with the user's pip (all of them
+    with *refresh*); entries that fit are kept as they are; entries no platform needs
+    any more are dropped. Returns one line per platform saying what happened.
+    """
+    path = buildlock.path_in(config.project_dir)
+    recorded = buildlock.read(path)
+    wanted: dict[tuple[str, str, tuple[str, ...]], buildlock.Entry] = {}
+    lines = []
+    for item in selections:
+        if not item.sdists:
+            continue
+        requests = [
+            FileRequest(
+                name=p.name, version=str(p.version), filename=p.file.filename, sha256=p.file.sha256
+            )
+            for p in item.sdists
+        ]
+        fetched = fetch(requests, settings=settings, cache=cache)
+        requires = _requires(item, fetched.path)
+        key = buildlock.key_for(item.target, requires)
+        entry = recorded.get(key)
+        stale = buildlock.problems(entry, item.target) if entry is not None else []
+        if entry is None or stale or refresh:
+            entry = buildlock.resolve(sorted(requires), item.target, cache=cache)
+            why = "refreshed" if refresh else ("was stale" if stale else "recorded")
+            lines.append(f"{item.target.platform}: {why}: " + _pins(entry))
+        else:
+            lines.append(f"{item.target.platform}: kept: " + _pins(entry))
+        wanted[key] = entry
+    if wanted != recorded and (wanted or path.exists()):
+        buildlock.write(path, wanted)
+    return lines
+
+
+def _pins(entry: buildlock.Entry) -> str:
+    return ", ".join(f"{f.name} {f.version}" for f in entry.files)
 
 
 def _human(size: int) -> str:

@@ -11,7 +11,7 @@ from packaging.utils import canonicalize_name
 from containerize import config, fsutil
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.project import load as project_load
-from containerize.resolve import wheelhouse
+from containerize.resolve import buildlock, wheelhouse
 from containerize.resolve.lock import load_lock
 from containerize.resolve.targets import TargetEnvironment
 
@@ -62,7 +62,7 @@ def test_needs_and_announcement(hello: config.Config) -> None:
 def test_manifests_pin_hashes(hello: config.Config, tmp_path: Path) -> None:
     amd64 = selections(hello)[0]
     pinned = (
-        wheelhouse.PinnedFile(
+        buildlock.PinnedFile(
             name="setuptools", version="80.0", filename="setuptools-80.0-py3-none-any.whl",  # type: ignore[arg-type]
             sha256="0" * 64,
         ),
