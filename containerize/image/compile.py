@@ -9,11 +9,19 @@ Dockerfile installs wheels only.
 
 The compile build's context is ``<build dir>/compile``: its Dockerfile and the build
 step scripts, nothing of the application, so a code change never touches it.
+
+Each sdist is compiled once per (sdist sha256, target platform, Python, build
+requirements, base image digest): the base image is part of the key because the wheel
+is compiled against its C library and headers. A record of each compiled wheel lives
+in the cache, ``<cache>/compiled/<key>.json``, naming the wheel and its sha256; a
+later build of any project, ``--no-cache`` included, that needs the same wheel takes
+it from there (re-hashed) and compiles nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import shutil
 from collections.abc import Sequence
@@ -25,13 +33,75 @@ from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel
 from containerize.config import Config
 from containerize.engine import buildx
 from containerize.errors import EngineError
-from containerize.fsutil import replacing_dir, replacing_file
+from containerize.fsutil import replacing_dir, replacing_file, write_atomic
 from containerize.image import dockerfile, plan
 from containerize.platforms import Platform
 from containerize.resolve.fetch import Cache
 from containerize.resolve.wheelhouse import CompiledWheel, PlatformWheelhouse, Wheelhouse
 
 logger = logging.getLogger("containerize")
+
+
+def key(base_image: str, item: PlatformWheelhouse, sdist_sha256: str) -> str:
+    """The cache key of one sdist's wheel on *item*'s platform (a sha256 hex digest)."""
+    target = item.selection.target
+    parts = {
+        "sdist": sdist_sha256,
+        "platform": str(target.platform),
+        "python": "{}.{}".format(*target.python_version),
+        "build-requirements": sorted(f.sha256 for f in item.build_requirements),
+        "base-image": base_image,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def cached(base_image: str, house: Wheelhouse, *, cache: Cache) -> tuple[CompiledWheel, ...]:
+    """The wheels the cache already holds for *house*'s pending sdists.
+
+    Only with a base image pinned by digest: a tag may move to another image.
+    """
+    if "@" not in base_image:
+        return ()
+    found = []
+    for item in house.platforms:
+        for package in item.pending:
+            record = _record_path(cache, key(base_image, item, package.file.sha256))
+            wheel = _read_record(record)
+            if wheel is not None and cache.lookup(wheel.sha256, wheel.filename) is not None:
+                logger.info(
+                    "%s for %s: compiled before, %s",
+                    package.file.filename,
+                    item.selection.target.platform,
+                    wheel.filename,
+                )
+                found.append(wheel)
+    return tuple(found)
+
+
+def remember(
+    base_image: str, house: Wheelhouse, compiled: Sequence[CompiledWheel], *, cache: Cache
+) -> None:
+    """Record each *compiled* wheel under its key, for later builds."""
+    if "@" not in base_image:
+        return
+    for item in house.platforms:
+        for wheel in compiled:
+            if wheel.platform == item.selection.target.platform.slug:
+                path = _record_path(cache, key(base_image, item, wheel.sdist_sha256))
+                write_atomic(path, json.dumps(wheel.__dict__, indent=1, sort_keys=True) + "\n")
+
+
+def _record_path(cache: Cache, digest: str) -> Path:
+    return cache.root / "compiled" / digest[:2] / f"{digest}.json"
+
+
+def _read_record(path: Path) -> CompiledWheel | None:
+    """The record at *path*; ``None`` when there is none or it is damaged."""
+    try:
+        data = json.loads(path.read_text())
+        return CompiledWheel(**{k: str(data[k]) for k in CompiledWheel.__dataclass_fields__})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def platforms(house: Wheelhouse) -> tuple[Platform, ...]:

@@ -200,13 +200,21 @@ def compile_sdists(
     *,
     no_cache: bool = False,
 ) -> wheelhouse_mod.Wheelhouse:
-    """Compile the sdists *house* has pending, then write the wheelhouse with their wheels."""
+    """The wheelhouse with a wheel for every sdist: taken from the cache of compiled
+    wheels when it has one, else compiled now and remembered there."""
+    if not house.pending:
+        return house
+    cache = Cache.default()
+    known = compile_mod.cached(resolved.base_image, house, cache=cache)
+    if known:
+        house = fetch_wheelhouse(config, resolved, known)
     if not house.pending:
         return house
     compiled = compile_mod.compile_pending(
-        config, build_plan, house, cache=Cache.default(), no_cache=no_cache
+        config, build_plan, house, cache=cache, no_cache=no_cache
     )
-    return fetch_wheelhouse(config, resolved, compiled)
+    compile_mod.remember(resolved.base_image, house, compiled, cache=cache)
+    return fetch_wheelhouse(config, resolved, (*known, *compiled))
 
 
 def write_context(

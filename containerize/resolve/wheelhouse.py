@@ -144,7 +144,11 @@ class Wheelhouse:
             packages = item.selection.all_packages
             sdists = sum(1 for p in packages if p.from_sdist)
             size = sum(f.path.stat().st_size for f in item.report.files)
-            compiled = f" ({len(item.pending)} to compile)" if item.pending else ""
+            compiled = (
+                f" ({len(item.compiled)} compiled, {len(item.pending)} to compile)"
+                if sdists
+                else ""
+            )
             lines.append(
                 f"  {item.selection.target.platform}: {len(packages)} packages, "
                 f"{len(packages) - sdists} wheels, {sdists} sdists{compiled}, "

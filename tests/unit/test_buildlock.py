@@ -72,7 +72,12 @@ class Setup:
         return buildlock.path_in(self.cfg.project_dir)
 
     def build(self) -> wheelhouse.Wheelhouse:
-        return wheelhouse.build(self.cfg, self.selections, settings=self.settings, cache=self.cache)
+        return self.build_with(())
+
+    def build_with(self, compiled: tuple[wheelhouse.CompiledWheel, ...]) -> wheelhouse.Wheelhouse:
+        return wheelhouse.build(
+            self.cfg, self.selections, settings=self.settings, cache=self.cache, compiled=compiled
+        )
 
     def record(self, version: str) -> buildlock.Entry:
         filename = f"setuptools-{version}-py3-none-any.whl"
@@ -106,7 +111,7 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
             "setuptools",
             {
                 f"setuptools-{v}-py3-none-any.whl": wheel_bytes("setuptools", v)
-                for v in ("69.0", "80.0")
+                for v in ("69.0", "80.0", "81.0")
             },
         )
         project = tmp_path / "project"
