@@ -48,6 +48,7 @@ from pathlib import Path, PurePosixPath
 
 INSTALLER_NAME = b"containerize\n"
 SOURCE_ROOT = Path("/src")
+FIXED_EPOCH = "315532800"  # 1980-01-01, the earliest date a zip entry can hold
 
 
 class StepError(Exception):
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     build_cmd = commands.add_parser("build", help="build wheels from sdists")
     build_cmd.add_argument("--wheelhouse", type=Path, required=True)
     build_cmd.add_argument("--out", type=Path, required=True)
+    build_cmd.add_argument("--source-root", type=Path, default=SOURCE_ROOT)
     build_cmd.add_argument("manifest", type=Path)
     args = parser.parse_args(argv)
     try:
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             sdists = [checked(args.wheelhouse, entry, str(args.manifest)) for entry in entries]
             args.out.mkdir(parents=True, exist_ok=True)
             for sdist in sdists:
-                build(sdist, args.out)
+                build(sdist, args.out, root=args.source_root)
     except StepError as exc:
         print(f"containerize: error: {exc}", file=sys.stderr)
         return 1
@@ -193,14 +195,18 @@ def install(venv: Path, wheels: list[Path], tools: Path) -> None:
 # -- build ------------------------------------------------------------------------------
 
 
-def build(sdist: Path, out: Path) -> None:
-    """Build *sdist*'s wheel into *out* from a fixed folder, with pip, offline."""
-    source = unpack(sdist, SOURCE_ROOT / sdist.name)
+def build(sdist: Path, out: Path, *, root: Path = SOURCE_ROOT) -> None:
+    """Build *sdist*'s wheel into *out* from a fixed folder under *root*, with pip,
+    offline."""
+    source = unpack(sdist, root / sdist.name)
     env = dict(os.environ)
     # Debug information and __FILE__ then name source files relative to the folder.
     prefix_map = f"-ffile-prefix-map={source}=."
     for flag in ("CFLAGS", "CXXFLAGS"):
         env[flag] = f"{env.get(flag, '')} {prefix_map}".strip()
+    # The wheel's own zip entries get this date (wheel clamps to 1980): the same
+    # sources give the same wheel bytes, and so the same sha256, on every build.
+    env["SOURCE_DATE_EPOCH"] = FIXED_EPOCH
     argv = [
         sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-index",
         "--no-deps", "--no-cache-dir", "--disable-pip-version-check", "--no-input",

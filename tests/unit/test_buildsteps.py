@@ -21,8 +21,8 @@ import pytest
 
 from containerize import buildsteps
 from containerize.project import load as project_load
-from containerize.resolve import wheelhouse
-from containerize.resolve.fetch import Cache, fetch
+from containerize.resolve import buildlock, wheelhouse
+from containerize.resolve.fetch import Cache, FileRequest, fetch
 
 SCRIPT = buildsteps.FOLDER / "wheels.py"
 VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
@@ -171,3 +171,91 @@ def test_an_sdist_that_would_write_outside_its_folder_is_refused(tmp_path: Path)
     result = run("build", "--wheelhouse", house, "--out", tmp_path / "out", "compile.json")
     assert result.returncode == 1
     assert "'evil-1.0/../../escaped' would be written outside its folder" in result.stderr
+
+
+SETUP_PY = """\
+import os
+from setuptools import setup
+
+# What the build saw, kept in the wheel for the test to read.
+with open("probe_info.py", "w") as out:
+    out.write(f"CWD = {os.getcwd()!r}\\n")
+    out.write(f"CFLAGS = {os.environ.get('CFLAGS', '')!r}\\n")
+    out.write(f"EPOCH = {os.environ.get('SOURCE_DATE_EPOCH', '')!r}\\n")
+setup(name="probe", version="1.0", py_modules=["probe_info"])
+"""
+
+
+def make_sdist(folder: Path) -> Path:
+    path = folder / "probe-1.0.tar.gz"
+    with tarfile.open(path, "w:gz") as archive:
+        for name, text in {
+            "probe-1.0/setup.py": SETUP_PY,
+            "probe-1.0/pyproject.toml": (
+                '[build-system]\nrequires = ["setuptools"]\n'
+                'build-backend = "setuptools.build_meta"\n'
+            ),
+            "probe-1.0/PKG-INFO": "Metadata-Version: 2.1\nName: probe\nVersion: 1.0\n",
+        }.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return path
+
+
+@pytest.mark.network
+def test_an_sdist_builds_offline_from_a_fixed_path_into_the_same_bytes(
+    tmp_path: Path, tools: Path
+) -> None:
+    """The compile build's two steps, as the image runs them: the build env placed
+    from the locked build requirements and pip, then the sdist built without network
+    or isolation, from a fixed folder, with -ffile-prefix-map and a fixed date."""
+    house = tmp_path / "wh"
+    house.mkdir()
+    (entry_,) = [
+        e
+        for e in buildlock.read(REPO / "fixtures" / "hello-wsgi" / buildlock.FILE_NAME).values()
+        if e.platform == "linux/amd64"
+    ]
+    requests = [
+        FileRequest(name=f.name, version=f.version, filename=f.filename, sha256=f.sha256)
+        for f in entry_.files
+    ]
+    settings = wheelhouse.index_settings(project_load(REPO / "fixtures" / "hello-wsgi"))
+    fetch(requests, settings=settings, cache=Cache.default(), dest=house)
+    env_manifest = {"wheels": [entry(house / f.filename) for f in entry_.files]}
+    (house / "build-env.json").write_text(json.dumps(env_manifest))
+    venv = tmp_path / "build-env"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    installed = run(
+        "install", "--venv", venv, "--wheelhouse", house, "--tools", tools,
+        "--python-version", VERSION, "--with", "pip", "build-env.json",
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stderr
+
+    sdist = make_sdist(house)
+    (house / "compile.json").write_text(json.dumps({"sdists": [entry(sdist)]}))
+    wheels = []
+    for attempt in ("one", "two"):
+        out = tmp_path / attempt
+        built = subprocess.run(
+            [
+                str(venv / "bin" / "python"), str(SCRIPT), "build", "--wheelhouse", str(house),
+                "--out", str(out), "--source-root", str(tmp_path / "src"), "compile.json",
+            ],
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+        assert built.returncode == 0, built.stdout + built.stderr
+        (wheel,) = out.glob("probe-1.0-*.whl")
+        wheels.append(wheel.read_bytes())
+    with zipfile.ZipFile(io.BytesIO(wheels[0])) as archive:
+        info: dict[str, str] = {}
+        exec(archive.read("probe_info.py").decode(), info)
+        dates = {item.date_time for item in archive.infolist()}
+    source = tmp_path / "src" / "probe-1.0.tar.gz" / "probe-1.0"
+    assert info["CWD"] == str(source)
+    assert f"-ffile-prefix-map={source}=." in info["CFLAGS"]
+    assert info["EPOCH"] == "315532800"
+    assert dates == {(1980, 1, 1, 0, 0, 0)}
+    assert wheels[0] == wheels[1]  # the same sdist, built twice: the same bytes
