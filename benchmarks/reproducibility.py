@@ -1,10 +1,13 @@
 """Two clean builds of the same inputs: do they give the same image index digest?
 
-Each server target of hello-wsgi is built twice with ``--no-cache`` for linux/amd64
-and linux/arm64 into an OCI layout with ``rewrite-timestamp=true`` and the same
-SOURCE_DATE_EPOCH. The script prints both index digests and, when they differ, which
-layers differ and which files in them, so the remaining sources of
-non-determinism are named exactly. Run with ``nox -s reproducibility``.
+Each server target of hello-wsgi (all four unless named on the command line) is
+built twice with ``--no-cache`` for linux/amd64 and linux/arm64 into an OCI layout
+with ``rewrite-timestamp=true`` and the same SOURCE_DATE_EPOCH. Each of the two
+builds starts from an empty download cache of its own, so sdists (mod_wsgi) are
+compiled afresh both times rather than taken from the cache of compiled wheels: the
+compiled wheels' sha256 are compared too. The script prints both index digests and,
+when they differ, which layers differ and which files in them, so the remaining
+sources of non-determinism are named exactly. Run with ``nox -s reproducibility``.
 """
 
 from __future__ import annotations
@@ -63,6 +66,27 @@ def _layer_files(path: Path, digest: str) -> dict[str, str]:
     return files
 
 
+def _build_twice(project: Path, servers: list[str], tmp: Path) -> list[dict[str, str]]:
+    """Two clean builds, each with its own empty cache: per run, what -> digest."""
+    runs = []
+    for run in (1, 2):
+        os.environ["CONTAINERIZE_CACHE_DIR"] = str(tmp / f"cache-{run}")
+        cfg = config.load(project, overrides={"servers": servers})
+        prepared = images.prepare(cfg, output="none", no_cache=True)
+        found: dict[str, str] = {}
+        assert prepared.wheelhouse is not None
+        for item in prepared.wheelhouse.platforms:
+            for wheel in item.compiled:
+                found[f"compiled {wheel.filename}"] = f"sha256:{wheel.sha256}"
+        for inv in prepared.invocations:
+            dest = tmp / f"{inv.target}-{run}.tar"
+            out = buildx.Output(kind="oci", dest=dest, rewrite_timestamp=True)
+            result = buildx.build(replace(inv, output=out, tags=(), progress="plain"), stream=False)
+            found[str(inv.target)] = result.digest or "?"
+        runs.append(found)
+    return runs
+
+
 def main() -> int:
     baseimage.ensure()
     os.environ["SOURCE_DATE_EPOCH"] = EPOCH
@@ -74,29 +98,22 @@ def main() -> int:
             project,
             ignore=shutil.ignore_patterns(".containerize", "containerize.lock"),
         )
-        servers = sys.argv[1:] or ["gunicorn", "uwsgi"]
-        cfg = config.load(project, overrides={"servers": servers})
-        prepared = images.prepare(cfg, output="none", no_cache=True)
-        for inv in prepared.invocations:
-            outputs = []
-            for run in (1, 2):
-                dest = Path(tmp) / f"{inv.target}-{run}.tar"
-                out = buildx.Output(kind="oci", dest=dest, rewrite_timestamp=True)
-                result = buildx.build(
-                    replace(inv, output=out, tags=(), progress="plain"), stream=False
-                )
-                outputs.append((dest, result.digest))
-            (first, d1), (second, d2) = outputs
-            print(f"{inv.target}: {d1} / {d2}: {'same' if d1 == d2 else 'DIFFERENT'}")
-            if d1 == d2:
+        servers = sys.argv[1:] or ["gunicorn", "uwsgi", "mod_wsgi", "cheroot"]
+        first, second = _build_twice(project, servers, Path(tmp))
+        for what in sorted(first):
+            d1, d2 = first[what], second.get(what, "?")
+            print(f"{what}: {d1} / {d2}: {'same' if d1 == d2 else 'DIFFERENT'}")
+            if d1 == d2 or what.startswith("compiled "):
+                same = same and d1 == d2
                 continue
             same = False
-            m1, m2 = _manifests(first), _manifests(second)
+            one, two = Path(tmp) / f"{what}-1.tar", Path(tmp) / f"{what}-2.tar"
+            m1, m2 = _manifests(one), _manifests(two)
             for platform in sorted(m1):
                 for index, (l1, l2) in enumerate(zip(m1[platform], m2[platform], strict=False)):
                     if l1 == l2:
                         continue
-                    f1, f2 = _layer_files(first, l1), _layer_files(second, l2)
+                    f1, f2 = _layer_files(one, l1), _layer_files(two, l2)
                     changed = sorted(n for n in set(f1) | set(f2) if f1.get(n) != f2.get(n))
                     print(f"  {platform} layer {index}: {len(changed)} files differ")
                     for name in changed[:15]:

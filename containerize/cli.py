@@ -62,8 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     ignore = add("dockerignore", help="print a .dockerignore for building the project by hand")
     ignore.add_argument("--write", action="store_true", help="write it into the project")
 
-    pin = add("pin", help="pin the base image by digest in containerize.lock")
-    pin.add_argument("--refresh", action="store_true", help="resolve the digest again")
+    pin = add(
+        "pin",
+        help="pin the base image by digest in containerize.lock, and the sdists' build "
+        "requirements by hash in containerize-build.lock",
+    )
+    pin.add_argument("--refresh", action="store_true", help="resolve both again")
 
     for name, help_text in (
         ("wheelhouse", "fetch the locked files for every platform, hash-verified"),

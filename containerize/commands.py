@@ -91,10 +91,13 @@ def base_image() -> int:
 
 
 def pin(project: Path, *, refresh: bool) -> int:
-    """Pin the configured base image by digest in ``containerize.lock``."""
+    """Pin the configured base image by digest in ``containerize.lock``, and the sdists'
+    build requirements by hash in ``containerize-build.lock``."""
     cfg = config.load(project)
     ref = pins.pinned(cfg.base_image, cfg.pins_file, refresh=refresh, builder=cfg.builder)
     print(f"{ref}\n(recorded in {cfg.pins_file})")
+    for line in pipeline.pin_build_requirements(cfg, refresh=refresh):
+        print(f"build requirements {line}")
     return 0
 
 
@@ -246,6 +249,9 @@ def _show_plan(prepared: pipeline.Prepared, *, dockerfile_only: bool) -> None:
     print(f"# Dockerfile ({prepared.config.build_dir / 'context' / 'Dockerfile'})")
     print(prepared.dockerfile)
     print("# buildx commands")
+    if prepared.compile is not None:
+        print(f"# first, {dockerfile_mod.COMPILE_NOTE}")
+        print(process.quote(buildx.argv(prepared.compile)))
     for inv in prepared.invocations:
         print(process.quote(buildx.argv(inv)))
 

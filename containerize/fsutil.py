@@ -179,12 +179,18 @@ BUILD_DIR_MARKER = ".containerize-build-dir"
 _OWN_ENTRIES = (
     "wheelhouse",
     "context",
+    "compile",
+    "compiled",
+    "tools",
     "metadata",
     "build-requirements",
     "test-results",
     ".lock",
     ".wheelhouse.*",
     ".context.*",
+    ".compile.*",
+    ".compiled.*",
+    ".tools.*",
     ".containerize-build-dir.*",
 )
 

@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
-"""Regenerate ``containerize/servers/servers.pylock.toml``, containerize's own server lock.
+"""Regenerate containerize's own locks: the servers' and the build tools'.
 
-containerize installs a WSGI server from this lock only when the project's lock does
-not pin the server's distribution (see ``containerize.resolve.wheelhouse``). The lock
-is made by uv against the index of *your* pip configuration (``index-url``, else pip's
+``containerize/servers/servers.pylock.toml``: containerize installs a WSGI server from
+this lock only when the project's lock does not pin the server's distribution (see
+``containerize.resolve.wheelhouse``). With ``--tools``,
+``containerize/buildsteps/tools.pylock.toml``: the tools that run inside build steps
+(pypa's installer, and pip to build sdists; see ``containerize.buildsteps``).
+
+Each lock is made by uv against the index of *your* pip configuration (``index-url``, else pip's
 default; with ``--extra-indexes`` also the ``extra-index-url`` ones), read the way
 containerize reads it, so credentials and the CA bundle apply. uv's output is then
 rewritten:
@@ -20,9 +24,9 @@ rewritten:
 
 Run it from anywhere, with containerize installed (``pip install -e .``)::
 
-    python3 scripts/lock-servers.py [--uv PATH] [--output FILE]
+    python3 scripts/lock-servers.py [--tools] [--uv PATH] [--output FILE]
 
-It resolves afresh: the newest versions :data:`ROOTS` allow.
+It resolves afresh: the newest versions :data:`ROOTS` (or :data:`TOOL_ROOTS`) allow.
 """
 
 from __future__ import annotations
@@ -54,10 +58,13 @@ from containerize.resolve.targets import LibcName, compute_tags
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = REPO / "containerize" / "servers" / "servers.pylock.toml"
+TOOLS_OUTPUT = REPO / "containerize" / "buildsteps" / "tools.pylock.toml"
 
 #: The distributions the lock is made for: every server's, and WhiteNoise, which serves
 #: static files for the servers that cannot.
 ROOTS = ("cheroot>=10", "gunicorn>=23", "mod-wsgi>=5", "pyuwsgi>=2.0", "whitenoise>=6")
+#: The tools build steps run: installer places wheels for any platform, pip builds sdists.
+TOOL_ROOTS = ("installer>=0.7", "pip>=24")
 #: The CPython versions the lock covers; its ``requires-python`` says so.
 PYTHONS = ((3, 11), (3, 12), (3, 13))
 PLATFORMS = (LINUX_AMD64, LINUX_ARM64)
@@ -78,13 +85,31 @@ Do not edit by hand. Regenerate with uv on PATH (or --uv PATH):
 Roots: {roots}
 """
 
+TOOLS_HEADER = """\
+containerize's own lock of the tools that run inside build steps (PEP 751).
+
+installer places each platform's wheels into the image's virtual environment, on the
+build platform; pip builds sdists, offline, on the target platform. Both are pure
+Python wheels, fetched by name from the indexes of the user's pip configuration and
+checked against these hashes, like every other file. Made for CPython {pythons}.
+
+Do not edit by hand. Regenerate with uv on PATH (or --uv PATH):
+    python3 scripts/lock-servers.py --tools
+Roots: {roots}
+"""
+
 _VIA = re.compile(r"^\s*#\s*(?:via\s+)?(?P<name>\S.*?)\s*$")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--uv", help="the uv executable (default: $UV, else uv on PATH)")
-    parser.add_argument("--output", type=Path, default=OUTPUT, help=f"default: {OUTPUT}")
+    parser.add_argument(
+        "--tools", action="store_true", help=f"lock the build tools into {TOOLS_OUTPUT.name}"
+    )
+    parser.add_argument(
+        "--output", type=Path, help=f"default: {OUTPUT}, or with --tools {TOOLS_OUTPUT}"
+    )
     parser.add_argument(
         "--extra-indexes",
         action="store_true",
@@ -96,21 +121,36 @@ def main(argv: list[str] | None = None) -> int:
         print("error: uv not found; pass --uv PATH or put uv on PATH", file=sys.stderr)
         return 2
     try:
-        text = lock_servers(uv, discover(Path.cwd()), extra_indexes=args.extra_indexes)
+        text = lock_servers(
+            uv,
+            discover(Path.cwd()),
+            extra_indexes=args.extra_indexes,
+            roots=TOOL_ROOTS if args.tools else ROOTS,
+            header=TOOLS_HEADER if args.tools else HEADER,
+        )
     except ContainerizeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    write_atomic(args.output, text)
-    print(f"wrote {args.output}")
+    output = args.output or (TOOLS_OUTPUT if args.tools else OUTPUT)
+    write_atomic(output, text)
+    print(f"wrote {output}")
     return 0
 
 
-def lock_servers(uv: str, settings: IndexSettings, *, extra_indexes: bool = False) -> str:
-    """The finished lock text: uv's resolution, rewritten as the module docstring says."""
+def lock_servers(
+    uv: str,
+    settings: IndexSettings,
+    *,
+    extra_indexes: bool = False,
+    roots: tuple[str, ...] = ROOTS,
+    header: str = HEADER,
+) -> str:
+    """The finished lock text: uv's resolution of *roots*, rewritten as the module
+    docstring says, under *header*."""
     env = _uv_environment(settings, extra_indexes=extra_indexes)
     with tempfile.TemporaryDirectory(prefix="lock-servers-") as tmp:
         folder = Path(tmp)
-        (folder / "servers.in").write_text("\n".join(ROOTS) + "\n")
+        (folder / "servers.in").write_text("\n".join(roots) + "\n")
         _compile(uv, folder, env, "--format", "pylock.toml", "--output-file", "pylock.toml")
         resolved = tomllib.loads((folder / "pylock.toml").read_text())
         # The same resolution again, as requirements whose annotations name the edges;
@@ -127,7 +167,7 @@ def lock_servers(uv: str, settings: IndexSettings, *, extra_indexes: bool = Fals
             f"the two resolutions differ: {sorted(set(parents) ^ locked)}",
             hint="run the script again; if it persists, report it",
         )
-    text = _header() + tomlkit.dumps(_document(resolved, parents))
+    text = _header(header, roots) + tomlkit.dumps(_document(resolved, parents))
     if "://" in text:
         raise ContainerizeError("the rewritten lock still holds a URL", hint="fix the script")
     return text
@@ -189,9 +229,9 @@ def _parents(requirements: str) -> dict[NormalizedName, set[NormalizedName]]:
     return parents
 
 
-def _header() -> str:
+def _header(header: str, roots: tuple[str, ...]) -> str:
     pythons = ", ".join(f"{major}.{minor}" for major, minor in PYTHONS)
-    text = HEADER.format(pythons=pythons, roots=", ".join(ROOTS))
+    text = header.format(pythons=pythons, roots=", ".join(roots))
     return "".join(f"# {line}".rstrip() + "\n" for line in text.splitlines()) + "\n"
 
 

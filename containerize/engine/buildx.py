@@ -25,9 +25,10 @@ OutputKind = Literal["load", "push", "none"]
 
 @dataclass(frozen=True, kw_only=True)
 class Output:
-    """Where a build's result goes: ``load`` into the engine, ``push``, or an OCI layout."""
+    """Where a build's result goes: ``load`` into the engine, ``push``, an OCI layout, or
+    the files of the result into a local folder (one subfolder per platform)."""
 
-    kind: Literal["load", "push", "oci"]
+    kind: Literal["load", "push", "oci", "local"]
     dest: Path | None = None
     rewrite_timestamp: bool = False
 
@@ -36,6 +37,9 @@ class Output:
             return ["--load"]
         if self.kind == "push":
             return ["--push"]
+        if self.kind == "local":
+            # Split by platform even when there is one, so the layout never varies.
+            return ["--output", f"type=local,dest={self.dest},platform-split=true"]
         parts = ["type=oci", f"dest={self.dest}"]
         if self.rewrite_timestamp:
             parts.append("rewrite-timestamp=true")

@@ -28,6 +28,7 @@ _PROJECT_FILES = (
     "requirements.txt",
     "requirements.in",
     "containerize.lock",
+    "containerize-build.lock",
 )
 
 

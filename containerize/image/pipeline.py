@@ -12,6 +12,9 @@ them alone:
     the Dockerfile text (pure);
 ``wheelhouse`` and ``context``
     the only steps that write: the hash-verified wheelhouse and the build context;
+``compile``
+    the sdists no wheel fits, compiled on their target platform by a build of their
+    own; the wheelhouse then holds their wheels (:mod:`containerize.image.compile`);
 ``invocations``
     one ``docker buildx build`` per server (pure);
 ``build``
@@ -33,6 +36,7 @@ from containerize.config import Config
 from containerize.engine import buildx, probes
 from containerize.engine.buildx import OutputKind
 from containerize.fsutil import claim
+from containerize.image import compile as compile_mod
 from containerize.image import context, dockerfile, pins, plan, report, revision
 from containerize.platforms import Platform
 from containerize.resolve import lock as lockmod
@@ -64,6 +68,9 @@ class Prepared:
     dockerfile: str
     invocations: tuple[buildx.BuildInvocation, ...]
     wheelhouse: wheelhouse_mod.Wheelhouse | None = None
+    #: The build that compiles sdists, when a platform has any (run by :func:`prepare`
+    #: unless it is a dry run).
+    compile: buildx.BuildInvocation | None = None
 
     @property
     def notices(self) -> tuple[str, ...]:
@@ -149,12 +156,65 @@ def make_plan(config: Config, resolved: Resolved) -> plan.BuildPlan:
     )
 
 
-def fetch_wheelhouse(config: Config, resolved: Resolved) -> wheelhouse_mod.Wheelhouse:
-    """Fetch every selected file, hash-checked, into ``<build dir>/wheelhouse``."""
+def fetch_wheelhouse(
+    config: Config,
+    resolved: Resolved,
+    compiled: Sequence[wheelhouse_mod.CompiledWheel] = (),
+) -> wheelhouse_mod.Wheelhouse:
+    """Fetch every selected file, hash-checked, into ``<build dir>/wheelhouse``, with
+    the wheels *compiled* from its sdists."""
     claim(config.build_dir)
     return wheelhouse_mod.build(
-        config, resolved.selections, settings=resolved.settings, cache=Cache.default()
+        config,
+        resolved.selections,
+        settings=resolved.settings,
+        cache=Cache.default(),
+        compiled=compiled,
     )
+
+
+def pin_build_requirements(config: Config, *, refresh: bool = False) -> list[str]:
+    """Record the sdists' build requirements in ``containerize-build.lock``; one line per
+    platform that has sdists (see :func:`wheelhouse.pin_build_requirements`)."""
+    resolved = resolve(config, engine=probes.engine_reachable(), record_pin=False)
+    return wheelhouse_mod.pin_build_requirements(
+        config,
+        resolved.selections,
+        settings=resolved.settings,
+        cache=Cache.default(),
+        refresh=refresh,
+    )
+
+
+def fetch_tools(config: Config, resolved: Resolved) -> None:
+    """Fetch the build steps' tools, hash-checked, into ``<build dir>/tools``."""
+    claim(config.build_dir)
+    wheelhouse_mod.fetch_tools(config, settings=resolved.settings, cache=Cache.default())
+
+
+def compile_sdists(
+    config: Config,
+    build_plan: plan.BuildPlan,
+    resolved: Resolved,
+    house: wheelhouse_mod.Wheelhouse,
+    *,
+    no_cache: bool = False,
+) -> wheelhouse_mod.Wheelhouse:
+    """The wheelhouse with a wheel for every sdist: taken from the cache of compiled
+    wheels when it has one, else compiled now and remembered there."""
+    if not house.pending:
+        return house
+    cache = Cache.default()
+    known = compile_mod.cached(resolved.base_image, house, cache=cache)
+    if known:
+        house = fetch_wheelhouse(config, resolved, known)
+    if not house.pending:
+        return house
+    compiled = compile_mod.compile_pending(
+        config, build_plan, house, cache=cache, no_cache=no_cache
+    )
+    compile_mod.remember(resolved.base_image, house, compiled, cache=cache)
+    return fetch_wheelhouse(config, resolved, (*known, *compiled))
 
 
 def write_context(
@@ -186,6 +246,7 @@ def invocations(
         build_plan,
         context=config.build_dir / "context",
         wheelhouse=config.build_dir / "wheelhouse",
+        tools=config.build_dir / "tools",
         output=output,
         builder=config.builder,
         cache_from=config.cache_from,
@@ -210,9 +271,16 @@ def prepare(
     build_plan = make_plan(config, resolved)
     text = dockerfile.render(build_plan)
     house = None
+    # Which platforms compile: as far as selection tells, before anything is fetched.
+    sdists = tuple(s.target.platform for s in resolved.selections if s.sdists)
+    compile_inv = (
+        compile_mod.invocation(config, build_plan, sdists, no_cache=no_cache) if sdists else None
+    )
     if not dry_run:
         house = fetch_wheelhouse(config, resolved)
+        fetch_tools(config, resolved)
         write_context(config, build_plan, text, files)
+        house = compile_sdists(config, build_plan, resolved, house, no_cache=no_cache)
     return Prepared(
         config=config,
         resolved=resolved,
@@ -220,6 +288,7 @@ def prepare(
         dockerfile=text,
         invocations=invocations(config, build_plan, output=output, no_cache=no_cache),
         wheelhouse=house,
+        compile=compile_inv,
     )
 
 

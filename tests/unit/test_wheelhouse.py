@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from packaging.utils import canonicalize_name
 from containerize import config, fsutil
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.project import load as project_load
-from containerize.resolve import wheelhouse
+from containerize.resolve import buildlock, wheelhouse
 from containerize.resolve.lock import load_lock
 from containerize.resolve.targets import TargetEnvironment
 
@@ -61,19 +62,47 @@ def test_needs_and_announcement(hello: config.Config) -> None:
 def test_manifests_pin_hashes(hello: config.Config, tmp_path: Path) -> None:
     amd64 = selections(hello)[0]
     pinned = (
-        wheelhouse.PinnedFile(
+        buildlock.PinnedFile(
             name="setuptools", version="80.0", filename="setuptools-80.0-py3-none-any.whl",  # type: ignore[arg-type]
             sha256="0" * 64,
         ),
     )  # fmt: skip
-    wheelhouse._write_manifests(tmp_path, amd64, pinned)
-    gunicorn = (tmp_path / "requirements-gunicorn.txt").read_text().splitlines()
-    assert gunicorn[1] == (
-        "gunicorn==27.0.1 --hash=sha256:"
-        "378b26b9a38adcf4592f28828233c1716acc55e833ea06bf48719782efaa0d10"
+    wheelhouse._write_manifests(tmp_path, amd64, pinned, compiled={})
+
+    def read(name: str) -> dict[str, list[dict[str, str]]]:
+        data: dict[str, list[dict[str, str]]] = json.loads((tmp_path / name).read_text())
+        return data
+
+    assert read("install-gunicorn.json") == {
+        "wheels": [
+            {
+                "name": "gunicorn",
+                "version": "27.0.1",
+                "file": "gunicorn-27.0.1-py3-none-any.whl",
+                "sha256": "378b26b9a38adcf4592f28828233c1716acc55e833ea06bf48719782efaa0d10",
+            }
+        ],
+        "pending": [],
+    }
+    assert read("install-base.json") == {"wheels": [], "pending": []}
+    # The sdist is pending until its compiled wheel is known; then it is that wheel.
+    (sdist,) = read("compile.json")["sdists"]
+    assert sdist["file"] == "mod_wsgi-6.1.1.tar.gz"
+    assert read("install-mod_wsgi.json") == {"wheels": [], "pending": [sdist]}
+    assert [e["file"] for e in read("build-env.json")["wheels"]] == [
+        "setuptools-80.0-py3-none-any.whl"
+    ]
+    built = wheelhouse.CompiledWheel(
+        sdist=sdist["file"],
+        sdist_sha256=sdist["sha256"],
+        platform="linux-amd64",
+        filename="mod_wsgi-6.1.1-cp311-cp311-linux_x86_64.whl",
+        sha256="1" * 64,
     )
-    assert (tmp_path / "requirements-base.txt").read_text().count("\n") == 1
-    assert "setuptools==80.0 --hash=sha256:" in (tmp_path / "build-requirements.txt").read_text()
+    wheelhouse._write_manifests(tmp_path, amd64, pinned, compiled={sdist["sha256"]: built})
+    assert read("install-mod_wsgi.json")["wheels"][0]["file"] == built.filename
+    assert read("install-mod_wsgi.json")["pending"] == []
+    assert read("compile.json") == {"sdists": []}
 
 
 def test_server_missing_from_the_lock_comes_from_containerizes_lock(

@@ -1,0 +1,212 @@
+"""Compiling sdists into wheels on their target platform, before the image build.
+
+An sdist is the one thing that must run on the target platform (under emulation for a
+foreign one): its build runs a compiler for that platform's CPU. It is compiled by a
+build of its own (:func:`containerize.image.dockerfile.render_compile`), whose wheels
+are exported to a local folder, hashed, and kept in the content-addressed download
+cache. The wheelhouse then holds each as a wheel with its own sha256, and the image's
+Dockerfile installs wheels only.
+
+The compile build's context is ``<build dir>/compile``: its Dockerfile and the build
+step scripts, nothing of the application, so a code change never touches it.
+
+Each sdist is compiled once per (sdist sha256, target platform, Python, build
+requirements, base image digest): the base image is part of the key because the wheel
+is compiled against its C library and headers. A record of each compiled wheel lives
+in the cache, ``<cache>/compiled/<key>.json``, naming the wheel and its sha256; a
+later build of any project, ``--no-cache`` included, that needs the same wheel takes
+it from there (re-hashed) and compiles nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+
+from containerize.config import Config
+from containerize.engine import buildx
+from containerize.errors import EngineError
+from containerize.fsutil import replacing_dir, replacing_file, write_atomic
+from containerize.image import dockerfile, plan
+from containerize.platforms import Platform
+from containerize.resolve.fetch import Cache
+from containerize.resolve.wheelhouse import CompiledWheel, PlatformWheelhouse, Wheelhouse
+
+logger = logging.getLogger("containerize")
+
+
+def key(base_image: str, item: PlatformWheelhouse, sdist_sha256: str) -> str:
+    """The cache key of one sdist's wheel on *item*'s platform (a sha256 hex digest)."""
+    target = item.selection.target
+    parts = {
+        "sdist": sdist_sha256,
+        "platform": str(target.platform),
+        "python": "{}.{}".format(*target.python_version),
+        "build-requirements": sorted(f.sha256 for f in item.build_requirements),
+        "base-image": base_image,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def cached(base_image: str, house: Wheelhouse, *, cache: Cache) -> tuple[CompiledWheel, ...]:
+    """The wheels the cache already holds for *house*'s pending sdists.
+
+    Only with a base image pinned by digest: a tag may move to another image.
+    """
+    if "@" not in base_image:
+        return ()
+    found = []
+    for item in house.platforms:
+        for package in item.pending:
+            record = _record_path(cache, key(base_image, item, package.file.sha256))
+            wheel = _read_record(record)
+            if wheel is not None and cache.lookup(wheel.sha256, wheel.filename) is not None:
+                logger.info(
+                    "%s for %s: compiled before, %s",
+                    package.file.filename,
+                    item.selection.target.platform,
+                    wheel.filename,
+                )
+                found.append(wheel)
+    return tuple(found)
+
+
+def remember(
+    base_image: str, house: Wheelhouse, compiled: Sequence[CompiledWheel], *, cache: Cache
+) -> None:
+    """Record each *compiled* wheel under its key, for later builds."""
+    if "@" not in base_image:
+        return
+    for item in house.platforms:
+        for wheel in compiled:
+            if wheel.platform == item.selection.target.platform.slug:
+                path = _record_path(cache, key(base_image, item, wheel.sdist_sha256))
+                write_atomic(path, json.dumps(wheel.__dict__, indent=1, sort_keys=True) + "\n")
+
+
+def _record_path(cache: Cache, digest: str) -> Path:
+    return cache.root / "compiled" / digest[:2] / f"{digest}.json"
+
+
+def _read_record(path: Path) -> CompiledWheel | None:
+    """The record at *path*; ``None`` when there is none or it is damaged."""
+    try:
+        data = json.loads(path.read_text())
+        return CompiledWheel(**{k: str(data[k]) for k in CompiledWheel.__dataclass_fields__})
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def platforms(house: Wheelhouse) -> tuple[Platform, ...]:
+    """The platforms that have sdists left to compile."""
+    return tuple(item.selection.target.platform for item in house.platforms if item.pending)
+
+
+def invocation(
+    config: Config, build_plan: plan.BuildPlan, targets: Sequence[Platform], *, no_cache: bool
+) -> buildx.BuildInvocation:
+    """The compile build for *targets*, reading ``<build dir>/compile`` (pure)."""
+    return plan.compile_invocation(
+        build_plan,
+        context=config.build_dir / "compile",
+        wheelhouse=config.build_dir / "wheelhouse",
+        tools=config.build_dir / "tools",
+        platforms=targets,
+        dest=config.build_dir / "compiled",
+        builder=config.builder,
+        no_cache=no_cache,
+    )
+
+
+def write_context(config: Config, build_plan: plan.BuildPlan) -> Path:
+    """Write ``<build dir>/compile``: the compile Dockerfile and the build step scripts."""
+    dest = config.build_dir / "compile"
+    with replacing_dir(dest) as staging:
+        (staging / "Dockerfile").write_text(dockerfile.render_compile(build_plan))
+        for name, data in plan.buildsteps_files().items():
+            target = staging / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    return dest
+
+
+def compile_pending(
+    config: Config,
+    build_plan: plan.BuildPlan,
+    house: Wheelhouse,
+    *,
+    cache: Cache,
+    no_cache: bool = False,
+) -> tuple[CompiledWheel, ...]:
+    """Compile every pending sdist of *house*, keep the wheels in *cache*, say which."""
+    targets = platforms(house)
+    if not targets:
+        return ()
+    write_context(config, build_plan)
+    inv = invocation(config, build_plan, targets, no_cache=no_cache)
+    compiled: list[CompiledWheel] = []
+    with replacing_dir(config.build_dir / "compiled") as staging:
+        buildx.build(_into(inv, staging))
+        for item in house.platforms:
+            if item.pending:
+                compiled += _collect(item, staging / _split_name(item), cache)
+    return tuple(compiled)
+
+
+def _into(inv: buildx.BuildInvocation, dest: Path) -> buildx.BuildInvocation:
+    """*inv* exporting into *dest* (the staging folder of ``compiled``)."""
+    return replace(inv, output=buildx.Output(kind="local", dest=dest))
+
+
+def _split_name(item: PlatformWheelhouse) -> str:
+    """The folder BuildKit's local exporter writes one platform into (platform-split)."""
+    return str(item.selection.target.platform).replace("/", "_")
+
+
+def _collect(item: PlatformWheelhouse, folder: Path, cache: Cache) -> list[CompiledWheel]:
+    """The wheel of each pending sdist, from *folder* into *cache*."""
+    platform = item.selection.target.platform
+    found = {}
+    for path in sorted(folder.glob("*.whl")) if folder.is_dir() else ():
+        try:
+            name, version, _, _ = parse_wheel_filename(path.name)
+        except InvalidWheelFilename:
+            continue
+        found[(canonicalize_name(name), str(version))] = path
+    compiled = []
+    for package in item.pending:
+        wheel = found.get((package.name, str(package.version)))
+        if wheel is None:
+            raise EngineError(
+                f"the compile build for {platform} gave no wheel for {package.file.filename} "
+                f"(found: {', '.join(sorted(p.name for p in found.values())) or 'nothing'})",
+                hint="read the compile build's log above; the sdist's build may name "
+                "its wheel differently from the lock",
+            )
+        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+        entry = cache.entry(sha256, path.name)
+        if cache.lookup(sha256, path.name) is None:
+            entry.parent.mkdir(parents=True, exist_ok=True)
+            with replacing_file(entry) as partial:
+                shutil.copyfile(path, partial)
+                partial.chmod(0o644)
+        logger.info(
+            "compiled %s for %s: %s (sha256 %s)", package.file.filename, platform, path.name, sha256
+        )
+        compiled.append(
+            CompiledWheel(
+                sdist=package.file.filename,
+                sdist_sha256=package.file.sha256,
+                platform=platform.slug,
+                filename=wheel.name,
+                sha256=sha256,
+            )
+        )
+    return compiled
