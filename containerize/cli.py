@@ -76,6 +76,7 @@ def _parser() -> argparse.ArgumentParser:
         )  # fmt: skip
         if name == "build":
             _build_options(sub)
+    _release_options(add("release", help="push, test, then tag one image per server"))
     return parser
 
 
@@ -94,6 +95,34 @@ def _build_options(sub: argparse.ArgumentParser) -> None:
         "--bake", type=Path, metavar="FILE", help="write a docker-bake.json for 'buildx bake'"
     )
     sub.add_argument("--refresh-base", action="store_true", help="resolve the base digest again")
+    sub.add_argument("--no-cache", action="store_true", help="build every step again")
+    sub.add_argument("--cache-from", action="append", metavar="SPEC")
+    sub.add_argument("--cache-to", action="append", metavar="SPEC")
+
+
+def _release_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--platform", action="append", dest="platforms", metavar="OS/ARCH",
+        help="release for this platform only (repeatable); default: tool.containerize.platforms",
+    )  # fmt: skip
+    sub.add_argument("--server", action="append", dest="servers", metavar="NAME")
+    sub.add_argument("--builder", metavar="NAME", help="the buildx builder to use")
+    sub.add_argument(
+        "--dry-run", action="store_true",
+        help="print the tag plan per server and platform, build and push nothing",
+    )  # fmt: skip
+    sub.add_argument(
+        "--force", action="store_true",
+        help="overwrite existing immutable tags; sha tags from a work tree with changes",
+    )  # fmt: skip
+    sub.add_argument(
+        "--provenance", action="store_true",
+        help="attach BuildKit's provenance to each platform's manifest",
+    )  # fmt: skip
+    sub.add_argument(
+        "--sign-key", metavar="KEY",
+        help="sign the pushed digests with cosign and this key (file or KMS URI)",
+    )  # fmt: skip
     sub.add_argument("--no-cache", action="store_true", help="build every step again")
     sub.add_argument("--cache-from", action="append", metavar="SPEC")
     sub.add_argument("--cache-to", action="append", metavar="SPEC")
@@ -155,6 +184,17 @@ def _dispatch(args: argparse.Namespace) -> int:
             print_dockerfile=args.print_dockerfile,
             bake=args.bake,
             refresh_base=args.refresh_base,
+            no_cache=args.no_cache,
+        ),
+        # No test_images here: the release tests nothing until the test matrix is
+        # passed as commands.release(test_images=...).
+        "release": lambda: commands.release(
+            project,
+            overrides=overrides,
+            dry_run=args.dry_run,
+            force=args.force,
+            provenance=args.provenance,
+            sign_key=args.sign_key,
             no_cache=args.no_cache,
         ),
     }

@@ -19,9 +19,11 @@ from containerize.engine import doctor as doctor_mod
 from containerize.errors import ConfigError, ContainerizeError, FetchError
 from containerize.fsutil import exclusive, write_atomic
 from containerize.image import dockerfile as dockerfile_mod
-from containerize.image import pins, pipeline, report
+from containerize.image import pins, pipeline, report, revision
 from containerize.image.bake import bake_file
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform, parse_platforms
+from containerize.release import plan as release_plan_mod
+from containerize.release import publish
 from containerize.resolve import lock as lockmod
 from containerize.resolve.fetch import Cache, naming_the_lock
 
@@ -145,6 +147,48 @@ def build(
         summaries = pipeline.build(prepared.invocations)
     print("\nbuilt:")
     print(report.lines(summaries))
+    return 0
+
+
+def release(
+    project: Path,
+    *,
+    overrides: Mapping[str, Any],
+    dry_run: bool,
+    force: bool,
+    provenance: bool,
+    sign_key: str | None,
+    no_cache: bool = False,
+    test_images: publish.TestHook | None = None,
+) -> int:
+    """Build, push by digest, test and tag one multi-platform image per server.
+
+    *test_images* is the test step: called with ``{server: "repo@sha256:..."}`` once
+    the images are pushed, it raises to stop the release before any tag moves. None
+    releases without tests (the test matrix plugs in here).
+    """
+    cfg = config.load(project, overrides=overrides)
+    release_plan = release_plan_mod.plan_release(
+        cfg,
+        revision=revision.revision(cfg.project_dir),
+        dirty=revision.dirty(cfg.project_dir, ignore=[cfg.build_dir]),
+        force=force,
+        provenance=provenance,
+        sign_key=sign_key,
+    )
+    if dry_run:
+        print(release_plan_mod.describe(release_plan), end="")
+        return 0
+    preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=cfg.cache_to)
+    cache = Cache.default()
+    with exclusive(cfg.build_dir) as leftovers:
+        _report_leftovers(cfg.build_dir, leftovers, cache)
+        with _naming_the_lock(cfg):
+            prepared = pipeline.prepare(cfg, output="none", no_cache=no_cache)
+        if prepared.wheelhouse is not None:
+            print(prepared.wheelhouse.summary())
+        result = publish.release(prepared, release_plan, test=test_images)
+    print(result.summary())
     return 0
 
 

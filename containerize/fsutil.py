@@ -181,6 +181,7 @@ _OWN_ENTRIES = (
     "context",
     "metadata",
     "build-requirements",
+    "release",
     ".lock",
     ".wheelhouse.*",
     ".context.*",
