@@ -180,6 +180,7 @@ def release(
         print(release_plan_mod.describe(release_plan), end="")
         return 0
     preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=cfg.cache_to)
+    target = publish.connect(release_plan)
     cache = Cache.default()
     with exclusive(cfg.build_dir) as leftovers:
         _report_leftovers(cfg.build_dir, leftovers, cache)
@@ -187,7 +188,7 @@ def release(
             prepared = pipeline.prepare(cfg, output="none", no_cache=no_cache)
         if prepared.wheelhouse is not None:
             print(prepared.wheelhouse.summary())
-        result = publish.release(prepared, release_plan, test=test_images)
+        result = publish.release(prepared, release_plan, test=test_images, target=target)
     print(result.summary())
     return 0
 

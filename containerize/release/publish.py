@@ -83,25 +83,41 @@ class ReleaseResult:
         return "\n".join(lines)
 
 
-def release(
-    prepared: pipeline.Prepared,
-    release_plan: ReleasePlan,
-    *,
-    test: TestHook | None,
-    registry: Registry | None = None,
-) -> ReleaseResult:
-    """Release the images *prepared* describes, as *release_plan* says.
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """The registry a release goes to, checked, and the signer, if any, checked too."""
 
-    *prepared* comes from :func:`containerize.image.pipeline.prepare` (wheelhouse and
-    context written); its invocations are re-aimed at OCI layouts here.
-    """
+    registry: Registry
+    signer: Signer | None
+
+
+def connect(release_plan: ReleasePlan, *, registry: Registry | None = None) -> Target:
+    """Check, before anything is built, that the registry answers and accepts the
+    docker credentials, and that signing can work."""
     registry = registry or Registry(release_plan.tags.repository)
     registry.ping(what="checking the registry before the build")
     signer = None
     if release_plan.sign_key:
         signer = Signer(key=release_plan.sign_key, public_key=release_plan.public_key)
         signer.check()
-    steps = _Steps(prepared, release_plan, registry, signer)
+    return Target(registry=registry, signer=signer)
+
+
+def release(
+    prepared: pipeline.Prepared,
+    release_plan: ReleasePlan,
+    *,
+    test: TestHook | None,
+    target: Target | None = None,
+) -> ReleaseResult:
+    """Release the images *prepared* describes, as *release_plan* says.
+
+    *prepared* comes from :func:`containerize.image.pipeline.prepare` (wheelhouse and
+    context written); its invocations are re-aimed at OCI layouts here. *target* is
+    :func:`connect`'s answer (asked here when not given).
+    """
+    target = target or connect(release_plan)
+    steps = _Steps(prepared, release_plan, target.registry, target.signer)
     with _reporting(moved=steps.moved):
         images = tuple(steps.publish(inv) for inv in prepared.invocations)
         if test is not None:

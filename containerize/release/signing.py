@@ -17,11 +17,12 @@ here passes a credential or a password on a command line.
 from __future__ import annotations
 
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from containerize import process
 from containerize.errors import CommandError, ReleaseError
+from containerize.fsutil import write_atomic
 
 BINARY = "cosign"
 _TIMEOUT = 300
@@ -31,12 +32,13 @@ INSTALL_HINT = (
 )
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)
 class Signer:
     """Signs and verifies with one cosign key."""
 
     key: str  # a key file, or a KMS URI cosign understands
     public_key: Path  # where the public half is written, for verifying
+    _public_text: str = field(default="", init=False, repr=False)  # from check()
 
     def check(self) -> None:
         """Refuse early, before anything is built, when signing cannot work here."""
@@ -52,13 +54,15 @@ class Signer:
                 hint="pass a key file made by 'cosign generate-key-pair', or a KMS URI "
                 "such as 'awskms://...'",
             )
-        self.public_key.parent.mkdir(parents=True, exist_ok=True)
-        text = self._run(public_key_argv(self.key), what="reading the public key").stdout
-        self.public_key.write_text(text)
+        # The key opens (its password is right) before anything is built.
+        self._public_text = self._run(public_key_argv(self.key), what="reading").stdout
 
     def sign(self, reference: str, *, plain_http: bool) -> None:
         """Sign the index *reference* (``repo@sha256:...``) and each of its manifests."""
         self._run(sign_argv(reference, key=self.key, plain_http=plain_http), what="signing")
+        if not self._public_text:
+            self.check()
+        write_atomic(self.public_key, self._public_text)
 
     def verify(self, reference: str, *, plain_http: bool) -> None:
         """Verify *reference*'s signature against the public key; raise if it fails."""
