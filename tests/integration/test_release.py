@@ -9,17 +9,22 @@ imagetools``, plain HTTP, ``docker run``, ``cosign verify``).
 
 from __future__ import annotations
 
+import base64
+import gzip
 import http.client
 import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 import tomllib
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +38,7 @@ from containerize.errors import ContainerTestError, RegistryError, ReleaseError
 from containerize.platforms import LINUX_AMD64
 
 from . import containers
-from .conftest import copy_project
+from .conftest import REPO, copy_project
 
 logger = logging.getLogger("containerize.tests")
 
@@ -179,11 +184,13 @@ def free_port() -> int:
 
 @dataclass
 class OwnRegistry:
-    """A distribution registry of the test's own, on a free loopback port."""
+    """A distribution registry of the test's own, on a free loopback port; with
+    *htpasswd*, it asks for Basic credentials."""
 
     root: Path
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    htpasswd: Path | None = None
 
     @property
     def address(self) -> str:
@@ -199,6 +206,11 @@ class OwnRegistry:
             "version: 0.1\nlog:\n  level: warn\nstorage:\n"
             f"  filesystem:\n    rootdirectory: {self.storage}\n  delete:\n    enabled: true\n"
             f"http:\n  addr: {self.address}\n"
+            + (
+                f"auth:\n  htpasswd:\n    realm: test\n    path: {self.htpasswd}\n"
+                if self.htpasswd
+                else ""
+            )
         )
         with (self.root / "registry.log").open("ab") as log:
             self.proc = subprocess.Popen(
@@ -206,7 +218,7 @@ class OwnRegistry:
             )
         for _ in range(60):  # 30 s at most
             try:
-                if request(f"http://{self.address}/v2/")[0] == 200:
+                if request(f"http://{self.address}/v2/")[0] in (200, 401):
                     return
             except OSError:
                 time.sleep(0.5)
@@ -496,6 +508,30 @@ def test_registry_stopped_during_the_push(
     assert release_tags(repo) == {}
 
 
+def test_release_interrupted_during_the_push(
+    own_registry: OwnRegistry, tmp_path: Path, base_image: str
+) -> None:
+    """SIGTERM, as CI sends when it cancels a job, while blobs are being uploaded."""
+    repo = f"{own_registry.address}/interrupted/app"
+    project = make_project(tmp_path / "p", repo)
+    argv = [sys.executable, "-m", "containerize.cli", "--project", str(project), "release",
+            "--server", "gunicorn"]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    with subprocess.Popen(
+        argv, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as child:
+        for _ in range(6000):  # 10 minutes at most
+            if uploads_started(own_registry.storage) or child.poll() is not None:
+                break
+            time.sleep(0.01)
+        child.send_signal(signal.SIGTERM)
+        out, err = child.communicate(timeout=120)
+    assert child.returncode == 143, out + err
+    assert "interrupted by SIGTERM" in err
+    assert "no tag was moved" in err
+    assert release_tags(repo) == {}
+
+
 def test_registry_stopped_between_the_tests_and_the_tags(
     own_registry: OwnRegistry, tmp_path: Path, base_image: str
 ) -> None:
@@ -518,6 +554,90 @@ def test_registry_stopped_between_the_tests_and_the_tags(
     assert platforms_of(imagetools(tested["gunicorn"])) == ["linux/amd64", "linux/arm64"]
     assert release(project, servers=["gunicorn"]) == 0
     assert set(release_tags(repo).values()) == {tested["gunicorn"].split("@")[1]}
+
+
+# ---------------------------------------------------------------------- credentials
+
+
+def bcrypt_line(user: str, password: str) -> str:
+    """An htpasswd line (the registry takes bcrypt only), made by libxcrypt through
+    Python's crypt module, in a child so its deprecation warning stays there."""
+    script = (
+        "import crypt, sys; "
+        "print(sys.argv[1] + ':' + crypt.crypt(sys.argv[2], crypt.mksalt(crypt.METHOD_BLOWFISH)))"
+    )
+    command = [sys.executable, "-W", "ignore", "-c", script, user, password]
+    return subprocess.run(command, check=True, capture_output=True, text=True).stdout
+
+
+def test_credentials_come_from_a_docker_credential_helper_and_go_nowhere_else(
+    tmp_path: Path, base_image: str, engine: None,
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    secret = f"pw-{uuid.uuid4().hex}"
+    (tmp_path / "htpasswd").write_text(bcrypt_line("robot", secret))
+    registry = OwnRegistry(root=tmp_path / "registry", htpasswd=tmp_path / "htpasswd")
+    registry.root.mkdir()
+    registry.start()
+    try:
+        repo = f"{registry.address}/private/app"
+        project = make_project(tmp_path / "p", repo)
+        # No credentials: refused before anything is built, with the way to log in.
+        monkeypatch.setenv("DOCKER_CONFIG", str(tmp_path / "empty"))
+        with pytest.raises(RegistryError) as caught:
+            release(project, servers=["gunicorn"])
+        assert "answered 401 to GET /v2/ while checking the registry before the build" in str(
+            caught.value
+        )
+        assert f"docker login {registry.address}" in (caught.value.hint or "")
+        assert not (project / ".containerize" / "release").exists()
+
+        # A credential helper (a real program on PATH) holds them, as docker keeps them.
+        bin_dir = tmp_path / "bin"
+        bin_dir.mkdir()
+        helper = bin_dir / "docker-credential-release-test"
+        answer = json.dumps({"ServerURL": registry.address, "Username": "robot", "Secret": secret})
+        helper.write_text(f"#!/bin/sh\ncat >/dev/null\nprintf '%s' '{answer}'\n")
+        helper.chmod(0o755)
+        config = tmp_path / "docker"
+        config.mkdir()
+        (config / "config.json").write_text(
+            json.dumps({"credHelpers": {registry.address: "release-test"}})
+        )
+        monkeypatch.setenv("DOCKER_CONFIG", str(config))
+        monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+        caplog.set_level(logging.INFO, logger="containerize")
+        assert release(project, servers=["gunicorn"]) == 0
+        image = record(project)["images"]["gunicorn"]
+        assert image["tags"][-1] == f"{repo}:latest"
+        shown = caplog.text + "".join(capsys.readouterr())
+        assert "$ docker buildx build" in shown  # every command was logged...
+        assert secret not in shown  # ...and none carried the secret
+        # Not in the build folder (Dockerfile, context, metadata, SBOMs, record)...
+        for path in (project / ".containerize").rglob("*"):
+            if path.is_file():
+                assert secret.encode() not in path.read_bytes(), path
+        # ...nor in the image: its configuration (build arguments would be in its
+        # history) and its layers, read back with the credentials.
+        host, name = repo.split("/", 1)
+        auth = {"Authorization": "Basic " + base64.b64encode(f"robot:{secret}".encode()).decode()}
+        for manifest in image["platforms"].values():
+            document = json.loads(fetch(f"http://{host}/v2/{name}/manifests/{manifest}", auth))
+            for blob_ref in [document["config"], *document["layers"]]:
+                data = fetch(f"http://{host}/v2/{name}/blobs/{blob_ref['digest']}", auth)
+                if blob_ref["mediaType"].endswith("gzip"):
+                    data = gzip.decompress(data)
+                assert secret.encode() not in data, blob_ref["digest"]
+    finally:
+        registry.stop()
+
+
+def fetch(url: str, headers: Mapping[str, str]) -> bytes:
+    request_ = urllib.request.Request(url, headers={"Accept": ACCEPT, **headers})
+    with urllib.request.urlopen(request_, timeout=120) as answer:
+        data: bytes = answer.read()
+    return data
 
 
 # ------------------------------------------------------ provenance and signatures
