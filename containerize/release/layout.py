@@ -24,7 +24,11 @@ class Layout:
     root: Path
 
     def top(self) -> Descriptor:
-        """The image index the build exported: the one entry of ``index.json``."""
+        """The image index the build exported: the one entry of ``index.json``.
+
+        A build for one platform exports a plain manifest; it is wrapped here in an
+        index of its own (stored as a blob), so that every release pushes an index.
+        """
         path = self.root / "index.json"
         try:
             document = oci.load(path.read_bytes(), what=str(path))
@@ -34,6 +38,8 @@ class Layout:
                 hint="the build failed or was interrupted; release again",
             ) from None
         entries = oci.descriptors(document, what=str(path))
+        if len(entries) == 1 and entries[0].media_type in oci.MANIFEST_TYPES:
+            return self.write_index(oci.image_index([self._with_platform(entries[0])]))
         if len(entries) != 1 or entries[0].media_type not in oci.INDEX_TYPES:
             raise ReleaseError(
                 f"{path}: expected one image index, found "
@@ -41,6 +47,20 @@ class Layout:
                 hint="build for the platforms as one multi-platform build",
             )
         return entries[0]
+
+    def _with_platform(self, manifest: Descriptor) -> Descriptor:
+        """*manifest*'s descriptor with the platform its image configuration names."""
+        config = oci.descriptors(self.document(manifest.digest), what=manifest.digest)[0]
+        image = self.document(config.digest)
+        entry = {
+            "mediaType": manifest.media_type,
+            "digest": manifest.digest,
+            "size": manifest.size,
+            "platform": {
+                key: image[key] for key in ("os", "architecture", "variant") if image.get(key)
+            },
+        }
+        return oci.parse_descriptor(entry, what=f"{self.root}: {manifest.digest}")
 
     def path(self, digest: str) -> Path:
         """The file of blob *digest*."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from containerize.errors import ReleaseError
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.release import oci
+from containerize.release.layout import Layout
 
 AMD = "sha256:" + "a" * 64
 ARM = "sha256:" + "b" * 64
@@ -176,3 +178,48 @@ def test_with_subject_keeps_the_attestation_and_points_it_at_its_image() -> None
     assert document["artifactType"] == oci.IN_TOTO
     assert document["layers"] == attestation["layers"]
     assert document["config"] == attestation["config"]
+
+
+def write_blob(root: Path, data: bytes) -> str:
+    digest = oci.digest_of(data)
+    path = root / "blobs" / "sha256" / digest[7:]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return digest
+
+
+def test_a_one_platform_layout_is_wrapped_in_an_index(tmp_path: Path) -> None:
+    config = oci.dump({"os": "linux", "architecture": "arm64", "rootfs": {}})
+    config_digest = write_blob(tmp_path, config)
+    manifest = oci.dump(
+        {
+            "schemaVersion": 2,
+            "mediaType": oci.OCI_MANIFEST,
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": config_digest,
+                "size": len(config),
+            },
+            "layers": [],
+        }
+    )
+    digest = write_blob(tmp_path, manifest)
+    entry = {"mediaType": oci.OCI_MANIFEST, "digest": digest, "size": len(manifest)}
+    (tmp_path / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [entry]}))
+    layout = Layout(tmp_path)
+    top = layout.top()
+    assert top.media_type == oci.OCI_INDEX
+    split = oci.split_index(layout.document(top.digest), what="index")
+    assert [(d.digest, d.platform) for d in split.platforms] == [(digest, LINUX_ARM64)]
+
+
+def test_layout_errors(tmp_path: Path) -> None:
+    with pytest.raises(ReleaseError, match="the build left no OCI layout") as info:
+        Layout(tmp_path).top()
+    assert info.value.hint is not None
+    digest = write_blob(tmp_path, b"{}")
+    (tmp_path / "blobs" / "sha256" / digest[7:]).write_bytes(b"[]")
+    with pytest.raises(ReleaseError, match="does not match its digest"):
+        Layout(tmp_path).read(digest)
+    with pytest.raises(ReleaseError, match="is missing from the OCI layout"):
+        Layout(tmp_path).read("sha256:" + "0" * 64)
