@@ -287,20 +287,22 @@ def released(
         finally:
             containers.remove(container)
 
+    pulled: list[str] = []
     try:
         assert release(project, test=test_images) == 0
         data = record(project)
         assert seen["images"] == {s: data["images"][s]["reference"] for s in SERVERS}
+        pulled.append(seen["images"]["gunicorn"])
         yield Released(
             project=project,
             repository=repository,
             record=data,
             tags_while_testing=seen["tags"],
             answer=seen["answer"],
-            pulled=[seen["images"]["gunicorn"]],
+            pulled=pulled,
         )
     finally:
-        for reference in seen.get("images", {}).values():
+        for reference in {*seen.get("images", {}).values(), *pulled}:
             process.run(["docker", "image", "rm", "--force", reference], check=False)
         delete_repository(repository)
 
@@ -384,12 +386,12 @@ def test_sbom_attached_listing_every_locked_package_with_its_hash(released: Rele
                 if c["purl"].startswith("pkg:deb/")
             }
             # What the image really holds, asked inside a container of that platform.
+            released.pulled.append(f"{repo}@{manifest}")
             out = process.run(
                 ["docker", "run", "--rm", "--platform", platform, "--entrypoint",
                  "/opt/venv/bin/python", f"{repo}@{manifest}", "-c", INSPECT],
                 timeout=300,
             ).stdout  # fmt: skip
-            released.pulled.append(f"{repo}@{manifest}")
             held = json.loads(out)
             installed = {(name, version) for name, version in held["python"]}
             assert set(python) == installed, (server, platform)
@@ -402,8 +404,6 @@ def test_sbom_attached_listing_every_locked_package_with_its_hash(released: Rele
                 if line.startswith("installed ")
             }
             assert len(debian) > 50, "the runtime image's Debian packages are listed"
-    for reference in released.pulled[1:]:
-        process.run(["docker", "image", "rm", "--force", reference], check=False)
 
 
 # -------------------------------------------------------------- tag rules, refusals
