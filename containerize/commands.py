@@ -177,7 +177,7 @@ def release(
         sign_key=sign_key,
     )
     if dry_run:
-        print(release_plan_mod.describe(release_plan), end="")
+        print(release_plan_mod.describe(release_plan, tested=test_images is not None), end="")
         return 0
     preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=cfg.cache_to)
     target = publish.connect(release_plan)

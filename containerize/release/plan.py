@@ -104,8 +104,9 @@ def plan_release(
     )
 
 
-def describe(plan: ReleasePlan) -> str:
-    """The dry run: the tag plan per server, then per platform what goes with it."""
+def describe(plan: ReleasePlan, *, tested: bool) -> str:
+    """The dry run: the tag plan per server, then per platform what goes with it;
+    *tested* says whether a test step runs before the tags move."""
     details = {}
     for server in plan.servers:
         lines = []
@@ -127,9 +128,14 @@ def describe(plan: ReleasePlan) -> str:
         else "no provenance (--provenance attaches it per platform)"
     )
     force = "; --force: existing immutable tags are overwritten" if plan.force else ""
+    testing = (
+        "The tests then run against the digests; the tags move only after they pass."
+        if tested
+        else "No test step is configured: the tags move once the push is verified."
+    )
     return text + (
         f"\nEach index is pushed by digest first, {signing}; {provenance}{force}.\n"
-        "The tests then run against the digests; the tags move only after they pass.\n"
+        f"{testing}\n"
         f"SBOMs and the release record go to {plan.folder}.\n"
         "Dry run: nothing was built or pushed.\n"
     )

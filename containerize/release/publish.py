@@ -65,6 +65,7 @@ class ReleaseResult:
     images: tuple[PushedImage, ...]
     tagged: tuple[str, ...]  # every tag moved, immutable first
     unchanged: tuple[str, ...]  # immutable tags that already named the same digest
+    tested: bool  # a test step ran before the tags moved
 
     def summary(self) -> str:
         repository = self.plan.tags.repository.repository
@@ -79,6 +80,8 @@ class ReleaseResult:
                 lines.append(f"    SBOM {platform}: {path}")
         if self.plan.sign_key:
             lines.append(f"  signed with {self.plan.sign_key}; signatures verified")
+        if not self.tested:
+            lines.append("  not tested: no test step was configured")
         lines.append(f"  record: {self.plan.record}")
         return "\n".join(lines)
 
@@ -126,7 +129,11 @@ def release(
         unchanged = steps.move_tags(images)
         steps.verify_tags(images)
     result = ReleaseResult(
-        plan=release_plan, images=images, tagged=tuple(steps.moved), unchanged=unchanged
+        plan=release_plan,
+        images=images,
+        tagged=tuple(steps.moved),
+        unchanged=unchanged,
+        tested=test is not None,
     )
     _write_record(result)
     shutil.rmtree(release_plan.folder / "oci", ignore_errors=True)
@@ -415,6 +422,7 @@ def _write_record(result: ReleaseResult) -> None:
             for image in result.images
         },
         "tagged": list(result.tagged),
+        "tested": result.tested,
         "unchanged": list(result.unchanged),
     }
     write_atomic(result.plan.record, json.dumps(record, indent=2, sort_keys=True) + "\n")

@@ -335,6 +335,7 @@ def test_push_then_inspect_both_platforms(released: Released) -> None:
 def test_tags_moved_only_after_the_test_ran_on_the_pulled_digest(released: Released) -> None:
     # While the hook ran, the repository held the images by digest only.
     assert released.tags_while_testing == []
+    assert released.record["tested"] is True
     assert released.pulled[0].startswith(f"{released.repository}@sha256:")
     assert released.answer.status == 200
     assert released.answer.body == b"Hello World!"

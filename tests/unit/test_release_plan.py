@@ -136,6 +136,8 @@ def test_dry_run_prints_the_plan_per_server_and_platform(
         "  linux/arm64: one manifest of the index; SBOM "
         ".containerize/release/sbom/cheroot-linux-arm64.cdx.json, provenance\n"
     ) in out
+    # The command line has no test step until the test matrix is passed to it.
+    assert "No test step is configured: the tags move once the push is verified." in out
     assert "Dry run: nothing was built or pushed." in out
     assert not (hello / ".containerize").exists()
 
