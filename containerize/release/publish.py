@@ -280,7 +280,7 @@ class _Steps:
         )
         path = self.plan.sbom(server, platform)
         write_atomic(path, document.decode())
-        referrers.attach_blob(
+        attached = referrers.attach_blob(
             self.registry,
             subject=manifest,
             artifact_type=sbom.MEDIA_TYPE,
@@ -290,6 +290,13 @@ class _Steps:
                 "org.opencontainers.image.title": path.name,
             },
         )
+        listed = referrers.referrers(self.registry, manifest.digest, what=f"verifying {what}")
+        if attached.digest not in {entry.digest for entry in listed}:
+            raise ReleaseError(
+                f"the SBOM of {what} ({attached.digest}) is not among the referrers of "
+                f"{manifest.digest} after attaching it",
+                hint="the registry lost the referrers list; release again",
+            )
         logger.info("attached the SBOM of %s (%d components)", what, document.count(b'"bom-ref"'))
         return platform, path
 

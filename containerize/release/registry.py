@@ -29,8 +29,7 @@ import re
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -179,14 +178,6 @@ class Registry:
         with source.open("rb") as body:
             self._request("PUT", url, data=body, headers=headers, ok=(201,), what=what)
 
-    @contextmanager
-    def open_blob(self, digest: str, *, what: str) -> Iterator[IO[bytes]]:
-        """A blob as a stream (redirects to blob storage are followed without the
-        credentials)."""
-        request = self._prepare("GET", self._url("blobs", digest), None, {})
-        with self._open(request, what=what, retry=True) as response:
-            yield response
-
     # -------------------------------------------------------------------- plumbing
 
     def ping(self, *, what: str) -> None:
@@ -232,28 +223,6 @@ class Registry:
                 raise self._refused(method, url, status, body, what=what)
             return Response(status=status, headers=found, body=body)
         raise AssertionError("unreachable")
-
-    @contextmanager
-    def _open(
-        self, request: urllib.request.Request, *, what: str, retry: bool
-    ) -> Iterator[IO[bytes]]:
-        try:
-            response = self._opener.open(request, timeout=self._timeout)
-        except urllib.error.HTTPError as error:
-            found = {k.lower(): v for k, v in error.headers.items()}
-            body = _read_error(error)
-            if error.code == 401 and retry and self._authenticate(found, what=what):
-                again = self._prepare(request.get_method(), request.full_url, None, {})
-                with self._open(again, what=what, retry=False) as stream:
-                    yield stream
-                return
-            raise self._refused(
-                request.get_method(), request.full_url, error.code, body, what=what
-            ) from None
-        except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
-            raise self._unreachable(error, what=what) from None
-        with response:
-            yield response
 
     def _prepare(
         self,
