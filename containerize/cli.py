@@ -82,6 +82,7 @@ def _parser() -> argparse.ArgumentParser:
             _build_options(sub)
     test = add("test", help="run every server's image on every platform and check it")
     _test_options(test)
+    _release_options(add("release", help="push, test, then tag one image per server"))
     return parser
 
 
@@ -119,6 +120,38 @@ def _build_options(sub: argparse.ArgumentParser) -> None:
         "--bake", type=Path, metavar="FILE", help="write a docker-bake.json for 'buildx bake'"
     )
     sub.add_argument("--refresh-base", action="store_true", help="resolve the base digest again")
+    sub.add_argument("--no-cache", action="store_true", help="build every step again")
+    sub.add_argument("--cache-from", action="append", metavar="SPEC")
+    sub.add_argument("--cache-to", action="append", metavar="SPEC")
+
+
+def _release_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "--platform", action="append", dest="platforms", metavar="OS/ARCH",
+        help="release for this platform only (repeatable); default: tool.containerize.platforms",
+    )  # fmt: skip
+    sub.add_argument("--server", action="append", dest="servers", metavar="NAME")
+    sub.add_argument("--builder", metavar="NAME", help="the buildx builder to use")
+    sub.add_argument(
+        "--dry-run", action="store_true",
+        help="print the tag plan per server and platform, build and push nothing",
+    )  # fmt: skip
+    sub.add_argument(
+        "--force", action="store_true",
+        help="overwrite existing immutable tags; sha tags from a work tree with changes",
+    )  # fmt: skip
+    sub.add_argument(
+        "--provenance", action="store_true",
+        help="attach BuildKit's provenance to each platform's manifest",
+    )  # fmt: skip
+    sub.add_argument(
+        "--sign-key", metavar="KEY",
+        help="sign the pushed digests with cosign and this key (file or KMS URI)",
+    )  # fmt: skip
+    sub.add_argument(
+        "--skip-tests", action="store_true",
+        help="move the tags without running the test matrix on the pushed digests",
+    )  # fmt: skip
     sub.add_argument("--no-cache", action="store_true", help="build every step again")
     sub.add_argument("--cache-from", action="append", metavar="SPEC")
     sub.add_argument("--cache-to", action="append", metavar="SPEC")
@@ -190,6 +223,16 @@ def _dispatch(args: argparse.Namespace) -> int:
             platforms=args.platforms or (),
             images=args.images,
             jobs=args.jobs,
+        ),
+        "release": lambda: commands.release(
+            project,
+            overrides=overrides,
+            dry_run=args.dry_run,
+            force=args.force,
+            provenance=args.provenance,
+            sign_key=args.sign_key,
+            no_cache=args.no_cache,
+            skip_tests=args.skip_tests,
         ),
     }
     return handlers[args.command]()

@@ -25,12 +25,14 @@ from containerize.errors import (
 )
 from containerize.fsutil import exclusive, write_atomic
 from containerize.image import dockerfile as dockerfile_mod
-from containerize.image import pins, pipeline, report
+from containerize.image import pins, pipeline, report, revision
 from containerize.image.bake import bake_file
 from containerize.matrix import plan as matrix_plan
 from containerize.matrix import report as matrix_report
 from containerize.matrix import runner
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform, parse_platforms
+from containerize.release import plan as release_plan_mod
+from containerize.release import publish
 from containerize.resolve import lock as lockmod
 from containerize.resolve.fetch import Cache, naming_the_lock
 
@@ -185,6 +187,13 @@ def test(
             "no Docker daemon answers",
             hint="start dockerd or set DOCKER_HOST (as root on Debian, 'containerize engine up')",
         )
+    failed = _run_matrix(cfg, plan, jobs=jobs)
+    return ContainerTestError.exit_code if failed else 0
+
+
+def _run_matrix(cfg: config.Config, plan: matrix_plan.MatrixPlan, *, jobs: int | None) -> list[str]:
+    """Run *plan*'s cells, print the table and the failures, keep the reports; the
+    names of the cells that failed."""
     print(f"testing {len(plan.cells)} cell(s): " + ", ".join(c.name for c in plan.cells))
 
     def finished(result: matrix_report.CellResult) -> None:
@@ -204,7 +213,71 @@ def test(
     failed = [r.name for r in results if not r.passed]
     if failed:
         print(f"\n{len(failed)} of {len(results)} cell(s) failed: {', '.join(failed)}")
-        return ContainerTestError.exit_code
+    return failed
+
+
+def matrix_on_digests(cfg: config.Config) -> publish.TestHook:
+    """The release's test step: the matrix, run on the digests just pushed (pulled back
+    from the registry), every server and platform being released."""
+
+    def test_digests(images: Mapping[str, str]) -> None:
+        plan = matrix_plan.plan_matrix(
+            cfg, servers_=tuple(images), images=images, native_arch=probes.native_arch()
+        )
+        failed = _run_matrix(cfg, plan, jobs=None)
+        if failed:
+            raise ContainerTestError(
+                f"the test matrix failed on the pushed digests: {', '.join(failed)}",
+                hint="see the failures above and the report; fix and release again (the "
+                "digests stay in the registry untagged)",
+            )
+
+    return test_digests
+
+
+def release(
+    project: Path,
+    *,
+    overrides: Mapping[str, Any],
+    dry_run: bool,
+    force: bool,
+    provenance: bool,
+    sign_key: str | None,
+    no_cache: bool = False,
+    skip_tests: bool = False,
+    test_images: publish.TestHook | None = None,
+) -> int:
+    """Build, push by digest, test and tag one multi-platform image per server.
+
+    *test_images* is the test step: called with ``{server: "repo@sha256:..."}`` once
+    the images are pushed, it raises to stop the release before any tag moves. By
+    default it is the test matrix on those digests; *skip_tests* releases untested.
+    """
+    cfg = config.load(project, overrides=overrides)
+    if test_images is None and not skip_tests:
+        test_images = matrix_on_digests(cfg)
+    release_plan = release_plan_mod.plan_release(
+        cfg,
+        revision=revision.revision(cfg.project_dir),
+        dirty=revision.dirty(cfg.project_dir, ignore=[cfg.build_dir]),
+        force=force,
+        provenance=provenance,
+        sign_key=sign_key,
+    )
+    if dry_run:
+        print(release_plan_mod.describe(release_plan, tested=test_images is not None), end="")
+        return 0
+    preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=cfg.cache_to)
+    target = publish.connect(release_plan)
+    cache = Cache.default()
+    with exclusive(cfg.build_dir) as leftovers:
+        _report_leftovers(cfg.build_dir, leftovers, cache)
+        with _naming_the_lock(cfg):
+            prepared = pipeline.prepare(cfg, output="none", no_cache=no_cache)
+        if prepared.wheelhouse is not None:
+            print(prepared.wheelhouse.summary())
+        result = publish.release(prepared, release_plan, test=test_images, target=target)
+    print(result.summary())
     return 0
 
 

@@ -24,6 +24,7 @@ from containerize import reference, servers
 from containerize.errors import ConfigError
 from containerize.platforms import Platform, parse_platforms
 from containerize.project import ProjectMetadata
+from containerize.release import tags
 
 DEFAULT_EXCLUDES = (
     ".git",
@@ -229,6 +230,14 @@ OPTIONS: tuple[Option, ...] = (
         key="source", kind="str", expects="the source repository's URL (OCI label)", default=None
     ),
     Option(
+        key="tag-templates",
+        kind="table",
+        expects="a table of server name = a list of release tag templates, such as "
+        "gunicorn = ['{version}', '{major}.{minor}', 'latest'] (placeholders {version}, "
+        "{major}, {minor}, {server}, {sha})",
+        default={},
+    ),
+    Option(
         key="python-version",
         kind="str",
         expects="the base image's Python as '3.X', for planning without an engine",
@@ -383,6 +392,8 @@ class Config:
     # without an engine); a probe of the real image always wins.
     python_version: tuple[int, int] = (3, 11)
     libc: tuple[Literal["glibc", "musl"], tuple[int, int]] = ("glibc", (2, 36))
+    # A server's own release tags, in place of the default scheme (release/tags.py).
+    tag_templates: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def pins_file(self) -> Path:
@@ -454,6 +465,7 @@ def load(
         source=values.optional_string("source"),
         python_version=_python_version(values),
         libc=_libc(values),
+        tag_templates=_tag_templates(values),
     )
 
 
@@ -991,6 +1003,23 @@ def _libc(values: _Values) -> tuple[Literal["glibc", "musl"], tuple[int, int]]:
         )
     name: Literal["glibc", "musl"] = "glibc" if match[1] == "glibc" else "musl"
     return (name, (int(match[2]), int(match[3])))
+
+
+def _tag_templates(values: _Values) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    where = values.where("tag-templates")
+    table = values.table("tag-templates")
+    templates: dict[str, tuple[str, ...]] = {}
+    for name, value in table.items():
+        servers.get(name, where=f"{where}.{name}")
+        items = [value] if isinstance(value, str) else value
+        if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+            raise ConfigError(
+                f"{where}.{name}: expected a list of tag templates, got {value!r}",
+                hint=f"write {name} = ['{{version}}-{{server}}', '{{server}}']",
+            )
+        templates[name] = tuple(items)
+    tags.check_templates(templates, where=where)
+    return tuple(sorted(templates.items()))
 
 
 def _env(values: _Values) -> tuple[tuple[str, str], ...]:

@@ -96,6 +96,16 @@ class ContainerTestError(ContainerizeError):
     exit_code = 7
 
 
+class ReleaseError(ContainerizeError):
+    """A release was refused or could not finish; no moving tag was moved."""
+
+    exit_code = 8
+
+
+class RegistryError(ReleaseError):
+    """A registry could not be reached, refused a request, or answered something invalid."""
+
+
 class Interrupted(BaseException):
     """SIGINT or SIGTERM arrived: the run stops at once, cleaning up on its way out.
 

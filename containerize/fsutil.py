@@ -185,6 +185,7 @@ _OWN_ENTRIES = (
     "metadata",
     "build-requirements",
     "test-results",
+    "release",
     ".lock",
     ".wheelhouse.*",
     ".context.*",

@@ -50,6 +50,12 @@ def register(*, project: str | Path = ".", prefix: str = "") -> None:
     add("image", ["build"], "Build one image per WSGI server and platform (containerize build).")
     add("wheelhouse", ["wheelhouse"], "Fetch the locked files for every platform, hash-verified.")
     add("doctor", ["doctor"], "Check the engine, buildx, emulators and registry a build needs.")
+    add(
+        "release",
+        ["release"],
+        "Push one multi-platform image per server by digest, test it, then move the tags "
+        "(containerize release).",
+    )
     _register_matrix(project_dir, prefix)
 
 

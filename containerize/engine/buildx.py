@@ -31,6 +31,7 @@ class Output:
     kind: Literal["load", "push", "oci", "local"]
     dest: Path | None = None
     rewrite_timestamp: bool = False
+    tar: bool = True  # an OCI layout in one tar file; False: a folder
 
     def argv(self) -> list[str]:
         if self.kind == "load":
@@ -43,6 +44,8 @@ class Output:
         parts = ["type=oci", f"dest={self.dest}"]
         if self.rewrite_timestamp:
             parts.append("rewrite-timestamp=true")
+        if not self.tar:
+            parts.append("tar=false")
         return ["--output", ",".join(parts)]
 
 

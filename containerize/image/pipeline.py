@@ -30,7 +30,7 @@ import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from containerize.config import Config
 from containerize.engine import buildx, probes
@@ -56,6 +56,7 @@ class Resolved:
     targets: tuple[TargetEnvironment, ...]  # in config.platforms order
     selections: tuple[wheelhouse_mod.PlatformSelection, ...]
     notices: tuple[str, ...]
+    lock_file: Path | None = None  # the project's lock the selections come from
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,6 +110,7 @@ def resolve(
         targets=targets,
         selections=selections,
         notices=tuple(notices),
+        lock_file=lock.path,
     )
 
 

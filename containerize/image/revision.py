@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from containerize import process
@@ -19,6 +19,21 @@ from containerize.errors import CommandError, ConfigError
 def revision(project_dir: Path) -> str | None:
     """The commit checked out in *project_dir*, or None outside a git repository."""
     return _git(project_dir, "rev-parse", "HEAD")
+
+
+def dirty(project_dir: Path, *, ignore: Sequence[Path] = ()) -> bool:
+    """Whether *project_dir* has changes git has not committed, new files included;
+    paths in *ignore* (the build folder) do not count. False outside a repository."""
+    base = project_dir.resolve()
+    excluded = [
+        f":(exclude){path.resolve().relative_to(base).as_posix()}"
+        for path in ignore
+        if path.resolve().is_relative_to(base) and path.resolve() != base
+    ]
+    status = _git(
+        project_dir, "status", "--porcelain", "--untracked-files=normal", "--", ".", *excluded
+    )
+    return bool(status)
 
 
 def created(project_dir: Path, environ: Mapping[str, str] = os.environ) -> dt.datetime:

@@ -285,9 +285,24 @@ def plan_tags(
     )
 
 
-def format_plan(plan: TagPlan, platforms: Sequence[Platform]) -> str:
+def check_templates(
+    templates: Mapping[str, Sequence[str] | str], *, where: str = TEMPLATES_WHERE
+) -> None:
+    """Check each server's templates as :func:`plan_tags` will read them, so a bad one
+    is reported when the configuration is read, not at release time."""
+    for name in templates:
+        _scheme(name, default=False, templates=templates, where=where, version_where=where)
+
+
+def format_plan(
+    plan: TagPlan,
+    platforms: Sequence[Platform],
+    *,
+    details: Mapping[str, Sequence[str]] | None = None,
+) -> str:
     """What a dry run prints: per server, the references it would push, for which
-    platforms, and which of them are immutable or moving."""
+    platforms, and which of them are immutable or moving. *details* adds lines under
+    a server's tags (the release's per-platform plan)."""
     release = plan.version
     headline = f"Release {release.text} ({release.kind.value}) of {plan.repository}"
     lines = [headline + (f" from commit {plan.revision}" if plan.revision else "")]
@@ -311,6 +326,7 @@ def format_plan(plan: TagPlan, platforms: Sequence[Platform]) -> str:
             f"  {'moving' if tag.mutable else 'immutable':<9}  {tag.reference}"
             for tag in entry.tags
         ]
+        lines += [f"  {line}" for line in (details or {}).get(entry.server, ())]
     lines += [
         "",
         "Immutable tags are never overwritten unless forced; "
