@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 from containerize.errors import ConfigError, LockError
-from containerize.image.plan import APP_DIR
 from containerize.init import apps, django, python
 from containerize.init.apps import Candidate, StaticFolder
 from containerize.init.model import Choice, Evidence
@@ -51,6 +50,8 @@ def detect(
     sources = Sources(project_dir)
     candidates = apps.find(sources, extra=django.candidates(sources))
     chosen = apps.choose(candidates, sources, wanted=app)
+    if chosen.import_root != ROOT:
+        raise _refuse_subfolder(chosen)
     choices = [Choice(key="app", value=chosen.spec, why=chosen.why)]
     notes = [
         f"app: also found {other.described()}; 'containerize init --app {other.spec}' chooses it"
@@ -81,8 +82,6 @@ def detect(
             choices.append(Choice(key="allowed-hosts", value=list(hosts), why=(evidence,)))
     if static is not None:
         choices.append(_static(static))
-    if chosen.import_root != ROOT:
-        choices.append(_import_root(chosen))
     return Detection(choices=tuple(choices), notes=tuple(notes))
 
 
@@ -93,24 +92,24 @@ def _static(static: StaticFolder) -> Choice:
     return Choice(key="static", value=value, why=static.why)
 
 
-def _import_root(chosen: Candidate) -> Choice:
-    """The app's modules are imported from a subfolder: put it on the image's path.
+def _refuse_subfolder(chosen: Candidate) -> ConfigError:
+    """An app imported from a subfolder (``src/``, ``site/``) cannot be built yet.
 
-    The project is copied whole to the image's app folder, and that folder is where
-    modules are imported from; ``PYTHONPATH`` adds the subfolder for every server, the
-    build-time import check and commands such as collectstatic.
+    The image holds the project's folder, imports from it and looks for the app's
+    module there; naming the application's own folder needs a setting that
+    ``[tool.containerize]`` does not have yet (issue 10, "App directory"). Putting the
+    subfolder on ``PYTHONPATH`` was tried: the build still looks for the module from
+    the project's folder. So init says what it found instead of writing a table that
+    would not build.
     """
-    folder = f"{APP_DIR}/{chosen.import_root.as_posix()}"
-    return Choice(
-        key="env",
-        value={"PYTHONPATH": folder},
-        why=(
-            Evidence(
-                what=f"{chosen.spec} is imported from {chosen.import_root}/, which is "
-                f"{folder} in the image",
-                file=chosen.source.as_posix(),
-            ),
-        ),
+    root = chosen.import_root.as_posix()
+    evidence = "; ".join(str(e) for e in chosen.why)
+    return ConfigError(
+        f"{chosen.spec} is imported from {root}/ ({evidence}), and containerize builds "
+        "only applications imported from the project's own folder",
+        hint=f"the image cannot serve it until [tool.containerize] can name the "
+        f"application's folder ({root}); --app chooses an application imported from "
+        "the project's folder, if there is one",
     )
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from containerize import cli, config
-from containerize.init import python
+from containerize.init import apps, django, python
 from containerize.init.sources import Sources
 
 PYPROJECT = """\
@@ -153,8 +153,9 @@ def test_django_site(django_site: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert cfg.static.command == ("python", "manage.py", "collectstatic", "--noinput")
 
 
-def test_django_site_in_a_subfolder(tmp_path: Path) -> None:
-    """site/manage.py, site/mysite/...: imported from site/, settings split in two."""
+def test_django_site_in_a_subfolder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """site/manage.py, site/mysite/...: found, with its settings split in two, but not
+    written: the image cannot import from site/ yet (no application-folder setting)."""
     project = write(
         tmp_path / "sub",
         {
@@ -174,18 +175,28 @@ def test_django_site_in_a_subfolder(tmp_path: Path) -> None:
                 """,
         },
     )
-    assert init(project) == 0
-    assert table(project) == {
-        "app": "mysite.wsgi:application",
-        "lock": "requirements.txt",
-        "base-image": "python:3.11-slim-bookworm",
-        "static": {
-            "url": "/static/",
-            "dir": "site/collected",
-            "command": ["python", "site/manage.py", "collectstatic", "--noinput"],
-        },
-        "env": {"PYTHONPATH": "/app/site"},
-    }
+    before = (project / "pyproject.toml").read_bytes()
+    assert init(project) == 2
+    err = capsys.readouterr().err
+    assert "mysite.wsgi:application is imported from site/" in err
+    assert "(site/mysite/settings/base.py:6)" in err
+    assert "only applications imported from the project's own folder" in err
+    assert (project / "pyproject.toml").read_bytes() == before
+
+    sources = Sources(project)
+    [app] = apps.find(sources, extra=django.candidates(sources))
+    assert (app.spec, str(app.import_root)) == ("mysite.wsgi:application", "site")
+    site = django.site(app, sources)
+    assert site is not None
+    assert site.settings == "mysite.settings.prod"
+    assert site.static is not None
+    assert (site.static.url, site.static.dir, site.static.command) == (
+        "/static/",
+        "site/collected",
+        ("python", "site/manage.py", "collectstatic", "--noinput"),
+    )
+    assert site.allowed_hosts is None
+    assert any("computed when the settings run" in note for note in site.notes)
 
 
 def test_flask_factory(flask_factory: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -201,11 +212,12 @@ def test_flask_factory(flask_factory: Path, capsys: pytest.CaptureFixture[str]) 
 
 
 def test_src_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found under src/, and explained: the image cannot import from src/ yet."""
     project = write(
         tmp_path / "src-layout",
         {
-            "pyproject.toml": PYPROJECT.replace(">=3.11", ">=3.12"),
-            "uv.lock": (Path(__file__).parents[2] / "fixtures/flask-app/uv.lock").read_text(),
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
             "src/shop/__init__.py": "",
             "src/shop/app.py": """\
                 import flask
@@ -217,17 +229,16 @@ def test_src_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
             "tests/conftest.py": "from flask import Flask\napp = Flask(__name__)\n",
         },
     )
-    assert init(project, "--dry-run") == 0
-    out = capsys.readouterr().out
-    assert not (project / "pyproject.toml").read_text().count("containerize")
-    assert '[tool.containerize]\napp = "shop.app:make_app()"\n' in out
-    assert 'python-version = "3.12"\n' in out
-    assert 'env = {PYTHONPATH = "/app/src"}\n' in out
-    assert 'static = {url = "/assets/", dir = "src/shop/assets"}\n' in out
-    assert 'base-image = "python:3.12-slim-bookworm"' in out
-    # uv.lock says >=3.11, pyproject.toml >=3.12: both are shown.
-    assert "uv.lock:" in out
-    assert "pyproject.toml:5" in out
+    assert init(project, "--dry-run") == 2
+    err = capsys.readouterr().err
+    assert "shop.app:make_app() is imported from src/" in err
+    assert "def make_app() returns a Flask app (src/shop/app.py:3)" in err
+
+    sources = Sources(project)
+    [app] = apps.find(sources)  # tests/ is not searched
+    assert (app.spec, str(app.import_root)) == ("shop.app:make_app()", "src")
+    assert app.static is not None
+    assert (app.static.url, app.static.dir) == ("/assets/", "src/shop/assets")
 
 
 def test_flask_app_object_beats_its_factory(tmp_path: Path) -> None:
