@@ -139,30 +139,34 @@ def _nothing_found(sources: Sources) -> ConfigError:
 
 def _wsgi(sources: Sources) -> Iterator[Candidate]:
     for source in sources.containing("application"):
-        named_wsgi = source.path.name in ("wsgi.py",) or source.path.suffix == ".wsgi"
-        for statement in top_level(source.tree):
-            for name, value in bindings(statement):
-                if name != "application":
-                    continue
-                if named_wsgi:
-                    what = f"'application' in a {source.path.suffix[1:]} file"
-                    if source.path.name == "wsgi.py":
-                        what = "'application' in a wsgi.py"
-                elif _is_wsgi_function(value):
-                    what = "def application(environ, start_response)"
-                else:
-                    continue
-                spec = _spec(source, "application")
-                if spec is None:
-                    continue
-                yield Candidate(
-                    kind="wsgi",
-                    spec=spec,
-                    import_root=source.import_root if source.module else ROOT,
-                    source=source.path,
-                    why=(Evidence(what=what, file=source.path.as_posix(), line=statement.lineno),),
-                )
-                break
+        found = _wsgi_binding(source)
+        spec = _spec(source, "application")
+        if found is None or spec is None:
+            continue
+        what, line = found
+        yield Candidate(
+            kind="wsgi",
+            spec=spec,
+            import_root=source.import_root if source.module else ROOT,
+            source=source.path,
+            why=(Evidence(what=what, file=source.path.as_posix(), line=line),),
+        )
+
+
+def _wsgi_binding(source: SourceFile) -> tuple[str, int] | None:
+    """The first module-level ``application`` that makes *source* a WSGI entry point:
+    any binding in a ``wsgi.py`` or ``.wsgi`` file, a WSGI function elsewhere."""
+    for statement in top_level(source.tree):
+        for name, value in bindings(statement):
+            if name != "application":
+                continue
+            if source.path.name == "wsgi.py":
+                return "'application' in a wsgi.py", statement.lineno
+            if source.path.suffix == ".wsgi":
+                return "'application' in a .wsgi file", statement.lineno
+            if _is_wsgi_function(value):
+                return "def application(environ, start_response)", statement.lineno
+    return None
 
 
 def _is_wsgi_function(node: ast.AST) -> bool:

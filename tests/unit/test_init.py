@@ -277,6 +277,23 @@ def test_wsgi_py_beats_the_flask_factory_it_calls(tmp_path: Path) -> None:
     assert table(project)["app"] == "wsgi:application"
 
 
+def test_wsgi_script_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A mod_wsgi-style script: the first binding of application is the evidence."""
+    project = write(
+        tmp_path / "script",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "deploy/site.wsgi": "from portal import make\n\napplication = make()\n"
+            "application = wrap(application)\n",
+        },
+    )
+    assert init(project) == 0
+    assert table(project)["app"] == "deploy/site.wsgi"
+    assert "'application' in a .wsgi file (deploy/site.wsgi:3)" in capsys.readouterr().out
+    assert config.load(project).app.kind == "script"
+
+
 def test_two_apps_are_an_error_until_one_is_chosen(
     flask_factory: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
