@@ -83,7 +83,19 @@ def _parser() -> argparse.ArgumentParser:
     test = add("test", help="run every server's image on every platform and check it")
     _test_options(test)
     _release_options(add("release", help="push, test, then tag one image per server"))
+    init = add("init", help="detect the app, lock and Python; write [tool.containerize]")
+    _init_options(init)
     return parser
+
+
+def _init_options(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument("--force", action="store_true", help="replace an existing table")
+    sub.add_argument("--dry-run", action="store_true", help="print the table, write nothing")
+    sub.add_argument(
+        "--app", metavar="SPEC",
+        help="the application, when the project holds several (as 'app' takes it)",
+    )  # fmt: skip
+    sub.add_argument("--lock", metavar="FILE", help="the lock file, when the project holds several")
 
 
 def _test_options(sub: argparse.ArgumentParser) -> None:
@@ -233,6 +245,9 @@ def _dispatch(args: argparse.Namespace) -> int:
             sign_key=args.sign_key,
             no_cache=args.no_cache,
             skip_tests=args.skip_tests,
+        ),
+        "init": lambda: commands.init(
+            project, force=args.force, dry_run=args.dry_run, app=args.app, lock=args.lock
         ),
     }
     return handlers[args.command]()

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from containerize import config, process
+from containerize import project as project_mod
 from containerize.engine import buildx, preflight, probes
 from containerize.engine import doctor as doctor_mod
 from containerize.errors import (
@@ -343,4 +344,40 @@ def dockerignore(project: Path, *, write: bool) -> int:
         )
     write_atomic(path, text)
     print(f"wrote {path}")
+    return 0
+
+
+def init(project: Path, *, force: bool, dry_run: bool, app: str | None, lock: str | None) -> int:
+    """Detect the app, the lock and the Python; write ``[tool.containerize]`` (or, with
+    *dry_run*, print it)."""
+    # Imported here: only this command reads the user's sources.
+    from containerize.init import detect, table  # noqa: PLC0415
+
+    project = project.resolve()
+    path = project / "pyproject.toml"
+    text = project_mod.read_text(path)
+    metadata = project_mod.parse_project(text, path)
+    if table.existing(metadata.data or {}) is not None and not force:
+        if not dry_run:
+            raise ConfigError(
+                f"{path} already has a [tool.containerize] table; init leaves it alone",
+                hint="'containerize init --dry-run' shows what init would write; "
+                "'containerize init --force' replaces the table",
+            )
+        print("note: pyproject.toml already has [tool.containerize]: writing needs --force")
+    found = detect.detect(metadata, project, app=app, lock=lock)
+    edit = table.render(text, found.choices, path=path)
+    table.check(project, edit, path=path)
+    for choice in found.choices:
+        print(f"{choice.key} = {table.value_text(choice.value)}  # {choice.reason()}")
+    for note in found.notes:
+        print(f"note: {note}")
+    if dry_run:
+        print(f"\n{edit.table}", end="")
+        print(f"(dry run: {path} is unchanged)")
+        return 0
+    table.write(path, edit.text)
+    if edit.dropped:
+        print(f"replaced the old table, whose {', '.join(edit.dropped)} are gone")
+    print(f"wrote [tool.containerize] in {path}; next: 'containerize build --dry-run'")
     return 0

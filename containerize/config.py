@@ -406,14 +406,16 @@ def load(
     *,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    project: ProjectMetadata | None = None,
 ) -> Config:
     """Read ``project_dir/pyproject.toml`` and layer *environ* and *overrides* over it.
 
     *overrides* are command-line values by key (``{"platforms": [...]}``); ``None``
-    values are ignored, so a flag that was not given changes nothing.
+    values are ignored, so a flag that was not given changes nothing. *project*, when
+    given, stands for the file (``containerize init`` checks a table before writing it).
     """
     project_dir = project_dir.resolve()
-    project = project_mod.load(project_dir)
+    project = project or project_mod.load(project_dir)
     values = _Values(
         table=_table(project),
         file=project.path.name,

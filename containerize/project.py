@@ -121,8 +121,13 @@ def load(project_dir: Path) -> ProjectMetadata:
 
 def read_project(path: Path) -> ProjectMetadata:
     """Read *path* (a ``pyproject.toml``) into :class:`ProjectMetadata`."""
+    return parse_project(read_text(path), path)
+
+
+def read_text(path: Path) -> str:
+    """The text of *path* (a ``pyproject.toml``), with errors a person can act on."""
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+        return path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(
             f"no pyproject.toml in {path.parent}",
@@ -143,6 +148,13 @@ def read_project(path: Path) -> ProjectMetadata:
             f"{path}: not UTF-8 text (byte {exc.start})",
             hint="TOML files are UTF-8: save pyproject.toml as UTF-8",
         ) from None
+
+
+def parse_project(text: str, path: Path) -> ProjectMetadata:
+    """Parse *text*, the contents of *path* (a ``pyproject.toml``), into
+    :class:`ProjectMetadata`; *path* names the file in errors."""
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}", hint=_HINT) from None
     top = Table(data=data, where="", file=path, hint=_HINT, error=ConfigError)

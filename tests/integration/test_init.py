@@ -1,0 +1,70 @@
+"""``containerize init`` writes a table that builds: the Flask fixture (an application
+factory, a uv lock, static files) without its table, given to init, then built by the
+real engine (linux/amd64, Gunicorn) and served by a real container.
+
+The only value overridden is the base image, through ``CONTAINERIZE_BASE_IMAGE`` as a
+user would: init names the official ``python:3.11-slim-bookworm``, which this machine
+cannot pull, and the loopback registry's Debian image has the same Python.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+import tomlkit
+
+from containerize import cli, config, process
+from containerize.engine import containers, preflight
+from containerize.image import pipeline
+from containerize.platforms import LINUX_AMD64
+
+
+def strip_table(project: Path) -> None:
+    pyproject = project / "pyproject.toml"
+    document = tomlkit.parse(pyproject.read_text())
+    del document["tool"]["containerize"]
+    pyproject.write_text(document.as_string())
+
+
+@contextmanager
+def served(project: Path, base_image: str) -> Iterator[containers.Container]:
+    """The project built as its table says (but for the base image), running."""
+    image = f"containerize-test/init-{uuid.uuid4().hex[:8]}"
+    cfg = config.load(
+        project,
+        overrides={"image": image, "servers": ["gunicorn"], "platforms": ["linux/amd64"]},
+        environ={"CONTAINERIZE_BASE_IMAGE": base_image},
+    )
+    prepared = pipeline.prepare(cfg, output=preflight.choose_output(cfg.platforms, push=False))
+    summaries = pipeline.build(prepared.invocations)
+    try:
+        container = containers.start(f"{image}:gunicorn", platform=LINUX_AMD64, port=8000)
+        try:
+            yield container
+        finally:
+            containers.remove(container)
+    finally:
+        for summary in summaries:
+            process.run(["docker", "image", "rm", "--force", *summary.tags], check=False)
+
+
+def test_flask_factory(
+    make_project: Callable[[str], Path], base_image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = make_project("flask-app")
+    strip_table(project)
+    assert cli.main(["--project", str(project), "init"]) == 0, capsys.readouterr().err
+    assert 'app = "flaskr:create_app()"' in capsys.readouterr().out
+
+    with served(project, base_image) as container:
+        page = containers.get(container, "/", timeout=120)
+        assert page.status == 200
+        assert b"<h1>Hello from flask-app</h1>" in page.body
+        # static = {url = "/static/", dir = "flaskr/static"}, found by init.
+        style = containers.get(container, "/static/style.css", timeout=30)
+        assert style.status == 200
+        assert style.body == (project / "flaskr/static/style.css").read_bytes()

@@ -1,0 +1,589 @@
+"""``containerize init`` on small projects written here: what it finds, what it writes,
+and what it refuses. Sources are read, never imported: none of these projects'
+dependencies is installed."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from containerize import cli, config
+from containerize.init import apps, django, python
+from containerize.init.sources import Sources
+
+PYPROJECT = """\
+# The project's own comment, kept as it is.
+[project]
+name = "site"   # odd  spacing, kept too
+version = "1.0"
+requires-python = ">=3.11"
+dependencies = ["flask"]
+
+[tool.ruff]
+line-length = 100
+"""
+
+# A hashed requirements file, the smallest lock there is.
+REQUIREMENTS = """\
+flask==3.1.0 \\
+    --hash=sha256:d667207822eb83f1c4b50949b1623c8fc8d51f2341d65f72e1a1815397551138
+"""
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), newline="")
+    return root
+
+
+def init(project: Path, *args: str) -> int:
+    return cli.main(["--project", str(project), "init", *args])
+
+
+def table(project: Path) -> dict[str, object]:
+    data = tomllib.loads((project / "pyproject.toml").read_text())
+    found: dict[str, object] = data["tool"]["containerize"]
+    return found
+
+
+@pytest.fixture
+def flask_factory(tmp_path: Path) -> Path:
+    return write(
+        tmp_path / "factory",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "flaskr/__init__.py": """\
+                from flask import Flask
+
+
+                def create_app(test_config=None):
+                    app = Flask(__name__, instance_relative_config=True)
+                    if test_config:
+                        app.config.update(test_config)
+                    return app
+                """,
+            "flaskr/static/style.css": "body {}\n",
+            "flaskr/views.py": "from flask import Blueprint\n",
+        },
+    )
+
+
+DJANGO_SETTINGS = """\
+    from pathlib import Path
+
+    BASE_DIR = Path(__file__).resolve().parent.parent
+    ALLOWED_HOSTS = ["shop.example", ".shop.example", "localhost"]
+    INSTALLED_APPS = ["django.contrib.staticfiles", "shop"]
+    WSGI_APPLICATION = "mysite.wsgi.application"
+    STATIC_URL = "static/"
+    STATIC_ROOT = BASE_DIR / "collected"
+    """
+
+DJANGO_WSGI = """\
+    import os
+
+    from django.core.wsgi import get_wsgi_application
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+
+    application = get_wsgi_application()
+    """
+
+DJANGO_MANAGE = """\
+    import os
+    import sys
+
+    if __name__ == "__main__":
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
+        from django.core.management import execute_from_command_line
+
+        execute_from_command_line(sys.argv)
+    """
+
+
+@pytest.fixture
+def django_site(tmp_path: Path) -> Path:
+    return write(
+        tmp_path / "django",
+        {
+            "pyproject.toml": PYPROJECT.replace('["flask"]', '["django"]'),
+            "requirements.txt": REQUIREMENTS,
+            "manage.py": DJANGO_MANAGE,
+            "mysite/__init__.py": "",
+            "mysite/settings.py": DJANGO_SETTINGS,
+            "mysite/wsgi.py": DJANGO_WSGI,
+            "mysite/asgi.py": "application = None\n",
+            "shop/__init__.py": "",
+        },
+    )
+
+
+def test_django_site(django_site: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert init(django_site) == 0
+    out = capsys.readouterr().out
+    assert table(django_site) == {
+        "app": "mysite.wsgi:application",
+        "lock": "requirements.txt",
+        "base-image": "python:3.11-slim-bookworm",
+        "allowed-hosts": ["shop.example", ".shop.example", "localhost"],
+        "static": {
+            "url": "/static/",
+            "dir": "collected",
+            "command": ["python", "manage.py", "collectstatic", "--noinput"],
+        },
+    }
+    # One line per key, each with the file and line it came from.
+    lines = {line.split(" = ")[0]: line for line in out.splitlines() if " = " in line}
+    assert 'WSGI_APPLICATION = "mysite.wsgi.application" (mysite/settings.py:6)' in lines["app"]
+    assert "(mysite/wsgi.py:7)" in lines["app"]
+    assert "(mysite/settings.py:4)" in lines["allowed-hosts"]
+    assert "(mysite/settings.py:7)" in lines["static"]
+    assert "(mysite/settings.py:8)" in lines["static"]
+    assert 'requires-python = ">=3.11" (pyproject.toml:5)' in lines["base-image"]
+    assert "wrote [tool.containerize]" in out
+    cfg = config.load(django_site)
+    assert cfg.static is not None
+    assert cfg.static.command == ("python", "manage.py", "collectstatic", "--noinput")
+
+
+def test_django_site_in_a_subfolder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """site/manage.py, site/mysite/...: found, with its settings split in two, but not
+    written: the image cannot import from site/ yet (no application-folder setting)."""
+    project = write(
+        tmp_path / "sub",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "site/manage.py": DJANGO_MANAGE.replace("mysite.settings", "mysite.settings.prod"),
+            "site/mysite/__init__.py": "",
+            "site/mysite/wsgi.py": DJANGO_WSGI.replace("mysite.settings", "mysite.settings.prod"),
+            "site/mysite/settings/__init__.py": "",
+            "site/mysite/settings/base.py": DJANGO_SETTINGS.replace(
+                "parent.parent", "parents[2]"
+            ).replace('BASE_DIR / "collected"', 'os.path.join(BASE_DIR, "collected")'),
+            "site/mysite/settings/prod.py": """\
+                from .base import *  # noqa: F403
+
+                ALLOWED_HOSTS = [os.environ["HOST"]]
+                """,
+        },
+    )
+    before = (project / "pyproject.toml").read_bytes()
+    assert init(project) == 2
+    err = capsys.readouterr().err
+    assert "mysite.wsgi:application is imported from site/" in err
+    assert "(site/mysite/settings/base.py:6)" in err
+    assert "only applications imported from the project's own folder" in err
+    assert (project / "pyproject.toml").read_bytes() == before
+
+    sources = Sources(project)
+    [app] = apps.find(sources, extra=django.candidates(sources))
+    assert (app.spec, str(app.import_root)) == ("mysite.wsgi:application", "site")
+    site = django.site(app, sources)
+    assert site is not None
+    assert site.settings == "mysite.settings.prod"
+    assert site.static is not None
+    assert (site.static.url, site.static.dir, site.static.command) == (
+        "/static/",
+        "site/collected",
+        ("python", "site/manage.py", "collectstatic", "--noinput"),
+    )
+    assert site.allowed_hosts is None
+    assert any("computed when the settings run" in note for note in site.notes)
+
+
+def test_flask_factory(flask_factory: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert init(flask_factory) == 0
+    assert table(flask_factory) == {
+        "app": "flaskr:create_app()",
+        "lock": "requirements.txt",
+        "base-image": "python:3.11-slim-bookworm",
+        "static": {"url": "/static/", "dir": "flaskr/static"},
+    }
+    out = capsys.readouterr().out
+    assert "def create_app() returns a Flask app (flaskr/__init__.py:4)" in out
+
+
+def test_src_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Found under src/, and explained: the image cannot import from src/ yet."""
+    project = write(
+        tmp_path / "src-layout",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "src/shop/__init__.py": "",
+            "src/shop/app.py": """\
+                import flask
+
+                def make_app():
+                    return flask.Flask(__name__, static_folder="assets")
+                """,
+            "src/shop/assets/site.css": "",
+            "tests/conftest.py": "from flask import Flask\napp = Flask(__name__)\n",
+        },
+    )
+    assert init(project, "--dry-run") == 2
+    err = capsys.readouterr().err
+    assert "shop.app:make_app() is imported from src/" in err
+    assert "def make_app() returns a Flask app (src/shop/app.py:3)" in err
+
+    sources = Sources(project)
+    [app] = apps.find(sources)  # tests/ is not searched
+    assert (app.spec, str(app.import_root)) == ("shop.app:make_app()", "src")
+    assert app.static is not None
+    assert (app.static.url, app.static.dir) == ("/assets/", "src/shop/assets")
+
+
+def test_flask_app_object_beats_its_factory(tmp_path: Path) -> None:
+    project = write(
+        tmp_path / "object",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "app.py": """\
+                from flask import Flask
+
+                def create_app():
+                    app = Flask(__name__)
+                    return app
+
+                app = create_app()
+                """,
+        },
+    )
+    assert init(project) == 0
+    assert table(project)["app"] == "app:app"
+
+
+def test_wsgi_py_beats_the_flask_factory_it_calls(tmp_path: Path) -> None:
+    project = write(
+        tmp_path / "wsgi",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "wsgi.py": "from portal import create_app\n\napplication = create_app()\n",
+            "portal/__init__.py": "from flask import Flask\n\n"
+            "def create_app():\n    return Flask(__name__)\n",
+        },
+    )
+    assert init(project) == 0
+    assert table(project)["app"] == "wsgi:application"
+
+
+def test_wsgi_script_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A mod_wsgi-style script: the first binding of application is the evidence."""
+    project = write(
+        tmp_path / "script",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "deploy/site.wsgi": "from portal import make\n\napplication = make()\n"
+            "application = wrap(application)\n",
+        },
+    )
+    assert init(project) == 0
+    assert table(project)["app"] == "deploy/site.wsgi"
+    assert "'application' in a .wsgi file (deploy/site.wsgi:3)" in capsys.readouterr().out
+    assert config.load(project).app.kind == "script"
+
+
+def test_two_apps_are_an_error_until_one_is_chosen(
+    flask_factory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(flask_factory, {"admin.py": "from flask import Flask\n\nadmin = Flask(__name__)\n"})
+    write(flask_factory, {"api.py": "import flask\n\napi = flask.Flask(__name__)\n"})
+    before = (flask_factory / "pyproject.toml").read_bytes()
+    assert init(flask_factory) == 2
+    err = capsys.readouterr().err
+    assert "2 WSGI applications found" in err
+    assert "admin:admin (admin = Flask(__name__) (admin.py:3))" in err
+    assert "api:api (api = flask.Flask(__name__) (api.py:3))" in err
+    assert "hint: choose one: containerize init --app 'admin:admin'" in err
+    assert (flask_factory / "pyproject.toml").read_bytes() == before
+
+    assert init(flask_factory, "--app", "api:api") == 0
+    out = capsys.readouterr().out
+    assert table(flask_factory)["app"] == "api:api"
+    assert "note: app: also found admin:admin" in out
+
+
+def test_nothing_found(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = write(
+        tmp_path / "empty",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "lib/util.py": "def helper():\n    return 1\n",
+            "broken.py": "def (:\n",
+        },
+    )
+    before = (project / "pyproject.toml").read_bytes()
+    assert init(project) == 2
+    err = capsys.readouterr().err
+    assert "no WSGI application found: searched 2 Python file(s) in" in err
+    assert "WSGI_APPLICATION" in err
+    assert "wsgi.py" in err
+    assert "Flask" in err
+    assert "could not parse broken.py" in err
+    assert "hint: name it: containerize init --app" in err
+    assert (project / "pyproject.toml").read_bytes() == before
+
+
+def test_existing_table_is_kept_unless_forced(
+    flask_factory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pyproject = flask_factory / "pyproject.toml"
+    original = PYPROJECT.replace(
+        "[tool.ruff]",
+        '[tool.containerize]\napp = "old:app"  # mine\nport = 9000\n\n[tool.ruff]',
+    )
+    pyproject.write_text(original)
+
+    assert init(flask_factory) == 2
+    err = capsys.readouterr().err
+    assert "already has a [tool.containerize] table" in err
+    assert "--force" in err
+    assert pyproject.read_text() == original
+
+    assert init(flask_factory, "--dry-run") == 0
+    out = capsys.readouterr().out
+    assert "writing needs --force" in out
+    assert '[tool.containerize]\napp = "flaskr:create_app()"' in out
+    assert pyproject.read_text() == original
+
+    assert init(flask_factory, "--force") == 0
+    out = capsys.readouterr().out
+    assert "whose port are gone" in out
+    head, _, rest = original.partition("[tool.containerize]")
+    tail = rest[rest.index("[tool.ruff]") :]
+    text = pyproject.read_text()
+    # Replaced where it stood; every byte around it as it was.
+    assert text.startswith(head + "[tool.containerize]\n")
+    assert text.endswith("\n" + tail)
+    assert table(flask_factory)["app"] == "flaskr:create_app()"
+
+
+def test_comments_and_layout_are_kept_byte_for_byte(flask_factory: Path) -> None:
+    pyproject = flask_factory / "pyproject.toml"
+    original = (
+        PYPROJECT
+        + "\n# A trailing comment, then odd spacing:\n[tool.mypy]\nstrict    =   true\n"
+        + "files = [\n    'a',  # one\n    'b',\n]\n"
+    )
+    pyproject.write_text(original)
+    assert init(flask_factory) == 0
+    text = pyproject.read_text()
+    assert text.startswith(original)
+    assert text[len(original) :].startswith("\n[tool.containerize]\n")
+
+
+def test_crlf_files_keep_their_line_ends(flask_factory: Path) -> None:
+    pyproject = flask_factory / "pyproject.toml"
+    original = PYPROJECT.replace("\n", "\r\n").encode()
+    pyproject.write_bytes(original)
+    assert init(flask_factory) == 0
+    data = pyproject.read_bytes()
+    assert data.startswith(original)
+    assert b"\n" not in data.replace(b"\r\n", b"")
+
+
+def test_tool_tables_spread_over_the_file(flask_factory: Path) -> None:
+    """tomlkit's out-of-order tables: the old table goes, the new one is appended."""
+    pyproject = flask_factory / "pyproject.toml"
+    pyproject.write_text(
+        '[tool.containerize]\napp = "old:app"\n\n'
+        + PYPROJECT
+        + "\n[tool.containerize.test]\nread-only = true\n\n[tool.black]\nline-length = 99\n"
+    )
+    assert init(flask_factory, "--force") == 0
+    data = tomllib.loads(pyproject.read_text())
+    assert data["tool"]["black"] == {"line-length": 99}
+    assert data["tool"]["ruff"] == {"line-length": 100}
+    assert data["tool"]["containerize"]["app"] == "flaskr:create_app()"
+    assert "test" not in data["tool"]["containerize"]
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({}, "no pyproject.toml in"),
+        ({"pyproject.toml": "[project\nname = 'x'\n"}, "not valid TOML"),
+        (
+            {"pyproject.toml": 'tool = { ruff = { line-length = 100 } }\n[project]\nname = "x"\n'},
+            "cannot add [tool.containerize] safely",
+        ),
+    ],
+)
+def test_bad_pyproject(
+    tmp_path: Path, files: dict[str, str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write(tmp_path / "bad", {**files, "wsgi.py": "application = None\n"})
+    before = {p.name: p.read_bytes() for p in project.iterdir() if p.is_file()}
+    assert init(project) == 2
+    assert message in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in project.iterdir() if p.is_file()} == before
+
+
+def test_a_table_that_would_not_load_is_not_written(
+    flask_factory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No project name: config.load refuses, so init writes nothing and says why."""
+    pyproject = flask_factory / "pyproject.toml"
+    original = PYPROJECT.replace('name = "site"   # odd  spacing, kept too\n', "")
+    pyproject.write_text(original)
+    assert init(flask_factory) == 2
+    err = capsys.readouterr().err
+    assert "the table init made would not load, so nothing was written" in err
+    assert "no project name" in err
+    assert pyproject.read_text() == original
+
+
+def test_locks(flask_factory: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    fixtures = Path(__file__).parents[2] / "fixtures"
+    shutil.copy(fixtures / "flask-app/uv.lock", flask_factory)
+    shutil.copy(fixtures / "hello-wsgi/poetry.lock", flask_factory)
+    assert init(flask_factory, "--dry-run") == 2
+    err = capsys.readouterr().err
+    assert "more than one lock file (poetry.lock, uv.lock)" in err
+    assert "containerize init --lock poetry.lock" in err
+
+    pyproject = flask_factory / "pyproject.toml"
+    pyproject.write_text(PYPROJECT.replace('["flask"]', '["flask", "requests"]'))
+    assert init(flask_factory, "--lock", "uv.lock") == 0
+    out = capsys.readouterr().out
+    assert table(flask_factory)["lock"] == "uv.lock"
+    assert "chosen with --lock" in out
+    # A stale lock is worth a note, not a refusal: re-locking is the user's next step.
+    assert "note: lock: uv.lock is out of date with pyproject.toml: requests" in out
+
+    assert init(flask_factory, "--force", "--lock", "../elsewhere.txt") == 2
+    assert "not a file inside the project" in capsys.readouterr().err
+
+
+def test_an_unhashed_requirements_file_says_how_to_hash_it(
+    flask_factory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (flask_factory / "requirements.txt").write_text("flask==3.1.0\n")
+    assert init(flask_factory) == 3
+    assert "--generate-hashes" in capsys.readouterr().err
+
+
+def test_no_lock_is_a_note(flask_factory: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (flask_factory / "requirements.txt").unlink()
+    assert init(flask_factory) == 0
+    assert "note: lock: not set: no lock file" in capsys.readouterr().out
+    assert "lock" not in table(flask_factory)
+
+
+@pytest.mark.parametrize(
+    ("constraint", "header", "expected"),
+    [
+        (">=3.8", "", "3.11"),
+        (">=3.12", "", "3.12"),
+        (">=3.10,<3.11", "", "3.10"),
+        (">=3.11.4", "", "3.11"),
+        (">=3.9", "# This file is autogenerated by pip-compile with Python 3.13\n", "3.13"),
+        (
+            ">=3.9",
+            "# This file was autogenerated by uv via the following command:\n"
+            "#    uv pip compile --generate-hashes --python-version 3.12 requirements.in\n",
+            "3.12",
+        ),
+    ],
+)
+def test_python_version(
+    flask_factory: Path,
+    constraint: str,
+    header: str,
+    expected: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    (flask_factory / "pyproject.toml").write_text(PYPROJECT.replace(">=3.11", constraint))
+    (flask_factory / "requirements.txt").write_text(header + REQUIREMENTS)
+    assert init(flask_factory) == 0, capsys.readouterr().err
+    written = table(flask_factory)
+    assert written["base-image"] == f"python:{expected}-slim-bookworm"
+    assert written.get("python-version", "3.11") == expected
+    assert config.load(flask_factory).python_version == tuple(map(int, expected.split(".")))
+
+
+def test_no_known_python_fits(flask_factory: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (flask_factory / "pyproject.toml").write_text(PYPROJECT.replace(">=3.11", ">=3.15"))
+    assert init(flask_factory) == 2
+    err = capsys.readouterr().err
+    assert 'requires-python = ">=3.15" (pyproject.toml:5)' in err
+    assert "none of 3.10, 3.11, 3.12, 3.13" in err
+
+
+def test_default_base_image_is_the_default_python() -> None:
+    defaults = {option.key: option.default for option in config.OPTIONS}
+    assert python.BASE_IMAGES[python.DEFAULT_PYTHON] == defaults["base-image"]
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ('STATIC_ROOT = BASE_DIR / "static"', "static"),
+        ('STATIC_ROOT = BASE_DIR / "var" / "static"', "var/static"),
+        ('STATIC_ROOT = os.path.join(BASE_DIR, "static")', "static"),
+        ('STATIC_ROOT = str(BASE_DIR.joinpath("static"))', "static"),
+        ('STATIC_ROOT = Path(__file__).parents[1] / "static"', "static"),
+        ('STATIC_ROOT = "staticfiles"', "staticfiles"),
+        ('STATIC_ROOT = "/var/www/static"', None),  # outside the app folder
+        ('STATIC_ROOT = os.environ["STATIC_ROOT"]', None),  # known only at run time
+        ('STATIC_ROOT = BASE_DIR.parent / "static"', None),  # above the project
+        ("STATIC_ROOT = BASE_DIR", None),  # the project itself
+    ],
+)
+def test_static_root_forms(django_site: Path, setting: str, expected: str | None) -> None:
+    settings = django_site / "mysite/settings.py"
+    text = textwrap.dedent(DJANGO_SETTINGS).replace('STATIC_ROOT = BASE_DIR / "collected"', setting)
+    settings.write_text("import os\n" + text)
+    assert init(django_site) == 0
+    static = table(django_site).get("static")
+    if expected is None:
+        assert static is None
+    else:
+        assert isinstance(static, dict)
+        assert static["dir"] == expected
+
+
+def test_sources_name_modules_as_python_imports_them(tmp_path: Path) -> None:
+    project = write(
+        tmp_path / "names",
+        {
+            "hello.py": "",
+            "pkg/__init__.py": "",
+            "pkg/sub/__init__.py": "",
+            "pkg/sub/mod.py": "",
+            "src/lib/__init__.py": "",
+            "scripts/run.py": "",
+            "my-site/wsgi.py": "",
+            "class/x.py": "",
+            ".venv/lib/site.py": "",
+            "node_modules/x.py": "",
+        },
+    )
+    sources = Sources(project)
+    named = {
+        str(path): (str(s.import_root), s.module)
+        for path in sources.paths
+        if (s := sources.get(path)) is not None
+    }
+    assert named == {
+        "hello.py": (".", "hello"),
+        "pkg/__init__.py": (".", "pkg"),
+        "pkg/sub/__init__.py": (".", "pkg.sub"),
+        "pkg/sub/mod.py": (".", "pkg.sub.mod"),
+        "src/lib/__init__.py": ("src", "lib"),
+        "scripts/run.py": ("scripts", "run"),
+        "my-site/wsgi.py": ("my-site", "wsgi"),
+        "class/x.py": ("class", "x"),
+    }
