@@ -21,7 +21,6 @@ from containerize.errors import (
     ConfigError,
     ContainerizeError,
     ContainerTestError,
-    EngineError,
     FetchError,
 )
 from containerize.fsutil import exclusive, write_atomic
@@ -183,11 +182,7 @@ def test(
         images=matrix_plan.parse_images(images, servers_=servers or cfg.servers),
         native_arch=probes.native_arch(),
     )
-    if not probes.daemon_reachable():
-        raise EngineError(
-            "no Docker daemon answers",
-            hint="start dockerd or set DOCKER_HOST (as root on Debian, 'containerize engine up')",
-        )
+    preflight.require_daemon()
     failed = _run_matrix(cfg, plan, jobs=jobs)
     return ContainerTestError.exit_code if failed else 0
 

@@ -16,16 +16,21 @@ from containerize.errors import CommandError, EngineError
 from containerize.platforms import Platform
 
 
-def preflight(
-    platforms: Sequence[Platform], *, builder: str | None, cache_to: Sequence[str] = ()
-) -> None:
-    """Stop before a build that cannot work on this engine."""
+def require_daemon() -> None:
+    """Stop, with the fix, when no Docker daemon answers."""
     if not probes.daemon_reachable():
         raise EngineError(
             "no Docker daemon answers",
             hint="start dockerd or set DOCKER_HOST ('containerize doctor' checks everything; "
             "as root on Debian, 'containerize engine up' provisions one)",
         )
+
+
+def preflight(
+    platforms: Sequence[Platform], *, builder: str | None, cache_to: Sequence[str] = ()
+) -> None:
+    """Stop before a build that cannot work on this engine."""
+    require_daemon()
     try:
         info = parse_inspect(buildx.inspect_builder(builder))
     except CommandError as exc:

@@ -26,6 +26,7 @@ from containerize import process
 from containerize.config import Probe
 from containerize.engine import containers
 from containerize.errors import ContainerTestError
+from containerize.image import plan as image_plan
 from containerize.matrix.plan import Cell
 
 Status = Literal["passed", "failed", "skipped"]
@@ -34,7 +35,7 @@ Status = Literal["passed", "failed", "skipped"]
 _TOOLCHAIN = ("gcc", "cc", "c++", "g++", "clang", "make", "ld", "pip", "pip3", "uv", "poetry")
 # Where a pip package would be importable by any Python in the image.
 _PIP_GLOBS = (
-    "/opt/venv/lib/python3*/site-packages/pip",
+    f"{image_plan.VENV}/lib/python3*/site-packages/pip",
     "/usr/lib/python3*/dist-packages/pip",
     "/usr/lib/python3/dist-packages/pip",
     "/usr/local/lib/python3*/site-packages/pip",
@@ -177,7 +178,7 @@ print(json.dumps({"tools": [shutil.which(t) for t in tools], "pip": pips}))
 def no_toolchain(subject: Subject) -> str:
     """The runtime image holds no compiler, pip or build tool."""
     argv = ["-c", _TOOL_SCRIPT, ",".join(_PIP_GLOBS), ",".join(_TOOLCHAIN)]
-    for python in ("/opt/venv/bin/python", "python3"):
+    for python in (f"{image_plan.VENV}/bin/python", "python3"):
         result = containers.execute(subject.container, [python, *argv])
         if result.returncode == 0:
             break
@@ -262,7 +263,7 @@ def static_file(subject: Subject) -> Outcome | str:
     if cell.static_url is None or cell.static_dir is None:
         return Outcome(check="static", status="skipped", message="no static files configured")
     listed = containers.execute(
-        subject.container, ["/opt/venv/bin/python", "-c", _FIRST_FILE, cell.static_dir]
+        subject.container, [f"{image_plan.VENV}/bin/python", "-c", _FIRST_FILE, cell.static_dir]
     )
     name = listed.stdout.strip()
     if listed.returncode != 0 or not name:

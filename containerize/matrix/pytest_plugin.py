@@ -28,9 +28,8 @@ from dataclasses import dataclass
 import pytest
 
 from containerize.engine import containers, docker
+from containerize.matrix.runner import CELL_VARIABLE
 from containerize.platforms import Platform
-
-_VARIABLE = "CONTAINERIZE_TEST_CELL"  # the runner's CELL_VARIABLE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,7 +69,7 @@ class RunningImage:
 @pytest.fixture(scope="session")
 def container() -> RunningImage:
     """The running container of the current matrix cell."""
-    raw = os.environ.get(_VARIABLE)
+    raw = os.environ.get(CELL_VARIABLE)
     if not raw:
         pytest.skip(
             "needs a running image: run these tests in the test matrix "

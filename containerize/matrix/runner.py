@@ -211,7 +211,9 @@ def _start_failed(cell: Cell, exc: CommandError | ContainerTestError) -> Outcome
 
 def _image_id(image: str) -> str | None:
     result = docker.run("image", "inspect", "--format", "{{.Id}}", image, check=False, timeout=60)
-    return result.stdout.strip() or None if result.returncode == 0 else None
+    if result.returncode != 0:
+        return None
+    return result.stdout.strip() or None
 
 
 # --------------------------------------------------------------------------- user tests
