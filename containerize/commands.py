@@ -23,7 +23,7 @@ from containerize.errors import (
     ContainerTestError,
     FetchError,
 )
-from containerize.fsutil import exclusive, write_atomic
+from containerize.fsutil import check_claimable, exclusive, write_atomic
 from containerize.image import dockerfile as dockerfile_mod
 from containerize.image import pins, pipeline, report, revision
 from containerize.image.bake import bake_file
@@ -110,6 +110,7 @@ def wheelhouse(project: Path, *, overrides: Mapping[str, Any]) -> int:
     """
     cfg = config.load(project, overrides=overrides)
     cache = Cache.default()
+    check_claimable(cfg.build_dir)
     with _naming_the_lock(cfg):
         # Everything is read and checked before the build folder is touched.
         resolved = pipeline.resolve(cfg, engine=probes.engine_reachable(), record_pin=False)
@@ -141,6 +142,7 @@ def build(
         )
         _show_plan(prepared, dockerfile_only=print_dockerfile)
         return 0
+    check_claimable(cfg.build_dir)
     preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=cfg.cache_to)
     output = preflight.choose_output(cfg.platforms, push=push)
     cache = Cache.default()

@@ -203,8 +203,23 @@ def claim(build_dir: Path) -> None:
     writes is claimed: the marker file is written into it. A folder holding anything
     else is refused, before a single file in it is touched.
     """
-    marker = build_dir / BUILD_DIR_MARKER
-    if marker.is_file():
+    if (build_dir / BUILD_DIR_MARKER).is_file():
+        return
+    check_claimable(build_dir)
+    build_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(
+        build_dir / BUILD_DIR_MARKER,
+        "containerize's build folder: its contents are replaced on every build.\n",
+    )
+
+
+def check_claimable(build_dir: Path) -> None:
+    """Refuse *build_dir* if :func:`claim` would; write nothing.
+
+    Commands call it first, so a folder of the user's is refused before the lock is
+    read or the engine asked anything.
+    """
+    if (build_dir / BUILD_DIR_MARKER).is_file():
         return
     if build_dir.exists():
         if not build_dir.is_dir():
@@ -226,11 +241,6 @@ def claim(build_dir: Path) -> None:
                 hint="set tool.containerize.build-dir (or CONTAINERIZE_BUILD_DIR) to a new "
                 "folder (the default is '.containerize'), or move those files away",
             )
-    build_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(
-        marker,
-        "containerize's build folder: its contents are replaced on every build.\n",
-    )
 
 
 @contextmanager

@@ -474,7 +474,7 @@ def test_wheelhouse_index_settings_add_the_locks_indexes(tmp_path: Path) -> None
             "requirements.txt:1, without markers",
             "regenerate",
         ),
-        ("flask===\n", "requirements.txt:1: '' is not a valid version", "--generate-hashes"),
+        ("flask===foo\n", "requirements.txt:1: 'foo' is not a valid version", "--generate-hashes"),
         (
             "flask==3.0.0 ; python_version >\n",
             "requirements.txt:1: not a valid requirement",
