@@ -26,7 +26,16 @@ from containerize.fsutil import replacing_file
 from containerize.init.model import Choice
 
 #: The order keys are written in: what is served, what is installed, how it is served.
-ORDER = ("app", "lock", "base-image", "python-version", "allowed-hosts", "static", "env")
+ORDER = (
+    "app-directory",
+    "app",
+    "lock",
+    "base-image",
+    "python-version",
+    "allowed-hosts",
+    "static",
+    "env",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
