@@ -248,6 +248,30 @@ def test_subfolder_static_files_outside_the_app_folder_are_left_out(
     assert "static: not set: public/ is outside the app folder site/" in out
 
 
+def test_a_relative_static_root_is_in_the_folder_the_site_runs_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write(
+        tmp_path / "relative",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "site/manage.py": DJANGO_MANAGE,
+            "site/mysite/__init__.py": "",
+            "site/mysite/wsgi.py": DJANGO_WSGI,
+            "site/mysite/settings.py": DJANGO_SETTINGS.replace(
+                'BASE_DIR / "collected"', '"collected"'
+            ),
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    assert table(project)["static"] == {
+        "url": "/static/",
+        "dir": "collected",
+        "command": ["python", "manage.py", "collectstatic", "--noinput"],
+    }
+
+
 def test_manage_py_outside_the_app_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
