@@ -33,6 +33,14 @@ _PROJECT_FILES = (
 )
 
 
+# Modules Python has imported before it runs any application (site imports os, io,
+# codecs, ...): a package of the app with one of these names is never imported, as
+# sys.modules already holds the standard library's.
+_STARTUP_MODULES = frozenset(
+    {"site", "os", "sys", "io", "abc", "codecs", "stat", "encodings", "posixpath", "builtins"}
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Context:
     """An assembled build context."""
@@ -74,6 +82,15 @@ def app_files(config: Config) -> tuple[PurePosixPath, ...]:
             f"into the image (looked for {' and '.join(wanted)}{inside})",
             hint="fix app (relative to app-directory), or include the file in "
             "tool.containerize.include",
+        )
+    top = (config.app.module or "").partition(".")[0]
+    if top in _STARTUP_MODULES:
+        raise ConfigError(
+            f"tool.containerize.app: {str(config.app)!r} starts with {top!r}, the name of "
+            f"the standard library's {top} module, which Python imports before any "
+            f"application: the app's own {top}/ is never imported",
+            hint=f"rename the app's package {top}/ (Django's startproject refuses the "
+            "name for this reason), and app with it",
         )
     static = config.static
     if static and not static.command:

@@ -264,17 +264,17 @@ def test_app_directory_from_the_environment(tmp_path: Path) -> None:
 
 
 def test_app_paths_are_relative_to_the_app_directory(tmp_path: Path) -> None:
-    """'site.wsgi' is a script file when the app folder holds one, a module otherwise."""
+    """'shop.wsgi' is a script file when the app folder holds one, a module otherwise."""
     (tmp_path / "www").mkdir()
-    (tmp_path / "www" / "site.wsgi").write_text("application = None\n")
-    write(tmp_path, 'app = "site.wsgi"\napp-directory = "www"\n')
+    (tmp_path / "www" / "shop.wsgi").write_text("application = None\n")
+    write(tmp_path, 'app = "shop.wsgi"\napp-directory = "www"\n')
     cfg = config.load(tmp_path, environ={})
-    assert (cfg.app.kind, cfg.app.path) == ("script", "site.wsgi")
-    (tmp_path / "site.wsgi").write_text("application = None\n")
-    write(tmp_path, 'app = "site.wsgi"\napp-directory = "."\n')
+    assert (cfg.app.kind, cfg.app.path) == ("script", "shop.wsgi")
+    (tmp_path / "shop.wsgi").write_text("application = None\n")
+    write(tmp_path, 'app = "shop.wsgi"\napp-directory = "."\n')
     assert config.load(tmp_path, environ={}).app.kind == "script"
-    write(tmp_path, 'app = "site.wsgi"\napp-directory = "www"\n')
-    (tmp_path / "www" / "site.wsgi").unlink()
+    write(tmp_path, 'app = "shop.wsgi"\napp-directory = "www"\n')
+    (tmp_path / "www" / "shop.wsgi").unlink()
     assert config.load(tmp_path, environ={}).app.kind == "callable"
 
 

@@ -119,3 +119,16 @@ def test_an_app_outside_the_app_folder_is_named(tmp_path: Path) -> None:
     cfg = config.load(tmp_path, environ={}, overrides={"app": "site.website.wsgi"})
     with pytest.raises(ConfigError, match=r"looked for site/website/wsgi\.py .* in .*/site\)"):
         context.app_files(cfg)
+
+
+def test_a_package_named_like_a_module_python_imports_at_start(tmp_path: Path) -> None:
+    """site/site/wsgi.py: 'site' is the standard library's, already imported."""
+    cfg = subfolder_project(tmp_path)
+    for name in ("site/site/__init__.py", "site/site/wsgi.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    cfg = config.load(tmp_path, environ={}, overrides={"app": "site.wsgi:application"})
+    with pytest.raises(ConfigError, match="the standard library's site module") as info:
+        context.app_files(cfg)
+    assert info.value.hint is not None
+    assert "rename the app's package site/" in info.value.hint

@@ -272,6 +272,31 @@ def test_a_relative_static_root_is_in_the_folder_the_site_runs_in(
     }
 
 
+def test_a_package_named_site_is_not_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """site/site/wsgi.py: Python's own site module is imported first, so the table would
+    not build; init says so and writes nothing."""
+    project = write(
+        tmp_path / "named-site",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "site/manage.py": DJANGO_MANAGE.replace("mysite", "site"),
+            "site/site/__init__.py": "",
+            "site/site/wsgi.py": DJANGO_WSGI.replace("mysite", "site"),
+            "site/site/settings.py": DJANGO_SETTINGS.replace("mysite", "site"),
+        },
+    )
+    before = (project / "pyproject.toml").read_bytes()
+    assert init(project) == 2
+    err = capsys.readouterr().err
+    assert "the table init made would not load, so nothing was written" in err
+    assert "the standard library's site module" in err
+    assert "rename the app's package site/" in err
+    assert (project / "pyproject.toml").read_bytes() == before
+
+
 def test_manage_py_outside_the_app_folder(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
