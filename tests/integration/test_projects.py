@@ -70,7 +70,7 @@ def test_django_site_in_a_subfolder(django_subfolder_images: Built, platform: Pl
             "/app:\nsite",
             "/app/site:\nmanage.py\nstatic\nstaticfiles\nwebsite\n",
         ]
-        # A command given to the image runs in the app folder too.
+        # Commands run in the container (docker exec, docker run IMAGE ...) start there too.
         shell = containers.execute(container, ["python", "manage.py", "check"])
         assert shell.returncode == 0, shell.stderr
         stopped = containers.stop(container, timeout=20)
