@@ -97,6 +97,14 @@ OPTIONS: tuple[Option, ...] = (
         default=None,
     ),
     Option(
+        key="app-directory",
+        kind="str",
+        expects="the folder the application is imported and run from, relative to "
+        "pyproject.toml ('site' for site/manage.py; '.' for the project's own folder)",
+        default=".",
+        env=True,
+    ),
+    Option(
         key="image",
         kind="str",
         expects="an image repository without a tag, e.g. 'registry.example/team/app'",
@@ -286,7 +294,7 @@ class AppSpec:
     module: str | None = None  # callable and factory
     callable: str | None = None  # callable and factory
     args: str | None = None  # factory: the literal arguments' source, checked
-    path: str | None = None  # script and paste: a POSIX path relative to the project
+    path: str | None = None  # script and paste: a POSIX path relative to the app folder
     section: str | None = None  # paste: the app's name in the ini file
 
     def __str__(self) -> str:
@@ -297,7 +305,7 @@ class AppSpec:
         return f"{self.path}#{self.section}" if self.section else str(self.path)
 
     def files(self) -> tuple[str, ...]:
-        """The project files, one of which must go into the image for the app to load."""
+        """The app folder's files, one of which must go into the image for the app to load."""
         if self.module is None:
             return (str(self.path),)
         base = self.module.replace(".", "/")
@@ -360,6 +368,10 @@ class Config:
     name: str
     version: str
     app: AppSpec
+    # The folder the app is copied from, imported from and run in, relative to
+    # project_dir ('.' for project_dir itself); app, static.dir and the include and
+    # exclude patterns are relative to it.
+    app_directory: PurePosixPath
     image: str
     base_image: str
     platforms: tuple[Platform, ...]
@@ -396,6 +408,11 @@ class Config:
     tag_templates: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
+    def app_root(self) -> Path:
+        """The app folder on this machine."""
+        return self.project_dir / self.app_directory
+
+    @property
     def pins_file(self) -> Path:
         """The file, committed by the user, that pins the base image by digest."""
         return self.project_dir / "containerize.lock"
@@ -429,12 +446,15 @@ def load(
         )
     name = str(project.name)
     uid = _id(values, "uid")
+    build_dir = _build_dir(values, project_dir)
+    app_directory = _app_directory(values, project_dir, build_dir)
     return Config(
         project_dir=project_dir,
         project=project,
         name=name,
         version=project.version or "0",
-        app=_app(values, project_dir),
+        app=_app(values, project_dir / app_directory),
+        app_directory=app_directory,
         image=_image(values, default=name),
         base_image=str(
             reference.parse(values.string("base-image"), where=values.where("base-image"))
@@ -454,7 +474,7 @@ def load(
         extras=values.strings("extras"),
         include=values.strings("include"),
         exclude=values.strings("exclude"),
-        build_dir=_build_dir(values, project_dir),
+        build_dir=build_dir,
         uid=uid,
         gid=_id(values, "gid", default=uid),
         healthcheck_path=_healthcheck_path(values),
@@ -633,7 +653,46 @@ class _Values:
         return value
 
 
-def _app(values: _Values, project_dir: Path) -> AppSpec:
+def _app_directory(values: _Values, project_dir: Path, build_dir: Path) -> PurePosixPath:
+    """The app folder: an existing folder inside the project, not in the build folder.
+
+    *project_dir* and *build_dir* are resolved. A symbolic link that stays inside the
+    project is followed; one that leads out of it is refused, since the image would
+    then hold files from elsewhere.
+    """
+    text, where = values.string("app-directory"), values.where("app-directory")
+    posix = PurePosixPath(text)
+    if "\\" in text or posix.is_absolute() or ".." in posix.parts:
+        raise ConfigError(
+            f"{where}: {text!r} is not a folder inside the project",
+            hint="name it relative to pyproject.toml, without '..', e.g. 'site' for "
+            "site/manage.py; '.' is the project's own folder",
+        )
+    folder = project_dir / posix
+    if not folder.is_dir():
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ConfigError(
+            f"{where}: {folder} {what}",
+            hint="name the folder that holds the application's code (Django: the one "
+            "with manage.py), relative to pyproject.toml",
+        )
+    real = folder.resolve()
+    if not real.is_relative_to(project_dir):
+        raise ConfigError(
+            f"{where}: {text!r} leads to {real} through a symbolic link, outside the "
+            f"project ({project_dir})",
+            hint="move or copy the application into the project",
+        )
+    if real.is_relative_to(build_dir):
+        raise ConfigError(
+            f"{where}: {text!r} is inside the build folder ({build_dir}), which "
+            "containerize empties and rewrites",
+            hint="name the folder that holds the application's code, or move build-dir",
+        )
+    return posix
+
+
+def _app(values: _Values, app_root: Path) -> AppSpec:
     text, where = values.raw("app")
     if text is None:
         raise ConfigError(
@@ -645,7 +704,7 @@ def _app(values: _Values, project_dir: Path) -> AppSpec:
     # 'mysite.wsgi' is Django's module and 'app.wsgi' a script file: a file wins.
     if path.endswith(".ini") or (
         path.endswith(".wsgi")
-        and ("/" in path or section or (project_dir / path).is_file() or not _APP_RE.match(path))
+        and ("/" in path or section or (app_root / path).is_file() or not _APP_RE.match(path))
     ):
         return _app_file(path, section, where)
     if section:
@@ -701,7 +760,8 @@ def _app_file(path: str, section: str, where: str) -> AppSpec:
     ):
         raise ConfigError(
             f"{where}: {path!r} is not a file inside the project",
-            hint="name it relative to pyproject.toml, e.g. 'deploy/app.wsgi'",
+            hint="name it relative to the app folder (tool.containerize.app-directory, "
+            "by default pyproject.toml's), e.g. 'deploy/app.wsgi'",
         )
     if path.endswith(".wsgi"):
         if section:

@@ -1,7 +1,8 @@
 """The build context, assembled by containerize: only what the image needs.
 
 The context holds the rendered Dockerfile and an ``app/`` folder with the
-application's files. VCS data, environment files, virtual environments, caches and
+application's files: those of its app folder (``app-directory``), the project's own
+folder by default. VCS data, environment files, virtual environments, caches and
 tests never enter it. It is written next to its final place and renamed into it, so a
 half-written context is never used.
 """
@@ -32,12 +33,20 @@ _PROJECT_FILES = (
 )
 
 
+# Modules Python has imported before it runs any application (site imports os, io,
+# codecs, ...): a package of the app with one of these names is never imported, as
+# sys.modules already holds the standard library's.
+_STARTUP_MODULES = frozenset(
+    {"site", "os", "sys", "io", "abc", "codecs", "stat", "encodings", "posixpath", "builtins"}
+)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Context:
     """An assembled build context."""
 
     root: Path
-    files: tuple[PurePosixPath, ...]  # relative to root / "app"
+    files: tuple[PurePosixPath, ...]  # relative to root / "app", and to the app folder
 
     @property
     def dockerfile(self) -> Path:
@@ -45,13 +54,16 @@ class Context:
 
 
 def app_files(config: Config) -> tuple[PurePosixPath, ...]:
-    """The application files that go into the image, relative to the project, sorted."""
+    """The application files that go into the image, relative to the app folder
+    (``app-directory``), sorted. Nothing outside that folder goes in: the lock and
+    ``pyproject.toml`` beside it are for building, not for running."""
     excludes = (*DEFAULT_EXCLUDES, *_PROJECT_FILES)
-    lock = config.lock.relative_to(config.project_dir).as_posix() if config.lock else None
+    root = config.app_root
+    lock = os.path.relpath(config.lock, root) if config.lock else None
     build_dir = config.build_dir.resolve()
     chosen: list[PurePosixPath] = []
-    for path in _walk(config.project_dir, excludes, build_dir):
-        relative = PurePosixPath(path.relative_to(config.project_dir).as_posix())
+    for path in _walk(root, excludes, build_dir):
+        relative = PurePosixPath(path.relative_to(root).as_posix())
         if config.include and not any(_matches(relative, pattern) for pattern in config.include):
             continue
         if any(_matches(relative, pattern) for pattern in config.exclude) or str(relative) == lock:
@@ -59,15 +71,26 @@ def app_files(config: Config) -> tuple[PurePosixPath, ...]:
         chosen.append(relative)
     if not chosen:
         raise ConfigError(
-            f"no application files to put in the image from {config.project_dir}",
-            hint="check tool.containerize.include and exclude",
+            f"no application files to put in the image from {root}",
+            hint="check tool.containerize.include and exclude (relative to app-directory)",
         )
     wanted = config.app.files()
     if not any(PurePosixPath(name) in chosen for name in wanted):
+        inside = "" if config.app_directory == PurePosixPath(".") else f" in {root}"
         raise ConfigError(
             f"tool.containerize.app: {str(config.app)!r} is not among the files that go "
-            f"into the image (looked for {' and '.join(wanted)})",
-            hint="fix app, or include the file in tool.containerize.include",
+            f"into the image (looked for {' and '.join(wanted)}{inside})",
+            hint="fix app (relative to app-directory), or include the file in "
+            "tool.containerize.include",
+        )
+    top = (config.app.module or "").partition(".")[0]
+    if top in _STARTUP_MODULES:
+        raise ConfigError(
+            f"tool.containerize.app: {str(config.app)!r} starts with {top!r}, the name of "
+            f"the standard library's {top} module, which Python imports before any "
+            f"application: the app's own {top}/ is never imported",
+            hint=f"rename the app's package {top}/ (Django's startproject refuses the "
+            "name for this reason), and app with it",
         )
     static = config.static
     if static and not static.command:
@@ -102,9 +125,9 @@ def assemble(
         for relative in files:
             target = staging / "app" / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(config.project_dir / relative, target)
+            shutil.copyfile(config.app_root / relative, target)
             # Same modes for everyone: readable by the app user, writable only by root.
-            mode = 0o755 if os.access(config.project_dir / relative, os.X_OK) else 0o644
+            mode = 0o755 if os.access(config.app_root / relative, os.X_OK) else 0o644
             target.chmod(mode)
         (staging / "Dockerfile").write_text(dockerfile)
     return Context(root=dest, files=files)

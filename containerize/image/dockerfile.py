@@ -105,6 +105,12 @@ def render(plan: BuildPlan) -> str:
     from when the value cannot be written safely.
     """
     lines = _header(plan)
+    if plan.app_dir != APP_DIR:
+        lines += [
+            f"# The app folder (tool.containerize.app-directory) is {_app_dir(plan)}: the",
+            "# application's files, its working directory and its import root.",
+            "",
+        ]
     lines += [
         "# base: the pinned base image every stage starts from, for the target platform.",
         "FROM ${BASE_IMAGE} AS base",
@@ -223,14 +229,14 @@ def _venv_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
 def _static_stage(plan: BuildPlan) -> list[str]:
     assert plan.static is not None
     where = "tool.containerize.static.command"
-    folder = f"{APP_DIR}/{plan.static.dir}"
+    folder = f"{plan.app_dir}/{plan.static.dir}"
     return [
         "# static: the static files, made by the project's command from the app and its",
         "# dependencies (no server needed), then copied into each image.",
         "FROM base AS static",
         f"COPY --link --from=deps {dockerfile_word(VENV)} {dockerfile_word(VENV)}",
-        f"COPY --link app/ {dockerfile_word(APP_DIR + '/')}",
-        f"WORKDIR {dockerfile_word(APP_DIR)}",
+        f"COPY --link app/ {_app_dir(plan, '/')}",
+        f"WORKDIR {_app_dir(plan)}",
         _env(plan),
         _run(
             [plan.static.command, ["test", "-d", folder]],
@@ -270,7 +276,7 @@ def _runtime_stage(plan: BuildPlan) -> list[str]:
         "FROM base AS runtime",
         _add_user(plan.uid, plan.gid),
         _env(plan),
-        f"WORKDIR {dockerfile_word(APP_DIR)}",
+        f"WORKDIR {_app_dir(plan)}",
         f"EXPOSE {dockerfile_word(str(port), source='tool.containerize.port')}",
         "HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \\",
         f"    CMD {_healthcheck(port, plan.healthcheck_path)}",
@@ -339,7 +345,7 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         f"COPY --link {dockerfile_word(stage.context_dir + '/')} {image_dir}",
         *_app_files(plan),
         _env(plan),
-        f"WORKDIR {dockerfile_word(APP_DIR)}",
+        f"WORKDIR {_app_dir(plan)}",
         f"USER {_user(plan.uid, plan.gid)}",
         f"RUN --network=none {exec_form(check)}",
         "",
@@ -347,11 +353,18 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
 
 
 def _app_files(plan: BuildPlan) -> list[str]:
-    lines = [f"COPY --link app/ {dockerfile_word(APP_DIR + '/')}"]
+    lines = [f"COPY --link app/ {_app_dir(plan, '/')}"]
     if plan.static and plan.static.command:
-        folder = dockerfile_word(f"{APP_DIR}/{plan.static.dir}/", source="tool.containerize.static")
+        folder = dockerfile_word(
+            f"{plan.app_dir}/{plan.static.dir}/", source="tool.containerize.static"
+        )
         lines.append(f"COPY --link --from=static {folder} {folder}")
     return lines
+
+
+def _app_dir(plan: BuildPlan, suffix: str = "") -> str:
+    """The app folder in the image (``/app``, or ``/app/site`` for app-directory 'site')."""
+    return dockerfile_word(plan.app_dir + suffix, source="tool.containerize.app-directory")
 
 
 def _stage_name(stage: ServerStage) -> str:

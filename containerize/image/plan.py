@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from containerize import buildsteps, reference, runtime, servers
 from containerize.config import Config
@@ -24,6 +24,8 @@ from containerize.resolve.wheelhouse import Needs
 VENV = "/opt/venv"
 # Where sdists are compiled: pip and their build requirements, never in an image.
 BUILD_ENV = "/opt/build-env"
+# The project's folder in the image; the app folder (app-directory) is in it, where
+# it is in the project: site/ is /app/site.
 APP_DIR = "/app"
 WHEELHOUSE_CONTEXT = "wheelhouse"
 TOOLS_CONTEXT = "tools"
@@ -58,7 +60,8 @@ class ServerStage:
 
 @dataclass(frozen=True, kw_only=True)
 class StaticPlan:
-    """Static files: *url* served from APP_DIR/*dir*, made by *command* when given."""
+    """Static files: *url* served from the app folder's *dir*, made by *command* when
+    given (run in the app folder)."""
 
     url: str
     dir: str
@@ -84,6 +87,8 @@ class BuildPlan:
     labels: tuple[tuple[str, str], ...]
     static: StaticPlan | None
     import_check: bool
+    # The app folder in the image: the working directory and the import root.
+    app_dir: str = APP_DIR
 
     @property
     def compile_packages(self) -> tuple[str, ...]:
@@ -103,6 +108,13 @@ class BuildPlan:
         return files
 
 
+def app_dir(config: Config) -> str:
+    """The app folder in the image: ``/app``, or ``/app/site`` for app-directory 'site'."""
+    if config.app_directory == PurePosixPath("."):
+        return APP_DIR
+    return f"{APP_DIR}/{config.app_directory.as_posix()}"
+
+
 def buildsteps_files() -> dict[str, bytes]:
     """The scripts build steps run, by path in a build context."""
     return {f"{BUILDSTEPS_CONTEXT}/{name}": data for name, data in buildsteps.sources().items()}
@@ -119,8 +131,9 @@ def make_plan(
     created: dt.datetime,
 ) -> BuildPlan:
     """Compute the build plan; *base_image* is the reference pinned by digest."""
+    folder = app_dir(config)
     static = (
-        servers.StaticMount(url=config.static.url, root=f"{APP_DIR}/{config.static.dir}")
+        servers.StaticMount(url=config.static.url, root=f"{folder}/{config.static.dir}")
         if config.static
         else None
     )
@@ -128,7 +141,7 @@ def make_plan(
         python=python,
         python_version=python_version,
         venv=VENV,
-        app_dir=APP_DIR,
+        app_dir=folder,
         port=config.port,
         static=static,
     )
@@ -172,6 +185,7 @@ def make_plan(
             else None
         ),
         import_check=config.import_check,
+        app_dir=folder,
     )
 
 
@@ -185,7 +199,7 @@ def server_spec(
     spec = {
         "server": server.name,
         "app": config.app.to_json(),
-        "app_dir": APP_DIR,
+        "app_dir": app_dir(config),
         "port": config.port,
         "allowed_hosts": list(config.allowed_hosts),
         "static": None

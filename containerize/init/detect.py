@@ -7,8 +7,8 @@ left to the defaults comes back as notes. Nothing here writes anything.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from containerize.errors import ConfigError, LockError
@@ -50,9 +50,9 @@ def detect(
     sources = Sources(project_dir)
     candidates = apps.find(sources, extra=django.candidates(sources))
     chosen = apps.choose(candidates, sources, wanted=app)
-    if chosen.import_root != ROOT:
-        raise _refuse_subfolder(chosen)
-    choices = [Choice(key="app", value=chosen.spec, why=chosen.why)]
+    root = chosen.import_root
+    choices = [_app_directory(chosen, sources)] if root != ROOT else []
+    choices.append(Choice(key="app", value=chosen.spec, why=chosen.why))
     notes = [
         f"app: also found {other.described()}; 'containerize init --app {other.spec}' chooses it"
         for other in candidates
@@ -81,7 +81,14 @@ def detect(
             hosts, evidence = site.allowed_hosts
             choices.append(Choice(key="allowed-hosts", value=list(hosts), why=(evidence,)))
     if static is not None:
-        choices.append(_static(static))
+        rebased = _within(static, root, site.settings if site else None)
+        if rebased is None:
+            notes.append(
+                f"static: not set: {static.dir}/ is outside the app folder {root}/, and "
+                "only that folder goes into the image"
+            )
+        else:
+            choices.append(_static(rebased))
     return Detection(choices=tuple(choices), notes=tuple(notes))
 
 
@@ -92,25 +99,39 @@ def _static(static: StaticFolder) -> Choice:
     return Choice(key="static", value=value, why=static.why)
 
 
-def _refuse_subfolder(chosen: Candidate) -> ConfigError:
-    """An app imported from a subfolder (``src/``, ``site/``) cannot be built yet.
+def _app_directory(chosen: Candidate, sources: Sources) -> Choice:
+    """``app-directory``: the folder *chosen*'s module is imported from (``src/``, or
+    ``site/`` beside Django's ``manage.py``); ``app`` and ``static`` are relative to it."""
+    root = chosen.import_root
+    module = chosen.spec.partition(":")[0]
+    why: list[Evidence | str] = [
+        Evidence(what=f"{module} is imported from {root}/", file=chosen.source.as_posix())
+    ]
+    manage = root / "manage.py"
+    if sources.get(manage) is not None:
+        why.append(Evidence(what="Django's manage.py", file=manage.as_posix()))
+    return Choice(key="app-directory", value=root.as_posix(), why=tuple(why))
 
-    The image holds the project's folder, imports from it and looks for the app's
-    module there; naming the application's own folder needs a setting that
-    ``[tool.containerize]`` does not have yet (issue 10, "App directory"). Putting the
-    subfolder on ``PYTHONPATH`` was tried: the build still looks for the module from
-    the project's folder. So init says what it found instead of writing a table that
-    would not build.
-    """
-    root = chosen.import_root.as_posix()
-    evidence = "; ".join(str(e) for e in chosen.why)
-    return ConfigError(
-        f"{chosen.spec} is imported from {root}/ ({evidence}), and containerize builds "
-        "only applications imported from the project's own folder",
-        hint=f"the image cannot serve it until [tool.containerize] can name the "
-        f"application's folder ({root}); --app chooses an application imported from "
-        "the project's folder, if there is one",
-    )
+
+def _within(static: StaticFolder, root: PurePosixPath, settings: str | None) -> StaticFolder | None:
+    """*static* with its folder and command relative to the app folder *root* (where
+    they run in the image); None when the folder is outside it."""
+    if root == ROOT:
+        return static
+    folder = PurePosixPath(static.dir)
+    if not folder.is_relative_to(root) or folder == root:
+        return None
+    command = static.command
+    if len(command) > 1 and command[1].endswith("manage.py"):
+        manage = PurePosixPath(command[1])
+        if manage.is_relative_to(root):
+            command = (command[0], manage.relative_to(root).as_posix(), *command[2:])
+        elif settings is not None:  # a manage.py the image does not hold
+            command = ("python", "-m", "django", "collectstatic", "--noinput")
+            command += ("--settings", settings)
+        else:
+            command = ()
+    return replace(static, dir=folder.relative_to(root).as_posix(), command=command)
 
 
 def _lock(

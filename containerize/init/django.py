@@ -223,7 +223,10 @@ def _static(
     if not isinstance(prefix, str) or not _URL_PREFIX.fullmatch(prefix):
         notes.append(f"static: not set: {url.evidence()} is not a local URL prefix like /static/")
         return None
-    folder = _PathReader(settings).path(root.value, root.source, depth=0)
+    # A relative STATIC_ROOT is relative to where the site runs: its import root, which
+    # init makes the app folder.
+    reader = _PathReader(settings, cwd=settings_file.import_root)
+    folder = reader.path(root.value, root.source, depth=0)
     if folder is None or folder == ROOT:
         notes.append(
             f"static: not set: {root.evidence()} is not a folder inside the project that "
@@ -268,8 +271,9 @@ class _PathReader:
     folder outside the project.
     """
 
-    def __init__(self, settings: dict[str, Setting | None]) -> None:
+    def __init__(self, settings: dict[str, Setting | None], *, cwd: PurePosixPath) -> None:
         self.settings = settings
+        self.cwd = cwd  # the folder the site runs in, project-relative
 
     def path(self, node: ast.expr, source: SourceFile, *, depth: int) -> PurePosixPath | None:
         readers: dict[type[ast.expr], Callable[[Any, SourceFile, int], PurePosixPath | None]]
@@ -294,9 +298,9 @@ class _PathReader:
         return None if setting is None else self.path(setting.value, setting.source, depth=depth)
 
     def _constant(self, node: ast.Constant, source: SourceFile, depth: int) -> PurePosixPath | None:
-        # A relative path is relative to the working directory: the project's folder.
+        # A relative path is relative to the working directory.
         text = _string(node)
-        return None if text is None or text.startswith("/") else PurePosixPath(text)
+        return None if text is None or text.startswith("/") else self.cwd / text
 
     def _divided(self, node: ast.BinOp, source: SourceFile, depth: int) -> PurePosixPath | None:
         if not isinstance(node.op, ast.Div):

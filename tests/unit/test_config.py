@@ -236,3 +236,80 @@ def test_import_check_from_the_environment(tmp_path: Path) -> None:
     assert config.load(project, environ=environ).import_check is False
     with pytest.raises(ConfigError, match="CONTAINERIZE_IMPORT_CHECK: expected true or false"):
         config.load(project, environ={"CONTAINERIZE_IMPORT_CHECK": "maybe"})
+
+
+def test_app_directory_defaults_to_the_project(tmp_path: Path) -> None:
+    cfg = config.load(write(tmp_path, 'app = "demo.wsgi:app"\n'), environ={})
+    assert str(cfg.app_directory) == "."
+    assert cfg.app_root == tmp_path.resolve()
+
+
+@pytest.mark.parametrize("given", ["site", "site/", "./site", "site/."])
+def test_app_directory_is_a_folder_of_the_project(tmp_path: Path, given: str) -> None:
+    (tmp_path / "site").mkdir()
+    cfg = config.load(
+        write(tmp_path, f'app = "website.wsgi"\napp-directory = "{given}"\n'), environ={}
+    )
+    assert str(cfg.app_directory) == "site"
+    assert cfg.app_root == tmp_path.resolve() / "site"
+
+
+def test_app_directory_from_the_environment(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    write(tmp_path, 'app = "shop.app:app"\n')
+    cfg = config.load(tmp_path, environ={"CONTAINERIZE_APP_DIRECTORY": "src"})
+    assert str(cfg.app_directory) == "src"
+    with pytest.raises(ConfigError, match=r"^CONTAINERIZE_APP_DIRECTORY: .*nope does not exist"):
+        config.load(tmp_path, environ={"CONTAINERIZE_APP_DIRECTORY": "nope"})
+
+
+def test_app_paths_are_relative_to_the_app_directory(tmp_path: Path) -> None:
+    """'shop.wsgi' is a script file when the app folder holds one, a module otherwise."""
+    (tmp_path / "www").mkdir()
+    (tmp_path / "www" / "shop.wsgi").write_text("application = None\n")
+    write(tmp_path, 'app = "shop.wsgi"\napp-directory = "www"\n')
+    cfg = config.load(tmp_path, environ={})
+    assert (cfg.app.kind, cfg.app.path) == ("script", "shop.wsgi")
+    (tmp_path / "shop.wsgi").write_text("application = None\n")
+    write(tmp_path, 'app = "shop.wsgi"\napp-directory = "."\n')
+    assert config.load(tmp_path, environ={}).app.kind == "script"
+    write(tmp_path, 'app = "shop.wsgi"\napp-directory = "www"\n')
+    (tmp_path / "www" / "shop.wsgi").unlink()
+    assert config.load(tmp_path, environ={}).app.kind == "callable"
+
+
+def test_a_symlink_inside_the_project_is_followed(tmp_path: Path) -> None:
+    (tmp_path / "real").mkdir()
+    (tmp_path / "site").symlink_to(tmp_path / "real")
+    cfg = config.load(write(tmp_path, 'app = "a:b"\napp-directory = "site"\n'), environ={})
+    assert str(cfg.app_directory) == "site"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('".."', r"'\.\.' is not a folder inside the project"),
+        ('"site/../.."', r"'site/\.\./\.\.' is not a folder inside the project"),
+        ('"/srv/site"', "'/srv/site' is not a folder inside the project"),
+        ('"site\\\\app"', "is not a folder inside the project"),
+        ('"nope"', "nope does not exist"),
+        ('"demo.py"', "demo.py is not a folder"),
+        ('""', "app-directory is empty"),
+        ("3", "expected the folder the application is imported and run from"),
+        ('"out"', "'out' leads to .*outside through a symbolic link, outside the project"),
+        ('".containerize/app"', r"inside the build folder \(.*\.containerize\)"),
+        ('".containerize"', r"inside the build folder"),
+    ],
+)
+def test_bad_app_directory(tmp_path: Path, value: str, message: str) -> None:
+    root = tmp_path / "project"
+    (root / ".containerize" / "app").mkdir(parents=True)
+    (root / "site").mkdir()
+    (root / "demo.py").write_text("")
+    (tmp_path / "outside").mkdir()
+    (root / "out").symlink_to(tmp_path / "outside")
+    write(root, f'app = "a:b"\napp-directory = {value}\n')
+    with pytest.raises(ConfigError, match=message) as info:
+        config.load(root, environ={})
+    assert info.value.message.startswith("pyproject.toml: tool.containerize.app-directory")
+    assert info.value.hint or ": expected " in info.value.message  # how to fix it

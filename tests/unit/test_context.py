@@ -64,3 +64,71 @@ def test_assemble_replaces_atomically(tmp_path: Path) -> None:
     assert not (dest / "app" / "demo" / "static" / "site.css").exists()
     assert (dest / "Dockerfile").read_text().endswith("# 2\n")
     assert sorted(p.name for p in dest.parent.iterdir()) == ["context", "wheelhouse"]
+
+
+def subfolder_project(tmp_path: Path, table: str = "") -> config.Config:
+    """site/manage.py and site/website/: the app folder is site/."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\n[tool.containerize]\napp-directory = "site"\n'
+        'app = "website.wsgi"\nlock = "poetry.lock"\n' + table
+    )
+    for name in (
+        "poetry.lock",
+        "README.md",
+        "docs/index.md",
+        "site/manage.py",
+        "site/website/__init__.py",
+        "site/website/wsgi.py",
+        "site/static/site.css",
+        "site/requirements.txt",
+        "site/tests/test_views.py",
+        "site/.env",
+    ):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(name)
+    return config.load(tmp_path, environ={})
+
+
+def test_only_the_app_folder_goes_in(tmp_path: Path) -> None:
+    """Its tree, with the same excludes; nothing beside it: pyproject.toml and the lock
+    are for building. Paths are relative to the app folder."""
+    cfg = subfolder_project(tmp_path)
+    assert [str(f) for f in context.app_files(cfg)] == [
+        "manage.py",
+        "static/site.css",
+        "website/__init__.py",
+        "website/wsgi.py",
+    ]
+    dest = tmp_path / ".containerize" / "context"
+    dest.parent.mkdir(exist_ok=True)
+    context.assemble(cfg, "FROM scratch\n", dest=dest)
+    assert (dest / "app" / "website" / "wsgi.py").read_text() == "site/website/wsgi.py"
+    assert not (dest / "app" / "site").exists()
+
+
+def test_include_and_exclude_are_relative_to_the_app_folder(tmp_path: Path) -> None:
+    cfg = subfolder_project(tmp_path, 'exclude = ["static"]\n')
+    assert "static/site.css" not in [str(f) for f in context.app_files(cfg)]
+    cfg = subfolder_project(tmp_path, 'include = ["website"]\n')
+    assert [str(f) for f in context.app_files(cfg)] == ["website/__init__.py", "website/wsgi.py"]
+
+
+def test_an_app_outside_the_app_folder_is_named(tmp_path: Path) -> None:
+    subfolder_project(tmp_path)
+    cfg = config.load(tmp_path, environ={}, overrides={"app": "site.website.wsgi"})
+    with pytest.raises(ConfigError, match=r"looked for site/website/wsgi\.py .* in .*/site\)"):
+        context.app_files(cfg)
+
+
+def test_a_package_named_like_a_module_python_imports_at_start(tmp_path: Path) -> None:
+    """site/site/wsgi.py: 'site' is the standard library's, already imported."""
+    cfg = subfolder_project(tmp_path)
+    for name in ("site/site/__init__.py", "site/site/wsgi.py"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    cfg = config.load(tmp_path, environ={}, overrides={"app": "site.wsgi:application"})
+    with pytest.raises(ConfigError, match="the standard library's site module") as info:
+        context.app_files(cfg)
+    assert info.value.hint is not None
+    assert "rename the app's package site/" in info.value.hint

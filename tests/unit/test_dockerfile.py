@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import os
 from dataclasses import replace
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
@@ -534,3 +534,56 @@ def test_a_bad_digest_is_never_written(tmp_path: Path) -> None:
     assert not path.exists()
     pins.write(path, "python:3.11", "sha256:" + "b" * 64)
     assert pins.read(path) == {"python:3.11": "sha256:" + "b" * 64}
+
+
+def in_site(cfg: config.Config) -> config.Config:
+    """*cfg* with its app in the project's site/ folder, collectstatic made there."""
+    static = config.StaticFiles(
+        url="/static/", dir="staticfiles", command=("python", "manage.py", "collectstatic")
+    )
+    return replace(cfg, app_directory=PurePosixPath("site"), static=static)
+
+
+def test_an_app_directory_is_the_working_directory_and_import_root(
+    hello: config.Config,
+) -> None:
+    cfg = replace(in_site(hello), servers=("gunicorn", "uwsgi", "mod_wsgi", "cheroot"))
+    p = make(cfg)
+    text = dockerfile.render(p)
+    assert p.app_dir == "/app/site"
+    assert "# The app folder (tool.containerize.app-directory) is /app/site: the\n" in text
+    # collectstatic runs from the app folder, where its manage.py and its files are.
+    made = stage(text, "static")
+    assert "COPY --link app/ /app/site/\nWORKDIR /app/site\n" in made
+    assert "python manage.py collectstatic \\\n && test -d /app/site/staticfiles" in made
+    for server in cfg.servers:
+        check = stage(text, f"app-{server}")
+        assert "COPY --link app/ /app/site/\n" in check
+        assert "COPY --link --from=static /app/site/staticfiles/ /app/site/staticfiles/" in check
+        assert "WORKDIR /app/site\nUSER 10001:10001\nRUN --network=none" in check
+        assert f"COPY --link --from=app-{server} /app/ /app/" in stage(text, server)
+    assert "WORKDIR /app/site\n" in stage(text, "runtime")
+    assert "WORKDIR /app\n" not in text
+    # Every server is run in the app folder, and the WSGI entry point imports from it.
+    for built in p.servers:
+        spec = json.loads(dict(built.files)["server.json"])
+        assert spec["app_dir"] == "/app/site"
+        assert spec["static"]["root"] == "/app/site/staticfiles"
+    commands = {server.name: server.command for server in p.servers}
+    assert commands["gunicorn"][commands["gunicorn"].index("--chdir") + 1] == "/app/site"
+    assert commands["uwsgi"][commands["uwsgi"].index("--chdir") + 1] == "/app/site"
+    mod_wsgi = commands["mod_wsgi"]
+    assert mod_wsgi[mod_wsgi.index("--working-directory") + 1] == "/app/site"
+
+
+def test_an_app_directory_without_the_import_check(hello: config.Config) -> None:
+    text = dockerfile.render(make(replace(in_site(hello), import_check=False)))
+    final = stage(text, "gunicorn")
+    assert "COPY --link app/ /app/site/\n" in final
+    assert "COPY --link --from=static /app/site/staticfiles/ /app/site/staticfiles/" in final
+
+
+def test_an_app_directory_that_no_dockerfile_word_can_hold(hello: config.Config) -> None:
+    cfg = replace(hello, app_directory=PurePosixPath("site\u2028x"))
+    with pytest.raises(ConfigError, match=r"tool\.containerize\.app-directory"):
+        dockerfile.render(make(cfg))

@@ -1,11 +1,11 @@
 """The example projects' committed locks: read by the real readers, fresh, usable on both
 platforms, and free of any index host.
 
-``flask-app`` is locked by ``uv lock``, ``django-app`` by Poetry 2. uv records where
-each file lives; the committed ``uv.lock`` names hosts under the reserved ``.invalid``
-top-level domain (RFC 2606) instead of the index it was locked against, so those URLs
-never answer and the fetcher finds each file by name and hash on the user's configured
-index. Poetry records no file URLs at all.
+``flask-app`` is locked by ``uv lock``, ``django-app`` and ``django-subfolder`` by
+Poetry 2. uv records where each file lives; the committed ``uv.lock`` names hosts under
+the reserved ``.invalid`` top-level domain (RFC 2606) instead of the index it was locked
+against, so those URLs never answer and the fetcher finds each file by name and hash on
+the user's configured index. Poetry records no file URLs at all.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ EXAMPLES = {
         {"blinker", "click", "flask", "itsdangerous", "jinja2", "markupsafe", "werkzeug"},
     ),
     "django-app": ("poetry.lock", {"asgiref", "dj-database-url", "django", "sqlparse"}),
+    "django-subfolder": ("poetry.lock", {"asgiref", "django", "sqlparse"}),
 }
 #: The only hosts a URL in an example may name: placeholders that never resolve.
 PLACEHOLDER_HOSTS = {"index.invalid", "files.invalid"}

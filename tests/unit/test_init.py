@@ -154,8 +154,8 @@ def test_django_site(django_site: Path, capsys: pytest.CaptureFixture[str]) -> N
 
 
 def test_django_site_in_a_subfolder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """site/manage.py, site/mysite/...: found, with its settings split in two, but not
-    written: the image cannot import from site/ yet (no application-folder setting)."""
+    """site/manage.py, site/mysite/...: site/ is the app folder, and the app and its
+    static files are written relative to it, with the settings split in two."""
     project = write(
         tmp_path / "sub",
         {
@@ -175,13 +175,26 @@ def test_django_site_in_a_subfolder(tmp_path: Path, capsys: pytest.CaptureFixtur
                 """,
         },
     )
-    before = (project / "pyproject.toml").read_bytes()
-    assert init(project) == 2
-    err = capsys.readouterr().err
-    assert "mysite.wsgi:application is imported from site/" in err
-    assert "(site/mysite/settings/base.py:6)" in err
-    assert "only applications imported from the project's own folder" in err
-    assert (project / "pyproject.toml").read_bytes() == before
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert table(project) == {
+        "app-directory": "site",
+        "app": "mysite.wsgi:application",
+        "lock": "requirements.txt",
+        "base-image": "python:3.11-slim-bookworm",
+        "static": {
+            "url": "/static/",
+            "dir": "collected",
+            "command": ["python", "manage.py", "collectstatic", "--noinput"],
+        },
+    }
+    assert (
+        'app-directory = "site"  # mysite.wsgi is imported from site/ (site/mysite/wsgi.py); '
+        "Django's manage.py (site/manage.py)\n" in out
+    )
+    assert "(site/mysite/settings/base.py:6)" in out
+    cfg = config.load(project, environ={})
+    assert cfg.app_root == project.resolve() / "site"
 
     sources = Sources(project)
     [app] = apps.find(sources, extra=django.candidates(sources))
@@ -211,8 +224,109 @@ def test_flask_factory(flask_factory: Path, capsys: pytest.CaptureFixture[str]) 
     assert "def create_app() returns a Flask app (flaskr/__init__.py:4)" in out
 
 
+def test_subfolder_static_files_outside_the_app_folder_are_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only the app folder goes into the image: a STATIC_ROOT beside it is not written."""
+    project = write(
+        tmp_path / "outside",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "site/manage.py": DJANGO_MANAGE,
+            "site/mysite/__init__.py": "",
+            "site/mysite/wsgi.py": DJANGO_WSGI,
+            "site/mysite/settings.py": DJANGO_SETTINGS.replace(
+                'BASE_DIR / "collected"', 'BASE_DIR.parent / "public"'
+            ),
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert table(project)["app-directory"] == "site"
+    assert "static" not in table(project)
+    assert "static: not set: public/ is outside the app folder site/" in out
+
+
+def test_a_relative_static_root_is_in_the_folder_the_site_runs_in(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write(
+        tmp_path / "relative",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "site/manage.py": DJANGO_MANAGE,
+            "site/mysite/__init__.py": "",
+            "site/mysite/wsgi.py": DJANGO_WSGI,
+            "site/mysite/settings.py": DJANGO_SETTINGS.replace(
+                'BASE_DIR / "collected"', '"collected"'
+            ),
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    assert table(project)["static"] == {
+        "url": "/static/",
+        "dir": "collected",
+        "command": ["python", "manage.py", "collectstatic", "--noinput"],
+    }
+
+
+def test_a_package_named_site_is_not_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """site/site/wsgi.py: Python's own site module is imported first, so the table would
+    not build; init says so and writes nothing."""
+    project = write(
+        tmp_path / "named-site",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "site/manage.py": DJANGO_MANAGE.replace("mysite", "site"),
+            "site/site/__init__.py": "",
+            "site/site/wsgi.py": DJANGO_WSGI.replace("mysite", "site"),
+            "site/site/settings.py": DJANGO_SETTINGS.replace("mysite", "site"),
+        },
+    )
+    before = (project / "pyproject.toml").read_bytes()
+    assert init(project) == 2
+    err = capsys.readouterr().err
+    assert "the table init made would not load, so nothing was written" in err
+    assert "the standard library's site module" in err
+    assert "rename the app's package site/" in err
+    assert (project / "pyproject.toml").read_bytes() == before
+
+
+def test_manage_py_outside_the_app_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """manage.py beside pyproject.toml, the project in src/: the image holds src/ only,
+    so collectstatic runs through python -m django with the settings named."""
+    project = write(
+        tmp_path / "manage-outside",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "manage.py": DJANGO_MANAGE,
+            "src/mysite/__init__.py": "",
+            "src/mysite/wsgi.py": DJANGO_WSGI,
+            "src/mysite/settings.py": DJANGO_SETTINGS,
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    made = table(project)
+    assert (made["app-directory"], made["app"]) == ("src", "mysite.wsgi:application")
+    assert made["static"] == {
+        "url": "/static/",
+        "dir": "collected",
+        "command": [
+            "python", "-m", "django", "collectstatic", "--noinput", "--settings", "mysite.settings"
+        ],
+    }  # fmt: skip
+
+
 def test_src_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Found under src/, and explained: the image cannot import from src/ yet."""
+    """Found under src/: src/ is the app folder, the static folder relative to it."""
     project = write(
         tmp_path / "src-layout",
         {
@@ -229,10 +343,17 @@ def test_src_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
             "tests/conftest.py": "from flask import Flask\napp = Flask(__name__)\n",
         },
     )
-    assert init(project, "--dry-run") == 2
-    err = capsys.readouterr().err
-    assert "shop.app:make_app() is imported from src/" in err
-    assert "def make_app() returns a Flask app (src/shop/app.py:3)" in err
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert table(project) == {
+        "app-directory": "src",
+        "app": "shop.app:make_app()",
+        "lock": "requirements.txt",
+        "base-image": "python:3.11-slim-bookworm",
+        "static": {"url": "/assets/", "dir": "shop/assets"},
+    }
+    assert 'app-directory = "src"  # shop.app is imported from src/ (src/shop/app.py)\n' in out
+    assert "def make_app() returns a Flask app (src/shop/app.py:3)" in out
 
     sources = Sources(project)
     [app] = apps.find(sources)  # tests/ is not searched

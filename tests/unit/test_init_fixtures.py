@@ -44,7 +44,9 @@ def copy_fixture(name: str, dest: Path) -> Path:
     return target
 
 
-@pytest.mark.parametrize("name", ["hello-wsgi", "flask-app", "django-app", "flask-pip-compile"])
+@pytest.mark.parametrize(
+    "name", ["hello-wsgi", "flask-app", "django-app", "flask-pip-compile", "django-subfolder"]
+)
 def test_init_rewrites_what_matters(
     name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -59,6 +61,7 @@ def test_init_rewrites_what_matters(
     text = (project / "pyproject.toml").read_text()
     assert text.startswith(stripped)  # nothing before the new table moved
     made = config.load(project)
+    assert made.app_directory == original.app_directory
     assert made.app == original.app
     made_lock = load_lock(made.project_dir, made.lock)
     original_lock = load_lock(original.project_dir, original.lock)

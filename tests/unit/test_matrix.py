@@ -166,6 +166,16 @@ def test_cells_are_servers_by_platforms_with_what_each_must_show(tmp_path: Path)
     assert matrix.all_cells == tuple((c.server, c.platform) for c in matrix.cells)
 
 
+def test_static_files_are_looked_for_in_the_app_folder(tmp_path: Path) -> None:
+    (tmp_path / "site").mkdir()
+    cfg = load(
+        tmp_path,
+        'app-directory = "site"\nstatic = { url = "/static/", dir = "staticfiles" }\n',
+    )
+    cell = plan.plan_matrix(cfg, native_arch="amd64").cells[0]
+    assert cell.static_dir == "/app/site/staticfiles"
+
+
 def test_given_images_and_a_subset(tmp_path: Path) -> None:
     cfg = load(tmp_path, 'servers = ["gunicorn", "uwsgi"]\n')
     digest = "reg.example/demo@sha256:" + "a" * 64
