@@ -5,6 +5,14 @@ Python, so the builder needs Apache's development files and a compiler, and the
 runtime needs Apache and, for a Debian-packaged Python, its shared ``libpython``.
 mod_wsgi-express runs Apache unprivileged on the configured (high) port, with its
 server root under /tmp.
+
+The Host allow-list is a server-wide mod_rewrite rule in an included file: it runs
+when Apache maps the URL, before ``--url-alias`` serves a static file or mod_wsgi the
+application, and answers 400 (mod_wsgi-express's own ``--rewrite-rules`` apply to its
+document root only, not to aliases). Apache reads the pattern from the environment
+start.py gives it (``${CONTAINERIZE_ALLOWED_HOSTS_RE}``), so ``WSGI_ALLOWED_HOSTS``
+works without writing a file at start. mod_wsgi-express puts every request in a
+``_default_`` virtual host, which inherits the rule (``RewriteOptions InheritDown``).
 """
 
 from __future__ import annotations
@@ -16,11 +24,13 @@ from containerize.servers.base import (
     ENTRY_DIR,
     ENTRY_MODULE,
     HASHED_NAME_RE,
+    HOSTS_RE_VARIABLE,
     Runtime,
     toolchain,
 )
 
 STATIC_CONF = "apache-static.conf"
+HOSTS_CONF = "apache-hosts.conf"
 
 
 class ModWSGI:
@@ -66,18 +76,36 @@ class ModWSGI:
             ]  # fmt: skip
         return tuple(argv)
 
+    def host_check(self, runtime: Runtime) -> tuple[str, ...]:
+        return ("--include-file", f"{ENTRY_DIR}/{HOSTS_CONF}")
+
     def files(self, runtime: Runtime) -> dict[str, str]:
+        files = {HOSTS_CONF: hosts_conf()}
         if runtime.static is None:
-            return {}
+            return files
         url = runtime.static.url
         return {
+            **files,
             STATIC_CONF: (
                 "# Written by containerize: hashed static file names never change.\n"
                 f'<LocationMatch "^{_regex_literal(url)}.+{HASHED_NAME_RE}">\n'
                 f'    Header set Cache-Control "public, max-age={A_YEAR}, immutable"\n'
                 "</LocationMatch>\n"
-            )
+            ),
         }
+
+
+def hosts_conf() -> str:
+    """The server-wide rule that answers 400 to a Host the allow-list does not hold."""
+    return (
+        "# Written by containerize: a request whose Host is not allowed gets 400 before\n"
+        "# Apache maps its URL to a static file or the application. start.py sets\n"
+        f"# {HOSTS_RE_VARIABLE} from allowed-hosts or WSGI_ALLOWED_HOSTS.\n"
+        "RewriteEngine On\n"
+        "RewriteOptions InheritDown\n"
+        f"RewriteCond %{{HTTP_HOST}} !${{{HOSTS_RE_VARIABLE}}}\n"
+        "RewriteRule ^ - [R=400]\n"
+    )
 
 
 def _regex_literal(text: str) -> str:
