@@ -6,13 +6,16 @@ runtime needs Apache and, for a Debian-packaged Python, its shared ``libpython``
 mod_wsgi-express runs Apache unprivileged on the configured (high) port, with its
 server root under /tmp.
 
-The Host allow-list is a server-wide mod_rewrite rule in an included file: it runs
-when Apache maps the URL, before ``--url-alias`` serves a static file or mod_wsgi the
-application, and answers 400 (mod_wsgi-express's own ``--rewrite-rules`` apply to its
-document root only, not to aliases). Apache reads the pattern from the environment
-start.py gives it (``${CONTAINERIZE_ALLOWED_HOSTS_RE}``), so ``WSGI_ALLOWED_HOSTS``
-works without writing a file at start. mod_wsgi-express puts every request in a
-``_default_`` virtual host, which inherits the rule (``RewriteOptions InheritDown``).
+The Host allow-list is an ``<If>`` section at server level, in an included file: a
+request whose Host does not match gets a mod_rewrite rule that answers 400 before any
+handler runs, the static files of ``--url-alias`` included. Not a plain server-wide
+rewrite rule: mod_wsgi-express serves every request from a ``_default_`` virtual host,
+which does not inherit the main server's ``RewriteEngine``, while ``<If>`` sections
+apply to every virtual host; and not its own ``--rewrite-rules``, which apply to the
+document root only. The rule only exists for requests that are refused, so it never
+replaces the document root's rules that hand requests to mod_wsgi. Apache reads the
+pattern from the environment start.py gives it (``${CONTAINERIZE_ALLOWED_HOSTS_RE}``),
+so ``WSGI_ALLOWED_HOSTS`` works without writing a file at start.
 """
 
 from __future__ import annotations
@@ -98,13 +101,13 @@ class ModWSGI:
 def hosts_conf() -> str:
     """The server-wide rule that answers 400 to a Host the allow-list does not hold."""
     return (
-        "# Written by containerize: a request whose Host is not allowed gets 400 before\n"
-        "# Apache maps its URL to a static file or the application. start.py sets\n"
+        "# Written by containerize: a request whose Host is not allowed gets 400 before a\n"
+        "# static file or the application serves it. start.py sets\n"
         f"# {HOSTS_RE_VARIABLE} from allowed-hosts or WSGI_ALLOWED_HOSTS.\n"
-        "RewriteEngine On\n"
-        "RewriteOptions InheritDown\n"
-        f"RewriteCond %{{HTTP_HOST}} !${{{HOSTS_RE_VARIABLE}}}\n"
-        "RewriteRule ^ - [R=400]\n"
+        f'<If "! %{{HTTP_HOST}} =~ m#${{{HOSTS_RE_VARIABLE}}}#">\n'
+        "    RewriteEngine On\n"
+        "    RewriteRule ^ - [R=400]\n"
+        "</If>\n"
     )
 
 

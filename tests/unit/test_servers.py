@@ -198,22 +198,26 @@ def test_uwsgi_routes_a_foreign_host_to_400_before_the_static_map() -> None:
     assert argv[1].count(" ") == 1  # uWSGI splits a route at its first space
 
 
-def test_mod_wsgi_checks_host_in_a_server_wide_rewrite_rule_from_the_environment() -> None:
+def test_mod_wsgi_checks_host_in_a_server_wide_if_section_from_the_environment() -> None:
     server = servers.get("mod_wsgi")
     assert server.host_check(RUNTIME) == ("--include-file", "/opt/containerize/apache-hosts.conf")
     for runtime in (RUNTIME, STATIC):
         conf = server.files(runtime)[mod_wsgi.HOSTS_CONF]
         lines = [line for line in conf.splitlines() if not line.startswith("#")]
         assert lines == [
-            "RewriteEngine On",
-            # mod_wsgi-express serves from a _default_ virtual host: it must inherit.
-            "RewriteOptions InheritDown",
-            "RewriteCond %{HTTP_HOST} !${CONTAINERIZE_ALLOWED_HOSTS_RE}",
-            "RewriteRule ^ - [R=400]",
+            # <If> applies in mod_wsgi-express's _default_ virtual host, which does not
+            # inherit the main server's RewriteEngine.
+            '<If "! %{HTTP_HOST} =~ m#${CONTAINERIZE_ALLOWED_HOSTS_RE}#">',
+            "    RewriteEngine On",
+            "    RewriteRule ^ - [R=400]",
+            "</If>",
         ]
-    # The allow-list rule comes after the static alias in the command; Apache applies
-    # server-wide rewrite rules before any alias whatever their order in the file.
     assert set(server.files(STATIC)) == {mod_wsgi.HOSTS_CONF, mod_wsgi.STATIC_CONF}
+
+
+def test_the_pattern_fits_inside_apaches_quoted_expression() -> None:
+    regex = str(containerize_hosts.pattern(("a-b.example", ".c.example", "[::2]")))
+    assert not set('"#/') & set(regex)  # the quotes, the m#...# delimiters
 
 
 def test_the_pattern_is_pcre_that_python_reads_alike() -> None:
