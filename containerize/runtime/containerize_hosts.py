@@ -13,7 +13,7 @@ the same request would pass on one server and not on another.
 
 The list becomes one regular expression, :func:`pattern`, that the whole Host header
 must match. It is written in the part of the syntax that PCRE (uWSGI's routes, Apache's
-mod_rewrite) and Python's ``re`` read the same way, so every server checks the same
+expressions) and Python's ``re`` read the same way, so every server checks the same
 thing: the servers that map static files themselves check it before they do, and the
 WSGI entry point checks it before anything else sees the request.
 

@@ -22,7 +22,7 @@ Run-time settings, the same names on every server:
                       but run without one (e.g. 'python manage.py migrate --noinput')
 
 The Host allow-list is checked by the server itself where the server can (uWSGI's
-routes, Apache's mod_rewrite), so that static files it serves on its own are covered
+routes, an Apache ``<If>`` section), so that static files it serves on its own are covered
 too: server.json's ``host_check`` arguments are added to the command, with
 ``{allowed_hosts_re}`` replaced by the list's regular expression, which the server's
 environment also gets as ``CONTAINERIZE_ALLOWED_HOSTS_RE`` (for its configuration
@@ -31,7 +31,8 @@ files). A list that holds '*' adds nothing. A bad entry stops the start.
 With arguments (``docker run IMAGE python manage.py shell``) it runs them instead of
 the server, without the hooks.
 
-This file runs in the image: standard library only, no containerize imports.
+This file runs in the image: standard library only (and containerize_hosts.py beside
+it), no containerize imports.
 """
 
 from __future__ import annotations
