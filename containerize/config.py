@@ -25,6 +25,7 @@ from containerize.errors import ConfigError
 from containerize.platforms import Platform, parse_platforms
 from containerize.project import ProjectMetadata
 from containerize.release import tags
+from containerize.runtime import containerize_hosts
 
 DEFAULT_EXCLUDES = (
     ".git",
@@ -276,9 +277,9 @@ _APP_RE = re.compile(
     r"(?::(?P<callable>[A-Za-z_]\w*)(?P<call>\(.*\))?)?$",
     re.ASCII | re.DOTALL,
 )
-_LABEL = r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?"
-# A DNS name (a leading '.' for a domain and its subdomains) or a bracketed IPv6 address.
-_HOST_RE = re.compile(rf"\.?(?:{_LABEL}\.)*{_LABEL}|\[[0-9a-f:.]+\]", re.ASCII | re.IGNORECASE)
+# A DNS name (a leading '.' for a domain and its subdomains) or a bracketed IPv6 address:
+# the grammar the image checks WSGI_ALLOWED_HOSTS with at start.
+_HOST_RE = containerize_hosts.ENTRY
 _ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _MAX_ID = 2**31 - 1
 

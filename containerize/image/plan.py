@@ -152,7 +152,7 @@ def make_plan(
         server = servers.get(name)
         build = server.build_packages(runtime_info) if needs.server_has_sdists.get(name) else ()
         command = server.command(runtime_info)
-        spec = server_spec(config, server, command, static)
+        spec = server_spec(config, server, command, static, server.host_check(runtime_info))
         stages.append(
             ServerStage(
                 name=name,
@@ -194,6 +194,7 @@ def server_spec(
     server: servers.Server,
     command: tuple[str, ...],
     static: servers.StaticMount | None,
+    host_check: tuple[str, ...],
 ) -> str:
     """The image's server.json: what the entrypoint and the WSGI entry point read."""
     spec = {
@@ -213,6 +214,8 @@ def server_spec(
             "grace_period": config.grace_period,
         },
         "argv": list(command),
+        # Added to argv at start unless the allowed hosts (at run time) include '*'.
+        "host_check": list(host_check),
     }
     return json.dumps(spec, indent=2, sort_keys=True) + "\n"
 

@@ -258,7 +258,8 @@ print((css or typed or [""])[0])
 
 
 def static_file(subject: Subject) -> Outcome | str:
-    """A file of the static folder is served with its content type."""
+    """A file of the static folder is served with its content type, and with 400 to a
+    host not in ``allowed-hosts``."""
     cell = subject.cell
     if cell.static_url is None or cell.static_dir is None:
         return Outcome(check="static", status="skipped", message="no static files configured")
@@ -281,7 +282,16 @@ def static_file(subject: Subject) -> Outcome | str:
             f"expected 200 {expected}",
             detail=answer.describe(),
         )
-    return f"{path}: 200 {content_type}"
+    if "*" in cell.allowed_hosts:
+        return f"{path}: 200 {content_type}"
+    # The server may serve the file without the WSGI app: the allow-list still applies.
+    foreign = _request(subject, path, host=_FOREIGN_HOST)
+    if foreign.status != 400:
+        raise Failed(
+            f"GET {path} with Host {_FOREIGN_HOST}: {foreign.status}, expected 400",
+            detail=foreign.describe(),
+        )
+    return f"{path}: 200 {content_type}; Host {_FOREIGN_HOST}: 400"
 
 
 def foreign_host(subject: Subject) -> Outcome | str:

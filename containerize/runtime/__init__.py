@@ -12,6 +12,9 @@ them, ``/opt/containerize/server.json``, and from environment variables at run t
     the WSGI application every server loads: the user's application, whatever its
     type, behind the Host allow-list and, where the server has no static file handler
     of its own, WhiteNoise; ``--check`` imports it at build time;
+``containerize_hosts.py``
+    the Host allow-list's rules and the regular expression the servers' own checks
+    and the WSGI entry point's share;
 ``cheroot_serve.py``
     the cheroot launcher: cheroot's own command cannot serve a container.
 """
@@ -21,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 FOLDER = Path(__file__).parent
-FILES = ("start.py", "containerize_wsgi.py", "cheroot_serve.py")
+FILES = ("start.py", "containerize_wsgi.py", "containerize_hosts.py", "cheroot_serve.py")
 
 # Where they live in the image.
 IMAGE_DIR = "/opt/containerize"

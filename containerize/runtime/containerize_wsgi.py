@@ -14,6 +14,9 @@ serves static files and the server has no static file handler of its own, WhiteN
 ``python containerize_wsgi.py --check`` loads the application once and reports; the
 build runs it so that a missing module or callable fails the build, not the container.
 
+The Host rules are ``containerize_hosts.py``'s, beside this file, which the servers'
+own checks share.
+
 This file runs in the image: standard library only (and WhiteNoise, when the image
 installs it), no containerize imports.
 """
@@ -34,9 +37,12 @@ from typing import Any
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = os.path.join(HERE, "server.json")
 
-# Loopback names always pass, so the image's own health check and a shell inside the
-# container reach the application.
-LOOPBACK = ("localhost", "127.0.0.1", "[::1]", "::1")
+if __name__ == "containerize.runtime.containerize_wsgi":  # imported from the package (tests)
+    from containerize.runtime import containerize_hosts as hosts
+else:  # in the image, beside this file (mod_wsgi runs it as a script, off sys.path)
+    if HERE not in sys.path:
+        sys.path.append(HERE)
+    import containerize_hosts as hosts  # type: ignore[import-not-found,no-redef]
 
 # File names with a content hash, as Django's ManifestStaticFilesStorage and bundlers
 # write them ("site.3f2a9c1b7e4d.css"): they never change, so they are cached for a year.
@@ -117,41 +123,17 @@ def describe(app: dict[str, Any]) -> str:
 # --- the Host allow-list ----------------------------------------------------------
 
 
-def allowed_hosts(spec: dict[str, Any], environ: dict[str, str]) -> tuple[str, ...]:
-    text = environ.get("WSGI_ALLOWED_HOSTS", "").strip()
-    if text:
-        return tuple(h.strip().lower() for h in text.split(",") if h.strip())
-    return tuple(h.lower() for h in spec.get("allowed_hosts", ["*"]))
-
-
-def host_allowed(host: str, patterns: Iterable[str]) -> bool:
-    """Django's rules: '*' is any host, '.example.com' a domain and its subdomains."""
-    host = host.strip().lower()
-    if host.startswith("["):
-        name = host[: host.find("]") + 1] if "]" in host else host
-    else:
-        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
-    name = name.rstrip(".")
-    if not name or name in LOOPBACK:
-        return bool(name)
-    for pattern in patterns:
-        if pattern in ("*", name):
-            return True
-        if pattern.startswith(".") and (name.endswith(pattern) or name == pattern[1:]):
-            return True
-    return False
-
-
 class HostAllowList:
     """Answers 400 to a request whose Host is not allowed, before the app sees it."""
 
-    def __init__(self, app: WSGIApp, patterns: tuple[str, ...]) -> None:
+    def __init__(self, app: WSGIApp, entries: tuple[str, ...]) -> None:
         self.app = app
-        self.patterns = patterns
+        regex = hosts.pattern(entries)
+        self.regex = None if regex is None else re.compile(regex)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        host = environ.get("HTTP_HOST") or environ.get("SERVER_NAME", "")
-        if not host_allowed(host, self.patterns):
+        host = environ.get("HTTP_HOST")
+        if not hosts.allowed(host, self.regex):
             body = b"Bad Request: this server does not serve the host in the request.\n"
             print(f"containerize: 400 for Host {host!r}", file=sys.stderr, flush=True)
             start_response(
@@ -178,9 +160,10 @@ def build(spec: dict[str, Any], environ: dict[str, str]) -> WSGIApp:
             max_age=60,
             immutable_file_test=lambda _path, url: bool(HASHED_NAME.search(url)),
         )
-    patterns = allowed_hosts(spec, environ)
-    if "*" not in patterns:
-        app = HostAllowList(app, patterns)
+    # Outermost, so that a foreign Host gets 400 before WhiteNoise serves a file.
+    entries = hosts.configured(spec.get("allowed_hosts", [hosts.ANY]), environ)
+    if hosts.ANY not in entries:
+        app = HostAllowList(app, entries)
     return app
 
 

@@ -15,15 +15,24 @@ Run-time settings, the same names on every server:
 ``WSGI_GRACE_PERIOD`` seconds in-flight requests get to finish after SIGTERM
 ``WSGI_ALLOWED_HOSTS`` Host names served, comma-separated ('*' for any, '.example.com'
                       for a domain and its subdomains); loopback names always pass
+                      (see containerize_hosts.py)
 ``WSGI_WAIT_FOR``     'host:port' services to wait for, comma-separated
 ``WSGI_WAIT_TIMEOUT`` seconds to wait for them (default 30)
 ``WSGI_PRESTART``     commands to run first, one per line, split like a shell would
                       but run without one (e.g. 'python manage.py migrate --noinput')
 
+The Host allow-list is checked by the server itself where the server can (uWSGI's
+routes, an Apache ``<If>`` section), so that static files it serves on its own are covered
+too: server.json's ``host_check`` arguments are added to the command, with
+``{allowed_hosts_re}`` replaced by the list's regular expression, which the server's
+environment also gets as ``CONTAINERIZE_ALLOWED_HOSTS_RE`` (for its configuration
+files). A list that holds '*' adds nothing. A bad entry stops the start.
+
 With arguments (``docker run IMAGE python manage.py shell``) it runs them instead of
 the server, without the hooks.
 
-This file runs in the image: standard library only, no containerize imports.
+This file runs in the image: standard library only (and containerize_hosts.py beside
+it), no containerize imports.
 """
 
 from __future__ import annotations
@@ -40,8 +49,16 @@ import sys
 import time
 from typing import Any
 
+if __name__ == "containerize.runtime.start":  # imported from the package (tests)
+    from containerize.runtime import containerize_hosts as hosts
+else:  # in the image, run as a script: its folder is sys.path[0]
+    import containerize_hosts as hosts  # type: ignore[import-not-found,no-redef]
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = os.path.join(HERE, "server.json")
+# The allow-list's regular expression, for the server's configuration files.
+HOSTS_RE = "CONTAINERIZE_ALLOWED_HOSTS_RE"
+_HOSTS_PLACEHOLDER = "{allowed_hosts_re}"
 
 # name: (environment variable, low, high)
 SETTINGS = {
@@ -144,6 +161,25 @@ def settings(spec: dict[str, Any], environ: dict[str, str], cpus: int) -> dict[s
 def server_argv(spec: dict[str, Any], values: dict[str, int]) -> list[str]:
     """server.json's argv with each {placeholder} replaced by its value."""
     return [_PLACEHOLDER.sub(lambda m: str(values[m[1]]), arg) for arg in spec["argv"]]
+
+
+def allowed_hosts(spec: dict[str, Any], environ: dict[str, str]) -> tuple[str, ...]:
+    """``WSGI_ALLOWED_HOSTS``, else the image's list; a bad entry is a StartError."""
+    try:
+        return hosts.configured(spec.get("allowed_hosts", [hosts.ANY]), environ)
+    except hosts.HostsError as exc:
+        raise StartError(str(exc)) from None
+
+
+def host_check(spec: dict[str, Any], entries: tuple[str, ...]) -> tuple[list[str], str | None]:
+    """The arguments that make the server check Host itself, and the list's pattern.
+
+    Both are empty when *entries* allow any host.
+    """
+    regex = hosts.pattern(entries)
+    if regex is None:
+        return [], None
+    return [arg.replace(_HOSTS_PLACEHOLDER, regex) for arg in spec.get("host_check", [])], regex
 
 
 # --- hooks ------------------------------------------------------------------------
@@ -254,10 +290,12 @@ def main(argv: list[str]) -> int:
         wait_text = environ.get("WSGI_WAIT_TIMEOUT", "30").strip() or "30"
         if not wait_text.isdigit():
             raise StartError(f"WSGI_WAIT_TIMEOUT={wait_text!r} is not a whole number of seconds")
+        entries = allowed_hosts(spec, environ)
+        check_argv, hosts_re = host_check(spec, entries)
         if services:
             wait_for(services, float(wait_text))
         run_commands(commands, cwd=spec["app_dir"])
-        command = server_argv(spec, values)
+        command = server_argv(spec, values) + check_argv
     except StartError as exc:
         log(str(exc))
         return exc.code
@@ -265,6 +303,9 @@ def main(argv: list[str]) -> int:
         f"starting {spec['server']}: {values['workers']} workers x {values['threads']} threads "
         f"({cpus} CPUs), timeout {values['timeout']} s, grace period {values['grace_period']} s"
     )
+    log(f"allowed hosts: {', '.join(entries)}" + (", loopback" if hosts_re else ""))
+    if hosts_re is not None:
+        os.environ[HOSTS_RE] = hosts_re
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, signal.SIG_DFL)
     os.execv(command[0], command)  # noqa: S606

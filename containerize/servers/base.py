@@ -13,6 +13,13 @@ ENTRY_DIR = "/opt/containerize"
 ENTRY_MODULE = "containerize_wsgi"
 ENTRY = f"{ENTRY_MODULE}:application"
 
+# In a server's host_check arguments: the regular expression that a whole allowed Host
+# header matches (PCRE and Python read it alike); start.py fills it in at start, from
+# allowed-hosts or WSGI_ALLOWED_HOSTS, and also puts it in the server's environment as
+# HOSTS_RE_VARIABLE, for configuration files.
+HOSTS_RE = "{allowed_hosts_re}"
+HOSTS_RE_VARIABLE = "CONTAINERIZE_ALLOWED_HOSTS_RE"
+
 # Hashed static file names (Django's ManifestStaticFilesStorage, bundlers) never change.
 HASHED_NAME_RE = r"\.[0-9a-f]{8,32}\.[A-Za-z0-9]+$"
 A_YEAR = 31536000
@@ -89,6 +96,15 @@ class Server(Protocol):
 
     def command(self, runtime: Runtime) -> tuple[str, ...]:
         """The argv template that serves the entry point on ``runtime.port``."""
+
+    def host_check(self, runtime: Runtime) -> tuple[str, ...]:
+        """Arguments added to the command, unless ``allowed-hosts`` allows any host, that
+        make the server answer 400 to a foreign Host before it serves anything itself
+        (static files included); ``{allowed_hosts_re}`` stands for the list's pattern.
+
+        Empty for a server whose every request reaches the WSGI entry point, where the
+        same check runs before the application and WhiteNoise.
+        """
 
     def files(self, runtime: Runtime) -> dict[str, str]:
         """Extra configuration files for the image's containerize folder, by name."""

@@ -35,6 +35,10 @@ class Cheroot:
             str(runtime.port), "{concurrency}", "{keepalive}", "{grace_period}",
         )  # fmt: skip
 
+    def host_check(self, runtime: Runtime) -> tuple[str, ...]:
+        # Every request reaches containerize_wsgi, which checks Host before WhiteNoise.
+        return ()
+
     def files(self, runtime: Runtime) -> dict[str, str]:
         return {}
 

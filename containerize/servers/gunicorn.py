@@ -42,6 +42,10 @@ class Gunicorn:
             ENTRY,
         )  # fmt: skip
 
+    def host_check(self, runtime: Runtime) -> tuple[str, ...]:
+        # Every request reaches containerize_wsgi, which checks Host before WhiteNoise.
+        return ()
+
     def files(self, runtime: Runtime) -> dict[str, str]:
         return {}
 

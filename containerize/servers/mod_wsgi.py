@@ -5,6 +5,17 @@ Python, so the builder needs Apache's development files and a compiler, and the
 runtime needs Apache and, for a Debian-packaged Python, its shared ``libpython``.
 mod_wsgi-express runs Apache unprivileged on the configured (high) port, with its
 server root under /tmp.
+
+The Host allow-list is an ``<If>`` section at server level, in an included file: a
+request whose Host does not match gets a mod_rewrite rule that answers 400 before any
+handler runs, the static files of ``--url-alias`` included. Not a plain server-wide
+rewrite rule: mod_wsgi-express serves every request from a ``_default_`` virtual host,
+which does not inherit the main server's ``RewriteEngine``, while ``<If>`` sections
+apply to every virtual host; and not its own ``--rewrite-rules``, which apply to the
+document root only. The rule only exists for requests that are refused, so it never
+replaces the document root's rules that hand requests to mod_wsgi. Apache reads the
+pattern from the environment start.py gives it (``${CONTAINERIZE_ALLOWED_HOSTS_RE}``),
+so ``WSGI_ALLOWED_HOSTS`` works without writing a file at start.
 """
 
 from __future__ import annotations
@@ -16,11 +27,13 @@ from containerize.servers.base import (
     ENTRY_DIR,
     ENTRY_MODULE,
     HASHED_NAME_RE,
+    HOSTS_RE_VARIABLE,
     Runtime,
     toolchain,
 )
 
 STATIC_CONF = "apache-static.conf"
+HOSTS_CONF = "apache-hosts.conf"
 
 
 class ModWSGI:
@@ -66,18 +79,36 @@ class ModWSGI:
             ]  # fmt: skip
         return tuple(argv)
 
+    def host_check(self, runtime: Runtime) -> tuple[str, ...]:
+        return ("--include-file", f"{ENTRY_DIR}/{HOSTS_CONF}")
+
     def files(self, runtime: Runtime) -> dict[str, str]:
+        files = {HOSTS_CONF: hosts_conf()}
         if runtime.static is None:
-            return {}
+            return files
         url = runtime.static.url
         return {
+            **files,
             STATIC_CONF: (
                 "# Written by containerize: hashed static file names never change.\n"
                 f'<LocationMatch "^{_regex_literal(url)}.+{HASHED_NAME_RE}">\n'
                 f'    Header set Cache-Control "public, max-age={A_YEAR}, immutable"\n'
                 "</LocationMatch>\n"
-            )
+            ),
         }
+
+
+def hosts_conf() -> str:
+    """The server-wide rule that answers 400 to a Host the allow-list does not hold."""
+    return (
+        "# Written by containerize: a request whose Host is not allowed gets 400 before a\n"
+        "# static file or the application serves it. start.py sets\n"
+        f"# {HOSTS_RE_VARIABLE} from allowed-hosts or WSGI_ALLOWED_HOSTS.\n"
+        f'<If "! %{{HTTP_HOST}} =~ m#${{{HOSTS_RE_VARIABLE}}}#">\n'
+        "    RewriteEngine On\n"
+        "    RewriteRule ^ - [R=400]\n"
+        "</If>\n"
+    )
 
 
 def _regex_literal(text: str) -> str:

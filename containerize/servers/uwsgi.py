@@ -9,6 +9,10 @@ uWSGI's ``--http-socket`` answers one request per connection (no keep-alive, so
 ``WSGI_KEEPALIVE`` does not apply); keep-alive to clients is the job of the proxy or
 load balancer in front. Static files come from its static map, with Python's media
 types (slim images have no /etc/mime.types).
+
+The Host allow-list is an internal route: the request chain runs before the static
+map and the application, so an allowed Host goes on (``continue``) and any other gets
+400 (``break``). A request without Host has nothing to match, so it gets 400 too.
 """
 
 from __future__ import annotations
@@ -17,7 +21,15 @@ import mimetypes
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from containerize.servers.base import A_YEAR, ENTRY, ENTRY_DIR, HASHED_NAME_RE, Runtime, toolchain
+from containerize.servers.base import (
+    A_YEAR,
+    ENTRY,
+    ENTRY_DIR,
+    HASHED_NAME_RE,
+    HOSTS_RE,
+    Runtime,
+    toolchain,
+)
 
 MIME_TYPES = "mime.types"
 
@@ -65,6 +77,12 @@ class UWSGIServer:
                 "--mimefile", f"{ENTRY_DIR}/{MIME_TYPES}",
             ]  # fmt: skip
         return tuple(argv)
+
+    def host_check(self, runtime: Runtime) -> tuple[str, ...]:
+        return (
+            "--route-host", f"{HOSTS_RE} continue:",
+            "--route-run", "break:400 Bad Request",
+        )  # fmt: skip
 
     def files(self, runtime: Runtime) -> dict[str, str]:
         if runtime.static is None:

@@ -46,6 +46,7 @@ def test_every_server_on_every_platform_passes_every_check(flask_images: Built) 
         checks = _outcomes(result)
         assert checks["static"].status == "passed"
         assert checks["static"].message.startswith("/static/style.css: 200 text/css")
+        assert checks["static"].message.endswith("; Host foreign-host.containerize.invalid: 400")
         assert checks["hosts"].message == "Host foreign-host.containerize.invalid: 400"
         assert checks["read-only"].status == "passed"
         assert "with a request in flight: exit 0" in checks["stop signal"].message

@@ -7,9 +7,11 @@ the engine publishes the container's port, and every wait is bounded.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -50,6 +52,33 @@ def run() -> Iterator[Callable[..., containers.Container]]:
         containers.remove(container)
 
 
+def _without_host(container: containers.Container, path: str) -> int:
+    """The status of an HTTP/1.0 GET of *path* that sends no Host header."""
+    with socket.create_connection((container.host, container.port), timeout=30) as sock:
+        sock.sendall(f"GET {path} HTTP/1.0\r\n\r\n".encode())
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line = answer.split(b"\r\n", 1)[0].decode("latin-1")
+    assert status_line.startswith("HTTP/1."), answer[:200]
+    return int(status_line.split()[1])
+
+
+def _static_follows_the_allow_list(
+    container: containers.Container, *, allowed: str, foreign: str = "evil.example"
+) -> None:
+    """A static file: 400 for *foreign* or no Host, 200 for *allowed* and loopback names."""
+    refused = containers.get(container, "/static/style.css", host=foreign)
+    assert refused.status == 400, refused.describe()
+    assert b"stylesheet" not in refused.body
+    assert _without_host(container, "/static/style.css") == 400
+    for host in (allowed, "127.0.0.1:8000", "[::1]:8000", "localhost"):
+        css = containers.get(container, "/static/style.css", host=host)
+        assert css.status == 200, css.describe()
+        assert (css.header("Content-Type") or "").startswith("text/css"), css.describe()
+        assert b"stylesheet" in css.body
+
+
 def _not_root(container: containers.Container) -> None:
     users = {user for user, _ in containers.processes(container)}
     assert users == {"10001"}, containers.processes(container)
@@ -69,11 +98,14 @@ def test_flask_factory_app_static_files_and_hosts(
     assert css.status == 200
     assert (css.header("Content-Type") or "").startswith("text/css")
 
-    # The Host allow-list answers before the application is called.
+    # The Host allow-list answers before the application is called...
     foreign = containers.get(container, "/", host="evil.example")
     assert foreign.status == 400, foreign.body
     assert containers.get(container, "/health", host="flask-app.example").status == 200
     assert containers.get(container, "/health", host="FLASK-APP.example:8000").status == 200
+    # ...and before a static file is served, by the server itself (uWSGI's static map,
+    # Apache's alias) or by WhiteNoise; loopback names always pass (the health check).
+    _static_follows_the_allow_list(container, allowed="flask-app.example:8000")
     _not_root(container)
 
 
@@ -129,6 +161,29 @@ def test_sigterm_lets_an_in_flight_request_finish(
     assert not stopped.killed
     # Within the image's grace period (8 s), not the engine's 20 s timeout.
     assert stopped.seconds < 9, stopped
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_allowed_hosts_set_at_run_time_replace_the_images_for_static_files_too(
+    flask_images: Built, run: Callable[..., containers.Container], server: str
+) -> None:
+    container = run(flask_images.tag(server), env={"WSGI_ALLOWED_HOSTS": ".run-time.example"})
+    assert containers.get(container, "/health", host="127.0.0.1", timeout=READY).status == 200
+    assert "allowed hosts: .run-time.example, loopback" in containers.logs(container)
+    _static_follows_the_allow_list(container, allowed="cdn.RUN-TIME.example.:80")
+    assert containers.get(container, "/", host="run-time.example").status == 200
+    # The image's own list (flask-app.example) no longer applies.
+    for path in ("/static/style.css", "/"):
+        answer = containers.get(container, path, host="flask-app.example")
+        assert answer.status == 400, answer.describe()
+    containers.remove(container)
+
+    # '*' serves any host, on static files too, and a request without Host.
+    container = run(flask_images.tag(server), env={"WSGI_ALLOWED_HOSTS": "*"})
+    css = containers.get(container, "/static/style.css", host="evil.example", timeout=READY)
+    assert css.status == 200, css.describe()
+    assert _without_host(container, "/static/style.css") == 200
+    assert containers.get(container, "/", host="evil.example").status == 200
 
 
 def _serving_processes(container: containers.Container, server: str) -> int:
@@ -204,6 +259,37 @@ def test_a_wsgi_script_file_is_served_by_every_server(
             process.run(["docker", "image", "rm", "--force", *inv.tags], check=False)
 
 
+def test_a_paste_deploy_app_is_served_by_every_server(
+    make_project: Callable[[str], Path], base_image: str, session_id: str
+) -> None:
+    """fixtures/paste-app: 'deploy/prod.ini#site', PasteDeploy from a pip-compile lock."""
+    project = make_project("paste-app")
+    image = f"containerize-test/paste-{session_id}"
+    cfg = config.load(project, overrides={"image": image, "platforms": ["linux/amd64"]})
+    assert (cfg.app.kind, cfg.app.section) == ("paste", "site")
+    prepared = pipeline.prepare(cfg, output="load")
+    pipeline.build(prepared.invocations)
+    try:
+        for server in SERVERS:
+            container = containers.start(f"{image}:{server}", platform=LINUX_AMD64, port=8000)
+            try:
+                # The composite 'site' maps '/' to a pipeline: a filter, then the page.
+                page = containers.get(container, "/", timeout=60)
+                assert (page.status, page.body) == (200, b"Hello from paste-app"), server
+                assert page.header("X-Served-By") == "paste-deploy", (server, page.headers)
+                # ...and '/api' to a second app, which sees the prefix moved to SCRIPT_NAME.
+                api = containers.get(container, "/api/items")
+                assert api.status == 200, (server, api.describe())
+                assert json.loads(api.body) == {
+                    "app": "api", "script_name": "/api", "path": "/items",
+                }, server  # fmt: skip
+            finally:
+                containers.remove(container)
+    finally:
+        for inv in prepared.invocations:
+            process.run(["docker", "image", "rm", "--force", *inv.tags], check=False)
+
+
 def test_an_app_that_fails_to_import_fails_the_build(
     make_project: Callable[[str], Path], base_image: str, session_id: str
 ) -> None:
@@ -248,3 +334,8 @@ def test_failed_start_up_hooks_stop_the_container_with_a_reason(
     bad = run(flask_images.tag("gunicorn"), env={"WSGI_WORKERS": "many"})
     assert containers.wait_exited(bad, timeout=60) == 2
     assert "WSGI_WORKERS='many' is not a whole number" in containers.logs(bad)
+
+    # A wildcard inside a name is not Django's syntax: refused, never guessed at.
+    hosts = run(flask_images.tag("uwsgi"), env={"WSGI_ALLOWED_HOSTS": "*.example.com"})
+    assert containers.wait_exited(hosts, timeout=60) == 2
+    assert "WSGI_ALLOWED_HOSTS: '*.example.com' is not a host name" in containers.logs(hosts)

@@ -124,3 +124,30 @@ def test_no_committed_file_names_an_index_host(name: str) -> None:
     for path in files:
         for url in _URL_RE.findall(path.read_text(encoding="utf-8")):
             assert urlsplit(url).hostname in PLACEHOLDER_HOSTS, f"{path}: {url}"
+
+
+# paste-app is locked by pip-compile --generate-hashes: a requirements file has hashes
+# but no dependency graph and no URLs.
+PASTE_APP = ("paste-app", "requirements.txt")
+
+
+def test_paste_app_pins_pastedeploy_by_hash_and_is_fresh() -> None:
+    name, lock_name = PASTE_APP
+    project = _fixture(name)
+    lock = load_lock(project, project / lock_name)
+    assert lock.format == "requirements"
+    assert lock.names == {"pastedeploy"}
+    check_fresh(lock, project_load(project))
+    (package,) = lock.packages
+    assert str(package.version) == "3.1.0"
+    # The wheel and the sdist: found by hash on the configured index at build time.
+    assert len(package.unnamed_hashes) == 2
+
+
+def test_paste_app_commits_no_index_host() -> None:
+    root = _fixture(PASTE_APP[0])
+    text = "\n".join(p.read_text(encoding="utf-8") for p in sorted(root.rglob("*")) if p.is_file())
+    assert "--index-url" not in text
+    assert "--extra-index-url" not in text
+    assert "--find-links" not in text
+    assert _URL_RE.findall(text) == []

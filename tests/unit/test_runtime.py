@@ -7,6 +7,7 @@ tests run them for real, in every server's image.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import sys
 import threading
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from containerize.runtime import containerize_wsgi, start
+from containerize.runtime import containerize_hosts, containerize_wsgi, start
 from containerize.servers.base import HASHED_NAME_RE
 
 
@@ -174,14 +175,12 @@ def test_a_failing_prestart_command_stops_the_start_with_its_code(tmp_path: Path
 # --- the WSGI entry point: application types ---------------------------------------
 
 
-def call(app: Any, path: str = "/", host: str = "localhost") -> tuple[str, bytes]:
+def call(app: Any, path: str = "/", host: str | None = "localhost") -> tuple[str, bytes]:
     status: list[str] = []
-    body = b"".join(
-        app(
-            {"PATH_INFO": path, "HTTP_HOST": host, "REQUEST_METHOD": "GET"},
-            lambda s, headers, exc_info=None: status.append(s),
-        )
-    )
+    environ = {"PATH_INFO": path, "REQUEST_METHOD": "GET"}
+    if host is not None:
+        environ["HTTP_HOST"] = host
+    body = b"".join(app(environ, lambda s, headers, exc_info=None: status.append(s)))
     return status[0], body
 
 
@@ -260,6 +259,8 @@ def test_paste_without_pastedeploy_says_what_to_add(app_dir: Path) -> None:
 
 # --- the Host allow-list -----------------------------------------------------------
 
+ENTRIES = ("app.example", ".shop.example", "[2001:db8::1]")
+
 
 @pytest.mark.parametrize(
     ("host", "allowed"),
@@ -268,18 +269,106 @@ def test_paste_without_pastedeploy_says_what_to_add(app_dir: Path) -> None:
         ("APP.example:8000", True),
         ("app.example.", True),
         ("www.shop.example", True),
+        ("a.b.shop.example:443", True),
         ("shop.example", True),
+        ("[2001:DB8::1]:8000", True),
         ("evil.example", False),
         ("app.example.evil", False),
         ("notshop.example", False),
+        ("app.example..", False),
+        ("app.example:", False),
+        ("app.example:80x", False),
+        ("app.example\n", False),
+        ("app.example, evil.example", False),  # two Host headers, joined by the server
         ("localhost:8000", True),
         ("127.0.0.1:8000", True),
         ("[::1]:8000", True),
         ("", False),
+        (None, False),  # no Host header (HTTP/1.0): 400 unless '*'
     ],
 )
-def test_host_allowed(host: str, allowed: bool) -> None:
-    assert containerize_wsgi.host_allowed(host, ("app.example", ".shop.example")) is allowed
+def test_host_allowed(host: str | None, allowed: bool) -> None:
+    regex = re.compile(str(containerize_hosts.pattern(ENTRIES)))
+    assert containerize_hosts.allowed(host, regex) is allowed
+
+
+def test_any_host_has_no_pattern_and_allows_a_request_without_host() -> None:
+    assert containerize_hosts.pattern(("app.example", "*")) is None
+    assert containerize_hosts.allowed(None, None)
+
+
+def _django_allows(host: str, entries: tuple[str, ...]) -> bool:
+    """Django's own check (django.http.request.validate_host and split_domain_port)."""
+    match = re.fullmatch(r"([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(?::([0-9]+))?", host.lower())
+    if not match:
+        return False
+    domain = match[1].removesuffix(".")
+    if domain in ("localhost", "127.0.0.1", "[::1]"):  # ours, not Django's: loopback passes
+        return True
+    return any(
+        entry == "*"
+        or entry == domain
+        or (entry.startswith(".") and (domain.endswith(entry) or domain == entry[1:]))
+        for entry in entries
+    )
+
+
+def test_the_pattern_decides_as_django_does() -> None:
+    names = ["app.example", "shop.example", "x.shop.example", "xshop.example", "[2001:db8::1]"]
+    names += ["localhost", "127.0.0.1", "[::1]", "a-b.example", "example", "sub.app.example"]
+    hosts = [
+        variant
+        for name in names
+        for variant in (name, name.upper(), f"{name}.", f"{name}:8000", f"{name}.:1", f"{name}..")
+    ]
+    for entries in [ENTRIES, ("example",), (".example",), ("a-b.example", ".app.example")]:
+        regex = re.compile(str(containerize_hosts.pattern(entries)))
+        for host in hosts:
+            expected = _django_allows(host, entries)
+            assert containerize_hosts.allowed(host, regex) is expected, (host, entries)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [
+        "example.com:8000",
+        "http://example.com",
+        "*.example.com",
+        "ex*ample.com",
+        "exa mple.com",
+        "example.com|.*",
+        "(evil)",
+        "example.com/",
+        "example..com",
+        "ex\\ample.com",
+        "[::1",
+        '"example.com"',
+        "$(HOME)",
+        "${X}",
+    ],
+)
+def test_entries_that_are_not_host_names_are_refused(entry: str) -> None:
+    with pytest.raises(containerize_hosts.HostsError, match="is not a host name"):
+        containerize_hosts.parse(f"app.example,{entry}", where="WSGI_ALLOWED_HOSTS")
+
+
+def test_the_pattern_reads_the_same_in_every_server_configuration() -> None:
+    regex = str(containerize_hosts.pattern(("a-b.example", ".c.example", "[::2]")))
+    # No space or quote (uWSGI splits route options, Apache directive arguments, on
+    # them), no '$(' (uWSGI variables), no '${' or '%{' (Apache's), no '{' at all.
+    assert not re.search(r"[\s'\"{}]|\$\(", regex), regex
+    assert regex.startswith("(?i)^")
+
+
+def test_allowed_hosts_come_from_the_environment_first() -> None:
+    assert containerize_hosts.configured(["app.example"], {}) == ("app.example",)
+    environ = {"WSGI_ALLOWED_HOSTS": "a.example, .B.example,"}
+    assert containerize_hosts.configured(["app.example"], environ) == ("a.example", ".b.example")
+    assert containerize_hosts.configured(["app.example"], {"WSGI_ALLOWED_HOSTS": " "}) == (
+        "app.example",
+    )
+    with pytest.raises(containerize_hosts.HostsError, match="WSGI_ALLOWED_HOSTS names no host"):
+        containerize_hosts.configured(["app.example"], {"WSGI_ALLOWED_HOSTS": " , "})
 
 
 def test_a_foreign_host_gets_400_before_the_app_is_called() -> None:
@@ -296,13 +385,73 @@ def test_a_foreign_host_gets_400_before_the_app_is_called() -> None:
     assert b"Bad Request" in body
     assert called == []
     assert call(guarded, host="app.example") == ("200 OK", b"ok")
+    status, _ = call(guarded, host=None)
+    assert status == "400 Bad Request"
+    assert called == [{"PATH_INFO": "/", "HTTP_HOST": "app.example", "REQUEST_METHOD": "GET"}]
 
 
-def test_allowed_hosts_come_from_the_environment_first() -> None:
-    spec = {"allowed_hosts": ["app.example"]}
-    assert containerize_wsgi.allowed_hosts(spec, {}) == ("app.example",)
-    environ = {"WSGI_ALLOWED_HOSTS": "a.example, .B.example"}
-    assert containerize_wsgi.allowed_hosts(spec, environ) == ("a.example", ".b.example")
+def test_the_host_check_wraps_the_static_file_layer(
+    app_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """WhiteNoise serves files without calling the app: the Host check must come first."""
+    served: list[str] = []
+
+    class WhiteNoise:  # stands in for whitenoise.WhiteNoise: serves everything itself
+        def __init__(self, app: Any, **_: Any) -> None:
+            self.app = app
+
+        def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            served.append(environ["PATH_INFO"])
+            start_response("200 OK", [("Content-Type", "text/css")])
+            return [b"body{}"]
+
+    monkeypatch.setitem(sys.modules, "whitenoise", type(sys)("whitenoise"))
+    monkeypatch.setattr(sys.modules["whitenoise"], "WhiteNoise", WhiteNoise, raising=False)
+    spec = {
+        "app": spec_for(app_dir),
+        "app_dir": str(app_dir),
+        "allowed_hosts": ["app.example"],
+        "static": {"url": "/static/", "root": str(app_dir), "whitenoise": True},
+    }
+    app = containerize_wsgi.build(spec, {})
+    assert call(app, "/static/site.css", host="evil.example")[0] == "400 Bad Request"
+    assert served == []
+    assert call(app, "/static/site.css", host="app.example") == ("200 OK", b"body{}")
+    # The run-time list replaces the image's.
+    app = containerize_wsgi.build(spec, {"WSGI_ALLOWED_HOSTS": "evil.example"})
+    assert call(app, "/static/site.css", host="evil.example")[0] == "200 OK"
+    assert call(app, "/static/site.css", host="app.example")[0] == "400 Bad Request"
+
+
+# --- the entrypoint's part: the server's own check ---------------------------------
+
+HOST_CHECK_SPEC = {
+    "allowed_hosts": ["app.example"],
+    "host_check": ["--route-host", "{allowed_hosts_re} continue:", "--route-run", "break:400"],
+}
+
+
+def test_the_entrypoint_fills_the_servers_host_check_with_the_pattern() -> None:
+    entries = start.allowed_hosts(HOST_CHECK_SPEC, {})
+    argv, regex = start.host_check(HOST_CHECK_SPEC, entries)
+    assert regex == containerize_hosts.pattern(("app.example",))
+    assert argv == ["--route-host", f"{regex} continue:", "--route-run", "break:400"]
+
+
+def test_the_run_time_list_replaces_the_images_and_any_host_drops_the_check() -> None:
+    entries = start.allowed_hosts(HOST_CHECK_SPEC, {"WSGI_ALLOWED_HOSTS": "other.example"})
+    argv, regex = start.host_check(HOST_CHECK_SPEC, entries)
+    assert regex is not None
+    assert argv[1] == f"{regex} continue:"
+    assert re.match(regex, "other.example:8000")
+    assert not re.match(regex, "app.example")
+    entries = start.allowed_hosts(HOST_CHECK_SPEC, {"WSGI_ALLOWED_HOSTS": "*"})
+    assert start.host_check(HOST_CHECK_SPEC, entries) == ([], None)
+
+
+def test_a_bad_run_time_entry_stops_the_start_by_name() -> None:
+    with pytest.raises(start.StartError, match=r"WSGI_ALLOWED_HOSTS: '\*\.app\.example' is not"):
+        start.allowed_hosts(HOST_CHECK_SPEC, {"WSGI_ALLOWED_HOSTS": "*.app.example"})
 
 
 def test_hashed_names_are_recognised() -> None:

@@ -14,8 +14,8 @@ from packaging.utils import canonicalize_name
 
 from containerize import servers
 from containerize.errors import ConfigError
-from containerize.runtime import start
-from containerize.servers import mod_wsgi, uwsgi
+from containerize.runtime import containerize_hosts, start
+from containerize.servers import base, mod_wsgi, uwsgi
 
 RUNTIME = servers.Runtime(
     python="/usr/bin/python3",
@@ -165,3 +165,63 @@ def test_cheroot_needs_no_debian_packages() -> None:
     server = servers.get("cheroot")
     assert server.build_packages(RUNTIME) == ()
     assert server.runtime_packages(RUNTIME) == ()
+
+
+# --- the Host allow-list, checked by the server itself --------------------------------
+
+
+@pytest.mark.parametrize("name", servers.names())
+def test_a_server_that_serves_static_files_checks_host_itself(name: str) -> None:
+    """Static files a server maps itself never reach the WSGI entry point's check."""
+    server = servers.get(name)
+    assert bool(server.host_check(STATIC)) == server.serves_static
+    spec = {"allowed_hosts": ["app.example"], "host_check": list(server.host_check(STATIC))}
+    argv, regex = start.host_check(spec, ("app.example",))
+    assert not any(base.HOSTS_RE in arg for arg in argv)
+    assert regex is not None
+    assert all("{" not in arg for arg in argv)
+
+
+def test_the_entrypoint_and_the_servers_agree_on_names() -> None:
+    assert start.HOSTS_RE == base.HOSTS_RE_VARIABLE
+    assert start._HOSTS_PLACEHOLDER == base.HOSTS_RE
+
+
+def test_uwsgi_routes_a_foreign_host_to_400_before_the_static_map() -> None:
+    check = servers.get("uwsgi").host_check(STATIC)
+    assert check == (
+        "--route-host", "{allowed_hosts_re} continue:",
+        "--route-run", "break:400 Bad Request",
+    )  # fmt: skip
+    argv, regex = start.host_check({"host_check": list(check)}, ("app.example",))
+    assert argv[1] == f"{regex} continue:"
+    assert argv[1].count(" ") == 1  # uWSGI splits a route at its first space
+
+
+def test_mod_wsgi_checks_host_in_a_server_wide_if_section_from_the_environment() -> None:
+    server = servers.get("mod_wsgi")
+    assert server.host_check(RUNTIME) == ("--include-file", "/opt/containerize/apache-hosts.conf")
+    for runtime in (RUNTIME, STATIC):
+        conf = server.files(runtime)[mod_wsgi.HOSTS_CONF]
+        lines = [line for line in conf.splitlines() if not line.startswith("#")]
+        assert lines == [
+            # <If> applies in mod_wsgi-express's _default_ virtual host, which does not
+            # inherit the main server's RewriteEngine.
+            '<If "! %{HTTP_HOST} =~ m#${CONTAINERIZE_ALLOWED_HOSTS_RE}#">',
+            "    RewriteEngine On",
+            "    RewriteRule ^ - [R=400]",
+            "</If>",
+        ]
+    assert set(server.files(STATIC)) == {mod_wsgi.HOSTS_CONF, mod_wsgi.STATIC_CONF}
+
+
+def test_the_pattern_fits_inside_apaches_quoted_expression() -> None:
+    regex = str(containerize_hosts.pattern(("a-b.example", ".c.example", "[::2]")))
+    assert not set('"#/') & set(regex)  # the quotes, the m#...# delimiters
+
+
+def test_the_pattern_is_pcre_that_python_reads_alike() -> None:
+    regex = containerize_hosts.pattern(("app.example",))
+    assert regex == (
+        r"(?i)^(?:(?:localhost|127\.0\.0\.1|app\.example)\.?|\[::1\])(?::[0-9]+)?(?!\n)$"
+    )
