@@ -78,6 +78,8 @@ _TOOLS = "/tools"
 #: What the dry run says of the compile build.
 COMPILE_NOTE = "the sdists, compiled on their target platform"
 _COMPILED = "/wheels"
+_BASE_PACKAGES = "/opt/containerize-base-packages.txt"
+_SYSTEM_PACKAGES = "tool.containerize.system-packages"
 _HOME = "/home/app"
 
 # Where a value in the plan came from, for error messages.
@@ -160,7 +162,10 @@ def render_compile(plan: BuildPlan) -> str:
     """
     python = f"{BUILD_ENV}/bin/python"
     build = [python, f"{MOUNT_DIR}/wheels.py", "build", "--wheelhouse", _WHEELHOUSE]
-    build += ["--out", _COMPILED, "compile.json"]
+    build += ["--out", _COMPILED, "--base-packages", _BASE_PACKAGES]
+    for package in plan.compile_packages:
+        build += ["--system-package", package]
+    build.append("compile.json")
     lines = _header(plan)
     lines += [
         "# build-env: pip and the sdists' locked build requirements, placed natively.",
@@ -183,8 +188,14 @@ def render_compile(plan: BuildPlan) -> str:
         "FROM ${BASE_IMAGE} AS compile",
         "ARG TARGETOS TARGETARCH TARGETVARIANT",
     ]
+    # What the base image has, before anything is installed: a library from one of
+    # these packages needs nothing more at run time.
+    lines.append(
+        "RUN --network=none dpkg-query --show --showformat='${Package}\\n' \\\n"
+        f"    > {shell_word(_BASE_PACKAGES)}"
+    )
     if plan.compile_packages:
-        lines.append(_apt_install(plan.compile_packages, source="the build toolchain"))
+        lines.append(_apt_install(plan.compile_packages, source=_SYSTEM_PACKAGES))
     lines += [
         f"COPY --link --from=build-env {dockerfile_word(BUILD_ENV)} {dockerfile_word(BUILD_ENV)}",
         f"RUN --network=none {_mounts()} \\\n    " + shell_command(build),
@@ -268,6 +279,11 @@ def _runtime_stage(plan: BuildPlan) -> list[str]:
         "# runtime: the base image, an unprivileged user with a writable home, and settings",
         "# shared by every server's image.",
         "FROM base AS runtime",
+        *(
+            ["ARG TARGETARCH", _apt_install(plan.runtime_packages, source=_SYSTEM_PACKAGES)]
+            if plan.runtime_packages
+            else []
+        ),
         _add_user(plan.uid, plan.gid),
         _env(plan),
         f"WORKDIR {dockerfile_word(APP_DIR)}",

@@ -26,12 +26,14 @@ anything is fetched or written.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from containerize import syspackages
 from containerize.config import Config
 from containerize.engine import buildx, probes
 from containerize.engine.buildx import OutputKind
@@ -45,6 +47,8 @@ from containerize.resolve.fetch import Cache
 from containerize.resolve.filenames import name_files
 from containerize.resolve.pipconfig import IndexSettings
 from containerize.resolve.targets import TargetEnvironment
+
+logger = logging.getLogger("containerize")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +108,11 @@ def resolve(
     )
     notices += wheelhouse_mod.server_lock_notices(selections)
     notices += wheelhouse_mod.announce_sdists(selections, native=os.uname().machine)
+    notices += [
+        needs.line()
+        for name in wheelhouse_mod.needs(selections).sdists
+        if (needs := syspackages.build_needs(name, config.system_packages)).origin != "none"
+    ]
     return Resolved(
         base_image=base,
         settings=settings,
@@ -144,8 +153,11 @@ def _target(config: Config, base: str, platform: Platform, *, engine: bool) -> T
     return cached or TargetEnvironment.from_config(platform, config.python_version, config.libc)
 
 
-def make_plan(config: Config, resolved: Resolved) -> plan.BuildPlan:
-    """The build plan for *resolved* (the first platform's Python names the interpreter)."""
+def make_plan(
+    config: Config, resolved: Resolved, derived: plan.DerivedPackages | None = None
+) -> plan.BuildPlan:
+    """The build plan for *resolved* (the first platform's Python names the interpreter);
+    *derived*: what the compiled wheels need at run time, once they are compiled."""
     first = resolved.targets[0]
     return plan.make_plan(
         config,
@@ -155,6 +167,7 @@ def make_plan(config: Config, resolved: Resolved) -> plan.BuildPlan:
         needs=wheelhouse_mod.needs(resolved.selections),
         revision=revision.revision(config.project_dir),
         created=revision.created(config.project_dir),
+        derived=derived,
     )
 
 
@@ -207,7 +220,8 @@ def compile_sdists(
     if not house.pending:
         return house
     cache = Cache.default()
-    known = compile_mod.cached(resolved.base_image, house, cache=cache)
+    system = config.system_packages
+    known = compile_mod.cached(resolved.base_image, house, cache=cache, system=system)
     if known:
         house = fetch_wheelhouse(config, resolved, known)
     if not house.pending:
@@ -215,7 +229,7 @@ def compile_sdists(
     compiled = compile_mod.compile_pending(
         config, build_plan, house, cache=cache, no_cache=no_cache
     )
-    compile_mod.remember(resolved.base_image, house, compiled, cache=cache)
+    compile_mod.remember(resolved.base_image, house, compiled, cache=cache, system=system)
     return fetch_wheelhouse(config, resolved, (*known, *compiled))
 
 
@@ -281,8 +295,14 @@ def prepare(
     if not dry_run:
         house = fetch_wheelhouse(config, resolved)
         fetch_tools(config, resolved)
-        write_context(config, build_plan, text, files)
         house = compile_sdists(config, build_plan, resolved, house, no_cache=no_cache)
+        if any(item.compiled for item in house.platforms):
+            for line in compile_mod.check_libraries(house, config.system_packages):
+                logger.info("%s", line)
+            # The images install what the compiled wheels were found to need.
+            build_plan = make_plan(config, resolved, compile_mod.derived_packages(house))
+            text = dockerfile.render(build_plan)
+        write_context(config, build_plan, text, files)
     return Prepared(
         config=config,
         resolved=resolved,
