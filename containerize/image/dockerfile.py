@@ -18,7 +18,9 @@ Stages, in dependency order:
     when the project has a command that makes its static files (collectstatic):
     the app with deps' venv on the target platform, and the command run there;
 ``runtime``
-    the base image plus the non-root user;
+    the base image plus the Debian packages the app's compiled wheels need and the
+    project's declared run packages (:mod:`containerize.syspackages`), and the
+    non-root user;
 ``<server>``
     the final image: runtime OS packages, the venv, containerize's entrypoint and
     the server's settings, the application.
