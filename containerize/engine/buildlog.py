@@ -32,7 +32,10 @@ _NOISE_RE = re.compile(
     r"error: subprocess-exited-with-error|error: failed-wheel-build-for-install|"
     r"╰─> See above for output|[│║ ]*$|full command: |cwd: |"
     r"Building wheel for \S+ \(.*\): (?:started|finished with status 'error')|"
-    r"containerize: error: building a wheel from .* failed)"
+    r"\[end of output\]|error: metadata-generation-failed|"
+    r"\u00d7 Encountered error while|╰─> from file://|note: This is an issue with the package|"
+    r"containerize: error: building a wheel from .* failed|"
+    r"containerize: fix it, or set tool\.containerize\.import-check)"
 )
 _SHOWN = 12
 
@@ -117,7 +120,7 @@ def _header(match: re.Match[str]) -> Diagnosis:
 
 
 def _command(match: re.Match[str]) -> Diagnosis:
-    command = match["command"]
+    command = match["command"] or match["missing"]
     if command in _COMPILERS:
         return _compiler(match)
     return Diagnosis(
@@ -131,6 +134,16 @@ def _compiler(match: re.Match[str]) -> Diagnosis:
     return Diagnosis(
         cause="the sdist needs a C compiler, which the build step does not have",
         package="gcc",
+    )
+
+
+def _library(match: re.Match[str]) -> Diagnosis:
+    library = match["library"]
+    return Diagnosis(
+        cause=f"the shared library {library} is not installed where the step runs",
+        fix=f"declare the Debian package that ships it as a run package: "
+        f'[tool.containerize.system-packages] run = ["..."] (find it with '
+        f"'apt-file search {library}')",
     )
 
 
@@ -173,10 +186,17 @@ DIAGNOSES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Diagnosis]], .
     ),
     (
         re.compile(
-            r"(?:^|[\s/:'\"])(?P<command>[\w.+-]+?)(?:'|\")?(?::| command)? "
-            r"(?:not found|No such file or directory|: command not found)"
+            r"(?P<command>" + "|".join(re.escape(c) for c in COMMANDS) + r")['\"]?:? "
+            r"(?:not found|command not found|No such file or directory)"
+            r"|No such file or directory: '(?P<missing>"
+            + "|".join(re.escape(c) for c in COMMANDS)
+            + r")'"
         ),
         _command,
+    ),
+    (
+        re.compile(r"(?P<library>[\w.+-]+\.so[\w.]*): cannot open shared object file"),
+        _library,
     ),
     (
         re.compile(
@@ -222,8 +242,12 @@ def summarize(log: str, platforms: Sequence[str] = ()) -> Failure | None:
             sdist, start = match["sdist"], i
     if sdist is not None:
         lines = lines[start:]
-    diagnosis = diagnose(lines)
+    diagnosis, at = diagnose(lines)
     meaningful = [line.strip() for line in lines if not _NOISE_RE.match(line.strip())]
+    if at is not None:
+        # From the line that says what went wrong; else the step's last lines.
+        cause = lines[at].strip()
+        meaningful = meaningful[meaningful.index(cause) :] if cause in meaningful else meaningful
     platform = vertex["platform"] if vertex else None
     if platform is None and len(platforms) == 1:
         platform = platforms[0]
@@ -232,18 +256,18 @@ def summarize(log: str, platforms: Sequence[str] = ()) -> Failure | None:
         platform=platform,
         step=_shorten(vertex["text"]) if vertex else None,
         sdist=sdist,
-        lines=tuple(meaningful[-_SHOWN:]),
+        lines=tuple(meaningful[:_SHOWN] if at is not None else meaningful[-_SHOWN:]),
         diagnosis=diagnosis,
     )
 
 
-def diagnose(lines: Sequence[str]) -> Diagnosis | None:
-    """The first known failure *lines* show."""
+def diagnose(lines: Sequence[str]) -> tuple[Diagnosis | None, int | None]:
+    """The first known failure *lines* show, and the index of the line that shows it."""
     for pattern, explain in DIAGNOSES:
-        for line in lines:
+        for i, line in enumerate(lines):
             if match := pattern.search(line):
-                return explain(match)
-    return None
+                return explain(match), i
+    return None, None
 
 
 def _shorten(text: str, width: int = 100) -> str:

@@ -21,13 +21,14 @@ Stages, in dependency order:
     the base image plus the Debian packages the app's compiled wheels need and the
     project's declared run packages (:mod:`containerize.syspackages`), and the
     non-root user;
+``app-<server>``
+    the application on top of the server's venv, imported once without network so
+    that a broken import fails the build (on ``runtime`` when that installs system
+    packages, so the import loads the libraries the image will have); the final image
+    copies the application from it, so the check always runs and leaves no layer;
 ``<server>``
     the final image: runtime OS packages, the venv, containerize's entrypoint and
     the server's settings, the application.
-``app-<server>``
-    (before ``runtime``) the application on top of the server's venv, imported once
-    without network so that a broken import fails the build; the final image copies
-    the application from it, so the check always runs and leaves no layer behind.
 
 The wheelhouse is bind-mounted from a named build context, never copied into a layer,
 and every install step runs with ``--network=none``. Dependency layers never depend
@@ -134,10 +135,10 @@ def render(plan: BuildPlan) -> str:
         lines += _venv_stage(plan, stage)
     if plan.static and plan.static.command:
         lines += _static_stage(plan)
+    lines += _runtime_stage(plan)
     if plan.import_check:
         for stage in plan.servers:
             lines += _app_stage(plan, stage)
-    lines += _runtime_stage(plan)
     for stage in plan.servers:
         lines += _final_stage(plan, stage)
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -347,10 +348,12 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
     name = _stage_name(stage)
     image_dir = dockerfile_word(IMAGE_DIR + "/")
     check = [f"{VENV}/bin/python", f"{IMAGE_DIR}/containerize_wsgi.py", "--check"]
+    # With system packages (libpq5 for psycopg2), the import needs them as the image will.
+    parent = "runtime" if plan.runtime_packages else "base"
     return [
         f"# app-{name}: the app, imported once with {name}'s venv and the project's",
         "# environment, without network: an app that fails to import fails the build.",
-        f"FROM base AS {dockerfile_stage('app-' + name)}",
+        f"FROM {parent} AS {dockerfile_stage('app-' + name)}",
         f"COPY --link --from={dockerfile_stage('venv-' + name)} "
         f"{dockerfile_word(VENV)} {dockerfile_word(VENV)}",
         f"COPY --link {RUNTIME_CONTEXT}/ {image_dir}",

@@ -602,3 +602,6 @@ def test_derived_run_packages_go_where_their_wheel_is_installed(hello: config.Co
     assert "libxml2" not in stage(text, "runtime")
     assert "apache2 libpython3.11 libxml2" in stage(text, "mod_wsgi")
     assert "apt-get" not in stage(text, "gunicorn")
+    # The import check loads the libraries the image will have.
+    assert stage(text, "app-gunicorn").startswith("FROM runtime AS app-gunicorn")
+    assert text.index(" AS runtime\n") < text.index(" AS app-gunicorn\n")
