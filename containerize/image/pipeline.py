@@ -26,7 +26,6 @@ anything is fetched or written.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from collections.abc import Sequence
@@ -47,8 +46,6 @@ from containerize.resolve.fetch import Cache
 from containerize.resolve.filenames import name_files
 from containerize.resolve.pipconfig import IndexSettings
 from containerize.resolve.targets import TargetEnvironment
-
-logger = logging.getLogger("containerize")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -76,6 +73,9 @@ class Prepared:
     #: The build that compiles sdists, when a platform has any (run by :func:`prepare`
     #: unless it is a dry run).
     compile: buildx.BuildInvocation | None = None
+    #: What the sdists are compiled with and what their wheels need at run time, one
+    #: line each (:mod:`containerize.syspackages`), for the build to print.
+    system_packages: tuple[str, ...] = ()
 
     @property
     def notices(self) -> tuple[str, ...]:
@@ -287,6 +287,11 @@ def prepare(
     build_plan = make_plan(config, resolved)
     text = dockerfile.render(build_plan)
     house = None
+    system_lines = [
+        needs.line()
+        for name in wheelhouse_mod.needs(resolved.selections).sdists
+        if (needs := syspackages.build_needs(name, config.system_packages)).origin != "none"
+    ]
     # Which platforms compile: as far as selection tells, before anything is fetched.
     sdists = tuple(s.target.platform for s in resolved.selections if s.sdists)
     compile_inv = (
@@ -297,8 +302,7 @@ def prepare(
         fetch_tools(config, resolved)
         house = compile_sdists(config, build_plan, resolved, house, no_cache=no_cache)
         if any(item.compiled for item in house.platforms):
-            for line in compile_mod.check_libraries(house, config.system_packages):
-                logger.info("%s", line)
+            system_lines += compile_mod.check_libraries(house, config.system_packages)
             # The images install what the compiled wheels were found to need.
             build_plan = make_plan(config, resolved, compile_mod.derived_packages(house))
             text = dockerfile.render(build_plan)
@@ -311,6 +315,7 @@ def prepare(
         invocations=invocations(config, build_plan, output=output, no_cache=no_cache),
         wheelhouse=house,
         compile=compile_inv,
+        system_packages=tuple(system_lines),
     )
 
 
