@@ -108,11 +108,7 @@ def resolve(
     )
     notices += wheelhouse_mod.server_lock_notices(selections)
     notices += wheelhouse_mod.announce_sdists(selections, native=os.uname().machine)
-    notices += [
-        needs.line()
-        for name in wheelhouse_mod.needs(selections).sdists
-        if (needs := syspackages.build_needs(name, config.system_packages)).origin != "none"
-    ]
+    notices += build_needs_lines(config, selections)
     return Resolved(
         base_image=base,
         settings=settings,
@@ -121,6 +117,18 @@ def resolve(
         notices=tuple(notices),
         lock_file=lock.path,
     )
+
+
+def build_needs_lines(
+    config: Config, selections: Sequence[wheelhouse_mod.PlatformSelection]
+) -> list[str]:
+    """One line per sdist compiled with declared or well-known Debian packages."""
+    lines = []
+    for name in wheelhouse_mod.needs(selections).sdists:
+        needs = syspackages.build_needs(name, config.system_packages)
+        if needs.origin != "none":
+            lines.append(needs.line())
+    return lines
 
 
 def _base_image(
@@ -287,11 +295,7 @@ def prepare(
     build_plan = make_plan(config, resolved)
     text = dockerfile.render(build_plan)
     house = None
-    system_lines = [
-        needs.line()
-        for name in wheelhouse_mod.needs(resolved.selections).sdists
-        if (needs := syspackages.build_needs(name, config.system_packages)).origin != "none"
-    ]
+    system_lines = build_needs_lines(config, resolved.selections)
     # Which platforms compile: as far as selection tells, before anything is fetched.
     sdists = tuple(s.target.platform for s in resolved.selections if s.sdists)
     compile_inv = (
