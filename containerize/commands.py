@@ -154,6 +154,8 @@ def build(
             )
         if prepared.wheelhouse is not None:
             print(prepared.wheelhouse.summary())
+        for line in prepared.system_packages:
+            print(line)
         if bake is not None:
             write_atomic(bake, bake_file(prepared.invocations))
             print(f"wrote {bake}: build with 'docker buildx bake -f {bake}'")

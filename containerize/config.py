@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from containerize import project as project_mod
-from containerize import reference, servers
+from containerize import reference, servers, syspackages
 from containerize.errors import ConfigError
 from containerize.platforms import Platform, parse_platforms
 from containerize.project import ProjectMetadata
@@ -259,6 +259,14 @@ OPTIONS: tuple[Option, ...] = (
         "without an engine",
         default="glibc-2.36",
     ),
+    # --- system packages (containerize.syspackages) ---
+    Option(
+        key="system-packages",
+        kind="table",
+        expects="a table of Debian packages: 'build' (to compile sdists), 'run' (in every "
+        "image), and 'sdists' (per Python package: { build = [...], run = [...] })",
+        default=None,
+    ),
 )
 
 _BY_KEY = {option.key: option for option in OPTIONS}
@@ -407,6 +415,8 @@ class Config:
     libc: tuple[Literal["glibc", "musl"], tuple[int, int]] = ("glibc", (2, 36))
     # A server's own release tags, in place of the default scheme (release/tags.py).
     tag_templates: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Debian packages to compile sdists and to run them (containerize.syspackages).
+    system_packages: syspackages.SystemPackages = syspackages.NONE
 
     @property
     def app_root(self) -> Path:
@@ -489,6 +499,7 @@ def load(
         python_version=_python_version(values),
         libc=_libc(values),
         tag_templates=_tag_templates(values),
+        system_packages=syspackages.parse(*values.raw("system-packages")),
     )
 
 

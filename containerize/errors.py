@@ -73,18 +73,51 @@ class CommandError(ContainerizeError):
         argv: Sequence[str],
         returncode: int,
         output_tail: str = "",
+        output: str = "",
         hint: str | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.argv = tuple(argv)
         self.returncode = returncode
         self.output_tail = output_tail
+        self.output = output  # what was captured, whole, when it was
 
     def __str__(self) -> str:
         text = self.message
         if self.output_tail:
             indented = "\n".join(f"    {line}" for line in self.output_tail.splitlines())
             text += f"\n  last lines of output:\n{indented}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class BuildError(CommandError):
+    """A ``docker buildx build`` failed; the message names the stage, the platform and
+    the sdist being compiled, and shows the failing step's own last lines (without
+    BuildKit's prefixes), not the whole log."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        argv: Sequence[str],
+        returncode: int,
+        lines: Sequence[str] = (),
+        cause: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, argv=argv, returncode=returncode, hint=hint)
+        self.lines = tuple(lines)
+        self.cause = cause
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.cause:
+            text += f"\n  cause: {self.cause}"
+        if self.lines:
+            indented = "\n".join(f"    {line}" for line in self.lines)
+            text += f"\n  last lines of the step:\n{indented}"
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text

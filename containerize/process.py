@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ from containerize.errors import CommandError, Interrupted
 logger = logging.getLogger("containerize")
 
 _TAIL_LINES = 25
+# Lines of build progress kept to explain a failure (BuildKit's plain log of a large
+# build runs to thousands of lines; the failing step's are near the end).
+_TEE_LINES = 20000
 #: How long a command gets to exit after SIGTERM before it is killed.
 STOP_GRACE = 0.5
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -205,9 +209,67 @@ def run(
             argv=argv,
             returncode=proc.returncode,
             output_tail=tail(result.stderr + "\n" + result.stdout) if capture else "",
+            output=result.stderr + "\n" + result.stdout if capture else "",
             hint=hint,
         )
     return result
+
+
+def run_teed(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    keep: int = _TEE_LINES,
+    hint: str | None = None,
+) -> Completed:
+    """Run *argv* with its standard error shown as it comes and kept (the last *keep*
+    lines), for build progress a failure must be explained from.
+
+    Standard output goes to the terminal. The command stays in the terminal's
+    foreground group, like an uncaptured :func:`run`. A failure raises
+    :class:`CommandError` whose ``output`` holds the kept lines.
+    """
+    argv = tuple(str(arg) for arg in argv)
+    logger.info("$ %s", quote(argv))
+    full_env = None if env is None else {**os.environ, **env}
+    kept: deque[str] = deque(maxlen=keep)
+    try:
+        proc = subprocess.Popen(
+            argv, env=full_env, stderr=subprocess.PIPE, text=True, errors="replace"
+        )
+    except FileNotFoundError as exc:
+        raise CommandError(
+            f"command not found: {argv[0]}",
+            argv=argv,
+            returncode=127,
+            hint=hint or f"install {argv[0]!r} or put it on PATH",
+        ) from exc
+    with proc:
+        assert proc.stderr is not None
+        try:
+            for line in proc.stderr:
+                sys.stderr.write(line)
+                kept.append(line)
+            proc.wait()
+        except BaseException as exc:
+            stop(proc, group=False)
+            if isinstance(exc, Interrupted):
+                exc.doing(f"running {short(argv)}")
+                exc.note("stopped it")
+            raise
+        finally:
+            sys.stderr.flush()
+    output = "".join(kept)
+    if proc.returncode != 0:
+        raise CommandError(
+            f"command failed with exit code {proc.returncode}: {quote(argv)}",
+            argv=argv,
+            returncode=proc.returncode,
+            output_tail=tail(output),
+            output=output,
+            hint=hint,
+        )
+    return Completed(argv=argv, returncode=0, stdout="", stderr=output)
 
 
 def short(argv: Sequence[str], words: int = 3) -> str:

@@ -21,7 +21,7 @@ afterwards, by ``compileall``, with unchecked-hash pycs.
 ``build``::
 
     /opt/build-env/bin/python wheels.py build --wheelhouse /wheelhouse --out /out \\
-        compile.json
+        [--base-packages FILE] [--system-package NAME ...] compile.json
 
 builds ``{"sdists": [...]}`` on the target platform, run by the Python of a venv that
 holds pip and the sdists' build requirements. Each sdist is unpacked under
@@ -30,6 +30,17 @@ built with ``pip wheel --no-build-isolation --no-index --no-deps``: the build
 requirements are the ones installed, nothing is resolved or downloaded. C compilers
 write paths relative to the source folder (``-ffile-prefix-map``), so the same sdist
 gives the same bytes wherever it is built.
+
+After each wheel is built, the shared libraries its ELF files need (``DT_NEEDED``) and
+that the wheel does not carry are found on this filesystem (``ldconfig -p``, checked
+to be for the same machine) and mapped to the Debian packages that ship them
+(``dpkg-query -S``). Packages the base image already has (*--base-packages*, a list
+written before anything was installed) are left out; the others are what the wheel
+needs at run time. ``compiled.json`` in the output folder records, per wheel, those
+run packages, the libraries no package provides, and the versions of the
+*--system-package* packages it was compiled with. The ELF files are read here, in
+Python, rather than by ``readelf`` or ``ldd``: binutils need not be installed, and
+nothing of the wheel is executed (``ldd`` runs the loader, under emulation too).
 """
 
 from __future__ import annotations
@@ -39,6 +50,7 @@ import hashlib
 import json
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import sysconfig
@@ -48,6 +60,8 @@ from pathlib import Path, PurePosixPath
 
 INSTALLER_NAME = b"containerize\n"
 SOURCE_ROOT = Path("/src")
+#: Written into the output folder next to the wheels: what each one needs to run.
+COMPILED_RECORD = "compiled.json"
 FIXED_EPOCH = "315532800"  # 1980-01-01, the earliest date a zip entry can hold
 
 
@@ -69,6 +83,13 @@ def main(argv: list[str] | None = None) -> int:
     build_cmd.add_argument("--wheelhouse", type=Path, required=True)
     build_cmd.add_argument("--out", type=Path, required=True)
     build_cmd.add_argument("--source-root", type=Path, default=SOURCE_ROOT)
+    build_cmd.add_argument(
+        "--base-packages", type=Path, help="the base image's packages, one name a line"
+    )
+    build_cmd.add_argument(
+        "--system-package", dest="system_packages", action="append", default=[],
+        help="a Debian package installed to compile (its version is recorded)",
+    )  # fmt: skip
     build_cmd.add_argument("manifest", type=Path)
     args = parser.parse_args(argv)
     try:
@@ -90,8 +111,20 @@ def main(argv: list[str] | None = None) -> int:
             entries = load(args.wheelhouse / args.manifest, "sdists")
             sdists = [checked(args.wheelhouse, entry, str(args.manifest)) for entry in entries]
             args.out.mkdir(parents=True, exist_ok=True)
+            base = read_base_packages(args.base_packages)
+            versions = package_versions(args.system_packages)
+            records = {}
             for sdist in sdists:
+                before = set(args.out.glob("*.whl"))
                 build(sdist, args.out, root=args.source_root)
+                for wheel in sorted(set(args.out.glob("*.whl")) - before):
+                    records[wheel.name] = {
+                        "sdist": sdist.name,
+                        "build_packages": versions,
+                        **run_needs(wheel, base),
+                    }
+            text = json.dumps({"wheels": records}, indent=1, sort_keys=True) + "\n"
+            (args.out / COMPILED_RECORD).write_text(text)
     except StepError as exc:
         print(f"containerize: error: {exc}", file=sys.stderr)
         return 1
@@ -212,6 +245,8 @@ def build(sdist: Path, out: Path, *, root: Path = SOURCE_ROOT) -> None:
         "--no-deps", "--no-cache-dir", "--disable-pip-version-check", "--no-input",
         "--wheel-dir", str(out), str(source),
     ]  # fmt: skip
+    # The line containerize's error summary looks for: which sdist a failure is in.
+    print(f"containerize: compiling {sdist.name}", flush=True)
     print("+ " + " ".join(argv), flush=True)
     if subprocess.run(argv, env=env, cwd=source, check=False).returncode != 0:
         raise StepError(f"building a wheel from {sdist.name} failed (see pip's output above)")
@@ -251,6 +286,183 @@ def check_names(sdist: Path, names: list[str]) -> None:
         path = PurePosixPath(name)
         if path.is_absolute() or ".." in path.parts:
             raise StepError(f"{sdist.name}: {name!r} would be written outside its folder")
+
+
+# -- run-time needs ---------------------------------------------------------------------
+
+_PT_LOAD, _PT_DYNAMIC = 1, 2
+_DT_NEEDED, _DT_STRTAB = 1, 5
+
+
+def elf_needed(data: bytes) -> tuple[tuple[int, int], list[str]] | None:
+    """((class, machine), DT_NEEDED names) of an ELF file; None if it is not one or has
+    no dynamic section. Only the program headers are read, as the loader does."""
+    if len(data) < 52 or data[:4] != b"\x7fELF" or data[4] not in (1, 2) or data[5] not in (1, 2):
+        return None
+    wide = data[4] == 2
+    end = "<" if data[5] == 1 else ">"
+    try:
+        (machine,) = struct.unpack_from(end + "H", data, 18)
+        loads, dynamic = _segments(data, wide, end)
+        if dynamic is None:
+            return None
+        needed, strtab = _dynamic(data, dynamic, wide, end)
+        if strtab is None:
+            return None
+        # DT_STRTAB is an address: find the file offset of the segment that holds it.
+        base = next(o + strtab - v for v, o, size in loads if v <= strtab < v + size)
+        names = [data[base + n : data.index(b"\0", base + n)].decode() for n in needed]
+    except (struct.error, StopIteration, ValueError, UnicodeDecodeError):
+        raise StepError(
+            "an ELF file in the wheel is damaged: cannot read its dynamic section"
+        ) from None
+    return (data[4], machine), names
+
+
+def _segments(
+    data: bytes, wide: bool, end: str
+) -> tuple[list[tuple[int, int, int]], tuple[int, int] | None]:
+    """The (vaddr, offset, size) of each PT_LOAD, and (offset, size) of PT_DYNAMIC."""
+    if wide:
+        (phoff,) = struct.unpack_from(end + "Q", data, 32)
+        phentsize, phnum = struct.unpack_from(end + "HH", data, 54)
+    else:
+        (phoff,) = struct.unpack_from(end + "I", data, 28)
+        phentsize, phnum = struct.unpack_from(end + "HH", data, 42)
+    loads, dynamic = [], None
+    for i in range(phnum):
+        at = phoff + i * phentsize
+        if wide:
+            p_type, _, offset, vaddr, _, filesz = struct.unpack_from(end + "IIQQQQ", data, at)
+        else:
+            p_type, offset, vaddr, _, filesz = struct.unpack_from(end + "IIIII", data, at)
+        if p_type == _PT_LOAD:
+            loads.append((vaddr, offset, filesz))
+        elif p_type == _PT_DYNAMIC:
+            dynamic = (offset, filesz)
+    return loads, dynamic
+
+
+def _dynamic(
+    data: bytes, dynamic: tuple[int, int], wide: bool, end: str
+) -> tuple[list[int], int | None]:
+    """The DT_NEEDED string offsets and the DT_STRTAB address of a dynamic section."""
+    entry = struct.Struct(end + ("qQ" if wide else "iI"))
+    needed, strtab = [], None
+    for at in range(dynamic[0], dynamic[0] + dynamic[1], entry.size):
+        tag, value = entry.unpack_from(data, at)
+        if tag == 0:
+            break
+        if tag == _DT_NEEDED:
+            needed.append(value)
+        elif tag == _DT_STRTAB:
+            strtab = value
+    return needed, strtab
+
+
+def run_needs(wheel: Path, base: set[str]) -> dict[str, list[str]]:
+    """What *wheel* needs at run time: ``run_packages`` (Debian packages not in *base*),
+    ``libraries`` (every library it needs from the system, 'name (package)'), and
+    ``unresolved`` (libraries no package provides)."""
+    needed: dict[str, tuple[int, int]] = {}
+    carried = set()
+    with zipfile.ZipFile(wheel) as archive:
+        for info in archive.infolist():
+            carried.add(PurePosixPath(info.filename).name)
+            if info.is_dir() or not PurePosixPath(info.filename).name.count(".so"):
+                continue
+            found = elf_needed(archive.read(info))
+            if found is not None:
+                for name in found[1]:
+                    needed.setdefault(name, found[0])
+    cache = ld_cache()
+    packages, libraries, unresolved = set(), [], []
+    for name in sorted(set(needed) - carried):
+        owner = owner_of(name, needed[name], cache)
+        if owner is None:
+            unresolved.append(name)
+            libraries.append(f"{name} (no package)")
+            continue
+        libraries.append(f"{name} ({owner}{', in the base image' if owner in base else ''})")
+        if owner not in base:
+            packages.add(owner)
+    print(f"{wheel.name} needs: {', '.join(libraries) or 'no system library'}", flush=True)
+    return {"run_packages": sorted(packages), "libraries": libraries, "unresolved": unresolved}
+
+
+def ld_cache() -> dict[str, list[str]]:
+    """The loader's cache (``ldconfig -p``): paths by library name."""
+    paths: dict[str, list[str]] = {}
+    try:
+        out = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return paths
+    for line in out.splitlines():
+        name, sep, path = line.strip().partition(" => ")
+        if sep:
+            paths.setdefault(name.split(" (", 1)[0], []).append(path.strip())
+    return paths
+
+
+def owner_of(name: str, kind: tuple[int, int], cache: dict[str, list[str]]) -> str | None:
+    """The Debian package that ships the library *name* for this machine (*kind*:
+    ELF class and machine), or None."""
+    for path in cache.get(name, []):
+        try:
+            with open(path, "rb") as stream:
+                header = stream.read(20)
+        except OSError:
+            continue
+        if len(header) < 20 or header[:4] != b"\x7fELF" or header[4] != kind[0]:
+            continue
+        end = "<" if header[5] == 1 else ">"
+        if struct.unpack_from(end + "H", header, 18)[0] != kind[1]:
+            continue
+        package = dpkg_owner(path)
+        if package is not None:
+            return package
+    return None
+
+
+def dpkg_owner(path: str) -> str | None:
+    """The package ``dpkg-query -S`` says owns *path* (merged /usr: both spellings,
+    and the file a symlink points to)."""
+    real = os.path.realpath(path)
+    candidates = []
+    for p in (path, real):
+        candidates += [p, p[4:] if p.startswith("/usr/") else "/usr" + p]
+    for candidate in dict.fromkeys(candidates):
+        result = subprocess.run(
+            ["dpkg-query", "-S", candidate], capture_output=True, text=True, check=False
+        )
+        for line in result.stdout.splitlines():
+            owners, sep, _ = line.partition(": ")
+            if sep and not line.startswith("diversion by"):
+                return owners.split(",")[0].strip().split(":")[0]
+    return None
+
+
+def read_base_packages(path: Path | None) -> set[str]:
+    """The base image's package names (the list written before any install)."""
+    if path is None:
+        return set()
+    try:
+        return {line.split(":")[0].strip() for line in path.read_text().splitlines() if line}
+    except OSError as exc:
+        raise StepError(f"cannot read the base image's package list {path}: {exc}") from None
+
+
+def package_versions(names: list[str]) -> list[str]:
+    """'name=version' of each installed package in *names* (what a wheel was built with)."""
+    if not names:
+        return []
+    result = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Package}=${Version}\n", *sorted(set(names))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return sorted(line for line in result.stdout.splitlines() if "=" in line)
 
 
 if __name__ == "__main__":

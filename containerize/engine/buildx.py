@@ -15,10 +15,13 @@ from pathlib import Path
 from typing import Literal
 
 from containerize import process
-from containerize.engine import docker
+from containerize.engine import buildlog, docker
+from containerize.errors import BuildError, CommandError
 from containerize.platforms import Platform
 
 Progress = Literal["auto", "plain", "tty", "quiet"]
+#: The target of the build that compiles sdists (containerize.image.plan).
+COMPILE_TARGET = "wheels"
 # Where a server's image goes: into the engine, to its registry, or nowhere (planning).
 OutputKind = Literal["load", "push", "none"]
 
@@ -124,7 +127,13 @@ def build(inv: BuildInvocation, *, stream: bool = True) -> BuildResult:
     env = {"DOCKER_BUILDKIT": "1"}
     if inv.progress == "auto" and not sys.stderr.isatty():
         env["BUILDKIT_PROGRESS"] = "plain"
-    completed = process.run(argv(inv), capture=not stream, env=env)
+    try:
+        if stream:
+            completed = process.run_teed(argv(inv), env=env)
+        else:
+            completed = process.run(argv(inv), capture=True, env=env)
+    except CommandError as exc:
+        raise failure(inv, exc) from None
     metadata: dict[str, object] = {}
     if inv.metadata_file is not None and inv.metadata_file.exists():
         metadata = json.loads(inv.metadata_file.read_text())
@@ -134,6 +143,59 @@ def build(inv: BuildInvocation, *, stream: bool = True) -> BuildResult:
         digest=digest if isinstance(digest, str) else None,
         metadata=metadata,
         log=completed.stderr + completed.stdout,
+    )
+
+
+def failure(inv: BuildInvocation, exc: CommandError) -> BuildError:
+    """*exc*, the failed build of *inv*, explained from its log: the stage, the
+    platform, the sdist being compiled, the step's last lines, and the fix when known."""
+    found = buildlog.summarize(exc.output, [str(p) for p in inv.platforms])
+    what = "the compile build" if inv.target == COMPILE_TARGET else "the build"
+    if inv.target and inv.target != COMPILE_TARGET:
+        what += f" of {inv.target}"
+    if found is None:
+        return BuildError(
+            f"{what} failed (exit code {exc.returncode}): {process.quote(exc.argv)}",
+            argv=exc.argv,
+            returncode=exc.returncode,
+            lines=exc.output_tail.splitlines()[-12:],
+            hint=exc.hint,
+        )
+    where = [f"stage {found.stage}" if found.stage else "a step"]
+    if found.platform:
+        where.append(f"for {found.platform}")
+    if found.sdist:
+        where.append(f"compiling {found.sdist}")
+    message = f"{what} failed in {' '.join(where)}"
+    if found.step:
+        message += f"\n  step: {found.step}"
+    diagnosis = found.diagnosis
+    return BuildError(
+        message,
+        argv=exc.argv,
+        returncode=exc.returncode,
+        lines=found.lines,
+        cause=diagnosis.cause if diagnosis else None,
+        hint=_fix(found) or exc.hint or "the whole log is above (BuildKit's plain progress)",
+    )
+
+
+def _fix(found: buildlog.Failure) -> str | None:
+    diagnosis = found.diagnosis
+    if diagnosis is None:
+        return None
+    if diagnosis.package is None:
+        return diagnosis.fix
+    name = found.python_package
+    if name is None:
+        return (
+            f"install the Debian package {diagnosis.package} to build: "
+            f'[tool.containerize.system-packages] build = ["{diagnosis.package}"]'
+        )
+    return (
+        f"{name} needs the Debian package {diagnosis.package} to compile; declare it in "
+        f"pyproject.toml:\n\n[tool.containerize.system-packages.sdists]\n"
+        f'{name} = {{ build = ["{diagnosis.package}"] }}\n'
     )
 
 

@@ -15,7 +15,15 @@ requirements, base image digest): the base image is part of the key because the 
 is compiled against its C library and headers. A record of each compiled wheel lives
 in the cache, ``<cache>/compiled/<key>.json``, naming the wheel and its sha256; a
 later build of any project, ``--no-cache`` included, that needs the same wheel takes
-it from there (re-hashed) and compiles nothing.
+it from there (re-hashed) and compiles nothing. The Debian packages the sdist is
+compiled with (declared or well-known, :mod:`containerize.syspackages`) are part of
+the key too, so declaring another one compiles again.
+
+The record also says what the wheel needs at run time: the Debian packages that ship
+the libraries its extension modules link against (found by the compile build, on the
+target platform), the libraries no package provides, and the versions of the build
+packages it was compiled with. So a wheel taken from the cache still brings its run
+packages into the image (:func:`derived_packages`).
 """
 
 from __future__ import annotations
@@ -25,37 +33,54 @@ import json
 import logging
 import shutil
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
+from containerize import syspackages
+from containerize.buildsteps.wheels import COMPILED_RECORD
 from containerize.config import Config
 from containerize.engine import buildx
-from containerize.errors import EngineError
+from containerize.errors import ConfigError, EngineError
 from containerize.fsutil import replacing_dir, replacing_file, write_atomic
 from containerize.image import dockerfile, plan
 from containerize.platforms import Platform
 from containerize.resolve.fetch import Cache
+from containerize.resolve.selection import SelectedPackage
 from containerize.resolve.wheelhouse import CompiledWheel, PlatformWheelhouse, Wheelhouse
 
 logger = logging.getLogger("containerize")
 
 
-def key(base_image: str, item: PlatformWheelhouse, sdist_sha256: str) -> str:
+def key(
+    base_image: str,
+    item: PlatformWheelhouse,
+    package: SelectedPackage,
+    system: syspackages.SystemPackages,
+) -> str:
     """The cache key of one sdist's wheel on *item*'s platform (a sha256 hex digest)."""
     target = item.selection.target
     parts = {
-        "sdist": sdist_sha256,
+        "sdist": package.file.sha256,
         "platform": str(target.platform),
         "python": "{}.{}".format(*target.python_version),
         "build-requirements": sorted(f.sha256 for f in item.build_requirements),
         "base-image": base_image,
+        "system-packages": sorted(
+            {*system.build, *syspackages.build_needs(package.name, system).packages}
+        ),
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
-def cached(base_image: str, house: Wheelhouse, *, cache: Cache) -> tuple[CompiledWheel, ...]:
+def cached(
+    base_image: str,
+    house: Wheelhouse,
+    *,
+    cache: Cache,
+    system: syspackages.SystemPackages = syspackages.NONE,
+) -> tuple[CompiledWheel, ...]:
     """The wheels the cache already holds for *house*'s pending sdists.
 
     Only with a base image pinned by digest: a tag may move to another image.
@@ -65,7 +90,7 @@ def cached(base_image: str, house: Wheelhouse, *, cache: Cache) -> tuple[Compile
     found = []
     for item in house.platforms:
         for package in item.pending:
-            record = _record_path(cache, key(base_image, item, package.file.sha256))
+            record = _record_path(cache, key(base_image, item, package, system))
             wheel = _read_record(record)
             if wheel is not None and cache.lookup(wheel.sha256, wheel.filename) is not None:
                 logger.info(
@@ -79,16 +104,24 @@ def cached(base_image: str, house: Wheelhouse, *, cache: Cache) -> tuple[Compile
 
 
 def remember(
-    base_image: str, house: Wheelhouse, compiled: Sequence[CompiledWheel], *, cache: Cache
+    base_image: str,
+    house: Wheelhouse,
+    compiled: Sequence[CompiledWheel],
+    *,
+    cache: Cache,
+    system: syspackages.SystemPackages = syspackages.NONE,
 ) -> None:
     """Record each *compiled* wheel under its key, for later builds."""
     if "@" not in base_image:
         return
     for item in house.platforms:
-        for wheel in compiled:
-            if wheel.platform == item.selection.target.platform.slug:
-                path = _record_path(cache, key(base_image, item, wheel.sdist_sha256))
-                write_atomic(path, json.dumps(wheel.__dict__, indent=1, sort_keys=True) + "\n")
+        slug = item.selection.target.platform.slug
+        built = {w.sdist_sha256: w for w in compiled if w.platform == slug}
+        for package in item.pending:
+            wheel = built.get(package.file.sha256)
+            if wheel is not None:
+                path = _record_path(cache, key(base_image, item, package, system))
+                write_atomic(path, json.dumps(asdict(wheel), indent=1, sort_keys=True) + "\n")
 
 
 def _record_path(cache: Cache, digest: str) -> Path:
@@ -96,12 +129,75 @@ def _record_path(cache: Cache, digest: str) -> Path:
 
 
 def _read_record(path: Path) -> CompiledWheel | None:
-    """The record at *path*; ``None`` when there is none or it is damaged."""
+    """The record at *path*; ``None`` when there is none, it is damaged, or it comes
+    from a version that did not record run-time needs (compiled again then)."""
     try:
         data = json.loads(path.read_text())
-        return CompiledWheel(**{k: str(data[k]) for k in CompiledWheel.__dataclass_fields__})
+        values: dict[str, object] = {}
+        for name in CompiledWheel.__dataclass_fields__:
+            value = data[name]
+            if isinstance(value, list):
+                if not all(isinstance(v, str) for v in value):
+                    return None
+                values[name] = tuple(value)
+            elif isinstance(value, str):
+                values[name] = value
+            else:
+                return None
+        return CompiledWheel(**values)  # type: ignore[arg-type]
     except (OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def derived_packages(house: Wheelhouse) -> plan.DerivedPackages:
+    """The Debian packages *house*'s compiled wheels need at run time: those of the
+    app's dependencies (every image) and those each server adds."""
+    base: set[str] = set()
+    per_server: dict[str, set[str]] = {}
+    for item in house.platforms:
+        by_sdist = {w.sdist_sha256: w for w in item.compiled}
+        for package in item.selection.base.packages:
+            if package.file.sha256 in by_sdist:
+                base.update(by_sdist[package.file.sha256].run_packages)
+        for name, selection in item.selection.servers.items():
+            for package in selection.packages:
+                if package.file.sha256 in by_sdist:
+                    per_server.setdefault(name, set()).update(
+                        by_sdist[package.file.sha256].run_packages
+                    )
+    return plan.DerivedPackages(
+        base=tuple(sorted(base)),
+        servers=tuple(sorted((n, tuple(sorted(p - base))) for n, p in per_server.items())),
+    )
+
+
+def check_libraries(house: Wheelhouse, system: syspackages.SystemPackages) -> list[str]:
+    """One line per compiled wheel and what it needs at run time.
+
+    A wheel that links against a library no Debian package provides is an error,
+    unless the project declares run packages for it (they must provide it then).
+    """
+    lines, missing = [], []
+    for item in house.platforms:
+        names = {p.file.sha256: p.name for p in item.selection.all_packages}
+        for wheel in item.compiled:
+            needs = ", ".join(wheel.run_packages) or "nothing beyond the base image"
+            lines.append(f"{wheel.filename} ({wheel.platform}) needs at run time: {needs}")
+            name = names.get(wheel.sdist_sha256, wheel.sdist)
+            own = system.declared(name)
+            if wheel.unresolved and not system.run and not (own and own.run):
+                missing.append((wheel, name))
+    if missing:
+        wheel, name = missing[0]
+        raise ConfigError(
+            f"{wheel.filename}, compiled from {wheel.sdist} for {wheel.platform}, links "
+            f"against {', '.join(wheel.unresolved)}, which no Debian package in the "
+            "compile build provides",
+            hint="declare the Debian package that ships it, e.g.\n\n"
+            f'[tool.containerize.system-packages.sdists.{name}]\nrun = ["libfoo1"]\n\n'
+            "(find it with 'apt-file search " + wheel.unresolved[0] + "')",
+        )
+    return lines
 
 
 def platforms(house: Wheelhouse) -> tuple[Platform, ...]:
@@ -171,8 +267,10 @@ def _split_name(item: PlatformWheelhouse) -> str:
 
 
 def _collect(item: PlatformWheelhouse, folder: Path, cache: Cache) -> list[CompiledWheel]:
-    """The wheel of each pending sdist, from *folder* into *cache*."""
+    """The wheel of each pending sdist, from *folder* into *cache*, with what the
+    compile build found it needs at run time."""
     platform = item.selection.target.platform
+    records = _compiled_records(folder / COMPILED_RECORD)
     found = {}
     for path in sorted(folder.glob("*.whl")) if folder.is_dir() else ():
         try:
@@ -190,16 +288,27 @@ def _collect(item: PlatformWheelhouse, folder: Path, cache: Cache) -> list[Compi
                 hint="read the compile build's log above; the sdist's build may name "
                 "its wheel differently from the lock",
             )
-        sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
-        entry = cache.entry(sha256, path.name)
-        if cache.lookup(sha256, path.name) is None:
+        sha256 = hashlib.sha256(wheel.read_bytes()).hexdigest()
+        entry = cache.entry(sha256, wheel.name)
+        if cache.lookup(sha256, wheel.name) is None:
             entry.parent.mkdir(parents=True, exist_ok=True)
             with replacing_file(entry) as partial:
-                shutil.copyfile(path, partial)
+                shutil.copyfile(wheel, partial)
                 partial.chmod(0o644)
         logger.info(
-            "compiled %s for %s: %s (sha256 %s)", package.file.filename, platform, path.name, sha256
+            "compiled %s for %s: %s (sha256 %s)",
+            package.file.filename,
+            platform,
+            wheel.name,
+            sha256,
         )
+        record = records.get(wheel.name)
+        if record is None:
+            raise EngineError(
+                f"the compile build for {platform} recorded nothing about {wheel.name} "
+                f"in {COMPILED_RECORD}",
+                hint="run the build again with --no-cache",
+            )
         compiled.append(
             CompiledWheel(
                 sdist=package.file.filename,
@@ -207,6 +316,32 @@ def _collect(item: PlatformWheelhouse, folder: Path, cache: Cache) -> list[Compi
                 platform=platform.slug,
                 filename=wheel.name,
                 sha256=sha256,
+                run_packages=_strings(record, "run_packages"),
+                libraries=_strings(record, "libraries"),
+                unresolved=_strings(record, "unresolved"),
+                build_packages=_strings(record, "build_packages"),
             )
         )
     return compiled
+
+
+def _compiled_records(path: Path) -> dict[str, dict[str, object]]:
+    """What the compile build wrote about each wheel (``compiled.json``), by file name."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise EngineError(
+            f"the compile build wrote no readable {path.name}: {exc}",
+            hint="run the build again with --no-cache",
+        ) from None
+    wheels = data.get("wheels") if isinstance(data, dict) else None
+    if not isinstance(wheels, dict):
+        raise EngineError(f"{path}: no 'wheels' table", hint="run the build again with --no-cache")
+    return {k: v for k, v in wheels.items() if isinstance(v, dict)}
+
+
+def _strings(record: dict[str, object], key: str) -> tuple[str, ...]:
+    value = record.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise EngineError(f"{COMPILED_RECORD}: {key} is not a list of strings: {value!r}")
+    return tuple(value)

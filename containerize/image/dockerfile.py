@@ -18,14 +18,17 @@ Stages, in dependency order:
     when the project has a command that makes its static files (collectstatic):
     the app with deps' venv on the target platform, and the command run there;
 ``runtime``
-    the base image plus the non-root user;
+    the base image plus the Debian packages the app's compiled wheels need and the
+    project's declared run packages (:mod:`containerize.syspackages`), and the
+    non-root user;
+``app-<server>``
+    the application on top of the server's venv, imported once without network so
+    that a broken import fails the build (on ``runtime`` when that installs system
+    packages, so the import loads the libraries the image will have); the final image
+    copies the application from it, so the check always runs and leaves no layer;
 ``<server>``
     the final image: runtime OS packages, the venv, containerize's entrypoint and
     the server's settings, the application.
-``app-<server>``
-    (before ``runtime``) the application on top of the server's venv, imported once
-    without network so that a broken import fails the build; the final image copies
-    the application from it, so the check always runs and leaves no layer behind.
 
 The wheelhouse is bind-mounted from a named build context, never copied into a layer,
 and every install step runs with ``--network=none``. Dependency layers never depend
@@ -78,6 +81,8 @@ _TOOLS = "/tools"
 #: What the dry run says of the compile build.
 COMPILE_NOTE = "the sdists, compiled on their target platform"
 _COMPILED = "/wheels"
+_BASE_PACKAGES = "/opt/containerize-base-packages.txt"
+_SYSTEM_PACKAGES = "tool.containerize.system-packages"
 _HOME = "/home/app"
 
 # Where a value in the plan came from, for error messages.
@@ -136,10 +141,10 @@ def render(plan: BuildPlan) -> str:
         lines += _venv_stage(plan, stage)
     if plan.static and plan.static.command:
         lines += _static_stage(plan)
+    lines += _runtime_stage(plan)
     if plan.import_check:
         for stage in plan.servers:
             lines += _app_stage(plan, stage)
-    lines += _runtime_stage(plan)
     for stage in plan.servers:
         lines += _final_stage(plan, stage)
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -166,7 +171,10 @@ def render_compile(plan: BuildPlan) -> str:
     """
     python = f"{BUILD_ENV}/bin/python"
     build = [python, f"{MOUNT_DIR}/wheels.py", "build", "--wheelhouse", _WHEELHOUSE]
-    build += ["--out", _COMPILED, "compile.json"]
+    build += ["--out", _COMPILED, "--base-packages", _BASE_PACKAGES]
+    for package in plan.compile_packages:
+        build += ["--system-package", package]
+    build.append("compile.json")
     lines = _header(plan)
     lines += [
         "# build-env: pip and the sdists' locked build requirements, placed natively.",
@@ -189,8 +197,14 @@ def render_compile(plan: BuildPlan) -> str:
         "FROM ${BASE_IMAGE} AS compile",
         "ARG TARGETOS TARGETARCH TARGETVARIANT",
     ]
+    # What the base image has, before anything is installed: a library from one of
+    # these packages needs nothing more at run time.
+    lines.append(
+        "RUN --network=none dpkg-query --show --showformat='${Package}\\n' \\\n"
+        f"    > {shell_word(_BASE_PACKAGES)}"
+    )
     if plan.compile_packages:
-        lines.append(_apt_install(plan.compile_packages, source="the build toolchain"))
+        lines.append(_apt_install(plan.compile_packages, source=_SYSTEM_PACKAGES))
     lines += [
         f"COPY --link --from=build-env {dockerfile_word(BUILD_ENV)} {dockerfile_word(BUILD_ENV)}",
         f"RUN --network=none {_mounts()} \\\n    " + shell_command(build),
@@ -274,6 +288,11 @@ def _runtime_stage(plan: BuildPlan) -> list[str]:
         "# runtime: the base image, an unprivileged user with a writable home, and settings",
         "# shared by every server's image.",
         "FROM base AS runtime",
+        *(
+            ["ARG TARGETARCH", _apt_install(plan.runtime_packages, source=_SYSTEM_PACKAGES)]
+            if plan.runtime_packages
+            else []
+        ),
         _add_user(plan.uid, plan.gid),
         _env(plan),
         f"WORKDIR {_app_dir(plan)}",
@@ -335,10 +354,12 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
     name = _stage_name(stage)
     image_dir = dockerfile_word(IMAGE_DIR + "/")
     check = [f"{VENV}/bin/python", f"{IMAGE_DIR}/containerize_wsgi.py", "--check"]
+    # With system packages (libpq5 for psycopg2), the import needs them as the image will.
+    parent = "runtime" if plan.runtime_packages else "base"
     return [
         f"# app-{name}: the app, imported once with {name}'s venv and the project's",
         "# environment, without network: an app that fails to import fails the build.",
-        f"FROM base AS {dockerfile_stage('app-' + name)}",
+        f"FROM {parent} AS {dockerfile_stage('app-' + name)}",
         f"COPY --link --from={dockerfile_stage('venv-' + name)} "
         f"{dockerfile_word(VENV)} {dockerfile_word(VENV)}",
         f"COPY --link {RUNTIME_CONTEXT}/ {image_dir}",

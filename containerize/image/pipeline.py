@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from containerize import syspackages
 from containerize.config import Config
 from containerize.engine import buildx, probes
 from containerize.engine.buildx import OutputKind
@@ -72,6 +73,9 @@ class Prepared:
     #: The build that compiles sdists, when a platform has any (run by :func:`prepare`
     #: unless it is a dry run).
     compile: buildx.BuildInvocation | None = None
+    #: What the sdists are compiled with and what their wheels need at run time, one
+    #: line each (:mod:`containerize.syspackages`), for the build to print.
+    system_packages: tuple[str, ...] = ()
 
     @property
     def notices(self) -> tuple[str, ...]:
@@ -104,6 +108,7 @@ def resolve(
     )
     notices += wheelhouse_mod.server_lock_notices(selections)
     notices += wheelhouse_mod.announce_sdists(selections, native=os.uname().machine)
+    notices += build_needs_lines(config, selections)
     return Resolved(
         base_image=base,
         settings=settings,
@@ -112,6 +117,18 @@ def resolve(
         notices=tuple(notices),
         lock_file=lock.path,
     )
+
+
+def build_needs_lines(
+    config: Config, selections: Sequence[wheelhouse_mod.PlatformSelection]
+) -> list[str]:
+    """One line per sdist compiled with declared or well-known Debian packages."""
+    lines = []
+    for name in wheelhouse_mod.needs(selections).sdists:
+        needs = syspackages.build_needs(name, config.system_packages)
+        if needs.origin != "none":
+            lines.append(needs.line())
+    return lines
 
 
 def _base_image(
@@ -144,8 +161,11 @@ def _target(config: Config, base: str, platform: Platform, *, engine: bool) -> T
     return cached or TargetEnvironment.from_config(platform, config.python_version, config.libc)
 
 
-def make_plan(config: Config, resolved: Resolved) -> plan.BuildPlan:
-    """The build plan for *resolved* (the first platform's Python names the interpreter)."""
+def make_plan(
+    config: Config, resolved: Resolved, derived: plan.DerivedPackages | None = None
+) -> plan.BuildPlan:
+    """The build plan for *resolved* (the first platform's Python names the interpreter);
+    *derived*: what the compiled wheels need at run time, once they are compiled."""
     first = resolved.targets[0]
     return plan.make_plan(
         config,
@@ -155,6 +175,7 @@ def make_plan(config: Config, resolved: Resolved) -> plan.BuildPlan:
         needs=wheelhouse_mod.needs(resolved.selections),
         revision=revision.revision(config.project_dir),
         created=revision.created(config.project_dir),
+        derived=derived,
     )
 
 
@@ -207,7 +228,8 @@ def compile_sdists(
     if not house.pending:
         return house
     cache = Cache.default()
-    known = compile_mod.cached(resolved.base_image, house, cache=cache)
+    system = config.system_packages
+    known = compile_mod.cached(resolved.base_image, house, cache=cache, system=system)
     if known:
         house = fetch_wheelhouse(config, resolved, known)
     if not house.pending:
@@ -215,7 +237,7 @@ def compile_sdists(
     compiled = compile_mod.compile_pending(
         config, build_plan, house, cache=cache, no_cache=no_cache
     )
-    compile_mod.remember(resolved.base_image, house, compiled, cache=cache)
+    compile_mod.remember(resolved.base_image, house, compiled, cache=cache, system=system)
     return fetch_wheelhouse(config, resolved, (*known, *compiled))
 
 
@@ -273,6 +295,7 @@ def prepare(
     build_plan = make_plan(config, resolved)
     text = dockerfile.render(build_plan)
     house = None
+    system_lines = build_needs_lines(config, resolved.selections)
     # Which platforms compile: as far as selection tells, before anything is fetched.
     sdists = tuple(s.target.platform for s in resolved.selections if s.sdists)
     compile_inv = (
@@ -281,8 +304,13 @@ def prepare(
     if not dry_run:
         house = fetch_wheelhouse(config, resolved)
         fetch_tools(config, resolved)
-        write_context(config, build_plan, text, files)
         house = compile_sdists(config, build_plan, resolved, house, no_cache=no_cache)
+        if any(item.compiled for item in house.platforms):
+            system_lines += compile_mod.check_libraries(house, config.system_packages)
+            # The images install what the compiled wheels were found to need.
+            build_plan = make_plan(config, resolved, compile_mod.derived_packages(house))
+            text = dockerfile.render(build_plan)
+        write_context(config, build_plan, text, files)
     return Prepared(
         config=config,
         resolved=resolved,
@@ -291,6 +319,7 @@ def prepare(
         invocations=invocations(config, build_plan, output=output, no_cache=no_cache),
         wheelhouse=house,
         compile=compile_inv,
+        system_packages=tuple(system_lines),
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
-from containerize import buildsteps, reference, runtime, servers
+from containerize import buildsteps, reference, runtime, servers, syspackages
 from containerize.config import Config
 from containerize.engine import buildx
 from containerize.engine.buildx import OutputKind
@@ -34,7 +34,7 @@ RUNTIME_CONTEXT = "containerize/runtime"
 # In the build context: the scripts build steps run (bind-mounted, never copied).
 BUILDSTEPS_CONTEXT = "containerize/buildsteps"
 # The compile build's only stage that is exported: the wheels it compiled.
-COMPILE_TARGET = "wheels"
+COMPILE_TARGET = buildx.COMPILE_TARGET
 _MAX_TAG = 128  # the OCI distribution spec's limit on a tag
 ENTRYPOINT = (f"{VENV}/bin/python", f"{runtime.IMAGE_DIR}/start.py")
 
@@ -89,6 +89,13 @@ class BuildPlan:
     import_check: bool
     # The app folder in the image: the working directory and the import root.
     app_dir: str = APP_DIR
+    #: What each sdist is compiled with beyond the toolchain, and where that came from.
+    sdist_builds: tuple[syspackages.BuildNeeds, ...] = ()
+    #: The project's own build packages, for every compile.
+    project_build_packages: tuple[str, ...] = ()
+    #: Debian packages every image gets in its runtime stage: the project's declared
+    #: run packages and those derived from the app's compiled wheels.
+    runtime_packages: tuple[str, ...] = ()
 
     @property
     def compile_packages(self) -> tuple[str, ...]:
@@ -96,6 +103,10 @@ class BuildPlan:
         packages = set(self.base_build_packages)
         for stage in self.servers:
             packages.update(stage.build_packages)
+        if packages:
+            packages.update(self.project_build_packages)
+            for needs in self.sdist_builds:
+                packages.update(needs.packages)
         return tuple(sorted(packages))
 
     def context_files(self) -> dict[str, bytes]:
@@ -120,6 +131,18 @@ def buildsteps_files() -> dict[str, bytes]:
     return {f"{BUILDSTEPS_CONTEXT}/{name}": data for name, data in buildsteps.sources().items()}
 
 
+@dataclass(frozen=True, kw_only=True)
+class DerivedPackages:
+    """Debian packages the compiled wheels need at run time (from their ELF files):
+    those of the app's own dependencies, and those each server adds."""
+
+    base: tuple[str, ...] = ()
+    servers: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def server(self, name: str) -> tuple[str, ...]:
+        return dict(self.servers).get(name, ())
+
+
 def make_plan(
     config: Config,
     *,
@@ -129,9 +152,16 @@ def make_plan(
     needs: Needs,
     revision: str | None,
     created: dt.datetime,
+    derived: DerivedPackages | None = None,
 ) -> BuildPlan:
-    """Compute the build plan; *base_image* is the reference pinned by digest."""
+    """Compute the build plan; *base_image* is the reference pinned by digest.
+
+    *derived* says what the compiled wheels need at run time; before the sdists are
+    compiled it is unknown, and only declared run packages are planned.
+    """
     folder = app_dir(config)
+    derived = derived or DerivedPackages()
+    system = config.system_packages
     static = (
         servers.StaticMount(url=config.static.url, root=f"{folder}/{config.static.dir}")
         if config.static
@@ -158,7 +188,16 @@ def make_plan(
                 name=name,
                 manifest=f"install-{name}.json",
                 build_packages=build,
-                runtime_packages=server.runtime_packages(runtime_info),
+                runtime_packages=tuple(
+                    sorted(
+                        {
+                            *server.runtime_packages(runtime_info),
+                            *syspackages.run_needs(needs.server_names.get(name, ()), system),
+                            *derived.server(name),
+                        }
+                        - set(system.run)  # already in the runtime stage
+                    )
+                ),
                 command=command,
                 stop_signal=server.stop_signal,
                 tags=tags_for(config, name),
@@ -186,6 +225,15 @@ def make_plan(
         ),
         import_check=config.import_check,
         app_dir=folder,
+        sdist_builds=tuple(
+            b
+            for b in (syspackages.build_needs(name, system) for name in needs.sdists)
+            if b.origin != "none"
+        ),
+        project_build_packages=system.build if needs.sdists else (),
+        runtime_packages=tuple(
+            sorted({*syspackages.run_needs(needs.base_names, system), *derived.base})
+        ),
     )
 
 

@@ -72,6 +72,11 @@ class Needs:
     base_has_sdists: bool
     server_has_sdists: Mapping[str, bool]
     base_is_empty: bool
+    #: The Python packages compiled from sdists on some platform (sorted).
+    sdists: tuple[NormalizedName, ...] = ()
+    #: The app's Python packages, and each server's on top (for declared run packages).
+    base_names: tuple[NormalizedName, ...] = ()
+    server_names: Mapping[str, tuple[NormalizedName, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,6 +121,14 @@ class CompiledWheel:
     platform: str  # the platform's slug, e.g. linux-arm64
     filename: str
     sha256: str
+    #: Debian packages its extension modules need at run time, beyond the base image.
+    run_packages: tuple[str, ...] = ()
+    #: The system libraries it links against, each as 'name (package)'.
+    libraries: tuple[str, ...] = ()
+    #: Libraries it links against that no Debian package provides.
+    unresolved: tuple[str, ...] = ()
+    #: 'name=version' of the Debian packages installed when it was compiled.
+    build_packages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -348,6 +361,12 @@ def needs(selections: Sequence[PlatformSelection]) -> Needs:
             for name in (selections[0].servers if selections else {})
         },
         base_is_empty=all(not s.base.packages for s in selections),
+        sdists=tuple(sorted({p.name for s in selections for p in s.sdists})),
+        base_names=tuple(sorted({p.name for s in selections for p in s.base.packages})),
+        server_names={
+            name: tuple(sorted({p.name for s in selections for p in s.servers[name].packages}))
+            for name in (selections[0].servers if selections else {})
+        },
     )
 
 

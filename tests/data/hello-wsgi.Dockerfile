@@ -57,6 +57,31 @@ RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGET
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-cheroot.json
 RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
 
+# runtime: the base image, an unprivileged user with a writable home, and settings
+# shared by every server's image.
+FROM base AS runtime
+RUN --network=none echo 'app:x:10001:' >> /etc/group \
+ && echo 'app:x:10001:10001:containerize app:/home/app:/usr/sbin/nologin' \
+    >> /etc/passwd \
+ && mkdir -p /home/app && chown 10001:10001 /home/app && chmod 0750 /home/app
+ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    VIRTUAL_ENV="/opt/venv" \
+    HOME="/home/app" \
+    LANG="C.UTF-8" \
+    PYTHONUNBUFFERED="1" \
+    PYTHONDONTWRITEBYTECODE="1" \
+    PYTHONFAULTHANDLER="1"
+WORKDIR /app
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["/opt/venv/bin/python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/', timeout=4)"]
+LABEL org.opencontainers.image.base.digest="sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
+      org.opencontainers.image.base.name="127.0.0.1:5000/containerize/python:3.11-bookworm" \
+      org.opencontainers.image.created="2024-01-02T03:04:05Z" \
+      org.opencontainers.image.revision="0123abc" \
+      org.opencontainers.image.title="hello-wsgi" \
+      org.opencontainers.image.version="1.0.0"
+
 # app-gunicorn: the app, imported once with gunicorn's venv and the project's
 # environment, without network: an app that fails to import fails the build.
 FROM base AS app-gunicorn
@@ -128,31 +153,6 @@ ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
 WORKDIR /app
 USER 10001:10001
 RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
-
-# runtime: the base image, an unprivileged user with a writable home, and settings
-# shared by every server's image.
-FROM base AS runtime
-RUN --network=none echo 'app:x:10001:' >> /etc/group \
- && echo 'app:x:10001:10001:containerize app:/home/app:/usr/sbin/nologin' \
-    >> /etc/passwd \
- && mkdir -p /home/app && chown 10001:10001 /home/app && chmod 0750 /home/app
-ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    VIRTUAL_ENV="/opt/venv" \
-    HOME="/home/app" \
-    LANG="C.UTF-8" \
-    PYTHONUNBUFFERED="1" \
-    PYTHONDONTWRITEBYTECODE="1" \
-    PYTHONFAULTHANDLER="1"
-WORKDIR /app
-EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["/opt/venv/bin/python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/', timeout=4)"]
-LABEL org.opencontainers.image.base.digest="sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" \
-      org.opencontainers.image.base.name="127.0.0.1:5000/containerize/python:3.11-bookworm" \
-      org.opencontainers.image.created="2024-01-02T03:04:05Z" \
-      org.opencontainers.image.revision="0123abc" \
-      org.opencontainers.image.title="hello-wsgi" \
-      org.opencontainers.image.version="1.0.0"
 
 # gunicorn: the image that serves the application with gunicorn.
 FROM runtime AS gunicorn

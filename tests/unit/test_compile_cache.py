@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from test_buildlock import Setup, setup  # noqa: F401  (the fixture)
 
+from containerize import syspackages
+from containerize.errors import ConfigError
 from containerize.image import compile as compile_mod
 from containerize.resolve.wheelhouse import CompiledWheel, Wheelhouse
 
@@ -94,5 +98,58 @@ def test_the_record_lives_in_the_cache_beside_the_files(setup: Setup) -> None:  
     (record,) = (setup.cache.root / "compiled").rglob("*.json")
     assert record.parent.parent == setup.cache.root / "compiled"
     assert Path(record.name).stem == compile_mod.key(
-        BASE, house.platforms[0], house.platforms[0].pending[0].file.sha256
+        BASE, house.platforms[0], house.platforms[0].pending[0], syspackages.NONE
     )
+
+
+def test_a_cached_wheel_keeps_what_it_needs_at_run_time(setup: Setup) -> None:  # noqa: F811
+    setup.record("80.0")
+    house = setup.build()
+    wheel = replace(
+        compiled_wheel(setup, house),
+        run_packages=("libpq5",),
+        libraries=("libpq.so.5 (libpq5)", "libc.so.6 (libc6, in the base image)"),
+        build_packages=("libpq-dev=15.20-0+deb12u1",),
+    )
+    compile_mod.remember(BASE, house, [wheel], cache=setup.cache)
+    assert compile_mod.cached(BASE, house, cache=setup.cache) == (wheel,)
+    # Declaring other build packages for it: compiled again.
+    system = syspackages.parse({"sdists": {"native-ext": {"build": ["libfoo-dev"]}}})
+    assert compile_mod.cached(BASE, house, cache=setup.cache, system=system) == ()
+
+    again = setup.build_with((wheel,))
+    derived = compile_mod.derived_packages(again)
+    assert derived.base == ("libpq5",)
+    assert compile_mod.check_libraries(again, syspackages.NONE) == [
+        f"{WHEEL} (linux-amd64) needs at run time: libpq5"
+    ]
+
+
+def test_a_library_no_package_provides_fails_until_declared(setup: Setup) -> None:  # noqa: F811
+    setup.record("80.0")
+    house = setup.build()
+    wheel = replace(compiled_wheel(setup, house), unresolved=("libnowhere.so.3",))
+    again = setup.build_with((wheel,))
+    with pytest.raises(ConfigError) as info:
+        compile_mod.check_libraries(again, syspackages.NONE)
+    assert info.value.message == (
+        f"{WHEEL}, compiled from native_ext-1.0.tar.gz for linux-amd64, links against "
+        "libnowhere.so.3, which no Debian package in the compile build provides"
+    )
+    assert "[tool.containerize.system-packages.sdists.native-ext]\nrun = " in (
+        info.value.hint or ""
+    )
+    declared = syspackages.parse({"sdists": {"native-ext": {"run": ["libnowhere3"]}}})
+    assert len(compile_mod.check_libraries(again, declared)) == 1
+
+
+def test_a_record_from_before_run_time_needs_compiles_again(setup: Setup) -> None:  # noqa: F811
+    setup.record("80.0")
+    house = setup.build()
+    wheel = compiled_wheel(setup, house)
+    compile_mod.remember(BASE, house, [wheel], cache=setup.cache)
+    (record,) = (setup.cache.root / "compiled").rglob("*.json")
+    old = json.loads(record.read_text())
+    del old["run_packages"]
+    record.write_text(json.dumps(old))
+    assert compile_mod.cached(BASE, house, cache=setup.cache) == ()

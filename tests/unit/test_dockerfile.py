@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from test_escape import buildkit_words
 
-from containerize import config
+from containerize import config, syspackages
 from containerize.engine import buildx
 from containerize.errors import ConfigError
 from containerize.image import dockerfile, pins, plan
@@ -179,8 +179,14 @@ def test_sdists_compile_on_the_target_platform_from_a_native_build_env(
     assert "COPY --link --from=build-env /opt/build-env /opt/build-env" in compiling
     assert compiling.splitlines()[-1] == (
         "    /opt/build-env/bin/python /containerize-steps/wheels.py build "
-        "--wheelhouse /wheelhouse --out /wheels compile.json"
+        "--wheelhouse /wheelhouse --out /wheels "
+        "--base-packages /opt/containerize-base-packages.txt "
+        "--system-package apache2-dev --system-package gcc --system-package libc6-dev "
+        "--system-package python3-dev compile.json"
     )
+    # The base image's packages are listed before anything is installed.
+    listing = compiling.index("dpkg-query --show")
+    assert listing < compiling.index("apt-get install")
     assert "RUN --network=none --mount=type=bind,from=wheelhouse," in compiling
     assert text.endswith("FROM scratch AS wheels\nCOPY --link --from=compile /wheels/ /\n")
 
@@ -587,3 +593,68 @@ def test_an_app_directory_that_no_dockerfile_word_can_hold(hello: config.Config)
     cfg = replace(hello, app_directory=PurePosixPath("site\u2028x"))
     with pytest.raises(ConfigError, match=r"tool\.containerize\.app-directory"):
         dockerfile.render(make(cfg))
+
+
+def with_system_packages(cfg: config.Config, table: dict[str, Any]) -> config.Config:
+    return replace(cfg, system_packages=syspackages.parse(table))
+
+
+def test_well_known_build_packages_compile_an_sdist(hello: config.Config) -> None:
+    needs = {"base_has_sdists": True, "sdists": ("psycopg2",), "base_names": ("psycopg2",)}
+    p = make(hello, **needs)
+    assert [(b.name, b.packages, b.origin) for b in p.sdist_builds] == [
+        ("psycopg2", ("libpq-dev",), "well-known")
+    ]
+    compiling = stage(dockerfile.render_compile(p), "compile")
+    assert "apache2-dev gcc libc6-dev libpq-dev python3-dev" in compiling
+    assert "--system-package libpq-dev" in compiling
+    # Nothing is known about run time before the compile: no apt in the runtime stage.
+    assert "apt-get" not in stage(dockerfile.render(p), "runtime")
+
+
+def test_declared_packages_replace_the_table_and_reach_the_runtime_stage(
+    hello: config.Config,
+) -> None:
+    cfg = with_system_packages(
+        hello,
+        {
+            "build": ["libfoo-dev"],
+            "run": ["libfoo1"],
+            "sdists": {"psycopg2": {"build": [], "run": ["libpq5"]}},
+        },
+    )
+    needs = {"base_has_sdists": True, "sdists": ("psycopg2",), "base_names": ("psycopg2",)}
+    p = make(cfg, **needs)
+    assert [(b.packages, b.origin) for b in p.sdist_builds] == [((), "declared")]
+    compiling = stage(dockerfile.render_compile(p), "compile")
+    assert "libpq-dev" not in compiling
+    assert "apache2-dev gcc libc6-dev libfoo-dev python3-dev" in compiling
+    runtime = stage(dockerfile.render(p), "runtime")
+    assert "    libfoo1 libpq5 \\" in runtime
+    # Declared per package: only when the image holds that package.
+    other = make(cfg, base_has_sdists=True, sdists=("psycopg2",), base_names=("flask",))
+    assert other.runtime_packages == ("libfoo1",)
+
+
+def test_derived_run_packages_go_where_their_wheel_is_installed(hello: config.Config) -> None:
+    cfg = replace(hello, servers=("gunicorn", "mod_wsgi"))
+    derived = plan.DerivedPackages(base=("libpq5",), servers=(("mod_wsgi", ("libxml2",)),))
+    p = plan.make_plan(
+        cfg,
+        base_image=BASE,
+        python="/usr/bin/python3",
+        python_version=(3, 11),
+        needs=Needs(base_has_sdists=True, server_has_sdists={}, base_is_empty=False),
+        revision=None,
+        created=CREATED,
+        derived=derived,
+    )
+    text = dockerfile.render(p)
+    assert p.runtime_packages == ("libpq5",)
+    assert "libpq5" in stage(text, "runtime")
+    assert "libxml2" not in stage(text, "runtime")
+    assert "apache2 libpython3.11 libxml2" in stage(text, "mod_wsgi")
+    assert "apt-get" not in stage(text, "gunicorn")
+    # The import check loads the libraries the image will have.
+    assert stage(text, "app-gunicorn").startswith("FROM runtime AS app-gunicorn")
+    assert text.index(" AS runtime\n") < text.index(" AS app-gunicorn\n")

@@ -1,0 +1,170 @@
+"""A failed build explained from BuildKit's own log, as captured from real builds.
+
+``tests/data/buildkit/`` holds plain-progress logs of two real failures on this
+project's engine (apt's mirror rewritten to a placeholder host):
+
+``psycopg2-no-pg-config.log``
+    the psycopg2 fixture with ``system-packages.sdists.psycopg2 = { build = [] }``,
+    built for linux/amd64: the compile build fails, pg_config is missing;
+``import-check-no-libpq.log``
+    the psycopg2 fixture's image build for both platforms before the import check
+    ran on the runtime stage: libpq.so.5 is missing when the app is imported.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from containerize import process
+from containerize.engine import buildlog, buildx
+from containerize.errors import BuildError, CommandError
+from containerize.platforms import LINUX_AMD64
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "buildkit"
+
+
+def read(name: str) -> str:
+    return (DATA / name).read_text()
+
+
+def test_a_failed_sdist_compile_names_stage_platform_sdist_and_cause() -> None:
+    failure = buildlog.summarize(read("psycopg2-no-pg-config.log"), ["linux/amd64"])
+    assert failure is not None
+    assert (failure.stage, failure.platform, failure.sdist) == (
+        "compile",
+        "linux/amd64",
+        "psycopg2-2.9.13.tar.gz",
+    )
+    assert failure.python_package == "psycopg2"
+    assert failure.step is not None
+    assert failure.step.startswith("RUN --network=none --mount=")
+    assert failure.diagnosis == buildlog.Diagnosis(
+        cause="the build runs pg_config, which is not installed", package="libpq-dev"
+    )
+    # From the line that says it, without BuildKit's prefixes or pip's closing notes.
+    assert failure.lines[0] == "Error: pg_config executable not found."
+    assert len(failure.lines) <= 12
+    assert not any(line.startswith("#") or "note: This error" in line for line in failure.lines)
+
+
+def test_the_error_says_how_to_declare_the_package() -> None:
+    log = read("psycopg2-no-pg-config.log")
+    inv = buildx.BuildInvocation(context=Path("/ctx"), target="wheels", platforms=(LINUX_AMD64,))
+    exc = CommandError("failed", argv=["docker", "buildx"], returncode=1, output=log)
+    error = buildx.failure(inv, exc)
+    summary = buildlog.summarize(log)
+    assert summary is not None
+    assert error.message == (
+        "the compile build failed in stage compile for linux/amd64 compiling "
+        f"psycopg2-2.9.13.tar.gz\n  step: {summary.step}"
+    )
+    assert error.hint == (
+        "psycopg2 needs the Debian package libpq-dev to compile; declare it in "
+        "pyproject.toml:\n\n[tool.containerize.system-packages.sdists]\n"
+        'psycopg2 = { build = ["libpq-dev"] }\n'
+    )
+    text = str(error)
+    assert "  cause: the build runs pg_config, which is not installed\n" in text
+    assert "    Error: pg_config executable not found.\n" in text
+    assert "#15" not in text
+    assert "apt-mirror" not in text
+
+
+def test_a_failed_import_check_names_the_missing_library() -> None:
+    log = read("import-check-no-libpq.log")
+    failure = buildlog.summarize(log)
+    assert failure is not None
+    assert (failure.stage, failure.platform, failure.sdist) == ("app-gunicorn", "linux/amd64", None)
+    assert failure.diagnosis is not None
+    assert failure.diagnosis.cause == (
+        "the shared library libpq.so.5 is not installed where the step runs"
+    )
+    assert failure.lines[0] == (
+        "ImportError: libpq.so.5: cannot open shared object file: No such file or directory"
+    )
+    inv = buildx.BuildInvocation(context=Path("/ctx"), target="gunicorn")
+    error = buildx.failure(inv, CommandError("x", argv=["docker"], returncode=1, output=log))
+    assert error.message.startswith("the build of gunicorn failed in stage app-gunicorn for ")
+    assert "apt-file search libpq.so.5" in (error.hint or "")
+
+
+@pytest.mark.parametrize(
+    ("line", "cause", "package"),
+    [
+        (
+            "psycopg/psycopgmodule.c:28:10: fatal error: libpq-fe.h: No such file or directory",
+            "the C header libpq-fe.h is missing: its -dev package is not installed",
+            "libpq-dev",
+        ),
+        (
+            "src/lxml/etree.c:96:10: fatal error: libxml/xmlversion.h: No such file or directory",
+            "the C header libxml/xmlversion.h is missing: its -dev package is not installed",
+            "libxml2-dev",
+        ),
+        (
+            "/bin/sh: 1: mysql_config: not found",
+            "the build runs mysql_config, which is not installed",
+            "default-libmysqlclient-dev",
+        ),
+        (
+            "error: command 'x86_64-linux-gnu-gcc' failed: No such file or directory",
+            "the sdist needs a C compiler, which the build step does not have",
+            "gcc",
+        ),
+        (
+            "E: Unable to locate package libpq-deb",
+            "apt cannot find the Debian package 'libpq-deb' in the base image's package sources",
+            None,
+        ),
+    ],
+)
+def test_known_failures(line: str, cause: str, package: str | None) -> None:
+    diagnosis, at = buildlog.diagnose(["something before", line])
+    assert diagnosis is not None
+    assert at == 1
+    assert (diagnosis.cause, diagnosis.package) == (cause, package)
+
+
+def test_an_unknown_failure_shows_the_last_lines_and_no_guess() -> None:
+    log = (
+        "#7 [linux/arm64 compile 5/5] RUN step\n"
+        + "".join(f"#7 0.{i:03d} line {i}\n" for i in range(30))
+        + "#7 ERROR: process did not complete successfully: exit code: 1\n"
+    )
+    failure = buildlog.summarize(log)
+    assert failure is not None
+    assert failure.diagnosis is None
+    assert failure.lines == tuple(f"line {i}" for i in range(18, 30))
+    assert buildlog.summarize("#1 [internal] load\n#1 DONE 0.1s\n") is None
+
+
+def test_a_teed_command_streams_and_keeps_its_output(capfd: pytest.CaptureFixture[str]) -> None:
+    script = "import sys; print('out'); sys.stderr.write('one\\ntwo\\n'); sys.exit(3)"
+    with pytest.raises(CommandError) as info:
+        process.run_teed([sys.executable, "-c", script])
+    assert info.value.returncode == 3
+    assert info.value.output == "one\ntwo\n"
+    streamed = capfd.readouterr()
+    assert streamed.err == "one\ntwo\n"
+    assert streamed.out == "out\n"
+    done = process.run_teed([sys.executable, "-c", "import sys; sys.stderr.write('ok\\n')"])
+    assert done.stderr == "ok\n"
+
+
+def test_a_build_error_reads_as_a_summary() -> None:
+    error = BuildError(
+        "the build of gunicorn failed in stage app-gunicorn",
+        argv=["docker"],
+        returncode=1,
+        lines=["a", "b"],
+        cause="why",
+        hint="how",
+    )
+    assert str(error) == (
+        "the build of gunicorn failed in stage app-gunicorn\n  cause: why\n"
+        "  last lines of the step:\n    a\n    b\n  hint: how"
+    )
+    assert error.exit_code == 6
