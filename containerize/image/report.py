@@ -1,9 +1,10 @@
 """What a build produced: one summary per server, with its size per platform.
 
 Sizes are the compressed layers of each platform's manifest. After ``--push`` the
-manifests come from the registry; after ``--load`` from the OCI index that
-``docker save`` streams (the containerd image store keeps every platform). One walker
-reads both: it only needs a way to look a document up by digest.
+manifests come from the registry, read with containerize's registry client; after
+``--load`` from the OCI index that ``docker save`` streams (the containerd image store
+keeps every platform). One walker reads both: it only needs a way to look a document
+up by digest.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import IO
 
 from containerize import reference
 from containerize.engine import buildx, docker
-from containerize.errors import CommandError
+from containerize.errors import CommandError, RegistryError
+from containerize.release import registry
 
 logger = logging.getLogger("containerize")
 
@@ -58,15 +60,32 @@ def sizes(inv: buildx.BuildInvocation) -> tuple[tuple[str, int | None], ...]:
     tag = inv.tags[0]
     if inv.output.kind == "load":
         return _loaded_sizes(tag)
-    repository = reference.parse(tag, where="tag").repository
-    top = buildx.imagetools_inspect(tag, builder=inv.builder)
-    if top is None:
+    return _pushed_sizes(tag, inv)
+
+
+def _pushed_sizes(tag: str, inv: buildx.BuildInvocation) -> tuple[tuple[str, int | None], ...]:
+    """Per-platform sizes of a pushed image, from its manifests in the registry.
+
+    Read over HTTP with the registry client, a few small documents in one connection
+    pool, rather than one ``docker buildx imagetools`` process per document.
+    """
+    parsed = reference.parse(tag, where="tag")
+    client = registry.Registry(parsed)
+    what = f"reading the size of {tag}"
+
+    def lookup(digest: str) -> Document | None:
+        fetched = client.manifest(digest, what=what)
+        return None if fetched is None else fetched.json()
+
+    try:
+        top = lookup(parsed.tag or "latest")
+        if top is None:
+            return tuple((str(p), None) for p in inv.platforms)
+        return platform_sizes(top, lookup, single=str(inv.platforms[0]) if inv.platforms else "?")
+    except RegistryError as exc:
+        # Sizes are a report, not a result: say why they are missing, build on.
+        logger.warning("no image sizes for %s: %s", tag, exc.message)
         return tuple((str(p), None) for p in inv.platforms)
-    return platform_sizes(
-        top,
-        lambda digest: buildx.imagetools_inspect(f"{repository}@{digest}", builder=inv.builder),
-        single=str(inv.platforms[0]) if inv.platforms else "?",
-    )
 
 
 def platform_sizes(
