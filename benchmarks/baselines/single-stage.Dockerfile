@@ -8,13 +8,13 @@ ARG BASE_IMAGE
 FROM ${BASE_IMAGE}
 
 RUN useradd --uid 10001 --user-group --create-home app
+RUN python3 -m venv /opt/venv
 WORKDIR /app
 COPY . .
 RUN --mount=type=secret,id=ca,target=/run/secrets/ca \
     --mount=type=secret,id=pipconf,target=/run/secrets/pip.conf \
     PIP_CERT=/run/secrets/ca PIP_CONFIG_FILE=/run/secrets/pip.conf \
-    python3 -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-cache-dir --require-hashes -r requirements.txt
+    /opt/venv/bin/pip install --no-cache-dir --require-hashes -r requirements.txt
 ENV PATH="/opt/venv/bin:$PATH" PYTHONUNBUFFERED=1
 RUN python manage.py collectstatic --noinput
 
