@@ -1,14 +1,18 @@
-"""Build reports: a pushed image's size per platform, read from its registry over HTTP."""
+"""Build reports: a pushed image's size per platform, read from its registry over HTTP;
+a loaded one's from the image store."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import pytest
 from simple_index_server import SimpleIndexServer
 
-from containerize.engine import buildx
+from containerize import process
+from containerize.engine import buildx, docker
 from containerize.image import report
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.release import oci
@@ -77,3 +81,34 @@ def test_a_missing_image_reports_unknown_sizes() -> None:
     with SimpleIndexServer() as server:
         sizes = report.sizes(_invocation(f"{server.host}/team/app:gunicorn"))
     assert sizes == (("linux/amd64", None), ("linux/arm64", None))
+
+
+def test_loaded_sizes_come_from_one_image_inspect(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[tuple[str, ...]] = []
+
+    def run(*args: str, **options: Any) -> process.Completed:
+        calls.append(args)
+        return process.Completed(
+            argv=("docker", *args), returncode=0, stdout="linux/amd64 63273135\n", stderr=""
+        )
+
+    monkeypatch.setattr(docker, "run", run)
+    inv = replace(_invocation("app:gunicorn"), output=buildx.Output(kind="load"))
+    assert report.sizes(inv) == (("linux/amd64", 63273135), ("linux/arm64", None))
+    assert calls == [
+        ("image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{.Size}}", "app:gunicorn")
+    ]
+
+
+def test_a_loaded_image_the_store_cannot_inspect_has_no_size(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def run(*args: str, **options: Any) -> process.Completed:
+        return process.Completed(
+            argv=("docker", *args), returncode=1, stdout="", stderr="Error: No such image\n"
+        )
+
+    monkeypatch.setattr(docker, "run", run)
+    inv = replace(_invocation("app:gunicorn"), output=buildx.Output(kind="load"))
+    assert report.sizes(inv) == (("linux/amd64", None), ("linux/arm64", None))
+    assert "no image size for app:gunicorn: Error: No such image" in caplog.text
