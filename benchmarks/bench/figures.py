@@ -126,7 +126,7 @@ def ratio(numerator: float | None, denominator: float | None) -> float | None:
     if numerator is None or denominator is None:
         return None
     if denominator == 0:
-        return 0.0 if numerator == 0 else None
+        return None  # no errors against no errors is no ratio
     return numerator / denominator
 
 

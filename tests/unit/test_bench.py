@@ -54,7 +54,7 @@ def test_ratio_is_containerize_over_each_baseline() -> None:
 
 @pytest.mark.parametrize(
     ("numerator", "denominator", "expected"),
-    [(1.0, 2.0, 0.5), (None, 2.0, None), (1.0, None, None), (0.0, 0.0, 0.0), (1.0, 0.0, None)],
+    [(1.0, 2.0, 0.5), (None, 2.0, None), (1.0, None, None), (0.0, 0.0, None), (1.0, 0.0, None)],
 )
 def test_ratio_edges(
     numerator: float | None, denominator: float | None, expected: float | None
