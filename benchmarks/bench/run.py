@@ -386,8 +386,9 @@ def _contender(
     found["overhead_bytes"] = layers.over_base(dep[AMD64], base)
     _say(
         f"{name}: pushed {figures.show(code_push.bytes, 'bytes')} for the code change "
-        f"({code_push.layers} layers), {figures.show(found['dep_push_bytes'], 'bytes')} for "
-        f"the bump; image {figures.show(found['image_bytes'], 'bytes')}, "
+        f"({code_push.layers} new layers in all), "
+        f"{figures.show(found['dep_push_bytes'], 'bytes')} for the bump; "
+        f"image {figures.show(found['image_bytes'], 'bytes')}, "
         f"{figures.show(found['overhead_bytes'], 'bytes')} over the base"
     )
     served = serve(ref, contender.serve_env(workers), mode=mode, run_id=run_id)
