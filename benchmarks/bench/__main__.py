@@ -16,6 +16,7 @@ from containerize import process
 from containerize.errors import ContainerizeError
 from containerize.fsutil import write_atomic
 
+from .figures import CONTENDERS
 from .run import FULL, QUICK, measure
 
 
@@ -23,16 +24,25 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nox -s bench --", description=__doc__)
     parser.add_argument(
         "--quick", action="store_true",
-        help="linux/amd64 only, one start, a 3 s load: for development (about 4 min)",
+        help="linux/amd64 only, one start, a 3 s load: for development (about 3 min)",
     )  # fmt: skip
     parser.add_argument(
         "--output", type=Path, default=Path(".containerize/bench"), metavar="DIR",
         help="where bench.md and bench.json go (default: .containerize/bench)",
     )  # fmt: skip
+    parser.add_argument(
+        "--contender", action="append", choices=CONTENDERS, dest="only", metavar="NAME",
+        help=f"measure only this one (repeatable; {', '.join(CONTENDERS)}): its ratios "
+        "to the others are then left out",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     try:
         with process.interruptible():
-            report = measure(QUICK if args.quick else FULL, logs=args.output / "logs")
+            report = measure(
+                QUICK if args.quick else FULL,
+                logs=args.output / "logs",
+                only=tuple(args.only or CONTENDERS),
+            )
     except ContainerizeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -270,8 +270,11 @@ def _first_200(container: containers.Container, began: float, *, timeout: float)
     )
 
 
-def measure(mode: Mode, *, logs: Path) -> figures.Report:
-    """Every contender built, rebuilt, read from the registry and served; the report.
+def measure(
+    mode: Mode, *, logs: Path, only: tuple[str, ...] = figures.CONTENDERS
+) -> figures.Report:
+    """Every contender (of *only*) built, rebuilt, read from the registry and served;
+    the report.
 
     Each build's output is kept in *logs* (``<contender>-<step>.log``).
     """
@@ -306,7 +309,7 @@ def measure(mode: Mode, *, logs: Path) -> figures.Report:
             Containerize(caches=tmp / "caches"),
         ]  # fmt: skip
         results: dict[str, dict[str, float]] = {}
-        for contender in contenders:
+        for contender in (c for c in contenders if c.name in only):
             results[contender.name] = _contender(
                 contender,
                 mode=mode,
@@ -365,13 +368,15 @@ def _contender(
         _say(f"{name}: {what}: {figures.show(found[key], 's')}")
         return layers.fetch(contender.reference(to), platforms=platforms)
 
-    cold = build("cold", "cold build", cold=True)
     if mode.amd64_alone and name == figures.CONTAINERIZE:
+        # First: a --no-cache build records its own results in BuildKit's cache, and
+        # the rebuilds below must find the layers the cold build pushed, not these.
         build(
             "cold_amd64", "cold build, linux/amd64 alone", cold=True,
             where=_copy(project, project.parent / f"{name}-amd64"),
             to=f"{repository}-amd64", platforms=(AMD64,), cache=f"{scope}-amd64",
         )  # fmt: skip
+    cold = build("cold", "cold build", cold=True)
     code_file = project / CODE_FILE
     code_file.write_text(code_file.read_text() + f"\n# bench change {uuid.uuid4().hex}\n")
     code = build("code_rebuild", "rebuild after a code-only change")
