@@ -12,6 +12,7 @@ On a fresh machine (Debian, root):
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 
 import nox
@@ -45,6 +46,24 @@ def engine(session: nox.Session) -> None:
 def benchmark(session: nox.Session) -> None:
     """Print build, rebuild, wheelhouse and size figures for the example app."""
     session.run(sys.executable, "benchmarks/image_build.py", external=True)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """containerize against hand-written Dockerfiles: figures, ratios, targets.
+
+    ``nox -s bench -- --quick`` for a short run (linux/amd64 only). Writes
+    .containerize/bench/bench.md and bench.json (``-- --output DIR`` elsewhere).
+    """
+    if shutil.which("wrk") is None:
+        # The load generator; Debian has it. Installed only where this session may.
+        if os.geteuid() != 0 or shutil.which("apt-get") is None:
+            session.error("the bench needs wrk on PATH (on Debian: apt-get install wrk)")
+        session.run("apt-get", "install", "-y", "wrk", external=True)
+    # pip-tools: the bench project's lock is pip-compile's, and the dependency bump
+    # re-locks it with the same tool.
+    session.install("-e", ".", "pip-tools==7.7.0")
+    session.run("python", "-m", "benchmarks.bench", *session.posargs)
 
 
 @nox.session(python=False, default=False)

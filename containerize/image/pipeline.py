@@ -100,7 +100,8 @@ def resolve(
     lockmod.check_fresh(lock, config.project)
     settings = wheelhouse_mod.index_settings(config.project, lock)
     if lock.needs_file_names:  # a requirements file: hashes, named from the index
-        lock = name_files(lock, settings)
+        # Remembered beside the downloads, so a rebuild asks the index nothing.
+        lock = name_files(lock, settings, names=Cache.default().root / "names")
     base, notices = _base_image(config, engine=engine, record=record_pin, refresh=refresh_base)
     targets = tuple(_target(config, base, p, engine=engine) for p in config.platforms)
     selections = tuple(

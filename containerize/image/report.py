@@ -1,23 +1,21 @@
 """What a build produced: one summary per server, with its size per platform.
 
 Sizes are the compressed layers of each platform's manifest. After ``--push`` the
-manifests come from the registry; after ``--load`` from the OCI index that
-``docker save`` streams (the containerd image store keeps every platform). One walker
-reads both: it only needs a way to look a document up by digest.
+manifests come from the registry, read with containerize's registry client, every
+platform; after ``--load`` from the image store, which gives the size of the platform
+the engine runs (its other platforms are reported as not read).
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import tarfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO
 
-from containerize import reference
+from containerize import process, reference
 from containerize.engine import buildx, docker
-from containerize.errors import CommandError
+from containerize.errors import RegistryError
+from containerize.release import registry
 
 logger = logging.getLogger("containerize")
 
@@ -57,16 +55,33 @@ def sizes(inv: buildx.BuildInvocation) -> tuple[tuple[str, int | None], ...]:
         return tuple((str(p), None) for p in inv.platforms)
     tag = inv.tags[0]
     if inv.output.kind == "load":
-        return _loaded_sizes(tag)
-    repository = reference.parse(tag, where="tag").repository
-    top = buildx.imagetools_inspect(tag, builder=inv.builder)
-    if top is None:
+        return _loaded_sizes(tag, inv)
+    return _pushed_sizes(tag, inv)
+
+
+def _pushed_sizes(tag: str, inv: buildx.BuildInvocation) -> tuple[tuple[str, int | None], ...]:
+    """Per-platform sizes of a pushed image, from its manifests in the registry.
+
+    Read over HTTP with the registry client, a few small documents in one connection
+    pool, rather than one ``docker buildx imagetools`` process per document.
+    """
+    parsed = reference.parse(tag, where="tag")
+    client = registry.Registry(parsed)
+    what = f"reading the size of {tag}"
+
+    def lookup(digest: str) -> Document | None:
+        fetched = client.manifest(digest, what=what)
+        return None if fetched is None else fetched.json()
+
+    try:
+        top = lookup(parsed.tag or "latest")
+        if top is None:
+            return tuple((str(p), None) for p in inv.platforms)
+        return platform_sizes(top, lookup, single=str(inv.platforms[0]) if inv.platforms else "?")
+    except RegistryError as exc:
+        # Sizes are a report, not a result: say why they are missing, build on.
+        logger.warning("no image sizes for %s: %s", tag, exc.message)
         return tuple((str(p), None) for p in inv.platforms)
-    return platform_sizes(
-        top,
-        lambda digest: buildx.imagetools_inspect(f"{repository}@{digest}", builder=inv.builder),
-        single=str(inv.platforms[0]) if inv.platforms else "?",
-    )
 
 
 def platform_sizes(
@@ -100,39 +115,28 @@ def platform_sizes(
     return tuple(sorted(found))
 
 
-def _loaded_sizes(tag: str) -> tuple[tuple[str, int | None], ...]:
-    """Per-platform sizes of a loaded image, from the index ``docker save`` streams.
-
-    Only the small JSON blobs are parsed; layer contents stream past unread.
-    """
-    documents: dict[str, Document] = {}
-    try:
-        with docker.save([tag]) as stream:
-            _read_saved(stream, documents)
-    except (CommandError, tarfile.TarError) as exc:
+def _loaded_sizes(tag: str, inv: buildx.BuildInvocation) -> tuple[tuple[str, int | None], ...]:
+    """Sizes of a loaded image, as the image store gives them: one ``docker image
+    inspect``, for the platform the engine runs (the containerd store counts that
+    platform's compressed content). Other platforms are not read: streaming the whole
+    image out with ``docker save`` cost seconds per server; ``--push`` reads every
+    platform from the registry."""
+    result = docker.run(
+        "image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{.Size}}", tag,
+        check=False, timeout=60,
+    )  # fmt: skip
+    native, _, size = result.stdout.strip().partition(" ")
+    if result.returncode != 0 or not size.isdigit():
         # Sizes are a report, not a result: say why they are missing, build on.
-        logger.warning("no image sizes for %s: %s", tag, str(exc).splitlines()[0])
-        return ()
-    return platform_sizes(documents.pop("index.json", {}), documents.get)
+        logger.warning("no image size for %s: %s", tag, process.tail(result.stderr, 1))
+        native = ""
+    named = [str(p) for p in inv.platforms] or [native]
+    return tuple((name, int(size) if _same_platform(name, native) else None) for name in named)
 
 
-def _read_saved(stream: IO[bytes], documents: dict[str, Document]) -> None:
-    """Collect index.json and the small JSON blobs of a ``docker save`` stream."""
-    with tarfile.open(fileobj=stream, mode="r|") as archive:
-        for member in archive:
-            small = member.isfile() and member.size < 1 << 20
-            if not small or not (member.name == "index.json" or "blobs/sha256/" in member.name):
-                continue
-            handle = archive.extractfile(member)
-            try:
-                document = json.loads(handle.read()) if handle else None
-            except ValueError:
-                continue  # a small layer, not JSON
-            if not isinstance(document, dict):
-                continue
-            name = member.name
-            key = name if name == "index.json" else "sha256:" + name.rsplit("/", 1)[1]
-            documents[key] = document
+def _same_platform(name: str, native: str) -> bool:
+    """``linux/arm64/v8`` is the image store's ``linux/arm64``."""
+    return bool(native) and (name == native or name.startswith(native + "/"))
 
 
 def _layers_size(manifest: Document) -> int | None:
@@ -143,7 +147,7 @@ def _layers_size(manifest: Document) -> int | None:
 
 
 def _mib(size: int | None) -> str:
-    return "size unknown" if size is None else f"{size / 2**20:.1f} MiB compressed"
+    return "size not read" if size is None else f"{size / 2**20:.1f} MiB compressed"
 
 
 def lines(summaries: Sequence[TargetSummary]) -> str:

@@ -15,6 +15,7 @@ index.
 from __future__ import annotations
 
 import collections
+import functools
 import http.client
 import logging
 import netrc
@@ -92,6 +93,13 @@ class _AuthHandler(urllib.request.BaseHandler):
     https_request = http_request
 
 
+@functools.lru_cache(maxsize=8)
+def _tls_context(cafile: str | None) -> ssl.SSLContext:
+    """One TLS context per CA bundle for the process: loading a bundle takes ~50 ms,
+    and a build makes a client per fetch step (a failure is not cached)."""
+    return ssl.create_default_context(cafile=cafile)
+
+
 class IndexClient:
     """Reads project pages and opens downloads for one :class:`IndexSettings`.
 
@@ -108,9 +116,7 @@ class IndexClient:
             if source.credentials is not None:
                 self._credentials.setdefault(_host_key(source.url), source.credentials)
         try:
-            context = ssl.create_default_context(
-                cafile=str(settings.cert) if settings.cert is not None else None
-            )
+            context = _tls_context(str(settings.cert) if settings.cert is not None else None)
         except (OSError, ssl.SSLError) as exc:
             raise ConfigError(
                 f"cannot load the CA bundle {settings.cert}: {exc.strerror or exc}",

@@ -10,7 +10,10 @@ selection and fetching treat it like any other lock, and the fetch downloads eac
 chosen file from the URL found here (falling back to the indexes) and checks its hash.
 
 Find-links folders and ``file://`` indexes without hashes in their pages have their
-candidate files hashed on the spot. A hash that no source lists is left out with a
+candidate files hashed on the spot. With a *names* folder (``<download cache>/names``),
+what a package's pages said is remembered under its version, its set of hashes and
+the sources searched: the same lock entry through the same configuration is named
+again without a request, so a rebuild makes none. A hash that no source lists is left out with a
 warning (selection then sees fewer files); a package none of whose hashes is listed
 anywhere is an error.
 """
@@ -18,6 +21,7 @@ anywhere is an error.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import urllib.parse
 import urllib.request
@@ -27,6 +31,7 @@ from pathlib import Path
 from packaging.version import Version
 
 from containerize.errors import FetchError, Interrupted, LockError
+from containerize.fsutil import write_atomic
 from containerize.resolve.client import IndexClient
 from containerize.resolve.lock.model import Lock, LockedFile, LockedPackage, make_file
 from containerize.resolve.pipconfig import FindLinks, IndexSettings, IndexSource, redact_url
@@ -37,26 +42,99 @@ logger = logging.getLogger(__name__)
 _CHUNK = 1 << 20
 
 
-def name_files(lock: Lock, settings: IndexSettings, *, jobs: int = 8) -> Lock:
+def name_files(
+    lock: Lock, settings: IndexSettings, *, jobs: int = 8, names: Path | None = None
+) -> Lock:
     """*lock* with every :attr:`~LockedPackage.unnamed_hashes` turned into named files.
 
-    Each package's project page is read once, *jobs* pages at a time. Raises
+    Each package's project page is read once, *jobs* pages at a time, unless *names*
+    (a folder) remembers the answer for the same package, hashes and sources. Raises
     :class:`FetchError` when no source lists any file of a package, and
     :class:`LockError` when a hash belongs to another version than the one pinned.
     """
     pending = [p for p in lock.packages if p.unnamed_hashes]
     if not pending:
         return lock
-    client = IndexClient(settings)
     sources: tuple[FindLinks | IndexSource, ...] = (*settings.find_links, *settings.indexes)
-    try:
-        named = client.map(lambda p: _name_package(lock, p, client, sources), pending, jobs=jobs)
-    except Interrupted as exc:
-        exc.doing(f"reading the index pages of {len(pending)} packages of {lock.path.name}")
-        raise
-    replacements = {id(old): new for old, new in zip(pending, named, strict=True)}
+    known = {id(p): _remembered(names, p, sources) for p in pending} if names else {}
+    unknown = [p for p in pending if known.get(id(p)) is None]
+    named: list[LockedPackage] = []
+    if unknown:
+        client = IndexClient(settings)
+        try:
+            named = client.map(
+                lambda p: _name_package(lock, p, client, sources), unknown, jobs=jobs
+            )
+        except Interrupted as exc:
+            exc.doing(f"reading the index pages of {len(unknown)} packages of {lock.path.name}")
+            raise
+        if names is not None:
+            for old, new in zip(unknown, named, strict=True):
+                _remember(names, old, sources, new)
+    replacements = {id(old): new for old, new in zip(unknown, named, strict=True)}
+    for old in pending:
+        files = known.get(id(old))
+        if files is not None:
+            if len(files) < len(old.unnamed_hashes):
+                logger.warning(
+                    "%s: %s %s: %d of its %d hashed files were not listed on the configured "
+                    "indexes; only the other %d can be chosen",
+                    lock.path.name, old.name, old.version,
+                    len(old.unnamed_hashes) - len(files), len(old.unnamed_hashes), len(files),
+                )  # fmt: skip
+            checked = tuple(_checked(lock, old, f) for f in files)
+            replacements[id(old)] = replace(old, files=checked, unnamed_hashes=())
     packages = tuple(replacements.get(id(p), p) for p in lock.packages)
     return replace(lock, packages=packages)
+
+
+def _names_key(package: LockedPackage, sources: tuple[FindLinks | IndexSource, ...]) -> str:
+    """What a package's naming depends on: its version, its hashes, the sources searched."""
+    text = json.dumps(
+        [str(package.name), str(package.version), sorted(package.unnamed_hashes),
+         [source.url for source in sources]]
+    )  # fmt: skip
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _remembered(
+    names: Path, package: LockedPackage, sources: tuple[FindLinks | IndexSource, ...]
+) -> tuple[LockedFile, ...] | None:
+    """The files named for this package earlier, or None (nothing usable remembered)."""
+    path = names / f"{_names_key(package, sources)}.json"
+    try:
+        entries = json.loads(path.read_text())
+        files = tuple(
+            LockedFile(filename=e["filename"], url=e["url"], sha256=e["sha256"]) for e in entries
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # never written, or damaged: read the pages again
+    wanted = set(package.unnamed_hashes)
+    if not files or any(f.sha256 not in wanted for f in files):
+        return None
+    return files
+
+
+def _remember(
+    names: Path,
+    package: LockedPackage,
+    sources: tuple[FindLinks | IndexSource, ...],
+    named: LockedPackage,
+) -> None:
+    # Local folders can change under the same URL; only index answers are kept.
+    if any(f.url is None or f.url.startswith("file:") for f in named.files):
+        return
+    entries = [{"filename": f.filename, "url": f.url, "sha256": f.sha256} for f in named.files]
+    try:
+        write_atomic(names / f"{_names_key(package, sources)}.json", json.dumps(entries))
+    except OSError as exc:
+        logger.debug("not remembering the file names of %s: %s", package.name, exc)
+
+
+def _checked(lock: Lock, package: LockedPackage, file: LockedFile) -> LockedFile:
+    """A remembered file, checked as a freshly listed one is."""
+    item = IndexFile(filename=file.filename, url=file.url or "", sha256=file.sha256)
+    return _named(lock, package, item, file.sha256)
 
 
 def _name_package(

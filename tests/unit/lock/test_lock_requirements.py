@@ -13,6 +13,7 @@ import pytest
 from lock_testdata import LOCKS, ROOT, copy_project, replace_in
 from packaging.utils import canonicalize_name
 from packaging.version import Version
+from simple_index_server import SimpleIndexServer, publish
 
 from containerize import cli
 from containerize.errors import FetchError, LockError
@@ -510,3 +511,37 @@ def test_cli_reports_an_unhashed_lock_without_a_traceback(
     assert "Traceback" not in err
     assert "requirements.txt:1: flask==3.0.0 has no --hash" in err
     assert "hint: compile the file with hashes: 'pip-compile --generate-hashes" in err
+
+
+# -- Naming remembered: a rebuild asks the index nothing -----------------------------------
+
+
+def test_names_are_remembered_per_package_hashes_and_sources(tmp_path: Path) -> None:
+    locked = [WHEEL_AMD64, WHEEL_ARM64, SDIST]
+    names = tmp_path / "names"
+    with SimpleIndexServer() as server:
+        publish(server, "demo-pkg", {name: FILES[name] for name in locked})
+        project_dir = _demo_project(tmp_path, [_sha(FILES[name]) for name in locked])
+        index = IndexSource(name="test", url=f"{server.url}/simple/", origin="test")
+        settings = IndexSettings(indexes=(index,))
+
+        first = name_files(load_lock(project_dir), settings, names=names)
+        pages = len(server.requests_to("/simple/"))
+        again = name_files(load_lock(project_dir), settings, names=names)
+        assert len(server.requests_to("/simple/")) == pages == 1  # no request the second time
+        assert again == first
+        assert [f.filename for f in again.packages[0].files] == sorted(locked)
+
+        # Another set of hashes (a re-lock) is read from the index again.
+        (project_dir / "requirements.txt").write_text(
+            f"demo-pkg==1.0 --hash=sha256:{_sha(FILES[WHEEL_AMD64])}\n"
+        )
+        fewer = name_files(load_lock(project_dir), settings, names=names)
+        assert [f.filename for f in fewer.packages[0].files] == [WHEEL_AMD64]
+        assert len(server.requests_to("/simple/")) == 2
+
+        # A damaged entry is not trusted: the page is read again.
+        for entry in names.iterdir():
+            entry.write_text("{not json")
+        name_files(load_lock(project_dir), settings, names=names)
+        assert len(server.requests_to("/simple/")) == 3

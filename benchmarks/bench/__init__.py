@@ -1,0 +1,1 @@
+"""``nox -s bench``: containerize against the hand-written Dockerfiles users copy today."""

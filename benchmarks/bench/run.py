@@ -1,0 +1,437 @@
+"""Running the bench: three contenders, built, rebuilt, measured in the registry, served.
+
+The contenders build the same project (``benchmarks/django-pillow``: Django, Pillow
+and seven more pins, locked with hashes by pip-compile) on the same engine, from the
+same base image pinned by digest, for the same platforms, and push to the loopback
+registry:
+
+* ``single-stage``: ``benchmarks/baselines/single-stage.Dockerfile``;
+* ``multi-stage``: ``benchmarks/baselines/multi-stage.Dockerfile``;
+* ``containerize``: ``containerize build --push``, as a user runs it.
+
+Each one, in a copy of the project of its own: a cold build; a rebuild after a
+code-only change; a rebuild after one dependency is bumped (re-locked by pip-compile);
+the registry's manifests read after each push. Then its linux/amd64 image is pulled,
+started, timed to its first 200 and put under a fixed load with wrk.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol
+
+from containerize import process
+from containerize.engine import containers, docker
+from containerize.errors import ConfigError, ContainerTestError
+from containerize.image import pins
+from containerize.platforms import Platform
+from containerize.resolve import pipconfig
+
+from . import figures, layers, load, relock
+
+HERE = Path(__file__).resolve().parent
+BENCHMARKS = HERE.parent
+PROJECT = BENCHMARKS / "django-pillow"
+BASELINES = BENCHMARKS / "baselines"
+REGISTRY = "127.0.0.1:5000"
+BASE_IMAGE = f"{REGISTRY}/containerize/python:3.11-bookworm"
+#: The dependency the bench bumps, and to what (a real, newer release).
+BUMP = ("python-dateutil", "2.9.0.post0")
+CODE_FILE = Path("gallery") / "views.py"
+AMD64 = "linux/amd64"
+BOTH = ("linux/amd64", "linux/arm64")
+PORT = 8000
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Mode:
+    """How much to measure: ``quick`` for development, ``full`` for the figures."""
+
+    name: str
+    platforms: tuple[str, ...]
+    starts: int  # container starts timed to the first 200 (the median is kept)
+    load: load.Load
+    amd64_alone: bool  # also a cold containerize build for linux/amd64 alone
+
+
+QUICK = Mode(
+    name="quick", platforms=(AMD64,), starts=1, load=load.Load(seconds=3), amd64_alone=False
+)
+FULL = Mode(name="full", platforms=BOTH, starts=3, load=load.Load(seconds=10), amd64_alone=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Build:
+    """One build to run: where the project is, where it goes, how cold."""
+
+    project: Path
+    repository: str
+    platforms: tuple[str, ...]
+    cold: bool
+    scope: str  # names this contender's download cache for the run (empty when cold)
+    log: Path  # where the build's output is kept
+
+
+class Contender(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def reference(self, repository: str) -> str:
+        """The tag a build of this contender pushes."""
+        ...
+
+    def build(self, build: Build) -> None: ...
+
+    def serve_env(self, workers: int) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True, kw_only=True)
+class HandWritten:
+    """A Dockerfile under ``benchmarks/baselines``, built with ``docker buildx build``.
+
+    Secrets: the CA bundle and a pip.conf naming the user's index, never in a layer.
+    """
+
+    name: str
+    dockerfile: Path
+    base_image: str  # pinned by digest
+    ca: Path
+    pip_conf: Path
+    cache_mount: bool = False  # the Dockerfile takes PIP_CACHE_ID for its cache mount
+
+    def reference(self, repository: str) -> str:
+        return f"{repository}:latest"
+
+    def argv(self, build: Build) -> list[str]:
+        args = docker.buildx_argv(
+            "build", "--progress", "plain", "--file", str(self.dockerfile),
+            "--platform", ",".join(build.platforms),
+            "--build-arg", f"BASE_IMAGE={self.base_image}",
+            "--secret", f"id=ca,src={self.ca}",
+            "--secret", f"id=pipconf,src={self.pip_conf}",
+            "--tag", self.reference(build.repository),
+            "--provenance", "false", "--push",
+        )  # fmt: skip
+        if self.cache_mount:
+            args += ["--build-arg", f"PIP_CACHE_ID=containerize-bench-{build.scope}"]
+        if build.cold:
+            args.append("--no-cache")
+        return [*args, str(build.project)]
+
+    def build(self, build: Build) -> None:
+        _keep(build.log, process.run(self.argv(build), env={"DOCKER_BUILDKIT": "1"}, timeout=3600))
+
+    def serve_env(self, workers: int) -> dict[str, str]:
+        return {"WEB_CONCURRENCY": str(workers)}  # Gunicorn reads it
+
+
+@dataclass(frozen=True, kw_only=True)
+class Containerize:
+    """``containerize build --push`` on the project, run as a user runs it."""
+
+    caches: Path  # one download cache per scope below it
+    name: str = figures.CONTAINERIZE
+
+    def reference(self, repository: str) -> str:
+        return f"{repository}:gunicorn"
+
+    def argv(self, build: Build) -> list[str]:
+        args = [sys.executable, "-m", "containerize.cli", "--project", str(build.project)]
+        args += ["build", "--push"]
+        for platform in build.platforms:
+            args += ["--platform", platform]
+        return [*args, "--no-cache"] if build.cold else args
+
+    def build(self, build: Build) -> None:
+        env = {
+            "CONTAINERIZE_IMAGE": build.repository,
+            "CONTAINERIZE_CACHE_DIR": str(self.caches / build.scope),
+        }
+        _keep(build.log, process.run(self.argv(build), env=env, timeout=3600))
+
+    def serve_env(self, workers: int) -> dict[str, str]:
+        return {"WSGI_WORKERS": str(workers)}
+
+
+def _keep(log: Path, completed: process.Completed) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(f"$ {process.quote(completed.argv)}\n{completed.stdout}{completed.stderr}")
+
+
+def timed(action: Callable[[], object]) -> float:
+    began = time.monotonic()
+    action()
+    return time.monotonic() - began
+
+
+def index_pip_conf(project: Path) -> str:
+    """A pip.conf naming the user's HTTP(S) indexes (from their pip configuration), for
+    the hand-written builds: the same index containerize fetches from."""
+    settings = pipconfig.discover(project)
+    urls = []
+    for index in settings.indexes:
+        if not index.url.startswith(("https://", "http://")):
+            continue  # a local folder is not inside the build
+        url = index.url
+        if index.credentials is not None:
+            scheme, rest = url.split("://", 1)
+            user, password = index.credentials.username, index.credentials.password
+            url = f"{scheme}://{_quote(user)}:{_quote(password)}@{rest}"
+        urls.append(url)
+    if not urls:
+        raise ConfigError(
+            "no HTTP(S) package index in your pip configuration for the hand-written builds",
+            hint="set index-url in pip.conf or PIP_INDEX_URL",
+        )
+    lines = ["[global]", f"index-url = {urls[0]}"]
+    if urls[1:]:
+        lines.append("extra-index-url = " + " ".join(urls[1:]))
+    return "\n".join(lines) + "\n"
+
+
+def _quote(text: str) -> str:
+    from urllib.parse import quote  # noqa: PLC0415
+
+    return quote(text, safe="")
+
+
+def _copy(source: Path, dest: Path) -> Path:
+    shutil.copytree(
+        source, dest, ignore=shutil.ignore_patterns(".containerize", "staticfiles", "__pycache__")
+    )
+    return dest
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Served:
+    first_200: float
+    result: load.LoadResult
+
+
+def serve(
+    ref: str, env: Mapping[str, str], *, mode: Mode, run_id: str, timeout: float = 60.0
+) -> Served:
+    """Pull *ref* for linux/amd64, start it ``mode.starts`` times (timed from ``docker
+    run`` to the first 200 on /health), then load the last one; remove what it made."""
+    docker.run("pull", "--quiet", "--platform", AMD64, ref, timeout=900)
+    starts: list[float] = []
+    result: load.LoadResult | None = None
+    try:
+        for attempt in range(mode.starts):
+            began = time.monotonic()
+            container = containers.start(
+                ref, platform=Platform.parse(AMD64), port=PORT, env=env, run_id=run_id, pull=False
+            )
+            try:
+                starts.append(_first_200(container, began, timeout=timeout))
+                if attempt == mode.starts - 1:
+                    url = f"http://{container.host}:{container.port}/"
+                    load.run(load.Load(seconds=1), url)  # warm-up, not counted
+                    result = load.run(mode.load, url)
+            finally:
+                containers.remove(container)
+    finally:
+        docker.run("rmi", ref, check=False, timeout=120)  # the image this bench pulled
+    assert result is not None
+    return Served(first_200=figures.median(starts), result=result)
+
+
+def _first_200(container: containers.Container, began: float, *, timeout: float) -> float:
+    checked = began
+    while time.monotonic() - began < timeout:
+        try:
+            if containers.request(container, "/health", timeout=2).status == 200:
+                return time.monotonic() - began
+        except (OSError, http.client.HTTPException):
+            # Polled every 20 ms; whether it still runs, once a second.
+            if time.monotonic() - checked > 1:
+                checked = time.monotonic()
+                if not containers.running(container):
+                    break
+        time.sleep(0.02)
+    raise ContainerTestError(
+        f"{container.name} gave no 200 on /health within {timeout:g}s",
+        hint="its log:\n" + process.tail(containers.logs(container), 20),
+    )
+
+
+def measure(
+    mode: Mode, *, logs: Path, only: tuple[str, ...] = figures.CONTENDERS
+) -> figures.Report:
+    """Every contender (of *only*) built, rebuilt, read from the registry and served;
+    the report.
+
+    Each build's output is kept in *logs* (``<contender>-<step>.log``).
+    """
+    load.require_wrk()
+    run_id = uuid.uuid4().hex[:8]
+    workers = 2 * (os.cpu_count() or 1) + 1
+    with tempfile.TemporaryDirectory(prefix="containerize-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        base = f"{BASE_IMAGE}@{pins.resolve(BASE_IMAGE)}"
+        base_image = layers.fetch(base, platforms=(AMD64,))[AMD64]
+        ca = CA_BUNDLE
+        if not ca.is_file():
+            raise ConfigError(
+                f"no CA bundle at {ca} for the hand-written builds' HTTPS to the index",
+                hint="install ca-certificates",
+            )
+        pip_conf = tmp / "pip.conf"
+        pip_conf.write_text(index_pip_conf(PROJECT))
+        pip_conf.chmod(0o600)
+        bumped = _copy(PROJECT, tmp / "bumped")
+        changes = relock.bump(bumped, *BUMP)
+        _say(f"bump: {', '.join(f'{n} {a} -> {b}' for n, (a, b) in changes.items())}")
+        contenders: list[Contender] = [
+            HandWritten(
+                name=figures.SINGLE, dockerfile=BASELINES / "single-stage.Dockerfile",
+                base_image=base, ca=ca, pip_conf=pip_conf,
+            ),
+            HandWritten(
+                name=figures.MULTI, dockerfile=BASELINES / "multi-stage.Dockerfile",
+                base_image=base, ca=ca, pip_conf=pip_conf, cache_mount=True,
+            ),
+            Containerize(caches=tmp / "caches"),
+        ]  # fmt: skip
+        results: dict[str, dict[str, float]] = {}
+        for contender in (c for c in contenders if c.name in only):
+            results[contender.name] = _contender(
+                contender,
+                mode=mode,
+                project=_copy(PROJECT, tmp / contender.name),
+                lock=(bumped / "requirements.txt").read_text(),
+                base=base_image,
+                run_id=run_id,
+                workers=workers,
+                logs=logs,
+            )
+    return figures.Report(
+        results=results,
+        mode=mode.name,
+        platforms=mode.platforms,
+        conditions=_conditions(mode, workers, changes),
+        machine={
+            "cpus": os.cpu_count(),
+            "when": datetime.now(UTC).isoformat(timespec="seconds"),
+            "base_image": base,
+        },
+    )
+
+
+def _contender(
+    contender: Contender,
+    *,
+    mode: Mode,
+    project: Path,
+    lock: str,
+    base: layers.PlatformImage,
+    run_id: str,
+    workers: int,
+    logs: Path,
+) -> dict[str, float]:
+    name = contender.name
+    repository = f"{REGISTRY}/containerize-bench/{run_id}-{name}"
+    ref = contender.reference(repository)
+    scope = f"{run_id}-{name}"
+    found: dict[str, float] = {}
+
+    def build(
+        key: str,
+        what: str,
+        *,
+        cold: bool = False,
+        where: Path = project,
+        to: str = repository,
+        platforms: tuple[str, ...] = mode.platforms,
+        cache: str = scope,
+    ) -> layers.Image:
+        spec = Build(
+            project=where, repository=to, platforms=platforms, cold=cold, scope=cache,
+            log=logs / f"{name}-{key}.log",
+        )  # fmt: skip
+        found[key] = timed(lambda: contender.build(spec))
+        _say(f"{name}: {what}: {figures.show(found[key], 's')}")
+        return layers.fetch(contender.reference(to), platforms=platforms)
+
+    if mode.amd64_alone and name == figures.CONTAINERIZE:
+        # First: a --no-cache build records its own results in BuildKit's cache, and
+        # the rebuilds below must find the layers the cold build pushed, not these.
+        build(
+            "cold_amd64", "cold build, linux/amd64 alone", cold=True,
+            where=_copy(project, project.parent / f"{name}-amd64"),
+            to=f"{repository}-amd64", platforms=(AMD64,), cache=f"{scope}-amd64",
+        )  # fmt: skip
+    cold = build("cold", "cold build", cold=True)
+    code_file = project / CODE_FILE
+    code_file.write_text(code_file.read_text() + f"\n# bench change {uuid.uuid4().hex}\n")
+    code = build("code_rebuild", "rebuild after a code-only change")
+    (project / "requirements.txt").write_text(lock)
+    dep = build("dep_rebuild", f"rebuild after bumping {BUMP[0]}")
+
+    code_push = layers.pushed(cold, code)
+    found["code_push_bytes"] = code_push.bytes
+    found["code_push_layers"] = code_push.most_layers_per_platform
+    found["dep_push_bytes"] = layers.pushed(code, dep).bytes
+    found["image_bytes"] = dep[AMD64].size
+    found["overhead_bytes"] = layers.over_base(dep[AMD64], base)
+    _say(
+        f"{name}: pushed {figures.show(code_push.bytes, 'bytes')} for the code change "
+        f"({code_push.layers} new layers in all), "
+        f"{figures.show(found['dep_push_bytes'], 'bytes')} for the bump; "
+        f"image {figures.show(found['image_bytes'], 'bytes')}, "
+        f"{figures.show(found['overhead_bytes'], 'bytes')} over the base"
+    )
+    served = serve(ref, contender.serve_env(workers), mode=mode, run_id=run_id)
+    found["first_200"] = served.first_200
+    found["rps"] = served.result.rps
+    found["p99"] = served.result.p99_ms
+    found["load_errors"] = served.result.errors
+    _say(
+        f"{name}: first 200 after {figures.show(served.first_200, 's')}; "
+        f"{served.result.rps:.0f} req/s, p99 {served.result.p99_ms:.1f} ms, "
+        f"{served.result.errors} errors"
+    )
+    return found
+
+
+def _conditions(
+    mode: Mode, workers: int, changes: Mapping[str, tuple[str, str]]
+) -> tuple[str, ...]:
+    bump = ", ".join(f"{n} {a} -> {b}" for n, (a, b) in changes.items())
+    return (
+        "cold: BuildKit's cache is not used (--no-cache) by any contender; the multi-stage "
+        "baseline's pip cache mount starts empty (a new id), containerize's download cache "
+        "starts empty (a new CONTAINERIZE_CACHE_DIR); the base image is in the engine and "
+        "the registry; each contender pushes to a new repository, so no blob is there yet",
+        "warm (the rebuilds): each contender's own BuildKit cache from its cold build; the "
+        "multi-stage baseline's pip cache mount and containerize's download cache as its "
+        "builds left them; the single-stage baseline keeps no download cache "
+        "(pip --no-cache-dir), as its Dockerfile says",
+        f"code-only change: a line appended to {CODE_FILE}; one-dependency change: {bump}, "
+        "re-locked with pip-compile from the same requirements.in",
+        "bytes pushed: the blobs (layers and configs) of the new manifests that the previous "
+        "push's manifests did not have, read from the registry; sizes: compressed layers "
+        "of the registry's linux/amd64 manifest; over the base: the layers the base "
+        "image's manifest does not have",
+        f"runtime (linux/amd64): {workers} Gunicorn workers (WSGI_WORKERS, WEB_CONCURRENCY); "
+        f"first 200 on /health timed from 'docker run' with the image pulled, median of "
+        f"{mode.starts} start(s); load: wrk, {mode.load.threads} threads, "
+        f"{mode.load.connections} connections, {mode.load.seconds} s on GET / (a Django "
+        "template), after a 1 s warm-up",
+        f"machine: {os.cpu_count()} CPUs, shared; figures are one run each, not averages",
+    )
