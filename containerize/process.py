@@ -23,7 +23,6 @@ import shlex
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,7 +30,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import Any
 
 from containerize.errors import CommandError, Interrupted
 
@@ -307,50 +306,3 @@ def _leftover_output(proc: subprocess.Popen[Any]) -> str:
     except (subprocess.TimeoutExpired, ValueError, OSError):
         return ""
     return f"{stderr or ''}\n{stdout or ''}"
-
-
-@contextmanager
-def reading(argv: Sequence[str], *, hint: str | None = None) -> Iterator[IO[bytes]]:
-    """Run *argv* and yield its standard output as a binary stream (``docker save``).
-
-    The command is waited for when the block ends; a non-zero exit raises
-    :class:`CommandError` with the tail of its standard error.
-    """
-    argv = tuple(str(arg) for arg in argv)
-    logger.info("$ %s", quote(argv))
-    # Standard error goes to a file: a full pipe nobody reads would stall the command.
-    with tempfile.TemporaryFile() as errors:
-        try:
-            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, process_group=0)
-        except FileNotFoundError as exc:
-            raise CommandError(
-                f"command not found: {argv[0]}", argv=argv, returncode=127, hint=hint
-            ) from exc
-        failure: Exception | None = None
-        # Popen's own context closes the pipe and waits, even if the reader fails.
-        with proc:
-            assert proc.stdout is not None
-            try:
-                yield proc.stdout
-                proc.stdout.read()  # drain what the reader left, so the command can finish
-            except Exception as exc:  # the failed command, if it failed, explains it better
-                failure = exc
-            except BaseException as exc:
-                stop(proc, group=True)
-                if isinstance(exc, Interrupted):
-                    exc.doing(f"reading the output of {short(argv)}")
-                    exc.note("stopped it")
-                raise
-        returncode = proc.returncode
-        errors.seek(0)
-        stderr = errors.read().decode(errors="replace")
-    if returncode != 0:
-        raise CommandError(
-            f"command failed with exit code {returncode}: {quote(argv)}",
-            argv=argv,
-            returncode=returncode,
-            output_tail=tail(stderr),
-            hint=hint,
-        ) from failure
-    if failure is not None:
-        raise failure
