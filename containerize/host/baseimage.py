@@ -13,10 +13,13 @@ mirror, the host's: a bookworm host's keyring already holds trixie's keys.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -79,6 +82,28 @@ def ensure(recipe: Recipe | None = None) -> str:
     Returns at once when the keyed tag exists. Otherwise builds what is missing.
     """
     recipe = recipe or Recipe()
+    with _one_run(recipe):
+        return _ensure(recipe)
+
+
+@contextmanager
+def _one_run(recipe: Recipe) -> Iterator[None]:
+    """Two runs for one recipe do not write the same root file system: the second
+    waits, then finds what the first made."""
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with (cache_dir() / f"{recipe.key}.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.info("waiting for another run that builds %s", recipe.ref)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _ensure(recipe: Recipe) -> str:
     if buildx.imagetools_inspect(recipe.keyed_ref) is not None:
         logger.info("base image %s is up to date (%s)", recipe.ref, recipe.keyed_ref)
         if buildx.imagetools_inspect(recipe.ref) is None:

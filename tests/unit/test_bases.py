@@ -3,7 +3,9 @@ errors that name a fitting base (no engine needed)."""
 
 from __future__ import annotations
 
+import fcntl
 import shutil
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -143,6 +145,34 @@ def test_mmdebstrap_takes_the_suite_from_the_recipe_and_the_mirror_from_the_host
     # Cached: a second call runs nothing.
     assert baseimage._rootfs(recipe, LINUX_ARM64) == out
     assert len(calls) == 1
+
+
+def test_a_second_run_for_one_recipe_waits_for_the_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    ran: list[str] = []
+
+    def build(recipe: baseimage.Recipe) -> str:
+        ran.append(recipe.ref)
+        return recipe.ref
+
+    monkeypatch.setattr(baseimage, "_ensure", build)
+    recipe = baseimage.Recipe.for_suite(bases.by_name("trixie"))
+    lock_file = baseimage.cache_dir() / f"{recipe.key}.lock"
+    lock_file.parent.mkdir(parents=True)
+    with lock_file.open("w") as first:
+        fcntl.flock(first, fcntl.LOCK_EX)  # a first run is building
+        second = threading.Thread(target=baseimage.ensure, args=(recipe,))
+        second.start()
+        second.join(timeout=0.5)
+        assert second.is_alive()
+        assert ran == []
+        fcntl.flock(first, fcntl.LOCK_UN)
+    second.join(timeout=10)
+    assert ran == [TRIXIE_REF]
+    # Another recipe is not held up by it.
+    assert baseimage.ensure(baseimage.Recipe()) == BOOKWORM_REF
 
 
 @pytest.mark.parametrize(
