@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from containerize import __version__, commands, process
+from containerize import __version__, bases, commands, process
 from containerize.errors import ContainerizeError, Interrupted
 
 logger = logging.getLogger("containerize")
@@ -57,7 +57,20 @@ def _parser() -> argparse.ArgumentParser:
     engine = add("engine", help="provision a BuildKit engine and registry on this Debian host")
     engine.add_argument("action", choices=["up", "down", "status"])
 
-    add("base-image", help="build the Debian Python base image and push it to 127.0.0.1:5000")
+    base = add(
+        "base-image",
+        help="build a Debian Python base image and push it to 127.0.0.1:5000 "
+        f"(default: {bases.DEFAULT_SUITE.local_ref})",
+    )
+    which = base.add_mutually_exclusive_group()
+    which.add_argument(
+        "--python", metavar="X.Y",
+        help="the image of the Debian suite that ships this Python: "
+        + ", ".join(f"{s.python_text} ({s.name})" for s in bases.SUITES),
+    )  # fmt: skip
+    which.add_argument(
+        "--suite", metavar="NAME", help="the image of this Debian suite (as for --python)"
+    )
 
     ignore = add("dockerignore", help="print a .dockerignore for building the project by hand")
     ignore.add_argument("--write", action="store_true", help="write it into the project")
@@ -215,7 +228,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     handlers: dict[str, Callable[[], int]] = {
         "doctor": lambda: commands.doctor(project, overrides=overrides),
         "engine": lambda: commands.engine(args.action),
-        "base-image": commands.base_image,
+        "base-image": lambda: commands.base_image(suite=args.suite, python=args.python),
         "dockerignore": lambda: commands.dockerignore(project, write=args.write),
         "pin": lambda: commands.pin(project, refresh=args.refresh),
         "wheelhouse": lambda: commands.wheelhouse(project, overrides=overrides),

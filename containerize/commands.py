@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from containerize import config, process
+from containerize import bases, config, process
 from containerize import project as project_mod
 from containerize.engine import buildx, preflight, probes
 from containerize.engine import doctor as doctor_mod
@@ -84,11 +84,13 @@ def engine(action: str) -> int:
     return 0
 
 
-def base_image() -> int:
-    """Build (or find cached) the Debian Python base image in the loopback registry."""
+def base_image(*, suite: str | None = None, python: str | None = None) -> int:
+    """Build (or find cached) a Debian Python base image in the loopback registry: the
+    default suite's, or the one named by *suite* or carrying *python*."""
     from containerize.host import baseimage  # noqa: PLC0415  (see engine())
 
-    print(baseimage.ensure())
+    chosen = bases.choose(suite=suite, python=python)
+    print(baseimage.ensure(baseimage.Recipe.for_suite(chosen)))
     return 0
 
 

@@ -5,18 +5,25 @@ host's own apt mirror; a ``FROM scratch`` build turns the tarballs into one mult
 image pushed to a registry. Both steps are cached by a key over the recipe: the root
 file systems under the cache directory, the image by a tag that carries the key, so a
 second run only asks the registry whether that tag exists.
+
+Each Debian suite of :data:`containerize.bases.SUITES` makes one image, tagged with its
+Python and its name (``3.11-bookworm``, ``3.13-trixie``). Any suite comes from the same
+mirror, the host's: a bookworm host's keyring already holds trixie's keys.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from containerize import process
+from containerize import bases, process
 from containerize.engine import buildx, docker
 from containerize.errors import ProvisionError
 from containerize.fsutil import cache_home, link_or_copy
@@ -33,19 +40,25 @@ _RECIPE_VERSION = 1
 class Recipe:
     """What goes into a base image."""
 
-    repository: str = "127.0.0.1:5000/containerize/python"
-    tag: str = "3.11-bookworm"
-    suite: str = "bookworm"
+    repository: str = bases.LOCAL_REPOSITORY
+    tag: str = bases.DEFAULT_SUITE.tag
+    suite: str = bases.DEFAULT_SUITE.name
     packages: tuple[str, ...] = ("python3", "python3-venv")
     platforms: tuple[Platform, ...] = (LINUX_AMD64, LINUX_ARM64)
     # Fixed so the root file systems do not change with the day they are made.
     source_date_epoch: int = 1_700_000_000
+
+    @classmethod
+    def for_suite(cls, suite: bases.Suite) -> Recipe:
+        """The recipe of *suite*'s image, ``<repository>:<python>-<suite>``."""
+        return cls(tag=suite.tag, suite=suite.name)
 
     @property
     def key(self) -> str:
         data = asdict(self)
         data["platforms"] = [str(p) for p in self.platforms]
         data["recipe_version"] = _RECIPE_VERSION
+        # Where the image goes is left out: the rest makes it.
         del data["repository"], data["tag"]
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
@@ -69,6 +82,28 @@ def ensure(recipe: Recipe | None = None) -> str:
     Returns at once when the keyed tag exists. Otherwise builds what is missing.
     """
     recipe = recipe or Recipe()
+    with _one_run(recipe):
+        return _ensure(recipe)
+
+
+@contextmanager
+def _one_run(recipe: Recipe) -> Iterator[None]:
+    """Two runs for one recipe do not write the same root file system: the second
+    waits, then finds what the first made."""
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    with (cache_dir() / f"{recipe.key}.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            logger.info("waiting for another run that builds %s", recipe.ref)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _ensure(recipe: Recipe) -> str:
     if buildx.imagetools_inspect(recipe.keyed_ref) is not None:
         logger.info("base image %s is up to date (%s)", recipe.ref, recipe.keyed_ref)
         if buildx.imagetools_inspect(recipe.ref) is None:

@@ -32,10 +32,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from containerize import syspackages
+from containerize import bases, syspackages
 from containerize.config import Config
 from containerize.engine import buildx, probes
 from containerize.engine.buildx import OutputKind
+from containerize.errors import ResolutionError
 from containerize.fsutil import claim
 from containerize.image import compile as compile_mod
 from containerize.image import context, dockerfile, pins, plan, report, revision
@@ -104,6 +105,7 @@ def resolve(
         lock = name_files(lock, settings, names=Cache.default().root / "names")
     base, notices = _base_image(config, engine=engine, record=record_pin, refresh=refresh_base)
     targets = tuple(_target(config, base, p, engine=engine) for p in config.platforms)
+    _check_python(config, lock, targets)
     selections = tuple(
         wheelhouse_mod.select_all(config, lock, config.project, target) for target in targets
     )
@@ -153,6 +155,25 @@ def _base_image(
     return ref, [
         f"note: {ref} is not pinned yet; a build with the engine pins it in {config.pins_file.name}"
     ]
+
+
+def _check_python(config: Config, lock: lockmod.Lock, targets: Sequence[TargetEnvironment]) -> None:
+    """The base image's Python must be one the lock (or, without one there, the project)
+    allows; else an error that names the base images that would fit."""
+    if lock.requires_python is not None:
+        what, specifier = f"{lock.path.name} is locked for", lock.requires_python
+    elif config.project.requires_python is not None:
+        what, specifier = f"{config.project.path.name} requires", config.project.requires_python
+    else:
+        return
+    for target in targets:
+        version = target.markers["python_full_version"]
+        if not specifier.contains(version, prereleases=True):
+            raise ResolutionError(
+                f"{what} Python {specifier}, but the base image {config.base_image} "
+                f"has Python {version} ({target.platform})",
+                hint=bases.fitting(specifier).hint(),
+            )
 
 
 def _target(config: Config, base: str, platform: Platform, *, engine: bool) -> TargetEnvironment:

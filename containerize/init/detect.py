@@ -64,6 +64,8 @@ def detect(
         choices.append(lock_choice)
     chosen_python = python.choose(project, found_lock, project_dir)
     choices.append(Choice(key="base-image", value=chosen_python.base_image, why=chosen_python.why))
+    if chosen_python.local_note is not None:
+        notes.append(chosen_python.local_note)
     if chosen_python.version != python.DEFAULT_PYTHON:
         choices.append(
             Choice(

@@ -23,6 +23,7 @@ from packaging.tags import Tag
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
+from containerize import bases
 from containerize.errors import LockError, ResolutionError
 from containerize.project import MAIN_GROUP, ProjectMetadata
 from containerize.resolve.lock.model import Dependency, Lock, LockedFile, LockedPackage
@@ -187,7 +188,7 @@ def _check_python(lock: Lock, target: TargetEnvironment) -> None:
         raise ResolutionError(
             f"{lock.path.name} is locked for Python {lock.requires_python}, "
             f"but {target.platform} has Python {version}",
-            hint="use a base image with a matching Python, or change requires-python and re-lock",
+            hint=bases.fitting(lock.requires_python).hint(),
         )
 
 

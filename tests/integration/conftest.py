@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from containerize import config, process
+from containerize import bases, config, process
 from containerize.engine import preflight, probes
 from containerize.host import baseimage
 from containerize.image import pipeline
@@ -42,7 +42,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if HERE not in item.path.parents:
             continue
         item.add_marker(pytest.mark.engine)
-        if "base_image" in getattr(item, "fixturenames", ()):
+        if {"base_image", "trixie_base_image"} & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.network)
 
 
@@ -67,6 +67,17 @@ def engine() -> None:
 def base_image(engine: None) -> str:
     """The Debian Python base image in the loopback registry (built once, then cached)."""
     return baseimage.ensure()
+
+
+@pytest.fixture(scope="session")
+def trixie_base_image(engine: None) -> str:
+    """The Debian trixie (Python 3.13) base image, built once like the default one.
+
+    Only the tests of projects that need Python 3.13 ask for it: a fresh CI run pays
+    for its root file systems once (the arm64 one under emulation), later runs find it
+    in the registry by its recipe key.
+    """
+    return baseimage.ensure(baseimage.Recipe.for_suite(bases.by_name("trixie")))
 
 
 @pytest.fixture(scope="session")

@@ -2,10 +2,11 @@
 platforms, and free of any index host.
 
 ``flask-app`` is locked by ``uv lock``, ``django-app`` and ``django-subfolder`` by
-Poetry 2. uv records where each file lives; the committed ``uv.lock`` names hosts under
-the reserved ``.invalid`` top-level domain (RFC 2606) instead of the index it was locked
-against, so those URLs never answer and the fetcher finds each file by name and hash on
-the user's configured index. Poetry records no file URLs at all.
+Poetry 2, ``hello-py313`` by ``uv lock`` run on Python 3.13 (the trixie base's). uv
+records where each file lives; the committed ``uv.lock`` names hosts under the reserved
+``.invalid`` top-level domain (RFC 2606) instead of the index it was locked against, so
+those URLs never answer and the fetcher finds each file by name and hash on the user's
+configured index. Poetry records no file URLs at all.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from containerize.errors import LockError
-from containerize.platforms import LINUX_AMD64, LINUX_ARM64
+from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 from containerize.project import load as project_load
 from containerize.resolve.lock import check_fresh, load_lock
 from containerize.resolve.selection import select
@@ -26,6 +27,8 @@ from containerize.resolve.targets import TargetEnvironment
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 TARGETS = [TargetEnvironment.from_config(LINUX_AMD64), TargetEnvironment.from_config(LINUX_ARM64)]
+#: The Python of each example's base image, where it is not the default 3.11.
+PYTHONS = {"hello-py313": (3, 13)}
 
 #: Each example's lock file, and what its image installs from it (the WSGI servers come
 #: from containerize's own lock).
@@ -36,6 +39,7 @@ EXAMPLES = {
     ),
     "django-app": ("poetry.lock", {"asgiref", "dj-database-url", "django", "sqlparse"}),
     "django-subfolder": ("poetry.lock", {"asgiref", "django", "sqlparse"}),
+    "hello-py313": ("uv.lock", {"markupsafe"}),
 }
 #: The only hosts a URL in an example may name: placeholders that never resolve.
 PLACEHOLDER_HOSTS = {"index.invalid", "files.invalid"}
@@ -78,11 +82,12 @@ def test_a_new_dependency_makes_the_lock_stale(name: str, tmp_path: Path) -> Non
         check_fresh(load_lock(tmp_path), project_load(tmp_path))
 
 
-@pytest.mark.parametrize("target", TARGETS, ids=str)
+@pytest.mark.parametrize("platform", [LINUX_AMD64, LINUX_ARM64], ids=str)
 @pytest.mark.parametrize("name", EXAMPLES)
-def test_every_package_has_a_wheel_for_cpython_311(name: str, target: TargetEnvironment) -> None:
+def test_every_package_has_a_wheel_for_its_python(name: str, platform: Platform) -> None:
     _, needed = EXAMPLES[name]
     project = _fixture(name)
+    target = TargetEnvironment.from_config(platform, PYTHONS.get(name, (3, 11)))
     selection = select(load_lock(project), project_load(project), target)
     assert selection.names == needed
     assert selection.sdist_fallbacks == ()

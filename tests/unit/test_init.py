@@ -708,3 +708,35 @@ def test_sources_name_modules_as_python_imports_them(tmp_path: Path) -> None:
         "my-site/wsgi.py": ("my-site", "wsgi"),
         "class/x.py": ("class", "x"),
     }
+
+
+@pytest.mark.parametrize(
+    ("constraint", "local"),
+    [
+        (
+            ">=3.13",
+            "'containerize base-image --python 3.13' builds "
+            "127.0.0.1:5000/containerize/python:3.13-trixie (Python 3.13)",
+        ),
+        (
+            ">=3.11",
+            "'containerize base-image' builds "
+            "127.0.0.1:5000/containerize/python:3.11-bookworm (Python 3.11)",
+        ),
+        (">=3.12", None),  # no Debian suite containerize builds from ships 3.12
+    ],
+)
+def test_the_local_base_of_the_chosen_python_is_a_note(
+    flask_factory: Path, constraint: str, local: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (flask_factory / "pyproject.toml").write_text(PYPROJECT.replace(">=3.11", constraint))
+    assert init(flask_factory) == 0
+    out = capsys.readouterr().out
+    notes = [line for line in out.splitlines() if line.startswith("note: base-image:")]
+    if local is None:
+        assert notes == []
+    else:
+        expected = table(flask_factory)["base-image"]
+        assert notes == [
+            f"note: base-image: where {expected} cannot be pulled, {local} from Debian's packages"
+        ]

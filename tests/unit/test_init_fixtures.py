@@ -70,3 +70,24 @@ def test_init_rewrites_what_matters(
     assert made.python_version == original.python_version
     assert made.base_image == "python:3.11-slim-bookworm"
     assert made.env == original.env
+
+
+def test_init_of_a_project_for_python_313(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The official 3.13 image is written; the local trixie image is named as the way
+    to build one here."""
+    original = config.load(FIXTURES / "hello-py313")
+    project = copy_fixture("hello-py313", tmp_path)
+    strip_table(project)
+    assert cli.main(["--project", str(project), "init"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    made = config.load(project)
+    assert made.app == original.app
+    assert made.python_version == original.python_version == (3, 13)
+    assert made.base_image == "python:3.13-slim-bookworm"
+    assert (
+        f"note: base-image: where python:3.13-slim-bookworm cannot be pulled, 'containerize "
+        f"base-image --python 3.13' builds {original.base_image} (Python 3.13) from Debian's "
+        "packages"
+    ) in out.splitlines()
