@@ -14,18 +14,26 @@ Stages, in dependency order:
     offline from the wheelhouse by pypa's installer;
 ``venv-<server>``
     one server and its dependencies on top, bytecode compiled deterministically;
+``check-deps``, ``check-venv-<server>``
+    the same venvs with the wheels of the plan's *check platform* (the target this
+    machine runs natively, else the first target), for the two stages below;
 ``static``
     when the project has a command that makes its static files (collectstatic):
-    the app with deps' venv on the target platform, and the command run there;
+    the app with check-deps' venv on the check platform, and the command run there;
+``app-<server>``
+    the application on top of check-venv-<server>, on the check platform, imported
+    once without network so that a broken import fails the build; the final image
+    copies the application from it, so the check always runs and leaves no layer
+    behind. The check stages name the check platform literally and declare no
+    TARGET* argument: the same text for every target, so BuildKit runs each once;
+``users``
+    on the build platform, the target base image's ``/etc/passwd`` and ``/etc/group``
+    (read through a mount) with the app's user added, and its home;
 ``runtime``
-    the base image plus the non-root user;
+    the base image plus the account files and home from ``users``;
 ``<server>``
     the final image: runtime OS packages, the venv, containerize's entrypoint and
     the server's settings, the application.
-``app-<server>``
-    (before ``runtime``) the application on top of the server's venv, imported once
-    without network so that a broken import fails the build; the final image copies
-    the application from it, so the check always runs and leaves no layer behind.
 
 The wheelhouse is bind-mounted from a named build context, never copied into a layer,
 and every install step runs with ``--network=none``. Dependency layers never depend
@@ -79,6 +87,9 @@ _TOOLS = "/tools"
 COMPILE_NOTE = "the sdists, compiled on their target platform"
 _COMPILED = "/wheels"
 _HOME = "/home/app"
+# The users stage: the target's /etc, mounted, and the account files it writes.
+_BASE_ETC = "/base-etc"
+_USERS = "/users"
 
 # Where a value in the plan came from, for error messages.
 _BASE_IMAGE = "tool.containerize.base-image (pinned in containerize.lock)"
@@ -128,11 +139,13 @@ def render(plan: BuildPlan) -> str:
 
     for stage in plan.servers:
         lines += _venv_stage(plan, stage)
+    lines += _check_venv_stages(plan)
     if plan.static and plan.static.command:
         lines += _static_stage(plan)
     if plan.import_check:
         for stage in plan.servers:
             lines += _app_stage(plan, stage)
+    lines += _users_stage(plan)
     lines += _runtime_stage(plan)
     for stage in plan.servers:
         lines += _final_stage(plan, stage)
@@ -226,9 +239,10 @@ def _static_stage(plan: BuildPlan) -> list[str]:
     folder = f"{APP_DIR}/{plan.static.dir}"
     return [
         "# static: the static files, made by the project's command from the app and its",
-        "# dependencies (no server needed), then copied into each image.",
-        "FROM base AS static",
-        f"COPY --link --from=deps {dockerfile_word(VENV)} {dockerfile_word(VENV)}",
+        f"# dependencies (no server needed), once, on {plan.check_platform}; then copied",
+        "# into each image.",
+        f"FROM {_check_base(plan)} AS static",
+        f"COPY --link --from=check-deps {dockerfile_word(VENV)} {dockerfile_word(VENV)}",
         f"COPY --link app/ {dockerfile_word(APP_DIR + '/')}",
         f"WORKDIR {dockerfile_word(APP_DIR)}",
         _env(plan),
@@ -268,7 +282,8 @@ def _runtime_stage(plan: BuildPlan) -> list[str]:
         "# runtime: the base image, an unprivileged user with a writable home, and settings",
         "# shared by every server's image.",
         "FROM base AS runtime",
-        _add_user(plan.uid, plan.gid),
+        f"COPY --link --from=users {_USERS}/etc/passwd {_USERS}/etc/group /etc/",
+        f"COPY --link --from=users {_USERS}/home/ /home/",
         _env(plan),
         f"WORKDIR {dockerfile_word(APP_DIR)}",
         f"EXPOSE {dockerfile_word(str(port), source='tool.containerize.port')}",
@@ -332,8 +347,9 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
     return [
         f"# app-{name}: the app, imported once with {name}'s venv and the project's",
         "# environment, without network: an app that fails to import fails the build.",
-        f"FROM base AS {dockerfile_stage('app-' + name)}",
-        f"COPY --link --from={dockerfile_stage('venv-' + name)} "
+        f"# It runs on {plan.check_platform}, once for every target platform.",
+        f"FROM {_check_base(plan)} AS {dockerfile_stage('app-' + name)}",
+        f"COPY --link --from={dockerfile_stage('check-venv-' + name)} "
         f"{dockerfile_word(VENV)} {dockerfile_word(VENV)}",
         f"COPY --link {RUNTIME_CONTEXT}/ {image_dir}",
         f"COPY --link {dockerfile_word(stage.context_dir + '/')} {image_dir}",
@@ -344,6 +360,49 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         f"RUN --network=none {exec_form(check)}",
         "",
     ]
+
+
+def _check_base(plan: BuildPlan) -> str:
+    """The base image on the check platform (a literal: the same stage for every target,
+    which BuildKit then runs once)."""
+    platform = dockerfile_word(str(plan.check_platform), source="tool.containerize.platforms")
+    return f"--platform={platform} ${{BASE_IMAGE}}"
+
+
+def _check_venv_stages(plan: BuildPlan) -> list[str]:
+    """The venvs again, with the check platform's wheels: what the import check and the
+    static command run with. They name no target platform, so each is built once."""
+    static = bool(plan.static and plan.static.command)
+    if not (plan.import_check or static):
+        return []
+    folder = plan.check_platform.slug
+    lines = [
+        "# check-deps, check-venv-<server>: the same venvs with the wheels of "
+        f"{plan.check_platform},",
+        "# the platform the import check and the static command run on, once for every target.",
+        "FROM builder AS check-deps",
+    ]
+    if plan.base_manifest:
+        lines.append(
+            _install(plan, VENV, plan.base_manifest, source="the app's requirements", folder=folder)
+        )
+    lines.append("")
+    if not plan.import_check:
+        return lines
+    for stage in plan.servers:
+        name = _stage_name(stage)
+        lines += [
+            f"FROM check-deps AS {dockerfile_stage('check-venv-' + name)}",
+            _install(
+                plan,
+                VENV,
+                stage.manifest,
+                source=f"the {name} server's requirements",
+                folder=folder,
+            ),
+            "",
+        ]
+    return lines
 
 
 def _app_files(plan: BuildPlan) -> list[str]:
@@ -364,22 +423,33 @@ def _run(commands: Sequence[Sequence[str]], *, network: bool, source: str | None
     return prefix + joined
 
 
-def _wheelhouse_mount() -> str:
+# The target platform's folder in the wheelhouse.
+_TARGET_FOLDER = "${TARGETOS}-${TARGETARCH}${TARGETVARIANT}"
+
+
+def _wheelhouse_mount(folder: str = _TARGET_FOLDER) -> str:
     return (
         f"--mount=type=bind,from={dockerfile_stage(WHEELHOUSE_CONTEXT)},"
-        f"source=${{TARGETOS}}-${{TARGETARCH}}${{TARGETVARIANT}},target={_WHEELHOUSE}"
+        f"source={folder},target={_WHEELHOUSE}"
     )
 
 
-def _mounts() -> str:
-    """The wheelhouse, the tools and the build step scripts, bind-mounted read-only."""
+def _mounts(folder: str = _TARGET_FOLDER) -> str:
+    """The wheelhouse (the target platform's folder unless *folder* names another), the
+    tools and the build step scripts, bind-mounted read-only."""
     tools = f"--mount=type=bind,from={dockerfile_stage(TOOLS_CONTEXT)},target={_TOOLS}"
     steps = f"--mount=type=bind,source={BUILDSTEPS_CONTEXT},target={MOUNT_DIR}"
-    return f"{_wheelhouse_mount()} \\\n    {tools} \\\n    {steps}"
+    return f"{_wheelhouse_mount(folder)} \\\n    {tools} \\\n    {steps}"
 
 
 def _install(
-    plan: BuildPlan, venv: str, manifest: str, *, source: str, tools: Sequence[str] = ()
+    plan: BuildPlan,
+    venv: str,
+    manifest: str,
+    *,
+    source: str,
+    tools: Sequence[str] = (),
+    folder: str = _TARGET_FOLDER,
 ) -> str:
     """Install the wheels *manifest* lists into *venv*, offline, each hash-checked.
 
@@ -399,7 +469,7 @@ def _install(
     for tool in tools:
         argv += ["--with", tool]
     argv.append(manifest)
-    return f"RUN --network=none {_mounts()} \\\n    " + shell_command(argv, source=source)
+    return f"RUN --network=none {_mounts(folder)} \\\n    " + shell_command(argv, source=source)
 
 
 def _apt_install(packages: Iterable[str], *, source: str) -> str:
@@ -429,21 +499,32 @@ def _apt_install(packages: Iterable[str], *, source: str) -> str:
     )
 
 
-def _add_user(uid: int, gid: int) -> str:
-    uid, gid = _id(uid, "uid"), _id(gid, "gid")
+def _users_stage(plan: BuildPlan) -> list[str]:
+    """The target base image's account files with the app's user and group added, and
+    its home: made on the build platform, copied by the runtime stage."""
+    uid, gid = _id(plan.uid, "uid"), _id(plan.gid, "gid")
     group = shell_word(f"app:x:{gid}:", always_quote=True)
     passwd = shell_word(
         f"app:x:{uid}:{gid}:containerize app:{_HOME}:/usr/sbin/nologin", always_quote=True
     )
-    home = shell_word(_HOME)
-    # Written directly rather than with useradd: no shadow dates, so the layer is
-    # reproducible, and no dependency on the passwd package.
-    return (
-        f"RUN --network=none echo {group} >> /etc/group \\\n"
-        f" && echo {passwd} \\\n"
-        "    >> /etc/passwd \\\n"
-        f" && mkdir -p {home} && chown {shell_word(f'{uid}:{gid}')} {home} && chmod 0750 {home}"
-    )
+    home = shell_word(_USERS + _HOME)
+    # The target's own files, read through a mount: right whatever its architecture,
+    # and none of its programs runs, so nothing is emulated. Written directly rather
+    # than with useradd: no shadow dates, so the layer is reproducible, and no
+    # dependency on the passwd package.
+    return [
+        "# users: the target base image's /etc/passwd and /etc/group with the app's user",
+        "# added, and its home, written natively; the runtime stage copies them.",
+        "FROM builder AS users",
+        f"RUN --network=none --mount=type=bind,from=base,source=/etc,target={_BASE_ETC} \\",
+        f"    mkdir -p {_USERS}/etc {home} \\",
+        f" && cp {_BASE_ETC}/passwd {_BASE_ETC}/group {_USERS}/etc/ \\",
+        f" && echo {group} >> {_USERS}/etc/group \\",
+        f" && echo {passwd} \\",
+        f"    >> {_USERS}/etc/passwd \\",
+        f" && chown {shell_word(f'{uid}:{gid}')} {home} && chmod 0750 {home}",
+        "",
+    ]
 
 
 def _user(uid: int, gid: int) -> str:

@@ -84,6 +84,9 @@ class BuildPlan:
     labels: tuple[tuple[str, str], ...]
     static: StaticPlan | None
     import_check: bool
+    # Where the import check and the static command run, once for every target: this
+    # machine's platform when it is a target (natively), else the first target.
+    check_platform: Platform
 
     @property
     def compile_packages(self) -> tuple[str, ...]:
@@ -117,8 +120,10 @@ def make_plan(
     needs: Needs,
     revision: str | None,
     created: dt.datetime,
+    native_arch: str,
 ) -> BuildPlan:
-    """Compute the build plan; *base_image* is the reference pinned by digest."""
+    """Compute the build plan; *base_image* is the reference pinned by digest,
+    *native_arch* the OCI architecture of the machine that builds."""
     static = (
         servers.StaticMount(url=config.static.url, root=f"{APP_DIR}/{config.static.dir}")
         if config.static
@@ -172,7 +177,21 @@ def make_plan(
             else None
         ),
         import_check=config.import_check,
+        check_platform=check_platform(config.platforms, native_arch),
     )
+
+
+def check_platform(platforms: Sequence[Platform], native_arch: str) -> Platform:
+    """The platform the import check and the static command run on, once for every
+    target: the first target the machine runs natively, else the first target (then
+    they run emulated, but still once).
+
+    Importing the app and making its static files do not depend on the CPU for pure
+    Python code, and the wheelhouse always holds a target's wheels; the build
+    platform's, when it is not a target, would have to be fetched (and its sdists
+    compiled) only for this.
+    """
+    return next((p for p in platforms if p.arch == native_arch), platforms[0])
 
 
 def server_spec(

@@ -57,10 +57,43 @@ RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGET
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-cheroot.json
 RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
 
+# check-deps, check-venv-<server>: the same venvs with the wheels of linux/amd64,
+# the platform the import check and the static command run on, once for every target.
+FROM builder AS check-deps
+RUN --network=none --mount=type=bind,from=wheelhouse,source=linux-amd64,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-base.json
+
+FROM check-deps AS check-venv-gunicorn
+RUN --network=none --mount=type=bind,from=wheelhouse,source=linux-amd64,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-gunicorn.json
+
+FROM check-deps AS check-venv-uwsgi
+RUN --network=none --mount=type=bind,from=wheelhouse,source=linux-amd64,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-uwsgi.json
+
+FROM check-deps AS check-venv-mod_wsgi
+RUN --network=none --mount=type=bind,from=wheelhouse,source=linux-amd64,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-mod_wsgi.json
+
+FROM check-deps AS check-venv-cheroot
+RUN --network=none --mount=type=bind,from=wheelhouse,source=linux-amd64,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-cheroot.json
+
 # app-gunicorn: the app, imported once with gunicorn's venv and the project's
 # environment, without network: an app that fails to import fails the build.
-FROM base AS app-gunicorn
-COPY --link --from=venv-gunicorn /opt/venv /opt/venv
+# It runs on linux/amd64, once for every target platform.
+FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-gunicorn
+COPY --link --from=check-venv-gunicorn /opt/venv /opt/venv
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/gunicorn/ /opt/containerize/
 COPY --link app/ /app/
@@ -77,8 +110,9 @@ RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi
 
 # app-uwsgi: the app, imported once with uwsgi's venv and the project's
 # environment, without network: an app that fails to import fails the build.
-FROM base AS app-uwsgi
-COPY --link --from=venv-uwsgi /opt/venv /opt/venv
+# It runs on linux/amd64, once for every target platform.
+FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-uwsgi
+COPY --link --from=check-venv-uwsgi /opt/venv /opt/venv
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/uwsgi/ /opt/containerize/
 COPY --link app/ /app/
@@ -95,8 +129,9 @@ RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi
 
 # app-mod_wsgi: the app, imported once with mod_wsgi's venv and the project's
 # environment, without network: an app that fails to import fails the build.
-FROM base AS app-mod_wsgi
-COPY --link --from=venv-mod_wsgi /opt/venv /opt/venv
+# It runs on linux/amd64, once for every target platform.
+FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-mod_wsgi
+COPY --link --from=check-venv-mod_wsgi /opt/venv /opt/venv
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/mod_wsgi/ /opt/containerize/
 COPY --link app/ /app/
@@ -113,8 +148,9 @@ RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi
 
 # app-cheroot: the app, imported once with cheroot's venv and the project's
 # environment, without network: an app that fails to import fails the build.
-FROM base AS app-cheroot
-COPY --link --from=venv-cheroot /opt/venv /opt/venv
+# It runs on linux/amd64, once for every target platform.
+FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-cheroot
+COPY --link --from=check-venv-cheroot /opt/venv /opt/venv
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/cheroot/ /opt/containerize/
 COPY --link app/ /app/
@@ -129,13 +165,22 @@ WORKDIR /app
 USER 10001:10001
 RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
 
+# users: the target base image's /etc/passwd and /etc/group with the app's user
+# added, and its home, written natively; the runtime stage copies them.
+FROM builder AS users
+RUN --network=none --mount=type=bind,from=base,source=/etc,target=/base-etc \
+    mkdir -p /users/etc /users/home/app \
+ && cp /base-etc/passwd /base-etc/group /users/etc/ \
+ && echo 'app:x:10001:' >> /users/etc/group \
+ && echo 'app:x:10001:10001:containerize app:/home/app:/usr/sbin/nologin' \
+    >> /users/etc/passwd \
+ && chown 10001:10001 /users/home/app && chmod 0750 /users/home/app
+
 # runtime: the base image, an unprivileged user with a writable home, and settings
 # shared by every server's image.
 FROM base AS runtime
-RUN --network=none echo 'app:x:10001:' >> /etc/group \
- && echo 'app:x:10001:10001:containerize app:/home/app:/usr/sbin/nologin' \
-    >> /etc/passwd \
- && mkdir -p /home/app && chown 10001:10001 /home/app && chmod 0750 /home/app
+COPY --link --from=users /users/etc/passwd /users/etc/group /etc/
+COPY --link --from=users /users/home/ /home/
 ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     VIRTUAL_ENV="/opt/venv" \
     HOME="/home/app" \

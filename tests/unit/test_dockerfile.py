@@ -29,7 +29,7 @@ def hello(fixtures_dir: Path) -> config.Config:
     return config.load(fixtures_dir / "hello-wsgi", environ={})
 
 
-def make(cfg: config.Config, **needs: object) -> plan.BuildPlan:
+def make(cfg: config.Config, *, native_arch: str = "amd64", **needs: object) -> plan.BuildPlan:
     defaults: dict[str, object] = {
         "base_has_sdists": False,
         "server_has_sdists": {"mod_wsgi": True},
@@ -44,6 +44,7 @@ def make(cfg: config.Config, **needs: object) -> plan.BuildPlan:
         needs=Needs(**defaults),  # type: ignore[arg-type]
         revision="0123abc",
         created=CREATED,
+        native_arch=native_arch,
     )
 
 
@@ -121,38 +122,110 @@ def test_installs_are_offline_hash_checked_and_bind_mounted(hello: config.Config
     assert "--invalidation-mode unchecked-hash" in stage(text, "venv-gunicorn")
 
 
-def test_venvs_are_made_on_the_build_platform_and_run_on_the_target(
-    hello: config.Config,
-) -> None:
-    """Creating the venv, placing wheels and compiling bytecode never run emulated:
-    they are in stages of the build platform; every stage that runs the app or
-    installs OS packages is the target's."""
-    text = dockerfile.render(make(hello))
-    froms = {
+def _froms(text: str) -> dict[str, str]:
+    return {
         line.rsplit(" AS ", 1)[1]: line
         for line in text.splitlines()
         if line.startswith("FROM ") and " AS " in line
     }
+
+
+def test_only_os_packages_run_on_the_target_platform(hello: config.Config) -> None:
+    """Creating the venvs, placing wheels, compiling bytecode and writing the user
+    never run emulated: they are in stages of the build platform. The import check runs
+    on the check platform (this machine's), once for every target. Only stages that
+    install OS packages are the target's."""
+    text = dockerfile.render(make(hello))
+    froms = _froms(text)
     assert froms["builder"] == "FROM --platform=${BUILDPLATFORM} ${BASE_IMAGE} AS builder"
     assert froms["base"] == "FROM ${BASE_IMAGE} AS base"
     native = {"builder"}
+    checks = set()
     for name, line in froms.items():
         parent = line.split()[1]
-        if parent in native or parent.startswith("--platform"):
+        if parent in native:
             native.add(name)
-    assert native == {"builder", "deps"} | {f"venv-{s}" for s in hello.servers}
+        elif parent == "--platform=linux/amd64":
+            checks.add(name)
+    servers = hello.servers
+    assert native == {"builder", "deps", "check-deps", "users"} | {
+        f"{prefix}-{s}" for s in servers for prefix in ("venv", "check-venv")
+    }
+    assert checks == {f"app-{s}" for s in servers}
+    target = set(froms) - native - checks
+    assert target == {"base", "runtime", *servers}
     for name in froms:
         body = stage(text, name)
-        if name in native:
+        assert ("--check" in body) == (name in checks), name
+        if name in native | checks:
             assert "apt-get" not in body, name
-            assert "--check" not in body, name
-        else:
+        if name in target:
             assert "wheels.py install" not in body, name
             assert "compileall" not in body, name
+            # What runs on the target: OS packages, nothing else.
+            runs = [line for line in body.splitlines() if line.startswith("RUN")]
+            assert len(runs) == body.count("apt-get update"), name
     # The venv is made once, natively, with the base image's interpreter.
     assert stage(text, "builder").endswith(
         "RUN --network=none /usr/bin/python3 -m venv --without-pip /opt/venv"
     )
+
+
+def test_the_check_stages_name_no_target_platform(hello: config.Config) -> None:
+    """BuildKit runs a stage once for every target platform only when its text and its
+    arguments are the same for each: the check stages read the check platform's
+    wheelhouse folder by name and declare no TARGET* argument."""
+    text = dockerfile.render(make(hello))
+    for name in ["check-deps", *(f"{p}-{s}" for s in hello.servers for p in ("check-venv", "app"))]:
+        body = stage(text, name)
+        assert "ARG" not in body, name
+        assert "TARGET" not in body, name
+    venv = stage(text, "check-venv-gunicorn")
+    assert venv.startswith("FROM check-deps AS check-venv-gunicorn\n")
+    assert "--mount=type=bind,from=wheelhouse,source=linux-amd64,target=/wheelhouse" in venv
+    assert "install-gunicorn.json" in venv
+    assert "install-base.json" in stage(text, "check-deps")
+    # The target's venv, which the image gets, still comes from the target's wheels.
+    assert "source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT}" in stage(text, "venv-gunicorn")
+
+
+def test_the_check_runs_on_a_target_this_machine_runs_natively(hello: config.Config) -> None:
+    both = (LINUX_AMD64, LINUX_ARM64)
+    assert plan.check_platform(both, "amd64") == LINUX_AMD64
+    assert plan.check_platform(both, "arm64") == LINUX_ARM64
+    assert plan.check_platform((LINUX_ARM64, LINUX_AMD64), "amd64") == LINUX_AMD64
+    # Only arm64 on an amd64 machine: the wheelhouse has arm64's wheels only, so the
+    # check runs on arm64, emulated, but still once.
+    assert plan.check_platform((LINUX_ARM64,), "amd64") == LINUX_ARM64
+    text = dockerfile.render(make(replace(hello, platforms=(LINUX_ARM64,))))
+    assert "FROM --platform=linux/arm64 ${BASE_IMAGE} AS app-gunicorn" in text
+    assert "source=linux-arm64,target=/wheelhouse" in stage(text, "check-venv-gunicorn")
+    on_arm = dockerfile.render(make(hello, native_arch="arm64"))
+    assert "FROM --platform=linux/arm64 ${BASE_IMAGE} AS app-cheroot" in on_arm
+
+
+def test_without_check_or_static_command_no_check_venvs(hello: config.Config) -> None:
+    text = dockerfile.render(make(replace(hello, import_check=False)))
+    assert "check-deps" not in text
+    assert "check-venv" not in text
+
+
+def test_the_user_is_written_natively_from_the_targets_own_files(hello: config.Config) -> None:
+    text = dockerfile.render(make(hello))
+    users = stage(text, "users")
+    assert users.startswith("FROM builder AS users\n")
+    # The target's files are read through a mount (whatever its architecture), and
+    # the app's lines appended: no useradd, so no dates in /etc/shadow.
+    assert "--mount=type=bind,from=base,source=/etc,target=/base-etc" in users
+    assert "cp /base-etc/passwd /base-etc/group /users/etc/" in users
+    assert "echo 'app:x:10001:' >> /users/etc/group" in users
+    assert "'app:x:10001:10001:containerize app:/home/app:/usr/sbin/nologin'" in users
+    assert "chown 10001:10001 /users/home/app && chmod 0750 /users/home/app" in users
+    assert "useradd" not in text
+    runtime = stage(text, "runtime")
+    assert "COPY --link --from=users /users/etc/passwd /users/etc/group /etc/" in runtime
+    assert "COPY --link --from=users /users/home/ /home/" in runtime
+    assert not any(line.startswith("RUN") for line in runtime.splitlines())
 
 
 def test_build_tools_only_where_an_sdist_needs_them(hello: config.Config) -> None:
@@ -223,9 +296,10 @@ def test_dependency_layers_come_before_the_application(hello: config.Config) -> 
     assert not any(line.startswith("RUN") for line in final)
     assert "USER 10001:10001" in final
     check = stage(text, "app-gunicorn")
-    # The import runs on the target platform, with the venv made natively.
+    # The import runs on the check platform, with the check platform's venv.
     assert check.startswith(
-        "FROM base AS app-gunicorn\nCOPY --link --from=venv-gunicorn /opt/venv /opt/venv"
+        "FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-gunicorn\n"
+        "COPY --link --from=check-venv-gunicorn /opt/venv /opt/venv"
     )
     assert check.splitlines()[-1] == (
         'RUN --network=none ["/opt/venv/bin/python", '
@@ -248,7 +322,11 @@ def test_static_files_made_at_build_time_come_from_their_own_stage(
     )
     text = dockerfile.render(make(replace(hello, static=static)))
     made = stage(text, "static")
-    assert made.startswith("FROM base AS static\nCOPY --link --from=deps /opt/venv /opt/venv")
+    # Made once, on the check platform, with the check platform's venv.
+    assert made.startswith(
+        "FROM --platform=linux/amd64 ${BASE_IMAGE} AS static\n"
+        "COPY --link --from=check-deps /opt/venv /opt/venv"
+    )
     assert (
         "RUN --network=none python manage.py collectstatic \\\n && test -d /app/staticfiles" in made
     )
@@ -259,8 +337,7 @@ def test_static_files_made_at_build_time_come_from_their_own_stage(
 
 def test_runtime_stage_user_labels_healthcheck(hello: config.Config) -> None:
     runtime = stage(dockerfile.render(make(hello)), "runtime")
-    assert "app:x:10001:10001:" in runtime
-    assert "useradd" not in runtime
+    assert "COPY --link --from=users" in runtime
     assert 'org.opencontainers.image.created="2024-01-02T03:04:05Z"' in runtime
     assert 'org.opencontainers.image.revision="0123abc"' in runtime
     assert 'org.opencontainers.image.base.digest="sha256:' + "a" * 64 + '"' in runtime
