@@ -131,14 +131,15 @@ def render(plan: BuildPlan) -> str:
         ),
         "",
     ]
+    lines += [
+        "# wheels: the target platform's folder of the wheelhouse (each platform's folder is",
+        "# a build context of its own, so the stages that read it name no TARGET* argument",
+        "# and BuildKit runs the same install once, whichever stage asks for it).",
+        f"FROM {WHEELHOUSE_CONTEXT}-${{TARGETOS}}-${{TARGETARCH}}${{TARGETVARIANT}} AS wheels",
+        "",
+    ]
     lines += ["# deps: the application's locked dependencies, offline from the wheelhouse."]
-    lines += ["FROM builder AS deps", "ARG TARGETOS TARGETARCH TARGETVARIANT"]
-    if plan.base_manifest:
-        lines.append(_install(plan, VENV, plan.base_manifest, source="the app's requirements"))
-    lines.append("")
-
-    for stage in plan.servers:
-        lines += _venv_stage(plan, stage)
+    lines += _venv_stages(plan, prefix="", wheels="wheels")
     lines += _check_venv_stages(plan)
     if plan.static and plan.static.command:
         lines += _static_stage(plan)
@@ -209,27 +210,42 @@ def render_compile(plan: BuildPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _venv_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
-    name = _stage_name(stage)
-    lines = [
-        f"# venv-{name}: {name} and its dependencies on top of deps.",
-        f"FROM deps AS {dockerfile_stage('venv-' + name)}",
-        "ARG TARGETOS TARGETARCH TARGETVARIANT",
-        _install(plan, VENV, stage.manifest, source=f"the {name} server's requirements"),
-    ]
-    # unchecked-hash pycs carry no timestamps: the same sources give the same bytes.
-    lines.append(
-        _run(
-            [
-                [
-                    f"{VENV}/bin/python", "-m", "compileall", "-q", "-j", "0",
-                    "--invalidation-mode", "unchecked-hash", VENV,
-                ]
-            ],
-            network=False,
+def _venv_stages(plan: BuildPlan, *, prefix: str, wheels: str, servers: bool = True) -> list[str]:
+    """``deps`` then one ``venv-<server>`` per server, each named with *prefix*, from
+    the wheels of the stage *wheels*."""
+    deps = f"{prefix}deps"
+    lines = [f"FROM builder AS {deps}"]
+    if plan.base_manifest:
+        lines.append(
+            _install(plan, VENV, plan.base_manifest, source="the app's requirements", wheels=wheels)
         )
-    )  # fmt: skip
     lines.append("")
+    for stage in plan.servers if servers else ():
+        name = _stage_name(stage)
+        lines += [
+            f"# {prefix}venv-{name}: {name} and its dependencies on top of {deps}.",
+            f"FROM {deps} AS {dockerfile_stage(prefix + 'venv-' + name)}",
+            _install(
+                plan,
+                VENV,
+                stage.manifest,
+                source=f"the {name} server's requirements",
+                wheels=wheels,
+            ),
+        ]
+        # unchecked-hash pycs carry no timestamps: the same sources give the same bytes.
+        lines.append(
+            _run(
+                [
+                    [
+                        f"{VENV}/bin/python", "-m", "compileall", "-q", "-j", "0",
+                        "--invalidation-mode", "unchecked-hash", VENV,
+                    ]
+                ],
+                network=False,
+            )
+        )  # fmt: skip
+        lines.append("")
     return lines
 
 
@@ -371,38 +387,20 @@ def _check_base(plan: BuildPlan) -> str:
 
 def _check_venv_stages(plan: BuildPlan) -> list[str]:
     """The venvs again, with the check platform's wheels: what the import check and the
-    static command run with. They name no target platform, so each is built once."""
+    static command run with. They name no target platform, so each is built once; and
+    for the target that is the check platform they are the very same steps as its own
+    venvs', which BuildKit runs once."""
     static = bool(plan.static and plan.static.command)
     if not (plan.import_check or static):
         return []
-    folder = plan.check_platform.slug
-    lines = [
-        "# check-deps, check-venv-<server>: the same venvs with the wheels of "
-        f"{plan.check_platform},",
-        "# the platform the import check and the static command run on, once for every target.",
-        "FROM builder AS check-deps",
+    context = f"{WHEELHOUSE_CONTEXT}-{plan.check_platform.slug}"
+    return [
+        "# check-wheels, check-deps, check-venv-<server>: the same venvs with the wheels of",
+        f"# {plan.check_platform}, the platform the import check and the static command run on.",
+        f"FROM {dockerfile_stage(context)} AS check-wheels",
+        "",
+        *_venv_stages(plan, prefix="check-", wheels="check-wheels", servers=plan.import_check),
     ]
-    if plan.base_manifest:
-        lines.append(
-            _install(plan, VENV, plan.base_manifest, source="the app's requirements", folder=folder)
-        )
-    lines.append("")
-    if not plan.import_check:
-        return lines
-    for stage in plan.servers:
-        name = _stage_name(stage)
-        lines += [
-            f"FROM check-deps AS {dockerfile_stage('check-venv-' + name)}",
-            _install(
-                plan,
-                VENV,
-                stage.manifest,
-                source=f"the {name} server's requirements",
-                folder=folder,
-            ),
-            "",
-        ]
-    return lines
 
 
 def _app_files(plan: BuildPlan) -> list[str]:
@@ -423,23 +421,21 @@ def _run(commands: Sequence[Sequence[str]], *, network: bool, source: str | None
     return prefix + joined
 
 
-# The target platform's folder in the wheelhouse.
-_TARGET_FOLDER = "${TARGETOS}-${TARGETARCH}${TARGETVARIANT}"
+def _mounts(wheels: str | None = None) -> str:
+    """The wheelhouse, the tools and the build step scripts, bind-mounted read-only.
 
-
-def _wheelhouse_mount(folder: str = _TARGET_FOLDER) -> str:
-    return (
-        f"--mount=type=bind,from={dockerfile_stage(WHEELHOUSE_CONTEXT)},"
-        f"source={folder},target={_WHEELHOUSE}"
-    )
-
-
-def _mounts(folder: str = _TARGET_FOLDER) -> str:
-    """The wheelhouse (the target platform's folder unless *folder* names another), the
-    tools and the build step scripts, bind-mounted read-only."""
+    The wheels come from the stage *wheels*, else from the target platform's folder of
+    the one wheelhouse context (the compile build)."""
+    if wheels is None:
+        wheelhouse = (
+            f"--mount=type=bind,from={dockerfile_stage(WHEELHOUSE_CONTEXT)},"
+            f"source=${{TARGETOS}}-${{TARGETARCH}}${{TARGETVARIANT}},target={_WHEELHOUSE}"
+        )
+    else:
+        wheelhouse = f"--mount=type=bind,from={dockerfile_stage(wheels)},target={_WHEELHOUSE}"
     tools = f"--mount=type=bind,from={dockerfile_stage(TOOLS_CONTEXT)},target={_TOOLS}"
     steps = f"--mount=type=bind,source={BUILDSTEPS_CONTEXT},target={MOUNT_DIR}"
-    return f"{_wheelhouse_mount(folder)} \\\n    {tools} \\\n    {steps}"
+    return f"{wheelhouse} \\\n    {tools} \\\n    {steps}"
 
 
 def _install(
@@ -449,7 +445,7 @@ def _install(
     *,
     source: str,
     tools: Sequence[str] = (),
-    folder: str = _TARGET_FOLDER,
+    wheels: str | None = None,
 ) -> str:
     """Install the wheels *manifest* lists into *venv*, offline, each hash-checked.
 
@@ -469,7 +465,7 @@ def _install(
     for tool in tools:
         argv += ["--with", tool]
     argv.append(manifest)
-    return f"RUN --network=none {_mounts(folder)} \\\n    " + shell_command(argv, source=source)
+    return f"RUN --network=none {_mounts(wheels)} \\\n    " + shell_command(argv, source=source)
 
 
 def _apt_install(packages: Iterable[str], *, source: str) -> str:

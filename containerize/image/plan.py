@@ -274,6 +274,12 @@ def invocations(
 ) -> tuple[buildx.BuildInvocation, ...]:
     """One buildx invocation per server target."""
     out = None if output == "none" else buildx.Output(kind=output)
+    # Each platform's folder of the wheelhouse is a context of its own (see
+    # dockerfile.py); every one the plan has, as the check platform may not be built.
+    contexts = (
+        (TOOLS_CONTEXT, tools),
+        *((f"{WHEELHOUSE_CONTEXT}-{p.slug}", wheelhouse / p.slug) for p in plan.platforms),
+    )
     return tuple(
         buildx.BuildInvocation(
             context=context,
@@ -281,7 +287,7 @@ def invocations(
             target=stage.name,
             platforms=tuple(platforms or plan.platforms),
             tags=stage.tags,
-            build_contexts=((TOOLS_CONTEXT, tools), (WHEELHOUSE_CONTEXT, wheelhouse)),
+            build_contexts=contexts,
             output=out,
             builder=builder,
             cache_from=tuple(cache_from),

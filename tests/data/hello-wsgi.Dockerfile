@@ -13,18 +13,21 @@ FROM ${BASE_IMAGE} AS base
 FROM --platform=${BUILDPLATFORM} ${BASE_IMAGE} AS builder
 RUN --network=none /usr/bin/python3 -m venv --without-pip /opt/venv
 
+# wheels: the target platform's folder of the wheelhouse (each platform's folder is
+# a build context of its own, so the stages that read it name no TARGET* argument
+# and BuildKit runs the same install once, whichever stage asks for it).
+FROM wheelhouse-${TARGETOS}-${TARGETARCH}${TARGETVARIANT} AS wheels
+
 # deps: the application's locked dependencies, offline from the wheelhouse.
 FROM builder AS deps
-ARG TARGETOS TARGETARCH TARGETVARIANT
-RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-base.json
 
 # venv-gunicorn: gunicorn and its dependencies on top of deps.
 FROM deps AS venv-gunicorn
-ARG TARGETOS TARGETARCH TARGETVARIANT
-RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-gunicorn.json
@@ -32,8 +35,7 @@ RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mod
 
 # venv-uwsgi: uwsgi and its dependencies on top of deps.
 FROM deps AS venv-uwsgi
-ARG TARGETOS TARGETARCH TARGETVARIANT
-RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-uwsgi.json
@@ -41,8 +43,7 @@ RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mod
 
 # venv-mod_wsgi: mod_wsgi and its dependencies on top of deps.
 FROM deps AS venv-mod_wsgi
-ARG TARGETOS TARGETARCH TARGETVARIANT
-RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-mod_wsgi.json
@@ -50,44 +51,53 @@ RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mod
 
 # venv-cheroot: cheroot and its dependencies on top of deps.
 FROM deps AS venv-cheroot
-ARG TARGETOS TARGETARCH TARGETVARIANT
-RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-cheroot.json
 RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
 
-# check-deps, check-venv-<server>: the same venvs with the wheels of linux/amd64,
-# the platform the import check and the static command run on, once for every target.
+# check-wheels, check-deps, check-venv-<server>: the same venvs with the wheels of
+# linux/amd64, the platform the import check and the static command run on.
+FROM wheelhouse-linux-amd64 AS check-wheels
+
 FROM builder AS check-deps
-RUN --network=none --mount=type=bind,from=wheelhouse,source=linux-amd64,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-base.json
 
+# check-venv-gunicorn: gunicorn and its dependencies on top of check-deps.
 FROM check-deps AS check-venv-gunicorn
-RUN --network=none --mount=type=bind,from=wheelhouse,source=linux-amd64,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-gunicorn.json
+RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
 
+# check-venv-uwsgi: uwsgi and its dependencies on top of check-deps.
 FROM check-deps AS check-venv-uwsgi
-RUN --network=none --mount=type=bind,from=wheelhouse,source=linux-amd64,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-uwsgi.json
+RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
 
+# check-venv-mod_wsgi: mod_wsgi and its dependencies on top of check-deps.
 FROM check-deps AS check-venv-mod_wsgi
-RUN --network=none --mount=type=bind,from=wheelhouse,source=linux-amd64,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-mod_wsgi.json
+RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
 
+# check-venv-cheroot: cheroot and its dependencies on top of check-deps.
 FROM check-deps AS check-venv-cheroot
-RUN --network=none --mount=type=bind,from=wheelhouse,source=linux-amd64,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-cheroot.json
+RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
 
 # app-gunicorn: the app, imported once with gunicorn's venv and the project's
 # environment, without network: an app that fails to import fails the build.

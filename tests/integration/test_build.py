@@ -127,7 +127,9 @@ def test_bake_file_builds_with_buildx_bake(
     assert document["group"]["default"]["targets"] == ["gunicorn"]
     target = document["target"]["gunicorn"]
     assert target["platforms"] == ["linux/amd64", "linux/arm64"]
-    assert Path(target["contexts"]["wheelhouse"], "linux-arm64").is_dir()
+    # One context per platform's folder of the wheelhouse.
+    assert Path(target["contexts"]["wheelhouse-linux-arm64"]).is_dir()
+    assert Path(target["contexts"]["wheelhouse-linux-amd64"]).is_dir()
     # A real bake build of that file (cached layers from the other builds make it quick).
     process.run(["docker", "buildx", "bake", "--file", str(bake), "--progress", "plain"])
     for tag in target["tags"]:

@@ -108,8 +108,10 @@ def test_one_final_target_per_server_with_its_stop_signal(hello: config.Config) 
 def test_installs_are_offline_hash_checked_and_bind_mounted(hello: config.Config) -> None:
     text = dockerfile.render(make(hello))
     deps = stage(text, "deps")
-    assert "RUN --network=none --mount=type=bind,from=wheelhouse," in deps
-    assert "source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse" in deps
+    assert "RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse" in deps
+    # Each platform's folder is a context of its own, chosen by the target platform.
+    wheels = "FROM wheelhouse-${TARGETOS}-${TARGETARCH}${TARGETVARIANT} AS wheels"
+    assert wheels in text
     assert "--mount=type=bind,from=tools,target=/tools" in deps
     assert "--mount=type=bind,source=containerize/buildsteps,target=/containerize-steps" in deps
     assert (
@@ -137,6 +139,9 @@ def test_only_os_packages_run_on_the_target_platform(hello: config.Config) -> No
     install OS packages are the target's."""
     text = dockerfile.render(make(hello))
     froms = _froms(text)
+    # The wheelhouse folders: build contexts, not stages that run anything.
+    assert {n for n, line in froms.items() if " wheelhouse-" in line} == {"wheels", "check-wheels"}
+    del froms["wheels"], froms["check-wheels"]
     assert froms["builder"] == "FROM --platform=${BUILDPLATFORM} ${BASE_IMAGE} AS builder"
     assert froms["base"] == "FROM ${BASE_IMAGE} AS base"
     native = {"builder"}
@@ -180,13 +185,16 @@ def test_the_check_stages_name_no_target_platform(hello: config.Config) -> None:
         body = stage(text, name)
         assert "ARG" not in body, name
         assert "TARGET" not in body, name
-    venv = stage(text, "check-venv-gunicorn")
-    assert venv.startswith("FROM check-deps AS check-venv-gunicorn\n")
-    assert "--mount=type=bind,from=wheelhouse,source=linux-amd64,target=/wheelhouse" in venv
-    assert "install-gunicorn.json" in venv
+    assert "FROM wheelhouse-linux-amd64 AS check-wheels" in text
+    # The same instructions as the target's venvs, with the check platform's wheels:
+    # for that target, BuildKit runs them once for both.
+    for name in ("deps", *(f"venv-{s}" for s in hello.servers)):
+        own = stage(text, name).replace("from=wheels,", "from=check-wheels,")
+        check = stage(text, f"check-{name}").replace("check-deps", "deps")
+        assert own.split("\n", 1)[1] == check.split("\n", 1)[1], name
     assert "install-base.json" in stage(text, "check-deps")
-    # The target's venv, which the image gets, still comes from the target's wheels.
-    assert "source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT}" in stage(text, "venv-gunicorn")
+    for name in [*(f"venv-{s}" for s in hello.servers), "deps"]:
+        assert "ARG" not in stage(text, name), name
 
 
 def test_the_check_runs_on_a_target_this_machine_runs_natively(hello: config.Config) -> None:
@@ -199,7 +207,7 @@ def test_the_check_runs_on_a_target_this_machine_runs_natively(hello: config.Con
     assert plan.check_platform((LINUX_ARM64,), "amd64") == LINUX_ARM64
     text = dockerfile.render(make(replace(hello, platforms=(LINUX_ARM64,))))
     assert "FROM --platform=linux/arm64 ${BASE_IMAGE} AS app-gunicorn" in text
-    assert "source=linux-arm64,target=/wheelhouse" in stage(text, "check-venv-gunicorn")
+    assert "FROM wheelhouse-linux-arm64 AS check-wheels" in text
     on_arm = dockerfile.render(make(hello, native_arch="arm64"))
     assert "FROM --platform=linux/arm64 ${BASE_IMAGE} AS app-cheroot" in on_arm
 
@@ -378,7 +386,8 @@ def test_invocations_argv(hello: config.Config, tmp_path: Path) -> None:
         "--tag", "127.0.0.1:5000/containerize-examples/hello-wsgi:gunicorn",
         "--tag", "127.0.0.1:5000/containerize-examples/hello-wsgi:1.0.0-gunicorn",
         "--build-context", f"tools={tmp_path / 'tools'}",
-        "--build-context", f"wheelhouse={tmp_path / 'wh'}",
+        "--build-context", f"wheelhouse-linux-amd64={tmp_path / 'wh' / 'linux-amd64'}",
+        "--build-context", f"wheelhouse-linux-arm64={tmp_path / 'wh' / 'linux-arm64'}",
         "--cache-from", "type=registry,ref=r/cache",
         "--provenance", "false",
         "--push",
