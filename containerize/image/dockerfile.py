@@ -35,7 +35,8 @@ Stages, in dependency order:
     the final image: runtime OS packages, the venv, containerize's entrypoint and
     the server's settings, the application.
 
-The wheelhouse is bind-mounted from a named build context, never copied into a layer,
+The wheelhouse is bind-mounted from named build contexts (one per platform's folder,
+``wheelhouse-linux-amd64``; the compile build has one for the whole), never copied into a layer,
 and every install step runs with ``--network=none``. Dependency layers never depend
 on application files, so a code change rebuilds only the last ``COPY``.
 

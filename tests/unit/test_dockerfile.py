@@ -218,6 +218,15 @@ def test_without_check_or_static_command_no_check_venvs(hello: config.Config) ->
     assert "check-venv" not in text
 
 
+def test_a_static_command_without_the_check_needs_only_check_deps(hello: config.Config) -> None:
+    static = config.StaticFiles(url="/static/", dir="staticfiles", command=("make-static",))
+    text = dockerfile.render(make(replace(hello, import_check=False, static=static)))
+    assert "FROM builder AS check-deps" in text
+    assert " AS check-venv" not in text
+    assert "--check" not in text
+    assert stage(text, "static").startswith("FROM --platform=linux/amd64 ${BASE_IMAGE} AS static")
+
+
 def test_the_user_is_written_natively_from_the_targets_own_files(hello: config.Config) -> None:
     text = dockerfile.render(make(hello))
     users = stage(text, "users")
