@@ -14,23 +14,31 @@ Stages, in dependency order:
     offline from the wheelhouse by pypa's installer;
 ``venv-<server>``
     one server and its dependencies on top, bytecode compiled deterministically;
+``check-deps``, ``check-venv-<server>``
+    the same venvs with the wheels of the plan's *check platform* (the target this
+    machine runs natively, else the first target), for the two stages below;
 ``static``
     when the project has a command that makes its static files (collectstatic):
-    the app with deps' venv on the target platform, and the command run there;
+    the app with check-deps' venv on the check platform, and the command run there;
+``app-<server>``
+    the application on top of check-venv-<server>, on the check platform, imported
+    once without network so that a broken import fails the build; the final image
+    copies the application from it, so the check always runs and leaves no layer
+    behind. The check stages name the check platform literally and declare no
+    TARGET* argument: the same text for every target, so BuildKit runs each once;
+``users``
+    on the build platform, the target base image's ``/etc/passwd`` and ``/etc/group``
+    (read through a mount) with the app's user added, and its home;
 ``runtime``
     the base image plus the Debian packages the app's compiled wheels need and the
-    project's declared run packages (:mod:`containerize.syspackages`), and the
-    non-root user;
-``app-<server>``
-    the application on top of the server's venv, imported once without network so
-    that a broken import fails the build (on ``runtime`` when that installs system
-    packages, so the import loads the libraries the image will have); the final image
-    copies the application from it, so the check always runs and leaves no layer;
+    project's declared run packages (:mod:`containerize.syspackages`), and the account
+    files and home from ``users``;
 ``<server>``
     the final image: runtime OS packages, the venv, containerize's entrypoint and
     the server's settings, the application.
 
-The wheelhouse is bind-mounted from a named build context, never copied into a layer,
+The wheelhouse is bind-mounted from named build contexts (one per platform's folder,
+``wheelhouse-linux-amd64``; the compile build has one for the whole), never copied into a layer,
 and every install step runs with ``--network=none``. Dependency layers never depend
 on application files, so a code change rebuilds only the last ``COPY``.
 
@@ -84,6 +92,9 @@ _COMPILED = "/wheels"
 _BASE_PACKAGES = "/opt/containerize-base-packages.txt"
 _SYSTEM_PACKAGES = "tool.containerize.system-packages"
 _HOME = "/home/app"
+# The users stage: the target's /etc, mounted, and the account files it writes.
+_BASE_ETC = "/base-etc"
+_USERS = "/users"
 
 # Where a value in the plan came from, for error messages.
 _BASE_IMAGE = "tool.containerize.base-image (pinned in containerize.lock)"
@@ -131,20 +142,23 @@ def render(plan: BuildPlan) -> str:
         ),
         "",
     ]
+    lines += [
+        "# wheels: the target platform's folder of the wheelhouse (each platform's folder is",
+        "# a build context of its own, so the stages that read it name no TARGET* argument",
+        "# and BuildKit runs the same install once, whichever stage asks for it).",
+        f"FROM {WHEELHOUSE_CONTEXT}-${{TARGETOS}}-${{TARGETARCH}}${{TARGETVARIANT}} AS wheels",
+        "",
+    ]
     lines += ["# deps: the application's locked dependencies, offline from the wheelhouse."]
-    lines += ["FROM builder AS deps", "ARG TARGETOS TARGETARCH TARGETVARIANT"]
-    if plan.base_manifest:
-        lines.append(_install(plan, VENV, plan.base_manifest, source="the app's requirements"))
-    lines.append("")
-
-    for stage in plan.servers:
-        lines += _venv_stage(plan, stage)
+    lines += _venv_stages(plan, prefix="", wheels="wheels")
+    lines += _check_venv_stages(plan)
     if plan.static and plan.static.command:
         lines += _static_stage(plan)
-    lines += _runtime_stage(plan)
     if plan.import_check:
         for stage in plan.servers:
             lines += _app_stage(plan, stage)
+    lines += _users_stage(plan)
+    lines += _runtime_stage(plan)
     for stage in plan.servers:
         lines += _final_stage(plan, stage)
     return "\n".join(lines).rstrip("\n") + "\n"
@@ -216,27 +230,42 @@ def render_compile(plan: BuildPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _venv_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
-    name = _stage_name(stage)
-    lines = [
-        f"# venv-{name}: {name} and its dependencies on top of deps.",
-        f"FROM deps AS {dockerfile_stage('venv-' + name)}",
-        "ARG TARGETOS TARGETARCH TARGETVARIANT",
-        _install(plan, VENV, stage.manifest, source=f"the {name} server's requirements"),
-    ]
-    # unchecked-hash pycs carry no timestamps: the same sources give the same bytes.
-    lines.append(
-        _run(
-            [
-                [
-                    f"{VENV}/bin/python", "-m", "compileall", "-q", "-j", "0",
-                    "--invalidation-mode", "unchecked-hash", VENV,
-                ]
-            ],
-            network=False,
+def _venv_stages(plan: BuildPlan, *, prefix: str, wheels: str, servers: bool = True) -> list[str]:
+    """``deps`` then one ``venv-<server>`` per server, each named with *prefix*, from
+    the wheels of the stage *wheels*."""
+    deps = f"{prefix}deps"
+    lines = [f"FROM builder AS {deps}"]
+    if plan.base_manifest:
+        lines.append(
+            _install(plan, VENV, plan.base_manifest, source="the app's requirements", wheels=wheels)
         )
-    )  # fmt: skip
     lines.append("")
+    for stage in plan.servers if servers else ():
+        name = _stage_name(stage)
+        lines += [
+            f"# {prefix}venv-{name}: {name} and its dependencies on top of {deps}.",
+            f"FROM {deps} AS {dockerfile_stage(prefix + 'venv-' + name)}",
+            _install(
+                plan,
+                VENV,
+                stage.manifest,
+                source=f"the {name} server's requirements",
+                wheels=wheels,
+            ),
+        ]
+        # unchecked-hash pycs carry no timestamps: the same sources give the same bytes.
+        lines.append(
+            _run(
+                [
+                    [
+                        f"{VENV}/bin/python", "-m", "compileall", "-q", "-j", "0",
+                        "--invalidation-mode", "unchecked-hash", VENV,
+                    ]
+                ],
+                network=False,
+            )
+        )  # fmt: skip
+        lines.append("")
     return lines
 
 
@@ -246,9 +275,10 @@ def _static_stage(plan: BuildPlan) -> list[str]:
     folder = f"{plan.app_dir}/{plan.static.dir}"
     return [
         "# static: the static files, made by the project's command from the app and its",
-        "# dependencies (no server needed), then copied into each image.",
-        "FROM base AS static",
-        f"COPY --link --from=deps {dockerfile_word(VENV)} {dockerfile_word(VENV)}",
+        f"# dependencies (no server needed), once, on {plan.check_platform}; then copied",
+        "# into each image.",
+        f"FROM {_check_parent(plan)} AS static",
+        f"COPY --link --from=check-deps {dockerfile_word(VENV)} {dockerfile_word(VENV)}",
         f"COPY --link app/ {_app_dir(plan, '/')}",
         f"WORKDIR {_app_dir(plan)}",
         _env(plan),
@@ -293,7 +323,8 @@ def _runtime_stage(plan: BuildPlan) -> list[str]:
             if plan.runtime_packages
             else []
         ),
-        _add_user(plan.uid, plan.gid),
+        f"COPY --link --from=users {_USERS}/etc/passwd {_USERS}/etc/group /etc/",
+        f"COPY --link --from=users {_USERS}/home/ /home/",
         _env(plan),
         f"WORKDIR {_app_dir(plan)}",
         f"EXPOSE {dockerfile_word(str(port), source='tool.containerize.port')}",
@@ -354,13 +385,12 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
     name = _stage_name(stage)
     image_dir = dockerfile_word(IMAGE_DIR + "/")
     check = [f"{VENV}/bin/python", f"{IMAGE_DIR}/containerize_wsgi.py", "--check"]
-    # With system packages (libpq5 for psycopg2), the import needs them as the image will.
-    parent = "runtime" if plan.runtime_packages else "base"
     return [
         f"# app-{name}: the app, imported once with {name}'s venv and the project's",
         "# environment, without network: an app that fails to import fails the build.",
-        f"FROM {parent} AS {dockerfile_stage('app-' + name)}",
-        f"COPY --link --from={dockerfile_stage('venv-' + name)} "
+        f"# It runs on {plan.check_platform}, once for every target platform.",
+        f"FROM {_check_parent(plan)} AS {dockerfile_stage('app-' + name)}",
+        f"COPY --link --from={dockerfile_stage('check-venv-' + name)} "
         f"{dockerfile_word(VENV)} {dockerfile_word(VENV)}",
         f"COPY --link {RUNTIME_CONTEXT}/ {image_dir}",
         f"COPY --link {dockerfile_word(stage.context_dir + '/')} {image_dir}",
@@ -370,6 +400,51 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         f"USER {_user(plan.uid, plan.gid)}",
         f"RUN --network=none {exec_form(check)}",
         "",
+    ]
+
+
+def _check_base(plan: BuildPlan) -> str:
+    """The base image on the check platform (a literal: the same stage for every target,
+    which BuildKit then runs once)."""
+    platform = dockerfile_word(str(plan.check_platform), source="tool.containerize.platforms")
+    return f"--platform={platform} ${{BASE_IMAGE}}"
+
+
+def _check_parent(plan: BuildPlan) -> str:
+    """What the import check and the static command start from: the base image on the
+    check platform, with the runtime stage's system packages when there are any (libpq5
+    for psycopg2: the import loads the libraries the image will have)."""
+    return "check-runtime" if plan.runtime_packages else _check_base(plan)
+
+
+def _check_venv_stages(plan: BuildPlan) -> list[str]:
+    """The venvs again, with the check platform's wheels: what the import check and the
+    static command run with. They name no target platform, so each is built once; and
+    for the target that is the check platform they are the very same steps as its own
+    venvs', which BuildKit runs once."""
+    static = bool(plan.static and plan.static.command)
+    if not (plan.import_check or static):
+        return []
+    context = f"{WHEELHOUSE_CONTEXT}-{plan.check_platform.slug}"
+    runtime = (
+        [
+            "# check-runtime: the runtime stage's system packages, on the check platform.",
+            f"FROM {_check_base(plan)} AS check-runtime",
+            _apt_install(
+                plan.runtime_packages, source=_SYSTEM_PACKAGES, arch=plan.check_platform.arch
+            ),
+            "",
+        ]
+        if plan.runtime_packages
+        else []
+    )
+    return [
+        "# check-wheels, check-deps, check-venv-<server>: the same venvs with the wheels of",
+        f"# {plan.check_platform}, the platform the import check and the static command run on.",
+        f"FROM {dockerfile_stage(context)} AS check-wheels",
+        "",
+        *_venv_stages(plan, prefix="check-", wheels="check-wheels", servers=plan.import_check),
+        *runtime,
     ]
 
 
@@ -398,22 +473,31 @@ def _run(commands: Sequence[Sequence[str]], *, network: bool, source: str | None
     return prefix + joined
 
 
-def _wheelhouse_mount() -> str:
-    return (
-        f"--mount=type=bind,from={dockerfile_stage(WHEELHOUSE_CONTEXT)},"
-        f"source=${{TARGETOS}}-${{TARGETARCH}}${{TARGETVARIANT}},target={_WHEELHOUSE}"
-    )
+def _mounts(wheels: str | None = None) -> str:
+    """The wheelhouse, the tools and the build step scripts, bind-mounted read-only.
 
-
-def _mounts() -> str:
-    """The wheelhouse, the tools and the build step scripts, bind-mounted read-only."""
+    The wheels come from the stage *wheels*, else from the target platform's folder of
+    the one wheelhouse context (the compile build)."""
+    if wheels is None:
+        wheelhouse = (
+            f"--mount=type=bind,from={dockerfile_stage(WHEELHOUSE_CONTEXT)},"
+            f"source=${{TARGETOS}}-${{TARGETARCH}}${{TARGETVARIANT}},target={_WHEELHOUSE}"
+        )
+    else:
+        wheelhouse = f"--mount=type=bind,from={dockerfile_stage(wheels)},target={_WHEELHOUSE}"
     tools = f"--mount=type=bind,from={dockerfile_stage(TOOLS_CONTEXT)},target={_TOOLS}"
     steps = f"--mount=type=bind,source={BUILDSTEPS_CONTEXT},target={MOUNT_DIR}"
-    return f"{_wheelhouse_mount()} \\\n    {tools} \\\n    {steps}"
+    return f"{wheelhouse} \\\n    {tools} \\\n    {steps}"
 
 
 def _install(
-    plan: BuildPlan, venv: str, manifest: str, *, source: str, tools: Sequence[str] = ()
+    plan: BuildPlan,
+    venv: str,
+    manifest: str,
+    *,
+    source: str,
+    tools: Sequence[str] = (),
+    wheels: str | None = None,
 ) -> str:
     """Install the wheels *manifest* lists into *venv*, offline, each hash-checked.
 
@@ -433,10 +517,12 @@ def _install(
     for tool in tools:
         argv += ["--with", tool]
     argv.append(manifest)
-    return f"RUN --network=none {_mounts()} \\\n    " + shell_command(argv, source=source)
+    return f"RUN --network=none {_mounts(wheels)} \\\n    " + shell_command(argv, source=source)
 
 
-def _apt_install(packages: Iterable[str], *, source: str) -> str:
+def _apt_install(packages: Iterable[str], *, source: str, arch: str = "${TARGETARCH}") -> str:
+    """An offline-cached apt install; *arch* names the caches (a stage that declares no
+    TARGETARCH, to run once for every target, gives its platform's literally)."""
     for package in packages:
         if not _DEBIAN_PACKAGE_RE.fullmatch(package):
             raise ConfigError(
@@ -445,9 +531,9 @@ def _apt_install(packages: Iterable[str], *, source: str) -> str:
             )
     names = " ".join(shell_word(package, source=source) for package in sorted(set(packages)))
     cache = (
-        "--mount=type=cache,id=containerize-apt-cache-${TARGETARCH},"
+        f"--mount=type=cache,id=containerize-apt-cache-{arch},"
         "target=/var/cache/apt,sharing=locked \\\n    "
-        "--mount=type=cache,id=containerize-apt-lists-${TARGETARCH},"
+        f"--mount=type=cache,id=containerize-apt-lists-{arch},"
         "target=/var/lib/apt/lists,sharing=locked"
     )
     # The cache mounts keep package lists and .debs out of the layer.
@@ -463,21 +549,32 @@ def _apt_install(packages: Iterable[str], *, source: str) -> str:
     )
 
 
-def _add_user(uid: int, gid: int) -> str:
-    uid, gid = _id(uid, "uid"), _id(gid, "gid")
+def _users_stage(plan: BuildPlan) -> list[str]:
+    """The target base image's account files with the app's user and group added, and
+    its home: made on the build platform, copied by the runtime stage."""
+    uid, gid = _id(plan.uid, "uid"), _id(plan.gid, "gid")
     group = shell_word(f"app:x:{gid}:", always_quote=True)
     passwd = shell_word(
         f"app:x:{uid}:{gid}:containerize app:{_HOME}:/usr/sbin/nologin", always_quote=True
     )
-    home = shell_word(_HOME)
-    # Written directly rather than with useradd: no shadow dates, so the layer is
-    # reproducible, and no dependency on the passwd package.
-    return (
-        f"RUN --network=none echo {group} >> /etc/group \\\n"
-        f" && echo {passwd} \\\n"
-        "    >> /etc/passwd \\\n"
-        f" && mkdir -p {home} && chown {shell_word(f'{uid}:{gid}')} {home} && chmod 0750 {home}"
-    )
+    home = shell_word(_USERS + _HOME)
+    # The target's own files, read through a mount: right whatever its architecture,
+    # and none of its programs runs, so nothing is emulated. Written directly rather
+    # than with useradd: no shadow dates, so the layer is reproducible, and no
+    # dependency on the passwd package.
+    return [
+        "# users: the target base image's /etc/passwd and /etc/group with the app's user",
+        "# added, and its home, written natively; the runtime stage copies them.",
+        "FROM builder AS users",
+        f"RUN --network=none --mount=type=bind,from=base,source=/etc,target={_BASE_ETC} \\",
+        f"    mkdir -p {_USERS}/etc {home} \\",
+        f" && cp {_BASE_ETC}/passwd {_BASE_ETC}/group {_USERS}/etc/ \\",
+        f" && echo {group} >> {_USERS}/etc/group \\",
+        f" && echo {passwd} \\",
+        f"    >> {_USERS}/etc/passwd \\",
+        f" && chown {shell_word(f'{uid}:{gid}')} {home} && chmod 0750 {home}",
+        "",
+    ]
 
 
 def _user(uid: int, gid: int) -> str:

@@ -197,6 +197,7 @@ def make_plan(
         needs=wheelhouse_mod.needs(resolved.selections),
         revision=revision.revision(config.project_dir),
         created=revision.created(config.project_dir),
+        native_arch=probes.native_arch(),
         derived=derived,
     )
 

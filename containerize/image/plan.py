@@ -87,6 +87,9 @@ class BuildPlan:
     labels: tuple[tuple[str, str], ...]
     static: StaticPlan | None
     import_check: bool
+    # Where the import check and the static command run, once for every target: this
+    # machine's platform when it is a target (natively), else the first target.
+    check_platform: Platform
     # The app folder in the image: the working directory and the import root.
     app_dir: str = APP_DIR
     #: What each sdist is compiled with beyond the toolchain, and where that came from.
@@ -152,9 +155,11 @@ def make_plan(
     needs: Needs,
     revision: str | None,
     created: dt.datetime,
+    native_arch: str,
     derived: DerivedPackages | None = None,
 ) -> BuildPlan:
-    """Compute the build plan; *base_image* is the reference pinned by digest.
+    """Compute the build plan; *base_image* is the reference pinned by digest,
+    *native_arch* the OCI architecture of the machine that builds.
 
     *derived* says what the compiled wheels need at run time; before the sdists are
     compiled it is unknown, and only declared run packages are planned.
@@ -224,6 +229,7 @@ def make_plan(
             else None
         ),
         import_check=config.import_check,
+        check_platform=check_platform(config.platforms, native_arch),
         app_dir=folder,
         sdist_builds=tuple(
             b
@@ -235,6 +241,19 @@ def make_plan(
             sorted({*syspackages.run_needs(needs.base_names, system), *derived.base})
         ),
     )
+
+
+def check_platform(platforms: Sequence[Platform], native_arch: str) -> Platform:
+    """The platform the import check and the static command run on, once for every
+    target: the first target the machine runs natively, else the first target (then
+    they run emulated, but still once).
+
+    Importing the app and making its static files do not depend on the CPU for pure
+    Python code, and the wheelhouse always holds a target's wheels; the build
+    platform's, when it is not a target, would have to be fetched (and its sdists
+    compiled) only for this.
+    """
+    return next((p for p in platforms if p.arch == native_arch), platforms[0])
 
 
 def server_spec(
@@ -320,6 +339,12 @@ def invocations(
 ) -> tuple[buildx.BuildInvocation, ...]:
     """One buildx invocation per server target."""
     out = None if output == "none" else buildx.Output(kind=output)
+    # Each platform's folder of the wheelhouse is a context of its own (see
+    # dockerfile.py); every one the plan has, as the check platform may not be built.
+    contexts = (
+        (TOOLS_CONTEXT, tools),
+        *((f"{WHEELHOUSE_CONTEXT}-{p.slug}", wheelhouse / p.slug) for p in plan.platforms),
+    )
     return tuple(
         buildx.BuildInvocation(
             context=context,
@@ -327,7 +352,7 @@ def invocations(
             target=stage.name,
             platforms=tuple(platforms or plan.platforms),
             tags=stage.tags,
-            build_contexts=((TOOLS_CONTEXT, tools), (WHEELHOUSE_CONTEXT, wheelhouse)),
+            build_contexts=contexts,
             output=out,
             builder=builder,
             cache_from=tuple(cache_from),

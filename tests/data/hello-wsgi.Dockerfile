@@ -13,18 +13,21 @@ FROM ${BASE_IMAGE} AS base
 FROM --platform=${BUILDPLATFORM} ${BASE_IMAGE} AS builder
 RUN --network=none /usr/bin/python3 -m venv --without-pip /opt/venv
 
+# wheels: the target platform's folder of the wheelhouse (each platform's folder is
+# a build context of its own, so the stages that read it name no TARGET* argument
+# and BuildKit runs the same install once, whichever stage asks for it).
+FROM wheelhouse-${TARGETOS}-${TARGETARCH}${TARGETVARIANT} AS wheels
+
 # deps: the application's locked dependencies, offline from the wheelhouse.
 FROM builder AS deps
-ARG TARGETOS TARGETARCH TARGETVARIANT
-RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-base.json
 
 # venv-gunicorn: gunicorn and its dependencies on top of deps.
 FROM deps AS venv-gunicorn
-ARG TARGETOS TARGETARCH TARGETVARIANT
-RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-gunicorn.json
@@ -32,8 +35,7 @@ RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mod
 
 # venv-uwsgi: uwsgi and its dependencies on top of deps.
 FROM deps AS venv-uwsgi
-ARG TARGETOS TARGETARCH TARGETVARIANT
-RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-uwsgi.json
@@ -41,8 +43,7 @@ RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mod
 
 # venv-mod_wsgi: mod_wsgi and its dependencies on top of deps.
 FROM deps AS venv-mod_wsgi
-ARG TARGETOS TARGETARCH TARGETVARIANT
-RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-mod_wsgi.json
@@ -50,20 +51,146 @@ RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mod
 
 # venv-cheroot: cheroot and its dependencies on top of deps.
 FROM deps AS venv-cheroot
-ARG TARGETOS TARGETARCH TARGETVARIANT
-RUN --network=none --mount=type=bind,from=wheelhouse,source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-cheroot.json
 RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
 
+# check-wheels, check-deps, check-venv-<server>: the same venvs with the wheels of
+# linux/amd64, the platform the import check and the static command run on.
+FROM wheelhouse-linux-amd64 AS check-wheels
+
+FROM builder AS check-deps
+RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-base.json
+
+# check-venv-gunicorn: gunicorn and its dependencies on top of check-deps.
+FROM check-deps AS check-venv-gunicorn
+RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-gunicorn.json
+RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+
+# check-venv-uwsgi: uwsgi and its dependencies on top of check-deps.
+FROM check-deps AS check-venv-uwsgi
+RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-uwsgi.json
+RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+
+# check-venv-mod_wsgi: mod_wsgi and its dependencies on top of check-deps.
+FROM check-deps AS check-venv-mod_wsgi
+RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-mod_wsgi.json
+RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+
+# check-venv-cheroot: cheroot and its dependencies on top of check-deps.
+FROM check-deps AS check-venv-cheroot
+RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-cheroot.json
+RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+
+# app-gunicorn: the app, imported once with gunicorn's venv and the project's
+# environment, without network: an app that fails to import fails the build.
+# It runs on linux/amd64, once for every target platform.
+FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-gunicorn
+COPY --link --from=check-venv-gunicorn /opt/venv /opt/venv
+COPY --link containerize/runtime/ /opt/containerize/
+COPY --link containerize/gunicorn/ /opt/containerize/
+COPY --link app/ /app/
+ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    VIRTUAL_ENV="/opt/venv" \
+    HOME="/home/app" \
+    LANG="C.UTF-8" \
+    PYTHONUNBUFFERED="1" \
+    PYTHONDONTWRITEBYTECODE="1" \
+    PYTHONFAULTHANDLER="1"
+WORKDIR /app
+USER 10001:10001
+RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
+
+# app-uwsgi: the app, imported once with uwsgi's venv and the project's
+# environment, without network: an app that fails to import fails the build.
+# It runs on linux/amd64, once for every target platform.
+FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-uwsgi
+COPY --link --from=check-venv-uwsgi /opt/venv /opt/venv
+COPY --link containerize/runtime/ /opt/containerize/
+COPY --link containerize/uwsgi/ /opt/containerize/
+COPY --link app/ /app/
+ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    VIRTUAL_ENV="/opt/venv" \
+    HOME="/home/app" \
+    LANG="C.UTF-8" \
+    PYTHONUNBUFFERED="1" \
+    PYTHONDONTWRITEBYTECODE="1" \
+    PYTHONFAULTHANDLER="1"
+WORKDIR /app
+USER 10001:10001
+RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
+
+# app-mod_wsgi: the app, imported once with mod_wsgi's venv and the project's
+# environment, without network: an app that fails to import fails the build.
+# It runs on linux/amd64, once for every target platform.
+FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-mod_wsgi
+COPY --link --from=check-venv-mod_wsgi /opt/venv /opt/venv
+COPY --link containerize/runtime/ /opt/containerize/
+COPY --link containerize/mod_wsgi/ /opt/containerize/
+COPY --link app/ /app/
+ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    VIRTUAL_ENV="/opt/venv" \
+    HOME="/home/app" \
+    LANG="C.UTF-8" \
+    PYTHONUNBUFFERED="1" \
+    PYTHONDONTWRITEBYTECODE="1" \
+    PYTHONFAULTHANDLER="1"
+WORKDIR /app
+USER 10001:10001
+RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
+
+# app-cheroot: the app, imported once with cheroot's venv and the project's
+# environment, without network: an app that fails to import fails the build.
+# It runs on linux/amd64, once for every target platform.
+FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-cheroot
+COPY --link --from=check-venv-cheroot /opt/venv /opt/venv
+COPY --link containerize/runtime/ /opt/containerize/
+COPY --link containerize/cheroot/ /opt/containerize/
+COPY --link app/ /app/
+ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    VIRTUAL_ENV="/opt/venv" \
+    HOME="/home/app" \
+    LANG="C.UTF-8" \
+    PYTHONUNBUFFERED="1" \
+    PYTHONDONTWRITEBYTECODE="1" \
+    PYTHONFAULTHANDLER="1"
+WORKDIR /app
+USER 10001:10001
+RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
+
+# users: the target base image's /etc/passwd and /etc/group with the app's user
+# added, and its home, written natively; the runtime stage copies them.
+FROM builder AS users
+RUN --network=none --mount=type=bind,from=base,source=/etc,target=/base-etc \
+    mkdir -p /users/etc /users/home/app \
+ && cp /base-etc/passwd /base-etc/group /users/etc/ \
+ && echo 'app:x:10001:' >> /users/etc/group \
+ && echo 'app:x:10001:10001:containerize app:/home/app:/usr/sbin/nologin' \
+    >> /users/etc/passwd \
+ && chown 10001:10001 /users/home/app && chmod 0750 /users/home/app
+
 # runtime: the base image, an unprivileged user with a writable home, and settings
 # shared by every server's image.
 FROM base AS runtime
-RUN --network=none echo 'app:x:10001:' >> /etc/group \
- && echo 'app:x:10001:10001:containerize app:/home/app:/usr/sbin/nologin' \
-    >> /etc/passwd \
- && mkdir -p /home/app && chown 10001:10001 /home/app && chmod 0750 /home/app
+COPY --link --from=users /users/etc/passwd /users/etc/group /etc/
+COPY --link --from=users /users/home/ /home/
 ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     VIRTUAL_ENV="/opt/venv" \
     HOME="/home/app" \
@@ -81,78 +208,6 @@ LABEL org.opencontainers.image.base.digest="sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaa
       org.opencontainers.image.revision="0123abc" \
       org.opencontainers.image.title="hello-wsgi" \
       org.opencontainers.image.version="1.0.0"
-
-# app-gunicorn: the app, imported once with gunicorn's venv and the project's
-# environment, without network: an app that fails to import fails the build.
-FROM base AS app-gunicorn
-COPY --link --from=venv-gunicorn /opt/venv /opt/venv
-COPY --link containerize/runtime/ /opt/containerize/
-COPY --link containerize/gunicorn/ /opt/containerize/
-COPY --link app/ /app/
-ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    VIRTUAL_ENV="/opt/venv" \
-    HOME="/home/app" \
-    LANG="C.UTF-8" \
-    PYTHONUNBUFFERED="1" \
-    PYTHONDONTWRITEBYTECODE="1" \
-    PYTHONFAULTHANDLER="1"
-WORKDIR /app
-USER 10001:10001
-RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
-
-# app-uwsgi: the app, imported once with uwsgi's venv and the project's
-# environment, without network: an app that fails to import fails the build.
-FROM base AS app-uwsgi
-COPY --link --from=venv-uwsgi /opt/venv /opt/venv
-COPY --link containerize/runtime/ /opt/containerize/
-COPY --link containerize/uwsgi/ /opt/containerize/
-COPY --link app/ /app/
-ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    VIRTUAL_ENV="/opt/venv" \
-    HOME="/home/app" \
-    LANG="C.UTF-8" \
-    PYTHONUNBUFFERED="1" \
-    PYTHONDONTWRITEBYTECODE="1" \
-    PYTHONFAULTHANDLER="1"
-WORKDIR /app
-USER 10001:10001
-RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
-
-# app-mod_wsgi: the app, imported once with mod_wsgi's venv and the project's
-# environment, without network: an app that fails to import fails the build.
-FROM base AS app-mod_wsgi
-COPY --link --from=venv-mod_wsgi /opt/venv /opt/venv
-COPY --link containerize/runtime/ /opt/containerize/
-COPY --link containerize/mod_wsgi/ /opt/containerize/
-COPY --link app/ /app/
-ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    VIRTUAL_ENV="/opt/venv" \
-    HOME="/home/app" \
-    LANG="C.UTF-8" \
-    PYTHONUNBUFFERED="1" \
-    PYTHONDONTWRITEBYTECODE="1" \
-    PYTHONFAULTHANDLER="1"
-WORKDIR /app
-USER 10001:10001
-RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
-
-# app-cheroot: the app, imported once with cheroot's venv and the project's
-# environment, without network: an app that fails to import fails the build.
-FROM base AS app-cheroot
-COPY --link --from=venv-cheroot /opt/venv /opt/venv
-COPY --link containerize/runtime/ /opt/containerize/
-COPY --link containerize/cheroot/ /opt/containerize/
-COPY --link app/ /app/
-ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    VIRTUAL_ENV="/opt/venv" \
-    HOME="/home/app" \
-    LANG="C.UTF-8" \
-    PYTHONUNBUFFERED="1" \
-    PYTHONDONTWRITEBYTECODE="1" \
-    PYTHONFAULTHANDLER="1"
-WORKDIR /app
-USER 10001:10001
-RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
 
 # gunicorn: the image that serves the application with gunicorn.
 FROM runtime AS gunicorn

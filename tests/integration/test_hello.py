@@ -101,6 +101,18 @@ def test_runtime_image_is_lean_and_unprivileged(hello_images: Built, server: str
     assert "APP-WRITABLE" not in lines
 
 
+@pytest.mark.parametrize("platform", PLATFORMS, ids=str)
+def test_the_user_written_natively_is_the_targets(hello_images: Built, platform: Platform) -> None:
+    """The users stage runs on the build platform from the target's own account files:
+    every platform's image knows the user, keeps the base's accounts and owns its home."""
+    script = "id -un; id -gn; stat -c %u:%g:%a /home/app; grep -c '^root:' /etc/passwd"
+    out = process.run(
+        ["docker", "run", "--rm", "--platform", str(platform), "--entrypoint", "sh",
+         hello_images.tag("gunicorn"), "-c", script]
+    ).stdout.split()  # fmt: skip
+    assert out == ["app", "app", "10001:10001:750", "1"]
+
+
 def test_summary_gives_the_loaded_size_from_the_image_store(hello_images: Built) -> None:
     """A loaded image's size is the image store's, for the platform the engine runs
     (no 'docker save'); a pushed image's come from the registry, every platform."""

@@ -29,7 +29,7 @@ def hello(fixtures_dir: Path) -> config.Config:
     return config.load(fixtures_dir / "hello-wsgi", environ={})
 
 
-def make(cfg: config.Config, **needs: object) -> plan.BuildPlan:
+def make(cfg: config.Config, *, native_arch: str = "amd64", **needs: object) -> plan.BuildPlan:
     defaults: dict[str, object] = {
         "base_has_sdists": False,
         "server_has_sdists": {"mod_wsgi": True},
@@ -44,6 +44,7 @@ def make(cfg: config.Config, **needs: object) -> plan.BuildPlan:
         needs=Needs(**defaults),  # type: ignore[arg-type]
         revision="0123abc",
         created=CREATED,
+        native_arch=native_arch,
     )
 
 
@@ -107,8 +108,10 @@ def test_one_final_target_per_server_with_its_stop_signal(hello: config.Config) 
 def test_installs_are_offline_hash_checked_and_bind_mounted(hello: config.Config) -> None:
     text = dockerfile.render(make(hello))
     deps = stage(text, "deps")
-    assert "RUN --network=none --mount=type=bind,from=wheelhouse," in deps
-    assert "source=${TARGETOS}-${TARGETARCH}${TARGETVARIANT},target=/wheelhouse" in deps
+    assert "RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse" in deps
+    # Each platform's folder is a context of its own, chosen by the target platform.
+    wheels = "FROM wheelhouse-${TARGETOS}-${TARGETARCH}${TARGETVARIANT} AS wheels"
+    assert wheels in text
     assert "--mount=type=bind,from=tools,target=/tools" in deps
     assert "--mount=type=bind,source=containerize/buildsteps,target=/containerize-steps" in deps
     assert (
@@ -121,38 +124,125 @@ def test_installs_are_offline_hash_checked_and_bind_mounted(hello: config.Config
     assert "--invalidation-mode unchecked-hash" in stage(text, "venv-gunicorn")
 
 
-def test_venvs_are_made_on_the_build_platform_and_run_on_the_target(
-    hello: config.Config,
-) -> None:
-    """Creating the venv, placing wheels and compiling bytecode never run emulated:
-    they are in stages of the build platform; every stage that runs the app or
-    installs OS packages is the target's."""
-    text = dockerfile.render(make(hello))
-    froms = {
+def _froms(text: str) -> dict[str, str]:
+    return {
         line.rsplit(" AS ", 1)[1]: line
         for line in text.splitlines()
         if line.startswith("FROM ") and " AS " in line
     }
+
+
+def test_only_os_packages_run_on_the_target_platform(hello: config.Config) -> None:
+    """Creating the venvs, placing wheels, compiling bytecode and writing the user
+    never run emulated: they are in stages of the build platform. The import check runs
+    on the check platform (this machine's), once for every target. Only stages that
+    install OS packages are the target's."""
+    text = dockerfile.render(make(hello))
+    froms = _froms(text)
+    # The wheelhouse folders: build contexts, not stages that run anything.
+    assert {n for n, line in froms.items() if " wheelhouse-" in line} == {"wheels", "check-wheels"}
+    del froms["wheels"], froms["check-wheels"]
     assert froms["builder"] == "FROM --platform=${BUILDPLATFORM} ${BASE_IMAGE} AS builder"
     assert froms["base"] == "FROM ${BASE_IMAGE} AS base"
     native = {"builder"}
+    checks = set()
     for name, line in froms.items():
         parent = line.split()[1]
-        if parent in native or parent.startswith("--platform"):
+        if parent in native:
             native.add(name)
-    assert native == {"builder", "deps"} | {f"venv-{s}" for s in hello.servers}
+        elif parent == "--platform=linux/amd64":
+            checks.add(name)
+    servers = hello.servers
+    assert native == {"builder", "deps", "check-deps", "users"} | {
+        f"{prefix}-{s}" for s in servers for prefix in ("venv", "check-venv")
+    }
+    assert checks == {f"app-{s}" for s in servers}
+    target = set(froms) - native - checks
+    assert target == {"base", "runtime", *servers}
     for name in froms:
         body = stage(text, name)
-        if name in native:
+        assert ("--check" in body) == (name in checks), name
+        if name in native | checks:
             assert "apt-get" not in body, name
-            assert "--check" not in body, name
-        else:
+        if name in target:
             assert "wheels.py install" not in body, name
             assert "compileall" not in body, name
+            # What runs on the target: OS packages, nothing else.
+            runs = [line for line in body.splitlines() if line.startswith("RUN")]
+            assert len(runs) == body.count("apt-get update"), name
     # The venv is made once, natively, with the base image's interpreter.
     assert stage(text, "builder").endswith(
         "RUN --network=none /usr/bin/python3 -m venv --without-pip /opt/venv"
     )
+
+
+def test_the_check_stages_name_no_target_platform(hello: config.Config) -> None:
+    """BuildKit runs a stage once for every target platform only when its text and its
+    arguments are the same for each: the check stages read the check platform's
+    wheelhouse folder by name and declare no TARGET* argument."""
+    text = dockerfile.render(make(hello))
+    for name in ["check-deps", *(f"{p}-{s}" for s in hello.servers for p in ("check-venv", "app"))]:
+        body = stage(text, name)
+        assert "ARG" not in body, name
+        assert "TARGET" not in body, name
+    assert "FROM wheelhouse-linux-amd64 AS check-wheels" in text
+    # The same instructions as the target's venvs, with the check platform's wheels:
+    # for that target, BuildKit runs them once for both.
+    for name in ("deps", *(f"venv-{s}" for s in hello.servers)):
+        own = stage(text, name).replace("from=wheels,", "from=check-wheels,")
+        check = stage(text, f"check-{name}").replace("check-deps", "deps")
+        assert own.split("\n", 1)[1] == check.split("\n", 1)[1], name
+    assert "install-base.json" in stage(text, "check-deps")
+    for name in [*(f"venv-{s}" for s in hello.servers), "deps"]:
+        assert "ARG" not in stage(text, name), name
+
+
+def test_the_check_runs_on_a_target_this_machine_runs_natively(hello: config.Config) -> None:
+    both = (LINUX_AMD64, LINUX_ARM64)
+    assert plan.check_platform(both, "amd64") == LINUX_AMD64
+    assert plan.check_platform(both, "arm64") == LINUX_ARM64
+    assert plan.check_platform((LINUX_ARM64, LINUX_AMD64), "amd64") == LINUX_AMD64
+    # Only arm64 on an amd64 machine: the wheelhouse has arm64's wheels only, so the
+    # check runs on arm64, emulated, but still once.
+    assert plan.check_platform((LINUX_ARM64,), "amd64") == LINUX_ARM64
+    text = dockerfile.render(make(replace(hello, platforms=(LINUX_ARM64,))))
+    assert "FROM --platform=linux/arm64 ${BASE_IMAGE} AS app-gunicorn" in text
+    assert "FROM wheelhouse-linux-arm64 AS check-wheels" in text
+    on_arm = dockerfile.render(make(hello, native_arch="arm64"))
+    assert "FROM --platform=linux/arm64 ${BASE_IMAGE} AS app-cheroot" in on_arm
+
+
+def test_without_check_or_static_command_no_check_venvs(hello: config.Config) -> None:
+    text = dockerfile.render(make(replace(hello, import_check=False)))
+    assert "check-deps" not in text
+    assert "check-venv" not in text
+
+
+def test_a_static_command_without_the_check_needs_only_check_deps(hello: config.Config) -> None:
+    static = config.StaticFiles(url="/static/", dir="staticfiles", command=("make-static",))
+    text = dockerfile.render(make(replace(hello, import_check=False, static=static)))
+    assert "FROM builder AS check-deps" in text
+    assert " AS check-venv" not in text
+    assert "--check" not in text
+    assert stage(text, "static").startswith("FROM --platform=linux/amd64 ${BASE_IMAGE} AS static")
+
+
+def test_the_user_is_written_natively_from_the_targets_own_files(hello: config.Config) -> None:
+    text = dockerfile.render(make(hello))
+    users = stage(text, "users")
+    assert users.startswith("FROM builder AS users\n")
+    # The target's files are read through a mount (whatever its architecture), and
+    # the app's lines appended: no useradd, so no dates in /etc/shadow.
+    assert "--mount=type=bind,from=base,source=/etc,target=/base-etc" in users
+    assert "cp /base-etc/passwd /base-etc/group /users/etc/" in users
+    assert "echo 'app:x:10001:' >> /users/etc/group" in users
+    assert "'app:x:10001:10001:containerize app:/home/app:/usr/sbin/nologin'" in users
+    assert "chown 10001:10001 /users/home/app && chmod 0750 /users/home/app" in users
+    assert "useradd" not in text
+    runtime = stage(text, "runtime")
+    assert "COPY --link --from=users /users/etc/passwd /users/etc/group /etc/" in runtime
+    assert "COPY --link --from=users /users/home/ /home/" in runtime
+    assert not any(line.startswith("RUN") for line in runtime.splitlines())
 
 
 def test_build_tools_only_where_an_sdist_needs_them(hello: config.Config) -> None:
@@ -229,9 +319,10 @@ def test_dependency_layers_come_before_the_application(hello: config.Config) -> 
     assert not any(line.startswith("RUN") for line in final)
     assert "USER 10001:10001" in final
     check = stage(text, "app-gunicorn")
-    # The import runs on the target platform, with the venv made natively.
+    # The import runs on the check platform, with the check platform's venv.
     assert check.startswith(
-        "FROM base AS app-gunicorn\nCOPY --link --from=venv-gunicorn /opt/venv /opt/venv"
+        "FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-gunicorn\n"
+        "COPY --link --from=check-venv-gunicorn /opt/venv /opt/venv"
     )
     assert check.splitlines()[-1] == (
         'RUN --network=none ["/opt/venv/bin/python", '
@@ -254,7 +345,11 @@ def test_static_files_made_at_build_time_come_from_their_own_stage(
     )
     text = dockerfile.render(make(replace(hello, static=static)))
     made = stage(text, "static")
-    assert made.startswith("FROM base AS static\nCOPY --link --from=deps /opt/venv /opt/venv")
+    # Made once, on the check platform, with the check platform's venv.
+    assert made.startswith(
+        "FROM --platform=linux/amd64 ${BASE_IMAGE} AS static\n"
+        "COPY --link --from=check-deps /opt/venv /opt/venv"
+    )
     assert (
         "RUN --network=none python manage.py collectstatic \\\n && test -d /app/staticfiles" in made
     )
@@ -265,8 +360,7 @@ def test_static_files_made_at_build_time_come_from_their_own_stage(
 
 def test_runtime_stage_user_labels_healthcheck(hello: config.Config) -> None:
     runtime = stage(dockerfile.render(make(hello)), "runtime")
-    assert "app:x:10001:10001:" in runtime
-    assert "useradd" not in runtime
+    assert "COPY --link --from=users" in runtime
     assert 'org.opencontainers.image.created="2024-01-02T03:04:05Z"' in runtime
     assert 'org.opencontainers.image.revision="0123abc"' in runtime
     assert 'org.opencontainers.image.base.digest="sha256:' + "a" * 64 + '"' in runtime
@@ -307,7 +401,8 @@ def test_invocations_argv(hello: config.Config, tmp_path: Path) -> None:
         "--tag", "127.0.0.1:5000/containerize-examples/hello-wsgi:gunicorn",
         "--tag", "127.0.0.1:5000/containerize-examples/hello-wsgi:1.0.0-gunicorn",
         "--build-context", f"tools={tmp_path / 'tools'}",
-        "--build-context", f"wheelhouse={tmp_path / 'wh'}",
+        "--build-context", f"wheelhouse-linux-amd64={tmp_path / 'wh' / 'linux-amd64'}",
+        "--build-context", f"wheelhouse-linux-arm64={tmp_path / 'wh' / 'linux-arm64'}",
         "--cache-from", "type=registry,ref=r/cache",
         "--provenance", "false",
         "--push",
@@ -600,7 +695,11 @@ def with_system_packages(cfg: config.Config, table: dict[str, Any]) -> config.Co
 
 
 def test_well_known_build_packages_compile_an_sdist(hello: config.Config) -> None:
-    needs = {"base_has_sdists": True, "sdists": ("psycopg2",), "base_names": ("psycopg2",)}
+    needs: dict[str, Any] = {
+        "base_has_sdists": True,
+        "sdists": ("psycopg2",),
+        "base_names": ("psycopg2",),
+    }
     p = make(hello, **needs)
     assert [(b.name, b.packages, b.origin) for b in p.sdist_builds] == [
         ("psycopg2", ("libpq-dev",), "well-known")
@@ -623,7 +722,11 @@ def test_declared_packages_replace_the_table_and_reach_the_runtime_stage(
             "sdists": {"psycopg2": {"build": [], "run": ["libpq5"]}},
         },
     )
-    needs = {"base_has_sdists": True, "sdists": ("psycopg2",), "base_names": ("psycopg2",)}
+    needs: dict[str, Any] = {
+        "base_has_sdists": True,
+        "sdists": ("psycopg2",),
+        "base_names": ("psycopg2",),
+    }
     p = make(cfg, **needs)
     assert [(b.packages, b.origin) for b in p.sdist_builds] == [((), "declared")]
     compiling = stage(dockerfile.render_compile(p), "compile")
@@ -647,6 +750,7 @@ def test_derived_run_packages_go_where_their_wheel_is_installed(hello: config.Co
         needs=Needs(base_has_sdists=True, server_has_sdists={}, base_is_empty=False),
         revision=None,
         created=CREATED,
+        native_arch="amd64",
         derived=derived,
     )
     text = dockerfile.render(p)
@@ -655,6 +759,13 @@ def test_derived_run_packages_go_where_their_wheel_is_installed(hello: config.Co
     assert "libxml2" not in stage(text, "runtime")
     assert "apache2 libpython3.11 libxml2" in stage(text, "mod_wsgi")
     assert "apt-get" not in stage(text, "gunicorn")
-    # The import check loads the libraries the image will have.
-    assert stage(text, "app-gunicorn").startswith("FROM runtime AS app-gunicorn")
-    assert text.index(" AS runtime\n") < text.index(" AS app-gunicorn\n")
+    # The import check loads the libraries the image will have, on the check platform
+    # (its apt caches named literally: the stage declares no TARGETARCH, so it runs once).
+    assert stage(text, "app-gunicorn").startswith("FROM check-runtime AS app-gunicorn")
+    check_runtime = stage(text, "check-runtime")
+    assert check_runtime.startswith("FROM --platform=linux/amd64 ${BASE_IMAGE} AS check-runtime")
+    assert "libpq5" in check_runtime
+    assert "libxml2" not in check_runtime
+    assert "id=containerize-apt-cache-amd64," in check_runtime
+    assert "TARGETARCH" not in check_runtime
+    assert text.index(" AS check-runtime\n") < text.index(" AS app-gunicorn\n")
