@@ -6,7 +6,10 @@ What counts, strongest first (:data:`RANKS`): Django's ``WSGI_APPLICATION`` (rea
 Flask app object at module level; a Flask application factory. Flask apps are found
 the way ``flask --app`` finds them: an object named ``app`` or ``application`` first,
 else the module's only ``Flask(...)`` instance, else a factory named ``create_app`` or
-``make_app`` that returns one and can be called without arguments.
+``make_app`` that returns one and can be called without arguments. A Paste Deploy
+file (an ``.ini`` with ``[app:...]``, ``[composite:...]``, ``[pipeline:...]`` or
+``[filter-app:...]`` sections) ranks with the WSGI entry points: ``main`` when it has
+one, else each application no other section of the file refers to.
 
 The strongest kind found wins. Two different applications of that kind are an error
 that lists them, with the ``--app`` option that chooses.
@@ -15,6 +18,7 @@ that lists them, with the ``--app`` option that chooses.
 from __future__ import annotations
 
 import ast
+import configparser
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -33,9 +37,15 @@ from containerize.init.sources import (
     top_level,
 )
 
-AppKind = Literal["django", "wsgi", "flask-app", "flask-factory"]
+AppKind = Literal["django", "wsgi", "paste", "flask-app", "flask-factory"]
 #: Lower is stronger: an explicit WSGI entry point beats an inferred Flask app.
-RANKS: dict[AppKind, int] = {"django": 0, "wsgi": 1, "flask-app": 2, "flask-factory": 3}
+RANKS: dict[AppKind, int] = {
+    "django": 0,
+    "wsgi": 1,
+    "paste": 1,
+    "flask-app": 2,
+    "flask-factory": 3,
+}
 FACTORY_NAMES = ("create_app", "make_app")
 _FLASK_OBJECT_NAMES = ("app", "application")
 # A URL prefix tool.containerize.static accepts.
@@ -75,7 +85,7 @@ class Candidate:
 def find(sources: Sources, extra: Iterable[Candidate] = ()) -> list[Candidate]:
     """Every application in *sources*, plus *extra* (Django's), one entry per app."""
     found: dict[tuple[PurePosixPath, str], Candidate] = {}
-    for candidate in [*extra, *_wsgi(sources), *_flask(sources)]:
+    for candidate in [*extra, *_wsgi(sources), *_paste(sources), *_flask(sources)]:
         key = (candidate.import_root, candidate.spec)
         known = found.get(key)
         if known is None:
@@ -128,7 +138,8 @@ def _nothing_found(sources: Sources) -> ConfigError:
         "(not tests, virtual environments, build output or hidden folders), for Django's "
         "WSGI_APPLICATION in a settings module, a wsgi.py or .wsgi file that defines "
         "'application', a module-level 'def application(environ, start_response)', a "
-        "Flask app object, or a Flask factory create_app()/make_app() that returns one" + skipped,
+        "Paste Deploy .ini file, a Flask app object, or a Flask factory "
+        "create_app()/make_app() that returns one" + skipped,
         hint="name it: containerize init --app 'package.module:callable' (or a factory "
         "'package:create_app()')",
     )
@@ -151,6 +162,64 @@ def _wsgi(sources: Sources) -> Iterator[Candidate]:
             source=source.path,
             why=(Evidence(what=what, file=source.path.as_posix(), line=line),),
         )
+
+
+# --- Paste Deploy -----------------------------------------------------------------
+
+#: The sections of a Paste Deploy file that make a WSGI application.
+_PASTE_APP_KINDS = ("app", "composite", "pipeline", "filter-app")
+
+
+def _paste(sources: Sources) -> Iterator[Candidate]:
+    for path in sources.ini_paths:
+        text = sources.read_text(path)
+        if text is None:
+            continue
+        for name, line in _paste_apps(text):
+            spec = path.as_posix() if name == "main" else f"{path.as_posix()}#{name}"
+            what = f"Paste Deploy application {name!r}"
+            yield Candidate(
+                kind="paste",
+                spec=spec,
+                import_root=ROOT,
+                source=path,
+                why=(Evidence(what=what, file=path.as_posix(), line=line),),
+            )
+
+
+def _paste_apps(text: str) -> list[tuple[str, int]]:
+    """The applications a Paste Deploy file serves, with their section's line: ``main``
+    if it has one, else those that no other section of the file uses."""
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
+    try:
+        parser.read_string(text)
+    except configparser.Error:
+        return []
+    apps: dict[str, str] = {}  # name -> section
+    for section in parser.sections():
+        kind, sep, name = section.partition(":")
+        if sep and kind.strip() in _PASTE_APP_KINDS and name.strip():
+            apps.setdefault(name.strip(), section)
+    if not apps:
+        return []
+    lines = {
+        match.group(1): number
+        for number, raw in enumerate(text.splitlines(), start=1)
+        if (match := re.match(r"\s*\[([^\]]+)\]", raw))
+    }
+    if "main" in apps:
+        return [("main", lines.get(apps["main"], 0))]
+    used: set[str] = set()
+    for section in apps.values():
+        values = parser[section]
+        for key, value in values.items():
+            if section.startswith("pipeline:") and key == "pipeline":
+                used.update(value.split()[-1:])  # the app at the end of the pipeline
+            elif (section.startswith("composite:") and key.startswith("/")) or (
+                section.startswith("filter-app:") and key == "next"
+            ):
+                used.add(value.strip())
+    return [(name, lines.get(section, 0)) for name, section in apps.items() if name not in used]
 
 
 def _wsgi_binding(source: SourceFile) -> tuple[str, int] | None:

@@ -58,6 +58,9 @@ class Sources:
     def __init__(self, project_dir: Path) -> None:
         self.project_dir = project_dir
         self.paths, self.truncated = _walk(project_dir)
+        #: ``.ini`` files, read as text (Paste Deploy configurations among them).
+        self.ini_paths = tuple(path for path in self.paths if path.suffix == ".ini")
+        self.paths = tuple(path for path in self.paths if path.suffix != ".ini")
         self.unparsable: list[str] = []
         self._parsed: dict[PurePosixPath, SourceFile | None] = {}
 
@@ -67,6 +70,17 @@ class Sources:
             source = self.get(path)
             if source is not None and any(word in source.text for word in words):
                 yield source
+
+    def read_text(self, path: PurePosixPath) -> str | None:
+        """The text of the file at *path* (project-relative); None if unreadable."""
+        file = self.project_dir / path
+        try:
+            if not file.is_file() or file.stat().st_size > MAX_BYTES:
+                return None
+            return file.read_bytes().decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            self.unparsable.append(path.as_posix())
+            return None
 
     def get(self, path: PurePosixPath) -> SourceFile | None:
         """The parsed file at *path* (project-relative); None if absent or unparsable."""
@@ -139,7 +153,7 @@ def _walk(project_dir: Path) -> tuple[tuple[PurePosixPath, ...], bool]:
             if depth < MAX_DEPTH and not any(fnmatch.fnmatch(d, p) for p in _SKIPPED_FOLDERS)
         )
         for name in sorted(files):
-            if name.endswith((".py", ".wsgi")) and not name.startswith("."):
+            if name.endswith((".py", ".wsgi", ".ini")) and not name.startswith("."):
                 found.append(relative / name)
                 if len(found) >= MAX_FILES:
                     return tuple(sorted(found)), True

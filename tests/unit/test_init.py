@@ -415,6 +415,84 @@ def test_wsgi_script_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert config.load(project).app.kind == "script"
 
 
+PASTE_INI = """\
+[DEFAULT]
+debug = false
+
+[composite:portal]
+use = egg:Paste#urlmap
+/ = web
+/api = api
+
+[pipeline:web]
+pipeline = gzip site
+
+[filter:gzip]
+use = egg:Paste#gzip
+
+[app:site]
+use = call:portal:make
+
+[filter-app:api]
+next = api-core
+use = call:portal:auth
+
+[app:api-core]
+use = call:portal:api
+"""
+
+
+def test_paste_deploy_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The application no other section uses is the one served; tox.ini and the like
+    are no applications."""
+    project = write(
+        tmp_path / "paste",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "deploy/prod.ini": PASTE_INI,
+            "tox.ini": "[tox]\nenvlist = py311\n\n[testenv]\ncommands = pytest\n",
+            "portal.py": "def make(global_config, **settings):\n    return None\n",
+        },
+    )
+    assert init(project) == 0
+    assert table(project)["app"] == "deploy/prod.ini#portal"
+    assert "Paste Deploy application 'portal' (deploy/prod.ini:4)" in capsys.readouterr().out
+    assert config.load(project).app.kind == "paste"
+
+
+def test_paste_deploy_main_wins(tmp_path: Path) -> None:
+    project = write(
+        tmp_path / "paste",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "production.ini": PASTE_INI + "\n[app:main]\nuse = call:portal:make\n",
+        },
+    )
+    assert init(project) == 0
+    assert table(project)["app"] == "production.ini"
+
+
+def test_two_paste_applications_are_listed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write(
+        tmp_path / "paste",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "deploy.ini": "[app:web]\nuse = call:a:web\n\n[app:admin]\nuse = call:a:admin\n",
+        },
+    )
+    assert init(project) == 2
+    err = capsys.readouterr().err
+    assert "2 WSGI applications found" in err
+    assert "deploy.ini#admin (Paste Deploy application 'admin' (deploy.ini:4))" in err
+    assert init(project, "--app", "deploy.ini#web") == 0
+    assert table(project)["app"] == "deploy.ini#web"
+
+
 def test_two_apps_are_an_error_until_one_is_chosen(
     flask_factory: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -45,7 +45,16 @@ def copy_fixture(name: str, dest: Path) -> Path:
 
 
 @pytest.mark.parametrize(
-    "name", ["hello-wsgi", "flask-app", "django-app", "flask-pip-compile", "django-subfolder"]
+    "name",
+    [
+        "hello-wsgi",
+        "flask-app",
+        "django-app",
+        "flask-pip-compile",
+        "django-subfolder",
+        "psycopg2-app",
+        "paste-app",
+    ],
 )
 def test_init_rewrites_what_matters(
     name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
