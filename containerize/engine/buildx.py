@@ -180,10 +180,18 @@ def failure(inv: BuildInvocation, exc: CommandError) -> BuildError:
     )
 
 
+#: The fix for a failed import check that no diagnosis explains.
+IMPORT_CHECK_FIX = (
+    "fix the import, or, if the app cannot load without its services (a database, a "
+    "secret), set tool.containerize.import-check = false (or CONTAINERIZE_IMPORT_CHECK=0)"
+)
+
+
 def _fix(found: buildlog.Failure) -> str | None:
     diagnosis = found.diagnosis
     if diagnosis is None:
-        return None
+        # The app-<server> stages hold the import check and nothing else that can fail.
+        return IMPORT_CHECK_FIX if found.stage and found.stage.startswith("app-") else None
     if diagnosis.package is None:
         return diagnosis.fix
     name = found.python_package

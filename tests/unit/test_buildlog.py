@@ -91,6 +91,24 @@ def test_a_failed_import_check_names_the_missing_library() -> None:
     assert "apt-file search libpq.so.5" in (error.hint or "")
 
 
+def test_a_failed_import_check_without_a_known_cause_names_the_switch() -> None:
+    """The same real log with the app's own error instead of a missing library: no
+    diagnosis, so the fix is the import check's own."""
+    log = read("import-check-no-libpq.log").replace(
+        "ImportError: libpq.so.5: cannot open shared object file: No such file or directory",
+        "LoadError: module 'app' (/app/app.py) has no attribute 'aplication'",
+    )
+    failure = buildlog.summarize(log)
+    assert failure is not None
+    assert failure.stage == "app-gunicorn"
+    assert failure.diagnosis is None
+    assert "LoadError: module 'app' (/app/app.py) has no attribute 'aplication'" in failure.lines
+    inv = buildx.BuildInvocation(context=Path("/ctx"), target="gunicorn")
+    error = buildx.failure(inv, CommandError("x", argv=["docker"], returncode=1, output=log))
+    assert error.hint == buildx.IMPORT_CHECK_FIX
+    assert "tool.containerize.import-check = false" in str(error)
+
+
 @pytest.mark.parametrize(
     ("line", "cause", "package"),
     [
