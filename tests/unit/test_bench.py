@@ -86,6 +86,17 @@ def test_a_target_without_its_figures_is_not_measured() -> None:
     )
 
 
+def test_a_run_of_one_platform_does_not_judge_the_both_platform_targets() -> None:
+    """--quick builds amd64 only: its cold build says nothing of both platforms."""
+    states = {v.target.text: v.state for v in figures.verdicts(results(), platforms=1)}
+    assert states["cold build, both platforms: at most 0.5x the single-stage baseline"] == (
+        "not measured"
+    )
+    assert states["code-only rebuild: at most 1.0x the hand multi-stage baseline"] != (
+        "not measured"
+    )
+
+
 def test_markdown_table_rows_units_and_ratios() -> None:
     report = figures.Report(
         results=results(),
