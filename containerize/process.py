@@ -171,12 +171,7 @@ def run(
             process_group=0 if capture else None,
         )
     except FileNotFoundError as exc:
-        raise CommandError(
-            f"command not found: {argv[0]}",
-            argv=argv,
-            returncode=127,
-            hint=hint or f"install {argv[0]!r} or put it on PATH",
-        ) from exc
+        raise _not_found(argv, hint) from exc
     with proc:
         try:
             stdout, stderr = proc.communicate(input, timeout=timeout)
@@ -191,10 +186,7 @@ def run(
                 hint=hint,
             ) from None
         except BaseException as exc:
-            stop(proc, group=capture)
-            if isinstance(exc, Interrupted):
-                exc.doing(f"running {short(argv)}")
-                exc.note("stopped it")
+            _stopped(proc, argv, exc, group=capture)
             raise
     result = Completed(
         argv=argv,
@@ -237,12 +229,7 @@ def run_teed(
             argv, env=full_env, stderr=subprocess.PIPE, text=True, errors="replace"
         )
     except FileNotFoundError as exc:
-        raise CommandError(
-            f"command not found: {argv[0]}",
-            argv=argv,
-            returncode=127,
-            hint=hint or f"install {argv[0]!r} or put it on PATH",
-        ) from exc
+        raise _not_found(argv, hint) from exc
     with proc:
         assert proc.stderr is not None
         try:
@@ -251,10 +238,7 @@ def run_teed(
                 kept.append(line)
             proc.wait()
         except BaseException as exc:
-            stop(proc, group=False)
-            if isinstance(exc, Interrupted):
-                exc.doing(f"running {short(argv)}")
-                exc.note("stopped it")
+            _stopped(proc, argv, exc, group=False)
             raise
         finally:
             sys.stderr.flush()
@@ -269,6 +253,25 @@ def run_teed(
             hint=hint,
         )
     return Completed(argv=argv, returncode=0, stdout="", stderr=output)
+
+
+def _not_found(argv: tuple[str, ...], hint: str | None) -> CommandError:
+    return CommandError(
+        f"command not found: {argv[0]}",
+        argv=argv,
+        returncode=127,
+        hint=hint or f"install {argv[0]!r} or put it on PATH",
+    )
+
+
+def _stopped(
+    proc: subprocess.Popen[Any], argv: tuple[str, ...], exc: BaseException, *, group: bool
+) -> None:
+    """Stop *proc*, interrupted by *exc*; an interruption says what it stopped."""
+    stop(proc, group=group)
+    if isinstance(exc, Interrupted):
+        exc.doing(f"running {short(argv)}")
+        exc.note("stopped it")
 
 
 def short(argv: Sequence[str], words: int = 3) -> str:
