@@ -17,15 +17,19 @@ Stages, in dependency order:
 ``check-deps``, ``check-venv-<server>``
     the same venvs with the wheels of the plan's *check platform* (the target this
     machine runs natively, else the first target), for the two stages below;
-``static``
-    when the project has a command that makes its static files (collectstatic):
-    the app with check-deps' venv on the check platform, and the command run there;
 ``app-<server>``
-    the application on top of check-venv-<server>, on the check platform, imported
-    once without network so that a broken import fails the build; the final image
-    copies the application from it, so the check always runs and leaves no layer
-    behind. The check stages name the check platform literally and declare no
-    TARGET* argument: the same text for every target, so BuildKit runs each once;
+    the application with check-venv-<server>'s venv, on the check platform: the
+    project's static command (collectstatic) run, then the app imported once
+    without network, as the app's user, so that a broken import fails the build.
+    The final image copies the application from it, so the check always runs and
+    leaves no layer behind. The check stages name the check platform literally and
+    declare no TARGET* argument: the same text for every target, so BuildKit runs
+    each once. Their ``COPY`` has no ``--link``: these stages are never exported,
+    and a linked copy costs a merge of every layer below it (seconds with the
+    docker driver) each time the app changes;
+``static``
+    with the import check off, the static command's own stage: the app with
+    check-deps' venv on the check platform;
 ``users``
     on the build platform, the target base image's ``/etc/passwd`` and ``/etc/group``
     (read through a mount) with the app's user added, and its home;
@@ -152,11 +156,11 @@ def render(plan: BuildPlan) -> str:
     lines += ["# deps: the application's locked dependencies, offline from the wheelhouse."]
     lines += _venv_stages(plan, prefix="", wheels="wheels")
     lines += _check_venv_stages(plan)
-    if plan.static and plan.static.command:
-        lines += _static_stage(plan)
     if plan.import_check:
         for stage in plan.servers:
             lines += _app_stage(plan, stage)
+    elif plan.static and plan.static.command:
+        lines += _static_stage(plan)
     lines += _users_stage(plan)
     lines += _runtime_stage(plan)
     for stage in plan.servers:
@@ -270,25 +274,32 @@ def _venv_stages(plan: BuildPlan, *, prefix: str, wheels: str, servers: bool = T
 
 
 def _static_stage(plan: BuildPlan) -> list[str]:
-    assert plan.static is not None
-    where = "tool.containerize.static.command"
-    folder = f"{plan.app_dir}/{plan.static.dir}"
+    """With the import check off: the static files, made by the project's command from
+    the app and its dependencies (no server needed), once; then copied into each image."""
     return [
         "# static: the static files, made by the project's command from the app and its",
         f"# dependencies (no server needed), once, on {plan.check_platform}; then copied",
         "# into each image.",
         f"FROM {_check_parent(plan)} AS static",
-        f"COPY --link --from=check-deps {dockerfile_word(VENV)} {dockerfile_word(VENV)}",
-        f"COPY --link app/ {_app_dir(plan, '/')}",
+        f"COPY --from=check-deps {dockerfile_word(VENV)} {dockerfile_word(VENV)}",
+        f"COPY app/ {_app_dir(plan, '/')}",
         f"WORKDIR {_app_dir(plan)}",
         _env(plan),
-        _run(
-            [plan.static.command, ["test", "-d", folder]],
-            network=False,
-            source=where,
-        ),
+        _static_run(plan),
         "",
     ]
+
+
+def _static_run(plan: BuildPlan) -> str:
+    """The project's static command, offline, and the check that it made its folder."""
+    assert plan.static is not None
+    assert plan.static.command
+    folder = f"{plan.app_dir}/{plan.static.dir}"
+    return _run(
+        [plan.static.command, ["test", "-d", folder]],
+        network=False,
+        source="tool.containerize.static.command",
+    )
 
 
 def _env(plan: BuildPlan) -> str:
@@ -381,22 +392,30 @@ def _final_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
 
 
 def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
-    """The app on top of the server's venv, imported once as the server will import it."""
+    """The app on top of the server's venv: its static files made, then the app
+    imported once as the server will import it."""
     name = _stage_name(stage)
     image_dir = dockerfile_word(IMAGE_DIR + "/")
     check = [f"{VENV}/bin/python", f"{IMAGE_DIR}/containerize_wsgi.py", "--check"]
+    static = plan.static is not None and bool(plan.static.command)
     return [
-        f"# app-{name}: the app, imported once with {name}'s venv and the project's",
-        "# environment, without network: an app that fails to import fails the build.",
-        f"# It runs on {plan.check_platform}, once for every target platform.",
+        f"# app-{name}: the app with {name}'s venv and the project's environment, offline:",
+        *(
+            ["# the static command run (as root: it writes into the app folder), then"]
+            if static
+            else []
+        ),
+        "# the app imported as the app's user, so that an app that fails to import fails",
+        f"# the build. It runs on {plan.check_platform}, once for every target platform.",
         f"FROM {_check_parent(plan)} AS {dockerfile_stage('app-' + name)}",
-        f"COPY --link --from={dockerfile_stage('check-venv-' + name)} "
+        f"COPY --from={dockerfile_stage('check-venv-' + name)} "
         f"{dockerfile_word(VENV)} {dockerfile_word(VENV)}",
-        f"COPY --link {RUNTIME_CONTEXT}/ {image_dir}",
-        f"COPY --link {dockerfile_word(stage.context_dir + '/')} {image_dir}",
-        *_app_files(plan),
+        f"COPY {RUNTIME_CONTEXT}/ {image_dir}",
+        f"COPY {dockerfile_word(stage.context_dir + '/')} {image_dir}",
+        f"COPY app/ {_app_dir(plan, '/')}",
         _env(plan),
         f"WORKDIR {_app_dir(plan)}",
+        *([_static_run(plan)] if static else []),
         f"USER {_user(plan.uid, plan.gid)}",
         f"RUN --network=none {exec_form(check)}",
         "",

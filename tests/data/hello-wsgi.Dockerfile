@@ -99,14 +99,14 @@ RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-cheroot.json
 RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
 
-# app-gunicorn: the app, imported once with gunicorn's venv and the project's
-# environment, without network: an app that fails to import fails the build.
-# It runs on linux/amd64, once for every target platform.
+# app-gunicorn: the app with gunicorn's venv and the project's environment, offline:
+# the app imported as the app's user, so that an app that fails to import fails
+# the build. It runs on linux/amd64, once for every target platform.
 FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-gunicorn
-COPY --link --from=check-venv-gunicorn /opt/venv /opt/venv
-COPY --link containerize/runtime/ /opt/containerize/
-COPY --link containerize/gunicorn/ /opt/containerize/
-COPY --link app/ /app/
+COPY --from=check-venv-gunicorn /opt/venv /opt/venv
+COPY containerize/runtime/ /opt/containerize/
+COPY containerize/gunicorn/ /opt/containerize/
+COPY app/ /app/
 ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     VIRTUAL_ENV="/opt/venv" \
     HOME="/home/app" \
@@ -118,14 +118,14 @@ WORKDIR /app
 USER 10001:10001
 RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
 
-# app-uwsgi: the app, imported once with uwsgi's venv and the project's
-# environment, without network: an app that fails to import fails the build.
-# It runs on linux/amd64, once for every target platform.
+# app-uwsgi: the app with uwsgi's venv and the project's environment, offline:
+# the app imported as the app's user, so that an app that fails to import fails
+# the build. It runs on linux/amd64, once for every target platform.
 FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-uwsgi
-COPY --link --from=check-venv-uwsgi /opt/venv /opt/venv
-COPY --link containerize/runtime/ /opt/containerize/
-COPY --link containerize/uwsgi/ /opt/containerize/
-COPY --link app/ /app/
+COPY --from=check-venv-uwsgi /opt/venv /opt/venv
+COPY containerize/runtime/ /opt/containerize/
+COPY containerize/uwsgi/ /opt/containerize/
+COPY app/ /app/
 ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     VIRTUAL_ENV="/opt/venv" \
     HOME="/home/app" \
@@ -137,14 +137,14 @@ WORKDIR /app
 USER 10001:10001
 RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
 
-# app-mod_wsgi: the app, imported once with mod_wsgi's venv and the project's
-# environment, without network: an app that fails to import fails the build.
-# It runs on linux/amd64, once for every target platform.
+# app-mod_wsgi: the app with mod_wsgi's venv and the project's environment, offline:
+# the app imported as the app's user, so that an app that fails to import fails
+# the build. It runs on linux/amd64, once for every target platform.
 FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-mod_wsgi
-COPY --link --from=check-venv-mod_wsgi /opt/venv /opt/venv
-COPY --link containerize/runtime/ /opt/containerize/
-COPY --link containerize/mod_wsgi/ /opt/containerize/
-COPY --link app/ /app/
+COPY --from=check-venv-mod_wsgi /opt/venv /opt/venv
+COPY containerize/runtime/ /opt/containerize/
+COPY containerize/mod_wsgi/ /opt/containerize/
+COPY app/ /app/
 ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     VIRTUAL_ENV="/opt/venv" \
     HOME="/home/app" \
@@ -156,14 +156,14 @@ WORKDIR /app
 USER 10001:10001
 RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
 
-# app-cheroot: the app, imported once with cheroot's venv and the project's
-# environment, without network: an app that fails to import fails the build.
-# It runs on linux/amd64, once for every target platform.
+# app-cheroot: the app with cheroot's venv and the project's environment, offline:
+# the app imported as the app's user, so that an app that fails to import fails
+# the build. It runs on linux/amd64, once for every target platform.
 FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-cheroot
-COPY --link --from=check-venv-cheroot /opt/venv /opt/venv
-COPY --link containerize/runtime/ /opt/containerize/
-COPY --link containerize/cheroot/ /opt/containerize/
-COPY --link app/ /app/
+COPY --from=check-venv-cheroot /opt/venv /opt/venv
+COPY containerize/runtime/ /opt/containerize/
+COPY containerize/cheroot/ /opt/containerize/
+COPY app/ /app/
 ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     VIRTUAL_ENV="/opt/venv" \
     HOME="/home/app" \

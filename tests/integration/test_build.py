@@ -59,7 +59,7 @@ def test_code_only_change_rebuilds_only_the_application_layer(
         '"--check"]'
     )
     assert [re.sub(r" \d+/\d+\]", "]", step) for step in ran] == [
-        "[linux/amd64 app-gunicorn] COPY --link app/ /app/",
+        "[linux/amd64 app-gunicorn] COPY app/ /app/",
         f"[linux/amd64 app-gunicorn] {check}",
         "[linux/amd64 gunicorn] COPY --link --from=app-gunicorn /app/ /app/",
         "[linux/arm64 gunicorn] COPY --link --from=app-gunicorn /app/ /app/",

@@ -58,7 +58,8 @@ def test_print_dockerfile_shows_the_app_directory(
     assert cli.main(["--project", str(project), "build", "--print-dockerfile"]) == 0
     out = capsys.readouterr().out
     assert "# The app folder (tool.containerize.app-directory) is /app/site: the\n" in out
-    assert "COPY --link app/ /app/site/\nWORKDIR /app/site\n" in out
+    assert "COPY app/ /app/site/\n" in out
+    assert "WORKDIR /app/site\nRUN --network=none python manage.py collectstatic" in out
     assert "python manage.py collectstatic --noinput \\\n && test -d /app/site/staticfiles" in out
 
 

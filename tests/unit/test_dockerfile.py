@@ -322,8 +322,11 @@ def test_dependency_layers_come_before_the_application(hello: config.Config) -> 
     # The import runs on the check platform, with the check platform's venv.
     assert check.startswith(
         "FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-gunicorn\n"
-        "COPY --link --from=check-venv-gunicorn /opt/venv /opt/venv"
+        "COPY --from=check-venv-gunicorn /opt/venv /opt/venv"
     )
+    # Never exported: no --link, whose merge of every layer below would be redone on
+    # each code change.
+    assert "--link" not in check
     assert check.splitlines()[-1] == (
         'RUN --network=none ["/opt/venv/bin/python", '
         '"/opt/containerize/containerize_wsgi.py", "--check"]'
@@ -337,25 +340,49 @@ def test_without_the_import_check_the_app_comes_from_the_context(hello: config.C
     assert "--check" not in text
 
 
-def test_static_files_made_at_build_time_come_from_their_own_stage(
+COLLECTSTATIC = config.StaticFiles(
+    url="/static/", dir="staticfiles", command=("python", "manage.py", "collectstatic")
+)
+
+
+def test_static_files_are_made_where_the_app_is_imported(hello: config.Config) -> None:
+    cfg = replace(hello, static=COLLECTSTATIC, servers=("gunicorn", "cheroot"))
+    text = dockerfile.render(make(cfg))
+    assert "AS static" not in text
+    for server in cfg.servers:
+        check = stage(text, f"app-{server}")
+        # On the check platform, as root (it writes into /app), offline; then the
+        # import, as the app's user, sees the files the image will have.
+        assert (
+            "WORKDIR /app\n"
+            "RUN --network=none python manage.py collectstatic \\\n"
+            " && test -d /app/staticfiles\n"
+            "USER 10001:10001\n"
+            'RUN --network=none ["/opt/venv/bin/python", ' in check
+        )
+        # The final image takes the app folder, static files included, in one layer.
+        final = stage(text, server)
+        assert f"COPY --link --from=app-{server} /app/ /app/" in final
+        assert "staticfiles" not in final
+
+
+def test_without_the_import_check_static_files_come_from_their_own_stage(
     hello: config.Config,
 ) -> None:
-    static = config.StaticFiles(
-        url="/static/", dir="staticfiles", command=("python", "manage.py", "collectstatic")
-    )
-    text = dockerfile.render(make(replace(hello, static=static)))
+    text = dockerfile.render(make(replace(hello, static=COLLECTSTATIC, import_check=False)))
     made = stage(text, "static")
     # Made once, on the check platform, with the check platform's venv.
     assert made.startswith(
         "FROM --platform=linux/amd64 ${BASE_IMAGE} AS static\n"
-        "COPY --link --from=check-deps /opt/venv /opt/venv"
+        "COPY --from=check-deps /opt/venv /opt/venv\n"
+        "COPY app/ /app/\n"
     )
     assert (
         "RUN --network=none python manage.py collectstatic \\\n && test -d /app/staticfiles" in made
     )
-    assert "COPY --link --from=static /app/staticfiles/ /app/staticfiles/" in stage(
-        text, "app-gunicorn"
-    )
+    final = stage(text, "gunicorn")
+    assert "COPY --link app/ /app/\n" in final
+    assert "COPY --link --from=static /app/staticfiles/ /app/staticfiles/" in final
 
 
 def test_runtime_stage_user_labels_healthcheck(hello: config.Config) -> None:
@@ -654,14 +681,11 @@ def test_an_app_directory_is_the_working_directory_and_import_root(
     assert p.app_dir == "/app/site"
     assert "# The app folder (tool.containerize.app-directory) is /app/site: the\n" in text
     # collectstatic runs from the app folder, where its manage.py and its files are.
-    made = stage(text, "static")
-    assert "COPY --link app/ /app/site/\nWORKDIR /app/site\n" in made
-    assert "python manage.py collectstatic \\\n && test -d /app/site/staticfiles" in made
     for server in cfg.servers:
         check = stage(text, f"app-{server}")
-        assert "COPY --link app/ /app/site/\n" in check
-        assert "COPY --link --from=static /app/site/staticfiles/ /app/site/staticfiles/" in check
-        assert "WORKDIR /app/site\nUSER 10001:10001\nRUN --network=none" in check
+        assert "COPY app/ /app/site/\n" in check
+        assert "python manage.py collectstatic \\\n && test -d /app/site/staticfiles" in check
+        assert "WORKDIR /app/site\nRUN --network=none python manage.py" in check
         assert f"COPY --link --from=app-{server} /app/ /app/" in stage(text, server)
     assert "WORKDIR /app/site\n" in stage(text, "runtime")
     assert "WORKDIR /app\n" not in text
