@@ -47,6 +47,7 @@ class BuilderInfo:
     driver: str
     status: str
     platforms: tuple[str, ...]
+    error: str = ""  # what buildx could not do (it still exits 0), e.g. reach the daemon
 
 
 def parse_inspect(text: str) -> BuilderInfo:
@@ -67,6 +68,7 @@ def parse_inspect(text: str) -> BuilderInfo:
         driver=fields.get("Driver", "?"),
         status=fields.get("Status", "?"),
         platforms=tuple(platforms),
+        error=fields.get("Error", ""),
     )
 
 

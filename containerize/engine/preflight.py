@@ -30,14 +30,22 @@ def preflight(
     platforms: Sequence[Platform], *, builder: str | None, cache_to: Sequence[str] = ()
 ) -> None:
     """Stop before a build that cannot work on this engine."""
-    require_daemon()
     try:
         info = parse_inspect(buildx.inspect_builder(builder))
     except CommandError as exc:
+        require_daemon()
         raise EngineError(
             f"the buildx builder {builder or 'default'!r} is not usable",
             hint="run 'containerize doctor'\n" + exc.output_tail,
         ) from None
+    if info.error or not info.platforms:
+        # Asked only now: on the way to a build, one command answers both questions
+        # (buildx reports an unreachable daemon as an Error line, and exits 0).
+        require_daemon()
+        raise EngineError(
+            f"the buildx builder {info.name!r} is not usable: {info.error or 'no platforms'}",
+            hint="run 'containerize doctor'",
+        )
     missing = [p for p in platforms if str(p) not in info.platforms]
     if missing:
         names = ", ".join(str(p) for p in missing)

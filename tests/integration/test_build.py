@@ -14,6 +14,7 @@ from containerize import cli, config, process
 from containerize.engine import buildx, doctor, preflight
 from containerize.errors import EngineError
 from containerize.image import pipeline as images
+from containerize.platforms import Platform
 
 
 def _steps(log: str) -> dict[str, str]:
@@ -83,6 +84,18 @@ def test_preflight_stops_a_platform_without_emulator(hello_project: Path, engine
         preflight.preflight(cfg.platforms, builder=cfg.builder)
     assert raised.value.hint is not None
     assert "qemu" in raised.value.hint
+
+
+def test_preflight_names_a_daemon_that_does_not_answer(
+    tmp_path: Path, engine: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The real docker CLI, pointed at a socket nothing listens on: 'buildx inspect'
+    # exits 0 there, with an Error line, and the preflight still names the cause.
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/nothing.sock")
+    with pytest.raises(EngineError, match=r"^no Docker daemon answers\n") as raised:
+        preflight.preflight([Platform.parse("linux/amd64")], builder=None)
+    assert raised.value.hint is not None
+    assert "DOCKER_HOST" in raised.value.hint
 
 
 def test_cli_refuses_unknown_platform_before_building(

@@ -59,6 +59,19 @@ def test_parse_buildx_inspect() -> None:
     assert info.platforms == ("linux/amd64", "linux/amd64/v2", "linux/arm64")
 
 
+def test_parse_buildx_inspect_without_a_daemon() -> None:
+    # What buildx 0.13 prints, exiting 0, when DOCKER_HOST names a socket nobody serves.
+    info = doctor.parse_inspect(
+        "Name:          default\n"
+        "Driver:        \n"
+        "Last Activity: 2026-12-03 21:21:33 +0000 UTC\n"
+        "Error:         Cannot connect to the Docker daemon at unix:///tmp/none.sock. "
+        "Is the docker daemon running?\n"
+    )
+    assert info.error.startswith("Cannot connect to the Docker daemon")
+    assert info.platforms == ()
+
+
 @pytest.mark.parametrize(
     ("image", "registry"),
     [
