@@ -100,6 +100,13 @@ def _tls_context(cafile: str | None) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=cafile)
 
 
+def _ca_bundle_error(cert: Path | None, reason: str) -> ConfigError:
+    return ConfigError(
+        f"cannot load the CA bundle {cert}: {reason}",
+        hint="fix cert in pip.conf (or PIP_CERT), or remove it to use the system's",
+    )
+
+
 class IndexClient:
     """Reads project pages and opens downloads for one :class:`IndexSettings`.
 
@@ -115,20 +122,30 @@ class IndexClient:
         for source in sources:
             if source.credentials is not None:
                 self._credentials.setdefault(_host_key(source.url), source.credentials)
-        try:
-            context = _tls_context(str(settings.cert) if settings.cert is not None else None)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(
-                f"cannot load the CA bundle {settings.cert}: {exc.strerror or exc}",
-                hint="fix cert in pip.conf (or PIP_CERT), or remove it to use the system's",
-            ) from None
-        self._opener = urllib.request.build_opener(
-            urllib.request.HTTPSHandler(context=context), _AuthHandler(self.credentials_for)
-        )
+        if settings.cert is not None and not settings.cert.is_file():
+            raise _ca_bundle_error(settings.cert, "no such file")
+        self._opener_made: urllib.request.OpenerDirector | None = None
         self._lock = threading.Lock()
         self._pages: dict[tuple[str, str], tuple[threading.Lock, list[list[IndexFile]]]] = {}
         self._cancelled = threading.Event()
         self._reading: set[Any] = set()  # responses being read, shut on cancel()
+
+    @property
+    def _opener(self) -> urllib.request.OpenerDirector:
+        """Made at the first request: a build whose files are all in the cache sends
+        none, and loading a CA bundle takes ~50 ms."""
+        with self._lock:
+            if self._opener_made is None:
+                cert = self.settings.cert
+                try:
+                    context = _tls_context(str(cert) if cert is not None else None)
+                except (OSError, ssl.SSLError) as exc:
+                    raise _ca_bundle_error(cert, str(exc.strerror or exc)) from None
+                self._opener_made = urllib.request.build_opener(
+                    urllib.request.HTTPSHandler(context=context),
+                    _AuthHandler(self.credentials_for),
+                )
+            return self._opener_made
 
     @property
     def cancelled(self) -> bool:
