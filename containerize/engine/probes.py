@@ -119,6 +119,17 @@ def probe_target(image: str, platform: Platform) -> TargetEnvironment:
             timeout=300,
         )  # fmt: skip
     except CommandError as exc:
+        # The daemon's words: with the containerd image store, then with the classic one.
+        if any(
+            words in exc.output_tail
+            for words in ("no match for platform in manifest", "no matching manifest")
+        ):
+            raise EngineError(
+                f"the base image {image} has no {platform} variant",
+                hint="use a base image made for every platform the build needs "
+                "('containerize base-image' makes one for linux/amd64 and linux/arm64), "
+                "or build only for the platforms it has (--platform)",
+            ) from None
         raise EngineError(
             f"could not run python3 in the base image {image} for {platform}",
             hint="the base image needs a python3 on PATH; for a foreign platform, "

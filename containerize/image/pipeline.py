@@ -36,7 +36,7 @@ from containerize import bases, syspackages
 from containerize.config import Config
 from containerize.engine import buildx, probes
 from containerize.engine.buildx import OutputKind
-from containerize.errors import ResolutionError
+from containerize.errors import EngineError, ResolutionError
 from containerize.fsutil import claim
 from containerize.image import compile as compile_mod
 from containerize.image import context, dockerfile, pins, plan, report, revision
@@ -106,6 +106,8 @@ def resolve(
     base, notices = _base_image(config, engine=engine, record=record_pin, refresh=refresh_base)
     targets = tuple(_target(config, base, p, engine=engine) for p in config.platforms)
     _check_python(config, lock, targets)
+    if engine:
+        _check_build_platform(base, targets)
     selections = tuple(
         wheelhouse_mod.select_all(config, lock, config.project, target) for target in targets
     )
@@ -174,6 +176,39 @@ def _check_python(config: Config, lock: lockmod.Lock, targets: Sequence[TargetEn
                 f"has Python {version} ({target.platform})",
                 hint=bases.fitting(specifier).hint(),
             )
+
+
+def _check_build_platform(base: str, targets: Sequence[TargetEnvironment]) -> None:
+    """The venvs are made and their bytecode compiled on this machine's platform, from
+    the same base image: it must have that platform, with the targets' Python at the
+    same path (the bytecode is for one minor version)."""
+    native = Platform(os="linux", arch=probes.native_arch())
+    found = next((t for t in targets if t.platform == native), None)
+    if found is None:
+        try:
+            found = probes.probe_target(base, native)
+        except EngineError as exc:
+            raise EngineError(
+                f"{exc.message}: containerize installs the wheels of every platform on this "
+                f"machine's ({native}), from the same base image",
+                hint=exc.hint,
+            ) from None
+    for target in targets:
+        if (target.python_version, target.interpreter) != (
+            found.python_version,
+            found.interpreter,
+        ):
+            raise EngineError(
+                f"the base image {base} has Python {_python(target)} for {target.platform} "
+                f"but {_python(found)} for {native}, this machine's platform, where the "
+                "venvs are made and their bytecode compiled",
+                hint="use a base image with the same Python on every platform "
+                "('containerize base-image' makes one)",
+            )
+
+
+def _python(target: TargetEnvironment) -> str:
+    return f"{'.'.join(map(str, target.python_version))} at {target.interpreter}"
 
 
 def _target(config: Config, base: str, platform: Platform, *, engine: bool) -> TargetEnvironment:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from containerize import cli, config, process
-from containerize.engine import buildx, doctor, preflight
+from containerize.engine import buildx, docker, doctor, preflight, probes
 from containerize.errors import EngineError
 from containerize.image import pipeline as images
 from containerize.platforms import Platform
@@ -96,6 +96,34 @@ def test_preflight_names_a_daemon_that_does_not_answer(
         preflight.preflight([Platform.parse("linux/amd64")], builder=None)
     assert raised.value.hint is not None
     assert "DOCKER_HOST" in raised.value.hint
+
+
+def test_a_base_without_this_machines_platform_is_refused_before_building(
+    hello_project: Path, base_image: str, session_id: str
+) -> None:
+    # The venvs are made on this machine's platform from the same base image: a base
+    # that has only the foreign platform (an index of the real base's foreign
+    # manifest, made in the loopback registry) is refused by name, before any build.
+    native = probes.native_arch()
+    foreign = "arm64" if native == "amd64" else "amd64"
+    index = buildx.imagetools_inspect(base_image)
+    assert index is not None
+    manifests = index["manifests"]
+    assert isinstance(manifests, list)
+    digest = next(m["digest"] for m in manifests if m["platform"]["architecture"] == foreign)
+    only = f"{base_image.rsplit(':', 1)[0]}-test:{foreign}-only-{session_id}"
+    repo = base_image.split("@", 1)[0].rsplit(":", 1)[0]
+    process.run(docker.buildx_argv("imagetools", "create", "--tag", only, f"{repo}@{digest}"))
+    cfg = config.load(
+        hello_project, overrides={"base-image": only, "platforms": [f"linux/{foreign}"]}
+    )
+    with pytest.raises(EngineError, match=f"has no linux/{native} variant") as raised:
+        images.resolve(cfg, engine=True, record_pin=False)
+    assert f"installs the wheels of every platform on this machine's (linux/{native})" in str(
+        raised.value
+    )
+    assert raised.value.hint is not None
+    assert "containerize base-image" in raised.value.hint
 
 
 def test_cli_refuses_unknown_platform_before_building(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from typing import Any
@@ -113,3 +114,26 @@ def test_bad_config_and_cache() -> None:
         TargetEnvironment.from_config(LINUX_AMD64, libc=("bionic", (1, 0)))  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="not JSON"):
         TargetEnvironment.from_json("{")
+
+
+def test_a_base_with_another_python_on_the_build_platform_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The venvs are made, and their bytecode compiled, by the build platform's Python.
+    from containerize.engine import probes  # noqa: PLC0415
+    from containerize.image import pipeline  # noqa: PLC0415
+
+    monkeypatch.setattr(probes, "native_arch", lambda: "amd64")
+    amd64 = TargetEnvironment.from_config(LINUX_AMD64, (3, 11))
+    same = TargetEnvironment.from_config(LINUX_ARM64, (3, 11))
+    pipeline._check_build_platform("base@sha256:" + "a" * 64, (amd64, same))
+    newer = TargetEnvironment.from_config(LINUX_ARM64, (3, 12))
+    wrong = re.escape("has Python 3.12 at /usr/bin/python3 for linux/arm64 ")
+    with pytest.raises(EngineError, match=wrong):
+        pipeline._check_build_platform("base@sha256:" + "a" * 64, (amd64, newer))
+    elsewhere = TargetEnvironment.from_config(
+        LINUX_ARM64, (3, 11), interpreter="/usr/local/bin/python3"
+    )
+    wrong = re.escape("but 3.11 at /usr/bin/python3 for linux/amd64")
+    with pytest.raises(EngineError, match=wrong):
+        pipeline._check_build_platform("base@sha256:" + "a" * 64, (amd64, elsewhere))
