@@ -280,8 +280,7 @@ def _static_stage(plan: BuildPlan) -> list[str]:
         "# static: the static files, made by the project's command from the app and its",
         f"# dependencies (no server needed), once, on {plan.check_platform}; then copied",
         "# into each image.",
-        f"FROM {_check_parent(plan)} AS static",
-        f"COPY --from=check-deps {dockerfile_word(VENV)} {dockerfile_word(VENV)}",
+        *_check_from(plan, "check-deps", "static"),
         f"COPY app/ {_app_dir(plan, '/')}",
         f"WORKDIR {_app_dir(plan)}",
         _env(plan),
@@ -407,9 +406,7 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         ),
         "# the app imported as the app's user, so that an app that fails to import fails",
         f"# the build. It runs on {plan.check_platform}, once for every target platform.",
-        f"FROM {_check_parent(plan)} AS {dockerfile_stage('app-' + name)}",
-        f"COPY --from={dockerfile_stage('check-venv-' + name)} "
-        f"{dockerfile_word(VENV)} {dockerfile_word(VENV)}",
+        *_check_from(plan, dockerfile_stage("check-venv-" + name), dockerfile_stage("app-" + name)),
         f"COPY {RUNTIME_CONTEXT}/ {image_dir}",
         f"COPY {dockerfile_word(stage.context_dir + '/')} {image_dir}",
         f"COPY app/ {_app_dir(plan, '/')}",
@@ -427,6 +424,22 @@ def _check_base(plan: BuildPlan) -> str:
     which BuildKit then runs once)."""
     platform = dockerfile_word(str(plan.check_platform), source="tool.containerize.platforms")
     return f"--platform={platform} ${{BASE_IMAGE}}"
+
+
+def _check_from(plan: BuildPlan, venv: str, stage: str) -> list[str]:
+    """How a stage that runs the app with *venv* (a check venv stage) starts.
+
+    When the check platform is the build platform's and needs no system packages, the
+    venv stage already is the base image on the check platform with the venv: the
+    stage starts from it, copying nothing (a plain copy of a venv took 3-5 s of a
+    cold build). Else the venv is copied onto the check platform's base.
+    """
+    if plan.check_is_native and not plan.runtime_packages:
+        return [f"FROM {venv} AS {stage}"]
+    return [
+        f"FROM {_check_parent(plan)} AS {stage}",
+        f"COPY --from={venv} {dockerfile_word(VENV)} {dockerfile_word(VENV)}",
+    ]
 
 
 def _check_parent(plan: BuildPlan) -> str:

@@ -90,6 +90,9 @@ class BuildPlan:
     # Where the import check and the static command run, once for every target: this
     # machine's platform when it is a target (natively), else the first target.
     check_platform: Platform
+    # Whether the check platform is this machine's (the build platform's) own: then the
+    # check stages start from the venvs the builder made, with nothing to copy.
+    check_is_native: bool
     # The app folder in the image: the working directory and the import root.
     app_dir: str = APP_DIR
     #: What each sdist is compiled with beyond the toolchain, and where that came from.
@@ -230,6 +233,7 @@ def make_plan(
         ),
         import_check=config.import_check,
         check_platform=check_platform(config.platforms, native_arch),
+        check_is_native=check_platform(config.platforms, native_arch).arch == native_arch,
         app_dir=folder,
         sdist_builds=tuple(
             b

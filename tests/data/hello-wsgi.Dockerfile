@@ -102,8 +102,7 @@ RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mod
 # app-gunicorn: the app with gunicorn's venv and the project's environment, offline:
 # the app imported as the app's user, so that an app that fails to import fails
 # the build. It runs on linux/amd64, once for every target platform.
-FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-gunicorn
-COPY --from=check-venv-gunicorn /opt/venv /opt/venv
+FROM check-venv-gunicorn AS app-gunicorn
 COPY containerize/runtime/ /opt/containerize/
 COPY containerize/gunicorn/ /opt/containerize/
 COPY app/ /app/
@@ -121,8 +120,7 @@ RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi
 # app-uwsgi: the app with uwsgi's venv and the project's environment, offline:
 # the app imported as the app's user, so that an app that fails to import fails
 # the build. It runs on linux/amd64, once for every target platform.
-FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-uwsgi
-COPY --from=check-venv-uwsgi /opt/venv /opt/venv
+FROM check-venv-uwsgi AS app-uwsgi
 COPY containerize/runtime/ /opt/containerize/
 COPY containerize/uwsgi/ /opt/containerize/
 COPY app/ /app/
@@ -140,8 +138,7 @@ RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi
 # app-mod_wsgi: the app with mod_wsgi's venv and the project's environment, offline:
 # the app imported as the app's user, so that an app that fails to import fails
 # the build. It runs on linux/amd64, once for every target platform.
-FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-mod_wsgi
-COPY --from=check-venv-mod_wsgi /opt/venv /opt/venv
+FROM check-venv-mod_wsgi AS app-mod_wsgi
 COPY containerize/runtime/ /opt/containerize/
 COPY containerize/mod_wsgi/ /opt/containerize/
 COPY app/ /app/
@@ -159,8 +156,7 @@ RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi
 # app-cheroot: the app with cheroot's venv and the project's environment, offline:
 # the app imported as the app's user, so that an app that fails to import fails
 # the build. It runs on linux/amd64, once for every target platform.
-FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-cheroot
-COPY --from=check-venv-cheroot /opt/venv /opt/venv
+FROM check-venv-cheroot AS app-cheroot
 COPY containerize/runtime/ /opt/containerize/
 COPY containerize/cheroot/ /opt/containerize/
 COPY app/ /app/

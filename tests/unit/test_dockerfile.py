@@ -135,8 +135,8 @@ def _froms(text: str) -> dict[str, str]:
 def test_only_os_packages_run_on_the_target_platform(hello: config.Config) -> None:
     """Creating the venvs, placing wheels, compiling bytecode and writing the user
     never run emulated: they are in stages of the build platform. The import check runs
-    on the check platform (this machine's), once for every target. Only stages that
-    install OS packages are the target's."""
+    on the check platform (this machine's), once for every target: from the check
+    venv itself, nothing copied. Only stages that install OS packages are the target's."""
     text = dockerfile.render(make(hello))
     froms = _froms(text)
     # The wheelhouse folders: build contexts, not stages that run anything.
@@ -145,18 +145,16 @@ def test_only_os_packages_run_on_the_target_platform(hello: config.Config) -> No
     assert froms["builder"] == "FROM --platform=${BUILDPLATFORM} ${BASE_IMAGE} AS builder"
     assert froms["base"] == "FROM ${BASE_IMAGE} AS base"
     native = {"builder"}
-    checks = set()
     for name, line in froms.items():
-        parent = line.split()[1]
-        if parent in native:
+        if line.split()[1] in native:
             native.add(name)
-        elif parent == "--platform=linux/amd64":
-            checks.add(name)
     servers = hello.servers
     assert native == {"builder", "deps", "check-deps", "users"} | {
-        f"{prefix}-{s}" for s in servers for prefix in ("venv", "check-venv")
+        f"{prefix}-{s}" for s in servers for prefix in ("venv", "check-venv", "app")
     }
-    assert checks == {f"app-{s}" for s in servers}
+    checks = {f"app-{s}" for s in servers}
+    for server in servers:
+        assert froms[f"app-{server}"] == f"FROM check-venv-{server} AS app-{server}"
     target = set(froms) - native - checks
     assert target == {"base", "runtime", *servers}
     for name in froms:
@@ -205,11 +203,17 @@ def test_the_check_runs_on_a_target_this_machine_runs_natively(hello: config.Con
     # Only arm64 on an amd64 machine: the wheelhouse has arm64's wheels only, so the
     # check runs on arm64, emulated, but still once.
     assert plan.check_platform((LINUX_ARM64,), "amd64") == LINUX_ARM64
+    # The venv, made natively with arm64's wheels, is copied onto arm64's base.
     text = dockerfile.render(make(replace(hello, platforms=(LINUX_ARM64,))))
-    assert "FROM --platform=linux/arm64 ${BASE_IMAGE} AS app-gunicorn" in text
+    assert (
+        "FROM --platform=linux/arm64 ${BASE_IMAGE} AS app-gunicorn\n"
+        "COPY --from=check-venv-gunicorn /opt/venv /opt/venv\n"
+    ) in text
     assert "FROM wheelhouse-linux-arm64 AS check-wheels" in text
+    # On an arm64 machine, arm64 is the check platform, and native.
     on_arm = dockerfile.render(make(hello, native_arch="arm64"))
-    assert "FROM --platform=linux/arm64 ${BASE_IMAGE} AS app-cheroot" in on_arm
+    assert "FROM check-venv-cheroot AS app-cheroot\n" in on_arm
+    assert "FROM wheelhouse-linux-arm64 AS check-wheels" in on_arm
 
 
 def test_without_check_or_static_command_no_check_venvs(hello: config.Config) -> None:
@@ -224,7 +228,15 @@ def test_a_static_command_without_the_check_needs_only_check_deps(hello: config.
     assert "FROM builder AS check-deps" in text
     assert " AS check-venv" not in text
     assert "--check" not in text
-    assert stage(text, "static").startswith("FROM --platform=linux/amd64 ${BASE_IMAGE} AS static")
+    assert stage(text, "static").startswith("FROM check-deps AS static\nCOPY app/ /app/\n")
+    # Not native (only arm64, on an amd64 machine): check-deps' venv onto arm64's base.
+    elsewhere = dockerfile.render(
+        make(replace(hello, import_check=False, static=static, platforms=(LINUX_ARM64,)))
+    )
+    assert stage(elsewhere, "static").startswith(
+        "FROM --platform=linux/arm64 ${BASE_IMAGE} AS static\n"
+        "COPY --from=check-deps /opt/venv /opt/venv\n"
+    )
 
 
 def test_the_user_is_written_natively_from_the_targets_own_files(hello: config.Config) -> None:
@@ -319,10 +331,9 @@ def test_dependency_layers_come_before_the_application(hello: config.Config) -> 
     assert not any(line.startswith("RUN") for line in final)
     assert "USER 10001:10001" in final
     check = stage(text, "app-gunicorn")
-    # The import runs on the check platform, with the check platform's venv.
+    # The import runs on the check platform, in the check platform's venv stage.
     assert check.startswith(
-        "FROM --platform=linux/amd64 ${BASE_IMAGE} AS app-gunicorn\n"
-        "COPY --from=check-venv-gunicorn /opt/venv /opt/venv"
+        "FROM check-venv-gunicorn AS app-gunicorn\nCOPY containerize/runtime/ /opt/containerize/\n"
     )
     # Never exported: no --link, whose merge of every layer below would be redone on
     # each code change.
@@ -372,11 +383,7 @@ def test_without_the_import_check_static_files_come_from_their_own_stage(
     text = dockerfile.render(make(replace(hello, static=COLLECTSTATIC, import_check=False)))
     made = stage(text, "static")
     # Made once, on the check platform, with the check platform's venv.
-    assert made.startswith(
-        "FROM --platform=linux/amd64 ${BASE_IMAGE} AS static\n"
-        "COPY --from=check-deps /opt/venv /opt/venv\n"
-        "COPY app/ /app/\n"
-    )
+    assert made.startswith("FROM check-deps AS static\nCOPY app/ /app/\n")
     assert (
         "RUN --network=none python manage.py collectstatic \\\n && test -d /app/staticfiles" in made
     )
@@ -785,7 +792,9 @@ def test_derived_run_packages_go_where_their_wheel_is_installed(hello: config.Co
     assert "apt-get" not in stage(text, "gunicorn")
     # The import check loads the libraries the image will have, on the check platform
     # (its apt caches named literally: the stage declares no TARGETARCH, so it runs once).
-    assert stage(text, "app-gunicorn").startswith("FROM check-runtime AS app-gunicorn")
+    assert stage(text, "app-gunicorn").startswith(
+        "FROM check-runtime AS app-gunicorn\nCOPY --from=check-venv-gunicorn /opt/venv /opt/venv\n"
+    )
     check_runtime = stage(text, "check-runtime")
     assert check_runtime.startswith("FROM --platform=linux/amd64 ${BASE_IMAGE} AS check-runtime")
     assert "libpq5" in check_runtime
