@@ -164,17 +164,6 @@ def verdicts(
     return tuple(found)
 
 
-def median(values: Sequence[float]) -> float:
-    """The median of *values* (at least one)."""
-    if not values:
-        raise ValueError("the median of no values")
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def show(value: float | None, unit: Unit) -> str:
     """*value* in its unit, for a person."""
     if value is None or math.isnan(value):

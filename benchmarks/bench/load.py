@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import shutil
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from containerize import process
@@ -60,6 +62,18 @@ def parse(output: str) -> LoadResult:
         rps=float(rps.group(1)),
         p99_ms=float(p99.group(1)) * _UNITS[p99.group(2)],
         errors=errors,
+    )
+
+
+def median(results: Sequence[LoadResult]) -> LoadResult:
+    """Several runs of one load as one: the median rate and p99, all requests and errors."""
+    if not results:
+        raise ValueError("the median of no load runs")
+    return LoadResult(
+        requests=sum(r.requests for r in results),
+        rps=statistics.median(r.rps for r in results),
+        p99_ms=statistics.median(r.p99_ms for r in results),
+        errors=sum(r.errors for r in results),
     )
 
 

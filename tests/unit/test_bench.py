@@ -145,8 +145,6 @@ def test_show_units() -> None:
     assert figures.show(512, "bytes") == "512 B"
     assert figures.show(1.234, "s") == "1.23 s"
     assert figures.show(None, "s") == "-"
-    assert figures.median([3.0, 1.0, 2.0]) == 2.0
-    assert figures.median([4.0, 1.0, 2.0, 3.0]) == 2.5
 
 
 # --------------------------------------------------------------------- registry diffs
@@ -218,6 +216,17 @@ def test_wrk_report_parsed() -> None:
     assert found.rps == pytest.approx(758.79)
     assert found.p99_ms == pytest.approx(1210.0)  # 1.21s
     assert found.errors == 2 + 1 + 4
+
+
+def test_several_load_runs_give_their_median_rate_and_every_error() -> None:
+    runs = [
+        load.LoadResult(requests=7000, rps=700.0, p99_ms=40.0, errors=0),
+        load.LoadResult(requests=15000, rps=1500.0, p99_ms=20.0, errors=2),
+        load.LoadResult(requests=12000, rps=1200.0, p99_ms=30.0, errors=1),
+    ]
+    assert load.median(runs) == load.LoadResult(requests=34000, rps=1200.0, p99_ms=30.0, errors=3)
+    with pytest.raises(ValueError, match="no load runs"):
+        load.median([])
 
 
 def test_wrk_output_without_figures_is_an_error() -> None:
