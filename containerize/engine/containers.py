@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
+import socket
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ logger = logging.getLogger("containerize")
 
 #: The label on every container containerize starts; its value names the run.
 LABEL = "io.containerize.test-run"
+LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -96,16 +98,26 @@ def start(
     tmpfs: Sequence[str] = (),
     run_id: str = "adhoc",
     pull: bool = True,
+    host_network: bool = False,
     timeout: float = 300,
 ) -> Container:
     """``docker run -d`` *image* with container port *port* published on 127.0.0.1.
 
     Without *pull*, only an image the engine holds is run: a tag just built is never
     replaced by an older one of the same name from a registry.
+
+    With *host_network*, the container shares the host's network and listens on *port*
+    of the host itself, which must be free: no proxy and no NAT between a client and
+    the server, and loopback's reuse of closed connections' ports (``tcp_tw_reuse``),
+    which a load of short connections, many thousands a second, runs out of otherwise.
     """
     args = ["run", "--detach", "--platform", str(platform), "--label", f"{LABEL}={run_id}"]
     args += ["--pull", "missing" if pull else "never"]
-    args += ["--publish", f"127.0.0.1::{port}"]
+    if host_network:
+        _require_free(port)
+        args += ["--network", "host"]
+    else:
+        args += ["--publish", f"{LOOPBACK}::{port}"]
     for key, value in (env or {}).items():
         args += ["--env", f"{key}={value}"]
     if cpus is not None:
@@ -115,6 +127,8 @@ def start(
     for path in tmpfs:
         args += ["--tmpfs", path]
     container_id = docker.run(*args, image, timeout=timeout).stdout.strip()
+    if host_network:
+        return Container(id=container_id, image=image, platform=platform, host=LOOPBACK, port=port)
     mapping = docker.run("port", container_id, f"{port}/tcp", check=False, timeout=30).stdout
     # The IPv4 line: "127.0.0.1:49153".
     host, _, host_port = (mapping.splitlines() or [""])[0].rpartition(":")
@@ -128,6 +142,20 @@ def start(
     return Container(
         id=container_id, image=image, platform=platform, host=host, port=int(host_port)
     )
+
+
+def _require_free(port: int) -> None:
+    """Stop when something on this host listens on *port* already."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("0.0.0.0", port))  # noqa: S104 - as the servers bind it
+        except OSError as exc:
+            raise ContainerTestError(
+                f"port {port} of this host is taken ({exc.strerror}); a container on the "
+                "host's network listens there",
+                hint=f"stop what listens on it (ss -ltnp 'sport = :{port}') and run again",
+            ) from None
 
 
 def request(

@@ -16,6 +16,7 @@ import pytest
 
 from containerize import config, process
 from containerize.engine import containers, preflight, probes
+from containerize.errors import ContainerTestError
 from containerize.image import pipeline as images
 from containerize.image import report
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
@@ -73,6 +74,23 @@ def test_serves_hello_world(hello_images: Built, server: str, platform: Platform
         )  # fmt: skip
         assert not stopped.killed, "the server ignored its stop signal and was killed"
         assert not containers.running(container)
+    finally:
+        containers.remove(container)
+
+
+def test_host_network_serves_on_the_hosts_port_and_refuses_a_taken_one(
+    hello_images: Built,
+) -> None:
+    """The bench's way of running a server: on the host's network, where a load of short
+    connections does not go through the engine's proxy."""
+    image = hello_images.tag("gunicorn")
+    container = containers.start(image, platform=LINUX_AMD64, port=8000, host_network=True)
+    try:
+        assert (container.host, container.port) == ("127.0.0.1", 8000)
+        response = containers.get(container, "/", timeout=60)
+        assert (response.status, response.body) == (200, b"Hello World!")
+        with pytest.raises(ContainerTestError, match="port 8000 of this host is taken"):
+            containers.start(image, platform=LINUX_AMD64, port=8000, host_network=True)
     finally:
         containers.remove(container)
 
