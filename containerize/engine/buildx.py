@@ -29,7 +29,8 @@ OutputKind = Literal["load", "push", "none"]
 @dataclass(frozen=True, kw_only=True)
 class Output:
     """Where a build's result goes: ``load`` into the engine, ``push``, an OCI layout, or
-    the files of the result into a local folder (one subfolder per platform)."""
+    the files of the result into a local folder (one subfolder per platform, where the
+    engine splits a single platform too)."""
 
     kind: Literal["load", "push", "oci", "local"]
     dest: Path | None = None
@@ -42,7 +43,8 @@ class Output:
         if self.kind == "push":
             return ["--push"]
         if self.kind == "local":
-            # Split by platform even when there is one, so the layout never varies.
+            # Split by platform even when there is one. Newer BuildKit does; 0.13 (in
+            # Debian's dockerd 26) writes a single platform's files at the top regardless.
             return ["--output", f"type=local,dest={self.dest},platform-split=true"]
         parts = ["type=oci", f"dest={self.dest}"]
         if self.rewrite_timestamp:

@@ -252,7 +252,7 @@ def compile_pending(
         buildx.build(_into(inv, staging))
         for item in house.platforms:
             if item.pending:
-                compiled += _collect(item, staging / _split_name(item), cache)
+                compiled += _collect(item, _platform_folder(staging, item, targets), cache)
     return tuple(compiled)
 
 
@@ -261,9 +261,14 @@ def _into(inv: buildx.BuildInvocation, dest: Path) -> buildx.BuildInvocation:
     return replace(inv, output=buildx.Output(kind="local", dest=dest))
 
 
-def _split_name(item: PlatformWheelhouse) -> str:
-    """The folder BuildKit's local exporter writes one platform into (platform-split)."""
-    return str(item.selection.target.platform).replace("/", "_")
+def _platform_folder(staging: Path, item: PlatformWheelhouse, targets: Sequence[Platform]) -> Path:
+    """Where BuildKit's local exporter wrote *item*'s platform: its own folder
+    (``linux_amd64``), or, for a build of one platform, the top, since BuildKit 0.13
+    (Debian's dockerd 26) does not split one platform even when asked to."""
+    split = staging / str(item.selection.target.platform).replace("/", "_")
+    if len(targets) == 1 and not split.is_dir():
+        return staging
+    return split
 
 
 def _collect(item: PlatformWheelhouse, folder: Path, cache: Cache) -> list[CompiledWheel]:

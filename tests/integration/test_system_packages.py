@@ -5,8 +5,10 @@ libpq-dev into the compile build, and libpq5 reaches the images because the comp
 extension links against libpq.so.5 (derived from its ELF on each target platform).
 It is built once, gunicorn only, for both platforms; the arm64 compile runs under
 emulation (about 3 minutes here, once per CI run; later builds take the wheel from
-the compile cache). A second test breaks the build on purpose (amd64 only, fails
-within seconds of the compile starting) to check the error a user reads.
+the compile cache). Another test compiles for linux/amd64 alone, natively, from an
+empty compile cache and then from the wheel it left there; a last one breaks the
+build on purpose (amd64 only, fails within seconds of the compile starting) to check
+the error a user reads.
 """
 
 from __future__ import annotations
@@ -68,6 +70,43 @@ def test_psycopg2_compiles_and_runs_against_libpq(
     assert _installed(image, platform, "libpq5")
     assert not _installed(image, platform, "gcc")
     assert not _installed(image, platform, "libpq-dev")
+
+
+def test_one_platform_compiles_then_takes_its_wheel_from_the_cache(
+    make_project: Callable[[str], Path],
+    base_image: str,
+    session_id: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A build for one platform: BuildKit's local exporter writes that platform's
+    files at the top of the output, not in a linux_amd64 folder, on some engines."""
+    monkeypatch.setenv("CONTAINERIZE_CACHE_DIR", str(tmp_path / "cache"))
+    project = make_project("psycopg2-app")
+    cfg = config.load(
+        project,
+        overrides={
+            "image": f"containerize-test/psycopg2-amd64-{session_id}",
+            "platforms": ["linux/amd64"],
+            "servers": ["gunicorn"],
+        },
+    )
+    for attempt in ("compiled", "from the cache"):
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="containerize"):
+            prepared = pipeline.prepare(cfg, output="load", dry_run=False, no_cache=True)
+        assert prepared.wheelhouse is not None
+        (item,) = prepared.wheelhouse.platforms
+        assert not item.pending, attempt
+        assert [w.filename for w in item.compiled] == [
+            "psycopg2-2.9.13-cp311-cp311-linux_x86_64.whl"
+        ], attempt
+        said = caplog.text
+        if attempt == "compiled":
+            assert "psycopg2-2.9.13.tar.gz for linux/amd64: compiled before" not in said
+        else:
+            assert "psycopg2-2.9.13.tar.gz for linux/amd64: compiled before" in said, said
 
 
 def test_a_failing_compile_says_what_and_how_to_fix_it(
