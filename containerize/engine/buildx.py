@@ -29,8 +29,8 @@ OutputKind = Literal["load", "push", "none"]
 @dataclass(frozen=True, kw_only=True)
 class Output:
     """Where a build's result goes: ``load`` into the engine, ``push``, an OCI layout, or
-    the files of the result into a local folder (one subfolder per platform, where the
-    engine splits a single platform too)."""
+    the files of the result into a local folder (one subfolder per platform, named as
+    BuildKit names them: ``linux_amd64``)."""
 
     kind: Literal["load", "push", "oci", "local"]
     dest: Path | None = None
@@ -43,8 +43,8 @@ class Output:
         if self.kind == "push":
             return ["--push"]
         if self.kind == "local":
-            # Split by platform even when there is one. Newer BuildKit does; 0.13 (in
-            # Debian's dockerd 26) writes a single platform's files at the top regardless.
+            # Split by platform even when there is one. BuildKit 0.13 (in Debian's
+            # dockerd 26) does not for one platform: build() moves its files there.
             return ["--output", f"type=local,dest={self.dest},platform-split=true"]
         parts = ["type=oci", f"dest={self.dest}"]
         if self.rewrite_timestamp:
@@ -136,6 +136,9 @@ def build(inv: BuildInvocation, *, stream: bool = True) -> BuildResult:
             completed = process.run(argv(inv), capture=True, env=env)
     except CommandError as exc:
         raise failure(inv, exc) from None
+    output = inv.output
+    if output is not None and output.kind == "local" and output.dest and len(inv.platforms) == 1:
+        split_single_platform(output.dest, inv.platforms[0])
     metadata: dict[str, object] = {}
     if inv.metadata_file is not None and inv.metadata_file.exists():
         metadata = json.loads(inv.metadata_file.read_text())
@@ -146,6 +149,25 @@ def build(inv: BuildInvocation, *, stream: bool = True) -> BuildResult:
         metadata=metadata,
         log=completed.stderr + completed.stdout,
     )
+
+
+def split_folder(dest: Path, platform: Platform) -> Path:
+    """Where a local output in *dest* holds *platform*'s files: ``dest/linux_amd64``."""
+    return dest / str(platform).replace("/", "_")
+
+
+def split_single_platform(dest: Path, platform: Platform) -> None:
+    """Move a single platform's files, which the engine left at the top of *dest*, into
+    their platform's folder, as a multi-platform export has them."""
+    folder = split_folder(dest, platform)
+    entries = list(dest.iterdir())
+    if entries == [folder] and folder.is_dir():
+        return  # the engine split it
+    staging = dest / f".{folder.name}.partial"
+    staging.mkdir()
+    for entry in entries:
+        entry.rename(staging / entry.name)
+    staging.rename(folder)
 
 
 def failure(inv: BuildInvocation, exc: CommandError) -> BuildError:

@@ -252,23 +252,15 @@ def compile_pending(
         buildx.build(_into(inv, staging))
         for item in house.platforms:
             if item.pending:
-                compiled += _collect(item, _platform_folder(staging, item, targets), cache)
+                compiled += _collect(
+                    item, buildx.split_folder(staging, item.selection.target.platform), cache
+                )
     return tuple(compiled)
 
 
 def _into(inv: buildx.BuildInvocation, dest: Path) -> buildx.BuildInvocation:
     """*inv* exporting into *dest* (the staging folder of ``compiled``)."""
     return replace(inv, output=buildx.Output(kind="local", dest=dest))
-
-
-def _platform_folder(staging: Path, item: PlatformWheelhouse, targets: Sequence[Platform]) -> Path:
-    """Where BuildKit's local exporter wrote *item*'s platform: its own folder
-    (``linux_amd64``), or, for a build of one platform, the top, since BuildKit 0.13
-    (Debian's dockerd 26) does not split one platform even when asked to."""
-    split = staging / str(item.selection.target.platform).replace("/", "_")
-    if len(targets) == 1 and not split.is_dir():
-        return staging
-    return split
 
 
 def _collect(item: PlatformWheelhouse, folder: Path, cache: Cache) -> list[CompiledWheel]:

@@ -382,7 +382,7 @@ def compile_invocation(
     no_cache: bool = False,
 ) -> buildx.BuildInvocation:
     """The build that compiles the sdists of *platforms* and exports their wheels to
-    *dest*, one folder per platform (a single platform's may be *dest* itself)."""
+    *dest*, one folder per platform."""
     return buildx.BuildInvocation(
         context=context,
         dockerfile=context / "Dockerfile",

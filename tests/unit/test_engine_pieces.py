@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from containerize.engine import doctor
+from containerize.engine import buildx, doctor
 from containerize.errors import ConfigError, ProvisionError
 from containerize.host import provision
 from containerize.image import pins
+from containerize.platforms import LINUX_AMD64
 
 
 def test_mirror_from_deb822_skips_security(tmp_path: Path) -> None:
@@ -114,3 +115,25 @@ def test_bad_pins_file(tmp_path: Path) -> None:
         pins.read(path)
     assert info.value.hint is not None
     assert "containerize pin" in info.value.hint
+
+
+def test_a_single_platforms_local_export_is_moved_into_its_folder(tmp_path: Path) -> None:
+    # What BuildKit 0.13 writes for one platform despite platform-split=true.
+    (tmp_path / "demo-1.0-cp311-cp311-linux_x86_64.whl").write_bytes(b"wheel")
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "compiled.json").write_text("{}")
+    buildx.split_single_platform(tmp_path, LINUX_AMD64)
+    folder = buildx.split_folder(tmp_path, LINUX_AMD64)
+    assert folder == tmp_path / "linux_amd64"
+    assert list(tmp_path.iterdir()) == [folder]
+    assert (folder / "demo-1.0-cp311-cp311-linux_x86_64.whl").read_bytes() == b"wheel"
+    assert (folder / "sub" / "compiled.json").read_text() == "{}"
+
+
+def test_a_local_export_the_engine_split_is_left_as_it_is(tmp_path: Path) -> None:
+    folder = buildx.split_folder(tmp_path, LINUX_AMD64)
+    folder.mkdir()
+    (folder / "compiled.json").write_text("{}")
+    buildx.split_single_platform(tmp_path, LINUX_AMD64)
+    assert list(tmp_path.iterdir()) == [folder]
+    assert [p.name for p in folder.iterdir()] == ["compiled.json"]
