@@ -29,6 +29,7 @@ OPTIONS: tuple[Option, ...] = (
         kind="str",
         expects=APP_EXPECTS,
         default=None,
+        default_text="required",
         check=check_app,
         hint='name the WSGI application, e.g. app = "myproject.wsgi:application"',
     ),

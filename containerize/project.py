@@ -141,7 +141,8 @@ def project_version(metadata: ProjectMetadata, project_dir: Path) -> str:
         return metadata.version
     try:
         result = process.run(
-            ["git", "describe", "--tags", "--abbrev=0"],
+            # Only tags that look like versions: the nearest of those.
+            ["git", "describe", "--tags", "--abbrev=0", "--match=v[0-9]*", "--match=[0-9]*"],
             cwd=project_dir,
             check=False,
             timeout=30,

@@ -11,9 +11,19 @@ from containerize.declare import Option, Values, sub_table
 from containerize.errors import ConfigError
 
 STATIC_OPTIONS: tuple[Option, ...] = (
-    Option(key="url", kind="str", expects="the URL prefix, such as '/static/'", default=None),
     Option(
-        key="dir", kind="str", expects="the folder that holds them, in the app folder", default=None
+        key="url",
+        kind="str",
+        expects="the URL prefix, such as '/static/'",
+        default=None,
+        default_text="required",
+    ),
+    Option(
+        key="dir",
+        kind="str",
+        expects="the folder that holds them, in the app folder",
+        default=None,
+        default_text="required",
     ),
     Option(
         key="command",

@@ -56,7 +56,13 @@ _WHERE = "tool.containerize.system-packages"
 _NAMES = "a list of Debian package names"
 #: The keys of each ``sdists`` entry.
 SDIST_OPTIONS: tuple[Option, ...] = (
-    Option(key="build", kind="list", expects=f"{_NAMES} to compile it", default=None),
+    Option(
+        key="build",
+        kind="list",
+        expects=f"{_NAMES} to compile it",
+        default=None,
+        default_text="the well-known list's, if any",
+    ),
     Option(key="run", kind="list", expects=f"{_NAMES} its wheel needs at run time", default=()),
 )
 #: The keys of the ``system-packages`` table.

@@ -29,7 +29,11 @@ CONTAINER_TMP = "/tmp"  # noqa: S108 (a path inside the container, not on this h
 
 PROBE_OPTIONS: tuple[Option, ...] = (
     Option(
-        key="path", kind="str", expects="the URL path to GET (a query string is fine)", default=None
+        key="path",
+        kind="str",
+        expects="the URL path to GET (a query string is fine)",
+        default=None,
+        default_text="required",
     ),
     Option(key="host", kind="str", expects="the Host header", default="localhost"),
     Option(
