@@ -21,7 +21,7 @@ from typing import Any, Literal
 from containerize import project as project_mod
 from containerize import syspackages
 from containerize.appspec import AppSpec
-from containerize.declare import Option, check_keys
+from containerize.declare import Kind, Option, check_keys
 from containerize.errors import ConfigError
 from containerize.options import BY_KEY, OPTIONS, OTHER_VARIABLES
 from containerize.platforms import Platform
@@ -151,9 +151,10 @@ def load(
     """
     project_dir = project_dir.resolve()
     project = project or project_mod.load(project_dir)
+    table = _table(project)
     name = project_mod.project_name(project, project_dir)
     values = _Values(
-        table=_table(project),
+        table=table,
         file=project.path.name,
         overrides=overrides or {},
         environ=os.environ if environ is None else environ,
@@ -340,11 +341,18 @@ def _table_value(option: Option, value: Any, where: str) -> dict[str, Any] | Non
     return value
 
 
-_KINDS: dict[str, Callable[[Option, Any, str], Any]] = {
+def _tables(option: Option, value: Any, where: str) -> tuple[dict[str, Any], ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(v, dict) for v in value):
+        raise ConfigError(f"{where}: expected {option.expects}, got {value!r}", hint=option.hint)
+    return tuple(value)
+
+
+_KINDS: dict[Kind, Callable[[Option, Any, str], Any]] = {
     "str": _string,
     "int": _integer,
     "bool": _boolean,
     "list": _strings,
     "paths": _paths,
     "table": _table_value,
+    "tables": _tables,
 }
