@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass
+from typing import Literal
 
 from packaging.specifiers import SpecifierSet
 
@@ -44,6 +45,13 @@ class Suite:
     @property
     def python_text(self) -> str:
         return version_text(self.python)
+
+    @property
+    def libc_version(self) -> tuple[Literal["glibc", "musl"], tuple[int, int]]:
+        """:attr:`libc` as a name and an (X, Y) version: ``("glibc", (2, 36))``."""
+        name, _, version = self.libc.partition("-")
+        major, _, minor = version.partition(".")
+        return ("musl" if name == "musl" else "glibc", (int(major), int(minor)))
 
     @property
     def tag(self) -> str:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from containerize import __version__, bases, commands, process
+from containerize import __version__, bases, commands, options, process
 from containerize.errors import ContainerizeError, Interrupted
 
 logger = logging.getLogger("containerize")
@@ -50,9 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add = functools.partial(commands.add_parser, parents=[shared])
 
-    doctor = add("doctor", help="check the engine a build needs")
-    doctor.add_argument("--platform", action="append", dest="platforms", metavar="OS/ARCH")
-    doctor.add_argument("--builder", metavar="NAME")
+    _option_flags(add("doctor", help="check the engine a build needs"), "doctor")
 
     engine = add("engine", help="provision a BuildKit engine and registry on this Debian host")
     engine.add_argument("action", choices=["up", "down", "status"])
@@ -87,15 +85,15 @@ def _parser() -> argparse.ArgumentParser:
         ("build", "render the Dockerfile and build one image per server"),
     ):
         sub = add(name, help=help_text)
-        sub.add_argument(
-            "--platform", action="append", dest="platforms", metavar="OS/ARCH",
-            help="build for this platform only (repeatable); default: tool.containerize.platforms",
-        )  # fmt: skip
+        _option_flags(sub, name)
         if name == "build":
             _build_options(sub)
     test = add("test", help="run every server's image on every platform and check it")
+    _option_flags(test, "test")
     _test_options(test)
-    _release_options(add("release", help="push, test, then tag one image per server"))
+    release = add("release", help="push, test, then tag one image per server")
+    _option_flags(release, "release")
+    _release_options(release)
     init = add("init", help="detect the app, lock and Python; write [tool.containerize]")
     _init_options(init)
     return parser
@@ -111,15 +109,15 @@ def _init_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--lock", metavar="FILE", help="the lock file, when the project holds several")
 
 
+def _option_flags(sub: argparse.ArgumentParser, command: str) -> None:
+    """The flags of the [tool.containerize] keys *command* takes (containerize.options)."""
+    for _, flag, help_text in options.flags(command):
+        sub.add_argument(
+            flag.name, action=flag.action, dest=flag.dest, metavar=flag.metavar, help=help_text
+        )
+
+
 def _test_options(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument(
-        "--server", action="append", dest="servers", metavar="NAME",
-        help="test this server's image only (repeatable); default: every configured server",
-    )  # fmt: skip
-    sub.add_argument(
-        "--platform", action="append", dest="platforms", metavar="OS/ARCH",
-        help="test on this platform only (repeatable); default: tool.containerize.platforms",
-    )  # fmt: skip
     sub.add_argument(
         "--image", action="append", dest="images", default=[], metavar="[SERVER=]REFERENCE",
         help="test this image (a tag or a pushed digest) instead of the one built for SERVER",
@@ -131,8 +129,6 @@ def _test_options(sub: argparse.ArgumentParser) -> None:
 
 
 def _build_options(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument("--server", action="append", dest="servers", metavar="NAME")
-    sub.add_argument("--builder", metavar="NAME", help="the buildx builder to use")
     out = sub.add_mutually_exclusive_group()
     out.add_argument("--push", action="store_true", help="push the images to their registry")
     out.add_argument("--load", action="store_true", help="load the images into the engine")
@@ -146,17 +142,9 @@ def _build_options(sub: argparse.ArgumentParser) -> None:
     )
     sub.add_argument("--refresh-base", action="store_true", help="resolve the base digest again")
     sub.add_argument("--no-cache", action="store_true", help="build every step again")
-    sub.add_argument("--cache-from", action="append", metavar="SPEC")
-    sub.add_argument("--cache-to", action="append", metavar="SPEC")
 
 
 def _release_options(sub: argparse.ArgumentParser) -> None:
-    sub.add_argument(
-        "--platform", action="append", dest="platforms", metavar="OS/ARCH",
-        help="release for this platform only (repeatable); default: tool.containerize.platforms",
-    )  # fmt: skip
-    sub.add_argument("--server", action="append", dest="servers", metavar="NAME")
-    sub.add_argument("--builder", metavar="NAME", help="the buildx builder to use")
     sub.add_argument(
         "--dry-run", action="store_true",
         help="print the tag plan per server and platform, build and push nothing",
@@ -178,8 +166,6 @@ def _release_options(sub: argparse.ArgumentParser) -> None:
         help="move the tags without running the test matrix on the pushed digests",
     )  # fmt: skip
     sub.add_argument("--no-cache", action="store_true", help="build every step again")
-    sub.add_argument("--cache-from", action="append", metavar="SPEC")
-    sub.add_argument("--cache-to", action="append", metavar="SPEC")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -216,14 +202,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     project: Path = args.project
     # Command-line values of [tool.containerize] keys: validated with the file's.
     overrides = {
-        key: getattr(args, attr, None)
-        for key, attr in (
-            ("platforms", "platforms"),
-            ("servers", "servers"),
-            ("builder", "builder"),
-            ("cache-from", "cache_from"),
-            ("cache-to", "cache_to"),
-        )
+        option.key: getattr(args, flag.dest, None)
+        for option, flag, _ in options.flags(args.command)
     }
     handlers: dict[str, Callable[[], int]] = {
         "doctor": lambda: commands.doctor(project, overrides=overrides),

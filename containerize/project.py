@@ -20,7 +20,8 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from containerize.errors import ConfigError
+from containerize import process
+from containerize.errors import CommandError, ConfigError
 from containerize.tables import Table
 
 #: The group name that means the project's runtime dependencies.
@@ -112,6 +113,49 @@ class ProjectMetadata:
     def all_requirements(self) -> tuple[Requirement, ...]:
         """Every root requirement of every group and extra."""
         return self.requirements(groups=self.group_names, extras=self.extra_names)
+
+
+def project_name(metadata: ProjectMetadata, project_dir: Path) -> NormalizedName:
+    """The project's name: ``[project]``'s, else Poetry's, else its folder's, normalised.
+
+    A folder's name becomes a valid image repository name too: lowercase letters and
+    digits, with single '-' between them.
+    """
+    if metadata.name is not None:
+        return metadata.name
+    folder = project_dir.resolve().name
+    name = re.sub(r"[^a-z0-9]+", "-", canonicalize_name(folder)).strip("-")
+    if not name:
+        raise ConfigError(
+            f"{metadata.path.name}: no project name, and the folder's name {folder!r} "
+            "cannot make one",
+            hint="set [project] name, or tool.containerize.image",
+        )
+    return NormalizedName(name)
+
+
+def project_version(metadata: ProjectMetadata, project_dir: Path) -> str:
+    """The project's version: ``[project]``'s, else Poetry's, else git's nearest tag
+    (``v1.2.0`` is ``1.2.0``; a tag that is not a version does not count), else ``0``."""
+    if metadata.version:
+        return metadata.version
+    try:
+        result = process.run(
+            # Only tags that look like versions: the nearest of those.
+            ["git", "describe", "--tags", "--abbrev=0", "--match=v[0-9]*", "--match=[0-9]*"],
+            cwd=project_dir,
+            check=False,
+            timeout=30,
+        )
+    except CommandError:  # no git on this machine
+        return "0"
+    tag = result.stdout.strip()
+    if result.returncode != 0 or not tag:
+        return "0"
+    try:
+        return str(Version(tag.removeprefix("v").removeprefix("V")))
+    except InvalidVersion:
+        return "0"
 
 
 def load(project_dir: Path) -> ProjectMetadata:

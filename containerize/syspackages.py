@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 from packaging.utils import NormalizedName, canonicalize_name
 
+from containerize.declare import Option, check_keys
 from containerize.errors import ConfigError
 
 # Debian policy: lowercase letters, digits, '+', '-', '.', starting alphanumeric, at
@@ -52,8 +53,29 @@ WELL_KNOWN: Mapping[NormalizedName, tuple[str, ...]] = {
 }
 
 _WHERE = "tool.containerize.system-packages"
-_KEYS = ("build", "run", "sdists")
-_SDIST_KEYS = ("build", "run")
+_NAMES = "a list of Debian package names"
+#: The keys of each ``sdists`` entry.
+SDIST_OPTIONS: tuple[Option, ...] = (
+    Option(
+        key="build",
+        kind="list",
+        expects=f"{_NAMES} to compile it",
+        default=None,
+        default_text="the well-known list's, if any",
+    ),
+    Option(key="run", kind="list", expects=f"{_NAMES} its wheel needs at run time", default=()),
+)
+#: The keys of the ``system-packages`` table.
+OPTIONS: tuple[Option, ...] = (
+    Option(key="build", kind="list", expects=f"{_NAMES} to compile any sdist", default=()),
+    Option(key="run", kind="list", expects=f"{_NAMES} in every image", default=()),
+    Option(
+        key="sdists",
+        kind="table",
+        expects="per Python package: { build = [...], run = [...] }",
+        default={},
+    ),
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,7 +166,7 @@ def parse(value: object, where: str = _WHERE) -> SystemPackages:
             f"{where}: expected a table, got {value!r}",
             hint='write system-packages = { build = ["libpq-dev"], run = ["libpq5"] }',
         )
-    _known_keys(value, where, _KEYS)
+    check_keys(value, (o.key for o in OPTIONS), where)
     sdists_table = value.get("sdists", {})
     if not isinstance(sdists_table, dict):
         raise ConfigError(
@@ -164,7 +186,7 @@ def parse(value: object, where: str = _WHERE) -> SystemPackages:
                 f"{at}: expected a table with 'build' and/or 'run', got {entry!r}",
                 hint=f'write {name} = {{ build = ["libfoo-dev"], run = ["libfoo1"] }}',
             )
-        _known_keys(entry, at, _SDIST_KEYS)
+        check_keys(entry, (o.key for o in SDIST_OPTIONS), at)
         build = _names(entry["build"], f"{at}.build") if "build" in entry else None
         sdists[key] = SdistPackages(build=build, run=_names(entry.get("run", []), f"{at}.run"))
     return SystemPackages(
@@ -172,14 +194,6 @@ def parse(value: object, where: str = _WHERE) -> SystemPackages:
         run=_names(value.get("run", []), f"{where}.run"),
         sdists=tuple(sorted(sdists.items())),
     )
-
-
-def _known_keys(table: Mapping[str, object], where: str, keys: tuple[str, ...]) -> None:
-    for key in table:
-        if key not in keys:
-            raise ConfigError(
-                f"{where}: unknown key {key!r}", hint=f"valid keys: {', '.join(keys)}"
-            )
 
 
 def _names(value: object, where: str) -> tuple[str, ...]:

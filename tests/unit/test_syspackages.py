@@ -62,13 +62,13 @@ def test_the_setting_is_read_and_sorted(tmp_path: Path) -> None:
     ("table", "message", "hint"),
     [
         ("libpq-dev", "system-packages: expected a table", "build = ["),
-        ({"biuld": []}, "system-packages: unknown key 'biuld'", "build, run, sdists"),
+        ({"biuld": []}, "system-packages: unknown key 'biuld'", "did you mean 'build'?"),
         ({"build": "libpq-dev"}, "system-packages.build: expected a list", "[]"),
         ({"run": ["LibPQ5"]}, "system-packages.run[0]: 'LibPQ5' is not a Debian", "lowercase"),
         ({"build": ["-o", "x"]}, "system-packages.build[0]: '-o' is not a Debian", "apt-cache"),
         ({"sdists": {"psycopg2": ["libpq-dev"]}}, "sdists.psycopg2: expected a table", "build ="),
         ({"sdists": {"psycopg2": {"build": [1]}}}, "sdists.psycopg2.build[0]: 1 is not", "Debian"),
-        ({"sdists": {"psycopg2": {"runtime": []}}}, "unknown key 'runtime'", "build, run"),
+        ({"sdists": {"psycopg2": {"runtime": []}}}, "unknown key 'runtime'", "did you mean 'run'?"),
         ({"sdists": {"PyYAML": {}, "pyyaml": {}}}, "pyyaml is declared twice", "keep one"),
     ],
 )
