@@ -108,9 +108,11 @@ def key_for(target: TargetEnvironment, requires: Iterable[str]) -> tuple[str, st
 # -- Reading ------------------------------------------------------------------------------
 
 
-def read(path: Path) -> dict[tuple[str, str, tuple[str, ...]], Entry]:
-    """The entries recorded in *path* (none when it does not exist), by key."""
-    hint = f"restore {path.name} from version control, or delete it and run '{REFRESH}'"
+def read(path: Path, *, hint: str | None = None) -> dict[tuple[str, str, tuple[str, ...]], Entry]:
+    """The entries recorded in *path* (none when it does not exist), by key; a damaged
+    file is an error with *hint* (by default: restore it, or record it again)."""
+    if hint is None:
+        hint = f"restore {path.name} from version control, or delete it and run '{REFRESH}'"
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -309,10 +311,15 @@ def resolve(requires: Sequence[str], target: TargetEnvironment, *, cache: Cache)
     )
 
 
-def write(path: Path, entries: Mapping[tuple[str, str, tuple[str, ...]], Entry]) -> None:
-    """Write *entries* to *path*, sorted, atomically."""
+def write(
+    path: Path,
+    entries: Mapping[tuple[str, str, tuple[str, ...]], Entry],
+    *,
+    header: str = _HEADER,
+) -> None:
+    """Write *entries* to *path* under the comment *header*, sorted, atomically."""
     document = tomlkit.document()
-    for line in _HEADER.splitlines():
+    for line in header.splitlines():
         document.add(tomlkit.comment(line))
     tables = tomlkit.aot()
     for key in sorted(entries):
