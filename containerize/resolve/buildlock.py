@@ -5,11 +5,14 @@ wheel for a ``setup.py`` alone), not which versions. containerize resolves those
 requirements once, with the user's own pip and pip configuration, for each target
 platform and Python, and records the chosen wheels with their sha256 in a file the
 user commits beside ``containerize.lock``. Builds then fetch exactly those files by
-hash and never resolve anything: an entry that is missing, or no longer fits the
-sdist's requirements or the target, is an error naming the command that records it
-(:data:`REFRESH`). The file is separate from ``containerize.lock`` because the base
-image's digest is the registry's and often differs between machines, while build
-requirements do not.
+hash: an entry that is missing, or no longer fits the sdist's requirements or the
+target, is an error naming the command that records it (:data:`REFRESH`), except in
+a build outside CI, which records it once and says so. containerize's own servers'
+sdists are recorded in a file of the same format that containerize ships
+(``servers/servers-build.lock``; see
+:class:`containerize.resolve.wheelhouse.BuildEnvironment`). The file is separate from
+``containerize.lock`` because the base image's digest is the registry's and often
+differs between machines, while build requirements do not.
 
 The file, written with tomlkit, sorted::
 
