@@ -143,8 +143,8 @@ def _base_image(
     ref = config.base_image
     if "@" in ref:
         return ref, []
-    recorded = pins.read(config.pins_file).get(ref)
-    if recorded and not refresh:
+    recorded = None if refresh else pins.read(config.pins_file).get(ref)
+    if recorded:
         return f"{ref}@{recorded}", []
     if engine and record:
         return pins.pinned(ref, config.pins_file, refresh=refresh, builder=config.builder), []
@@ -265,7 +265,7 @@ def pin_build_requirements(
     """
     if engine is None:
         engine = probes.engine_reachable()
-    resolved = resolve(config, engine=engine, record_pin=False)
+    resolved = resolve(config, engine=engine, record_pin=False, refresh_base=refresh)
     return wheelhouse_mod.pin_build_requirements(
         config,
         resolved.selections,

@@ -41,6 +41,12 @@ def image(monkeypatch: pytest.MonkeyPatch, base_image: str) -> Iterator[str]:
     process.run(["docker", "image", "rm", "--force", *tags], check=False)
 
 
+def show(out: pytest.CaptureFixture[str], text: str) -> None:
+    """What the user read, in the test's log (pytest -s shows it)."""
+    with out.disabled():
+        print(text)
+
+
 def run_as_written(command: str, folder: Path, monkeypatch: pytest.MonkeyPatch) -> int:
     argv = shlex.split(command)
     assert argv[0] == "containerize", command
@@ -61,7 +67,7 @@ def test_init_then_its_next_command_then_a_build(
     monkeypatch.chdir(project)
     assert cli.main(["init"]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
-    print(out)
+    show(capsys, out)
     assert "build requirements linux/amd64: recorded: setuptools" in out
     assert f"recorded them in {project / buildlock.FILE_NAME}; commit it" in out
     (command,) = re.findall(r"^next: '(containerize [^']*)'$", out, flags=re.MULTILINE)
@@ -72,7 +78,7 @@ def test_init_then_its_next_command_then_a_build(
     build = "containerize build --platform linux/amd64 --server gunicorn --server mod_wsgi"
     assert run_as_written(build, project, monkeypatch) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
-    print(out)
+    show(capsys, out)
     # init recorded everything this build needs: nothing is recorded now.
     assert "recorded build requirements" not in out
     assert re.search(r"^  gunicorn: .*\[linux/amd64 [\d.]+ MiB compressed\]$", out, re.M), out
@@ -106,7 +112,7 @@ def test_a_build_records_a_missing_entry_outside_ci_and_stops_in_ci(
     monkeypatch.delenv("CI")
     assert cli.main(build) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
-    print(out)
+    show(capsys, out)
     assert re.search(
         r"^recorded build requirements for psycopg2-2\.9\.13\.tar\.gz \(linux/amd64, Python "
         r"3\.11\) in containerize-build\.lock: setuptools [\d.]+; commit it$",

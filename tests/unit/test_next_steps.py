@@ -9,6 +9,7 @@ engine's part (init, then its next command, then a build) is
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -20,8 +21,8 @@ import tomlkit
 from simple_index_server import SimpleIndexServer, publish, wheel_bytes
 from test_server_build_lock import sdist
 
-from containerize import cli, commands
-from containerize.engine import probes
+from containerize import cli, commands, process
+from containerize.engine import docker, probes
 from containerize.image import pins
 from containerize.resolve import buildlock
 
@@ -225,3 +226,40 @@ def test_init_records_the_build_requirements_of_the_locks_sdists(
 def test_ci_is_read_from_the_ci_variable(value: str, expected: bool) -> None:
     assert commands.in_ci({"CI": value}) is expected
     assert commands.in_ci({}) is False
+
+
+def test_a_malformed_base_image_pin_names_pin_refresh_which_replaces_it(
+    sdist_project: tuple[Path, SimpleIndexServer],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """'pin --refresh' used to read the pins file first, and stop on the very digest
+    it was asked to replace."""
+    project, server = sdist_project
+    base = "127.0.0.1:5000/containerize/python:3.11-bookworm"
+    digest = "sha256:" + "b" * 64
+    asked: list[tuple[str, ...]] = []
+
+    def buildx(*args: str, **options: object) -> process.Completed:
+        asked.append(args)
+        stdout = json.dumps({"digest": digest})
+        return process.Completed(
+            argv=("docker", "buildx", *args), returncode=0, stdout=stdout, stderr=""
+        )
+
+    monkeypatch.setattr(docker, "buildx", buildx)
+    try:
+        lock = project / "containerize.lock"
+        lock.write_text(lock.read_text().replace("sha256:" + "a" * 64, "sha256:short"))
+        monkeypatch.chdir(project)
+        assert cli.main(["build", "--dry-run"]) != 0
+        err = capsys.readouterr().err
+        (command,) = quoted_commands(err)
+        assert command == "containerize pin --refresh"
+        assert run_as_written(command, project, monkeypatch) == 0, capsys.readouterr().err
+        assert asked == [("imagetools", "inspect", base, "--format", "{{json .Manifest}}")]
+        assert pins.read(lock) == {base: digest}
+        assert f"{base}@{digest}" in capsys.readouterr().out
+        assert cli.main(["build", "--dry-run"]) == 0
+    finally:
+        server.__exit__(None, None, None)
