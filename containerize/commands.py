@@ -425,8 +425,9 @@ def _pin_after_init(project: Path) -> None:
         lines = _pin_build_requirements(cfg)
     except ContainerizeError as exc:
         print(
-            f"note: the sdists' build requirements are not recorded yet: {exc.message}; "
-            f"once that is fixed, '{buildlock.REFRESH}' records them (a build outside CI too)"
+            f"note: the build requirements of the lock's sdists, if it has any, are not "
+            f"recorded: {exc.message}; once that is fixed, '{buildlock.REFRESH}' records "
+            "them (a build outside CI does too)"
         )
         return
     for line in lines:

@@ -263,3 +263,51 @@ def test_a_malformed_base_image_pin_names_pin_refresh_which_replaces_it(
         assert cli.main(["build", "--dry-run"]) == 0
     finally:
         server.__exit__(None, None, None)
+
+
+def test_init_with_a_lock_out_of_date_writes_its_table_and_says_what_to_run_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = copy_without_table("flask-app", tmp_path)
+    pyproject = project / "pyproject.toml"
+    document = tomlkit.parse(pyproject.read_text())
+    document["project"]["dependencies"].append("not-in-the-lock")
+    pyproject.write_text(document.as_string())
+    monkeypatch.chdir(project)
+    assert cli.main(["init"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out.splitlines()
+    at = out.index(f"wrote [tool.containerize] in {pyproject}")
+    note, last = out[at + 1 :]
+    assert note.startswith(
+        "note: the build requirements of the lock's sdists, if it has any, are not recorded: "
+        "uv.lock is out of date with pyproject.toml"
+    ), note
+    assert note.endswith(
+        "once that is fixed, 'containerize pin' records them (a build outside CI does too)"
+    )
+    assert last == "next: 'containerize build --dry-run'"
+    assert not (project / buildlock.FILE_NAME).exists()
+
+
+def test_a_damaged_build_lock_names_what_to_delete_and_what_to_run(
+    sdist_project: tuple[Path, SimpleIndexServer],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project, server = sdist_project
+    try:
+        damaged = project / buildlock.FILE_NAME
+        damaged.write_text("[[build-requirements]\n")
+        monkeypatch.chdir(project)
+        assert cli.main(["wheelhouse"]) != 0
+        err = capsys.readouterr().err
+        assert f"hint: restore {buildlock.FILE_NAME} from version control, or delete it and " in err
+        (command,) = quoted_commands(err)
+        damaged.unlink()
+        assert run_as_written(command, project, monkeypatch) == 0, capsys.readouterr().err
+        assert (
+            "build requirements linux/amd64: recorded: setuptools 81.0" in capsys.readouterr().out
+        )
+        assert cli.main(["wheelhouse"]) == 0, capsys.readouterr().err
+    finally:
+        server.__exit__(None, None, None)
