@@ -7,6 +7,7 @@ for the caller (``cli.main`` or a Nox session) to report.
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -21,7 +22,9 @@ from containerize.errors import (
     ConfigError,
     ContainerizeError,
     ContainerTestError,
+    EngineError,
     FetchError,
+    RegistryError,
 )
 from containerize.fsutil import check_claimable, exclusive, write_atomic
 from containerize.image import dockerfile as dockerfile_mod
@@ -33,6 +36,7 @@ from containerize.matrix import runner
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform, parse_platforms
 from containerize.release import plan as release_plan_mod
 from containerize.release import publish
+from containerize.resolve import buildlock
 from containerize.resolve import lock as lockmod
 from containerize.resolve.fetch import Cache, naming_the_lock
 
@@ -98,10 +102,11 @@ def pin(project: Path, *, refresh: bool) -> int:
     """Pin the configured base image by digest in ``containerize.lock``, and the sdists'
     build requirements by hash in ``containerize-build.lock``."""
     cfg = config.load(project)
+    # The build requirements first: they need the index alone, the digest the engine.
+    for line in _pin_build_requirements(cfg, refresh=refresh):
+        print(f"build requirements {line}")
     ref = pins.pinned(cfg.base_image, cfg.pins_file, refresh=refresh, builder=cfg.builder)
     print(f"{ref}\n(recorded in {cfg.pins_file})")
-    for line in pipeline.pin_build_requirements(cfg, refresh=refresh):
-        print(f"build requirements {line}")
     return 0
 
 
@@ -152,7 +157,12 @@ def build(
         _report_leftovers(cfg.build_dir, leftovers, cache)
         with _naming_the_lock(cfg):
             prepared = pipeline.prepare(
-                cfg, output=output, refresh_base=refresh_base, no_cache=no_cache
+                cfg,
+                output=output,
+                refresh_base=refresh_base,
+                no_cache=no_cache,
+                # In CI a build uses what is committed, or stops: it records nothing.
+                record_build_requirements=None if in_ci() else _say,
             )
         if prepared.wheelhouse is not None:
             print(prepared.wheelhouse.summary())
@@ -166,6 +176,15 @@ def build(
     print("\nbuilt:")
     print(report.lines(summaries))
     return 0
+
+
+def in_ci(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether this runs in CI (``CI`` is ``true``, ``1`` or ``yes``, as CI services set it)."""
+    return environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
 
 
 def test(
@@ -380,5 +399,55 @@ def init(project: Path, *, force: bool, dry_run: bool, app: str | None, lock: st
     table.write(path, edit.text)
     if edit.dropped:
         print(f"replaced the old table, whose {', '.join(edit.dropped)} are gone")
-    print(f"wrote [tool.containerize] in {path}; next: 'containerize build --dry-run'")
+    print(f"wrote [tool.containerize] in {path}")
+    _pin_after_init(project)
+    print("next: 'containerize build --dry-run'")
     return 0
+
+
+def _pin_after_init(project: Path) -> None:
+    """Record the build requirements of the lock's sdists, as ``containerize pin`` does,
+    so the first build needs no other step; say what was recorded.
+
+    It needs the package index, not the engine: a base image that cannot be probed
+    (none answers, or its registry cannot be reached) leaves the Python to the table's
+    ``python-version``. The base image's digest is left to the first build. A problem
+    (a lock out of date, an index that does not answer) is a note: the table is
+    written, and 'containerize pin', or a build outside CI, records them later.
+    """
+    cfg = config.load(project)
+    lock_file = buildlock.path_in(cfg.project_dir)
+    before = lock_file.read_bytes() if lock_file.exists() else None
+    try:
+        # Offline first: most projects have no sdist, and then nothing more is asked.
+        if not any(s.sdists for s in pipeline.resolve(cfg, engine=False).selections):
+            return
+        lines = _pin_build_requirements(cfg)
+    except ContainerizeError as exc:
+        print(
+            f"note: the build requirements of the lock's sdists, if it has any, are not "
+            f"recorded: {exc.message}; once that is fixed, '{buildlock.REFRESH}' records "
+            "them (a build outside CI does too)"
+        )
+        return
+    for line in lines:
+        print(f"build requirements {line}")
+    if lock_file.exists() and lock_file.read_bytes() != before:
+        print(f"recorded them in {lock_file}; commit it")
+
+
+def _pin_build_requirements(cfg: config.Config, *, refresh: bool = False) -> list[str]:
+    """:func:`pipeline.pin_build_requirements` for the base image's Python when it can be
+    probed, else (with a note) for the configured ``python-version``."""
+    engine = probes.engine_reachable()
+    try:
+        return pipeline.pin_build_requirements(cfg, refresh=refresh, engine=engine)
+    except (EngineError, RegistryError) as exc:
+        if not engine:
+            raise
+        version = "{}.{}".format(*cfg.python_version)
+        print(
+            f"note: {exc.message}; the build requirements are pinned for Python {version} "
+            "(python-version)"
+        )
+        return pipeline.pin_build_requirements(cfg, refresh=refresh, engine=False)

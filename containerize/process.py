@@ -23,18 +23,20 @@ import shlex
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections import deque
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import IO, Any, TypeVar
 
 from containerize.errors import CommandError, Interrupted
 
 logger = logging.getLogger("containerize")
+_T = TypeVar("_T")
 
 _TAIL_LINES = 25
 # Lines of build progress kept to explain a failure (BuildKit's plain log of a large
@@ -253,6 +255,80 @@ def run_teed(
             hint=hint,
         )
     return Completed(argv=argv, returncode=0, stdout="", stderr=output)
+
+
+def run_reading(
+    argv: Sequence[str],
+    read: Callable[[IO[bytes]], _T],
+    *,
+    timeout: float | None = None,
+    hint: str | None = None,
+) -> _T:
+    """Run *argv* and hand its standard output, as a byte stream, to *read*.
+
+    *read* may stop before the end (a large ``docker save`` whose first files say
+    enough): the command is then stopped, which is not a failure. A command that
+    fails, or is still running after *timeout* seconds (it is stopped then), raises
+    :class:`CommandError` with the tail of its standard error.
+    """
+    argv = tuple(str(arg) for arg in argv)
+    logger.info("$ %s", quote(argv))
+    with tempfile.TemporaryFile() as errors:
+        try:
+            proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=errors, process_group=0)
+        except FileNotFoundError as exc:
+            raise _not_found(argv, hint) from exc
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            _signal(proc, signal.SIGKILL, group=True)
+
+        timer = threading.Timer(timeout, expire) if timeout is not None else None
+        with proc:
+            assert proc.stdout is not None
+            if timer is not None:
+                timer.start()
+            result: _T | None = None
+            failure: Exception | None = None
+            try:
+                try:
+                    result = read(proc.stdout)
+                except Exception as exc:  # the command's own error, if any, comes first
+                    failure = exc
+                    with suppress(subprocess.TimeoutExpired):
+                        proc.wait(4 * STOP_GRACE)  # the end of its output: it is exiting
+                stopped = proc.poll() is None
+                if stopped:
+                    stop(proc, group=True)  # *read* has what it needs
+            except BaseException as exc:
+                _stopped(proc, argv, exc, group=True)
+                raise
+            finally:
+                if timer is not None:
+                    timer.cancel()
+        errors.seek(0)
+        stderr = errors.read().decode(errors="replace")
+    if expired.is_set():
+        raise CommandError(
+            f"command timed out after {timeout:g}s: {quote(argv)}",
+            argv=argv,
+            returncode=-1,
+            output_tail=tail(stderr),
+            hint=hint,
+        )
+    if not stopped and proc.returncode != 0:
+        raise CommandError(
+            f"command failed with exit code {proc.returncode}: {quote(argv)}",
+            argv=argv,
+            returncode=proc.returncode,
+            output_tail=tail(stderr),
+            output=stderr,
+            hint=hint,
+        )
+    if failure is not None:
+        raise failure
+    return result  # type: ignore[return-value]
 
 
 def _not_found(argv: tuple[str, ...], hint: str | None) -> CommandError:

@@ -3,7 +3,10 @@
 
 ``containerize/servers/servers.pylock.toml``: containerize installs a WSGI server from
 this lock only when the project's lock does not pin the server's distribution (see
-``containerize.resolve.wheelhouse``). With ``--tools``,
+``containerize.resolve.wheelhouse``). With it, ``containerize/servers/servers-build.lock``:
+what the lock's sdists (mod_wsgi, which has no wheels) are built with, so a project
+that builds them needs no ``containerize-build.lock`` of its own; ``--build-requirements``
+makes this one alone, from the servers' lock as it is. With ``--tools``,
 ``containerize/buildsteps/tools.pylock.toml``: the tools that run inside build steps
 (pypa's installer, and pip to build sdists; see ``containerize.buildsteps``).
 
@@ -22,9 +25,16 @@ rewritten:
   containerize walks one server's closure instead of installing the whole lock;
 * ``requires-python`` says which Pythons the lock was made for.
 
+The build requirements are resolved the way ``containerize pin`` resolves a project's:
+each sdist that some target of :data:`PLATFORMS` and :data:`PYTHONS` (glibc) has no
+wheel for is fetched by name from your configured indexes and checked against the
+lock's hash, its ``[build-system] requires`` read, and those requirements resolved by
+pip, with your pip configuration, to wheels for that platform and Python, recorded by
+name and sha256 in the format of ``containerize-build.lock``.
+
 Run it from anywhere, with containerize installed (``pip install -e .``)::
 
-    python3 scripts/lock-servers.py [--tools] [--uv PATH] [--output FILE]
+    python3 scripts/lock-servers.py [--tools | --build-requirements] [--uv PATH] [--output FILE]
 
 It resolves afresh: the newest versions :data:`ROOTS` (or :data:`TOOL_ROOTS`) allow.
 """
@@ -53,11 +63,15 @@ from containerize import process
 from containerize.errors import ContainerizeError
 from containerize.fsutil import write_atomic
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
+from containerize.resolve import buildlock
+from containerize.resolve.fetch import Cache, FileRequest, fetch
+from containerize.resolve.lock.pylock import read_pylock
 from containerize.resolve.pipconfig import IndexSettings, IndexSource, discover
-from containerize.resolve.targets import LibcName, compute_tags
+from containerize.resolve.targets import LibcName, TargetEnvironment, compute_tags
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = REPO / "containerize" / "servers" / "servers.pylock.toml"
+BUILD_OUTPUT = REPO / "containerize" / "servers" / "servers-build.lock"
 TOOLS_OUTPUT = REPO / "containerize" / "buildsteps" / "tools.pylock.toml"
 
 #: The distributions the lock is made for: every server's, and WhiteNoise, which serves
@@ -98,6 +112,15 @@ Do not edit by hand. Regenerate with uv on PATH (or --uv PATH):
 Roots: {roots}
 """
 
+BUILD_HEADER = """\
+What the sdists of containerize's own servers' lock (servers.pylock.toml) are built
+with, for each target platform and Python, pinned by sha256; the format of a project's
+containerize-build.lock. A project that builds mod_wsgi from containerize's lock takes
+its build requirements from here, not from its own containerize-build.lock.
+
+Do not edit by hand. Made with the servers' lock by scripts/lock-servers.py; alone:
+    python3 scripts/lock-servers.py --build-requirements"""
+
 _VIA = re.compile(r"^\s*#\s*(?:via\s+)?(?P<name>\S.*?)\s*$")
 
 
@@ -108,7 +131,15 @@ def main(argv: list[str] | None = None) -> int:
         "--tools", action="store_true", help=f"lock the build tools into {TOOLS_OUTPUT.name}"
     )
     parser.add_argument(
-        "--output", type=Path, help=f"default: {OUTPUT}, or with --tools {TOOLS_OUTPUT}"
+        "--build-requirements",
+        action="store_true",
+        help=f"make {BUILD_OUTPUT.name} alone, from the servers' lock as it is",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        help=f"default: {OUTPUT}, with --tools {TOOLS_OUTPUT}, "
+        f"with --build-requirements {BUILD_OUTPUT}",
     )
     parser.add_argument(
         "--extra-indexes",
@@ -116,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
         help="also resolve against pip's extra-index-url indexes (often partial mirrors)",
     )
     args = parser.parse_args(argv)
+    if args.tools and args.build_requirements:
+        parser.error("--tools and --build-requirements make different files: choose one")
+    if args.build_requirements:
+        return _main_build_requirements(args.output or BUILD_OUTPUT, OUTPUT)
     uv = args.uv or os.environ.get("UV") or shutil.which("uv")
     if not uv:
         print("error: uv not found; pass --uv PATH or put uv on PATH", file=sys.stderr)
@@ -134,7 +169,56 @@ def main(argv: list[str] | None = None) -> int:
     output = args.output or (TOOLS_OUTPUT if args.tools else OUTPUT)
     write_atomic(output, text)
     print(f"wrote {output}")
+    if args.tools:
+        return 0
+    # The servers' sdists may have changed: their build requirements go with them.
+    build_output = output.with_name(BUILD_OUTPUT.name) if args.output else BUILD_OUTPUT
+    return _main_build_requirements(build_output, output)
+
+
+def _main_build_requirements(output: Path, servers_lock: Path) -> int:
+    try:
+        entries = build_requirements(servers_lock, discover(Path.cwd()), Cache.default())
+    except ContainerizeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    buildlock.write(output, entries, header=BUILD_HEADER)
+    for entry in entries.values():
+        pins = ", ".join(f"{f.name} {f.version}" for f in entry.files)
+        print(f"  {entry.platform}, Python {entry.python}: {', '.join(entry.requires)}: {pins}")
+    print(f"wrote {output}")
     return 0
+
+
+def build_requirements(
+    servers_lock: Path, settings: IndexSettings, cache: Cache
+) -> dict[tuple[str, str, tuple[str, ...]], buildlock.Entry]:
+    """What each sdist of *servers_lock* is built with, on every target that has no
+    wheel for it, resolved by pip with *settings*' indexes (see the module docstring)."""
+    lock = read_pylock(servers_lock)
+    entries: dict[tuple[str, str, tuple[str, ...]], buildlock.Entry] = {}
+    for platform in PLATFORMS:
+        for python in PYTHONS:
+            target = TargetEnvironment.from_config(platform, python)
+            ranks = target.tag_ranks()
+            requests = [
+                FileRequest(
+                    name=package.name,
+                    version=str(package.version),
+                    filename=package.sdist.filename,
+                    sha256=package.sdist.sha256,
+                )
+                for package in lock.packages
+                if package.sdist is not None
+                and not any(tag in ranks for wheel in package.wheels for tag in wheel.tags)
+            ]
+            fetched = fetch(requests, settings=settings, cache=cache)
+            for request in requests:
+                requires = buildlock.sdist_requires(fetched.path(request.filename))
+                key = buildlock.key_for(target, requires)
+                if key not in entries:
+                    entries[key] = buildlock.resolve(sorted(set(requires)), target, cache=cache)
+    return entries
 
 
 def lock_servers(

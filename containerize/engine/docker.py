@@ -9,11 +9,13 @@ replace this module alone.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import IO, Any, TypeVar
 
 from containerize import process
 
 BINARY = "docker"
+_T = TypeVar("_T")
 
 
 def argv(*args: str) -> list[str]:
@@ -34,3 +36,9 @@ def run(*args: str, **options: Any) -> process.Completed:
 def buildx(*args: str, builder: str | None = None, **options: Any) -> process.Completed:
     """Run ``docker buildx [--builder NAME] ARGS...``."""
     return process.run(buildx_argv(*args, builder=builder), **options)
+
+
+def read(*args: str, read: Callable[[IO[bytes]], _T], **options: Any) -> _T:
+    """Run ``docker ARGS...`` and hand its output to *read*, which may stop early
+    (:func:`containerize.process.run_reading`)."""
+    return process.run_reading(argv(*args), read, **options)

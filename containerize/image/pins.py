@@ -87,8 +87,9 @@ def pinned(ref: str, path: Path, *, refresh: bool = False, builder: str | None =
     """*ref* pinned as ``name@sha256:...``, resolving and recording it when needed."""
     if "@" in ref:
         return ref
-    pins = read(path)
-    if ref in pins and not refresh:
+    # Refreshing does not read what is recorded: it replaces it, a malformed one too.
+    pins = {} if refresh else read(path)
+    if ref in pins:
         return f"{ref}@{pins[ref]}"
     digest = resolve(ref, builder=builder)
     write(path, ref, digest)

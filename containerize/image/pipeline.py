@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -143,8 +143,8 @@ def _base_image(
     ref = config.base_image
     if "@" in ref:
         return ref, []
-    recorded = pins.read(config.pins_file).get(ref)
-    if recorded and not refresh:
+    recorded = None if refresh else pins.read(config.pins_file).get(ref)
+    if recorded:
         return f"{ref}@{recorded}", []
     if engine and record:
         return pins.pinned(ref, config.pins_file, refresh=refresh, builder=config.builder), []
@@ -254,16 +254,36 @@ def fetch_wheelhouse(
     )
 
 
-def pin_build_requirements(config: Config, *, refresh: bool = False) -> list[str]:
+def pin_build_requirements(
+    config: Config, *, refresh: bool = False, engine: bool | None = None
+) -> list[str]:
     """Record the sdists' build requirements in ``containerize-build.lock``; one line per
-    platform that has sdists (see :func:`wheelhouse.pin_build_requirements`)."""
-    resolved = resolve(config, engine=probes.engine_reachable(), record_pin=False)
+    platform that has sdists (see :func:`wheelhouse.pin_build_requirements`).
+
+    With *engine* (by default: when one answers), the base image is probed for its
+    Python; without, the probe cache or the configured ``python-version`` says.
+    """
+    if engine is None:
+        engine = probes.engine_reachable()
+    resolved = resolve(config, engine=engine, record_pin=False, refresh_base=refresh)
     return wheelhouse_mod.pin_build_requirements(
         config,
         resolved.selections,
         settings=resolved.settings,
         cache=Cache.default(),
         refresh=refresh,
+    )
+
+
+def record_missing_build_requirements(config: Config, resolved: Resolved) -> list[str]:
+    """Record in ``containerize-build.lock`` the entries *resolved*'s platforms lack, or
+    have stale, keeping every other; one line per entry recorded (none when all fit)."""
+    return wheelhouse_mod.pin_build_requirements(
+        config,
+        resolved.selections,
+        settings=resolved.settings,
+        cache=Cache.default(),
+        missing_only=True,
     )
 
 
@@ -345,8 +365,14 @@ def prepare(
     dry_run: bool = False,
     refresh_base: bool = False,
     no_cache: bool = False,
+    record_build_requirements: Callable[[str], None] | None = None,
 ) -> Prepared:
-    """Run the steps up to the invocations; unless *dry_run*, write wheelhouse and context."""
+    """Run the steps up to the invocations; unless *dry_run*, write wheelhouse and context.
+
+    With *record_build_requirements*, entries ``containerize-build.lock`` lacks are
+    recorded first (:func:`record_missing_build_requirements`) instead of stopping the
+    build, and each line saying so is passed to it as it happens.
+    """
     # Checked first, so a dry run and a real build reject the same configurations.
     files = context.app_files(config)
     resolved = resolve(config, engine=not dry_run, refresh_base=refresh_base)
@@ -360,6 +386,9 @@ def prepare(
         compile_mod.invocation(config, build_plan, sdists, no_cache=no_cache) if sdists else None
     )
     if not dry_run:
+        if record_build_requirements is not None:
+            for line in record_missing_build_requirements(config, resolved):
+                record_build_requirements(line)
         house = fetch_wheelhouse(config, resolved)
         fetch_tools(config, resolved)
         house = compile_sdists(config, build_plan, resolved, house, no_cache=no_cache)

@@ -2,24 +2,30 @@
 
 Sizes are the compressed layers of each platform's manifest. After ``--push`` the
 manifests come from the registry, read with containerize's registry client, every
-platform; after ``--load`` from the image store, which gives the size of the platform
-the engine runs (its other platforms are reported as not read).
+platform; after ``--load`` from the image store: the platform the engine runs from an
+image inspection, the others from the manifests of the image as ``docker save``
+streams it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import tarfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import IO
 
 from containerize import process, reference
 from containerize.engine import buildx, docker
-from containerize.errors import RegistryError
+from containerize.errors import ContainerizeError, RegistryError
 from containerize.release import registry
 
 logger = logging.getLogger("containerize")
 
 Document = Mapping[str, object]
+#: The largest file of a saved image kept to be read: manifests and indexes are KiBs.
+_SMALL = 1 << 20
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -116,22 +122,82 @@ def platform_sizes(
 
 
 def _loaded_sizes(tag: str, inv: buildx.BuildInvocation) -> tuple[tuple[str, int | None], ...]:
-    """Sizes of a loaded image, as the image store gives them: one ``docker image
-    inspect``, for the platform the engine runs (the containerd store counts that
-    platform's compressed content). Other platforms are not read: streaming the whole
-    image out with ``docker save`` cost seconds per server; ``--push`` reads every
-    platform from the registry."""
+    """Sizes of a loaded image, from the image store.
+
+    ``docker image inspect`` gives the platform the engine runs (the containerd store
+    counts that platform's compressed content), and is all a one-platform build of
+    that platform needs. The store answers for no other platform, so for those the
+    image is read as ``docker save`` streams it, an OCI layout: its index and each
+    platform's manifest, whose layers say their compressed sizes, as a registry's
+    would. The stream is stopped as soon as every manifest is read (the files come
+    in digest order, so about half of it is read); a store that cannot save leaves
+    those sizes unread, with a warning.
+    """
     result = docker.run(
-        "image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{.Size}}", tag,
+        "image", "inspect", "--format", "{{.Id}} {{.Os}}/{{.Architecture}} {{.Size}}", tag,
         check=False, timeout=60,
     )  # fmt: skip
-    native, _, size = result.stdout.strip().partition(" ")
+    top, _, rest = result.stdout.strip().partition(" ")
+    native, _, size = rest.partition(" ")
     if result.returncode != 0 or not size.isdigit():
         # Sizes are a report, not a result: say why they are missing, build on.
         logger.warning("no image size for %s: %s", tag, process.tail(result.stderr, 1))
         native = ""
     named = [str(p) for p in inv.platforms] or [native]
-    return tuple((name, int(size) if _same_platform(name, native) else None) for name in named)
+    found: dict[str, int | None] = {
+        name: int(size) for name in named if _same_platform(name, native)
+    }
+    if native and len(found) < len(named):
+        try:
+            saved = docker.read("save", tag, read=lambda stream: _saved_sizes(stream, top))
+        except (ContainerizeError, tarfile.TarError, ValueError) as exc:
+            logger.warning("no image size for %s on other platforms: %s", tag, exc)
+        else:
+            found = dict(saved)
+    return tuple((name, _size_of(name, found)) for name in named)
+
+
+def _size_of(name: str, found: Mapping[str, int | None]) -> int | None:
+    """*name*'s size in *found*, whose names carry no variant (``linux/arm64``)."""
+    return next((size for key, size in found.items() if _same_platform(name, key)), None)
+
+
+class _NotYet(Exception):
+    """A manifest the stream has not reached yet."""
+
+
+def _saved_sizes(stream: IO[bytes], top: str) -> tuple[tuple[str, int | None], ...]:
+    """Per-platform sizes from ``docker save``'s OCI layout on *stream*, *top* being
+    the image's index (its ``Id`` in the containerd store). Only small files are kept
+    (manifests and indexes are a few KiB); reading stops once the sizes are known."""
+    blobs: dict[str, bytes] = {}
+
+    def lookup(digest: str) -> Document | None:
+        if digest not in blobs:
+            raise _NotYet(digest)
+        document = json.loads(blobs[digest])
+        return document if isinstance(document, dict) else None
+
+    def attempt() -> tuple[tuple[str, int | None], ...] | None:
+        try:
+            index = lookup(top)
+            return None if index is None else platform_sizes(index, lookup)
+        except _NotYet:
+            return None
+
+    with tarfile.open(fileobj=stream, mode="r|") as archive:
+        for member in archive:
+            folder, _, name = member.name.rpartition("/")
+            if folder != "blobs/sha256" or not member.isfile() or member.size > _SMALL:
+                continue
+            handle = archive.extractfile(member)
+            if handle is None:
+                continue
+            blobs[f"sha256:{name}"] = handle.read()
+            found = attempt()
+            if found is not None:
+                return found
+    raise ValueError(f"the saved image holds no index {top} with its manifests")
 
 
 def _same_platform(name: str, native: str) -> bool:

@@ -5,11 +5,14 @@ wheel for a ``setup.py`` alone), not which versions. containerize resolves those
 requirements once, with the user's own pip and pip configuration, for each target
 platform and Python, and records the chosen wheels with their sha256 in a file the
 user commits beside ``containerize.lock``. Builds then fetch exactly those files by
-hash and never resolve anything: an entry that is missing, or no longer fits the
-sdist's requirements or the target, is an error naming the command that records it
-(:data:`REFRESH`). The file is separate from ``containerize.lock`` because the base
-image's digest is the registry's and often differs between machines, while build
-requirements do not.
+hash: an entry that is missing, or no longer fits the sdist's requirements or the
+target, is an error naming the command that records it (:data:`REFRESH`), except in
+a build outside CI, which records it once and says so. containerize's own servers'
+sdists are recorded in a file of the same format that containerize ships
+(``servers/servers-build.lock``; see
+:class:`containerize.resolve.wheelhouse.BuildEnvironment`). The file is separate from
+``containerize.lock`` because the base image's digest is the registry's and often
+differs between machines, while build requirements do not.
 
 The file, written with tomlkit, sorted::
 
@@ -108,9 +111,11 @@ def key_for(target: TargetEnvironment, requires: Iterable[str]) -> tuple[str, st
 # -- Reading ------------------------------------------------------------------------------
 
 
-def read(path: Path) -> dict[tuple[str, str, tuple[str, ...]], Entry]:
-    """The entries recorded in *path* (none when it does not exist), by key."""
-    hint = f"restore {path.name} from version control, or delete it and run '{REFRESH}'"
+def read(path: Path, *, hint: str | None = None) -> dict[tuple[str, str, tuple[str, ...]], Entry]:
+    """The entries recorded in *path* (none when it does not exist), by key; a damaged
+    file is an error with *hint* (by default: restore it, or record it again)."""
+    if hint is None:
+        hint = f"restore {path.name} from version control, or delete it and run '{REFRESH}'"
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -309,10 +314,15 @@ def resolve(requires: Sequence[str], target: TargetEnvironment, *, cache: Cache)
     )
 
 
-def write(path: Path, entries: Mapping[tuple[str, str, tuple[str, ...]], Entry]) -> None:
-    """Write *entries* to *path*, sorted, atomically."""
+def write(
+    path: Path,
+    entries: Mapping[tuple[str, str, tuple[str, ...]], Entry],
+    *,
+    header: str = _HEADER,
+) -> None:
+    """Write *entries* to *path* under the comment *header*, sorted, atomically."""
     document = tomlkit.document()
-    for line in _HEADER.splitlines():
+    for line in header.splitlines():
         document.add(tomlkit.comment(line))
     tables = tomlkit.aot()
     for key in sorted(entries):

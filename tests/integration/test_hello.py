@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from containerize import config, process
-from containerize.engine import containers, preflight, probes
+from containerize.engine import containers, preflight
 from containerize.errors import ContainerTestError
 from containerize.image import pipeline as images
 from containerize.image import report
@@ -132,14 +132,13 @@ def test_the_user_written_natively_is_the_targets(hello_images: Built, platform:
 
 
 def test_summary_gives_the_loaded_size_from_the_image_store(hello_images: Built) -> None:
-    """A loaded image's size is the image store's, for the platform the engine runs
-    (no 'docker save'); a pushed image's come from the registry, every platform."""
-    native = f"linux/{probes.native_arch()}"
+    """A loaded image's sizes are the image store's, every platform (the other
+    platforms' manifests read from 'docker save'); a pushed image's come from the
+    registry."""
     for summary in hello_images.summaries:
         assert [name for name, _ in summary.sizes] == ["linux/amd64", "linux/arm64"]
-        sizes = dict(summary.sizes)
-        assert (sizes[native] or 0) > 10 * 2**20, summary
-        assert all(size is None for name, size in sizes.items() if name != native), summary
+        assert all((size or 0) > 10 * 2**20 for _, size in summary.sizes), summary
+        assert "size not read" not in str(summary)
 
 
 def test_labels_and_base_pin(hello_images: Built) -> None:

@@ -27,7 +27,10 @@ def test_flask_app_locked_by_pip_compile(
     prepared = pipeline.prepare(cfg, output=preflight.choose_output(cfg.platforms, push=False))
     summaries = pipeline.build(prepared.invocations)
     try:
+        # Loaded, not pushed: each platform's size is read from the image store.
         assert [name for name, _ in summaries[0].sizes] == ["linux/amd64", "linux/arm64"]
+        assert all((size or 0) > 10 * 2**20 for _, size in summaries[0].sizes), summaries[0]
+        assert "size not read" not in str(summaries[0])
         for platform in (LINUX_AMD64, LINUX_ARM64):
             container = containers.start(f"{image}:gunicorn", platform=platform, port=8000)
             try:

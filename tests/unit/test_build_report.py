@@ -3,7 +3,9 @@ a loaded one's from the image store."""
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,7 @@ from simple_index_server import SimpleIndexServer
 
 from containerize import process
 from containerize.engine import buildx, docker
+from containerize.errors import CommandError
 from containerize.image import report
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.release import oci
@@ -83,21 +86,115 @@ def test_a_missing_image_reports_unknown_sizes() -> None:
     assert sizes == (("linux/amd64", None), ("linux/arm64", None))
 
 
-def test_loaded_sizes_come_from_one_image_inspect(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[tuple[str, ...]] = []
+INSPECT = ("image", "inspect", "--format", "{{.Id}} {{.Os}}/{{.Architecture}} {{.Size}}")
 
+
+def _inspected(stdout: str, calls: list[tuple[str, ...]]) -> Any:
     def run(*args: str, **options: Any) -> process.Completed:
         calls.append(args)
-        return process.Completed(
-            argv=("docker", *args), returncode=0, stdout="linux/amd64 63273135\n", stderr=""
-        )
+        return process.Completed(argv=("docker", *args), returncode=0, stdout=stdout, stderr="")
 
-    monkeypatch.setattr(docker, "run", run)
+    return run
+
+
+def _saved_layout(*members: tuple[str, bytes]) -> bytes:
+    """A ``docker save`` stream: an OCI layout as a tar, members in the given order."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _blob(document: dict[str, Any]) -> tuple[str, bytes]:
+    data = json.dumps(document).encode()
+    return oci.digest_of(data), data
+
+
+def test_a_native_platforms_loaded_size_comes_from_one_image_inspect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[str, ...]] = []
+    monkeypatch.setattr(
+        docker, "run", _inspected(f"sha256:{'a' * 64} linux/amd64 63273135\n", calls)
+    )
+    inv = replace(
+        _invocation("app:gunicorn"), platforms=(LINUX_AMD64,), output=buildx.Output(kind="load")
+    )
+    assert report.sizes(inv) == (("linux/amd64", 63273135),)
+    assert calls == [(*INSPECT, "app:gunicorn")]
+
+
+def test_other_platforms_loaded_sizes_come_from_the_saved_manifests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The image store answers for its own platform only: the others' manifests are
+    read from ``docker save``'s stream, which is left as soon as they are known."""
+    amd64, amd64_data = _blob(_manifest(1000, 200))
+    arm64, arm64_data = _blob(_manifest(900, 150))
+    # Not in the stream: an attestation is not a platform, and is never looked up.
+    attestation = _blob(_manifest(5))[0]
+    index, index_data = _blob(
+        {
+            "schemaVersion": 2,
+            "mediaType": oci.OCI_INDEX,
+            "manifests": [
+                {"mediaType": oci.OCI_MANIFEST, "digest": amd64, "size": 1,
+                 "platform": {"os": "linux", "architecture": "amd64"}},
+                {"mediaType": oci.OCI_MANIFEST, "digest": arm64, "size": 1,
+                 "platform": {"os": "linux", "architecture": "arm64", "variant": "v8"}},
+                {"mediaType": oci.OCI_MANIFEST, "digest": attestation, "size": 1,
+                 "platform": {"os": "unknown", "architecture": "unknown"}},
+            ],
+        }
+    )  # fmt: skip
+    layer = ("blobs/sha256/" + "f" * 64, b"\0" * (3 << 20))  # too large to be kept
+    members = [
+        layer,
+        *((f"blobs/sha256/{d.removeprefix('sha256:')}", data) for d, data in
+          sorted([(amd64, amd64_data), (arm64, arm64_data), (index, index_data)])),
+        ("blobs/sha256/" + "0" * 64, b"\0" * (2 << 20)),  # never reached
+        ("index.json", b"{}"),
+    ]  # fmt: skip
+    stream = io.BytesIO(_saved_layout(*members))
+    calls: list[tuple[str, ...]] = []
+    saved: list[tuple[str, ...]] = []
+
+    def save(*args: str, read: Any, **options: Any) -> Any:
+        saved.append(args)
+        return read(stream)
+
+    monkeypatch.setattr(docker, "run", _inspected(f"{index} linux/amd64 63273135\n", calls))
+    monkeypatch.setattr(docker, "read", save)
     inv = replace(_invocation("app:gunicorn"), output=buildx.Output(kind="load"))
-    assert report.sizes(inv) == (("linux/amd64", 63273135), ("linux/arm64", None))
-    assert calls == [
-        ("image", "inspect", "--format", "{{.Os}}/{{.Architecture}} {{.Size}}", "app:gunicorn")
-    ]
+    assert report.sizes(inv) == (("linux/amd64", 1200), ("linux/arm64", 1050))
+    assert calls == [(*INSPECT, "app:gunicorn")]
+    assert saved == [("save", "app:gunicorn")]
+    # Stopped once every manifest was read: the rest of the stream is still unread.
+    assert stream.tell() < len(stream.getvalue())
+
+
+def test_a_store_that_cannot_save_leaves_other_platforms_unread(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls: list[tuple[str, ...]] = []
+    monkeypatch.setattr(docker, "run", _inspected(f"sha256:{'a' * 64} linux/amd64 500\n", calls))
+    failure = CommandError(
+        "command failed with exit code 1: docker save app:gunicorn",
+        argv=("docker", "save", "app:gunicorn"),
+        returncode=1,
+        output_tail="Error response from daemon: content digest not found",
+    )
+
+    def save(*args: str, read: Any, **options: Any) -> Any:
+        raise failure
+
+    monkeypatch.setattr(docker, "read", save)
+    inv = replace(_invocation("app:gunicorn"), output=buildx.Output(kind="load"))
+    assert report.sizes(inv) == (("linux/amd64", 500), ("linux/arm64", None))
+    assert "no image size for app:gunicorn on other platforms" in caplog.text
 
 
 def test_a_loaded_image_the_store_cannot_inspect_has_no_size(
