@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from containerize import bases, config, process
 from containerize import project as project_mod
 from containerize.engine import buildx, preflight, probes
@@ -451,3 +453,46 @@ def _pin_build_requirements(cfg: config.Config, *, refresh: bool = False) -> lis
             "(python-version)"
         )
         return pipeline.pin_build_requirements(cfg, refresh=refresh, engine=False)
+
+
+def lock(
+    project: Path,
+    *,
+    inputs: Sequence[Path],
+    python: str | None,
+    upgrade: Sequence[str],
+    upgrade_all: bool,
+    uv: Path | None,
+) -> int:
+    """Resolve the project's requirements with uv into a ``pylock.toml`` and print what
+    it pinned (and, on a re-lock, what changed)."""
+    # Imported here: only this command resolves.
+    from containerize.resolve import locking, wheelhouse  # noqa: PLC0415
+    from containerize.resolve.pipconfig import discover  # noqa: PLC0415
+
+    project = project.resolve()
+    pyproject = project / "pyproject.toml"
+    metadata = project_mod.load(project) if pyproject.is_file() else None
+    has_table = metadata is not None and "containerize" in (metadata.data or {}).get("tool", {})
+    cfg = config.load(project, project=metadata) if has_table else None
+    previous = locking.previous_lock(project)
+    found = locking.find_inputs(project, inputs, project=metadata, previous=previous)
+    settings = wheelhouse.index_settings(metadata) if metadata is not None else discover(project)
+    binary = uv or locking.ensure_uv(settings, Cache.default(), tool_lock=wheelhouse.tool_lock())
+    request = locking.LockRequest(
+        project_dir=project,
+        inputs=found,
+        python=locking.choose_python(python, found, cfg.python_version if cfg else None),
+        groups=cfg.groups if cfg else (project_mod.MAIN_GROUP,),
+        extras=cfg.extras if cfg else (),
+        upgrade=tuple(canonicalize_name(name) for name in upgrade),
+        upgrade_all=upgrade_all,
+    )
+    result = locking.lock(
+        request, uv=binary, settings=settings, project=metadata, previous=previous
+    )
+    for line in result.lines():
+        print(line)
+    if cfg is not None and locking.point_config_at_lock(pyproject, cfg.lock):
+        print(f'set lock = "{locking.LOCK_FILE}" in [tool.containerize] of {pyproject}')
+    return 0
