@@ -478,7 +478,8 @@ def lock(
     previous = locking.previous_lock(project)
     found = locking.find_inputs(project, inputs, project=metadata, previous=previous)
     settings = wheelhouse.index_settings(metadata) if metadata is not None else discover(project)
-    binary = uv or locking.ensure_uv(settings, Cache.default(), tool_lock=wheelhouse.tool_lock())
+    tools = wheelhouse.tool_lock()
+    binary = uv or locking.ensure_uv(settings, Cache.default(), tool_lock=tools)
     request = locking.LockRequest(
         project_dir=project,
         inputs=found,
@@ -493,6 +494,10 @@ def lock(
     )
     for line in result.lines():
         print(line)
+    (tested,) = tools.find(locking.UV)
+    if result.uv_version != str(tested.version):
+        print(f"note: uv {result.uv_version} made this lock; containerize is tested with uv "
+              f"{tested.version}, the one it runs without --uv")  # fmt: skip
     if cfg is not None and locking.point_config_at_lock(pyproject, cfg.lock):
         print(f'set lock = "{locking.LOCK_FILE}" in [tool.containerize] of {pyproject}')
     return 0

@@ -54,7 +54,8 @@ from containerize.resolve.lock.model import (
 #: What to run when a line has no hashes or no pin.
 HASH_HINT = (
     "compile the file with hashes: 'pip-compile --generate-hashes requirements.in' "
-    "(or 'uv pip compile --generate-hashes requirements.in -o requirements.txt')"
+    "(or 'uv pip compile --generate-hashes requirements.in -o requirements.txt'), or let "
+    "'containerize lock' resolve it into a hashed pylock.toml"
 )
 _HINT = f"regenerate the file with '{RELOCK_COMMANDS['requirements']}'"
 
