@@ -327,7 +327,7 @@ def _naming_the_lock(cfg: config.Config) -> Iterator[None]:
         yield
     except FetchError as exc:
         try:
-            lock = lockmod.load_lock(cfg.project_dir, cfg.lock)
+            lock = lockmod.load_locks(cfg.project_dir, cfg.locks)
         except ContainerizeError:
             raise exc from None
         named = naming_the_lock(exc, str(lock.path), lock.relock_command)
@@ -498,6 +498,6 @@ def lock(
     if result.uv_version != str(tested.version):
         print(f"note: uv {result.uv_version} made this lock; containerize is tested with uv "
               f"{tested.version}, the one it runs without --uv")  # fmt: skip
-    if cfg is not None and locking.point_config_at_lock(pyproject, cfg.lock):
+    if cfg is not None and locking.point_config_at_lock(pyproject, cfg.locks):
         print(f'set lock = "{locking.LOCK_FILE}" in [tool.containerize] of {pyproject}')
     return 0

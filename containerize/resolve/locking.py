@@ -560,11 +560,12 @@ def _major_minor(text: str, where: str) -> tuple[int, int]:
     return int(parts[0]), int(parts[1])
 
 
-def point_config_at_lock(pyproject: Path, configured: Path | None) -> bool:
-    """Set ``lock = "pylock.toml"`` in ``[tool.containerize]`` when it names another
-    file (the unhashed requirements it was made from, say); the rest of the file keeps
-    every byte. Whether it changed anything."""
-    if configured is None or configured.resolve() == (pyproject.parent / LOCK_FILE).resolve():
+def point_config_at_lock(pyproject: Path, configured: Sequence[Path]) -> bool:
+    """Set ``lock = "pylock.toml"`` in ``[tool.containerize]`` when it names other files
+    (the unhashed requirements it was made from, say); the rest of the file keeps every
+    byte. Whether it changed anything."""
+    wanted = (pyproject.parent / LOCK_FILE).resolve()
+    if not configured or [p.resolve() for p in configured] == [wanted]:
         return False
     document = tomlkit.parse(pyproject.read_text(encoding="utf-8"))
     table = document["tool"]["containerize"]
