@@ -59,9 +59,9 @@ def test_django_locked_with_pipenv(
     project = make_project("django-pipenv")
     image = f"containerize-test/django-pipenv-{session_id}"
     assert not (project / "pyproject.toml").exists()
+    # The table alone: the name is the folder's, the version git's or 0.
     (project / "pyproject.toml").write_text(
-        '[project]\nname = "bookshelf"\nversion = "1.0"\n'
-        + _table("bookshelf.wsgi:application", image, base_image)
+        _table("bookshelf.wsgi:application", image, base_image).lstrip()
     )
     page, health = _build_and_get(project, image, ["/", "/health"])
     assert page.status == 200, page.body
@@ -112,7 +112,7 @@ def test_unhashed_requirements_locked_by_containerize_lock(
     table = _table("app:application", image, base_image).replace(
         'healthcheck-path = "/health"', 'healthcheck-path = "/"\nlock = "requirements.txt"'
     )
-    (project / "pyproject.toml").write_text(f'[project]\nname = "plain"\nversion = "1"\n{table}')
+    (project / "pyproject.toml").write_text(table.lstrip())
 
     assert cli.main(["--project", str(project), "lock"]) == 0
     out = capsys.readouterr().out
