@@ -284,6 +284,12 @@ def recorded_inputs(request: LockRequest) -> tuple[LockInput, ...]:
         for path in included_files(top) if kind == "requirements" else (top,):
             if path not in files:
                 files.append(path)
+    for path in files:
+        if not path.name.isprintable():
+            raise LockError(
+                f"{path.name!r}: a file name with control characters cannot be recorded",
+                hint="rename the file",
+            )
     return tuple(
         LockInput(
             path=_relative(path, request.project_dir),
@@ -537,13 +543,19 @@ def _unpack_uv(wheel: Path, target: Path, package: LockedPackage) -> None:
 
 
 def choose_python(
-    given: str | None, inputs: LockInputs, configured: tuple[int, int] | None
+    given: str | None,
+    inputs: LockInputs,
+    configured: tuple[int, int] | None,
+    previous: Lock | None = None,
 ) -> tuple[int, int]:
-    """The lowest Python the lock is made for: ``--python``, else a Pipfile's
-    ``[requires]``, else ``tool.containerize.python-version``, else the default base
-    image's. The resolution holds for that Python and every newer one."""
+    """The lowest Python the lock is made for: ``--python``, else the previous lock's,
+    else a Pipfile's ``[requires]``, else ``tool.containerize.python-version``, else
+    the default base image's. The resolution holds for that Python and every newer one."""
     if given is not None:
         return _major_minor(given, "--python")
+    lowest = None if previous is None else _lowest(previous)
+    if lowest is not None:
+        return lowest
     if inputs.kind == "pipfile":
         stated = read_pipfile(inputs.files[0]).python
         if stated is not None:
@@ -551,6 +563,14 @@ def choose_python(
     if configured is not None:
         return configured
     return bases.DEFAULT_SUITE.python
+
+
+def _lowest(lock: Lock) -> tuple[int, int] | None:
+    """The X.Y of a ``requires-python = ">=X.Y"`` that ``containerize lock`` wrote."""
+    for spec in lock.requires_python or ():
+        if spec.operator == ">=":
+            return _major_minor(spec.version, f"{lock.path.name}: requires-python")
+    return None
 
 
 def _major_minor(text: str, where: str) -> tuple[int, int]:

@@ -340,6 +340,10 @@ def test_a_pipfile_is_locked_with_its_python_and_its_sources(
     }
     assert str(result.lock.requires_python) == ">=3.12"
     assert [i.kind for i in result.lock.inputs] == ["pipfile"]
+    # A re-lock keeps the Python the lock was made for, unless --python says otherwise.
+    previous = locking.previous_lock(tmp_path)
+    assert locking.choose_python(None, inputs, (3, 11), previous) == (3, 12)
+    assert locking.choose_python("3.13", inputs, (3, 11), previous) == (3, 13)
 
 
 def test_nothing_or_too_much_to_lock_is_an_error(tmp_path: Path) -> None:
