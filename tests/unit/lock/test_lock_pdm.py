@@ -138,3 +138,26 @@ def test_a_local_package_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(LockError, match=r"^pdm.lock: package\[0\].path: blinker comes from path"):
         load_lock(project)
+
+
+def test_groups_of_the_older_tool_pdm_dev_dependencies(tmp_path: Path) -> None:
+    """``[tool.pdm.dev-dependencies]`` (PDM before PEP 735), locked by PDM 2.29.4."""
+    legacy = LOCKS / "pdm-legacy"
+    lock, project = load_lock(legacy), project_load(legacy)
+    check_fresh(lock, project)
+    target = TargetEnvironment.from_config(LINUX_AMD64)
+    assert select(lock, project, target).names == {"markupsafe"}
+    assert select(lock, project, target, groups=("main", "web")).names == {
+        "markupsafe",
+        "werkzeug",
+    }
+    # An editable checkout in a dev group is the developer's, never the image's.
+    project_dir = _copy(legacy, tmp_path)
+    replace_in(
+        project_dir / "pyproject.toml",
+        'web = ["werkzeug>=3.1"]',
+        'web = ["werkzeug>=3.1", "-e file:///${PROJECT_ROOT}/../lib#egg=lib"]',
+    )
+    assert [str(r) for r in project_load(project_dir).group_requirements("web")] == [
+        "werkzeug>=3.1"
+    ]
