@@ -41,7 +41,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from containerize import bases, process
-from containerize.errors import ConfigError, LockError
+from containerize.errors import CommandError, ConfigError, LockError
 from containerize.fsutil import write_atomic
 from containerize.project import MAIN_GROUP, ProjectMetadata
 from containerize.resolve.fetch import Cache, FileRequest, fetch
@@ -50,7 +50,7 @@ from containerize.resolve.lock.model import InputKind, Lock, LockedPackage, Lock
 from containerize.resolve.lock.pipenv import PIPFILE, read_pipfile
 from containerize.resolve.lock.pylock import read_pylock
 from containerize.resolve.lock.requirements import included_files
-from containerize.resolve.pipconfig import Credentials, IndexSettings
+from containerize.resolve.pipconfig import Credentials, IndexSettings, redact_text
 
 logger = logging.getLogger(__name__)
 
@@ -434,13 +434,22 @@ def lock(
         else:
             (folder / "requirements.in").write_text(text)
             sources = [str(folder / "requirements.in")]
-        process.run(
-            uv_argv(uv, request, sources=sources, output=output),
-            cwd=request.project_dir,
-            env=env,
-            timeout=900,
-            hint="uv could not resolve the requirements; its message is above",
-        )
+        try:
+            process.run(
+                uv_argv(uv, request, sources=sources, output=output),
+                cwd=request.project_dir,
+                env=env,
+                timeout=900,
+            )
+        except CommandError as exc:
+            said = "\n".join(f"    {line}" for line in redact_text(exc.output.strip()).splitlines())
+            raise LockError(
+                f"{request.inputs.shown(request.project_dir)} cannot be locked: uv "
+                f"(exit code {exc.returncode}) says:\n{said}",
+                hint="change the requirements uv names (or the index configuration, if a "
+                "package is missing from it), then run 'containerize lock' again; "
+                f"{request.output.name} is unchanged",
+            ) from None
         document = _finish(output.read_text(), request, inputs, version)
         output.write_text(document)
         try:

@@ -346,6 +346,22 @@ def test_a_pipfile_is_locked_with_its_python_and_its_sources(
     assert locking.choose_python("3.13", inputs, (3, 11), previous) == (3, 13)
 
 
+def test_what_uv_cannot_resolve_is_a_lock_error_and_the_lock_stays(
+    tmp_path: Path, index: SimpleIndexServer, uv: Path
+) -> None:
+    (tmp_path / "requirements.txt").write_text("tinylog\n")
+    _lock(tmp_path, index, uv)
+    before = (tmp_path / "pylock.toml").read_bytes()
+    (tmp_path / "requirements.txt").write_text("tinylog>=7\n")
+    with pytest.raises(LockError) as info:
+        _lock(tmp_path, index, uv)
+    assert info.value.message.startswith("requirements.txt cannot be locked: uv (exit code 1)")
+    assert "tinylog>=7" in info.value.message
+    assert info.value.hint is not None
+    assert "pylock.toml is unchanged" in info.value.hint
+    assert (tmp_path / "pylock.toml").read_bytes() == before
+
+
 def test_nothing_or_too_much_to_lock_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(LockError, match="nothing to lock") as info:
         locking.find_inputs(tmp_path, [], project=None, previous=None)
