@@ -21,6 +21,8 @@ from containerize.errors import LockError
 from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64
 
+_CSS = "/static/bookshelf/shelf.css"
+
 
 def _table(app: str, image: str, base_image: str) -> str:
     return (
@@ -59,15 +61,22 @@ def test_django_locked_with_pipenv(
     project = make_project("django-pipenv")
     image = f"containerize-test/django-pipenv-{session_id}"
     assert not (project / "pyproject.toml").exists()
-    # The table alone: the name is the folder's, the version git's or 0.
-    (project / "pyproject.toml").write_text(
-        _table("bookshelf.wsgi:application", image, base_image).lstrip()
+    # The table alone (the name is the folder's, the version git's or 0), as init
+    # proposes it for this project.
+    static = (
+        'static = { url = "/static/", dir = "staticfiles", command = ["python", "manage.py", '
+        '"collectstatic", "--noinput"] }\n'
     )
-    page, health = _build_and_get(project, image, ["/", "/health"])
+    table = _table("bookshelf.wsgi:application", image, base_image).lstrip() + static
+    (project / "pyproject.toml").write_text(table)
+    page, health, css = _build_and_get(project, image, ["/", "/health", _CSS])
     assert page.status == 200, page.body
     assert b"<h1>Bookshelf</h1>" in page.body
     assert b"<li>A Pattern Language</li>" in page.body
+    assert f'href="{_CSS}"'.encode() in page.body
     assert json.loads(health.body) == {"status": "ok", "books": 3}
+    assert css.status == 200
+    assert css.body == (project / "bookshelf/static/bookshelf/shelf.css").read_bytes()
 
 
 def test_flask_locked_with_pdm(
