@@ -96,7 +96,47 @@ def _parser() -> argparse.ArgumentParser:
     _release_options(release)
     init = add("init", help="detect the app, lock and Python; write [tool.containerize]")
     _init_options(init)
+    _lock_command(add)
     return parser
+
+
+def _lock_command(add: Callable[..., argparse.ArgumentParser]) -> None:
+    """``containerize lock [FILE...]``: a pylock.toml where the project has no lock."""
+    sub = add(
+        "lock",
+        help="resolve the project's requirements once, with uv, into a hashed pylock.toml",
+    )
+    sub.add_argument(
+        "inputs", nargs="*", type=Path, metavar="FILE",
+        help="what to lock: requirements files (several are locked together), a Pipfile or "
+        "pyproject.toml; default: what the last lock was made from, else the one the "
+        "project has",
+    )  # fmt: skip
+    sub.add_argument(
+        "--python", metavar="X.Y",
+        help="the lowest Python to lock for (default: the Pipfile's, else "
+        "tool.containerize.python-version, else 3.11); newer ones are covered too",
+    )  # fmt: skip
+    sub.add_argument(
+        "--upgrade-package", "-P", action="append", default=[], dest="upgrade",
+        metavar="NAME", help="let this package move to its newest allowed version (repeatable)",
+    )  # fmt: skip
+    sub.add_argument(
+        "--upgrade", "-U", action="store_true", dest="upgrade_all",
+        help="let every package move (default: keep the pins the input still allows)",
+    )  # fmt: skip
+    sub.add_argument(
+        "--uv",
+        type=Path,
+        metavar="PATH",
+        help="run this uv instead of the one in containerize's tools lock",
+    )
+    sub.set_defaults(
+        run_lock=lambda args: commands.lock(
+            args.project, inputs=args.inputs, python=args.python, upgrade=args.upgrade,
+            upgrade_all=args.upgrade_all, uv=args.uv,
+        )
+    )  # fmt: skip
 
 
 def _init_options(sub: argparse.ArgumentParser) -> None:
@@ -242,6 +282,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         "init": lambda: commands.init(
             project, force=args.force, dry_run=args.dry_run, app=args.app, lock=args.lock
         ),
+        "lock": lambda: int(args.run_lock(args)),
     }
     return handlers[args.command]()
 

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
 from containerize import bases, config, process
 from containerize import project as project_mod
 from containerize.engine import buildx, preflight, probes
@@ -325,7 +327,7 @@ def _naming_the_lock(cfg: config.Config) -> Iterator[None]:
         yield
     except FetchError as exc:
         try:
-            lock = lockmod.load_lock(cfg.project_dir, cfg.lock)
+            lock = lockmod.load_locks(cfg.project_dir, cfg.locks)
         except ContainerizeError:
             raise exc from None
         named = naming_the_lock(exc, str(lock.path), lock.relock_command)
@@ -451,3 +453,51 @@ def _pin_build_requirements(cfg: config.Config, *, refresh: bool = False) -> lis
             "(python-version)"
         )
         return pipeline.pin_build_requirements(cfg, refresh=refresh, engine=False)
+
+
+def lock(
+    project: Path,
+    *,
+    inputs: Sequence[Path],
+    python: str | None,
+    upgrade: Sequence[str],
+    upgrade_all: bool,
+    uv: Path | None,
+) -> int:
+    """Resolve the project's requirements with uv into a ``pylock.toml`` and print what
+    it pinned (and, on a re-lock, what changed)."""
+    # Imported here: only this command resolves.
+    from containerize.resolve import locking, wheelhouse  # noqa: PLC0415
+    from containerize.resolve.pipconfig import discover  # noqa: PLC0415
+
+    project = project.resolve()
+    pyproject = project / "pyproject.toml"
+    metadata = project_mod.load(project) if pyproject.is_file() else None
+    has_table = metadata is not None and "containerize" in (metadata.data or {}).get("tool", {})
+    cfg = config.load(project, project=metadata) if has_table else None
+    previous = locking.previous_lock(project)
+    found = locking.find_inputs(project, inputs, project=metadata, previous=previous)
+    settings = wheelhouse.index_settings(metadata) if metadata is not None else discover(project)
+    tools = wheelhouse.tool_lock()
+    binary = uv or locking.ensure_uv(settings, Cache.default(), tool_lock=tools)
+    request = locking.LockRequest(
+        project_dir=project,
+        inputs=found,
+        python=locking.choose_python(python, found, cfg.python_version if cfg else None, previous),
+        groups=cfg.groups if cfg else (project_mod.MAIN_GROUP,),
+        extras=cfg.extras if cfg else (),
+        upgrade=tuple(canonicalize_name(name) for name in upgrade),
+        upgrade_all=upgrade_all,
+    )
+    result = locking.lock(
+        request, uv=binary, settings=settings, project=metadata, previous=previous
+    )
+    for line in result.lines():
+        print(line)
+    (tested,) = tools.find(locking.UV)
+    if result.uv_version != str(tested.version):
+        print(f"note: uv {result.uv_version} made this lock; containerize is tested with uv "
+              f"{tested.version}, the one it runs without --uv")  # fmt: skip
+    if cfg is not None and locking.point_config_at_lock(pyproject, cfg.locks):
+        print(f'set lock = "{locking.LOCK_FILE}" in [tool.containerize] of {pyproject}')
+    return 0

@@ -173,8 +173,9 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         key="lock",
         kind="paths",
-        expects="the path of the lock file (poetry.lock, uv.lock, pylock.toml or a hashed "
-        "requirements.txt), or a list of requirements files read as one lock",
+        expects="the path of the lock file (poetry.lock, uv.lock, pylock.toml, Pipfile.lock, "
+        "pdm.lock or a hashed requirements.txt), or a list of requirements files read as "
+        "one lock",
         default=None,
         default_text="found in the project",
         check=valuechecks.locks,

@@ -237,6 +237,8 @@ def parse_project(text: str, path: Path) -> ProjectMetadata:
 
     for group, requirements in _dependency_groups(top).items():
         groups[group] = [*groups.get(group, []), *requirements]
+    for group, requirements in _pdm_dev_groups(top).items():
+        groups[group] = [*groups.get(group, []), *requirements]
 
     return ProjectMetadata(
         path=path,
@@ -299,6 +301,28 @@ def _dependency_groups(top: Table) -> dict[str, list[Requirement]]:
         return found
 
     return {group: expand(group, (group,)) for group in names.values()}
+
+
+def _pdm_dev_groups(top: Table) -> dict[str, list[Requirement]]:
+    """PDM's groups of ``[tool.pdm.dev-dependencies]`` (before PEP 735). Its editable
+    local entries (``-e file:///${PROJECT_ROOT}/...``) are the developer's checkouts,
+    never installed from a lock, so they are left out."""
+    tool = top.opt_table("tool")
+    pdm = None if tool is None else tool.opt_table("pdm")
+    table = None if pdm is None else pdm.opt_table("dev-dependencies")
+    if table is None:
+        return {}
+    found: dict[str, list[Requirement]] = {}
+    for group, _ in table.items():
+        requirements = found.setdefault(group, [])
+        for i, text in enumerate(table.string_array(group)):
+            if text.lstrip().startswith("-e"):
+                continue
+            try:
+                requirements.append(Requirement(text))
+            except InvalidRequirement as exc:
+                table.child(group).fail(i, f"invalid requirement {text!r}: {exc}")
+    return found
 
 
 def _poetry_dependencies(

@@ -7,8 +7,9 @@ this lock only when the project's lock does not pin the server's distribution (s
 what the lock's sdists (mod_wsgi, which has no wheels) are built with, so a project
 that builds them needs no ``containerize-build.lock`` of its own; ``--build-requirements``
 makes this one alone, from the servers' lock as it is. With ``--tools``,
-``containerize/buildsteps/tools.pylock.toml``: the tools that run inside build steps
-(pypa's installer, and pip to build sdists; see ``containerize.buildsteps``).
+``containerize/buildsteps/tools.pylock.toml``: the tools containerize runs (pypa's
+installer, and pip to build sdists, inside build steps; see ``containerize.buildsteps``;
+and uv, which ``containerize lock`` runs; see ``containerize.resolve.locking``).
 
 Each lock is made by uv against the index of *your* pip configuration (``index-url``, else pip's
 default; with ``--extra-indexes`` also the ``extra-index-url`` ones), read the way
@@ -77,8 +78,10 @@ TOOLS_OUTPUT = REPO / "containerize" / "buildsteps" / "tools.pylock.toml"
 #: The distributions the lock is made for: every server's, and WhiteNoise, which serves
 #: static files for the servers that cannot.
 ROOTS = ("cheroot>=10", "gunicorn>=23", "mod-wsgi>=5", "pyuwsgi>=2.0", "whitenoise>=6")
-#: The tools build steps run: installer places wheels for any platform, pip builds sdists.
-TOOL_ROOTS = ("installer>=0.7", "pip>=24")
+#: The tools containerize runs: installer places wheels for any platform, pip builds
+#: sdists (both in build steps), uv resolves ``containerize lock`` (pinned exactly: its
+#: command line and output format are what containerize was tested with).
+TOOL_ROOTS = ("installer>=0.7", "pip>=24", "uv==0.13.9")
 #: The CPython versions the lock covers; its ``requires-python`` says so.
 PYTHONS = ((3, 11), (3, 12), (3, 13))
 PLATFORMS = (LINUX_AMD64, LINUX_ARM64)
@@ -100,12 +103,14 @@ Roots: {roots}
 """
 
 TOOLS_HEADER = """\
-containerize's own lock of the tools that run inside build steps (PEP 751).
+containerize's own lock of the tools it runs (PEP 751).
 
 installer places each platform's wheels into the image's virtual environment, on the
-build platform; pip builds sdists, offline, on the target platform. Both are pure
-Python wheels, fetched by name from the indexes of the user's pip configuration and
-checked against these hashes, like every other file. Made for CPython {pythons}.
+build platform; pip builds sdists, offline, on the target platform: both run inside
+build steps. uv resolves 'containerize lock', on this machine, from the wheel for its
+architecture. Each is fetched by name from the indexes of the user's pip
+configuration and checked against these hashes, like every other file. Made for
+CPython {pythons}.
 
 Do not edit by hand. Regenerate with uv on PATH (or --uv PATH):
     python3 scripts/lock-servers.py --tools

@@ -26,6 +26,9 @@ _PROJECT_FILES = (
     "pylock.toml",
     "pylock.*.toml",
     "uv.lock",
+    "Pipfile",
+    "Pipfile.lock",
+    "pdm.lock",
     "requirements.txt",
     "requirements.in",
     "containerize.lock",
@@ -59,14 +62,14 @@ def app_files(config: Config) -> tuple[PurePosixPath, ...]:
     ``pyproject.toml`` beside it are for building, not for running."""
     excludes = (*DEFAULT_EXCLUDES, *_PROJECT_FILES)
     root = config.app_root
-    lock = os.path.relpath(config.lock, root) if config.lock else None
+    locks = {os.path.relpath(path, root) for path in config.locks}  # never in the image
     build_dir = config.build_dir.resolve()
     chosen: list[PurePosixPath] = []
     for path in _walk(root, excludes, build_dir):
         relative = PurePosixPath(path.relative_to(root).as_posix())
         if config.include and not any(_matches(relative, pattern) for pattern in config.include):
             continue
-        if any(_matches(relative, pattern) for pattern in config.exclude) or str(relative) == lock:
+        if any(_matches(relative, pattern) for pattern in config.exclude) or str(relative) in locks:
             continue
         chosen.append(relative)
     if not chosen:

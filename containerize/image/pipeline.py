@@ -97,7 +97,7 @@ def resolve(
     ``python-version`` and ``libc``. Only with *record_pin* is a new digest written to
     the pins file.
     """
-    lock = lockmod.load_lock(config.project_dir, config.lock)
+    lock = lockmod.load_locks(config.project_dir, config.locks)  # several: read as one
     lockmod.check_fresh(lock, config.project)
     settings = wheelhouse_mod.index_settings(config.project, lock)
     if lock.needs_file_names:  # a requirements file: hashes, named from the index

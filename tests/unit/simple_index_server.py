@@ -135,6 +135,13 @@ class SimpleIndexServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            head = False
+
+            def do_HEAD(self) -> None:
+                # Resolvers (uv) ask whether a wheel's server takes range requests.
+                self.head = True
+                self.do_GET()
+
             def do_GET(self) -> None:
                 authorization = self.headers.get("Authorization")
                 accept = self.headers.get("Accept", "")
@@ -169,7 +176,8 @@ class SimpleIndexServer:
                 for name, value in headers.items():
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(body)
+                if not self.head:
+                    self.wfile.write(body)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass  # keep pytest's output clean

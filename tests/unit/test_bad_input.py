@@ -163,6 +163,10 @@ class Project:
         self.path(name).write_bytes(data[: int(len(data) * fraction)])
         return self
 
+    def remove(self, name: str) -> Project:
+        self.path(name).unlink()
+        return self
+
     def folder_instead(self, name: str) -> Project:
         self.path(name).unlink()
         self.path(name).mkdir()
@@ -883,6 +887,60 @@ LOCKS = [
         "requirements-include-cycle",
         lambda p: p.write("requirements.txt", "-r a.txt\n").write("a.txt", "-r requirements.txt\n"),
         "include cycle: requirements.txt -> a.txt -> requirements.txt",
+        code=3,
+        base="requirements",
+    ),
+    edit(
+        "requirements-several-conflict",
+        lambda p: p.write("deploy.txt", REQUIREMENTS.replace("23.0.0", "22.0.0")).set(
+            "lock", '["requirements.txt", "deploy.txt"]'
+        ),
+        "deploy.txt:7: gunicorn is pinned to 22.0.0 here and to 23.0.0 at requirements.txt:7",
+        code=3,
+        base="requirements",
+    ),
+    edit(
+        "requirements-several-not-requirements",
+        lambda p: p.write("uv.lock", UV_LOCK).set("lock", '["requirements.txt", "uv.lock"]'),
+        "tool.containerize.lock[1]: uv.lock is a uv lock: only requirements files can be combined",
+        code=3,
+        base="requirements",
+    ),
+    edit(
+        "pylock-input-changed",
+        lambda p: p.write("requirements.in", "gunicorn>=22\n").write(
+            "pylock.toml",
+            PYLOCK + '\n[tool.containerize]\npython = "3.11"\ninputs = [{path = "requirements.in", '
+            f'kind = "requirements", sha256 = "{"0" * 64}"}}]\n',
+        ),
+        "requirements.in changed since the lock was made: run containerize lock",
+        code=3,
+        base="pylock",
+    ),
+    edit(
+        "pipfile-lock-no-hashes",
+        lambda p: p.remove("requirements.txt").write(
+            "Pipfile.lock",
+            json.dumps(
+                {
+                    "_meta": {"pipfile-spec": 6, "sources": []},
+                    "default": {"gunicorn": {"version": "==23.0.0", "hashes": []}},
+                }
+            ),
+        ),
+        "Pipfile.lock: default.gunicorn.hashes: gunicorn has no hashes",
+        code=3,
+        base="requirements",
+    ),
+    edit(
+        "pdm-lock-bad-hash",
+        lambda p: p.remove("requirements.txt").write(
+            "pdm.lock",
+            '[metadata]\nlock_version = "4.5.0"\n\n[[package]]\nname = "gunicorn"\n'
+            'version = "23.0.0"\nfiles = [{file = "gunicorn-23.0.0-py3-none-any.whl", '
+            'hash = "sha256:xyz"}]\n',
+        ),
+        "pdm.lock: package[0].files[0].hash: 'xyz' is not a sha256 hex digest",
         code=3,
         base="requirements",
     ),

@@ -23,6 +23,10 @@ def project(tmp_path: Path, table: str = "") -> config.Config:
         "demo/__pycache__/wsgi.cpython-311.pyc",
         ".venv/bin/python",
         "poetry.lock",
+        "Pipfile",
+        "Pipfile.lock",
+        "pdm.lock",
+        "pylock.toml",
         "noxfile.py",
         ".containerize/wheelhouse/x.whl",
     ):

@@ -2,7 +2,8 @@
 platforms, and free of any index host.
 
 ``flask-app`` is locked by ``uv lock``, ``django-app`` and ``django-subfolder`` by
-Poetry 2, ``hello-py313`` by ``uv lock`` run on Python 3.13 (the trixie base's). uv
+Poetry 2, ``hello-py313`` by ``uv lock`` run on Python 3.13 (the trixie base's),
+``django-pipenv`` by ``pipenv lock`` and ``flask-pdm`` by ``pdm lock``. uv
 records where each file lives; the committed ``uv.lock`` names hosts under the reserved
 ``.invalid`` top-level domain (RFC 2606) instead of the index it was locked against, so
 those URLs never answer and the fetcher finds each file by name and hash on the user's
@@ -20,6 +21,7 @@ import pytest
 
 from containerize.errors import LockError
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
+from containerize.project import ProjectMetadata
 from containerize.project import load as project_load
 from containerize.resolve.lock import check_fresh, load_lock
 from containerize.resolve.selection import select
@@ -156,3 +158,91 @@ def test_paste_app_commits_no_index_host() -> None:
     assert "--extra-index-url" not in text
     assert "--find-links" not in text
     assert _URL_RE.findall(text) == []
+
+
+# django-pipenv is locked by 'pipenv lock' (pipenv 2026.10.3, Python 3.11) and has no
+# pyproject.toml, as found; its Pipfile's source is a placeholder index and the lock's
+# _meta.hash was recomputed for it ('pipenv verify' agrees). flask-pdm is locked by
+# 'pdm lock -G :all' (PDM 2.29.4), which records file names and hashes, no URLs.
+PIPENV_APP = "django-pipenv"
+PDM_APP = "flask-pdm"
+
+
+def _no_pyproject(project: Path) -> ProjectMetadata:
+    """What a project without pyproject.toml declares: nothing beside its lock."""
+    return ProjectMetadata(
+        path=project / "pyproject.toml", name=None, version=None, requires_python=None,
+        dependencies=(),
+    )  # fmt: skip
+
+
+def test_pipenv_app_is_found_read_and_fresh() -> None:
+    project = _fixture(PIPENV_APP)
+    assert not (project / "pyproject.toml").exists()
+    lock = load_lock(project)
+    assert lock.path.name == "Pipfile.lock"
+    assert lock.format == "pipenv"
+    assert lock.names == {"asgiref", "django", "sqlparse"}
+    assert str(lock.requires_python) == "==3.11.*"
+    check_fresh(lock, _no_pyproject(project))
+    for package in lock.packages:
+        assert len(package.unnamed_hashes) >= 2  # the wheel and the sdist, named by hash
+        assert package.marker is None or package.marker.evaluate(TARGETS[0].marker_environment())
+
+
+def test_pipenv_app_goes_stale_when_its_pipfile_changes(tmp_path: Path) -> None:
+    for name in ("Pipfile", "Pipfile.lock"):
+        shutil.copy2(_fixture(PIPENV_APP) / name, tmp_path / name)
+    pipfile = tmp_path / "Pipfile"
+    pipfile.write_text(pipfile.read_text().replace("[packages]\n", '[packages]\nrequests = "*"\n'))
+    with pytest.raises(LockError, match="out of date with Pipfile"):
+        check_fresh(load_lock(tmp_path), _no_pyproject(tmp_path))
+
+
+def test_pdm_app_is_found_read_fresh_and_stale_when_edited(tmp_path: Path) -> None:
+    project = _fixture(PDM_APP)
+    lock = load_lock(project)
+    assert lock.path.name == "pdm.lock"
+    assert lock.format == "pdm"
+    assert lock.has_graph
+    check_fresh(lock, project_load(project))
+    for file in ("pyproject.toml", "pdm.lock"):
+        shutil.copy2(project / file, tmp_path / file)
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace('"flask>=3.1,<4"', '"flask>=3.1,<4", "requests"')
+    )
+    with pytest.raises(LockError, match="out of date"):
+        check_fresh(load_lock(tmp_path), project_load(tmp_path))
+
+
+@pytest.mark.parametrize("platform", [LINUX_AMD64, LINUX_ARM64], ids=str)
+def test_pdm_app_has_a_wheel_for_every_package(platform: Platform) -> None:
+    project = _fixture(PDM_APP)
+    target = TargetEnvironment.from_config(platform)
+    selection = select(load_lock(project), project_load(project), target)
+    assert selection.names == {
+        "blinker", "click", "flask", "itsdangerous", "jinja2", "markupsafe", "werkzeug",
+    }  # fmt: skip
+    assert selection.sdist_fallbacks == ()
+    for selected in selection.packages:
+        filename = selected.file.filename
+        assert filename.endswith(("-none-any.whl", f"_{target.platform.machine}.whl")), filename
+
+
+@pytest.mark.parametrize("name", [PIPENV_APP, PDM_APP])
+def test_pipenv_and_pdm_apps_commit_no_index_host(name: str) -> None:
+    root = _fixture(name)
+    files = [
+        path
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and not _NOT_COMMITTED & set(path.relative_to(root).parts)
+    ]
+    assert files
+    for path in files:
+        for url in _URL_RE.findall(path.read_text(encoding="utf-8")):
+            assert urlsplit(url).hostname in PLACEHOLDER_HOSTS, f"{path}: {url}"
+    lock = load_lock(root)
+    for index in lock.indexes:
+        assert urlsplit(index.url).hostname in PLACEHOLDER_HOSTS
+    assert all(f.url is None for p in lock.packages for f in p.files)

@@ -1,16 +1,20 @@
 """Lock files: find, read and check the project's lock.
 
-``load_lock`` finds ``poetry.lock``, ``pylock.toml`` or ``uv.lock`` next to
-``pyproject.toml`` (else a hashed ``requirements.txt``) and reads it into one typed
-:class:`Lock`; ``check_fresh`` refuses a lock that no longer matches the project
-(:mod:`containerize.project` reads ``pyproject.toml``), naming the command that
-re-locks it.
+``load_lock`` finds ``poetry.lock``, ``pylock.toml``, ``uv.lock``, ``Pipfile.lock``
+or ``pdm.lock`` next to ``pyproject.toml`` (else a hashed ``requirements.txt``) and
+reads it into one typed :class:`Lock`; ``load_locks`` reads several requirements files
+as one lock; ``check_fresh`` refuses a lock that no longer matches the project
+(:mod:`containerize.project` reads ``pyproject.toml``), or the files ``containerize
+lock`` made it from, naming the command that re-locks it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
-from collections.abc import Callable
+import tomllib
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -26,10 +30,13 @@ from containerize.resolve.lock.model import (
     LockedPackage,
     LockFormat,
     LockIndex,
+    LockInput,
 )
+from containerize.resolve.lock.pdm import pdm_content_hash, read_pdm_lock
+from containerize.resolve.lock.pipenv import PIPFILE, pipfile_hashes, read_pipfile_lock
 from containerize.resolve.lock.poetry import poetry_content_hashes, read_poetry_lock
 from containerize.resolve.lock.pylock import read_pylock
-from containerize.resolve.lock.requirements import read_requirements
+from containerize.resolve.lock.requirements import read_requirements, read_requirements_files
 from containerize.resolve.lock.uv import read_uv_lock
 
 __all__ = [
@@ -39,12 +46,15 @@ __all__ = [
     "Lock",
     "LockFormat",
     "LockIndex",
+    "LockInput",
     "LockedFile",
     "LockedPackage",
     "ProjectMetadata",
     "check_fresh",
     "detect_format",
+    "input_digest",
     "load_lock",
+    "load_locks",
     "lock_sources",
     "read_lock",
 ]
@@ -54,12 +64,16 @@ LOCK_FILES: dict[str, LockFormat] = {
     "poetry.lock": "poetry",
     "pylock.toml": "pylock",
     "uv.lock": "uv",
+    "Pipfile.lock": "pipenv",
+    "pdm.lock": "pdm",
 }
 #: Looked for only when none of :data:`LOCK_FILES` exists: many projects keep a
 #: ``requirements.txt`` beside their real lock (an export, for example).
 REQUIREMENTS_FILE = "requirements.txt"
 
 _READERS: dict[LockFormat, Callable[[Path], Lock]] = {
+    "pdm": read_pdm_lock,
+    "pipenv": read_pipfile_lock,
     "poetry": read_poetry_lock,
     "pylock": read_pylock,
     "requirements": read_requirements,
@@ -83,8 +97,9 @@ def detect_format(path: Path) -> LockFormat:
         return "requirements"
     raise LockError(
         f"{path}: not a lock file containerize can read",
-        hint="use poetry.lock, uv.lock, a PEP 751 pylock.toml / pylock.NAME.toml, or a "
-        "requirements file with hashes (requirements.txt)",
+        hint="use poetry.lock, uv.lock, Pipfile.lock, pdm.lock, a PEP 751 pylock.toml / "
+        "pylock.NAME.toml, or a requirements file with hashes (requirements.txt); "
+        "'containerize lock' writes a pylock.toml where there is no lock",
     )
 
 
@@ -102,8 +117,8 @@ def load_lock(project_dir: Path, path: Path | None = None) -> Lock:
     """Read the project's lock file.
 
     With *path* (absolute, or relative to *project_dir*) that file is read. Without
-    it, exactly one of ``poetry.lock``, ``pylock.toml`` and ``uv.lock`` must exist in
-    *project_dir*, or else ``requirements.txt``. A requirements file names no files,
+    it, exactly one of :data:`LOCK_FILES` must exist in *project_dir*, or else
+    ``requirements.txt``. A requirements file names no files,
     only their hashes (:attr:`Lock.needs_file_names`):
     :func:`containerize.resolve.filenames.name_files` names them from the index.
     """
@@ -115,6 +130,41 @@ def load_lock(project_dir: Path, path: Path | None = None) -> Lock:
     except LockError as exc:
         raise LockError(f"tool.containerize.lock: {exc.message}", hint=exc.hint) from None
     return read_lock(path)
+
+
+def load_locks(project_dir: Path, paths: Sequence[Path]) -> Lock:
+    """Read the project's lock from *paths* (absolute, or relative to *project_dir*).
+
+    One path is read as :func:`load_lock` reads it. Several must all be requirements
+    files: they are read together as one lock, as ``pip install -r a.txt -r b.txt``
+    would install them (:func:`~containerize.resolve.lock.requirements.read_requirements_files`):
+    the same pin twice is kept once, two different pins of a package are an error
+    that names both lines.
+    """
+    if not paths:
+        return load_lock(project_dir)
+    if len(paths) == 1:
+        return load_lock(project_dir, paths[0])
+    full = [p if p.is_absolute() else project_dir / p for p in paths]
+    for position, path in enumerate(full):
+        try:
+            fmt = detect_format(path)
+        except LockError as exc:
+            raise LockError(
+                f"tool.containerize.lock[{position}]: {exc.message}", hint=exc.hint
+            ) from None
+        if fmt != "requirements":
+            raise LockError(
+                f"tool.containerize.lock[{position}]: {path.name} is a {fmt} lock: only "
+                "requirements files can be combined",
+                hint=f'name it alone: lock = "{paths[position]}"',
+            )
+        if not path.is_file():
+            raise LockError(
+                f"tool.containerize.lock[{position}]: {path}: no such lock file",
+                hint=f"create it with '{RELOCK_COMMANDS['requirements']}'",
+            )
+    return read_requirements_files(full, top=project_dir)
 
 
 def _find_lock(project_dir: Path) -> Path:
@@ -130,8 +180,9 @@ def _find_lock(project_dir: Path) -> Path:
     if (project_dir / REQUIREMENTS_FILE).is_file():
         return project_dir / REQUIREMENTS_FILE
     hint = (
-        "create one: 'poetry lock', 'uv lock', 'pip lock -o pylock.toml .', or "
-        "'pip-compile --generate-hashes' for a requirements.txt"
+        "'containerize lock' makes a pylock.toml from your requirements, or create one "
+        "with 'poetry lock', 'uv lock', 'pip lock -o pylock.toml .', 'pipenv lock', "
+        "'pdm lock', or 'pip-compile --generate-hashes' for a requirements.txt"
     )
     if (project_dir / "requirements").is_dir():
         hint = 'name one of requirements/*.txt with [tool.containerize] lock = "...", or ' + hint
@@ -154,11 +205,20 @@ def check_fresh(lock: Lock, project: ProjectMetadata) -> None:
     ``pyproject.toml``. For uv and pylock files, every root requirement of the project
     must be locked at a version it accepts, and the lock's own roots must still be
     the project's. A requirements file records no roots: its pins are checked against
-    the project's runtime requirements only.
+    the project's runtime requirements only. A ``Pipfile.lock`` must match the
+    ``Pipfile`` beside it, a ``pdm.lock`` PDM's content hash of ``pyproject.toml``.
+    A lock ``containerize lock`` wrote must match the files it was made from
+    (:func:`check_inputs`).
     """
+    check_inputs(lock)
     if lock.format == "poetry":
         _check_poetry(lock, project)
         return
+    if lock.format == "pipenv":
+        _check_pipfile(lock)
+        return
+    if lock.format == "pdm":
+        _check_pdm(lock, project)
     problems = _missing_roots(lock, project)
     if lock.format == "uv":
         problems += _extra_roots(lock, project)
@@ -168,6 +228,73 @@ def check_fresh(lock: Lock, project: ProjectMetadata) -> None:
         raise LockError(
             f"{lock.path.name} is out of date with {project.path.name}: {shown}",
             hint=f"re-lock with '{lock.relock_command}'",
+        )
+
+
+def check_inputs(lock: Lock) -> None:
+    """Raise :class:`LockError` when a file ``containerize lock`` made *lock* from has
+    changed (or gone) since: a build never installs pins made from other requirements,
+    and never resolves them itself."""
+    for recorded in lock.inputs:
+        path = lock.path.parent / recorded.path
+        try:
+            current = input_digest(path, recorded.kind)
+        except OSError:
+            current = None
+        if current != recorded.sha256:
+            what = "changed" if current is not None else "is gone"
+            raise LockError(
+                f"{recorded.path} {what} since the lock was made: run containerize lock",
+                hint=f"'containerize lock' resolves {recorded.path} again and rewrites "
+                f"{lock.path.name}; a build never resolves by itself",
+            )
+
+
+def input_digest(path: Path, kind: str) -> str:
+    """The sha256 ``containerize lock`` records for an input of *kind* at *path*: the
+    file's bytes, or, for ``pyproject``, only the tables a resolution depends on."""
+    data = path.read_bytes()
+    if kind == "pyproject":
+        data = project_dependency_text(data.decode("utf-8")).encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
+def project_dependency_text(text: str) -> str:
+    """The parts of a ``pyproject.toml`` a resolution depends on, as canonical JSON."""
+    document = tomllib.loads(text)
+    project = document.get("project", {})
+    content = {
+        "dependencies": project.get("dependencies", []),
+        "optional-dependencies": project.get("optional-dependencies", {}),
+        "requires-python": project.get("requires-python"),
+        "dependency-groups": document.get("dependency-groups", {}),
+    }
+    return json.dumps(content, sort_keys=True, default=str)
+
+
+def _check_pipfile(lock: Lock) -> None:
+    pipfile = lock.path.parent / PIPFILE
+    if not pipfile.is_file():
+        return  # a lock copied without its Pipfile: only the lock itself is known
+    hint = "re-lock with 'pipenv lock'"
+    if lock.content_hash is None:
+        raise LockError(f"{lock.path.name}: _meta: missing 'hash'", hint=hint)
+    if lock.content_hash not in pipfile_hashes(pipfile):
+        raise LockError(
+            f"{lock.path.name} is out of date with {PIPFILE}: the Pipfile changed since "
+            "the lock was written (_meta.hash differs)",
+            hint=hint,
+        )
+
+
+def _check_pdm(lock: Lock, project: ProjectMetadata) -> None:
+    if lock.content_hash is None or project.data is None:
+        return
+    if lock.content_hash != pdm_content_hash(project.data):
+        raise LockError(
+            f"{lock.path.name} is out of date with {project.path.name}: the dependencies "
+            "in pyproject.toml changed since the lock was written (content_hash differs)",
+            hint="re-lock with 'pdm lock'",
         )
 
 

@@ -1,10 +1,11 @@
 """The one typed model every lock-file reader produces.
 
 A :class:`Lock` is what containerize needs from ``poetry.lock``, ``uv.lock``,
-``pylock.toml`` or a hashed ``requirements.txt``: each pinned package with its files and
-hashes, the dependency edges between packages (when the format records them), and
-enough metadata to tell whether the lock still matches ``pyproject.toml``. Readers
-validate while they build it, so code downstream never meets a half-valid lock.
+``pylock.toml``, ``Pipfile.lock``, ``pdm.lock`` or a hashed ``requirements.txt``: each
+pinned package with its files and hashes, the dependency edges between packages (when
+the format records them), and enough metadata to tell whether the lock still matches
+``pyproject.toml``. Readers validate while they build it, so code downstream never
+meets a half-valid lock.
 """
 
 from __future__ import annotations
@@ -29,13 +30,18 @@ from packaging.version import Version
 
 from containerize.errors import LockError
 
-LockFormat = Literal["poetry", "pylock", "requirements", "uv"]
+LockFormat = Literal["pdm", "pipenv", "poetry", "pylock", "requirements", "uv"]
 
 #: The index options a requirements file may set.
 IndexOption = Literal["index-url", "extra-index-url", "find-links"]
 
+#: What ``containerize lock`` made a lock from (see :class:`LockInput`).
+InputKind = Literal["pipfile", "pyproject", "requirements"]
+
 #: The command that (re)creates each kind of lock, for hints in error messages.
 RELOCK_COMMANDS: Mapping[LockFormat, str] = {
+    "pdm": "pdm lock",
+    "pipenv": "pipenv lock",
     "poetry": "poetry lock",
     "uv": "uv lock",
     "pylock": "pip lock -o pylock.toml . (or uv export --format pylock.toml -o pylock.toml)",
@@ -137,11 +143,28 @@ class LockedPackage:
 @dataclass(frozen=True, kw_only=True)
 class LockIndex:
     """An index option set in the lock file itself (``--index-url`` and friends in a
-    requirements file); *origin* says where, as ``file:line``."""
+    requirements file, ``_meta.sources`` in a ``Pipfile.lock``); *origin* says where,
+    as ``file:line`` or ``file: path``."""
 
     option: IndexOption
     url: str
     origin: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockInput:
+    """What ``containerize lock`` made a lock from, recorded in the lock's
+    ``[tool.containerize]`` table: *path* relative to the lock's folder and the
+    sha256 of what was read from it (see :mod:`containerize.resolve.locking`)."""
+
+    path: str
+    sha256: str
+    #: ``requirements`` (the file's bytes), ``pipfile`` (the file's bytes) or
+    #: ``pyproject`` (only its dependency tables, so editing ``[tool.containerize]``
+    #: leaves the lock fresh).
+    kind: InputKind
+    #: Read through a ``-r``/``-c`` of another input, not named itself.
+    included: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,6 +191,8 @@ class Lock:
     recorded_command: str | None = None
     #: Indexes and find-links the lock file names, in file order (requirements files).
     indexes: tuple[LockIndex, ...] = ()
+    #: What ``containerize lock`` made the lock from; empty for a lock made by hand.
+    inputs: tuple[LockInput, ...] = ()
     _by_name: dict[NormalizedName, tuple[LockedPackage, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )

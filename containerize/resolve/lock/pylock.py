@@ -15,15 +15,24 @@ from packaging.utils import NormalizedName, canonicalize_name
 
 from containerize.resolve.lock.model import (
     Dependency,
+    InputKind,
     Lock,
     LockedFile,
     LockedPackage,
+    LockInput,
     make_file,
     sort_packages,
 )
 from containerize.tables import Table, load_toml
 
 _HINT = "the lock file is damaged or was edited by hand; regenerate it"
+_INPUT_KINDS: dict[str, InputKind] = {
+    "pipfile": "pipfile",
+    "pyproject": "pyproject",
+    "requirements": "requirements",
+}
+#: What re-makes a lock ``containerize lock`` wrote.
+RELOCK_COMMAND = "containerize lock"
 
 
 def read_pylock(path: Path) -> Lock:
@@ -41,6 +50,7 @@ def read_pylock(path: Path) -> Lock:
         (f"extra:{canonicalize_name(extra)}", frozenset()) for extra in top.string_array("extras")
     ]
     roots.extend((group, frozenset()) for group in top.string_array("dependency-groups"))
+    inputs = _inputs(top)
     return Lock(
         path=path,
         format="pylock",
@@ -50,7 +60,36 @@ def read_pylock(path: Path) -> Lock:
         has_graph=has_graph,
         roots=tuple(sorted(roots)),
         generator=top.opt_string("created-by"),
+        recorded_command=RELOCK_COMMAND if inputs else None,
+        inputs=inputs,
     )
+
+
+def _inputs(top: Table) -> tuple[LockInput, ...]:
+    """What ``containerize lock`` recorded in ``[tool.containerize]``, if it wrote the file."""
+    tool = top.opt_table("tool")
+    own = None if tool is None else tool.opt_table("containerize")
+    if own is None:
+        return ()
+    found = []
+    for entry in own.tables("inputs"):
+        kind = entry.string("kind")
+        if kind not in _INPUT_KINDS:
+            entry.fail("kind", f"unknown input kind {kind!r}")
+        digest = entry.string("sha256")
+        if len(digest) != 64 or digest.strip("0123456789abcdef"):
+            entry.fail("sha256", f"{digest!r} is not a sha256 hex digest")
+        found.append(
+            LockInput(
+                path=entry.string("path"),
+                sha256=digest,
+                kind=_INPUT_KINDS[kind],
+                included=bool(entry.opt_bool("included")),
+            )
+        )
+    if not found:
+        own.fail("inputs", "names no input")
+    return tuple(found)
 
 
 def _is_project_root(table: Table) -> bool:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import itertools
 import re
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
@@ -54,7 +54,8 @@ from containerize.resolve.lock.model import (
 #: What to run when a line has no hashes or no pin.
 HASH_HINT = (
     "compile the file with hashes: 'pip-compile --generate-hashes requirements.in' "
-    "(or 'uv pip compile --generate-hashes requirements.in -o requirements.txt')"
+    "(or 'uv pip compile --generate-hashes requirements.in -o requirements.txt'), or let "
+    "'containerize lock' resolve it into a hashed pylock.toml"
 )
 _HINT = f"regenerate the file with '{RELOCK_COMMANDS['requirements']}'"
 
@@ -93,6 +94,79 @@ def read_requirements(path: Path) -> Lock:
         recorded_command=command,
         indexes=tuple(reader.indexes),
     )
+
+
+def read_requirements_files(paths: Sequence[Path], *, top: Path) -> Lock:
+    """Read several hashed requirements files as one :class:`Lock`, as ``pip install -r
+    a.txt -r b.txt`` reads them.
+
+    A pin that appears in more than one file (or twice in one) with the same version,
+    marker and hashes is kept once; a package pinned differently is an error naming
+    both lines (``requirements/deploy.txt:3`` and ``requirements/main.txt:7``). A file
+    both name with ``-r`` is read once. Error locations are relative to *top*, the
+    project's folder. The lock's :attr:`~Lock.path` is the first file.
+    """
+    reader = _Reader(top=top)
+    texts = []
+    for path in paths:
+        texts.append(_read(path, None, top))
+        if path.resolve() not in reader.done:  # else already read through an -r
+            reader.read_file(path, texts[-1], stack=(), constraint=False)
+    generator, command = _header(texts[0])
+    return Lock(
+        path=paths[0],
+        format="requirements",
+        packages=reader.packages(),
+        has_graph=False,
+        generator=generator,
+        recorded_command=command,
+        indexes=tuple(reader.indexes),
+    )
+
+
+def included_files(path: Path) -> tuple[Path, ...]:
+    """*path* and every local file it includes with ``-r``/``-c``, recursively, each
+    once, in reading order; a file that is not hashed is fine (the input of
+    ``containerize lock``), a missing include is an error naming its line."""
+    top = path.parent
+    found: list[Path] = []
+
+    def visit(current: Path, line: _Line | None) -> None:
+        resolved = current.resolve()
+        if resolved in found:
+            return
+        text = _read(current, line, top)
+        found.append(resolved)
+        for number, content in _logical_lines(text):
+            if not content.startswith("-"):
+                continue
+            where = _Line(shown=_shown(current, top), number=number, text=content)
+            for value in _include_values(content):
+                if "://" not in value:
+                    visit(current.parent / value, where)
+
+    visit(path, None)
+    return tuple(found)
+
+
+def _include_values(text: str) -> list[str]:
+    """The files an option line includes (``-r x``, ``--requirement=x``, ``-cx``);
+    other options, which an unhashed input may use freely, are passed over."""
+    try:
+        tokens = shlex.split(text)
+    except ValueError:
+        return []
+    values = []
+    for position, token in enumerate(tokens):
+        option, has_value, value = token.partition("=")
+        if option in _INCLUDES:
+            if has_value:
+                values.append(value)
+            elif position + 1 < len(tokens):
+                values.append(tokens[position + 1])
+        elif token[:2] in ("-r", "-c") and len(token) > 2:
+            values.append(token[2:])
+    return values
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -43,4 +43,4 @@ def test_explicit_missing_lock(tmp_path: Path) -> None:
 
 def test_unknown_lock_name() -> None:
     with pytest.raises(LockError, match="not a lock file"):
-        detect_format(Path("Pipfile.lock"))
+        detect_format(Path("Gemfile.lock"))
