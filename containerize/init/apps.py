@@ -34,6 +34,7 @@ from containerize.init.sources import (
     SourceFile,
     Sources,
     conditional_bindings,
+    dev_word,
     import_bindings,
     resolve_import,
 )
@@ -145,6 +146,9 @@ def choose(
             )
         raise _nothing_found(sources)
     best = [c for c in candidates if c.rank == candidates[0].rank]
+    # development.ini beside production.ini: a file named for development is not what
+    # the image serves.
+    best = [c for c in best if dev_word(c.source) is None] or best
     if len(best) > 1:
         raise _ambiguous(best, candidates)
     return best[0]

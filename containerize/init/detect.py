@@ -16,7 +16,7 @@ from containerize.errors import ConfigError, LockError
 from containerize.init import apps, django, environment, health, locks, python
 from containerize.init.apps import Candidate, StaticFolder
 from containerize.init.model import Choice, Evidence
-from containerize.init.sources import ROOT, SourceFile, Sources, resolve_import
+from containerize.init.sources import ROOT, SourceFile, Sources, dev_word, resolve_import
 from containerize.project import ProjectMetadata
 from containerize.resolve.lock import Lock, check_fresh, detect_format, read_lock
 
@@ -62,7 +62,9 @@ def detect(
     choices = [_app_directory(chosen, sources, flag=directory is not None)] if root != ROOT else []
     choices.append(Choice(key="app", value=chosen.spec, why=chosen.why))
     notes.extend(
-        f"app: also found {other.described()}; '{apps.choosing(other, candidates)}' chooses it"
+        f"app: also found {other.described()}"
+        + (", named for development" if dev_word(other.source) else "")
+        + f"; to choose it: {apps.choosing(other, candidates)}"
         for other in candidates
         if other != chosen
     )
@@ -71,7 +73,11 @@ def detect(
     if found_lock.choice is not None:
         choices.append(found_lock.choice)
     chosen_python = python.choose(
-        project, found_lock.locks, project_dir, lock_pending=found_lock.pending
+        project,
+        found_lock.locks,
+        project_dir,
+        lock_pending=found_lock.pending,
+        unlocked=[project_dir / file for file in found_lock.unlocked],
     )
     choices.append(Choice(key="base-image", value=chosen_python.base_image, why=chosen_python.why))
     notes.extend(chosen_python.notes)
@@ -242,6 +248,7 @@ class _LockResult:
     choice: Choice | None
     notes: tuple[str, ...]
     pending: bool  # no lock yet: 'containerize lock' makes one
+    unlocked: tuple[PurePosixPath, ...] = ()  # requirements files without hashes
 
 
 def _lock(project: ProjectMetadata, project_dir: Path, wanted: str | None) -> _LockResult:
@@ -262,7 +269,11 @@ def _lock(project: ProjectMetadata, project_dir: Path, wanted: str | None) -> _L
     notes = list(found.notes)
     if not found.files or not found.hashed:
         return _LockResult(
-            locks=(), choice=None, notes=tuple(notes), pending=found.lock_input is not None
+            locks=(),
+            choice=None,
+            notes=tuple(notes),
+            pending=found.lock_input is not None,
+            unlocked=found.files,
         )
     read: list[Lock] = []
     described: list[Evidence | str] = []

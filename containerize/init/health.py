@@ -63,11 +63,11 @@ def health_route(sources: Sources) -> HealthPath | None:
 
 
 def _unprefixed(receiver: ast.expr, source: SourceFile) -> bool:
-    """Whether *receiver* is bound in *source* to a ``Flask(...)`` or to a
-    ``Blueprint(...)`` without ``url_prefix`` (registered without one, it is hoped)."""
+    """Whether *receiver* is bound in *source* (at module level or in a factory) to a
+    ``Flask(...)``, or to a ``Blueprint(...)`` without ``url_prefix``."""
     if not isinstance(receiver, ast.Name):
         return False
-    for statement in top_level(source.tree):
+    for statement in ast.walk(source.tree):
         if not isinstance(statement, ast.Assign) or not isinstance(statement.value, ast.Call):
             continue
         if not any(isinstance(t, ast.Name) and t.id == receiver.id for t in statement.targets):

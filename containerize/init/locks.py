@@ -28,19 +28,11 @@ from pathlib import Path, PurePosixPath
 
 from containerize.errors import ConfigError
 from containerize.init.model import Evidence
+from containerize.init.sources import dev_word
 from containerize.resolve.lock import LOCK_FILES
 
 #: Lock files read where they stand, beside ``pyproject.toml``.
 ROOT_LOCKS = (*LOCK_FILES, "Pipfile.lock", "pdm.lock")
-#: Words in a file's name or folder that mean it is not what production installs.
-DEV_WORDS = frozenset(
-    {
-        "dev", "devel", "develop", "development", "test", "tests", "testing", "lint",
-        "linting", "docs", "doc", "documentation", "ci", "local", "typing", "mypy", "style",
-        "format", "tox", "bench", "debug", "qa", "check", "checks", "pre-commit", "precommit",
-        "coverage", "tools",
-    }
-)  # fmt: skip
 #: Folders (project-relative) searched for requirements files, and how deep.
 _MAX_DEPTH = 3
 _SKIPPED = frozenset({".git", ".venv", "venv", "env", "node_modules", "site-packages", ".tox"})
@@ -187,15 +179,6 @@ def _candidate_paths(
                 yield from _candidate_paths(project_dir, folder / name, depth + 1)
         elif name.endswith(".txt") and ("requirement" in name.lower() or in_requirements_folder):
             yield folder / name
-
-
-def dev_word(path: PurePosixPath) -> str | None:
-    """The word in *path*'s name (or folder) that names a development set, if any."""
-    words = re.split(r"[-_.\s/]+", path.with_suffix("").as_posix().lower())
-    for word in words:
-        if word in DEV_WORDS:
-            return word
-    return None
 
 
 def _logical_lines(text: str) -> Iterator[tuple[int, str]]:

@@ -103,11 +103,14 @@ def choose(
     project_dir: Path,
     *,
     lock_pending: bool = False,
+    unlocked: Sequence[Path] = (),
 ) -> PythonChoice:
     """The Python for the image, from the project's and the locks' evidence.
 
     *lock_pending*: the project has no lock yet ('containerize lock' makes it), so
-    the pins' own needs are not known.
+    the pins' own needs are not known. *unlocked*: requirements files without hashes
+    that 'containerize lock' will resolve again; the Python their header says they
+    were compiled for counts as stated, not as a constraint.
     """
     constraints = _constraints(project, locks, project_dir)
     combined = SpecifierSet()
@@ -126,6 +129,15 @@ def choose(
             "image with a Python the project allows",
         )
     stated = _stated(project_dir)
+    for path in unlocked:
+        compiled = _compiled_for(path)
+        if compiled is not None:
+            version, line = compiled
+            what = f"compiled for Python {_text(version)}"
+            file = _relative(path, project_dir)
+            stated.append(
+                _Stated(version=version, evidence=Evidence(what=what, file=file, line=line))
+            )
     versions = sorted({s.version for s in stated})
     fit = [v for v in versions if v in allowed]
     if len(versions) > 1:
@@ -315,7 +327,7 @@ def _lock_constraints(lock: Lock, project_dir: Path) -> list[_Constraint]:
                 ),
             )
         )
-    compiled = _compiled_for(lock)
+    compiled = _compiled_for(lock.path) if lock.format == "requirements" else None
     if compiled is not None:
         version, line = compiled
         found.append(
@@ -341,12 +353,10 @@ def _evidence(path: Path, name: str, line: int | None, otherwise: str) -> Eviden
     return Evidence(what=text, file=name, line=line)
 
 
-def _compiled_for(lock: Lock) -> tuple[tuple[int, int], int] | None:
+def _compiled_for(path: Path) -> tuple[tuple[int, int], int] | None:
     """The Python a requirements file's header says it was compiled for."""
-    if lock.format != "requirements":
-        return None
     try:
-        lines = lock.path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         return None
     for number, line in enumerate(lines, start=1):

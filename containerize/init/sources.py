@@ -14,6 +14,7 @@ import ast
 import fnmatch
 import keyword
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,16 @@ MAX_BYTES = 1_000_000
 #: Besides the image's default excludes: installed packages, front-end dependencies.
 _SKIPPED_FOLDERS = (*DEFAULT_EXCLUDES, "site-packages", "node_modules", "__pypackages__", ".*")
 ROOT = PurePosixPath(".")
+
+#: Words in a file's name or folder that mean it is not what production installs.
+DEV_WORDS = frozenset(
+    {
+        "dev", "devel", "develop", "development", "test", "tests", "testing", "lint",
+        "linting", "docs", "doc", "documentation", "ci", "local", "typing", "mypy", "style",
+        "format", "tox", "bench", "debug", "qa", "check", "checks", "pre-commit", "precommit",
+        "coverage", "tools",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,6 +130,15 @@ class Sources:
             return None
         root, module = module_name(self.project_dir, path)
         return SourceFile(path=path, text=text, tree=tree, import_root=root, module=module)
+
+
+def dev_word(path: PurePosixPath) -> str | None:
+    """The word in *path*'s name (or folder) that names a development set, if any."""
+    words = re.split(r"[-_.\s/]+", path.with_suffix("").as_posix().lower())
+    for word in words:
+        if word in DEV_WORDS:
+            return word
+    return None
 
 
 def module_name(project_dir: Path, path: PurePosixPath) -> tuple[PurePosixPath, str | None]:

@@ -17,7 +17,12 @@ from test_init import DJANGO_MANAGE, DJANGO_SETTINGS, DJANGO_WSGI, PYPROJECT, RE
 
 from containerize import cli
 from containerize.init import environment, locks
-from containerize.init.sources import Sources, conditional_bindings, import_bindings
+from containerize.init.sources import (
+    Sources,
+    conditional_bindings,
+    dev_word,
+    import_bindings,
+)
 
 # A second hashed pin, for sets of several files.
 GUNICORN = """\
@@ -187,7 +192,7 @@ def test_apps_that_share_a_name_are_chosen_by_folder(
     assert table(project)["app"] == "mysite.wsgi:application"
     assert "chosen with --app-directory" in printed(out, "app-directory")
     # The others are named with the options that would choose them.
-    assert "'containerize init --app-directory part1' chooses it" in out
+    assert "; to choose it: containerize init --app-directory part1\n" in out
 
 
 def test_app_directory_that_holds_no_app(
@@ -317,7 +322,7 @@ def test_development_sets_are_never_chosen(tmp_path: Path) -> None:
     )
     found = locks.find(project, declares_dependencies=False)
     assert found.files == (PurePosixPath("requirements/prod.txt"),)
-    assert {locks.dev_word(p) for p in found.all_files} == {"dev", "docs", None, "tests"}
+    assert {dev_word(p) for p in found.all_files} == {"dev", "docs", None, "tests"}
 
 
 def test_pins_without_hashes_in_a_subfolder_are_locked_next(
