@@ -150,7 +150,11 @@ def _init_options(sub: argparse.ArgumentParser) -> None:
         "--app-directory", metavar="DIR",
         help="the folder the application is imported from, when several hold one by that name",
     )  # fmt: skip
-    sub.add_argument("--lock", metavar="FILE", help="the lock file, when the project holds several")
+    sub.add_argument(
+        "--lock", action="append", metavar="FILE",
+        help="the lock file, when the project holds several (repeat it for a set of "
+        "requirements files)",
+    )  # fmt: skip
 
 
 def _option_flags(sub: argparse.ArgumentParser, command: str) -> None:

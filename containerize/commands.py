@@ -375,7 +375,7 @@ def init(
     force: bool,
     dry_run: bool,
     app: str | None,
-    lock: str | None,
+    lock: str | Sequence[str] | None,
     app_directory: str | None = None,
 ) -> int:
     """Detect the app, the lock and the Python; write ``[tool.containerize]`` (or, with

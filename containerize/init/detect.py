@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -46,12 +47,13 @@ def detect(
     *,
     app: str | None = None,
     app_directory: str | None = None,
-    lock: str | None = None,
+    lock: str | Sequence[str] | None = None,
 ) -> Detection:
     """Read *project* (in *project_dir*) and propose its ``[tool.containerize]``.
 
     *app*, *app_directory* and *lock* are the user's choices (``--app``,
-    ``--app-directory``, ``--lock``) where the project holds more than one.
+    ``--app-directory``, ``--lock``, repeated for a set of requirements files) where
+    the project holds more than one.
     """
     sources = Sources(project_dir)
     notes: list[str] = []
@@ -251,19 +253,23 @@ class _LockResult:
     unlocked: tuple[PurePosixPath, ...] = ()  # requirements files without hashes
 
 
-def _lock(project: ProjectMetadata, project_dir: Path, wanted: str | None) -> _LockResult:
+def _lock(
+    project: ProjectMetadata, project_dir: Path, wanted: str | Sequence[str] | None
+) -> _LockResult:
     """The project's lock: *wanted*, else what :mod:`containerize.init.locks` finds."""
-    if wanted is not None:
-        path = project_dir / wanted
-        if not path.resolve().is_relative_to(project_dir.resolve()):
+    if isinstance(wanted, str):
+        wanted = [wanted]
+    if wanted:
+        files = [_inside(name, project_dir) for name in wanted]
+        found = locks.LockFinding(files=tuple(files), why=("chosen with --lock",))
+        if all(file.suffix == ".txt" for file in files):
+            found = replace(found, **_hashed(project_dir, files))
+        elif len(files) > 1:
             raise ConfigError(
-                f"--lock {wanted}: not a file inside the project ({project_dir})",
-                hint="name the lock file relative to pyproject.toml",
+                f"--lock {' --lock '.join(wanted)}: only requirements files (.txt) make a "
+                "lock together",
+                hint="give one lock file, or several requirements files",
             )
-        relative = PurePosixPath(Path(os.path.relpath(path, project_dir)).as_posix())
-        found = locks.LockFinding(files=(relative,), why=("chosen with --lock",))
-        if path.suffix == ".txt" and path.is_file():
-            found = replace(found, **_hashed(project_dir, relative))
     else:
         found = locks.find(project_dir, declares_dependencies=bool(project.dependencies))
     notes = list(found.notes)
@@ -301,7 +307,18 @@ def _lock(project: ProjectMetadata, project_dir: Path, wanted: str | None) -> _L
     return _LockResult(locks=tuple(read), choice=choice, notes=tuple(notes), pending=False)
 
 
-def _hashed(project_dir: Path, file: PurePosixPath) -> dict[str, Any]:
-    """For ``--lock FILE.txt``: whether FILE pins with hashes, with the note if not."""
-    found = locks.find_set(project_dir, [file])
+def _inside(name: str, project_dir: Path) -> PurePosixPath:
+    """``--lock NAME`` as a project-relative path."""
+    path = project_dir / name
+    if not path.resolve().is_relative_to(project_dir.resolve()):
+        raise ConfigError(
+            f"--lock {name}: not a file inside the project ({project_dir})",
+            hint="name the lock file relative to the project's folder",
+        )
+    return PurePosixPath(Path(os.path.relpath(path, project_dir)).as_posix())
+
+
+def _hashed(project_dir: Path, files: list[PurePosixPath]) -> dict[str, Any]:
+    """For ``--lock FILE.txt``: whether the files pin with hashes, with the note if not."""
+    found = locks.find_set(project_dir, files)
     return {"hashed": found.hashed, "notes": found.notes, "lock_input": found.lock_input}

@@ -310,6 +310,20 @@ def test_a_deployment_file_beats_ci_and_test_sets_are_left_out(
     assert table(project)["lock"] == "requirements/deploy.txt"
 
 
+def test_a_set_is_chosen_with_lock_repeated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _sets(tmp_path)
+    args = ("--lock", "requirements/main.txt", "--lock", "requirements/lint.txt")
+    assert init(project, *args) == 0, capsys.readouterr().err
+    assert table(project)["lock"] == ["requirements/main.txt", "requirements/lint.txt"]
+    assert "chosen with --lock" in printed(capsys.readouterr().out, "lock")
+
+    write(project, {"uv.lock": ""})
+    assert init(project, "--force", "--lock", "uv.lock", "--lock", "requirements/main.txt") == 2
+    assert "only requirements files (.txt) make a lock together" in capsys.readouterr().err
+
+
 def test_development_sets_are_never_chosen(tmp_path: Path) -> None:
     project = write(
         tmp_path / "dev-only",
