@@ -70,7 +70,7 @@ def detect(
         for other in candidates
         if other != chosen
     )
-    found_lock = _lock(project, project_dir, lock)
+    found_lock = _lock(project, project_dir, lock, app_folder=root)
     notes.extend(found_lock.notes)
     if found_lock.choice is not None:
         choices.append(found_lock.choice)
@@ -254,7 +254,11 @@ class _LockResult:
 
 
 def _lock(
-    project: ProjectMetadata, project_dir: Path, wanted: str | Sequence[str] | None
+    project: ProjectMetadata,
+    project_dir: Path,
+    wanted: str | Sequence[str] | None,
+    *,
+    app_folder: PurePosixPath,
 ) -> _LockResult:
     """The project's lock: *wanted*, else what :mod:`containerize.init.locks` finds."""
     if isinstance(wanted, str):
@@ -271,7 +275,9 @@ def _lock(
                 hint="give one lock file, or several requirements files",
             )
     else:
-        found = locks.find(project_dir, declares_dependencies=bool(project.dependencies))
+        found = locks.find(
+            project_dir, declares_dependencies=bool(project.dependencies), app_folder=app_folder
+        )
     notes = list(found.notes)
     if not found.files or not found.hashed:
         return _LockResult(

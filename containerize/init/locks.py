@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 
 from containerize.errors import ConfigError
 from containerize.init.model import Evidence
-from containerize.init.sources import dev_word
+from containerize.init.sources import ROOT, dev_word
 from containerize.resolve.lock import LOCK_FILES
 
 #: Lock files read where they stand, beside ``pyproject.toml``.
@@ -69,8 +69,13 @@ class LockFinding:
     all_files: dict[PurePosixPath, RequirementsFile] = field(default_factory=dict)
 
 
-def find(project_dir: Path, *, declares_dependencies: bool) -> LockFinding:
-    """The project's lock, as this module's docstring orders them."""
+def find(
+    project_dir: Path, *, declares_dependencies: bool, app_folder: PurePosixPath = ROOT
+) -> LockFinding:
+    """The project's lock, as this module's docstring orders them; requirements files
+    found by name are those of *app_folder* (the folder the app is imported from),
+    else the project's own (beside ``pyproject.toml`` or in a ``requirements/`` folder
+    there), never those of another folder's project."""
     found = [name for name in ROOT_LOCKS if (project_dir / name).is_file()]
     if len(found) > 1:
         raise ConfigError(
@@ -89,7 +94,7 @@ def find(project_dir: Path, *, declares_dependencies: bool) -> LockFinding:
     if installed is not None:
         chosen, why = installed
     else:
-        chosen, why = _by_name(files, notes)
+        chosen, why = _by_name(_scope(files, app_folder, notes), files, notes)
     if chosen:
         return _finish(chosen, why, files, notes)
     lock_input = None
@@ -265,13 +270,42 @@ def _dev_included(
     return None
 
 
+def _scope(
+    files: dict[PurePosixPath, RequirementsFile], app_folder: PurePosixPath, notes: list[str]
+) -> dict[PurePosixPath, RequirementsFile]:
+    """The requirements files of *app_folder*, else of the project's root: in the
+    folder itself, or in a requirements folder right below it."""
+
+    def of(folder: PurePosixPath) -> dict[PurePosixPath, RequirementsFile]:
+        found = {}
+        for path, file in files.items():
+            if not path.is_relative_to(folder):
+                continue
+            inner = path.relative_to(folder)
+            if len(inner.parts) == 1 or (len(inner.parts) == 2 and "req" in inner.parts[0].lower()):
+                found[path] = file
+        return found
+
+    scoped = (of(app_folder) if app_folder != ROOT else {}) or of(ROOT)
+    elsewhere = sorted(p.as_posix() for p in files if p not in scoped and files[p].dev_word is None)
+    if elsewhere and not scoped:
+        shown = ", ".join(elsewhere[:5]) + (", ..." if len(elsewhere) > 5 else "")
+        notes.append(
+            f"lock: requirements files of other folders are not chosen ({shown}); "
+            "'containerize init --lock FILE' chooses one"
+        )
+    return scoped
+
+
 def _by_name(
-    files: dict[PurePosixPath, RequirementsFile], notes: list[str]
+    scoped: dict[PurePosixPath, RequirementsFile],
+    files: dict[PurePosixPath, RequirementsFile],
+    notes: list[str],
 ) -> tuple[list[PurePosixPath], list[Evidence | str]]:
-    """Every production set found: not named for development, not gathering one, and
-    not included by another such set."""
+    """Every production set in *scoped*: not named for development, not gathering
+    one, and not included by another such set (*files*: every one found)."""
     kept: list[PurePosixPath] = []
-    for path, file in files.items():
+    for path, file in scoped.items():
         if file.dev_word is not None:
             continue
         dev = _dev_included(path, files)
@@ -284,13 +318,13 @@ def _by_name(
         kept.append(path)
     included = {i for path in kept for i in files[path].includes}
     tops = [path for path in kept if path not in included]
-    left = sorted(p.as_posix() for p, f in files.items() if f.dev_word is not None)
+    left = sorted(p.as_posix() for p, f in scoped.items() if f.dev_word is not None)
     why: list[Evidence | str] = []
-    if len(files) == 1:
+    if len(scoped) == 1:
         why.append("the only requirements file found")
     elif tops:
         why.append(
-            f"of {len(files)} requirements files, "
+            f"of {len(scoped)} requirements files, "
             + ("those" if len(tops) > 1 else "the one")
             + " not named for development that no other includes"
             + (f" ({', '.join(left)} left out)" if left else "")

@@ -324,6 +324,29 @@ def test_a_set_is_chosen_with_lock_repeated(
     assert "only requirements files (.txt) make a lock together" in capsys.readouterr().err
 
 
+def test_the_app_folders_own_requirements_are_chosen(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each folder its own project: the chosen app's requirements, never another's."""
+    files = {"pyproject.toml": PYPROJECT}
+    for step in ("part1", "part2"):
+        files.update(_django_in(step))
+        files[f"{step}/requirements.txt"] = REQUIREMENTS
+    project = write(tmp_path / "steps", files)
+    assert init(project, "--app-directory", "part2") == 0, capsys.readouterr().err
+    assert table(project)["lock"] == "part2/requirements.txt"
+    capsys.readouterr()
+
+    write(project, {"tools/requirements.txt": REQUIREMENTS, "wsgi.py": "application = None\n"})
+    assert init(project, "--force", "--app", "wsgi:application") == 0
+    out = capsys.readouterr().out
+    assert "lock" not in table(project)
+    assert (
+        "note: lock: requirements files of other folders are not chosen (part1/requirements.txt, "
+        "part2/requirements.txt); 'containerize init --lock FILE' chooses one"
+    ) in out.splitlines()
+
+
 def test_development_sets_are_never_chosen(tmp_path: Path) -> None:
     project = write(
         tmp_path / "dev-only",
