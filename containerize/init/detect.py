@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import os
+import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
@@ -78,7 +79,7 @@ def detect(
         project,
         found_lock.locks,
         project_dir,
-        lock_pending=found_lock.pending,
+        lock_pending=bool(found_lock.lock_input),
         unlocked=[project_dir / file for file in found_lock.unlocked],
     )
     choices.append(Choice(key="base-image", value=chosen_python.base_image, why=chosen_python.why))
@@ -125,7 +126,7 @@ def detect(
     return Detection(
         choices=tuple(choices),
         notes=tuple(notes),
-        next_steps=("containerize lock",) if found_lock.pending else (),
+        next_steps=(_lock_command(found_lock.lock_input),) if found_lock.lock_input else (),
     )
 
 
@@ -249,7 +250,8 @@ class _LockResult:
     locks: tuple[Lock, ...]  # those read, for the Python they allow
     choice: Choice | None
     notes: tuple[str, ...]
-    pending: bool  # no lock yet: 'containerize lock' makes one
+    #: No lock yet: what 'containerize lock' makes one from (its arguments).
+    lock_input: tuple[str, ...] = ()
     unlocked: tuple[PurePosixPath, ...] = ()  # requirements files without hashes
 
 
@@ -284,7 +286,7 @@ def _lock(
             locks=(),
             choice=None,
             notes=tuple(notes),
-            pending=found.lock_input is not None,
+            lock_input=found.lock_input,
             unlocked=found.files,
         )
     read: list[Lock] = []
@@ -310,7 +312,12 @@ def _lock(
         value=names[0] if len(names) == 1 else names,
         why=(*described, *found.why),
     )
-    return _LockResult(locks=tuple(read), choice=choice, notes=tuple(notes), pending=False)
+    return _LockResult(locks=tuple(read), choice=choice, notes=tuple(notes))
+
+
+def _lock_command(inputs: Sequence[str]) -> str:
+    """``containerize lock`` with its inputs named, as a shell reads it."""
+    return shlex.join(["containerize", "lock", *inputs])
 
 
 def _inside(name: str, project_dir: Path) -> PurePosixPath:

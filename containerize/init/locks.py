@@ -32,7 +32,7 @@ from containerize.init.sources import ROOT, dev_word
 from containerize.resolve.lock import LOCK_FILES
 
 #: Lock files read where they stand, beside ``pyproject.toml``.
-ROOT_LOCKS = (*LOCK_FILES, "Pipfile.lock", "pdm.lock")
+ROOT_LOCKS = tuple(dict.fromkeys((*LOCK_FILES, "Pipfile.lock", "pdm.lock")))
 #: Folders (project-relative) searched for requirements files, and how deep.
 _MAX_DEPTH = 3
 _SKIPPED = frozenset({".git", ".venv", "venv", "env", "node_modules", "site-packages", ".tox"})
@@ -64,8 +64,9 @@ class LockFinding:
     why: tuple[Evidence | str, ...] = ()
     hashed: bool = True
     notes: tuple[str, ...] = ()
-    #: What the project declares without a lock, for 'containerize lock' to resolve.
-    lock_input: str | None = None
+    #: What the project declares without a lock, as ``containerize lock`` takes it
+    #: (requirements files, ``Pipfile`` or ``pyproject.toml``); empty: nothing to lock.
+    lock_input: tuple[str, ...] = ()
     all_files: dict[PurePosixPath, RequirementsFile] = field(default_factory=dict)
 
 
@@ -97,16 +98,17 @@ def find(
         chosen, why = _by_name(_scope(files, app_folder, notes), files, notes)
     if chosen:
         return _finish(chosen, why, files, notes)
-    lock_input = None
+    lock_input: tuple[str, ...] = ()
+    described = ""
     if (project_dir / "Pipfile").is_file():
-        lock_input = "Pipfile"
+        lock_input, described = ("Pipfile",), "the Pipfile"
     elif declares_dependencies:
-        lock_input = "pyproject.toml's dependencies"
+        lock_input, described = ("pyproject.toml",), "pyproject.toml's dependencies"
     looked = ", ".join([*ROOT_LOCKS, "requirements*.txt", "requirements/*.txt"])
-    if lock_input is not None:
+    if lock_input:
         notes.append(
             f"lock: not set: no lock file in {project_dir} (looked for {looked}); "
-            f"'containerize lock' makes one from {lock_input}"
+            f"'containerize lock' makes one from {described}"
         )
     else:
         notes.append(
@@ -150,7 +152,7 @@ def _finish(
         why=tuple(why),
         hashed=False,
         notes=tuple(notes),
-        lock_input=named,
+        lock_input=tuple(p.as_posix() for p in chosen),
         all_files=files,
     )
 

@@ -695,14 +695,14 @@ def test_an_unhashed_requirements_file_is_locked_next(
         "of them"
     ) in out.splitlines()
     assert out.splitlines()[-2:] == [
-        "next: 'containerize lock'",
+        "next: 'containerize lock requirements.txt'",
         "next: 'containerize build --dry-run'",
     ]
 
     assert init(flask_factory, "--force", "--lock", "requirements.txt") == 0
     out = capsys.readouterr().out
     assert "lock" not in table(flask_factory)
-    assert "next: 'containerize lock'" in out
+    assert "next: 'containerize lock requirements.txt'" in out
 
 
 def test_no_lock_is_a_note(flask_factory: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -711,7 +711,7 @@ def test_no_lock_is_a_note(flask_factory: Path, capsys: pytest.CaptureFixture[st
     out = capsys.readouterr().out
     assert "note: lock: not set: no lock file" in out
     assert "'containerize lock' makes one from pyproject.toml's dependencies" in out
-    assert "next: 'containerize lock'" in out
+    assert "next: 'containerize lock pyproject.toml'" in out
     assert "lock" not in table(flask_factory)
 
 

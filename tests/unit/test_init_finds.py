@@ -383,7 +383,7 @@ def test_pins_without_hashes_in_a_subfolder_are_locked_next(
         "requirements/production.txt:2 and 1 more), so they are no lock; 'containerize lock' "
         "makes a hashed lock of them"
     ) in out.splitlines()
-    assert "next: 'containerize lock'" in out
+    assert "next: 'containerize lock requirements/production.txt'" in out
 
 
 @pytest.mark.parametrize("name", ["Pipfile.lock", "pdm.lock"])
@@ -418,10 +418,10 @@ def test_a_pipfile_without_its_lock_is_locked_next(
     assert init(project) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "lock" not in table(project)
-    assert "'containerize lock' makes one from Pipfile" in out
+    assert "'containerize lock' makes one from the Pipfile" in out
     assert table(project)["base-image"] == "python:3.13-slim-bookworm"
     assert 'python_version = "3.13" (Pipfile:5)' in printed(out, "base-image")
-    assert out.splitlines()[-2] == "next: 'containerize lock'"
+    assert out.splitlines()[-2] == "next: 'containerize lock Pipfile'"
 
 
 # --- the Python --------------------------------------------------------------------

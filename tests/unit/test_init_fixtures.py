@@ -151,7 +151,10 @@ def test_a_pyramid_project_as_found(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "compiled for Python 3.11 (requirements/main.txt:2)" in out[1]
     assert any("development.ini" in line and "named for development" in line for line in out)
     assert any(line.startswith("note: lock: not set: requirements/main.txt pin") for line in out)
-    assert out[-2:] == ["next: 'containerize lock'", "next: 'containerize build --dry-run'"]
+    assert out[-2:] == [
+        "next: 'containerize lock requirements/main.txt'",
+        "next: 'containerize build --dry-run'",
+    ]
 
 
 def test_a_flask_project_with_deployment_sets_as_found(
@@ -197,4 +200,7 @@ def test_a_bare_django_project_as_found(tmp_path: Path, capsys: pytest.CaptureFi
     text = (project / "pyproject.toml").read_text()
     assert text.startswith("[tool.containerize]\n")
     assert set(tomllib.loads(text)) == {"tool"}
-    assert out[-2:] == ["next: 'containerize lock'", "next: 'containerize build --dry-run'"]
+    assert out[-2:] == [
+        "next: 'containerize lock requirements.txt'",
+        "next: 'containerize build --dry-run'",
+    ]
