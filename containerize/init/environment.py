@@ -297,8 +297,17 @@ def _reads(source: SourceFile, body: list[ast.stmt]) -> Iterator[Read]:
             if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.Or)
             for value in node.values[:-1]
         } | {id(node.test) for node in nodes if isinstance(node, ast.IfExp)}
+        # os.environ.get("DEBUG") == "1": the value is compared, so its absence is an
+        # answer too (a subscript still raises).
+        compared = {
+            id(operand)
+            for node in nodes
+            if isinstance(node, ast.Compare)
+            for operand in (node.left, *node.comparators)
+            if isinstance(operand, ast.Call)
+        }
         for node in nodes:
-            if id(node) in defaulted:
+            if id(node) in defaulted or id(node) in compared:
                 continue
             found = _read(node, names)
             if found is None or not isinstance(node, ast.expr):

@@ -386,6 +386,18 @@ def test_pins_without_hashes_in_a_subfolder_are_locked_next(
     assert "next: 'containerize lock requirements/production.txt'" in out
 
 
+#: The smallest locks pipenv and PDM write (no packages), as their readers take them.
+EMPTY_LOCKS = {
+    "Pipfile.lock": '{"_meta": {"hash": {"sha256": "'
+    + "0" * 64
+    + '"}, "pipfile-spec": 6, "requires": {"python_version": "3.11"}, "sources": []}, '
+    '"default": {}, "develop": {}}\n',
+    "pdm.lock": '[metadata]\ngroups = ["default"]\nstrategy = ["inherit_metadata"]\n'
+    'lock_version = "4.5.0"\ncontent_hash = "sha256:' + "0" * 64 + '"\n\n'
+    '[[metadata.targets]]\nrequires_python = ">=3.11"\n',
+}
+
+
 @pytest.mark.parametrize("name", ["Pipfile.lock", "pdm.lock"])
 def test_pipenv_and_pdm_locks_are_found(
     tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
@@ -395,7 +407,7 @@ def test_pipenv_and_pdm_locks_are_found(
         {
             "pyproject.toml": PYPROJECT,
             "app.py": "from flask import Flask\n\napp = Flask(__name__)\n",
-            name: "{}\n" if name == "Pipfile.lock" else "[metadata]\n",
+            name: EMPTY_LOCKS[name],
             "requirements-dev.txt": REQUIREMENTS,
         },
     )
@@ -597,6 +609,8 @@ def test_settings_read_from_the_environment_at_import(
         SENTRY_DSN = os.getenv("SENTRY_DSN")
         TIME_ZONE = os.getenv("TIME_ZONE", "UTC")
         LANGUAGE = os.environ.get("LANGUAGE") or "en"
+        VERBOSE = os.environ.get("VERBOSE") == "1"
+        STRICT = os.environ["STRICT"] == "1"
         API_KEY = config("API_KEY")
         CACHE_SECONDS = config("CACHE_SECONDS", cast=int)
         EMAIL_HOST = config("EMAIL_HOST", default="localhost")
@@ -639,6 +653,7 @@ def test_settings_read_from_the_environment_at_import(
             "PAY_TOKEN": "placeholder",
             "SECRET_KEY": "placeholder",
             "SENTRY_DSN": "http://localhost/",
+            "STRICT": "placeholder",
         }
     }
     text = (project / "pyproject.toml").read_text()
@@ -650,10 +665,10 @@ def test_settings_read_from_the_environment_at_import(
     line = printed(out, "test")
     assert 'os.environ["SECRET_KEY"] (mysite/settings.py:9)' in line
     assert "env.db() (mysite/settings.py:12)" in line
-    assert "Payments.token: str (BaseSettings) (mysite/settings.py:25)" in line
+    assert "Payments.token: str (BaseSettings) (mysite/settings.py:27)" in line
     assert (
         "note: services: the settings use Redis ('django.core.cache.backends.redis.RedisCache'"
-        " (mysite/settings.py:19)): the test matrix needs one beside the app"
+        " (mysite/settings.py:21)): the test matrix needs one beside the app"
     ) in out.splitlines()
 
 
