@@ -96,9 +96,10 @@ def check(project_dir: Path, edit: Edit, *, path: Path) -> config.Config:
     """Load the new table as a build would (without ``CONTAINERIZE_*`` variables), and
     choose the files it puts into the image, as a build does first."""
     project = project_mod.parse_project(edit.text, path)
-    if project.name is None:
+    named = folder_name(project_dir) if project.name is None else None
+    if named is not None:
         # No [project] name: the project is named for its folder, as the build names it.
-        project = replace(project, name=folder_name(project_dir))
+        project = replace(project, name=named)
     try:
         try:
             loaded = config.load(project_dir, project=project, environ={})
@@ -150,11 +151,11 @@ def _older_forms(
     return replace(project, data=data) if changed else None
 
 
-def folder_name(project_dir: Path) -> NormalizedName:
+def folder_name(project_dir: Path) -> NormalizedName | None:
     """A project name made from its folder's: lower case, runs of other characters
-    turned into one '-'."""
+    turned into one '-'; None when no letter or digit is left."""
     name = re.sub(r"[^a-z0-9]+", "-", project_dir.resolve().name.lower()).strip("-")
-    return canonicalize_name(name or "app")
+    return canonicalize_name(name) if name else None
 
 
 def write(path: Path, text: str) -> None:
