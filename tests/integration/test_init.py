@@ -1,6 +1,7 @@
 """``containerize init`` writes a table that builds: the Flask fixture (an application
-factory, a uv lock, static files) without its table, given to init, then built by the
-real engine (linux/amd64, Gunicorn) and served by a real container. The Django site
+factory, a uv lock, static files, and a run.py that makes an app only under
+``__main__``) without its table, given to init, then built by the real engine
+(linux/amd64, Gunicorn) and served by a real container. The Django site
 in a subfolder: init's table makes the very Dockerfile and build context of the
 fixture's own table, which this run builds for both platforms and serves
 (test_projects.py), so it is built once.
@@ -63,8 +64,16 @@ def test_flask_factory(
 ) -> None:
     project = make_project("flask-app")
     strip_table(project)
+    # The development server's script binds an app only when run: importing it gives
+    # none, so init proposes the factory it calls, which imports.
+    (project / "run.py").write_text(
+        "from flaskr import create_app\n\n"
+        'if __name__ == "__main__":\n    app = create_app()\n    app.run(debug=True)\n'
+    )
     assert cli.main(["--project", str(project), "init"]) == 0, capsys.readouterr().err
-    assert 'app = "flaskr:create_app()"' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert 'app = "flaskr:create_app()"' in out
+    assert "note: app: run:app is not a candidate" in out
 
     with served(project, base_image) as container:
         page = containers.get(container, "/", timeout=120)
