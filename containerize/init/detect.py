@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -151,12 +152,16 @@ def _test_env(
         if target and "/" not in chosen.spec
         else None
     )
-    factory = None
+    factories: list[tuple[SourceFile, str]] = []
     if source is not None:
         modules.insert(0, source)
         if "(" in target:
             factory = _factory(source, target.partition("(")[0].strip(), sources)
-    found = environment.find(sources, modules, factory=factory)
+            factories.extend([factory] if factory is not None else [])
+    if chosen.kind == "paste":
+        factories.extend(_paste_calls(chosen.source, sources))
+        modules.extend(source for source, _ in factories)
+    found = environment.find(sources, modules, factories=factories)
     notes = [
         f"services: the settings use {service} ({evidence}): the test matrix needs one "
         "beside the app"
@@ -171,6 +176,18 @@ def _test_env(
         comment=TEST_ENV_COMMENT,
     )
     return choice, notes
+
+
+def _paste_calls(ini: PurePosixPath, sources: Sources) -> list[tuple[SourceFile, str]]:
+    """The project's functions a Paste Deploy file calls (``use = call:module:name``)."""
+    found = []
+    for match in re.finditer(
+        r"^\s*use\s*=\s*call:([\w.]+):(\w+)", sources.read_text(ini) or "", re.M
+    ):
+        module = sources.module(match[1], near=ini.parent)
+        if module is not None:
+            found.append((module, match[2]))
+    return found
 
 
 def _factory(source: SourceFile, name: str, sources: Sources) -> tuple[SourceFile, str] | None:

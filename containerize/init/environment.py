@@ -7,10 +7,11 @@ placeholder values for ``[tool.containerize.test] env``, which the check and the
 matrix use and no image ever holds.
 
 The code an import runs: the app's module, the modules it imports from the project
-(transitively, at module level), the body of the factory the app spec calls, and
+(transitively, at module level), the body of the factory the app spec calls, the
+bodies of the project's functions that code calls by name (a few calls deep), and
 Django's settings (with what they import). In each, module-level statements and class
-bodies; never function bodies, nor ``if __name__ == "__main__":``. A read counts when
-nothing supplies a default:
+bodies; never the body of a function nobody calls at import, nor ``if __name__ ==
+"__main__":``. A read counts when nothing supplies a default:
 
 - ``os.environ["X"]``; ``os.getenv("X")`` and ``os.environ.get("X")`` with one argument;
 - django-environ: ``env("X")``, ``env.str("X")``, ``env.db()`` (``DATABASE_URL``),
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -36,6 +37,8 @@ from containerize.init.sources import SourceFile, Sources, is_main_guard, resolv
 
 #: Modules followed from the app, at most.
 MAX_MODULES = 60
+#: Calls followed into the project's functions from import-time code, at most.
+_CALL_DEPTH = 3
 #: django-environ's methods that read a URL from a variable of their own by default.
 _ENVIRON_DEFAULT_VARS = {
     "db": "DATABASE_URL",
@@ -80,20 +83,34 @@ def find(
     sources: Sources,
     modules: list[SourceFile],
     *,
-    factory: tuple[SourceFile, str] | None = None,
+    factories: Sequence[tuple[SourceFile, str]] = (),
 ) -> Found:
     """The variables read when *modules* (the app's, Django's settings) are imported,
-    and the database servers they name; *factory*: the function the app spec calls."""
+    and the database servers they name; *factories*: the functions the app spec (or a
+    Paste Deploy file's ``call:``) calls."""
     seen: dict[PurePosixPath, SourceFile] = {}
     bodies: list[tuple[SourceFile, list[ast.stmt]]] = []
     _follow(modules, sources, seen, bodies)
-    if factory is not None:
-        source, name = factory
-        for statement in source.tree.body:
-            if isinstance(statement, ast.FunctionDef) and statement.name == name:
-                body = _import_time(statement.body)
-                bodies.append((source, body))
-                _follow(list(_imported(source, sources, body)), sources, seen, bodies)
+    called: set[int] = set()
+    for source, name in factories:
+        function = _function(source, name)
+        if function is not None:
+            called.add(id(function))
+            body = _import_time(function.body)
+            bodies.append((source, body))
+            _follow(list(_imported(source, sources, body)), sources, seen, bodies)
+    # Functions of the project that import-time code calls run at import too
+    # (application = create_app() in a wsgi.py): their bodies, a few calls deep.
+    for _ in range(_CALL_DEPTH):
+        more: list[tuple[SourceFile, list[ast.stmt]]] = []
+        for source, body in bodies:
+            for other, function in _calls(source, body, sources):
+                if id(function) not in called:
+                    called.add(id(function))
+                    more.append((other, _import_time(function.body)))
+        if not more:
+            break
+        bodies.extend(more)
     reads: dict[str, Read] = {}
     services: dict[str, Evidence] = {}
     for source, body in bodies:
@@ -105,6 +122,42 @@ def find(
         reads=tuple(sorted(reads.values(), key=lambda r: r.name)),
         services=tuple(sorted(services.items())),
     )
+
+
+def _function(source: SourceFile, name: str) -> ast.FunctionDef | None:
+    """The module-level ``def name`` of *source*."""
+    for statement in source.tree.body:
+        if isinstance(statement, ast.FunctionDef) and statement.name == name:
+            return statement
+    return None
+
+
+def _calls(
+    source: SourceFile, body: list[ast.stmt], sources: Sources
+) -> Iterator[tuple[SourceFile, ast.FunctionDef]]:
+    """The project's functions *body* calls by name: defined in *source*, or imported
+    into it with ``from module import name``."""
+    imported: dict[str, tuple[str, str]] = {}
+    for statement in source.tree.body:
+        if isinstance(statement, ast.ImportFrom):
+            module = resolve_import(source, statement)
+            if module is not None:
+                for alias in statement.names:
+                    imported[alias.asname or alias.name] = (module, alias.name)
+    for statement in body:
+        for node in _walk(statement):
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Name):
+                continue
+            name = node.func.id
+            function = _function(source, name)
+            if function is not None:
+                yield source, function
+            elif name in imported:
+                module, original = imported[name]
+                other = sources.module(module, near=source.import_root)
+                function = _function(other, original) if other is not None else None
+                if other is not None and function is not None:
+                    yield other, function
 
 
 def _follow(

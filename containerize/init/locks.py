@@ -50,11 +50,6 @@ class RequirementsFile:
     unhashed: tuple[tuple[int, str], ...]  # (line, requirement) without --hash
     dev_word: str | None  # the word in its name that makes it a development set
 
-    @property
-    def gathers_only(self) -> bool:
-        """Whether it only gathers other files with ``-r``."""
-        return self.pins == 0 and bool(self.includes)
-
 
 @dataclass(frozen=True, kw_only=True)
 class LockFinding:
@@ -421,9 +416,15 @@ def _installed_sets(
     why: list[Evidence | str] = [s[2] for s in top if s[1] == chosen]
     for weight, kept, evidence, left in sets:
         if left and kept == chosen:
-            why.append(
-                f"{', '.join(p.as_posix() for p in left)} left out: named for development "
-                f"({evidence.file}:{evidence.line})"
+            why.extend(
+                f"{p.as_posix()} left out: "
+                + (
+                    f"a '{files[p].dev_word}' set"
+                    if files[p].dev_word
+                    else f"it includes {_dev_included(p, files)}"
+                )
+                + f" ({evidence.file}:{evidence.line})"
+                for p in left
             )
         elif kept != chosen and weight == best:
             notes.append(

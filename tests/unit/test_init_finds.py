@@ -303,7 +303,9 @@ def test_a_deployment_file_beats_ci_and_test_sets_are_left_out(
     assert init(project) == 0
     out = capsys.readouterr().out
     assert table(project)["lock"] == "requirements/main.txt"
-    assert "requirements/test.txt left out: named for development" in printed(out, "lock")
+    assert "requirements/test.txt left out: a 'test' set (.github/workflows/test.yml:2)" in printed(
+        out, "lock"
+    )
 
     write(project, {"Procfile": "release: pip install -r requirements/deploy.txt\n"})
     assert init(project, "--force") == 0
@@ -703,12 +705,75 @@ def test_a_factory_body_runs_at_import(tmp_path: Path) -> None:
     sources = Sources(project)
     source = sources.module("portal", near=PurePosixPath("."))
     assert source is not None
-    found = environment.find(sources, [source], factory=(source, "create_app"))
+    found = environment.find(sources, [source], factories=[(source, "create_app")])
     assert {r.name: r.placeholder for r in found.reads} == {
         "DATABASE_URL": "postgres://placeholder:placeholder@localhost:5432/placeholder",
         "SECRET_KEY": "placeholder",
     }
     assert [service for service, _ in found.services] == ["MySQL"]
+
+
+def test_a_function_the_import_calls_runs_at_import(tmp_path: Path) -> None:
+    """application = create_app() in a wsgi.py: the factory's body (and what it calls)
+    runs at import; a function nobody calls does not."""
+    project = write(
+        tmp_path / "called",
+        {
+            "wsgi.py": "from portal import create_app\n\napplication = create_app()\n",
+            "portal/__init__.py": """\
+                import os
+
+                from flask import Flask
+
+
+                def _configure(app):
+                    app.config["TOKEN"] = os.environ["API_TOKEN"]
+
+
+                def create_app():
+                    app = Flask(__name__)
+                    _configure(app)
+                    return app
+
+
+                def unused():
+                    return os.environ["NEVER_READ"]
+                """,
+        },
+    )
+    sources = Sources(project)
+    wsgi = sources.get(PurePosixPath("wsgi.py"))
+    assert wsgi is not None
+    found = environment.find(sources, [wsgi])
+    assert [(r.name, str(r.evidence)) for r in found.reads] == [
+        ("API_TOKEN", 'os.environ["API_TOKEN"] (portal/__init__.py:7)')
+    ]
+
+
+def test_what_a_paste_deploy_file_calls_runs_at_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write(
+        tmp_path / "paste-env",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "production.ini": "[app:main]\nuse = call:portal.app:main\n",
+            "portal/__init__.py": "",
+            "portal/app.py": """\
+                import os
+
+
+                def main(global_config, **settings):
+                    settings["sqlalchemy.url"] = os.environ["DATABASE_URL"]
+                    return None
+                """,
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    assert table(project)["test"] == {
+        "env": {"DATABASE_URL": "postgres://placeholder:placeholder@localhost:5432/placeholder"}
+    }
 
 
 def test_placeholders() -> None:
