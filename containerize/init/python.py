@@ -150,9 +150,13 @@ def choose(
         )
     for version in versions:
         if version not in fit:
-            where = ", ".join(str(s.evidence) for s in stated if s.version == version)
+            where = ", ".join(
+                f"{s.evidence.file}:{s.evidence.line}" for s in stated if s.version == version
+            )
             reason = (
-                "no known base image has it"
+                "no base image containerize knows has it ("
+                + ", ".join(_text(v) for v in BASE_IMAGES)
+                + "); set base-image by hand to one that does"
                 if version not in BASE_IMAGES
                 else "it does not satisfy " + "; ".join(str(c.evidence) for c in constraints)
             )

@@ -505,7 +505,7 @@ def test_pythons_that_disagree_are_reported(
         "(runtime.txt:1), 3.12 (Dockerfile:1); 3.12 is the newest that fits"
     ) in lines
     assert (
-        "note: python: 3.13 (3.13 (.python-version:1)) is not used: it does not satisfy "
+        "note: python: 3.13 (.python-version:1) is not used: it does not satisfy "
         'requires-python = ">=3.11,<3.13" (pyproject.toml:5)'
     ) in lines
 
