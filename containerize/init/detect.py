@@ -103,15 +103,16 @@ def detect(
         if site.allowed_hosts is not None:
             hosts, evidence = site.allowed_hosts
             choices.append(Choice(key="allowed-hosts", value=list(hosts), why=(evidence,)))
+    imported = _imported(chosen, sources, site)
+    test_env, env_notes = _test_env(imported)
     found_health = (
         health.django(sources, site.files[0], site.values) if site and site.files else None
     )
-    found_health = found_health or health.health_route(sources)
+    found_health = found_health or health.health_route(sources, within=imported.files)
     if found_health is not None:
         choices.append(
             Choice(key="healthcheck-path", value=found_health.path, why=found_health.why)
         )
-    test_env, env_notes = _test_env(chosen, sources, site)
     notes.extend(env_notes)
     if test_env is not None:
         choices.append(test_env)
@@ -139,10 +140,11 @@ TEST_ENV_COMMENT = (
 )
 
 
-def _test_env(
+def _imported(
     chosen: Candidate, sources: Sources, site: django.DjangoSite | None
-) -> tuple[Choice | None, list[str]]:
-    """``test.env``: placeholders for what the app reads from the environment at import."""
+) -> environment.Found:
+    """What importing *chosen* runs (its module, Django's settings, the factory it
+    calls, what a Paste Deploy file calls), and what that reads from the environment."""
     modules = list(site.files) if site is not None else []
     module, _, target = chosen.spec.partition(":")
     source = (
@@ -161,7 +163,11 @@ def _test_env(
     if chosen.kind == "paste":
         factories.extend(_paste_calls(chosen.source, sources))
         modules.extend(source for source, _ in factories)
-    found = environment.find(sources, modules, factories=factories)
+    return environment.find(sources, modules, factories=factories)
+
+
+def _test_env(found: environment.Found) -> tuple[Choice | None, list[str]]:
+    """``test.env``: placeholders for what the app reads from the environment at import."""
     notes = [
         f"services: the settings use {service} ({evidence}): the test matrix needs one "
         "beside the app"

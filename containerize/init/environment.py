@@ -77,6 +77,8 @@ class Read:
 class Found:
     reads: tuple[Read, ...]
     services: tuple[tuple[str, Evidence], ...]  # (PostgreSQL, where it is named)
+    #: The project's files an import of the app runs.
+    files: frozenset[PurePosixPath] = frozenset()
 
 
 def find(
@@ -121,6 +123,7 @@ def find(
     return Found(
         reads=tuple(sorted(reads.values(), key=lambda r: r.name)),
         services=tuple(sorted(services.items())),
+        files=frozenset(source.path for source, _ in bodies),
     )
 
 

@@ -2,9 +2,10 @@
 
 The default ``/`` is right for most sites. Two cases are not:
 
-- the code routes a health endpoint: ``/health`` or ``/healthz`` (also with a trailing
-  slash, as Django writes ``path("health/", ...)``), in a Flask app's or an app-level
-  blueprint's ``route``/``get``, Pyramid's ``add_route``, or Django's root URLconf;
+- the code an import of the app runs routes a health endpoint: ``/health`` or
+  ``/healthz`` (also with a trailing slash, as Django writes ``path("health/", ...)``),
+  in a Flask app's or an unprefixed blueprint's ``route``/``get``, Pyramid's
+  ``add_route``, or Django's root URLconf;
 - a Django site whose ``/`` is not routed (404) or needs a login
   (``login_required``, ``LoginRequiredMixin``): its ``LOGIN_URL`` answers 200 to
   anyone, when the settings set it to a path.
@@ -14,8 +15,9 @@ from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from containerize.init.model import Evidence, quote
 from containerize.init.sources import SourceFile, Sources, resolve_import, top_level
@@ -32,10 +34,13 @@ class HealthPath:
     why: tuple[Evidence | str, ...]
 
 
-def health_route(sources: Sources) -> HealthPath | None:
+def health_route(sources: Sources, within: Collection[PurePosixPath]) -> HealthPath | None:
     """A ``/health`` or ``/healthz`` route that Flask or Pyramid code serves at that
-    very path (not under a blueprint's prefix)."""
+    very path (not under a blueprint's prefix), in the files an import of the app
+    runs (*within*)."""
     for source in sources.containing("health"):
+        if source.path not in within:
+            continue
         for node in ast.walk(source.tree):
             if not isinstance(node, ast.Call) or not node.args:
                 continue

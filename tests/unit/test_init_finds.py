@@ -904,6 +904,26 @@ def test_flask_health_routes(tmp_path: Path, code: str, expected: str | None) ->
     assert table(project).get("healthcheck-path") == expected
 
 
+@pytest.mark.parametrize(("imported", "expected"), [(True, "/health"), (False, None)])
+def test_a_health_route_counts_where_the_app_imports_it(
+    tmp_path: Path, imported: bool, expected: str | None
+) -> None:
+    """A blueprint's route serves the app when the app's import runs its module."""
+    project = write(
+        tmp_path / "blueprint",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "app.py": "from flask import Flask\n\napp = Flask(__name__)\n"
+            + ("from ops import bp\napp.register_blueprint(bp)\n" if imported else ""),
+            "ops.py": 'from flask import Blueprint\n\nbp = Blueprint("ops", __name__)\n\n\n'
+            '@bp.get("/health")\ndef health():\n    return "ok"\n',
+        },
+    )
+    assert init(project) == 0
+    assert table(project).get("healthcheck-path") == expected
+
+
 def test_is_main_guard_either_way_round() -> None:
     from containerize.init.sources import is_main_guard  # noqa: PLC0415
 
