@@ -9,17 +9,14 @@ before; and :func:`containerize.config.load` must accept it, as a build would.
 
 from __future__ import annotations
 
-import copy
 import os
-import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import tomlkit
-from packaging.utils import NormalizedName, canonicalize_name
 from tomlkit.items import Table as TomlTable
 
 from containerize import config
@@ -95,19 +92,9 @@ def render(text: str, choices: Sequence[Choice], *, path: Path) -> Edit:
 def check(project_dir: Path, edit: Edit, *, path: Path) -> config.Config:
     """Load the new table as a build would (without ``CONTAINERIZE_*`` variables), and
     choose the files it puts into the image, as a build does first."""
-    project = project_mod.parse_project(edit.text, path)
-    named = folder_name(project_dir) if project.name is None else None
-    if named is not None:
-        # No [project] name: the project is named for its folder, as the build names it.
-        project = replace(project, name=named)
     try:
-        try:
-            loaded = config.load(project_dir, project=project, environ={})
-        except ConfigError:
-            older = _older_forms(project, project_dir)
-            if older is None:
-                raise
-            loaded = config.load(project_dir, project=older, environ={})
+        project = project_mod.parse_project(edit.text, path)
+        loaded = config.load(project_dir, project=project, environ={})
         context.app_files(loaded)
         return loaded
     except ConfigError as exc:
@@ -115,47 +102,6 @@ def check(project_dir: Path, edit: Edit, *, path: Path) -> config.Config:
             f"the table init made would not load, so nothing was written: {exc.message}",
             hint=exc.hint or "write [tool.containerize] by hand (see the README)",
         ) from None
-
-
-def _older_forms(
-    project: project_mod.ProjectMetadata, project_dir: Path
-) -> project_mod.ProjectMetadata | None:
-    """*project* with the table's newer forms taken out, for a configuration loader
-    that predates them: a ``lock`` of several files (each must exist; the first is
-    loaded) and ``test.env`` (names and values must be strings). None when the table
-    has neither, so the loader's own error stands."""
-    data = copy.deepcopy(dict(project.data or {}))
-    table = data.get("tool", {}).get("containerize")
-    if not isinstance(table, dict):
-        return None
-    changed = False
-    lock = table.get("lock")
-    if isinstance(lock, list) and lock and all(isinstance(f, str) for f in lock):
-        for file in lock:
-            if not (project_dir / file).is_file():
-                raise ConfigError(
-                    f"tool.containerize.lock: {project_dir / file} does not exist",
-                    hint="name the lock files relative to pyproject.toml",
-                )
-        table["lock"] = lock[0]
-        changed = True
-    test = table.get("test")
-    if isinstance(test, dict) and isinstance(test.get("env"), dict):
-        env = test.pop("env")
-        if not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
-            raise ConfigError(
-                "tool.containerize.test.env: expected a table of strings",
-                hint='write env = { SECRET_KEY = "..." }',
-            )
-        changed = True
-    return replace(project, data=data) if changed else None
-
-
-def folder_name(project_dir: Path) -> NormalizedName | None:
-    """A project name made from its folder's: lower case, runs of other characters
-    turned into one '-'; None when no letter or digit is left."""
-    name = re.sub(r"[^a-z0-9]+", "-", project_dir.resolve().name.lower()).strip("-")
-    return canonicalize_name(name) if name else None
 
 
 def write(path: Path, text: str) -> None:

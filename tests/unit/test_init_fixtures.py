@@ -148,6 +148,8 @@ def test_a_pyramid_project_as_found(tmp_path: Path, capsys: pytest.CaptureFixtur
         "healthcheck-path": "/health",
     }
     assert (project / "pyproject.toml").read_text().startswith(before + "\n[tool.containerize]\n")
+    made = config.load(project, environ={})
+    assert (made.name, made.app.kind, made.locks) == ("pyramid-ini", "paste", ())
     assert "compiled for Python 3.11 (requirements/main.txt:2)" in out[1]
     assert any("development.ini" in line and "named for development" in line for line in out)
     assert any(line.startswith("note: lock: not set: requirements/main.txt pin") for line in out)
@@ -173,6 +175,11 @@ def test_a_flask_project_with_deployment_sets_as_found(
         "test": {"env": {"SECRET_KEY": "placeholder"}},
     }
     assert SECRET_COMMENT in (project / "pyproject.toml").read_text()
+    made = config.load(project, environ={})
+    assert made.locks == (project / "requirements/main.txt", project / "requirements/deploy.txt")
+    assert made.test.env == (("SECRET_KEY", "placeholder"),)
+    assert made.env == ()  # nothing for the image itself
+    assert made.name == "flask-deploy-sets"  # no pyproject.toml of its own: the folder's
     lock = next(line for line in out if line.startswith("lock = "))
     assert lock.endswith(
         "pip install -r requirements/main.txt -r requirements/deploy.txt (Dockerfile:5)"
@@ -200,6 +207,9 @@ def test_a_bare_django_project_as_found(tmp_path: Path, capsys: pytest.CaptureFi
     text = (project / "pyproject.toml").read_text()
     assert text.startswith("[tool.containerize]\n")
     assert set(tomllib.loads(text)) == {"tool"}
+    made = config.load(project, environ={})
+    assert (made.name, made.healthcheck_path) == ("django-bare", "/accounts/login/")
+    assert made.test.env == (("DJANGO_SECRET_KEY", "placeholder"),)
     assert out[-2:] == [
         "next: 'containerize lock requirements.txt'",
         "next: 'containerize build --dry-run'",
