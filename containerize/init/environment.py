@@ -57,7 +57,7 @@ _ENVIRON_METHODS = frozenset(
 )  # fmt: skip
 _SERVICES = {
     "PostgreSQL": re.compile(
-        r"\b(postgres(?:ql)?(?:\+\w+)?|postgis|pgsql)://|backends\.postgresql"
+        r"\b(postgres(?:ql)?(?:\+\w+)?|postgis|pgsql)://|backends\.(postgresql|postgis)"
     ),
     "MySQL": re.compile(r"\b(mysql(?:\+\w+)?|mariadb)://|backends\.mysql"),
     "Redis": re.compile(r"\brediss?://|django_redis|backends\.redis\.RedisCache"),

@@ -776,6 +776,38 @@ def test_what_a_paste_deploy_file_calls_runs_at_import(
     }
 
 
+@pytest.mark.parametrize(
+    ("setting", "service"),
+    [
+        ('DATABASES = {"default": env.db(default="postgres://app@db/app")}', "PostgreSQL"),
+        ('DATABASES = {"default": dj_database_url.config(default="mysql://db/app")}', "MySQL"),
+        (
+            'DATABASES = {"default": {"ENGINE": "django.contrib.gis.db.backends.postgis"}}',
+            "PostgreSQL",
+        ),
+        ('DATABASES = {"default": {"ENGINE": "django.db.backends.mysql"}}', "MySQL"),
+        ('CELERY_BROKER_URL = os.getenv("BROKER", "rediss://cache:6380/0")', "Redis"),
+    ],
+)
+def test_the_servers_the_settings_use_are_named(
+    django_project: Path, setting: str, service: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = django_project / "mysite/settings.py"
+    settings.write_text(
+        "import os\n\nimport dj_database_url\nimport environ\n\nenv = environ.Env()\n"
+        + settings.read_text()
+        + setting
+        + "\n"
+    )
+    assert init(django_project) == 0, capsys.readouterr().err
+    notes = [
+        line for line in capsys.readouterr().out.splitlines() if line.startswith("note: services:")
+    ]
+    assert len(notes) == 1
+    assert notes[0].startswith(f"note: services: the settings use {service} (")
+    assert notes[0].endswith("): the test matrix needs one beside the app")
+
+
 def test_placeholders() -> None:
     assert environment.placeholder("DEBUG", "str") == "false"
     assert environment.placeholder("FEATURE", "bool") == "false"
