@@ -97,7 +97,7 @@ def find(
     notes = [] if notes is None else notes
     found: dict[tuple[PurePosixPath, str], Candidate] = {}
     flask = list(_flask(sources, notes))
-    for candidate in [*extra, *_wsgi(sources), *_paste(sources), *flask]:
+    for candidate in [*extra, *_wsgi(sources, notes), *_paste(sources), *flask]:
         key = (candidate.import_root, candidate.spec)
         known = found.get(key)
         if known is None:
@@ -118,9 +118,11 @@ def choose(
     *,
     wanted: str | None,
     directory: PurePosixPath | None = None,
+    passed_over: Sequence[str] = (),
 ) -> Candidate:
     """The application to write: *wanted* (``--app``), else the strongest one found;
-    only those imported from *directory* (``--app-directory``) when it is given."""
+    only those imported from *directory* (``--app-directory``) when it is given.
+    *passed_over*: the notes of :func:`find`, which an error of nothing found repeats."""
     if directory is not None:
         candidates = [c for c in candidates if c.import_root == directory] or [
             c for c in candidates if c.source.is_relative_to(directory)
@@ -144,7 +146,7 @@ def choose(
                 f"--app-directory {directory}: no WSGI application is imported from that folder",
                 hint="name a folder that 'containerize init' lists, or drop --app-directory",
             )
-        raise _nothing_found(sources)
+        raise _nothing_found(sources, passed_over)
     best = [c for c in candidates if c.rank == candidates[0].rank]
     # development.ini beside production.ini: a file named for development is not what
     # the image serves.
@@ -195,7 +197,7 @@ def _ambiguous(best: Sequence[Candidate], candidates: Sequence[Candidate]) -> Co
     )
 
 
-def _nothing_found(sources: Sources) -> ConfigError:
+def _nothing_found(sources: Sources, passed_over: Sequence[str]) -> ConfigError:
     searched = f"{len(sources.paths)} Python file(s) in {sources.project_dir}"
     if sources.truncated:
         searched += " (the first ones only: the project has more)"
@@ -209,7 +211,9 @@ def _nothing_found(sources: Sources) -> ConfigError:
         "WSGI_APPLICATION in a settings module, a wsgi.py or .wsgi file that defines "
         "'application', a module-level 'def application(environ, start_response)', a "
         "Paste Deploy .ini file, a Flask app object, or a Flask factory "
-        "create_app()/make_app() that returns one" + skipped,
+        "create_app()/make_app() that returns one"
+        + skipped
+        + "".join(f"\n  {note.removeprefix('app: ')}" for note in passed_over),
         hint="name it: containerize init --app 'package.module:callable' (or a factory "
         "'package:create_app()')",
     )
@@ -218,11 +222,21 @@ def _nothing_found(sources: Sources) -> ConfigError:
 # --- WSGI entry points ------------------------------------------------------------
 
 
-def _wsgi(sources: Sources) -> Iterator[Candidate]:
+def _wsgi(sources: Sources, notes: list[str]) -> Iterator[Candidate]:
     for source in sources.containing("application"):
         found = _wsgi_binding(source)
         spec = _spec(source, "application")
-        if found is None or spec is None:
+        if spec is None:
+            continue
+        if found is None:
+            if source.path.name == "wsgi.py" or source.path.suffix == ".wsgi":
+                notes.extend(
+                    f"app: {spec} is not a candidate: 'application' "
+                    f"({source.path.as_posix()}:{binding.statement.lineno}) is bound {reason}, "
+                    "so importing the file may not define it"
+                    for binding, reason in conditional_bindings(source.tree)
+                    if binding.name == "application"
+                )
             continue
         what, line = found
         yield Candidate(

@@ -61,7 +61,7 @@ def detect(
     notes: list[str] = []
     candidates = apps.find(sources, extra=django.candidates(sources), notes=notes)
     directory = _directory(app_directory, project_dir)
-    chosen = apps.choose(candidates, sources, wanted=app, directory=directory)
+    chosen = apps.choose(candidates, sources, wanted=app, directory=directory, passed_over=notes)
     root = chosen.import_root
     choices = [_app_directory(chosen, sources, flag=directory is not None)] if root != ROOT else []
     choices.append(Choice(key="app", value=chosen.spec, why=chosen.why))

@@ -140,6 +140,30 @@ def test_apps_bound_in_branches_that_may_not_run(tmp_path: Path) -> None:
     assert table(project)["app"] == "everywhere:application"
 
 
+def test_a_wsgi_py_that_binds_application_in_one_branch_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write(
+        tmp_path / "branch-wsgi",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "wsgi.py": "import os\n\nif os.environ.get('LEGACY'):\n"
+            "    from legacy import application\n",
+        },
+    )
+    assert init(project) == 2
+    err = capsys.readouterr().err
+    assert "no WSGI application found" in err
+    assert "\n  wsgi:application is not a candidate: 'application' (wsgi.py:4)" in err
+    assert init(project, "--app", "wsgi:application", "--dry-run") == 0
+    assert (
+        "note: app: wsgi:application is not a candidate: 'application' (wsgi.py:4) is bound "
+        "only when os.environ.get('LEGACY') (line 3) at import, so importing the file may "
+        "not define it"
+    ) in capsys.readouterr().out.splitlines()
+
+
 def test_type_checking_imports_bind_nothing(tmp_path: Path) -> None:
     project = write(
         tmp_path / "typing",
