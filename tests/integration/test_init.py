@@ -6,6 +6,9 @@ in a subfolder: init's table makes the very Dockerfile and build context of the
 fixture's own table, which this run builds for both platforms and serves
 (test_projects.py), so it is built once.
 
+The Pyramid project is taken as found (no table, pins without hashes): init, then
+the lock command init names, then the build.
+
 The only value overridden is the base image, through ``CONTAINERIZE_BASE_IMAGE`` as a
 user would: init names the official ``python:3.11-slim-bookworm``, which this machine
 cannot pull, and the loopback registry's Debian image has the same Python.
@@ -13,6 +16,7 @@ cannot pull, and the loopback registry's Debian image has the same Python.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -119,3 +123,27 @@ def test_django_site_in_a_subfolder(
     assert "WORKDIR /app/site" in made_plan.dockerfile
     assert made_plan.dockerfile == hand_plan.dockerfile
     assert made_plan.plan.context_files() == hand_plan.plan.context_files()
+
+
+def test_a_pyramid_project_as_found_then_locked(
+    make_project: Callable[[str], Path], base_image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """fixtures/pyramid-ini as found: init chooses production.ini and names the next
+    step, 'containerize lock requirements/main.txt' (pip-compile output without
+    hashes); run as printed, it makes the pylock.toml the build installs from."""
+    project = make_project("pyramid-ini")
+    assert cli.main(["--project", str(project), "init"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out.splitlines()
+    assert "app = \"production.ini\"  # Paste Deploy application 'main' (production.ini:5)" in out
+    steps = [line.removeprefix("next: ").strip("'") for line in out if line.startswith("next: ")]
+    assert steps == ["containerize lock requirements/main.txt", "containerize build --dry-run"]
+    command = shlex.split(steps[0])
+    assert cli.main(["--project", str(project), *command[1:]]) == 0, capsys.readouterr().err
+    assert (project / "pylock.toml").is_file()
+
+    with served(project, base_image) as container:
+        page = containers.get(container, "/", timeout=120)
+        assert page.status == 200
+        assert page.body == b"<h1>Hello from Pyramid</h1>"
+        health = containers.get(container, "/health", timeout=30)  # healthcheck-path
+        assert (health.status, health.body) == (200, b"ok")

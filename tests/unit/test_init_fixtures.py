@@ -214,3 +214,45 @@ def test_a_bare_django_project_as_found(tmp_path: Path, capsys: pytest.CaptureFi
         "next: 'containerize lock requirements.txt'",
         "next: 'containerize build --dry-run'",
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        (
+            "django-pipenv",
+            {
+                "app": "bookshelf.wsgi:application",
+                "lock": "Pipfile.lock",
+                "base-image": "python:3.11-slim-bookworm",
+                "healthcheck-path": "/health",
+                "static": {
+                    "url": "/static/",
+                    "dir": "staticfiles",
+                    "command": ["python", "manage.py", "collectstatic", "--noinput"],
+                },
+            },
+        ),
+        (
+            "flask-pdm",
+            {
+                "app": "wsgi:application",
+                "lock": "pdm.lock",
+                "base-image": "python:3.11-slim-bookworm",
+                "healthcheck-path": "/health",
+            },
+        ),
+    ],
+)
+def test_projects_locked_with_pipenv_and_pdm_as_found(
+    name: str, expected: dict[str, object], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The lock the tool made is found where it stands; the Python comes from it (and
+    the Pipfile's [requires]); the table loads as a build loads it."""
+    project = copy_fixture(name, tmp_path)
+    out = _init(project, capsys)
+    assert _table(project) == expected
+    base_image = next(line for line in out if line.startswith("base-image = "))
+    assert "(Pipfile.lock)" in base_image or "(pdm.lock)" in base_image
+    made = config.load(project, environ={})
+    assert made.locks == (project / str(expected["lock"]),)
