@@ -7,7 +7,8 @@ fixture's own table, which this run builds for both platforms and serves
 (test_projects.py), so it is built once.
 
 The Pyramid project is taken as found (no table, pins without hashes): init, then
-the lock command init names, then the build.
+the lock command init names, then the build; so is the pipenv one (no
+pyproject.toml): init, then the build.
 
 The only value overridden is the base image, through ``CONTAINERIZE_BASE_IMAGE`` as a
 user would: init names the official ``python:3.11-slim-bookworm``, which this machine
@@ -147,3 +148,20 @@ def test_a_pyramid_project_as_found_then_locked(
         assert page.body == b"<h1>Hello from Pyramid</h1>"
         health = containers.get(container, "/health", timeout=30)  # healthcheck-path
         assert (health.status, health.body) == (200, b"ok")
+
+
+def test_a_django_project_locked_with_pipenv_as_found(
+    make_project: Callable[[str], Path], base_image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """fixtures/django-pipenv has no pyproject.toml: init makes one holding its table
+    (the Pipfile.lock, static files collected, the /health route), which builds."""
+    project = make_project("django-pipenv")
+    assert cli.main(["--project", str(project), "init"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert f"created {project / 'pyproject.toml'} with [tool.containerize] only" in out
+
+    with served(project, base_image) as container:
+        health = containers.get(container, "/health", timeout=120)
+        assert health.status == 200
+        css = containers.get(container, "/static/bookshelf/shelf.css", timeout=30)
+        assert css.body == (project / "bookshelf/static/bookshelf/shelf.css").read_bytes()
