@@ -146,7 +146,15 @@ def _init_options(sub: argparse.ArgumentParser) -> None:
         "--app", metavar="SPEC",
         help="the application, when the project holds several (as 'app' takes it)",
     )  # fmt: skip
-    sub.add_argument("--lock", metavar="FILE", help="the lock file, when the project holds several")
+    sub.add_argument(
+        "--app-directory", metavar="DIR",
+        help="the folder the application is imported from, when several hold one by that name",
+    )  # fmt: skip
+    sub.add_argument(
+        "--lock", action="append", metavar="FILE",
+        help="the lock file, when the project holds several (repeat it for a set of "
+        "requirements files)",
+    )  # fmt: skip
 
 
 def _option_flags(sub: argparse.ArgumentParser, command: str) -> None:
@@ -280,7 +288,12 @@ def _dispatch(args: argparse.Namespace) -> int:
             skip_tests=args.skip_tests,
         ),
         "init": lambda: commands.init(
-            project, force=args.force, dry_run=args.dry_run, app=args.app, lock=args.lock
+            project,
+            force=args.force,
+            dry_run=args.dry_run,
+            app=args.app,
+            app_directory=args.app_directory,
+            lock=args.lock,
         ),
         "lock": lambda: int(args.run_lock(args)),
     }

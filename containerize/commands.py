@@ -369,15 +369,30 @@ def dockerignore(project: Path, *, write: bool) -> int:
     return 0
 
 
-def init(project: Path, *, force: bool, dry_run: bool, app: str | None, lock: str | None) -> int:
+def init(
+    project: Path,
+    *,
+    force: bool,
+    dry_run: bool,
+    app: str | None,
+    lock: str | Sequence[str] | None,
+    app_directory: str | None = None,
+) -> int:
     """Detect the app, the lock and the Python; write ``[tool.containerize]`` (or, with
-    *dry_run*, print it)."""
+    *dry_run*, print it). Without a ``pyproject.toml``, one holding only the table is
+    created."""
     # Imported here: only this command reads the user's sources.
     from containerize.init import detect, table  # noqa: PLC0415
 
     project = project.resolve()
+    if not project.is_dir():
+        raise ConfigError(
+            f"{project} is not a folder",
+            hint="pass --project the project's folder, or run containerize from it",
+        )
     path = project / "pyproject.toml"
-    text = project_mod.read_text(path)
+    exists = path.exists()
+    text = project_mod.read_text(path) if exists else ""
     metadata = project_mod.parse_project(text, path)
     if table.existing(metadata.data or {}) is not None and not force:
         if not dry_run:
@@ -387,7 +402,7 @@ def init(project: Path, *, force: bool, dry_run: bool, app: str | None, lock: st
                 "'containerize init --force' replaces the table",
             )
         print("note: pyproject.toml already has [tool.containerize]: writing needs --force")
-    found = detect.detect(metadata, project, app=app, lock=lock)
+    found = detect.detect(metadata, project, app=app, app_directory=app_directory, lock=lock)
     edit = table.render(text, found.choices, path=path)
     table.check(project, edit, path=path)
     for choice in found.choices:
@@ -396,14 +411,19 @@ def init(project: Path, *, force: bool, dry_run: bool, app: str | None, lock: st
         print(f"note: {note}")
     if dry_run:
         print(f"\n{edit.table}", end="")
-        print(f"(dry run: {path} is unchanged)")
+        print(f"(dry run: {path} is {'unchanged' if exists else 'not created'})")
         return 0
     table.write(path, edit.text)
     if edit.dropped:
         print(f"replaced the old table, whose {', '.join(edit.dropped)} are gone")
-    print(f"wrote [tool.containerize] in {path}")
-    _pin_after_init(project)
-    print("next: 'containerize build --dry-run'")
+    if exists:
+        print(f"wrote [tool.containerize] in {path}")
+    else:
+        print(f"created {path} with [tool.containerize] only")
+    if not found.next_steps:  # with no lock yet, there is nothing to pin
+        _pin_after_init(project)
+    for step in (*found.next_steps, "containerize build --dry-run"):
+        print(f"next: '{step}'")
     return 0
 
 

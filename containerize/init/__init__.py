@@ -8,8 +8,13 @@ Nothing of the user's is imported or run: Python sources are read with :mod:`ast
   callables, Flask apps and factories) and the choice among them;
 - :mod:`~containerize.init.django`: Django settings (``WSGI_APPLICATION``, static files,
   ``ALLOWED_HOSTS``);
+- :mod:`~containerize.init.locks`: the lock file, or the requirements set production
+  installs;
 - :mod:`~containerize.init.python`: the Python version and a base image that has it;
+- :mod:`~containerize.init.environment`: the settings an import reads from the
+  environment, for the test environment;
+- :mod:`~containerize.init.health`: the health-check path;
 - :mod:`~containerize.init.detect`: all of it, as one :class:`Detection`;
-- :mod:`~containerize.init.table`: the table written into ``pyproject.toml`` with
-  tomlkit, checked by :func:`containerize.config.load` first.
+- :mod:`~containerize.init.table`: the table written into ``pyproject.toml`` (made if
+  there is none) with tomlkit, checked by :func:`containerize.config.load` first.
 """

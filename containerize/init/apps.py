@@ -20,6 +20,7 @@ from __future__ import annotations
 import ast
 import configparser
 import re
+import shlex
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
@@ -32,9 +33,10 @@ from containerize.init.sources import (
     ROOT,
     SourceFile,
     Sources,
-    bindings,
+    conditional_bindings,
+    dev_word,
+    import_bindings,
     resolve_import,
-    top_level,
 )
 
 AppKind = Literal["django", "wsgi", "paste", "flask-app", "flask-factory"]
@@ -77,15 +79,25 @@ class Candidate:
     def rank(self) -> int:
         return RANKS[self.kind]
 
-    def described(self) -> str:
-        where = "" if self.import_root == ROOT else f", imported from {self.import_root}/"
+    def described(self, *, folder: bool = True) -> str:
+        where = (
+            "" if self.import_root == ROOT or not folder else f", imported from {self.import_root}/"
+        )
         return f"{self.spec} ({'; '.join(str(e) for e in self.why)}{where})"
 
 
-def find(sources: Sources, extra: Iterable[Candidate] = ()) -> list[Candidate]:
-    """Every application in *sources*, plus *extra* (Django's), one entry per app."""
+def find(
+    sources: Sources, extra: Iterable[Candidate] = (), *, notes: list[str] | None = None
+) -> list[Candidate]:
+    """Every application in *sources*, plus *extra* (Django's), one entry per app.
+
+    Apps a module binds only on some paths (under ``if __name__ == "__main__":``, in
+    one branch) are no candidates: each is named in *notes*, with why.
+    """
+    notes = [] if notes is None else notes
     found: dict[tuple[PurePosixPath, str], Candidate] = {}
-    for candidate in [*extra, *_wsgi(sources), *_paste(sources), *_flask(sources)]:
+    flask = list(_flask(sources, notes))
+    for candidate in [*extra, *_wsgi(sources, notes), *_paste(sources), *flask]:
         key = (candidate.import_root, candidate.spec)
         known = found.get(key)
         if known is None:
@@ -100,32 +112,92 @@ def find(sources: Sources, extra: Iterable[Candidate] = ()) -> list[Candidate]:
     return sorted(found.values(), key=lambda c: (c.rank, c.source, c.spec))
 
 
-def choose(candidates: Sequence[Candidate], sources: Sources, *, wanted: str | None) -> Candidate:
-    """The application to write: *wanted* (``--app``), else the strongest one found."""
+def choose(
+    candidates: Sequence[Candidate],
+    sources: Sources,
+    *,
+    wanted: str | None,
+    directory: PurePosixPath | None = None,
+    passed_over: Sequence[str] = (),
+) -> Candidate:
+    """The application to write: *wanted* (``--app``), else the strongest one found;
+    only those imported from *directory* (``--app-directory``) when it is given.
+    *passed_over*: the notes of :func:`find`, which an error of nothing found repeats."""
+    if directory is not None:
+        candidates = [c for c in candidates if c.import_root == directory] or [
+            c for c in candidates if c.source.is_relative_to(directory)
+        ]
     if wanted is not None:
         matching = [c for c in candidates if c.spec == wanted.strip()]
         if len(matching) == 1:
             return matching[0]
+        if len(matching) > 1:
+            raise _ambiguous(matching, candidates)
         return Candidate(
             kind="wsgi",
             spec=wanted.strip(),
-            import_root=ROOT,
+            import_root=directory or ROOT,
             source=PurePosixPath("pyproject.toml"),
             why=(Evidence(what="chosen with --app", file="the command line"),),
         )
     if not candidates:
-        raise _nothing_found(sources)
+        if directory is not None:
+            raise ConfigError(
+                f"--app-directory {directory}: no WSGI application is imported from that folder",
+                hint="name a folder that 'containerize init' lists, or drop --app-directory",
+            )
+        raise _nothing_found(sources, passed_over)
     best = [c for c in candidates if c.rank == candidates[0].rank]
+    # development.ini beside production.ini: a file named for development is not what
+    # the image serves.
+    best = [c for c in best if dev_word(c.source) is None] or best
     if len(best) > 1:
-        listed = "\n".join(f"  {c.described()}" for c in best)
-        raise ConfigError(
-            f"{len(best)} WSGI applications found; which one does the image serve?\n{listed}",
-            hint=f"choose one: containerize init --app {best[0].spec!r}",
-        )
+        raise _ambiguous(best, candidates)
     return best[0]
 
 
-def _nothing_found(sources: Sources) -> ConfigError:
+def choosing(candidate: Candidate, among: Sequence[Candidate]) -> str:
+    """The ``containerize init`` options that choose *candidate* among *among*: its
+    folder when another app has the same name, its name when its folder has others."""
+    options = []
+    same_name = [c for c in among if c.spec == candidate.spec and c != candidate]
+    same_folder = [c for c in among if c.import_root == candidate.import_root and c != candidate]
+    if same_name:
+        options.append(f"--app-directory {shlex.quote(candidate.import_root.as_posix())}")
+    if same_folder or not same_name:
+        options.append(f"--app {_quoted(candidate.spec)}")
+    return "containerize init " + " ".join(options)
+
+
+def _quoted(text: str) -> str:
+    """*text* in single quotes for a POSIX shell (specs hold ``:`` and ``()``)."""
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def _ambiguous(best: Sequence[Candidate], candidates: Sequence[Candidate]) -> ConfigError:
+    by_folder: dict[PurePosixPath, list[Candidate]] = {}
+    for candidate in best:
+        by_folder.setdefault(candidate.import_root, []).append(candidate)
+    specs = {c.spec for c in best}
+    if len(specs) < len(best):
+        # The same name in several folders: the folder is what tells them apart.
+        listed = "\n".join(
+            f"  {folder.as_posix()}/: " + "; ".join(c.described(folder=False) for c in found)
+            for folder, found in sorted(by_folder.items())
+        )
+        what = f"{len(best)} WSGI applications found in {len(by_folder)} folders"
+        how = "choose one by its folder: "
+    else:
+        listed = "\n".join(f"  {c.described()}" for c in best)
+        what = f"{len(best)} WSGI applications found"
+        how = "choose one: "
+    return ConfigError(
+        f"{what}; which one does the image serve?\n{listed}",
+        hint=how + choosing(best[0], candidates),
+    )
+
+
+def _nothing_found(sources: Sources, passed_over: Sequence[str]) -> ConfigError:
     searched = f"{len(sources.paths)} Python file(s) in {sources.project_dir}"
     if sources.truncated:
         searched += " (the first ones only: the project has more)"
@@ -139,7 +211,9 @@ def _nothing_found(sources: Sources) -> ConfigError:
         "WSGI_APPLICATION in a settings module, a wsgi.py or .wsgi file that defines "
         "'application', a module-level 'def application(environ, start_response)', a "
         "Paste Deploy .ini file, a Flask app object, or a Flask factory "
-        "create_app()/make_app() that returns one" + skipped,
+        "create_app()/make_app() that returns one"
+        + skipped
+        + "".join(f"\n  {note.removeprefix('app: ')}" for note in passed_over),
         hint="name it: containerize init --app 'package.module:callable' (or a factory "
         "'package:create_app()')",
     )
@@ -148,11 +222,21 @@ def _nothing_found(sources: Sources) -> ConfigError:
 # --- WSGI entry points ------------------------------------------------------------
 
 
-def _wsgi(sources: Sources) -> Iterator[Candidate]:
+def _wsgi(sources: Sources, notes: list[str]) -> Iterator[Candidate]:
     for source in sources.containing("application"):
         found = _wsgi_binding(source)
         spec = _spec(source, "application")
-        if found is None or spec is None:
+        if spec is None:
+            continue
+        if found is None:
+            if source.path.name == "wsgi.py" or source.path.suffix == ".wsgi":
+                notes.extend(
+                    f"app: {spec} is not a candidate: 'application' "
+                    f"({source.path.as_posix()}:{binding.statement.lineno}) is bound {reason}, "
+                    "so importing the file may not define it"
+                    for binding, reason in conditional_bindings(source.tree)
+                    if binding.name == "application"
+                )
             continue
         what, line = found
         yield Candidate(
@@ -225,16 +309,16 @@ def _paste_apps(text: str) -> list[tuple[str, int]]:
 def _wsgi_binding(source: SourceFile) -> tuple[str, int] | None:
     """The first module-level ``application`` that makes *source* a WSGI entry point:
     any binding in a ``wsgi.py`` or ``.wsgi`` file, a WSGI function elsewhere."""
-    for statement in top_level(source.tree):
-        for name, value in bindings(statement):
-            if name != "application":
-                continue
-            if source.path.name == "wsgi.py":
-                return "'application' in a wsgi.py", statement.lineno
-            if source.path.suffix == ".wsgi":
-                return "'application' in a .wsgi file", statement.lineno
-            if _is_wsgi_function(value):
-                return "def application(environ, start_response)", statement.lineno
+    for binding in import_bindings(source.tree):
+        if binding.name != "application":
+            continue
+        line = binding.statement.lineno
+        if source.path.name == "wsgi.py":
+            return "'application' in a wsgi.py", line
+        if source.path.suffix == ".wsgi":
+            return "'application' in a .wsgi file", line
+        if _is_wsgi_function(binding.value):
+            return "def application(environ, start_response)", line
     return None
 
 
@@ -292,50 +376,65 @@ class _FlaskNames:
         return None
 
 
-def _flask(sources: Sources) -> Iterator[Candidate]:
+def _flask(sources: Sources, notes: list[str]) -> Iterator[Candidate]:
     for source in sources.containing("Flask", *FACTORY_NAMES):
         if source.module is None:
             continue
-        yield from _flask_module(source, sources)
+        yield from _flask_module(source, sources, notes)
 
 
-def _flask_module(source: SourceFile, sources: Sources) -> Iterator[Candidate]:
+def _flask_module(source: SourceFile, sources: Sources, notes: list[str]) -> Iterator[Candidate]:
     names = _FlaskNames.of(source.tree)
     factories = _factories(source, names)
     imported = _imported_factories(source, sources)
+
+    def made_by(value: ast.AST) -> tuple[ast.Call | None, _Maker | None]:
+        """The ``Flask(...)`` call *value* is, or the factory *value* calls."""
+        call = names.call(value)
+        if call is None and isinstance(value, ast.Call) and not value.args:
+            func = value.func
+            if isinstance(func, ast.Name) and func.id in factories:
+                return None, (source, *factories[func.id])
+            if isinstance(func, ast.Name) and func.id in imported:
+                return None, imported[func.id]
+        return call, None
+
     objects: list[Candidate] = []
-    for statement in top_level(source.tree):
+    for binding in import_bindings(source.tree):
+        statement, name, value = binding.statement, binding.name, binding.value
         if not isinstance(statement, ast.Assign | ast.AnnAssign):
             continue
-        for name, value in bindings(statement):
-            call = names.call(value)
-            made_by: tuple[SourceFile, ast.FunctionDef, ast.Call] | None = None
-            if call is None and isinstance(value, ast.Call) and not value.args:
-                func = value.func
-                if isinstance(func, ast.Name) and func.id in factories:
-                    made_by = (source, *factories[func.id])
-                elif isinstance(func, ast.Name) and func.id in imported:
-                    made_by = imported[func.id]
-            if call is None and made_by is None:
-                continue
-            what = f"{name} = {ast.unparse(value)}"
-            why = [Evidence(what=what, file=source.path.as_posix(), line=statement.lineno)]
-            static = None
-            if call is not None:
-                static = _flask_static(source, call, sources)
-            elif made_by is not None:
-                maker, function, inner = made_by
-                why.append(_factory_evidence(maker, function))
-                static = _flask_static(maker, inner, sources)
-            objects.append(
-                Candidate(
-                    kind="flask-app",
-                    spec=f"{source.module}:{name}",
-                    import_root=source.import_root,
-                    source=source.path,
-                    why=tuple(why),
-                    static=static,
-                )
+        call, maker = made_by(value)
+        if call is None and maker is None:
+            continue
+        what = f"{name} = {ast.unparse(value)}"
+        why = [Evidence(what=what, file=source.path.as_posix(), line=statement.lineno)]
+        static = None
+        if call is not None:
+            static = _flask_static(source, call, sources)
+        elif maker is not None:
+            maker_file, function, inner = maker
+            why.append(_factory_evidence(maker_file, function))
+            static = _flask_static(maker_file, inner, sources)
+        objects.append(
+            Candidate(
+                kind="flask-app",
+                spec=f"{source.module}:{name}",
+                import_root=source.import_root,
+                source=source.path,
+                why=tuple(why),
+                static=static,
+            )
+        )
+    for binding, reason in conditional_bindings(source.tree):
+        if isinstance(binding.statement, ast.Assign | ast.AnnAssign) and any(
+            made_by(binding.value)
+        ):
+            notes.append(
+                f"app: {source.module}:{binding.name} is not a candidate: "
+                f"{binding.name} = {ast.unparse(binding.value)} "
+                f"({source.path.as_posix()}:{binding.statement.lineno}) is bound {reason}, "
+                "so importing the module may not define it"
             )
     # Flask's own order: 'app' or 'application', else the only instance.
     preferred = [c for c in objects if c.spec.rpartition(":")[2] in _FLASK_OBJECT_NAMES]
@@ -353,6 +452,9 @@ def _flask_module(source: SourceFile, sources: Sources) -> Iterator[Candidate]:
         )
 
 
+_Maker = tuple[SourceFile, ast.FunctionDef, ast.Call]
+
+
 def _factory_evidence(source: SourceFile, function: ast.FunctionDef) -> Evidence:
     return Evidence(
         what=f"def {function.name}() returns a Flask app",
@@ -367,7 +469,8 @@ def _factories(
     """Module-level ``create_app``/``make_app`` that return a ``Flask(...)`` and can be
     called without arguments, with that call."""
     found: dict[str, tuple[ast.FunctionDef, ast.Call]] = {}
-    for statement in top_level(source.tree):
+    for binding in import_bindings(source.tree):
+        statement = binding.statement
         if not isinstance(statement, ast.FunctionDef) or statement.name not in FACTORY_NAMES:
             continue
         args = statement.args
@@ -395,7 +498,8 @@ def _imported_factories(
 ) -> dict[str, tuple[SourceFile, ast.FunctionDef, ast.Call]]:
     """``from package import create_app`` in *source*, when that is a Flask factory."""
     found: dict[str, tuple[SourceFile, ast.FunctionDef, ast.Call]] = {}
-    for statement in top_level(source.tree):
+    statements = {id(b.statement): b.statement for b in import_bindings(source.tree)}
+    for statement in statements.values():
         if not isinstance(statement, ast.ImportFrom):
             continue
         module = resolve_import(source, statement)

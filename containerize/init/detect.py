@@ -6,24 +6,30 @@ left to the defaults comes back as notes. Nothing here writes anything.
 
 from __future__ import annotations
 
+import ast
 import os
+import re
+import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from containerize.errors import ConfigError, LockError
-from containerize.init import apps, django, python
+from containerize.init import apps, django, environment, health, locks, python
 from containerize.init.apps import Candidate, StaticFolder
 from containerize.init.model import Choice, Evidence
-from containerize.init.sources import ROOT, Sources
+from containerize.init.sources import ROOT, SourceFile, Sources, dev_word, resolve_import
 from containerize.project import ProjectMetadata
-from containerize.resolve.lock import LOCK_FILES, REQUIREMENTS_FILE, Lock, check_fresh, read_lock
+from containerize.resolve.lock import Lock, check_fresh, detect_format, read_lock
 
 _FORMATS = {
     "poetry": "a Poetry lock",
     "uv": "a uv lock",
     "pylock": "a PEP 751 lock",
     "requirements": "a hashed requirements file",
+    "pipenv": "a Pipenv lock",
+    "pdm": "a PDM lock",
 }
 
 
@@ -33,6 +39,8 @@ class Detection:
 
     choices: tuple[Choice, ...]
     notes: tuple[str, ...]
+    #: Commands to run before a build, in order ('containerize lock').
+    next_steps: tuple[str, ...] = ()
 
 
 def detect(
@@ -40,30 +48,43 @@ def detect(
     project_dir: Path,
     *,
     app: str | None = None,
-    lock: str | None = None,
+    app_directory: str | None = None,
+    lock: str | Sequence[str] | None = None,
 ) -> Detection:
     """Read *project* (in *project_dir*) and propose its ``[tool.containerize]``.
 
-    *app* and *lock* are the user's choices (``--app``, ``--lock``) where the project
-    holds more than one.
+    *app*, *app_directory* and *lock* are the user's choices (``--app``,
+    ``--app-directory``, ``--lock``, repeated for a set of requirements files) where
+    the project holds more than one.
     """
     sources = Sources(project_dir)
-    candidates = apps.find(sources, extra=django.candidates(sources))
-    chosen = apps.choose(candidates, sources, wanted=app)
+    notes: list[str] = []
+    candidates = apps.find(sources, extra=django.candidates(sources), notes=notes)
+    directory = _directory(app_directory, project_dir)
+    chosen = apps.choose(candidates, sources, wanted=app, directory=directory, passed_over=notes)
     root = chosen.import_root
-    choices = [_app_directory(chosen, sources)] if root != ROOT else []
+    choices = [_app_directory(chosen, sources, flag=directory is not None)] if root != ROOT else []
     choices.append(Choice(key="app", value=chosen.spec, why=chosen.why))
-    notes = [
-        f"app: also found {other.described()}; 'containerize init --app {other.spec}' chooses it"
+    notes.extend(
+        f"app: also found {other.described()}"
+        + (", named for development" if dev_word(other.source) else "")
+        + f"; to choose it: {apps.choosing(other, candidates)}"
         for other in candidates
         if other != chosen
-    ]
-    found_lock, lock_choice, lock_notes = _lock(project, project_dir, lock)
-    notes.extend(lock_notes)
-    if lock_choice is not None:
-        choices.append(lock_choice)
-    chosen_python = python.choose(project, found_lock, project_dir)
+    )
+    found_lock = _lock(project, project_dir, lock, app_folder=root)
+    notes.extend(found_lock.notes)
+    if found_lock.choice is not None:
+        choices.append(found_lock.choice)
+    chosen_python = python.choose(
+        project,
+        found_lock.locks,
+        project_dir,
+        lock_pending=bool(found_lock.lock_input),
+        unlocked=[project_dir / file for file in found_lock.unlocked],
+    )
     choices.append(Choice(key="base-image", value=chosen_python.base_image, why=chosen_python.why))
+    notes.extend(chosen_python.notes)
     if chosen_python.local_note is not None:
         notes.append(chosen_python.local_note)
     if chosen_python.version != python.DEFAULT_PYTHON:
@@ -82,6 +103,19 @@ def detect(
         if site.allowed_hosts is not None:
             hosts, evidence = site.allowed_hosts
             choices.append(Choice(key="allowed-hosts", value=list(hosts), why=(evidence,)))
+    imported = _imported(chosen, sources, site)
+    test_env, env_notes = _test_env(imported)
+    found_health = (
+        health.django(sources, site.files[0], site.values) if site and site.files else None
+    )
+    found_health = found_health or health.health_route(sources, within=imported.files)
+    if found_health is not None:
+        choices.append(
+            Choice(key="healthcheck-path", value=found_health.path, why=found_health.why)
+        )
+    notes.extend(env_notes)
+    if test_env is not None:
+        choices.append(test_env)
     if static is not None:
         rebased = _within(static, root, site.settings if site else None)
         if rebased is None:
@@ -91,7 +125,103 @@ def detect(
             )
         else:
             choices.append(_static(rebased))
-    return Detection(choices=tuple(choices), notes=tuple(notes))
+    return Detection(
+        choices=tuple(choices),
+        notes=tuple(notes),
+        next_steps=(_lock_command(found_lock.lock_input),) if found_lock.lock_input else (),
+    )
+
+
+#: Above the test environment init writes: what the values are for.
+TEST_ENV_COMMENT = (
+    "Placeholders for the settings the app reads from the environment when imported:\n"
+    "used by the import check and the test matrix only, never baked into an image.\n"
+    "Replace them with values your tests need."
+)
+
+
+def _imported(
+    chosen: Candidate, sources: Sources, site: django.DjangoSite | None
+) -> environment.Found:
+    """What importing *chosen* runs (its module, Django's settings, the factory it
+    calls, what a Paste Deploy file calls), and what that reads from the environment."""
+    modules = list(site.files) if site is not None else []
+    module, _, target = chosen.spec.partition(":")
+    source = (
+        sources.get(chosen.source)
+        if chosen.source.suffix == ".wsgi"
+        else sources.module(module, near=chosen.import_root)
+        if target and "/" not in chosen.spec
+        else None
+    )
+    factories: list[tuple[SourceFile, str]] = []
+    if source is not None:
+        modules.insert(0, source)
+        if "(" in target:
+            factory = _factory(source, target.partition("(")[0].strip(), sources)
+            factories.extend([factory] if factory is not None else [])
+    if chosen.kind == "paste":
+        factories.extend(_paste_calls(chosen.source, sources))
+        modules.extend(source for source, _ in factories)
+    return environment.find(sources, modules, factories=factories)
+
+
+def _test_env(found: environment.Found) -> tuple[Choice | None, list[str]]:
+    """``test.env``: placeholders for what the app reads from the environment at import."""
+    notes = [
+        f"services: the settings use {service} ({evidence}): the test matrix needs one "
+        "beside the app"
+        for service, evidence in found.services
+    ]
+    if not found.reads:
+        return None, notes
+    choice = Choice(
+        key="test",
+        value={"env": {read.name: read.placeholder for read in found.reads}},
+        why=tuple(read.evidence for read in found.reads),
+        comment=TEST_ENV_COMMENT,
+    )
+    return choice, notes
+
+
+def _paste_calls(ini: PurePosixPath, sources: Sources) -> list[tuple[SourceFile, str]]:
+    """The project's functions a Paste Deploy file calls (``use = call:module:name``)."""
+    found = []
+    for match in re.finditer(
+        r"^\s*use\s*=\s*call:([\w.]+):(\w+)", sources.read_text(ini) or "", re.M
+    ):
+        module = sources.module(match[1], near=ini.parent)
+        if module is not None:
+            found.append((module, match[2]))
+    return found
+
+
+def _factory(source: SourceFile, name: str, sources: Sources) -> tuple[SourceFile, str] | None:
+    """The file that defines the factory *name* that *source* defines or imports."""
+    for statement in source.tree.body:
+        if isinstance(statement, ast.FunctionDef) and statement.name == name:
+            return source, name
+        if isinstance(statement, ast.ImportFrom):
+            for alias in statement.names:
+                if (alias.asname or alias.name) == name:
+                    module = resolve_import(source, statement)
+                    other = sources.module(module, near=source.import_root) if module else None
+                    if other is not None:
+                        return other, alias.name
+    return None
+
+
+def _directory(text: str | None, project_dir: Path) -> PurePosixPath | None:
+    """``--app-directory DIR`` as a project-relative folder."""
+    if text is None:
+        return None
+    folder = (project_dir / text).resolve()
+    if not folder.is_relative_to(project_dir.resolve()) or not folder.is_dir():
+        raise ConfigError(
+            f"--app-directory {text}: not a folder inside the project ({project_dir})",
+            hint="name the folder relative to the project, as init lists it",
+        )
+    return PurePosixPath(folder.relative_to(project_dir.resolve()).as_posix())
 
 
 def _static(static: StaticFolder) -> Choice:
@@ -101,7 +231,7 @@ def _static(static: StaticFolder) -> Choice:
     return Choice(key="static", value=value, why=static.why)
 
 
-def _app_directory(chosen: Candidate, sources: Sources) -> Choice:
+def _app_directory(chosen: Candidate, sources: Sources, *, flag: bool) -> Choice:
     """``app-directory``: the folder *chosen*'s module is imported from (``src/``, or
     ``site/`` beside Django's ``manage.py``); ``app`` and ``static`` are relative to it."""
     root = chosen.import_root
@@ -112,6 +242,8 @@ def _app_directory(chosen: Candidate, sources: Sources) -> Choice:
     manage = root / "manage.py"
     if sources.get(manage) is not None:
         why.append(Evidence(what="Django's manage.py", file=manage.as_posix()))
+    if flag:
+        why.append("chosen with --app-directory")
     return Choice(key="app-directory", value=root.as_posix(), why=tuple(why))
 
 
@@ -136,51 +268,93 @@ def _within(static: StaticFolder, root: PurePosixPath, settings: str | None) -> 
     return replace(static, dir=folder.relative_to(root).as_posix(), command=command)
 
 
+@dataclass(frozen=True, kw_only=True)
+class _LockResult:
+    locks: tuple[Lock, ...]  # those read, for the Python they allow
+    choice: Choice | None
+    notes: tuple[str, ...]
+    #: No lock yet: what 'containerize lock' makes one from (its arguments).
+    lock_input: tuple[str, ...] = ()
+    unlocked: tuple[PurePosixPath, ...] = ()  # requirements files without hashes
+
+
 def _lock(
-    project: ProjectMetadata, project_dir: Path, wanted: str | None
-) -> tuple[Lock | None, Choice | None, list[str]]:
-    """The project's lock: *wanted*, else the one lock file beside ``pyproject.toml``."""
-    if wanted is not None:
-        path = project_dir / wanted
-        if not path.resolve().is_relative_to(project_dir.resolve()):
+    project: ProjectMetadata,
+    project_dir: Path,
+    wanted: str | Sequence[str] | None,
+    *,
+    app_folder: PurePosixPath,
+) -> _LockResult:
+    """The project's lock: *wanted*, else what :mod:`containerize.init.locks` finds."""
+    if isinstance(wanted, str):
+        wanted = [wanted]
+    if wanted:
+        files = [_inside(name, project_dir) for name in wanted]
+        found = locks.LockFinding(files=tuple(files), why=("chosen with --lock",))
+        if all(file.suffix == ".txt" for file in files):
+            found = replace(found, **_hashed(project_dir, files))
+        elif len(files) > 1:
             raise ConfigError(
-                f"--lock {wanted}: not a file inside the project ({project_dir})",
-                hint="name the lock file relative to pyproject.toml",
+                f"--lock {' --lock '.join(wanted)}: only requirements files (.txt) make a "
+                "lock together",
+                hint="give one lock file, or several requirements files",
             )
-        why: tuple[Evidence | str, ...] = ("chosen with --lock",)
     else:
-        found = [name for name in LOCK_FILES if (project_dir / name).is_file()]
-        if len(found) > 1:
-            raise ConfigError(
-                f"{project_dir}: more than one lock file ({', '.join(found)}); which one "
-                "describes the image?",
-                hint=f"choose one: containerize init --lock {found[0]}",
-            )
-        if not found and (project_dir / REQUIREMENTS_FILE).is_file():
-            found = [REQUIREMENTS_FILE]
-        if not found:
-            looked = ", ".join([*LOCK_FILES, REQUIREMENTS_FILE])
-            return (
-                None,
-                None,
-                [
-                    f"lock: not set: no lock file in {project_dir} (looked for {looked}); "
-                    "create one ('poetry lock', 'uv lock', 'pip-compile --generate-hashes') "
-                    "before building"
-                ],
-            )
-        path = project_dir / found[0]
-        why = ("the only lock file beside pyproject.toml",)
-    lock = read_lock(path)
-    relative = Path(os.path.relpath(path, project_dir)).as_posix()
-    notes = []
-    try:
-        check_fresh(lock, project)
-    except LockError as exc:
-        notes.append(f"lock: {exc.message}; {exc.hint}" if exc.hint else f"lock: {exc.message}")
+        found = locks.find(
+            project_dir, declares_dependencies=bool(project.dependencies), app_folder=app_folder
+        )
+    notes = list(found.notes)
+    if not found.files or not found.hashed:
+        return _LockResult(
+            locks=(),
+            choice=None,
+            notes=tuple(notes),
+            lock_input=found.lock_input,
+            unlocked=found.files,
+        )
+    read: list[Lock] = []
+    described: list[Evidence | str] = []
+    for file in found.files:
+        path = project_dir / file
+        try:
+            fmt = detect_format(path)
+        except LockError:
+            described.append(Evidence(what="a lock file", file=file.as_posix()))
+            continue  # a format this containerize's readers do not know yet
+        lock = read_lock(path)
+        read.append(lock)
+        described.append(Evidence(what=_FORMATS.get(fmt, fmt), file=file.as_posix()))
+    if len(read) == 1 and len(found.files) == 1:
+        try:
+            check_fresh(read[0], project)
+        except LockError as exc:
+            notes.append(f"lock: {exc.message}; {exc.hint}" if exc.hint else f"lock: {exc.message}")
+    names = [file.as_posix() for file in found.files]
     choice = Choice(
         key="lock",
-        value=relative,
-        why=(Evidence(what=_FORMATS.get(lock.format, lock.format), file=relative), *why),
+        value=names[0] if len(names) == 1 else names,
+        why=(*described, *found.why),
     )
-    return lock, choice, notes
+    return _LockResult(locks=tuple(read), choice=choice, notes=tuple(notes))
+
+
+def _lock_command(inputs: Sequence[str]) -> str:
+    """``containerize lock`` with its inputs named, as a shell reads it."""
+    return shlex.join(["containerize", "lock", *inputs])
+
+
+def _inside(name: str, project_dir: Path) -> PurePosixPath:
+    """``--lock NAME`` as a project-relative path."""
+    path = project_dir / name
+    if not path.resolve().is_relative_to(project_dir.resolve()):
+        raise ConfigError(
+            f"--lock {name}: not a file inside the project ({project_dir})",
+            hint="name the lock file relative to the project's folder",
+        )
+    return PurePosixPath(Path(os.path.relpath(path, project_dir)).as_posix())
+
+
+def _hashed(project_dir: Path, files: list[PurePosixPath]) -> dict[str, Any]:
+    """For ``--lock FILE.txt``: whether the files pin with hashes, with the note if not."""
+    found = locks.find_set(project_dir, files)
+    return {"hashed": found.hashed, "notes": found.notes, "lock_input": found.lock_input}

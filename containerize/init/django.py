@@ -14,7 +14,7 @@ from __future__ import annotations
 import ast
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -49,6 +49,10 @@ class DjangoSite:
     static: StaticFolder | None
     allowed_hosts: tuple[tuple[str, ...], Evidence] | None
     notes: tuple[str, ...]
+    #: The settings module's file, and the files it star-imports, when found.
+    files: tuple[SourceFile, ...] = ()
+    #: Module-level settings by name, as written (``LOGIN_URL``, ``ROOT_URLCONF``).
+    values: dict[str, ast.expr] = field(default_factory=dict, compare=False)
 
 
 def candidates(sources: Sources) -> Iterator[Candidate]:
@@ -101,7 +105,18 @@ def site(app: Candidate, sources: Sources) -> DjangoSite | None:
     notes: list[str] = []
     static = _static(settings, name, settings_file, sources, notes)
     hosts = _allowed_hosts(settings, notes)
-    return DjangoSite(settings=name, static=static, allowed_hosts=hosts, notes=tuple(notes))
+    files = {settings_file.path: settings_file}
+    for setting in settings.values():
+        if setting is not None:
+            files.setdefault(setting.source.path, setting.source)
+    return DjangoSite(
+        settings=name,
+        static=static,
+        allowed_hosts=hosts,
+        notes=tuple(notes),
+        files=tuple(files.values()),
+        values={k: v.value for k, v in settings.items() if v is not None},
+    )
 
 
 def _settings_module(source: SourceFile) -> tuple[str, Evidence] | None:

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 from dataclasses import dataclass
 from typing import Any
+
+#: Source quoted in evidence is cut at this length.
+QUOTE_LENGTH = 80
+
+
+def quote(text: str, node: ast.AST) -> str:
+    """*node*'s source as written in *text* (one line, shortened), for evidence."""
+    segment = ast.get_source_segment(text, node) or ast.unparse(node)
+    segment = " ".join(segment.split())
+    return segment if len(segment) <= QUOTE_LENGTH else segment[: QUOTE_LENGTH - 3] + "..."
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,6 +37,8 @@ class Choice:
     key: str
     value: Any  # a TOML value: a string, a list of strings, a table of them
     why: tuple[Evidence | str, ...]
+    #: Written above the key in the table (a table's value: at its head).
+    comment: str | None = None
 
     def reason(self) -> str:
         return "; ".join(str(item) for item in self.why)

@@ -1,18 +1,27 @@
 """The Python a project runs on, and a base image that has it.
 
-Every constraint the project records is read: ``requires-python`` (or Poetry's
-``python``) in ``pyproject.toml``, the lock's own (``poetry.lock``'s
-``python-versions``, ``uv.lock``'s and ``pylock.toml``'s ``requires-python``), and the
-Python a requirements file was compiled for (pip-compile and ``uv pip compile`` say so
-in its header: its markers were evaluated for that version only). Among the versions
-with a known base image, the default image's Python wins when the project allows it,
-so the image stays the one containerize is tested with; else the nearest newer one.
+Two kinds of evidence are read. Constraints, which every choice must satisfy:
+``requires-python`` (or Poetry's ``python``) in ``pyproject.toml``, the lock's own
+(``poetry.lock``'s ``python-versions``, ``uv.lock``'s and ``pylock.toml``'s
+``requires-python``), each locked package's ``requires-python`` where the lock records
+it (the index's ``data-requires-python``: Django 6 needs 3.12), and the Python a
+requirements file was compiled for (pip-compile and ``uv pip compile`` say so in its
+header). And statements of the one Python the project runs on: ``.python-version``,
+``runtime.txt`` (``python-3.12.4``), the ``Pipfile``'s ``[requires] python_version``, and
+``FROM python:3.X`` in the project's own Dockerfile.
+
+The newest stated Python that satisfies every constraint wins (several that disagree
+are reported). Without one, among the versions with a known base image the default
+image's Python wins when the project allows it, so the image stays the one
+containerize is tested with; else the nearest newer one.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from packaging.specifiers import SpecifierSet
@@ -42,6 +51,9 @@ class PythonChoice:
     version: tuple[int, int]
     base_image: str
     why: tuple[Evidence | str, ...]
+    notes: tuple[str, ...] = ()
+    #: What every constraint allows together, for naming the bases that fit.
+    allowed: SpecifierSet = field(default_factory=SpecifierSet)
 
     @property
     def text(self) -> str:
@@ -58,7 +70,19 @@ class PythonChoice:
                     f"'{suite.build_command}' builds {suite.local_ref} (Python {self.text}) "
                     "from Debian's packages"
                 )
-        return None
+        fitting = [s for s in bases.fitting(self.allowed).local if s.python != self.version]
+        other = (
+            "; of those, "
+            + ", ".join(f"{s.local_ref} ('{s.build_command}')" for s in fitting)
+            + " fits the project too"
+            if fitting
+            else "; none of those fits the project"
+        )
+        return (
+            f"base-image: where {self.base_image} cannot be pulled, no base containerize "
+            f"builds here has Python {self.text}: 'containerize base-image' builds "
+            f"{bases.known_text()}{other}"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,11 +91,34 @@ class _Constraint:
     evidence: Evidence
 
 
-def choose(project: ProjectMetadata, lock: Lock | None, project_dir: Path) -> PythonChoice:
-    """The Python for the image, from the project's and the lock's constraints."""
-    constraints = _constraints(project, lock, project_dir)
+@dataclass(frozen=True, kw_only=True)
+class _Stated:
+    version: tuple[int, int]
+    evidence: Evidence
+
+
+def choose(
+    project: ProjectMetadata,
+    locks: Sequence[Lock],
+    project_dir: Path,
+    *,
+    lock_pending: bool = False,
+    unlocked: Sequence[Path] = (),
+) -> PythonChoice:
+    """The Python for the image, from the project's and the locks' evidence.
+
+    *lock_pending*: the project has no lock yet ('containerize lock' makes it), so
+    the pins' own needs are not known. *unlocked*: requirements files without hashes
+    that 'containerize lock' will resolve again; the Python their header says they
+    were compiled for counts as stated, not as a constraint.
+    """
+    constraints = _constraints(project, locks, project_dir)
+    combined = SpecifierSet()
+    for constraint in constraints:
+        combined &= constraint.specifier
     allowed = [v for v in BASE_IMAGES if all(bases.allows(c.specifier, v) for c in constraints)]
     why: list[Evidence | str] = [c.evidence for c in constraints]
+    notes: list[str] = []
     if not allowed:
         known = ", ".join(f"{major}.{minor}" for major, minor in BASE_IMAGES)
         raise ConfigError(
@@ -81,20 +128,149 @@ def choose(project: ProjectMetadata, lock: Lock | None, project_dir: Path) -> Py
             hint="set base-image (and python-version) in [tool.containerize] by hand to an "
             "image with a Python the project allows",
         )
-    if DEFAULT_PYTHON in allowed:
+    stated = _stated(project_dir)
+    for path in unlocked:
+        compiled = _compiled_for(path)
+        if compiled is not None:
+            version, line = compiled
+            what = f"compiled for Python {_text(version)}"
+            file = _relative(path, project_dir)
+            stated.append(
+                _Stated(version=version, evidence=Evidence(what=what, file=file, line=line))
+            )
+    versions = sorted({s.version for s in stated})
+    fit = [v for v in versions if v in allowed]
+    if len(versions) > 1:
+        listed = ", ".join(
+            f"{_text(s.version)} ({s.evidence.file}:{s.evidence.line})" for s in stated
+        )
+        notes.append(
+            f"python: the project states several Pythons: {listed}; "
+            + (f"{_text(fit[-1])} is the newest that fits" if fit else "none of them fits")
+        )
+    for version in versions:
+        if version not in fit:
+            where = ", ".join(
+                f"{s.evidence.file}:{s.evidence.line}" for s in stated if s.version == version
+            )
+            reason = (
+                "no base image containerize knows has it ("
+                + ", ".join(_text(v) for v in BASE_IMAGES)
+                + "); set base-image by hand to one that does"
+                if version not in BASE_IMAGES
+                else "it does not satisfy " + "; ".join(str(c.evidence) for c in constraints)
+            )
+            notes.append(f"python: {_text(version)} ({where}) is not used: {reason}")
+    if fit:
+        version = fit[-1]
+        why.extend(s.evidence for s in stated if s.version == version)
+    elif DEFAULT_PYTHON in allowed:
         version = DEFAULT_PYTHON
         why.append(f"{_text(version)}: the default base image's Python")
     else:
         newer = [v for v in allowed if v > DEFAULT_PYTHON]
         version = newer[0] if newer else allowed[-1]
         why.append(f"{_text(version)}: the nearest to {_text(DEFAULT_PYTHON)} that fits")
-    if not constraints:
-        why.insert(0, "nothing in the project constrains the Python version")
-    return PythonChoice(version=version, base_image=BASE_IMAGES[version], why=tuple(why))
+    if not constraints and not stated:
+        why.insert(0, "nothing in the project states or constrains the Python version")
+        if lock_pending:
+            notes.append(
+                "python: nothing in the project states it; the pins' own needs (their "
+                "Requires-Python) are known from the lock after 'containerize lock': run "
+                "'containerize init --force' then to check this choice"
+            )
+    return PythonChoice(
+        version=version,
+        base_image=BASE_IMAGES[version],
+        why=tuple(why),
+        notes=tuple(notes),
+        allowed=combined,
+    )
+
+
+# --- where the project states its Python ----------------------------------------
+
+_VERSION = re.compile(r"(?:python-?)?(3)\.(\d+)(?:\.\d+)?")
+_FROM = re.compile(r"^\s*FROM\s+(?:--platform=\S+\s+)?(?:\S*/)?python:(3)\.(\d+)\b", re.I)
+
+
+def _stated(project_dir: Path) -> list[_Stated]:
+    """Every place the project names the one Python it runs on."""
+    found: list[_Stated] = []
+    for name in (".python-version", "runtime.txt"):
+        line = _first_line(project_dir / name)
+        if line is None:
+            continue
+        number, text = line
+        match = _VERSION.fullmatch(text)
+        if match:
+            version = (int(match[1]), int(match[2]))
+            found.append(
+                _Stated(version=version, evidence=Evidence(what=text, file=name, line=number))
+            )
+    pipfile = project_dir / "Pipfile"
+    if pipfile.is_file():
+        try:
+            data = tomllib.loads(pipfile.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            data = {}
+        requires = data.get("requires")
+        if isinstance(requires, dict):
+            for key in ("python_version", "python_full_version"):
+                value = requires.get(key)
+                match = _VERSION.fullmatch(value) if isinstance(value, str) else None
+                if match:
+                    found.append(
+                        _Stated(
+                            version=(int(match[1]), int(match[2])),
+                            evidence=Evidence(
+                                what=f'{key} = "{value}"',
+                                file="Pipfile",
+                                line=_line(pipfile, key, after="[requires]"),
+                            ),
+                        )
+                    )
+                    break
+    for dockerfile in sorted(
+        {
+            *project_dir.glob("Dockerfile*"),
+            *project_dir.glob("Containerfile*"),
+            *project_dir.glob("docker/Dockerfile*"),
+        }
+    ):
+        try:
+            lines = dockerfile.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            continue
+        name = dockerfile.relative_to(project_dir).as_posix()
+        for number, text in enumerate(lines, start=1):
+            match = _FROM.match(text)
+            if match:
+                found.append(
+                    _Stated(
+                        version=(int(match[1]), int(match[2])),
+                        evidence=Evidence(what=text.strip(), file=name, line=number),
+                    )
+                )
+                break  # the first stage's: later ones usually copy from it
+    return found
+
+
+def _first_line(path: Path) -> tuple[int, str] | None:
+    """The first line of *path* that is not blank or a comment."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for number, line in enumerate(lines, start=1):
+        text = line.split("#")[0].strip()
+        if text:
+            return number, text
+    return None
 
 
 def _constraints(
-    project: ProjectMetadata, lock: Lock | None, project_dir: Path
+    project: ProjectMetadata, locks: Sequence[Lock], project_dir: Path
 ) -> list[_Constraint]:
     found: list[_Constraint] = []
     if project.requires_python is not None:
@@ -110,8 +286,13 @@ def _constraints(
                 ),
             )
         )
-    if lock is None:
-        return found
+    for lock in locks:
+        found.extend(_lock_constraints(lock, project_dir))
+    return found
+
+
+def _lock_constraints(lock: Lock, project_dir: Path) -> list[_Constraint]:
+    found: list[_Constraint] = []
     lock_file = _relative(lock.path, project_dir)
     if lock.requires_python is not None:
         key, after = (
@@ -133,7 +314,24 @@ def _constraints(
                 ),
             )
         )
-    compiled = _compiled_for(lock)
+    # A package's own Requires-Python (as the index gave it) that rules out a Python
+    # the lock's own constraint leaves in: Django 6 locked for '>=3.10'.
+    for package in lock.packages:
+        needs = package.requires_python
+        if needs is None or package.marker is not None:
+            continue
+        if all(bases.allows(needs, v) for v in BASE_IMAGES if _allowed_by(found, v)):
+            continue
+        found.append(
+            _Constraint(
+                specifier=needs,
+                evidence=Evidence(
+                    what=f"{package.name} {package.version} requires Python {needs}",
+                    file=lock_file,
+                ),
+            )
+        )
+    compiled = _compiled_for(lock.path) if lock.format == "requirements" else None
     if compiled is not None:
         version, line = compiled
         found.append(
@@ -147,6 +345,10 @@ def _constraints(
     return found
 
 
+def _allowed_by(constraints: list[_Constraint], version: tuple[int, int]) -> bool:
+    return all(bases.allows(c.specifier, version) for c in constraints)
+
+
 def _evidence(path: Path, name: str, line: int | None, otherwise: str) -> Evidence:
     """The line itself (``requires-python = ">=3.11"``) when it can be found."""
     text = otherwise
@@ -155,12 +357,10 @@ def _evidence(path: Path, name: str, line: int | None, otherwise: str) -> Eviden
     return Evidence(what=text, file=name, line=line)
 
 
-def _compiled_for(lock: Lock) -> tuple[tuple[int, int], int] | None:
+def _compiled_for(path: Path) -> tuple[tuple[int, int], int] | None:
     """The Python a requirements file's header says it was compiled for."""
-    if lock.format != "requirements":
-        return None
     try:
-        lines = lock.path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError):
         return None
     for number, line in enumerate(lines, start=1):

@@ -14,6 +14,7 @@ import ast
 import fnmatch
 import keyword
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +31,16 @@ MAX_BYTES = 1_000_000
 #: Besides the image's default excludes: installed packages, front-end dependencies.
 _SKIPPED_FOLDERS = (*DEFAULT_EXCLUDES, "site-packages", "node_modules", "__pypackages__", ".*")
 ROOT = PurePosixPath(".")
+
+#: Words in a file's name or folder that mean it is not what production installs.
+DEV_WORDS = frozenset(
+    {
+        "dev", "devel", "develop", "development", "test", "tests", "testing", "lint",
+        "linting", "docs", "doc", "documentation", "ci", "local", "typing", "mypy", "style",
+        "format", "tox", "bench", "debug", "qa", "check", "checks", "pre-commit", "precommit",
+        "coverage", "tools",
+    }
+)  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,6 +132,15 @@ class Sources:
         return SourceFile(path=path, text=text, tree=tree, import_root=root, module=module)
 
 
+def dev_word(path: PurePosixPath) -> str | None:
+    """The word in *path*'s name (or folder) that names a development set, if any."""
+    words = re.split(r"[-_.\s/]+", path.with_suffix("").as_posix().lower())
+    for word in words:
+        if word in DEV_WORDS:
+            return word
+    return None
+
+
 def module_name(project_dir: Path, path: PurePosixPath) -> tuple[PurePosixPath, str | None]:
     """(import root, dotted module name) of the file at *path*, as Python imports it."""
     stem = path.name.removesuffix(".py")
@@ -161,12 +181,15 @@ def _walk(project_dir: Path) -> tuple[tuple[PurePosixPath, ...], bool]:
 
 
 def top_level(tree: ast.Module) -> Iterator[ast.stmt]:
-    """The statements that run when a module is imported, through ``if``/``try``/``with``."""
+    """The statements that may run when a module is imported, through ``if``/``try``/
+    ``with``; never the body of ``if __name__ == "__main__":``, which an import skips."""
     pending = list(tree.body)
     while pending:
         statement = pending.pop(0)
         yield statement
-        if isinstance(statement, ast.If | ast.With):
+        if isinstance(statement, ast.If) and is_main_guard(statement.test):
+            pending[:0] = statement.orelse
+        elif isinstance(statement, ast.If | ast.With):
             pending[:0] = [*statement.body, *getattr(statement, "orelse", [])]
         elif isinstance(statement, ast.Try):
             pending[:0] = [
@@ -175,6 +198,141 @@ def top_level(tree: ast.Module) -> Iterator[ast.stmt]:
                 *statement.orelse,
                 *statement.finalbody,
             ]
+
+
+def is_main_guard(test: ast.expr) -> bool:
+    """``__name__ == "__main__"`` (either way round): true only when run as a script."""
+    if not isinstance(test, ast.Compare) or len(test.ops) != 1:
+        return False
+    if not isinstance(test.ops[0], ast.Eq):
+        return False
+    sides = [test.left, test.comparators[0]]
+    return any(isinstance(s, ast.Name) and s.id == "__name__" for s in sides) and any(
+        isinstance(s, ast.Constant) and s.value == "__main__" for s in sides
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Binding:
+    """A name a module binds, what to, and in which statement."""
+
+    name: str
+    value: ast.AST
+    statement: ast.stmt
+
+
+def import_bindings(tree: ast.Module) -> list[Binding]:
+    """The module-level names every import of *tree* binds, in source order.
+
+    A name bound in one branch only (an ``if`` whose test is known only at run time,
+    a ``try`` body without the same name in each handler, ``if __name__ ==
+    "__main__":``) may be unbound after the import, so it is not here; a branch
+    that raises does not count against the others.
+    """
+    return _sure(tree.body)
+
+
+def _sure(body: list[ast.stmt]) -> list[Binding]:
+    found: list[Binding] = []
+    for statement in body:
+        if isinstance(statement, ast.If):
+            truth = _truth(statement.test)
+            if truth is True:
+                found += _sure(statement.body)
+            elif truth is False:
+                found += _sure(statement.orelse)
+            else:
+                found += _common([statement.body, statement.orelse])
+        elif isinstance(statement, ast.With):
+            found += _sure(statement.body)
+        elif isinstance(statement, ast.Try):
+            # The body may stop at any statement; what follows runs on every path that
+            # got through: the body and else, or one of the handlers.
+            found += _common(
+                [[*statement.body, *statement.orelse], *(h.body for h in statement.handlers)]
+            )
+            found += _sure(statement.finalbody)
+        else:
+            found += [
+                Binding(name=name, value=value, statement=statement)
+                for name, value in bindings(statement)
+            ]
+    return found
+
+
+def conditional_bindings(tree: ast.Module) -> list[tuple[Binding, str]]:
+    """Module-level bindings that an import may skip, each with why (for notes)."""
+    sure = {b.name for b in import_bindings(tree)}
+    found: list[tuple[Binding, str]] = []
+
+    def visit(body: list[ast.stmt], why: str | None) -> None:
+        for statement in body:
+            if isinstance(statement, ast.If):
+                guard = is_main_guard(statement.test)
+                line = statement.lineno
+                inner = (
+                    f'only under if __name__ == "__main__": (line {line}), which an import '
+                    "does not run"
+                    if guard
+                    else f"only when {ast.unparse(statement.test)} (line {line}) at import"
+                )
+                visit(statement.body, why or inner)
+                visit(
+                    statement.orelse, why or (None if guard else f"only in the else of line {line}")
+                )
+            elif isinstance(statement, ast.With):
+                visit(statement.body, why)
+            elif isinstance(statement, ast.Try):
+                line = statement.lineno
+                visit(statement.body, why or f"in a try block (line {line}) that may fail first")
+                for handler in statement.handlers:
+                    visit(handler.body, why or f"only when the try of line {line} fails")
+                visit(statement.orelse, why or f"only when the try of line {line} succeeds")
+                visit(statement.finalbody, why)
+            elif why is not None:
+                found.extend(
+                    (Binding(name=name, value=value, statement=statement), why)
+                    for name, value in bindings(statement)
+                    if name not in sure
+                )
+
+    visit(tree.body, None)
+    return found
+
+
+def _common(branches: list[list[ast.stmt]]) -> list[Binding]:
+    """The bindings every branch that carries on makes (those of the first)."""
+    going = [b for b in branches if not _stops(b)]
+    if not going:
+        return []
+    each = [_sure(branch) for branch in going]
+    names = set.intersection(*({b.name for b in found} for found in each))
+    return [b for b in each[0] if b.name in names]
+
+
+def _stops(body: list[ast.stmt]) -> bool:
+    """Whether *body* ends by raising (``raise``, ``sys.exit(...)``)."""
+    if not body:
+        return False
+    last = body[-1]
+    if isinstance(last, ast.Raise):
+        return True
+    return (
+        isinstance(last, ast.Expr)
+        and isinstance(last.value, ast.Call)
+        and ast.unparse(last.value.func) in ("sys.exit", "exit", "SystemExit")
+    )
+
+
+def _truth(test: ast.expr) -> bool | None:
+    """What *test* is when the module is imported, when that is known without running it."""
+    if is_main_guard(test):
+        return False
+    if isinstance(test, ast.Constant):
+        return bool(test.value)
+    if ast.unparse(test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+        return False
+    return None
 
 
 def bindings(statement: ast.stmt) -> Iterator[tuple[str, ast.AST]]:

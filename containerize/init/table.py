@@ -34,9 +34,13 @@ ORDER = (
     "base-image",
     "python-version",
     "allowed-hosts",
+    "healthcheck-path",
     "static",
     "env",
+    "test",
 )
+#: Keys written as a table of their own (``[tool.containerize.test]``), after the rest.
+_SUBTABLES = frozenset({"test"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,8 +105,8 @@ def check(project_dir: Path, edit: Edit, *, path: Path) -> config.Config:
 
 
 def write(path: Path, text: str) -> None:
-    """Replace *path* with *text* atomically, keeping its permissions."""
-    mode = path.stat().st_mode & 0o7777
+    """Replace (or create) *path* with *text* atomically, keeping its permissions."""
+    mode = path.stat().st_mode & 0o7777 if path.exists() else 0o644
     with replacing_file(path) as tmp:
         tmp.write_bytes(text.encode("utf-8"))
         os.chmod(tmp, mode)
@@ -111,6 +115,17 @@ def write(path: Path, text: str) -> None:
 def _table(choices: Sequence[Choice]) -> TomlTable:
     table = tomlkit.table()
     for choice in sorted(choices, key=lambda c: ORDER.index(c.key)):
+        if choice.key in _SUBTABLES and isinstance(choice.value, dict):
+            sub = tomlkit.table()
+            for line in (choice.comment or "").splitlines():
+                sub.add(tomlkit.comment(line))
+            for key, value in choice.value.items():
+                sub.add(key, _item(value))
+            table.add(choice.key, sub)
+            continue
+        if choice.comment:
+            for line in choice.comment.splitlines():
+                table.add(tomlkit.comment(line))
         table.add(choice.key, _item(choice.value))
     return table
 

@@ -1,9 +1,14 @@
 """``containerize init`` writes a table that builds: the Flask fixture (an application
-factory, a uv lock, static files) without its table, given to init, then built by the
-real engine (linux/amd64, Gunicorn) and served by a real container. The Django site
+factory, a uv lock, static files, and a run.py that makes an app only under
+``__main__``) without its table, given to init, then built by the real engine
+(linux/amd64, Gunicorn) and served by a real container. The Django site
 in a subfolder: init's table makes the very Dockerfile and build context of the
 fixture's own table, which this run builds for both platforms and serves
 (test_projects.py), so it is built once.
+
+The Pyramid project is taken as found (no table, pins without hashes): init, then
+the lock command init names, then the build; so is the pipenv one (no
+pyproject.toml): init, then the build.
 
 The only value overridden is the base image, through ``CONTAINERIZE_BASE_IMAGE`` as a
 user would: init names the official ``python:3.11-slim-bookworm``, which this machine
@@ -12,6 +17,7 @@ cannot pull, and the loopback registry's Debian image has the same Python.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
@@ -63,8 +69,16 @@ def test_flask_factory(
 ) -> None:
     project = make_project("flask-app")
     strip_table(project)
+    # The development server's script binds an app only when run: importing it gives
+    # none, so init proposes the factory it calls, which imports.
+    (project / "run.py").write_text(
+        "from flaskr import create_app\n\n"
+        'if __name__ == "__main__":\n    app = create_app()\n    app.run(debug=True)\n'
+    )
     assert cli.main(["--project", str(project), "init"]) == 0, capsys.readouterr().err
-    assert 'app = "flaskr:create_app()"' in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert 'app = "flaskr:create_app()"' in out
+    assert "note: app: run:app is not a candidate" in out
 
     with served(project, base_image) as container:
         page = containers.get(container, "/", timeout=120)
@@ -110,3 +124,44 @@ def test_django_site_in_a_subfolder(
     assert "WORKDIR /app/site" in made_plan.dockerfile
     assert made_plan.dockerfile == hand_plan.dockerfile
     assert made_plan.plan.context_files() == hand_plan.plan.context_files()
+
+
+def test_a_pyramid_project_as_found_then_locked(
+    make_project: Callable[[str], Path], base_image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """fixtures/pyramid-ini as found: init chooses production.ini and names the next
+    step, 'containerize lock requirements/main.txt' (pip-compile output without
+    hashes); run as printed, it makes the pylock.toml the build installs from."""
+    project = make_project("pyramid-ini")
+    assert cli.main(["--project", str(project), "init"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out.splitlines()
+    assert "app = \"production.ini\"  # Paste Deploy application 'main' (production.ini:5)" in out
+    steps = [line.removeprefix("next: ").strip("'") for line in out if line.startswith("next: ")]
+    assert steps == ["containerize lock requirements/main.txt", "containerize build --dry-run"]
+    command = shlex.split(steps[0])
+    assert cli.main(["--project", str(project), *command[1:]]) == 0, capsys.readouterr().err
+    assert (project / "pylock.toml").is_file()
+
+    with served(project, base_image) as container:
+        page = containers.get(container, "/", timeout=120)
+        assert page.status == 200
+        assert page.body == b"<h1>Hello from Pyramid</h1>"
+        health = containers.get(container, "/health", timeout=30)  # healthcheck-path
+        assert (health.status, health.body) == (200, b"ok")
+
+
+def test_a_django_project_locked_with_pipenv_as_found(
+    make_project: Callable[[str], Path], base_image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """fixtures/django-pipenv has no pyproject.toml: init makes one holding its table
+    (the Pipfile.lock, static files collected, the /health route), which builds."""
+    project = make_project("django-pipenv")
+    assert cli.main(["--project", str(project), "init"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert f"created {project / 'pyproject.toml'} with [tool.containerize] only" in out
+
+    with served(project, base_image) as container:
+        health = containers.get(container, "/health", timeout=120)
+        assert health.status == 200
+        css = containers.get(container, "/static/bookshelf/shelf.css", timeout=30)
+        assert css.body == (project / "bookshelf/static/bookshelf/shelf.css").read_bytes()

@@ -612,7 +612,6 @@ def test_tool_tables_spread_over_the_file(flask_factory: Path) -> None:
 @pytest.mark.parametrize(
     ("files", "message"),
     [
-        ({}, "no pyproject.toml in"),
         ({"pyproject.toml": "[project\nname = 'x'\n"}, "not valid TOML"),
         (
             {"pyproject.toml": 'tool = { ruff = { line-length = 100 } }\n[project]\nname = "x"\n'},
@@ -646,6 +645,19 @@ def test_a_table_that_would_not_load_is_not_written(
     assert pyproject.read_text() == original
 
 
+def test_a_project_without_a_name_is_named_for_its_folder(
+    flask_factory: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No [project] name: the table is checked as the build names the project, from
+    its folder, and written."""
+    pyproject = flask_factory / "pyproject.toml"
+    original = PYPROJECT.replace('name = "site"   # odd  spacing, kept too\n', "")
+    pyproject.write_text(original)
+    assert init(flask_factory) == 0, capsys.readouterr().err
+    assert pyproject.read_text().startswith(original)
+    assert table(flask_factory)["app"] == "flaskr:create_app()"
+
+
 def test_locks(flask_factory: Path, capsys: pytest.CaptureFixture[str]) -> None:
     fixtures = Path(__file__).parents[2] / "fixtures"
     shutil.copy(fixtures / "flask-app/uv.lock", flask_factory)
@@ -668,18 +680,38 @@ def test_locks(flask_factory: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "not a file inside the project" in capsys.readouterr().err
 
 
-def test_an_unhashed_requirements_file_says_how_to_hash_it(
+def test_an_unhashed_requirements_file_is_locked_next(
     flask_factory: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (flask_factory / "requirements.txt").write_text("flask==3.1.0\n")
-    assert init(flask_factory) == 3
-    assert "--generate-hashes" in capsys.readouterr().err
+    """Pins without hashes are no lock: lock stays unset and 'containerize lock' is the
+    next step, before the build."""
+    (flask_factory / "requirements.txt").write_text("# pinned by hand\nflask==3.1.0\n")
+    assert init(flask_factory) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "lock" not in table(flask_factory)
+    assert (
+        "note: lock: not set: requirements.txt pin without hashes (flask==3.1.0, "
+        "requirements.txt:2), so they are no lock; 'containerize lock' makes a hashed lock "
+        "of them"
+    ) in out.splitlines()
+    assert out.splitlines()[-2:] == [
+        "next: 'containerize lock requirements.txt'",
+        "next: 'containerize build --dry-run'",
+    ]
+
+    assert init(flask_factory, "--force", "--lock", "requirements.txt") == 0
+    out = capsys.readouterr().out
+    assert "lock" not in table(flask_factory)
+    assert "next: 'containerize lock requirements.txt'" in out
 
 
 def test_no_lock_is_a_note(flask_factory: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (flask_factory / "requirements.txt").unlink()
     assert init(flask_factory) == 0
-    assert "note: lock: not set: no lock file" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "note: lock: not set: no lock file" in out
+    assert "'containerize lock' makes one from pyproject.toml's dependencies" in out
+    assert "next: 'containerize lock pyproject.toml'" in out
     assert "lock" not in table(flask_factory)
 
 
@@ -803,20 +835,28 @@ def test_sources_name_modules_as_python_imports_them(tmp_path: Path) -> None:
             "'containerize base-image' builds "
             "127.0.0.1:5000/containerize/python:3.11-bookworm (Python 3.11)",
         ),
-        (">=3.12", None),  # no Debian suite containerize builds from ships 3.12
+        (
+            ">=3.12",
+            # No Debian suite containerize builds from ships 3.12: the note says so, and
+            # names the local base that fits the project all the same.
+            "no base containerize builds here has Python 3.12: 'containerize base-image' "
+            "builds bookworm (Python 3.11), trixie (Python 3.13); of those, "
+            "127.0.0.1:5000/containerize/python:3.13-trixie ('containerize base-image "
+            "--python 3.13') fits the project too",
+        ),
     ],
 )
 def test_the_local_base_of_the_chosen_python_is_a_note(
-    flask_factory: Path, constraint: str, local: str | None, capsys: pytest.CaptureFixture[str]
+    flask_factory: Path, constraint: str, local: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (flask_factory / "pyproject.toml").write_text(PYPROJECT.replace(">=3.11", constraint))
     assert init(flask_factory) == 0
     out = capsys.readouterr().out
     notes = [line for line in out.splitlines() if line.startswith("note: base-image:")]
-    if local is None:
-        assert notes == []
+    expected = table(flask_factory)["base-image"]
+    if "no base" in local:
+        assert notes == [f"note: base-image: where {expected} cannot be pulled, {local}"]
     else:
-        expected = table(flask_factory)["base-image"]
         assert notes == [
             f"note: base-image: where {expected} cannot be pulled, {local} from Debian's packages"
         ]

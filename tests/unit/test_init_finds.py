@@ -1,0 +1,989 @@
+"""What ``containerize init`` finds in projects as they come: apps that an import
+defines, apps that share a name, requirements sets in subfolders and the files that
+install them, the Python stated outside ``pyproject.toml``, no ``pyproject.toml`` at
+all, settings read from the environment, and the health-check path. Each project is
+a small tree written here; sources are read, never imported."""
+
+from __future__ import annotations
+
+import ast
+import shlex
+import textwrap
+import tomllib
+from pathlib import Path, PurePosixPath
+
+import pytest
+from test_init import DJANGO_MANAGE, DJANGO_SETTINGS, DJANGO_WSGI, PYPROJECT, REQUIREMENTS
+
+from containerize import cli
+from containerize.init import environment, locks
+from containerize.init.sources import (
+    Sources,
+    conditional_bindings,
+    dev_word,
+    import_bindings,
+)
+
+# A second hashed pin, for sets of several files.
+GUNICORN = """\
+gunicorn==23.0.0 \\
+    --hash=sha256:ec400d38950de4dfd418cff8328b2c8faed0edb0d517d3394e457c317908ca4d
+"""
+FLASK_FACTORY = """\
+from flask import Flask
+
+
+def create_app():
+    app = Flask(__name__)
+    return app
+"""
+
+
+def write(root: Path, files: dict[str, str]) -> Path:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text), newline="")
+    return root
+
+
+def init(project: Path, *args: str) -> int:
+    return cli.main(["--project", str(project), "init", *args])
+
+
+def table(project: Path) -> dict[str, object]:
+    data = tomllib.loads((project / "pyproject.toml").read_text())
+    found: dict[str, object] = data["tool"]["containerize"]
+    return found
+
+
+def printed(out: str, key: str) -> str:
+    """The line init printed for *key*, with its evidence."""
+    return next(line for line in out.splitlines() if line.startswith(f"{key} = "))
+
+
+# --- only what an import defines ---------------------------------------------------
+
+
+def test_an_app_bound_under_main_is_no_candidate_the_factory_is(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """run.py binds app only when run as a script: importing run gives no 'app'. The
+    factory it calls is the app."""
+    project = write(
+        tmp_path / "run-main",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "run.py": """\
+                from portal import create_app
+
+                if __name__ == "__main__":
+                    app = create_app()
+                    app.run(debug=True)
+                """,
+            "portal/__init__.py": FLASK_FACTORY,
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert table(project)["app"] == "portal:create_app()"
+    assert "def create_app() returns a Flask app (portal/__init__.py:4)" in printed(out, "app")
+    assert (
+        "note: app: run:app is not a candidate: app = create_app() (run.py:4) is bound only "
+        'under if __name__ == "__main__": (line 3), which an import does not run, so '
+        "importing the module may not define it"
+    ) in out.splitlines()
+
+
+def test_apps_bound_in_branches_that_may_not_run(tmp_path: Path) -> None:
+    """A binding in one branch only may be missing after the import; one in every
+    branch (or after a branch that raises) is there."""
+    project = write(
+        tmp_path / "branches",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "optional.py": """\
+                import os
+                from flask import Flask
+
+                try:
+                    import sentry_sdk
+                    app = Flask(__name__)
+                except ImportError:
+                    pass
+                """,
+            "everywhere.py": """\
+                import os
+                from flask import Flask
+
+                if os.environ.get("DEBUG"):
+                    application = Flask(__name__, static_folder=None)
+                elif os.environ.get("X"):
+                    raise RuntimeError("X is not supported")
+                else:
+                    application = Flask(__name__)
+                """,
+        },
+    )
+    sources = Sources(project)
+    optional = sources.get(PurePosixPath("optional.py"))
+    everywhere = sources.get(PurePosixPath("everywhere.py"))
+    assert optional is not None
+    assert everywhere is not None
+    assert "app" not in {b.name for b in import_bindings(optional.tree)}
+    [why] = [w for b, w in conditional_bindings(optional.tree) if b.name == "app"]
+    assert why == "in a try block (line 4) that may fail first"
+    assert "application" in {b.name for b in import_bindings(everywhere.tree)}
+    assert init(project) == 0
+    assert table(project)["app"] == "everywhere:application"
+
+
+def test_a_wsgi_py_that_binds_application_in_one_branch_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write(
+        tmp_path / "branch-wsgi",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "wsgi.py": "import os\n\nif os.environ.get('LEGACY'):\n"
+            "    from legacy import application\n",
+        },
+    )
+    assert init(project) == 2
+    err = capsys.readouterr().err
+    assert "no WSGI application found" in err
+    assert "\n  wsgi:application is not a candidate: 'application' (wsgi.py:4)" in err
+    assert init(project, "--app", "wsgi:application", "--dry-run") == 0
+    assert (
+        "note: app: wsgi:application is not a candidate: 'application' (wsgi.py:4) is bound "
+        "only when os.environ.get('LEGACY') (line 3) at import, so importing the file may "
+        "not define it"
+    ) in capsys.readouterr().out.splitlines()
+
+
+def test_type_checking_imports_bind_nothing(tmp_path: Path) -> None:
+    project = write(
+        tmp_path / "typing",
+        {"m.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import x\nimport y\n"},
+    )
+    source = Sources(project).get(PurePosixPath("m.py"))
+    assert source is not None
+    assert [b.name for b in import_bindings(source.tree)] == ["TYPE_CHECKING", "y"]
+
+
+# --- apps that share a name --------------------------------------------------------
+
+
+def _django_in(folder: str) -> dict[str, str]:
+    return {
+        f"{folder}/manage.py": DJANGO_MANAGE,
+        f"{folder}/mysite/__init__.py": "",
+        f"{folder}/mysite/settings.py": DJANGO_SETTINGS,
+        f"{folder}/mysite/wsgi.py": DJANGO_WSGI,
+    }
+
+
+def test_apps_that_share_a_name_are_chosen_by_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Three tutorial steps, each a mysite/wsgi.py: the error lists them by folder, and
+    the hint, run as written, chooses one."""
+    files = {"pyproject.toml": PYPROJECT, "requirements.txt": REQUIREMENTS}
+    for step in ("part1", "part2", "part 3"):
+        files.update(_django_in(step))
+    project = write(tmp_path / "tutorial", files)
+    assert init(project) == 2
+    err = capsys.readouterr().err
+    assert "3 WSGI applications found in 3 folders; which one does the image serve?" in err
+    assert (
+        '  part1/: mysite.wsgi:application (WSGI_APPLICATION = "mysite.wsgi.application" '
+        "(part1/mysite/settings.py:6); 'application' in a wsgi.py (part1/mysite/wsgi.py:7))"
+    ) in err.splitlines()
+    assert "  part 3/: mysite.wsgi:application" in err
+    hint = next(line for line in err.splitlines() if line.strip().startswith("hint:"))
+    assert (
+        hint.strip() == "hint: choose one by its folder: containerize init --app-directory 'part 3'"
+    )
+
+    command = shlex.split(hint.partition("by its folder: ")[2])
+    assert command[:2] == ["containerize", "init"]
+    assert cli.main(["--project", str(project), *command[1:]]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert table(project)["app-directory"] == "part 3"
+    assert table(project)["app"] == "mysite.wsgi:application"
+    assert "chosen with --app-directory" in printed(out, "app-directory")
+    # The others are named with the options that would choose them.
+    assert "; to choose it: containerize init --app-directory part1\n" in out
+
+
+def test_app_directory_that_holds_no_app(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write(
+        tmp_path / "empty-folder",
+        {"pyproject.toml": PYPROJECT, "docs/x.txt": "", **_django_in("site")},
+    )
+    assert init(project, "--app-directory", "docs") == 2
+    assert "--app-directory docs: no WSGI application is imported from that folder" in (
+        capsys.readouterr().err
+    )
+    assert init(project, "--app-directory", "../elsewhere") == 2
+    assert "not a folder inside the project" in capsys.readouterr().err
+
+
+# --- what production installs ------------------------------------------------------
+
+AGGREGATOR = """\
+# Every set, for the dependency bot.
+-r requirements/main.txt
+-r requirements/deploy.txt
+-r requirements/test.txt
+-r requirements/lint.txt
+"""
+
+
+def _sets(tmp_path: Path, **more: str) -> Path:
+    return write(
+        tmp_path / "sets",
+        {
+            "pyproject.toml": PYPROJECT,
+            "app.py": "from flask import Flask\n\napp = Flask(__name__)\n",
+            "requirements.txt": AGGREGATOR,
+            "requirements/main.txt": REQUIREMENTS,
+            "requirements/deploy.txt": GUNICORN,
+            "requirements/test.txt": "-r main.txt\npytest==8.3.4 \\\n    --hash=sha256:"
+            + "0" * 64
+            + "\n",
+            "requirements/lint.txt": "ruff==0.9.0 \\\n    --hash=sha256:" + "1" * 64 + "\n",
+            **more,
+        },
+    )
+
+
+def test_the_production_sets_beat_an_aggregator_of_every_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _sets(tmp_path)
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert table(project)["lock"] == ["requirements/deploy.txt", "requirements/main.txt"]
+    assert (
+        "of 5 requirements files, those not named for development that no other includes "
+        "(requirements/lint.txt, requirements/test.txt left out)"
+    ) in printed(out, "lock")
+    assert (
+        "note: lock: requirements.txt is not chosen: it includes requirements/test.txt, a "
+        "'test' set"
+    ) in out.splitlines()
+
+
+@pytest.mark.parametrize(
+    ("where", "text", "line"),
+    [
+        (
+            "Dockerfile",
+            "FROM python:3.11-slim\nWORKDIR /app\nCOPY requirements requirements\n"
+            "RUN pip install --no-cache-dir \\\n    -r requirements/main.txt \\\n"
+            "    -r requirements/deploy.txt\nCOPY . .\n",
+            4,
+        ),
+        (
+            ".github/workflows/deploy.yml",
+            "jobs:\n  deploy:\n    steps:\n      - run: |\n          python -m pip install "
+            "-r /srv/site/requirements/main.txt -r /srv/site/requirements/deploy.txt\n",
+            5,
+        ),
+        (
+            ".gitlab-ci.yml",
+            "deploy:\n  script:\n    - uv pip install --system --requirement=requirements/main.txt"
+            " -r requirements/deploy.txt && ./deploy.sh\n",
+            3,
+        ),
+    ],
+)
+def test_the_set_the_deployment_installs_is_chosen(
+    tmp_path: Path, where: str, text: str, line: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _sets(tmp_path, **{where: text})
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert table(project)["lock"] == ["requirements/main.txt", "requirements/deploy.txt"]
+    assert f"({where}:{line})" in printed(out, "lock")
+
+
+def test_a_deployment_file_beats_ci_and_test_sets_are_left_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _sets(
+        tmp_path,
+        **{
+            ".github/workflows/test.yml": "steps:\n  - run: pip install -r requirements/main.txt"
+            " -r requirements/test.txt\n",
+        },
+    )
+    assert init(project) == 0
+    out = capsys.readouterr().out
+    assert table(project)["lock"] == "requirements/main.txt"
+    assert "requirements/test.txt left out: a 'test' set (.github/workflows/test.yml:2)" in printed(
+        out, "lock"
+    )
+
+    write(project, {"Procfile": "release: pip install -r requirements/deploy.txt\n"})
+    assert init(project, "--force") == 0
+    assert table(project)["lock"] == "requirements/deploy.txt"
+
+
+def test_a_set_is_chosen_with_lock_repeated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _sets(tmp_path)
+    args = ("--lock", "requirements/main.txt", "--lock", "requirements/lint.txt")
+    assert init(project, *args) == 0, capsys.readouterr().err
+    assert table(project)["lock"] == ["requirements/main.txt", "requirements/lint.txt"]
+    assert "chosen with --lock" in printed(capsys.readouterr().out, "lock")
+
+    write(project, {"uv.lock": ""})
+    assert init(project, "--force", "--lock", "uv.lock", "--lock", "requirements/main.txt") == 2
+    assert "only requirements files (.txt) make a lock together" in capsys.readouterr().err
+
+
+def test_the_app_folders_own_requirements_are_chosen(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each folder its own project: the chosen app's requirements, never another's."""
+    files = {"pyproject.toml": PYPROJECT}
+    for step in ("part1", "part2"):
+        files.update(_django_in(step))
+        files[f"{step}/requirements.txt"] = REQUIREMENTS
+    project = write(tmp_path / "steps", files)
+    assert init(project, "--app-directory", "part2") == 0, capsys.readouterr().err
+    assert table(project)["lock"] == "part2/requirements.txt"
+    capsys.readouterr()
+
+    write(project, {"tools/requirements.txt": REQUIREMENTS, "wsgi.py": "application = None\n"})
+    assert init(project, "--force", "--app", "wsgi:application") == 0
+    out = capsys.readouterr().out
+    assert "lock" not in table(project)
+    assert (
+        "note: lock: requirements files of other folders are not chosen (part1/requirements.txt, "
+        "part2/requirements.txt); 'containerize init --lock FILE' chooses one"
+    ) in out.splitlines()
+
+
+def test_development_sets_are_never_chosen(tmp_path: Path) -> None:
+    project = write(
+        tmp_path / "dev-only",
+        {
+            "requirements-dev.txt": REQUIREMENTS,
+            "requirements/docs.txt": REQUIREMENTS,
+            "requirements/prod.txt": REQUIREMENTS,
+            "tests/requirements.txt": REQUIREMENTS,
+        },
+    )
+    found = locks.find(project, declares_dependencies=False)
+    assert found.files == (PurePosixPath("requirements/prod.txt"),)
+    assert {dev_word(p) for p in found.all_files} == {"dev", "docs", None, "tests"}
+
+
+def test_pins_without_hashes_in_a_subfolder_are_locked_next(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write(
+        tmp_path / "unhashed",
+        {
+            "pyproject.toml": PYPROJECT,
+            "app.py": "from flask import Flask\n\napp = Flask(__name__)\n",
+            "requirements/base.txt": "flask==3.1.0\n",
+            "requirements/production.txt": "-r base.txt\ngunicorn>=23\n",
+            "requirements/local.txt": "-r base.txt\nwerkzeug[watchdog]==3.1.3\n",
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "lock" not in table(project)
+    assert (
+        "note: lock: not set: requirements/production.txt pin without hashes (gunicorn>=23, "
+        "requirements/production.txt:2 and 1 more), so they are no lock; 'containerize lock' "
+        "makes a hashed lock of them"
+    ) in out.splitlines()
+    assert "next: 'containerize lock requirements/production.txt'" in out
+
+
+#: The smallest locks pipenv and PDM write (no packages), as their readers take them.
+EMPTY_LOCKS = {
+    "Pipfile.lock": '{"_meta": {"hash": {"sha256": "'
+    + "0" * 64
+    + '"}, "pipfile-spec": 6, "requires": {"python_version": "3.11"}, "sources": []}, '
+    '"default": {}, "develop": {}}\n',
+    "pdm.lock": '[metadata]\ngroups = ["default"]\nstrategy = ["inherit_metadata"]\n'
+    'lock_version = "4.5.0"\ncontent_hash = "sha256:' + "0" * 64 + '"\n\n'
+    '[[metadata.targets]]\nrequires_python = ">=3.11"\n',
+}
+
+
+@pytest.mark.parametrize("name", ["Pipfile.lock", "pdm.lock"])
+def test_pipenv_and_pdm_locks_are_found(
+    tmp_path: Path, name: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write(
+        tmp_path / "locked",
+        {
+            "pyproject.toml": PYPROJECT,
+            "app.py": "from flask import Flask\n\napp = Flask(__name__)\n",
+            name: EMPTY_LOCKS[name],
+            "requirements-dev.txt": REQUIREMENTS,
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert table(project)["lock"] == name
+    assert "the only lock file beside pyproject.toml" in printed(out, "lock")
+
+
+def test_a_pipfile_without_its_lock_is_locked_next(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write(
+        tmp_path / "pipfile",
+        {
+            "app.py": "from flask import Flask\n\napp = Flask(__name__)\n",
+            "Pipfile": '[packages]\nflask = "*"\n\n[requires]\npython_version = "3.13"\n',
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "lock" not in table(project)
+    assert "'containerize lock' makes one from the Pipfile" in out
+    assert table(project)["base-image"] == "python:3.13-slim-bookworm"
+    assert 'python_version = "3.13" (Pipfile:5)' in printed(out, "base-image")
+    assert out.splitlines()[-2] == "next: 'containerize lock Pipfile'"
+
+
+# --- the Python --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("files", "expected", "evidence"),
+    [
+        ({".python-version": "3.12.7\n"}, "3.12", "3.12.7 (.python-version:1)"),
+        ({"runtime.txt": "python-3.13.1\n"}, "3.13", "python-3.13.1 (runtime.txt:1)"),
+        (
+            {"Dockerfile": "# syntax=docker/dockerfile:1\nFROM python:3.12-slim AS base\n"},
+            "3.12",
+            "FROM python:3.12-slim AS base (Dockerfile:2)",
+        ),
+        (
+            {"Pipfile": '[packages]\n\n[requires]\npython_full_version = "3.10.4"\n'},
+            "3.10",
+            'python_full_version = "3.10.4" (Pipfile:4)',
+        ),
+    ],
+)
+def test_the_python_stated_outside_pyproject(
+    tmp_path: Path,
+    files: dict[str, str],
+    expected: str,
+    evidence: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = write(
+        tmp_path / "stated",
+        {
+            "pyproject.toml": PYPROJECT.replace(">=3.11", ">=3.10"),
+            "requirements.txt": REQUIREMENTS,
+            "app.py": "from flask import Flask\n\napp = Flask(__name__)\n",
+            **files,
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert table(project)["base-image"] == f"python:{expected}-slim-bookworm"
+    assert evidence in printed(out, "base-image")
+
+
+def test_pythons_that_disagree_are_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The newest stated Python that every constraint allows wins; the others are
+    named with why they were not used."""
+    project = write(
+        tmp_path / "disagree",
+        {
+            "pyproject.toml": PYPROJECT.replace(">=3.11", ">=3.11,<3.13"),
+            "requirements.txt": REQUIREMENTS,
+            "app.py": "from flask import Flask\n\napp = Flask(__name__)\n",
+            ".python-version": "3.13\n",
+            "runtime.txt": "python-3.11.9\n",
+            "Dockerfile": "FROM python:3.12-slim-bookworm\n",
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert table(project)["base-image"] == "python:3.12-slim-bookworm"
+    lines = out.splitlines()
+    assert (
+        "note: python: the project states several Pythons: 3.13 (.python-version:1), 3.11 "
+        "(runtime.txt:1), 3.12 (Dockerfile:1); 3.12 is the newest that fits"
+    ) in lines
+    assert (
+        "note: python: 3.13 (.python-version:1) is not used: it does not satisfy "
+        'requires-python = ">=3.11,<3.13" (pyproject.toml:5)'
+    ) in lines
+
+
+def test_a_packages_own_requires_python_rules_out_older_pythons(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Nothing but the lock says it: Django 6 records Requires-Python >=3.12."""
+    project = write(
+        tmp_path / "django6",
+        {
+            "pyproject.toml": '[project]\nname = "site"\nversion = "1"\n'
+            'dependencies = ["django>=6"]\n',
+            "wsgi.py": "application = None\n",
+            "pylock.toml": 'lock-version = "1.0"\ncreated-by = "uv"\n\n[[packages]]\n'
+            'name = "django"\nversion = "6.0"\nrequires-python = ">=3.12"\n'
+            'wheels = [{ url = "https://files.invalid/django-6.0-py3-none-any.whl", '
+            'hashes = { sha256 = "' + "2" * 64 + '" } }]\n',
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert table(project)["base-image"] == "python:3.12-slim-bookworm"
+    assert "django 6.0 requires Python >=3.12 (pylock.toml)" in printed(out, "base-image")
+
+
+def test_without_any_statement_the_lock_will_tell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write(
+        tmp_path / "nothing",
+        {"requirements.txt": "django==5.2\n", "wsgi.py": "application = None\n"},
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert (
+        "note: python: nothing in the project states it; the pins' own needs (their "
+        "Requires-Python) are known from the lock after 'containerize lock': run "
+        "'containerize init --force' then to check this choice"
+    ) in out.splitlines()
+
+
+# --- pyproject.toml ----------------------------------------------------------------
+
+
+def test_no_pyproject_one_is_created_with_the_table_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write(
+        tmp_path / "My Site",
+        {"requirements.txt": REQUIREMENTS, "wsgi.py": "application = None\n"},
+    )
+    assert init(project, "--dry-run") == 0
+    assert "is not created" in capsys.readouterr().out
+    assert not (project / "pyproject.toml").exists()
+
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    text = (project / "pyproject.toml").read_text()
+    assert text.startswith('[tool.containerize]\napp = "wsgi:application"\n')
+    assert set(tomllib.loads(text)) == {"tool"}
+    assert (project / "pyproject.toml").stat().st_mode & 0o777 == 0o644
+    assert f"created {project / 'pyproject.toml'} with [tool.containerize] only" in out
+
+
+def test_a_tool_only_pyproject_gets_the_table_and_keeps_every_byte(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    original = "# linters only\n[tool.isort]\nprofile = 'black'   # spacing kept\n"
+    project = write(
+        tmp_path / "tool-only",
+        {
+            "pyproject.toml": original,
+            "requirements.txt": REQUIREMENTS,
+            "wsgi.py": "application = None\n",
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    text = (project / "pyproject.toml").read_text()
+    assert text.startswith(original + "\n[tool.containerize]\n")
+    assert tomllib.loads(text)["tool"]["isort"] == {"profile": "black"}
+
+
+# --- the test environment ----------------------------------------------------------
+
+
+def test_settings_read_from_the_environment_at_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = """\
+        import os
+
+        import environ
+        from decouple import config
+        from pydantic_settings import BaseSettings, SettingsConfigDict
+
+        env = environ.Env(DEBUG=(bool, False))
+
+        SECRET_KEY = os.environ["SECRET_KEY"]
+        DEBUG = env("DEBUG")
+        ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+        DATABASES = {"default": env.db()}
+        SENTRY_DSN = os.getenv("SENTRY_DSN")
+        TIME_ZONE = os.getenv("TIME_ZONE", "UTC")
+        LANGUAGE = os.environ.get("LANGUAGE") or "en"
+        VERBOSE = os.environ.get("VERBOSE") == "1"
+        STRICT = os.environ["STRICT"] == "1"
+        API_KEY = config("API_KEY")
+        CACHE_SECONDS = config("CACHE_SECONDS", cast=int)
+        EMAIL_HOST = config("EMAIL_HOST", default="localhost")
+        CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}}
+        WSGI_APPLICATION = "mysite.wsgi.application"
+
+
+        class Payments(BaseSettings):
+            model_config = SettingsConfigDict(env_prefix="PAY_")
+            token: str
+            timeout: int = 10
+
+
+        def later():
+            return os.environ["ONLY_WHEN_CALLED"]
+
+
+        if __name__ == "__main__":
+            print(os.environ["ONLY_AS_A_SCRIPT"])
+        """
+    project = write(
+        tmp_path / "twelve",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "manage.py": DJANGO_MANAGE,
+            "mysite/__init__.py": "",
+            "mysite/settings.py": settings,
+            "mysite/wsgi.py": DJANGO_WSGI,
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert table(project)["test"] == {
+        "env": {
+            "ALLOWED_HOSTS": "*",
+            "API_KEY": "placeholder",
+            "CACHE_SECONDS": "1",
+            "DATABASE_URL": "postgres://placeholder:placeholder@localhost:5432/placeholder",
+            "PAY_TOKEN": "placeholder",
+            "SECRET_KEY": "placeholder",
+            "SENTRY_DSN": "http://localhost/",
+            "STRICT": "placeholder",
+        }
+    }
+    text = (project / "pyproject.toml").read_text()
+    assert (
+        "[tool.containerize.test]\n# Placeholders for the settings the app reads from the "
+        "environment when imported:\n# used by the import check and the test matrix only, "
+        "never baked into an image.\n"
+    ) in text
+    line = printed(out, "test")
+    assert 'os.environ["SECRET_KEY"] (mysite/settings.py:9)' in line
+    assert "env.db() (mysite/settings.py:12)" in line
+    assert "Payments.token: str (BaseSettings) (mysite/settings.py:27)" in line
+    assert (
+        "note: services: the settings use Redis ('django.core.cache.backends.redis.RedisCache'"
+        " (mysite/settings.py:21)): the test matrix needs one beside the app"
+    ) in out.splitlines()
+
+
+def test_a_factory_body_runs_at_import(tmp_path: Path) -> None:
+    project = write(
+        tmp_path / "factory-env",
+        {
+            "portal/__init__.py": """\
+                import os
+
+                from flask import Flask
+
+                from .config import Config
+
+
+                def create_app():
+                    app = Flask(__name__)
+                    app.config.from_object(Config)
+                    app.config["SQLALCHEMY_DATABASE_URI"] = os.environ["DATABASE_URL"]
+                    return app
+                """,
+            "portal/config.py": """\
+                import os
+
+
+                class Config:
+                    SECRET_KEY = os.environ.get("SECRET_KEY")
+                    MAIL_SERVER = "mysql://db/mail"
+                """,
+        },
+    )
+    sources = Sources(project)
+    source = sources.module("portal", near=PurePosixPath("."))
+    assert source is not None
+    found = environment.find(sources, [source], factories=[(source, "create_app")])
+    assert {r.name: r.placeholder for r in found.reads} == {
+        "DATABASE_URL": "postgres://placeholder:placeholder@localhost:5432/placeholder",
+        "SECRET_KEY": "placeholder",
+    }
+    assert [service for service, _ in found.services] == ["MySQL"]
+
+
+def test_a_function_the_import_calls_runs_at_import(tmp_path: Path) -> None:
+    """application = create_app() in a wsgi.py: the factory's body (and what it calls)
+    runs at import; a function nobody calls does not."""
+    project = write(
+        tmp_path / "called",
+        {
+            "wsgi.py": "from portal import create_app\n\napplication = create_app()\n",
+            "portal/__init__.py": """\
+                import os
+
+                from flask import Flask
+
+
+                def _configure(app):
+                    app.config["TOKEN"] = os.environ["API_TOKEN"]
+
+
+                def create_app():
+                    app = Flask(__name__)
+                    _configure(app)
+                    return app
+
+
+                def unused():
+                    return os.environ["NEVER_READ"]
+                """,
+        },
+    )
+    sources = Sources(project)
+    wsgi = sources.get(PurePosixPath("wsgi.py"))
+    assert wsgi is not None
+    found = environment.find(sources, [wsgi])
+    assert [(r.name, str(r.evidence)) for r in found.reads] == [
+        ("API_TOKEN", 'os.environ["API_TOKEN"] (portal/__init__.py:7)')
+    ]
+
+
+def test_what_a_paste_deploy_file_calls_runs_at_import(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write(
+        tmp_path / "paste-env",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "production.ini": "[app:main]\nuse = call:portal.app:main\n",
+            "portal/__init__.py": "",
+            "portal/app.py": """\
+                import os
+
+
+                def main(global_config, **settings):
+                    settings["sqlalchemy.url"] = os.environ["DATABASE_URL"]
+                    return None
+                """,
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    assert table(project)["test"] == {
+        "env": {"DATABASE_URL": "postgres://placeholder:placeholder@localhost:5432/placeholder"}
+    }
+
+
+@pytest.mark.parametrize(
+    ("setting", "service"),
+    [
+        ('DATABASES = {"default": env.db(default="postgres://app@db/app")}', "PostgreSQL"),
+        ('DATABASES = {"default": dj_database_url.config(default="mysql://db/app")}', "MySQL"),
+        (
+            'DATABASES = {"default": {"ENGINE": "django.contrib.gis.db.backends.postgis"}}',
+            "PostgreSQL",
+        ),
+        ('DATABASES = {"default": {"ENGINE": "django.db.backends.mysql"}}', "MySQL"),
+        ('CELERY_BROKER_URL = os.getenv("BROKER", "rediss://cache:6380/0")', "Redis"),
+    ],
+)
+def test_the_servers_the_settings_use_are_named(
+    django_project: Path, setting: str, service: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = django_project / "mysite/settings.py"
+    settings.write_text(
+        "import os\n\nimport dj_database_url\nimport environ\n\nenv = environ.Env()\n"
+        + settings.read_text()
+        + setting
+        + "\n"
+    )
+    assert init(django_project) == 0, capsys.readouterr().err
+    notes = [
+        line for line in capsys.readouterr().out.splitlines() if line.startswith("note: services:")
+    ]
+    assert len(notes) == 1
+    assert notes[0].startswith(f"note: services: the settings use {service} (")
+    assert notes[0].endswith("): the test matrix needs one beside the app")
+
+
+def test_placeholders() -> None:
+    assert environment.placeholder("DEBUG", "str") == "false"
+    assert environment.placeholder("FEATURE", "bool") == "false"
+    assert environment.placeholder("REDIS_URL", "str") == "redis://localhost:6379/0"
+    assert environment.placeholder("DB", "PostgresDsn") == (
+        "postgres://placeholder:placeholder@localhost:5432/placeholder"
+    )
+    assert environment.placeholder("SECRET_KEY", "str") == "placeholder"
+
+
+# --- the health-check path ---------------------------------------------------------
+
+URLS = """\
+from django.contrib.auth.decorators import login_required
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", {root}),
+    path("accounts/", include("django.contrib.auth.urls")),
+]
+"""
+
+
+@pytest.mark.parametrize(
+    ("root", "views", "expected"),
+    [
+        ("login_required(views.home)", "def home(request):\n    pass\n", "/accounts/login/"),
+        (
+            "views.home",
+            "from django.contrib.auth.decorators import login_required\n\n\n"
+            "@login_required\ndef home(request):\n    pass\n",
+            "/accounts/login/",
+        ),
+        (
+            "views.Home.as_view()",
+            "from django.contrib.auth.mixins import LoginRequiredMixin\n"
+            "from django.views.generic import TemplateView\n\n\n"
+            "class Home(LoginRequiredMixin, TemplateView):\n    pass\n",
+            "/accounts/login/",
+        ),
+        ("views.home", "def home(request):\n    pass\n", None),  # / answers anyone
+    ],
+)
+def test_django_login_url_when_the_root_needs_a_login(
+    django_project: Path,
+    root: str,
+    views: str,
+    expected: str | None,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write(django_project, {"mysite/urls.py": URLS.format(root=root), "mysite/views.py": views})
+    assert init(django_project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert table(django_project).get("healthcheck-path") == expected
+    if expected is not None:
+        line = printed(out, "healthcheck-path")
+        assert 'LOGIN_URL = "/accounts/login/" (mysite/settings.py:10)' in line
+        assert "/ needs a login" in line
+        assert "(mysite/urls.py:7)" in line
+
+
+def test_django_login_url_when_the_root_is_not_routed(
+    django_project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write(django_project, {"mysite/urls.py": "from django.urls import path\n\nurlpatterns = []\n"})
+    assert init(django_project) == 0
+    assert table(django_project)["healthcheck-path"] == "/accounts/login/"
+    assert "no pattern routes / (mysite/urls.py)" in printed(
+        capsys.readouterr().out, "healthcheck-path"
+    )
+
+
+def test_a_health_route_wins(django_project: Path) -> None:
+    write(
+        django_project,
+        {
+            "mysite/urls.py": URLS.format(root="login_required(views.home)").replace(
+                "urlpatterns = [", 'urlpatterns = [\n    path("healthz/", views.health),'
+            ),
+            "mysite/views.py": "def home(request):\n    pass\n",
+        },
+    )
+    assert init(django_project) == 0
+    assert table(django_project)["healthcheck-path"] == "/healthz/"
+
+
+@pytest.fixture
+def django_project(tmp_path: Path) -> Path:
+    settings = textwrap.dedent(DJANGO_SETTINGS) + 'ROOT_URLCONF = "mysite.urls"\n'
+    settings += 'LOGIN_URL = "/accounts/login/"\n'
+    return write(
+        tmp_path / "login",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "manage.py": DJANGO_MANAGE,
+            "mysite/__init__.py": "",
+            "mysite/settings.py": settings,
+            "mysite/wsgi.py": DJANGO_WSGI,
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("code", "expected"),
+    [
+        ('@app.get("/healthz")\ndef ok():\n    return "ok"\n', "/healthz"),
+        ('@app.route("/health", methods=["GET"])\ndef ok():\n    return "ok"\n', "/health"),
+        ('@bp.route("/health")\ndef ok():\n    return "ok"\n', None),  # under /api
+        ('@app.route("/healthy")\ndef ok():\n    return "ok"\n', None),
+    ],
+)
+def test_flask_health_routes(tmp_path: Path, code: str, expected: str | None) -> None:
+    project = write(
+        tmp_path / "flask-health",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "app.py": "from flask import Blueprint, Flask\n\napp = Flask(__name__)\n"
+            'bp = Blueprint("api", __name__, url_prefix="/api")\n\n' + code,
+        },
+    )
+    assert init(project) == 0
+    assert table(project).get("healthcheck-path") == expected
+
+
+@pytest.mark.parametrize(("imported", "expected"), [(True, "/health"), (False, None)])
+def test_a_health_route_counts_where_the_app_imports_it(
+    tmp_path: Path, imported: bool, expected: str | None
+) -> None:
+    """A blueprint's route serves the app when the app's import runs its module."""
+    project = write(
+        tmp_path / "blueprint",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "app.py": "from flask import Flask\n\napp = Flask(__name__)\n"
+            + ("from ops import bp\napp.register_blueprint(bp)\n" if imported else ""),
+            "ops.py": 'from flask import Blueprint\n\nbp = Blueprint("ops", __name__)\n\n\n'
+            '@bp.get("/health")\ndef health():\n    return "ok"\n',
+        },
+    )
+    assert init(project) == 0
+    assert table(project).get("healthcheck-path") == expected
+
+
+def test_is_main_guard_either_way_round() -> None:
+    from containerize.init.sources import is_main_guard  # noqa: PLC0415
+
+    for text in ('__name__ == "__main__"', "'__main__' == __name__"):
+        expression = ast.parse(text, mode="eval").body
+        assert is_main_guard(expression)
+    assert not is_main_guard(ast.parse('__name__ != "__main__"', mode="eval").body)
