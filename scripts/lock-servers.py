@@ -68,7 +68,7 @@ from containerize.resolve import buildlock
 from containerize.resolve.fetch import Cache, FileRequest, fetch
 from containerize.resolve.lock.pylock import read_pylock
 from containerize.resolve.pipconfig import IndexSettings, IndexSource, discover
-from containerize.resolve.targets import LibcName, TargetEnvironment, compute_tags
+from containerize.targets import LibcName, TargetEnvironment, compute_tags
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = REPO / "containerize" / "servers" / "servers.pylock.toml"

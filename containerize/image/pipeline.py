@@ -46,7 +46,7 @@ from containerize.resolve import wheelhouse as wheelhouse_mod
 from containerize.resolve.fetch import Cache
 from containerize.resolve.filenames import name_files
 from containerize.resolve.pipconfig import IndexSettings
-from containerize.resolve.targets import TargetEnvironment
+from containerize.targets import TargetEnvironment
 
 
 @dataclass(frozen=True, kw_only=True)

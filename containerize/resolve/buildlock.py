@@ -55,7 +55,7 @@ from containerize import process
 from containerize.errors import CommandError, FetchError, LockError
 from containerize.fsutil import replacing_file, write_atomic
 from containerize.resolve.fetch import Cache
-from containerize.resolve.targets import TargetEnvironment
+from containerize.targets import TargetEnvironment
 
 FILE_NAME = "containerize-build.lock"
 #: The command that records missing entries and replaces stale ones.

@@ -27,7 +27,7 @@ from containerize import bases
 from containerize.errors import LockError, ResolutionError
 from containerize.project import MAIN_GROUP, ProjectMetadata
 from containerize.resolve.lock.model import Dependency, Lock, LockedFile, LockedPackage
-from containerize.resolve.targets import TargetEnvironment
+from containerize.targets import TargetEnvironment
 
 #: The group name of roots passed in ``extra_roots``.
 _EXTRA_ROOT = "extra root"

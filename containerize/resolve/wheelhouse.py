@@ -52,7 +52,7 @@ from containerize.resolve.lock import Lock, lock_sources
 from containerize.resolve.lock.pylock import read_pylock
 from containerize.resolve.pipconfig import IndexSettings, discover
 from containerize.resolve.selection import SelectedPackage, Selection, sdist_message, select
-from containerize.resolve.targets import TargetEnvironment
+from containerize.targets import TargetEnvironment
 
 logger = logging.getLogger("containerize")
 

@@ -25,7 +25,7 @@ from containerize.resolve import buildlock, wheelhouse
 from containerize.resolve.fetch import Cache
 from containerize.resolve.lock import load_lock
 from containerize.resolve.pipconfig import IndexSettings, IndexSource
-from containerize.resolve.targets import TargetEnvironment
+from containerize.targets import TargetEnvironment
 
 AMD64 = TargetEnvironment.from_config(LINUX_AMD64)
 REQUIRES = "setuptools>=70"

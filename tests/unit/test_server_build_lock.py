@@ -28,7 +28,7 @@ from containerize.resolve.fetch import Cache
 from containerize.resolve.lock import load_lock
 from containerize.resolve.lock.pylock import read_pylock
 from containerize.resolve.pipconfig import IndexSettings, IndexSource
-from containerize.resolve.targets import TargetEnvironment
+from containerize.targets import TargetEnvironment
 
 SHIPPED = Path(wheelhouse.__file__).parents[1] / "servers" / wheelhouse.SERVER_BUILD_LOCK_FILE
 AMD64 = TargetEnvironment.from_config(LINUX_AMD64)

@@ -22,7 +22,7 @@ from containerize.resolve.fetch import Cache
 from containerize.resolve.lock import Lock, load_lock
 from containerize.resolve.lock.pylock import read_pylock
 from containerize.resolve.pipconfig import IndexSettings, IndexSource
-from containerize.resolve.targets import LibcName, TargetEnvironment
+from containerize.targets import LibcName, TargetEnvironment
 
 SHIPPED = Path(wheelhouse.__file__).parents[1] / "servers" / wheelhouse.SERVER_LOCK_FILE
 ROOTS = ("cheroot", "gunicorn", "mod-wsgi", "pyuwsgi", "whitenoise")

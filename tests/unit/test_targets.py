@@ -12,7 +12,7 @@ from packaging.tags import Tag, sys_tags
 
 from containerize.errors import ConfigError, EngineError, ResolutionError
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
-from containerize.resolve.targets import MARKER_KEYS, PROBE_SCRIPT, TargetEnvironment, compute_tags
+from containerize.targets import MARKER_KEYS, PROBE_SCRIPT, TargetEnvironment, compute_tags
 
 
 def _probe() -> dict[str, Any]:

@@ -13,7 +13,7 @@ from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.project import load as project_load
 from containerize.resolve import buildlock, wheelhouse
 from containerize.resolve.lock import load_lock
-from containerize.resolve.targets import TargetEnvironment
+from containerize.targets import TargetEnvironment
 
 
 @pytest.fixture
