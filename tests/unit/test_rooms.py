@@ -31,6 +31,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "tagrules",
         "buildsteps",
         "runtime",
+        "buildfolder",
     ),
     ("fsutil", "project", "targets", "syspackages", "appspec", "staticfiles", "testsettings"),
     ("valuechecks",),
