@@ -41,7 +41,6 @@ from packaging.requirements import Requirement
 from packaging.utils import NormalizedName, canonicalize_name
 
 from containerize import buildsteps, servers
-from containerize.config import Config
 from containerize.errors import FetchError, LockError, ResolutionError
 from containerize.fsutil import link_or_copy, replacing_dir
 from containerize.project import ProjectMetadata
@@ -65,6 +64,17 @@ SERVER_BUILD_LOCK_FILE = "servers-build.lock"
 TOOL_LOCK_FILE = "tools.pylock.toml"
 #: The tools: installer places wheels, pip builds sdists.
 TOOLS = (canonicalize_name("installer"), canonicalize_name("pip"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Wanted:
+    """What the images install from the lock: its groups and extras, and the servers
+    (with WhiteNoise when the app has static files)."""
+
+    groups: tuple[str, ...]
+    extras: tuple[str, ...]
+    servers: tuple[str, ...]
+    static_files: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,7 +198,7 @@ def index_settings(project: ProjectMetadata, lock: Lock | None = None) -> IndexS
 
 
 def select_all(
-    config: Config, lock: Lock, project: ProjectMetadata, target: TargetEnvironment
+    wanted: Wanted, lock: Lock, project: ProjectMetadata, target: TargetEnvironment
 ) -> PlatformSelection:
     """Choose the files for *target*: the app's dependencies, then each server's.
 
@@ -197,11 +207,11 @@ def select_all(
     from containerize's own :func:`server_lock`. Packages the app's selection already
     has are left out of the server's.
     """
-    base = select(lock, project, target, groups=config.groups, extras=config.extras)
+    base = select(lock, project, target, groups=wanted.groups, extras=wanted.extras)
     per_server: dict[str, Selection] = {}
     borrowed: dict[str, FromServerLock] = {}
-    for name in config.servers:
-        roots = servers.roots(name, static_files=config.static is not None)
+    for name in wanted.servers:
+        roots = servers.roots(name, static_files=wanted.static_files)
         pinned = [root for root in roots if lock.find(root)]
         missing = tuple(root for root in roots if not lock.find(root))
         own = Selection(target=target, packages=())
@@ -258,18 +268,18 @@ def tool_files() -> dict[NormalizedName, FileRequest]:
     return found
 
 
-def fetch_tools(config: Config, *, settings: IndexSettings, cache: Cache) -> FetchReport:
-    """Fetch the tools' wheels into ``<build dir>/tools``, atomically, with ``tools.json``
-    naming each one and its sha256 for the build steps."""
+def fetch_tools(dest: Path, *, settings: IndexSettings, cache: Cache) -> FetchReport:
+    """Fetch the tools' wheels into *dest* (the build folder's ``tools``), atomically,
+    with ``tools.json`` naming each one and its sha256 for the build steps."""
     requests = tool_files()
-    with replacing_dir(config.build_dir / "tools") as staging:
+    with replacing_dir(dest) as staging:
         report = fetch(requests.values(), settings=settings, cache=cache, dest=staging)
         manifest = {
             str(name): [_entry(r.name, r.version, r.filename, r.sha256)]
             for name, r in sorted(requests.items())
         }
         _write_json(staging / "tools.json", manifest)
-    return _relocated(report, staging, config.build_dir / "tools")
+    return _relocated(report, staging, dest)
 
 
 def _from_server_lock(
@@ -384,22 +394,23 @@ def announce_sdists(selections: Sequence[PlatformSelection], native: str) -> lis
 
 
 def build(
-    config: Config,
     selections: Sequence[PlatformSelection],
     *,
+    dest: Path,
+    project_dir: Path,
     settings: IndexSettings,
     cache: Cache,
     compiled: Sequence[CompiledWheel] = (),
     jobs: int = 8,
 ) -> Wheelhouse:
-    """Fetch every selected file into ``<build dir>/wheelhouse``, atomically.
+    """Fetch every selected file into *dest* (the build folder's ``wheelhouse``),
+    atomically, with the sdists' build requirements *project_dir*'s build lock pins.
 
     An sdist that has a wheel in *compiled* (for its hash and the platform) is
     installed as that wheel, taken from *cache*; the others are left pending.
     """
-    root = config.build_dir / "wheelhouse"
     results = []
-    with replacing_dir(root) as staging:
+    with replacing_dir(dest) as staging:
         for item in selections:
             slug = item.target.platform.slug
             folder = staging / slug
@@ -415,7 +426,7 @@ def build(
             ]
             report = fetch(requests, settings=settings, cache=cache, dest=folder, jobs=jobs)
             pinned = _build_requirements(
-                config, item, report, settings=settings, cache=cache, dest=folder
+                project_dir, item, report, settings=settings, cache=cache, dest=folder
             )
             built = {c.sdist_sha256: c for c in compiled if c.platform == slug}
             mine = tuple(built[p.file.sha256] for p in item.sdists if p.file.sha256 in built)
@@ -432,12 +443,12 @@ def build(
             _write_manifests(folder, item, pinned, compiled=built)
             results.append((item, report, pinned, mine, pending))
     return Wheelhouse(
-        root=root,
+        root=dest,
         platforms=tuple(
             PlatformWheelhouse(
                 selection=item,
-                folder=root / item.target.platform.slug,
-                report=_relocated(report, staging, root),
+                folder=dest / item.target.platform.slug,
+                report=_relocated(report, staging, dest),
                 build_requirements=pinned,
                 compiled=mine,
                 pending=pending,
@@ -612,7 +623,7 @@ def build_environment(item: PlatformSelection, where: Callable[[str], Path]) -> 
 
 
 def _build_requirements(
-    config: Config,
+    project_dir: Path,
     item: PlatformSelection,
     report: FetchReport,
     *,
@@ -627,7 +638,7 @@ def _build_requirements(
     if not item.sdists:
         return ()
     env = build_environment(item, report.path)
-    path = buildlock.path_in(config.project_dir)
+    path = buildlock.path_in(project_dir)
     entry = buildlock.read(path).get(env.key) if env.sdists else None
     target = item.target
     record = (
@@ -664,7 +675,7 @@ def _build_requirements(
 
 
 def pin_build_requirements(
-    config: Config,
+    project_dir: Path,
     selections: Sequence[PlatformSelection],
     *,
     settings: IndexSettings,
@@ -683,7 +694,7 @@ def pin_build_requirements(
     or Pythons are kept, nothing else is said, and the lines name only what was
     recorded.
     """
-    path = buildlock.path_in(config.project_dir)
+    path = buildlock.path_in(project_dir)
     recorded = buildlock.read(path)
     wanted = dict(recorded) if missing_only else {}
     lines = []

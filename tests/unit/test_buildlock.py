@@ -19,6 +19,7 @@ from simple_index_server import SimpleIndexServer, publish, wheel_bytes
 
 from containerize import config
 from containerize.errors import LockError
+from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64
 from containerize.project import load as project_load
 from containerize.resolve import buildlock, wheelhouse
@@ -76,7 +77,12 @@ class Setup:
 
     def build_with(self, compiled: tuple[wheelhouse.CompiledWheel, ...]) -> wheelhouse.Wheelhouse:
         return wheelhouse.build(
-            self.cfg, self.selections, settings=self.settings, cache=self.cache, compiled=compiled
+            self.selections,
+            dest=self.cfg.build_dir / "wheelhouse",
+            project_dir=self.cfg.project_dir,
+            settings=self.settings,
+            cache=self.cache,
+            compiled=compiled,
         )
 
     def record(self, version: str) -> buildlock.Entry:
@@ -127,7 +133,9 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
         cfg = config.load(project, environ={})
         cfg = dataclasses.replace(cfg, build_dir=tmp_path / "build", servers=())
         lock = load_lock(project)
-        selections = [wheelhouse.select_all(cfg, lock, project_load(project), AMD64)]
+        selections = [
+            wheelhouse.select_all(pipeline.wanted(cfg), lock, project_load(project), AMD64)
+        ]
         settings = IndexSettings(
             indexes=(IndexSource(name="test", url=f"{server.url}/simple/", origin="the test"),)
         )
@@ -180,7 +188,7 @@ def test_pin_keeps_what_fits_and_resolves_only_what_is_missing_or_asked(
     entry = setup.record("80.0")
     before = setup.lock_file.read_text()
     lines = wheelhouse.pin_build_requirements(
-        setup.cfg, setup.selections, settings=setup.settings, cache=setup.cache
+        setup.cfg.project_dir, setup.selections, settings=setup.settings, cache=setup.cache
     )
     assert lines == ["linux/amd64: kept: setuptools 80.0"]
     assert setup.lock_file.read_text() == before
@@ -193,13 +201,17 @@ def test_pin_keeps_what_fits_and_resolves_only_what_is_missing_or_asked(
 
     monkeypatch.setattr(buildlock, "resolve", resolve)
     lines = wheelhouse.pin_build_requirements(
-        setup.cfg, setup.selections, settings=setup.settings, cache=setup.cache, refresh=True
+        setup.cfg.project_dir,
+        setup.selections,
+        settings=setup.settings,
+        cache=setup.cache,
+        refresh=True,
     )
     assert asked == [(REQUIRES,)]
     assert lines == ["linux/amd64: refreshed: setuptools 80.0"]
     setup.lock_file.unlink()
     lines = wheelhouse.pin_build_requirements(
-        setup.cfg, setup.selections, settings=setup.settings, cache=setup.cache
+        setup.cfg.project_dir, setup.selections, settings=setup.settings, cache=setup.cache
     )
     assert lines == ["linux/amd64: recorded: setuptools 80.0"]
     assert buildlock.read(setup.lock_file) == {entry.key: entry}

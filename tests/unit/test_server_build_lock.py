@@ -21,6 +21,7 @@ from simple_index_server import SimpleIndexServer, publish, wheel_bytes
 
 from containerize import config
 from containerize.errors import LockError
+from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.project import load as project_load
 from containerize.resolve import buildlock, wheelhouse
@@ -108,17 +109,23 @@ class Index:
 
     def selections(self, cfg: config.Config) -> list[wheelhouse.PlatformSelection]:
         lock = load_lock(cfg.project_dir)
-        return [wheelhouse.select_all(cfg, lock, project_load(cfg.project_dir), AMD64)]
+        return [
+            wheelhouse.select_all(pipeline.wanted(cfg), lock, project_load(cfg.project_dir), AMD64)
+        ]
 
     def build(self, cfg: config.Config) -> wheelhouse.PlatformWheelhouse:
         (item,) = wheelhouse.build(
-            cfg, self.selections(cfg), settings=self.settings, cache=Cache(root=self.tmp / "c")
+            self.selections(cfg),
+            dest=cfg.build_dir / "wheelhouse",
+            project_dir=cfg.project_dir,
+            settings=self.settings,
+            cache=Cache(root=self.tmp / "c"),
         ).platforms
         return item
 
     def pin(self, cfg: config.Config, **options: bool) -> list[str]:
         return wheelhouse.pin_build_requirements(
-            cfg,
+            cfg.project_dir,
             self.selections(cfg),
             settings=self.settings,
             cache=Cache(root=self.tmp / "c"),

@@ -15,6 +15,7 @@ from simple_index_server import SimpleIndexServer, publish, wheel_bytes
 from containerize import config, servers
 from containerize.config import StaticFiles
 from containerize.errors import LockError, ResolutionError
+from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 from containerize.project import load as project_load
 from containerize.resolve import wheelhouse
@@ -95,7 +96,7 @@ def load(
 def select(
     cfg: config.Config, lock: Lock, target: TargetEnvironment = AMD64
 ) -> wheelhouse.PlatformSelection:
-    return wheelhouse.select_all(cfg, lock, project_load(cfg.project_dir), target)
+    return wheelhouse.select_all(pipeline.wanted(cfg), lock, project_load(cfg.project_dir), target)
 
 
 def names(selection: wheelhouse.PlatformSelection, server: str) -> list[str]:
@@ -337,7 +338,13 @@ def test_files_from_the_server_lock_are_fetched_and_pinned_like_the_projects(
     settings = IndexSettings(
         indexes=(IndexSource(name="test", url=f"{server.url}/simple/", origin="the test"),)
     )
-    house = wheelhouse.build(cfg, selections, settings=settings, cache=Cache(root=tmp_path / "c"))
+    house = wheelhouse.build(
+        selections,
+        dest=cfg.build_dir / "wheelhouse",
+        project_dir=cfg.project_dir,
+        settings=settings,
+        cache=Cache(root=tmp_path / "c"),
+    )
 
     for item in house.platforms:
         assert sorted(p.name for p in item.folder.iterdir()) == [

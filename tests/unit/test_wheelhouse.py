@@ -9,6 +9,7 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from containerize import config, fsutil
+from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.project import load as project_load
 from containerize.resolve import buildlock, wheelhouse
@@ -25,7 +26,7 @@ def selections(cfg: config.Config) -> list[wheelhouse.PlatformSelection]:
     lock = load_lock(cfg.project_dir)
     project = project_load(cfg.project_dir)
     return [
-        wheelhouse.select_all(cfg, lock, project, TargetEnvironment.from_config(p))
+        wheelhouse.select_all(pipeline.wanted(cfg), lock, project, TargetEnvironment.from_config(p))
         for p in (LINUX_AMD64, LINUX_ARM64)
     ]
 
@@ -118,7 +119,9 @@ def test_server_missing_from_the_lock_comes_from_containerizes_lock(
     cfg = config.load(project, environ={})
     lock = load_lock(project)
     found = [
-        wheelhouse.select_all(cfg, lock, project_load(project), TargetEnvironment.from_config(p))
+        wheelhouse.select_all(
+            pipeline.wanted(cfg), lock, project_load(project), TargetEnvironment.from_config(p)
+        )
         for p in (LINUX_AMD64, LINUX_ARM64)
     ]
     (pyuwsgi,) = wheelhouse.server_lock().find(canonicalize_name("pyuwsgi"))
