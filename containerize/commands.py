@@ -509,7 +509,7 @@ def lock(
     """Resolve the project's requirements with uv into a ``pylock.toml`` and print what
     it pinned (and, on a re-lock, what changed)."""
     # Imported here: only this command resolves.
-    from containerize.resolve import locking, wheelhouse  # noqa: PLC0415
+    from containerize.resolve import locking, ownlocks, wheelhouse  # noqa: PLC0415
     from containerize.resolve.pipconfig import discover  # noqa: PLC0415
 
     project = project.resolve()
@@ -520,7 +520,7 @@ def lock(
     previous = locking.previous_lock(project)
     found = locking.find_inputs(project, inputs, project=metadata, previous=previous)
     settings = wheelhouse.index_settings(metadata) if metadata is not None else discover(project)
-    tools = wheelhouse.tool_lock()
+    tools = ownlocks.tool_lock()
     binary = uv or locking.ensure_uv(settings, Cache.default(), tool_lock=tools)
     request = locking.LockRequest(
         project_dir=project,

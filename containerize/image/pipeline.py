@@ -57,11 +57,12 @@ from containerize.image import compile as compile_mod
 from containerize.image import context, dockerfile, pins, plan, report, revision
 from containerize.platforms import Platform
 from containerize.project import ProjectMetadata
-from containerize.resolve import filenames
+from containerize.resolve import buildenv, filenames
 from containerize.resolve import lock as lockmod
 from containerize.resolve import wheelhouse as wheelhouse_mod
 from containerize.resolve.fetch import Cache
 from containerize.resolve.pipconfig import IndexSettings
+from containerize.resolve.selection import PlatformSelection
 from containerize.targets import LibcName, TargetEnvironment
 
 
@@ -81,7 +82,7 @@ class Resolved:
     base_image: str  # pinned by digest when known
     settings: IndexSettings  # where the files come from
     targets: tuple[TargetEnvironment, ...]  # in config.platforms order
-    selections: tuple[wheelhouse_mod.PlatformSelection, ...]
+    selections: tuple[PlatformSelection, ...]
     #: What the lock, the pin and the selection have to say (see :func:`notices`).
     notes: tuple[str, ...]
     #: One line per sdist compiled with declared or well-known Debian packages.
@@ -117,7 +118,7 @@ class Prepared:
         return self.resolved.notices
 
     @property
-    def selections(self) -> tuple[wheelhouse_mod.PlatformSelection, ...]:
+    def selections(self) -> tuple[PlatformSelection, ...]:
         return self.resolved.selections
 
 
@@ -309,14 +310,12 @@ def select(
     project: ProjectMetadata,
     targets: Sequence[TargetEnvironment],
     wanted: wheelhouse_mod.Wanted,
-) -> tuple[wheelhouse_mod.PlatformSelection, ...]:
+) -> tuple[PlatformSelection, ...]:
     """The files each target installs: the app's dependencies, then each server's."""
     return tuple(wheelhouse_mod.select_all(wanted, lock, project, target) for target in targets)
 
 
-def notices(
-    selections: Sequence[wheelhouse_mod.PlatformSelection], *, native_arch: str
-) -> tuple[str, ...]:
+def notices(selections: Sequence[PlatformSelection], *, native_arch: str) -> tuple[str, ...]:
     """What the selection has to say: the servers taken from containerize's own lock,
     and the sdists to compile (emulated unless on *native_arch*)."""
     return (
@@ -334,7 +333,7 @@ def _machine_name(native_arch: str) -> str:
 
 
 def build_needs_lines(
-    system: syspackages.SystemPackages, selections: Sequence[wheelhouse_mod.PlatformSelection]
+    system: syspackages.SystemPackages, selections: Sequence[PlatformSelection]
 ) -> tuple[str, ...]:
     """One line per sdist compiled with declared or well-known Debian packages."""
     lines = []
@@ -387,13 +386,13 @@ def fetch_wheelhouse(
 
 def pin_build_requirements(config: Config, machine: Machine, *, refresh: bool = False) -> list[str]:
     """Record the sdists' build requirements in ``containerize-build.lock``; one line per
-    platform that has sdists (see :func:`wheelhouse.pin_build_requirements`).
+    platform that has sdists (see :func:`~containerize.resolve.buildenv.pin_build_requirements`).
 
     With the engine (*machine*), the base image is probed for its Python; without, the
     probe cache or the configured ``python-version`` says.
     """
     resolved = resolve(config, machine, record_pin=False, refresh_base=refresh)
-    return wheelhouse_mod.pin_build_requirements(
+    return buildenv.pin_build_requirements(
         config.project_dir,
         resolved.selections,
         settings=resolved.settings,
@@ -407,7 +406,7 @@ def record_missing_build_requirements(
 ) -> list[str]:
     """Record in ``containerize-build.lock`` the entries *resolved*'s platforms lack, or
     have stale, keeping every other; one line per entry recorded (none when all fit)."""
-    return wheelhouse_mod.pin_build_requirements(
+    return buildenv.pin_build_requirements(
         project_dir,
         resolved.selections,
         settings=resolved.settings,

@@ -22,10 +22,11 @@ from containerize.errors import LockError
 from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64
 from containerize.project import load as project_load
-from containerize.resolve import buildlock, wheelhouse
+from containerize.resolve import buildenv, buildlock, wheelhouse
 from containerize.resolve.fetch import Cache
 from containerize.resolve.lock import load_lock
 from containerize.resolve.pipconfig import IndexSettings, IndexSource
+from containerize.resolve.selection import PlatformSelection
 from containerize.targets import TargetEnvironment
 
 AMD64 = TargetEnvironment.from_config(LINUX_AMD64)
@@ -63,7 +64,7 @@ def sdist(requires: str) -> bytes:
 @dataclasses.dataclass
 class Setup:
     cfg: config.Config
-    selections: list[wheelhouse.PlatformSelection]
+    selections: list[PlatformSelection]
     settings: IndexSettings
     cache: Cache
     setuptools: dict[str, str]  # file name -> sha256
@@ -187,7 +188,7 @@ def test_pin_keeps_what_fits_and_resolves_only_what_is_missing_or_asked(
 ) -> None:
     entry = setup.record("80.0")
     before = setup.lock_file.read_text()
-    lines = wheelhouse.pin_build_requirements(
+    lines = buildenv.pin_build_requirements(
         setup.cfg.project_dir, setup.selections, settings=setup.settings, cache=setup.cache
     )
     assert lines == ["linux/amd64: kept: setuptools 80.0"]
@@ -200,7 +201,7 @@ def test_pin_keeps_what_fits_and_resolves_only_what_is_missing_or_asked(
         return entry
 
     monkeypatch.setattr(buildlock, "resolve", resolve)
-    lines = wheelhouse.pin_build_requirements(
+    lines = buildenv.pin_build_requirements(
         setup.cfg.project_dir,
         setup.selections,
         settings=setup.settings,
@@ -210,7 +211,7 @@ def test_pin_keeps_what_fits_and_resolves_only_what_is_missing_or_asked(
     assert asked == [(REQUIRES,)]
     assert lines == ["linux/amd64: refreshed: setuptools 80.0"]
     setup.lock_file.unlink()
-    lines = wheelhouse.pin_build_requirements(
+    lines = buildenv.pin_build_requirements(
         setup.cfg.project_dir, setup.selections, settings=setup.settings, cache=setup.cache
     )
     assert lines == ["linux/amd64: recorded: setuptools 80.0"]
