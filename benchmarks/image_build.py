@@ -20,7 +20,7 @@ import time
 import uuid
 from pathlib import Path
 
-from containerize import config
+from containerize import commands, config
 from containerize.host import baseimage
 from containerize.image import pipeline as images
 from containerize.resolve.fetch import Cache
@@ -41,22 +41,35 @@ def main() -> None:
         )
         image = f"127.0.0.1:5000/containerize-bench/hello-{uuid.uuid4().hex[:6]}"
         cfg = config.load(project, overrides={"image": image})
-        prepared = images.prepare(cfg, output="push")
+        here = commands.machine(engine=True)
+        prepared = images.prepare(cfg, here, output="push")
 
         settings = index_settings(cfg.project)
         cold_cache = Cache(root=Path(tmp) / "cold-cache")
         began = time.monotonic()
-        house = build_wheelhouse(cfg, prepared.selections, settings=settings, cache=cold_cache)
+        house = build_wheelhouse(
+            prepared.selections,
+            dest=prepared.folder.wheelhouse,
+            project_dir=cfg.project_dir,
+            settings=settings,
+            cache=cold_cache,
+        )
         cold = time.monotonic() - began
         began = time.monotonic()
-        build_wheelhouse(cfg, prepared.selections, settings=settings, cache=cold_cache)
+        build_wheelhouse(
+            prepared.selections,
+            dest=prepared.folder.wheelhouse,
+            project_dir=cfg.project_dir,
+            settings=settings,
+            cache=cold_cache,
+        )
         warm = time.monotonic() - began
         total = sum(f.bytes_downloaded for p in house.platforms for f in p.report.files)
         print(f"wheelhouse cold: {cold:.2f}s ({total / 2**20:.1f} MiB downloaded)")
         print(f"wheelhouse warm: {warm:.2f}s (no network)")
 
         # Cold: every step again (the base image and apt's package cache stay).
-        prepared = images.prepare(cfg, output="push", no_cache=True)
+        prepared = images.prepare(cfg, here, output="push", no_cache=True)
         both = 0.0
         for summary in images.build(prepared.invocations):
             sizes = ", ".join(
@@ -65,7 +78,7 @@ def main() -> None:
             both += summary.seconds
             print(f"cold build {summary.server}: {summary.seconds:.1f}s, compressed {sizes}")
         alone = config.load(project, overrides={"image": image, "platforms": ["linux/amd64"]})
-        prepared = images.prepare(alone, output="push", no_cache=True)
+        prepared = images.prepare(alone, here, output="push", no_cache=True)
         amd64 = sum(summary.seconds for summary in images.build(prepared.invocations))
         print(
             f"cold build, every server: {both:.1f}s for both platforms, {amd64:.1f}s for "
@@ -75,7 +88,8 @@ def main() -> None:
         (project / "hello.py").write_text(
             (project / "hello.py").read_text() + f"\n# {uuid.uuid4()}\n"
         )
-        prepared = images.prepare(cfg, output="push")
+        here = commands.machine(engine=True)
+        prepared = images.prepare(cfg, here, output="push")
         for summary in images.build(prepared.invocations):
             print(
                 f"code-only rebuild {summary.server}: {summary.seconds:.1f}s "

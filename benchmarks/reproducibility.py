@@ -24,7 +24,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from containerize import config
+from containerize import commands, config
 from containerize.engine import buildx
 from containerize.host import baseimage
 from containerize.image import pipeline as images
@@ -72,7 +72,9 @@ def _build_twice(project: Path, servers: list[str], tmp: Path) -> list[dict[str,
     for run in (1, 2):
         os.environ["CONTAINERIZE_CACHE_DIR"] = str(tmp / f"cache-{run}")
         cfg = config.load(project, overrides={"servers": servers})
-        prepared = images.prepare(cfg, output="none", no_cache=True)
+        # Asked after the cache folder is set: each run gets its own, empty.
+        here = commands.machine(engine=True)
+        prepared = images.prepare(cfg, here, output="none", no_cache=True)
         found: dict[str, str] = {}
         assert prepared.wheelhouse is not None
         for item in prepared.wheelhouse.platforms:

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from packaging.utils import canonicalize_name
 
 from containerize import bases, config, process
 from containerize import project as project_mod
+from containerize.buildfolder import BuildFolder
 from containerize.engine import buildx, preflight, probes
 from containerize.engine import doctor as doctor_mod
 from containerize.errors import (
@@ -100,12 +102,22 @@ def base_image(*, suite: str | None = None, python: str | None = None) -> int:
     return 0
 
 
+def machine(*, engine: bool | None = None) -> pipeline.Machine:
+    """This machine, asked once: its download cache, its architecture, and whether the
+    engine answers (unless the caller knows: *engine*)."""
+    return pipeline.Machine(
+        cache=Cache.default(),
+        native_arch=probes.native_arch(),
+        engine=probes.engine_reachable() if engine is None else engine,
+    )
+
+
 def pin(project: Path, *, refresh: bool) -> int:
     """Pin the configured base image by digest in ``containerize.lock``, and the sdists'
     build requirements by hash in ``containerize-build.lock``."""
     cfg = config.load(project)
     # The build requirements first: they need the index alone, the digest the engine.
-    for line in _pin_build_requirements(cfg, refresh=refresh):
+    for line in _pin_build_requirements(cfg, machine(), refresh=refresh):
         print(f"build requirements {line}")
     ref = pins.pinned(cfg.base_image, cfg.pins_file, refresh=refresh, builder=cfg.builder)
     print(f"{ref}\n(recorded in {cfg.pins_file})")
@@ -118,14 +130,16 @@ def wheelhouse(project: Path, *, overrides: Mapping[str, Any]) -> int:
     It writes the wheelhouse only: no build context, no pin file.
     """
     cfg = config.load(project, overrides=overrides)
-    cache = Cache.default()
+    here = machine()
     check_claimable(cfg.build_dir)
     with _naming_the_lock(cfg):
         # Everything is read and checked before the build folder is touched.
-        resolved = pipeline.resolve(cfg, engine=probes.engine_reachable(), record_pin=False)
+        resolved = pipeline.resolve(cfg, here, record_pin=False)
         with exclusive(cfg.build_dir) as leftovers:
-            _report_leftovers(cfg.build_dir, leftovers, cache)
-            house = pipeline.fetch_wheelhouse(cfg, resolved)
+            _report_leftovers(cfg.build_dir, leftovers, here.cache)
+            house = pipeline.fetch_wheelhouse(
+                BuildFolder.at(cfg.build_dir), cfg.project_dir, resolved, cache=here.cache
+            )
     for notice in resolved.notices:
         print(notice)
     print(house.summary())
@@ -147,19 +161,24 @@ def build(
     cfg = config.load(project, overrides=overrides)
     if dry_run or print_dockerfile:
         prepared = pipeline.prepare(
-            cfg, output="push" if push else "load", dry_run=True, no_cache=no_cache
+            cfg,
+            machine(engine=False),
+            output="push" if push else "load",
+            dry_run=True,
+            no_cache=no_cache,
         )
         _show_plan(prepared, dockerfile_only=print_dockerfile)
         return 0
     check_claimable(cfg.build_dir)
     preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=cfg.cache_to)
     output = preflight.choose_output(cfg.platforms, push=push)
-    cache = Cache.default()
+    here = machine(engine=True)  # the preflight found it
     with exclusive(cfg.build_dir) as leftovers:
-        _report_leftovers(cfg.build_dir, leftovers, cache)
+        _report_leftovers(cfg.build_dir, leftovers, here.cache)
         with _naming_the_lock(cfg):
             prepared = pipeline.prepare(
                 cfg,
+                here,
                 output=output,
                 refresh_base=refresh_base,
                 no_cache=no_cache,
@@ -292,11 +311,11 @@ def release(
         return 0
     preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=cfg.cache_to)
     target = publish.connect(release_plan)
-    cache = Cache.default()
+    here = machine(engine=True)  # the preflight found it
     with exclusive(cfg.build_dir) as leftovers:
-        _report_leftovers(cfg.build_dir, leftovers, cache)
+        _report_leftovers(cfg.build_dir, leftovers, here.cache)
         with _naming_the_lock(cfg):
-            prepared = pipeline.prepare(cfg, output="none", no_cache=no_cache)
+            prepared = pipeline.prepare(cfg, here, output="none", no_cache=no_cache)
         if prepared.wheelhouse is not None:
             print(prepared.wheelhouse.summary())
         result = publish.release(prepared, release_plan, test=test_images, target=target)
@@ -342,7 +361,7 @@ def _show_plan(prepared: pipeline.Prepared, *, dockerfile_only: bool) -> None:
         return
     for notice in prepared.notices:
         print(notice)
-    print(f"# Dockerfile ({prepared.config.build_dir / 'context' / 'Dockerfile'})")
+    print(f"# Dockerfile ({prepared.folder.dockerfile})")
     print(prepared.dockerfile)
     print("# buildx commands")
     if prepared.compile is not None:
@@ -442,9 +461,10 @@ def _pin_after_init(project: Path) -> None:
     before = lock_file.read_bytes() if lock_file.exists() else None
     try:
         # Offline first: most projects have no sdist, and then nothing more is asked.
-        if not any(s.sdists for s in pipeline.resolve(cfg, engine=False).selections):
+        offline = machine(engine=False)
+        if not any(s.sdists for s in pipeline.resolve(cfg, offline).selections):
             return
-        lines = _pin_build_requirements(cfg)
+        lines = _pin_build_requirements(cfg, replace(offline, engine=probes.engine_reachable()))
     except ContainerizeError as exc:
         print(
             f"note: the build requirements of the lock's sdists, if it has any, are not "
@@ -458,21 +478,23 @@ def _pin_after_init(project: Path) -> None:
         print(f"recorded them in {lock_file}; commit it")
 
 
-def _pin_build_requirements(cfg: config.Config, *, refresh: bool = False) -> list[str]:
+def _pin_build_requirements(
+    cfg: config.Config, here: pipeline.Machine, *, refresh: bool = False
+) -> list[str]:
     """:func:`pipeline.pin_build_requirements` for the base image's Python when it can be
-    probed, else (with a note) for the configured ``python-version``."""
-    engine = probes.engine_reachable()
+    probed (*here* has the engine), else (with a note) for the configured
+    ``python-version``."""
     try:
-        return pipeline.pin_build_requirements(cfg, refresh=refresh, engine=engine)
+        return pipeline.pin_build_requirements(cfg, here, refresh=refresh)
     except (EngineError, RegistryError) as exc:
-        if not engine:
+        if not here.engine:
             raise
         version = "{}.{}".format(*cfg.python_version)
         print(
             f"note: {exc.message}; the build requirements are pinned for Python {version} "
             "(python-version)"
         )
-        return pipeline.pin_build_requirements(cfg, refresh=refresh, engine=False)
+        return pipeline.pin_build_requirements(cfg, replace(here, engine=False), refresh=refresh)
 
 
 def lock(
@@ -487,7 +509,7 @@ def lock(
     """Resolve the project's requirements with uv into a ``pylock.toml`` and print what
     it pinned (and, on a re-lock, what changed)."""
     # Imported here: only this command resolves.
-    from containerize.resolve import locking, wheelhouse  # noqa: PLC0415
+    from containerize.resolve import locking, ownlocks, wheelhouse  # noqa: PLC0415
     from containerize.resolve.pipconfig import discover  # noqa: PLC0415
 
     project = project.resolve()
@@ -498,7 +520,7 @@ def lock(
     previous = locking.previous_lock(project)
     found = locking.find_inputs(project, inputs, project=metadata, previous=previous)
     settings = wheelhouse.index_settings(metadata) if metadata is not None else discover(project)
-    tools = wheelhouse.tool_lock()
+    tools = ownlocks.tool_lock()
     binary = uv or locking.ensure_uv(settings, Cache.default(), tool_lock=tools)
     request = locking.LockRequest(
         project_dir=project,

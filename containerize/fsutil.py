@@ -24,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+from containerize import buildfolder
 from containerize.errors import ConfigError, ContainerizeError, Interrupted
 from containerize.process import uninterrupted
 
@@ -172,30 +173,6 @@ def link_or_copy(source: Path, target: Path) -> None:
         shutil.copyfile(source, target)
 
 
-#: The file that marks a folder as containerize's own build folder.
-BUILD_DIR_MARKER = ".containerize-build-dir"
-# What containerize itself puts in a build folder: a folder that holds only these (an
-# older containerize wrote no marker) may be claimed; anything else is the user's.
-_OWN_ENTRIES = (
-    "wheelhouse",
-    "context",
-    "compile",
-    "compiled",
-    "tools",
-    "metadata",
-    "build-requirements",
-    "test-results",
-    "release",
-    ".lock",
-    ".wheelhouse.*",
-    ".context.*",
-    ".compile.*",
-    ".compiled.*",
-    ".tools.*",
-    ".containerize-build-dir.*",
-)
-
-
 def claim(build_dir: Path) -> None:
     """Make sure *build_dir* is containerize's to write into, and mark it so.
 
@@ -203,12 +180,12 @@ def claim(build_dir: Path) -> None:
     writes is claimed: the marker file is written into it. A folder holding anything
     else is refused, before a single file in it is touched.
     """
-    if (build_dir / BUILD_DIR_MARKER).is_file():
+    if (build_dir / buildfolder.MARKER).is_file():
         return
     check_claimable(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(
-        build_dir / BUILD_DIR_MARKER,
+        build_dir / buildfolder.MARKER,
         "containerize's build folder: its contents are replaced on every build.\n",
     )
 
@@ -219,7 +196,7 @@ def check_claimable(build_dir: Path) -> None:
     Commands call it first, so a folder of the user's is refused before the lock is
     read or the engine asked anything.
     """
-    if (build_dir / BUILD_DIR_MARKER).is_file():
+    if (build_dir / buildfolder.MARKER).is_file():
         return
     if build_dir.exists():
         if not build_dir.is_dir():
@@ -231,7 +208,7 @@ def check_claimable(build_dir: Path) -> None:
         foreign = sorted(
             entry.name
             for entry in build_dir.iterdir()
-            if not any(fnmatch.fnmatchcase(entry.name, own) for own in _OWN_ENTRIES)
+            if not any(fnmatch.fnmatchcase(entry.name, own) for own in buildfolder.OWN_ENTRIES)
         )
         if foreign:
             shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
@@ -251,7 +228,7 @@ def exclusive(build_dir: Path) -> Iterator[list[str]]:
     other run can be writing there.
     """
     claim(build_dir)
-    with (build_dir / ".lock").open("w") as handle:
+    with (build_dir / buildfolder.LOCK).open("w") as handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, Literal
 
 from containerize import reference, servers, syspackages
+from containerize import tagrules as tags
 from containerize.declare import Values, env_table, url_path
 from containerize.errors import ConfigError
 from containerize.platforms import Platform, parse_platforms
-from containerize.release import tags
 from containerize.runtime import containerize_hosts
 
 _HOST_RE = containerize_hosts.ENTRY

@@ -3,7 +3,7 @@
 
 ``containerize/servers/servers.pylock.toml``: containerize installs a WSGI server from
 this lock only when the project's lock does not pin the server's distribution (see
-``containerize.resolve.wheelhouse``). With it, ``containerize/servers/servers-build.lock``:
+``containerize.resolve.ownlocks``). With it, ``containerize/servers/servers-build.lock``:
 what the lock's sdists (mod_wsgi, which has no wheels) are built with, so a project
 that builds them needs no ``containerize-build.lock`` of its own; ``--build-requirements``
 makes this one alone, from the servers' lock as it is. With ``--tools``,
@@ -68,7 +68,7 @@ from containerize.resolve import buildlock
 from containerize.resolve.fetch import Cache, FileRequest, fetch
 from containerize.resolve.lock.pylock import read_pylock
 from containerize.resolve.pipconfig import IndexSettings, IndexSource, discover
-from containerize.resolve.targets import LibcName, TargetEnvironment, compute_tags
+from containerize.targets import LibcName, TargetEnvironment, compute_tags
 
 REPO = Path(__file__).resolve().parent.parent
 OUTPUT = REPO / "containerize" / "servers" / "servers.pylock.toml"

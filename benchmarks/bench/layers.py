@@ -15,7 +15,7 @@ from typing import Any
 
 from containerize import reference
 from containerize.errors import RegistryError
-from containerize.release.registry import Registry
+from containerize.registry.client import Registry
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -20,7 +20,7 @@ from containerize.engine import docker
 from containerize.errors import CommandError, EngineError
 from containerize.fsutil import cache_home, write_atomic
 from containerize.platforms import Platform
-from containerize.resolve.targets import PROBE_SCRIPT, TargetEnvironment
+from containerize.targets import PROBE_SCRIPT, TargetEnvironment
 
 REGISTRY_ADDRESS = "127.0.0.1:5000"
 

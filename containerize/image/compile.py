@@ -39,8 +39,8 @@ from pathlib import Path
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from containerize import syspackages
+from containerize.buildfolder import BuildFolder
 from containerize.buildsteps.wheels import COMPILED_RECORD
-from containerize.config import Config
 from containerize.engine import buildx
 from containerize.errors import ConfigError, EngineError
 from containerize.fsutil import replacing_dir, replacing_file, write_atomic
@@ -206,24 +206,30 @@ def platforms(house: Wheelhouse) -> tuple[Platform, ...]:
 
 
 def invocation(
-    config: Config, build_plan: plan.BuildPlan, targets: Sequence[Platform], *, no_cache: bool
+    folder: BuildFolder,
+    build_plan: plan.BuildPlan,
+    targets: Sequence[Platform],
+    *,
+    builder: str | None,
+    no_cache: bool,
 ) -> buildx.BuildInvocation:
-    """The compile build for *targets*, reading ``<build dir>/compile`` (pure)."""
+    """The compile build for *targets*, reading the build folder's ``compile`` (pure)."""
     return plan.compile_invocation(
         build_plan,
-        context=config.build_dir / "compile",
-        wheelhouse=config.build_dir / "wheelhouse",
-        tools=config.build_dir / "tools",
+        context=folder.compile,
+        wheelhouse=folder.wheelhouse,
+        tools=folder.tools,
         platforms=targets,
-        dest=config.build_dir / "compiled",
-        builder=config.builder,
+        dest=folder.compiled,
+        builder=builder,
         no_cache=no_cache,
     )
 
 
-def write_context(config: Config, build_plan: plan.BuildPlan) -> Path:
-    """Write ``<build dir>/compile``: the compile Dockerfile and the build step scripts."""
-    dest = config.build_dir / "compile"
+def write_context(folder: BuildFolder, build_plan: plan.BuildPlan) -> Path:
+    """Write the build folder's ``compile``: the compile Dockerfile and the build step
+    scripts."""
+    dest = folder.compile
     with replacing_dir(dest) as staging:
         (staging / "Dockerfile").write_text(dockerfile.render_compile(build_plan))
         for name, data in plan.buildsteps_files().items():
@@ -234,21 +240,22 @@ def write_context(config: Config, build_plan: plan.BuildPlan) -> Path:
 
 
 def compile_pending(
-    config: Config,
+    folder: BuildFolder,
     build_plan: plan.BuildPlan,
     house: Wheelhouse,
     *,
     cache: Cache,
+    builder: str | None,
     no_cache: bool = False,
 ) -> tuple[CompiledWheel, ...]:
     """Compile every pending sdist of *house*, keep the wheels in *cache*, say which."""
     targets = platforms(house)
     if not targets:
         return ()
-    write_context(config, build_plan)
-    inv = invocation(config, build_plan, targets, no_cache=no_cache)
+    write_context(folder, build_plan)
+    inv = invocation(folder, build_plan, targets, builder=builder, no_cache=no_cache)
     compiled: list[CompiledWheel] = []
-    with replacing_dir(config.build_dir / "compiled") as staging:
+    with replacing_dir(folder.compiled) as staging:
         buildx.build(_into(inv, staging))
         for item in house.platforms:
             if item.pending:

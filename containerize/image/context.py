@@ -107,18 +107,18 @@ def app_files(config: Config) -> tuple[PurePosixPath, ...]:
 
 
 def assemble(
-    config: Config,
     dockerfile: str,
     *,
+    app_root: Path,
+    files: tuple[PurePosixPath, ...],
     dest: Path,
-    files: tuple[PurePosixPath, ...] | None = None,
     extra: Mapping[str, bytes] | None = None,
 ) -> Context:
-    """Write the context into *dest*, atomically replacing what was there.
+    """Write the context into *dest*, atomically replacing what was there: *files*
+    (:func:`app_files`) from the app folder *app_root*, and the Dockerfile.
 
     *extra* holds containerize's own files (entrypoint, server settings) by path.
     """
-    files = app_files(config) if files is None else files
     with replacing_dir(dest) as staging:
         for name, data in (extra or {}).items():
             target = staging / name
@@ -128,9 +128,9 @@ def assemble(
         for relative in files:
             target = staging / "app" / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(config.app_root / relative, target)
+            shutil.copyfile(app_root / relative, target)
             # Same modes for everyone: readable by the app user, writable only by root.
-            mode = 0o755 if os.access(config.app_root / relative, os.X_OK) else 0o644
+            mode = 0o755 if os.access(app_root / relative, os.X_OK) else 0o644
             target.chmod(mode)
         (staging / "Dockerfile").write_text(dockerfile)
     return Context(root=dest, files=files)

@@ -1,38 +1,53 @@
 """The image pipeline: configuration and lock in, one image per server out.
 
 Each step takes plain records and returns plain records, and a test can call any of
-them alone:
+them alone. :func:`resolve` chains the first ones:
 
-``resolve``
-    the lock (checked against pyproject.toml), the base image pinned by digest, the
-    target environment per platform, and the files each platform needs;
-``plan``
+``read the lock``
+    :func:`containerize.resolve.lock.load_locks`, then
+    :func:`~containerize.resolve.lock.check_fresh` against ``pyproject.toml``;
+:func:`name_files`
+    a requirements file's hashes named from the index;
+:func:`pin_base`
+    the base image pinned by digest;
+:func:`learn_targets`
+    the target environment of each platform (probed, cached, or configured);
+:func:`check_python` and :func:`check_build_platform`
+    the base image's Python fits the lock, and this machine can make the venvs;
+:func:`select`
+    the files each platform needs;
+:func:`notices`
+    what a person should know before anything is fetched.
+
+Then :func:`prepare` goes on:
+
+:func:`make_plan`
     the frozen :class:`~containerize.image.plan.BuildPlan` (pure);
-``render``
-    the Dockerfile text (pure);
-``wheelhouse`` and ``context``
-    the only steps that write: the hash-verified wheelhouse and the build context;
-``compile``
-    the sdists no wheel fits, compiled on their target platform by a build of their
-    own; the wheelhouse then holds their wheels (:mod:`containerize.image.compile`);
-``invocations``
+:func:`fetch_wheelhouse`, :func:`fetch_tools` and :func:`compile_sdists`
+    the hash-verified wheelhouse, with a wheel for every sdist, compiled on its target
+    platform by a build of its own (:mod:`containerize.image.compile`); the plan then
+    gets what those wheels need at run time (:func:`~containerize.image.plan.with_derived`);
+``render`` and :func:`write_context`
+    the Dockerfile text, rendered once from the final plan, and the build context;
+:func:`invocations`
     one ``docker buildx build`` per server (pure);
-``build``
+:func:`build`
     runs them and reports each image's size per platform.
 
-:func:`prepare` chains the steps up to the invocations; a dry run stops before
-anything is fetched or written.
+A dry run stops before anything is fetched or written. What comes from the machine
+(the download cache, its architecture, whether the engine answers) is asked once where
+a command starts, and comes in as a :class:`Machine`.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from containerize import bases, syspackages
+from containerize.buildfolder import BuildFolder
 from containerize.config import Config
 from containerize.engine import buildx, probes
 from containerize.engine.buildx import OutputKind
@@ -41,12 +56,23 @@ from containerize.fsutil import claim
 from containerize.image import compile as compile_mod
 from containerize.image import context, dockerfile, pins, plan, report, revision
 from containerize.platforms import Platform
+from containerize.project import ProjectMetadata
+from containerize.resolve import buildenv, filenames
 from containerize.resolve import lock as lockmod
 from containerize.resolve import wheelhouse as wheelhouse_mod
 from containerize.resolve.fetch import Cache
-from containerize.resolve.filenames import name_files
 from containerize.resolve.pipconfig import IndexSettings
-from containerize.resolve.targets import TargetEnvironment
+from containerize.resolve.selection import PlatformSelection
+from containerize.targets import LibcName, TargetEnvironment
+
+
+@dataclass(frozen=True, kw_only=True)
+class Machine:
+    """What the machine that builds answers, asked once where a command starts."""
+
+    cache: Cache  # the download cache (and the caches beside it)
+    native_arch: str  # this machine's OCI architecture: where the venvs are made
+    engine: bool  # whether to ask the engine: pin the base image, probe its Python
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -56,9 +82,17 @@ class Resolved:
     base_image: str  # pinned by digest when known
     settings: IndexSettings  # where the files come from
     targets: tuple[TargetEnvironment, ...]  # in config.platforms order
-    selections: tuple[wheelhouse_mod.PlatformSelection, ...]
-    notices: tuple[str, ...]
+    selections: tuple[PlatformSelection, ...]
+    #: What the lock, the pin and the selection have to say (see :func:`notices`).
+    notes: tuple[str, ...]
+    #: One line per sdist compiled with declared or well-known Debian packages.
+    build_needs: tuple[str, ...] = ()
     lock_file: Path | None = None  # the project's lock the selections come from
+
+    @property
+    def notices(self) -> tuple[str, ...]:
+        """Everything to say before the build, in order."""
+        return (*self.notes, *self.build_needs)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -66,6 +100,7 @@ class Prepared:
     """Everything a build needs, computed; nothing run yet."""
 
     config: Config
+    folder: BuildFolder
     resolved: Resolved
     plan: plan.BuildPlan
     dockerfile: str
@@ -83,106 +118,155 @@ class Prepared:
         return self.resolved.notices
 
     @property
-    def selections(self) -> tuple[wheelhouse_mod.PlatformSelection, ...]:
+    def selections(self) -> tuple[PlatformSelection, ...]:
         return self.resolved.selections
 
 
+@dataclass(frozen=True, kw_only=True)
+class Base:
+    """The base image as far as it could be pinned, and what to say about it."""
+
+    image: str
+    notices: tuple[str, ...] = ()
+
+
 def resolve(
-    config: Config, *, engine: bool, record_pin: bool = True, refresh_base: bool = False
+    config: Config, machine: Machine, *, record_pin: bool = True, refresh_base: bool = False
 ) -> Resolved:
     """Read and check the lock, pin the base image, learn the targets, select files.
 
-    With *engine*, the base image is resolved in its registry and probed per platform;
-    without, the pins file and the probe cache are used, else the configured
-    ``python-version`` and ``libc``. Only with *record_pin* is a new digest written to
-    the pins file.
+    With the engine (*machine*), the base image is resolved in its registry and probed
+    per platform; without, the pins file and the probe cache are used, else the
+    configured ``python-version`` and ``libc``. Only with *record_pin* is a new digest
+    written to the pins file.
     """
     lock = lockmod.load_locks(config.project_dir, config.locks)  # several: read as one
     lockmod.check_fresh(lock, config.project)
     settings = wheelhouse_mod.index_settings(config.project, lock)
-    if lock.needs_file_names:  # a requirements file: hashes, named from the index
-        # Remembered beside the downloads, so a rebuild asks the index nothing.
-        lock = name_files(lock, settings, names=Cache.default().root / "names")
-    base, notices = _base_image(config, engine=engine, record=record_pin, refresh=refresh_base)
-    targets = tuple(_target(config, base, p, engine=engine) for p in config.platforms)
-    _check_python(config, lock, targets)
-    if engine:
-        _check_build_platform(base, targets)
-    selections = tuple(
-        wheelhouse_mod.select_all(config, lock, config.project, target) for target in targets
+    lock = name_files(lock, settings, cache=machine.cache)
+    base = pin_base(
+        config.base_image,
+        pins_file=config.pins_file,
+        builder=config.builder,
+        engine=machine.engine,
+        record=record_pin,
+        refresh=refresh_base,
     )
-    notices += wheelhouse_mod.server_lock_notices(selections)
-    notices += wheelhouse_mod.announce_sdists(selections, native=os.uname().machine)
-    notices += build_needs_lines(config, selections)
+    targets = learn_targets(
+        base.image,
+        config.platforms,
+        engine=machine.engine,
+        python_version=config.python_version,
+        libc=config.libc,
+    )
+    check_python(lock, config.project, config.base_image, targets)
+    if machine.engine:
+        check_build_platform(base.image, targets, machine.native_arch)
+    selections = select(lock, config.project, targets, wanted(config))
     return Resolved(
-        base_image=base,
+        base_image=base.image,
         settings=settings,
         targets=targets,
         selections=selections,
-        notices=tuple(notices),
+        notes=(*base.notices, *notices(selections, native_arch=machine.native_arch)),
+        build_needs=build_needs_lines(config.system_packages, selections),
         lock_file=lock.path,
     )
 
 
-def build_needs_lines(
-    config: Config, selections: Sequence[wheelhouse_mod.PlatformSelection]
-) -> list[str]:
-    """One line per sdist compiled with declared or well-known Debian packages."""
-    lines = []
-    for name in wheelhouse_mod.needs(selections).sdists:
-        needs = syspackages.build_needs(name, config.system_packages)
-        if needs.origin != "none":
-            lines.append(needs.line())
-    return lines
+def name_files(lock: lockmod.Lock, settings: IndexSettings, *, cache: Cache) -> lockmod.Lock:
+    """*lock* with every file named: a requirements file has hashes only, and the names
+    come from the index, remembered beside the downloads so a rebuild asks nothing."""
+    if not lock.needs_file_names:
+        return lock
+    return filenames.name_files(lock, settings, names=cache.root / "names")
 
 
-def _base_image(
-    config: Config, *, engine: bool, record: bool, refresh: bool
-) -> tuple[str, list[str]]:
-    """The base image pinned by digest; without the engine, as far as the pins file says."""
-    ref = config.base_image
+def pin_base(
+    ref: str,
+    *,
+    pins_file: Path,
+    builder: str | None,
+    engine: bool,
+    record: bool,
+    refresh: bool,
+) -> Base:
+    """The base image *ref* pinned by digest; without the engine, as far as the pins
+    file says. With the engine and *record*, a new digest is written to *pins_file*."""
     if "@" in ref:
-        return ref, []
-    recorded = None if refresh else pins.read(config.pins_file).get(ref)
+        return Base(image=ref)
+    recorded = None if refresh else pins.read(pins_file).get(ref)
     if recorded:
-        return f"{ref}@{recorded}", []
+        return Base(image=f"{ref}@{recorded}")
     if engine and record:
-        return pins.pinned(ref, config.pins_file, refresh=refresh, builder=config.builder), []
+        return Base(image=pins.pinned(ref, pins_file, refresh=refresh, builder=builder))
     if engine:
-        digest = pins.resolve(ref, builder=config.builder)
-        return f"{ref}@{digest}", [
-            f"note: {ref} resolves to {digest}; 'containerize pin' records it in "
-            f"{config.pins_file.name}"
-        ]
-    return ref, [
-        f"note: {ref} is not pinned yet; a build with the engine pins it in {config.pins_file.name}"
-    ]
+        digest = pins.resolve(ref, builder=builder)
+        return Base(
+            image=f"{ref}@{digest}",
+            notices=(
+                f"note: {ref} resolves to {digest}; 'containerize pin' records it in "
+                f"{pins_file.name}",
+            ),
+        )
+    return Base(
+        image=ref,
+        notices=(
+            f"note: {ref} is not pinned yet; a build with the engine pins it in {pins_file.name}",
+        ),
+    )
 
 
-def _check_python(config: Config, lock: lockmod.Lock, targets: Sequence[TargetEnvironment]) -> None:
-    """The base image's Python must be one the lock (or, without one there, the project)
-    allows; else an error that names the base images that would fit."""
+def learn_targets(
+    base: str,
+    platforms: Sequence[Platform],
+    *,
+    engine: bool,
+    python_version: tuple[int, int],
+    libc: tuple[LibcName, tuple[int, int]],
+) -> tuple[TargetEnvironment, ...]:
+    """The target environment of *base* on each platform: probed with the *engine*;
+    without, a probe cached earlier, else the configured *python_version* and *libc*."""
+    found = []
+    for platform in platforms:
+        if engine:
+            found.append(probes.probe_target(base, platform))
+            continue
+        cached = probes.cached_target(base, platform)
+        found.append(cached or TargetEnvironment.from_config(platform, python_version, libc))
+    return tuple(found)
+
+
+def check_python(
+    lock: lockmod.Lock,
+    project: ProjectMetadata,
+    base: str,
+    targets: Sequence[TargetEnvironment],
+) -> None:
+    """The Python of the base image *base* (as configured) must be one the lock (or,
+    without one there, the project) allows; else an error that names the base images
+    that would fit."""
     if lock.requires_python is not None:
         what, specifier = f"{lock.path.name} is locked for", lock.requires_python
-    elif config.project.requires_python is not None:
-        what, specifier = f"{config.project.path.name} requires", config.project.requires_python
+    elif project.requires_python is not None:
+        what, specifier = f"{project.path.name} requires", project.requires_python
     else:
         return
     for target in targets:
         version = target.markers["python_full_version"]
         if not specifier.contains(version, prereleases=True):
             raise ResolutionError(
-                f"{what} Python {specifier}, but the base image {config.base_image} "
+                f"{what} Python {specifier}, but the base image {base} "
                 f"has Python {version} ({target.platform})",
                 hint=bases.fitting(specifier).hint(),
             )
 
 
-def _check_build_platform(base: str, targets: Sequence[TargetEnvironment]) -> None:
-    """The venvs are made and their bytecode compiled on this machine's platform, from
-    the same base image: it must have that platform, with the targets' Python at the
-    same path (the bytecode is for one minor version)."""
-    native = Platform(os="linux", arch=probes.native_arch())
+def check_build_platform(base: str, targets: Sequence[TargetEnvironment], native_arch: str) -> None:
+    """The venvs are made and their bytecode compiled on this machine's platform
+    (*native_arch*), from the same base image: it must have that platform, with the
+    targets' Python at the same path (the bytecode is for one minor version)."""
+    native = Platform(os="linux", arch=native_arch)
     found = next((t for t in targets if t.platform == native), None)
     if found is None:
         try:
@@ -211,18 +295,61 @@ def _python(target: TargetEnvironment) -> str:
     return f"{'.'.join(map(str, target.python_version))} at {target.interpreter}"
 
 
-def _target(config: Config, base: str, platform: Platform, *, engine: bool) -> TargetEnvironment:
-    if engine:
-        return probes.probe_target(base, platform)
-    cached = probes.cached_target(base, platform)
-    return cached or TargetEnvironment.from_config(platform, config.python_version, config.libc)
+def wanted(config: Config) -> wheelhouse_mod.Wanted:
+    """What the images install from the lock, as the configuration says."""
+    return wheelhouse_mod.Wanted(
+        groups=config.groups,
+        extras=config.extras,
+        servers=config.servers,
+        static_files=config.static is not None,
+    )
+
+
+def select(
+    lock: lockmod.Lock,
+    project: ProjectMetadata,
+    targets: Sequence[TargetEnvironment],
+    wanted: wheelhouse_mod.Wanted,
+) -> tuple[PlatformSelection, ...]:
+    """The files each target installs: the app's dependencies, then each server's."""
+    return tuple(wheelhouse_mod.select_all(wanted, lock, project, target) for target in targets)
+
+
+def notices(selections: Sequence[PlatformSelection], *, native_arch: str) -> tuple[str, ...]:
+    """What the selection has to say: the servers taken from containerize's own lock,
+    and the sdists to compile (emulated unless on *native_arch*)."""
+    return (
+        *wheelhouse_mod.server_lock_notices(selections),
+        *wheelhouse_mod.announce_sdists(selections, native=_machine_name(native_arch)),
+    )
+
+
+def _machine_name(native_arch: str) -> str:
+    """What ``uname -m`` says on *native_arch* (``x86_64`` for ``amd64``)."""
+    try:
+        return Platform(os="linux", arch=native_arch).machine
+    except KeyError:  # an architecture containerize does not build for
+        return native_arch
+
+
+def build_needs_lines(
+    system: syspackages.SystemPackages, selections: Sequence[PlatformSelection]
+) -> tuple[str, ...]:
+    """One line per sdist compiled with declared or well-known Debian packages."""
+    lines = []
+    for name in wheelhouse_mod.needs(selections).sdists:
+        needs = syspackages.build_needs(name, system)
+        if needs.origin != "none":
+            lines.append(needs.line())
+    return tuple(lines)
 
 
 def make_plan(
-    config: Config, resolved: Resolved, derived: plan.DerivedPackages | None = None
+    config: Config, resolved: Resolved, stamp: revision.Stamp, *, native_arch: str
 ) -> plan.BuildPlan:
-    """The build plan for *resolved* (the first platform's Python names the interpreter);
-    *derived*: what the compiled wheels need at run time, once they are compiled."""
+    """The build plan for *resolved* (the first platform's Python names the interpreter),
+    before the sdists are compiled (:func:`~containerize.image.plan.with_derived` adds
+    what their wheels need at run time)."""
     first = resolved.targets[0]
     return plan.make_plan(
         config,
@@ -230,136 +357,143 @@ def make_plan(
         python=first.interpreter,
         python_version=first.python_version,
         needs=wheelhouse_mod.needs(resolved.selections),
-        revision=revision.revision(config.project_dir),
-        created=revision.created(config.project_dir),
-        native_arch=probes.native_arch(),
-        derived=derived,
+        revision=stamp.revision,
+        created=stamp.created,
+        native_arch=native_arch,
     )
 
 
 def fetch_wheelhouse(
-    config: Config,
+    folder: BuildFolder,
+    project_dir: Path,
     resolved: Resolved,
+    *,
+    cache: Cache,
     compiled: Sequence[wheelhouse_mod.CompiledWheel] = (),
 ) -> wheelhouse_mod.Wheelhouse:
-    """Fetch every selected file, hash-checked, into ``<build dir>/wheelhouse``, with
-    the wheels *compiled* from its sdists."""
-    claim(config.build_dir)
+    """Fetch every selected file, hash-checked, into the build folder's wheelhouse,
+    with the wheels *compiled* from its sdists."""
+    claim(folder.root)
     return wheelhouse_mod.build(
-        config,
         resolved.selections,
+        dest=folder.wheelhouse,
+        project_dir=project_dir,
         settings=resolved.settings,
-        cache=Cache.default(),
+        cache=cache,
         compiled=compiled,
     )
 
 
-def pin_build_requirements(
-    config: Config, *, refresh: bool = False, engine: bool | None = None
-) -> list[str]:
+def pin_build_requirements(config: Config, machine: Machine, *, refresh: bool = False) -> list[str]:
     """Record the sdists' build requirements in ``containerize-build.lock``; one line per
-    platform that has sdists (see :func:`wheelhouse.pin_build_requirements`).
+    platform that has sdists (see :func:`~containerize.resolve.buildenv.pin_build_requirements`).
 
-    With *engine* (by default: when one answers), the base image is probed for its
-    Python; without, the probe cache or the configured ``python-version`` says.
+    With the engine (*machine*), the base image is probed for its Python; without, the
+    probe cache or the configured ``python-version`` says.
     """
-    if engine is None:
-        engine = probes.engine_reachable()
-    resolved = resolve(config, engine=engine, record_pin=False, refresh_base=refresh)
-    return wheelhouse_mod.pin_build_requirements(
-        config,
+    resolved = resolve(config, machine, record_pin=False, refresh_base=refresh)
+    return buildenv.pin_build_requirements(
+        config.project_dir,
         resolved.selections,
         settings=resolved.settings,
-        cache=Cache.default(),
+        cache=machine.cache,
         refresh=refresh,
     )
 
 
-def record_missing_build_requirements(config: Config, resolved: Resolved) -> list[str]:
+def record_missing_build_requirements(
+    project_dir: Path, resolved: Resolved, *, cache: Cache
+) -> list[str]:
     """Record in ``containerize-build.lock`` the entries *resolved*'s platforms lack, or
     have stale, keeping every other; one line per entry recorded (none when all fit)."""
-    return wheelhouse_mod.pin_build_requirements(
-        config,
+    return buildenv.pin_build_requirements(
+        project_dir,
         resolved.selections,
         settings=resolved.settings,
-        cache=Cache.default(),
+        cache=cache,
         missing_only=True,
     )
 
 
-def fetch_tools(config: Config, resolved: Resolved) -> None:
-    """Fetch the build steps' tools, hash-checked, into ``<build dir>/tools``."""
-    claim(config.build_dir)
-    wheelhouse_mod.fetch_tools(config, settings=resolved.settings, cache=Cache.default())
+def fetch_tools(folder: BuildFolder, resolved: Resolved, *, cache: Cache) -> None:
+    """Fetch the build steps' tools, hash-checked, into the build folder's tools."""
+    claim(folder.root)
+    wheelhouse_mod.fetch_tools(folder.tools, settings=resolved.settings, cache=cache)
 
 
 def compile_sdists(
-    config: Config,
+    folder: BuildFolder,
+    project_dir: Path,
     build_plan: plan.BuildPlan,
     resolved: Resolved,
     house: wheelhouse_mod.Wheelhouse,
     *,
+    cache: Cache,
+    system: syspackages.SystemPackages,
+    builder: str | None,
     no_cache: bool = False,
 ) -> wheelhouse_mod.Wheelhouse:
     """The wheelhouse with a wheel for every sdist: taken from the cache of compiled
     wheels when it has one, else compiled now and remembered there."""
     if not house.pending:
         return house
-    cache = Cache.default()
-    system = config.system_packages
     known = compile_mod.cached(resolved.base_image, house, cache=cache, system=system)
     if known:
-        house = fetch_wheelhouse(config, resolved, known)
+        house = fetch_wheelhouse(folder, project_dir, resolved, cache=cache, compiled=known)
     if not house.pending:
         return house
     compiled = compile_mod.compile_pending(
-        config, build_plan, house, cache=cache, no_cache=no_cache
+        folder, build_plan, house, cache=cache, builder=builder, no_cache=no_cache
     )
     compile_mod.remember(resolved.base_image, house, compiled, cache=cache, system=system)
-    return fetch_wheelhouse(config, resolved, (*known, *compiled))
+    return fetch_wheelhouse(
+        folder, project_dir, resolved, cache=cache, compiled=(*known, *compiled)
+    )
 
 
 def write_context(
-    config: Config,
+    folder: BuildFolder,
     build_plan: plan.BuildPlan,
     text: str,
-    files: tuple[PurePosixPath, ...] | None = None,
+    *,
+    app_root: Path,
+    files: tuple[PurePosixPath, ...],
 ) -> context.Context:
-    """Write the build context: the Dockerfile, containerize's files, the app's files."""
-    claim(config.build_dir)
+    """Write the build context: the Dockerfile, containerize's files, the app's *files*."""
+    claim(folder.root)
     return context.assemble(
-        config,
-        text,
-        dest=config.build_dir / "context",
-        files=files,
-        extra=build_plan.context_files(),
+        text, app_root=app_root, files=files, dest=folder.context, extra=build_plan.context_files()
     )
 
 
 def invocations(
-    config: Config,
+    folder: BuildFolder,
     build_plan: plan.BuildPlan,
     *,
     output: OutputKind,
+    builder: str | None,
+    cache_from: Sequence[str] = (),
+    cache_to: Sequence[str] = (),
     no_cache: bool = False,
 ) -> tuple[buildx.BuildInvocation, ...]:
     """One buildx invocation per server, reading the context and wheelhouse folders."""
     return plan.invocations(
         build_plan,
-        context=config.build_dir / "context",
-        wheelhouse=config.build_dir / "wheelhouse",
-        tools=config.build_dir / "tools",
+        context=folder.context,
+        wheelhouse=folder.wheelhouse,
+        tools=folder.tools,
         output=output,
-        builder=config.builder,
-        cache_from=config.cache_from,
-        cache_to=config.cache_to,
-        metadata_dir=config.build_dir / "metadata",
+        builder=builder,
+        cache_from=cache_from,
+        cache_to=cache_to,
+        metadata_dir=folder.metadata,
         no_cache=no_cache,
     )
 
 
 def prepare(
     config: Config,
+    machine: Machine,
     *,
     output: OutputKind,
     dry_run: bool = False,
@@ -369,41 +503,73 @@ def prepare(
 ) -> Prepared:
     """Run the steps up to the invocations; unless *dry_run*, write wheelhouse and context.
 
-    With *record_build_requirements*, entries ``containerize-build.lock`` lacks are
-    recorded first (:func:`record_missing_build_requirements`) instead of stopping the
-    build, and each line saying so is passed to it as it happens.
+    A dry run asks the engine nothing, whatever *machine* says. With
+    *record_build_requirements*, entries ``containerize-build.lock`` lacks are recorded
+    first (:func:`record_missing_build_requirements`) instead of stopping the build, and
+    each line saying so is passed to it as it happens.
     """
+    if dry_run:
+        machine = Machine(cache=machine.cache, native_arch=machine.native_arch, engine=False)
+    folder = BuildFolder.at(config.build_dir)
     # Checked first, so a dry run and a real build reject the same configurations.
     files = context.app_files(config)
-    resolved = resolve(config, engine=not dry_run, refresh_base=refresh_base)
-    build_plan = make_plan(config, resolved)
-    text = dockerfile.render(build_plan)
-    house = None
-    system_lines = build_needs_lines(config, resolved.selections)
+    resolved = resolve(config, machine, refresh_base=refresh_base)
+    build_plan = make_plan(
+        config, resolved, revision.stamp(config.project_dir), native_arch=machine.native_arch
+    )
+    system = config.system_packages
+    system_lines = list(resolved.build_needs)
     # Which platforms compile: as far as selection tells, before anything is fetched.
     sdists = tuple(s.target.platform for s in resolved.selections if s.sdists)
     compile_inv = (
-        compile_mod.invocation(config, build_plan, sdists, no_cache=no_cache) if sdists else None
+        compile_mod.invocation(
+            folder, build_plan, sdists, builder=config.builder, no_cache=no_cache
+        )
+        if sdists
+        else None
     )
+    house = None
     if not dry_run:
         if record_build_requirements is not None:
-            for line in record_missing_build_requirements(config, resolved):
+            for line in record_missing_build_requirements(
+                config.project_dir, resolved, cache=machine.cache
+            ):
                 record_build_requirements(line)
-        house = fetch_wheelhouse(config, resolved)
-        fetch_tools(config, resolved)
-        house = compile_sdists(config, build_plan, resolved, house, no_cache=no_cache)
+        house = fetch_wheelhouse(folder, config.project_dir, resolved, cache=machine.cache)
+        fetch_tools(folder, resolved, cache=machine.cache)
+        house = compile_sdists(
+            folder,
+            config.project_dir,
+            build_plan,
+            resolved,
+            house,
+            cache=machine.cache,
+            system=system,
+            builder=config.builder,
+            no_cache=no_cache,
+        )
         if any(item.compiled for item in house.platforms):
-            system_lines += compile_mod.check_libraries(house, config.system_packages)
+            system_lines += compile_mod.check_libraries(house, system)
             # The images install what the compiled wheels were found to need.
-            build_plan = make_plan(config, resolved, compile_mod.derived_packages(house))
-            text = dockerfile.render(build_plan)
-        write_context(config, build_plan, text, files)
+            build_plan = plan.with_derived(build_plan, compile_mod.derived_packages(house), system)
+    text = dockerfile.render(build_plan)
+    if not dry_run:
+        write_context(folder, build_plan, text, app_root=config.app_root, files=files)
     return Prepared(
         config=config,
+        folder=folder,
         resolved=resolved,
         plan=build_plan,
         dockerfile=text,
-        invocations=invocations(config, build_plan, output=output, no_cache=no_cache),
+        invocations=invocations(
+            folder,
+            build_plan,
+            output=output,
+            builder=config.builder,
+            cache_from=config.cache_from,
+            cache_to=config.cache_to,
+            no_cache=no_cache,
+        ),
         wheelhouse=house,
         compile=compile_inv,
         system_packages=tuple(system_lines),

@@ -165,10 +165,10 @@ def make_plan(
     *native_arch* the OCI architecture of the machine that builds.
 
     *derived* says what the compiled wheels need at run time; before the sdists are
-    compiled it is unknown, and only declared run packages are planned.
+    compiled it is unknown, and only declared run packages are planned
+    (:func:`with_derived` adds it to a plan afterwards).
     """
     folder = app_dir(config)
-    derived = derived or DerivedPackages()
     system = config.system_packages
     static = (
         servers.StaticMount(url=config.static.url, root=f"{folder}/{config.static.dir}")
@@ -201,7 +201,6 @@ def make_plan(
                         {
                             *server.runtime_packages(runtime_info),
                             *syspackages.run_needs(needs.server_names.get(name, ()), system),
-                            *derived.server(name),
                         }
                         - set(system.run)  # already in the runtime stage
                     )
@@ -212,7 +211,7 @@ def make_plan(
                 files=tuple(sorted({**server.files(runtime_info), "server.json": spec}.items())),
             )
         )
-    return BuildPlan(
+    planned = BuildPlan(
         base_image=base_image,
         platforms=config.platforms,
         python=python,
@@ -241,9 +240,29 @@ def make_plan(
             if b.origin != "none"
         ),
         project_build_packages=system.build if needs.sdists else (),
-        runtime_packages=tuple(
-            sorted({*syspackages.run_needs(needs.base_names, system), *derived.base})
+        runtime_packages=syspackages.run_needs(needs.base_names, system),
+    )
+    return planned if derived is None else with_derived(planned, derived, system)
+
+
+def with_derived(
+    plan: BuildPlan, derived: DerivedPackages, system: syspackages.SystemPackages
+) -> BuildPlan:
+    """*plan* with the Debian packages the compiled wheels need at run time: the app's
+    in the runtime stage, each server's in its stage (less what the runtime stage has
+    from *system*'s run packages already)."""
+    return replace(
+        plan,
+        servers=tuple(
+            replace(
+                stage,
+                runtime_packages=tuple(
+                    sorted({*stage.runtime_packages, *derived.server(stage.name)} - set(system.run))
+                ),
+            )
+            for stage in plan.servers
         ),
+        runtime_packages=tuple(sorted({*plan.runtime_packages, *derived.base})),
     )
 
 

@@ -19,7 +19,7 @@ from typing import IO
 from containerize import process, reference
 from containerize.engine import buildx, docker
 from containerize.errors import ContainerizeError, RegistryError
-from containerize.release import registry
+from containerize.registry import client as registry
 
 logger = logging.getLogger("containerize")
 

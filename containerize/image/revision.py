@@ -10,10 +10,24 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from containerize import process
 from containerize.errors import CommandError, ConfigError
+
+
+@dataclass(frozen=True, kw_only=True)
+class Stamp:
+    """What the image's labels say about its source, asked of git once per build."""
+
+    revision: str | None  # None outside a git repository
+    created: dt.datetime
+
+
+def stamp(project_dir: Path, environ: Mapping[str, str] = os.environ) -> Stamp:
+    """The revision and creation time of *project_dir*'s image (see :func:`created`)."""
+    return Stamp(revision=revision(project_dir), created=created(project_dir, environ))
 
 
 def revision(project_dir: Path) -> str | None:

@@ -17,11 +17,11 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from containerize.buildfolder import BuildFolder
 from containerize.fsutil import claim, write_atomic
 from containerize.matrix.checks import Outcome
 from containerize.platforms import Platform
 
-RESULTS_DIR = "test-results"
 _SCHEMA = 1
 
 
@@ -208,7 +208,7 @@ def record(
 ) -> Written:
     """Keep *results*, then rewrite the report and JUnit XML from every cell's latest."""
     claim(build_dir)
-    folder = build_dir / RESULTS_DIR
+    folder = BuildFolder.at(build_dir).test_results
     folder.mkdir(exist_ok=True)
     for result in results:
         write_atomic(folder / f"{result.slug}.json", result.to_json())

@@ -25,7 +25,7 @@ from typing import IO
 from packaging.utils import NormalizedName, canonicalize_name
 
 from containerize.errors import ReleaseError
-from containerize.release.oci import Descriptor
+from containerize.registry.oci import Descriptor
 
 DPKG_STATUS = "var/lib/dpkg/status"
 _WHITEOUT = ".wh."

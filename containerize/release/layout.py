@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from containerize.errors import ReleaseError
-from containerize.release import oci
-from containerize.release.oci import Descriptor
+from containerize.registry import oci
+from containerize.registry.oci import Descriptor
 
 
 @dataclass(frozen=True)

@@ -21,13 +21,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from containerize.buildfolder import BuildFolder
 from containerize.config import Config
 from containerize.platforms import Platform
 from containerize.release import sbom, tags
 from containerize.release.tags import TagPlan
-
-#: The build folder's subfolder that a release owns.
-FOLDER = "release"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,7 +95,7 @@ def plan_release(
     return ReleasePlan(
         tags=tag_plan,
         platforms=config.platforms,
-        folder=config.build_dir / FOLDER,
+        folder=BuildFolder.at(config.build_dir).release,
         provenance=provenance,
         sign_key=sign_key,
         force=force,

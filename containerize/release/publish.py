@@ -1,7 +1,7 @@
 """The release executor: build, push by digest, attach, sign, test, tag, verify.
 
 :func:`release` follows the order :mod:`containerize.release.plan` sets out. Every
-registry write goes through :class:`~containerize.release.registry.Registry`, so no
+registry write goes through :class:`~containerize.registry.client.Registry`, so no
 tag changes before the tag step: buildx exports each server's image as an OCI layout
 (the docker driver cannot push by digest), and this module pushes its blobs, its
 manifests and its index by digest.
@@ -28,12 +28,13 @@ from containerize.errors import ContainerizeError, Interrupted, ReleaseError
 from containerize.fsutil import write_atomic
 from containerize.image import pipeline, plan
 from containerize.platforms import Platform
-from containerize.release import oci, referrers, sbom
+from containerize.registry import oci
+from containerize.registry.client import Registry, is_loopback
+from containerize.registry.oci import Descriptor
+from containerize.release import referrers, sbom
 from containerize.release.contents import ContentsReader
 from containerize.release.layout import Layout
-from containerize.release.oci import Descriptor
 from containerize.release.plan import ReleasePlan
-from containerize.release.registry import Registry, is_loopback
 from containerize.release.signing import Signer
 from containerize.release.tags import Tag
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from containerize.release import oci
-from containerize.release.oci import Descriptor
-from containerize.release.registry import Registry
+from containerize.registry import oci
+from containerize.registry.client import Registry
+from containerize.registry.oci import Descriptor
 
 
 def attach_blob(

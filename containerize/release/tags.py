@@ -39,9 +39,10 @@ Servers: the default server (the first configured) gets the bare tags; every oth
 server gets the same tags with ``-<server>`` appended, and ``<server>`` alone in place
 of ``latest``, as the official images name their variants (``python:slim`` is the
 latest ``slim``, ``python:3.12-slim`` its 3.12). Either scheme is a list of templates,
-:data:`DEFAULT_SERVER_TEMPLATES` and :data:`SERVER_TEMPLATES`, and a server may have
-its own list instead, with the placeholders in :data:`PLACEHOLDERS`. What a template
-uses decides what its tag is:
+:data:`~containerize.tagrules.DEFAULT_SERVER_TEMPLATES` and
+:data:`~containerize.tagrules.SERVER_TEMPLATES`, and a server may have its own list
+instead, with the placeholders in :data:`~containerize.tagrules.PLACEHOLDERS`. What a
+template uses decides what its tag is:
 
 - with ``{version}`` or ``{sha}``, the tag is *immutable*: it names one release or one
   commit, and the release step never overwrites it in a registry unless forced. A
@@ -55,10 +56,8 @@ Two servers never share a tag, and every server gets at least one tag.
 
 from __future__ import annotations
 
-import difflib
 import enum
 import re
-import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -68,37 +67,14 @@ from containerize import reference
 from containerize.errors import ConfigError
 from containerize.platforms import Platform
 from containerize.reference import ImageReference
-
-#: The placeholders a tag template may use.
-PLACEHOLDERS = ("version", "major", "minor", "server", "sha")
-
-#: The default server's tags: exact version, commit, then the moving ones.
-DEFAULT_SERVER_TEMPLATES = ("{version}", "sha-{sha}", "{major}.{minor}", "{major}", "latest")
-#: Every other server's tags: the same, suffixed, with the server's name for ``latest``.
-SERVER_TEMPLATES = (
-    "{version}-{server}",
-    "sha-{sha}-{server}",
-    "{major}.{minor}-{server}",
-    "{major}-{server}",
-    "{server}",
-)
-
-#: Where the version and the templates come from, for errors; the caller may be precise.
-VERSION_WHERE = "pyproject.toml: project.version"
-TEMPLATES_WHERE = "pyproject.toml: tool.containerize.tag-templates"
+from containerize.tagrules import TEMPLATES_WHERE, VERSION_WHERE, Template, scheme
 
 SHA_LENGTH = 7
 _REVISION_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256 repositories
-_IMMUTABLE_FIELDS = frozenset({"version", "sha"})
 
 _VERSION_HINT = (
     "write a PEP 440 version such as '1.2.3', '1.3.0rc1' or '1.3.0.dev2' "
     "(https://packaging.python.org/en/latest/specifications/version-specifiers/)"
-)
-_TEMPLATE_HINT = (
-    "a template is text with the placeholders "
-    + ", ".join(f"{{{name}}}" for name in PLACEHOLDERS)
-    + ", e.g. '{version}-{server}' or '{major}.{minor}-{server}'"
 )
 _TAG_RULE = (
     "a tag is 1 to 128 letters, digits, '_', '.' and '-', and does not start with '.' or '-'"
@@ -241,7 +217,7 @@ def plan_tags(
     names = _check_servers(servers)
     sha = _short_sha(revision)
     schemes = {
-        name: _scheme(
+        name: scheme(
             name,
             default=i == 0,
             templates=templates or {},
@@ -260,7 +236,7 @@ def plan_tags(
             "it anyway",
         )
 
-    owners: dict[str, tuple[str, _Template]] = {}
+    owners: dict[str, tuple[str, Template]] = {}
     planned = []
     for i, name in enumerate(names):
         entry = _server_tags(name, scheme=schemes[name], release=release, sha=sha, repo=repo)
@@ -283,15 +259,6 @@ def plan_tags(
         sha_forced=sha is not None and uses_sha and dirty,
         servers=tuple(planned),
     )
-
-
-def check_templates(
-    templates: Mapping[str, Sequence[str] | str], *, where: str = TEMPLATES_WHERE
-) -> None:
-    """Check each server's templates as :func:`plan_tags` will read them, so a bad one
-    is reported when the configuration is read, not at release time."""
-    for name in templates:
-        _scheme(name, default=False, templates=templates, where=where, version_where=where)
 
 
 def format_plan(
@@ -335,25 +302,6 @@ def format_plan(
     return "\n".join(lines) + "\n"
 
 
-@dataclass(frozen=True, kw_only=True)
-class _Template:
-    """One checked template, and where it came from for errors."""
-
-    text: str
-    fields: frozenset[str]
-    where: str  # the template's setting, or the version's for the default scheme
-    configured: bool  # written by the user, as opposed to the default scheme
-
-    @property
-    def mutable(self) -> bool:
-        return not self.fields & _IMMUTABLE_FIELDS
-
-    def describe(self) -> str:
-        if self.configured:
-            return f"{self.where} ({self.text!r})"
-        return f"the default tag {self.text!r}"
-
-
 def _kind(version: Version) -> Kind:
     if version.dev is not None:
         return Kind.DEV
@@ -386,75 +334,14 @@ def _short_sha(revision: str | None) -> str | None:
     return revision[:SHA_LENGTH]
 
 
-def _scheme(
-    name: str,
-    *,
-    default: bool,
-    templates: Mapping[str, Sequence[str] | str],
-    where: str,
-    version_where: str,
-) -> tuple[_Template, ...]:
-    """The templates of server *name*: its configured ones, or the default scheme."""
-    if name not in templates:
-        # The default scheme only goes wrong through the version (a tag too long).
-        texts = DEFAULT_SERVER_TEMPLATES if default else SERVER_TEMPLATES
-        return tuple(_template(text, where=version_where, configured=False) for text in texts)
-    configured = templates[name]
-    where = f"{where}.{name}"
-    if isinstance(configured, str):
-        configured = [configured]
-    if not configured:
-        raise ConfigError(
-            f"{where} is empty: {name} would get no tag",
-            hint=f"remove {where} to use the default tags, or list templates such as "
-            "'{version}-{server}'",
-        )
-    scheme = []
-    for i, text in enumerate(configured):
-        if text in configured[:i]:
-            raise ConfigError(f"{where}[{i}]: {text!r} is listed twice", hint="list it once")
-        scheme.append(_template(text, where=f"{where}[{i}]", configured=True))
-    return tuple(scheme)
-
-
-def _template(text: str, *, where: str, configured: bool) -> _Template:
-    if not isinstance(text, str) or not text:
-        raise ConfigError(f"{where}: expected a tag template, got {text!r}", hint=_TEMPLATE_HINT)
-    try:
-        parts = list(string.Formatter().parse(text))
-    except ValueError as error:
-        raise ConfigError(
-            f"{where}: {text!r} is not a tag template: {error}",
-            hint=f"{_TEMPLATE_HINT}; a brace that is not a placeholder cannot be in a tag",
-        ) from None
-    fields = set()
-    for _literal, field, spec, conversion in parts:
-        if field is None:
-            continue
-        if field not in PLACEHOLDERS:
-            close = difflib.get_close_matches(field, PLACEHOLDERS, n=1)
-            hint = f"did you mean {{{close[0]}}}? " if close else ""
-            raise ConfigError(
-                f"{where}: {text!r} uses the unknown placeholder {{{field}}}",
-                hint=hint + _TEMPLATE_HINT,
-            )
-        if spec or conversion:
-            raise ConfigError(
-                f"{where}: {text!r} formats the placeholder {{{field}}}",
-                hint=f"write {{{field}}} alone: placeholders take no format or conversion",
-            )
-        fields.add(field)
-    return _Template(text=text, fields=frozenset(fields), where=where, configured=configured)
-
-
 def _server_tags(
     name: str,
     *,
-    scheme: tuple[_Template, ...],
+    scheme: tuple[Template, ...],
     release: ReleaseVersion,
     sha: str | None,
     repo: ImageReference,
-) -> list[tuple[Tag, _Template]]:
+) -> list[tuple[Tag, Template]]:
     """Render *scheme* for server *name*: immutable tags first, each tag once."""
     values = {
         "version": release.tag,
@@ -463,7 +350,7 @@ def _server_tags(
         "server": name,
         "sha": sha or "",
     }
-    rendered: dict[str, tuple[Tag, _Template]] = {}
+    rendered: dict[str, tuple[Tag, Template]] = {}
     for mutable in (False, True):
         for template in scheme:
             if template.mutable is not mutable or not _applies(template, release, sha):
@@ -480,7 +367,7 @@ def _server_tags(
     return list(rendered.values())
 
 
-def _applies(template: _Template, release: ReleaseVersion, sha: str | None) -> bool:
+def _applies(template: Template, release: ReleaseVersion, sha: str | None) -> bool:
     """Whether *template* gives a tag for *release*."""
     if "sha" in template.fields and sha is None:
         return False
@@ -495,7 +382,7 @@ def _applies(template: _Template, release: ReleaseVersion, sha: str | None) -> b
 
 
 def _invalid_tag(
-    tag: str, template: _Template, *, server: str, release: ReleaseVersion
+    tag: str, template: Template, *, server: str, release: ReleaseVersion
 ) -> ConfigError:
     if template.configured:
         return ConfigError(
@@ -510,7 +397,7 @@ def _invalid_tag(
     )
 
 
-def _collision(tag: str, first: tuple[str, _Template], second: tuple[str, _Template]) -> None:
+def _collision(tag: str, first: tuple[str, Template], second: tuple[str, Template]) -> None:
     """Refuse *tag* for two servers, blaming a configured template over a default one."""
     (server, template), (other_server, other) = first, second
     if other.configured and not template.configured:

@@ -10,7 +10,7 @@ target, is an error naming the command that records it (:data:`REFRESH`), except
 a build outside CI, which records it once and says so. containerize's own servers'
 sdists are recorded in a file of the same format that containerize ships
 (``servers/servers-build.lock``; see
-:class:`containerize.resolve.wheelhouse.BuildEnvironment`). The file is separate from
+:class:`containerize.resolve.buildenv.BuildEnvironment`). The file is separate from
 ``containerize.lock`` because the base image's digest is the registry's and often
 differs between machines, while build requirements do not.
 
@@ -55,7 +55,7 @@ from containerize import process
 from containerize.errors import CommandError, FetchError, LockError
 from containerize.fsutil import replacing_file, write_atomic
 from containerize.resolve.fetch import Cache
-from containerize.resolve.targets import TargetEnvironment
+from containerize.targets import TargetEnvironment
 
 FILE_NAME = "containerize-build.lock"
 #: The command that records missing entries and replaces stale ones.

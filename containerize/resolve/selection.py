@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import Requirement
@@ -27,7 +27,7 @@ from containerize import bases
 from containerize.errors import LockError, ResolutionError
 from containerize.project import MAIN_GROUP, ProjectMetadata
 from containerize.resolve.lock.model import Dependency, Lock, LockedFile, LockedPackage
-from containerize.resolve.targets import TargetEnvironment
+from containerize.targets import TargetEnvironment
 
 #: The group name of roots passed in ``extra_roots``.
 _EXTRA_ROOT = "extra root"
@@ -385,3 +385,36 @@ def _describe(package: LockedPackage) -> str:
     wheels = [w.filename for w in package.wheels]
     shown = ", ".join(wheels[:3]) + (", ..." if len(wheels) > 3 else "")
     return f"{package} (wheels: {shown or 'none'})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class FromServerLock:
+    """What one server's image takes from containerize's server lock on one platform:
+    the *roots* the project's lock does not pin, and their closure in *selection*."""
+
+    roots: tuple[NormalizedName, ...]
+    selection: Selection
+
+
+@dataclass(frozen=True, kw_only=True)
+class PlatformSelection:
+    """What one platform's image needs: the app's dependencies and each server's."""
+
+    target: TargetEnvironment
+    base: Selection
+    servers: Mapping[str, Selection]
+    #: Per server, what its image takes from containerize's server lock (only the
+    #: servers that take something); already part of :attr:`servers`.
+    from_server_lock: Mapping[str, FromServerLock] = field(default_factory=dict)
+
+    @property
+    def all_packages(self) -> tuple[SelectedPackage, ...]:
+        seen: dict[str, SelectedPackage] = {}
+        for selection in (self.base, *self.servers.values()):
+            for package in selection.packages:
+                seen.setdefault(package.file.filename, package)
+        return tuple(seen[name] for name in sorted(seen))
+
+    @property
+    def sdists(self) -> tuple[SelectedPackage, ...]:
+        return tuple(p for p in self.all_packages if p.from_sdist)

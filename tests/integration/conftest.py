@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from containerize import bases, config, process
+from containerize import bases, commands, config, process
 from containerize.engine import preflight, probes
 from containerize.host import baseimage
 from containerize.image import pipeline
@@ -129,7 +129,11 @@ class Built:
 
 def _build(project: Path, image: str) -> Iterator[Built]:
     cfg = config.load(project, overrides={"image": image})
-    prepared = pipeline.prepare(cfg, output=preflight.choose_output(cfg.platforms, push=False))
+    prepared = pipeline.prepare(
+        cfg,
+        commands.machine(engine=True),
+        output=preflight.choose_output(cfg.platforms, push=False),
+    )
     for summary in pipeline.build(prepared.invocations):
         logger.info("built %s in %.1fs: %s", summary.server, summary.seconds, summary.sizes)
     yield Built(image=image, project=project)

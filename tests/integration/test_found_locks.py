@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from containerize import cli, config, process
+from containerize import cli, commands, config, process
 from containerize.engine import containers, preflight
 from containerize.errors import LockError
 from containerize.image import pipeline
@@ -39,7 +39,11 @@ def _table(app: str, image: str, base_image: str) -> str:
 
 def _build_and_get(project: Path, image: str, paths: list[str]) -> list[containers.Response]:
     cfg = config.load(project)
-    prepared = pipeline.prepare(cfg, output=preflight.choose_output(cfg.platforms, push=False))
+    prepared = pipeline.prepare(
+        cfg,
+        commands.machine(engine=True),
+        output=preflight.choose_output(cfg.platforms, push=False),
+    )
     summaries = pipeline.build(prepared.invocations)
     try:
         container = containers.start(f"{image}:gunicorn", platform=LINUX_AMD64, port=8000)
@@ -135,7 +139,7 @@ def test_unhashed_requirements_locked_by_containerize_lock(
 
     (project / "requirements.txt").write_text("markupsafe>=3\nwerkzeug>=3.1\nblinker\n")
     with pytest.raises(LockError) as info:
-        pipeline.resolve(config.load(project), engine=False)
+        pipeline.resolve(config.load(project), commands.machine(engine=False))
     assert info.value.message == (
         "requirements.txt changed since the lock was made: run containerize lock"
     )

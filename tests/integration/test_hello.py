@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from containerize import config, process
+from containerize import commands, config, process
 from containerize.engine import containers, preflight
 from containerize.errors import ContainerTestError
 from containerize.image import pipeline as images
@@ -43,7 +43,11 @@ def hello_images(hello_project: Path, base_image: str, session_id: str) -> Itera
     image = f"containerize-test/hello-{session_id}"
     cfg = config.load(hello_project, overrides={"image": image})
     preflight.preflight(cfg.platforms, builder=cfg.builder)
-    prepared = images.prepare(cfg, output=preflight.choose_output(cfg.platforms, push=False))
+    prepared = images.prepare(
+        cfg,
+        commands.machine(engine=True),
+        output=preflight.choose_output(cfg.platforms, push=False),
+    )
     summaries = images.build(prepared.invocations)
     for summary in summaries:
         logger.info(

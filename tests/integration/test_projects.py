@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from containerize import config, process
+from containerize import commands, config, process
 from containerize.engine import containers, preflight
 from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
@@ -24,7 +24,11 @@ def test_flask_app_locked_by_pip_compile(
     project = make_project("flask-pip-compile")
     image = f"containerize-test/flask-pip-compile-{session_id}"
     cfg = config.load(project, overrides={"image": image, "servers": ["gunicorn"]})
-    prepared = pipeline.prepare(cfg, output=preflight.choose_output(cfg.platforms, push=False))
+    prepared = pipeline.prepare(
+        cfg,
+        commands.machine(engine=True),
+        output=preflight.choose_output(cfg.platforms, push=False),
+    )
     summaries = pipeline.build(prepared.invocations)
     try:
         # Loaded, not pushed: each platform's size is read from the image store.

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from containerize import bases, config, process
+from containerize import bases, commands, config, process
 from containerize.engine import containers, preflight, probes
 from containerize.errors import ResolutionError
 from containerize.image import pipeline
@@ -29,7 +29,11 @@ def test_project_for_python_313_is_served_from_the_trixie_base(
     native = Platform(os="linux", arch=probes.native_arch())
     overrides = {"image": image, "base-image": trixie_base_image, "platforms": [str(native)]}
     cfg = config.load(project, overrides=overrides)
-    prepared = pipeline.prepare(cfg, output=preflight.choose_output(cfg.platforms, push=False))
+    prepared = pipeline.prepare(
+        cfg,
+        commands.machine(engine=True),
+        output=preflight.choose_output(cfg.platforms, push=False),
+    )
     assert [t.python_version for t in prepared.resolved.targets] == [(3, 13)]
     assert [t.libc for t in prepared.resolved.targets] == [("glibc", (2, 41))]
     summaries = pipeline.build(prepared.invocations)
@@ -62,7 +66,7 @@ def test_project_for_python_313_on_the_311_base_names_the_trixie_base(
     project = make_project("hello-py313")
     cfg = config.load(project, overrides={"base-image": base_image})
     with pytest.raises(ResolutionError) as info:
-        pipeline.resolve(cfg, engine=True, record_pin=False)
+        pipeline.resolve(cfg, commands.machine(engine=True), record_pin=False)
     message, hint = info.value.message, info.value.hint or ""
     assert message.startswith(
         f"uv.lock is locked for Python >=3.13, but the base image {base_image} has Python 3.11."

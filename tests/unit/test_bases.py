@@ -18,6 +18,7 @@ from containerize.errors import ConfigError, ResolutionError
 from containerize.host import baseimage
 from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
+from containerize.resolve.fetch import Cache
 
 BOOKWORM_REF = "127.0.0.1:5000/containerize/python:3.11-bookworm"
 TRIXIE_REF = "127.0.0.1:5000/containerize/python:3.13-trixie"
@@ -210,6 +211,12 @@ def test_fitting_hint_names_each_base_and_how_to_get_it() -> None:
     )
 
 
+#: A machine without the engine; no test here reaches the download cache.
+OFFLINE = pipeline.Machine(
+    cache=Cache(root=Path("/nonexistent")), native_arch="amd64", engine=False
+)
+
+
 def _project(fixtures_dir: Path, tmp_path: Path) -> Path:
     dest = tmp_path / "hello-py313"
     shutil.copytree(
@@ -232,7 +239,7 @@ def test_a_lock_for_313_on_a_311_base_names_the_bases_that_fit(
         environ={},
     )
     with pytest.raises(ResolutionError) as info:
-        pipeline.resolve(cfg, engine=False)
+        pipeline.resolve(cfg, OFFLINE)
     assert info.value.message == (
         f"uv.lock is locked for Python >=3.13, but the base image {BOOKWORM_REF} has "
         f"Python 3.11.0 ({LINUX_AMD64})"
@@ -243,7 +250,7 @@ def test_a_lock_for_313_on_a_311_base_names_the_bases_that_fit(
 
 def test_a_lock_for_313_on_the_trixie_base_resolves(fixtures_dir: Path, tmp_path: Path) -> None:
     cfg = config.load(_project(fixtures_dir, tmp_path), environ={})
-    resolved = pipeline.resolve(cfg, engine=False)
+    resolved = pipeline.resolve(cfg, OFFLINE)
     assert [t.python_version for t in resolved.targets] == [(3, 13), (3, 13)]
     for selection in resolved.selections:
         files = {str(p.name): p.file.filename for p in selection.all_packages}

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from containerize import cli, config
+from containerize.buildfolder import MARKER as BUILD_DIR_MARKER
 from containerize.errors import ConfigError, ContainerizeError
-from containerize.fsutil import BUILD_DIR_MARKER, claim
+from containerize.fsutil import claim
 
 
 @pytest.fixture

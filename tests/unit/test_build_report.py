@@ -18,7 +18,7 @@ from containerize.engine import buildx, docker
 from containerize.errors import CommandError
 from containerize.image import report
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
-from containerize.release import oci
+from containerize.registry import oci
 
 
 def _serve(server: SimpleIndexServer, reference: str, document: dict[str, Any]) -> str:

@@ -19,13 +19,15 @@ from simple_index_server import SimpleIndexServer, publish, wheel_bytes
 
 from containerize import config
 from containerize.errors import LockError
+from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64
 from containerize.project import load as project_load
-from containerize.resolve import buildlock, wheelhouse
+from containerize.resolve import buildenv, buildlock, wheelhouse
 from containerize.resolve.fetch import Cache
 from containerize.resolve.lock import load_lock
 from containerize.resolve.pipconfig import IndexSettings, IndexSource
-from containerize.resolve.targets import TargetEnvironment
+from containerize.resolve.selection import PlatformSelection
+from containerize.targets import TargetEnvironment
 
 AMD64 = TargetEnvironment.from_config(LINUX_AMD64)
 REQUIRES = "setuptools>=70"
@@ -62,7 +64,7 @@ def sdist(requires: str) -> bytes:
 @dataclasses.dataclass
 class Setup:
     cfg: config.Config
-    selections: list[wheelhouse.PlatformSelection]
+    selections: list[PlatformSelection]
     settings: IndexSettings
     cache: Cache
     setuptools: dict[str, str]  # file name -> sha256
@@ -76,7 +78,12 @@ class Setup:
 
     def build_with(self, compiled: tuple[wheelhouse.CompiledWheel, ...]) -> wheelhouse.Wheelhouse:
         return wheelhouse.build(
-            self.cfg, self.selections, settings=self.settings, cache=self.cache, compiled=compiled
+            self.selections,
+            dest=self.cfg.build_dir / "wheelhouse",
+            project_dir=self.cfg.project_dir,
+            settings=self.settings,
+            cache=self.cache,
+            compiled=compiled,
         )
 
     def record(self, version: str) -> buildlock.Entry:
@@ -127,7 +134,9 @@ def setup(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Setup]:
         cfg = config.load(project, environ={})
         cfg = dataclasses.replace(cfg, build_dir=tmp_path / "build", servers=())
         lock = load_lock(project)
-        selections = [wheelhouse.select_all(cfg, lock, project_load(project), AMD64)]
+        selections = [
+            wheelhouse.select_all(pipeline.wanted(cfg), lock, project_load(project), AMD64)
+        ]
         settings = IndexSettings(
             indexes=(IndexSource(name="test", url=f"{server.url}/simple/", origin="the test"),)
         )
@@ -179,8 +188,8 @@ def test_pin_keeps_what_fits_and_resolves_only_what_is_missing_or_asked(
 ) -> None:
     entry = setup.record("80.0")
     before = setup.lock_file.read_text()
-    lines = wheelhouse.pin_build_requirements(
-        setup.cfg, setup.selections, settings=setup.settings, cache=setup.cache
+    lines = buildenv.pin_build_requirements(
+        setup.cfg.project_dir, setup.selections, settings=setup.settings, cache=setup.cache
     )
     assert lines == ["linux/amd64: kept: setuptools 80.0"]
     assert setup.lock_file.read_text() == before
@@ -192,14 +201,18 @@ def test_pin_keeps_what_fits_and_resolves_only_what_is_missing_or_asked(
         return entry
 
     monkeypatch.setattr(buildlock, "resolve", resolve)
-    lines = wheelhouse.pin_build_requirements(
-        setup.cfg, setup.selections, settings=setup.settings, cache=setup.cache, refresh=True
+    lines = buildenv.pin_build_requirements(
+        setup.cfg.project_dir,
+        setup.selections,
+        settings=setup.settings,
+        cache=setup.cache,
+        refresh=True,
     )
     assert asked == [(REQUIRES,)]
     assert lines == ["linux/amd64: refreshed: setuptools 80.0"]
     setup.lock_file.unlink()
-    lines = wheelhouse.pin_build_requirements(
-        setup.cfg, setup.selections, settings=setup.settings, cache=setup.cache
+    lines = buildenv.pin_build_requirements(
+        setup.cfg.project_dir, setup.selections, settings=setup.settings, cache=setup.cache
     )
     assert lines == ["linux/amd64: recorded: setuptools 80.0"]
     assert buildlock.read(setup.lock_file) == {entry.key: entry}

@@ -21,7 +21,7 @@ import pytest
 
 from containerize import buildsteps
 from containerize.project import load as project_load
-from containerize.resolve import buildlock, wheelhouse
+from containerize.resolve import buildlock, ownlocks, wheelhouse
 from containerize.resolve.fetch import Cache, FileRequest, fetch
 
 SCRIPT = buildsteps.FOLDER / "wheels.py"
@@ -75,7 +75,7 @@ def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
 def tools(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The locked installer and pip wheels with tools.json, as the build writes them."""
     folder = tmp_path_factory.mktemp("tools")
-    requests = wheelhouse.tool_files()
+    requests = ownlocks.tool_files()
     settings = wheelhouse.index_settings(project_load(REPO / "fixtures" / "hello-wsgi"))
     fetch(requests.values(), settings=settings, cache=Cache.default(), dest=folder)
     manifest = {str(name): [entry(folder / r.filename)] for name, r in requests.items()}

@@ -61,9 +61,13 @@ def test_assemble_replaces_atomically(tmp_path: Path) -> None:
     cfg = project(tmp_path)
     dest = cfg.build_dir / "context"
     dest.parent.mkdir(exist_ok=True)
-    first = context.assemble(cfg, "FROM scratch\n", dest=dest)
+    first = context.assemble(
+        "FROM scratch\n", app_root=cfg.app_root, files=context.app_files(cfg), dest=dest
+    )
     (tmp_path / "demo" / "static" / "site.css").unlink()
-    second = context.assemble(cfg, "FROM scratch\n# 2\n", dest=dest)
+    second = context.assemble(
+        "FROM scratch\n# 2\n", app_root=cfg.app_root, files=context.app_files(cfg), dest=dest
+    )
     assert len(second.files) == len(first.files) - 1
     assert not (dest / "app" / "demo" / "static" / "site.css").exists()
     assert (dest / "Dockerfile").read_text().endswith("# 2\n")
@@ -106,7 +110,9 @@ def test_only_the_app_folder_goes_in(tmp_path: Path) -> None:
     ]
     dest = tmp_path / ".containerize" / "context"
     dest.parent.mkdir(exist_ok=True)
-    context.assemble(cfg, "FROM scratch\n", dest=dest)
+    context.assemble(
+        "FROM scratch\n", app_root=cfg.app_root, files=context.app_files(cfg), dest=dest
+    )
     assert (dest / "app" / "website" / "wsgi.py").read_text() == "site/website/wsgi.py"
     assert not (dest / "app" / "site").exists()
 

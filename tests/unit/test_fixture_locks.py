@@ -25,7 +25,7 @@ from containerize.project import ProjectMetadata
 from containerize.project import load as project_load
 from containerize.resolve.lock import check_fresh, load_lock
 from containerize.resolve.selection import select
-from containerize.resolve.targets import TargetEnvironment
+from containerize.targets import TargetEnvironment
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 TARGETS = [TargetEnvironment.from_config(LINUX_AMD64), TargetEnvironment.from_config(LINUX_ARM64)]

@@ -27,10 +27,10 @@ from containerize.resolve import locking
 from containerize.resolve.fetch import Cache
 from containerize.resolve.lock import check_fresh, check_inputs, load_lock
 from containerize.resolve.lock.pylock import read_pylock
+from containerize.resolve.ownlocks import tool_lock
 from containerize.resolve.pipconfig import IndexSettings, discover
 from containerize.resolve.selection import select
-from containerize.resolve.targets import TargetEnvironment
-from containerize.resolve.wheelhouse import tool_lock
+from containerize.targets import TargetEnvironment
 
 
 def _wheel(

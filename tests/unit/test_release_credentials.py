@@ -17,8 +17,8 @@ import pytest
 
 from containerize.errors import ConfigError
 from containerize.reference import parse
-from containerize.release import credentials
-from containerize.release.registry import endpoint, is_loopback, parse_challenge
+from containerize.registry import credentials
+from containerize.registry.client import endpoint, is_loopback, parse_challenge
 
 
 def docker_config(tmp_path: Path, data: dict[str, object]) -> dict[str, str]:

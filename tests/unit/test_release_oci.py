@@ -11,7 +11,7 @@ import pytest
 
 from containerize.errors import ReleaseError
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
-from containerize.release import oci
+from containerize.registry import oci
 from containerize.release.layout import Layout
 
 AMD = "sha256:" + "a" * 64

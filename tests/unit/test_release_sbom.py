@@ -18,7 +18,9 @@ from packaging.version import Version
 
 from containerize.errors import ReleaseError
 from containerize.platforms import LINUX_ARM64
-from containerize.release import oci, sbom
+from containerize.registry import oci
+from containerize.registry.oci import Descriptor
+from containerize.release import sbom
 from containerize.release.contents import (
     ContentsReader,
     DebianPackage,
@@ -26,7 +28,6 @@ from containerize.release.contents import (
     InstalledDistribution,
     parse_dpkg_status,
 )
-from containerize.release.oci import Descriptor
 from containerize.resolve.lock.model import LockedFile, LockedPackage
 from containerize.resolve.selection import SelectedPackage
 

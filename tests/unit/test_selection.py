@@ -12,7 +12,7 @@ from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 from containerize.project import load as project_load
 from containerize.resolve.lock import load_lock
 from containerize.resolve.selection import closure, sdist_message, select
-from containerize.resolve.targets import TargetEnvironment
+from containerize.targets import TargetEnvironment
 
 sys.path.insert(0, str(Path(__file__).parent / "lock"))
 from lock_testdata import HELLO, LOCKS, copy_project, replace_in

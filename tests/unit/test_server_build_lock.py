@@ -21,16 +21,18 @@ from simple_index_server import SimpleIndexServer, publish, wheel_bytes
 
 from containerize import config
 from containerize.errors import LockError
+from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.project import load as project_load
-from containerize.resolve import buildlock, wheelhouse
+from containerize.resolve import buildenv, buildlock, ownlocks, wheelhouse
 from containerize.resolve.fetch import Cache
 from containerize.resolve.lock import load_lock
 from containerize.resolve.lock.pylock import read_pylock
 from containerize.resolve.pipconfig import IndexSettings, IndexSource
-from containerize.resolve.targets import TargetEnvironment
+from containerize.resolve.selection import PlatformSelection
+from containerize.targets import TargetEnvironment
 
-SHIPPED = Path(wheelhouse.__file__).parents[1] / "servers" / wheelhouse.SERVER_BUILD_LOCK_FILE
+SHIPPED = Path(wheelhouse.__file__).parents[1] / "servers" / ownlocks.SERVER_BUILD_LOCK_FILE
 AMD64 = TargetEnvironment.from_config(LINUX_AMD64)
 #: What the test's mod_wsgi and the project's own sdist are built with.
 MOD_WSGI_REQUIRES = ("setuptools>=40.8.0", "wheel")
@@ -106,19 +108,25 @@ class Index:
         cfg = config.load(folder, environ={})
         return dataclasses.replace(cfg, build_dir=self.tmp / f"{name}-build", servers=servers)
 
-    def selections(self, cfg: config.Config) -> list[wheelhouse.PlatformSelection]:
+    def selections(self, cfg: config.Config) -> list[PlatformSelection]:
         lock = load_lock(cfg.project_dir)
-        return [wheelhouse.select_all(cfg, lock, project_load(cfg.project_dir), AMD64)]
+        return [
+            wheelhouse.select_all(pipeline.wanted(cfg), lock, project_load(cfg.project_dir), AMD64)
+        ]
 
     def build(self, cfg: config.Config) -> wheelhouse.PlatformWheelhouse:
         (item,) = wheelhouse.build(
-            cfg, self.selections(cfg), settings=self.settings, cache=Cache(root=self.tmp / "c")
+            self.selections(cfg),
+            dest=cfg.build_dir / "wheelhouse",
+            project_dir=cfg.project_dir,
+            settings=self.settings,
+            cache=Cache(root=self.tmp / "c"),
         ).platforms
         return item
 
     def pin(self, cfg: config.Config, **options: bool) -> list[str]:
-        return wheelhouse.pin_build_requirements(
-            cfg,
+        return buildenv.pin_build_requirements(
+            cfg.project_dir,
             self.selections(cfg),
             settings=self.settings,
             cache=Cache(root=self.tmp / "c"),
@@ -156,7 +164,7 @@ def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Index]:
         shipped.write_text(
             pylock({"mod-wsgi": ("mod_wsgi-6.0.tar.gz", sdists["mod_wsgi-6.0.tar.gz"])})
         )
-        monkeypatch.setattr(wheelhouse, "server_lock", lambda: read_pylock(shipped))
+        monkeypatch.setattr(ownlocks, "server_lock", lambda: read_pylock(shipped))
         settings = IndexSettings(
             indexes=(IndexSource(name="test", url=f"{server.url}/simple/", origin="the test"),)
         )
@@ -164,7 +172,7 @@ def index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Index]:
         own = made.entry(
             MOD_WSGI_REQUIRES, made.pinned("setuptools", "81.0"), made.pinned("wheel", "0.45")
         )
-        monkeypatch.setattr(wheelhouse, "server_build_lock", lambda: {own.key: own})
+        monkeypatch.setattr(ownlocks, "server_build_lock", lambda: {own.key: own})
         yield made
 
 
@@ -232,9 +240,9 @@ def test_project_pins_that_cannot_join_containerizes_are_resolved_with_them(
     shipped.write_text(
         pylock({"mod-wsgi": ("mod_wsgi-6.1.tar.gz", published["mod_wsgi-6.1.tar.gz"])})
     )
-    monkeypatch.setattr(wheelhouse, "server_lock", lambda: read_pylock(shipped))
+    monkeypatch.setattr(ownlocks, "server_lock", lambda: read_pylock(shipped))
     own = index.entry(newer, index.pinned("setuptools", "81.0"), index.pinned("wheel", "0.45"))
-    monkeypatch.setattr(wheelhouse, "server_build_lock", lambda: {own.key: own})
+    monkeypatch.setattr(ownlocks, "server_build_lock", lambda: {own.key: own})
     cfg = index.project("conflict", dependencies=("native-ext",), servers=("mod_wsgi",))
     old = index.entry(EXT_REQUIRES, index.pinned("setuptools", "80.0"))
     lock_file = buildlock.path_in(cfg.project_dir)
@@ -301,10 +309,10 @@ def test_a_build_records_what_is_missing_once_and_keeps_the_rest(
 
 def test_the_shipped_record_covers_every_target_containerize_supports() -> None:
     """mod_wsgi (sdist only) on both platforms, Python 3.11 to 3.13; each entry fits."""
-    entries = wheelhouse.server_build_lock()
+    entries = ownlocks.server_build_lock()
     assert SHIPPED.read_text().startswith("# What the sdists of containerize's own servers'")
     assert "://" not in SHIPPED.read_text()
-    (mod_wsgi,) = wheelhouse.server_lock().find(NormalizedName("mod-wsgi"))
+    (mod_wsgi,) = ownlocks.server_lock().find(NormalizedName("mod-wsgi"))
     assert mod_wsgi.sdist is not None
     assert not mod_wsgi.wheels
     for platform in (LINUX_AMD64, LINUX_ARM64):

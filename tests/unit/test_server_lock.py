@@ -15,16 +15,18 @@ from simple_index_server import SimpleIndexServer, publish, wheel_bytes
 from containerize import config, servers
 from containerize.config import StaticFiles
 from containerize.errors import LockError, ResolutionError
+from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 from containerize.project import load as project_load
-from containerize.resolve import wheelhouse
+from containerize.resolve import ownlocks, wheelhouse
 from containerize.resolve.fetch import Cache
 from containerize.resolve.lock import Lock, load_lock
 from containerize.resolve.lock.pylock import read_pylock
 from containerize.resolve.pipconfig import IndexSettings, IndexSource
-from containerize.resolve.targets import LibcName, TargetEnvironment
+from containerize.resolve.selection import PlatformSelection
+from containerize.targets import LibcName, TargetEnvironment
 
-SHIPPED = Path(wheelhouse.__file__).parents[1] / "servers" / wheelhouse.SERVER_LOCK_FILE
+SHIPPED = Path(wheelhouse.__file__).parents[1] / "servers" / ownlocks.SERVER_LOCK_FILE
 ROOTS = ("cheroot", "gunicorn", "mod-wsgi", "pyuwsgi", "whitenoise")
 ALL_SERVERS = ("gunicorn", "uwsgi", "mod_wsgi", "cheroot")
 PYTHONS = ((3, 11), (3, 12), (3, 13))
@@ -92,18 +94,16 @@ def load(
     return cfg, load_lock(directory)
 
 
-def select(
-    cfg: config.Config, lock: Lock, target: TargetEnvironment = AMD64
-) -> wheelhouse.PlatformSelection:
-    return wheelhouse.select_all(cfg, lock, project_load(cfg.project_dir), target)
+def select(cfg: config.Config, lock: Lock, target: TargetEnvironment = AMD64) -> PlatformSelection:
+    return wheelhouse.select_all(pipeline.wanted(cfg), lock, project_load(cfg.project_dir), target)
 
 
-def names(selection: wheelhouse.PlatformSelection, server: str) -> list[str]:
+def names(selection: PlatformSelection, server: str) -> list[str]:
     return [str(p.name) for p in selection.servers[server].packages]
 
 
 def tool_version(name: str) -> str:
-    (locked,) = wheelhouse.server_lock().find(canonicalize_name(name))
+    (locked,) = ownlocks.server_lock().find(canonicalize_name(name))
     return str(locked.version)
 
 
@@ -135,8 +135,8 @@ def test_the_shipped_lock_names_its_files_and_locates_none() -> None:
 
 
 def test_the_shipped_lock_is_read_by_the_pylock_reader_once() -> None:
-    lock = wheelhouse.server_lock()
-    assert lock is wheelhouse.server_lock()
+    lock = ownlocks.server_lock()
+    assert lock is ownlocks.server_lock()
     assert lock.path.name == "servers.pylock.toml"
     assert lock.format == "pylock"
     assert lock.has_graph  # one server's closure, not the whole lock
@@ -191,7 +191,7 @@ def test_the_projects_pin_wins(tmp_path: Path) -> None:
     assert "gunicorn" not in found.from_server_lock
     # The others still come from containerize's lock.
     assert names(found, "uwsgi") == ["pyuwsgi"]
-    assert found.servers["uwsgi"].packages[0].package in wheelhouse.server_lock().packages
+    assert found.servers["uwsgi"].packages[0].package in ownlocks.server_lock().packages
 
 
 def test_a_project_lock_without_the_server_uses_the_shipped_lock(tmp_path: Path) -> None:
@@ -258,11 +258,11 @@ def test_a_python_the_shipped_lock_was_not_made_for(tmp_path: Path) -> None:
 
 
 def test_a_distribution_neither_lock_has(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    shipped = wheelhouse.server_lock()
+    shipped = ownlocks.server_lock()
     reduced = dataclasses.replace(
         shipped, packages=tuple(p for p in shipped.packages if p.name != "pyuwsgi")
     )
-    monkeypatch.setattr(wheelhouse, "server_lock", lambda: reduced)
+    monkeypatch.setattr(ownlocks, "server_lock", lambda: reduced)
     cfg, lock = load(make_project(tmp_path), servers_=("uwsgi",))
     with pytest.raises(LockError, match=r"neither pylock\.toml nor containerize's server lock"):
         select(cfg, lock)
@@ -278,7 +278,7 @@ def test_no_file_for_the_target_in_the_server_lock(
         + '\n[[packages]]\nname = "pyuwsgi"\nversion = "9.0"\ndependencies = []\n'
         + f'wheels = [{{name = "{wheel}", hashes = {{sha256 = "{"c" * 64}"}}}}]\n'
     )
-    monkeypatch.setattr(wheelhouse, "server_lock", lambda: read_pylock(lock_file))
+    monkeypatch.setattr(ownlocks, "server_lock", lambda: read_pylock(lock_file))
     project = tmp_path / "project"
     project.mkdir()
     cfg, lock = load(make_project(project), servers_=("uwsgi",))
@@ -320,7 +320,7 @@ def test_files_from_the_server_lock_are_fetched_and_pinned_like_the_projects(
         + '\n[[packages]]\nname = "pyuwsgi"\nversion = "9.0"\ndependencies = []\n'
         + f'wheels = [{{name = "pyuwsgi-9.0-py3-none-any.whl", hashes = {{sha256 = "{tool}"}}}}]\n'
     )
-    monkeypatch.setattr(wheelhouse, "server_lock", lambda: read_pylock(lock_file))
+    monkeypatch.setattr(ownlocks, "server_lock", lambda: read_pylock(lock_file))
 
     project = tmp_path / "project"
     project.mkdir()
@@ -337,7 +337,13 @@ def test_files_from_the_server_lock_are_fetched_and_pinned_like_the_projects(
     settings = IndexSettings(
         indexes=(IndexSource(name="test", url=f"{server.url}/simple/", origin="the test"),)
     )
-    house = wheelhouse.build(cfg, selections, settings=settings, cache=Cache(root=tmp_path / "c"))
+    house = wheelhouse.build(
+        selections,
+        dest=cfg.build_dir / "wheelhouse",
+        project_dir=cfg.project_dir,
+        settings=settings,
+        cache=Cache(root=tmp_path / "c"),
+    )
 
     for item in house.platforms:
         assert sorted(p.name for p in item.folder.iterdir()) == [

@@ -12,7 +12,7 @@ from packaging.tags import Tag, sys_tags
 
 from containerize.errors import ConfigError, EngineError, ResolutionError
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
-from containerize.resolve.targets import MARKER_KEYS, PROBE_SCRIPT, TargetEnvironment, compute_tags
+from containerize.targets import MARKER_KEYS, PROBE_SCRIPT, TargetEnvironment, compute_tags
 
 
 def _probe() -> dict[str, Any]:
@@ -116,24 +116,20 @@ def test_bad_config_and_cache() -> None:
         TargetEnvironment.from_json("{")
 
 
-def test_a_base_with_another_python_on_the_build_platform_is_refused(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_base_with_another_python_on_the_build_platform_is_refused() -> None:
     # The venvs are made, and their bytecode compiled, by the build platform's Python.
-    from containerize.engine import probes  # noqa: PLC0415
     from containerize.image import pipeline  # noqa: PLC0415
 
-    monkeypatch.setattr(probes, "native_arch", lambda: "amd64")
     amd64 = TargetEnvironment.from_config(LINUX_AMD64, (3, 11))
     same = TargetEnvironment.from_config(LINUX_ARM64, (3, 11))
-    pipeline._check_build_platform("base@sha256:" + "a" * 64, (amd64, same))
+    pipeline.check_build_platform("base@sha256:" + "a" * 64, (amd64, same), "amd64")
     newer = TargetEnvironment.from_config(LINUX_ARM64, (3, 12))
     wrong = re.escape("has Python 3.12 at /usr/bin/python3 for linux/arm64 ")
     with pytest.raises(EngineError, match=wrong):
-        pipeline._check_build_platform("base@sha256:" + "a" * 64, (amd64, newer))
+        pipeline.check_build_platform("base@sha256:" + "a" * 64, (amd64, newer), "amd64")
     elsewhere = TargetEnvironment.from_config(
         LINUX_ARM64, (3, 11), interpreter="/usr/local/bin/python3"
     )
     wrong = re.escape("but 3.11 at /usr/bin/python3 for linux/amd64")
     with pytest.raises(EngineError, match=wrong):
-        pipeline._check_build_platform("base@sha256:" + "a" * 64, (amd64, elsewhere))
+        pipeline.check_build_platform("base@sha256:" + "a" * 64, (amd64, elsewhere), "amd64")

@@ -9,11 +9,13 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from containerize import config, fsutil
+from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.project import load as project_load
-from containerize.resolve import buildlock, wheelhouse
+from containerize.resolve import buildlock, ownlocks, wheelhouse
 from containerize.resolve.lock import load_lock
-from containerize.resolve.targets import TargetEnvironment
+from containerize.resolve.selection import PlatformSelection
+from containerize.targets import TargetEnvironment
 
 
 @pytest.fixture
@@ -21,11 +23,11 @@ def hello(fixtures_dir: Path) -> config.Config:
     return config.load(fixtures_dir / "hello-wsgi", environ={})
 
 
-def selections(cfg: config.Config) -> list[wheelhouse.PlatformSelection]:
+def selections(cfg: config.Config) -> list[PlatformSelection]:
     lock = load_lock(cfg.project_dir)
     project = project_load(cfg.project_dir)
     return [
-        wheelhouse.select_all(cfg, lock, project, TargetEnvironment.from_config(p))
+        wheelhouse.select_all(pipeline.wanted(cfg), lock, project, TargetEnvironment.from_config(p))
         for p in (LINUX_AMD64, LINUX_ARM64)
     ]
 
@@ -118,10 +120,12 @@ def test_server_missing_from_the_lock_comes_from_containerizes_lock(
     cfg = config.load(project, environ={})
     lock = load_lock(project)
     found = [
-        wheelhouse.select_all(cfg, lock, project_load(project), TargetEnvironment.from_config(p))
+        wheelhouse.select_all(
+            pipeline.wanted(cfg), lock, project_load(project), TargetEnvironment.from_config(p)
+        )
         for p in (LINUX_AMD64, LINUX_ARM64)
     ]
-    (pyuwsgi,) = wheelhouse.server_lock().find(canonicalize_name("pyuwsgi"))
+    (pyuwsgi,) = ownlocks.server_lock().find(canonicalize_name("pyuwsgi"))
     for item in found:
         assert [p.package for p in item.servers["uwsgi"].packages] == [pyuwsgi]
         assert list(item.from_server_lock) == ["uwsgi"]  # the others are pinned by the project

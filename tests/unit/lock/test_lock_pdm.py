@@ -17,7 +17,7 @@ from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.project import load as project_load
 from containerize.resolve.lock import check_fresh, load_lock
 from containerize.resolve.selection import select
-from containerize.resolve.targets import TargetEnvironment
+from containerize.targets import TargetEnvironment
 
 SHOP = LOCKS / "pdm"
 FLASK = ROOT / "fixtures" / "flask-pdm"

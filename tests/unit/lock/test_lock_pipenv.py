@@ -22,7 +22,7 @@ from containerize.resolve.lock.model import LockedFile
 from containerize.resolve.lock.pipenv import pipfile_hashes, read_pipfile, read_pipfile_lock
 from containerize.resolve.pipconfig import discover
 from containerize.resolve.selection import select
-from containerize.resolve.targets import TargetEnvironment
+from containerize.targets import TargetEnvironment
 
 PROJECT = ROOT / "fixtures" / "django-pipenv"
 

@@ -32,8 +32,8 @@ from containerize.resolve.lock import (
 from containerize.resolve.lock.requirements import read_requirements
 from containerize.resolve.pipconfig import IndexSettings, IndexSource, discover
 from containerize.resolve.selection import select
-from containerize.resolve.targets import TargetEnvironment
 from containerize.resolve.wheelhouse import index_settings
+from containerize.targets import TargetEnvironment
 
 PIP_COMPILE = LOCKS / "pip-compile"
 UV_PIP_COMPILE = LOCKS / "uv-pip-compile"

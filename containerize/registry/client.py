@@ -7,7 +7,7 @@ registry, so what a release changes, and in which order, is all here and in
 :mod:`containerize.release.publish`.
 
 Credentials come from the docker CLI's configuration and its credential helpers
-(:mod:`containerize.release.credentials`), asked only when the registry answers 401,
+(:mod:`containerize.registry.credentials`), asked only when the registry answers 401,
 and are sent with Basic auth or exchanged for a bearer token as the registry's
 challenge says. A credential header is never sent to another host (a redirect to
 blob storage does not carry it) and never logged.
@@ -37,9 +37,9 @@ from typing import IO, Any
 from containerize import __version__
 from containerize.errors import RegistryError
 from containerize.reference import ImageReference
-from containerize.release import credentials as credentials_mod
-from containerize.release import oci
-from containerize.release.credentials import Credentials
+from containerize.registry import credentials as credentials_mod
+from containerize.registry import oci
+from containerize.registry.credentials import Credentials
 
 logger = logging.getLogger("containerize")
 
