@@ -89,6 +89,7 @@ class Config:
     servers: tuple[str, ...]
     port: int
     workers: int | None  # None: from the container's CPUs when it starts
+    worker_memory: int | None  # MiB; None: the server's own measured figure
     threads: int | None  # None: the server's default
     timeout: int
     keep_alive: int

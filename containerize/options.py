@@ -115,11 +115,22 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         key="workers",
         kind="int",
-        expects="worker processes, 1-1024 (default: 2 x the container's CPUs + 1, at start)",
+        expects="worker processes, 1-1024 (default: 2 x the container's CPUs + 1, at most "
+        "what its memory limit holds, at start)",
         default=None,
-        default_text="2 x CPUs + 1",
+        default_text="2 x CPUs + 1, memory allowing",
         low=1,
         high=1024,
+    ),
+    Option(
+        key="worker-memory",
+        kind="int",
+        expects="MiB one worker needs, 1-65536: under a memory limit, workers are at most "
+        "(limit - the server's reserve) / this (default: the server's, measured)",
+        default=None,
+        default_text="the server's (64; cheroot 2)",
+        low=1,
+        high=65536,
     ),
     Option(
         key="threads",

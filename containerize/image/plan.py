@@ -297,7 +297,9 @@ def server_spec(
         if static is None
         else {"url": static.url, "root": static.root, "whitenoise": not server.serves_static},
         "settings": {
-            "workers": config.workers,  # None: from the container's CPUs at start
+            "workers": config.workers,  # None: from the container's CPUs and memory at start
+            "worker_memory": config.worker_memory or server.worker_memory,
+            "memory_reserve": server.memory_reserve,
             "threads": config.threads or server.default_threads,
             "timeout": config.timeout,
             "keepalive": config.keep_alive,

@@ -88,6 +88,14 @@ class Server(Protocol):
     def default_threads(self) -> int:
         """Threads per worker when neither the project nor the container says."""
 
+    @property
+    def worker_memory(self) -> int:
+        """MiB one worker needs, measured (``worker-memory`` when not configured)."""
+
+    @property
+    def memory_reserve(self) -> int:
+        """MiB the server needs besides its workers (master, parent processes)."""
+
     def build_packages(self, runtime: Runtime) -> tuple[str, ...]:
         """Debian packages needed to build its sdist, when no wheel fits."""
 
