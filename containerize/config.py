@@ -95,6 +95,7 @@ class Config:
     keep_alive: int
     grace_period: int
     allowed_hosts: tuple[str, ...]
+    trusted_proxies: tuple[str, ...]  # networks, '192.0.2.7/32'
     import_check: bool
     locks: tuple[Path, ...]  # several requirements files are read as one lock
     groups: tuple[str, ...]

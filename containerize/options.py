@@ -175,6 +175,15 @@ OPTIONS: tuple[Option, ...] = (
         check=valuechecks.allowed_hosts,
     ),
     Option(
+        key="trusted-proxies",
+        kind="list",
+        expects="a list of proxies' IP addresses or CIDR networks ('10.0.0.0/8') whose "
+        "X-Forwarded-For and X-Forwarded-Proto are believed",
+        default=(),
+        default_text="none",
+        check=valuechecks.trusted_proxies,
+    ),
+    Option(
         key="import-check",
         kind="bool",
         expects="true or false: import the app once at build time",

@@ -293,6 +293,7 @@ def server_spec(
         "app_dir": app_dir(config),
         "port": config.port,
         "allowed_hosts": list(config.allowed_hosts),
+        "trusted_proxies": list(config.trusted_proxies),
         "static": None
         if static is None
         else {"url": static.url, "root": static.root, "whitenoise": not server.serves_static},

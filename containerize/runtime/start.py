@@ -19,6 +19,9 @@ Run-time settings, the same names on every server:
 ``WSGI_ALLOWED_HOSTS`` Host names served, comma-separated ('*' for any, '.example.com'
                       for a domain and its subdomains); loopback names always pass
                       (see containerize_hosts.py)
+``WSGI_TRUSTED_PROXIES`` proxies whose X-Forwarded-For and X-Forwarded-Proto are
+                      believed: addresses or CIDR networks, comma-separated ('none':
+                      none); replaces the image's list (see containerize_proxies.py)
 ``WSGI_WAIT_FOR``     'host:port' services to wait for, comma-separated
 ``WSGI_WAIT_TIMEOUT`` seconds to wait for them (default 30)
 ``WSGI_PRESTART``     commands to run first, one per line, split like a shell would
@@ -41,8 +44,8 @@ files). A list that holds '*' adds nothing. A bad entry stops the start.
 With arguments (``docker run IMAGE python manage.py shell``) it runs them instead of
 the server, without the hooks.
 
-This file runs in the image: standard library only (and containerize_hosts.py beside
-it), no containerize imports.
+This file runs in the image: standard library only (and containerize_hosts.py and
+containerize_proxies.py beside it), no containerize imports.
 """
 
 from __future__ import annotations
@@ -61,8 +64,10 @@ from typing import Any
 
 if __name__ == "containerize.runtime.start":  # imported from the package (tests)
     from containerize.runtime import containerize_hosts as hosts
+    from containerize.runtime import containerize_proxies as proxies
 else:  # in the image, run as a script: its folder is sys.path[0]
     import containerize_hosts as hosts  # type: ignore[import-not-found,no-redef]
+    import containerize_proxies as proxies  # type: ignore[import-not-found,no-redef]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = os.path.join(HERE, "server.json")
@@ -264,6 +269,16 @@ def allowed_hosts(spec: dict[str, Any], environ: dict[str, str]) -> tuple[str, .
         raise StartError(str(exc)) from None
 
 
+def trusted_proxies(spec: dict[str, Any], environ: dict[str, str]) -> tuple[str, ...]:
+    """``WSGI_TRUSTED_PROXIES``, else the image's list, as networks; a bad entry is a
+    StartError (the WSGI entry point reads the same variable)."""
+    try:
+        networks = proxies.configured(spec.get("trusted_proxies", []), environ)
+    except proxies.ProxiesError as exc:
+        raise StartError(str(exc)) from None
+    return tuple(str(network) for network in networks)
+
+
 def host_check(spec: dict[str, Any], entries: tuple[str, ...]) -> tuple[list[str], str | None]:
     """The arguments that make the server check Host itself, and the list's pattern.
 
@@ -385,6 +400,7 @@ def main(argv: list[str]) -> int:
         if not wait_text.isdigit():
             raise StartError(f"WSGI_WAIT_TIMEOUT={wait_text!r} is not a whole number of seconds")
         entries = allowed_hosts(spec, environ)
+        trusted = trusted_proxies(spec, environ)
         check_argv, hosts_re = host_check(spec, entries)
         if services:
             wait_for(services, float(wait_text))
@@ -398,6 +414,7 @@ def main(argv: list[str]) -> int:
         f"({workers_from}), timeout {values['timeout']} s, grace period {values['grace_period']} s"
     )
     log(f"allowed hosts: {', '.join(entries)}" + (", loopback" if hosts_re else ""))
+    log(f"trusted proxies: {', '.join(trusted) or 'none (X-Forwarded-* ignored)'}")
     if hosts_re is not None:
         os.environ[HOSTS_RE] = hosts_re
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -43,6 +43,9 @@ class Gunicorn:
             "--timeout", "{timeout}",
             "--keep-alive", "{keepalive}",
             "--graceful-timeout", "{grace_period}",
+            # Trusts no proxy itself: containerize_wsgi applies trusted-proxies, the
+            # same way on every server (Gunicorn trusts 127.0.0.1 by default).
+            "--forwarded-allow-ips", "",
             "--chdir", runtime.app_dir,
             "--pythonpath", ENTRY_DIR,
             "--access-logfile", "-",

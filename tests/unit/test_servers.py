@@ -88,6 +88,7 @@ def test_gunicorn_command() -> None:
         "--timeout", "30",
         "--keep-alive", "5",
         "--graceful-timeout", "8",
+        "--forwarded-allow-ips", "",
         "--chdir", "/app",
         "--pythonpath", "/opt/containerize",
         "--access-logfile", "-",
