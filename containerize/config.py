@@ -94,6 +94,8 @@ class Config:
     timeout: int
     keep_alive: int
     grace_period: int
+    max_requests: int  # 0: workers are never recycled
+    max_requests_jitter: int | None  # None: a tenth of max_requests, at start
     allowed_hosts: tuple[str, ...]
     trusted_proxies: tuple[str, ...]  # networks, '192.0.2.7/32'
     import_check: bool

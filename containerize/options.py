@@ -167,6 +167,25 @@ OPTIONS: tuple[Option, ...] = (
         high=3600,
     ),
     Option(
+        key="max-requests",
+        kind="int",
+        expects="requests a worker serves before it is replaced, against slow leaks, "
+        "0-1000000000 (0: never)",
+        default=0,
+        low=0,
+        high=10**9,
+    ),
+    Option(
+        key="max-requests-jitter",
+        kind="int",
+        expects="up to this many more requests per worker, so that workers are not "
+        "replaced all at once, 0-1000000000 (default: a tenth of max-requests)",
+        default=None,
+        default_text="max-requests / 10",
+        low=0,
+        high=10**9,
+    ),
+    Option(
         key="allowed-hosts",
         kind="list",
         expects="a list of host names ('example.com', '.example.com' for a domain and "

@@ -289,6 +289,7 @@ def server_spec(
     """The image's server.json: what the entrypoint and the WSGI entry point read."""
     spec = {
         "server": server.name,
+        "recycling": server.recycling,
         "app": config.app.to_json(),
         "app_dir": app_dir(config),
         "port": config.port,
@@ -305,6 +306,8 @@ def server_spec(
             "timeout": config.timeout,
             "keepalive": config.keep_alive,
             "grace_period": config.grace_period,
+            "max_requests": config.max_requests,
+            "max_requests_jitter": config.max_requests_jitter,  # None: max_requests / 10
         },
         "argv": list(command),
         # Added to argv at start unless the allowed hosts (at run time) include '*'.

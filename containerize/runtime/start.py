@@ -19,6 +19,8 @@ Run-time settings, the same names on every server:
 ``WSGI_ALLOWED_HOSTS`` Host names served, comma-separated ('*' for any, '.example.com'
                       for a domain and its subdomains); loopback names always pass
                       (see containerize_hosts.py)
+``WSGI_MAX_REQUESTS`` requests a worker serves before it is replaced (0: never)
+``WSGI_MAX_REQUESTS_JITTER`` up to this many more per worker (default: a tenth)
 ``WSGI_TRUSTED_PROXIES`` proxies whose X-Forwarded-For and X-Forwarded-Proto are
                       believed: addresses or CIDR networks, comma-separated ('none':
                       none); replaces the image's list (see containerize_proxies.py)
@@ -82,6 +84,8 @@ SETTINGS = {
     "keepalive": ("WSGI_KEEPALIVE", 1, 3600),
     "grace_period": ("WSGI_GRACE_PERIOD", 1, 3600),
     "worker_memory": ("WSGI_WORKER_MEMORY", 1, 65536),
+    "max_requests": ("WSGI_MAX_REQUESTS", 0, 10**9),
+    "max_requests_jitter": ("WSGI_MAX_REQUESTS_JITTER", 0, 10**9),
 }
 # The worker count's variables, the first set wins; then the image's, then the formula.
 WORKERS = ("WSGI_WORKERS", "WEB_CONCURRENCY")
@@ -90,7 +94,10 @@ MIB = 1024 * 1024
 # cgroup v1 says "no limit" with a page-rounded LONG_MAX (9223372036854771712), and a
 # limit above the machine's memory means none either: anything this big is no limit.
 _NO_LIMIT = 1 << 60
-_PLACEHOLDER = re.compile(r"\{(workers|threads|timeout|keepalive|grace_period|concurrency)\}")
+_PLACEHOLDER = re.compile(
+    r"\{(workers|threads|timeout|keepalive|grace_period|concurrency"
+    r"|max_requests|max_requests_jitter|max_requests_delta)\}"
+)
 
 
 class StartError(Exception):
@@ -249,10 +256,19 @@ def settings(
             values[name] = int(text)
         elif defaults.get(name) is not None:
             values[name] = int(defaults[name])
+        elif name == "max_requests_jitter":  # after max_requests, in SETTINGS' order
+            values[name] = values["max_requests"] // 10
+        elif name == "max_requests":
+            values[name] = 0
         else:
             raise StartError(f"server.json has no default for {name!r}")
     values["workers"], why = size_workers(spec, environ, cpus, memory, values["worker_memory"])
     values["concurrency"] = values["workers"] * values["threads"]
+    # uWSGI adds (worker id x delta): the jitter spread over the workers. Nothing to
+    # spread when workers are never recycled.
+    values["max_requests_delta"] = (
+        values["max_requests_jitter"] // values["workers"] if values["max_requests"] else 0
+    )
     return values, why
 
 
@@ -267,6 +283,24 @@ def allowed_hosts(spec: dict[str, Any], environ: dict[str, str]) -> tuple[str, .
         return hosts.configured(spec.get("allowed_hosts", [hosts.ANY]), environ)
     except hosts.HostsError as exc:
         raise StartError(str(exc)) from None
+
+
+def recycling(spec: dict[str, Any], values: dict[str, int]) -> str | None:
+    """The start line about recycling workers; None when they are never recycled."""
+    count, jitter = values["max_requests"], values["max_requests_jitter"]
+    if not count:
+        return None
+    how = spec.get("recycling", "jitter")
+    if how == "none":
+        return (
+            f"recycling: {spec['server']} serves from one process and cannot recycle it; "
+            f"max-requests ({count}) is not applied"
+        )
+    if how == "exact" or not jitter:
+        return f"recycling: each worker after {count} requests" + (
+            f" ({spec['server']} has no jitter)" if how == "exact" and jitter else ""
+        )
+    return f"recycling: each worker after {count} to {count + jitter} requests"
 
 
 def trusted_proxies(spec: dict[str, Any], environ: dict[str, str]) -> tuple[str, ...]:
@@ -415,6 +449,8 @@ def main(argv: list[str]) -> int:
     )
     log(f"allowed hosts: {', '.join(entries)}" + (", loopback" if hosts_re else ""))
     log(f"trusted proxies: {', '.join(trusted) or 'none (X-Forwarded-* ignored)'}")
+    if (line := recycling(spec, values)) is not None:
+        log(line)
     if hosts_re is not None:
         os.environ[HOSTS_RE] = hosts_re
     for signum in (signal.SIGTERM, signal.SIGINT):

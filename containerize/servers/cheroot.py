@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from containerize.servers.base import ENTRY_DIR, Runtime
+from containerize.servers.base import ENTRY_DIR, Recycling, Runtime
 
 
 class Cheroot:
@@ -31,6 +31,8 @@ class Cheroot:
     # (9 x 4): a "worker" of 4 threads costs well under 1 MiB. The process is the reserve
     # (64 MiB: the Django figure and room), a worker 2 MiB: under a memory limit its
     # thread count is bounded by the CPUs, not by memory.
+    # One process serves everything: there is no worker to replace.
+    recycling: Recycling = "none"
     worker_memory = 2
     memory_reserve = 64
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from containerize.servers.base import ENTRY, ENTRY_DIR, Runtime
+from containerize.servers.base import ENTRY, ENTRY_DIR, Recycling, Runtime
 
 
 class Gunicorn:
@@ -25,6 +25,8 @@ class Gunicorn:
     # RSS (31 PSS) for Django. A worker gets 64 MiB: the Django figure and room for a real
     # app's growth between recycles. RSS counts pages shared with other workers, so the
     # count errs on the safe side.
+    # --max-requests-jitter: each worker's limit gets a random 0..jitter on top.
+    recycling: Recycling = "jitter"
     worker_memory = 64
     memory_reserve = 32
 
@@ -43,6 +45,8 @@ class Gunicorn:
             "--timeout", "{timeout}",
             "--keep-alive", "{keepalive}",
             "--graceful-timeout", "{grace_period}",
+            "--max-requests", "{max_requests}",
+            "--max-requests-jitter", "{max_requests_jitter}",
             # Trusts no proxy itself: containerize_wsgi applies trusted-proxies, the
             # same way on every server (Gunicorn trusts 127.0.0.1 by default).
             "--forwarded-allow-ips", "",

@@ -28,6 +28,7 @@ from containerize.servers.base import (
     ENTRY_MODULE,
     HASHED_NAME_RE,
     HOSTS_RE_VARIABLE,
+    Recycling,
     Runtime,
     toolchain,
 )
@@ -50,6 +51,9 @@ class ModWSGI:
     # mod_wsgi 6.1 under Apache 2.4 (event MPM): Apache's parent and each of its 1-2 child
     # processes 7 MiB RSS; a daemon process (a worker here) 16 MiB RSS for hello-wsgi,
     # 44 MiB RSS (34 PSS) for Django. A worker gets 64 MiB; Apache's own processes 32.
+    # --maximum-requests restarts a daemon process after that many requests; mod_wsgi
+    # has no jitter, so the processes started together recycle together.
+    recycling: Recycling = "exact"
     worker_memory = 64
     memory_reserve = 32
 
@@ -73,6 +77,7 @@ class ModWSGI:
             "--request-timeout", "{timeout}",
             "--keep-alive-timeout", "{keepalive}",
             "--shutdown-timeout", "{grace_period}",
+            "--maximum-requests", "{max_requests}",
             "--server-root", "/tmp/mod_wsgi-express",
             # Debian's minimal images have no en_US locale, mod_wsgi-express's default.
             "--locale", "C.UTF-8",

@@ -27,6 +27,7 @@ from containerize.servers.base import (
     ENTRY_DIR,
     HASHED_NAME_RE,
     HOSTS_RE,
+    Recycling,
     Runtime,
     toolchain,
 )
@@ -47,6 +48,9 @@ class UWSGIServer:
     # pyuwsgi 2.0.30: the master 11 MiB RSS; a worker (--lazy-apps: it imports the app itself)
     # 12 MiB RSS for hello-wsgi, 41 MiB RSS (32 PSS) for Django. A worker gets 64 MiB, as
     # Gunicorn's do.
+    # --max-requests-delta adds (worker id x delta) to each worker's limit: the jitter,
+    # spread evenly over the workers rather than drawn at random.
+    recycling: Recycling = "jitter"
     worker_memory = 64
     memory_reserve = 16
 
@@ -70,6 +74,11 @@ class UWSGIServer:
             "--lazy-apps",
             "--harakiri", "{timeout}",
             "--worker-reload-mercy", "{grace_period}",
+            "--max-requests", "{max_requests}",
+            "--max-requests-delta", "{max_requests_delta}",
+            # uWSGI keeps a worker at least 10 s by default, whatever its requests:
+            # recycling would then lag max-requests under load.
+            "--min-worker-lifetime", "1",
             "--hook-master-start", "unix_signal:15 gracefully_kill_them_all",
             "--chdir", runtime.app_dir,
             "--pythonpath", ENTRY_DIR,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -142,3 +143,21 @@ def test_a_bad_trusted_proxy_stops_the_start(
     bad = run(f"{hello_image}:gunicorn", env={"WSGI_TRUSTED_PROXIES": "proxy.internal"})
     assert containers.wait_exited(bad, timeout=60) == 2
     assert "WSGI_TRUSTED_PROXIES: 'proxy.internal' is not an IP address" in containers.logs(bad)
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_workers_are_recycled_after_max_requests(
+    hello_image: str, run: Callable[..., containers.Container], server: str
+) -> None:
+    env = {"WSGI_WORKERS": "1", "WSGI_MAX_REQUESTS": "5", "WSGI_MAX_REQUESTS_JITTER": "0"}
+    container = run(f"{hello_image}:{server}", env=env)
+    assert containers.get(container, "/", timeout=READY).status == 200  # request 1
+    time.sleep(1.5)  # uWSGI replaces a worker once it has lived a second
+    pids = {_probe(container, {})["pid"] for _ in range(11)}  # requests 2-12
+    log = containers.logs(container)
+    if server == "cheroot":  # one process: it says so, and keeps serving
+        assert len(pids) == 1, pids
+        assert "cheroot serves from one process and cannot recycle it" in log, log
+    else:
+        assert len(pids) >= 2, (pids, log)
+        assert "recycling: each worker after 5 requests" in log, log

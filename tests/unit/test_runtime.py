@@ -114,6 +114,39 @@ def test_a_bad_setting_is_refused_by_name(variable: str, value: str) -> None:
         start.settings(SPEC, {variable: value}, cpus=2)
 
 
+# --- recycling ----------------------------------------------------------------------
+
+
+def test_workers_are_not_recycled_unless_asked() -> None:
+    values, _ = start.settings(SPEC, {}, cpus=2)
+    assert (values["max_requests"], values["max_requests_jitter"]) == (0, 0)
+    assert values["max_requests_delta"] == 0
+    assert start.recycling(SPEC, values) is None
+
+
+def test_the_jitter_defaults_to_a_tenth_and_is_spread_over_the_workers() -> None:
+    spec = {**SPEC, "settings": {**SPEC["settings"], "max_requests": 1000}}
+    values, _ = start.settings(spec, {}, cpus=1)
+    assert (values["max_requests"], values["max_requests_jitter"]) == (1000, 100)
+    assert values["max_requests_delta"] == 33  # 3 workers: 1000, 1033, 1066 for uWSGI
+    assert start.recycling(spec, values) == "recycling: each worker after 1000 to 1100 requests"
+    values, _ = start.settings(
+        spec, {"WSGI_MAX_REQUESTS": "500", "WSGI_MAX_REQUESTS_JITTER": "0"}, cpus=1
+    )
+    assert start.recycling(spec, values) == "recycling: each worker after 500 requests"
+
+
+def test_the_start_says_when_a_server_cannot_recycle_as_asked() -> None:
+    values, _ = start.settings(SPEC, {"WSGI_MAX_REQUESTS": "1000"}, cpus=1)
+    assert start.recycling({**SPEC, "server": "mod_wsgi", "recycling": "exact"}, values) == (
+        "recycling: each worker after 1000 requests (mod_wsgi has no jitter)"
+    )
+    assert start.recycling({**SPEC, "server": "cheroot", "recycling": "none"}, values) == (
+        "recycling: cheroot serves from one process and cannot recycle it; "
+        "max-requests (1000) is not applied"
+    )
+
+
 # --- memory -------------------------------------------------------------------------
 
 # What the kernel writes for "no limit" in cgroup v1: LONG_MAX rounded down to a page.
