@@ -98,6 +98,7 @@ class Config:
     max_requests_jitter: int | None  # None: a tenth of max_requests, at start
     allowed_hosts: tuple[str, ...]
     trusted_proxies: tuple[str, ...]  # networks, '192.0.2.7/32'
+    access_log: str  # 'common', 'json' or 'off'
     import_check: bool
     locks: tuple[Path, ...]  # several requirements files are read as one lock
     groups: tuple[str, ...]

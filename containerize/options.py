@@ -203,6 +203,15 @@ OPTIONS: tuple[Option, ...] = (
         check=valuechecks.trusted_proxies,
     ),
     Option(
+        key="access-log",
+        kind="str",
+        expects="the access log's format on stdout: 'common', 'json' or 'off' (the same "
+        "fields on every server: time, remote address, method, path, status, bytes, "
+        "duration)",
+        default="common",
+        check=valuechecks.access_log,
+    ),
+    Option(
         key="import-check",
         kind="bool",
         expects="true or false: import the app once at build time",

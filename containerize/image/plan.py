@@ -295,6 +295,7 @@ def server_spec(
         "port": config.port,
         "allowed_hosts": list(config.allowed_hosts),
         "trusted_proxies": list(config.trusted_proxies),
+        "access_log": config.access_log,
         "static": None
         if static is None
         else {"url": static.url, "root": static.root, "whitenoise": not server.serves_static},

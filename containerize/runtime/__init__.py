@@ -18,6 +18,8 @@ them, ``/opt/containerize/server.json``, and from environment variables at run t
 ``containerize_proxies.py``
     which proxies' ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed, the
     rule the WSGI entry point applies on every server;
+``containerize_accesslog.py``
+    the access log's line, the same on every server, which the WSGI entry point writes;
 ``cheroot_serve.py``
     the cheroot launcher: cheroot's own command cannot serve a container.
 """
@@ -32,6 +34,7 @@ FILES = (
     "containerize_wsgi.py",
     "containerize_hosts.py",
     "containerize_proxies.py",
+    "containerize_accesslog.py",
     "cheroot_serve.py",
 )
 

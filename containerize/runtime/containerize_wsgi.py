@@ -10,9 +10,11 @@ It loads the user's application as ``server.json`` (beside this file) describes 
 and puts layers in front of it: the trusted proxies' rule (``containerize_proxies.py``),
 which sets ``REMOTE_ADDR`` and ``wsgi.url_scheme`` from ``X-Forwarded-For`` and
 ``X-Forwarded-Proto`` the same way on every server; then, each only when it has
-something to do, the Host allow-list, which answers 400 to a request for a host that is
-not on the list before anything else sees it; and, when the image serves static files
-and the server has no static file handler of its own, WhiteNoise.
+something to do, the access log (``containerize_accesslog.py``: the same line on every
+server, whose own access log is off), the Host allow-list, which answers 400 to a
+request for a host that is not on the list before anything else sees it; and, when the
+image serves static files and the server has no static file handler of its own,
+WhiteNoise.
 
 ``python containerize_wsgi.py --check`` loads the application once and reports; the
 build runs it so that a missing module or callable fails the build, not the container.
@@ -41,11 +43,13 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = os.path.join(HERE, "server.json")
 
 if __name__ == "containerize.runtime.containerize_wsgi":  # imported from the package (tests)
+    from containerize.runtime import containerize_accesslog as accesslog
     from containerize.runtime import containerize_hosts as hosts
     from containerize.runtime import containerize_proxies as proxies
 else:  # in the image, beside this file (mod_wsgi runs it as a script, off sys.path)
     if HERE not in sys.path:
         sys.path.append(HERE)
+    import containerize_accesslog as accesslog  # type: ignore[import-not-found,no-redef]
     import containerize_hosts as hosts  # type: ignore[import-not-found,no-redef]
     import containerize_proxies as proxies  # type: ignore[import-not-found,no-redef]
 
@@ -184,6 +188,10 @@ def build(spec: dict[str, Any], environ: dict[str, str]) -> WSGIApp:
     entries = hosts.configured(spec.get("allowed_hosts", [hosts.ANY]), environ)
     if hosts.ANY not in entries:
         app = HostAllowList(app, entries)
+    # Outside the Host check, so that its 400s are logged too.
+    log_format = accesslog.configured(spec.get("access_log", "common"), environ)
+    if log_format != "off":
+        app = accesslog.AccessLog(app, log_format)
     # Outermost: every layer, and the application, see the client the proxies name. Also
     # without a trusted proxy: uWSGI's http-socket takes X-Forwarded-Proto from anyone.
     networks = proxies.configured(spec.get("trusted_proxies", []), environ)

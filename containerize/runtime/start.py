@@ -24,6 +24,7 @@ Run-time settings, the same names on every server:
 ``WSGI_TRUSTED_PROXIES`` proxies whose X-Forwarded-For and X-Forwarded-Proto are
                       believed: addresses or CIDR networks, comma-separated ('none':
                       none); replaces the image's list (see containerize_proxies.py)
+``WSGI_ACCESS_LOG``   'common', 'json' or 'off' (see containerize_accesslog.py)
 ``WSGI_WAIT_FOR``     'host:port' services to wait for, comma-separated
 ``WSGI_WAIT_TIMEOUT`` seconds to wait for them (default 30)
 ``WSGI_PRESTART``     commands to run first, one per line, split like a shell would
@@ -46,8 +47,9 @@ files). A list that holds '*' adds nothing. A bad entry stops the start.
 With arguments (``docker run IMAGE python manage.py shell``) it runs them instead of
 the server, without the hooks.
 
-This file runs in the image: standard library only (and containerize_hosts.py and
-containerize_proxies.py beside it), no containerize imports.
+This file runs in the image: standard library only (and containerize_hosts.py,
+containerize_proxies.py and containerize_accesslog.py beside it), no containerize
+imports.
 """
 
 from __future__ import annotations
@@ -65,9 +67,11 @@ import time
 from typing import Any
 
 if __name__ == "containerize.runtime.start":  # imported from the package (tests)
+    from containerize.runtime import containerize_accesslog as accesslog
     from containerize.runtime import containerize_hosts as hosts
     from containerize.runtime import containerize_proxies as proxies
 else:  # in the image, run as a script: its folder is sys.path[0]
+    import containerize_accesslog as accesslog  # type: ignore[import-not-found,no-redef]
     import containerize_hosts as hosts  # type: ignore[import-not-found,no-redef]
     import containerize_proxies as proxies  # type: ignore[import-not-found,no-redef]
 
@@ -303,6 +307,15 @@ def recycling(spec: dict[str, Any], values: dict[str, int]) -> str | None:
     return f"recycling: each worker after {count} to {count + jitter} requests"
 
 
+def access_log(spec: dict[str, Any], environ: dict[str, str]) -> str:
+    """``WSGI_ACCESS_LOG``, else the image's format; a bad one is a StartError (the WSGI
+    entry point reads the same variable)."""
+    try:
+        return accesslog.configured(spec.get("access_log", "common"), environ)
+    except accesslog.AccessLogError as exc:
+        raise StartError(str(exc)) from None
+
+
 def trusted_proxies(spec: dict[str, Any], environ: dict[str, str]) -> tuple[str, ...]:
     """``WSGI_TRUSTED_PROXIES``, else the image's list, as networks; a bad entry is a
     StartError (the WSGI entry point reads the same variable)."""
@@ -435,6 +448,7 @@ def main(argv: list[str]) -> int:
             raise StartError(f"WSGI_WAIT_TIMEOUT={wait_text!r} is not a whole number of seconds")
         entries = allowed_hosts(spec, environ)
         trusted = trusted_proxies(spec, environ)
+        log_format = access_log(spec, environ)
         check_argv, hosts_re = host_check(spec, entries)
         if services:
             wait_for(services, float(wait_text))
@@ -451,6 +465,7 @@ def main(argv: list[str]) -> int:
     log(f"trusted proxies: {', '.join(trusted) or 'none (X-Forwarded-* ignored)'}")
     if (line := recycling(spec, values)) is not None:
         log(line)
+    log(f"access log: {log_format}" + ("" if log_format == "off" else " (stdout)"))
     if hosts_re is not None:
         os.environ[HOSTS_RE] = hosts_re
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -52,7 +52,8 @@ class Gunicorn:
             "--forwarded-allow-ips", "",
             "--chdir", runtime.app_dir,
             "--pythonpath", ENTRY_DIR,
-            "--access-logfile", "-",
+            # No access log: containerize_wsgi writes it, the same on every server.
+            # Errors ('-' is stderr here).
             "--error-logfile", "-",
             # Heartbeat files on tmpfs-friendly /dev/shm, not the image's overlay /tmp.
             "--worker-tmp-dir", "/dev/shm",

@@ -81,8 +81,9 @@ class ModWSGI:
             "--server-root", "/tmp/mod_wsgi-express",
             # Debian's minimal images have no en_US locale, mod_wsgi-express's default.
             "--locale", "C.UTF-8",
+            # Apache's error log to stderr; no access log of its own: containerize_wsgi
+            # writes it, the same on every server.
             "--log-to-terminal",
-            "--access-log",
             "--startup-log",
             "--working-directory", runtime.app_dir,
         ]  # fmt: skip

@@ -87,6 +87,9 @@ class UWSGIServer:
             "--strict",
             "--vacuum",
             "--buffer-size", "32768",
+            # No request log: containerize_wsgi writes the access log, the same on
+            # every server. uWSGI's own messages go to stderr.
+            "--disable-logging",
         ]  # fmt: skip
         if runtime.static is not None:
             argv += [

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -161,3 +162,49 @@ def test_workers_are_recycled_after_max_requests(
     else:
         assert len(pids) >= 2, (pids, log)
         assert "recycling: each worker after 5 requests" in log, log
+
+
+@pytest.mark.parametrize("server", SERVERS)
+def test_one_access_log_line_per_request_with_the_agreed_fields(
+    hello_image: str, run: Callable[..., containers.Container], server: str
+) -> None:
+    plain = run(f"{hello_image}:{server}")
+    assert containers.get(plain, "/", timeout=READY).status == 200
+    peer = _probe(plain, {})["REMOTE_ADDR"]
+    env = {"WSGI_TRUSTED_PROXIES": peer}
+    for log_format in ("common", "json"):
+        container = run(f"{hello_image}:{server}", env={**env, "WSGI_ACCESS_LOG": log_format})
+        assert containers.get(container, "/", timeout=READY).status == 200
+        connection = http.client.HTTPConnection(container.host, container.port, timeout=30)
+        connection.request(
+            "GET", "/hello/world?token=secret",
+            headers={"Host": "localhost", "X-Forwarded-For": "203.0.113.9"},
+        )  # fmt: skip
+        answer = connection.getresponse()
+        body = answer.read()
+        connection.close()
+        assert answer.status == 200
+        for _ in range(20):  # the line is written once the body has gone out
+            lines = [
+                line for line in containers.logs(container).splitlines() if "/hello/world" in line
+            ]
+            if lines:
+                break
+            time.sleep(0.25)
+        assert len(lines) == 1, lines  # ours only: the server's own access log is off
+        (line,) = lines
+        assert "secret" not in line
+        if log_format == "common":
+            assert re.fullmatch(
+                r"203\.0\.113\.9 - - \[\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d \+0000\] "
+                rf'"GET /hello/world HTTP/1\.1" 200 {len(body)} \d+\.\d{{3}}ms',
+                line,
+            ), line
+        else:
+            record = json.loads(line)
+            assert {k: record[k] for k in ("remote_addr", "method", "path", "status", "bytes")} == {
+                "remote_addr": "203.0.113.9", "method": "GET", "path": "/hello/world",
+                "status": 200, "bytes": len(body),
+            }, line  # fmt: skip
+            assert record["duration_ms"] >= 0
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["time"])

@@ -94,7 +94,6 @@ def test_gunicorn_command() -> None:
         "--forwarded-allow-ips", "",
         "--chdir", "/app",
         "--pythonpath", "/opt/containerize",
-        "--access-logfile", "-",
         "--error-logfile", "-",
         "--worker-tmp-dir", "/dev/shm",
         "containerize_wsgi:application",
