@@ -34,9 +34,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 #: The run-time override.
@@ -66,36 +67,69 @@ def configured(image: str, environ: Mapping[str, str]) -> str:
     return value
 
 
-def common_line(fields: Mapping[str, Any]) -> str:
-    t = time.gmtime(fields["time"])
-    when = (
-        f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
-        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000"
-    )
+class Fields(NamedTuple):
+    """One response, as both formats write it."""
+
+    time: float  # seconds since the epoch
+    remote_addr: str
+    method: str
+    path: str
+    protocol: str
+    status: int
+    bytes: int
+    duration_ms: float
+
+
+_last_second: list[Any] = [None, ""]
+
+
+def _clf_time(seconds: float) -> str:
+    """'07/Dec/2026:08:44:24 +0000', made once a second (a busy server logs many a second)."""
+    whole = int(seconds)
+    if _last_second[0] != whole:
+        t = time.gmtime(whole)
+        _last_second[:] = [
+            whole,
+            f"{t.tm_mday:02d}/{_MONTHS[t.tm_mon - 1]}/{t.tm_year}:"
+            f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} +0000",
+        ]
+    return str(_last_second[1])
+
+
+def common_line(f: Fields) -> str:
     return (
-        f'{fields["remote_addr"]} - - [{when}] "{fields["method"]} {fields["path"]} '
-        f'{fields["protocol"]}" {fields["status"]} {fields["bytes"]} '
-        f"{fields['duration_ms']:.3f}ms"
+        f'{f.remote_addr} - - [{_clf_time(f.time)}] "{f.method} {f.path} {f.protocol}" '
+        f"{f.status} {f.bytes} {f.duration_ms:.3f}ms"
     )
 
 
-def json_line(fields: Mapping[str, Any]) -> str:
-    seconds = fields["time"]
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-    millis = int(seconds * 1000) % 1000
-    record = {**fields, "time": f"{stamp}.{millis:03d}Z", "duration_ms": fields["duration_ms"]}
+def json_line(f: Fields) -> str:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(f.time))
+    record = {**f._asdict(), "time": f"{stamp}.{int(f.time * 1000) % 1000:03d}Z"}
     return json.dumps(record, separators=(", ", ": "))
 
 
-_LINES: dict[str, Callable[[Mapping[str, Any]], str]] = {"common": common_line, "json": json_line}
+_LINES: dict[str, Callable[[Fields], str]] = {"common": common_line, "json": json_line}
+# What needs no escaping: printable ASCII without space or '"' (a request line's words
+# always are, unless someone sends a hostile one).
+_PLAIN = re.compile(r"[!#-~]*")
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
 
 
-def _text(value: object) -> str:
+def _text(value: str) -> str:
     """A request value as printable ASCII: anything else escaped."""
-    text = str(value)
-    if text.isascii() and text.isprintable() and '"' not in text and " " not in text:
-        return text
-    return text.encode("unicode_escape").decode("ascii").replace('"', "\\x22").replace(" ", "\\x20")
+    if _PLAIN.fullmatch(value):
+        return value
+    return (
+        value.encode("unicode_escape").decode("ascii").replace('"', "\\x22").replace(" ", "\\x20")
+    )
+
+
+def _path(environ: Mapping[str, Any]) -> str:
+    path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
+    if _PLAIN_PATH.fullmatch(path):
+        return path or "/"
+    return quote(path.encode("latin-1", "replace"), safe=_PATH_SAFE) or "/"
 
 
 class AccessLog:
@@ -107,41 +141,64 @@ class AccessLog:
         self.fd = fd
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        began, clock = time.time(), time.perf_counter()
-        status = ["500"]
-        length = [-1]
-
-        def start(status_line: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            status[0] = status_line[:3]
-            for name, value in headers:
-                if name.lower() == "content-length" and value.isdigit():
-                    length[0] = int(value)
-            return start_response(status_line, headers, exc_info)
-
-        def done(sent: int) -> None:
-            path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
-            fields = {
-                "time": began,
-                "remote_addr": _text(environ.get("REMOTE_ADDR") or "-"),
-                "method": _text(environ.get("REQUEST_METHOD", "-")),
-                "path": quote(path.encode("latin-1", "replace"), safe=_PATH_SAFE) or "/",
-                "protocol": _text(environ.get("SERVER_PROTOCOL", "-")),
-                "status": int(status[0]) if status[0].isdigit() else 0,
-                "bytes": sent,
-                "duration_ms": round((time.perf_counter() - clock) * 1000, 3),
-            }
-            # A closed or full stdout must not fail the request.
-            with contextlib.suppress(OSError):
-                os.write(self.fd, (self.line(fields) + "\n").encode("utf-8", "replace"))
-
+        response = _Response(self, environ, start_response)
         try:
-            result = self.app(environ, start)
+            result = self.app(environ, response.start)
         except BaseException:
-            done(0)
+            response.done(0)
             raise
-        if length[0] >= 0 and hasattr(result, "filelike") and _on_close(result, done, length[0]):
+        if (
+            response.length >= 0
+            and hasattr(result, "filelike")
+            and _on_close(result, response.done, response.length)
+        ):
             return result  # the server's file wrapper, left whole so it can sendfile()
-        return _Body(result, done)
+        return _Body(result, response.done)
+
+    def write(self, fields: Fields) -> None:
+        # A closed or full stdout must not fail the request.
+        with contextlib.suppress(OSError):
+            os.write(self.fd, (self.line(fields) + "\n").encode("utf-8", "replace"))
+
+
+class _Response:
+    """One request's status and length as the application starts its response."""
+
+    __slots__ = ("began", "clock", "environ", "length", "log", "start_response", "status")
+
+    def __init__(
+        self, log: AccessLog, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> None:
+        self.log = log
+        self.environ = environ
+        self.start_response = start_response
+        self.began = time.time()
+        self.clock = time.perf_counter()
+        self.status = 500
+        self.length = -1
+
+    def start(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        code = status[:3]
+        self.status = int(code) if code.isdigit() else 0
+        for name, value in headers:
+            if len(name) == 14 and name.lower() == "content-length" and value.isdigit():
+                self.length = int(value)
+        return self.start_response(status, headers, exc_info)
+
+    def done(self, sent: int) -> None:
+        environ = self.environ
+        self.log.write(
+            Fields(
+                time=self.began,
+                remote_addr=_text(environ.get("REMOTE_ADDR") or "-"),
+                method=_text(environ.get("REQUEST_METHOD") or "-"),
+                path=_path(environ),
+                protocol=_text(environ.get("SERVER_PROTOCOL") or "-"),
+                status=self.status,
+                bytes=sent,
+                duration_ms=round((time.perf_counter() - self.clock) * 1000, 3),
+            )
+        )
 
 
 def _on_close(result: Any, done: Callable[[int], None], length: int) -> bool:
