@@ -89,11 +89,16 @@ class Config:
     servers: tuple[str, ...]
     port: int
     workers: int | None  # None: from the container's CPUs when it starts
+    worker_memory: int | None  # MiB; None: the server's own measured figure
     threads: int | None  # None: the server's default
     timeout: int
     keep_alive: int
     grace_period: int
+    max_requests: int  # 0: workers are never recycled
+    max_requests_jitter: int | None  # None: a tenth of max_requests, at start
     allowed_hosts: tuple[str, ...]
+    trusted_proxies: tuple[str, ...]  # networks, '192.0.2.7/32'
+    access_log: str  # 'common', 'json' or 'off'
     import_check: bool
     locks: tuple[Path, ...]  # several requirements files are read as one lock
     groups: tuple[str, ...]

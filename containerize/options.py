@@ -115,11 +115,22 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         key="workers",
         kind="int",
-        expects="worker processes, 1-1024 (default: 2 x the container's CPUs + 1, at start)",
+        expects="worker processes, 1-1024 (default: 2 x the container's CPUs + 1, at most "
+        "what its memory limit holds, at start)",
         default=None,
-        default_text="2 x CPUs + 1",
+        default_text="2 x CPUs + 1, memory allowing",
         low=1,
         high=1024,
+    ),
+    Option(
+        key="worker-memory",
+        kind="int",
+        expects="MiB one worker needs, 1-65536: under a memory limit, workers are at most "
+        "(limit - the server's reserve) / this (default: the server's, measured)",
+        default=None,
+        default_text="the server's (64; cheroot 2)",
+        low=1,
+        high=65536,
     ),
     Option(
         key="threads",
@@ -156,12 +167,49 @@ OPTIONS: tuple[Option, ...] = (
         high=3600,
     ),
     Option(
+        key="max-requests",
+        kind="int",
+        expects="requests a worker serves before it is replaced, against slow leaks, "
+        "0-1000000000 (0: never)",
+        default=0,
+        low=0,
+        high=10**9,
+    ),
+    Option(
+        key="max-requests-jitter",
+        kind="int",
+        expects="up to this many more requests per worker, so that workers are not "
+        "replaced all at once, 0-1000000000 (default: a tenth of max-requests)",
+        default=None,
+        default_text="max-requests / 10",
+        low=0,
+        high=10**9,
+    ),
+    Option(
         key="allowed-hosts",
         kind="list",
         expects="a list of host names ('example.com', '.example.com' for a domain and "
         "its subdomains, '*' for any)",
         default=("*",),
         check=valuechecks.allowed_hosts,
+    ),
+    Option(
+        key="trusted-proxies",
+        kind="list",
+        expects="a list of proxies' IP addresses or CIDR networks ('10.0.0.0/8') whose "
+        "X-Forwarded-For and X-Forwarded-Proto are believed",
+        default=(),
+        default_text="none",
+        check=valuechecks.trusted_proxies,
+    ),
+    Option(
+        key="access-log",
+        kind="str",
+        expects="the access log's format on stdout: 'common', 'json' or 'off' (the same "
+        "fields on every server: time, remote address, method, path, status, bytes, "
+        "duration)",
+        default="common",
+        check=valuechecks.access_log,
     ),
     Option(
         key="import-check",

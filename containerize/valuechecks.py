@@ -16,7 +16,7 @@ from containerize import tagrules as tags
 from containerize.declare import Values, env_table, url_path
 from containerize.errors import ConfigError
 from containerize.platforms import Platform, parse_platforms
-from containerize.runtime import containerize_hosts
+from containerize.runtime import containerize_accesslog, containerize_hosts, containerize_proxies
 
 _HOST_RE = containerize_hosts.ENTRY
 
@@ -34,6 +34,28 @@ def allowed_hosts(hosts: tuple[str, ...], where: str, values: Values) -> tuple[s
                 hint="write 'example.com', '.example.com' (and subdomains) or '*'; no port",
             )
     return tuple(host.lower() for host in hosts)
+
+
+def trusted_proxies(entries: tuple[str, ...], where: str, values: Values) -> tuple[str, ...]:
+    """Addresses or CIDR networks, written as the image's entry point will read them."""
+    networks = []
+    for i, entry in enumerate(entries):
+        try:
+            (network,) = containerize_proxies.check([entry], where=f"{where}[{i}]")
+        except containerize_proxies.ProxiesError as exc:
+            message, _, hint = str(exc).partition("; ")
+            raise ConfigError(message, hint=hint) from None
+        networks.append(str(network))
+    return tuple(networks)
+
+
+def access_log(text: str, where: str, values: Values) -> str:
+    if text.lower() not in containerize_accesslog.FORMATS:
+        raise ConfigError(
+            f"{where}: {text!r} is not an access log format",
+            hint=f"write one of {', '.join(repr(f) for f in containerize_accesslog.FORMATS)}",
+        )
+    return text.lower()
 
 
 def image(text: str | None, where: str, values: Values) -> str:

@@ -94,6 +94,7 @@ def start(
     port: int,
     env: Mapping[str, str] | None = None,
     cpus: float | None = None,
+    memory: str | None = None,
     read_only: bool = False,
     tmpfs: Sequence[str] = (),
     run_id: str = "adhoc",
@@ -122,6 +123,8 @@ def start(
         args += ["--env", f"{key}={value}"]
     if cpus is not None:
         args += ["--cpus", f"{cpus:g}"]
+    if memory is not None:  # docker's size: '256m'
+        args += ["--memory", memory]
     if read_only:
         args.append("--read-only")
     for path in tmpfs:

@@ -46,7 +46,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from containerize import bases, syspackages
+from containerize import bases, servers, syspackages
 from containerize.buildfolder import BuildFolder
 from containerize.config import Config
 from containerize.engine import buildx, probes
@@ -168,7 +168,13 @@ def resolve(
         settings=settings,
         targets=targets,
         selections=selections,
-        notes=(*base.notices, *notices(selections, native_arch=machine.native_arch)),
+        notes=(
+            *base.notices,
+            *notices(selections, native_arch=machine.native_arch),
+            *servers.recycling_notices(
+                config.servers, config.max_requests, config.max_requests_jitter
+            ),
+        ),
         build_needs=build_needs_lines(config.system_packages, selections),
         lock_file=lock.path,
     )

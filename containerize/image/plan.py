@@ -289,19 +289,26 @@ def server_spec(
     """The image's server.json: what the entrypoint and the WSGI entry point read."""
     spec = {
         "server": server.name,
+        "recycling": server.recycling,
         "app": config.app.to_json(),
         "app_dir": app_dir(config),
         "port": config.port,
         "allowed_hosts": list(config.allowed_hosts),
+        "trusted_proxies": list(config.trusted_proxies),
+        "access_log": config.access_log,
         "static": None
         if static is None
         else {"url": static.url, "root": static.root, "whitenoise": not server.serves_static},
         "settings": {
-            "workers": config.workers,  # None: from the container's CPUs at start
+            "workers": config.workers,  # None: from the container's CPUs and memory at start
+            "worker_memory": config.worker_memory or server.worker_memory,
+            "memory_reserve": server.memory_reserve,
             "threads": config.threads or server.default_threads,
             "timeout": config.timeout,
             "keepalive": config.keep_alive,
             "grace_period": config.grace_period,
+            "max_requests": config.max_requests,
+            "max_requests_jitter": config.max_requests_jitter,  # None: max_requests / 10
         },
         "argv": list(command),
         # Added to argv at start unless the allowed hosts (at run time) include '*'.

@@ -10,11 +10,16 @@ them, ``/opt/containerize/server.json``, and from environment variables at run t
     start-up hooks, then replaces itself with the server, which becomes PID 1;
 ``containerize_wsgi.py``
     the WSGI application every server loads: the user's application, whatever its
-    type, behind the Host allow-list and, where the server has no static file handler
-    of its own, WhiteNoise; ``--check`` imports it at build time;
+    type, behind the trusted proxies' rule, the Host allow-list and, where the server
+    has no static file handler of its own, WhiteNoise; ``--check`` imports it at build time;
 ``containerize_hosts.py``
     the Host allow-list's rules and the regular expression the servers' own checks
     and the WSGI entry point's share;
+``containerize_proxies.py``
+    which proxies' ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed, the
+    rule the WSGI entry point applies on every server;
+``containerize_accesslog.py``
+    the access log's line, the same on every server, which the WSGI entry point writes;
 ``cheroot_serve.py``
     the cheroot launcher: cheroot's own command cannot serve a container.
 """
@@ -24,7 +29,14 @@ from __future__ import annotations
 from pathlib import Path
 
 FOLDER = Path(__file__).parent
-FILES = ("start.py", "containerize_wsgi.py", "containerize_hosts.py", "cheroot_serve.py")
+FILES = (
+    "start.py",
+    "containerize_wsgi.py",
+    "containerize_hosts.py",
+    "containerize_proxies.py",
+    "containerize_accesslog.py",
+    "cheroot_serve.py",
+)
 
 # Where they live in the image.
 IMAGE_DIR = "/opt/containerize"

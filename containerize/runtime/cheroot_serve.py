@@ -18,9 +18,8 @@ waits up to the grace period, then shuts their sockets' read side and still wait
 the application to return), and the process exits 0. A second signal ends the process
 at once, except as PID 1, where the engine's SIGKILL after its stop timeout does.
 
-Cheroot writes no access log of its own: one line per response goes to stdout
-(client, request line without the query string, status); start, stop and errors go
-to stderr.
+Cheroot writes no access log of its own: containerize_wsgi's access log writes one
+line per response to stdout, as on every server; start, stop and errors go to stderr.
 
 This file runs in the image: standard library and cheroot only.
 """
@@ -31,28 +30,12 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable
-from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def log(message: str) -> None:
     print(f"cheroot: {message}", file=sys.stderr, flush=True)
-
-
-def logged(app: Callable[..., Any]) -> Callable[..., Any]:
-    def wrapper(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            client = environ.get("REMOTE_ADDR", "-")
-            method, path = environ.get("REQUEST_METHOD"), environ.get("PATH_INFO")
-            protocol, code = environ.get("SERVER_PROTOCOL"), status.split(maxsplit=1)[0]
-            print(f'{client} "{method} {path} {protocol}" {code}', flush=True)
-            return start_response(status, headers, exc_info)
-
-        return app(environ, start)
-
-    return wrapper
 
 
 def main(argv: list[str]) -> int:
@@ -71,7 +54,7 @@ def main(argv: list[str]) -> int:
 
     server = wsgi.Server(
         ("0.0.0.0", port),  # a container serves on every interface
-        logged(containerize_wsgi.application),
+        containerize_wsgi.application,
         numthreads=threads,
         max=threads,
         timeout=keepalive,

@@ -7,15 +7,20 @@ It loads the user's application as ``server.json`` (beside this file) describes 
 ``script``    a WSGI script file (``app.wsgi``), run as mod_wsgi runs one
 ``paste``     a Paste Deploy ini file, through ``paste.deploy.loadapp``
 
-and puts two layers in front of it: the Host allow-list, which answers 400 to a request
-for a host that is not on the list before anything else sees it, and, when the image
-serves static files and the server has no static file handler of its own, WhiteNoise.
+and puts layers in front of it: the trusted proxies' rule (``containerize_proxies.py``),
+which sets ``REMOTE_ADDR`` and ``wsgi.url_scheme`` from ``X-Forwarded-For`` and
+``X-Forwarded-Proto`` the same way on every server; then, each only when it has
+something to do, the access log (``containerize_accesslog.py``: the same line on every
+server, whose own access log is off), the Host allow-list, which answers 400 to a
+request for a host that is not on the list before anything else sees it; and, when the
+image serves static files and the server has no static file handler of its own,
+WhiteNoise.
 
 ``python containerize_wsgi.py --check`` loads the application once and reports; the
 build runs it so that a missing module or callable fails the build, not the container.
 
 The Host rules are ``containerize_hosts.py``'s, beside this file, which the servers'
-own checks share.
+own checks share; the proxy rules are ``containerize_proxies.py``'s.
 
 This file runs in the image: standard library only (and WhiteNoise, when the image
 installs it), no containerize imports.
@@ -38,11 +43,15 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = os.path.join(HERE, "server.json")
 
 if __name__ == "containerize.runtime.containerize_wsgi":  # imported from the package (tests)
+    from containerize.runtime import containerize_accesslog as accesslog
     from containerize.runtime import containerize_hosts as hosts
+    from containerize.runtime import containerize_proxies as proxies
 else:  # in the image, beside this file (mod_wsgi runs it as a script, off sys.path)
     if HERE not in sys.path:
         sys.path.append(HERE)
+    import containerize_accesslog as accesslog  # type: ignore[import-not-found,no-redef]
     import containerize_hosts as hosts  # type: ignore[import-not-found,no-redef]
+    import containerize_proxies as proxies  # type: ignore[import-not-found,no-redef]
 
 # File names with a content hash, as Django's ManifestStaticFilesStorage and bundlers
 # write them ("site.3f2a9c1b7e4d.css"): they never change, so they are cached for a year.
@@ -144,6 +153,21 @@ class HostAllowList:
         return self.app(environ, start_response)
 
 
+# --- behind a proxy ---------------------------------------------------------------
+
+
+class TrustedProxyLayer:
+    """Sets REMOTE_ADDR and wsgi.url_scheme by containerize_proxies' rule."""
+
+    def __init__(self, app: WSGIApp, networks: tuple[proxies.Network, ...]) -> None:
+        self.app = app
+        self.proxies = proxies.TrustedProxies(networks)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        self.proxies.apply(environ)
+        return self.app(environ, start_response)
+
+
 # --- assembly ---------------------------------------------------------------------
 
 
@@ -164,7 +188,14 @@ def build(spec: dict[str, Any], environ: dict[str, str]) -> WSGIApp:
     entries = hosts.configured(spec.get("allowed_hosts", [hosts.ANY]), environ)
     if hosts.ANY not in entries:
         app = HostAllowList(app, entries)
-    return app
+    # Outside the Host check, so that its 400s are logged too.
+    log_format = accesslog.configured(spec.get("access_log", "common"), environ)
+    if log_format != "off":
+        app = accesslog.AccessLog(app, log_format)
+    # Outermost: every layer, and the application, see the client the proxies name. Also
+    # without a trusted proxy: uWSGI's http-socket takes X-Forwarded-Proto from anyone.
+    networks = proxies.configured(spec.get("trusted_proxies", []), environ)
+    return TrustedProxyLayer(app, networks)
 
 
 def check() -> int:

@@ -7,8 +7,11 @@ and receives the engine's stop signal itself.
 
 Run-time settings, the same names on every server:
 
-``WSGI_WORKERS``      worker processes (default: 2 x CPUs + 1, where CPUs is what the
-                      container may use: its cgroup CPU quota, v2 or v1, and cpuset)
+``WSGI_WORKERS``      worker processes; else ``WEB_CONCURRENCY`` (Heroku, Dokku, Render),
+                      else the image's ``workers``, else the smaller of 2 x CPUs + 1
+                      (CPUs: what the container may use, its cgroup CPU quota, v2 or
+                      v1, and cpuset) and what its memory limit holds (below)
+``WSGI_WORKER_MEMORY`` MiB one worker needs (default: the server's, see server.json)
 ``WSGI_THREADS``      threads per worker (default: the server's, see server.json)
 ``WSGI_TIMEOUT``      seconds a request may take before its worker is recycled
 ``WSGI_KEEPALIVE``    seconds an idle keep-alive connection stays open
@@ -16,10 +19,23 @@ Run-time settings, the same names on every server:
 ``WSGI_ALLOWED_HOSTS`` Host names served, comma-separated ('*' for any, '.example.com'
                       for a domain and its subdomains); loopback names always pass
                       (see containerize_hosts.py)
+``WSGI_MAX_REQUESTS`` requests a worker serves before it is replaced (0: never)
+``WSGI_MAX_REQUESTS_JITTER`` up to this many more per worker (default: a tenth)
+``WSGI_TRUSTED_PROXIES`` proxies whose X-Forwarded-For and X-Forwarded-Proto are
+                      believed: addresses or CIDR networks, comma-separated ('none':
+                      none); replaces the image's list (see containerize_proxies.py)
+``WSGI_ACCESS_LOG``   'common', 'json' or 'off' (see containerize_accesslog.py)
 ``WSGI_WAIT_FOR``     'host:port' services to wait for, comma-separated
 ``WSGI_WAIT_TIMEOUT`` seconds to wait for them (default 30)
 ``WSGI_PRESTART``     commands to run first, one per line, split like a shell would
                       but run without one (e.g. 'python manage.py migrate --noinput')
+
+Under a memory limit (cgroup v2 ``memory.max``, v1 ``memory.limit_in_bytes``) the
+formula's count is capped at (limit - the server's reserve) / worker memory, so that a
+node with many CPUs and a small limit does not start more workers than fit. A limit
+too small for one worker stops the start (exit 2), whatever set the count; a count
+set by a variable or the image that is more than the limit holds is kept, with a
+warning. The start line says where the count came from.
 
 The Host allow-list is checked by the server itself where the server can (uWSGI's
 routes, an Apache ``<If>`` section), so that static files it serves on its own are covered
@@ -31,8 +47,9 @@ files). A list that holds '*' adds nothing. A bad entry stops the start.
 With arguments (``docker run IMAGE python manage.py shell``) it runs them instead of
 the server, without the hooks.
 
-This file runs in the image: standard library only (and containerize_hosts.py beside
-it), no containerize imports.
+This file runs in the image: standard library only (and containerize_hosts.py,
+containerize_proxies.py and containerize_accesslog.py beside it), no containerize
+imports.
 """
 
 from __future__ import annotations
@@ -50,9 +67,13 @@ import time
 from typing import Any
 
 if __name__ == "containerize.runtime.start":  # imported from the package (tests)
+    from containerize.runtime import containerize_accesslog as accesslog
     from containerize.runtime import containerize_hosts as hosts
+    from containerize.runtime import containerize_proxies as proxies
 else:  # in the image, run as a script: its folder is sys.path[0]
+    import containerize_accesslog as accesslog  # type: ignore[import-not-found,no-redef]
     import containerize_hosts as hosts  # type: ignore[import-not-found,no-redef]
+    import containerize_proxies as proxies  # type: ignore[import-not-found,no-redef]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = os.path.join(HERE, "server.json")
@@ -62,13 +83,25 @@ _HOSTS_PLACEHOLDER = "{allowed_hosts_re}"
 
 # name: (environment variable, low, high)
 SETTINGS = {
-    "workers": ("WSGI_WORKERS", 1, 1024),
     "threads": ("WSGI_THREADS", 1, 1024),
     "timeout": ("WSGI_TIMEOUT", 1, 86400),
     "keepalive": ("WSGI_KEEPALIVE", 1, 3600),
     "grace_period": ("WSGI_GRACE_PERIOD", 1, 3600),
+    "worker_memory": ("WSGI_WORKER_MEMORY", 1, 65536),
+    "max_requests": ("WSGI_MAX_REQUESTS", 0, 10**9),
+    "max_requests_jitter": ("WSGI_MAX_REQUESTS_JITTER", 0, 10**9),
 }
-_PLACEHOLDER = re.compile(r"\{(workers|threads|timeout|keepalive|grace_period|concurrency)\}")
+# The worker count's variables, the first set wins; then the image's, then the formula.
+WORKERS = ("WSGI_WORKERS", "WEB_CONCURRENCY")
+WORKERS_RANGE = (1, 1024)
+MIB = 1024 * 1024
+# cgroup v1 says "no limit" with a page-rounded LONG_MAX (9223372036854771712), and a
+# limit above the machine's memory means none either: anything this big is no limit.
+_NO_LIMIT = 1 << 60
+_PLACEHOLDER = re.compile(
+    r"\{(workers|threads|timeout|keepalive|grace_period|concurrency"
+    r"|max_requests|max_requests_jitter|max_requests_delta)\}"
+)
 
 
 class StartError(Exception):
@@ -124,6 +157,79 @@ def available_cpus(root: str = "/sys/fs/cgroup") -> int:
     return max(1, cpus)
 
 
+# --- memory -----------------------------------------------------------------------
+
+
+def cgroup_memory_limit(root: str = "/sys/fs/cgroup") -> int | None:
+    """The container's memory limit in bytes, or None when it has none.
+
+    cgroup v2 has ``memory.max`` ("max" or bytes); cgroup v1 has
+    ``memory/memory.limit_in_bytes``, where no limit is a huge number.
+    """
+    text = _read(os.path.join(root, "memory.max"))
+    if text is None:
+        text = _read(os.path.join(root, "memory", "memory.limit_in_bytes"))
+    if text is None or not text.isdigit():
+        return None
+    limit = int(text)
+    return limit if 0 < limit < _NO_LIMIT else None
+
+
+def size_workers(
+    spec: dict[str, Any], environ: dict[str, str], cpus: int, memory: int | None, worker_mib: int
+) -> tuple[int, str]:
+    """The worker count and where it came from, for the start line.
+
+    A variable wins (``WSGI_WORKERS``, then ``WEB_CONCURRENCY``), then the image's
+    ``workers``, then 2 x *cpus* + 1 capped by what *memory* (bytes, None: no limit)
+    holds at *worker_mib* MiB a worker after the server's reserve. A limit that holds
+    no worker at all is a StartError.
+    """
+    defaults = spec.get("settings", {})
+    fits = None
+    if memory is not None:
+        reserve = int(defaults.get("memory_reserve") or 0)
+        fits = (memory // MIB - reserve) // worker_mib
+        if fits < 1:
+            raise StartError(
+                f"the container's memory limit, {memory // MIB} MiB, is too small for one "
+                f"worker: {spec['server']} needs {reserve} MiB for itself and {worker_mib} MiB "
+                f"a worker; raise the limit (docker run --memory) to at least "
+                f"{reserve + worker_mib} MiB, or lower WSGI_WORKER_MEMORY if this app's "
+                "workers are smaller"
+            )
+    low, high = WORKERS_RANGE
+    for variable in WORKERS:
+        text = environ.get(variable, "").strip()
+        if text:
+            if not text.isdigit() or not low <= int(text) <= high:
+                raise StartError(
+                    f"{variable}={text!r} is not a whole number from {low} to {high}; "
+                    f"set it to one, or unset it for the default"
+                )
+            return _kept(int(text), variable, fits, memory)
+    if defaults.get("workers") is not None:
+        return _kept(int(defaults["workers"]), "the image's workers setting", fits, memory)
+    by_cpus = 2 * cpus + 1
+    if fits is not None and fits < by_cpus:
+        assert memory is not None
+        return fits, (
+            f"memory: a {memory // MIB} MiB limit holds {fits} at {worker_mib} MiB a worker; "
+            f"{by_cpus} by CPUs"
+        )
+    return by_cpus, f"2 x {cpus} CPUs + 1"
+
+
+def _kept(workers: int, source: str, fits: int | None, memory: int | None) -> tuple[int, str]:
+    if fits is not None and workers > fits:
+        assert memory is not None
+        log(
+            f"warning: {workers} workers ({source}) may not fit in the {memory // MIB} MiB "
+            f"memory limit, which holds {fits}; workers may be killed for lack of memory"
+        )
+    return workers, source
+
+
 def _read(path: str) -> str | None:
     try:
         with open(path, encoding="ascii") as file:
@@ -135,8 +241,12 @@ def _read(path: str) -> str | None:
 # --- settings ---------------------------------------------------------------------
 
 
-def settings(spec: dict[str, Any], environ: dict[str, str], cpus: int) -> dict[str, int]:
-    """The server's settings: server.json's defaults, then the environment's."""
+def settings(
+    spec: dict[str, Any], environ: dict[str, str], cpus: int, memory: int | None = None
+) -> tuple[dict[str, int], str]:
+    """The server's settings (server.json's defaults, then the environment's), and where
+    the worker count came from; *memory* is the container's limit in bytes (None: none).
+    """
     defaults = spec.get("settings", {})
     values: dict[str, int] = {}
     for name, (variable, low, high) in SETTINGS.items():
@@ -150,12 +260,20 @@ def settings(spec: dict[str, Any], environ: dict[str, str], cpus: int) -> dict[s
             values[name] = int(text)
         elif defaults.get(name) is not None:
             values[name] = int(defaults[name])
-        elif name == "workers":
-            values[name] = 2 * cpus + 1
+        elif name == "max_requests_jitter":  # after max_requests, in SETTINGS' order
+            values[name] = values["max_requests"] // 10
+        elif name == "max_requests":
+            values[name] = 0
         else:
             raise StartError(f"server.json has no default for {name!r}")
+    values["workers"], why = size_workers(spec, environ, cpus, memory, values["worker_memory"])
     values["concurrency"] = values["workers"] * values["threads"]
-    return values
+    # uWSGI adds (worker id x delta): the jitter spread over the workers. Nothing to
+    # spread when workers are never recycled.
+    values["max_requests_delta"] = (
+        values["max_requests_jitter"] // values["workers"] if values["max_requests"] else 0
+    )
+    return values, why
 
 
 def server_argv(spec: dict[str, Any], values: dict[str, int]) -> list[str]:
@@ -169,6 +287,43 @@ def allowed_hosts(spec: dict[str, Any], environ: dict[str, str]) -> tuple[str, .
         return hosts.configured(spec.get("allowed_hosts", [hosts.ANY]), environ)
     except hosts.HostsError as exc:
         raise StartError(str(exc)) from None
+
+
+def recycling(spec: dict[str, Any], values: dict[str, int]) -> str | None:
+    """The start line about recycling workers; None when they are never recycled."""
+    count, jitter = values["max_requests"], values["max_requests_jitter"]
+    if not count:
+        return None
+    how = spec.get("recycling", "jitter")
+    if how == "none":
+        return (
+            f"recycling: {spec['server']} serves from one process and cannot recycle it; "
+            f"max-requests ({count}) is not applied"
+        )
+    if how == "exact" or not jitter:
+        return f"recycling: each worker after {count} requests" + (
+            f" ({spec['server']} has no jitter)" if how == "exact" and jitter else ""
+        )
+    return f"recycling: each worker after {count} to {count + jitter} requests"
+
+
+def access_log(spec: dict[str, Any], environ: dict[str, str]) -> str:
+    """``WSGI_ACCESS_LOG``, else the image's format; a bad one is a StartError (the WSGI
+    entry point reads the same variable)."""
+    try:
+        return accesslog.configured(spec.get("access_log", "common"), environ)
+    except accesslog.AccessLogError as exc:
+        raise StartError(str(exc)) from None
+
+
+def trusted_proxies(spec: dict[str, Any], environ: dict[str, str]) -> tuple[str, ...]:
+    """``WSGI_TRUSTED_PROXIES``, else the image's list, as networks; a bad entry is a
+    StartError (the WSGI entry point reads the same variable)."""
+    try:
+        networks = proxies.configured(spec.get("trusted_proxies", []), environ)
+    except proxies.ProxiesError as exc:
+        raise StartError(str(exc)) from None
+    return tuple(str(network) for network in networks)
 
 
 def host_check(spec: dict[str, Any], entries: tuple[str, ...]) -> tuple[list[str], str | None]:
@@ -284,13 +439,16 @@ def main(argv: list[str]) -> int:
             spec = json.load(file)
         environ = dict(os.environ)
         cpus = available_cpus()
-        values = settings(spec, environ, cpus)
+        memory = cgroup_memory_limit()
+        values, workers_from = settings(spec, environ, cpus, memory)
         services = parse_services(environ.get("WSGI_WAIT_FOR", ""))
         commands = parse_commands(environ.get("WSGI_PRESTART", ""))
         wait_text = environ.get("WSGI_WAIT_TIMEOUT", "30").strip() or "30"
         if not wait_text.isdigit():
             raise StartError(f"WSGI_WAIT_TIMEOUT={wait_text!r} is not a whole number of seconds")
         entries = allowed_hosts(spec, environ)
+        trusted = trusted_proxies(spec, environ)
+        log_format = access_log(spec, environ)
         check_argv, hosts_re = host_check(spec, entries)
         if services:
             wait_for(services, float(wait_text))
@@ -301,9 +459,13 @@ def main(argv: list[str]) -> int:
         return exc.code
     log(
         f"starting {spec['server']}: {values['workers']} workers x {values['threads']} threads "
-        f"({cpus} CPUs), timeout {values['timeout']} s, grace period {values['grace_period']} s"
+        f"({workers_from}), timeout {values['timeout']} s, grace period {values['grace_period']} s"
     )
     log(f"allowed hosts: {', '.join(entries)}" + (", loopback" if hosts_re else ""))
+    log(f"trusted proxies: {', '.join(trusted) or 'none (X-Forwarded-* ignored)'}")
+    if (line := recycling(spec, values)) is not None:
+        log(line)
+    log(f"access log: {log_format}" + ("" if log_format == "off" else " (stdout)"))
     if hosts_re is not None:
         os.environ[HOSTS_RE] = hosts_re
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -24,6 +24,7 @@ __all__ = [
     "StaticMount",
     "get",
     "names",
+    "recycling_notices",
     "roots",
     "toolchain",
 ]
@@ -52,6 +53,26 @@ def roots(name: str, *, static_files: bool) -> tuple[NormalizedName, ...]:
     if static_files and not server.serves_static:
         return (server.distribution, WHITENOISE)
     return (server.distribution,)
+
+
+def recycling_notices(names: tuple[str, ...], max_requests: int, jitter: int | None) -> list[str]:
+    """A line for each server in *names* that cannot recycle as ``max-requests`` asks."""
+    if not max_requests:
+        return []
+    lines = []
+    for name in names:
+        recycling = get(name).recycling
+        if recycling == "none":
+            lines.append(
+                f"notice: {name} cannot recycle workers: it serves from one process, so "
+                f"max-requests ({max_requests}) does not apply to its image"
+            )
+        elif recycling == "exact" and jitter != 0:
+            lines.append(
+                f"notice: {name} recycles each worker after exactly {max_requests} requests: "
+                "it has no jitter, so workers started together recycle together"
+            )
+    return lines
 
 
 def get(name: str, *, where: str = "server") -> Server:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from packaging.utils import NormalizedName
 
@@ -23,6 +23,9 @@ HOSTS_RE_VARIABLE = "CONTAINERIZE_ALLOWED_HOSTS_RE"
 # Hashed static file names (Django's ManifestStaticFilesStorage, bundlers) never change.
 HASHED_NAME_RE = r"\.[0-9a-f]{8,32}\.[A-Za-z0-9]+$"
 A_YEAR = 31536000
+
+
+Recycling = Literal["jitter", "exact", "none"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,8 +67,10 @@ class Server(Protocol):
     """One WSGI server: what it installs and how it runs.
 
     Its command is a template: the entrypoint replaces ``{workers}``, ``{threads}``,
-    ``{concurrency}`` (workers x threads), ``{timeout}``, ``{keepalive}`` and
-    ``{grace_period}`` with the values for the running container.
+    ``{concurrency}`` (workers x threads), ``{timeout}``, ``{keepalive}``,
+    ``{grace_period}``, ``{max_requests}`` (0: never recycle), ``{max_requests_jitter}``
+    and ``{max_requests_delta}`` (the jitter spread over the workers, for uWSGI's
+    per-worker step) with the values for the running container.
     """
 
     @property
@@ -87,6 +92,19 @@ class Server(Protocol):
     @property
     def default_threads(self) -> int:
         """Threads per worker when neither the project nor the container says."""
+
+    @property
+    def worker_memory(self) -> int:
+        """MiB one worker needs, measured (``worker-memory`` when not configured)."""
+
+    @property
+    def memory_reserve(self) -> int:
+        """MiB the server needs besides its workers (master, parent processes)."""
+
+    @property
+    def recycling(self) -> Recycling:
+        """How it recycles a worker after ``max-requests``: with jitter, at the count
+        exactly, or not at all (one process that cannot be replaced)."""
 
     def build_packages(self, runtime: Runtime) -> tuple[str, ...]:
         """Debian packages needed to build its sdist, when no wheel fits."""

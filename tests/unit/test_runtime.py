@@ -65,14 +65,18 @@ def test_available_cpus_rounds_the_quota_up_and_never_exceeds_the_cpuset(tmp_pat
 
 SPEC: dict[str, Any] = {
     "server": "gunicorn",
-    "settings": {"workers": None, "threads": 1, "timeout": 30, "keepalive": 5, "grace_period": 8},
+    "settings": {
+        "workers": None, "threads": 1, "timeout": 30, "keepalive": 5, "grace_period": 8,
+        "worker_memory": 64, "memory_reserve": 32,
+    },
     "argv": ["gunicorn", "--workers", "{workers}", "--bind", "0.0.0.0:8000", "x{threads}y"],
-}
+}  # fmt: skip
+MIB = 1024 * 1024
 
 
 def test_workers_default_to_twice_the_cpus_plus_one() -> None:
-    values = start.settings(SPEC, {}, cpus=2)
-    assert values["workers"] == 5
+    values, why = start.settings(SPEC, {}, cpus=2)
+    assert (values["workers"], why) == (5, "2 x 2 CPUs + 1")
     assert start.server_argv(SPEC, values) == [
         "gunicorn", "--workers", "5", "--bind", "0.0.0.0:8000", "x1y",
     ]  # fmt: skip
@@ -80,20 +84,158 @@ def test_workers_default_to_twice_the_cpus_plus_one() -> None:
 
 def test_environment_wins_over_the_image_defaults() -> None:
     environ = {"WSGI_WORKERS": "7", "WSGI_THREADS": "3", "WSGI_GRACE_PERIOD": "20"}
-    values = start.settings(SPEC, environ, cpus=2)
+    values, why = start.settings(SPEC, environ, cpus=2)
     assert (values["workers"], values["threads"], values["grace_period"]) == (7, 3, 20)
     assert values["concurrency"] == 21
+    assert why == "WSGI_WORKERS"
 
 
 def test_a_configured_worker_count_wins_over_the_cpus() -> None:
     spec = {**SPEC, "settings": {**SPEC["settings"], "workers": 4}}
-    assert start.settings(spec, {}, cpus=8)["workers"] == 4
+    assert start.settings(spec, {}, cpus=8) == (
+        start.settings(spec, {}, cpus=8)[0],
+        "the image's workers setting",
+    )
+    assert start.settings(spec, {}, cpus=8)[0]["workers"] == 4
 
 
+def test_web_concurrency_is_honoured_after_wsgi_workers() -> None:
+    spec = {**SPEC, "settings": {**SPEC["settings"], "workers": 4}}
+    values, why = start.settings(spec, {"WEB_CONCURRENCY": "6"}, cpus=2)
+    assert (values["workers"], why) == (6, "WEB_CONCURRENCY")
+    values, why = start.settings(spec, {"WEB_CONCURRENCY": "6", "WSGI_WORKERS": "2"}, cpus=2)
+    assert (values["workers"], why) == (2, "WSGI_WORKERS")
+
+
+@pytest.mark.parametrize("variable", ["WSGI_WORKERS", "WEB_CONCURRENCY"])
 @pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5", "99999", "2 workers"])
-def test_a_bad_setting_is_refused_by_name(value: str) -> None:
-    with pytest.raises(start.StartError, match=f"WSGI_WORKERS='{value}' is not a whole number"):
-        start.settings(SPEC, {"WSGI_WORKERS": value}, cpus=2)
+def test_a_bad_setting_is_refused_by_name(variable: str, value: str) -> None:
+    with pytest.raises(start.StartError, match=f"{variable}='{value}' is not a whole number"):
+        start.settings(SPEC, {variable: value}, cpus=2)
+
+
+# --- recycling ----------------------------------------------------------------------
+
+
+def test_workers_are_not_recycled_unless_asked() -> None:
+    values, _ = start.settings(SPEC, {}, cpus=2)
+    assert (values["max_requests"], values["max_requests_jitter"]) == (0, 0)
+    assert values["max_requests_delta"] == 0
+    assert start.recycling(SPEC, values) is None
+
+
+def test_the_jitter_defaults_to_a_tenth_and_is_spread_over_the_workers() -> None:
+    spec = {**SPEC, "settings": {**SPEC["settings"], "max_requests": 1000}}
+    values, _ = start.settings(spec, {}, cpus=1)
+    assert (values["max_requests"], values["max_requests_jitter"]) == (1000, 100)
+    assert values["max_requests_delta"] == 33  # 3 workers: 1000, 1033, 1066 for uWSGI
+    assert start.recycling(spec, values) == "recycling: each worker after 1000 to 1100 requests"
+    values, _ = start.settings(
+        spec, {"WSGI_MAX_REQUESTS": "500", "WSGI_MAX_REQUESTS_JITTER": "0"}, cpus=1
+    )
+    assert start.recycling(spec, values) == "recycling: each worker after 500 requests"
+
+
+def test_the_start_says_when_a_server_cannot_recycle_as_asked() -> None:
+    values, _ = start.settings(SPEC, {"WSGI_MAX_REQUESTS": "1000"}, cpus=1)
+    assert start.recycling({**SPEC, "server": "mod_wsgi", "recycling": "exact"}, values) == (
+        "recycling: each worker after 1000 requests (mod_wsgi has no jitter)"
+    )
+    assert start.recycling({**SPEC, "server": "cheroot", "recycling": "none"}, values) == (
+        "recycling: cheroot serves from one process and cannot recycle it; "
+        "max-requests (1000) is not applied"
+    )
+
+
+# --- memory -------------------------------------------------------------------------
+
+# What the kernel writes for "no limit" in cgroup v1: LONG_MAX rounded down to a page.
+V1_NO_LIMIT = "9223372036854771712"
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        ({"memory.max": "max\n"}, None),
+        ({"memory.max": f"{512 * MIB}\n"}, 512 * MIB),
+        ({"memory/memory.limit_in_bytes": f"{256 * MIB}\n"}, 256 * MIB),
+        ({"memory/memory.limit_in_bytes": V1_NO_LIMIT + "\n"}, None),
+        ({"memory.max": "garbage"}, None),
+        ({}, None),
+    ],
+    ids=["v2-none", "v2-512m", "v1-256m", "v1-none", "v2-garbage", "none"],
+)
+def test_cgroup_memory_limit(tmp_path: Path, files: dict[str, str], expected: int | None) -> None:
+    assert start.cgroup_memory_limit(str(write(tmp_path, files))) == expected
+
+
+@pytest.mark.parametrize(
+    "files",
+    [{"memory.max": f"{512 * MIB}\n"}, {"memory/memory.limit_in_bytes": f"{512 * MIB}\n"}],
+    ids=["v2", "v1"],
+)
+def test_a_small_memory_limit_caps_the_workers_the_cpus_would_give(
+    tmp_path: Path, files: dict[str, str]
+) -> None:
+    """16 CPUs and 512 MiB: (512 - 32) / 64 = 7 workers, not 33."""
+    memory = start.cgroup_memory_limit(str(write(tmp_path, files)))
+    values, why = start.settings(SPEC, {}, cpus=16, memory=memory)
+    assert values["workers"] == 7
+    assert why == "memory: a 512 MiB limit holds 7 at 64 MiB a worker; 33 by CPUs"
+
+
+@pytest.mark.parametrize(
+    "files",
+    [{"memory.max": "max\n"}, {"memory/memory.limit_in_bytes": V1_NO_LIMIT}, {}],
+    ids=["v2", "v1", "no-cgroup-files"],
+)
+def test_without_a_memory_limit_the_cpus_decide(tmp_path: Path, files: dict[str, str]) -> None:
+    memory = start.cgroup_memory_limit(str(write(tmp_path, files)))
+    assert start.settings(SPEC, {}, cpus=16, memory=memory) == (
+        start.settings(SPEC, {}, cpus=16)[0],
+        "2 x 16 CPUs + 1",
+    )
+    assert start.settings(SPEC, {}, cpus=16, memory=memory)[0]["workers"] == 33
+
+
+def test_a_large_limit_leaves_the_cpus_in_charge() -> None:
+    values, why = start.settings(SPEC, {}, cpus=2, memory=4096 * MIB)
+    assert (values["workers"], why) == (5, "2 x 2 CPUs + 1")
+
+
+def test_the_worker_memory_can_be_set_at_run_time() -> None:
+    values, why = start.settings(SPEC, {"WSGI_WORKER_MEMORY": "160"}, cpus=16, memory=512 * MIB)
+    assert values["workers"] == 3  # (512 - 32) // 160
+    assert why.startswith("memory: a 512 MiB limit holds 3 at 160 MiB a worker")
+
+
+@pytest.mark.parametrize(
+    "files",
+    [{"memory.max": f"{80 * MIB}\n"}, {"memory/memory.limit_in_bytes": f"{80 * MIB}\n"}],
+    ids=["v2", "v1"],
+)
+def test_a_limit_too_small_for_one_worker_stops_the_start(
+    tmp_path: Path, files: dict[str, str]
+) -> None:
+    memory = start.cgroup_memory_limit(str(write(tmp_path, files)))
+    with pytest.raises(start.StartError) as info:
+        start.settings(SPEC, {"WSGI_WORKERS": "1"}, cpus=2, memory=memory)
+    assert info.value.code == 2
+    assert str(info.value) == (
+        "the container's memory limit, 80 MiB, is too small for one worker: gunicorn needs "
+        "32 MiB for itself and 64 MiB a worker; raise the limit (docker run --memory) to at "
+        "least 96 MiB, or lower WSGI_WORKER_MEMORY if this app's workers are smaller"
+    )
+
+
+def test_an_explicit_count_above_what_memory_holds_is_kept_with_a_warning(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    values, why = start.settings(SPEC, {"WEB_CONCURRENCY": "9"}, cpus=2, memory=256 * MIB)
+    assert (values["workers"], why) == (9, "WEB_CONCURRENCY")
+    assert "9 workers (WEB_CONCURRENCY) may not fit in the 256 MiB memory limit, which holds 3" in (
+        capsys.readouterr().err
+    )
 
 
 # --- hooks --------------------------------------------------------------------------

@@ -34,7 +34,8 @@ STATIC = servers.Runtime(
 )
 VALUES = {
     "workers": 3, "threads": 2, "concurrency": 6, "timeout": 30, "keepalive": 5,
-    "grace_period": 8,
+    "grace_period": 8, "max_requests": 1000, "max_requests_jitter": 100,
+    "max_requests_delta": 33,
 }  # fmt: skip
 
 
@@ -88,9 +89,11 @@ def test_gunicorn_command() -> None:
         "--timeout", "30",
         "--keep-alive", "5",
         "--graceful-timeout", "8",
+        "--max-requests", "1000",
+        "--max-requests-jitter", "100",
+        "--forwarded-allow-ips", "",
         "--chdir", "/app",
         "--pythonpath", "/opt/containerize",
-        "--access-logfile", "-",
         "--error-logfile", "-",
         "--worker-tmp-dir", "/dev/shm",
         "containerize_wsgi:application",
@@ -225,3 +228,29 @@ def test_the_pattern_is_pcre_that_python_reads_alike() -> None:
     assert regex == (
         r"(?i)^(?:(?:localhost|127\.0\.0\.1|app\.example)\.?|\[::1\])(?::[0-9]+)?(?!\n)$"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments"),
+    [
+        ("gunicorn", ["--max-requests", "1000", "--max-requests-jitter", "100"]),
+        ("uwsgi", ["--max-requests", "1000", "--max-requests-delta", "33"]),
+        ("mod_wsgi", ["--maximum-requests", "1000"]),
+    ],
+)
+def test_servers_that_can_recycle_workers_are_told_to(name: str, arguments: list[str]) -> None:
+    filled = start.server_argv({"argv": list(servers.get(name).command(RUNTIME))}, VALUES)
+    at = filled.index(arguments[0])
+    assert filled[at : at + len(arguments)] == arguments
+
+
+def test_the_build_says_which_servers_cannot_recycle_as_asked() -> None:
+    names = ("gunicorn", "uwsgi", "mod_wsgi", "cheroot")
+    assert servers.recycling_notices(names, 0, None) == []
+    assert servers.recycling_notices(names, 1000, None) == [
+        "notice: mod_wsgi recycles each worker after exactly 1000 requests: it has no "
+        "jitter, so workers started together recycle together",
+        "notice: cheroot cannot recycle workers: it serves from one process, so "
+        "max-requests (1000) does not apply to its image",
+    ]
+    assert servers.recycling_notices(("mod_wsgi",), 1000, 0) == []
