@@ -1064,3 +1064,26 @@ def test_is_main_guard_either_way_round() -> None:
         expression = ast.parse(text, mode="eval").body
         assert is_main_guard(expression)
     assert not is_main_guard(ast.parse('__name__ != "__main__"', mode="eval").body)
+
+
+def test_a_stated_python_no_local_base_has_names_only_newer_bases(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # .python-version says 3.12 and nothing is locked yet: the bookworm base's 3.11 is
+    # older than what the project states, so it is not offered as one that fits.
+    project = write(
+        tmp_path / "site",
+        {
+            ".python-version": "3.12\n",
+            "requirements.txt": "flask==3.1.0\n",
+            "wsgi.py": "application = None\n",
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    (note,) = [n for n in out.splitlines() if n.startswith("note: base-image:")]
+    assert note.endswith(
+        "of those, 127.0.0.1:5000/containerize/python:3.13-trixie "
+        "('containerize base-image --python 3.13') fits the project too"
+    )
+    assert "3.11-bookworm" not in note
