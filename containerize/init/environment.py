@@ -181,11 +181,26 @@ def _follow(
         pending.extend(_imported(source, sources, body))
 
 
+_TEXT_METHODS = frozenset({"replace", "startswith", "endswith", "removeprefix", "split"})
+
+
 def _services(source: SourceFile, body: list[ast.stmt]) -> Iterator[tuple[str, Evidence]]:
     """The database and cache servers string literals in *body* point at."""
     for statement in body:
+        # url.replace("postgres://", "postgresql://"), url.startswith("redis://"): a
+        # scheme the code rewrites or tests is no server the app points at.
+        text_only = {
+            id(arg)
+            for node in ast.walk(statement)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _TEXT_METHODS
+            for arg in node.args
+        }
         for node in ast.walk(statement):
             if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+                continue
+            if id(node) in text_only:
                 continue
             for service, pattern in _SERVICES.items():
                 if pattern.search(node.value):

@@ -1087,3 +1087,23 @@ def test_a_stated_python_no_local_base_has_names_only_newer_bases(
         "('containerize base-image --python 3.13') fits the project too"
     )
     assert "3.11-bookworm" not in note
+
+
+def test_a_scheme_the_code_only_rewrites_is_no_service(tmp_path: Path) -> None:
+    # A Flask config that falls back to SQLite and fixes Heroku's old URL scheme.
+    config = """\
+        import os
+
+
+        class Config:
+            SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "").replace(
+                "postgres://", "postgresql://"
+            ) or "sqlite:///app.db"
+            CACHE = "redis://cache:6379/0"
+        """
+    project = write(tmp_path / "rewrite", {"config.py": config})
+    sources = Sources(project)
+    source = sources.get(PurePosixPath("config.py"))
+    assert source is not None
+    found = environment.find(sources, [source])
+    assert [service for service, _ in found.services] == ["Redis"]
