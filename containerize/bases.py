@@ -182,5 +182,30 @@ def fitting(specifier: SpecifierSet) -> Fitting:
     )
 
 
+_OFFICIAL = re.compile(r"(?:docker\.io/)?(?:library/)?python:(\d+)\.(\d+)(?:[.-].*)?")
+
+
+def unreachable_hint(ref: str) -> str:
+    """What to do when *ref* cannot be resolved: for an official ``python:X.Y-...``
+    image, the base ``containerize base-image`` builds with that Python, or the ones
+    it builds when none has it."""
+    generic = "check tool.containerize.base-image and that its registry is reachable"
+    match = _OFFICIAL.fullmatch(ref.strip())
+    if match is None:
+        return generic
+    python = (int(match[1]), int(match[2]))
+    same = [s for s in SUITES if s.python == python]
+    if same:
+        return (
+            f"{generic}; where it cannot be, set base-image to {same[0].local_ref}, which "
+            f"'{same[0].build_command}' builds here from Debian's packages"
+        )
+    return (
+        f"{generic}; no base containerize builds here has Python {version_text(python)} "
+        f"({known_text()}): 'containerize base-image --python X.Y' builds one of those, then "
+        "set base-image and python-version to it (a lock's requires-python must allow it)"
+    )
+
+
 def version_text(version: tuple[int, int]) -> str:
     return f"{version[0]}.{version[1]}"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import tomlkit
 
-from containerize import process
+from containerize import bases, process
 from containerize.engine import docker
 from containerize.errors import ConfigError, EngineError
 from containerize.fsutil import write_atomic
@@ -69,7 +69,7 @@ def resolve(ref: str, *, builder: str | None = None) -> str:
     if result.returncode != 0:
         raise EngineError(
             f"cannot resolve base image {ref!r}: {process.tail(result.stderr, 3)}",
-            hint="check tool.containerize.base-image and that its registry is reachable",
+            hint=bases.unreachable_hint(ref),
         )
     try:
         digest = json.loads(result.stdout).get("digest")

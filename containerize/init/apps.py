@@ -11,7 +11,9 @@ file (an ``.ini`` with ``[app:...]``, ``[composite:...]``, ``[pipeline:...]`` or
 ``[filter-app:...]`` sections) ranks with the WSGI entry points: ``main`` when it has
 one, else each application no other section of the file refers to.
 
-The strongest kind found wins. Two different applications of that kind are an error
+The strongest kind found wins. Among several of that kind, the one the project's own
+start command serves (``gunicorn microblog:app`` in a ``Procfile``, a shell script or a
+Dockerfile's ``CMD``) is chosen; otherwise two different applications are an error
 that lists them, with the ``--app`` option that chooses.
 """
 
@@ -50,6 +52,11 @@ RANKS: dict[AppKind, int] = {
 }
 FACTORY_NAMES = ("create_app", "make_app")
 _FLASK_OBJECT_NAMES = ("app", "application")
+# A WSGI server's command line that names the app as module:attribute.
+_SERVER_COMMAND = re.compile(r"\b(?:gunicorn|waitress-serve|uwsgi|mod_wsgi-express)\b(.*)")
+_SPEC_WORD = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*(?:\(\))?")
+# Files that start the project's server: Procfiles, shell scripts, Dockerfiles.
+_START_FILES = ("Procfile*", "*.sh", "bin/*.sh", "Dockerfile*", "Containerfile*")
 # A URL prefix tool.containerize.static accepts.
 _URL_PREFIX = re.compile(r"/(?:[A-Za-z0-9._~-]+/)+")
 
@@ -119,10 +126,13 @@ def choose(
     wanted: str | None,
     directory: PurePosixPath | None = None,
     passed_over: Sequence[str] = (),
+    started: Sequence[tuple[str, Evidence]] = (),
 ) -> Candidate:
     """The application to write: *wanted* (``--app``), else the strongest one found;
     only those imported from *directory* (``--app-directory``) when it is given.
-    *passed_over*: the notes of :func:`find`, which an error of nothing found repeats."""
+    *passed_over*: the notes of :func:`find`, which an error of nothing found repeats.
+    *started*: the specs the project's own start commands serve (:func:`started`),
+    which decide between apps of the same strength."""
     if directory is not None:
         candidates = [c for c in candidates if c.import_root == directory] or [
             c for c in candidates if c.source.is_relative_to(directory)
@@ -152,8 +162,37 @@ def choose(
     # the image serves.
     best = [c for c in best if dev_word(c.source) is None] or best
     if len(best) > 1:
+        served = [
+            replace(c, why=(*c.why, *(e for spec, e in started if spec == c.spec)))
+            for c in best
+            if any(spec == c.spec for spec, _ in started)
+        ]
+        if len(served) == 1:
+            return served[0]
         raise _ambiguous(best, candidates)
     return best[0]
+
+
+def started(sources: Sources) -> list[tuple[str, Evidence]]:
+    """The ``module:attribute`` specs a WSGI server is started with in the project's
+    Procfiles, shell scripts and Dockerfiles (``exec gunicorn -b :5000 microblog:app``),
+    each with the line that says so."""
+    found: list[tuple[str, Evidence]] = []
+    for pattern in _START_FILES:
+        for file in sorted(sources.project_dir.glob(pattern)):
+            path = PurePosixPath(file.relative_to(sources.project_dir).as_posix())
+            text = sources.read_text(path)
+            for number, line in enumerate((text or "").splitlines(), start=1):
+                if line.lstrip().startswith("#"):
+                    continue
+                command = _SERVER_COMMAND.search(line)
+                if command is None:
+                    continue
+                for word in re.split(r"[\s\"',\[\]]+", command.group(1)):
+                    if _SPEC_WORD.fullmatch(word) and not word.startswith("-"):
+                        what = line.strip() if len(line.strip()) <= 80 else word
+                        found.append((word, Evidence(what=what, file=path.as_posix(), line=number)))
+    return found
 
 
 def choosing(candidate: Candidate, among: Sequence[Candidate]) -> str:

@@ -61,7 +61,14 @@ def detect(
     notes: list[str] = []
     candidates = apps.find(sources, extra=django.candidates(sources), notes=notes)
     directory = _directory(app_directory, project_dir)
-    chosen = apps.choose(candidates, sources, wanted=app, directory=directory, passed_over=notes)
+    chosen = apps.choose(
+        candidates,
+        sources,
+        wanted=app,
+        directory=directory,
+        passed_over=notes,
+        started=apps.started(sources),
+    )
     root = chosen.import_root
     choices = [_app_directory(chosen, sources, flag=directory is not None)] if root != ROOT else []
     choices.append(Choice(key="app", value=chosen.spec, why=chosen.why))
@@ -70,7 +77,7 @@ def detect(
         + (", named for development" if dev_word(other.source) else "")
         + f"; to choose it: {apps.choosing(other, candidates)}"
         for other in candidates
-        if other != chosen
+        if (other.import_root, other.spec) != (chosen.import_root, chosen.spec)
     )
     found_lock = _lock(project, project_dir, lock, app_folder=root)
     notes.extend(found_lock.notes)

@@ -181,11 +181,26 @@ def _follow(
         pending.extend(_imported(source, sources, body))
 
 
+_TEXT_METHODS = frozenset({"replace", "startswith", "endswith", "removeprefix", "split"})
+
+
 def _services(source: SourceFile, body: list[ast.stmt]) -> Iterator[tuple[str, Evidence]]:
     """The database and cache servers string literals in *body* point at."""
     for statement in body:
+        # url.replace("postgres://", "postgresql://"), url.startswith("redis://"): a
+        # scheme the code rewrites or tests is no server the app points at.
+        text_only = {
+            id(arg)
+            for node in ast.walk(statement)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr in _TEXT_METHODS
+            for arg in node.args
+        }
         for node in ast.walk(statement):
             if not isinstance(node, ast.Constant) or not isinstance(node.value, str):
+                continue
+            if id(node) in text_only:
                 continue
             for service, pattern in _SERVICES.items():
                 if pattern.search(node.value):
@@ -338,6 +353,7 @@ def _has_default(call: ast.Call) -> bool:
 
 def _reads(source: SourceFile, body: list[ast.stmt]) -> Iterator[Read]:
     names = _Names(source.tree)
+    optional = _optional(source.tree, names)
     for statement in body:
         if isinstance(statement, ast.ClassDef):
             yield from _pydantic(source, statement, names)
@@ -362,8 +378,25 @@ def _reads(source: SourceFile, body: list[ast.stmt]) -> Iterator[Read]:
             for operand in (node.left, *node.comparators)
             if isinstance(operand, ast.Call)
         }
+        # os.environ.get("X") is None when X is unset, which an import survives unless
+        # the value is used at once: .split(","), ["k"], + "/", int(...).
+        used = {
+            id(value)
+            for node in nodes
+            for value in (
+                [node.value]
+                if isinstance(node, ast.Attribute | ast.Subscript)
+                else [node.left, node.right]
+                if isinstance(node, ast.BinOp)
+                else node.args
+                if isinstance(node, ast.Call)
+                else []
+            )
+        }
         for node in nodes:
-            if id(node) in defaulted or id(node) in compared:
+            if id(node) in defaulted or id(node) in compared or id(node) in optional:
+                continue
+            if isinstance(node, ast.Call) and names.is_getenv(node.func) and id(node) not in used:
                 continue
             found = _read(node, names)
             if found is None or not isinstance(node, ast.expr):
@@ -376,6 +409,51 @@ def _reads(source: SourceFile, body: list[ast.stmt]) -> Iterator[Read]:
                     what=quote(source.text, node), file=source.path.as_posix(), line=node.lineno
                 ),
             )
+
+
+def _optional(tree: ast.Module, names: _Names) -> set[int]:
+    """The nodes that run only when a variable is set: the body of
+    ``if "X" in os.environ:`` (or ``if os.getenv("X"):``), the ``else`` of
+    ``if "X" not in os.environ:``. A setting read there is an optional feature the
+    user turns on, never one an import needs."""
+    optional: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If):
+            when = _asks_set(node.test, names)
+            branch = node.body if when is True else node.orelse if when is False else []
+            optional.update(id(n) for statement in branch for n in ast.walk(statement))
+    return optional
+
+
+def _asks_set(test: ast.expr, names: _Names) -> bool | None:
+    """True when *test* holds only if some variable is set, False when only if one is
+    unset, None otherwise."""
+    answer: bool | None = None
+    if isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+        inner = _asks_set(test.operand, names)
+        answer = None if inner is None else not inner
+    elif isinstance(test, ast.BoolOp):
+        answers = [_asks_set(value, names) for value in test.values]
+        # "A" in environ and x: A is set; "A" in environ or "B" in environ: one is.
+        answer = next(
+            (
+                polarity
+                for polarity in (True, False)
+                if (isinstance(test.op, ast.And) and polarity in answers)
+                or (isinstance(test.op, ast.Or) and all(a is polarity for a in answers))
+            ),
+            None,
+        )
+    elif (
+        isinstance(test, ast.Compare)
+        and len(test.ops) == 1
+        and isinstance(test.ops[0], ast.In | ast.NotIn)
+        and names.is_environ(test.comparators[0])
+    ):
+        answer = isinstance(test.ops[0], ast.In)
+    elif isinstance(test, ast.Call) and names.is_getenv(test.func):
+        answer = True
+    return answer
 
 
 def _walk(node: ast.AST) -> Iterator[ast.AST]:

@@ -70,11 +70,14 @@ class PythonChoice:
                     f"'{suite.build_command}' builds {suite.local_ref} (Python {self.text}) "
                     "from Debian's packages"
                 )
-        fitting = [s for s in bases.fitting(self.allowed).local if s.python != self.version]
+        # An older Python than the one the project states or its pins need may lack
+        # what the code uses: only newer ones are named.
+        fitting = [s for s in bases.fitting(self.allowed).local if s.python > self.version]
         other = (
             "; of those, "
             + ", ".join(f"{s.local_ref} ('{s.build_command}')" for s in fitting)
-            + " fits the project too"
+            + (" fits" if len(fitting) == 1 else " fit")
+            + " the project too"
             if fitting
             else "; none of those fits the project"
         )

@@ -31,26 +31,34 @@ import stat
 import tempfile
 import zipfile
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import tomlkit
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, sys_tags
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from containerize import bases, process
-from containerize.errors import CommandError, ConfigError, LockError
+from containerize.errors import CommandError, ConfigError, FetchError, LockError
 from containerize.fsutil import write_atomic
 from containerize.project import MAIN_GROUP, ProjectMetadata
+from containerize.resolve.client import IndexClient
 from containerize.resolve.fetch import Cache, FileRequest, fetch
 from containerize.resolve.lock import LOCK_FILES, input_digest
 from containerize.resolve.lock.model import InputKind, Lock, LockedPackage, LockIndex, LockInput
 from containerize.resolve.lock.pipenv import PIPFILE, read_pipfile
 from containerize.resolve.lock.pylock import read_pylock
 from containerize.resolve.lock.requirements import included_files
-from containerize.resolve.pipconfig import Credentials, IndexSettings, redact_text
+from containerize.resolve.pipconfig import (
+    Credentials,
+    FindLinks,
+    IndexSettings,
+    IndexSource,
+    redact_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +92,9 @@ class LockRequest:
 
     project_dir: Path
     inputs: LockInputs
-    python: tuple[int, int]
+    #: The lowest Python the lock is made for; ``None`` where nothing states it: then
+    #: the pins' own Requires-Python decide (:func:`lock`).
+    python: tuple[int, int] | None
     groups: tuple[str, ...] = (MAIN_GROUP,)
     extras: tuple[str, ...] = ()
     upgrade: tuple[NormalizedName, ...] = ()
@@ -122,6 +132,8 @@ class LockResult:
     previous: Lock | None
     request: LockRequest
     uv_version: str
+    #: Why the lock is made for its Python, where nothing stated it.
+    python_why: str | None = None
 
     @property
     def changes(self) -> Changes | None:
@@ -131,7 +143,7 @@ class LockResult:
     def lines(self) -> list[str]:
         """What to print: the pins, then the difference with the previous lock."""
         request = self.request
-        python = "{}.{}".format(*request.python)
+        python = "{}.{}".format(*(request.python or bases.DEFAULT_SUITE.python))
         count = f"{len(self.lock.names)} packages"
         if len(self.lock.packages) > len(self.lock.names):  # versions per environment
             count += f" ({len(self.lock.packages)} pins)"
@@ -140,6 +152,8 @@ class LockResult:
             f"{request.inputs.shown(request.project_dir)} for Python >={python}, every "
             f"platform (uv {self.uv_version}, universal resolution, markers kept)"
         ]
+        if self.python_why is not None:
+            lines.append(f"  Python >={python}: {self.python_why}")
         for package in self.lock.packages:
             marker = f" ; {package.marker}" if package.marker is not None else ""
             lines.append(f"  {package.name}=={package.version}{marker}")
@@ -337,6 +351,7 @@ def requirements_text(request: LockRequest, project: ProjectMetadata | None) -> 
 
 def uv_argv(uv: Path, request: LockRequest, *, sources: Sequence[str], output: Path) -> list[str]:
     """The one ``uv pip compile`` that resolves *request* into *output*."""
+    assert request.python is not None, "the Python is chosen before uv runs"
     argv = [
         str(uv), "pip", "compile", *sources,
         "--universal", "--python-version", "{}.{}".format(*request.python),
@@ -354,7 +369,14 @@ def uv_environment(settings: IndexSettings, extra: Sequence[LockIndex] = ()) -> 
     """The user's index configuration for uv: the first index as uv's default, the
     others and *extra* (a Pipfile's sources) after it, find-links, the CA bundle,
     netrc and timeout. Credentials go here, not on the logged command line."""
-    env: dict[str, str] = {"UV_INDEX": "", "UV_FIND_LINKS": "", "UV_NO_PROGRESS": "1"}
+    # A universal resolution needs no interpreter of the Python it resolves for:
+    # never let uv download one (it would wait out a timeout where it cannot).
+    env: dict[str, str] = {
+        "UV_INDEX": "",
+        "UV_FIND_LINKS": "",
+        "UV_NO_PROGRESS": "1",
+        "UV_PYTHON_DOWNLOADS": "never",
+    }
     indexes = [_with_credentials(i.url, i.credentials) for i in settings.indexes]
     indexes += [i.url for i in extra if i.url not in indexes]
     if settings.no_index:
@@ -409,7 +431,18 @@ def lock(
     The previous lock, if any, is uv's preference (pins it still allows stay); the
     new file is read back by containerize's own pylock reader before it replaces the
     old one, so a lock that containerize could not build from is never written.
+
+    Where nothing states the Python (``request.python`` is ``None``), the pins decide
+    it: a first resolution for the newest Python a base image offers
+    (:func:`offered_pythons`), then the Requires-Python the index states for each
+    pinned file, and the lock is made for the lowest offered Python they all allow.
     """
+    why = None
+    if request.python is None:
+        python, why = _pins_python(
+            request, uv=uv, settings=settings, project=project, previous=previous
+        )
+        request = replace(request, python=python)
     if request.upgrade and previous is not None:
         unknown = [n for n in request.upgrade if not previous.find(n)]
         if unknown:
@@ -418,38 +451,12 @@ def lock(
                 hint="name a package the lock pins (see the list 'containerize lock' printed)",
             )
     inputs = recorded_inputs(request)
-    extra_sources: tuple[LockIndex, ...] = ()
-    if request.inputs.kind == "pipfile":
-        extra_sources = read_pipfile(request.inputs.files[0]).sources
-    env = uv_environment(settings, extra_sources)
     version = uv_version(uv)
     with tempfile.TemporaryDirectory(prefix="containerize-lock-") as tmp:
-        folder = Path(tmp)
-        output = folder / LOCK_FILE
-        if previous is not None:
-            shutil.copyfile(previous.path, output)  # uv keeps the pins it still allows
-        text = requirements_text(request, project)
-        if text is None:
-            sources = [_relative(f, request.project_dir) for f in request.inputs.files]
-        else:
-            (folder / "requirements.in").write_text(text)
-            sources = [str(folder / "requirements.in")]
-        try:
-            process.run(
-                uv_argv(uv, request, sources=sources, output=output),
-                cwd=request.project_dir,
-                env=env,
-                timeout=900,
-            )
-        except CommandError as exc:
-            said = "\n".join(f"    {line}" for line in redact_text(exc.output.strip()).splitlines())
-            raise LockError(
-                f"{request.inputs.shown(request.project_dir)} cannot be locked: uv "
-                f"(exit code {exc.returncode}) says:\n{said}",
-                hint="change the requirements uv names (or the index configuration, if a "
-                "package is missing from it), then run 'containerize lock' again; "
-                f"{request.output.name} is unchanged",
-            ) from None
+        output = Path(tmp) / LOCK_FILE
+        _run_uv(
+            request, uv=uv, settings=settings, project=project, previous=previous, output=output
+        )
         document = _finish(output.read_text(), request, inputs, version)
         output.write_text(document)
         try:
@@ -463,7 +470,159 @@ def lock(
         write_atomic(request.output, document)
     final = read_pylock(request.output)
     assert final.packages == written.packages
-    return LockResult(lock=final, previous=previous, request=request, uv_version=version)
+    return LockResult(
+        lock=final, previous=previous, request=request, uv_version=version, python_why=why
+    )
+
+
+def offered_pythons() -> tuple[tuple[int, int], ...]:
+    """The Pythons a base image offers, newest first: a Debian suite's that
+    ``containerize base-image`` builds, or an official image's."""
+    return tuple(
+        sorted({*bases.SUPPORTED_PYTHONS, *(s.python for s in bases.SUITES)}, reverse=True)
+    )
+
+
+def _pins_python(
+    request: LockRequest,
+    *,
+    uv: Path,
+    settings: IndexSettings,
+    project: ProjectMetadata | None,
+    previous: Lock | None,
+) -> tuple[tuple[int, int], str]:
+    """The lowest offered Python the pins allow, and why, for a *request* that states
+    none: uv resolves for the newest offered Python that the requirements allow (a
+    trial lock, in a folder of its own), then each pinned file's Requires-Python, as
+    the index states it, bounds it from below."""
+    offered = offered_pythons()
+    failure: LockError | None = None
+    for newest in offered:
+        with tempfile.TemporaryDirectory(prefix="containerize-trial-") as tmp:
+            trial = replace(request, python=newest)
+            output = Path(tmp) / LOCK_FILE
+            try:
+                _run_uv(
+                    trial, uv=uv, settings=settings, project=project, previous=previous,
+                    output=output,
+                )  # fmt: skip
+                pinned = read_pylock(output)
+            except LockError as exc:
+                failure = failure or exc
+                continue
+        needs = _requires_python(pinned, settings)
+        allowed = [
+            version
+            for version in reversed(offered)
+            if version <= newest and all(bases.allows(spec, version) for spec in needs.values())
+        ]
+        lowest = allowed[0] if allowed else newest
+        return lowest, _why(lowest, needs, offered)
+    assert failure is not None
+    raise failure
+
+
+def _run_uv(
+    request: LockRequest,
+    *,
+    uv: Path,
+    settings: IndexSettings,
+    project: ProjectMetadata | None,
+    previous: Lock | None,
+    output: Path,
+) -> None:
+    """One resolution of *request* by uv into *output* (uv's own text), in a folder
+    of its own; the previous lock is uv's preference: pins it still allows stay."""
+    extra_sources: tuple[LockIndex, ...] = ()
+    if request.inputs.kind == "pipfile":
+        extra_sources = read_pipfile(request.inputs.files[0]).sources
+    env = uv_environment(settings, extra_sources)
+    if previous is not None:
+        shutil.copyfile(previous.path, output)
+    text = requirements_text(request, project)
+    if text is None:
+        sources = [_relative(f, request.project_dir) for f in request.inputs.files]
+    else:
+        (output.parent / "requirements.in").write_text(text)
+        sources = [str(output.parent / "requirements.in")]
+    try:
+        process.run(
+            uv_argv(uv, request, sources=sources, output=output),
+            cwd=request.project_dir,
+            env=env,
+            timeout=900,
+        )
+    except CommandError as exc:
+        said = "\n".join(f"    {line}" for line in redact_text(exc.output.strip()).splitlines())
+        raise LockError(
+            f"{request.inputs.shown(request.project_dir)} cannot be locked: uv "
+            f"(exit code {exc.returncode}) says:\n{said}",
+            hint="change the requirements uv names (or the index configuration, if a "
+            "package is missing from it), then run 'containerize lock' again; "
+            f"{request.output.name} is unchanged",
+        ) from None
+
+
+def _requires_python(lock: Lock, settings: IndexSettings) -> dict[str, SpecifierSet]:
+    """``name==version`` of each pin whose files the index gives a Requires-Python
+    (``data-requires-python``), with the loosest of its files' constraints."""
+    sources: list[IndexSource | FindLinks] = [*settings.indexes, *settings.find_links]
+    client = IndexClient(settings)
+
+    def read(package: LockedPackage) -> tuple[str, SpecifierSet] | None:
+        names = {f.filename for f in package.files}
+        for source in sources:
+            try:
+                files = client.project_files(source, package.name)
+            except FetchError:
+                continue
+            stated = {f.requires_python for f in files if f.filename in names}
+            if not stated:
+                continue
+            if None in stated:  # a file that runs anywhere: no bound
+                return None
+            try:
+                specs = [SpecifierSet(text) for text in stated if text is not None]
+            except InvalidSpecifier:
+                return None
+            # The pin installs where any of its files does: the loosest bound counts.
+            loosest = min(specs, key=_floor)
+            return f"{package.name} {package.version}", loosest
+        return None
+
+    found = client.map(read, lock.packages, jobs=8)
+    return dict(sorted(item for item in found if item is not None))
+
+
+def _floor(spec: SpecifierSet) -> tuple[int, int]:
+    """The lowest offered Python *spec* allows (one above the newest if none)."""
+    for version in reversed(offered_pythons()):
+        if bases.allows(spec, version):
+            return version
+    newest = offered_pythons()[0]
+    return newest[0], newest[1] + 1
+
+
+def _why(
+    lowest: tuple[int, int], needs: dict[str, SpecifierSet], offered: Sequence[tuple[int, int]]
+) -> str:
+    """Which pins set the floor at *lowest*."""
+    if lowest == min(offered):
+        return (
+            "nothing states the Python; every pin allows "
+            f"{bases.version_text(lowest)}, the oldest a base image offers"
+        )
+    below = max(v for v in offered if v < lowest)
+    binding = [
+        f"{pin} requires Python {spec}"
+        for pin, spec in needs.items()
+        if not bases.allows(spec, below)
+    ]
+    return (
+        "nothing states the Python; the lowest the pins allow: "
+        + "; ".join(binding[:5])
+        + (f" and {len(binding) - 5} more" if len(binding) > 5 else "")
+    )
 
 
 def _finish(text: str, request: LockRequest, inputs: Sequence[LockInput], version: str) -> str:
@@ -474,7 +633,7 @@ def _finish(text: str, request: LockRequest, inputs: Sequence[LockInput], versio
         tool = tomlkit.table(is_super_table=True)
         document["tool"] = tool
     own = tomlkit.table()
-    own["python"] = "{}.{}".format(*request.python)
+    own["python"] = "{}.{}".format(*(request.python or bases.DEFAULT_SUITE.python))
     if request.inputs.kind == "pyproject":
         own["groups"] = list(request.groups)
         own["extras"] = list(request.extras)
@@ -556,10 +715,11 @@ def choose_python(
     inputs: LockInputs,
     configured: tuple[int, int] | None,
     previous: Lock | None = None,
-) -> tuple[int, int]:
+) -> tuple[int, int] | None:
     """The lowest Python the lock is made for: ``--python``, else the previous lock's,
-    else a Pipfile's ``[requires]``, else ``tool.containerize.python-version``, else
-    the default base image's. The resolution holds for that Python and every newer one."""
+    else a Pipfile's ``[requires]``, else ``tool.containerize.python-version``; else
+    ``None``: the pins' Requires-Python decide (:func:`lock`). The resolution holds for
+    that Python and every newer one."""
     if given is not None:
         return _major_minor(given, "--python")
     lowest = None if previous is None else _lowest(previous)
@@ -569,9 +729,7 @@ def choose_python(
         stated = read_pipfile(inputs.files[0]).python
         if stated is not None:
             return _major_minor(stated, f"{PIPFILE} [requires]")
-    if configured is not None:
-        return configured
-    return bases.DEFAULT_SUITE.python
+    return configured
 
 
 def _lowest(lock: Lock) -> tuple[int, int] | None:

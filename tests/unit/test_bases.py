@@ -259,3 +259,19 @@ def test_a_lock_for_313_on_the_trixie_base_resolves(fixtures_dir: Path, tmp_path
         assert files["markupsafe"].startswith("markupsafe-3.0.4-cp313-cp313-manylinux")
         assert files["markupsafe"].endswith(f"_{machine}.whl")
         assert selection.from_server_lock == {}
+
+
+def test_an_official_image_that_cannot_be_resolved_names_the_local_base() -> None:
+    # init proposes python:X.Y-slim-<suite>; where Docker Hub cannot be reached the
+    # first build stops resolving it: the hint names what to build and set instead.
+    for suite in bases.SUITES:
+        hint = bases.unreachable_hint(suite.official(suite.python))
+        assert f"set base-image to {suite.local_ref}" in hint
+        assert f"'{suite.build_command}'" in hint
+    missing = next(v for v in bases.SUPPORTED_PYTHONS if v not in {s.python for s in bases.SUITES})
+    hint = bases.unreachable_hint(f"docker.io/library/python:{bases.version_text(missing)}-slim")
+    assert f"no base containerize builds here has Python {bases.version_text(missing)}" in hint
+    assert bases.known_text() in hint
+    assert bases.unreachable_hint("registry.example/team/base:1") == (
+        "check tool.containerize.base-image and that its registry is reachable"
+    )

@@ -65,6 +65,48 @@ def printed(out: str, key: str) -> str:
 # --- only what an import defines ---------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    ("file", "text"),
+    [
+        ("Procfile", "web: flask db upgrade; gunicorn blog:app\nworker: rq worker jobs\n"),
+        (
+            "boot.sh",
+            "#!/bin/sh\n# gunicorn portal.tasks:app is the worker's\n"
+            "exec gunicorn -b :5000 blog:app\n",
+        ),
+        ("Dockerfile", 'FROM python:3.11\nCMD ["gunicorn", "-b", ":5000", "blog:app"]\n'),
+    ],
+)
+def test_the_projects_own_start_command_chooses_between_apps(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], file: str, text: str
+) -> None:
+    # The same factory called in the web entry point and in a worker's module: two
+    # apps of one strength; the command that starts the web server names one.
+    project = write(
+        tmp_path / "blog",
+        {
+            "requirements.txt": "flask==3.1.0\n",
+            "portal/__init__.py": FLASK_FACTORY,
+            "portal/tasks.py": "from portal import create_app\n\napp = create_app()\n",
+            "blog.py": "from portal import create_app\n\napp = create_app()\n",
+            file: text,
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert table(project)["app"] == "blog:app"
+    line = printed(out, "app")
+    assert f"({file}:" in line
+    notes = [n for n in out.splitlines() if n.startswith("note: app: also found")]
+    assert [n.split()[4] for n in notes] == ["portal.tasks:app", "portal:create_app()"]
+    # Without the start command the two are an error that lists both.
+    (project / file).unlink()
+    (project / "pyproject.toml").unlink()
+    assert init(project) == 2
+    err = capsys.readouterr().err
+    assert "2 WSGI applications found" in err
+
+
 def test_an_app_bound_under_main_is_no_candidate_the_factory_is(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -678,7 +720,6 @@ def test_settings_read_from_the_environment_at_import(
             "DATABASE_URL": "postgres://placeholder:placeholder@localhost:5432/placeholder",
             "PAY_TOKEN": "placeholder",
             "SECRET_KEY": "placeholder",
-            "SENTRY_DSN": "http://localhost/",
             "STRICT": "placeholder",
         }
     }
@@ -730,11 +771,47 @@ def test_a_factory_body_runs_at_import(tmp_path: Path) -> None:
     source = sources.module("portal", near=PurePosixPath("."))
     assert source is not None
     found = environment.find(sources, [source], factories=[(source, "create_app")])
+    # SECRET_KEY = os.environ.get(...) is None when unset, which an import survives.
     assert {r.name: r.placeholder for r in found.reads} == {
         "DATABASE_URL": "postgres://placeholder:placeholder@localhost:5432/placeholder",
-        "SECRET_KEY": "placeholder",
     }
     assert [service for service, _ in found.services] == ["MySQL"]
+
+
+def test_a_setting_read_only_when_set_or_kept_as_none_is_not_required(tmp_path: Path) -> None:
+    # The shapes of a real Wagtail site's and a real Flask app's settings: a feature
+    # turned on by a variable, values that stay None, and values used at once.
+    settings = """\
+        import os
+
+        if "CSP_DEFAULT_SRC" in os.environ:
+            CSP_DEFAULT_SRC = os.environ.get("CSP_DEFAULT_SRC").split(",")
+            if "CSP_SCRIPT_SRC" in os.environ:
+                CSP_SCRIPT_SRC = os.environ.get("CSP_SCRIPT_SRC").split(",")
+        if "CDN_TOKEN" in os.environ or "CDN_BEARER" in os.environ:
+            CDN_ZONE = os.environ["CDN_ZONE"]
+        if os.getenv("BUCKET") and True:
+            BUCKET_REGION = os.environ["BUCKET_REGION"]
+        if "SECRET" not in os.environ:
+            SECRET = "generated"
+        else:
+            SECRET = os.environ["SECRET"]
+        if "DEBUG" in os.environ:
+            DEBUG = True
+        else:
+            KEY = os.environ["KEY"]
+        SERVER_NAME = os.environ.get("SERVER_NAME")
+        MAIL_SERVER = os.getenv("MAIL_SERVER")
+        HOSTS = os.environ.get("HOSTS").split(",")
+        PORT = int(os.getenv("PORT"))
+        URL = os.getenv("BASE") + "/api"
+        """
+    project = write(tmp_path / "optional", {"settings.py": settings})
+    sources = Sources(project)
+    source = sources.get(PurePosixPath("settings.py"))
+    assert source is not None
+    found = environment.find(sources, [source])
+    assert sorted(r.name for r in found.reads) == ["BASE", "HOSTS", "KEY", "PORT"]
 
 
 def test_a_function_the_import_calls_runs_at_import(tmp_path: Path) -> None:
@@ -987,3 +1064,46 @@ def test_is_main_guard_either_way_round() -> None:
         expression = ast.parse(text, mode="eval").body
         assert is_main_guard(expression)
     assert not is_main_guard(ast.parse('__name__ != "__main__"', mode="eval").body)
+
+
+def test_a_stated_python_no_local_base_has_names_only_newer_bases(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # .python-version says 3.12 and nothing is locked yet: the bookworm base's 3.11 is
+    # older than what the project states, so it is not offered as one that fits.
+    project = write(
+        tmp_path / "site",
+        {
+            ".python-version": "3.12\n",
+            "requirements.txt": "flask==3.1.0\n",
+            "wsgi.py": "application = None\n",
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    (note,) = [n for n in out.splitlines() if n.startswith("note: base-image:")]
+    assert note.endswith(
+        "of those, 127.0.0.1:5000/containerize/python:3.13-trixie "
+        "('containerize base-image --python 3.13') fits the project too"
+    )
+    assert "3.11-bookworm" not in note
+
+
+def test_a_scheme_the_code_only_rewrites_is_no_service(tmp_path: Path) -> None:
+    # A Flask config that falls back to SQLite and fixes Heroku's old URL scheme.
+    config = """\
+        import os
+
+
+        class Config:
+            SQLALCHEMY_DATABASE_URI = os.environ.get("DATABASE_URL", "").replace(
+                "postgres://", "postgresql://"
+            ) or "sqlite:///app.db"
+            CACHE = "redis://cache:6379/0"
+        """
+    project = write(tmp_path / "rewrite", {"config.py": config})
+    sources = Sources(project)
+    source = sources.get(PurePosixPath("config.py"))
+    assert source is not None
+    found = environment.find(sources, [source])
+    assert [service for service, _ in found.services] == ["Redis"]

@@ -9,6 +9,7 @@ containerize's tools lock), its cache in a temporary folder.
 from __future__ import annotations
 
 import io
+import tomllib
 import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 from packaging.version import Version
-from simple_index_server import SimpleIndexServer, publish, sha256_of
+from simple_index_server import SimpleIndexServer, html_page, publish, sha256_of
 
 from containerize import cli
 from containerize.errors import LockError
@@ -119,7 +120,7 @@ def _lock(
     given: Sequence[str] = (),
     *,
     upgrade: Sequence[str] = (),
-    python: tuple[int, int] = (3, 11),
+    python: tuple[int, int] | None = (3, 11),
 ) -> locking.LockResult:
     metadata = project_load(project) if (project / "pyproject.toml").is_file() else None
     previous = locking.previous_lock(project)
@@ -302,7 +303,13 @@ def test_the_command_line_locks_and_reports_the_difference(
     argv = ["--project", str(tmp_path), "lock", "--uv", str(uv)]
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
-    assert "2 packages pinned from requirements.txt for Python >=3.11" in out
+    # Nothing states the Python and no pin bounds it: the oldest a base image offers.
+    oldest = "{}.{}".format(*min(locking.offered_pythons()))
+    assert f"2 packages pinned from requirements.txt for Python >={oldest}" in out
+    assert (
+        f"  Python >={oldest}: nothing states the Python; every pin allows {oldest}, the "
+        "oldest a base image offers\n"
+    ) in out
     assert "  tinylog==1.0\n" in out
     (tmp_path / "requirements.txt").write_text("webcore\nwinshim\n")
     assert cli.main(argv) == 0
@@ -360,6 +367,70 @@ def test_what_uv_cannot_resolve_is_a_lock_error_and_the_lock_stays(
     assert info.value.hint is not None
     assert "pylock.toml is unchanged" in info.value.hint
     assert (tmp_path / "pylock.toml").read_bytes() == before
+
+
+def _publish_requiring(
+    server: SimpleIndexServer, name: str, versions: dict[str, str | None]
+) -> None:
+    """Pure wheels of *name* whose links carry ``data-requires-python`` (version: the
+    constraint, or None for none), as a real index's page states them."""
+    links = []
+    for version, requires in versions.items():
+        filename = f"{name}-{version}-py3-none-any.whl"
+        data = _wheel(name, version)
+        server.add(f"/files/{filename}", data, content_type="application/octet-stream")
+        attrs = {} if requires is None else {"data-requires-python": requires}
+        links.append((f"../../files/{filename}#sha256={sha256_of(data)}", attrs))
+    server.add(f"/simple/{name}/", html_page(links))
+
+
+def test_where_nothing_states_the_python_the_pins_requires_python_decide(
+    tmp_path: Path, index: SimpleIndexServer, uv: Path
+) -> None:
+    # A pin of a web framework whose release needs Python 3.12, as Django 6 does,
+    # beside a library that runs anywhere: a lock for 3.11 cannot be made.
+    _publish_requiring(index, "framework", {"5.2": ">=3.10", "6.0": ">=3.12"})
+    _publish_requiring(index, "anywhere", {"1.0": None})
+    (tmp_path / "requirements.txt").write_text("framework==6.0\nanywhere\n")
+    with pytest.raises(LockError) as info:
+        _lock(tmp_path, index, uv, python=(3, 11))
+    assert "Python" in info.value.message
+    result = _lock(tmp_path, index, uv, python=None)
+    assert str(result.lock.requires_python) == ">=3.12"
+    assert result.request.python == (3, 12)
+    lines = result.lines()
+    assert "for Python >=3.12" in lines[0]
+    assert lines[1] == (
+        "  Python >=3.12: nothing states the Python; the lowest the pins allow: "
+        "framework 6.0 requires Python >=3.12"
+    )
+    assert (
+        tomllib.loads((tmp_path / "pylock.toml").read_text())["tool"]["containerize"]["python"]
+        == "3.12"
+    )
+    # A re-lock keeps the lock's Python: it is the previous lock's now.
+    metadata = None
+    inputs = locking.find_inputs(tmp_path, [], project=metadata, previous=result.lock)
+    assert locking.choose_python(None, inputs, None, result.lock) == (3, 12)
+    # With the older pin, every offered Python fits: the lock is made for the oldest.
+    (tmp_path / "pylock.toml").unlink()
+    (tmp_path / "requirements.txt").write_text("framework==5.2\nanywhere\n")
+    result = _lock(tmp_path, index, uv, python=None)
+    oldest = min(locking.offered_pythons())
+    assert result.request.python == oldest
+    assert str(result.lock.requires_python) == ">={}.{}".format(*oldest)
+
+
+def test_a_pin_with_an_upper_python_bound_is_locked_for_the_oldest_python_it_allows(
+    tmp_path: Path, index: SimpleIndexServer, uv: Path
+) -> None:
+    newest = locking.offered_pythons()[0]
+    below = "<{}.{}".format(*newest)
+    _publish_requiring(index, "legacy", {"1.0": f">=3.8,{below}"})
+    (tmp_path / "requirements.txt").write_text("legacy==1.0\n")
+    result = _lock(tmp_path, index, uv, python=None)
+    assert result.request.python == min(locking.offered_pythons())
+    assert result.lock.find(canonicalize_name("legacy"))
 
 
 def test_nothing_or_too_much_to_lock_is_an_error(tmp_path: Path) -> None:
