@@ -38,9 +38,10 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
 
-from containerize import servers
+from containerize import servers, syspackages
 from containerize.errors import FetchError
 from containerize.fsutil import link_or_copy, replacing_dir
+from containerize.platforms import Platform
 from containerize.project import ProjectMetadata
 from containerize.resolve import buildenv, ownlocks
 from containerize.resolve.buildlock import PinnedFile
@@ -409,3 +410,32 @@ def _human(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"
+
+
+def notices(selections: Sequence[PlatformSelection], *, native_arch: str) -> tuple[str, ...]:
+    """What the selection has to say: the servers taken from containerize's own lock,
+    and the sdists to compile (emulated unless on *native_arch*)."""
+    return (
+        *server_lock_notices(selections),
+        *announce_sdists(selections, native=_machine_name(native_arch)),
+    )
+
+
+def _machine_name(native_arch: str) -> str:
+    """What ``uname -m`` says on *native_arch* (``x86_64`` for ``amd64``)."""
+    try:
+        return Platform(os="linux", arch=native_arch).machine
+    except KeyError:  # an architecture containerize does not build for
+        return native_arch
+
+
+def build_needs_lines(
+    system: syspackages.SystemPackages, selections: Sequence[PlatformSelection]
+) -> tuple[str, ...]:
+    """One line per sdist compiled with declared or well-known Debian packages."""
+    lines = []
+    for name in needs(selections).sdists:
+        found = syspackages.build_needs(name, system)
+        if found.origin != "none":
+            lines.append(found.line())
+    return tuple(lines)
