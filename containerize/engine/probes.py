@@ -96,15 +96,10 @@ def _cache_file(image: str, platform: Platform) -> Path | None:
     return cache_dir() / f"{key}-{platform.slug}.json"
 
 
-def cached_target(image: str, platform: Platform) -> TargetEnvironment | None:
-    """A probe result cached earlier for *image* on *platform*, if any."""
-    return _read_cached(_cache_file(image, platform))
-
-
-def _read_cached(path: Path | None) -> TargetEnvironment | None:
+def _cached_text(path: Path | None) -> str | None:
     if path is None or not path.is_file():
         return None
-    return TargetEnvironment.from_json(path.read_text())
+    return path.read_text()
 
 
 def probe_target(image: str, platform: Platform) -> TargetEnvironment:
@@ -113,10 +108,23 @@ def probe_target(image: str, platform: Platform) -> TargetEnvironment:
     The result is cached by the image digest, so this costs one container start per
     base image and platform, ever.
     """
+    return _target(image, platform, configured=None)
+
+
+def _target(
+    image: str,
+    platform: Platform,
+    *,
+    configured: tuple[tuple[int, int], tuple[LibcName, tuple[int, int]]] | None,
+) -> TargetEnvironment:
+    """The environment of *image* on *platform*: a probe cached earlier, else the
+    *configured* Python version and libc when given, else probed now (and cached)."""
     path = _cache_file(image, platform)
-    cached = _read_cached(path)
-    if cached is not None:
-        return cached
+    text = _cached_text(path)
+    if text is not None:
+        return TargetEnvironment.from_json(text)
+    if configured is not None:
+        return TargetEnvironment.from_config(platform, *configured)
     try:
         result = docker.run(
             "run", "--rm", "--network=none", "--platform", str(platform),
@@ -178,14 +186,8 @@ def learn_targets(
 ) -> tuple[TargetEnvironment, ...]:
     """The target environment of *base* on each platform: probed with the *engine*;
     without, a probe cached earlier, else the configured *python_version* and *libc*."""
-    found = []
-    for platform in platforms:
-        if engine:
-            found.append(probe_target(base, platform))
-            continue
-        cached = cached_target(base, platform)
-        found.append(cached or TargetEnvironment.from_config(platform, python_version, libc))
-    return tuple(found)
+    configured = None if engine else (python_version, libc)
+    return tuple(_target(base, platform, configured=configured) for platform in platforms)
 
 
 def check_build_platform(base: str, targets: Sequence[TargetEnvironment], native_arch: str) -> None:

@@ -88,6 +88,7 @@ class Resolved:
     settings: IndexSettings  # where the files come from
     targets: tuple[TargetEnvironment, ...]  # in config.platforms order
     selections: tuple[PlatformSelection, ...]
+    needs: wheelhouse_mod.Needs  # what the selections install, by name, once
     #: What the lock, the pin and the selection have to say
     #: (see :func:`~containerize.resolve.wheelhouse.notices`).
     notes: tuple[str, ...]
@@ -166,6 +167,7 @@ def resolve(
     selections = tuple(
         wheelhouse_mod.select_all(want, lock, config.project, target) for target in targets
     )
+    needs = wheelhouse_mod.needs(selections)
     return Resolved(
         base_image=base.image,
         settings=settings,
@@ -178,7 +180,8 @@ def resolve(
                 config.servers, config.max_requests, config.max_requests_jitter
             ),
         ),
-        build_needs=wheelhouse_mod.build_needs_lines(config.system_packages, selections),
+        needs=needs,
+        build_needs=wheelhouse_mod.build_needs_lines(config.system_packages, needs.sdists),
         lock_file=lock.path,
     )
 
@@ -205,7 +208,7 @@ def make_plan(
         base_image=resolved.base_image,
         python=first.interpreter,
         python_version=first.python_version,
-        needs=wheelhouse_mod.needs(resolved.selections),
+        needs=resolved.needs,
         revision=stamp.revision,
         created=stamp.created,
         native_arch=native_arch,
@@ -359,17 +362,16 @@ def prepare(
     """
     if dry_run:
         machine = Machine(cache=machine.cache, native_arch=machine.native_arch, engine=False)
-    folder = BuildFolder.at(config.build_dir)
     # Checked first, so a dry run and a real build reject the same configurations.
     files = context.app_files(config)
+    stamp = revision.stamp(config.project_dir)
     resolved = resolve(config, machine, refresh_base=refresh_base)
-    build_plan = make_plan(
-        config, resolved, revision.stamp(config.project_dir), native_arch=machine.native_arch
-    )
+    build_plan = make_plan(config, resolved, stamp, native_arch=machine.native_arch)
     system = config.system_packages
     system_lines = list(resolved.build_needs)
     # Which platforms compile: as far as selection tells, before anything is fetched.
     sdists = tuple(s.target.platform for s in resolved.selections if s.sdists)
+    folder = BuildFolder.at(config.build_dir)
     compile_inv = (
         compile_mod.invocation(
             folder, build_plan, sdists, builder=config.builder, no_cache=no_cache

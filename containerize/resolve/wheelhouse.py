@@ -429,12 +429,11 @@ def _machine_name(native_arch: str) -> str:
         return native_arch
 
 
-def build_needs_lines(
-    system: syspackages.SystemPackages, selections: Sequence[PlatformSelection]
-) -> tuple[str, ...]:
-    """One line per sdist compiled with declared or well-known Debian packages."""
+def build_needs_lines(system: syspackages.SystemPackages, sdists: Sequence[str]) -> tuple[str, ...]:
+    """One line per sdist (of :attr:`Needs.sdists`) compiled with declared or well-known
+    Debian packages."""
     lines = []
-    for name in needs(selections).sdists:
+    for name in sdists:
         found = syspackages.build_needs(name, system)
         if found.origin != "none":
             lines.append(found.line())

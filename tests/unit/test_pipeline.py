@@ -92,7 +92,10 @@ def test_resolve_is_its_steps(hello: config.Config, offline: pipeline.Machine) -
     selections = tuple(wheelhouse.select_all(wanted, lock, hello.project, t) for t in targets)
     assert resolved.selections == selections
     assert resolved.notes[1:] == wheelhouse.notices(selections, native_arch="amd64")
-    assert resolved.build_needs == wheelhouse.build_needs_lines(hello.system_packages, selections)
+    assert resolved.needs == wheelhouse.needs(selections)
+    assert resolved.build_needs == wheelhouse.build_needs_lines(
+        hello.system_packages, resolved.needs.sdists
+    )
     assert resolved.notices == (*resolved.notes, *resolved.build_needs)
 
 
