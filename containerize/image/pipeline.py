@@ -16,7 +16,7 @@ them alone. :func:`resolve` chains the first ones:
     (:func:`containerize.engine.probes.learn_targets`);
 ``check the Python``
     the base image's Python fits the lock
-    (:func:`containerize.resolve.selection.check_python`), and this machine can make
+    (:func:`containerize.resolve.selection.check_base_python`), and this machine can make
     the venvs (:func:`containerize.engine.probes.check_build_platform`);
 ``select``
     the files each platform needs (:func:`containerize.resolve.wheelhouse.select_all`),
@@ -161,7 +161,7 @@ def resolve(
         python_version=config.python_version,
         libc=config.libc,
     )
-    selection.check_python(lock, config.project, config.base_image, targets)
+    selection.check_base_python(lock, config.project, config.base_image, targets)
     if machine.engine:
         probes.check_build_platform(base.image, targets, machine.native_arch)
     selections = tuple(
@@ -188,11 +188,13 @@ def resolve(
 
 def wanted(config: Config) -> wheelhouse_mod.Wanted:
     """What the images install from the lock, as the configuration says."""
+    static_files = config.static is not None
     return wheelhouse_mod.Wanted(
         groups=config.groups,
         extras=config.extras,
-        servers=config.servers,
-        static_files=config.static is not None,
+        servers=tuple(
+            (name, servers.roots(name, static_files=static_files)) for name in config.servers
+        ),
     )
 
 

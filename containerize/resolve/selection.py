@@ -420,7 +420,7 @@ class PlatformSelection:
         return tuple(p for p in self.all_packages if p.from_sdist)
 
 
-def check_python(
+def check_base_python(
     lock: Lock,
     project: ProjectMetadata,
     base: str,

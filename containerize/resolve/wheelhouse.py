@@ -38,7 +38,7 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
 
-from containerize import servers, syspackages
+from containerize import syspackages
 from containerize.errors import FetchError
 from containerize.fsutil import link_or_copy, replacing_dir
 from containerize.platforms import Platform
@@ -63,13 +63,13 @@ logger = logging.getLogger("containerize")
 
 @dataclass(frozen=True, kw_only=True)
 class Wanted:
-    """What the images install from the lock: its groups and extras, and the servers
-    (with WhiteNoise when the app has static files)."""
+    """What the images install from the lock: its groups and extras, and each server's
+    roots (:func:`containerize.servers.roots`: with WhiteNoise when the app has static
+    files the server cannot serve)."""
 
     groups: tuple[str, ...]
     extras: tuple[str, ...]
-    servers: tuple[str, ...]
-    static_files: bool
+    servers: tuple[tuple[str, tuple[NormalizedName, ...]], ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,7 +164,7 @@ def select_all(
 ) -> PlatformSelection:
     """Choose the files for *target*: the app's dependencies, then each server's.
 
-    A server's image installs :func:`containerize.servers.roots`: each root comes from
+    A server's image installs its roots (:attr:`Wanted.servers`): each root comes from
     the project's lock when it pins it (the project's pin wins), else, with its closure,
     from containerize's own :func:`server_lock`. Packages the app's selection already
     has are left out of the server's.
@@ -172,8 +172,7 @@ def select_all(
     base = select(lock, project, target, groups=wanted.groups, extras=wanted.extras)
     per_server: dict[str, Selection] = {}
     borrowed: dict[str, FromServerLock] = {}
-    for name in wanted.servers:
-        roots = servers.roots(name, static_files=wanted.static_files)
+    for name, roots in wanted.servers:
         pinned = [root for root in roots if lock.find(root)]
         missing = tuple(root for root in roots if not lock.find(root))
         own = Selection(target=target, packages=())
