@@ -168,6 +168,7 @@ def resolve(
         wheelhouse_mod.select_all(want, lock, config.project, target) for target in targets
     )
     needs = wheelhouse_mod.needs(selections)
+    build_needs = wheelhouse_mod.build_needs_lines(config.system_packages, needs.sdists)
     return Resolved(
         base_image=base.image,
         settings=settings,
@@ -181,7 +182,7 @@ def resolve(
             ),
         ),
         needs=needs,
-        build_needs=wheelhouse_mod.build_needs_lines(config.system_packages, needs.sdists),
+        build_needs=build_needs,
         lock_file=lock.path,
     )
 
