@@ -13,6 +13,7 @@ import os
 import shutil
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from containerize import process
@@ -20,7 +21,7 @@ from containerize.engine import docker
 from containerize.errors import CommandError, EngineError
 from containerize.fsutil import cache_home, write_atomic
 from containerize.platforms import Platform
-from containerize.targets import PROBE_SCRIPT, TargetEnvironment
+from containerize.targets import PROBE_SCRIPT, LibcName, TargetEnvironment
 
 REGISTRY_ADDRESS = "127.0.0.1:5000"
 
@@ -95,12 +96,10 @@ def _cache_file(image: str, platform: Platform) -> Path | None:
     return cache_dir() / f"{key}-{platform.slug}.json"
 
 
-def cached_target(image: str, platform: Platform) -> TargetEnvironment | None:
-    """A probe result cached earlier for *image* on *platform*, if any."""
-    path = _cache_file(image, platform)
+def _cached_text(path: Path | None) -> str | None:
     if path is None or not path.is_file():
         return None
-    return TargetEnvironment.from_json(path.read_text())
+    return path.read_text()
 
 
 def probe_target(image: str, platform: Platform) -> TargetEnvironment:
@@ -109,9 +108,23 @@ def probe_target(image: str, platform: Platform) -> TargetEnvironment:
     The result is cached by the image digest, so this costs one container start per
     base image and platform, ever.
     """
-    cached = cached_target(image, platform)
-    if cached is not None:
-        return cached
+    return _target(image, platform, configured=None)
+
+
+def _target(
+    image: str,
+    platform: Platform,
+    *,
+    configured: tuple[tuple[int, int], tuple[LibcName, tuple[int, int]]] | None,
+) -> TargetEnvironment:
+    """The environment of *image* on *platform*: a probe cached earlier, else the
+    *configured* Python version and libc when given, else probed now (and cached)."""
+    path = _cache_file(image, platform)
+    text = _cached_text(path)
+    if text is not None:
+        return TargetEnvironment.from_json(text)
+    if configured is not None:
+        return TargetEnvironment.from_config(platform, *configured)
     try:
         result = docker.run(
             "run", "--rm", "--network=none", "--platform", str(platform),
@@ -142,7 +155,6 @@ def probe_target(image: str, platform: Platform) -> TargetEnvironment:
             f"the probe in {image} ({platform}) printed no JSON: {process.tail(result.stdout, 3)!r}"
         ) from None
     target = TargetEnvironment.from_probe(platform, facts)
-    path = _cache_file(image, platform)
     if path is not None:
         write_atomic(path, target.to_json())
     return target
@@ -162,3 +174,50 @@ def containerd_image_store() -> bool:
         and "containerd.snapshotter" in pair[1]
         for pair in status
     )
+
+
+def learn_targets(
+    base: str,
+    platforms: Sequence[Platform],
+    *,
+    engine: bool,
+    python_version: tuple[int, int],
+    libc: tuple[LibcName, tuple[int, int]],
+) -> tuple[TargetEnvironment, ...]:
+    """The target environment of *base* on each platform: probed with the *engine*;
+    without, a probe cached earlier, else the configured *python_version* and *libc*."""
+    configured = None if engine else (python_version, libc)
+    return tuple(_target(base, platform, configured=configured) for platform in platforms)
+
+
+def check_build_platform(base: str, targets: Sequence[TargetEnvironment], native_arch: str) -> None:
+    """The venvs are made and their bytecode compiled on this machine's platform
+    (*native_arch*), from the same base image: it must have that platform, with the
+    targets' Python at the same path (the bytecode is for one minor version)."""
+    native = Platform(os="linux", arch=native_arch)
+    found = next((t for t in targets if t.platform == native), None)
+    if found is None:
+        try:
+            found = probe_target(base, native)
+        except EngineError as exc:
+            raise EngineError(
+                f"{exc.message}: containerize installs the wheels of every platform on this "
+                f"machine's ({native}), from the same base image",
+                hint=exc.hint,
+            ) from None
+    for target in targets:
+        if (target.python_version, target.interpreter) != (
+            found.python_version,
+            found.interpreter,
+        ):
+            raise EngineError(
+                f"the base image {base} has Python {_python(target)} for {target.platform} "
+                f"but {_python(found)} for {native}, this machine's platform, where the "
+                "venvs are made and their bytecode compiled",
+                hint="use a base image with the same Python on every platform "
+                "('containerize base-image' makes one)",
+            )
+
+
+def _python(target: TargetEnvironment) -> str:
+    return f"{'.'.join(map(str, target.python_version))} at {target.interpreter}"

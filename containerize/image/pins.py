@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 
 import tomlkit
@@ -111,3 +112,46 @@ def write(path: Path, ref: str, digest: str) -> None:
         document["base-images"] = table
     table[ref] = digest
     write_atomic(path, tomlkit.dumps(document))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Base:
+    """The base image as far as it could be pinned, and what to say about it."""
+
+    image: str
+    notices: tuple[str, ...] = ()
+
+
+def pin_base(
+    ref: str,
+    *,
+    pins_file: Path,
+    builder: str | None,
+    engine: bool,
+    record: bool,
+    refresh: bool,
+) -> Base:
+    """The base image *ref* pinned by digest; without the engine, as far as the pins
+    file says. With the engine and *record*, a new digest is written to *pins_file*."""
+    if "@" in ref:
+        return Base(image=ref)
+    recorded = None if refresh else read(pins_file).get(ref)
+    if recorded:
+        return Base(image=f"{ref}@{recorded}")
+    if engine and record:
+        return Base(image=pinned(ref, pins_file, refresh=refresh, builder=builder))
+    if engine:
+        digest = resolve(ref, builder=builder)
+        return Base(
+            image=f"{ref}@{digest}",
+            notices=(
+                f"note: {ref} resolves to {digest}; 'containerize pin' records it in "
+                f"{pins_file.name}",
+            ),
+        )
+    return Base(
+        image=ref,
+        notices=(
+            f"note: {ref} is not pinned yet; a build with the engine pins it in {pins_file.name}",
+        ),
+    )

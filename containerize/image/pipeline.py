@@ -6,18 +6,26 @@ them alone. :func:`resolve` chains the first ones:
 ``read the lock``
     :func:`containerize.resolve.lock.load_locks`, then
     :func:`~containerize.resolve.lock.check_fresh` against ``pyproject.toml``;
-:func:`name_files`
-    a requirements file's hashes named from the index;
-:func:`pin_base`
-    the base image pinned by digest;
-:func:`learn_targets`
-    the target environment of each platform (probed, cached, or configured);
-:func:`check_python` and :func:`check_build_platform`
-    the base image's Python fits the lock, and this machine can make the venvs;
-:func:`select`
-    the files each platform needs;
-:func:`notices`
-    what a person should know before anything is fetched.
+``name the files``
+    a requirements file's hashes named from the index
+    (:func:`containerize.resolve.filenames.name_files`);
+``pin the base``
+    the base image pinned by digest (:func:`containerize.image.pins.pin_base`);
+``learn the targets``
+    the target environment of each platform, probed, cached, or configured
+    (:func:`containerize.engine.probes.learn_targets`);
+``check the Python``
+    the base image's Python fits the lock
+    (:func:`containerize.resolve.selection.check_base_python`), and this machine can make
+    the venvs (:func:`containerize.engine.probes.check_build_platform`);
+``select``
+    the files each platform needs (:func:`containerize.resolve.wheelhouse.select_all`),
+    from what the configuration wants (:func:`wanted`, decided first);
+``notices``
+    what a person should know before anything is fetched
+    (:func:`containerize.resolve.wheelhouse.notices`).
+
+Each step gets plain records and goes down into its own room; none calls back up.
 
 Then :func:`prepare` goes on:
 
@@ -46,24 +54,21 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from containerize import bases, servers, syspackages
+from containerize import servers, syspackages
 from containerize.buildfolder import BuildFolder
 from containerize.config import Config
 from containerize.engine import buildx, probes
 from containerize.engine.buildx import OutputKind
-from containerize.errors import EngineError, ResolutionError
 from containerize.fsutil import claim
 from containerize.image import compile as compile_mod
 from containerize.image import context, dockerfile, pins, plan, report, revision
-from containerize.platforms import Platform
-from containerize.project import ProjectMetadata
-from containerize.resolve import buildenv, filenames
+from containerize.resolve import buildenv, filenames, selection
 from containerize.resolve import lock as lockmod
 from containerize.resolve import wheelhouse as wheelhouse_mod
 from containerize.resolve.fetch import Cache
 from containerize.resolve.pipconfig import IndexSettings
 from containerize.resolve.selection import PlatformSelection
-from containerize.targets import LibcName, TargetEnvironment
+from containerize.targets import TargetEnvironment
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,7 +88,9 @@ class Resolved:
     settings: IndexSettings  # where the files come from
     targets: tuple[TargetEnvironment, ...]  # in config.platforms order
     selections: tuple[PlatformSelection, ...]
-    #: What the lock, the pin and the selection have to say (see :func:`notices`).
+    needs: wheelhouse_mod.Needs  # what the selections install, by name, once
+    #: What the lock, the pin and the selection have to say
+    #: (see :func:`~containerize.resolve.wheelhouse.notices`).
     notes: tuple[str, ...]
     #: One line per sdist compiled with declared or well-known Debian packages.
     build_needs: tuple[str, ...] = ()
@@ -122,14 +129,6 @@ class Prepared:
         return self.resolved.selections
 
 
-@dataclass(frozen=True, kw_only=True)
-class Base:
-    """The base image as far as it could be pinned, and what to say about it."""
-
-    image: str
-    notices: tuple[str, ...] = ()
-
-
 def resolve(
     config: Config, machine: Machine, *, record_pin: bool = True, refresh_base: bool = False
 ) -> Resolved:
@@ -140,11 +139,14 @@ def resolve(
     configured ``python-version`` and ``libc``. Only with *record_pin* is a new digest
     written to the pins file.
     """
+    want = wanted(config)
     lock = lockmod.load_locks(config.project_dir, config.locks)  # several: read as one
     lockmod.check_fresh(lock, config.project)
     settings = wheelhouse_mod.index_settings(config.project, lock)
-    lock = name_files(lock, settings, cache=machine.cache)
-    base = pin_base(
+    # A requirements file has hashes only: the names come from the index, remembered
+    # beside the downloads so a rebuild asks nothing.
+    lock = filenames.name_files(lock, settings, names=machine.cache.root / "names")
+    base = pins.pin_base(
         config.base_image,
         pins_file=config.pins_file,
         builder=config.builder,
@@ -152,17 +154,21 @@ def resolve(
         record=record_pin,
         refresh=refresh_base,
     )
-    targets = learn_targets(
+    targets = probes.learn_targets(
         base.image,
         config.platforms,
         engine=machine.engine,
         python_version=config.python_version,
         libc=config.libc,
     )
-    check_python(lock, config.project, config.base_image, targets)
+    selection.check_base_python(lock, config.project, config.base_image, targets)
     if machine.engine:
-        check_build_platform(base.image, targets, machine.native_arch)
-    selections = select(lock, config.project, targets, wanted(config))
+        probes.check_build_platform(base.image, targets, machine.native_arch)
+    selections = tuple(
+        wheelhouse_mod.select_all(want, lock, config.project, target) for target in targets
+    )
+    needs = wheelhouse_mod.needs(selections)
+    build_needs = wheelhouse_mod.build_needs_lines(config.system_packages, needs.sdists)
     return Resolved(
         base_image=base.image,
         settings=settings,
@@ -170,184 +176,27 @@ def resolve(
         selections=selections,
         notes=(
             *base.notices,
-            *notices(selections, native_arch=machine.native_arch),
+            *wheelhouse_mod.notices(selections, native_arch=machine.native_arch),
             *servers.recycling_notices(
                 config.servers, config.max_requests, config.max_requests_jitter
             ),
         ),
-        build_needs=build_needs_lines(config.system_packages, selections),
+        needs=needs,
+        build_needs=build_needs,
         lock_file=lock.path,
     )
 
 
-def name_files(lock: lockmod.Lock, settings: IndexSettings, *, cache: Cache) -> lockmod.Lock:
-    """*lock* with every file named: a requirements file has hashes only, and the names
-    come from the index, remembered beside the downloads so a rebuild asks nothing."""
-    if not lock.needs_file_names:
-        return lock
-    return filenames.name_files(lock, settings, names=cache.root / "names")
-
-
-def pin_base(
-    ref: str,
-    *,
-    pins_file: Path,
-    builder: str | None,
-    engine: bool,
-    record: bool,
-    refresh: bool,
-) -> Base:
-    """The base image *ref* pinned by digest; without the engine, as far as the pins
-    file says. With the engine and *record*, a new digest is written to *pins_file*."""
-    if "@" in ref:
-        return Base(image=ref)
-    recorded = None if refresh else pins.read(pins_file).get(ref)
-    if recorded:
-        return Base(image=f"{ref}@{recorded}")
-    if engine and record:
-        return Base(image=pins.pinned(ref, pins_file, refresh=refresh, builder=builder))
-    if engine:
-        digest = pins.resolve(ref, builder=builder)
-        return Base(
-            image=f"{ref}@{digest}",
-            notices=(
-                f"note: {ref} resolves to {digest}; 'containerize pin' records it in "
-                f"{pins_file.name}",
-            ),
-        )
-    return Base(
-        image=ref,
-        notices=(
-            f"note: {ref} is not pinned yet; a build with the engine pins it in {pins_file.name}",
-        ),
-    )
-
-
-def learn_targets(
-    base: str,
-    platforms: Sequence[Platform],
-    *,
-    engine: bool,
-    python_version: tuple[int, int],
-    libc: tuple[LibcName, tuple[int, int]],
-) -> tuple[TargetEnvironment, ...]:
-    """The target environment of *base* on each platform: probed with the *engine*;
-    without, a probe cached earlier, else the configured *python_version* and *libc*."""
-    found = []
-    for platform in platforms:
-        if engine:
-            found.append(probes.probe_target(base, platform))
-            continue
-        cached = probes.cached_target(base, platform)
-        found.append(cached or TargetEnvironment.from_config(platform, python_version, libc))
-    return tuple(found)
-
-
-def check_python(
-    lock: lockmod.Lock,
-    project: ProjectMetadata,
-    base: str,
-    targets: Sequence[TargetEnvironment],
-) -> None:
-    """The Python of the base image *base* (as configured) must be one the lock (or,
-    without one there, the project) allows; else an error that names the base images
-    that would fit."""
-    if lock.requires_python is not None:
-        what, specifier = f"{lock.path.name} is locked for", lock.requires_python
-    elif project.requires_python is not None:
-        what, specifier = f"{project.path.name} requires", project.requires_python
-    else:
-        return
-    for target in targets:
-        version = target.markers["python_full_version"]
-        if not specifier.contains(version, prereleases=True):
-            raise ResolutionError(
-                f"{what} Python {specifier}, but the base image {base} "
-                f"has Python {version} ({target.platform})",
-                hint=bases.fitting(specifier).hint(),
-            )
-
-
-def check_build_platform(base: str, targets: Sequence[TargetEnvironment], native_arch: str) -> None:
-    """The venvs are made and their bytecode compiled on this machine's platform
-    (*native_arch*), from the same base image: it must have that platform, with the
-    targets' Python at the same path (the bytecode is for one minor version)."""
-    native = Platform(os="linux", arch=native_arch)
-    found = next((t for t in targets if t.platform == native), None)
-    if found is None:
-        try:
-            found = probes.probe_target(base, native)
-        except EngineError as exc:
-            raise EngineError(
-                f"{exc.message}: containerize installs the wheels of every platform on this "
-                f"machine's ({native}), from the same base image",
-                hint=exc.hint,
-            ) from None
-    for target in targets:
-        if (target.python_version, target.interpreter) != (
-            found.python_version,
-            found.interpreter,
-        ):
-            raise EngineError(
-                f"the base image {base} has Python {_python(target)} for {target.platform} "
-                f"but {_python(found)} for {native}, this machine's platform, where the "
-                "venvs are made and their bytecode compiled",
-                hint="use a base image with the same Python on every platform "
-                "('containerize base-image' makes one)",
-            )
-
-
-def _python(target: TargetEnvironment) -> str:
-    return f"{'.'.join(map(str, target.python_version))} at {target.interpreter}"
-
-
 def wanted(config: Config) -> wheelhouse_mod.Wanted:
     """What the images install from the lock, as the configuration says."""
+    static_files = config.static is not None
     return wheelhouse_mod.Wanted(
         groups=config.groups,
         extras=config.extras,
-        servers=config.servers,
-        static_files=config.static is not None,
+        servers=tuple(
+            (name, servers.roots(name, static_files=static_files)) for name in config.servers
+        ),
     )
-
-
-def select(
-    lock: lockmod.Lock,
-    project: ProjectMetadata,
-    targets: Sequence[TargetEnvironment],
-    wanted: wheelhouse_mod.Wanted,
-) -> tuple[PlatformSelection, ...]:
-    """The files each target installs: the app's dependencies, then each server's."""
-    return tuple(wheelhouse_mod.select_all(wanted, lock, project, target) for target in targets)
-
-
-def notices(selections: Sequence[PlatformSelection], *, native_arch: str) -> tuple[str, ...]:
-    """What the selection has to say: the servers taken from containerize's own lock,
-    and the sdists to compile (emulated unless on *native_arch*)."""
-    return (
-        *wheelhouse_mod.server_lock_notices(selections),
-        *wheelhouse_mod.announce_sdists(selections, native=_machine_name(native_arch)),
-    )
-
-
-def _machine_name(native_arch: str) -> str:
-    """What ``uname -m`` says on *native_arch* (``x86_64`` for ``amd64``)."""
-    try:
-        return Platform(os="linux", arch=native_arch).machine
-    except KeyError:  # an architecture containerize does not build for
-        return native_arch
-
-
-def build_needs_lines(
-    system: syspackages.SystemPackages, selections: Sequence[PlatformSelection]
-) -> tuple[str, ...]:
-    """One line per sdist compiled with declared or well-known Debian packages."""
-    lines = []
-    for name in wheelhouse_mod.needs(selections).sdists:
-        needs = syspackages.build_needs(name, system)
-        if needs.origin != "none":
-            lines.append(needs.line())
-    return tuple(lines)
 
 
 def make_plan(
@@ -362,7 +211,7 @@ def make_plan(
         base_image=resolved.base_image,
         python=first.interpreter,
         python_version=first.python_version,
-        needs=wheelhouse_mod.needs(resolved.selections),
+        needs=resolved.needs,
         revision=stamp.revision,
         created=stamp.created,
         native_arch=native_arch,
@@ -516,17 +365,16 @@ def prepare(
     """
     if dry_run:
         machine = Machine(cache=machine.cache, native_arch=machine.native_arch, engine=False)
-    folder = BuildFolder.at(config.build_dir)
     # Checked first, so a dry run and a real build reject the same configurations.
     files = context.app_files(config)
+    stamp = revision.stamp(config.project_dir)
     resolved = resolve(config, machine, refresh_base=refresh_base)
-    build_plan = make_plan(
-        config, resolved, revision.stamp(config.project_dir), native_arch=machine.native_arch
-    )
+    build_plan = make_plan(config, resolved, stamp, native_arch=machine.native_arch)
     system = config.system_packages
     system_lines = list(resolved.build_needs)
     # Which platforms compile: as far as selection tells, before anything is fetched.
     sdists = tuple(s.target.platform for s in resolved.selections if s.sdists)
+    folder = BuildFolder.at(config.build_dir)
     compile_inv = (
         compile_mod.invocation(
             folder, build_plan, sdists, builder=config.builder, no_cache=no_cache

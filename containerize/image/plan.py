@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from containerize import buildsteps, reference, runtime, servers, syspackages
 from containerize.config import Config
@@ -168,13 +169,35 @@ def make_plan(
     compiled it is unknown, and only declared run packages are planned
     (:func:`with_derived` adds it to a plan afterwards).
     """
+    # Decided here, from the configuration, before the system packages and the servers
+    # are asked: each gets plain values.
     folder = app_dir(config)
-    system = config.system_packages
+    check = check_platform(config.platforms, native_arch)
+    tags = {name: tags_for(config, name) for name in config.servers}
+    app_spec = _app_spec(config, folder)
+    labels = labels_for(config, base_image=base_image, revision=revision, created=created)
     static = (
         servers.StaticMount(url=config.static.url, root=f"{folder}/{config.static.dir}")
         if config.static
         else None
     )
+    # What the system packages add: the sdists' builds, the app's run packages and
+    # each server's (with what compiled wheels were found to need, when *derived*).
+    system = config.system_packages
+    sdist_builds = tuple(
+        b
+        for b in (syspackages.build_needs(name, system) for name in needs.sdists)
+        if b.origin != "none"
+    )
+    runtime_packages = syspackages.run_needs(needs.base_names, system)
+    server_run = {
+        name: syspackages.run_needs(needs.server_names.get(name, ()), system)
+        for name in config.servers
+    }
+    if derived is not None:
+        runtime_packages = tuple(sorted({*runtime_packages, *derived.base}))
+        found = dict(derived.servers)
+        server_run = {name: (*run, *found.get(name, ())) for name, run in server_run.items()}
     runtime_info = servers.Runtime(
         python=python,
         python_version=python_version,
@@ -190,7 +213,24 @@ def make_plan(
         server = servers.get(name)
         build = server.build_packages(runtime_info) if needs.server_has_sdists.get(name) else ()
         command = server.command(runtime_info)
-        spec = server_spec(config, server, command, static, server.host_check(runtime_info))
+        settings = {
+            **app_spec["settings"],
+            "worker_memory": app_spec["settings"]["worker_memory"] or server.worker_memory,
+            "memory_reserve": server.memory_reserve,
+            "threads": app_spec["settings"]["threads"] or server.default_threads,
+        }
+        spec = {
+            **app_spec,
+            "server": server.name,
+            "recycling": server.recycling,
+            "static": None
+            if static is None
+            else {"url": static.url, "root": static.root, "whitenoise": not server.serves_static},
+            "settings": settings,
+            "argv": list(command),
+            # Added to argv at start unless the allowed hosts (at run time) include '*'.
+            "host_check": list(server.host_check(runtime_info)),
+        }
         stages.append(
             ServerStage(
                 name=name,
@@ -198,17 +238,21 @@ def make_plan(
                 build_packages=build,
                 runtime_packages=tuple(
                     sorted(
-                        {
-                            *server.runtime_packages(runtime_info),
-                            *syspackages.run_needs(needs.server_names.get(name, ()), system),
-                        }
+                        {*server.runtime_packages(runtime_info), *server_run[name]}
                         - set(system.run)  # already in the runtime stage
                     )
                 ),
                 command=command,
                 stop_signal=server.stop_signal,
-                tags=tags_for(config, name),
-                files=tuple(sorted({**server.files(runtime_info), "server.json": spec}.items())),
+                tags=tags[name],
+                files=tuple(
+                    sorted(
+                        {
+                            **server.files(runtime_info),
+                            "server.json": json.dumps(spec, indent=2, sort_keys=True) + "\n",
+                        }.items()
+                    )
+                ),
             )
         )
     planned = BuildPlan(
@@ -224,25 +268,21 @@ def make_plan(
         port=config.port,
         healthcheck_path=config.healthcheck_path,
         env=config.env,
-        labels=labels_for(config, base_image=base_image, revision=revision, created=created),
+        labels=labels,
         static=(
             StaticPlan(url=config.static.url, dir=config.static.dir, command=config.static.command)
             if config.static
             else None
         ),
         import_check=config.import_check,
-        check_platform=check_platform(config.platforms, native_arch),
-        check_is_native=check_platform(config.platforms, native_arch).arch == native_arch,
+        check_platform=check,
+        check_is_native=check.arch == native_arch,
         app_dir=folder,
-        sdist_builds=tuple(
-            b
-            for b in (syspackages.build_needs(name, system) for name in needs.sdists)
-            if b.origin != "none"
-        ),
+        sdist_builds=sdist_builds,
         project_build_packages=system.build if needs.sdists else (),
-        runtime_packages=syspackages.run_needs(needs.base_names, system),
+        runtime_packages=runtime_packages,
     )
-    return planned if derived is None else with_derived(planned, derived, system)
+    return planned
 
 
 def with_derived(
@@ -279,42 +319,27 @@ def check_platform(platforms: Sequence[Platform], native_arch: str) -> Platform:
     return next((p for p in platforms if p.arch == native_arch), platforms[0])
 
 
-def server_spec(
-    config: Config,
-    server: servers.Server,
-    command: tuple[str, ...],
-    static: servers.StaticMount | None,
-    host_check: tuple[str, ...],
-) -> str:
-    """The image's server.json: what the entrypoint and the WSGI entry point read."""
-    spec = {
-        "server": server.name,
-        "recycling": server.recycling,
+def _app_spec(config: Config, folder: str) -> dict[str, Any]:
+    """The part of the image's server.json (what the entrypoint and the WSGI entry
+    point read) that the configuration alone decides; each server adds its own."""
+    return {
         "app": config.app.to_json(),
-        "app_dir": app_dir(config),
+        "app_dir": folder,
         "port": config.port,
         "allowed_hosts": list(config.allowed_hosts),
         "trusted_proxies": list(config.trusted_proxies),
         "access_log": config.access_log,
-        "static": None
-        if static is None
-        else {"url": static.url, "root": static.root, "whitenoise": not server.serves_static},
         "settings": {
             "workers": config.workers,  # None: from the container's CPUs and memory at start
-            "worker_memory": config.worker_memory or server.worker_memory,
-            "memory_reserve": server.memory_reserve,
-            "threads": config.threads or server.default_threads,
+            "worker_memory": config.worker_memory,  # None: the server's default
+            "threads": config.threads,  # None: the server's default
             "timeout": config.timeout,
             "keepalive": config.keep_alive,
             "grace_period": config.grace_period,
             "max_requests": config.max_requests,
             "max_requests_jitter": config.max_requests_jitter,  # None: max_requests / 10
         },
-        "argv": list(command),
-        # Added to argv at start unless the allowed hosts (at run time) include '*'.
-        "host_check": list(host_check),
     }
-    return json.dumps(spec, indent=2, sort_keys=True) + "\n"
 
 
 def tags_for(config: Config, server: str) -> tuple[str, ...]:

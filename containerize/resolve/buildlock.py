@@ -269,6 +269,7 @@ def _sdist_pyproject(path: Path) -> bytes | None:
 def resolve(requires: Sequence[str], target: TargetEnvironment, *, cache: Cache) -> Entry:
     """Resolve *requires* to wheels for *target* with the user's own pip and its
     configuration (indexes, credentials), keep them in the content cache."""
+    platform, python, key = key_for(target, requires)
     major, minor = target.python_version
     platforms = []
     for tag in target.tags:
@@ -281,8 +282,8 @@ def resolve(requires: Sequence[str], target: TargetEnvironment, *, cache: Cache)
             "--python-version", f"{major}.{minor}", "--abi", f"cp{major}{minor}",
             "--dest", tmp,
         ]  # fmt: skip
-        for platform in platforms[:40]:
-            argv += ["--platform", platform]
+        for tag_platform in platforms[:40]:
+            argv += ["--platform", tag_platform]
         try:
             process.run([*argv, *requires], timeout=600)
         except CommandError as exc:
@@ -305,7 +306,6 @@ def resolve(requires: Sequence[str], target: TargetEnvironment, *, cache: Cache)
             pinned.append(
                 PinnedFile(name=name, version=str(version), filename=path.name, sha256=digest)
             )
-    platform, python, key = key_for(target, requires)
     return Entry(
         platform=platform,
         python=python,

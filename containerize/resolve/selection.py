@@ -418,3 +418,28 @@ class PlatformSelection:
     @property
     def sdists(self) -> tuple[SelectedPackage, ...]:
         return tuple(p for p in self.all_packages if p.from_sdist)
+
+
+def check_base_python(
+    lock: Lock,
+    project: ProjectMetadata,
+    base: str,
+    targets: Sequence[TargetEnvironment],
+) -> None:
+    """The Python of the base image *base* (as configured) must be one the lock (or,
+    without one there, the project) allows; else an error that names the base images
+    that would fit."""
+    if lock.requires_python is not None:
+        what, specifier = f"{lock.path.name} is locked for", lock.requires_python
+    elif project.requires_python is not None:
+        what, specifier = f"{project.path.name} requires", project.requires_python
+    else:
+        return
+    for target in targets:
+        version = target.markers["python_full_version"]
+        if not specifier.contains(version, prereleases=True):
+            raise ResolutionError(
+                f"{what} Python {specifier}, but the base image {base} "
+                f"has Python {version} ({target.platform})",
+                hint=bases.fitting(specifier).hint(),
+            )

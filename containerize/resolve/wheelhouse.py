@@ -38,9 +38,10 @@ from pathlib import Path
 from packaging.requirements import Requirement
 from packaging.utils import NormalizedName
 
-from containerize import servers
+from containerize import syspackages
 from containerize.errors import FetchError
 from containerize.fsutil import link_or_copy, replacing_dir
+from containerize.platforms import Platform
 from containerize.project import ProjectMetadata
 from containerize.resolve import buildenv, ownlocks
 from containerize.resolve.buildlock import PinnedFile
@@ -62,13 +63,13 @@ logger = logging.getLogger("containerize")
 
 @dataclass(frozen=True, kw_only=True)
 class Wanted:
-    """What the images install from the lock: its groups and extras, and the servers
-    (with WhiteNoise when the app has static files)."""
+    """What the images install from the lock: its groups and extras, and each server's
+    roots (:func:`containerize.servers.roots`: with WhiteNoise when the app has static
+    files the server cannot serve)."""
 
     groups: tuple[str, ...]
     extras: tuple[str, ...]
-    servers: tuple[str, ...]
-    static_files: bool
+    servers: tuple[tuple[str, tuple[NormalizedName, ...]], ...]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -163,7 +164,7 @@ def select_all(
 ) -> PlatformSelection:
     """Choose the files for *target*: the app's dependencies, then each server's.
 
-    A server's image installs :func:`containerize.servers.roots`: each root comes from
+    A server's image installs its roots (:attr:`Wanted.servers`): each root comes from
     the project's lock when it pins it (the project's pin wins), else, with its closure,
     from containerize's own :func:`server_lock`. Packages the app's selection already
     has are left out of the server's.
@@ -171,8 +172,7 @@ def select_all(
     base = select(lock, project, target, groups=wanted.groups, extras=wanted.extras)
     per_server: dict[str, Selection] = {}
     borrowed: dict[str, FromServerLock] = {}
-    for name in wanted.servers:
-        roots = servers.roots(name, static_files=wanted.static_files)
+    for name, roots in wanted.servers:
         pinned = [root for root in roots if lock.find(root)]
         missing = tuple(root for root in roots if not lock.find(root))
         own = Selection(target=target, packages=())
@@ -409,3 +409,31 @@ def _human(size: int) -> str:
             return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GiB"
+
+
+def notices(selections: Sequence[PlatformSelection], *, native_arch: str) -> tuple[str, ...]:
+    """What the selection has to say: the servers taken from containerize's own lock,
+    and the sdists to compile (emulated unless on *native_arch*)."""
+    return (
+        *server_lock_notices(selections),
+        *announce_sdists(selections, native=_machine_name(native_arch)),
+    )
+
+
+def _machine_name(native_arch: str) -> str:
+    """What ``uname -m`` says on *native_arch* (``x86_64`` for ``amd64``)."""
+    try:
+        return Platform(os="linux", arch=native_arch).machine
+    except KeyError:  # an architecture containerize does not build for
+        return native_arch
+
+
+def build_needs_lines(system: syspackages.SystemPackages, sdists: Sequence[str]) -> tuple[str, ...]:
+    """One line per sdist (of :attr:`Needs.sdists`) compiled with declared or well-known
+    Debian packages."""
+    lines = []
+    for name in sdists:
+        found = syspackages.build_needs(name, system)
+        if found.origin != "none":
+            lines.append(found.line())
+    return tuple(lines)

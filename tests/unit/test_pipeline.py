@@ -16,8 +16,10 @@ import pytest
 import containerize
 from containerize import config, syspackages
 from containerize.buildfolder import OWN_ENTRIES, BuildFolder
+from containerize.engine import probes
 from containerize.image import dockerfile, pins, pipeline, plan, revision
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
+from containerize.resolve import filenames, wheelhouse
 from containerize.resolve import lock as lockmod
 from containerize.resolve.fetch import Cache
 from containerize.resolve.wheelhouse import Needs
@@ -43,7 +45,7 @@ def offline(tmp_path: Path) -> pipeline.Machine:
 
 def test_the_base_is_pinned_from_the_pins_file_without_the_engine(tmp_path: Path) -> None:
     pins_file = tmp_path / "containerize.lock"
-    unpinned = pipeline.pin_base(
+    unpinned = pins.pin_base(
         REF, pins_file=pins_file, builder=None, engine=False, record=True, refresh=False
     )
     assert unpinned.image == REF
@@ -51,18 +53,18 @@ def test_the_base_is_pinned_from_the_pins_file_without_the_engine(tmp_path: Path
         f"note: {REF} is not pinned yet; a build with the engine pins it in containerize.lock",
     )
     pins.write(pins_file, REF, DIGEST)
-    pinned = pipeline.pin_base(
+    pinned = pins.pin_base(
         REF, pins_file=pins_file, builder=None, engine=False, record=True, refresh=False
     )
-    assert pinned == pipeline.Base(image=f"{REF}@{DIGEST}")
+    assert pinned == pins.Base(image=f"{REF}@{DIGEST}")
     given = f"{REF}@{DIGEST}"
-    assert pipeline.pin_base(
+    assert pins.pin_base(
         given, pins_file=tmp_path / "none", builder=None, engine=False, record=False, refresh=True
-    ) == pipeline.Base(image=given)
+    ) == pins.Base(image=given)
 
 
 def test_targets_without_the_engine_come_from_the_configuration() -> None:
-    targets = pipeline.learn_targets(
+    targets = probes.learn_targets(
         REF,  # not pinned: no probe cache applies
         (LINUX_AMD64, LINUX_ARM64),
         engine=False,
@@ -77,19 +79,23 @@ def test_targets_without_the_engine_come_from_the_configuration() -> None:
 
 def test_resolve_is_its_steps(hello: config.Config, offline: pipeline.Machine) -> None:
     resolved = pipeline.resolve(hello, offline)
-    targets = pipeline.learn_targets(
+    targets = probes.learn_targets(
         REF, hello.platforms, engine=False, python_version=hello.python_version, libc=hello.libc
     )
     assert resolved.targets == targets
-    lock = pipeline.name_files(
+    lock = filenames.name_files(
         lockmod.load_locks(hello.project_dir, hello.locks),
         resolved.settings,
-        cache=offline.cache,
+        names=offline.cache.root / "names",
     )
-    selections = pipeline.select(lock, hello.project, targets, pipeline.wanted(hello))
+    wanted = pipeline.wanted(hello)
+    selections = tuple(wheelhouse.select_all(wanted, lock, hello.project, t) for t in targets)
     assert resolved.selections == selections
-    assert resolved.notes[1:] == pipeline.notices(selections, native_arch="amd64")
-    assert resolved.build_needs == pipeline.build_needs_lines(hello.system_packages, selections)
+    assert resolved.notes[1:] == wheelhouse.notices(selections, native_arch="amd64")
+    assert resolved.needs == wheelhouse.needs(selections)
+    assert resolved.build_needs == wheelhouse.build_needs_lines(
+        hello.system_packages, resolved.needs.sdists
+    )
     assert resolved.notices == (*resolved.notes, *resolved.build_needs)
 
 
@@ -97,8 +103,8 @@ def test_notices_say_which_sdists_compile_under_emulation(
     hello: config.Config, offline: pipeline.Machine
 ) -> None:
     selections = pipeline.resolve(hello, offline).selections
-    on_amd64 = pipeline.notices(selections, native_arch="amd64")
-    on_arm64 = pipeline.notices(selections, native_arch="arm64")
+    on_amd64 = wheelhouse.notices(selections, native_arch="amd64")
+    on_arm64 = wheelhouse.notices(selections, native_arch="arm64")
     assert any("linux/arm64" in line and "under emulation" in line for line in on_amd64)
     assert any("linux/amd64" in line and "under emulation" in line for line in on_arm64)
 

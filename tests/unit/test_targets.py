@@ -118,18 +118,18 @@ def test_bad_config_and_cache() -> None:
 
 def test_a_base_with_another_python_on_the_build_platform_is_refused() -> None:
     # The venvs are made, and their bytecode compiled, by the build platform's Python.
-    from containerize.image import pipeline  # noqa: PLC0415
+    from containerize.engine import probes  # noqa: PLC0415
 
     amd64 = TargetEnvironment.from_config(LINUX_AMD64, (3, 11))
     same = TargetEnvironment.from_config(LINUX_ARM64, (3, 11))
-    pipeline.check_build_platform("base@sha256:" + "a" * 64, (amd64, same), "amd64")
+    probes.check_build_platform("base@sha256:" + "a" * 64, (amd64, same), "amd64")
     newer = TargetEnvironment.from_config(LINUX_ARM64, (3, 12))
     wrong = re.escape("has Python 3.12 at /usr/bin/python3 for linux/arm64 ")
     with pytest.raises(EngineError, match=wrong):
-        pipeline.check_build_platform("base@sha256:" + "a" * 64, (amd64, newer), "amd64")
+        probes.check_build_platform("base@sha256:" + "a" * 64, (amd64, newer), "amd64")
     elsewhere = TargetEnvironment.from_config(
         LINUX_ARM64, (3, 11), interpreter="/usr/local/bin/python3"
     )
     wrong = re.escape("but 3.11 at /usr/bin/python3 for linux/amd64")
     with pytest.raises(EngineError, match=wrong):
-        pipeline.check_build_platform("base@sha256:" + "a" * 64, (amd64, elsewhere), "amd64")
+        probes.check_build_platform("base@sha256:" + "a" * 64, (amd64, elsewhere), "amd64")

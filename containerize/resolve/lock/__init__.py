@@ -15,6 +15,7 @@ import json
 import re
 import tomllib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -219,10 +220,12 @@ def check_fresh(lock: Lock, project: ProjectMetadata) -> None:
         return
     if lock.format == "pdm":
         _check_pdm(lock, project)
-    problems = _missing_roots(lock, project)
+    declared = _declared(project)
+    roots = _root_requirements(lock, declared)
+    problems = _missing_roots(lock, roots, project.name)
     if lock.format == "uv":
-        problems += _extra_roots(lock, project)
-    problems += _stale_roots(lock, project)
+        problems += _extra_roots(lock, declared)
+    problems += _stale_roots(lock, roots)
     if problems:
         shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
         raise LockError(
@@ -310,34 +313,53 @@ def _check_poetry(lock: Lock, project: ProjectMetadata) -> None:
         )
 
 
-def _groups_to_check(lock: Lock, project: ProjectMetadata) -> list[str]:
+@dataclass(frozen=True, kw_only=True)
+class _Declared:
+    """The project's root requirements, read once from its metadata for the checks:
+    each group's (:data:`MAIN_GROUP` first, then by name) and each extra's."""
+
+    groups: dict[str, tuple[Requirement, ...]]
+    extras: dict[NormalizedName, tuple[Requirement, ...]]
+
+
+def _declared(project: ProjectMetadata) -> _Declared:
+    others = sorted((g for g in project.groups if g[0] != MAIN_GROUP), key=lambda item: item[0])
+    return _Declared(
+        groups={MAIN_GROUP: project.dependencies, **dict(others)},
+        extras=dict(project.optional_dependencies),
+    )
+
+
+def _groups_to_check(lock: Lock, declared: _Declared) -> list[str]:
     if lock.format == "uv":
-        return list(project.group_names)
+        return list(declared.groups)
     # A pylock file holds the groups it was exported with; it lists them only
     # sometimes, so only those it lists (and the runtime ones) must be complete.
     listed = {name for name, _ in lock.roots if not name.startswith("extra:")}
-    return [MAIN_GROUP, *sorted(listed & set(project.group_names))]
+    return [MAIN_GROUP, *sorted(listed & set(declared.groups))]
 
 
-def _extras_to_check(lock: Lock, project: ProjectMetadata) -> list[NormalizedName]:
+def _extras_to_check(lock: Lock, declared: _Declared) -> list[NormalizedName]:
     if lock.format == "uv":
-        return list(project.extra_names)
+        return list(declared.extras)
     listed = {name.removeprefix("extra:") for name, _ in lock.roots if name.startswith("extra:")}
-    return [e for e in project.extra_names if e in listed]
+    return [e for e in declared.extras if e in listed]
 
 
-def _root_requirements(lock: Lock, project: ProjectMetadata) -> list[tuple[str, Requirement]]:
-    found = [(g, r) for g in _groups_to_check(lock, project) for r in project.group_requirements(g)]
-    for extra in _extras_to_check(lock, project):
-        found.extend((f"extra {extra}", r) for r in project.extra_requirements(extra))
+def _root_requirements(lock: Lock, declared: _Declared) -> list[tuple[str, Requirement]]:
+    found = [(g, r) for g in _groups_to_check(lock, declared) for r in declared.groups[g]]
+    for extra in _extras_to_check(lock, declared):
+        found.extend((f"extra {extra}", r) for r in declared.extras[extra])
     return found
 
 
-def _missing_roots(lock: Lock, project: ProjectMetadata) -> list[str]:
+def _missing_roots(
+    lock: Lock, roots: Sequence[tuple[str, Requirement]], project_name: NormalizedName | None
+) -> list[str]:
     problems = []
-    for group, requirement in _root_requirements(lock, project):
+    for group, requirement in roots:
         name = canonicalize_name(requirement.name)
-        if name == project.name:
+        if name == project_name:
             continue
         if not lock.find(name):
             problems.append(f"{name} ({group}) is not in the lock")
@@ -348,15 +370,13 @@ def _missing_roots(lock: Lock, project: ProjectMetadata) -> list[str]:
     return problems
 
 
-def _extra_roots(lock: Lock, project: ProjectMetadata) -> list[str]:
+def _extra_roots(lock: Lock, declared: _Declared) -> list[str]:
     """Lock roots that the project no longer asks for (uv records its roots)."""
     wanted: dict[str, set[NormalizedName]] = {}
-    for group in project.group_names:
-        wanted[group] = {canonicalize_name(r.name) for r in project.group_requirements(group)}
-    for extra in project.extra_names:
-        wanted[f"extra:{extra}"] = {
-            canonicalize_name(r.name) for r in project.extra_requirements(extra)
-        }
+    for group, requirements in declared.groups.items():
+        wanted[group] = {canonicalize_name(r.name) for r in requirements}
+    for extra, requirements in declared.extras.items():
+        wanted[f"extra:{extra}"] = {canonicalize_name(r.name) for r in requirements}
     problems = []
     for group, names in lock.roots:
         if group not in wanted:
@@ -369,9 +389,9 @@ def _extra_roots(lock: Lock, project: ProjectMetadata) -> list[str]:
     return problems
 
 
-def _stale_roots(lock: Lock, project: ProjectMetadata) -> list[str]:
+def _stale_roots(lock: Lock, roots: Sequence[tuple[str, Requirement]]) -> list[str]:
     problems = []
-    for group, requirement in _root_requirements(lock, project):
+    for group, requirement in roots:
         candidates = lock.find(canonicalize_name(requirement.name))
         if not candidates or not requirement.specifier:
             continue
