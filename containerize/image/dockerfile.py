@@ -69,7 +69,6 @@ from containerize.image.escape import (
     dockerfile_stage,
     dockerfile_word,
     exec_form,
-    python_string,
     shell_command,
     shell_word,
 )
@@ -86,7 +85,7 @@ from containerize.image.plan import (
     BuildPlan,
     ServerStage,
 )
-from containerize.runtime import IMAGE_DIR
+from containerize.runtime import HEALTH, IMAGE_DIR
 
 _WHEELHOUSE = "/wheelhouse"
 _TOOLS = "/tools"
@@ -346,13 +345,10 @@ def _runtime_stage(plan: BuildPlan) -> list[str]:
 
 
 def _healthcheck(port: int, path: str) -> str:
+    """containerize_health.py with the port and the path as its arguments: healthy for
+    200 to 399, redirects not followed, as the test matrix judges readiness."""
     where = "tool.containerize.healthcheck-path"
-    url = f"http://127.0.0.1:{port}{path}"
-    code = (
-        "import urllib.request; "
-        f"urllib.request.urlopen({python_string(url, source=where)}, timeout=4)"
-    )
-    return exec_form([f"{VENV}/bin/python", "-c", code], source=where)
+    return exec_form([f"{VENV}/bin/python", HEALTH, str(port), path], source=where)
 
 
 def _final_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
