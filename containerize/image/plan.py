@@ -311,6 +311,7 @@ def server_spec(
             "max_requests_jitter": config.max_requests_jitter,  # None: max_requests / 10
         },
         "argv": list(command),
+        "unblocks_stop_signals": server.unblocks_stop_signals,
         # Added to argv at start unless the allowed hosts (at run time) include '*'.
         "host_check": list(host_check),
     }

@@ -501,6 +501,47 @@ def read_only(subject: Subject, *, run_id: str) -> Outcome | str:
     return f"serves with --read-only and tmpfs {', '.join(cell.settings.tmpfs)}"
 
 
+def early_stop(subject: Subject, *, run_id: str) -> str:
+    """A second container, told to stop as soon as it first answers, exits within the
+    grace period without the engine's SIGKILL: a server whose other workers are still
+    loading the app (seconds, under emulation) must stop too."""
+    cell = subject.cell
+    second = containers.start(
+        cell.image, platform=cell.platform, port=cell.port, run_id=run_id, pull=False
+    )
+    try:
+        verdict, answer, log = await_ready(
+            second,
+            cell.healthcheck_path,
+            started=time.monotonic(),
+            timeout=cell.ready_timeout,
+            slowdown=cell.slowdown,
+        )
+        if verdict.kind != "ready":
+            raise Failed(verdict.message, detail=ready_detail(verdict, answer, log))
+        stopped = containers.stop(second, timeout=cell.grace_period + 10)
+        if stopped.killed or stopped.seconds > cell.grace_period + 2 * cell.slowdown:
+            raise Failed(
+                _late_stop(cell, stopped) + " (stopped right after its first answer)",
+                detail="its log (last lines):\n" + process.tail(containers.logs(second), 20),
+            )
+    finally:
+        containers.remove(second)
+    return (
+        f"{cell.stop_signal} right after the first answer: exit {stopped.exit_code} "
+        f"after {stopped.seconds:.1f}s (grace {cell.grace_period}s)"
+    )
+
+
+def _late_stop(cell: Cell, stopped: containers.Stopped) -> str:
+    if stopped.killed:
+        return (
+            f"{cell.stop_signal} did not stop it: the engine killed it after "
+            f"{stopped.seconds:.0f}s (exit code 137)"
+        )
+    return f"took {stopped.seconds:.1f}s to exit, grace period {cell.grace_period}s"
+
+
 def sigterm(subject: Subject) -> str:
     """The stop signal lets an in-flight request finish, and the container exits in
     time: within the grace period, with exit code 0, without the engine's SIGKILL."""
@@ -525,15 +566,10 @@ def sigterm(subject: Subject) -> str:
     if thread is not None:
         thread.join(timeout=30)
     problems = []
-    if stopped.killed:
-        problems.append(
-            f"{cell.stop_signal} did not stop it: the engine killed it after "
-            f"{stopped.seconds:.0f}s (exit code 137)"
-        )
-    elif stopped.exit_code != 0:
+    if stopped.killed or stopped.seconds > grace + margin:
+        problems.append(_late_stop(cell, stopped))
+    if not stopped.killed and stopped.exit_code != 0:
         problems.append(f"exit code {stopped.exit_code} after {cell.stop_signal}")
-    if not stopped.killed and stopped.seconds > grace + margin:
-        problems.append(f"took {stopped.seconds:.1f}s to exit, grace period {grace}s")
     detail = ""
     if thread is not None:
         answer = answers[0] if answers else "no answer within the wait"

@@ -336,6 +336,49 @@ def test_the_image_health_check_agrees_with_the_matrix(
     assert verdicts == {"redirects": (0, "GET /: 302"), "answers-500": (1, "GET /health: 500")}
 
 
+@pytest.fixture(scope="module")
+def uwsgi_arm64_images(
+    base_image: str, session_id: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Built]:
+    """The Flask fixture's uWSGI image for linux/arm64 alone (emulated here)."""
+    project = _narrowed(tmp_path_factory, ["uwsgi"], ["linux/arm64"])
+    yield from _build(project, f"containerize-test/flask-uwsgi-arm64-{session_id}")
+
+
+_TRIES = 5
+
+
+def test_uwsgi_on_emulated_arm64_stops_on_sigterm_right_after_its_first_answer(
+    uwsgi_arm64_images: Built,
+) -> None:
+    """Stopped as soon as it first answers, while its other workers still load the app
+    (seconds under emulation), uWSGI exits within the grace period, every time; and
+    the matrix's own early-stop check passes."""
+    arm64 = Platform.parse("linux/arm64")
+    config = uwsgi_arm64_images.config()
+    image = uwsgi_arm64_images.tag("uwsgi")
+    stops = []
+    for _ in range(_TRIES):
+        container = containers.start(image, platform=arm64, port=config.port, pull=False)
+        try:
+            containers.get(container, config.healthcheck_path, timeout=300)
+            stopped = containers.stop(container, timeout=config.grace_period + 10)
+            log = containers.logs(container)
+        finally:
+            containers.remove(container)
+        stops.append(stopped)
+        assert not stopped.killed, f"killed after {stopped.seconds:.1f}s:\n{log[-3000:]}"
+        assert stopped.seconds < config.grace_period, log[-3000:]
+    print("stopped after " + ", ".join(f"{s.seconds:.1f}s (exit {s.exit_code})" for s in stops))
+
+    (cell,) = plan.plan_matrix(config, native_arch="amd64").cells
+    result = runner.run_cell(cell, run_id="uwsgi-arm64", project_dir=uwsgi_arm64_images.project)
+    early = _outcomes(result)["early stop"]
+    assert early.status == "passed", report.failures([result])
+    assert early.message.startswith("SIGTERM right after the first answer: exit ")
+    assert _labelled() == []
+
+
 def test_a_platform_without_an_emulator_is_an_error_with_the_fix(gunicorn_images: Built) -> None:
     riscv = Platform.parse("linux/riscv64")
     if (Path("/proc/sys/fs/binfmt_misc") / "qemu-riscv64").exists():
