@@ -478,6 +478,7 @@ def read_only(subject: Subject, *, run_id: str) -> Outcome | str:
         cell.image,
         platform=cell.platform,
         port=cell.port,
+        env=dict(cell.env),
         read_only=True,
         tmpfs=cell.settings.tmpfs,
         run_id=run_id,
@@ -507,7 +508,12 @@ def early_stop(subject: Subject, *, run_id: str) -> str:
     loading the app (seconds, under emulation) must stop too."""
     cell = subject.cell
     second = containers.start(
-        cell.image, platform=cell.platform, port=cell.port, run_id=run_id, pull=False
+        cell.image,
+        platform=cell.platform,
+        port=cell.port,
+        env=dict(cell.env),
+        run_id=run_id,
+        pull=False,
     )
     try:
         verdict, answer, log = await_ready(

@@ -90,6 +90,7 @@ def run_cell(cell: Cell, *, run_id: str, project_dir: Path) -> CellResult:
                     cell.image,
                     platform=cell.platform,
                     port=cell.port,
+                    env=dict(cell.env),
                     run_id=run_id,
                     pull=not cell.built,
                 )
