@@ -12,9 +12,12 @@ tries: the engine killed the container after its timeout):
   each worker loads it after the fork, seconds under emulation. The master waits
   for every worker it signalled, with no limit, so one worker that dropped its
   SIGHUP kept the container up until the engine's SIGKILL. ``--hook-asap`` maps
-  SIGHUP to the worker's ``gracefully_kill`` before the first fork (workers inherit
-  it), and ``--hook-post-fork`` again in every worker respawned later; a worker still
-  loading the app then simply exits.
+  SIGHUP to ``end_me`` before the first fork (workers inherit it), and
+  ``--hook-post-fork`` again in every worker respawned later: a worker still loading
+  the app, which has nothing to finish, then ends at once. With ``--skip-atexit``,
+  ``end_me`` ends a worker with ``_exit``, the one exit that is safe in a signal
+  handler that may have interrupted the app's import anywhere (in malloc, holding a
+  lock). Once the app is loaded, uWSGI maps SIGHUP to its graceful stop again.
 - Until the master-start hook, the master ignores SIGTERM (uWSGI's own start-up),
   then reloads on it: ``--hook-asap`` maps it to ``end_me`` (nothing is served yet),
   and ``--die-on-term`` makes it a stop until the master-start hook.
@@ -98,8 +101,9 @@ class UWSGIServer:
             "--min-worker-lifetime", "1",
             "--die-on-term",
             "--hook-asap", "unix_signal:15 end_me",
-            "--hook-asap", "unix_signal:1 gracefully_kill",
-            "--hook-post-fork", "unix_signal:1 gracefully_kill",
+            "--hook-asap", "unix_signal:1 end_me",
+            "--hook-post-fork", "unix_signal:1 end_me",
+            "--skip-atexit",
             "--hook-master-start", "unix_signal:15 gracefully_kill_them_all",
             "--chdir", runtime.app_dir,
             "--pythonpath", ENTRY_DIR,
