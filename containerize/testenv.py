@@ -21,8 +21,8 @@ import re
 import shlex
 from pathlib import Path
 
-from containerize.config import TestSettings
 from containerize.errors import ConfigError
+from containerize.testsettings import TestSettings
 
 #: The BuildKit secret's id, and where the RUN steps that use it mount it.
 MOUNT_ID = "testenv"
