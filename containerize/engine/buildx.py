@@ -8,9 +8,10 @@ the plan can be printed (dry run), exported (bake) and unit-tested exactly as it
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -74,6 +75,14 @@ class BuildInvocation:
     metadata_file: Path | None = None
     provenance: bool = False
     no_cache: bool = False
+    #: BuildKit secrets as (id, text): given to buildx through its environment, so
+    #: the text is in no file, no argument and no log, and in no image.
+    secrets: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+
+def secret_variable(secret_id: str) -> str:
+    """The environment variable buildx reads secret *secret_id* from."""
+    return "CONTAINERIZE_SECRET_" + re.sub(r"[^A-Za-z0-9]", "_", secret_id).upper()
 
 
 def argv(inv: BuildInvocation) -> list[str]:
@@ -96,6 +105,8 @@ def argv(inv: BuildInvocation) -> list[str]:
     for flag, values in repeated:
         for value in values:
             args += [flag, value]
+    for secret_id, _ in inv.secrets:
+        args += ["--secret", f"id={secret_id},env={secret_variable(secret_id)}"]
     if inv.no_cache:
         args.append("--no-cache")
     # Attestations turn a single-platform image into an index; keep results plain
@@ -127,6 +138,7 @@ def build(inv: BuildInvocation, *, stream: bool = True) -> BuildResult:
     # Plain progress when nobody watches a terminal; a stray DOCKER_BUILDKIT=0 in the
     # environment must not turn BuildKit off.
     env = {"DOCKER_BUILDKIT": "1"}
+    env.update((secret_variable(secret_id), text) for secret_id, text in inv.secrets)
     if inv.progress == "auto" and not sys.stderr.isatty():
         env["BUILDKIT_PROGRESS"] = "plain"
     try:

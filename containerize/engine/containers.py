@@ -119,8 +119,10 @@ def start(
         args += ["--network", "host"]
     else:
         args += ["--publish", f"{LOOPBACK}::{port}"]
-    for key, value in (env or {}).items():
-        args += ["--env", f"{key}={value}"]
+    # Each variable by name: docker takes its value from its own environment, so no
+    # value (a test secret) is on the command line or in the log of it.
+    for key in env or {}:
+        args += ["--env", key]
     if cpus is not None:
         args += ["--cpus", f"{cpus:g}"]
     if memory is not None:  # docker's size: '256m'
@@ -129,7 +131,7 @@ def start(
         args.append("--read-only")
     for path in tmpfs:
         args += ["--tmpfs", path]
-    container_id = docker.run(*args, image, timeout=timeout).stdout.strip()
+    container_id = docker.run(*args, image, timeout=timeout, env=dict(env or {})).stdout.strip()
     if host_network:
         return Container(id=container_id, image=image, platform=platform, host=LOOPBACK, port=port)
     mapping = docker.run("port", container_id, f"{port}/tcp", check=False, timeout=30).stdout

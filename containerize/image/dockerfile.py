@@ -60,7 +60,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from containerize import __version__, reference
+from containerize import __version__, reference, testenv
 from containerize.buildsteps import MOUNT_DIR
 from containerize.config import DEFAULT_EXCLUDES
 from containerize.errors import ConfigError
@@ -69,7 +69,6 @@ from containerize.image.escape import (
     dockerfile_stage,
     dockerfile_word,
     exec_form,
-    python_string,
     shell_command,
     shell_word,
 )
@@ -86,7 +85,7 @@ from containerize.image.plan import (
     BuildPlan,
     ServerStage,
 )
-from containerize.runtime import IMAGE_DIR
+from containerize.runtime import HEALTH, IMAGE_DIR
 
 _WHEELHOUSE = "/wheelhouse"
 _TOOLS = "/tools"
@@ -294,11 +293,26 @@ def _static_run(plan: BuildPlan) -> str:
     assert plan.static is not None
     assert plan.static.command
     folder = f"{plan.app_dir}/{plan.static.dir}"
-    return _run(
-        [plan.static.command, ["test", "-d", folder]],
-        network=False,
-        source="tool.containerize.static.command",
+    return _with_test_env(
+        plan,
+        _run(
+            [plan.static.command, ["test", "-d", folder]],
+            network=False,
+            source="tool.containerize.static.command",
+        ),
     )
+
+
+def _with_test_env(plan: BuildPlan, run: str) -> str:
+    """*run* (a shell-form ``RUN --network=none`` line) with the test environment: the
+    BuildKit secret mounted for this step alone and sourced before its commands, so the
+    variables reach no layer, no ENV and no history entry."""
+    if not plan.runs_the_app:
+        return run
+    prefix = "RUN --network=none "
+    assert run.startswith(prefix)
+    mount = f"--mount=type=secret,id={testenv.MOUNT_ID},target={testenv.MOUNT_PATH},mode=0444"
+    return f"{prefix}{mount} \\\n    . {testenv.MOUNT_PATH} \\\n && {run[len(prefix) :]}"
 
 
 def _env(plan: BuildPlan) -> str:
@@ -346,13 +360,10 @@ def _runtime_stage(plan: BuildPlan) -> list[str]:
 
 
 def _healthcheck(port: int, path: str) -> str:
+    """containerize_health.py with the port and the path as its arguments: healthy for
+    200 to 399, redirects not followed, as the test matrix judges readiness."""
     where = "tool.containerize.healthcheck-path"
-    url = f"http://127.0.0.1:{port}{path}"
-    code = (
-        "import urllib.request; "
-        f"urllib.request.urlopen({python_string(url, source=where)}, timeout=4)"
-    )
-    return exec_form([f"{VENV}/bin/python", "-c", code], source=where)
+    return exec_form([f"{VENV}/bin/python", HEALTH, str(port), path], source=where)
 
 
 def _final_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
@@ -411,7 +422,9 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         f"WORKDIR {_app_dir(plan)}",
         *([_static_run(plan)] if static else []),
         f"USER {_user(plan.uid, plan.gid)}",
-        f"RUN --network=none {exec_form(check)}",
+        _with_test_env(plan, _run([check], network=False))
+        if plan.runs_the_app
+        else f"RUN --network=none {exec_form(check)}",
         "",
     ]
 

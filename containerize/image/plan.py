@@ -10,11 +10,11 @@ import datetime as dt
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from containerize import buildsteps, reference, runtime, servers, syspackages
+from containerize import buildsteps, reference, runtime, servers, syspackages, testenv
 from containerize.config import Config
 from containerize.engine import buildx
 from containerize.engine.buildx import OutputKind
@@ -103,6 +103,16 @@ class BuildPlan:
     #: Debian packages every image gets in its runtime stage: the project's declared
     #: run packages and those derived from the app's compiled wheels.
     runtime_packages: tuple[str, ...] = ()
+    #: The test environment (containerize.testenv): the import check and the static
+    #: command read it from a BuildKit secret; it is never written into the Dockerfile.
+    test_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+
+    @property
+    def runs_the_app(self) -> bool:
+        """True when a build step runs the app with the test environment: the import
+        check or the static command, with a test environment to give them."""
+        static = self.static is not None and bool(self.static.command)
+        return bool(self.test_env) and (self.import_check or static)
 
     @property
     def compile_packages(self) -> tuple[str, ...]:
@@ -228,6 +238,7 @@ def make_plan(
             else {"url": static.url, "root": static.root, "whitenoise": not server.serves_static},
             "settings": settings,
             "argv": list(command),
+            "unblocks_stop_signals": server.unblocks_stop_signals,
             # Added to argv at start unless the allowed hosts (at run time) include '*'.
             "host_check": list(server.host_check(runtime_info)),
         }
@@ -275,6 +286,7 @@ def make_plan(
             else None
         ),
         import_check=config.import_check,
+        test_env=testenv.variables(config.test),
         check_platform=check,
         check_is_native=check.arch == native_arch,
         app_dir=folder,
@@ -400,11 +412,13 @@ def invocations(
         (TOOLS_CONTEXT, tools),
         *((f"{WHEELHOUSE_CONTEXT}-{p.slug}", wheelhouse / p.slug) for p in plan.platforms),
     )
+    secrets = ((testenv.MOUNT_ID, testenv.shell_text(plan.test_env)),) if plan.runs_the_app else ()
     return tuple(
         buildx.BuildInvocation(
             context=context,
             dockerfile=context / "Dockerfile",
             target=stage.name,
+            secrets=secrets,
             platforms=tuple(platforms or plan.platforms),
             tags=stage.tags,
             build_contexts=contexts,

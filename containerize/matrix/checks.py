@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import mimetypes
 import statistics
 import threading
@@ -27,7 +28,9 @@ from containerize.config import Probe
 from containerize.engine import containers
 from containerize.errors import ContainerTestError
 from containerize.image import plan as image_plan
+from containerize.matrix import readiness
 from containerize.matrix.plan import Cell
+from containerize.runtime.containerize_health import healthy
 
 Status = Literal["passed", "failed", "skipped"]
 
@@ -41,6 +44,11 @@ _PIP_GLOBS = (
     "/usr/local/lib/python3*/site-packages/pip",
 )
 _FOREIGN_HOST = "foreign-host.containerize.invalid"
+
+logger = logging.getLogger("containerize")
+
+#: How long a container whose log shows a traceback may take to exit (seconds, natively).
+TRACEBACK_EXIT_WAIT = 3.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,28 +85,119 @@ class Subject:
 
 
 def ready(subject: Subject) -> str:
-    """The health-check path answers 200 within the platform's time bound."""
-    cell, container = subject.cell, subject.container
-    deadline = subject.started + cell.ready_timeout
-    last: containers.Response | None = None
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        try:
-            last = containers.get(container, cell.healthcheck_path, timeout=remaining)
-        except ContainerTestError as exc:
-            if containers.running(container):  # running, but nothing answers the port
-                raise Failed(exc.message, detail=_listening(subject)) from None
-            raise Failed(exc.message, detail=exc.hint or "") from None
-        if last.status == 200:
-            subject.ready_seconds = time.monotonic() - subject.started
-            return f"first 200 after {subject.ready_seconds:.1f}s"
-        time.sleep(0.5)
-    raise Failed(
-        f"GET {cell.healthcheck_path} did not answer 200 within {cell.ready_timeout:g}s",
-        detail=last.describe() if last else "",
+    """The health-check path answers 200-399 (redirects not followed) within the
+    platform's time bound; a container that cannot get there fails as soon as that is
+    clear (see :mod:`containerize.matrix.readiness`)."""
+    cell = subject.cell
+    verdict, answer, log = await_ready(
+        subject.container,
+        cell.healthcheck_path,
+        started=subject.started,
+        timeout=cell.ready_timeout,
+        slowdown=cell.slowdown,
     )
+    if verdict.kind == "ready":
+        assert answer is not None
+        subject.ready_seconds = time.monotonic() - subject.started
+        return f"first {answer.status} after {subject.ready_seconds:.1f}s"
+    if verdict.kind == "timeout" and answer is None and containers.running(subject.container):
+        raise Failed(verdict.message, detail=_listening(subject))  # nothing answers the port
+    raise Failed(verdict.message, detail=ready_detail(verdict, answer, log))
+
+
+def await_ready(
+    container: containers.Container,
+    path: str,
+    *,
+    started: float,
+    timeout: float,
+    slowdown: float = 1.0,
+    interval: float = 0.5,
+) -> tuple[readiness.Verdict, containers.Response | None, str]:
+    """GET *path* until :func:`readiness.judge` decides: the verdict, the last answer
+    (None when none came) and the container's log as last read.
+
+    *started* is the ``time.monotonic()`` of the container's start; the log and the
+    container's state are read after every answer that is not ready.
+    """
+    attempts: list[readiness.Attempt] = []
+    answer: containers.Response | None = None
+    log = ""
+    while True:
+        remaining = timeout - (time.monotonic() - started)
+        try:
+            response = containers.request(
+                container, path, timeout=max(1.0, min(10.0 * slowdown, remaining))
+            )
+        except (OSError, http.client.HTTPException) as exc:
+            attempt = readiness.Attempt(
+                at=time.monotonic() - started, error=f"{type(exc).__name__}: {exc}"
+            )
+        else:
+            answer = response
+            attempt = readiness.Attempt(at=time.monotonic() - started, status=response.status)
+        attempts.append(attempt)
+        exit_code = None
+        if attempt.status is None or not healthy(attempt.status):
+            state = containers.state(container)
+            if not state.get("Running", False):
+                exit_code = int(state.get("ExitCode", -1))
+            log = containers.logs(container)
+        verdict = readiness.judge(
+            attempts,
+            path=path,
+            exit_code=exit_code,
+            log=log,
+            now=time.monotonic() - started,
+            timeout=timeout,
+            slowdown=slowdown,
+        )
+        if verdict.kind == "traceback":
+            # A server whose worker failed to import the app is often about to exit: its
+            # exit code says more, so it gets a moment to show it.
+            exited = _exit_code_within(container, seconds=TRACEBACK_EXIT_WAIT * slowdown)
+            if exited is not None:
+                log = containers.logs(container)
+                verdict = readiness.judge(
+                    attempts,
+                    path=path,
+                    exit_code=exited,
+                    log=log,
+                    now=time.monotonic() - started,
+                    timeout=timeout,
+                    slowdown=slowdown,
+                )
+        if verdict.kind != "waiting":
+            if verdict.kind == "ready":
+                logger.info(
+                    "GET http://%s:%d%s -> %d (%s, attempt %d, %.1fs)",
+                    container.host, container.port, path, attempt.status,
+                    container.platform, len(attempts), attempt.at,
+                )  # fmt: skip
+            return verdict, answer, log
+        time.sleep(interval)
+
+
+def _exit_code_within(container: containers.Container, *, seconds: float) -> int | None:
+    """*container*'s exit code once it exits within *seconds*, else None."""
+    deadline = time.monotonic() + seconds
+    while True:
+        state = containers.state(container)
+        if not state.get("Running", False):
+            return int(state.get("ExitCode", -1))
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.25)
+
+
+def ready_detail(verdict: readiness.Verdict, answer: containers.Response | None, log: str) -> str:
+    """The last answer, then the log: from its traceback when it shows one."""
+    parts = [answer.describe()] if answer is not None else []
+    if readiness.TRACEBACK in log:
+        parts.append("its log's traceback:\n" + readiness.traceback_excerpt(log))
+    if log:
+        parts.append("its log (last lines):\n" + process.tail(log, 15))
+    return "\n".join(parts)
 
 
 def _listening(subject: Subject) -> str:
@@ -221,7 +320,12 @@ def probe(subject: Subject, spec: Probe) -> str:
     """One configured probe: status, body text and header texts."""
     answer = _request(subject, spec.path, host=spec.host)
     problems = []
-    if answer.status != spec.status:
+    # The probe a test table without probes gets (the health-check path, every field
+    # at its default) asks what readiness asks, and is judged the same way.
+    if spec == Probe(path=subject.cell.healthcheck_path):
+        if not healthy(answer.status):
+            problems.append(f"status {answer.status}, expected {readiness.READY_RANGE}")
+    elif answer.status != spec.status:
         problems.append(f"status {answer.status}, expected {spec.status}")
     if spec.contains is not None and spec.contains.encode() not in answer.body:
         problems.append(f"the body does not contain {spec.contains!r}")
@@ -329,7 +433,7 @@ def burst(subject: Subject) -> str:
         except (OSError, http.client.HTTPException) as exc:
             outcome = f"{type(exc).__name__}: {exc}"
         else:
-            outcome = "" if answer.status == 200 else f"status {answer.status}"
+            outcome = "" if healthy(answer.status) else f"status {answer.status}"
         with lock:
             (errors.append(outcome) if outcome else timings.append(time.monotonic() - began))
 
@@ -374,23 +478,74 @@ def read_only(subject: Subject, *, run_id: str) -> Outcome | str:
         cell.image,
         platform=cell.platform,
         port=cell.port,
+        env=dict(cell.env),
         read_only=True,
         tmpfs=cell.settings.tmpfs,
         run_id=run_id,
         pull=False,
     )
     try:
-        answer = containers.get(second, cell.healthcheck_path, timeout=cell.ready_timeout)
-        if answer.status != 200:
+        verdict, answer, log = await_ready(
+            second,
+            cell.healthcheck_path,
+            started=time.monotonic(),
+            timeout=cell.ready_timeout,
+            slowdown=cell.slowdown,
+        )
+        if verdict.kind != "ready":
             raise Failed(
-                f"GET {cell.healthcheck_path} answered {answer.status}",
-                detail=answer.describe() + "\n" + process.tail(containers.logs(second), 15),
+                verdict.message,
+                detail=ready_detail(verdict, answer, log) + "\n" + _READ_ONLY_HINT,
             )
-    except ContainerTestError as exc:
-        raise Failed(exc.message, detail=f"{exc.hint or ''}\n{_READ_ONLY_HINT}") from None
     finally:
         containers.remove(second)
     return f"serves with --read-only and tmpfs {', '.join(cell.settings.tmpfs)}"
+
+
+def early_stop(subject: Subject, *, run_id: str) -> str:
+    """A second container, told to stop as soon as it first answers, exits within the
+    grace period without the engine's SIGKILL: a server whose other workers are still
+    loading the app (seconds, under emulation) must stop too."""
+    cell = subject.cell
+    second = containers.start(
+        cell.image,
+        platform=cell.platform,
+        port=cell.port,
+        env=dict(cell.env),
+        run_id=run_id,
+        pull=False,
+    )
+    try:
+        verdict, answer, log = await_ready(
+            second,
+            cell.healthcheck_path,
+            started=time.monotonic(),
+            timeout=cell.ready_timeout,
+            slowdown=cell.slowdown,
+        )
+        if verdict.kind != "ready":
+            raise Failed(verdict.message, detail=ready_detail(verdict, answer, log))
+        stopped = containers.stop(second, timeout=cell.grace_period + 10)
+        if stopped.killed or stopped.seconds > cell.grace_period + 2 * cell.slowdown:
+            raise Failed(
+                _late_stop(cell, stopped) + " (stopped right after its first answer)",
+                detail="its log (last lines):\n" + process.tail(containers.logs(second), 20),
+            )
+    finally:
+        containers.remove(second)
+    return (
+        f"{cell.stop_signal} right after the first answer: exit {stopped.exit_code} "
+        f"after {stopped.seconds:.1f}s (grace {cell.grace_period}s)"
+    )
+
+
+def _late_stop(cell: Cell, stopped: containers.Stopped) -> str:
+    if stopped.killed:
+        return (
+            f"{cell.stop_signal} did not stop it: the engine killed it after "
+            f"{stopped.seconds:.0f}s (exit code 137)"
+        )
+    return f"took {stopped.seconds:.1f}s to exit, grace period {cell.grace_period}s"
 
 
 def sigterm(subject: Subject) -> str:
@@ -417,15 +572,10 @@ def sigterm(subject: Subject) -> str:
     if thread is not None:
         thread.join(timeout=30)
     problems = []
-    if stopped.killed:
-        problems.append(
-            f"{cell.stop_signal} did not stop it: the engine killed it after "
-            f"{stopped.seconds:.0f}s (exit code 137)"
-        )
-    elif stopped.exit_code != 0:
+    if stopped.killed or stopped.seconds > grace + margin:
+        problems.append(_late_stop(cell, stopped))
+    if not stopped.killed and stopped.exit_code != 0:
         problems.append(f"exit code {stopped.exit_code} after {cell.stop_signal}")
-    if not stopped.killed and stopped.seconds > grace + margin:
-        problems.append(f"took {stopped.seconds:.1f}s to exit, grace period {grace}s")
     detail = ""
     if thread is not None:
         answer = answers[0] if answers else "no answer within the wait"

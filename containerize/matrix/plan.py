@@ -9,9 +9,9 @@ from the image itself, so an image built wrong, or a foreign reference passed wi
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from containerize import reference, servers
+from containerize import reference, servers, testenv
 from containerize.config import Config, TestSettings
 from containerize.errors import ConfigError
 from containerize.image import plan as image_plan
@@ -40,6 +40,8 @@ class Cell:
     static_url: str | None
     static_dir: str | None  # inside the image
     settings: TestSettings
+    #: The test environment, given to every container of the cell (never shown).
+    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
 
     @property
     def name(self) -> str:
@@ -97,6 +99,7 @@ def plan_matrix(
             f"--image given for {', '.join(unused)}, which this run does not test",
             hint="drop that --image, or add --server for it",
         )
+    env = testenv.variables(config.test)
     cells = []
     for server in chosen_servers:
         stage_tags = image_plan.tags_for(config, server)
@@ -120,6 +123,7 @@ def plan_matrix(
                     if config.static
                     else None,
                     settings=config.test,
+                    env=env,
                 )
             )
     return MatrixPlan(

@@ -90,6 +90,7 @@ def run_cell(cell: Cell, *, run_id: str, project_dir: Path) -> CellResult:
                     cell.image,
                     platform=cell.platform,
                     port=cell.port,
+                    env=dict(cell.env),
                     run_id=run_id,
                     pull=not cell.built,
                 )
@@ -167,6 +168,7 @@ def _checks(subject: Subject, *, run_id: str, project_dir: Path) -> list[Outcome
         outcomes.append(checks.timed(name, step))
     outcomes += user_tests(subject, project_dir=project_dir)
     outcomes.append(checks.timed("read-only", lambda: checks.read_only(subject, run_id=run_id)))
+    outcomes.append(checks.timed("early stop", lambda: checks.early_stop(subject, run_id=run_id)))
     outcomes.append(checks.timed("stop signal", lambda: checks.sigterm(subject)))
     return outcomes
 

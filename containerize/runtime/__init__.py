@@ -21,7 +21,13 @@ them, ``/opt/containerize/server.json``, and from environment variables at run t
 ``containerize_accesslog.py``
     the access log's line, the same on every server, which the WSGI entry point writes;
 ``cheroot_serve.py``
-    the cheroot launcher: cheroot's own command cannot serve a container.
+    the cheroot launcher: cheroot's own command cannot serve a container;
+``uwsgi_serve.py``
+    the uWSGI launcher: a stop signal that comes while uWSGI starts is not lost;
+``containerize_health.py``
+    the image's ``HEALTHCHECK``: the health-check path answers 200 to 399, redirects
+    not followed, as Kubernetes judges an ``httpGet`` probe (the test matrix judges
+    its readiness with the same rule).
 """
 
 from __future__ import annotations
@@ -36,11 +42,14 @@ FILES = (
     "containerize_proxies.py",
     "containerize_accesslog.py",
     "cheroot_serve.py",
+    "containerize_health.py",
+    "uwsgi_serve.py",
 )
 
 # Where they live in the image.
 IMAGE_DIR = "/opt/containerize"
 SPEC = f"{IMAGE_DIR}/server.json"
+HEALTH = f"{IMAGE_DIR}/containerize_health.py"
 
 
 def sources() -> dict[str, bytes]:

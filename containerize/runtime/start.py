@@ -391,6 +391,7 @@ def parse_commands(text: str) -> list[list[str]]:
     return commands
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 _running: subprocess.Popen[bytes] | None = None
 _stopping = 0
 
@@ -425,7 +426,7 @@ def run_commands(commands: list[list[str]], cwd: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    for signum in STOP_SIGNALS:
         signal.signal(signum, _on_signal)
     if argv:
         # Someone else's command: run it as PID 1 in our place, as is.
@@ -468,7 +469,12 @@ def main(argv: list[str]) -> int:
     log(f"access log: {log_format}" + ("" if log_format == "off" else " (stdout)"))
     if hosts_re is not None:
         os.environ[HOSTS_RE] = hosts_re
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    if spec.get("unblocks_stop_signals"):
+        # Blocked, a stop signal that comes before the server handles it stays pending
+        # across the exec; the server's launcher unblocks it. Unblocked, PID 1 would
+        # drop it, and the engine would kill the container after its timeout.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    for signum in STOP_SIGNALS:
         signal.signal(signum, signal.SIG_DFL)
     os.execv(command[0], command)  # noqa: S606
     return 0  # not reached

@@ -90,6 +90,13 @@ class Server(Protocol):
         """The signal that makes it shut down gracefully (Dockerfile STOPSIGNAL)."""
 
     @property
+    def unblocks_stop_signals(self) -> bool:
+        """True when its command unblocks SIGTERM and SIGINT itself once it handles
+        them: the entrypoint then execs it with them blocked, so a stop signal that
+        comes while it starts waits for it instead of being dropped (PID 1 receives
+        only the signals it has a handler for)."""
+
+    @property
     def default_threads(self) -> int:
         """Threads per worker when neither the project nor the container says."""
 

@@ -35,6 +35,7 @@ class Cheroot:
     recycling: Recycling = "none"
     worker_memory = 2
     memory_reserve = 64
+    unblocks_stop_signals = False
 
     def build_packages(self, runtime: Runtime) -> tuple[str, ...]:
         return ()

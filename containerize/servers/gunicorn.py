@@ -29,6 +29,7 @@ class Gunicorn:
     recycling: Recycling = "jitter"
     worker_memory = 64
     memory_reserve = 32
+    unblocks_stop_signals = False
 
     def build_packages(self, runtime: Runtime) -> tuple[str, ...]:
         return ()

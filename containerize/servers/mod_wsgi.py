@@ -56,6 +56,7 @@ class ModWSGI:
     recycling: Recycling = "exact"
     worker_memory = 64
     memory_reserve = 32
+    unblocks_stop_signals = False
 
     def build_packages(self, runtime: Runtime) -> tuple[str, ...]:
         return ("apache2-dev", *toolchain(runtime))

@@ -2,8 +2,27 @@
 
 uWSGI 2.0 treats SIGTERM as a brutal reload, and ``--die-on-term`` makes it a brutal
 stop (workers get SIGINT). The master-start hook maps SIGTERM to
-``gracefully_kill_them_all`` instead: workers finish their requests, for up to
-``--worker-reload-mercy`` seconds, then the master exits.
+``gracefully_kill_them_all`` instead: each worker gets SIGHUP and finishes its
+request, for up to ``--worker-reload-mercy`` seconds, then the master exits.
+
+A stop right after start must not be lost either (it was, on emulated arm64, in 2 of 3
+tries: the engine killed the container after its timeout):
+
+- uWSGI ignores SIGHUP until a worker has loaded the app, and with ``--lazy-apps``
+  each worker loads it after the fork, seconds under emulation. The master waits
+  for every worker it signalled, with no limit, so one worker that dropped its
+  SIGHUP kept the container up until the engine's SIGKILL. ``--hook-asap`` maps
+  SIGHUP to ``end_me`` before the first fork (workers inherit it), and
+  ``--hook-post-fork`` again in every worker respawned later: a worker still loading
+  the app, which has nothing to finish, then ends at once. With ``--skip-atexit``,
+  ``end_me`` ends a worker with ``_exit``, the one exit that is safe in a signal
+  handler that may have interrupted the app's import anywhere (in malloc, holding a
+  lock). Once the app is loaded, uWSGI maps SIGHUP to its graceful stop again.
+- Until the master-start hook, the master ignores SIGTERM (uWSGI's own start-up),
+  then reloads on it: ``--hook-asap`` maps it to ``end_me`` (nothing is served yet),
+  and ``--die-on-term`` makes it a stop until the master-start hook.
+- Before uWSGI runs at all, start.py execs the launcher ``uwsgi_serve.py`` with the
+  stop signals blocked, and the launcher stops at once when one came meanwhile.
 
 uWSGI's ``--http-socket`` answers one request per connection (no keep-alive, so
 ``WSGI_KEEPALIVE`` does not apply); keep-alive to clients is the job of the proxy or
@@ -53,6 +72,7 @@ class UWSGIServer:
     recycling: Recycling = "jitter"
     worker_memory = 64
     memory_reserve = 16
+    unblocks_stop_signals = True  # uwsgi_serve.py
 
     def build_packages(self, runtime: Runtime) -> tuple[str, ...]:
         return toolchain(runtime)
@@ -62,7 +82,7 @@ class UWSGIServer:
 
     def command(self, runtime: Runtime) -> tuple[str, ...]:
         argv = [
-            f"{runtime.venv}/bin/uwsgi",
+            f"{runtime.venv}/bin/python", f"{ENTRY_DIR}/uwsgi_serve.py",
             "--http-socket", f"0.0.0.0:{runtime.port}",
             "--master",
             "--processes", "{workers}",
@@ -79,6 +99,11 @@ class UWSGIServer:
             # uWSGI keeps a worker at least 10 s by default, whatever its requests:
             # recycling would then lag max-requests under load.
             "--min-worker-lifetime", "1",
+            "--die-on-term",
+            "--hook-asap", "unix_signal:15 end_me",
+            "--hook-asap", "unix_signal:1 end_me",
+            "--hook-post-fork", "unix_signal:1 end_me",
+            "--skip-atexit",
             "--hook-master-start", "unix_signal:15 gracefully_kill_them_all",
             "--chdir", runtime.app_dir,
             "--pythonpath", ENTRY_DIR,

@@ -34,7 +34,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
         "buildfolder",
     ),
     ("fsutil", "project", "targets", "syspackages", "appspec", "staticfiles", "testsettings"),
-    ("valuechecks",),
+    ("valuechecks", "testenv"),
     ("registry", "options", "engine"),
     ("config",),
     ("resolve",),
