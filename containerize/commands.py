@@ -525,7 +525,14 @@ def lock(
     request = locking.LockRequest(
         project_dir=project,
         inputs=found,
-        python=locking.choose_python(python, found, cfg.python_version if cfg else None, previous),
+        python=locking.choose_python(
+            python,
+            found,
+            cfg.python_version if cfg else None,
+            previous,
+            metadata.requires_python if metadata else None,
+        ),
+        requires_python=metadata.requires_python if metadata else None,
         groups=cfg.groups if cfg else (project_mod.MAIN_GROUP,),
         extras=cfg.extras if cfg else (),
         upgrade=tuple(canonicalize_name(name) for name in upgrade),
