@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from containerize.errors import ConfigError, LockError
-from containerize.init import apps, django, environment, health, locks, python
+from containerize.init import apps, django, environment, health, locks, python, servers
 from containerize.init.apps import Candidate, StaticFolder
 from containerize.init.model import Choice, Evidence
 from containerize.init.sources import ROOT, SourceFile, Sources, dev_word, resolve_import
@@ -72,6 +72,9 @@ def detect(
     root = chosen.import_root
     choices = [_app_directory(chosen, sources, flag=directory is not None)] if root != ROOT else []
     choices.append(Choice(key="app", value=chosen.spec, why=chosen.why))
+    found_servers = servers.choose(sources)
+    if found_servers is not None:
+        choices.append(found_servers)
     notes.extend(
         f"app: also found {other.described()}"
         + (", named for development" if dev_word(other.source) else "")

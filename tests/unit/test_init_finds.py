@@ -507,6 +507,11 @@ def test_a_pipfile_without_its_lock_is_locked_next(
 # --- the Python --------------------------------------------------------------------
 
 
+# --- the server the project runs ------------------------------------------------------
+
+APP = "from flask import Flask\n\napp = Flask(__name__)\n"
+
+
 @pytest.mark.parametrize(
     ("files", "expected", "evidence"),
     [
@@ -1107,3 +1112,77 @@ def test_a_scheme_the_code_only_rewrites_is_no_service(tmp_path: Path) -> None:
     assert source is not None
     found = environment.find(sources, [source])
     assert [service for service, _ in found.services] == ["Redis"]
+
+
+# --- the server the project runs ------------------------------------------------------
+
+APP = "from flask import Flask\n\napp = Flask(__name__)\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "expected", "evidence"),
+    [
+        (
+            {"Procfile": "web: uwsgi --ini uwsgi.ini\nworker: celery -A blog worker\n"},
+            ["uwsgi"],
+            ["runs uwsgi: web: uwsgi --ini uwsgi.ini (Procfile:1)"],
+        ),
+        (
+            {
+                "boot.sh": "#!/bin/sh\nflask db upgrade\nexec gunicorn -b :5000 blog:app\n",
+                "Dockerfile": "FROM python:3.12-slim\nRUN pip install gunicorn\n"
+                'ENTRYPOINT ["./boot.sh"]\n',
+            },
+            ["gunicorn"],
+            ["runs gunicorn: exec gunicorn -b :5000 blog:app (boot.sh:3)"],
+        ),
+        (
+            {
+                "Dockerfile": "FROM python:3.12-slim\nRUN pip install mod_wsgi\n"
+                'CMD ["/venv/bin/mod_wsgi-express", "start-server", "blog.wsgi"]\n',
+                "Procfile.dev": "web: gunicorn --reload blog:app\n",
+            },
+            ["mod_wsgi"],
+            [
+                'runs mod_wsgi: CMD ["/venv/bin/mod_wsgi-express", "start-server", "blog.wsgi"] '
+                "(Dockerfile:3)"
+            ],
+        ),
+        (
+            {"run.sh": "python -m cheroot blog:app\n", "Procfile": "web: gunicorn blog:app\n"},
+            ["gunicorn", "cheroot"],
+            [
+                "runs gunicorn: web: gunicorn blog:app (Procfile:1)",
+                "runs cheroot: python -m cheroot blog:app (run.sh:1)",
+            ],
+        ),
+    ],
+)
+def test_the_server_the_project_runs_today_is_proposed(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    files: dict[str, str],
+    expected: list[str],
+    evidence: list[str],
+) -> None:
+    project = write(tmp_path / "blog", {"requirements.txt": REQUIREMENTS, "blog.py": APP, **files})
+    assert init(project) == 0, capsys.readouterr().err
+    assert table(project)["servers"] == expected
+    assert printed(capsys.readouterr().out, "servers").endswith("; ".join(evidence))
+
+
+def test_where_nothing_names_a_server_gunicorn_stays_the_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Installed, and run only by a development file: nothing production runs.
+    project = write(
+        tmp_path / "blog",
+        {
+            "requirements.txt": REQUIREMENTS,
+            "blog.py": APP,
+            "Dockerfile": "FROM python:3.12-slim\nRUN pip install uwsgi\nCMD flask run\n",
+            "Procfile.dev": "web: uwsgi --http :8000 -w blog:app\n",
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    assert "servers" not in table(project)

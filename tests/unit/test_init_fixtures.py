@@ -168,6 +168,7 @@ def test_a_flask_project_with_deployment_sets_as_found(
     out = _init(project, capsys)
     assert _table(project) == {
         "app": "shop:create_app()",
+        "servers": ["gunicorn"],  # the Dockerfile's CMD runs it
         "lock": ["requirements/main.txt", "requirements/deploy.txt"],
         "base-image": "python:3.11-slim-bookworm",
         "healthcheck-path": "/healthz",
