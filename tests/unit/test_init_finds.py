@@ -15,8 +15,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 from test_init import DJANGO_MANAGE, DJANGO_SETTINGS, DJANGO_WSGI, PYPROJECT, REQUIREMENTS
 
-from containerize import cli
-from containerize.init import environment, locks
+from containerize import cli, commands
+from containerize.engine import buildx, probes
+from containerize.init import environment, locks, python
 from containerize.init.sources import (
     Sources,
     conditional_bindings,
@@ -37,6 +38,13 @@ def create_app():
     app = Flask(__name__)
     return app
 """
+
+
+@pytest.fixture(autouse=True)
+def no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """init asks the engine whether the base image it proposes resolves: these tests
+    run as on a machine without one (the base image is then not checked)."""
+    monkeypatch.setattr(probes, "engine_reachable", lambda: False)
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -1186,3 +1194,84 @@ def test_where_nothing_names_a_server_gunicorn_stays_the_default(
     )
     assert init(project) == 0, capsys.readouterr().err
     assert "servers" not in table(project)
+
+
+# --- a base image that resolves -------------------------------------------------------
+
+
+def _chosen(version: tuple[int, int]) -> python.PythonChoice:
+    return python.PythonChoice(
+        version=version, base_image=python.BASE_IMAGES[version], why=("stated",)
+    )
+
+
+def test_the_base_image_proposed_is_checked_where_an_engine_answers() -> None:
+    official = "python:3.11-slim-bookworm"
+    local = "127.0.0.1:5000/containerize/python:3.11-bookworm"
+    # No engine: the official image, said to be unchecked.
+    base = python.check_base(_chosen((3, 11)), None)
+    assert (base.ref, base.why[-1], base.build_step) == (
+        official,
+        "not checked: no engine answered",
+        None,
+    )
+    assert base.note is not None
+    assert "'containerize base-image' builds" in base.note
+    # The official image resolves: it stays.
+    base = python.check_base(_chosen((3, 11)), {official, local}.__contains__)
+    assert (base.ref, base.why[-1], base.note) == (official, f"{official} resolves here", None)
+    # It does not, the local one exists: the local one, with why.
+    base = python.check_base(_chosen((3, 11)), {local}.__contains__)
+    assert (base.ref, base.build_step) == (local, None)
+    assert base.why[-1] == (
+        f"{official} does not resolve here; {local} does (built by 'containerize base-image')"
+    )
+    # Neither: the local one, and the step that builds it.
+    base = python.check_base(_chosen((3, 13)), set().__contains__)
+    assert base.ref == "127.0.0.1:5000/containerize/python:3.13-trixie"
+    assert base.build_step == "containerize base-image --python 3.13"
+    assert "(not built yet)" in str(base.why[-1])
+    # No base containerize builds has 3.12: the official one, and the note that says so.
+    base = python.check_base(_chosen((3, 12)), set().__contains__)
+    assert base.ref == "python:3.12-slim-bookworm"
+    assert base.why[-1] == "python:3.12-slim-bookworm does not resolve here"
+    assert base.note is not None
+    assert "no base containerize builds here has Python 3.12" in base.note
+
+
+def test_init_names_the_base_image_step_before_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Where the official image does not resolve and the local base for the stated
+    Python is not built yet, init proposes it and names the command that builds it
+    before the build; the engine's answers here are a set of the references it has."""
+    project = write(
+        tmp_path / "blog",
+        {
+            "requirements.txt": REQUIREMENTS,
+            ".python-version": "3.13\n",
+            "blog.py": "from flask import Flask\n\napp = Flask(__name__)\n",
+        },
+    )
+    asked: list[str] = []
+
+    def inspect(ref: str, **_: object) -> None:
+        asked.append(ref)  # nothing resolves: an offline machine with no local base yet
+
+    monkeypatch.setattr(probes, "engine_reachable", lambda: True)
+    monkeypatch.setattr(buildx, "imagetools_inspect", inspect)
+    monkeypatch.setattr(commands, "_pin_after_init", lambda project: None)
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    local = "127.0.0.1:5000/containerize/python:3.13-trixie"
+    assert asked == ["python:3.13-slim-bookworm", local]
+    assert table(project)["base-image"] == local
+    assert table(project)["python-version"] == "3.13"
+    assert printed(out, "base-image").endswith(
+        "builds 127.0.0.1:5000/containerize/python:3.13-trixie from Debian's packages "
+        "(not built yet)"
+    )
+    assert [line for line in out.splitlines() if line.startswith("next: ")] == [
+        "next: 'containerize base-image --python 3.13'",
+        "next: 'containerize build --dry-run'",
+    ]
