@@ -125,6 +125,7 @@ def detect(
         health.django(sources, site.files[0], site.values) if site and site.files else None
     )
     found_health = found_health or health.health_route(sources, within=imported.files)
+    found_health = found_health or health.flask_login(sources, within=imported.files)
     if found_health is not None:
         choices.append(
             Choice(key="healthcheck-path", value=found_health.path, why=found_health.why)

@@ -1275,3 +1275,97 @@ def test_init_names_the_base_image_step_before_the_build(
         "next: 'containerize base-image --python 3.13'",
         "next: 'containerize build --dry-run'",
     ]
+
+
+# --- Flask-Login's login view as the health check ------------------------------------
+
+LOGIN_APP = {
+    "requirements.txt": REQUIREMENTS,
+    "blog.py": "from app import create_app\n\napp = create_app()\n",
+    "app/__init__.py": """\
+        from flask import Flask
+        from flask_login import LoginManager
+
+        login = LoginManager()
+        login.login_view = 'auth.login'
+
+
+        def create_app():
+            app = Flask(__name__)
+            login.init_app(app)
+            from app.auth import bp as auth_bp
+            app.register_blueprint(auth_bp, url_prefix='/auth')
+            from app.main import bp as main_bp
+            app.register_blueprint(main_bp)
+            return app
+        """,
+    "app/auth/__init__.py": """\
+        from flask import Blueprint
+
+        bp = Blueprint('auth', __name__)
+
+        from app.auth import routes
+        """,
+    "app/auth/routes.py": """\
+        from app.auth import bp
+
+
+        @bp.route('/login', methods=['GET', 'POST'])
+        def login():
+            return 'form'
+        """,
+    "app/main/__init__.py": """\
+        from flask import Blueprint
+
+        bp = Blueprint('main', __name__)
+
+        from app.main import routes
+        """,
+    "app/main/routes.py": """\
+        from flask_login import login_required
+
+        from app.main import bp
+
+
+        @bp.route('/', methods=['GET', 'POST'])
+        @bp.route('/index')
+        @login_required
+        def index():
+            return 'home'
+        """,
+}
+
+
+def test_flask_login_view_when_the_root_needs_a_login(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write(tmp_path / "blog", LOGIN_APP)
+    assert init(project) == 0, capsys.readouterr().err
+    assert table(project)["healthcheck-path"] == "/auth/login"
+    line = printed(capsys.readouterr().out, "healthcheck-path")
+    assert line.endswith(
+        "# login.login_view = 'auth.login' (app/__init__.py:5); auth.login is login(), "
+        "routed at /auth/login (app/auth/routes.py:5); / needs a login: @login_required "
+        "index() (app/main/routes.py:9)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"app/main/routes.py": LOGIN_APP["app/main/routes.py"].replace("@login_required\n", "")},
+         "/ is open to anyone"),
+        ({"app/__init__.py": LOGIN_APP["app/__init__.py"].replace("'auth.login'", "views")},
+         "login_view is not a literal"),
+        ({"app/__init__.py": LOGIN_APP["app/__init__.py"].replace(
+            "app.register_blueprint(auth_bp, url_prefix='/auth')",
+            "app.register_blueprint(auth_bp, url_prefix=PREFIX)")},
+         "the prefix is not a literal: the path is not known"),
+    ],
+)  # fmt: skip
+def test_flask_login_view_only_where_it_reads_with_confidence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict[str, str], why: str
+) -> None:
+    project = write(tmp_path / "blog", {**LOGIN_APP, **change})
+    assert init(project) == 0, capsys.readouterr().err
+    assert "healthcheck-path" not in table(project), why
