@@ -421,7 +421,16 @@ def init(
                 "'containerize init --force' replaces the table",
             )
         print("note: pyproject.toml already has [tool.containerize]: writing needs --force")
-    found = detect.detect(metadata, project, app=app, app_directory=app_directory, lock=lock)
+    # Whether the engine answers is asked once, here: it checks the base image proposed.
+    engine = probes.engine_reachable()
+    found = detect.detect(
+        metadata,
+        project,
+        app=app,
+        app_directory=app_directory,
+        lock=lock,
+        resolves=(lambda ref: buildx.imagetools_inspect(ref) is not None) if engine else None,
+    )
     edit = table.render(text, found.choices, path=path)
     table.check(project, edit, path=path)
     for choice in found.choices:
@@ -441,7 +450,8 @@ def init(
         print(f"created {path} with [tool.containerize] only")
     if not found.next_steps:  # with no lock yet, there is nothing to pin
         _pin_after_init(project)
-    for step in (*found.next_steps, "containerize build --dry-run"):
+    steps = (*found.next_steps, *([found.base_step] if found.base_step else []))
+    for step in (*steps, "containerize build --dry-run"):
         print(f"next: '{step}'")
     return 0
 
@@ -525,7 +535,14 @@ def lock(
     request = locking.LockRequest(
         project_dir=project,
         inputs=found,
-        python=locking.choose_python(python, found, cfg.python_version if cfg else None, previous),
+        python=locking.choose_python(
+            python,
+            found,
+            cfg.python_version if cfg else None,
+            previous,
+            metadata.requires_python if metadata else None,
+        ),
+        requires_python=metadata.requires_python if metadata else None,
         groups=cfg.groups if cfg else (project_mod.MAIN_GROUP,),
         extras=cfg.extras if cfg else (),
         upgrade=tuple(canonicalize_name(name) for name in upgrade),

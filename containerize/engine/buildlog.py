@@ -172,6 +172,25 @@ def _rust(match: re.Match[str]) -> Diagnosis:
     )
 
 
+def _permission(match: re.Match[str]) -> Diagnosis:
+    path = match["path"]
+    # A relative path is the working directory's: the app folder, where the import check
+    # and the servers run; the app's user owns nothing in the image but /tmp and its home.
+    where = (
+        f"cannot write {path!r} in the app folder (its working directory, owned by root)"
+        if not path.startswith("/") or path.startswith("/app/")
+        else f"cannot write {path!r}"
+    )
+    return Diagnosis(
+        cause=f"the app's user (not root: tool.containerize.uid) {where}",
+        fix=f"make the app write {path!r} under /tmp or a mounted volume (a path it reads "
+        "from the environment), or turn the file off where the app has a switch for it "
+        "(such as LOG_TO_STDOUT=1, in [tool.containerize.env] for every image or "
+        "[tool.containerize.test] env for the check alone); or, if the app cannot load "
+        "without writing there, set tool.containerize.import-check = false",
+    )
+
+
 #: Known failures, matched against the failing step's lines, first match wins.
 DIAGNOSES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Diagnosis]], ...] = (
     (re.compile(r"(?P<command>pg_config) executable not found"), _command),
@@ -206,6 +225,10 @@ DIAGNOSES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Diagnosis]], .
         _pkgconfig,
     ),
     (re.compile(r"can't find Rust compiler|error: cargo (?:rustc )?failed"), _rust),
+    (
+        re.compile(r"PermissionError: \[Errno 13\] Permission denied: '(?P<path>[^']+)'"),
+        _permission,
+    ),
 )
 
 

@@ -10,13 +10,13 @@ import ast
 import os
 import re
 import shlex
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from containerize.errors import ConfigError, LockError
-from containerize.init import apps, django, environment, health, locks, python
+from containerize.init import apps, django, environment, health, locks, python, servers
 from containerize.init.apps import Candidate, StaticFolder
 from containerize.init.model import Choice, Evidence
 from containerize.init.sources import ROOT, SourceFile, Sources, dev_word, resolve_import
@@ -41,6 +41,8 @@ class Detection:
     notes: tuple[str, ...]
     #: Commands to run before a build, in order ('containerize lock').
     next_steps: tuple[str, ...] = ()
+    #: The command that builds the proposed base image, where it does not exist yet.
+    base_step: str | None = None
 
 
 def detect(
@@ -50,12 +52,15 @@ def detect(
     app: str | None = None,
     app_directory: str | None = None,
     lock: str | Sequence[str] | None = None,
+    resolves: Callable[[str], bool] | None = None,
 ) -> Detection:
     """Read *project* (in *project_dir*) and propose its ``[tool.containerize]``.
 
     *app*, *app_directory* and *lock* are the user's choices (``--app``,
     ``--app-directory``, ``--lock``, repeated for a set of requirements files) where
-    the project holds more than one.
+    the project holds more than one. *resolves*: whether an image reference resolves
+    in its registry, as the engine answers; None where no engine answers (the base
+    image proposed is then not checked).
     """
     sources = Sources(project_dir)
     notes: list[str] = []
@@ -72,6 +77,9 @@ def detect(
     root = chosen.import_root
     choices = [_app_directory(chosen, sources, flag=directory is not None)] if root != ROOT else []
     choices.append(Choice(key="app", value=chosen.spec, why=chosen.why))
+    found_servers = servers.choose(sources)
+    if found_servers is not None:
+        choices.append(found_servers)
     notes.extend(
         f"app: also found {other.described()}"
         + (", named for development" if dev_word(other.source) else "")
@@ -90,10 +98,11 @@ def detect(
         lock_pending=bool(found_lock.lock_input),
         unlocked=[project_dir / file for file in found_lock.unlocked],
     )
-    choices.append(Choice(key="base-image", value=chosen_python.base_image, why=chosen_python.why))
     notes.extend(chosen_python.notes)
-    if chosen_python.local_note is not None:
-        notes.append(chosen_python.local_note)
+    base = python.check_base(chosen_python, resolves)
+    choices.append(Choice(key="base-image", value=base.ref, why=base.why))
+    if base.note is not None:
+        notes.append(base.note)
     if chosen_python.version != python.DEFAULT_PYTHON:
         choices.append(
             Choice(
@@ -116,6 +125,7 @@ def detect(
         health.django(sources, site.files[0], site.values) if site and site.files else None
     )
     found_health = found_health or health.health_route(sources, within=imported.files)
+    found_health = found_health or health.flask_login(sources, within=imported.files)
     if found_health is not None:
         choices.append(
             Choice(key="healthcheck-path", value=found_health.path, why=found_health.why)
@@ -136,6 +146,7 @@ def detect(
         choices=tuple(choices),
         notes=tuple(notes),
         next_steps=(_lock_command(found_lock.lock_input),) if found_lock.lock_input else (),
+        base_step=base.build_step,
     )
 
 

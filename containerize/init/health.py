@@ -8,7 +8,12 @@ The default ``/`` is right for most sites. Two cases are not:
   ``add_route``, or Django's root URLconf;
 - a Django site whose ``/`` is not routed (404) or needs a login
   (``login_required``, ``LoginRequiredMixin``): its ``LOGIN_URL`` answers 200 to
-  anyone, when the settings set it to a path.
+  anyone, when the settings set it to a path;
+- a Flask app whose ``/`` needs a login (``@login_required``): Flask-Login's
+  ``login_view`` (``login.login_view = 'auth.login'``), as the path of the view that
+  endpoint names: the blueprint's route under its ``url_prefix`` (the Blueprint's, or
+  the ``register_blueprint`` call's). Only where every part reads statically: the
+  manager is a ``LoginManager()``, the blueprint is found and registered once.
 """
 
 from __future__ import annotations
@@ -89,6 +94,208 @@ def _string(node: ast.expr | None) -> str | None:
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         return node.value
     return None
+
+
+# --- Flask-Login --------------------------------------------------------------------
+
+# A route, as the view function's decorator and the receiver's Flask or Blueprint call.
+_Route = tuple[str, SourceFile, ast.FunctionDef, ast.Call]
+
+
+def flask_login(sources: Sources, within: Collection[PurePosixPath]) -> HealthPath | None:
+    """Flask-Login's ``login_view`` path, where the app's ``/`` needs a login; in the
+    files an import of the app runs (*within*)."""
+    found = _login_view(sources, within)
+    if found is None:
+        return None
+    endpoint, evidence = found
+    routes = list(_routes(sources, within))
+    root = [r for r in routes if r[0] == "/"]
+    if len(root) != 1 or not _decorated(root[0][2], "login_required"):
+        return None
+    blueprint, _, function = endpoint.rpartition(".")
+    login = [r for r in routes if _endpoint(r) == (blueprint, function)]
+    if len(login) != 1:
+        return None
+    path, source, view, _ = login[0]
+    if not re.fullmatch(r"/[\w./-]*", path):
+        return None
+    _, root_source, root_view, _ = root[0]
+    return HealthPath(
+        path=path,
+        why=(
+            evidence,
+            Evidence(
+                what=f"{endpoint} is {view.name}(), routed at {path}",
+                file=source.path.as_posix(),
+                line=view.lineno,
+            ),
+            Evidence(
+                what=f"/ needs a login: @login_required {root_view.name}()",
+                file=root_source.path.as_posix(),
+                line=root_view.lineno,
+            ),
+        ),
+    )
+
+
+def _login_view(sources: Sources, within: Collection[PurePosixPath]) -> tuple[str, Evidence] | None:
+    """The one ``X.login_view = 'endpoint'`` where X is bound to ``LoginManager(...)``."""
+    found: list[tuple[str, Evidence]] = []
+    for source in sources.containing("login_view"):
+        if source.path not in within:
+            continue
+        for node in ast.walk(source.tree):
+            if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+                continue
+            target, value = node.targets[0], _string(node.value)
+            if not (
+                isinstance(target, ast.Attribute)
+                and target.attr == "login_view"
+                and isinstance(target.value, ast.Name)
+                and value
+                and _bound_to(target.value.id, source, "LoginManager")
+            ):
+                continue
+            found.append(
+                (
+                    value,
+                    Evidence(
+                        what=quote(source.text, node),
+                        file=source.path.as_posix(),
+                        line=node.lineno,
+                    ),
+                )
+            )
+    return found[0] if len(found) == 1 else None
+
+
+def _bound_to(name: str, source: SourceFile, kind: str) -> ast.Call | None:
+    """The ``kind(...)`` call *name* is bound to in *source*, if it is."""
+    for node in ast.walk(source.tree):
+        if (
+            isinstance(node, ast.Assign)
+            and isinstance(node.value, ast.Call)
+            and ast.unparse(node.value.func).rpartition(".")[2] == kind
+            and any(isinstance(t, ast.Name) and t.id == name for t in node.targets)
+        ):
+            return node.value
+    return None
+
+
+def _receiver(
+    name: str, source: SourceFile, sources: Sources
+) -> tuple[SourceFile, ast.Call] | None:
+    """The ``Flask(...)`` or ``Blueprint(...)`` call *name* stands for in *source*:
+    bound there, or imported (``from app.auth import bp``) from where it is bound."""
+    for kind in ("Flask", "Blueprint"):
+        call = _bound_to(name, source, kind)
+        if call is not None:
+            return source, call
+    for node in ast.walk(source.tree):
+        if not isinstance(node, ast.ImportFrom):
+            continue
+        for alias in node.names:
+            if (alias.asname or alias.name) != name:
+                continue
+            module = resolve_import(source, node)
+            other = sources.module(module, near=source.import_root) if module else None
+            if other is None or other.path == source.path:
+                return None
+            for kind in ("Flask", "Blueprint"):
+                call = _bound_to(alias.name, other, kind)
+                if call is not None:
+                    return other, call
+            return None
+    return None
+
+
+def _routes(sources: Sources, within: Collection[PurePosixPath]) -> Iterator[_Route]:
+    """(full path, file, view, receiver's call) of each ``@X.route('/path')`` whose X
+    reads statically as the app or a blueprint registered once."""
+    prefixes = _registrations(sources, within)
+    for source in sources.containing("route"):
+        for view in ast.walk(source.tree):
+            if not isinstance(view, ast.FunctionDef):
+                continue
+            for decorator in view.decorator_list:
+                if not (
+                    isinstance(decorator, ast.Call)
+                    and isinstance(decorator.func, ast.Attribute)
+                    and decorator.func.attr in ("route", "get")
+                    and isinstance(decorator.func.value, ast.Name)
+                    and decorator.args
+                ):
+                    continue
+                route = _string(decorator.args[0])
+                receiver = _receiver(decorator.func.value.id, source, sources)
+                if route is None or receiver is None:
+                    continue
+                where, call = receiver
+                kind = ast.unparse(call.func).rpartition(".")[2]
+                if kind == "Flask":
+                    prefix = ""
+                else:
+                    key = (where.path, call.lineno)
+                    if key not in prefixes:
+                        continue  # not registered, or registered in a way not read
+                    prefix = prefixes[key] or _keyword(call, "url_prefix") or ""
+                path = prefix.rstrip("/") + route if route != "/" or not prefix else prefix
+                yield (path or "/"), source, view, call
+
+
+def _registrations(
+    sources: Sources, within: Collection[PurePosixPath]
+) -> dict[tuple[PurePosixPath, int], str | None]:
+    """Each blueprint registered exactly once (by its ``Blueprint(...)`` call's file and
+    line): the ``url_prefix`` the registration gives, or None for the blueprint's own."""
+    seen: dict[tuple[PurePosixPath, int], list[str | None]] = {}
+    for source in sources.containing("register_blueprint"):
+        if source.path not in within:
+            continue
+        for node in ast.walk(source.tree):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "register_blueprint"
+                and node.args
+                and isinstance(node.args[0], ast.Name)
+            ):
+                continue
+            receiver = _receiver(node.args[0].id, source, sources)
+            if receiver is None:
+                continue
+            where, call = receiver
+            given = [k for k in node.keywords if k.arg in ("url_prefix", None)]
+            prefix = _keyword(node, "url_prefix")
+            # A prefix that is not a literal (or **options) leaves the path unknown.
+            known = not given or prefix is not None
+            seen.setdefault((where.path, call.lineno), []).append(prefix if known else _UNKNOWN)
+    return {
+        key: found[0] for key, found in seen.items() if len(found) == 1 and found[0] != _UNKNOWN
+    }
+
+
+_UNKNOWN = "\0"
+
+
+def _keyword(call: ast.Call, name: str) -> str | None:
+    return next((_string(k.value) for k in call.keywords if k.arg == name), None)
+
+
+def _endpoint(route: _Route) -> tuple[str, str]:
+    """(blueprint name or "", endpoint) of *route*'s view, as ``url_for`` names it."""
+    _, _, view, call = route
+    decorators = [d for d in view.decorator_list if isinstance(d, ast.Call)]
+    named = next((_keyword(d, "endpoint") for d in decorators if _keyword(d, "endpoint")), None)
+    blueprint = ""
+    if ast.unparse(call.func).rpartition(".")[2] == "Blueprint":
+        blueprint = (_string(call.args[0]) if call.args else _keyword(call, "name")) or "?"
+    return blueprint, named or view.name
+
+
+def _decorated(view: ast.FunctionDef, name: str) -> bool:
+    return any(ast.unparse(d).split("(")[0].endswith(name) for d in view.decorator_list)
 
 
 # --- Django -----------------------------------------------------------------------

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -86,6 +86,53 @@ class PythonChoice:
             f"builds here has Python {self.text}: 'containerize base-image' builds "
             f"{bases.known_text()}{other}"
         )
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseChoice:
+    """The base image proposed for a :class:`PythonChoice`, as far as the engine told."""
+
+    ref: str
+    why: tuple[Evidence | str, ...]
+    note: str | None = None
+    #: The command that builds :attr:`ref` before the first build, where it is missing.
+    build_step: str | None = None
+
+
+def check_base(chosen: PythonChoice, resolves: Callable[[str], bool] | None) -> BaseChoice:
+    """The base image for *chosen*: the official image where it resolves; where it
+    does not, the one ``containerize base-image`` builds with that Python, existing
+    or to be built first. *resolves*: the engine's answer for a reference; None
+    where no engine answers: the official image, not checked."""
+    official = chosen.base_image
+    if resolves is None:
+        return BaseChoice(
+            ref=official,
+            why=(*chosen.why, "not checked: no engine answered"),
+            note=chosen.local_note,
+        )
+    if resolves(official):
+        return BaseChoice(ref=official, why=(*chosen.why, f"{official} resolves here"))
+    suite = next((s for s in bases.SUITES if s.python == chosen.version), None)
+    if suite is None:
+        return BaseChoice(
+            ref=official,
+            why=(*chosen.why, f"{official} does not resolve here"),
+            note=chosen.local_note,
+        )
+    unreachable = f"{official} does not resolve here"
+    if resolves(suite.local_ref):
+        return BaseChoice(
+            ref=suite.local_ref,
+            why=(*chosen.why, f"{unreachable}; {suite.local_ref} does (built by "
+                 f"'{suite.build_command}')"),
+        )  # fmt: skip
+    return BaseChoice(
+        ref=suite.local_ref,
+        why=(*chosen.why, f"{unreachable}; '{suite.build_command}' builds {suite.local_ref} "
+             "from Debian's packages (not built yet)"),
+        build_step=suite.build_command,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True, kw_only=True)

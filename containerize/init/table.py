@@ -30,6 +30,7 @@ from containerize.init.model import Choice
 ORDER = (
     "app-directory",
     "app",
+    "servers",
     "lock",
     "base-image",
     "python-version",

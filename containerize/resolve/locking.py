@@ -95,6 +95,8 @@ class LockRequest:
     #: The lowest Python the lock is made for; ``None`` where nothing states it: then
     #: the pins' own Requires-Python decide (:func:`lock`).
     python: tuple[int, int] | None
+    #: ``[project] requires-python``: the lock's Python stays within it.
+    requires_python: SpecifierSet | None = None
     groups: tuple[str, ...] = (MAIN_GROUP,)
     extras: tuple[str, ...] = ()
     upgrade: tuple[NormalizedName, ...] = ()
@@ -496,6 +498,17 @@ def _pins_python(
     trial lock, in a folder of its own), then each pinned file's Requires-Python, as
     the index states it, bounds it from below."""
     offered = offered_pythons()
+    stated = request.requires_python
+    if stated is not None:
+        offered = tuple(v for v in offered if bases.allows(stated, v))
+        if not offered:
+            raise LockError(
+                f"pyproject.toml: [project] requires-python = '{stated}' allows no Python a "
+                "base image offers ("
+                + ", ".join(bases.version_text(v) for v in offered_pythons())
+                + ")",
+                hint="widen requires-python, or name one with 'containerize lock --python X.Y'",
+            )
     failure: LockError | None = None
     for newest in offered:
         with tempfile.TemporaryDirectory(prefix="containerize-trial-") as tmp:
@@ -516,9 +529,24 @@ def _pins_python(
             for version in reversed(offered)
             if version <= newest and all(bases.allows(spec, version) for spec in needs.values())
         ]
+        if not allowed and stated is not None:
+            raise LockError(
+                f"pyproject.toml: [project] requires-python = '{stated}' and the pins' "
+                "Requires-Python cannot agree: "
+                + "; ".join(f"{pin} requires Python {spec}" for pin, spec in needs.items()),
+                hint="change requires-python, or the pins that need another Python",
+            )
         lowest = allowed[0] if allowed else newest
-        return lowest, _why(lowest, needs, offered)
+        return lowest, _why(lowest, needs, offered, stated)
     assert failure is not None
+    if stated is not None:
+        raise LockError(
+            f"pyproject.toml: [project] requires-python = '{stated}' and the pins' "
+            f"Requires-Python cannot agree: no lock for Python "
+            + ", ".join(bases.version_text(v) for v in offered)
+            + f"; {failure.message}",
+            hint="change requires-python, or the pins uv names",
+        )
     raise failure
 
 
@@ -604,10 +632,18 @@ def _floor(spec: SpecifierSet) -> tuple[int, int]:
 
 
 def _why(
-    lowest: tuple[int, int], needs: dict[str, SpecifierSet], offered: Sequence[tuple[int, int]]
+    lowest: tuple[int, int],
+    needs: dict[str, SpecifierSet],
+    offered: Sequence[tuple[int, int]],
+    stated: SpecifierSet | None = None,
 ) -> str:
-    """Which pins set the floor at *lowest*."""
+    """Which pins (or *stated*, the project's requires-python) set the floor at *lowest*."""
     if lowest == min(offered):
+        if stated is not None:
+            return (
+                f"[project] requires-python = '{stated}'; every pin allows "
+                f"{bases.version_text(lowest)}, the oldest base image within it"
+            )
         return (
             "nothing states the Python; every pin allows "
             f"{bases.version_text(lowest)}, the oldest a base image offers"
@@ -618,8 +654,11 @@ def _why(
         for pin, spec in needs.items()
         if not bases.allows(spec, below)
     ]
+    start = (
+        "nothing states the Python" if stated is None else f"[project] requires-python = '{stated}'"
+    )
     return (
-        "nothing states the Python; the lowest the pins allow: "
+        f"{start}; the lowest the pins allow: "
         + "; ".join(binding[:5])
         + (f" and {len(binding) - 5} more" if len(binding) > 5 else "")
     )
@@ -715,21 +754,40 @@ def choose_python(
     inputs: LockInputs,
     configured: tuple[int, int] | None,
     previous: Lock | None = None,
+    requires_python: SpecifierSet | None = None,
 ) -> tuple[int, int] | None:
     """The lowest Python the lock is made for: ``--python``, else the previous lock's,
     else a Pipfile's ``[requires]``, else ``tool.containerize.python-version``; else
     ``None``: the pins' Requires-Python decide (:func:`lock`). The resolution holds for
-    that Python and every newer one."""
+    that Python and every newer one.
+
+    *requires_python*, the project's ``[project] requires-python``, bounds them: a
+    previous lock's Python outside it is dropped (the project moved on), and any other
+    outside it is an error naming both.
+    """
+
+    def within(version: tuple[int, int], where: str) -> tuple[int, int]:
+        if requires_python is None or bases.allows(requires_python, version):
+            return version
+        raise ConfigError(
+            f"{where} says Python {bases.version_text(version)}, outside pyproject.toml's "
+            f"[project] requires-python = '{requires_python}'",
+            hint="make them agree: change one of the two",
+        )
+
     if given is not None:
-        return _major_minor(given, "--python")
+        return within(_major_minor(given, "--python"), "--python")
     lowest = None if previous is None else _lowest(previous)
-    if lowest is not None:
+    if lowest is not None and (requires_python is None or bases.allows(requires_python, lowest)):
         return lowest
     if inputs.kind == "pipfile":
         stated = read_pipfile(inputs.files[0]).python
         if stated is not None:
-            return _major_minor(stated, f"{PIPFILE} [requires]")
-    return configured
+            where = f"{PIPFILE} [requires]"
+            return within(_major_minor(stated, where), where)
+    if configured is not None:
+        return within(configured, "tool.containerize.python-version (or its default)")
+    return None
 
 
 def _lowest(lock: Lock) -> tuple[int, int] | None:

@@ -109,6 +109,44 @@ def test_a_failed_import_check_without_a_known_cause_names_the_switch() -> None:
     assert "tool.containerize.import-check = false" in str(error)
 
 
+def test_an_import_check_that_writes_in_the_app_folder_says_the_user_cannot() -> None:
+    """The same real log with the traceback of an app that makes a folder at import
+    (``os.mkdir('logs')`` in /app, as the app's user): the cause is the user's rights,
+    and the fix says where to write instead, and names the switch last."""
+    log = read("import-check-no-libpq.log").replace(
+        "ImportError: libpq.so.5: cannot open shared object file: No such file or directory",
+        "PermissionError: [Errno 13] Permission denied: 'logs'",
+    )
+    failure = buildlog.summarize(log)
+    assert failure is not None
+    assert failure.stage == "app-gunicorn"
+    assert failure.diagnosis is not None
+    assert failure.diagnosis.cause == (
+        "the app's user (not root: tool.containerize.uid) cannot write 'logs' in the app "
+        "folder (its working directory, owned by root)"
+    )
+    assert failure.lines[0] == "PermissionError: [Errno 13] Permission denied: 'logs'"
+    inv = buildx.BuildInvocation(context=Path("/ctx"), target="gunicorn")
+    error = buildx.failure(inv, CommandError("x", argv=["docker"], returncode=1, output=log))
+    hint = error.hint or ""
+    assert "/tmp or a mounted volume" in hint
+    assert "LOG_TO_STDOUT=1" in hint
+    assert hint.endswith("set tool.containerize.import-check = false")
+    assert "cannot write 'logs' in the app folder" in str(error)
+
+
+def test_a_permission_error_outside_the_app_folder_names_the_path() -> None:
+    diagnosis, at = buildlog.diagnose(
+        [
+            "Traceback (most recent call last):",
+            "PermissionError: [Errno 13] Permission denied: '/var/log/app.log'",
+        ]
+    )
+    assert diagnosis is not None
+    assert at == 1
+    assert diagnosis.cause.endswith("cannot write '/var/log/app.log'")
+
+
 @pytest.mark.parametrize(
     ("line", "cause", "package"),
     [

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from containerize import cli, config
+from containerize.engine import probes
 from containerize.init import apps, django, python
 from containerize.init.sources import Sources
 
@@ -32,6 +33,13 @@ REQUIREMENTS = """\
 flask==3.1.0 \\
     --hash=sha256:d667207822eb83f1c4b50949b1623c8fc8d51f2341d65f72e1a1815397551138
 """
+
+
+@pytest.fixture(autouse=True)
+def no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """init asks the engine whether the base image it proposes resolves: these tests
+    run as on a machine without one (the base image is then not checked)."""
+    monkeypatch.setattr(probes, "engine_reachable", lambda: False)
 
 
 def write(root: Path, files: dict[str, str]) -> Path:

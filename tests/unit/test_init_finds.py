@@ -15,8 +15,9 @@ from pathlib import Path, PurePosixPath
 import pytest
 from test_init import DJANGO_MANAGE, DJANGO_SETTINGS, DJANGO_WSGI, PYPROJECT, REQUIREMENTS
 
-from containerize import cli
-from containerize.init import environment, locks
+from containerize import cli, commands
+from containerize.engine import buildx, probes
+from containerize.init import environment, locks, python
 from containerize.init.sources import (
     Sources,
     conditional_bindings,
@@ -37,6 +38,13 @@ def create_app():
     app = Flask(__name__)
     return app
 """
+
+
+@pytest.fixture(autouse=True)
+def no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """init asks the engine whether the base image it proposes resolves: these tests
+    run as on a machine without one (the base image is then not checked)."""
+    monkeypatch.setattr(probes, "engine_reachable", lambda: False)
 
 
 def write(root: Path, files: dict[str, str]) -> Path:
@@ -505,6 +513,11 @@ def test_a_pipfile_without_its_lock_is_locked_next(
 
 
 # --- the Python --------------------------------------------------------------------
+
+
+# --- the server the project runs ------------------------------------------------------
+
+APP = "from flask import Flask\n\napp = Flask(__name__)\n"
 
 
 @pytest.mark.parametrize(
@@ -1107,3 +1120,252 @@ def test_a_scheme_the_code_only_rewrites_is_no_service(tmp_path: Path) -> None:
     assert source is not None
     found = environment.find(sources, [source])
     assert [service for service, _ in found.services] == ["Redis"]
+
+
+# --- the server the project runs ------------------------------------------------------
+
+APP = "from flask import Flask\n\napp = Flask(__name__)\n"
+
+
+@pytest.mark.parametrize(
+    ("files", "expected", "evidence"),
+    [
+        (
+            {"Procfile": "web: uwsgi --ini uwsgi.ini\nworker: celery -A blog worker\n"},
+            ["uwsgi"],
+            ["runs uwsgi: web: uwsgi --ini uwsgi.ini (Procfile:1)"],
+        ),
+        (
+            {
+                "boot.sh": "#!/bin/sh\nflask db upgrade\nexec gunicorn -b :5000 blog:app\n",
+                "Dockerfile": "FROM python:3.12-slim\nRUN pip install gunicorn\n"
+                'ENTRYPOINT ["./boot.sh"]\n',
+            },
+            ["gunicorn"],
+            ["runs gunicorn: exec gunicorn -b :5000 blog:app (boot.sh:3)"],
+        ),
+        (
+            {
+                "Dockerfile": "FROM python:3.12-slim\nRUN pip install mod_wsgi\n"
+                'CMD ["/venv/bin/mod_wsgi-express", "start-server", "blog.wsgi"]\n',
+                "Procfile.dev": "web: gunicorn --reload blog:app\n",
+            },
+            ["mod_wsgi"],
+            [
+                'runs mod_wsgi: CMD ["/venv/bin/mod_wsgi-express", "start-server", "blog.wsgi"] '
+                "(Dockerfile:3)"
+            ],
+        ),
+        (
+            {"run.sh": "python -m cheroot blog:app\n", "Procfile": "web: gunicorn blog:app\n"},
+            ["gunicorn", "cheroot"],
+            [
+                "runs gunicorn: web: gunicorn blog:app (Procfile:1)",
+                "runs cheroot: python -m cheroot blog:app (run.sh:1)",
+            ],
+        ),
+    ],
+)
+def test_the_server_the_project_runs_today_is_proposed(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    files: dict[str, str],
+    expected: list[str],
+    evidence: list[str],
+) -> None:
+    project = write(tmp_path / "blog", {"requirements.txt": REQUIREMENTS, "blog.py": APP, **files})
+    assert init(project) == 0, capsys.readouterr().err
+    assert table(project)["servers"] == expected
+    assert printed(capsys.readouterr().out, "servers").endswith("; ".join(evidence))
+
+
+def test_where_nothing_names_a_server_gunicorn_stays_the_default(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Installed, and run only by a development file: nothing production runs.
+    project = write(
+        tmp_path / "blog",
+        {
+            "requirements.txt": REQUIREMENTS,
+            "blog.py": APP,
+            "Dockerfile": "FROM python:3.12-slim\nRUN pip install uwsgi\nCMD flask run\n",
+            "Procfile.dev": "web: uwsgi --http :8000 -w blog:app\n",
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    assert "servers" not in table(project)
+
+
+# --- a base image that resolves -------------------------------------------------------
+
+
+def _chosen(version: tuple[int, int]) -> python.PythonChoice:
+    return python.PythonChoice(
+        version=version, base_image=python.BASE_IMAGES[version], why=("stated",)
+    )
+
+
+def test_the_base_image_proposed_is_checked_where_an_engine_answers() -> None:
+    official = "python:3.11-slim-bookworm"
+    local = "127.0.0.1:5000/containerize/python:3.11-bookworm"
+    # No engine: the official image, said to be unchecked.
+    base = python.check_base(_chosen((3, 11)), None)
+    assert (base.ref, base.why[-1], base.build_step) == (
+        official,
+        "not checked: no engine answered",
+        None,
+    )
+    assert base.note is not None
+    assert "'containerize base-image' builds" in base.note
+    # The official image resolves: it stays.
+    base = python.check_base(_chosen((3, 11)), {official, local}.__contains__)
+    assert (base.ref, base.why[-1], base.note) == (official, f"{official} resolves here", None)
+    # It does not, the local one exists: the local one, with why.
+    base = python.check_base(_chosen((3, 11)), {local}.__contains__)
+    assert (base.ref, base.build_step) == (local, None)
+    assert base.why[-1] == (
+        f"{official} does not resolve here; {local} does (built by 'containerize base-image')"
+    )
+    # Neither: the local one, and the step that builds it.
+    base = python.check_base(_chosen((3, 13)), set().__contains__)
+    assert base.ref == "127.0.0.1:5000/containerize/python:3.13-trixie"
+    assert base.build_step == "containerize base-image --python 3.13"
+    assert "(not built yet)" in str(base.why[-1])
+    # No base containerize builds has 3.12: the official one, and the note that says so.
+    base = python.check_base(_chosen((3, 12)), set().__contains__)
+    assert base.ref == "python:3.12-slim-bookworm"
+    assert base.why[-1] == "python:3.12-slim-bookworm does not resolve here"
+    assert base.note is not None
+    assert "no base containerize builds here has Python 3.12" in base.note
+
+
+def test_init_names_the_base_image_step_before_the_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Where the official image does not resolve and the local base for the stated
+    Python is not built yet, init proposes it and names the command that builds it
+    before the build; the engine's answers here are a set of the references it has."""
+    project = write(
+        tmp_path / "blog",
+        {
+            "requirements.txt": REQUIREMENTS,
+            ".python-version": "3.13\n",
+            "blog.py": "from flask import Flask\n\napp = Flask(__name__)\n",
+        },
+    )
+    asked: list[str] = []
+
+    def inspect(ref: str, **_: object) -> None:
+        asked.append(ref)  # nothing resolves: an offline machine with no local base yet
+
+    monkeypatch.setattr(probes, "engine_reachable", lambda: True)
+    monkeypatch.setattr(buildx, "imagetools_inspect", inspect)
+    monkeypatch.setattr(commands, "_pin_after_init", lambda project: None)
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    local = "127.0.0.1:5000/containerize/python:3.13-trixie"
+    assert asked == ["python:3.13-slim-bookworm", local]
+    assert table(project)["base-image"] == local
+    assert table(project)["python-version"] == "3.13"
+    assert printed(out, "base-image").endswith(
+        "builds 127.0.0.1:5000/containerize/python:3.13-trixie from Debian's packages "
+        "(not built yet)"
+    )
+    assert [line for line in out.splitlines() if line.startswith("next: ")] == [
+        "next: 'containerize base-image --python 3.13'",
+        "next: 'containerize build --dry-run'",
+    ]
+
+
+# --- Flask-Login's login view as the health check ------------------------------------
+
+LOGIN_APP = {
+    "requirements.txt": REQUIREMENTS,
+    "blog.py": "from app import create_app\n\napp = create_app()\n",
+    "app/__init__.py": """\
+        from flask import Flask
+        from flask_login import LoginManager
+
+        login = LoginManager()
+        login.login_view = 'auth.login'
+
+
+        def create_app():
+            app = Flask(__name__)
+            login.init_app(app)
+            from app.auth import bp as auth_bp
+            app.register_blueprint(auth_bp, url_prefix='/auth')
+            from app.main import bp as main_bp
+            app.register_blueprint(main_bp)
+            return app
+        """,
+    "app/auth/__init__.py": """\
+        from flask import Blueprint
+
+        bp = Blueprint('auth', __name__)
+
+        from app.auth import routes
+        """,
+    "app/auth/routes.py": """\
+        from app.auth import bp
+
+
+        @bp.route('/login', methods=['GET', 'POST'])
+        def login():
+            return 'form'
+        """,
+    "app/main/__init__.py": """\
+        from flask import Blueprint
+
+        bp = Blueprint('main', __name__)
+
+        from app.main import routes
+        """,
+    "app/main/routes.py": """\
+        from flask_login import login_required
+
+        from app.main import bp
+
+
+        @bp.route('/', methods=['GET', 'POST'])
+        @bp.route('/index')
+        @login_required
+        def index():
+            return 'home'
+        """,
+}
+
+
+def test_flask_login_view_when_the_root_needs_a_login(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write(tmp_path / "blog", LOGIN_APP)
+    assert init(project) == 0, capsys.readouterr().err
+    assert table(project)["healthcheck-path"] == "/auth/login"
+    line = printed(capsys.readouterr().out, "healthcheck-path")
+    assert line.endswith(
+        "# login.login_view = 'auth.login' (app/__init__.py:5); auth.login is login(), "
+        "routed at /auth/login (app/auth/routes.py:5); / needs a login: @login_required "
+        "index() (app/main/routes.py:9)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "why"),
+    [
+        ({"app/main/routes.py": LOGIN_APP["app/main/routes.py"].replace("@login_required\n", "")},
+         "/ is open to anyone"),
+        ({"app/__init__.py": LOGIN_APP["app/__init__.py"].replace("'auth.login'", "views")},
+         "login_view is not a literal"),
+        ({"app/__init__.py": LOGIN_APP["app/__init__.py"].replace(
+            "app.register_blueprint(auth_bp, url_prefix='/auth')",
+            "app.register_blueprint(auth_bp, url_prefix=PREFIX)")},
+         "the prefix is not a literal: the path is not known"),
+    ],
+)  # fmt: skip
+def test_flask_login_view_only_where_it_reads_with_confidence(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: dict[str, str], why: str
+) -> None:
+    project = write(tmp_path / "blog", {**LOGIN_APP, **change})
+    assert init(project) == 0, capsys.readouterr().err
+    assert "healthcheck-path" not in table(project), why

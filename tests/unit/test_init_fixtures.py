@@ -22,9 +22,17 @@ import pytest
 import tomlkit
 
 from containerize import cli, config
+from containerize.engine import probes
 from containerize.resolve.lock import load_lock
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """init asks the engine whether the base image it proposes resolves: these tests
+    run as on a machine without one (the base image is then not checked)."""
+    monkeypatch.setattr(probes, "engine_reachable", lambda: False)
 
 
 def strip_table(project: Path) -> str:
@@ -168,6 +176,7 @@ def test_a_flask_project_with_deployment_sets_as_found(
     out = _init(project, capsys)
     assert _table(project) == {
         "app": "shop:create_app()",
+        "servers": ["gunicorn"],  # the Dockerfile's CMD runs it
         "lock": ["requirements/main.txt", "requirements/deploy.txt"],
         "base-image": "python:3.11-slim-bookworm",
         "healthcheck-path": "/healthz",

@@ -20,7 +20,7 @@ from packaging.version import Version
 from simple_index_server import SimpleIndexServer, html_page, publish, sha256_of
 
 from containerize import cli
-from containerize.errors import LockError
+from containerize.errors import ConfigError, LockError
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.project import ProjectMetadata
 from containerize.project import load as project_load
@@ -131,6 +131,7 @@ def _lock(
         project_dir=project,
         inputs=inputs,
         python=python,
+        requires_python=metadata.requires_python if metadata else None,
         upgrade=tuple(canonicalize_name(n) for n in upgrade),
     )
     return locking.lock(
@@ -419,6 +420,62 @@ def test_where_nothing_states_the_python_the_pins_requires_python_decide(
     oldest = min(locking.offered_pythons())
     assert result.request.python == oldest
     assert str(result.lock.requires_python) == ">={}.{}".format(*oldest)
+
+
+def test_the_projects_requires_python_bounds_the_locks_python(
+    tmp_path: Path, index: SimpleIndexServer, uv: Path
+) -> None:
+    _publish_requiring(index, "framework", {"5.2": ">=3.10", "6.0": ">=3.12"})
+    _publish_requiring(index, "anywhere", {"1.0": None})
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\nname = "site"\nversion = "1"\nrequires-python = ">=3.12"\n'
+        'dependencies = ["framework==5.2", "anywhere"]\n'
+    )
+    metadata = project_load(tmp_path)
+    inputs = locking.find_inputs(tmp_path, [], project=metadata, previous=None)
+    assert inputs.kind == "pyproject"
+    # Every pin allows 3.11; the project does not: the lock is made for 3.12.
+    result = _lock(tmp_path, index, uv, python=None)
+    assert result.request.python == (3, 12)
+    assert str(result.lock.requires_python) == ">=3.12"
+    assert result.lines()[1] == (
+        "  Python >=3.12: [project] requires-python = '>=3.12'; every pin allows 3.12, the "
+        "oldest base image within it"
+    )
+    # A Python stated elsewhere outside it is an error naming both ...
+    spec = metadata.requires_python
+    with pytest.raises(ConfigError) as info:
+        locking.choose_python("3.11", inputs, None, None, spec)
+    assert info.value.message == (
+        "--python says Python 3.11, outside pyproject.toml's [project] requires-python = '>=3.12'"
+    )
+    with pytest.raises(ConfigError, match=r"python-version .* outside .*'>=3.12'"):
+        locking.choose_python(None, inputs, (3, 11), None, spec)
+    assert locking.choose_python(None, inputs, (3, 13), None, spec) == (3, 13)
+    # ... and a previous lock's, from before the project moved on, is dropped.
+    (tmp_path / "pylock.toml").unlink()
+    old = _lock(tmp_path, index, uv, python=(3, 11)).lock
+    assert locking.choose_python(None, inputs, None, old, spec) is None
+
+
+def test_requires_python_and_the_pins_that_cannot_agree_is_an_error_naming_both(
+    tmp_path: Path, index: SimpleIndexServer, uv: Path
+) -> None:
+    _publish_requiring(index, "framework", {"6.0": ">=3.12"})
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "site"\nversion = "1"\nrequires-python = "<3.12"\n'
+        'dependencies = ["framework==6.0"]\n'
+    )
+    with pytest.raises(LockError) as info:
+        _lock(tmp_path, index, uv, python=None)
+    message = info.value.message
+    assert message.startswith(
+        "pyproject.toml: [project] requires-python = '<3.12' and the pins' Requires-Python "
+        "cannot agree"
+    )
+    assert "framework" in message
+    assert not (tmp_path / "pylock.toml").exists()
 
 
 def test_a_pin_with_an_upper_python_bound_is_locked_for_the_oldest_python_it_allows(
