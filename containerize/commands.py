@@ -42,7 +42,8 @@ from containerize.release import plan as release_plan_mod
 from containerize.release import publish
 from containerize.resolve import buildlock
 from containerize.resolve import lock as lockmod
-from containerize.resolve.fetch import Cache, naming_the_lock
+from containerize.resolve.cache import Cache
+from containerize.resolve.mismatch import naming_the_lock
 
 
 def doctor(project: Path, *, overrides: Mapping[str, Any]) -> int:

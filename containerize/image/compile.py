@@ -46,7 +46,7 @@ from containerize.errors import ConfigError, EngineError
 from containerize.fsutil import replacing_dir, replacing_file, write_atomic
 from containerize.image import dockerfile, plan
 from containerize.platforms import Platform
-from containerize.resolve.fetch import Cache
+from containerize.resolve.cache import Cache
 from containerize.resolve.selection import SelectedPackage
 from containerize.resolve.wheelhouse import CompiledWheel, PlatformWheelhouse, Wheelhouse
 

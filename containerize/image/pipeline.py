@@ -65,7 +65,7 @@ from containerize.image import context, dockerfile, pins, plan, report, revision
 from containerize.resolve import buildenv, filenames, selection
 from containerize.resolve import lock as lockmod
 from containerize.resolve import wheelhouse as wheelhouse_mod
-from containerize.resolve.fetch import Cache
+from containerize.resolve.cache import Cache
 from containerize.resolve.pipconfig import IndexSettings
 from containerize.resolve.selection import PlatformSelection
 from containerize.targets import TargetEnvironment

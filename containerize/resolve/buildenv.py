@@ -18,7 +18,8 @@ from packaging.utils import NormalizedName
 from containerize.errors import LockError
 from containerize.resolve import buildlock, ownlocks
 from containerize.resolve.buildlock import PinnedFile
-from containerize.resolve.fetch import Cache, FetchReport, FileRequest, fetch
+from containerize.resolve.cache import Cache
+from containerize.resolve.fetch import FetchReport, FileRequest, fetch
 from containerize.resolve.pipconfig import IndexSettings
 from containerize.resolve.selection import PlatformSelection
 from containerize.targets import TargetEnvironment

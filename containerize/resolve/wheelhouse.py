@@ -45,7 +45,8 @@ from containerize.platforms import Platform
 from containerize.project import ProjectMetadata
 from containerize.resolve import buildenv, ownlocks
 from containerize.resolve.buildlock import PinnedFile
-from containerize.resolve.fetch import Cache, FetchReport, FileRequest, fetch
+from containerize.resolve.cache import Cache
+from containerize.resolve.fetch import FetchReport, FileRequest, fetch
 from containerize.resolve.lock import Lock, lock_sources
 from containerize.resolve.pipconfig import IndexSettings, discover
 from containerize.resolve.selection import (
