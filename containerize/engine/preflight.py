@@ -55,13 +55,18 @@ def preflight(
             "binfmt-support; update-binfmts --enable qemu-aarch64), or pass --builder with "
             "a node native to it; 'containerize doctor' shows the details",
         )
-    exports = [s for s in cache_to if not s.startswith("type=inline")]
-    if info.driver == "docker" and exports:
+    exports = sorted({s for s in cache_to if not s.startswith("type=inline")})
+    if info.driver == "docker" and exports and not probes.containerd_image_store():
+        # BuildKit inside dockerd exports caches only through containerd's content store.
         raise EngineError(
-            f"builder {info.name!r} uses the docker driver, which cannot export a build "
-            f"cache ({', '.join(exports)})",
-            hint="use type=inline, or a docker-container or remote builder: "
-            "'docker buildx create --name ci --driver docker-container' and --builder ci",
+            f"builder {info.name!r} uses the docker driver on an engine without the "
+            f"containerd image store, which cannot export a build cache "
+            f"({', '.join(exports)})",
+            hint="enable the containerd image store "
+            '({"features": {"containerd-snapshotter": true}} in /etc/docker/daemon.json, '
+            "then restart dockerd), or build with a docker-container or remote builder "
+            "('docker buildx create --name ci --driver docker-container', then --builder ci), "
+            "or keep the cache in the image with --cache-to type=inline",
         )
 
 

@@ -23,7 +23,7 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from packaging.utils import NormalizedName, canonicalize_name
 
@@ -48,6 +48,19 @@ logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+class SharedFiles(Protocol):
+    """Files shared between machines by their sha256 (a
+    :class:`containerize.resolve.sharing.SharedCache`)."""
+
+    def pull_file(self, sha256: str, filename: str) -> Path | None:
+        """The file, pulled into the cache; None when nobody shared it."""
+        ...
+
+    def push_file(self, sha256: str, filename: str) -> bool:
+        """Share the cached file; True when it was not shared yet."""
+        ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,6 +133,7 @@ def fetch(
     cache: Cache,
     dest: Path | None = None,
     jobs: int = 8,
+    shared: SharedFiles | None = None,
 ) -> FetchReport:
     """Make every requested file available in *cache* (and in *dest*, if given).
 
@@ -129,6 +143,9 @@ def fetch(
     project page lists the file name. Downloads run *jobs* at a time. Each file is
     linked (or copied) into *dest* atomically. All failures are collected and raised
     together as one :class:`FetchError` once the other downloads have finished.
+
+    With *shared* (:mod:`containerize.resolve.sharing`), a file the cache lacks is
+    pulled from there first, and a file downloaded from an index is pushed there.
     """
     if jobs < 1:
         raise ConfigError(f"jobs must be at least 1, not {jobs}")
@@ -146,7 +163,9 @@ def fetch(
         with lock:
             active.add(request.filename)
         try:
-            result = _fetch_one(request, client=client, cache=cache, dest=dest, partials=partials)
+            result = _fetch_one(
+                request, client=client, cache=cache, dest=dest, partials=partials, shared=shared
+            )
         except ContainerizeError as exc:
             with lock:
                 failures.append((request, exc))
@@ -229,13 +248,28 @@ def _fetch_one(
     cache: Cache,
     dest: Path | None,
     partials: Partials,
+    shared: SharedFiles | None = None,
 ) -> FetchedFile:
     cached = cache.lookup(request.sha256, request.filename)
     if cached is not None:
         logger.debug("%s: from cache", request.filename)
         return _result(request, cached, dest=dest, hit=True, partials=partials)
+    if shared is not None:
+        pulled = shared.pull_file(request.sha256, request.filename)
+        if pulled is not None:
+            return _result(
+                request,
+                pulled,
+                dest=dest,
+                hit=False,
+                size=pulled.stat().st_size,
+                url=f"{shared}",
+                partials=partials,
+            )
     size, url = _download(request, client=client, cache=cache, partials=partials)
     path = cache.entry(request.sha256, request.filename)
+    if shared is not None:
+        shared.push_file(request.sha256, request.filename)
     return _result(request, path, dest=dest, hit=False, size=size, url=url, partials=partials)
 
 
