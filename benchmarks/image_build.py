@@ -23,7 +23,7 @@ from pathlib import Path
 from containerize import commands, config
 from containerize.host import baseimage
 from containerize.image import pipeline as images
-from containerize.resolve.fetch import Cache
+from containerize.resolve.cache import Cache
 from containerize.resolve.wheelhouse import build as build_wheelhouse
 from containerize.resolve.wheelhouse import index_settings
 

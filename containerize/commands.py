@@ -31,8 +31,8 @@ from containerize.errors import (
     RegistryError,
 )
 from containerize.fsutil import check_claimable, exclusive, write_atomic
+from containerize.image import buildcache, pins, pipeline, report, revision
 from containerize.image import dockerfile as dockerfile_mod
-from containerize.image import pins, pipeline, report, revision
 from containerize.image.bake import bake_file
 from containerize.matrix import plan as matrix_plan
 from containerize.matrix import report as matrix_report
@@ -42,7 +42,8 @@ from containerize.release import plan as release_plan_mod
 from containerize.release import publish
 from containerize.resolve import buildlock
 from containerize.resolve import lock as lockmod
-from containerize.resolve.fetch import Cache, naming_the_lock
+from containerize.resolve.cache import Cache
+from containerize.resolve.mismatch import naming_the_lock
 
 
 def doctor(project: Path, *, overrides: Mapping[str, Any]) -> int:
@@ -170,7 +171,7 @@ def build(
         _show_plan(prepared, dockerfile_only=print_dockerfile)
         return 0
     check_claimable(cfg.build_dir)
-    preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=cfg.cache_to)
+    preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=_cache_exports(cfg))
     output = preflight.choose_output(cfg.platforms, push=push)
     here = machine(engine=True)  # the preflight found it
     with exclusive(cfg.build_dir) as leftovers:
@@ -309,7 +310,7 @@ def release(
     if dry_run:
         print(release_plan_mod.describe(release_plan, tested=test_images is not None), end="")
         return 0
-    preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=cfg.cache_to)
+    preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=_cache_exports(cfg))
     target = publish.connect(release_plan)
     here = machine(engine=True)  # the preflight found it
     with exclusive(cfg.build_dir) as leftovers:
@@ -321,6 +322,11 @@ def release(
         result = publish.release(prepared, release_plan, test=test_images, target=target)
     print(result.summary())
     return 0
+
+
+def _cache_exports(cfg: config.Config) -> tuple[str, ...]:
+    """Every cache export the builds of *cfg* would ask for (servers, then compile)."""
+    return buildcache.settings(cfg).exports((*cfg.servers, buildcache.COMPILE))
 
 
 def _report_leftovers(build_dir: Path, removed: Sequence[str], cache: Cache) -> None:

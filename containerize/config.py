@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from containerize import project as project_mod
-from containerize import syspackages
+from containerize import syspackages, valuechecks
 from containerize.appspec import AppSpec
 from containerize.declare import Kind, Option, check_keys
 from containerize.errors import ConfigError
@@ -113,6 +113,8 @@ class Config:
     test: TestSettings
     env: tuple[tuple[str, str], ...]
     builder: str | None
+    cache: valuechecks.CacheMode
+    share: valuechecks.CacheMode
     cache_from: tuple[str, ...]
     cache_to: tuple[str, ...]
     source: str | None

@@ -307,6 +307,27 @@ OPTIONS: tuple[Option, ...] = (
         ),
     ),
     Option(
+        key="cache",
+        kind="str",
+        expects="where BuildKit's cache is kept between builds: 'registry' (exported with "
+        "mode=max to <image>:buildcache-<server>, and <image>:buildcache-compile for the "
+        "compile build, and imported from there) or 'none' (the builder's own only); "
+        "--cache-to and --cache-from win",
+        default="none",
+        env=True,
+        check=valuechecks.cache,
+    ),
+    Option(
+        key="share",
+        kind="str",
+        expects="'registry' to share downloaded files and compiled wheels between machines: "
+        "pulled from <image>/containerize-cache before anything is downloaded or compiled, "
+        "and what was made here pushed there (hash-checked OCI artifacts); or 'none'",
+        default="none",
+        env=True,
+        check=valuechecks.share,
+    ),
+    Option(
         key="cache-from",
         kind="list",
         expects="a list of buildx cache sources",

@@ -63,6 +63,61 @@ def image(text: str | None, where: str, values: Values) -> str:
     return str(reference.parse_repository(text or values.name, where=where))
 
 
+#: Where BuildKit's cache is kept between builds: only in the builder (``none``), or in
+#: the image's registry, one tag per build target (``registry``).
+CacheMode = Literal["none", "registry"]
+CACHE_MODES: tuple[CacheMode, ...] = ("none", "registry")
+
+
+def cache(text: str, where: str, values: Values) -> CacheMode:
+    """``none`` or ``registry``; ``registry`` needs an image that names its registry."""
+    return _registry_mode(
+        text,
+        where,
+        values,
+        what="BuildKit's cache",
+        kept="the cache is pushed to <image>:buildcache-<server>",
+        other="--cache-to and --cache-from take any buildx cache spec",
+    )
+
+
+def share(text: str, where: str, values: Values) -> CacheMode:
+    """Like :func:`cache`, for the downloaded files and compiled wheels."""
+    return _registry_mode(
+        text,
+        where,
+        values,
+        what="the downloaded files and compiled wheels",
+        kept="they are pushed to <image>/containerize-cache",
+        other="without it each machine downloads and compiles for itself",
+    )
+
+
+def _registry_mode(
+    text: str, where: str, values: Values, *, what: str, kept: str, other: str
+) -> CacheMode:
+    key = where.rsplit(".", 1)[-1]
+    for mode in CACHE_MODES:
+        if text == mode:
+            break
+    else:
+        raise ConfigError(
+            f"{where}: {text!r} is not one of {', '.join(map(repr, CACHE_MODES))}",
+            hint=f'write {key} = "registry" ({what}, kept in the image\'s registry) or '
+            f'"none"; {other}',
+        )
+    if mode == "registry":
+        image_ref = reference.parse_repository(values.get("image"), where="image")
+        if image_ref.domain is None:
+            raise ConfigError(
+                f'{where}: {key} = "registry" keeps {what} beside the image, but image '
+                f"{image_ref.repository!r} names no registry",
+                hint='name the registry in image, e.g. image = "registry.example:5000/team/app" '
+                f"({kept})",
+            )
+    return mode
+
+
 def base_image(text: str, where: str, values: Values) -> str:
     return str(reference.parse(text, where=where))
 

@@ -65,7 +65,8 @@ from containerize.errors import ContainerizeError
 from containerize.fsutil import write_atomic
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.resolve import buildlock
-from containerize.resolve.fetch import Cache, FileRequest, fetch
+from containerize.resolve.cache import Cache
+from containerize.resolve.fetch import FileRequest, fetch
 from containerize.resolve.lock.pylock import read_pylock
 from containerize.resolve.pipconfig import IndexSettings, IndexSource, discover
 from containerize.targets import LibcName, TargetEnvironment, compute_tags

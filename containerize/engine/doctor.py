@@ -14,6 +14,7 @@ from typing import Literal
 from containerize import process, reference
 from containerize.engine import buildx as buildx_mod
 from containerize.engine import docker, probes
+from containerize.engine.builders import BuilderInfo, parse_inspect
 from containerize.errors import CommandError
 from containerize.platforms import Platform
 
@@ -37,39 +38,6 @@ class Check:
         if self.fix and self.status != "ok":
             text += f"\n       fix: {self.fix}"
         return text
-
-
-@dataclass(frozen=True, kw_only=True)
-class BuilderInfo:
-    """What ``docker buildx inspect`` says about a builder."""
-
-    name: str
-    driver: str
-    status: str
-    platforms: tuple[str, ...]
-    error: str = ""  # what buildx could not do (it still exits 0), e.g. reach the daemon
-
-
-def parse_inspect(text: str) -> BuilderInfo:
-    """Parse the text of ``docker buildx inspect`` (it has no JSON format)."""
-    fields: dict[str, str] = {}
-    platforms: list[str] = []
-    for line in text.splitlines():
-        key, sep, value = line.partition(":")
-        if not sep:
-            continue
-        key, value = key.strip(), value.strip()
-        if key == "Platforms":
-            platforms += [p.strip().rstrip("*") for p in value.split(",") if p.strip()]
-        else:
-            fields.setdefault(key, value)
-    return BuilderInfo(
-        name=fields.get("Name", "?"),
-        driver=fields.get("Driver", "?"),
-        status=fields.get("Status", "?"),
-        platforms=tuple(platforms),
-        error=fields.get("Error", ""),
-    )
 
 
 def run_checks(
@@ -138,11 +106,14 @@ def _builder_checks(platforms: Sequence[Platform], builder: str | None) -> list[
     try:
         info = parse_inspect(buildx_mod.inspect_builder(builder))
     except CommandError as exc:
+        missing = builder and f'no builder "{builder}" found' in exc.output_tail
         return [
             Check(
                 name="builder",
                 status="fail",
-                detail=f"builder {builder or 'default'!r} cannot be inspected: "
+                detail=f"there is no buildx builder named {builder!r}"
+                if missing
+                else f"builder {builder or 'default'!r} cannot be inspected: "
                 f"{process.tail(exc.output_tail, 1)}",
                 fix="list builders with 'docker buildx ls'; create one with "
                 "'docker buildx create --name NAME'",
@@ -155,6 +126,14 @@ def _builder_checks(platforms: Sequence[Platform], builder: str | None) -> list[
             detail=f"{info.name} (driver {info.driver}, {info.status}): "
             f"{', '.join(info.platforms) or 'no platforms reported'}",
         )
+    ]
+    checks += [
+        Check(
+            name=f"node {node.name}",
+            status="ok" if node.status in ("running", "inactive") else "warn",
+            detail=f"{node.describe()}; native {node.native_arch or 'unknown'}",
+        )
+        for node in info.nodes
     ]
     checks += [_platform_check(platform, info) for platform in platforms]
     checks.append(_image_store_check(info, platforms))
@@ -205,6 +184,8 @@ def _buildx_version_check(text: str) -> Check:
 
 def _platform_check(platform: Platform, info: BuilderInfo) -> Check:
     name = f"platform {platform}"
+    if str(platform) in info.platforms and info.nodes:
+        return Check(name=name, status="ok", detail=info.where(platform))
     if str(platform) in info.platforms:
         if _native(platform):
             detail = "native"

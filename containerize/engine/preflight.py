@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from containerize.engine import buildx, probes
+from containerize.engine.builders import parse_inspect
 from containerize.engine.buildx import OutputKind
-from containerize.engine.doctor import parse_inspect
 from containerize.errors import CommandError, EngineError
 from containerize.platforms import Platform
 
@@ -34,6 +34,14 @@ def preflight(
         info = parse_inspect(buildx.inspect_builder(builder))
     except CommandError as exc:
         require_daemon()
+        if builder and f'no builder "{builder}" found' in exc.output_tail:
+            raise EngineError(
+                f"there is no buildx builder named {builder!r}",
+                hint="'docker buildx ls' lists the builders this docker CLI knows; create it "
+                f"('docker buildx create --name {builder} ...', or 'docker context create' for "
+                "an engine on another host), or name another one with --builder, "
+                "tool.containerize.builder or CONTAINERIZE_BUILDER",
+            ) from None
         raise EngineError(
             f"the buildx builder {builder or 'default'!r} is not usable",
             hint="run 'containerize doctor'\n" + exc.output_tail,
@@ -49,19 +57,26 @@ def preflight(
     missing = [p for p in platforms if str(p) not in info.platforms]
     if missing:
         names = ", ".join(str(p) for p in missing)
+        nodes = "; ".join(node.describe() for node in info.nodes)
         raise EngineError(
-            f"builder {info.name!r} cannot build for {names}: no native node and no emulator",
+            f"builder {info.name!r} cannot build for {names}: no native node and no emulator"
+            + (f" (its nodes: {nodes})" if nodes else ""),
             hint="register qemu emulation (on Debian: apt-get install qemu-user-static "
             "binfmt-support; update-binfmts --enable qemu-aarch64), or pass --builder with "
             "a node native to it; 'containerize doctor' shows the details",
         )
-    exports = [s for s in cache_to if not s.startswith("type=inline")]
-    if info.driver == "docker" and exports:
+    exports = sorted({s for s in cache_to if not s.startswith("type=inline")})
+    if info.driver == "docker" and exports and not probes.containerd_image_store():
+        # BuildKit inside dockerd exports caches only through containerd's content store.
         raise EngineError(
-            f"builder {info.name!r} uses the docker driver, which cannot export a build "
-            f"cache ({', '.join(exports)})",
-            hint="use type=inline, or a docker-container or remote builder: "
-            "'docker buildx create --name ci --driver docker-container' and --builder ci",
+            f"builder {info.name!r} uses the docker driver on an engine without the "
+            f"containerd image store, which cannot export a build cache "
+            f"({', '.join(exports)})",
+            hint="enable the containerd image store "
+            '({"features": {"containerd-snapshotter": true}} in /etc/docker/daemon.json, '
+            "then restart dockerd), or build with a docker-container or remote builder "
+            "('docker buildx create --name ci --driver docker-container', then --builder ci), "
+            "or keep the cache in the image with --cache-to type=inline",
         )
 
 

@@ -34,6 +34,7 @@ import logging
 import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
@@ -44,10 +45,11 @@ from containerize.buildsteps.wheels import COMPILED_RECORD
 from containerize.engine import buildx
 from containerize.errors import ConfigError, EngineError
 from containerize.fsutil import replacing_dir, replacing_file, write_atomic
-from containerize.image import dockerfile, plan
+from containerize.image import buildcache, dockerfile, plan
 from containerize.platforms import Platform
-from containerize.resolve.fetch import Cache
+from containerize.resolve.cache import Cache
 from containerize.resolve.selection import SelectedPackage
+from containerize.resolve.sharing import PulledWheel, SharedCache
 from containerize.resolve.wheelhouse import CompiledWheel, PlatformWheelhouse, Wheelhouse
 
 logger = logging.getLogger("containerize")
@@ -124,6 +126,93 @@ def remember(
                 write_atomic(path, json.dumps(asdict(wheel), indent=1, sort_keys=True) + "\n")
 
 
+def pull_shared(
+    base_image: str,
+    house: Wheelhouse,
+    *,
+    cache: Cache,
+    shared: SharedCache,
+    system: syspackages.SystemPackages = syspackages.NONE,
+) -> int:
+    """Bring into *cache* the wheels another machine compiled for *house*'s pending
+    sdists, with their records; returns how many. A pulled record must name the wheel
+    pulled with it, for this sdist and platform, or it is refused."""
+    if "@" not in base_image:
+        return 0
+    pulled = 0
+    for item in house.platforms:
+        platform = item.selection.target.platform
+        for package in item.pending:
+            digest = key(base_image, item, package, system)
+            path = _record_path(cache, digest)
+            known = _read_record(path)
+            if known is not None and cache.lookup(known.sha256, known.filename) is not None:
+                continue
+            found = shared.pull_compiled(
+                digest,
+                what=f"pulling the wheel of {package.file.filename} for {platform}",
+                check=partial(_record_problem, package=package, platform=platform),
+            )
+            if found is None:
+                continue
+            write_atomic(path, found.record.decode())
+            pulled += 1
+    return pulled
+
+
+def _record_problem(
+    found: PulledWheel, *, package: SelectedPackage, platform: Platform
+) -> str | None:
+    """What is wrong with a pulled record, for *package* on *platform*; None if nothing."""
+    record = _parse_record(found.record)
+    if record is None:
+        return "its record is not a compiled wheel's record"
+    if (record.filename, record.sha256) != (found.filename, found.sha256):
+        return (
+            f"its record names {record.filename} (sha256 {record.sha256}), not the wheel it "
+            f"holds ({found.filename}, sha256 {found.sha256})"
+        )
+    if (record.sdist_sha256, record.platform) != (package.file.sha256, platform.slug):
+        return (
+            f"its record is for {record.sdist} on {record.platform}, not "
+            f"{package.file.filename} on {platform.slug}"
+        )
+    return None
+
+
+def push_shared(
+    base_image: str,
+    house: Wheelhouse,
+    wheels: Sequence[CompiledWheel],
+    *,
+    cache: Cache,
+    shared: SharedCache,
+    system: syspackages.SystemPackages = syspackages.NONE,
+) -> int:
+    """Push each of *wheels* (compiled for *house*'s pending sdists) with its record,
+    unless the shared cache has it; returns how many were pushed."""
+    if "@" not in base_image:
+        return 0
+    pushed = 0
+    for item in house.platforms:
+        slug = item.selection.target.platform.slug
+        built = {w.sdist_sha256: w for w in wheels if w.platform == slug}
+        for package in item.pending:
+            wheel = built.get(package.file.sha256)
+            if wheel is None:
+                continue
+            digest = key(base_image, item, package, system)
+            record = _record_path(cache, digest).read_bytes()
+            pushed += shared.push_compiled(
+                digest,
+                record,
+                sha256=wheel.sha256,
+                filename=wheel.filename,
+                what=f"sharing the wheel of {package.file.filename} for {slug}",
+            )
+    return pushed
+
+
 def _record_path(cache: Cache, digest: str) -> Path:
     return cache.root / "compiled" / digest[:2] / f"{digest}.json"
 
@@ -132,7 +221,15 @@ def _read_record(path: Path) -> CompiledWheel | None:
     """The record at *path*; ``None`` when there is none, it is damaged, or it comes
     from a version that did not record run-time needs (compiled again then)."""
     try:
-        data = json.loads(path.read_text())
+        return _parse_record(path.read_bytes())
+    except OSError:
+        return None
+
+
+def _parse_record(text: bytes) -> CompiledWheel | None:
+    """A record's bytes as a :class:`CompiledWheel`; ``None`` when it is damaged."""
+    try:
+        data = json.loads(text)
         values: dict[str, object] = {}
         for name in CompiledWheel.__dataclass_fields__:
             value = data[name]
@@ -212,6 +309,7 @@ def invocation(
     *,
     builder: str | None,
     no_cache: bool,
+    build_cache: buildcache.CacheSettings = buildcache.NONE,
 ) -> buildx.BuildInvocation:
     """The compile build for *targets*, reading the build folder's ``compile`` (pure)."""
     return plan.compile_invocation(
@@ -222,6 +320,7 @@ def invocation(
         platforms=targets,
         dest=folder.compiled,
         builder=builder,
+        build_cache=build_cache,
         no_cache=no_cache,
     )
 
@@ -247,13 +346,16 @@ def compile_pending(
     cache: Cache,
     builder: str | None,
     no_cache: bool = False,
+    build_cache: buildcache.CacheSettings = buildcache.NONE,
 ) -> tuple[CompiledWheel, ...]:
     """Compile every pending sdist of *house*, keep the wheels in *cache*, say which."""
     targets = platforms(house)
     if not targets:
         return ()
     write_context(folder, build_plan)
-    inv = invocation(folder, build_plan, targets, builder=builder, no_cache=no_cache)
+    inv = invocation(
+        folder, build_plan, targets, builder=builder, no_cache=no_cache, build_cache=build_cache
+    )
     compiled: list[CompiledWheel] = []
     with replacing_dir(folder.compiled) as staging:
         buildx.build(_into(inv, staging))

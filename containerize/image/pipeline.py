@@ -60,14 +60,15 @@ from containerize.config import Config
 from containerize.engine import buildx, probes
 from containerize.engine.buildx import OutputKind
 from containerize.fsutil import claim
+from containerize.image import buildcache, context, dockerfile, pins, plan, report, revision
 from containerize.image import compile as compile_mod
-from containerize.image import context, dockerfile, pins, plan, report, revision
 from containerize.resolve import buildenv, filenames, selection
 from containerize.resolve import lock as lockmod
 from containerize.resolve import wheelhouse as wheelhouse_mod
-from containerize.resolve.fetch import Cache
+from containerize.resolve.cache import Cache
 from containerize.resolve.pipconfig import IndexSettings
 from containerize.resolve.selection import PlatformSelection
+from containerize.resolve.sharing import SharedCache
 from containerize.targets import TargetEnvironment
 
 
@@ -225,9 +226,10 @@ def fetch_wheelhouse(
     *,
     cache: Cache,
     compiled: Sequence[wheelhouse_mod.CompiledWheel] = (),
+    shared: SharedCache | None = None,
 ) -> wheelhouse_mod.Wheelhouse:
     """Fetch every selected file, hash-checked, into the build folder's wheelhouse,
-    with the wheels *compiled* from its sdists."""
+    with the wheels *compiled* from its sdists (the *shared* cache first, if given)."""
     claim(folder.root)
     return wheelhouse_mod.build(
         resolved.selections,
@@ -236,6 +238,7 @@ def fetch_wheelhouse(
         settings=resolved.settings,
         cache=cache,
         compiled=compiled,
+        shared=shared,
     )
 
 
@@ -270,10 +273,12 @@ def record_missing_build_requirements(
     )
 
 
-def fetch_tools(folder: BuildFolder, resolved: Resolved, *, cache: Cache) -> None:
+def fetch_tools(
+    folder: BuildFolder, resolved: Resolved, *, cache: Cache, shared: SharedCache | None = None
+) -> None:
     """Fetch the build steps' tools, hash-checked, into the build folder's tools."""
     claim(folder.root)
-    wheelhouse_mod.fetch_tools(folder.tools, settings=resolved.settings, cache=cache)
+    wheelhouse_mod.fetch_tools(folder.tools, settings=resolved.settings, cache=cache, shared=shared)
 
 
 def compile_sdists(
@@ -287,20 +292,46 @@ def compile_sdists(
     system: syspackages.SystemPackages,
     builder: str | None,
     no_cache: bool = False,
+    build_cache: buildcache.CacheSettings = buildcache.NONE,
+    shared: SharedCache | None = None,
 ) -> wheelhouse_mod.Wheelhouse:
     """The wheelhouse with a wheel for every sdist: taken from the cache of compiled
-    wheels when it has one, else compiled now and remembered there."""
+    wheels when it has one (pulled from the *shared* cache first, when given), else
+    compiled now, remembered there, and pushed to the *shared* cache."""
     if not house.pending:
         return house
+    if shared is not None:
+        compile_mod.pull_shared(
+            resolved.base_image, house, cache=cache, shared=shared, system=system
+        )
+    pending = house
     known = compile_mod.cached(resolved.base_image, house, cache=cache, system=system)
+    compiled: tuple[wheelhouse_mod.CompiledWheel, ...] = ()
     if known:
         house = fetch_wheelhouse(folder, project_dir, resolved, cache=cache, compiled=known)
-    if not house.pending:
+    if house.pending:
+        compiled = compile_mod.compile_pending(
+            folder,
+            build_plan,
+            house,
+            cache=cache,
+            builder=builder,
+            no_cache=no_cache,
+            build_cache=build_cache,
+        )
+        compile_mod.remember(resolved.base_image, house, compiled, cache=cache, system=system)
+    if shared is not None:
+        # What this machine compiled before sharing was on is shared too.
+        compile_mod.push_shared(
+            resolved.base_image,
+            pending,
+            (*known, *compiled),
+            cache=cache,
+            shared=shared,
+            system=system,
+        )
+    if not compiled:
         return house
-    compiled = compile_mod.compile_pending(
-        folder, build_plan, house, cache=cache, builder=builder, no_cache=no_cache
-    )
-    compile_mod.remember(resolved.base_image, house, compiled, cache=cache, system=system)
     return fetch_wheelhouse(
         folder, project_dir, resolved, cache=cache, compiled=(*known, *compiled)
     )
@@ -327,8 +358,7 @@ def invocations(
     *,
     output: OutputKind,
     builder: str | None,
-    cache_from: Sequence[str] = (),
-    cache_to: Sequence[str] = (),
+    build_cache: buildcache.CacheSettings = buildcache.NONE,
     no_cache: bool = False,
 ) -> tuple[buildx.BuildInvocation, ...]:
     """One buildx invocation per server, reading the context and wheelhouse folders."""
@@ -339,8 +369,7 @@ def invocations(
         tools=folder.tools,
         output=output,
         builder=builder,
-        cache_from=cache_from,
-        cache_to=cache_to,
+        build_cache=build_cache,
         metadata_dir=folder.metadata,
         no_cache=no_cache,
     )
@@ -372,12 +401,19 @@ def prepare(
     build_plan = make_plan(config, resolved, stamp, native_arch=machine.native_arch)
     system = config.system_packages
     system_lines = list(resolved.build_needs)
+    build_cache = buildcache.settings(config)
+    shared = SharedCache.beside(config.image, machine.cache) if config.share == "registry" else None
     # Which platforms compile: as far as selection tells, before anything is fetched.
     sdists = tuple(s.target.platform for s in resolved.selections if s.sdists)
     folder = BuildFolder.at(config.build_dir)
     compile_inv = (
         compile_mod.invocation(
-            folder, build_plan, sdists, builder=config.builder, no_cache=no_cache
+            folder,
+            build_plan,
+            sdists,
+            builder=config.builder,
+            no_cache=no_cache,
+            build_cache=build_cache,
         )
         if sdists
         else None
@@ -389,8 +425,10 @@ def prepare(
                 config.project_dir, resolved, cache=machine.cache
             ):
                 record_build_requirements(line)
-        house = fetch_wheelhouse(folder, config.project_dir, resolved, cache=machine.cache)
-        fetch_tools(folder, resolved, cache=machine.cache)
+        house = fetch_wheelhouse(
+            folder, config.project_dir, resolved, cache=machine.cache, shared=shared
+        )
+        fetch_tools(folder, resolved, cache=machine.cache, shared=shared)
         house = compile_sdists(
             folder,
             config.project_dir,
@@ -401,6 +439,8 @@ def prepare(
             system=system,
             builder=config.builder,
             no_cache=no_cache,
+            build_cache=build_cache,
+            shared=shared,
         )
         if any(item.compiled for item in house.platforms):
             system_lines += compile_mod.check_libraries(house, system)
@@ -420,8 +460,7 @@ def prepare(
             build_plan,
             output=output,
             builder=config.builder,
-            cache_from=config.cache_from,
-            cache_to=config.cache_to,
+            build_cache=build_cache,
             no_cache=no_cache,
         ),
         wheelhouse=house,

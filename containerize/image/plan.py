@@ -19,6 +19,7 @@ from containerize.config import Config
 from containerize.engine import buildx
 from containerize.engine.buildx import OutputKind
 from containerize.errors import ConfigError
+from containerize.image import buildcache
 from containerize.platforms import Platform
 from containerize.resolve.wheelhouse import Needs
 
@@ -397,8 +398,7 @@ def invocations(
     tools: Path,
     output: OutputKind,
     builder: str | None,
-    cache_from: Sequence[str] = (),
-    cache_to: Sequence[str] = (),
+    build_cache: buildcache.CacheSettings = buildcache.NONE,
     platforms: Sequence[Platform] | None = None,
     metadata_dir: Path | None = None,
     progress: buildx.Progress = "auto",
@@ -424,8 +424,8 @@ def invocations(
             build_contexts=contexts,
             output=out,
             builder=builder,
-            cache_from=tuple(cache_from),
-            cache_to=tuple(cache_to),
+            cache_from=build_cache.specs(stage.name).cache_from,
+            cache_to=build_cache.specs(stage.name).cache_to,
             progress=progress,
             metadata_file=(metadata_dir / f"{stage.name}.json") if metadata_dir else None,
             no_cache=no_cache,
@@ -443,6 +443,7 @@ def compile_invocation(
     platforms: Sequence[Platform],
     dest: Path,
     builder: str | None,
+    build_cache: buildcache.CacheSettings = buildcache.NONE,
     progress: buildx.Progress = "auto",
     no_cache: bool = False,
 ) -> buildx.BuildInvocation:
@@ -456,6 +457,8 @@ def compile_invocation(
         build_contexts=((TOOLS_CONTEXT, tools), (WHEELHOUSE_CONTEXT, wheelhouse)),
         output=buildx.Output(kind="local", dest=dest),
         builder=builder,
+        cache_from=build_cache.specs(buildcache.COMPILE).cache_from,
+        cache_to=build_cache.specs(buildcache.COMPILE).cache_to,
         progress=progress,
         no_cache=no_cache,
     )

@@ -21,6 +21,7 @@ answers a document whose digest is not the one asked for raises
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import ipaddress
 import json
@@ -177,6 +178,43 @@ class Registry:
             return
         with source.open("rb") as body:
             self._request("PUT", url, data=body, headers=headers, ok=(201,), what=what)
+
+    def pull_blob(self, digest: str, out: IO[bytes], *, what: str) -> int:
+        """Stream the blob *digest* into *out*, checking its sha256 as it arrives;
+        returns its size. Bytes that do not hash to *digest* raise
+        :class:`~containerize.errors.RegistryError` (what was written to *out* must be
+        thrown away by the caller)."""
+        if not digest.startswith("sha256:"):
+            raise RegistryError(f"{self}: {digest!r} is not a sha256 digest while {what}")
+        request = self._prepare("GET", self._url("blobs", digest), None, {})
+        for attempt in (1, 2):
+            try:
+                with self._opener.open(request, timeout=self._timeout) as answer:
+                    hasher = hashlib.sha256()
+                    size = 0
+                    while chunk := answer.read(1 << 20):
+                        hasher.update(chunk)
+                        out.write(chunk)
+                        size += len(chunk)
+                break
+            except urllib.error.HTTPError as error:
+                found = {k.lower(): v for k, v in error.headers.items()}
+                body = _read_error(error)
+                if error.code == 401 and attempt == 1 and self._authenticate(found, what=what):
+                    request = self._prepare("GET", self._url("blobs", digest), None, {})
+                    continue
+                raise self._refused("GET", request.full_url, error.code, body, what=what) from None
+            except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+                raise self._unreachable(error, what=what) from None
+        actual = "sha256:" + hasher.hexdigest()
+        if actual != digest:
+            raise RegistryError(
+                f"{self}: the blob {digest} hashes to {actual} ({size} bytes) while {what}: "
+                "it was changed in the registry or on the way; it was not used",
+                hint="push it again from a machine that holds the right file, and check "
+                "who can write to this repository",
+            )
+        return size
 
     # -------------------------------------------------------------------- plumbing
 

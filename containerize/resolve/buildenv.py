@@ -18,7 +18,8 @@ from packaging.utils import NormalizedName
 from containerize.errors import LockError
 from containerize.resolve import buildlock, ownlocks
 from containerize.resolve.buildlock import PinnedFile
-from containerize.resolve.fetch import Cache, FetchReport, FileRequest, fetch
+from containerize.resolve.cache import Cache
+from containerize.resolve.fetch import FetchReport, FileRequest, SharedFiles, fetch
 from containerize.resolve.pipconfig import IndexSettings
 from containerize.resolve.selection import PlatformSelection
 from containerize.targets import TargetEnvironment
@@ -122,6 +123,7 @@ def fetch_requirements(
     settings: IndexSettings,
     cache: Cache,
     dest: Path,
+    shared: SharedFiles | None = None,
 ) -> tuple[PinnedFile, ...]:
     """The wheels the sdists of *item* are built with, exactly as containerize's own
     lock and ``containerize-build.lock`` pin them (:class:`BuildEnvironment`), fetched
@@ -162,7 +164,7 @@ def fetch_requirements(
         FileRequest(name=f.name, version=f.version, filename=f.filename, sha256=f.sha256)
         for f in files
     ]
-    fetch(requests, settings=settings, cache=cache, dest=dest)
+    fetch(requests, settings=settings, cache=cache, dest=dest, shared=shared)
     return files
 
 

@@ -54,7 +54,7 @@ from packaging.version import InvalidVersion, Version
 from containerize import process
 from containerize.errors import CommandError, FetchError, LockError
 from containerize.fsutil import replacing_file, write_atomic
-from containerize.resolve.fetch import Cache
+from containerize.resolve.cache import Cache
 from containerize.targets import TargetEnvironment
 
 FILE_NAME = "containerize-build.lock"

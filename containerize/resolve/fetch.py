@@ -1,12 +1,11 @@
-"""The content-addressed file cache and the parallel, hash-verified downloader.
+"""The parallel, hash-verified downloader that fills the content-addressed cache.
 
-A locked file is identified by its sha256, so the cache is keyed by it and shared by
-every project and platform on the machine. A file the cache holds is never asked for
+A file the cache (:mod:`containerize.resolve.cache`) holds is never asked for
 again: a run with a warm cache sends no request at all. A file that is missing is
 looked up and downloaded with its hash checked as it streams; nothing whose hash does
 not match the lock is ever kept, in the cache or in the destination folder.
 
-A hash that does not match is explained (:class:`HashMismatchError`): a download cut
+A hash that does not match is explained (:mod:`containerize.resolve.mismatch`): a download cut
 short (retried once), a file that changed on the index since the lock was written, or
 bytes changed in transit. Downloads in progress live in the cache's ``partial`` folder
 under names that carry the process id: an interrupted fetch removes its own, and a
@@ -19,21 +18,24 @@ import errno
 import hashlib
 import http.client
 import logging
-import os
 import re
-import shutil
-import tempfile
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import IO, Protocol
 
 from packaging.utils import NormalizedName, canonicalize_name
 
 from containerize.errors import ConfigError, ContainerizeError, FetchError, Interrupted
-from containerize.fsutil import owner_gone
+from containerize.resolve.cache import Cache, Partials
 from containerize.resolve.client import Cancelled, IndexClient
+from containerize.resolve.mismatch import (
+    FetchErrors,
+    HashMismatchError,
+    Mismatch,
+    MismatchKind,
+)
 from containerize.resolve.pipconfig import (
     FindLinks,
     IndexSettings,
@@ -46,8 +48,19 @@ logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
-_PARTIAL_PREFIX = ".partial-"
-_PARTIAL_RE = re.compile(r"^([0-9]+)-[a-z0-9_]+\.part$")
+
+
+class SharedFiles(Protocol):
+    """Files shared between machines by their sha256 (a
+    :class:`containerize.resolve.sharing.SharedCache`)."""
+
+    def pull_file(self, sha256: str, filename: str) -> Path | None:
+        """The file, pulled into the cache; None when nobody shared it."""
+        ...
+
+    def push_file(self, sha256: str, filename: str) -> bool:
+        """Share the cached file; True when it was not shared yet."""
+        ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,78 +126,6 @@ class FetchReport:
         raise KeyError(filename)
 
 
-@dataclass(frozen=True, kw_only=True)
-class Cache:
-    """Files by content: ``ROOT/sha256/<first two>/<hash>/<filename>``."""
-
-    root: Path
-
-    @classmethod
-    def default(cls, environ: Mapping[str, str] = os.environ) -> Cache:
-        """``$CONTAINERIZE_CACHE_DIR``, else ``$XDG_CACHE_HOME/containerize/files``,
-        else ``~/.cache/containerize/files``."""
-        explicit = environ.get("CONTAINERIZE_CACHE_DIR")
-        if explicit:
-            root = Path(explicit).expanduser()
-            where = "CONTAINERIZE_CACHE_DIR"
-        else:
-            xdg = environ.get("XDG_CACHE_HOME")
-            base = Path(xdg) if xdg else Path(environ.get("HOME") or Path.home()) / ".cache"
-            root = base / "containerize" / "files"
-            where = "XDG_CACHE_HOME" if xdg else "HOME"
-        for folder in (root, *root.parents):
-            if folder.exists():
-                if not folder.is_dir():
-                    raise ConfigError(
-                        f"{where}: the download cache {root} cannot be made: {folder} is a file",
-                        hint=f"point {where} at a folder, or unset it",
-                    )
-                break
-        return cls(root=root)
-
-    def entry(self, sha256: str, filename: str) -> Path:
-        """Where the file with this hash and name is (or would be) kept."""
-        return self.root / "sha256" / sha256[:2] / sha256 / filename
-
-    @property
-    def partial_folder(self) -> Path:
-        """Where downloads in progress are written: ``<pid>-<random>.part``."""
-        return self.root / "partial"
-
-    def remove_leftovers(self) -> list[str]:
-        """Remove the partial downloads of runs that ended without cleaning up."""
-        try:
-            entries = sorted(self.partial_folder.iterdir())
-        except OSError:
-            return []
-        removed = []
-        for entry in entries:
-            match = _PARTIAL_RE.match(entry.name)
-            if match is not None and owner_gone(int(match[1])):
-                entry.unlink(missing_ok=True)
-                removed.append(entry.name)
-        return removed
-
-    def lookup(self, sha256: str, filename: str) -> Path | None:
-        """The cached file, re-hashed; a corrupt entry is deleted and ``None`` returned.
-
-        Entries are renamed into place without fsync, so a crash can leave a truncated
-        file behind a valid name: re-checking the hash on every use is what makes the
-        cache trustworthy.
-        """
-        path = self.entry(sha256, filename)
-        if not path.is_file():
-            return None
-        actual = _sha256_of(path)
-        if actual == sha256:
-            return path
-        logger.warning(
-            "discarding corrupt cache entry %s (sha256 %s, expected %s)", path, actual, sha256
-        )
-        path.unlink(missing_ok=True)
-        return None
-
-
 def fetch(
     requests: Iterable[FileRequest],
     *,
@@ -192,6 +133,7 @@ def fetch(
     cache: Cache,
     dest: Path | None = None,
     jobs: int = 8,
+    shared: SharedFiles | None = None,
 ) -> FetchReport:
     """Make every requested file available in *cache* (and in *dest*, if given).
 
@@ -201,6 +143,9 @@ def fetch(
     project page lists the file name. Downloads run *jobs* at a time. Each file is
     linked (or copied) into *dest* atomically. All failures are collected and raised
     together as one :class:`FetchError` once the other downloads have finished.
+
+    With *shared* (:mod:`containerize.resolve.sharing`), a file the cache lacks is
+    pulled from there first, and a file downloaded from an index is pushed there.
     """
     if jobs < 1:
         raise ConfigError(f"jobs must be at least 1, not {jobs}")
@@ -208,7 +153,7 @@ def fetch(
     if dest is not None:
         dest.mkdir(parents=True, exist_ok=True)
     client = IndexClient(settings)
-    partials = _Partials(cache.partial_folder)
+    partials = Partials(cache.partial_folder)
     fetched: list[FetchedFile] = []
     failures: list[tuple[FileRequest, ContainerizeError]] = []
     active: set[str] = set()
@@ -218,7 +163,9 @@ def fetch(
         with lock:
             active.add(request.filename)
         try:
-            result = _fetch_one(request, client=client, cache=cache, dest=dest, partials=partials)
+            result = _fetch_one(
+                request, client=client, cache=cache, dest=dest, partials=partials, shared=shared
+            )
         except ContainerizeError as exc:
             with lock:
                 failures.append((request, exc))
@@ -300,14 +247,29 @@ def _fetch_one(
     client: IndexClient,
     cache: Cache,
     dest: Path | None,
-    partials: _Partials,
+    partials: Partials,
+    shared: SharedFiles | None = None,
 ) -> FetchedFile:
     cached = cache.lookup(request.sha256, request.filename)
     if cached is not None:
         logger.debug("%s: from cache", request.filename)
         return _result(request, cached, dest=dest, hit=True, partials=partials)
+    if shared is not None:
+        pulled = shared.pull_file(request.sha256, request.filename)
+        if pulled is not None:
+            return _result(
+                request,
+                pulled,
+                dest=dest,
+                hit=False,
+                size=pulled.stat().st_size,
+                url=f"{shared}",
+                partials=partials,
+            )
     size, url = _download(request, client=client, cache=cache, partials=partials)
     path = cache.entry(request.sha256, request.filename)
+    if shared is not None:
+        shared.push_file(request.sha256, request.filename)
     return _result(request, path, dest=dest, hit=False, size=size, url=url, partials=partials)
 
 
@@ -317,7 +279,7 @@ def _result(
     *,
     dest: Path | None,
     hit: bool,
-    partials: _Partials,
+    partials: Partials,
     size: int = 0,
     url: str | None = None,
 ) -> FetchedFile:
@@ -336,7 +298,7 @@ def _result(
 
 
 def _download(
-    request: FileRequest, *, client: IndexClient, cache: Cache, partials: _Partials
+    request: FileRequest, *, client: IndexClient, cache: Cache, partials: Partials
 ) -> tuple[int, str]:
     """Find and download *request* into the cache; returns (bytes, URL)."""
     tried: list[str] = []
@@ -429,7 +391,7 @@ def _download_checked(
     *,
     client: IndexClient,
     cache: Cache,
-    partials: _Partials,
+    partials: Partials,
     listed: str | None = None,
     listed_size: int | None = None,
 ) -> int:
@@ -502,7 +464,7 @@ def _download_url(
     *,
     client: IndexClient,
     cache: Cache,
-    partials: _Partials,
+    partials: Partials,
     sizes: list[int],
 ) -> int | _Received:
     """Stream *url* into the cache entry, checking the hash.
@@ -589,205 +551,3 @@ def _declared_length(stream: IO[bytes]) -> list[int]:
         return []
     text = headers.get("Content-Length")
     return [int(text)] if text is not None and text.strip().isdigit() else []
-
-
-class _Partials:
-    """The downloads one fetch has under way, so that an interrupted fetch removes them.
-
-    After :meth:`cancel`, no new partial file is created and nothing more is placed
-    in the destination folder (which the caller is about to remove).
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.removed = 0
-        self._lock = threading.Lock()
-        self._paths: set[Path] = set()
-        self._cancelled = False
-
-    def create(self) -> tuple[IO[bytes], Path]:
-        with self._lock:
-            if self._cancelled:
-                raise Cancelled(str(self.folder))
-            self.folder.mkdir(parents=True, exist_ok=True)
-            fd, name = tempfile.mkstemp(dir=self.folder, prefix=f"{os.getpid()}-", suffix=".part")
-            path = Path(name)
-            self._paths.add(path)
-        return os.fdopen(fd, "wb"), path
-
-    def commit(self, temp: Path, final: Path) -> None:
-        # A verified file may still enter the cache after a cancel: it is complete.
-        os.replace(temp, final)
-        with self._lock:
-            self._paths.discard(temp)
-
-    def discard(self, temp: Path) -> None:
-        temp.unlink(missing_ok=True)
-        with self._lock:
-            self._paths.discard(temp)
-
-    def place(self, source: Path, target: Path) -> Path:
-        with self._lock:
-            if self._cancelled:
-                raise Cancelled(str(target))
-            return _place(source, target)
-
-    def cancel(self) -> None:
-        with self._lock:
-            self._cancelled = True
-            for path in self._paths:
-                try:
-                    path.unlink()
-                except FileNotFoundError:
-                    continue
-                self.removed += 1
-            self._paths.clear()
-
-
-def _place(source: Path, target: Path) -> Path:
-    """Put *source* at *target* atomically: a hard link, or a copy across devices."""
-    if target.exists() and target.samefile(source):
-        # rename(2) of one hard link onto another of the same file is a no-op that
-        # would leave the temporary name behind.
-        return target
-    temp = target.with_name(f"{_PARTIAL_PREFIX}{os.getpid()}-{threading.get_ident()}-{target.name}")
-    temp.unlink(missing_ok=True)
-    try:
-        try:
-            os.link(source, temp)
-        except OSError:
-            shutil.copyfile(source, temp)
-            temp.chmod(0o644)
-        os.replace(temp, target)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-    return target
-
-
-# --------------------------------------------------------------------------- errors
-
-MismatchKind = Literal["truncated", "changed", "corrupted", "unexplained"]
-
-
-@dataclass(frozen=True, kw_only=True)
-class Mismatch:
-    """Why a file's sha256 is not the lock's, as far as can be told.
-
-    ``truncated``: fewer bytes arrived than the server, the index or the lock said
-    (twice). ``changed``: the index lists another hash than the lock: the file was
-    replaced upstream, or the lock was edited. ``corrupted``: the index lists the
-    lock's hash but the bytes differ: changed in transit. ``unexplained``: the index
-    lists no hash to tell the last two apart.
-    """
-
-    kind: MismatchKind
-    filename: str
-    url: str  # where the bytes (or the listing) came from, credentials redacted
-    locked: str
-    actual: str | None = None  # None when the listing alone told
-    listed: str | None = None
-    received: int | None = None
-    expected_size: int | None = None
-    cut: str | None = None
-
-
-class HashMismatchError(FetchError):
-    """A file's sha256 is not the one the lock records; the message says why."""
-
-    def __init__(
-        self, mismatch: Mismatch, *, lock: str | None = None, relock: str | None = None
-    ) -> None:
-        message, hint = _describe(mismatch, lock=lock, relock=relock)
-        super().__init__(message, hint=hint)
-        self.mismatch = mismatch
-
-    def naming(self, lock: str, relock: str) -> HashMismatchError:
-        """The same error, naming the lock file and the command that re-locks it."""
-        return HashMismatchError(self.mismatch, lock=lock, relock=relock)
-
-
-class FetchErrors(FetchError):
-    """Several files could not be fetched; each error is kept."""
-
-    def __init__(self, errors: tuple[ContainerizeError, ...]) -> None:
-        listed = "\n".join(f"  - {exc.message}" for exc in errors)
-        hints = sorted({exc.hint for exc in errors if exc.hint})
-        super().__init__(
-            f"{len(errors)} files could not be fetched:\n{listed}",
-            hint="; ".join(hints) or None,
-        )
-        self.errors = errors
-
-
-def naming_the_lock(error: FetchError, lock: str, relock: str) -> FetchError:
-    """*error* with every hash mismatch in it naming *lock* and *relock*."""
-    if isinstance(error, HashMismatchError):
-        return error.naming(lock, relock)
-    if isinstance(error, FetchErrors):
-        return FetchErrors(
-            tuple(
-                e.naming(lock, relock) if isinstance(e, HashMismatchError) else e
-                for e in error.errors
-            )
-        )
-    return error
-
-
-def _describe(mismatch: Mismatch, *, lock: str | None, relock: str | None) -> tuple[str, str]:
-    m = mismatch
-    lock_name = lock or "the lock"
-    relock_hint = f"re-lock with '{relock}'" if relock else "re-lock the project"
-    head = f"{m.filename}: hash mismatch: "
-    if m.kind == "truncated":
-        of = f" of {m.expected_size}" if m.expected_size is not None else ""
-        how = f" ({m.cut})" if m.cut else ""
-        return (
-            f"{head}the download from {m.url} was cut short twice{how}: {m.received}{of} "
-            f"bytes arrived, which hash to sha256 {m.actual}, not {m.locked} as {lock_name} "
-            "records; the file was not kept",
-            "the network or a proxy closed the connection early: retry, check the "
-            "connection and proxy settings (https_proxy), or raise PIP_DEFAULT_TIMEOUT; "
-            "the lock is fine, do not re-lock",
-        )
-    if m.kind == "changed":
-        served = f", and the bytes it serves hash to {m.actual}" if m.actual else ""
-        return (
-            f"{head}{m.url} lists sha256 {m.listed}, but {lock_name} records {m.locked}"
-            f"{served}: the file changed on the index since the project was locked, or the "
-            "lock was edited; the file was not kept",
-            f"if the new file is expected (re-uploaded, or another index), {relock_hint} "
-            "and review the change; if not, restore the lock from version control, or use "
-            "the index the project was locked against",
-        )
-    if m.kind == "corrupted":
-        return (
-            f"{head}the bytes from {m.url} hash to sha256 {m.actual} ({m.received} bytes), "
-            f"but both the index and {lock_name} record {m.locked}: the download was "
-            "corrupted or tampered with in transit; the file was not kept",
-            "retry; if it happens again, check what sits between this machine and the "
-            "index (https_proxy, a caching proxy, a mirror); do not re-lock to make it pass",
-        )
-    if m.url.startswith("file:"):
-        return (
-            f"{head}{m.url} hashes to sha256 {m.actual} ({m.received} bytes), but "
-            f"{lock_name} records {m.locked}: that local folder holds another file under "
-            "this name; the file was not kept",
-            f"put the locked file in that folder (or remove it from your pip "
-            f"configuration's find-links or index), or {relock_hint} against it",
-        )
-    return (
-        f"{head}the bytes from {m.url} hash to sha256 {m.actual} ({m.received} bytes), but "
-        f"{lock_name} records {m.locked}, and the index lists no hash to tell whether the "
-        "file changed upstream or in transit; the file was not kept",
-        f"if the file was replaced upstream, {relock_hint}; if not, it was changed on the "
-        "way: retry, and check proxies (https_proxy)",
-    )
-
-
-def _sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -45,8 +45,9 @@ from containerize import bases, process
 from containerize.errors import CommandError, ConfigError, FetchError, LockError
 from containerize.fsutil import write_atomic
 from containerize.project import MAIN_GROUP, ProjectMetadata
+from containerize.resolve.cache import Cache
 from containerize.resolve.client import IndexClient
-from containerize.resolve.fetch import Cache, FileRequest, fetch
+from containerize.resolve.fetch import FileRequest, fetch
 from containerize.resolve.lock import LOCK_FILES, input_digest
 from containerize.resolve.lock.model import InputKind, Lock, LockedPackage, LockIndex, LockInput
 from containerize.resolve.lock.pipenv import PIPFILE, read_pipfile

@@ -45,7 +45,8 @@ from containerize.platforms import Platform
 from containerize.project import ProjectMetadata
 from containerize.resolve import buildenv, ownlocks
 from containerize.resolve.buildlock import PinnedFile
-from containerize.resolve.fetch import Cache, FetchReport, FileRequest, fetch
+from containerize.resolve.cache import Cache
+from containerize.resolve.fetch import FetchReport, FileRequest, SharedFiles, fetch
 from containerize.resolve.lock import Lock, lock_sources
 from containerize.resolve.pipconfig import IndexSettings, discover
 from containerize.resolve.selection import (
@@ -198,12 +199,16 @@ def select_all(
     )
 
 
-def fetch_tools(dest: Path, *, settings: IndexSettings, cache: Cache) -> FetchReport:
+def fetch_tools(
+    dest: Path, *, settings: IndexSettings, cache: Cache, shared: SharedFiles | None = None
+) -> FetchReport:
     """Fetch the tools' wheels into *dest* (the build folder's ``tools``), atomically,
     with ``tools.json`` naming each one and its sha256 for the build steps."""
     requests = ownlocks.tool_files()
     with replacing_dir(dest) as staging:
-        report = fetch(requests.values(), settings=settings, cache=cache, dest=staging)
+        report = fetch(
+            requests.values(), settings=settings, cache=cache, dest=staging, shared=shared
+        )
         manifest = {
             str(name): [_entry(r.name, r.version, r.filename, r.sha256)]
             for name, r in sorted(requests.items())
@@ -285,12 +290,14 @@ def build(
     cache: Cache,
     compiled: Sequence[CompiledWheel] = (),
     jobs: int = 8,
+    shared: SharedFiles | None = None,
 ) -> Wheelhouse:
     """Fetch every selected file into *dest* (the build folder's ``wheelhouse``),
     atomically, with the sdists' build requirements *project_dir*'s build lock pins.
 
     An sdist that has a wheel in *compiled* (for its hash and the platform) is
-    installed as that wheel, taken from *cache*; the others are left pending.
+    installed as that wheel, taken from *cache*; the others are left pending. With
+    *shared*, files the cache lacks are pulled from there first (see :func:`fetch`).
     """
     results = []
     with replacing_dir(dest) as staging:
@@ -307,9 +314,17 @@ def build(
                 )
                 for p in item.all_packages
             ]
-            report = fetch(requests, settings=settings, cache=cache, dest=folder, jobs=jobs)
+            report = fetch(
+                requests, settings=settings, cache=cache, dest=folder, jobs=jobs, shared=shared
+            )
             pinned = buildenv.fetch_requirements(
-                project_dir, item, report, settings=settings, cache=cache, dest=folder
+                project_dir,
+                item,
+                report,
+                settings=settings,
+                cache=cache,
+                dest=folder,
+                shared=shared,
             )
             built = {c.sdist_sha256: c for c in compiled if c.platform == slug}
             mine = tuple(built[p.file.sha256] for p in item.sdists if p.file.sha256 in built)

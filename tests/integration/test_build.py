@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from containerize import cli, commands, config, process
-from containerize.engine import buildx, docker, doctor, preflight, probes
+from containerize.engine import builders, buildx, docker, preflight, probes
 from containerize.errors import EngineError
 from containerize.image import pipeline as images
 from containerize.platforms import Platform
@@ -74,7 +74,7 @@ def test_code_only_change_rebuilds_only_the_application_layer(
 
 
 def test_preflight_stops_a_platform_without_emulator(hello_project: Path, engine: None) -> None:
-    info = doctor.parse_inspect(process.run(["docker", "buildx", "inspect"]).stdout)
+    info = builders.parse_inspect(process.run(["docker", "buildx", "inspect"]).stdout)
     candidates = ["linux/s390x", "linux/ppc64le", "linux/riscv64"]
     unsupported = next((p for p in candidates if p not in info.platforms), None)
     if unsupported is None:

@@ -18,7 +18,7 @@ from containerize.errors import ConfigError, ResolutionError
 from containerize.host import baseimage
 from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
-from containerize.resolve.fetch import Cache
+from containerize.resolve.cache import Cache
 
 BOOKWORM_REF = "127.0.0.1:5000/containerize/python:3.11-bookworm"
 TRIXIE_REF = "127.0.0.1:5000/containerize/python:3.13-trixie"

@@ -23,7 +23,7 @@ from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64
 from containerize.project import load as project_load
 from containerize.resolve import buildenv, buildlock, wheelhouse
-from containerize.resolve.fetch import Cache
+from containerize.resolve.cache import Cache
 from containerize.resolve.lock import load_lock
 from containerize.resolve.pipconfig import IndexSettings, IndexSource
 from containerize.resolve.selection import PlatformSelection

@@ -22,7 +22,8 @@ import pytest
 from containerize import buildsteps
 from containerize.project import load as project_load
 from containerize.resolve import buildlock, ownlocks, wheelhouse
-from containerize.resolve.fetch import Cache, FileRequest, fetch
+from containerize.resolve.cache import Cache
+from containerize.resolve.fetch import FileRequest, fetch
 
 SCRIPT = buildsteps.FOLDER / "wheels.py"
 VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"

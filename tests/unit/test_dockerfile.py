@@ -15,7 +15,7 @@ from test_escape import buildkit_words
 from containerize import config, syspackages
 from containerize.engine import buildx
 from containerize.errors import ConfigError
-from containerize.image import dockerfile, pins, plan
+from containerize.image import buildcache, dockerfile, pins, plan
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 from containerize.resolve.wheelhouse import Needs
 
@@ -421,7 +421,7 @@ def test_invocations_argv(hello: config.Config, tmp_path: Path) -> None:
         tools=tmp_path / "tools",
         output="push",
         builder="arm-farm",
-        cache_from=["type=registry,ref=r/cache"],
+        build_cache=buildcache.CacheSettings(cache_from=("type=registry,ref=r/cache",)),
         platforms=[LINUX_AMD64, LINUX_ARM64],
     )
     assert [inv.target for inv in invs] == list(hello.servers)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from containerize.engine import buildx, doctor
+from containerize.engine import builders, buildx, doctor
 from containerize.errors import ConfigError, ProvisionError
 from containerize.host import provision
 from containerize.image import pins
@@ -53,7 +53,7 @@ Platforms: linux/amd64, linux/amd64/v2, linux/arm64*
 
 
 def test_parse_buildx_inspect() -> None:
-    info = doctor.parse_inspect(INSPECT)
+    info = builders.parse_inspect(INSPECT)
     assert info.name == "default"
     assert info.driver == "docker"
     assert info.status == "running"
@@ -62,7 +62,7 @@ def test_parse_buildx_inspect() -> None:
 
 def test_parse_buildx_inspect_without_a_daemon() -> None:
     # What buildx 0.13 prints, exiting 0, when DOCKER_HOST names a socket nobody serves.
-    info = doctor.parse_inspect(
+    info = builders.parse_inspect(
         "Name:          default\n"
         "Driver:        \n"
         "Last Activity: 2026-12-03 21:21:33 +0000 UTC\n"

@@ -23,7 +23,9 @@ from simple_index_server import (
 
 from containerize import cli
 from containerize.errors import FetchError
-from containerize.resolve.fetch import Cache, FileRequest, HashMismatchError, fetch
+from containerize.resolve.cache import Cache
+from containerize.resolve.fetch import FileRequest, fetch
+from containerize.resolve.mismatch import HashMismatchError
 from containerize.resolve.pipconfig import IndexSettings, IndexSource, discover
 
 SECRET = "s3cr3t-pa55"
@@ -334,7 +336,7 @@ def test_copy_when_hard_links_fail(
     def no_links(source: object, target: object) -> None:
         raise OSError(18, "Invalid cross-device link")
 
-    monkeypatch.setattr("containerize.resolve.fetch.os.link", no_links)
+    monkeypatch.setattr("containerize.resolve.cache.os.link", no_links)
     dest = tmp_path / "wheelhouse"
     report = fetch(
         [request(WHEEL, demo[WHEEL])], settings=settings_for(server), cache=cache, dest=dest

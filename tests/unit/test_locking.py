@@ -25,7 +25,7 @@ from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.project import ProjectMetadata
 from containerize.project import load as project_load
 from containerize.resolve import locking
-from containerize.resolve.fetch import Cache
+from containerize.resolve.cache import Cache
 from containerize.resolve.lock import check_fresh, check_inputs, load_lock
 from containerize.resolve.lock.pylock import read_pylock
 from containerize.resolve.ownlocks import tool_lock

@@ -21,7 +21,7 @@ from containerize.image import dockerfile, pins, pipeline, plan, revision
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.resolve import filenames, wheelhouse
 from containerize.resolve import lock as lockmod
-from containerize.resolve.fetch import Cache
+from containerize.resolve.cache import Cache
 from containerize.resolve.wheelhouse import Needs
 from containerize.targets import TargetEnvironment
 

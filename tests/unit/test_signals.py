@@ -24,7 +24,7 @@ import pytest
 
 from containerize import cli, fsutil, process
 from containerize.errors import Interrupted
-from containerize.resolve.fetch import Cache
+from containerize.resolve.cache import Cache
 
 REPO = Path(__file__).resolve().parents[2]
 HANG_GUARD = 5.0  # seconds: far above the ~1 s a stop takes; only catches a hang

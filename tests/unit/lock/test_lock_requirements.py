@@ -20,7 +20,8 @@ from containerize.errors import FetchError, LockError
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.project import load as project_load
 from containerize.project import read_project
-from containerize.resolve.fetch import Cache, FileRequest, fetch
+from containerize.resolve.cache import Cache
+from containerize.resolve.fetch import FileRequest, fetch
 from containerize.resolve.filenames import name_files
 from containerize.resolve.lock import (
     check_fresh,

@@ -1,0 +1,171 @@
+"""Many machines, one registry: BuildKit's cache and the compiled wheels kept beside
+the image in the loopback registry, against the real engine."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from containerize import commands, config, process, reference
+from containerize.engine import buildx, preflight
+from containerize.errors import RegistryError
+from containerize.image import buildcache
+from containerize.image import pipeline as images
+from containerize.registry import oci
+from containerize.registry.client import Registry
+from containerize.resolve import sharing
+from containerize.resolve.cache import Cache
+
+from .conftest import copy_project
+
+
+def test_registry_cache_is_exported_per_server_and_imported_next_time(
+    make_project: Callable[[str], Path], base_image: str, session_id: str
+) -> None:
+    project = make_project("hello-wsgi")
+    image = f"127.0.0.1:5000/containerize-test/buildcache-{session_id}"
+    cfg = config.load(
+        project,
+        overrides={"image": image, "servers": ["gunicorn"], "platforms": ["linux/amd64"]},
+        environ={"CONTAINERIZE_CACHE": "registry"},
+    )
+    exports = buildcache.settings(cfg).exports(cfg.servers)
+    assert exports == (f"type=registry,ref={image}:buildcache-gunicorn,mode=max",)
+    # The engine as provisioned (docker driver, containerd image store) exports.
+    preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=exports)
+
+    prepared = images.prepare(cfg, commands.machine(engine=True), output="load")
+    buildx.build(prepared.invocations[0], stream=False)
+    registry = Registry(reference.parse_repository(image, where="image"))
+    exported = registry.manifest("buildcache-gunicorn", what="reading the exported cache")
+    assert exported is not None, "no cache was exported"
+    # mode=max: every stage's layers, not only the final image's few.
+    assert len(exported.json()["manifests"]) > 5
+
+    prepared = images.prepare(cfg, commands.machine(engine=True), output="load")
+    log = buildx.build(prepared.invocations[0], stream=False).log
+    assert f"importing cache manifest from {image}:buildcache-gunicorn" in log, log
+    assert "failed to configure registry cache importer" not in log, log
+    for tag in prepared.invocations[0].tags:
+        process.run(["docker", "image", "rm", "--force", tag], check=False)
+
+
+def _prepare(
+    project: Path, image: str, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> images.Prepared:
+    """Fetch and compile *project* for linux/amd64 with *cache_dir* as this machine's
+    cache and sharing through the registry on."""
+    monkeypatch.setenv("CONTAINERIZE_CACHE_DIR", str(cache_dir))
+    cfg = config.load(
+        project,
+        overrides={"image": image, "platforms": ["linux/amd64"], "servers": ["gunicorn"]},
+        environ={"CONTAINERIZE_SHARE": "registry"},
+    )
+    return images.prepare(cfg, commands.machine(engine=True), output="load", no_cache=True)
+
+
+def test_a_fresh_machine_compiles_nothing_another_one_shared(
+    make_project: Callable[[str], Path],
+    base_image: str,
+    session_id: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    image = f"127.0.0.1:5000/containerize-test/share-{session_id}"
+    shared_repo = f"{image}/{sharing.REPOSITORY_SUFFIX}"
+    wheel = "psycopg2-2.9.13-cp311-cp311-linux_x86_64.whl"
+
+    # Machine A: an empty cache; it downloads, compiles, and shares.
+    first = make_project("psycopg2-app")
+    with caplog.at_level(logging.INFO, logger="containerize"):
+        prepared = _prepare(first, image, tmp_path / "cache-a", monkeypatch)
+    assert prepared.wheelhouse is not None
+    (item,) = prepared.wheelhouse.platforms
+    assert [w.filename for w in item.compiled] == [wheel]
+    assert (first / ".containerize" / "compile" / "Dockerfile").is_file()
+    assert "pushed compiled-" in caplog.text
+
+    # Machine B: another copy of the project, another empty cache.
+    caplog.clear()
+    second = copy_project("psycopg2-app", tmp_path / "b")
+    with caplog.at_level(logging.INFO, logger="containerize"):
+        prepared = _prepare(second, image, tmp_path / "cache-b", monkeypatch)
+    assert prepared.wheelhouse is not None
+    (item,) = prepared.wheelhouse.platforms
+    assert not item.pending
+    assert [w.filename for w in item.compiled] == [wheel]
+    said = caplog.text
+    assert "psycopg2-2.9.13.tar.gz for linux/amd64: compiled before" in said, said
+    assert f"{wheel}: from the shared cache {shared_repo}" in said, said
+    # No compile build ran: its context was never written.
+    assert not (second / ".containerize" / "compile").exists()
+    # And no file came from the package index: each one the cache lacked was pulled.
+    assert "downloading " not in said, said
+    for fetched in item.report.files:
+        assert f"{fetched.filename}: from the shared cache {shared_repo}" in said, said
+
+    # A second push under the same tag with other content: refused by its hash.
+    registry = Registry(reference.parse_repository(shared_repo, where="test"))
+    host, name = shared_repo.split("/", 1)
+    with urllib.request.urlopen(f"http://{host}/v2/{name}/tags/list") as answer:
+        tags = json.loads(answer.read())["tags"]
+    (compiled_tag,) = [t for t in tags if t.startswith("compiled-")]
+    found = registry.manifest(compiled_tag, what="the test")
+    assert found is not None
+    document = found.json()
+    other = b"not the wheel the record names"
+    registry.push_blob(oci.digest_of(other), len(other), other, what="the test")
+    document["layers"][1] |= {"digest": oci.digest_of(other), "size": len(other)}
+    registry.put_manifest(compiled_tag, oci.dump(document), oci.OCI_MANIFEST, what="the test")
+    third = copy_project("psycopg2-app", tmp_path / "c")
+    refused = rf"{compiled_tag} is refused: its record names {wheel} \(sha256 [0-9a-f]+\), not"
+    with pytest.raises(RegistryError, match=refused) as raised:
+        _prepare(third, image, tmp_path / "cache-c", monkeypatch)
+    assert "nothing of it was used" in raised.value.message
+    assert not list((tmp_path / "cache-c" / "compiled").rglob("*.json"))
+    assert not list((tmp_path / "cache-c").rglob(wheel))
+
+
+def test_a_shared_file_under_another_files_tag_is_refused(
+    engine: None, session_id: str, tmp_path: Path
+) -> None:
+    repo = reference.parse_repository(
+        f"127.0.0.1:5000/containerize-test/share-files-{session_id}/{sharing.REPOSITORY_SUFFIX}",
+        where="test",
+    )
+    data = b"a file the lock pins\n"
+    sha256 = hashlib.sha256(data).hexdigest()
+    mine = Cache(root=tmp_path / "a")
+    entry = mine.entry(sha256, "pinned-1.0.tar.gz")
+    entry.parent.mkdir(parents=True)
+    entry.write_bytes(data)
+    shared = sharing.SharedCache(Registry(repo), mine)
+    assert shared.push_file(sha256, "pinned-1.0.tar.gz")
+    assert not shared.push_file(sha256, "pinned-1.0.tar.gz")  # already there
+
+    theirs = sharing.SharedCache(Registry(repo), Cache(root=tmp_path / "b"))
+    pulled = theirs.pull_file(sha256, "pinned-1.0.tar.gz")
+    assert pulled is not None
+    assert pulled.read_bytes() == data
+    assert theirs.pull_file("0" * 64, "absent-1.0.tar.gz") is None
+
+    # The tag moved to other bytes: refused, and nothing enters the cache.
+    other = b"other bytes\n"
+    registry = Registry(repo)
+    registry.push_blob(oci.digest_of(other), len(other), other, what="the test")
+    found = registry.manifest(f"file-{sha256}", what="the test")
+    assert found is not None
+    document = found.json()
+    document["layers"][0] |= {"digest": oci.digest_of(other), "size": len(other)}
+    registry.put_manifest(f"file-{sha256}", oci.dump(document), oci.OCI_MANIFEST, what="the test")
+    fresh = Cache(root=tmp_path / "c")
+    with pytest.raises(RegistryError, match=rf"file-{sha256} is refused: its file is sha256:"):
+        sharing.SharedCache(Registry(repo), fresh).pull_file(sha256, "pinned-1.0.tar.gz")
+    assert fresh.lookup(sha256, "pinned-1.0.tar.gz") is None
