@@ -5,10 +5,11 @@ other step, and a build outside CI records a missing entry once, while CI stops.
 The psycopg2 fixture has an sdist of its own (psycopg2, compiled against libpq) and,
 built with mod_wsgi, containerize's mod_wsgi sdist: init records psycopg2's build
 requirements; mod_wsgi's come from containerize's own record. linux/amd64 only (the
-arm64 compile is test_system_packages.py's). As in test_init.py, the base image comes
-through ``CONTAINERIZE_BASE_IMAGE`` (init names the official image, which this
-machine cannot pull), and the image name through ``CONTAINERIZE_IMAGE``, so a run
-leaves nothing under a name another test uses.
+arm64 compile is test_system_packages.py's). The first run builds on the base image
+init proposed, checked with the engine (the official image where it resolves, else
+the base containerize builds here); the others take it through
+``CONTAINERIZE_BASE_IMAGE``. The image name comes through ``CONTAINERIZE_IMAGE``, so a
+run leaves nothing under a name another test uses.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from containerize import cli, process
+from containerize.engine import buildx
 from containerize.resolve import buildlock
 
 from .test_init import strip_table
@@ -63,11 +65,17 @@ def test_init_then_its_next_command_then_a_build(
     project = make_project("psycopg2-app")
     strip_table(project)
     (project / buildlock.FILE_NAME).unlink()
+    # The base image is init's: the one it checked with the engine (the base_image
+    # fixture made sure the local one exists).
+    monkeypatch.delenv("CONTAINERIZE_BASE_IMAGE")
 
     monkeypatch.chdir(project)
     assert cli.main(["init"]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     show(capsys, out)
+    (proposed,) = re.findall(r"^base-image = \"([^\"]+)\"", out, flags=re.MULTILINE)
+    assert buildx.imagetools_inspect(proposed) is not None, proposed
+    assert "not checked" not in out
     assert "build requirements linux/amd64: recorded: setuptools" in out
     assert f"recorded them in {project / buildlock.FILE_NAME}; commit it" in out
     (command,) = re.findall(r"^next: '(containerize [^']*)'$", out, flags=re.MULTILINE)
