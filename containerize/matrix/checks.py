@@ -357,7 +357,7 @@ for folder, dirs, files in os.walk(sys.argv[1]):
     found += [os.path.relpath(os.path.join(folder, f), sys.argv[1]) for f in sorted(files)]
 typed = [f for f in found if mimetypes.guess_type(f)[0]]
 css = [f for f in typed if f.endswith(".css")]
-print((css or typed or [""])[0])
+print(len(found), (css or typed or [""])[0])
 """
 
 
@@ -370,7 +370,15 @@ def static_file(subject: Subject) -> Outcome | str:
     listed = containers.execute(
         subject.container, [f"{image_plan.VENV}/bin/python", "-c", _FIRST_FILE, cell.static_dir]
     )
-    name = listed.stdout.strip()
+    count, _, name = listed.stdout.strip().partition(" ")
+    if listed.returncode == 0 and count == "0":
+        # The static command found nothing to copy (Django's collectstatic without an
+        # app that ships static files): nothing to serve, and nothing wrong.
+        return Outcome(
+            check="static",
+            status="skipped",
+            message=f"the static folder {cell.static_dir} is empty: nothing to serve",
+        )
     if listed.returncode != 0 or not name:
         raise Failed(
             f"the static folder {cell.static_dir} holds no file of a known type",
