@@ -526,6 +526,10 @@ def lock(
     it pinned (and, on a re-lock, what changed)."""
     # Imported here: only this command resolves.
     from containerize.resolve import locking, ownlocks, wheelhouse  # noqa: PLC0415
+    from containerize.resolve.locking.inputs import find_inputs, previous_lock  # noqa: PLC0415
+    from containerize.resolve.locking.python import choose_python  # noqa: PLC0415
+    from containerize.resolve.locking.request import LOCK_FILE, LockRequest  # noqa: PLC0415
+    from containerize.resolve.locking.uv import UV, ensure_uv  # noqa: PLC0415
     from containerize.resolve.pipconfig import discover  # noqa: PLC0415
 
     project = project.resolve()
@@ -533,15 +537,15 @@ def lock(
     metadata = project_mod.load(project) if pyproject.is_file() else None
     has_table = metadata is not None and "containerize" in (metadata.data or {}).get("tool", {})
     cfg = config.load(project, project=metadata) if has_table else None
-    previous = locking.previous_lock(project)
-    found = locking.find_inputs(project, inputs, project=metadata, previous=previous)
+    previous = previous_lock(project)
+    found = find_inputs(project, inputs, project=metadata, previous=previous)
     settings = wheelhouse.index_settings(metadata) if metadata is not None else discover(project)
     tools = ownlocks.tool_lock()
-    binary = uv or locking.ensure_uv(settings, Cache.default(), tool_lock=tools)
-    request = locking.LockRequest(
+    binary = uv or ensure_uv(settings, Cache.default(), tool_lock=tools)
+    request = LockRequest(
         project_dir=project,
         inputs=found,
-        python=locking.choose_python(
+        python=choose_python(
             python,
             found,
             cfg.python_version if cfg else None,
@@ -559,10 +563,10 @@ def lock(
     )
     for line in result.lines():
         print(line)
-    (tested,) = tools.find(locking.UV)
+    (tested,) = tools.find(UV)
     if result.uv_version != str(tested.version):
         print(f"note: uv {result.uv_version} made this lock; containerize is tested with uv "
               f"{tested.version}, the one it runs without --uv")  # fmt: skip
     if cfg is not None and locking.point_config_at_lock(pyproject, cfg.locks):
-        print(f'set lock = "{locking.LOCK_FILE}" in [tool.containerize] of {pyproject}')
+        print(f'set lock = "{LOCK_FILE}" in [tool.containerize] of {pyproject}')
     return 0

@@ -28,6 +28,11 @@ from containerize.resolve import locking
 from containerize.resolve.cache import Cache
 from containerize.resolve.lock import check_fresh, check_inputs, load_lock
 from containerize.resolve.lock.pylock import read_pylock
+from containerize.resolve.locking.changes import Changes
+from containerize.resolve.locking.inputs import find_inputs, previous_lock
+from containerize.resolve.locking.python import choose_python, offered_pythons
+from containerize.resolve.locking.request import LockInputs, LockRequest
+from containerize.resolve.locking.uv import UV, ensure_uv, uv_argv, uv_environment, uv_version
 from containerize.resolve.ownlocks import tool_lock
 from containerize.resolve.pipconfig import IndexSettings, discover
 from containerize.resolve.selection import select
@@ -104,8 +109,8 @@ def uv() -> Path:
     from uv import find_uv_bin  # noqa: PLC0415 (the test extra's package)
 
     binary = Path(find_uv_bin())
-    (locked,) = tool_lock().find(locking.UV)
-    assert locking.uv_version(binary) == str(locked.version)
+    (locked,) = tool_lock().find(UV)
+    assert uv_version(binary) == str(locked.version)
     return binary
 
 
@@ -123,11 +128,9 @@ def _lock(
     python: tuple[int, int] | None = (3, 11),
 ) -> locking.LockResult:
     metadata = project_load(project) if (project / "pyproject.toml").is_file() else None
-    previous = locking.previous_lock(project)
-    inputs = locking.find_inputs(
-        project, [Path(g) for g in given], project=metadata, previous=previous
-    )
-    request = locking.LockRequest(
+    previous = previous_lock(project)
+    inputs = find_inputs(project, [Path(g) for g in given], project=metadata, previous=previous)
+    request = LockRequest(
         project_dir=project,
         inputs=inputs,
         python=python,
@@ -278,7 +281,7 @@ def test_upgrade_package_moves_one_package_and_the_diff_says_so(
 
     again = _lock(tmp_path, index, uv)  # the old pins are preferred: nothing moves
     assert _pins(tmp_path / "pylock.toml") == {"tinylog": ["1.0"], "winshim": ["0.5"]}
-    assert again.changes == locking.Changes()
+    assert again.changes == Changes()
     assert "  no change since the last lock" in again.lines()
 
     moved = _lock(tmp_path, index, uv, upgrade=["TinyLog"])
@@ -305,7 +308,7 @@ def test_the_command_line_locks_and_reports_the_difference(
     assert cli.main(argv) == 0
     out = capsys.readouterr().out
     # Nothing states the Python and no pin bounds it: the oldest a base image offers.
-    oldest = "{}.{}".format(*min(locking.offered_pythons()))
+    oldest = "{}.{}".format(*min(offered_pythons()))
     assert f"2 packages pinned from requirements.txt for Python >={oldest}" in out
     assert (
         f"  Python >={oldest}: nothing states the Python; every pin allows {oldest}, the "
@@ -330,12 +333,12 @@ def test_a_pipfile_is_locked_with_its_python_and_its_sources(
         '\n[dev-packages]\ntinylog = "*"\n\n[requires]\npython_version = "3.12"\n'
     )
     metadata = None
-    previous = locking.previous_lock(tmp_path)
-    inputs = locking.find_inputs(tmp_path, [], project=metadata, previous=previous)
+    previous = previous_lock(tmp_path)
+    inputs = find_inputs(tmp_path, [], project=metadata, previous=previous)
     assert inputs.kind == "pipfile"
-    python = locking.choose_python(None, inputs, None)
+    python = choose_python(None, inputs, None)
     assert python == (3, 12)
-    request = locking.LockRequest(project_dir=tmp_path, inputs=inputs, python=python)
+    request = LockRequest(project_dir=tmp_path, inputs=inputs, python=python)
     # pip's own configuration names no index here: the Pipfile's source is the one.
     settings = discover(tmp_path, environ={"PIP_NO_INDEX": "0"}, config_files=[])
     settings = IndexSettings(indexes=(), find_links=settings.find_links)
@@ -349,9 +352,9 @@ def test_a_pipfile_is_locked_with_its_python_and_its_sources(
     assert str(result.lock.requires_python) == ">=3.12"
     assert [i.kind for i in result.lock.inputs] == ["pipfile"]
     # A re-lock keeps the Python the lock was made for, unless --python says otherwise.
-    previous = locking.previous_lock(tmp_path)
-    assert locking.choose_python(None, inputs, (3, 11), previous) == (3, 12)
-    assert locking.choose_python("3.13", inputs, (3, 11), previous) == (3, 13)
+    previous = previous_lock(tmp_path)
+    assert choose_python(None, inputs, (3, 11), previous) == (3, 12)
+    assert choose_python("3.13", inputs, (3, 11), previous) == (3, 13)
 
 
 def test_what_uv_cannot_resolve_is_a_lock_error_and_the_lock_stays(
@@ -411,13 +414,13 @@ def test_where_nothing_states_the_python_the_pins_requires_python_decide(
     )
     # A re-lock keeps the lock's Python: it is the previous lock's now.
     metadata = None
-    inputs = locking.find_inputs(tmp_path, [], project=metadata, previous=result.lock)
-    assert locking.choose_python(None, inputs, None, result.lock) == (3, 12)
+    inputs = find_inputs(tmp_path, [], project=metadata, previous=result.lock)
+    assert choose_python(None, inputs, None, result.lock) == (3, 12)
     # With the older pin, every offered Python fits: the lock is made for the oldest.
     (tmp_path / "pylock.toml").unlink()
     (tmp_path / "requirements.txt").write_text("framework==5.2\nanywhere\n")
     result = _lock(tmp_path, index, uv, python=None)
-    oldest = min(locking.offered_pythons())
+    oldest = min(offered_pythons())
     assert result.request.python == oldest
     assert str(result.lock.requires_python) == ">={}.{}".format(*oldest)
 
@@ -433,7 +436,7 @@ def test_the_projects_requires_python_bounds_the_locks_python(
         'dependencies = ["framework==5.2", "anywhere"]\n'
     )
     metadata = project_load(tmp_path)
-    inputs = locking.find_inputs(tmp_path, [], project=metadata, previous=None)
+    inputs = find_inputs(tmp_path, [], project=metadata, previous=None)
     assert inputs.kind == "pyproject"
     # Every pin allows 3.11; the project does not: the lock is made for 3.12.
     result = _lock(tmp_path, index, uv, python=None)
@@ -446,17 +449,17 @@ def test_the_projects_requires_python_bounds_the_locks_python(
     # A Python stated elsewhere outside it is an error naming both ...
     spec = metadata.requires_python
     with pytest.raises(ConfigError) as info:
-        locking.choose_python("3.11", inputs, None, None, spec)
+        choose_python("3.11", inputs, None, None, spec)
     assert info.value.message == (
         "--python says Python 3.11, outside pyproject.toml's [project] requires-python = '>=3.12'"
     )
     with pytest.raises(ConfigError, match=r"python-version .* outside .*'>=3.12'"):
-        locking.choose_python(None, inputs, (3, 11), None, spec)
-    assert locking.choose_python(None, inputs, (3, 13), None, spec) == (3, 13)
+        choose_python(None, inputs, (3, 11), None, spec)
+    assert choose_python(None, inputs, (3, 13), None, spec) == (3, 13)
     # ... and a previous lock's, from before the project moved on, is dropped.
     (tmp_path / "pylock.toml").unlink()
     old = _lock(tmp_path, index, uv, python=(3, 11)).lock
-    assert locking.choose_python(None, inputs, None, old, spec) is None
+    assert choose_python(None, inputs, None, old, spec) is None
 
 
 def test_requires_python_and_the_pins_that_cannot_agree_is_an_error_naming_both(
@@ -481,38 +484,38 @@ def test_requires_python_and_the_pins_that_cannot_agree_is_an_error_naming_both(
 def test_a_pin_with_an_upper_python_bound_is_locked_for_the_oldest_python_it_allows(
     tmp_path: Path, index: SimpleIndexServer, uv: Path
 ) -> None:
-    newest = locking.offered_pythons()[0]
+    newest = offered_pythons()[0]
     below = "<{}.{}".format(*newest)
     _publish_requiring(index, "legacy", {"1.0": f">=3.8,{below}"})
     (tmp_path / "requirements.txt").write_text("legacy==1.0\n")
     result = _lock(tmp_path, index, uv, python=None)
-    assert result.request.python == min(locking.offered_pythons())
+    assert result.request.python == min(offered_pythons())
     assert result.lock.find(canonicalize_name("legacy"))
 
 
 def test_nothing_or_too_much_to_lock_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(LockError, match="nothing to lock") as info:
-        locking.find_inputs(tmp_path, [], project=None, previous=None)
+        find_inputs(tmp_path, [], project=None, previous=None)
     assert info.value.hint is not None
     (tmp_path / "requirements.txt").write_text("flask\n")
     (tmp_path / "Pipfile").write_text('[packages]\nflask = "*"\n')
     with pytest.raises(LockError, match="more than one set of requirements") as info:
-        locking.find_inputs(tmp_path, [], project=None, previous=None)
+        find_inputs(tmp_path, [], project=None, previous=None)
     assert "Pipfile" in info.value.message
     assert "requirements.txt" in info.value.message
     (tmp_path / "requirements.in").write_text("flask\n")
     (tmp_path / "Pipfile").unlink()
-    found = locking.find_inputs(tmp_path, [], project=None, previous=None)
+    found = find_inputs(tmp_path, [], project=None, previous=None)
     assert found.files == (tmp_path / "requirements.in",)  # pip-tools' input wins
     (tmp_path / "poetry.lock").write_text("")
     with pytest.raises(LockError, match=r"has a lock already \(poetry.lock\)"):
-        locking.find_inputs(tmp_path, [], project=None, previous=None)
+        find_inputs(tmp_path, [], project=None, previous=None)
 
 
 def test_a_pylock_another_tool_wrote_is_never_replaced(tmp_path: Path) -> None:
     (tmp_path / "pylock.toml").write_text('lock-version = "1.0"\ncreated-by = "pip"\n')
     with pytest.raises(LockError, match="was not written by 'containerize lock'"):
-        locking.previous_lock(tmp_path)
+        previous_lock(tmp_path)
 
 
 def test_index_settings_reach_uv_in_its_environment_in_pips_order(tmp_path: Path) -> None:
@@ -527,20 +530,20 @@ def test_index_settings_reach_uv_in_its_environment_in_pips_order(tmp_path: Path
         },
         config_files=[],
     )
-    env = locking.uv_environment(settings)
+    env = uv_environment(settings)
     assert env["UV_DEFAULT_INDEX"] == "https://user:secret@primary.invalid/simple/"
     assert env["UV_INDEX"] == (
         "https://user:secret@primary.invalid/simple/ https://extra.invalid/simple/"
     )
     assert env["UV_FIND_LINKS"] == (tmp_path / "links").as_uri()
     assert env["SSL_CERT_FILE"] == "/etc/ssl/certs/ca-certificates.crt"
-    request = locking.LockRequest(
+    request = LockRequest(
         project_dir=tmp_path,
-        inputs=locking.LockInputs(kind="requirements", files=(tmp_path / "r.txt",)),
+        inputs=LockInputs(kind="requirements", files=(tmp_path / "r.txt",)),
         python=(3, 12),
         upgrade=(canonicalize_name("Flask"),),
     )
-    argv = locking.uv_argv(Path("/x/uv"), request, sources=["r.txt"], output=Path("/t/out"))
+    argv = uv_argv(Path("/x/uv"), request, sources=["r.txt"], output=Path("/t/out"))
     assert argv == [
         "/x/uv", "pip", "compile", "r.txt", "--universal", "--python-version", "3.12",
         "--format", "pylock.toml", "--generate-hashes", "--no-header", "--no-config",
@@ -574,18 +577,18 @@ def test_uv_is_fetched_by_hash_into_the_cache_and_unpacked_once(tmp_path: Path) 
     with SimpleIndexServer() as server:
         publish(server, "uv", {filename: data})
         settings = _settings(server, tmp_path)
-        binary = locking.ensure_uv(settings, cache, tool_lock=tools, tags=tags)
+        binary = ensure_uv(settings, cache, tool_lock=tools, tags=tags)
         assert binary.read_bytes() == script
-        assert locking.uv_version(binary) == "0.13.9"
+        assert uv_version(binary) == "0.13.9"
         downloads = len(server.requests_to("/files/"))
-        assert locking.ensure_uv(settings, cache, tool_lock=tools, tags=tags) == binary
+        assert ensure_uv(settings, cache, tool_lock=tools, tags=tags) == binary
         assert len(server.requests_to("/files/")) == downloads == 1
     with pytest.raises(LockError, match="no uv wheel for this machine"):
-        locking.ensure_uv(settings, cache, tool_lock=tools, tags=[Tag("py3", "none", "win32")])
+        ensure_uv(settings, cache, tool_lock=tools, tags=[Tag("py3", "none", "win32")])
 
 
 def test_the_tools_lock_pins_uv_for_both_architectures() -> None:
-    (package,) = tool_lock().find(locking.UV)
+    (package,) = tool_lock().find(UV)
     assert package.version == Version("0.13.9")
     manylinux = [w.filename for w in package.wheels if "manylinux" in w.filename]
     assert any(name.endswith("_x86_64.whl") for name in manylinux)
