@@ -267,16 +267,16 @@ def _static_stage(plan: BuildPlan) -> list[str]:
 
 
 def _static_run(plan: BuildPlan) -> str:
-    """The project's static command, offline, into its folder made first: a command that
-    finds nothing to copy (Django's collectstatic with no app that ships static files)
-    makes no folder, and an empty one serves nothing, which is right."""
+    """The project's static command, offline, then its folder made if the command made
+    none: one that finds nothing to copy (Django's collectstatic with no app that ships
+    static files) leaves no folder, and an empty one serves nothing, which is right."""
     assert plan.static is not None
     assert plan.static.command
     folder = f"{plan.app_dir}/{plan.static.dir}"
     return _with_test_env(
         plan,
         instructions.run(
-            [["mkdir", "-p", folder], plan.static.command],
+            [plan.static.command, ["mkdir", "-p", folder]],
             network=False,
             source="tool.containerize.static.command",
         ),

@@ -60,8 +60,8 @@ def test_print_dockerfile_shows_the_app_directory(
     assert "# The app folder (tool.containerize.app-directory) is /app/site: the\n" in out
     assert "COPY app/ /app/site/\n" in out
     assert (
-        "WORKDIR /app/site\nRUN --network=none mkdir -p /app/site/staticfiles \\\n"
-        " && python manage.py collectstatic --noinput" in out
+        "WORKDIR /app/site\nRUN --network=none python manage.py collectstatic --noinput \\\n"
+        " && mkdir -p /app/site/staticfiles" in out
     )
 
 

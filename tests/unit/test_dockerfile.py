@@ -365,8 +365,8 @@ def test_static_files_are_made_where_the_app_is_imported(hello: config.Config) -
         # import, as the app's user, sees the files the image will have.
         assert (
             "WORKDIR /app\n"
-            "RUN --network=none mkdir -p /app/staticfiles \\\n"
-            " && python manage.py collectstatic\n"
+            "RUN --network=none python manage.py collectstatic \\\n"
+            " && mkdir -p /app/staticfiles\n"
             "USER 10001:10001\n"
             'RUN --network=none ["/opt/venv/bin/python", ' in check
         )
@@ -384,7 +384,7 @@ def test_without_the_import_check_static_files_come_from_their_own_stage(
     # Made once, on the check platform, with the check platform's venv.
     assert made.startswith("FROM check-deps AS static\nCOPY app/ /app/\n")
     assert (
-        "RUN --network=none mkdir -p /app/staticfiles \\\n && python manage.py collectstatic"
+        "RUN --network=none python manage.py collectstatic \\\n && mkdir -p /app/staticfiles"
         in made
     )
     final = stage(text, "gunicorn")
@@ -662,8 +662,8 @@ def test_an_app_directory_is_the_working_directory_and_import_root(
     for server in cfg.servers:
         check = stage(text, f"app-{server}")
         assert "COPY app/ /app/site/\n" in check
-        assert "mkdir -p /app/site/staticfiles \\\n && python manage.py collectstatic" in check
-        assert "WORKDIR /app/site\nRUN --network=none mkdir -p /app/site/staticfiles" in check
+        assert "python manage.py collectstatic \\\n && mkdir -p /app/site/staticfiles" in check
+        assert "WORKDIR /app/site\nRUN --network=none python manage.py" in check
         assert f"COPY --link --from=app-{server} /app/ /app/" in stage(text, server)
     assert "WORKDIR /app/site\n" in stage(text, "runtime")
     assert "WORKDIR /app\n" not in text
