@@ -5,10 +5,14 @@ them alone. :func:`resolve` chains the first ones:
 
 ``read the lock``
     :func:`containerize.resolve.lock.load_locks`, then
-    :func:`~containerize.resolve.lock.check_fresh` against ``pyproject.toml``;
+    :func:`~containerize.resolve.lock.check_fresh` against ``pyproject.toml`` (a
+    workspace member's view of its workspace's lock,
+    :func:`~containerize.resolve.lock.for_project`);
 ``name the files``
     a requirements file's hashes named from the index
-    (:func:`containerize.resolve.filenames.name_files`);
+    (:func:`containerize.resolve.filenames.name_files`); then the local packages (the
+    project itself, workspace members, path dependencies) packed as source archives
+    (:func:`containerize.resolve.localpkgs.pack`), compiled like any sdist;
 ``pin the base``
     the base image pinned by digest (:func:`containerize.image.pins.pin_base`);
 ``learn the targets``
@@ -62,7 +66,7 @@ from containerize.engine.buildx import OutputKind
 from containerize.fsutil import claim
 from containerize.image import buildcache, context, dockerfile, pins, plan, report, revision
 from containerize.image import compile as compile_mod
-from containerize.resolve import buildenv, filenames, selection
+from containerize.resolve import buildenv, filenames, localpkgs, selection
 from containerize.resolve import lock as lockmod
 from containerize.resolve import wheelhouse as wheelhouse_mod
 from containerize.resolve.cache import Cache
@@ -142,11 +146,13 @@ def resolve(
     """
     want = wanted(config)
     lock = lockmod.load_locks(config.project_dir, config.locks)  # several: read as one
+    lock = lockmod.for_project(lock, config.project_dir)  # a workspace member's view
     lockmod.check_fresh(lock, config.project)
     settings = wheelhouse_mod.index_settings(config.project, lock)
     # A requirements file has hashes only: the names come from the index, remembered
     # beside the downloads so a rebuild asks nothing.
     lock = filenames.name_files(lock, settings, names=machine.cache.root / "names")
+    lock = localpkgs.pack(lock, machine.cache)
     base = pins.pin_base(
         config.base_image,
         pins_file=config.pins_file,
