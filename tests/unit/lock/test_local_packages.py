@@ -147,3 +147,23 @@ def test_the_compile_step_reads_the_version_to_pass_in(tmp_path: Path) -> None:
 def test_the_workspace_lock_names_no_index_host() -> None:
     hosts = set(re.findall(r"https?://([^/\"]+)/", (MONOREPO / "uv.lock").read_text()))
     assert hosts == {"index.invalid", "files.invalid"}
+
+
+POETRY_APP = ROOT / "fixtures" / "poetry-pathdep" / "app"
+
+
+def test_a_poetry_path_dependency_is_a_local_package(tmp_path: Path) -> None:
+    lock = load_lock(POETRY_APP)
+    (greeting,) = lock.find(canonicalize_name("greeting"))
+    assert (greeting.local, greeting.installable, greeting.source_url) == (
+        "../greeting",
+        True,
+        None,
+    )
+    check_fresh(lock, project_load(POETRY_APP))
+    packed = localpkgs.pack(lock, Cache(root=tmp_path))
+    for target in TARGETS:
+        selection = select(packed, project_load(POETRY_APP), target)
+        assert [(p.name, p.file.filename) for p in selection.packages] == [
+            ("greeting", "greeting-0.3.0.tar.gz")
+        ]
