@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from containerize import commands, config, process
+from containerize import cli, commands, config, process
 from containerize.engine import containers, preflight
 from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64
@@ -83,3 +83,78 @@ def test_services_install_the_shared_library_as_a_wheel(monorepo_images: dict[st
             assert f"Hello from {service} (shared 1.4.0)".encode() in page.body
         finally:
             containers.remove(container)
+
+
+def _set_image(pyproject: Path, image: str) -> None:
+    text = pyproject.read_text()
+    start = text.index('image = "')
+    end = text.index("\n", start)
+    pyproject.write_text(text[:start] + f'image = "{image}"' + text[end:])
+
+
+def test_only_what_changed_is_rebuilt(
+    make_project: Callable[[str], Path],
+    base_image: str,
+    session_id: str,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Every target pushed once; then a run with no change builds nothing and says why, a
+    change to one service rebuilds only that one, a change to the library both."""
+    root = make_project("monorepo")
+    images = {s: f"127.0.0.1:5000/containerize-test/monorepo-{s}-{session_id}" for s in SERVICES}
+    for service, image in images.items():
+        _set_image(root / "services" / service / "pyproject.toml", image)
+    argv = ["--project", str(root), "build", "--push", "--platform", "linux/amd64"]
+
+    def run() -> dict[str, str]:
+        """What happened to each target: 'built' or 'unchanged'."""
+        assert cli.main(argv) == 0
+        out = capfd.readouterr().out
+        found = {}
+        for section in ("\n" + out).split("\n== ")[1:]:
+            name = section.split(":", 1)[0]
+            if "\nbuilt:\n" in section:
+                found[name] = "built"
+            elif "gunicorn: unchanged since sha256:" in section:
+                found[name] = "unchanged"
+        return found
+
+    assert run() == {"api": "built", "web": "built"}
+    assert run() == {"api": "unchanged", "web": "unchanged"}
+    web = root / "services" / "web" / "web" / "__init__.py"
+    web.write_text(web.read_text() + "# touched\n")
+    assert run() == {"api": "unchanged", "web": "built"}
+    shared = root / "libs" / "shared" / "src" / "shared" / "__init__.py"
+    shared.write_text(shared.read_text().replace("Hello from", "Greetings from"))
+    assert run() == {"api": "built", "web": "built"}
+    for service, image in images.items():
+        cli_out = process.run(
+            ["docker", "run", "--rm", "--pull", "always", f"{image}:gunicorn",
+             "python", "-c", f"import shared; print(shared.greeting({service!r}))"]
+        )  # fmt: skip
+        assert cli_out.stdout.strip() == f"Greetings from {service} (shared 1.4.0)"
+    process.run(
+        ["docker", "image", "rm", "--force", *(f"{i}:gunicorn" for i in images.values())],
+        check=False,
+    )
+
+
+def test_a_poetry_path_dependency_is_installed_as_a_wheel(
+    make_project: Callable[[str], Path], base_image: str, session_id: str
+) -> None:
+    root = make_project("poetry-pathdep")
+    image = f"containerize-test/poetry-pathdep-{session_id}"
+    tags = _build(root / "app", image)
+    try:
+        greet = process.run(
+            ["docker", "run", "--rm", "--platform", str(LINUX_AMD64), f"{image}:gunicorn", "greet"]
+        )
+        assert greet.stdout.strip() == "Hello from greeting 0.3.0"
+        container = containers.start(f"{image}:gunicorn", platform=LINUX_AMD64, port=8000)
+        try:
+            page = containers.get(container, "/", timeout=180)
+            assert (page.status, page.body) == (200, b"Hello from greeting 0.3.0")
+        finally:
+            containers.remove(container)
+    finally:
+        process.run(["docker", "image", "rm", "--force", *tags], check=False)
