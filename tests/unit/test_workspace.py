@@ -3,6 +3,7 @@ by what changed since a git ref; and the key that tells an unchanged image."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path, PurePosixPath
@@ -12,6 +13,7 @@ import pytest
 from containerize import config, workspace
 from containerize.errors import ConfigError
 from containerize.image import buildkey
+from containerize.image.bake import bake_file
 
 REPO = Path(__file__).resolve().parents[2]
 MONOREPO = REPO / "fixtures" / "monorepo"
@@ -150,6 +152,9 @@ def test_the_key_label_goes_on_every_image(monorepo: Path) -> None:
     prepared = pipeline.prepare(cfg, machine, output="push", dry_run=True)
     (inv,) = prepared.invocations
     assert (buildkey.KEY_LABEL, prepared.keys["gunicorn"]) in inv.labels
+    # A bake file carries it too.
+    baked = json.loads(bake_file(prepared.invocations))
+    assert baked["target"]["gunicorn"]["labels"] == {buildkey.KEY_LABEL: prepared.keys["gunicorn"]}
     # An image the registry holds with the same key is not built at all.
     seen: list[tuple[str, str]] = []
 
