@@ -259,8 +259,13 @@ def build(sdist: Path, out: Path, *, root: Path = SOURCE_ROOT) -> None:
 
 
 #: What git-reading build backends take instead of asking git: setuptools-scm (and
-#: hatch-vcs, which runs it), and pdm-backend.
-PRETEND_VERSION_VARIABLES = ("SETUPTOOLS_SCM_PRETEND_VERSION", "PDM_BUILD_SCM_VERSION")
+#: hatch-vcs, which runs it; its newer releases read vcs-versioning's name), and
+#: pdm-backend.
+PRETEND_VERSION_VARIABLES = (
+    "SETUPTOOLS_SCM_PRETEND_VERSION",
+    "VCS_VERSIONING_PRETEND_VERSION",
+    "PDM_BUILD_SCM_VERSION",
+)
 
 
 def pkg_info_version(source: Path) -> str | None:
