@@ -174,3 +174,19 @@ def test_app_digest_covers_names_and_bytes(tmp_path: Path) -> None:
     first = buildkey.app_digest(tmp_path, files)
     (tmp_path / "a.py").write_text("2\n")
     assert buildkey.app_digest(tmp_path, files) != first
+
+
+def test_list_shows_each_target(monorepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from containerize import cli  # noqa: PLC0415
+
+    assert cli.main(["--project", str(monorepo), "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["target", "app", "servers", "image", "declared", "in"]
+    assert lines[1].split() == [
+        "api", "api.wsgi:application", "gunicorn",
+        "127.0.0.1:5000/containerize-examples/monorepo-api", "services/api/pyproject.toml",
+    ]  # fmt: skip
+    assert lines[2].split()[:3] == ["web", "web:app", "gunicorn"]
+    # A name that is no target: what there is, and a non-zero exit.
+    assert cli.main(["--project", str(monorepo), "build", "--dry-run", "admin"]) != 0
+    assert "no target named 'admin'" in capsys.readouterr().err
