@@ -8,6 +8,7 @@ import io
 import os
 import re
 import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -167,3 +168,22 @@ def test_a_poetry_path_dependency_is_a_local_package(tmp_path: Path) -> None:
         assert [(p.name, p.file.filename) for p in selection.packages] == [
             ("greeting", "greeting-0.3.0.tar.gz")
         ]
+
+
+def test_a_project_whose_version_comes_from_git_gets_the_tagged_one(tmp_path: Path) -> None:
+    project = tmp_path / "scm-src"
+    shutil.copytree(ROOT / "fixtures" / "scm-src", project)
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "x"]):
+        subprocess.run([*git, *args], cwd=project, check=True, capture_output=True)
+    subprocess.run([*git, "tag", "v3.1.0"], cwd=project, check=True)
+    lock = load_lock(project)
+    assert lock.project_package == "scm-app"
+    (own,) = lock.find(canonicalize_name("scm-app"))
+    assert (str(own.version), own.local) == ("3.1.0", ".")
+    check_fresh(lock, project_load(project))
+    packed = localpkgs.pack(lock, Cache(root=tmp_path / "cache"))
+    selection = select(packed, project_load(project), TARGETS[0])
+    chosen = {str(p.name): p.file.filename for p in selection.packages}
+    assert chosen["scm-app"] == "scm_app-3.1.0.tar.gz"
+    assert "flask" in chosen
