@@ -158,3 +158,39 @@ def test_a_poetry_path_dependency_is_installed_as_a_wheel(
             containers.remove(container)
     finally:
         process.run(["docker", "image", "rm", "--force", *tags], check=False)
+
+
+def test_the_project_itself_with_its_version_from_git(
+    make_project: Callable[[str], Path], base_image: str, session_id: str
+) -> None:
+    """A src/-layout package installed from its own lock, versioned by setuptools-scm
+    from a git tag: built with no .git in the context, the version passed in."""
+    root = make_project("scm-src")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    process.run([*git, "init", "-q", "-b", "main"], cwd=root)
+    process.run([*git, "add", "-A"], cwd=root)
+    process.run([*git, "commit", "-q", "-m", "start"], cwd=root)
+    process.run([*git, "tag", "v3.1.0"], cwd=root)
+    image = f"containerize-test/scm-src-{session_id}"
+    tags = _build(root, image)
+    try:
+        script = process.run(
+            [
+                "docker",
+                "run",
+                "--rm",
+                "--platform",
+                str(LINUX_AMD64),
+                f"{image}:gunicorn",
+                "scm-app",
+            ]
+        )
+        assert script.stdout.strip() == "scm-app 3.1.0"
+        container = containers.start(f"{image}:gunicorn", platform=LINUX_AMD64, port=8000)
+        try:
+            page = containers.get(container, "/", timeout=180)
+            assert (page.status, page.body) == (200, b"scm-app 3.1.0")
+        finally:
+            containers.remove(container)
+    finally:
+        process.run(["docker", "image", "rm", "--force", *tags], check=False)
