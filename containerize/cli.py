@@ -88,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
         _option_flags(sub, name)
         if name == "build":
             _build_options(sub)
+    add("list", help="show each target with its app, servers and image")
     test = add("test", help="run every server's image on every platform and check it")
     _option_flags(test, "test")
     _test_options(test)
@@ -190,6 +191,14 @@ def _build_options(sub: argparse.ArgumentParser) -> None:
     )
     sub.add_argument("--refresh-base", action="store_true", help="resolve the base digest again")
     sub.add_argument("--no-cache", action="store_true", help="build every step again")
+    sub.add_argument(
+        "targets", nargs="*", metavar="TARGET",
+        help="build these targets only (default: every target; see 'containerize list')",
+    )  # fmt: skip
+    sub.add_argument(
+        "--changed-since", metavar="REF",
+        help="build only the targets whose files, or local packages, changed since git REF",
+    )  # fmt: skip
 
 
 def _release_options(sub: argparse.ArgumentParser) -> None:
@@ -269,7 +278,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             bake=args.bake,
             refresh_base=args.refresh_base,
             no_cache=args.no_cache,
+            targets=args.targets,
+            changed_since=args.changed_since,
         ),
+        "list": lambda: commands.list_targets(project),
         "test": lambda: commands.test(
             project,
             servers=args.servers or (),

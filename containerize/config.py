@@ -112,6 +112,8 @@ class Config:
     static: StaticFiles | None
     test: TestSettings
     env: tuple[tuple[str, str], ...]
+    # The names of [tool.containerize.targets] (containerize.workspace builds them).
+    targets: tuple[str, ...]
     builder: str | None
     cache: valuechecks.CacheMode
     share: valuechecks.CacheMode

@@ -12,16 +12,41 @@ nested tables declare their keys beside their checks (:mod:`containerize.staticf
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from typing import Any
 
 from containerize import bases, servers, syspackages, valuechecks
 from containerize.appspec import APP_EXPECTS, check_app, check_app_directory
-from containerize.declare import Flag, Option, by_key
+from containerize.declare import Flag, Option, Values, by_key, check_keys
+from containerize.errors import ConfigError
 from containerize.staticfiles import STATIC_OPTIONS, check_static
 from containerize.testsettings import BURST_OPTIONS, PROBE_OPTIONS, TEST_OPTIONS, check_test
 
 _ALL_PLATFORMS = "default: tool.containerize.platforms"
 _BUILDER_HELP = "the buildx builder to use"
+
+
+def check_targets(table: dict[str, Any], where: str, values: Values) -> tuple[str, ...]:
+    """The names of ``[tool.containerize.targets]``, each a table of known keys (checked
+    in full when the target is built: :mod:`containerize.workspace`)."""
+    known = [o.key for o in OPTIONS if o.key != "targets"]
+    for name, entry in table.items():
+        if not _TARGET_NAME.fullmatch(name):
+            raise ConfigError(
+                f"{where}.{name}: {name!r} is not a target name",
+                hint="use lower-case letters, digits and '-', starting with a letter",
+            )
+        if not isinstance(entry, dict):
+            raise ConfigError(
+                f"{where}.{name}: expected a table, got {entry!r}",
+                hint=f'write [tool.containerize.targets.{name}] with app = "..."',
+            )
+        check_keys(entry, known, f"{where}.{name}")
+    return tuple(sorted(table))
+
+
+_TARGET_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
 
 OPTIONS: tuple[Option, ...] = (
     Option(
@@ -287,6 +312,16 @@ OPTIONS: tuple[Option, ...] = (
         hint='write [tool.containerize.test] with keys such as size-budget = "150 MiB"',
     ),
     Option(
+        key="targets",
+        kind="table",
+        expects="a table of target name = a table of keys of [tool.containerize] that "
+        "this target sets over the others (app, app-directory, image, servers...): one "
+        "image per target, built from this folder and its lock",
+        default={},
+        check=check_targets,
+        hint='write [tool.containerize.targets.api] with app = "api.wsgi:application"',
+    ),
+    Option(
         key="env",
         kind="table",
         expects="a table of environment variables, set in every image",
@@ -402,6 +437,7 @@ NESTED: tuple[tuple[str, tuple[Option, ...]], ...] = (
     ("system-packages.", syspackages.OPTIONS),
     ("system-packages.sdists.NAME.", syspackages.SDIST_OPTIONS),
 )
+
 
 #: CONTAINERIZE_* variables that are not options: the download cache, the engine's
 #: state folder (root provisioning), the test suite's golden-file switch, and the cell

@@ -240,6 +240,12 @@ def build(sdist: Path, out: Path, *, root: Path = SOURCE_ROOT) -> None:
     # The wheel's own zip entries get this date (wheel clamps to 1980): the same
     # sources give the same wheel bytes, and so the same sha256, on every build.
     env["SOURCE_DATE_EPOCH"] = FIXED_EPOCH
+    # A backend that reads its version from git finds no .git here: the version the
+    # archive states (a local package's is the one containerize knows) is passed in.
+    version = pkg_info_version(source)
+    if version is not None:
+        for name in PRETEND_VERSION_VARIABLES:
+            env.setdefault(name, version)
     argv = [
         sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-index",
         "--no-deps", "--no-cache-dir", "--disable-pip-version-check", "--no-input",
@@ -250,6 +256,31 @@ def build(sdist: Path, out: Path, *, root: Path = SOURCE_ROOT) -> None:
     print("+ " + " ".join(argv), flush=True)
     if subprocess.run(argv, env=env, cwd=source, check=False).returncode != 0:
         raise StepError(f"building a wheel from {sdist.name} failed (see pip's output above)")
+
+
+#: What git-reading build backends take instead of asking git: setuptools-scm (and
+#: hatch-vcs, which runs it; its newer releases read vcs-versioning's name), and
+#: pdm-backend.
+PRETEND_VERSION_VARIABLES = (
+    "SETUPTOOLS_SCM_PRETEND_VERSION",
+    "VCS_VERSIONING_PRETEND_VERSION",
+    "PDM_BUILD_SCM_VERSION",
+)
+
+
+def pkg_info_version(source: Path) -> str | None:
+    """The ``Version:`` of *source*'s ``PKG-INFO``; ``None`` without one."""
+    try:
+        text = (source / "PKG-INFO").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if not line.strip():
+            break  # the headers end at the first empty line
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "version" and value.strip():
+            return value.strip()
+    return None
 
 
 def unpack(sdist: Path, into: Path) -> Path:

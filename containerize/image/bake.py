@@ -20,6 +20,8 @@ def bake_file(invocations: Sequence[BuildInvocation]) -> str:
             "tags": list(inv.tags),
             "contexts": {name: str(path) for name, path in inv.build_contexts},
         }
+        if inv.labels:
+            spec["labels"] = dict(inv.labels)  # the image key, as 'containerize build' sets it
         if inv.cache_from:
             spec["cache-from"] = list(inv.cache_from)
         if inv.cache_to:

@@ -5,10 +5,14 @@ them alone. :func:`resolve` chains the first ones:
 
 ``read the lock``
     :func:`containerize.resolve.lock.load_locks`, then
-    :func:`~containerize.resolve.lock.check_fresh` against ``pyproject.toml``;
+    :func:`~containerize.resolve.lock.check_fresh` against ``pyproject.toml`` (a
+    workspace member's view of its workspace's lock,
+    :func:`~containerize.resolve.lock.for_project`);
 ``name the files``
     a requirements file's hashes named from the index
-    (:func:`containerize.resolve.filenames.name_files`);
+    (:func:`containerize.resolve.filenames.name_files`); then the local packages (the
+    project itself, workspace members, path dependencies) packed as source archives
+    (:func:`containerize.resolve.localpkgs.pack`), compiled like any sdist;
 ``pin the base``
     the base image pinned by digest (:func:`containerize.image.pins.pin_base`);
 ``learn the targets``
@@ -50,8 +54,8 @@ a command starts, and comes in as a :class:`Machine`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from containerize import servers, syspackages
@@ -60,9 +64,18 @@ from containerize.config import Config
 from containerize.engine import buildx, probes
 from containerize.engine.buildx import OutputKind
 from containerize.fsutil import claim
-from containerize.image import buildcache, context, dockerfile, pins, plan, report, revision
+from containerize.image import (
+    buildcache,
+    buildkey,
+    context,
+    dockerfile,
+    pins,
+    plan,
+    report,
+    revision,
+)
 from containerize.image import compile as compile_mod
-from containerize.resolve import buildenv, filenames, selection
+from containerize.resolve import buildenv, filenames, localpkgs, selection
 from containerize.resolve import lock as lockmod
 from containerize.resolve import wheelhouse as wheelhouse_mod
 from containerize.resolve.cache import Cache
@@ -120,6 +133,10 @@ class Prepared:
     #: What the sdists are compiled with and what their wheels need at run time, one
     #: line each (:mod:`containerize.syspackages`), for the build to print.
     system_packages: tuple[str, ...] = ()
+    #: Each server's image key (:mod:`containerize.image.buildkey`), in its labels.
+    keys: Mapping[str, str] = field(default_factory=dict)
+    #: ``(server, digest)`` of the images left out: the registry has them, same key.
+    unchanged: tuple[tuple[str, str], ...] = ()
 
     @property
     def notices(self) -> tuple[str, ...]:
@@ -142,11 +159,13 @@ def resolve(
     """
     want = wanted(config)
     lock = lockmod.load_locks(config.project_dir, config.locks)  # several: read as one
+    lock = lockmod.for_project(lock, config.project_dir)  # a workspace member's view
     lockmod.check_fresh(lock, config.project)
     settings = wheelhouse_mod.index_settings(config.project, lock)
     # A requirements file has hashes only: the names come from the index, remembered
     # beside the downloads so a rebuild asks nothing.
     lock = filenames.name_files(lock, settings, names=machine.cache.root / "names")
+    lock = localpkgs.pack(lock, machine.cache)
     base = pins.pin_base(
         config.base_image,
         pins_file=config.pins_file,
@@ -384,8 +403,13 @@ def prepare(
     refresh_base: bool = False,
     no_cache: bool = False,
     record_build_requirements: Callable[[str], None] | None = None,
+    unchanged: Unchanged | None = None,
 ) -> Prepared:
     """Run the steps up to the invocations; unless *dry_run*, write wheelhouse and context.
+
+    With *unchanged*, a server whose image the registry already holds with the same key
+    is left out (:attr:`Prepared.unchanged`); when every one is, nothing is fetched or
+    compiled either.
 
     A dry run asks the engine nothing, whatever *machine* says. With
     *record_build_requirements*, entries ``containerize-build.lock`` lacks are recorded
@@ -399,13 +423,28 @@ def prepare(
     stamp = revision.stamp(config.project_dir)
     resolved = resolve(config, machine, refresh_base=refresh_base)
     build_plan = make_plan(config, resolved, stamp, native_arch=machine.native_arch)
+    folder = BuildFolder.at(config.build_dir)
+    keys = image_keys(config, resolved, build_plan, files)
+    skipped = _unchanged(build_plan, keys, unchanged) if unchanged is not None else ()
+    if skipped and len(skipped) == len(build_plan.servers):
+        # Every image is in the registry already, built from the same inputs: nothing
+        # is fetched, compiled or built.
+        return Prepared(
+            config=config,
+            folder=folder,
+            resolved=resolved,
+            plan=build_plan,
+            dockerfile=dockerfile.render(build_plan),
+            invocations=(),
+            keys=keys,
+            unchanged=skipped,
+        )
     system = config.system_packages
     system_lines = list(resolved.build_needs)
     build_cache = buildcache.settings(config)
     shared = SharedCache.beside(config.image, machine.cache) if config.share == "registry" else None
     # Which platforms compile: as far as selection tells, before anything is fetched.
     sdists = tuple(s.target.platform for s in resolved.selections if s.sdists)
-    folder = BuildFolder.at(config.build_dir)
     compile_inv = (
         compile_mod.invocation(
             folder,
@@ -455,18 +494,59 @@ def prepare(
         resolved=resolved,
         plan=build_plan,
         dockerfile=text,
-        invocations=invocations(
-            folder,
-            build_plan,
-            output=output,
-            builder=config.builder,
-            build_cache=build_cache,
-            no_cache=no_cache,
+        invocations=tuple(
+            replace(inv, labels=(*inv.labels, (buildkey.KEY_LABEL, keys[inv.target or ""])))
+            for inv in invocations(
+                folder,
+                build_plan,
+                output=output,
+                builder=config.builder,
+                build_cache=build_cache,
+                no_cache=no_cache,
+            )
+            if inv.target not in {server for server, _ in skipped}
         ),
         wheelhouse=house,
         compile=compile_inv,
         system_packages=tuple(system_lines),
+        keys=keys,
+        unchanged=skipped,
     )
+
+
+def image_keys(
+    config: Config, resolved: Resolved, build_plan: plan.BuildPlan, files: Sequence[PurePosixPath]
+) -> dict[str, str]:
+    """Each server's image key (:mod:`containerize.image.buildkey`), from what is known
+    before anything is fetched: the selection, the app files, the plan, the base."""
+    configuration = buildkey.configuration(build_plan)
+    app = buildkey.app_digest(config.app_root, files)
+    return {
+        stage.name: buildkey.image_key(
+            server=stage.name,
+            base_image=resolved.base_image,
+            configuration=configuration,
+            selections=resolved.selections,
+            app=app,
+        )
+        for stage in build_plan.servers
+    }
+
+
+#: Asked with an image's tag and its key: the digest of the image in the registry when
+#: it carries that key (it is unchanged), else None.
+Unchanged = Callable[[str, str], str | None]
+
+
+def _unchanged(
+    build_plan: plan.BuildPlan, keys: Mapping[str, str], unchanged: Unchanged
+) -> tuple[tuple[str, str], ...]:
+    found = []
+    for stage in build_plan.servers:
+        digest = unchanged(stage.tags[0], keys[stage.name])
+        if digest is not None:
+            found.append((stage.name, digest))
+    return tuple(found)
 
 
 def build(invocations: Sequence[buildx.BuildInvocation]) -> list[report.TargetSummary]:

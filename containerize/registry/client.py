@@ -158,6 +158,44 @@ class Registry:
             is not None
         )
 
+    def blob(self, digest: str, *, what: str) -> bytes | None:
+        """The blob *digest*, checked against it; None when the registry lacks it."""
+        response = self._request("GET", self._url("blobs", digest), what=what, missing_ok=True)
+        if response is None:
+            return None
+        if oci.digest_of(response.body) != digest:
+            raise RegistryError(
+                f"{self}: asked for blob {digest} while {what}, got other bytes",
+                hint="the registry, or something between it and you, altered the blob",
+            )
+        return response.body
+
+    def labels(self, reference: str, *, what: str) -> tuple[str, dict[str, str]] | None:
+        """The digest *reference* resolves to and its image's labels (an index's first
+        image: every platform of one build carries the same labels); None when the
+        registry has no such image."""
+        found = self.manifest(reference, what=what)
+        if found is None:
+            return None
+        document = found.json()
+        if found.media_type in oci.INDEX_TYPES or "manifests" in document:
+            images = [m for m in document.get("manifests", []) if isinstance(m, dict)]
+            platform_images = [m for m in images if "platform" in m] or images
+            if not platform_images:
+                return found.digest, {}
+            inner = self.manifest(str(platform_images[0].get("digest")), what=what)
+            if inner is None:
+                return found.digest, {}
+            document = inner.json()
+        config = document.get("config")
+        if not isinstance(config, dict) or not isinstance(config.get("digest"), str):
+            return found.digest, {}
+        data = self.blob(config["digest"], what=what)
+        if data is None:
+            return found.digest, {}
+        labels = oci.load(data, what=config["digest"]).get("config", {}).get("Labels") or {}
+        return found.digest, {str(k): str(v) for k, v in labels.items()}
+
     def push_blob(self, digest: str, size: int, source: Path | bytes, *, what: str) -> None:
         """Upload one blob (in one request), unless the registry already has it."""
         if self.has_blob(digest, what=what):

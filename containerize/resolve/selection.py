@@ -98,15 +98,20 @@ def closure(
     """The locked packages needed on *target*, sorted by name.
 
     Roots are the requirements of *groups* and *extras* of *project*, plus
-    *extra_roots*. Pass ``groups=()`` and one server in *extra_roots* for that
-    server's own closure. A root requirement missing from the lock is a
-    :class:`LockError` (the lock is stale). For a lock without a dependency graph,
-    every package whose marker holds on the target is needed, except the project's
-    roots of groups and extras that were not chosen; their own dependencies cannot be
-    told apart, so such a closure may hold more than the graph walk would.
+    *extra_roots*, and the project's own package when the lock installs it
+    (:attr:`~containerize.resolve.lock.model.Lock.project_package`). Pass
+    ``groups=()`` and one server in *extra_roots* for that server's own closure. A
+    root requirement missing from the lock is a :class:`LockError` (the lock is
+    stale). For a lock without a dependency graph, every package whose marker holds on
+    the target is needed, except the project's roots of groups and extras that were
+    not chosen; their own dependencies cannot be told apart, so such a closure may
+    hold more than the graph walk would.
     """
     _check_python(lock, target)
     roots = [*_project_roots(project, groups, extras), *((r, _EXTRA_ROOT) for r in extra_roots)]
+    if lock.project_package is not None and MAIN_GROUP in groups:
+        # The project itself, built into a wheel: its entry points and metadata.
+        roots.append((Requirement(lock.project_package), MAIN_GROUP))
     ctx = _Context(lock=lock, project=project, target=target, groups=groups, extras=extras)
     found = _walk(ctx, roots) if lock.has_graph else _by_package_markers(ctx, roots)
     return tuple(sorted(found, key=lambda p: p.name))
@@ -132,6 +137,8 @@ def select(
     chosen: list[SelectedPackage] = []
     unusable: list[LockedPackage] = []
     for package in packages:
+        if not package.installable:
+            continue  # a virtual workspace member: only its dependencies are installed
         file = best_file(package, ranks)
         if file is None:
             unusable.append(package)
@@ -158,14 +165,21 @@ def sdist_message(selection: Selection, *, emulated: bool = True) -> str | None:
     For example: ``no linux/arm64 wheel for: mod-wsgi, pyuwsgi; they will be
     compiled for the target under emulation``.
     """
-    names = [str(p.name) for p in selection.sdist_fallbacks]
-    if not names:
-        return None
+    names = [str(p.name) for p in selection.sdist_fallbacks if p.package.local is None]
+    local = [str(p.name) for p in selection.sdist_fallbacks if p.package.local is not None]
     how = "under emulation" if emulated else "in the image build"
-    return (
-        f"no {selection.target.platform} wheel for: {', '.join(names)}; "
-        f"they will be compiled for the target {how}"
-    )
+    lines = []
+    if names:
+        lines.append(
+            f"no {selection.target.platform} wheel for: {', '.join(names)}; "
+            f"they will be compiled for the target {how}"
+        )
+    if local:
+        lines.append(
+            f"local packages built into wheels for {selection.target.platform} "
+            f"{how}: {', '.join(local)}"
+        )
+    return "\n".join(lines) or None
 
 
 # -- The walk -----------------------------------------------------------------------------
@@ -261,7 +275,7 @@ def _walk(ctx: _Context, roots: Sequence[tuple[Requirement, str]]) -> list[Locke
         if not _evaluate(requirement.marker, base, f"{ctx.project.path.name}: {requirement}"):
             continue
         name = canonicalize_name(requirement.name)
-        if name == ctx.project.name:
+        if name == ctx.project.name and name != ctx.lock.project_package:
             continue
         extras = frozenset(canonicalize_name(e) for e in requirement.extras)
         pending.append((name, extras, None, requirement.specifier or None, None, group))

@@ -39,7 +39,7 @@ FLOORS: tuple[tuple[str, ...], ...] = (
     ("config",),
     ("resolve",),
     ("image",),
-    ("matrix", "release", "host", "init"),
+    ("matrix", "release", "host", "init", "workspace"),
     ("commands",),
     ("cli",),
     ("nox", "__main__"),

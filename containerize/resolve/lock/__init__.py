@@ -15,7 +15,7 @@ import json
 import re
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -53,6 +53,7 @@ __all__ = [
     "ProjectMetadata",
     "check_fresh",
     "detect_format",
+    "for_project",
     "input_digest",
     "load_lock",
     "load_locks",
@@ -166,6 +167,38 @@ def load_locks(project_dir: Path, paths: Sequence[Path]) -> Lock:
                 hint=f"create it with '{RELOCK_COMMANDS['requirements']}'",
             )
     return read_requirements_files(full, top=project_dir)
+
+
+def for_project(lock: Lock, project_dir: Path) -> Lock:
+    """*lock* as the project in *project_dir* sees it.
+
+    A workspace lock (``lock = "../../uv.lock"`` in a member's ``[tool.containerize]``)
+    lists the member among its local packages: its dependencies become the lock's
+    roots, and the member itself is the project's package when it is installable (a
+    virtual member brings only its dependencies). A lock beside the project is
+    returned as it is.
+    """
+    top = lock.path.parent.resolve()
+    here = project_dir.resolve()
+    if here == top:
+        return lock
+    member = next(
+        (p for p in lock.local_packages if p.local and (top / p.local).resolve() == here), None
+    )
+    if member is None:
+        return lock
+    roots = [(MAIN_GROUP, frozenset(d.name for d in member.dependencies))]
+    roots += [
+        (f"extra:{extra}", frozenset(d.name for d in deps))
+        for extra, deps in member.optional_dependencies
+    ]
+    packages = tuple(p for p in lock.packages if p is not member or member.installable)
+    return replace(
+        lock,
+        packages=packages,
+        roots=tuple(sorted(roots)),
+        project_package=member.name if member.installable else None,
+    )
 
 
 def _find_lock(project_dir: Path) -> Path:

@@ -118,6 +118,14 @@ class LockedPackage:
     #: file's ``--hash`` options). :func:`~containerize.resolve.filenames.name_files`
     #: learns their names from the index and turns them into :attr:`files`.
     unnamed_hashes: tuple[str, ...] = ()
+    #: A local package's source folder, relative to the lock's folder (POSIX): a
+    #: workspace member, a path dependency, or the project itself. It has no files in
+    #: the lock: :func:`~containerize.resolve.localpkgs.pack` packs its sources into a
+    #: source archive, compiled into a wheel like any sdist.
+    local: str | None = None
+    #: Whether the local package is installed (it has a build system); a virtual one
+    #: (a uv workspace member that is not a package) only brings its dependencies.
+    installable: bool = True
 
     @property
     def wheels(self) -> tuple[LockedFile, ...]:
@@ -193,6 +201,9 @@ class Lock:
     indexes: tuple[LockIndex, ...] = ()
     #: What ``containerize lock`` made the lock from; empty for a lock made by hand.
     inputs: tuple[LockInput, ...] = ()
+    #: The project's own package when the lock installs it (uv's editable or directory
+    #: root, Poetry's package mode, PDM's ``self``): a root of the main group.
+    project_package: NormalizedName | None = None
     _by_name: dict[NormalizedName, tuple[LockedPackage, ...]] = field(
         init=False, repr=False, compare=False, default_factory=dict
     )
@@ -228,6 +239,11 @@ class Lock:
     def needs_file_names(self) -> bool:
         """Whether some files are known by hash only (see :attr:`LockedPackage.unnamed_hashes`)."""
         return any(p.unnamed_hashes for p in self.packages)
+
+    @property
+    def local_packages(self) -> tuple[LockedPackage, ...]:
+        """The packages built from local sources (see :attr:`LockedPackage.local`)."""
+        return tuple(p for p in self.packages if p.local is not None)
 
     @property
     def names(self) -> frozenset[NormalizedName]:

@@ -116,6 +116,11 @@ def _read_package(table: Table, legacy_files: Table | None) -> LockedPackage:
     dependencies, optional = _dependencies(table)
     extras = _extras(table, optional)
     source = table.opt_table("source")
+    # A path dependency (``{ path = "../lib" }``): built from its folder, relative to
+    # the lock's, into a wheel like any local package.
+    local = None
+    if source is not None and source.opt_string("type") == "directory":
+        local = source.string("url")
     groups = set(table.string_array("groups"))
     category = table.opt_string("category")
     if category is not None:
@@ -129,8 +134,9 @@ def _read_package(table: Table, legacy_files: Table | None) -> LockedPackage:
         marker=_package_marker(table),
         groups=frozenset(groups),
         requires_python=_specifier(table, "python-versions", table.opt_string("python-versions")),
-        source_url=None if source is None else source.opt_string("url"),
+        source_url=None if source is None or local else source.opt_string("url"),
         source_name=None if source is None else source.opt_string("reference"),
+        local=local,
     )
 
 

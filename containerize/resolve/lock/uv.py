@@ -1,10 +1,14 @@
 """Read ``uv.lock`` (``version = 1``).
 
 The project itself appears in the lock as a package whose source is ``virtual``,
-``editable`` or ``directory`` with path ``"."``: it is not installed from the
-wheelhouse, so it becomes the lock's :attr:`~containerize.lock.model.Lock.roots`
-instead of a package. Other workspace members and local paths stay packages with no
-files; selecting one is a resolution error that says so.
+``editable`` or ``directory`` with path ``"."``: its dependencies become the lock's
+:attr:`~containerize.lock.model.Lock.roots`. When it is a package (``editable`` or
+``directory``: it has a build system), it is also a local package the image installs
+(:attr:`~containerize.lock.model.Lock.project_package`). Other workspace members and
+path dependencies are local packages too (:attr:`LockedPackage.local`), built into
+wheels from their sources; a ``virtual`` member is never installed, only its
+dependencies are (:func:`containerize.resolve.lock.for_project` makes a member the
+project when the image is built from its folder).
 """
 
 from __future__ import annotations
@@ -14,8 +18,9 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.markers import Marker
 from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
-from containerize.project import MAIN_GROUP
+from containerize.project import MAIN_GROUP, project_version, read_project
 from containerize.resolve.lock.model import (
     Dependency,
     Lock,
@@ -38,10 +43,17 @@ def read_uv_lock(path: Path) -> Lock:
         top.fail("version", f"uv.lock version {version!r} is not supported (expected 1)")
     packages: list[LockedPackage] = []
     roots: list[tuple[str, frozenset[NormalizedName]]] = []
+    project_package = None
     for table in top.tables("package"):
         source = table.table("source")
         if _is_project_root(source):
             roots.extend(_roots(table))
+            if source.raw("virtual") is None:
+                project_package = table.name()
+                packages.append(_read_local(table, source, path.parent))
+            continue
+        if any(kind in source for kind in _LOCAL_SOURCES):
+            packages.append(_read_local(table, source, path.parent))
             continue
         packages.append(_read_package(table, source))
     return Lock(
@@ -52,6 +64,7 @@ def read_uv_lock(path: Path) -> Lock:
         content_hash=None,
         has_graph=True,
         roots=tuple(sorted(roots)),
+        project_package=project_package,
     )
 
 
@@ -69,6 +82,31 @@ def _roots(table: Table) -> list[tuple[str, frozenset[NormalizedName]]]:
             name = canonicalize_name(group) if prefix else group
             roots.append((f"{prefix}{name}", frozenset(d.name for d in _deps(groups, group))))
     return roots
+
+
+def _read_local(table: Table, source: Table, top: Path) -> LockedPackage:
+    """A workspace member, path dependency or the project itself: no files, a folder."""
+    kind = next(kind for kind in _LOCAL_SOURCES if kind in source)
+    folder = source.string(kind)
+    name = table.name()
+    version = table.opt_version("version")
+    if version is None:
+        # uv records no version for a member whose version is dynamic (read from git
+        # by setuptools-scm or hatch-vcs): it is the one containerize knows.
+        member = top / folder
+        version = Version(project_version(read_project(member / "pyproject.toml"), member))
+    optional = table.opt_table("optional-dependencies")
+    extras = []
+    if optional is not None:
+        extras = [(canonicalize_name(e), _deps(optional, e)) for e, _ in optional.items()]
+    return LockedPackage(
+        name=name,
+        version=version,
+        dependencies=_deps(table, "dependencies"),
+        optional_dependencies=tuple(sorted(extras, key=lambda pair: pair[0])),
+        local=PurePosixPath(folder).as_posix(),
+        installable=kind != "virtual",
+    )
 
 
 def _read_package(table: Table, source: Table) -> LockedPackage:

@@ -1,0 +1,77 @@
+"""The key of one image: what it is built from, hashed, to tell an unchanged image.
+
+Each server's image gets a key over its selection from the lock (every file's sha256,
+per platform: a local package's packed sources included, so a change to a shared
+library changes the key of every image that installs it), its app files (names and
+bytes), its configuration (the plan the Dockerfile is rendered from, without the
+labels that change on every build: the creation time and the git revision) and the base image
+pinned by digest. The key goes into the image's labels (:data:`KEY_LABEL`); a build
+whose key matches the image already in the registry is skipped
+(:func:`containerize.image.pipeline.prepare`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+
+from containerize.image.plan import BuildPlan
+from containerize.resolve.selection import PlatformSelection
+
+#: The label that carries the key.
+KEY_LABEL = "io.containerize.key"
+#: Labels left out of the key: they change on every build of the same inputs.
+VOLATILE_LABELS = frozenset(
+    {"org.opencontainers.image.created", "org.opencontainers.image.revision"}
+)
+
+
+def app_digest(app_root: Path, files: Sequence[PurePosixPath]) -> str:
+    """The sha256 over *files* (relative to *app_root*): their names, modes and bytes."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        path = app_root / name
+        executable = bool(path.stat().st_mode & 0o111)
+        digest.update(f"{name}\0{int(executable)}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
+def configuration(plan: BuildPlan) -> str:
+    """*plan* as text, without :data:`VOLATILE_LABELS` and without where this machine
+    runs the import check (a build on another architecture makes the same image)."""
+    labels = tuple((k, v) for k, v in plan.labels if k not in VOLATILE_LABELS)
+    return repr(
+        replace(plan, labels=labels, check_platform=plan.platforms[0], check_is_native=False)
+    )
+
+
+def image_key(
+    *,
+    server: str,
+    base_image: str,
+    configuration: str,
+    selections: Sequence[PlatformSelection],
+    app: str,
+) -> str:
+    """The key of *server*'s image (a sha256 hex digest); *configuration* is the
+    plan's :func:`configuration`, *app* the :func:`app_digest`."""
+    platforms = {}
+    for item in selections:
+        packages = [*item.base.packages]
+        if server in item.servers:
+            packages += item.servers[server].packages
+        platforms[str(item.target.platform)] = sorted(
+            f"{p.name} {p.file.filename} {p.file.sha256}" for p in packages
+        )
+    parts = {
+        "server": server,
+        "base-image": base_image,
+        "configuration": hashlib.sha256(configuration.encode()).hexdigest(),
+        "selection": platforms,
+        "app": app,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

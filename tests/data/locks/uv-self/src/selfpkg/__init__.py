@@ -1,0 +1,5 @@
+"""A project the lock installs itself."""
+
+
+def main() -> None:
+    print("hi")

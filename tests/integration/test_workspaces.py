@@ -1,0 +1,196 @@
+"""Many images from one repository: the monorepo fixture's services, which share a
+library of the uv workspace, built with that library as a wheel and served.
+
+linux/amd64 only, Gunicorn only: the library is pure Python, and the other platform
+and servers go through the same code as every other fixture.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from containerize import cli, commands, config, process
+from containerize.engine import containers, preflight
+from containerize.image import pipeline
+from containerize.platforms import LINUX_AMD64
+
+SERVICES = ("api", "web")
+
+
+def _build(project: Path, image: str) -> tuple[str, ...]:
+    cfg = config.load(
+        project, overrides={"image": image, "platforms": ["linux/amd64"], "servers": ["gunicorn"]}
+    )
+    prepared = pipeline.prepare(
+        cfg,
+        commands.machine(engine=True),
+        output=preflight.choose_output(cfg.platforms, push=False),
+    )
+    (summary,) = pipeline.build(prepared.invocations)
+    return summary.tags
+
+
+@pytest.fixture
+def monorepo_images(
+    make_project: Callable[[str], Path], base_image: str, session_id: str
+) -> Iterator[dict[str, str]]:
+    root = make_project("monorepo")
+    built: dict[str, str] = {}
+    tags: list[str] = []
+    try:
+        for service in SERVICES:
+            image = f"containerize-test/monorepo-{service}-{session_id}"
+            tags += _build(root / "services" / service, image)
+            built[service] = f"{image}:gunicorn"
+        yield built
+    finally:
+        process.run(["docker", "image", "rm", "--force", *tags], check=False)
+
+
+def test_services_install_the_shared_library_as_a_wheel(monorepo_images: dict[str, str]) -> None:
+    for service, tag in monorepo_images.items():
+        # The library's console script, and its version read by importlib.metadata.
+        cli = process.run(
+            [
+                "docker",
+                "run",
+                "--rm",
+                "--platform",
+                str(LINUX_AMD64),
+                tag,
+                "shared-cli",
+                "--version",
+            ]
+        )
+        assert cli.stdout.strip() == "shared-cli 1.4.0", service
+        # Installed, not editable: a wheel's files in the venv, and no source tree.
+        where = process.run(
+            ["docker", "run", "--rm", "--platform", str(LINUX_AMD64), tag, "python", "-c",
+             "import json, shared, importlib.metadata as m; d = m.distribution('shared'); "
+             "print(json.dumps([shared.__file__, d.read_text('INSTALLER'), d.version]))"]
+        )  # fmt: skip
+        path, installer, version = json.loads(where.stdout)
+        assert path.startswith("/opt/venv/lib/python3.11/site-packages/shared/"), path
+        assert (installer.strip(), version) == ("containerize", "1.4.0")
+        container = containers.start(tag, platform=LINUX_AMD64, port=8000)
+        try:
+            page = containers.get(container, "/", timeout=180)
+            assert page.status == 200, page.body
+            assert f"Hello from {service} (shared 1.4.0)".encode() in page.body
+        finally:
+            containers.remove(container)
+
+
+def _set_image(pyproject: Path, image: str) -> None:
+    text = pyproject.read_text()
+    start = text.index('image = "')
+    end = text.index("\n", start)
+    pyproject.write_text(text[:start] + f'image = "{image}"' + text[end:])
+
+
+def test_only_what_changed_is_rebuilt(
+    make_project: Callable[[str], Path],
+    base_image: str,
+    session_id: str,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Every target pushed once; then a run with no change builds nothing and says why, a
+    change to one service rebuilds only that one, a change to the library both."""
+    root = make_project("monorepo")
+    images = {s: f"127.0.0.1:5000/containerize-test/monorepo-{s}-{session_id}" for s in SERVICES}
+    for service, image in images.items():
+        _set_image(root / "services" / service / "pyproject.toml", image)
+    argv = ["--project", str(root), "build", "--push", "--platform", "linux/amd64"]
+
+    def run() -> dict[str, str]:
+        """What happened to each target: 'built' or 'unchanged'."""
+        assert cli.main(argv) == 0
+        out = capfd.readouterr().out
+        found = {}
+        for section in ("\n" + out).split("\n== ")[1:]:
+            name = section.split(":", 1)[0]
+            if "\nbuilt:\n" in section:
+                found[name] = "built"
+            elif "gunicorn: unchanged since sha256:" in section:
+                found[name] = "unchanged"
+        return found
+
+    assert run() == {"api": "built", "web": "built"}
+    assert run() == {"api": "unchanged", "web": "unchanged"}
+    web = root / "services" / "web" / "web" / "__init__.py"
+    web.write_text(web.read_text() + "# touched\n")
+    assert run() == {"api": "unchanged", "web": "built"}
+    shared = root / "libs" / "shared" / "src" / "shared" / "__init__.py"
+    shared.write_text(shared.read_text().replace("Hello from", "Greetings from"))
+    assert run() == {"api": "built", "web": "built"}
+    for service, image in images.items():
+        cli_out = process.run(
+            ["docker", "run", "--rm", "--pull", "always", f"{image}:gunicorn",
+             "python", "-c", f"import shared; print(shared.greeting({service!r}))"]
+        )  # fmt: skip
+        assert cli_out.stdout.strip() == f"Greetings from {service} (shared 1.4.0)"
+    process.run(
+        ["docker", "image", "rm", "--force", *(f"{i}:gunicorn" for i in images.values())],
+        check=False,
+    )
+
+
+def test_a_poetry_path_dependency_is_installed_as_a_wheel(
+    make_project: Callable[[str], Path], base_image: str, session_id: str
+) -> None:
+    root = make_project("poetry-pathdep")
+    image = f"containerize-test/poetry-pathdep-{session_id}"
+    tags = _build(root / "app", image)
+    try:
+        greet = process.run(
+            ["docker", "run", "--rm", "--platform", str(LINUX_AMD64), f"{image}:gunicorn", "greet"]
+        )
+        assert greet.stdout.strip() == "Hello from greeting 0.3.0"
+        container = containers.start(f"{image}:gunicorn", platform=LINUX_AMD64, port=8000)
+        try:
+            page = containers.get(container, "/", timeout=180)
+            assert (page.status, page.body) == (200, b"Hello from greeting 0.3.0")
+        finally:
+            containers.remove(container)
+    finally:
+        process.run(["docker", "image", "rm", "--force", *tags], check=False)
+
+
+def test_the_project_itself_with_its_version_from_git(
+    make_project: Callable[[str], Path], base_image: str, session_id: str
+) -> None:
+    """A src/-layout package installed from its own lock, versioned by setuptools-scm
+    from a git tag: built with no .git in the context, the version passed in."""
+    root = make_project("scm-src")
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    process.run([*git, "init", "-q", "-b", "main"], cwd=root)
+    process.run([*git, "add", "-A"], cwd=root)
+    process.run([*git, "commit", "-q", "-m", "start"], cwd=root)
+    process.run([*git, "tag", "v3.1.0"], cwd=root)
+    image = f"containerize-test/scm-src-{session_id}"
+    tags = _build(root, image)
+    try:
+        script = process.run(
+            [
+                "docker",
+                "run",
+                "--rm",
+                "--platform",
+                str(LINUX_AMD64),
+                f"{image}:gunicorn",
+                "scm-app",
+            ]
+        )
+        assert script.stdout.strip() == "scm-app 3.1.0"
+        container = containers.start(f"{image}:gunicorn", platform=LINUX_AMD64, port=8000)
+        try:
+            page = containers.get(container, "/", timeout=180)
+            assert (page.status, page.body) == (200, b"scm-app 3.1.0")
+        finally:
+            containers.remove(container)
+    finally:
+        process.run(["docker", "image", "rm", "--force", *tags], check=False)
