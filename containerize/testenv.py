@@ -34,9 +34,14 @@ _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "r": "\r"}
 
 
 def variables(settings: TestSettings) -> tuple[tuple[str, str], ...]:
-    """The test environment, sorted by name: the ``env`` table, then the file's values
-    over it."""
-    found = dict(settings.env)
+    """The test environment, sorted by name: the services' ``app-env``, the ``env``
+    table over them, then the file's values over both.
+
+    The import check gets the services' variables too, though no service runs there:
+    settings that read ``DATABASE_URL`` at import only parse it.
+    """
+    found = {key: value for service in settings.services for key, value in service.app_env}
+    found.update(settings.env)
     if settings.env_file is not None:
         found.update(read_dotenv(settings.env_file))
     return tuple(sorted(found.items()))
