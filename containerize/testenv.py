@@ -34,16 +34,18 @@ _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "r": "\r"}
 
 
 def variables(settings: TestSettings) -> tuple[tuple[str, str], ...]:
-    """The test environment, sorted by name: the services' ``app-env``, the ``env``
-    table over them, then the file's values over both.
+    """The test environment, sorted by name: the ``env`` table, the file's values over
+    it, and the services' ``app-env`` over both.
 
-    The import check gets the services' variables too, though no service runs there:
-    settings that read ``DATABASE_URL`` at import only parse it.
+    A service's variables win: they say where the service the app talks to is, and
+    the table often holds a placeholder for the same name (``containerize init``
+    writes one for the import check). The import check gets them too, though no
+    service runs there: settings that read ``DATABASE_URL`` at import only parse it.
     """
-    found = {key: value for service in settings.services for key, value in service.app_env}
-    found.update(settings.env)
+    found = dict(settings.env)
     if settings.env_file is not None:
         found.update(read_dotenv(settings.env_file))
+    found.update((key, value) for service in settings.services for key, value in service.app_env)
     return tuple(sorted(found.items()))
 
 

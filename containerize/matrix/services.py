@@ -135,7 +135,8 @@ def _exited(service: Service, container_id: str) -> Failed:
 
 def _image_hint(service: Service) -> str:
     return (
-        f"\nno image {service.image} could be run: where the official images cannot be "
-        "pulled, build local ones with 'containerize service-image postgres' (or redis) "
-        "and name them in image"
+        f"\n{service.image} could not be run: where the official images cannot be "
+        "pulled, 'containerize service-image postgres' (or redis) builds one from "
+        "Debian's packages into 127.0.0.1:5000 (127.0.0.1:5000/containerize/postgres:"
+        "15-bookworm, .../redis:7-bookworm): name that in image"
     )

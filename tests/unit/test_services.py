@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from containerize import config, process, testenv
+from containerize import cli, config, process, testenv
 from containerize.engine import docker, probes
 from containerize.errors import ConfigError
+from containerize.host import baseimage, serviceimage
 from containerize.matrix import plan, runner
+from containerize.platforms import LINUX_AMD64
 from containerize.testsettings import Service
 
 PASSWORD = "pw-$(id)-'q'"
@@ -58,11 +61,15 @@ def test_services_are_read_in_name_order(tmp_path: Path) -> None:
 def test_the_app_gets_the_services_variables_under_the_test_env(tmp_path: Path) -> None:
     cfg = load(
         tmp_path,
-        SERVICES.replace('SECRET_KEY = "test"', 'SECRET_KEY = "test", REDIS_URL = "mine"'),
+        SERVICES.replace(
+            'SECRET_KEY = "test"',
+            'SECRET_KEY = "test", DATABASE_URL = "postgres://placeholder@localhost/x"',
+        ),
     )
     assert testenv.variables(cfg.test) == (
+        # The service's own URL over init's placeholder.
         ("DATABASE_URL", f"postgres://postgres:{PASSWORD}@db:5432/postgres"),
-        ("REDIS_URL", "mine"),  # the test env is the user's last word
+        ("REDIS_URL", "redis://cache:6379/0"),
         ("SECRET_KEY", "test"),
     )
     (cell, *_) = plan.plan_matrix(cfg, native_arch="amd64").cells
@@ -192,3 +199,31 @@ def test_a_ready_service_puts_the_app_on_its_network(tmp_path: Path, fake: FakeE
     }
     # Even an error nobody expected removes the services and the network.
     assert fake.calls[-1] == ("network", "rm", network)
+
+
+def test_service_image_recipes() -> None:
+    postgres = serviceimage.recipe("postgres", platforms=(LINUX_AMD64,))
+    assert postgres.ref == "127.0.0.1:5000/containerize/postgres:15-bookworm"
+    assert postgres.platforms == (LINUX_AMD64,)
+    assert postgres.key != serviceimage.recipe("postgres").key  # platforms make the image
+    assert serviceimage.reference("redis") == "127.0.0.1:5000/containerize/redis:7-bookworm"
+    ((name, script),) = postgres.files
+    assert f"COPY --chmod=755 {name} " in postgres.dockerfile_tail
+    subprocess.run(["sh", "-n"], input=script, text=True, check=True)  # it parses
+    with pytest.raises(ConfigError, match="no service image 'mysql': containerize builds"):
+        serviceimage.recipe("mysql")
+
+
+def test_the_cli_builds_a_service_image_for_the_platforms_given(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seen: list[baseimage.Recipe] = []
+
+    def ensure(recipe: baseimage.Recipe) -> str:
+        seen.append(recipe)
+        return recipe.ref
+
+    monkeypatch.setattr(baseimage, "ensure", ensure)
+    assert cli.main(["service-image", "redis", "--platform", "linux/amd64"]) == 0
+    assert [r.platforms for r in seen] == [(LINUX_AMD64,)]
+    assert capsys.readouterr().out == "127.0.0.1:5000/containerize/redis:7-bookworm\n"
