@@ -70,6 +70,20 @@ def _parser() -> argparse.ArgumentParser:
         "--suite", metavar="NAME", help="the image of this Debian suite (as for --python)"
     )
 
+    service = add(
+        "service-image",
+        help="build a service image (PostgreSQL, Redis) from Debian's packages for the test "
+        "matrix's services, and push it to 127.0.0.1:5000",
+    )
+    service.add_argument("name", choices=["postgres", "redis"])
+    service.add_argument(
+        "--platform",
+        dest="service_platforms",
+        action="append",
+        metavar="PLATFORM",
+        help="build for this platform only (repeatable; default: linux/amd64 and linux/arm64)",
+    )
+
     ignore = add("dockerignore", help="print a .dockerignore for building the project by hand")
     ignore.add_argument("--write", action="store_true", help="write it into the project")
 
@@ -266,6 +280,9 @@ def _dispatch(args: argparse.Namespace) -> int:
         "doctor": lambda: commands.doctor(project, overrides=overrides),
         "engine": lambda: commands.engine(args.action),
         "base-image": lambda: commands.base_image(suite=args.suite, python=args.python),
+        "service-image": lambda: commands.service_image(
+            args.name, platforms=args.service_platforms or ()
+        ),
         "dockerignore": lambda: commands.dockerignore(project, write=args.write),
         "pin": lambda: commands.pin(project, refresh=args.refresh),
         "wheelhouse": lambda: commands.wheelhouse(project, overrides=overrides),

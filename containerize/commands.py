@@ -104,6 +104,16 @@ def base_image(*, suite: str | None = None, python: str | None = None) -> int:
     return 0
 
 
+def service_image(name: str, *, platforms: Sequence[str] = ()) -> int:
+    """Build (or find cached) the Debian-made image of service *name* in the loopback
+    registry, and print its reference for ``[tool.containerize.test.services]``."""
+    from containerize.host import baseimage, serviceimage  # noqa: PLC0415  (see engine())
+
+    chosen = parse_platforms(platforms, where="--platform") if platforms else ()
+    print(baseimage.ensure(serviceimage.recipe(name, platforms=chosen)))
+    return 0
+
+
 def machine(*, engine: bool | None = None) -> pipeline.Machine:
     """This machine, asked once: its download cache, its architecture, and whether the
     engine answers (unless the caller knows: *engine*)."""

@@ -21,7 +21,13 @@ from containerize.appspec import APP_EXPECTS, check_app, check_app_directory
 from containerize.declare import Flag, Option, Values, by_key, check_keys
 from containerize.errors import ConfigError
 from containerize.staticfiles import STATIC_OPTIONS, check_static
-from containerize.testsettings import BURST_OPTIONS, PROBE_OPTIONS, TEST_OPTIONS, check_test
+from containerize.testsettings import (
+    BURST_OPTIONS,
+    PROBE_OPTIONS,
+    SERVICE_OPTIONS,
+    TEST_OPTIONS,
+    check_test,
+)
 
 _ALL_PLATFORMS = "default: tool.containerize.platforms"
 _BUILDER_HELP = "the buildx builder to use"
@@ -434,6 +440,7 @@ NESTED: tuple[tuple[str, tuple[Option, ...]], ...] = (
     ("test.", TEST_OPTIONS),
     ("test.burst.", BURST_OPTIONS),
     ("test.probes[].", PROBE_OPTIONS),
+    ("test.services.NAME.", SERVICE_OPTIONS),
     ("system-packages.", syspackages.OPTIONS),
     ("system-packages.sdists.NAME.", syspackages.SDIST_OPTIONS),
 )

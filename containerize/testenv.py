@@ -34,11 +34,18 @@ _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "r": "\r"}
 
 
 def variables(settings: TestSettings) -> tuple[tuple[str, str], ...]:
-    """The test environment, sorted by name: the ``env`` table, then the file's values
-    over it."""
+    """The test environment, sorted by name: the ``env`` table, the file's values over
+    it, and the services' ``app-env`` over both.
+
+    A service's variables win: they say where the service the app talks to is, and
+    the table often holds a placeholder for the same name (``containerize init``
+    writes one for the import check). The import check gets them too, though no
+    service runs there: settings that read ``DATABASE_URL`` at import only parse it.
+    """
     found = dict(settings.env)
     if settings.env_file is not None:
         found.update(read_dotenv(settings.env_file))
+    found.update((key, value) for service in settings.services for key, value in service.app_env)
     return tuple(sorted(found.items()))
 
 

@@ -7,10 +7,11 @@ here as :class:`~containerize.declare.Option` records, like the top-level keys.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from containerize import reference
 from containerize.declare import (
     Option,
     Values,
@@ -61,6 +62,58 @@ BURST_OPTIONS: tuple[Option, ...] = (
         default=8,
         low=1,
         high=64,
+    ),
+)
+SERVICE_OPTIONS: tuple[Option, ...] = (
+    Option(
+        key="image",
+        kind="str",
+        expects="the image to run, e.g. postgres:15, or the one containerize service-image builds",
+        default=None,
+        default_text="required",
+    ),
+    Option(
+        key="port",
+        kind="int",
+        expects="the TCP port it listens on, waited for on the cell's private network",
+        default=None,
+        default_text="required",
+        low=1,
+        high=65535,
+    ),
+    Option(
+        key="env",
+        kind="table",
+        expects="the service's own variables (name = text), e.g. POSTGRES_PASSWORD",
+        default={},
+    ),
+    Option(
+        key="app-env",
+        kind="table",
+        expects="variables given to the app (name = text); the service's name is its host "
+        'name, e.g. DATABASE_URL = "postgres://postgres:pw@db:5432/postgres"',
+        default={},
+    ),
+    Option(
+        key="command",
+        kind="list",
+        expects="arguments that replace the image's command",
+        default=(),
+    ),
+    Option(
+        key="ready",
+        kind="list",
+        expects="a command run inside the service until it exits 0, e.g. "
+        '["pg_isready", "-U", "postgres"] (default: a TCP connection to port)',
+        default=(),
+    ),
+    Option(
+        key="ready-timeout",
+        kind="int",
+        expects="seconds the service may take to be ready",
+        default=60,
+        low=1,
+        high=3600,
     ),
 )
 TEST_OPTIONS: tuple[Option, ...] = (
@@ -129,10 +182,20 @@ TEST_OPTIONS: tuple[Option, ...] = (
         expects="a dotenv file of such variables, relative to pyproject.toml",
         default=None,
     ),
+    Option(
+        key="services",
+        kind="table",
+        expects="containers started beside the app in each cell, on a private network, "
+        "by name: { image, port, env, app-env, command, ready, ready-timeout }",
+        default={},
+    ),
 )
 _TEST = by_key(TEST_OPTIONS)
 _PROBE = by_key(PROBE_OPTIONS)
 _BURST = by_key(BURST_OPTIONS)
+_SERVICE = by_key(SERVICE_OPTIONS)
+#: A service's name: its host name on the cell's network (an RFC 1123 label).
+_SERVICE_NAME_RE = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 _HOST_RE = containerize_hosts.ENTRY
 
 
@@ -146,6 +209,20 @@ class Probe:
     status: int = 200
     contains: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class Service:
+    """A container started beside the app in each cell: *name* is its host name there."""
+
+    name: str
+    image: str
+    port: int
+    env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    app_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    command: tuple[str, ...] = ()
+    ready: tuple[str, ...] = ()  # run inside it until it exits 0; empty: a TCP connect
+    ready_timeout: int = 60
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -166,6 +243,7 @@ class TestSettings:
     # matrix): never written into an image.
     env: tuple[tuple[str, str], ...] = ()
     env_file: Path | None = None  # a dotenv file of more, in the project
+    services: tuple[Service, ...] = ()  # started beside the app, in name order
 
 
 _SIZE_UNITS = {
@@ -236,7 +314,74 @@ def check_test(table: dict[str, Any], where: str, values: Values) -> TestSetting
         pytest=tuple(tests),
         env=env_table(table.get("env", {}), at["env"]),
         env_file=_env_file(table.get("env-file"), at["env-file"], values.project_dir),
+        services=_services(table.get("services", {}), at["services"]),
     )
+
+
+def _services(value: object, where: str) -> tuple[Service, ...]:
+    if not isinstance(value, dict):
+        raise ConfigError(
+            f"{where}: expected a table of service name = {{ image, port, ... }}, got {value!r}",
+            hint='for example [tool.containerize.test.services] db = { image = "postgres:15", '
+            "port = 5432 }",
+        )
+    found = [_service(name, item, f"{where}.{name}") for name, item in sorted(value.items())]
+    seen: dict[str, str] = {}
+    for service in found:
+        for key, _ in service.app_env:
+            if key in seen:
+                raise ConfigError(
+                    f"{where}: {key} is in the app-env of both {seen[key]!r} and {service.name!r}",
+                    hint="give the app each variable once",
+                )
+            seen[key] = service.name
+    return tuple(found)
+
+
+def _service(name: str, item: object, where: str) -> Service:
+    if not _SERVICE_NAME_RE.fullmatch(name):
+        raise ConfigError(
+            f"{where}: {name!r} cannot be a service name: it is the service's host name on "
+            "the cell's network",
+            hint="use lower-case letters, digits and '-' (up to 63), e.g. db or cache",
+        )
+    entry = sub_table(
+        item,
+        where,
+        SERVICE_OPTIONS,
+        hint=f'for example {name} = {{ image = "postgres:15", port = 5432 }}',
+    )
+    for key in ("image", "port"):
+        if key not in entry:
+            raise ConfigError(
+                f"{where}: no {key!r}",
+                hint='add image = "postgres:15"' if key == "image" else "add port = 5432",
+            )
+    image = entry["image"]
+    if not isinstance(image, str):
+        raise ConfigError(f"{where}.image: expected an image reference, got {image!r}")
+    reference.parse(image, where=f"{where}.image")
+    return Service(
+        name=name,
+        image=image,
+        port=sub_int(entry, _SERVICE["port"], where),
+        env=env_table(entry.get("env", {}), f"{where}.env"),
+        app_env=env_table(entry.get("app-env", {}), f"{where}.app-env"),
+        command=_argv(entry.get("command", []), f"{where}.command"),
+        ready=_argv(entry.get("ready", []), f"{where}.ready"),
+        ready_timeout=sub_int(entry, _SERVICE["ready-timeout"], where),
+    )
+
+
+def _argv(value: object, where: str) -> tuple[str, ...]:
+    items = list_of(value, where, "strings")
+    for i, item in enumerate(items):
+        if not isinstance(item, str) or not item or not item.isprintable():
+            raise ConfigError(
+                f"{where}[{i}]: {item!r} is not an argument",
+                hint='write a list of arguments, e.g. ["pg_isready", "-U", "postgres"]',
+            )
+    return tuple(items)
 
 
 def _env_file(value: object, where: str, project_dir: Path) -> Path | None:

@@ -100,6 +100,7 @@ def start(
     run_id: str = "adhoc",
     pull: bool = True,
     host_network: bool = False,
+    network: str | None = None,
     timeout: float = 300,
 ) -> Container:
     """``docker run -d`` *image* with container port *port* published on 127.0.0.1.
@@ -111,6 +112,8 @@ def start(
     of the host itself, which must be free: no proxy and no NAT between a client and
     the server, and loopback's reuse of closed connections' ports (``tcp_tw_reuse``),
     which a load of short connections, many thousands a second, runs out of otherwise.
+    With *network*, it joins that network (a cell's private one, where its services are)
+    and its port is still published on 127.0.0.1.
     """
     args = ["run", "--detach", "--platform", str(platform), "--label", f"{LABEL}={run_id}"]
     args += ["--pull", "missing" if pull else "never"]
@@ -119,6 +122,8 @@ def start(
         args += ["--network", "host"]
     else:
         args += ["--publish", f"{LOOPBACK}::{port}"]
+        if network is not None:
+            args += ["--network", network]
     # Each variable by name: docker takes its value from its own environment, so no
     # value (a test secret) is on the command line or in the log of it.
     for key in env or {}:
@@ -309,10 +314,94 @@ def remove(container: Container) -> None:
 
 
 def remove_run(run_id: str) -> int:
-    """Remove every container of run *run_id*, however it ended; how many there were."""
+    """Remove every container and network of run *run_id*, however it ended; how many
+    containers there were."""
     listed = docker.run(
         "ps", "--all", "--quiet", "--filter", f"label={LABEL}={run_id}", check=False, timeout=60
     ).stdout.split()
     if listed:
         docker.run("rm", "--force", *listed, check=False, timeout=120)
+    networks = docker.run(
+        "network", "ls", "--quiet", "--filter", f"label={LABEL}={run_id}", check=False, timeout=60
+    ).stdout.split()
+    if networks:
+        docker.run("network", "rm", *networks, check=False, timeout=120)
     return len(listed)
+
+
+# --------------------------------------------------------------------------- services
+
+
+def create_network(name: str, *, run_id: str) -> str:
+    """``docker network create`` a bridge network *name*, labelled with the run."""
+    docker.run("network", "create", "--label", f"{LABEL}={run_id}", name, timeout=60)
+    return name
+
+
+def remove_network(name: str) -> None:
+    docker.run("network", "rm", name, check=False, timeout=60)
+
+
+def start_service(
+    image: str,
+    *,
+    name: str,
+    network: str,
+    env: Mapping[str, str],
+    command: Sequence[str] = (),
+    run_id: str,
+    timeout: float = 300,
+) -> str:
+    """``docker run -d`` a service on *network*, where *name* is its host name; no port
+    is published: only the cell's containers reach it. It runs on this machine's own
+    platform: it is not under test, and an emulated database would only be slow."""
+    args = ["run", "--detach", "--label", f"{LABEL}={run_id}"]
+    args += ["--pull", "missing", "--network", network, "--network-alias", name]
+    for key in env:  # by name, as in start(): no value on the command line
+        args += ["--env", key]
+    return docker.run(*args, image, *command, timeout=timeout, env=dict(env)).stdout.strip()
+
+
+def service_running(container_id: str) -> bool:
+    result = docker.run(
+        "inspect", "--format", "{{.State.Running}}", container_id, check=False, timeout=60
+    )
+    return result.stdout.strip() == "true"
+
+
+def service_exec(container_id: str, argv: Sequence[str], *, timeout: float) -> process.Completed:
+    """Run *argv* inside a service; never raises on a non-zero exit."""
+    return docker.run("exec", container_id, *argv, check=False, timeout=timeout)
+
+
+def service_logs(container_id: str) -> str:
+    return _logs(container_id)
+
+
+def remove_service(container_id: str) -> None:
+    docker.run("rm", "--force", "--volumes", container_id, check=False, timeout=60)
+
+
+#: Connects to argv[1]:argv[2] until it can or argv[3] seconds have passed (exit 1).
+_CONNECT = (
+    "import socket,sys,time\n"
+    "end=time.monotonic()+float(sys.argv[3])\n"
+    "while True:\n"
+    " try:\n"
+    "  socket.create_connection((sys.argv[1],int(sys.argv[2])),timeout=2).close();break\n"
+    " except OSError as e:\n"
+    "  if time.monotonic()>end:sys.exit(f'{sys.argv[1]}:{sys.argv[2]}: {e}')\n"
+    "  time.sleep(0.5)\n"
+)
+
+
+def wait_tcp(
+    *, network: str, host: str, port: int, timeout: float, image: str, platform: Platform
+) -> process.Completed:
+    """Connect to *host*:*port* from a container of *image* (which has python3) on
+    *network*, for at most *timeout* seconds; the run's result, never raising on exit 1."""
+    return docker.run(
+        "run", "--rm", "--platform", str(platform), "--pull", "missing", "--network", network,
+        "--entrypoint", "python3", image, "-c", _CONNECT, host, str(port), f"{timeout:g}",
+        check=False, timeout=timeout + 120,
+    )  # fmt: skip

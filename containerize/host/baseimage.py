@@ -47,6 +47,13 @@ class Recipe:
     platforms: tuple[Platform, ...] = (LINUX_AMD64, LINUX_ARM64)
     # Fixed so the root file systems do not change with the day they are made.
     source_date_epoch: int = 1_700_000_000
+    # mmdebstrap --customize-hook commands run after the packages are in ($1 is the root).
+    customize: tuple[str, ...] = ()
+    # The Dockerfile's lines after the root file system is added, and the files
+    # (name, text) beside it that they COPY.
+    dockerfile_tail: str = 'CMD ["python3"]\n'
+    files: tuple[tuple[str, str], ...] = ()
+    description: str | None = None  # the image's description label (default: its packages)
 
     @classmethod
     def for_suite(cls, suite: bases.Suite) -> Recipe:
@@ -60,6 +67,10 @@ class Recipe:
         data["recipe_version"] = _RECIPE_VERSION
         # Where the image goes is left out: the rest makes it.
         del data["repository"], data["tag"]
+        # The Python images' recipe as it was before these fields: their key stays.
+        for name in ("customize", "dockerfile_tail", "files", "description"):
+            if getattr(self, name) == _DEFAULTS[name]:
+                del data[name]
         blob = json.dumps(data, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -70,6 +81,14 @@ class Recipe:
     @property
     def keyed_ref(self) -> str:
         return f"{self.repository}:{self.tag}-{self.key}"
+
+
+_DEFAULTS = {
+    "customize": (),
+    "dockerfile_tail": Recipe.dockerfile_tail,
+    "files": (),
+    "description": None,
+}
 
 
 def cache_dir() -> Path:
@@ -115,12 +134,13 @@ def _ensure(recipe: Recipe) -> str:
         context = Path(tmp)
         for platform, tarball in tarballs.items():
             link_or_copy(tarball, context / f"rootfs-{platform.arch}.tar")
+        for name, text in recipe.files:
+            (context / name).write_text(text)
         (context / "Dockerfile").write_text(
-            "# A minimal Debian with Python, made by mmdebstrap from Debian packages.\n"
+            f"# {_describe(recipe)}, made by mmdebstrap from Debian packages.\n"
             "FROM scratch\n"
             "ARG TARGETARCH\n"
-            "ADD rootfs-${TARGETARCH}.tar /\n"
-            'CMD ["python3"]\n'
+            "ADD rootfs-${TARGETARCH}.tar /\n" + recipe.dockerfile_tail
         )
         buildx.build(
             buildx.BuildInvocation(
@@ -141,7 +161,7 @@ def _retag(recipe: Recipe) -> None:
 
 
 def _describe(recipe: Recipe) -> str:
-    return f"Debian {recipe.suite} minbase with {', '.join(recipe.packages)}"
+    return recipe.description or f"Debian {recipe.suite} minbase with {', '.join(recipe.packages)}"
 
 
 def _rootfs(recipe: Recipe, platform: Platform) -> Path:
@@ -163,6 +183,7 @@ def _rootfs(recipe: Recipe, platform: Platform) -> Path:
                 "--dpkgopt=path-exclude=/usr/share/man/*",
                 "--dpkgopt=path-exclude=/usr/share/locale/*",
                 "--dpkgopt=path-include=/usr/share/doc/*/copyright",
+                *(f"--customize-hook={hook}" for hook in recipe.customize),
                 "--customize-hook=rm -rf $1/var/lib/apt/lists/* $1/var/cache/apt/*",
                 recipe.suite,
                 str(partial),

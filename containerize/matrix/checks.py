@@ -78,6 +78,7 @@ class Subject:
     cell: Cell
     container: containers.Container
     started: float  # time.monotonic() when the engine started the container
+    network: str | None = None  # the cell's private network, where its services are
     ready_seconds: float | None = None
     latency_ms: tuple[float, float] | None = None  # p50, p99 of the burst
     size: int | None = None
@@ -487,6 +488,7 @@ def read_only(subject: Subject, *, run_id: str) -> Outcome | str:
         platform=cell.platform,
         port=cell.port,
         env=dict(cell.env),
+        network=subject.network,
         read_only=True,
         tmpfs=cell.settings.tmpfs,
         run_id=run_id,
@@ -520,6 +522,7 @@ def early_stop(subject: Subject, *, run_id: str) -> str:
         platform=cell.platform,
         port=cell.port,
         env=dict(cell.env),
+        network=subject.network,
         run_id=run_id,
         pull=False,
     )

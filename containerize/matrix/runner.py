@@ -27,7 +27,7 @@ from pathlib import Path
 from containerize import process
 from containerize.engine import containers, docker, probes
 from containerize.errors import CommandError, ContainerTestError
-from containerize.matrix import checks
+from containerize.matrix import checks, services
 from containerize.matrix.checks import Outcome, Subject
 from containerize.matrix.plan import Cell, MatrixPlan
 from containerize.matrix.report import CellResult, now
@@ -77,13 +77,18 @@ def run_cell(cell: Cell, *, run_id: str, project_dir: Path) -> CellResult:
     began = time.monotonic()
     outcomes: list[Outcome] = []
     subject: Subject | None = None
+    beside: services.Running | None = None
     log_tail = ""
     image_id = None
     try:
         problem = _cannot_run(cell)
         if problem is not None:
             outcomes.append(problem)
-        else:
+        elif cell.settings.services:
+            # Services first: the app's WSGI_PRESTART (migrations) needs them.
+            beside, outcome = _start_services(cell, run_id=run_id)
+            outcomes.append(outcome)
+        if not any(o.status == "failed" for o in outcomes):
             try:
                 started = time.monotonic()
                 container = containers.start(
@@ -91,20 +96,30 @@ def run_cell(cell: Cell, *, run_id: str, project_dir: Path) -> CellResult:
                     platform=cell.platform,
                     port=cell.port,
                     env=dict(cell.env),
+                    network=beside.network if beside else None,
                     run_id=run_id,
                     pull=not cell.built,
                 )
             except (CommandError, ContainerTestError) as exc:
                 outcomes.append(_start_failed(cell, exc))
             else:
-                subject = Subject(cell=cell, container=container, started=started)
+                subject = Subject(
+                    cell=cell,
+                    container=container,
+                    started=started,
+                    network=beside.network if beside else None,
+                )
                 image_id = _image_id(cell.image)
                 outcomes += _checks(subject, run_id=run_id, project_dir=project_dir)
     finally:
-        if subject is not None:
-            if any(o.status == "failed" for o in outcomes):
-                log_tail = log_excerpt(containers.logs(subject.container))
-            containers.remove(subject.container)
+        try:
+            if subject is not None:
+                if any(o.status == "failed" for o in outcomes):
+                    log_tail = log_excerpt(containers.logs(subject.container))
+                containers.remove(subject.container)
+        finally:
+            if beside is not None:
+                beside.remove()
     return CellResult(
         server=cell.server,
         platform=str(cell.platform),
@@ -117,6 +132,26 @@ def run_cell(cell: Cell, *, run_id: str, project_dir: Path) -> CellResult:
         size=subject.size if subject else None,
         log_tail=log_tail,
         finished=now(),
+    )
+
+
+def _start_services(cell: Cell, *, run_id: str) -> tuple[services.Running | None, Outcome]:
+    began = time.monotonic()
+    try:
+        running = services.start(cell, run_id=run_id)
+    except checks.Failed as exc:
+        return None, Outcome(
+            check="services",
+            status="failed",
+            message=exc.message,
+            detail=exc.detail,
+            seconds=time.monotonic() - began,
+        )
+    return running, Outcome(
+        check="services",
+        status="passed",
+        message=f"ready on {running.network}: {services.summary(cell)}",
+        seconds=time.monotonic() - began,
     )
 
 
