@@ -27,7 +27,7 @@ from pathlib import Path
 from containerize import process
 from containerize.engine import containers, docker, probes
 from containerize.errors import CommandError, ContainerTestError
-from containerize.matrix import checks, services
+from containerize.matrix import checks, containerchecks, httpchecks, services
 from containerize.matrix.checks import Outcome, Subject
 from containerize.matrix.plan import Cell, MatrixPlan
 from containerize.matrix.report import CellResult, now
@@ -186,25 +186,29 @@ def _checks(subject: Subject, *, run_id: str, project_dir: Path) -> list[Outcome
         return [first]
     outcomes = [first]
     steps: list[tuple[str, Callable[[], Outcome | str]]] = [
-        ("metadata", lambda: checks.metadata(subject)),
-        ("not root", lambda: checks.not_root(subject)),
-        ("no build tools", lambda: checks.no_toolchain(subject)),
-        ("size", lambda: checks.size(subject)),
+        ("metadata", lambda: containerchecks.metadata(subject)),
+        ("not root", lambda: containerchecks.not_root(subject)),
+        ("no build tools", lambda: containerchecks.no_toolchain(subject)),
+        ("size", lambda: containerchecks.size(subject)),
     ]
     for spec in cell.settings.probes:
         name = f"probe {spec.path}" + (f" (Host: {spec.host})" if spec.host != "localhost" else "")
-        steps.append((name, lambda spec=spec: checks.probe(subject, spec)))  # type: ignore[misc]
+        steps.append((name, lambda spec=spec: httpchecks.probe(subject, spec)))  # type: ignore[misc]
     steps += [
-        ("static", lambda: checks.static_file(subject)),
-        ("hosts", lambda: checks.foreign_host(subject)),
-        ("burst", lambda: checks.burst(subject)),
+        ("static", lambda: httpchecks.static_file(subject)),
+        ("hosts", lambda: httpchecks.foreign_host(subject)),
+        ("burst", lambda: httpchecks.burst(subject)),
     ]
     for name, step in steps:
         outcomes.append(checks.timed(name, step))
     outcomes += user_tests(subject, project_dir=project_dir)
-    outcomes.append(checks.timed("read-only", lambda: checks.read_only(subject, run_id=run_id)))
-    outcomes.append(checks.timed("early stop", lambda: checks.early_stop(subject, run_id=run_id)))
-    outcomes.append(checks.timed("stop signal", lambda: checks.sigterm(subject)))
+    outcomes.append(
+        checks.timed("read-only", lambda: containerchecks.read_only(subject, run_id=run_id))
+    )
+    outcomes.append(
+        checks.timed("early stop", lambda: containerchecks.early_stop(subject, run_id=run_id))
+    )
+    outcomes.append(checks.timed("stop signal", lambda: containerchecks.sigterm(subject)))
     return outcomes
 
 

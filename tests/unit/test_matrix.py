@@ -12,7 +12,7 @@ import pytest
 
 from containerize import cli, config
 from containerize.errors import ConfigError
-from containerize.matrix import checks, plan, report, runner
+from containerize.matrix import containerchecks, httpchecks, plan, report, runner
 from containerize.matrix.checks import Outcome
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 
@@ -318,13 +318,13 @@ def test_record_keeps_every_cells_latest_result(tmp_path: Path) -> None:
 
 
 def test_signal_names_and_percentiles() -> None:
-    assert checks._signal_name("15") == "SIGTERM"
-    assert checks._signal_name("winch") == "SIGWINCH"
-    assert checks._signal_name("SIGQUIT") == "SIGQUIT"
-    assert checks._percentile([0.010], 99) == pytest.approx(10.0)
+    assert containerchecks._signal_name("15") == "SIGTERM"
+    assert containerchecks._signal_name("winch") == "SIGWINCH"
+    assert containerchecks._signal_name("SIGQUIT") == "SIGQUIT"
+    assert httpchecks._percentile([0.010], 99) == pytest.approx(10.0)
     timings = [i / 1000 for i in range(1, 101)]
-    assert checks._percentile(timings, 50) == pytest.approx(50.5)
-    assert checks._percentile(timings, 99) == pytest.approx(99.01)
+    assert httpchecks._percentile(timings, 50) == pytest.approx(50.5)
+    assert httpchecks._percentile(timings, 99) == pytest.approx(99.01)
 
 
 # --------------------------------------------------------------------------- nox

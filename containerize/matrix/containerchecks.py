@@ -1,0 +1,252 @@
+"""The checks of a cell's container and its image: what the image declares, who runs,
+what it holds, how big it is, and how it stops.
+
+The last ones start a second container (read-only root, stopped at its first answer)
+or end the cell's own (the stop signal), so the runner runs them last (see
+:mod:`containerize.matrix.checks`).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import threading
+import time
+
+from containerize import process
+from containerize.engine import containers
+from containerize.image import plan as image_plan
+from containerize.matrix.checks import Failed, Outcome, Subject, await_ready, ready_detail
+from containerize.matrix.plan import Cell
+
+# Tools a runtime image must not hold: they belong in the builder stage.
+_TOOLCHAIN = ("gcc", "cc", "c++", "g++", "clang", "make", "ld", "pip", "pip3", "uv", "poetry")
+# Where a pip package would be importable by any Python in the image.
+_PIP_GLOBS = (
+    f"{image_plan.VENV}/lib/python3*/site-packages/pip",
+    "/usr/lib/python3*/dist-packages/pip",
+    "/usr/lib/python3/dist-packages/pip",
+    "/usr/local/lib/python3*/site-packages/pip",
+)
+
+
+def metadata(subject: Subject) -> str:
+    """The OCI labels, exposed port, stop signal and user are as planned."""
+    cell = subject.cell
+    details = containers.inspect(subject.container)
+    image_config = details.get("Config") or {}
+    problems = []
+    labels = image_config.get("Labels") or {}
+    for key, value in cell.labels:
+        if labels.get(key) != value:
+            problems.append(f"label {key} is {labels.get(key)!r}, planned {value!r}")
+    exposed = image_config.get("ExposedPorts") or {}
+    if f"{cell.port}/tcp" not in exposed:
+        problems.append(f"exposes {sorted(exposed) or 'no port'}, planned {cell.port}/tcp")
+    signal = _signal_name(image_config.get("StopSignal") or "SIGTERM")
+    if signal != cell.stop_signal:
+        problems.append(f"stop signal {signal}, planned {cell.stop_signal}")
+    user = str(image_config.get("User") or "")
+    if user.split(":", maxsplit=1)[0] in ("", "0", "root"):
+        problems.append(f"USER is {user or 'not set'}: the image starts as root")
+    if problems:
+        raise Failed("; ".join(problems))
+    return f"labels, port {cell.port}/tcp, {signal}, user {user}"
+
+
+def _signal_name(text: str) -> str:
+    names = {"2": "SIGINT", "3": "SIGQUIT", "9": "SIGKILL", "15": "SIGTERM", "28": "SIGWINCH"}
+    text = text.strip().upper()
+    text = names.get(text, text)
+    return text if text.startswith("SIG") else f"SIG{text}"
+
+
+def not_root(subject: Subject) -> str:
+    """No process in the container runs as root."""
+    table = containers.processes(subject.container)
+    root = [(user, command) for user, command in table if user in ("root", "0")]
+    if root:
+        raise Failed(
+            f"{len(root)} of {len(table)} processes run as root",
+            detail="\n".join(f"  {user:>8}  {command}" for user, command in table),
+        )
+    users = sorted({user for user, _ in table})
+    return f"{len(table)} processes, user {', '.join(users)}"
+
+
+_TOOL_SCRIPT = """
+import glob, json, shutil, sys
+tools = [t for t in sys.argv[2].split(",") if shutil.which(t)]
+pips = sorted({p for pattern in sys.argv[1].split(",") for p in glob.glob(pattern)})
+print(json.dumps({"tools": [shutil.which(t) for t in tools], "pip": pips}))
+"""
+
+
+def no_toolchain(subject: Subject) -> str:
+    """The runtime image holds no compiler, pip or build tool."""
+    argv = ["-c", _TOOL_SCRIPT, ",".join(_PIP_GLOBS), ",".join(_TOOLCHAIN)]
+    for python in (f"{image_plan.VENV}/bin/python", "python3"):
+        result = containers.execute(subject.container, [python, *argv])
+        if result.returncode == 0:
+            break
+    else:
+        raise Failed("no Python in the image to look with", detail=result.stdout + result.stderr)
+    found = json.loads(result.stdout)
+    present = [*found["tools"], *found["pip"]]
+    if present:
+        raise Failed(
+            f"the runtime image holds build tools: {', '.join(present)}",
+            detail="compilers, pip and build tools belong in the builder stage; a base "
+            "image that brings them (the official python images bring pip) can be "
+            "replaced by a slimmer one in tool.containerize.base-image",
+        )
+    return "no compiler, pip or build tool"
+
+
+def size(subject: Subject) -> str:
+    """The unpacked image is within the budget (``test.size-budget``)."""
+    details = containers.inspect(subject.container, size=True)
+    subject.size = int(details.get("SizeRootFs") or 0) or None
+    budget = subject.cell.settings.size_budget
+    if subject.size is None:
+        raise Failed("the engine reported no size for the container's image")
+    shown = _mib(subject.size)
+    if budget is not None and subject.size > budget:
+        raise Failed(
+            f"{shown} unpacked, over the budget of {_mib(budget)}",
+            detail="raise tool.containerize.test.size-budget, or find what grew with "
+            f"'docker history {subject.cell.image}'",
+        )
+    return f"{shown} unpacked" + (f" (budget {_mib(budget)})" if budget else " (no budget set)")
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
+
+
+_READ_ONLY_HINT = (
+    "with a read-only root, only the tmpfs folders of tool.containerize.test.tmpfs are "
+    "writable, and mounted noexec unless told: mod_wsgi-express runs the apachectl it "
+    'writes into /tmp, so it needs tmpfs = ["/tmp:exec"]'
+)
+
+
+def read_only(subject: Subject, *, run_id: str) -> Outcome | str:
+    """The image also serves with a read-only root filesystem (and ``tmpfs`` folders)."""
+    cell = subject.cell
+    if not cell.settings.read_only:
+        return Outcome(check="read-only", status="skipped", message="test.read-only is off")
+    second = containers.start(
+        cell.image,
+        platform=cell.platform,
+        port=cell.port,
+        env=dict(cell.env),
+        network=subject.network,
+        read_only=True,
+        tmpfs=cell.settings.tmpfs,
+        run_id=run_id,
+        pull=False,
+    )
+    try:
+        verdict, answer, log = await_ready(
+            second,
+            cell.healthcheck_path,
+            started=time.monotonic(),
+            timeout=cell.ready_timeout,
+            slowdown=cell.slowdown,
+        )
+        if verdict.kind != "ready":
+            raise Failed(
+                verdict.message,
+                detail=ready_detail(verdict, answer, log) + "\n" + _READ_ONLY_HINT,
+            )
+    finally:
+        containers.remove(second)
+    return f"serves with --read-only and tmpfs {', '.join(cell.settings.tmpfs)}"
+
+
+def early_stop(subject: Subject, *, run_id: str) -> str:
+    """A second container, told to stop as soon as it first answers, exits within the
+    grace period without the engine's SIGKILL: a server whose other workers are still
+    loading the app (seconds, under emulation) must stop too."""
+    cell = subject.cell
+    second = containers.start(
+        cell.image,
+        platform=cell.platform,
+        port=cell.port,
+        env=dict(cell.env),
+        network=subject.network,
+        run_id=run_id,
+        pull=False,
+    )
+    try:
+        verdict, answer, log = await_ready(
+            second,
+            cell.healthcheck_path,
+            started=time.monotonic(),
+            timeout=cell.ready_timeout,
+            slowdown=cell.slowdown,
+        )
+        if verdict.kind != "ready":
+            raise Failed(verdict.message, detail=ready_detail(verdict, answer, log))
+        stopped = containers.stop(second, timeout=cell.grace_period + 10)
+        if stopped.killed or stopped.seconds > cell.grace_period + 2 * cell.slowdown:
+            raise Failed(
+                _late_stop(cell, stopped) + " (stopped right after its first answer)",
+                detail="its log (last lines):\n" + process.tail(containers.logs(second), 20),
+            )
+    finally:
+        containers.remove(second)
+    return (
+        f"{cell.stop_signal} right after the first answer: exit {stopped.exit_code} "
+        f"after {stopped.seconds:.1f}s (grace {cell.grace_period}s)"
+    )
+
+
+def _late_stop(cell: Cell, stopped: containers.Stopped) -> str:
+    if stopped.killed:
+        return (
+            f"{cell.stop_signal} did not stop it: the engine killed it after "
+            f"{stopped.seconds:.0f}s (exit code 137)"
+        )
+    return f"took {stopped.seconds:.1f}s to exit, grace period {cell.grace_period}s"
+
+
+def sigterm(subject: Subject) -> str:
+    """The stop signal lets an in-flight request finish, and the container exits in
+    time: within the grace period, with exit code 0, without the engine's SIGKILL."""
+    cell = subject.cell
+    grace = cell.grace_period
+    margin = 2 * cell.slowdown
+    answers: list[containers.Response | str] = []
+    thread = None
+    if cell.settings.slow_path:
+        path = cell.settings.slow_path
+
+        def slow() -> None:
+            try:
+                answers.append(containers.request(subject.container, path, timeout=grace + 30))
+            except (OSError, http.client.HTTPException) as exc:
+                answers.append(f"{type(exc).__name__}: {exc}")
+
+        thread = threading.Thread(target=slow, daemon=True)
+        thread.start()
+        time.sleep(1.0 * cell.slowdown)  # the request is in the application now
+    stopped = containers.stop(subject.container, timeout=grace + 10)
+    if thread is not None:
+        thread.join(timeout=30)
+    problems = []
+    if stopped.killed or stopped.seconds > grace + margin:
+        problems.append(_late_stop(cell, stopped))
+    if not stopped.killed and stopped.exit_code != 0:
+        problems.append(f"exit code {stopped.exit_code} after {cell.stop_signal}")
+    detail = ""
+    if thread is not None:
+        answer = answers[0] if answers else "no answer within the wait"
+        if isinstance(answer, str) or answer.status != 200:
+            problems.append(f"the in-flight GET {cell.settings.slow_path} did not finish")
+            detail = answer if isinstance(answer, str) else answer.describe()
+    if problems:
+        raise Failed("; ".join(problems), detail=detail)
+    during = " with a request in flight" if thread is not None else ""
+    return f"{cell.stop_signal}{during}: exit 0 after {stopped.seconds:.1f}s (grace {grace}s)"
