@@ -20,7 +20,8 @@ import time
 import uuid
 from pathlib import Path
 
-from containerize import commands, config
+from containerize import config
+from containerize.commands.machine import machine
 from containerize.host import baseimage
 from containerize.image import pipeline as images
 from containerize.resolve.cache import Cache
@@ -41,7 +42,7 @@ def main() -> None:
         )
         image = f"127.0.0.1:5000/containerize-bench/hello-{uuid.uuid4().hex[:6]}"
         cfg = config.load(project, overrides={"image": image})
-        here = commands.machine(engine=True)
+        here = machine(engine=True)
         prepared = images.prepare(cfg, here, output="push")
 
         settings = index_settings(cfg.project)
@@ -88,7 +89,7 @@ def main() -> None:
         (project / "hello.py").write_text(
             (project / "hello.py").read_text() + f"\n# {uuid.uuid4()}\n"
         )
-        here = commands.machine(engine=True)
+        here = machine(engine=True)
         prepared = images.prepare(cfg, here, output="push")
         for summary in images.build(prepared.invocations):
             print(

@@ -24,7 +24,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from containerize import commands, config
+from containerize import config
+from containerize.commands.machine import machine
 from containerize.engine import buildx
 from containerize.host import baseimage
 from containerize.image import pipeline as images
@@ -73,7 +74,7 @@ def _build_twice(project: Path, servers: list[str], tmp: Path) -> list[dict[str,
         os.environ["CONTAINERIZE_CACHE_DIR"] = str(tmp / f"cache-{run}")
         cfg = config.load(project, overrides={"servers": servers})
         # Asked after the cache folder is set: each run gets its own, empty.
-        here = commands.machine(engine=True)
+        here = machine(engine=True)
         prepared = images.prepare(cfg, here, output="none", no_cache=True)
         found: dict[str, str] = {}
         assert prepared.wheelhouse is not None

@@ -9,7 +9,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from containerize import __version__, bases, commands, options, process
+from containerize import __version__, bases, options, process
+from containerize.commands import building, locking, machine, releasing, setup, testing
 from containerize.errors import ContainerizeError, Interrupted
 
 logger = logging.getLogger("containerize")
@@ -147,7 +148,7 @@ def _lock_command(add: Callable[..., argparse.ArgumentParser]) -> None:
         help="run this uv instead of the one in containerize's tools lock",
     )
     sub.set_defaults(
-        run_lock=lambda args: commands.lock(
+        run_lock=lambda args: locking.lock(
             args.project, inputs=args.inputs, python=args.python, upgrade=args.upgrade,
             upgrade_all=args.upgrade_all, uv=args.uv,
         )
@@ -277,16 +278,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         for option, flag, _ in options.flags(args.command)
     }
     handlers: dict[str, Callable[[], int]] = {
-        "doctor": lambda: commands.doctor(project, overrides=overrides),
-        "engine": lambda: commands.engine(args.action),
-        "base-image": lambda: commands.base_image(suite=args.suite, python=args.python),
-        "service-image": lambda: commands.service_image(
+        "doctor": lambda: machine.doctor(project, overrides=overrides),
+        "engine": lambda: machine.engine(args.action),
+        "base-image": lambda: machine.base_image(suite=args.suite, python=args.python),
+        "service-image": lambda: machine.service_image(
             args.name, platforms=args.service_platforms or ()
         ),
-        "dockerignore": lambda: commands.dockerignore(project, write=args.write),
-        "pin": lambda: commands.pin(project, refresh=args.refresh),
-        "wheelhouse": lambda: commands.wheelhouse(project, overrides=overrides),
-        "build": lambda: commands.build(
+        "dockerignore": lambda: setup.dockerignore(project, write=args.write),
+        "pin": lambda: locking.pin(project, refresh=args.refresh),
+        "wheelhouse": lambda: building.wheelhouse(project, overrides=overrides),
+        "build": lambda: building.build(
             project,
             overrides=overrides,
             push=args.push,
@@ -298,15 +299,15 @@ def _dispatch(args: argparse.Namespace) -> int:
             targets=args.targets,
             changed_since=args.changed_since,
         ),
-        "list": lambda: commands.list_targets(project),
-        "test": lambda: commands.test(
+        "list": lambda: building.list_targets(project),
+        "test": lambda: testing.test(
             project,
             servers=args.servers or (),
             platforms=args.platforms or (),
             images=args.images,
             jobs=args.jobs,
         ),
-        "release": lambda: commands.release(
+        "release": lambda: releasing.release(
             project,
             overrides=overrides,
             dry_run=args.dry_run,
@@ -316,7 +317,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             no_cache=args.no_cache,
             skip_tests=args.skip_tests,
         ),
-        "init": lambda: commands.init(
+        "init": lambda: setup.init(
             project,
             force=args.force,
             dry_run=args.dry_run,

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from containerize import bases, commands, config, process
+from containerize import bases, config, process
+from containerize.commands.machine import machine
 from containerize.engine import preflight, probes
 from containerize.host import baseimage
 from containerize.image import pipeline
@@ -131,7 +132,7 @@ def _build(project: Path, image: str) -> Iterator[Built]:
     cfg = config.load(project, overrides={"image": image})
     prepared = pipeline.prepare(
         cfg,
-        commands.machine(engine=True),
+        machine(engine=True),
         output=preflight.choose_output(cfg.platforms, push=False),
     )
     for summary in pipeline.build(prepared.invocations):

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from containerize import cli, commands, config, process
+from containerize import cli, config, process
+from containerize.commands.machine import machine
 from containerize.engine import builders, buildx, docker, preflight, probes
 from containerize.errors import EngineError
 from containerize.image import pipeline as images
@@ -40,14 +41,14 @@ def test_code_only_change_rebuilds_only_the_application_layer(
         project,
         overrides={"image": f"containerize-test/cache-{session_id}", "servers": ["gunicorn"]},
     )
-    prepared = images.prepare(cfg, commands.machine(engine=True), output="load")
+    prepared = images.prepare(cfg, machine(engine=True), output="load")
     inv = prepared.invocations[0]
     buildx.build(inv, stream=False)
 
     hello = project / "hello.py"
     # A change BuildKit has never seen: its cache is content-addressed across runs.
     hello.write_text(hello.read_text() + f"\n# {uuid.uuid4()}\n")
-    prepared = images.prepare(cfg, commands.machine(engine=True), output="load")
+    prepared = images.prepare(cfg, machine(engine=True), output="load")
     log = buildx.build(prepared.invocations[0], stream=False).log
     steps = _steps(log)
     ran = sorted(step for step, state in steps.items() if state == "DONE")
@@ -118,7 +119,7 @@ def test_a_base_without_this_machines_platform_is_refused_before_building(
         hello_project, overrides={"base-image": only, "platforms": [f"linux/{foreign}"]}
     )
     with pytest.raises(EngineError, match=f"has no linux/{native} variant") as raised:
-        images.resolve(cfg, commands.machine(engine=True), record_pin=False)
+        images.resolve(cfg, machine(engine=True), record_pin=False)
     assert f"installs the wheels of every platform on this machine's (linux/{native})" in str(
         raised.value
     )

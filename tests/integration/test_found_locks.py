@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from containerize import cli, commands, config, process
+from containerize import cli, config, process
+from containerize.commands.machine import machine
 from containerize.engine import containers, preflight
 from containerize.errors import LockError
 from containerize.image import pipeline
@@ -41,7 +42,7 @@ def _build_and_get(project: Path, image: str, paths: list[str]) -> list[containe
     cfg = config.load(project)
     prepared = pipeline.prepare(
         cfg,
-        commands.machine(engine=True),
+        machine(engine=True),
         output=preflight.choose_output(cfg.platforms, push=False),
     )
     summaries = pipeline.build(prepared.invocations)
@@ -139,7 +140,7 @@ def test_unhashed_requirements_locked_by_containerize_lock(
 
     (project / "requirements.txt").write_text("markupsafe>=3\nwerkzeug>=3.1\nblinker\n")
     with pytest.raises(LockError) as info:
-        pipeline.resolve(config.load(project), commands.machine(engine=False))
+        pipeline.resolve(config.load(project), machine(engine=False))
     assert info.value.message == (
         "requirements.txt changed since the lock was made: run containerize lock"
     )

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from containerize import commands, config, process
+from containerize import config, process
+from containerize.commands.machine import machine
 from containerize.engine import containers, preflight
 from containerize.errors import ContainerTestError
 from containerize.image import pipeline as images
@@ -45,7 +46,7 @@ def hello_images(hello_project: Path, base_image: str, session_id: str) -> Itera
     preflight.preflight(cfg.platforms, builder=cfg.builder)
     prepared = images.prepare(
         cfg,
-        commands.machine(engine=True),
+        machine(engine=True),
         output=preflight.choose_output(cfg.platforms, push=False),
     )
     summaries = images.build(prepared.invocations)

@@ -27,7 +27,8 @@ from pathlib import Path
 import pytest
 import tomlkit
 
-from containerize import cli, commands, config, process
+from containerize import cli, config, process
+from containerize.commands.machine import machine
 from containerize.engine import containers, preflight
 from containerize.image import context, pipeline
 from containerize.platforms import LINUX_AMD64
@@ -53,7 +54,7 @@ def served(project: Path, base_image: str) -> Iterator[containers.Container]:
     )
     prepared = pipeline.prepare(
         cfg,
-        commands.machine(engine=True),
+        machine(engine=True),
         output=preflight.choose_output(cfg.platforms, push=False),
     )
     summaries = pipeline.build(prepared.invocations)
@@ -123,8 +124,8 @@ def test_django_site_in_a_subfolder(
     assert made.app_directory == hand.app_directory
     assert context.app_files(made) == context.app_files(hand)
     output = preflight.choose_output(made.platforms, push=False)
-    made_plan = pipeline.prepare(made, commands.machine(engine=False), output=output, dry_run=True)
-    hand_plan = pipeline.prepare(hand, commands.machine(engine=False), output=output, dry_run=True)
+    made_plan = pipeline.prepare(made, machine(engine=False), output=output, dry_run=True)
+    hand_plan = pipeline.prepare(hand, machine(engine=False), output=output, dry_run=True)
     assert "WORKDIR /app/site" in made_plan.dockerfile
     assert made_plan.dockerfile == hand_plan.dockerfile
     assert made_plan.plan.context_files() == hand_plan.plan.context_files()

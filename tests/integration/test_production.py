@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from containerize import commands, config, process, servers
+from containerize import config, process, servers
+from containerize.commands.machine import machine
 from containerize.engine import containers
 from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64
@@ -36,7 +37,7 @@ def hello_image(
     project = copy_project("hello-wsgi", tmp_path_factory.mktemp("projects"))
     image = f"containerize-test/production-{session_id}"
     cfg = config.load(project, overrides={"image": image, "platforms": ["linux/amd64"]})
-    prepared = pipeline.prepare(cfg, commands.machine(engine=True), output="load")
+    prepared = pipeline.prepare(cfg, machine(engine=True), output="load")
     pipeline.build(prepared.invocations)
     yield image
     for inv in prepared.invocations:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from containerize import commands, config, process
+from containerize import config, process
+from containerize.commands.machine import machine
 from containerize.engine import containers, preflight
 from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
@@ -26,7 +27,7 @@ def test_flask_app_locked_by_pip_compile(
     cfg = config.load(project, overrides={"image": image, "servers": ["gunicorn"]})
     prepared = pipeline.prepare(
         cfg,
-        commands.machine(engine=True),
+        machine(engine=True),
         output=preflight.choose_output(cfg.platforms, push=False),
     )
     summaries = pipeline.build(prepared.invocations)

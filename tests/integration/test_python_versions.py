@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from containerize import bases, commands, config, process
+from containerize import bases, config, process
+from containerize.commands.machine import machine
 from containerize.engine import containers, preflight, probes
 from containerize.errors import ResolutionError
 from containerize.image import pipeline
@@ -31,7 +32,7 @@ def test_project_for_python_313_is_served_from_the_trixie_base(
     cfg = config.load(project, overrides=overrides)
     prepared = pipeline.prepare(
         cfg,
-        commands.machine(engine=True),
+        machine(engine=True),
         output=preflight.choose_output(cfg.platforms, push=False),
     )
     assert [t.python_version for t in prepared.resolved.targets] == [(3, 13)]
@@ -46,10 +47,10 @@ def test_project_for_python_313_is_served_from_the_trixie_base(
                 response = containers.get(container, "/", timeout=180)
                 assert response.status == 200
                 # The platform's own cp313 build of MarkupSafe's compiled module.
-                machine = platform.machine
+                arch = platform.machine
                 assert re.fullmatch(
-                    rf"Hello from Python 3\.13\.\d+ on {machine} "
-                    rf"\(_speedups\.cpython-313-{machine}-linux-gnu\.so\)!",
+                    rf"Hello from Python 3\.13\.\d+ on {arch} "
+                    rf"\(_speedups\.cpython-313-{arch}-linux-gnu\.so\)!",
                     response.body.decode(),
                 ), response.body
                 stopped = containers.stop(container, timeout=20)
@@ -66,7 +67,7 @@ def test_project_for_python_313_on_the_311_base_names_the_trixie_base(
     project = make_project("hello-py313")
     cfg = config.load(project, overrides={"base-image": base_image})
     with pytest.raises(ResolutionError) as info:
-        pipeline.resolve(cfg, commands.machine(engine=True), record_pin=False)
+        pipeline.resolve(cfg, machine(engine=True), record_pin=False)
     message, hint = info.value.message, info.value.hint or ""
     assert message.startswith(
         f"uv.lock is locked for Python >=3.13, but the base image {base_image} has Python 3.11."

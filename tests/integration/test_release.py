@@ -33,7 +33,8 @@ from typing import Any
 import pytest
 from packaging.utils import canonicalize_name
 
-from containerize import commands, config, process
+from containerize import config, process
+from containerize.commands import releasing, testing
 from containerize.errors import ContainerTestError, RegistryError, ReleaseError
 from containerize.matrix import report
 
@@ -91,7 +92,7 @@ def release(
     sign_key: str | None = None,
     servers: list[str] | None = None,
 ) -> int:
-    return commands.release(
+    return releasing.release(
         project,
         overrides={"servers": servers},
         dry_run=False,
@@ -277,7 +278,7 @@ def released(
     repository = f"127.0.0.1:5000/release-test-{session_id}/app"
     project = make_project(tmp_path_factory.mktemp("release"), repository)
     seen: dict[str, Any] = {}
-    matrix = commands.matrix_on_digests(config.load(project))
+    matrix = testing.matrix_on_digests(config.load(project))
 
     def test_images(images: Mapping[str, str]) -> None:
         seen["images"] = dict(images)

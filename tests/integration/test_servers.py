@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from containerize import commands, config, process
+from containerize import config, process
+from containerize.commands.machine import machine
 from containerize.engine import buildx, containers
 from containerize.errors import CommandError
 from containerize.image import pipeline
@@ -244,7 +245,7 @@ def test_a_wsgi_script_file_is_served_by_every_server(
     image = f"containerize-test/script-{session_id}"
     cfg = config.load(project, overrides={"image": image, "platforms": ["linux/amd64"]})
     assert cfg.app.kind == "script"
-    prepared = pipeline.prepare(cfg, commands.machine(engine=True), output="load")
+    prepared = pipeline.prepare(cfg, machine(engine=True), output="load")
     pipeline.build(prepared.invocations)
     try:
         for server in SERVERS:
@@ -267,7 +268,7 @@ def test_a_paste_deploy_app_is_served_by_every_server(
     image = f"containerize-test/paste-{session_id}"
     cfg = config.load(project, overrides={"image": image, "platforms": ["linux/amd64"]})
     assert (cfg.app.kind, cfg.app.section) == ("paste", "site")
-    prepared = pipeline.prepare(cfg, commands.machine(engine=True), output="load")
+    prepared = pipeline.prepare(cfg, machine(engine=True), output="load")
     pipeline.build(prepared.invocations)
     try:
         for server in SERVERS:
@@ -306,7 +307,7 @@ def test_an_app_that_fails_to_import_fails_the_build(
             "servers": ["gunicorn"],
         },
     )
-    prepared = pipeline.prepare(cfg, commands.machine(engine=True), output="load")
+    prepared = pipeline.prepare(cfg, machine(engine=True), output="load")
     with pytest.raises(CommandError) as info:
         buildx.build(prepared.invocations[0], stream=False)
     output = str(info.value)

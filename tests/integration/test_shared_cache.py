@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from containerize import commands, config, process, reference
+from containerize import config, process, reference
+from containerize.commands.machine import machine
 from containerize.engine import buildx, preflight
 from containerize.errors import RegistryError
 from containerize.image import buildcache
@@ -40,7 +41,7 @@ def test_registry_cache_is_exported_per_server_and_imported_next_time(
     # The engine as provisioned (docker driver, containerd image store) exports.
     preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=exports)
 
-    prepared = images.prepare(cfg, commands.machine(engine=True), output="load")
+    prepared = images.prepare(cfg, machine(engine=True), output="load")
     buildx.build(prepared.invocations[0], stream=False)
     registry = Registry(reference.parse_repository(image, where="image"))
     exported = registry.manifest("buildcache-gunicorn", what="reading the exported cache")
@@ -48,7 +49,7 @@ def test_registry_cache_is_exported_per_server_and_imported_next_time(
     # mode=max: every stage's layers, not only the final image's few.
     assert len(exported.json()["manifests"]) > 5
 
-    prepared = images.prepare(cfg, commands.machine(engine=True), output="load")
+    prepared = images.prepare(cfg, machine(engine=True), output="load")
     log = buildx.build(prepared.invocations[0], stream=False).log
     assert f"importing cache manifest from {image}:buildcache-gunicorn" in log, log
     assert "failed to configure registry cache importer" not in log, log
@@ -67,7 +68,7 @@ def _prepare(
         overrides={"image": image, "platforms": ["linux/amd64"], "servers": ["gunicorn"]},
         environ={"CONTAINERIZE_SHARE": "registry"},
     )
-    return images.prepare(cfg, commands.machine(engine=True), output="load", no_cache=True)
+    return images.prepare(cfg, machine(engine=True), output="load", no_cache=True)
 
 
 def test_a_fresh_machine_compiles_nothing_another_one_shared(

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from containerize import commands, config, process
+from containerize import config, process
+from containerize.commands.machine import machine
 from containerize.engine import containers
 from containerize.errors import BuildError
 from containerize.image import pipeline
@@ -96,7 +97,7 @@ def test_one_platform_compiles_then_takes_its_wheel_from_the_cache(
         caplog.clear()
         with caplog.at_level(logging.INFO, logger="containerize"):
             prepared = pipeline.prepare(
-                cfg, commands.machine(engine=True), output="load", dry_run=False, no_cache=True
+                cfg, machine(engine=True), output="load", dry_run=False, no_cache=True
             )
         assert prepared.wheelhouse is not None
         (item,) = prepared.wheelhouse.platforms
@@ -129,7 +130,7 @@ def test_a_failing_compile_says_what_and_how_to_fix_it(
         },
     )
     with pytest.raises(BuildError) as info:
-        pipeline.prepare(cfg, commands.machine(engine=True), output="load")
+        pipeline.prepare(cfg, machine(engine=True), output="load")
     error = info.value
     text = str(error)
     logger.info("the error:\n%s", text)

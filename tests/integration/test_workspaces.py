@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from containerize import cli, commands, config, process
+from containerize import cli, config, process
+from containerize.commands.machine import machine
 from containerize.engine import containers, preflight
 from containerize.image import pipeline
 from containerize.platforms import LINUX_AMD64
@@ -27,7 +28,7 @@ def _build(project: Path, image: str) -> tuple[str, ...]:
     )
     prepared = pipeline.prepare(
         cfg,
-        commands.machine(engine=True),
+        machine(engine=True),
         output=preflight.choose_output(cfg.platforms, push=False),
     )
     (summary,) = pipeline.build(prepared.invocations)

@@ -15,7 +15,8 @@ from pathlib import Path, PurePosixPath
 import pytest
 from test_init import DJANGO_MANAGE, DJANGO_SETTINGS, DJANGO_WSGI, PYPROJECT, REQUIREMENTS
 
-from containerize import cli, commands
+from containerize import cli
+from containerize.commands import setup
 from containerize.engine import buildx, probes
 from containerize.init import environment, locks, python
 from containerize.init.sources import (
@@ -1260,7 +1261,7 @@ def test_init_names_the_base_image_step_before_the_build(
 
     monkeypatch.setattr(probes, "engine_reachable", lambda: True)
     monkeypatch.setattr(buildx, "imagetools_inspect", inspect)
-    monkeypatch.setattr(commands, "_pin_after_init", lambda project: None)
+    monkeypatch.setattr(setup, "_pin_after_init", lambda project: None)
     assert init(project) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     local = "127.0.0.1:5000/containerize/python:3.13-trixie"

@@ -21,7 +21,8 @@ import tomlkit
 from simple_index_server import SimpleIndexServer, publish, wheel_bytes
 from test_server_build_lock import sdist
 
-from containerize import cli, commands, process
+from containerize import cli, process
+from containerize.commands.machine import in_ci
 from containerize.engine import docker, probes
 from containerize.image import pins
 from containerize.resolve import buildlock
@@ -224,8 +225,8 @@ def test_init_records_the_build_requirements_of_the_locks_sdists(
      ("false", False), ("no", False)],
 )  # fmt: skip
 def test_ci_is_read_from_the_ci_variable(value: str, expected: bool) -> None:
-    assert commands.in_ci({"CI": value}) is expected
-    assert commands.in_ci({}) is False
+    assert in_ci({"CI": value}) is expected
+    assert in_ci({}) is False
 
 
 def test_a_malformed_base_image_pin_names_pin_refresh_which_replaces_it(

@@ -1,0 +1,202 @@
+"""The build side: ``wheelhouse``, ``build`` (of the project or of its targets, or
+its plan alone) and ``list`` (the targets a build would build)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from containerize import config, process, reference, workspace
+from containerize.buildfolder import BuildFolder
+from containerize.commands.guards import cache_exports, naming_the_lock, report_leftovers, say
+from containerize.commands.machine import in_ci, machine
+from containerize.engine import buildx, preflight
+from containerize.errors import ConfigError
+from containerize.fsutil import check_claimable, exclusive, write_atomic
+from containerize.image import buildkey, pipeline, report
+from containerize.image import dockerfile as dockerfile_mod
+from containerize.image.bake import bake_file
+from containerize.registry.client import Registry
+
+
+def wheelhouse(project: Path, *, overrides: Mapping[str, Any]) -> int:
+    """Fetch the wheelhouse for every configured platform and print a summary.
+
+    It writes the wheelhouse only: no build context, no pin file.
+    """
+    cfg = config.load(project, overrides=overrides)
+    here = machine()
+    check_claimable(cfg.build_dir)
+    with naming_the_lock(cfg):
+        # Everything is read and checked before the build folder is touched.
+        resolved = pipeline.resolve(cfg, here, record_pin=False)
+        with exclusive(cfg.build_dir) as leftovers:
+            report_leftovers(cfg.build_dir, leftovers, here.cache)
+            house = pipeline.fetch_wheelhouse(
+                BuildFolder.at(cfg.build_dir), cfg.project_dir, resolved, cache=here.cache
+            )
+    for notice in resolved.notices:
+        print(notice)
+    print(house.summary())
+    return 0
+
+
+def build(
+    project: Path,
+    *,
+    overrides: Mapping[str, Any],
+    push: bool,
+    dry_run: bool,
+    print_dockerfile: bool,
+    bake: Path | None,
+    refresh_base: bool,
+    no_cache: bool = False,
+    targets: Sequence[str] = (),
+    changed_since: str | None = None,
+) -> int:
+    """Render, and unless told otherwise build, one image per server: of the project,
+    or of each target of a repository with several (:mod:`containerize.workspace`)."""
+    found = workspace.find(project)
+    if not found:
+        if targets or changed_since:
+            raise ConfigError(
+                f"{project}: one project, no targets"
+                + (f" (asked for {', '.join(targets)})" if targets else ""),
+                hint="targets are folders below this one with their own [tool.containerize], "
+                "or [tool.containerize.targets.NAME] entries",
+            )
+        configs = [("", config.load(project, overrides=overrides))]
+    else:
+        chosen = workspace.select(found, targets)
+        by_name = {t.name: workspace.load(t, overrides) for t in chosen}
+        if changed_since is not None:
+            picked = workspace.changed_since(chosen, by_name, changed_since, project)
+            left = [t.name for t in chosen if t not in picked]
+            if left:
+                print(f"unchanged since {changed_since}, not built: {', '.join(left)}")
+            chosen = picked
+        configs = [(t.name, by_name[t.name]) for t in chosen]
+    if print_dockerfile and len(configs) > 1:
+        raise ConfigError(
+            "--print-dockerfile prints one Dockerfile: name one target",
+            hint=f"containerize build --print-dockerfile {found[0].name}",
+        )
+    for name, cfg in configs:
+        if name:
+            print(f"== {name}: {cfg.image} ({cfg.project_dir})", flush=True)
+        _build_one(
+            cfg,
+            push=push,
+            dry_run=dry_run,
+            print_dockerfile=print_dockerfile,
+            bake=bake,
+            refresh_base=refresh_base,
+            no_cache=no_cache,
+        )
+    return 0
+
+
+def _build_one(
+    cfg: config.Config,
+    *,
+    push: bool,
+    dry_run: bool,
+    print_dockerfile: bool,
+    bake: Path | None,
+    refresh_base: bool,
+    no_cache: bool,
+) -> None:
+    if dry_run or print_dockerfile:
+        prepared = pipeline.prepare(
+            cfg,
+            machine(engine=False),
+            output="push" if push else "load",
+            dry_run=True,
+            no_cache=no_cache,
+        )
+        _show_plan(prepared, dockerfile_only=print_dockerfile)
+        return
+    check_claimable(cfg.build_dir)
+    preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=cache_exports(cfg))
+    output = preflight.choose_output(cfg.platforms, push=push)
+    here = machine(engine=True)  # the preflight found it
+    with exclusive(cfg.build_dir) as leftovers:
+        report_leftovers(cfg.build_dir, leftovers, here.cache)
+        with naming_the_lock(cfg):
+            prepared = pipeline.prepare(
+                cfg,
+                here,
+                output=output,
+                refresh_base=refresh_base,
+                no_cache=no_cache,
+                # In CI a build uses what is committed, or stops: it records nothing.
+                record_build_requirements=None if in_ci() else say,
+                # Pushed images are compared with the registry's: the same key, no build.
+                unchanged=registry_unchanged if output == "push" and not no_cache else None,
+            )
+        for server, digest in prepared.unchanged:
+            print(f"{server}: unchanged since {digest} (the registry's image has the same key)")
+        if not prepared.invocations:
+            return
+        if prepared.wheelhouse is not None:
+            print(prepared.wheelhouse.summary())
+        for line in prepared.system_packages:
+            print(line)
+        if bake is not None:
+            write_atomic(bake, bake_file(prepared.invocations))
+            print(f"wrote {bake}: build with 'docker buildx bake -f {bake}'")
+            return
+        summaries = pipeline.build(prepared.invocations)
+    print("\nbuilt:")
+    print(report.lines(summaries))
+
+
+def registry_unchanged(tag: str, key: str) -> str | None:
+    """The digest of the image *tag* names in its registry when its labels carry *key*;
+    None when it does not exist or was built from other inputs."""
+    ref = reference.parse(tag, where="image")
+    found = Registry(replace(ref, tag=None, digest=None)).labels(
+        ref.tag or "latest", what=f"reading the key of {tag}"
+    )
+    if found is None:
+        return None
+    digest, labels = found
+    return digest if labels.get(buildkey.KEY_LABEL) == key else None
+
+
+def _show_plan(prepared: pipeline.Prepared, *, dockerfile_only: bool) -> None:
+    if dockerfile_only:
+        print(prepared.dockerfile, end="")
+        return
+    for notice in prepared.notices:
+        print(notice)
+    print(f"# Dockerfile ({prepared.folder.dockerfile})")
+    print(prepared.dockerfile)
+    print("# buildx commands")
+    if prepared.compile is not None:
+        print(f"# first, {dockerfile_mod.COMPILE_NOTE}")
+        print(process.quote(buildx.argv(prepared.compile)))
+    for inv in prepared.invocations:
+        print(process.quote(buildx.argv(inv)))
+
+
+def list_targets(project: Path) -> int:
+    """Print each target with its app, servers and image (the project alone when it
+    has no targets)."""
+    found = workspace.find(project)
+    if found:
+        configs = [(t.name, workspace.load(t), t.where) for t in found]
+    else:
+        cfg = config.load(project)
+        configs = [(cfg.name, cfg, "pyproject.toml")]
+    rows = [("target", "app", "servers", "image", "declared in")]
+    for name, cfg, where in configs:
+        rows.append((name, str(cfg.app), ", ".join(cfg.servers), cfg.image, where))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        )
+    return 0
