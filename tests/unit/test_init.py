@@ -10,9 +10,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from init_helpers import init, no_engine, table, write  # noqa: F401 (no_engine: an autouse fixture)
 
-from containerize import cli, config
-from containerize.engine import probes
+from containerize import config
 from containerize.init import apps, django, python
 from containerize.init.sources import Sources
 
@@ -33,31 +33,6 @@ REQUIREMENTS = """\
 flask==3.1.0 \\
     --hash=sha256:d667207822eb83f1c4b50949b1623c8fc8d51f2341d65f72e1a1815397551138
 """
-
-
-@pytest.fixture(autouse=True)
-def no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    """init asks the engine whether the base image it proposes resolves: these tests
-    run as on a machine without one (the base image is then not checked)."""
-    monkeypatch.setattr(probes, "engine_reachable", lambda: False)
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), newline="")
-    return root
-
-
-def init(project: Path, *args: str) -> int:
-    return cli.main(["--project", str(project), "init", *args])
-
-
-def table(project: Path) -> dict[str, object]:
-    data = tomllib.loads((project / "pyproject.toml").read_text())
-    found: dict[str, object] = data["tool"]["containerize"]
-    return found
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ import tomllib
 from pathlib import Path, PurePosixPath
 
 import pytest
+from init_helpers import init, no_engine, table, write  # noqa: F401 (no_engine: an autouse fixture)
 from test_init import DJANGO_MANAGE, DJANGO_SETTINGS, DJANGO_WSGI, PYPROJECT, REQUIREMENTS
 
 from containerize import cli
@@ -39,31 +40,6 @@ def create_app():
     app = Flask(__name__)
     return app
 """
-
-
-@pytest.fixture(autouse=True)
-def no_engine(monkeypatch: pytest.MonkeyPatch) -> None:
-    """init asks the engine whether the base image it proposes resolves: these tests
-    run as on a machine without one (the base image is then not checked)."""
-    monkeypatch.setattr(probes, "engine_reachable", lambda: False)
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for name, text in files.items():
-        path = root / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(text), newline="")
-    return root
-
-
-def init(project: Path, *args: str) -> int:
-    return cli.main(["--project", str(project), "init", *args])
-
-
-def table(project: Path) -> dict[str, object]:
-    data = tomllib.loads((project / "pyproject.toml").read_text())
-    found: dict[str, object] = data["tool"]["containerize"]
-    return found
 
 
 def printed(out: str, key: str) -> str:
