@@ -136,33 +136,45 @@ def read_only(subject: Subject, *, run_id: str) -> Outcome | str:
     cell = subject.cell
     if not cell.settings.read_only:
         return Outcome(check="read-only", status="skipped", message="test.read-only is off")
-    second = containers.start(
+    second = _second(subject, run_id=run_id, read_only=True, tmpfs=cell.settings.tmpfs)
+    try:
+        _await_second(subject, second, hint=_READ_ONLY_HINT)
+    finally:
+        containers.remove(second)
+    return f"serves with --read-only and tmpfs {', '.join(cell.settings.tmpfs)}"
+
+
+def _second(
+    subject: Subject, *, run_id: str, read_only: bool = False, tmpfs: tuple[str, ...] = ()
+) -> containers.Container:
+    """A second container of the cell's image, on the cell's network, as the first."""
+    cell = subject.cell
+    return containers.start(
         cell.image,
         platform=cell.platform,
         port=cell.port,
         env=dict(cell.env),
         network=subject.network,
-        read_only=True,
-        tmpfs=cell.settings.tmpfs,
+        read_only=read_only,
+        tmpfs=tmpfs,
         run_id=run_id,
         pull=False,
     )
-    try:
-        verdict, answer, log = await_ready(
-            second,
-            cell.healthcheck_path,
-            started=time.monotonic(),
-            timeout=cell.ready_timeout,
-            slowdown=cell.slowdown,
-        )
-        if verdict.kind != "ready":
-            raise Failed(
-                verdict.message,
-                detail=ready_detail(verdict, answer, log) + "\n" + _READ_ONLY_HINT,
-            )
-    finally:
-        containers.remove(second)
-    return f"serves with --read-only and tmpfs {', '.join(cell.settings.tmpfs)}"
+
+
+def _await_second(subject: Subject, second: containers.Container, *, hint: str = "") -> None:
+    """*second* is ready as the cell judges readiness; else the check fails, with *hint*."""
+    cell = subject.cell
+    verdict, answer, log = await_ready(
+        second,
+        cell.healthcheck_path,
+        started=time.monotonic(),
+        timeout=cell.ready_timeout,
+        slowdown=cell.slowdown,
+    )
+    if verdict.kind != "ready":
+        detail = ready_detail(verdict, answer, log)
+        raise Failed(verdict.message, detail=detail + ("\n" + hint if hint else ""))
 
 
 def early_stop(subject: Subject, *, run_id: str) -> str:
@@ -170,25 +182,9 @@ def early_stop(subject: Subject, *, run_id: str) -> str:
     grace period without the engine's SIGKILL: a server whose other workers are still
     loading the app (seconds, under emulation) must stop too."""
     cell = subject.cell
-    second = containers.start(
-        cell.image,
-        platform=cell.platform,
-        port=cell.port,
-        env=dict(cell.env),
-        network=subject.network,
-        run_id=run_id,
-        pull=False,
-    )
+    second = _second(subject, run_id=run_id)
     try:
-        verdict, answer, log = await_ready(
-            second,
-            cell.healthcheck_path,
-            started=time.monotonic(),
-            timeout=cell.ready_timeout,
-            slowdown=cell.slowdown,
-        )
-        if verdict.kind != "ready":
-            raise Failed(verdict.message, detail=ready_detail(verdict, answer, log))
+        _await_second(subject, second)
         stopped = containers.stop(second, timeout=cell.grace_period + 10)
         if stopped.killed or stopped.seconds > cell.grace_period + 2 * cell.slowdown:
             raise Failed(
