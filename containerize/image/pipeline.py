@@ -542,11 +542,35 @@ def _unchanged(
     return tuple(found)
 
 
-def build(invocations: Sequence[buildx.BuildInvocation]) -> list[report.TargetSummary]:
-    """Run every invocation in order, streaming BuildKit's progress, and report each."""
+#: Asked with a pushed image (``name:tag@sha256:...``, or ``name:tag`` when buildx
+#: reported no digest) and further tags of its repository: names the image under each
+#: of them in its registry.
+Retag = Callable[[str, Sequence[str]], None]
+
+
+def build(
+    invocations: Sequence[buildx.BuildInvocation], *, retag: Retag | None = None
+) -> list[report.TargetSummary]:
+    """Run every invocation in order, streaming BuildKit's progress, and report each.
+
+    With *retag*, an image that is pushed under several tags is pushed once, under its
+    first tag, and *retag* names it under the others: the docker driver would push it
+    again for every further tag (issue 26).
+    """
     summaries = []
     for inv in invocations:
         start = time.monotonic()
-        result = buildx.build(inv)
+        once = (
+            retag is not None
+            and inv.output is not None
+            and inv.output.kind == "push"
+            and len(inv.tags) > 1
+        )
+        result = buildx.build(replace(inv, tags=inv.tags[:1]) if once else inv)
+        if once:
+            assert retag is not None
+            pushed = inv.tags[0] + (f"@{result.digest}" if result.digest else "")
+            retag(pushed, inv.tags[1:])
+            result = replace(result, invocation=inv)
         summaries.append(report.summarize(result, seconds=time.monotonic() - start))
     return summaries
