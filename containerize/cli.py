@@ -6,14 +6,16 @@ import argparse
 import functools
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from containerize import __version__, bases, options, process
-from containerize.commands import building, locking, machine, releasing, setup, testing
 from containerize.errors import ContainerizeError, Interrupted
 
 logger = logging.getLogger("containerize")
+#: The command line's values of [tool.containerize] keys, by key.
+Overrides = Mapping[str, Any]
 
 
 def _global_options(*, top: bool) -> argparse.ArgumentParser:
@@ -147,12 +149,6 @@ def _lock_command(add: Callable[..., argparse.ArgumentParser]) -> None:
         metavar="PATH",
         help="run this uv instead of the one in containerize's tools lock",
     )
-    sub.set_defaults(
-        run_lock=lambda args: locking.lock(
-            args.project, inputs=args.inputs, python=args.python, upgrade=args.upgrade,
-            upgrade_all=args.upgrade_all, uv=args.uv,
-        )
-    )  # fmt: skip
 
 
 def _init_options(sub: argparse.ArgumentParser) -> None:
@@ -277,15 +273,60 @@ def _dispatch(args: argparse.Namespace) -> int:
         option.key: getattr(args, flag.dest, None)
         for option, flag, _ in options.flags(args.command)
     }
-    handlers: dict[str, Callable[[], int]] = {
+    group = next(handlers for names, handlers in _GROUPS if args.command in names)
+    return group(args, project, overrides)[args.command]()
+
+
+# Each group of commands imports its module only when one of its commands runs: a build
+# does not load the release's or the test matrix's modules (issue 26: start-up time).
+Handlers = dict[str, Callable[[], int]]
+
+
+def _machine(args: argparse.Namespace, project: Path, overrides: Overrides) -> Handlers:
+    from containerize.commands import machine  # noqa: PLC0415  (see _GROUPS)
+
+    return {
         "doctor": lambda: machine.doctor(project, overrides=overrides),
         "engine": lambda: machine.engine(args.action),
         "base-image": lambda: machine.base_image(suite=args.suite, python=args.python),
         "service-image": lambda: machine.service_image(
             args.name, platforms=args.service_platforms or ()
         ),
+    }
+
+
+def _setup(args: argparse.Namespace, project: Path, overrides: Overrides) -> Handlers:
+    from containerize.commands import setup  # noqa: PLC0415  (see _GROUPS)
+
+    return {
         "dockerignore": lambda: setup.dockerignore(project, write=args.write),
+        "init": lambda: setup.init(
+            project,
+            force=args.force,
+            dry_run=args.dry_run,
+            app=args.app,
+            app_directory=args.app_directory,
+            lock=args.lock,
+        ),
+    }
+
+
+def _locking(args: argparse.Namespace, project: Path, overrides: Overrides) -> Handlers:
+    from containerize.commands import locking  # noqa: PLC0415  (see _GROUPS)
+
+    return {
         "pin": lambda: locking.pin(project, refresh=args.refresh),
+        "lock": lambda: locking.lock(
+            args.project, inputs=args.inputs, python=args.python, upgrade=args.upgrade,
+            upgrade_all=args.upgrade_all, uv=args.uv,
+        ),
+    }  # fmt: skip
+
+
+def _building(args: argparse.Namespace, project: Path, overrides: Overrides) -> Handlers:
+    from containerize.commands import building  # noqa: PLC0415  (see _GROUPS)
+
+    return {
         "wheelhouse": lambda: building.wheelhouse(project, overrides=overrides),
         "build": lambda: building.build(
             project,
@@ -300,6 +341,13 @@ def _dispatch(args: argparse.Namespace) -> int:
             changed_since=args.changed_since,
         ),
         "list": lambda: building.list_targets(project),
+    }
+
+
+def _testing(args: argparse.Namespace, project: Path, overrides: Overrides) -> Handlers:
+    from containerize.commands import testing  # noqa: PLC0415  (see _GROUPS)
+
+    return {
         "test": lambda: testing.test(
             project,
             servers=args.servers or (),
@@ -307,6 +355,13 @@ def _dispatch(args: argparse.Namespace) -> int:
             images=args.images,
             jobs=args.jobs,
         ),
+    }
+
+
+def _releasing(args: argparse.Namespace, project: Path, overrides: Overrides) -> Handlers:
+    from containerize.commands import releasing  # noqa: PLC0415  (see _GROUPS)
+
+    return {
         "release": lambda: releasing.release(
             project,
             overrides=overrides,
@@ -317,17 +372,19 @@ def _dispatch(args: argparse.Namespace) -> int:
             no_cache=args.no_cache,
             skip_tests=args.skip_tests,
         ),
-        "init": lambda: setup.init(
-            project,
-            force=args.force,
-            dry_run=args.dry_run,
-            app=args.app,
-            app_directory=args.app_directory,
-            lock=args.lock,
-        ),
-        "lock": lambda: int(args.run_lock(args)),
     }
-    return handlers[args.command]()
+
+
+_GROUPS: tuple[
+    tuple[frozenset[str], Callable[[argparse.Namespace, Path, Overrides], Handlers]], ...
+] = (
+    (frozenset({"doctor", "engine", "base-image", "service-image"}), _machine),
+    (frozenset({"dockerignore", "init"}), _setup),
+    (frozenset({"pin", "lock"}), _locking),
+    (frozenset({"wheelhouse", "build", "list"}), _building),
+    (frozenset({"test"}), _testing),
+    (frozenset({"release"}), _releasing),
+)
 
 
 if __name__ == "__main__":

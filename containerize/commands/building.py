@@ -13,7 +13,7 @@ from containerize.buildfolder import BuildFolder
 from containerize.commands.guards import cache_exports, naming_the_lock, report_leftovers, say
 from containerize.commands.machine import in_ci, machine
 from containerize.engine import buildx, preflight
-from containerize.errors import ConfigError
+from containerize.errors import ConfigError, RegistryError
 from containerize.fsutil import check_claimable, exclusive, write_atomic
 from containerize.image import buildkey, pipeline, report
 from containerize.image import dockerfile as dockerfile_mod
@@ -148,7 +148,9 @@ def _build_one(
             write_atomic(bake, bake_file(prepared.invocations))
             print(f"wrote {bake}: build with 'docker buildx bake -f {bake}'")
             return
-        summaries = pipeline.build(prepared.invocations)
+        summaries = pipeline.build(
+            prepared.invocations, retag=registry_retag if output == "push" else None
+        )
     print("\nbuilt:")
     print(report.lines(summaries))
 
@@ -164,6 +166,28 @@ def registry_unchanged(tag: str, key: str) -> str | None:
         return None
     digest, labels = found
     return digest if labels.get(buildkey.KEY_LABEL) == key else None
+
+
+def registry_retag(pushed: str, tags: Sequence[str]) -> None:
+    """Name the image *pushed* (``name:tag@digest``) under each of *tags*, in the same
+    repository: its manifest is read once and put under every tag, no layer moves."""
+    ref = reference.parse(pushed, where="image")
+    repository = replace(ref, tag=None, digest=None)
+    registry = Registry(repository)
+    found = registry.manifest(ref.digest or ref.tag or "latest", what=f"reading {pushed}")
+    if found is None:
+        raise RegistryError(
+            f"{pushed} is not in its registry right after it was pushed",
+            hint="build again; if it happens again, check the registry's storage",
+        )
+    for tag in tags:
+        other = reference.parse(tag, where="image")
+        if replace(other, tag=None, digest=None) != repository or not other.tag:
+            raise RegistryError(
+                f"{tag} is not a tag of {repository}, where {pushed} was pushed",
+                hint="every tag of one image names the same repository",
+            )
+        registry.put_manifest(other.tag, found.data, found.media_type, what=f"tagging {tag}")
 
 
 def _show_plan(prepared: pipeline.Prepared, *, dockerfile_only: bool) -> None:

@@ -420,29 +420,14 @@ def prepare(
         machine = Machine(cache=machine.cache, native_arch=machine.native_arch, engine=False)
     # Checked first, so a dry run and a real build reject the same configurations.
     files = context.app_files(config)
+    app = buildkey.app_digest(config.app_root, files)
     stamp = revision.stamp(config.project_dir)
-    resolved = resolve(config, machine, refresh_base=refresh_base)
-    build_plan = make_plan(config, resolved, stamp, native_arch=machine.native_arch)
-    folder = BuildFolder.at(config.build_dir)
-    keys = image_keys(config, resolved, build_plan, files)
-    skipped = _unchanged(build_plan, keys, unchanged) if unchanged is not None else ()
-    if skipped and len(skipped) == len(build_plan.servers):
-        # Every image is in the registry already, built from the same inputs: nothing
-        # is fetched, compiled or built.
-        return Prepared(
-            config=config,
-            folder=folder,
-            resolved=resolved,
-            plan=build_plan,
-            dockerfile=dockerfile.render(build_plan),
-            invocations=(),
-            keys=keys,
-            unchanged=skipped,
-        )
-    system = config.system_packages
-    system_lines = list(resolved.build_needs)
     build_cache = buildcache.settings(config)
-    shared = SharedCache.beside(config.image, machine.cache) if config.share == "registry" else None
+    resolved = resolve(config, machine, refresh_base=refresh_base)
+    folder = BuildFolder.at(config.build_dir)
+    build_plan = make_plan(config, resolved, stamp, native_arch=machine.native_arch)
+    keys = image_keys(build_plan, resolved, app)
+    skipped = _unchanged(build_plan, keys, unchanged) if unchanged is not None else ()
     # Which platforms compile: as far as selection tells, before anything is fetched.
     sdists = tuple(s.target.platform for s in resolved.selections if s.sdists)
     compile_inv = (
@@ -457,13 +442,20 @@ def prepare(
         if sdists
         else None
     )
+    # Every image in the registry already, built from the same inputs: nothing is
+    # fetched, compiled or built.
+    everything_built = bool(skipped) and len(skipped) == len(build_plan.servers)
     house = None
-    if not dry_run:
+    system_lines = resolved.build_needs
+    if not dry_run and not everything_built:
         if record_build_requirements is not None:
             for line in record_missing_build_requirements(
                 config.project_dir, resolved, cache=machine.cache
             ):
                 record_build_requirements(line)
+        shared = (
+            SharedCache.beside(config.image, machine.cache) if config.share == "registry" else None
+        )
         house = fetch_wheelhouse(
             folder, config.project_dir, resolved, cache=machine.cache, shared=shared
         )
@@ -475,19 +467,22 @@ def prepare(
             resolved,
             house,
             cache=machine.cache,
-            system=system,
+            system=config.system_packages,
             builder=config.builder,
             no_cache=no_cache,
             build_cache=build_cache,
             shared=shared,
         )
         if any(item.compiled for item in house.platforms):
-            system_lines += compile_mod.check_libraries(house, system)
+            system_lines += tuple(compile_mod.check_libraries(house, config.system_packages))
             # The images install what the compiled wheels were found to need.
-            build_plan = plan.with_derived(build_plan, compile_mod.derived_packages(house), system)
+            build_plan = plan.with_derived(
+                build_plan, compile_mod.derived_packages(house), config.system_packages
+            )
     text = dockerfile.render(build_plan)
-    if not dry_run:
+    if not dry_run and not everything_built:
         write_context(folder, build_plan, text, app_root=config.app_root, files=files)
+    left_out = {server for server, _ in skipped}
     return Prepared(
         config=config,
         folder=folder,
@@ -504,23 +499,21 @@ def prepare(
                 build_cache=build_cache,
                 no_cache=no_cache,
             )
-            if inv.target not in {server for server, _ in skipped}
+            if inv.target not in left_out
         ),
         wheelhouse=house,
-        compile=compile_inv,
-        system_packages=tuple(system_lines),
+        compile=compile_inv if not everything_built else None,
+        system_packages=system_lines if not everything_built else (),
         keys=keys,
         unchanged=skipped,
     )
 
 
-def image_keys(
-    config: Config, resolved: Resolved, build_plan: plan.BuildPlan, files: Sequence[PurePosixPath]
-) -> dict[str, str]:
+def image_keys(build_plan: plan.BuildPlan, resolved: Resolved, app: str) -> dict[str, str]:
     """Each server's image key (:mod:`containerize.image.buildkey`), from what is known
-    before anything is fetched: the selection, the app files, the plan, the base."""
+    before anything is fetched: the selection, the *app* files' digest
+    (:func:`~containerize.image.buildkey.app_digest`), the plan, the base."""
     configuration = buildkey.configuration(build_plan)
-    app = buildkey.app_digest(config.app_root, files)
     return {
         stage.name: buildkey.image_key(
             server=stage.name,
@@ -549,11 +542,35 @@ def _unchanged(
     return tuple(found)
 
 
-def build(invocations: Sequence[buildx.BuildInvocation]) -> list[report.TargetSummary]:
-    """Run every invocation in order, streaming BuildKit's progress, and report each."""
+#: Asked with a pushed image (``name:tag@sha256:...``, or ``name:tag`` when buildx
+#: reported no digest) and further tags of its repository: names the image under each
+#: of them in its registry.
+Retag = Callable[[str, Sequence[str]], None]
+
+
+def build(
+    invocations: Sequence[buildx.BuildInvocation], *, retag: Retag | None = None
+) -> list[report.TargetSummary]:
+    """Run every invocation in order, streaming BuildKit's progress, and report each.
+
+    With *retag*, an image that is pushed under several tags is pushed once, under its
+    first tag, and *retag* names it under the others: the docker driver would push it
+    again for every further tag (issue 26).
+    """
     summaries = []
     for inv in invocations:
         start = time.monotonic()
-        result = buildx.build(inv)
+        once = (
+            retag is not None
+            and inv.output is not None
+            and inv.output.kind == "push"
+            and len(inv.tags) > 1
+        )
+        result = buildx.build(replace(inv, tags=inv.tags[:1]) if once else inv)
+        if once:
+            assert retag is not None
+            pushed = inv.tags[0] + (f"@{result.digest}" if result.digest else "")
+            retag(pushed, inv.tags[1:])
+            result = replace(result, invocation=inv)
         summaries.append(report.summarize(result, seconds=time.monotonic() - start))
     return summaries
