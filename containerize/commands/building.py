@@ -4,6 +4,7 @@ its plan alone) and ``list`` (the targets a build would build)."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from containerize.commands.machine import in_ci, machine
 from containerize.engine import buildx, preflight
 from containerize.errors import ConfigError
 from containerize.fsutil import check_claimable, exclusive, write_atomic
-from containerize.image import buildkey, pipeline, report
+from containerize.image import batch, buildkey, pipeline, report
 from containerize.image import dockerfile as dockerfile_mod
 from containerize.image.bake import bake_file
 from containerize.registry.client import Registry
@@ -83,6 +84,9 @@ def build(
             "--print-dockerfile prints one Dockerfile: name one target",
             hint=f"containerize build --print-dockerfile {found[0].name}",
         )
+    if len(configs) > 1 and not (dry_run or print_dockerfile or bake is not None):
+        _build_together(project, configs, push=push, refresh_base=refresh_base, no_cache=no_cache)
+        return 0
     for name, cfg in configs:
         if name:
             print(f"== {name}: {cfg.image} ({cfg.project_dir})", flush=True)
@@ -149,6 +153,88 @@ def _build_one(
             print(f"wrote {bake}: build with 'docker buildx bake -f {bake}'")
             return
         summaries = pipeline.build(prepared.invocations)
+    print("\nbuilt:")
+    print(report.lines(summaries))
+
+
+def _build_together(
+    root: Path,
+    configs: Sequence[tuple[str, config.Config]],
+    *,
+    push: bool,
+    refresh_base: bool,
+    no_cache: bool,
+) -> None:
+    """Build several targets sharing the work: one fetch into the download cache, one
+    compile build for every target's sdists, then every image side by side in one
+    ``docker buildx bake`` (:mod:`containerize.image.batch`)."""
+    shared = batch.shared_folder(root.resolve() / ".containerize")
+    for _, cfg in configs:
+        check_claimable(cfg.build_dir)
+    check_claimable(shared.root)
+    checked = set()
+    for _, cfg in configs:
+        if (cfg.platforms, cfg.builder) not in checked:
+            preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=cache_exports(cfg))
+            checked.add((cfg.platforms, cfg.builder))
+    here = machine(engine=True)  # the preflight found it
+    record = None if in_ci() else say
+    prepared: list[tuple[str, pipeline.Prepared]] = []
+    with ExitStack() as held:
+        for _, cfg in configs:
+            report_leftovers(
+                cfg.build_dir, held.enter_context(exclusive(cfg.build_dir)), here.cache
+            )
+        held.enter_context(exclusive(shared.root))
+        outputs = {name: preflight.choose_output(cfg.platforms, push=push) for name, cfg in configs}
+        # Each image's key is asked of the registry once, here and in prepare alike.
+        asked: dict[tuple[str, str], str | None] = {}
+
+        def unchanged(tag: str, key: str) -> str | None:
+            if (tag, key) not in asked:
+                asked[tag, key] = registry_unchanged(tag, key)
+            return asked[tag, key]
+
+        def check(name: str) -> pipeline.Unchanged | None:
+            return unchanged if outputs[name] == "push" and not no_cache else None
+
+        compiled = batch.compile_together(
+            configs,
+            here,
+            shared=shared,
+            no_cache=no_cache,
+            record_build_requirements=record,
+            unchanged=unchanged if push and not no_cache else None,
+        )
+        for line in compiled.lines():
+            print(line)
+        for name, cfg in configs:
+            print(f"== {name}: {cfg.image} ({cfg.project_dir})", flush=True)
+            with naming_the_lock(cfg):
+                done = pipeline.prepare(
+                    cfg,
+                    here,
+                    output=outputs[name],
+                    refresh_base=refresh_base,
+                    no_cache=no_cache,
+                    record_build_requirements=record,
+                    unchanged=check(name),
+                )
+            for server, digest in done.unchanged:
+                print(f"{server}: unchanged since {digest} (the registry's image has the same key)")
+            if not done.invocations:
+                continue
+            if done.wheelhouse is not None:
+                print(done.wheelhouse.summary())
+            for line in done.system_packages:
+                print(line)
+            prepared.append((name, done))
+        if not prepared:
+            print("\nnothing to build: every image is unchanged (see above)")
+            return
+        names = [f"{name}/{inv.target}" for name, done in prepared for inv in done.invocations]
+        print(f"\nbuilding side by side (docker buildx bake): {', '.join(names)}", flush=True)
+        summaries = batch.build_together(prepared, shared=shared)
     print("\nbuilt:")
     print(report.lines(summaries))
 

@@ -11,9 +11,10 @@ from pathlib import Path, PurePosixPath
 import pytest
 
 from containerize import config, workspace
+from containerize.engine.buildx import BuildInvocation, Output
 from containerize.errors import ConfigError
 from containerize.image import buildkey
-from containerize.image.bake import bake_file
+from containerize.image.bake import bake_file, secret_variables
 
 REPO = Path(__file__).resolve().parents[2]
 MONOREPO = REPO / "fixtures" / "monorepo"
@@ -190,3 +191,31 @@ def test_list_shows_each_target(monorepo: Path, capsys: pytest.CaptureFixture[st
     # A name that is no target: what there is, and a non-zero exit.
     assert cli.main(["--project", str(monorepo), "build", "--dry-run", "admin"]) != 0
     assert "no target named 'admin'" in capsys.readouterr().err
+
+
+def test_a_bake_of_several_targets_names_each_and_keeps_their_secrets_apart() -> None:
+    def inv(project: str) -> BuildInvocation:
+        return BuildInvocation(
+            context=Path(f"/{project}/context"),
+            dockerfile=Path(f"/{project}/context/Dockerfile"),
+            target="gunicorn",
+            tags=(f"{project}:gunicorn",),
+            output=Output(kind="load"),
+            secrets=(("test-env", f"export SECRET={project}"),),
+        )
+
+    both = [inv("api"), inv("web")]
+    with pytest.raises(ConfigError, match="distinct names"):
+        bake_file(both)
+    document = json.loads(bake_file(both, names=["api-gunicorn", "web-gunicorn"], secrets=True))
+    assert document["group"]["default"]["targets"] == ["api-gunicorn", "web-gunicorn"]
+    api, web = document["target"]["api-gunicorn"], document["target"]["web-gunicorn"]
+    assert (api["tags"], web["tags"]) == (["api:gunicorn"], ["web:gunicorn"])
+    assert api["secret"] != web["secret"]
+    variables = secret_variables(both)
+    for spec, project in ((api, "api"), (web, "web")):
+        (secret,) = spec["secret"]
+        variable = secret.split("env=", 1)[1]
+        assert variables[variable] == f"export SECRET={project}"
+    # A bake file for CI writes no secret down.
+    assert "secret" not in json.loads(bake_file(both, names=["a", "b"]))["target"]["a"]
