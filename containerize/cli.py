@@ -182,6 +182,7 @@ def _option_flags(sub: argparse.ArgumentParser, command: str) -> None:
 
 
 def _test_options(sub: argparse.ArgumentParser) -> None:
+    _target_arguments(sub, "test these targets only")
     sub.add_argument(
         "--image", action="append", dest="images", default=[], metavar="[SERVER=]REFERENCE",
         help="test this image (a tag or a pushed digest) instead of the one built for SERVER",
@@ -216,7 +217,15 @@ def _build_options(sub: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def _target_arguments(sub: argparse.ArgumentParser, what: str) -> None:
+    sub.add_argument(
+        "targets", nargs="*", metavar="TARGET",
+        help=f"{what} (default: every target; see 'containerize list')",
+    )  # fmt: skip
+
+
 def _release_options(sub: argparse.ArgumentParser) -> None:
+    _target_arguments(sub, "release these targets only")
     sub.add_argument(
         "--dry-run", action="store_true",
         help="print the tag plan per server and platform, build and push nothing",
@@ -306,6 +315,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             platforms=args.platforms or (),
             images=args.images,
             jobs=args.jobs,
+            targets=args.targets,
         ),
         "release": lambda: releasing.release(
             project,
@@ -316,6 +326,7 @@ def _dispatch(args: argparse.Namespace) -> int:
             sign_key=args.sign_key,
             no_cache=args.no_cache,
             skip_tests=args.skip_tests,
+            targets=args.targets,
         ),
         "init": lambda: setup.init(
             project,
