@@ -52,6 +52,7 @@ from containerize.resolve.fetch import FetchReport
 from containerize.resolve.pipconfig import IndexSettings
 from containerize.resolve.selection import SelectedPackage
 from containerize.resolve.sharing import SharedCache
+from containerize.resolve.wheelhouse import CompiledWheel
 
 #: The shared folder's place below the repository's build folder.
 SHARED = "shared"
@@ -73,17 +74,19 @@ class _Member:
 class Compiled:
     """What :func:`compile_together` did."""
 
-    #: Each compile build run: the targets it compiled for, and how many wheels.
-    builds: tuple[tuple[tuple[str, ...], int], ...]
+    #: Each group's compile: the targets it compiled for, and the wheels it made.
+    builds: tuple[tuple[tuple[str, ...], tuple[CompiledWheel, ...]], ...]
     #: The targets whose sdists were all compiled before (none to compile).
     ready: tuple[str, ...]
 
     def lines(self) -> list[str]:
         out = []
         for names, wheels in self.builds:
-            out.append(
-                f"one compile build for {', '.join(names)}: {wheels} wheel(s) compiled for them all"
-            )
+            served: dict[str, list[str]] = {}
+            for wheel in wheels:
+                served.setdefault(wheel.filename, []).append(wheel.platform)
+            made = "; ".join(f"{name} ({', '.join(sorted(p))})" for name, p in served.items())
+            out.append(f"compiled once for {', '.join(names)}: {made}")
         return out
 
 
@@ -197,9 +200,11 @@ def _compile_identity(member: _Member) -> str:
 
 def _compile_group(
     group: Sequence[_Member], shared: BuildFolder, machine: pipeline.Machine, *, no_cache: bool
-) -> int:
-    """One compile build for the pending sdists of every target in *group*; returns how
-    many wheels it made. Each target's wheels are remembered under its own key."""
+) -> tuple[CompiledWheel, ...]:
+    """One compile build for the pending sdists of every target in *group* (two when
+    local packages are built natively first, see
+    :func:`~containerize.image.compile.compile_pending`); the wheels it made. Each
+    target's wheels are remembered under its own key."""
     first = group[0]
     house = _union(group, shared)
     wheelhouse_mod.fetch_tools(shared.tools, settings=first.settings, cache=machine.cache)
@@ -220,7 +225,7 @@ def _compile_group(
             cache=machine.cache,
             system=member.config.system_packages,
         )
-    return len(compiled)
+    return compiled
 
 
 def _union(group: Sequence[_Member], shared: BuildFolder) -> wheelhouse_mod.Wheelhouse:

@@ -58,7 +58,10 @@ def monorepo_images(
     try:
         assert cli.main(["--project", str(root), "build"]) == 0
         out = capfd.readouterr().out
-        assert "one compile build for api, web: 2 wheel(s) compiled" in out, out
+        # The pure-Python library built once, natively, for both platforms.
+        assert (
+            "compiled once for api, web: shared-1.4.0-py3-none-any.whl (linux-amd64, linux-arm64)\n"
+        ) in out, out
         assert "building side by side (docker buildx bake): api/gunicorn, web/gunicorn" in out
         # A second run with no change builds nothing, and says why.
         assert cli.main(["--project", str(root), "build"]) == 0
@@ -219,6 +222,33 @@ def test_the_project_itself_with_its_version_from_git(
         try:
             page = containers.get(container, "/", timeout=180)
             assert (page.status, page.body) == (200, b"scm-app 3.1.0")
+        finally:
+            containers.remove(container)
+    finally:
+        process.run(["docker", "image", "rm", "--force", *tags], check=False)
+
+
+def test_a_pdm_library_and_its_path_dependency_are_installed_as_wheels(
+    make_project: Callable[[str], Path], base_image: str, session_id: str
+) -> None:
+    """A PDM project with ``distribution = true`` is installed itself, as ``pdm
+    install`` would, beside its path dependency: both console scripts work."""
+    root = make_project("pdm-pathdep")
+    image = f"containerize-test/pdm-pathdep-{session_id}"
+    tags = _build(root / "app", image)
+    try:
+        run = ["docker", "run", "--rm", "--platform", str(LINUX_AMD64), f"{image}:gunicorn"]
+        greet = process.run([*run, "greet"])
+        assert greet.stdout.strip() == "Hello from greeting 0.5.0"
+        itself = process.run([*run, "pdm-app"])
+        assert itself.stdout.strip() == "Hello from greeting 0.5.0, in pdm-app 2.0.0"
+        container = containers.start(f"{image}:gunicorn", platform=LINUX_AMD64, port=8000)
+        try:
+            page = containers.get(container, "/", timeout=180)
+            assert (page.status, page.body) == (
+                200,
+                b"Hello from greeting 0.5.0, in pdm-app 2.0.0",
+            )
         finally:
             containers.remove(container)
     finally:
