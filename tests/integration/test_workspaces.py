@@ -166,9 +166,10 @@ def test_only_what_changed_is_rebuilt(
         )  # fmt: skip
         assert cli_out.stdout.strip() == f"Greetings from {service} (shared 1.4.0)"
     process.run(
-        ["docker", "image", "rm", "--force", *(f"{i}:gunicorn" for i in images.values())],
+        ["docker", "image", "rm", "--force",
+         *(f"{image}:{tag}" for image in images.values() for tag in TAGS)],
         check=False,
-    )
+    )  # fmt: skip
 
 
 def test_a_poetry_path_dependency_is_installed_as_a_wheel(
