@@ -254,3 +254,22 @@ def test_a_pdm_library_and_its_path_dependency_are_installed_as_wheels(
             containers.remove(container)
     finally:
         process.run(["docker", "image", "rm", "--force", *tags], check=False)
+
+
+def test_a_poetry_project_in_package_mode_is_installed_itself(
+    make_project: Callable[[str], Path], base_image: str, session_id: str
+) -> None:
+    root = make_project("poetry-package")
+    image = f"containerize-test/poetry-package-{session_id}"
+    tags = _build(root, image)
+    try:
+        run = ["docker", "run", "--rm", "--platform", str(LINUX_AMD64), f"{image}:gunicorn"]
+        assert process.run([*run, "poetry-package"]).stdout.strip() == "poetry-package 3.2.0"
+        container = containers.start(f"{image}:gunicorn", platform=LINUX_AMD64, port=8000)
+        try:
+            page = containers.get(container, "/", timeout=180)
+            assert (page.status, page.body) == (200, b"poetry-package 3.2.0")
+        finally:
+            containers.remove(container)
+    finally:
+        process.run(["docker", "image", "rm", "--force", *tags], check=False)
