@@ -178,6 +178,7 @@ def _option_flags(sub: argparse.ArgumentParser, command: str) -> None:
 
 
 def _test_options(sub: argparse.ArgumentParser) -> None:
+    _target_arguments(sub, "test these targets only")
     sub.add_argument(
         "--image", action="append", dest="images", default=[], metavar="[SERVER=]REFERENCE",
         help="test this image (a tag or a pushed digest) instead of the one built for SERVER",
@@ -212,7 +213,15 @@ def _build_options(sub: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
+def _target_arguments(sub: argparse.ArgumentParser, what: str) -> None:
+    sub.add_argument(
+        "targets", nargs="*", metavar="TARGET",
+        help=f"{what} (default: every target; see 'containerize list')",
+    )  # fmt: skip
+
+
 def _release_options(sub: argparse.ArgumentParser) -> None:
+    _target_arguments(sub, "release these targets only")
     sub.add_argument(
         "--dry-run", action="store_true",
         help="print the tag plan per server and platform, build and push nothing",
@@ -354,6 +363,7 @@ def _testing(args: argparse.Namespace, project: Path, overrides: Overrides) -> H
             platforms=args.platforms or (),
             images=args.images,
             jobs=args.jobs,
+            targets=args.targets,
         ),
     }
 
@@ -371,6 +381,7 @@ def _releasing(args: argparse.Namespace, project: Path, overrides: Overrides) ->
             sign_key=args.sign_key,
             no_cache=args.no_cache,
             skip_tests=args.skip_tests,
+            targets=args.targets,
         ),
     }
 

@@ -12,7 +12,9 @@ interpreter (no virtual environment): they drive the engine, they do not install
 project.
 
 The test matrix is one session per cell, ``test_images(server='uwsgi',
-platform='linux/arm64')``, each runnable alone; ``nox -s test_images`` runs them all,
+platform='linux/arm64')`` (``test_images(target='api', server='uwsgi',
+platform='linux/arm64')`` in a repository with several targets: ``image``, ``release``
+and ``test_images`` cover every target), each runnable alone; ``nox -s test_images`` runs them all,
 after the ``image`` session they require, side by side: unless the noxfile or the
 command line says otherwise (``-j N``), Nox's ``--parallel`` is set to one session per
 CPU. Sessions that do not opt in (``allow_parallel``) still run one at a time.
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import nox
 
-from containerize import cli, config
+from containerize import cli, config, workspace
 from containerize.errors import ContainerizeError
 
 
@@ -60,11 +62,12 @@ def register(*, project: str | Path = ".", prefix: str = "") -> None:
 
 
 def _register_matrix(project_dir: str, prefix: str) -> None:
-    """One ``test_images`` session per (server, platform) of the project's configuration."""
+    """One ``test_images`` session per (server, platform) of the project's configuration;
+    in a repository with several targets, per (target, server, platform)."""
     name = prefix + "test_images"
     doc = "Run one image and check it over HTTP (containerize test); all cells: -s test_images."
     try:
-        cfg = config.load(Path(project_dir))
+        cells = _cells(Path(project_dir))
     except ContainerizeError as exc:
         # 'nox -l' still works; running the session says what is wrong.
         problem = exc
@@ -76,27 +79,51 @@ def _register_matrix(project_dir: str, prefix: str) -> None:
         nox.session(name=name, python=False, default=False)(broken)
         return
 
-    def cell(session: nox.Session, server: str, platform: str) -> None:
-        argv = ["test", "--server", server, "--platform", platform, "--jobs", "1"]
+    def cell(session: nox.Session, target: str, server: str, platform: str) -> None:
+        argv = ["test", *([target] if target else []), "--server", server]
+        argv += ["--platform", platform, "--jobs", "1"]
         _run(session, [*argv, *session.posargs], project_dir)
 
-    cell.__doc__ = doc
-    cell.__name__ = name
-    # Applied innermost first: the names read test_images(server=..., platform=...).
-    decorated = nox.parametrize("server", list(cfg.servers))(cell)
-    decorated = nox.parametrize("platform", [str(p) for p in cfg.platforms])(decorated)
+    def project_cell(session: nox.Session, server: str, platform: str) -> None:
+        cell(session, "", server, platform)
+
+    if any(target for target, _, _ in cells):
+        # The names read test_images(target='api', server=..., platform=...).
+        chosen = nox.parametrize(("target", "server", "platform"), [list(c) for c in cells])(cell)
+    else:
+        # Applied innermost first: the names read test_images(server=..., platform=...).
+        servers_ = list(dict.fromkeys(server for _, server, _ in cells))
+        platforms = list(dict.fromkeys(platform for _, _, platform in cells))
+        chosen = nox.parametrize("server", servers_)(project_cell)
+        chosen = nox.parametrize("platform", platforms)(chosen)
+    chosen.__doc__ = doc
+    chosen.__name__ = name
     nox.session(
         name=name,
         python=False,
         default=False,
         requires=[prefix + "image"],
         allow_parallel=True,
-    )(decorated)
+    )(chosen)
     if nox.options.parallel is None:
         nox.options.parallel = os.cpu_count() or 1
         # Said when no selected session may run in parallel: true, and not news to a
         # user who never asked for --parallel (it was set here, for the matrix).
         logging.getLogger("nox").addFilter(_NotParallelFilter())
+
+
+def _cells(project: Path) -> list[tuple[str, str, str]]:
+    """``(target, server, platform)`` of every cell: the target is "" for a project
+    alone, else each target's name, in ``containerize list``'s order."""
+    found = workspace.find(project)
+    if not found:
+        cfg = config.load(project)
+        return [("", s, str(p)) for p in cfg.platforms for s in cfg.servers]
+    cells = []
+    for target in found:
+        cfg = workspace.load(target)
+        cells += [(target.name, s, str(p)) for s in cfg.servers for p in cfg.platforms]
+    return cells
 
 
 class _NotParallelFilter(logging.Filter):

@@ -3,7 +3,9 @@ its plan alone) and ``list`` (the targets a build would build)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,10 +14,11 @@ from containerize import config, process, reference, workspace
 from containerize.buildfolder import BuildFolder
 from containerize.commands.guards import cache_exports, naming_the_lock, report_leftovers, say
 from containerize.commands.machine import in_ci, machine
-from containerize.engine import buildx, preflight
+from containerize.engine import buildx, docker, preflight
+from containerize.engine.buildx import OutputKind
 from containerize.errors import ConfigError, RegistryError
 from containerize.fsutil import check_claimable, exclusive, write_atomic
-from containerize.image import buildkey, pipeline, report
+from containerize.image import batch, buildkey, pipeline, report
 from containerize.image import dockerfile as dockerfile_mod
 from containerize.image.bake import bake_file
 from containerize.registry.client import Registry
@@ -83,6 +86,9 @@ def build(
             "--print-dockerfile prints one Dockerfile: name one target",
             hint=f"containerize build --print-dockerfile {found[0].name}",
         )
+    if len(configs) > 1 and not (dry_run or print_dockerfile or bake is not None):
+        _build_together(project, configs, push=push, refresh_base=refresh_base, no_cache=no_cache)
+        return 0
     for name, cfg in configs:
         if name:
             print(f"== {name}: {cfg.image} ({cfg.project_dir})", flush=True)
@@ -133,11 +139,10 @@ def _build_one(
                 no_cache=no_cache,
                 # In CI a build uses what is committed, or stops: it records nothing.
                 record_build_requirements=None if in_ci() else say,
-                # Pushed images are compared with the registry's: the same key, no build.
-                unchanged=registry_unchanged if output == "push" and not no_cache else None,
+                # Compared with the image already there: the same key, no build.
+                unchanged=None if no_cache else unchanged_check(output),
             )
-        for server, digest in prepared.unchanged:
-            print(f"{server}: unchanged since {digest} (the registry's image has the same key)")
+        _say_unchanged(prepared, output)
         if not prepared.invocations:
             return
         if prepared.wheelhouse is not None:
@@ -153,6 +158,133 @@ def _build_one(
         )
     print("\nbuilt:")
     print(report.lines(summaries))
+
+
+def unchanged_check(output: OutputKind) -> pipeline.Unchanged | None:
+    """Where a build with *output* finds the image it would replace, to compare keys:
+    the registry for ``push``, the engine's image store for ``load``."""
+    checks: dict[OutputKind, pipeline.Unchanged] = {
+        "push": registry_unchanged,
+        "load": local_unchanged,
+    }
+    return checks.get(output)
+
+
+def _build_together(
+    root: Path,
+    configs: Sequence[tuple[str, config.Config]],
+    *,
+    push: bool,
+    refresh_base: bool,
+    no_cache: bool,
+) -> None:
+    """Build several targets sharing the work: one fetch into the download cache, one
+    compile build for every target's sdists, then every image side by side in one
+    ``docker buildx bake`` (:mod:`containerize.image.batch`)."""
+    shared = batch.shared_folder(root.resolve() / ".containerize")
+    for _, cfg in configs:
+        check_claimable(cfg.build_dir)
+    check_claimable(shared.root)
+    checked = set()
+    for _, cfg in configs:
+        if (cfg.platforms, cfg.builder) not in checked:
+            preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=cache_exports(cfg))
+            checked.add((cfg.platforms, cfg.builder))
+    here = machine(engine=True)  # the preflight found it
+    record = None if in_ci() else say
+    prepared: list[tuple[str, pipeline.Prepared]] = []
+    with ExitStack() as held:
+        for _, cfg in configs:
+            report_leftovers(
+                cfg.build_dir, held.enter_context(exclusive(cfg.build_dir)), here.cache
+            )
+        held.enter_context(exclusive(shared.root))
+        outputs = {name: preflight.choose_output(cfg.platforms, push=push) for name, cfg in configs}
+        # Each image's key is asked of the registry once, here and in prepare alike.
+        asked: dict[tuple[str, str], str | None] = {}
+
+        def unchanged(tag: str, key: str) -> str | None:
+            if (tag, key) not in asked:
+                asked[tag, key] = registry_unchanged(tag, key)
+            return asked[tag, key]
+
+        def check(name: str) -> pipeline.Unchanged | None:
+            return None if no_cache else unchanged if outputs[name] == "push" else local_unchanged
+
+        compiled = batch.compile_together(
+            configs,
+            here,
+            shared=shared,
+            no_cache=no_cache,
+            record_build_requirements=record,
+            unchanged=None if no_cache else unchanged if push else local_unchanged,
+        )
+        for line in compiled.lines():
+            print(line)
+        for name, cfg in configs:
+            print(f"== {name}: {cfg.image} ({cfg.project_dir})", flush=True)
+            with naming_the_lock(cfg):
+                done = pipeline.prepare(
+                    cfg,
+                    here,
+                    output=outputs[name],
+                    refresh_base=refresh_base,
+                    no_cache=no_cache,
+                    record_build_requirements=record,
+                    unchanged=check(name),
+                )
+            _say_unchanged(done, outputs[name], alone=False)
+            if not done.invocations:
+                continue
+            if done.wheelhouse is not None:
+                print(done.wheelhouse.summary())
+            for line in done.system_packages:
+                print(line)
+            prepared.append((name, done))
+        if not prepared:
+            print(
+                "\nnothing to build: every image of every target has the key of what it "
+                "would be built from (--no-cache builds anyway)"
+            )
+            return
+        names = [f"{name}/{inv.target}" for name, done in prepared for inv in done.invocations]
+        print(f"\nbuilding side by side (docker buildx bake): {', '.join(names)}", flush=True)
+        summaries = batch.build_together(prepared, shared=shared)
+    print("\nbuilt:")
+    print(report.lines(summaries))
+
+
+def _say_unchanged(prepared: pipeline.Prepared, output: str, *, alone: bool = True) -> None:
+    """One line per image left out; with *alone* (one project), why nothing is built
+    when every image is."""
+    where = "the registry's image" if output == "push" else "the image in the engine's store"
+    for server, digest in prepared.unchanged:
+        print(f"{server}: unchanged since {digest} ({where} has the same key)")
+    if alone and prepared.unchanged and not prepared.invocations:
+        print(
+            "nothing to build: every image has the key of what it would be built from "
+            "(--no-cache builds anyway)"
+        )
+
+
+def local_unchanged(tag: str, key: str) -> str | None:
+    """The id of the image *tag* names in the engine's image store when its labels
+    carry *key*; None when the store has no such image or it was built from other
+    inputs."""
+    found = docker.run(
+        "image", "inspect", "--format", "{{.Id}} {{json .Config.Labels}}", tag,
+        check=False, timeout=60,
+    )  # fmt: skip
+    if found.returncode != 0:
+        return None
+    digest, _, raw = found.stdout.strip().partition(" ")
+    try:
+        labels = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(labels, dict) or labels.get(buildkey.KEY_LABEL) != key:
+        return None
+    return digest
 
 
 def registry_unchanged(tag: str, key: str) -> str | None:

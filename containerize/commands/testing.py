@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from containerize import config
+from containerize import config, workspace
 from containerize.engine import preflight, probes
 from containerize.errors import ConfigError, ContainerTestError
 from containerize.matrix import plan as matrix_plan
@@ -23,22 +23,52 @@ def test(
     platforms: Sequence[str],
     images: Sequence[str],
     jobs: int | None,
+    targets: Sequence[str],
 ) -> int:
-    """Run the test matrix and print its table; non-zero when any cell fails."""
-    cfg = config.load(project)
+    """Run the test matrix and print its table; non-zero when any cell fails. In a
+    repository with several targets, the matrix of each target (of *targets*)."""
     if jobs is not None and jobs < 1:
         raise ConfigError(f"--jobs {jobs}: run at least one cell at a time", hint="e.g. --jobs 2")
     chosen = parse_platforms(platforms, where="--platform") if platforms else ()
-    plan = matrix_plan.plan_matrix(
-        cfg,
-        servers_=servers,
-        platforms=chosen,
-        images=matrix_plan.parse_images(images, servers_=servers or cfg.servers),
-        native_arch=probes.native_arch(),
-    )
+    configs = _configs(project, targets)
+    if images and len(configs) > 1:
+        raise ConfigError(
+            "--image names one target's image: name that target",
+            hint=f"containerize test {configs[0][0]} --image ...",
+        )
+    plans = [
+        (
+            cfg,
+            matrix_plan.plan_matrix(
+                cfg,
+                servers_=servers,
+                platforms=chosen,
+                images=matrix_plan.parse_images(images, servers_=servers or cfg.servers),
+                native_arch=probes.native_arch(),
+                target=name,
+            ),
+        )
+        for name, cfg in configs
+    ]
     preflight.require_daemon()
-    failed = run_matrix(cfg, plan, jobs=jobs)
+    failed = [name for cfg, plan in plans for name in run_matrix(cfg, plan, jobs=jobs)]
+    if failed and len(plans) > 1:
+        print(f"\nfailed, over every target: {', '.join(failed)}")
     return ContainerTestError.exit_code if failed else 0
+
+
+def _configs(project: Path, targets: Sequence[str]) -> list[tuple[str, config.Config]]:
+    """The project's configuration, or each target's (of *targets*), by name."""
+    found = workspace.find(project)
+    if not found:
+        if targets:
+            raise ConfigError(
+                f"{project}: one project, no targets (asked for {', '.join(targets)})",
+                hint="targets are folders below this one with their own [tool.containerize], "
+                "or [tool.containerize.targets.NAME] entries",
+            )
+        return [("", config.load(project))]
+    return [(t.name, workspace.load(t)) for t in workspace.select(found, targets)]
 
 
 def run_matrix(cfg: config.Config, plan: matrix_plan.MatrixPlan, *, jobs: int | None) -> list[str]:
@@ -66,13 +96,17 @@ def run_matrix(cfg: config.Config, plan: matrix_plan.MatrixPlan, *, jobs: int | 
     return failed
 
 
-def matrix_on_digests(cfg: config.Config) -> publish.TestHook:
+def matrix_on_digests(cfg: config.Config, *, target: str = "") -> publish.TestHook:
     """The release's test step: the matrix, run on the digests just pushed (pulled back
     from the registry), every server and platform being released."""
 
     def test_digests(images: Mapping[str, str]) -> None:
         plan = matrix_plan.plan_matrix(
-            cfg, servers_=tuple(images), images=images, native_arch=probes.native_arch()
+            cfg,
+            servers_=tuple(images),
+            images=images,
+            native_arch=probes.native_arch(),
+            target=target,
         )
         failed = run_matrix(cfg, plan, jobs=None)
         if failed:

@@ -348,11 +348,47 @@ def compile_pending(
     no_cache: bool = False,
     build_cache: buildcache.CacheSettings = buildcache.NONE,
 ) -> tuple[CompiledWheel, ...]:
-    """Compile every pending sdist of *house*, keep the wheels in *cache*, say which."""
-    targets = platforms(house)
-    if not targets:
+    """Compile every pending sdist of *house*, keep the wheels in *cache*, say which.
+
+    A local package pending on this machine's platform and on another is built
+    natively first: when its wheel is pure Python (``py3-none-any``), that wheel
+    serves every platform and nothing is built under emulation for it.
+    """
+    if not platforms(house):
         return ()
     write_context(folder, build_plan)
+    run = partial(
+        _compile, folder, build_plan, cache=cache, builder=builder, no_cache=no_cache,
+        build_cache=build_cache,
+    )  # fmt: skip
+    compiled: list[CompiledWheel] = []
+    first = _native_locals(build_plan, house)
+    if first is not None:
+        native = run(first)
+        compiled += native
+        house, shared = _served_by_pure(house, native)
+        compiled += shared
+    if platforms(house):
+        compiled += run(house)
+    return tuple(compiled)
+
+
+def _compile(
+    folder: BuildFolder,
+    build_plan: plan.BuildPlan,
+    house: Wheelhouse,
+    *,
+    cache: Cache,
+    builder: str | None,
+    no_cache: bool,
+    build_cache: buildcache.CacheSettings,
+) -> list[CompiledWheel]:
+    """One compile build for the pending sdists of *house*'s platforms that have any
+    (each platform's ``compile.json`` written to say which)."""
+    targets = platforms(house)
+    for item in house.platforms:
+        if item.pending:
+            _write_compile_manifest(item)
     inv = invocation(
         folder, build_plan, targets, builder=builder, no_cache=no_cache, build_cache=build_cache
     )
@@ -364,7 +400,87 @@ def compile_pending(
                 compiled += _collect(
                     item, buildx.split_folder(staging, item.selection.target.platform), cache
                 )
-    return tuple(compiled)
+    return compiled
+
+
+def _write_compile_manifest(item: PlatformWheelhouse) -> None:
+    """``compile.json`` of *item*'s folder: its pending sdists, as the wheelhouse
+    writes it."""
+    entries = [
+        {"name": p.name, "version": str(p.version), "file": p.file.filename,
+         "sha256": p.file.sha256}
+        for p in item.pending
+    ]  # fmt: skip
+    write_atomic(
+        item.folder / "compile.json",
+        json.dumps({"sdists": entries}, indent=1, sort_keys=True) + "\n",
+    )
+
+
+def _native_locals(build_plan: plan.BuildPlan, house: Wheelhouse) -> Wheelhouse | None:
+    """*house* with only the local packages pending natively that another platform
+    needs too; None when there are none (or this machine builds no target natively)."""
+    if not build_plan.check_is_native:
+        return None
+    native = build_plan.check_platform
+    others = {
+        p.file.sha256
+        for item in house.platforms
+        if item.selection.target.platform != native
+        for p in item.pending
+        if p.package.local is not None
+    }
+    items = []
+    for item in house.platforms:
+        chosen: tuple[SelectedPackage, ...] = ()
+        if item.selection.target.platform == native:
+            chosen = tuple(
+                p for p in item.pending if p.package.local is not None and p.file.sha256 in others
+            )
+        items.append(replace(item, pending=chosen))
+    if not any(item.pending for item in items):
+        return None
+    return replace(house, platforms=tuple(items))
+
+
+def _served_by_pure(
+    house: Wheelhouse, native: Sequence[CompiledWheel]
+) -> tuple[Wheelhouse, list[CompiledWheel]]:
+    """*house* without what the *native* wheels settle: their own sdists on their
+    platform, and on every other platform those whose wheel is pure Python; and the
+    pure wheels, one record per other platform that takes them."""
+    done = {(w.platform, w.sdist_sha256) for w in native}
+    pure = {w.sdist_sha256: w for w in native if _is_pure(w.filename)}
+    items, shared = [], []
+    for item in house.platforms:
+        slug = item.selection.target.platform.slug
+        left = []
+        for package in item.pending:
+            sha256 = package.file.sha256
+            if (slug, sha256) in done:
+                continue
+            if sha256 in pure:
+                wheel = replace(pure[sha256], platform=slug)
+                logger.info(
+                    "%s for %s: the pure-Python wheel built natively, %s",
+                    package.file.filename,
+                    item.selection.target.platform,
+                    wheel.filename,
+                )
+                shared.append(wheel)
+                continue
+            left.append(package)
+        items.append(replace(item, pending=tuple(left)))
+    return replace(house, platforms=tuple(items)), shared
+
+
+def _is_pure(filename: str) -> bool:
+    """Whether the wheel *filename* installs on every platform (``none-any`` tags)."""
+    try:
+        _, _, _, tags = parse_wheel_filename(filename)
+    except InvalidWheelFilename:
+        return False
+    return all(tag.abi == "none" and tag.platform == "any" for tag in tags)
 
 
 def _into(inv: buildx.BuildInvocation, dest: Path) -> buildx.BuildInvocation:

@@ -25,6 +25,9 @@ EMULATION_SLOWDOWN = 5
 class Cell:
     """One server's image on one platform, and what it must show."""
 
+    #: The target of a repository with several (:mod:`containerize.workspace`); "" for
+    #: a project alone.
+    target: str = ""
     server: str
     platform: Platform
     image: str  # the reference to run
@@ -45,13 +48,13 @@ class Cell:
 
     @property
     def name(self) -> str:
-        """``gunicorn linux/arm64``."""
-        return f"{self.server} {self.platform}"
+        """``gunicorn linux/arm64``; ``api gunicorn linux/arm64`` for a target."""
+        return " ".join(part for part in (self.target, self.server, str(self.platform)) if part)
 
     @property
     def slug(self) -> str:
-        """A file-name-safe name: ``gunicorn-linux-arm64``."""
-        return f"{self.server}-{self.platform.slug}"
+        """A file-name-safe name: ``gunicorn-linux-arm64`` (``api-gunicorn-linux-arm64``)."""
+        return "-".join(part for part in (self.target, self.server, self.platform.slug) if part)
 
     @property
     def slowdown(self) -> int:
@@ -77,11 +80,13 @@ def plan_matrix(
     platforms: Sequence[Platform] = (),
     images: Mapping[str, str] | None = None,
     native_arch: str,
+    target: str = "",
 ) -> MatrixPlan:
     """The cells for *servers_* x *platforms* (default: all configured).
 
     *images* maps a server to the reference to test instead of this project's built
-    tag (a pushed digest, say); *native_arch* is this machine's OCI architecture.
+    tag (a pushed digest, say); *native_arch* is this machine's OCI architecture;
+    *target* names the target *config* is of, in each cell's name.
     """
     chosen_servers = tuple(servers_) or config.servers
     chosen_platforms = tuple(platforms) or config.platforms
@@ -106,6 +111,7 @@ def plan_matrix(
         for platform in chosen_platforms:
             cells.append(
                 Cell(
+                    target=target,
                     server=server,
                     platform=platform,
                     image=images.get(server, stage_tags[0]),

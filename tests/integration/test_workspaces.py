@@ -1,8 +1,10 @@
 """Many images from one repository: the monorepo fixture's services, which share a
 library of the uv workspace, built with that library as a wheel and served.
 
-linux/amd64 only, Gunicorn only: the library is pure Python, and the other platform
-and servers go through the same code as every other fixture.
+The monorepo's services are built from the root, as a user runs it, for both
+platforms, and each is run and served on both; the other fixtures for linux/amd64
+only. Gunicorn only: the other servers go through the same code as every other
+fixture.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from containerize import cli, config, process
 from containerize.commands.machine import machine
 from containerize.engine import containers, preflight
 from containerize.image import pipeline
-from containerize.platforms import LINUX_AMD64
+from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 
 SERVICES = ("api", "web")
+PLATFORMS = (LINUX_AMD64, LINUX_ARM64)
+TAGS = ("gunicorn", "1.0.0-gunicorn")
 
 
 def _build(project: Path, image: str) -> tuple[str, ...]:
@@ -37,53 +41,77 @@ def _build(project: Path, image: str) -> tuple[str, ...]:
 
 @pytest.fixture
 def monorepo_images(
-    make_project: Callable[[str], Path], base_image: str, session_id: str
+    make_project: Callable[[str], Path],
+    base_image: str,
+    session_id: str,
+    capfd: pytest.CaptureFixture[str],
 ) -> Iterator[dict[str, str]]:
+    """Both services built from the repository's root, for both platforms, as a user
+    runs it: one compile build for both, both images in one bake, loaded."""
     root = make_project("monorepo")
-    built: dict[str, str] = {}
-    tags: list[str] = []
+    images = {s: f"containerize-test/monorepo-{s}-{session_id}" for s in SERVICES}
+    for service, image in images.items():
+        _set_image(root / "services" / service / "pyproject.toml", image)
+    # Sources of the library no earlier run compiled: this run's compile build is seen.
+    library = root / "libs" / "shared" / "src" / "shared" / "__init__.py"
+    library.write_text(library.read_text() + f"# {session_id}\n")
     try:
+        assert cli.main(["--project", str(root), "build"]) == 0
+        out = capfd.readouterr().out
+        # The pure-Python library built once, natively, for both platforms.
+        assert (
+            "compiled once for api, web: shared-1.4.0-py3-none-any.whl (linux-amd64, linux-arm64)\n"
+        ) in out, out
+        assert "building side by side (docker buildx bake): api/gunicorn, web/gunicorn" in out
+        # A second run with no change builds nothing, and says why.
+        assert cli.main(["--project", str(root), "build"]) == 0
+        again = capfd.readouterr().out
         for service in SERVICES:
-            image = f"containerize-test/monorepo-{service}-{session_id}"
-            tags += _build(root / "services" / service, image)
-            built[service] = f"{image}:gunicorn"
-        yield built
+            assert f"== {service}: " in again
+        assert again.count("gunicorn: unchanged since sha256:") == 2, again
+        assert "nothing to build: every image of every target has the key" in again
+        assert "bake" not in again
+        yield {service: f"{image}:gunicorn" for service, image in images.items()}
     finally:
-        process.run(["docker", "image", "rm", "--force", *tags], check=False)
+        process.run(
+            ["docker", "image", "rm", "--force",
+             *(f"{image}:{tag}" for image in images.values() for tag in TAGS)],
+            check=False,
+        )  # fmt: skip
 
 
 def test_services_install_the_shared_library_as_a_wheel(monorepo_images: dict[str, str]) -> None:
     for service, tag in monorepo_images.items():
-        # The library's console script, and its version read by importlib.metadata.
-        cli = process.run(
-            [
-                "docker",
-                "run",
-                "--rm",
-                "--platform",
-                str(LINUX_AMD64),
-                tag,
-                "shared-cli",
-                "--version",
-            ]
-        )
-        assert cli.stdout.strip() == "shared-cli 1.4.0", service
-        # Installed, not editable: a wheel's files in the venv, and no source tree.
-        where = process.run(
-            ["docker", "run", "--rm", "--platform", str(LINUX_AMD64), tag, "python", "-c",
-             "import json, shared, importlib.metadata as m; d = m.distribution('shared'); "
-             "print(json.dumps([shared.__file__, d.read_text('INSTALLER'), d.version]))"]
-        )  # fmt: skip
-        path, installer, version = json.loads(where.stdout)
-        assert path.startswith("/opt/venv/lib/python3.11/site-packages/shared/"), path
-        assert (installer.strip(), version) == ("containerize", "1.4.0")
-        container = containers.start(tag, platform=LINUX_AMD64, port=8000)
-        try:
-            page = containers.get(container, "/", timeout=180)
-            assert page.status == 200, page.body
-            assert f"Hello from {service} (shared 1.4.0)".encode() in page.body
-        finally:
-            containers.remove(container)
+        for platform in PLATFORMS:
+            _check_service(service, tag, platform)
+
+
+def _check_service(service: str, tag: str, platform: Platform) -> None:
+    where = f"{service} on {platform}"
+    # The library's console script, and its version read by importlib.metadata.
+    cli_out = process.run(
+        ["docker", "run", "--rm", "--platform", str(platform), tag, "shared-cli", "--version"]
+    )
+    assert cli_out.stdout.strip() == "shared-cli 1.4.0", where
+    # Installed, not editable: a wheel's files in the venv, and no source tree.
+    found = process.run(
+        ["docker", "run", "--rm", "--platform", str(platform), tag, "python", "-c",
+         "import json, platform, shared, importlib.metadata as m; "
+         "d = m.distribution('shared'); "
+         "print(json.dumps([shared.__file__, d.read_text('INSTALLER'), d.version, "
+         "platform.machine()]))"]
+    )  # fmt: skip
+    path, installer, version, machine_name = json.loads(found.stdout)
+    assert machine_name == platform.machine, where
+    assert path.startswith("/opt/venv/lib/python3.11/site-packages/shared/"), path
+    assert (installer.strip(), version) == ("containerize", "1.4.0"), where
+    container = containers.start(tag, platform=platform, port=8000)
+    try:
+        page = containers.get(container, "/", timeout=180)
+        assert page.status == 200, page.body
+        assert f"Hello from {service} (shared 1.4.0)".encode() in page.body, where
+    finally:
+        containers.remove(container)
 
 
 def _set_image(pyproject: Path, image: str) -> None:
@@ -114,10 +142,13 @@ def test_only_what_changed_is_rebuilt(
         found = {}
         for section in ("\n" + out).split("\n== ")[1:]:
             name = section.split(":", 1)[0]
-            if "\nbuilt:\n" in section:
-                found[name] = "built"
-            elif "gunicorn: unchanged since sha256:" in section:
+            if "gunicorn: unchanged since sha256:" in section:
                 found[name] = "unchanged"
+        # The images built side by side, in the table printed last.
+        for line in out.split("\nbuilt:\n", 1)[-1].splitlines() if "\nbuilt:\n" in out else ():
+            name, slash, _ = line.strip().partition("/gunicorn: ")
+            if slash:
+                found[name] = "built"
         return found
 
     assert run() == {"api": "built", "web": "built"}
@@ -135,9 +166,10 @@ def test_only_what_changed_is_rebuilt(
         )  # fmt: skip
         assert cli_out.stdout.strip() == f"Greetings from {service} (shared 1.4.0)"
     process.run(
-        ["docker", "image", "rm", "--force", *(f"{i}:gunicorn" for i in images.values())],
+        ["docker", "image", "rm", "--force",
+         *(f"{image}:{tag}" for image in images.values() for tag in TAGS)],
         check=False,
-    )
+    )  # fmt: skip
 
 
 def test_a_poetry_path_dependency_is_installed_as_a_wheel(
@@ -191,6 +223,52 @@ def test_the_project_itself_with_its_version_from_git(
         try:
             page = containers.get(container, "/", timeout=180)
             assert (page.status, page.body) == (200, b"scm-app 3.1.0")
+        finally:
+            containers.remove(container)
+    finally:
+        process.run(["docker", "image", "rm", "--force", *tags], check=False)
+
+
+def test_a_pdm_library_and_its_path_dependency_are_installed_as_wheels(
+    make_project: Callable[[str], Path], base_image: str, session_id: str
+) -> None:
+    """A PDM project with ``distribution = true`` is installed itself, as ``pdm
+    install`` would, beside its path dependency: both console scripts work."""
+    root = make_project("pdm-pathdep")
+    image = f"containerize-test/pdm-pathdep-{session_id}"
+    tags = _build(root / "app", image)
+    try:
+        run = ["docker", "run", "--rm", "--platform", str(LINUX_AMD64), f"{image}:gunicorn"]
+        greet = process.run([*run, "greet"])
+        assert greet.stdout.strip() == "Hello from greeting 0.5.0"
+        itself = process.run([*run, "pdm-app"])
+        assert itself.stdout.strip() == "Hello from greeting 0.5.0, in pdm-app 2.0.0"
+        container = containers.start(f"{image}:gunicorn", platform=LINUX_AMD64, port=8000)
+        try:
+            page = containers.get(container, "/", timeout=180)
+            assert (page.status, page.body) == (
+                200,
+                b"Hello from greeting 0.5.0, in pdm-app 2.0.0",
+            )
+        finally:
+            containers.remove(container)
+    finally:
+        process.run(["docker", "image", "rm", "--force", *tags], check=False)
+
+
+def test_a_poetry_project_in_package_mode_is_installed_itself(
+    make_project: Callable[[str], Path], base_image: str, session_id: str
+) -> None:
+    root = make_project("poetry-package")
+    image = f"containerize-test/poetry-package-{session_id}"
+    tags = _build(root, image)
+    try:
+        run = ["docker", "run", "--rm", "--platform", str(LINUX_AMD64), f"{image}:gunicorn"]
+        assert process.run([*run, "poetry-package"]).stdout.strip() == "poetry-package 3.2.0"
+        container = containers.start(f"{image}:gunicorn", platform=LINUX_AMD64, port=8000)
+        try:
+            page = containers.get(container, "/", timeout=180)
+            assert (page.status, page.body) == (200, b"poetry-package 3.2.0")
         finally:
             containers.remove(container)
     finally:

@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path, PurePosixPath
 
 import pytest
 
 from containerize import config, workspace
+from containerize.engine.buildx import BuildInvocation, Output
 from containerize.errors import ConfigError
 from containerize.image import buildkey
-from containerize.image.bake import bake_file
+from containerize.image.bake import bake_file, secret_variables
+from containerize.matrix.plan import plan_matrix
 
 REPO = Path(__file__).resolve().parents[2]
 MONOREPO = REPO / "fixtures" / "monorepo"
@@ -190,3 +193,51 @@ def test_list_shows_each_target(monorepo: Path, capsys: pytest.CaptureFixture[st
     # A name that is no target: what there is, and a non-zero exit.
     assert cli.main(["--project", str(monorepo), "build", "--dry-run", "admin"]) != 0
     assert "no target named 'admin'" in capsys.readouterr().err
+
+
+def test_a_bake_of_several_targets_names_each_and_keeps_their_secrets_apart() -> None:
+    def inv(project: str) -> BuildInvocation:
+        return BuildInvocation(
+            context=Path(f"/{project}/context"),
+            dockerfile=Path(f"/{project}/context/Dockerfile"),
+            target="gunicorn",
+            tags=(f"{project}:gunicorn",),
+            output=Output(kind="load"),
+            secrets=(("test-env", f"export SECRET={project}"),),
+        )
+
+    both = [inv("api"), inv("web")]
+    with pytest.raises(ConfigError, match="distinct names"):
+        bake_file(both)
+    document = json.loads(bake_file(both, names=["api-gunicorn", "web-gunicorn"], secrets=True))
+    assert document["group"]["default"]["targets"] == ["api-gunicorn", "web-gunicorn"]
+    api, web = document["target"]["api-gunicorn"], document["target"]["web-gunicorn"]
+    assert (api["tags"], web["tags"]) == (["api:gunicorn"], ["web:gunicorn"])
+    assert api["secret"] != web["secret"]
+    variables = secret_variables(both)
+    for spec, project in ((api, "api"), (web, "web")):
+        (secret,) = spec["secret"]
+        variable = secret.split("env=", 1)[1]
+        assert variables[variable] == f"export SECRET={project}"
+    # A bake file for CI writes no secret down.
+    assert "secret" not in json.loads(bake_file(both, names=["a", "b"]))["target"]["a"]
+
+
+def test_nox_and_the_matrix_cover_every_target(monorepo: Path) -> None:
+    (monorepo / "noxfile.py").write_text("import containerize.nox\ncontainerize.nox.register()\n")
+    listed = subprocess.run(
+        [sys.executable, "-m", "nox", "-l"],
+        cwd=monorepo,
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    cells = [line.split(" -> ")[0] for line in listed.splitlines() if "test_images(" in line]
+    assert cells == [
+        f"- test_images(target='{target}', server='gunicorn', platform='{platform}')"
+        for target in ("api", "web")
+        for platform in ("linux/amd64", "linux/arm64")
+    ]
+    api = workspace.load(workspace.select(workspace.find(monorepo), ["api"])[0])
+    cell = plan_matrix(api, native_arch="amd64", target="api").cells[1]
+    assert (cell.name, cell.slug) == ("api gunicorn linux/arm64", "api-gunicorn-linux-arm64")

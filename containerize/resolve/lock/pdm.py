@@ -78,9 +78,13 @@ def read_pdm_lock(path: Path) -> Lock:
             added[extra] = (*known, *(d for d in own if d not in known))
         base[name, version] = replace(package, optional_dependencies=tuple(sorted(added.items())))
     hash_text = metadata.opt_string("content_hash")
+    itself = _project_itself(path.parent / "pyproject.toml")
+    if itself is not None:
+        base[itself.name, itself.version] = itself
     return Lock(
         path=path,
         format="pdm",
+        project_package=None if itself is None else itself.name,
         packages=sort_packages(list(base.values())),
         requires_python=_requires_python(metadata),
         content_hash=None if hash_text is None else hash_text.partition(":")[2],
@@ -90,6 +94,19 @@ def read_pdm_lock(path: Path) -> Lock:
 
 
 def _read_package(table: Table, name: NormalizedName, version: Version) -> LockedPackage:
+    if "path" in table and not table.opt_bool("editable"):
+        # A path dependency (``name @ file:///${PROJECT_ROOT}/../lib``): built from its
+        # folder, relative to the lock's, into a wheel like any local package.
+        return LockedPackage(
+            name=name,
+            version=version,
+            files=(),
+            dependencies=_dependencies(table),
+            marker=table.marker("marker"),
+            groups=frozenset(table.string_array("groups")),
+            requires_python=table.specifier("requires_python"),
+            local=PurePosixPath(table.string("path")).as_posix(),
+        )
     local = next((key for key in _LOCAL_KEYS if key in table), None)
     if local is not None:
         table.fail(
@@ -111,6 +128,35 @@ def _read_package(table: Table, name: NormalizedName, version: Version) -> Locke
         groups=frozenset(table.string_array("groups")),
         requires_python=table.specifier("requires_python"),
     )
+
+
+def _project_itself(pyproject: Path) -> LockedPackage | None:
+    """The project as a local package when ``pdm install`` installs it: a library
+    (``[tool.pdm] distribution = true``, or unset with a ``[build-system]``) with a
+    name and a static version. ``pdm.lock`` does not list it; its dependencies are the
+    project's roots."""
+    if not pyproject.is_file():
+        return None
+    document = load_toml(pyproject, hint="fix pyproject.toml").data
+    tool = document.get("tool", {})
+    pdm = tool.get("pdm", {}) if isinstance(tool, dict) else {}
+    distribution = pdm.get("distribution") if isinstance(pdm, dict) else None
+    if distribution is None:
+        distribution = "build-system" in document
+    project = document.get("project", {})
+    if distribution is not True or not isinstance(project, dict):
+        return None
+    name, version = project.get("name"), project.get("version")
+    if not isinstance(name, str) or not isinstance(version, str):
+        return None
+    try:
+        parsed = Version(version)
+    except ValueError:
+        return None
+    return LockedPackage(
+        name=canonicalize_name(name), version=parsed, files=(), groups=frozenset({"default"}),
+        local=".",
+    )  # fmt: skip
 
 
 def _file(entry: Table) -> LockedFile:

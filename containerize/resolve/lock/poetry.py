@@ -24,6 +24,7 @@ from typing import Any
 from packaging.markers import Marker
 from packaging.specifiers import SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from containerize.errors import ConfigError, LockError
 from containerize.project import poetry_specifier, python_marker
@@ -35,7 +36,7 @@ from containerize.resolve.lock.model import (
     make_file,
     sort_packages,
 )
-from containerize.tables import Table
+from containerize.tables import Table, load_toml
 
 _HINT = "the lock file is damaged or was edited by hand; regenerate it with 'poetry lock'"
 
@@ -71,15 +72,48 @@ def read_poetry_lock(path: Path) -> Lock:
     packages = [_read_package(table, legacy_files) for table in top.tables("package")]
     python = metadata.opt_string("python-versions")
     first_line = text.split("\n", 1)[0]
+    itself = _project_itself(path.parent / "pyproject.toml")
+    if itself is not None:
+        packages.append(itself)
     return Lock(
         path=path,
         format="poetry",
+        project_package=None if itself is None else itself.name,
         packages=sort_packages(packages),
         requires_python=_specifier(metadata, "python-versions", python),
         content_hash=metadata.opt_string("content-hash"),
         has_graph=True,
         generator=first_line.lstrip("# ").strip() if first_line.startswith("#") else None,
     )
+
+
+def _project_itself(pyproject: Path) -> LockedPackage | None:
+    """The project as a local package when ``poetry install`` installs it: package
+    mode (the default; ``package-mode = false`` turns it off) with a build system to
+    build it, a name and a static version (``[project]``'s, else ``[tool.poetry]``'s).
+    ``poetry.lock`` does not list it; its dependencies are the project's roots."""
+    if not pyproject.is_file():
+        return None
+    document = load_toml(pyproject, hint="fix pyproject.toml").data
+    tool = document.get("tool", {})
+    poetry = tool.get("poetry", {}) if isinstance(tool, dict) else {}
+    poetry = poetry if isinstance(poetry, dict) else {}
+    if poetry.get("package-mode", True) is not True or "build-system" not in document:
+        return None
+    project = document.get("project", {})
+    project = project if isinstance(project, dict) else {}
+    name = project.get("name", poetry.get("name"))
+    version = project.get("version", poetry.get("version"))
+    if not isinstance(name, str) or not isinstance(version, str):
+        return None
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        return None
+    return LockedPackage(
+        name=canonicalize_name(name), version=parsed, files=(), groups=frozenset({"main"}),
+        local=".",
+    )  # fmt: skip
 
 
 def _read_text(path: Path) -> str:

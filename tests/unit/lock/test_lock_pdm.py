@@ -16,7 +16,7 @@ from containerize.errors import LockError
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
 from containerize.project import load as project_load
 from containerize.resolve.lock import check_fresh, load_lock
-from containerize.resolve.selection import select
+from containerize.resolve.selection import closure, select
 from containerize.targets import TargetEnvironment
 
 SHOP = LOCKS / "pdm"
@@ -129,15 +129,42 @@ def test_bad_entries_name_the_file_and_the_path(
     assert "pdm lock" in info.value.hint
 
 
-def test_a_local_package_is_refused(tmp_path: Path) -> None:
+def test_a_path_dependency_is_a_local_package_and_a_vcs_one_is_refused(tmp_path: Path) -> None:
     project = _copy(FLASK, tmp_path)
     replace_in(
         project / "pdm.lock",
         'name = "blinker"\nversion = "1.9.0"',
         'name = "blinker"\nversion = "1.9.0"\npath = "../blinker"',
     )
-    with pytest.raises(LockError, match=r"^pdm.lock: package\[0\].path: blinker comes from path"):
+    (blinker,) = load_lock(project).local_packages
+    assert (blinker.name, blinker.local, blinker.files) == ("blinker", "../blinker", ())
+    replace_in(project / "pdm.lock", 'path = "../blinker"', 'git = "https://example.invalid/b"')
+    with pytest.raises(LockError, match=r"^pdm.lock: package\[0\].git: blinker comes from git"):
         load_lock(project)
+
+
+def test_the_project_itself_and_its_path_dependency_from_a_real_pdm_lock() -> None:
+    """fixtures/pdm-pathdep: PDM 2.29.4 locked a path dependency; the project is a
+    library (``distribution = true``), so ``pdm install`` installs it too."""
+    app = ROOT / "fixtures" / "pdm-pathdep" / "app"
+    lock, project = load_lock(app), project_load(app)
+    check_fresh(lock, project)
+    assert lock.project_package == "pdm-app"
+    assert sorted((str(p.name), p.local) for p in lock.local_packages) == [
+        ("greeting", "../greeting"),
+        ("pdm-app", "."),
+    ]
+    # Both are needed (and packed from their folders before anything is selected).
+    needed = closure(lock, project, TargetEnvironment.from_config(LINUX_AMD64))
+    assert {str(p.name) for p in needed} == {"greeting", "pdm-app"}
+
+
+def test_an_application_is_not_installed_itself(tmp_path: Path) -> None:
+    app = _copy(ROOT / "fixtures" / "pdm-pathdep" / "app", tmp_path)
+    replace_in(app / "pyproject.toml", "distribution = true", "distribution = false")
+    lock = load_lock(app)
+    assert lock.project_package is None
+    assert [str(p.name) for p in lock.local_packages] == ["greeting"]
 
 
 def test_groups_of_the_older_tool_pdm_dev_dependencies(tmp_path: Path) -> None:

@@ -207,3 +207,20 @@ def test_malformed_lock_errors_name_file_and_path(tmp_path: Path, text: str, mes
         read_poetry_lock(_write(tmp_path, text))
     assert message in str(info.value)
     assert info.value.hint is not None
+
+
+def test_a_project_in_package_mode_is_installed_itself(tmp_path: Path) -> None:
+    """fixtures/poetry-package, locked by Poetry 2.5.1: 'poetry install' installs the
+    project itself (package mode is the default), so the image does too."""
+    package = HELLO.parent / "poetry-package"
+    lock, project = load_lock(package), project_load(package)
+    check_fresh(lock, project)
+    assert lock.project_package == "poetry-package"
+    (itself,) = lock.local_packages
+    assert (itself.version, itself.local) == (Version("3.2.0"), ".")
+    # package-mode = false (hello-wsgi, which has a build system too): not installed.
+    assert load_lock(HELLO).project_package is None
+    # Without a build system there is nothing to build it with.
+    copy = copy_project(package, tmp_path)
+    replace_in(copy / "pyproject.toml", "[build-system]", "[tool.other]")
+    assert load_lock(copy).project_package is None
