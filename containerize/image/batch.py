@@ -38,6 +38,7 @@ from containerize.fsutil import claim, link_or_copy, replacing_dir
 from containerize.image import (
     bake,
     buildcache,
+    buildkey,
     context,
     dockerfile,
     pipeline,
@@ -145,7 +146,8 @@ def _fetched(
         cfg, resolved, revision.stamp(cfg.project_dir), native_arch=machine.native_arch
     )
     if unchanged is not None:
-        keys = pipeline.image_keys(cfg, resolved, build_plan, context.app_files(cfg))
+        app = buildkey.app_digest(cfg.app_root, context.app_files(cfg))
+        keys = pipeline.image_keys(build_plan, resolved, app)
         if all(unchanged(stage.tags[0], keys[stage.name]) for stage in build_plan.servers):
             return None
     if record_build_requirements is not None:
