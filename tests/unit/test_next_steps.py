@@ -28,9 +28,9 @@ from containerize.image import pins
 from containerize.resolve import buildlock
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
-#: A command in quotes, as containerize prints it: 'containerize build --dry-run'.
 #: What init says when no engine answers (these tests run without one).
 NOT_VERIFIED = "app: not verified: no engine answered; 'containerize build' checks it"
+#: A command in quotes, as containerize prints it: 'containerize build --dry-run'.
 QUOTED = re.compile(r"'(containerize [^']*)'")
 
 
