@@ -98,7 +98,11 @@ def init(
         print(f"wrote [tool.containerize] in {path}")
     else:
         print(f"created {path} with [tool.containerize] only")
-    steps = (*found.next_steps, *([found.base_step] if found.base_step else []))
+    steps = (
+        *found.next_steps,
+        *([found.base_step] if found.base_step else []),
+        *found.service_steps,
+    )
     for step in (*steps, "containerize build --dry-run"):
         print(f"next: '{step}'")
     return 0
