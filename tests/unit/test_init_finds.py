@@ -941,6 +941,38 @@ def test_django_login_url_when_the_root_needs_a_login(
         assert "(mysite/urls.py:7)" in line
 
 
+@pytest.mark.parametrize(
+    ("views", "expected"),
+    [
+        ("def home(request):\n    pass\n", "/accounts/login/"),
+        (
+            "from django.contrib.auth.decorators import login_not_required\n\n\n"
+            "@login_not_required\ndef home(request):\n    pass\n",
+            None,
+        ),
+    ],
+)
+def test_django_login_url_when_the_middleware_makes_every_view_need_a_login(
+    django_project: Path, views: str, expected: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = django_project / "mysite/settings.py"
+    settings.write_text(
+        settings.read_text()
+        + 'MIDDLEWARE = [\n    "django.contrib.auth.middleware.LoginRequiredMiddleware",\n]\n'
+    )
+    write(
+        django_project, {"mysite/urls.py": URLS.format(root="views.home"), "mysite/views.py": views}
+    )
+    assert init(django_project) == 0, capsys.readouterr().err
+    assert table(django_project).get("healthcheck-path") == expected
+    if expected is not None:
+        line = printed(capsys.readouterr().out, "healthcheck-path")
+        assert (
+            "every view needs a login: MIDDLEWARE has "
+            "django.contrib.auth.middleware.LoginRequiredMiddleware (mysite/settings.py:12)"
+        ) in line
+
+
 def test_django_login_url_when_the_root_is_not_routed(
     django_project: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
