@@ -20,6 +20,7 @@ This module decides and words; :func:`containerize.commands.setup.init` runs the
 from __future__ import annotations
 
 import re
+import textwrap
 from dataclasses import dataclass, replace
 
 from containerize.config import Config
@@ -30,6 +31,8 @@ from containerize.platforms import Platform
 
 #: How the written table ends a "not verified" comment: what will check it.
 CHECKED_BY = "'containerize build' checks it"
+#: The width of the table's comment lines, after '# '.
+_WIDTH = 86
 #: The line containerize_wsgi.py --check prints when the app does not load.
 _FAILED_RE = re.compile(r"containerize: the application (?P<app>.+?) failed to load: (?P<error>.+)")
 
@@ -64,7 +67,7 @@ def not_verified(reason: str) -> Verdict:
     """The app was not imported, for *reason* (``no engine answered``)."""
     return Verdict(
         verified=False,
-        comment=f"app not verified: {reason}; {CHECKED_BY}",
+        comment=_wrap(f"app not verified: {reason}; {CHECKED_BY}"),
         lines=(f"app: not verified: {reason}; {CHECKED_BY}",),
     )
 
@@ -115,7 +118,7 @@ def verified(check: Check, app: str) -> Verdict:
     what = f"{app} imported in {check.described()}, with the test environment"
     return Verdict(
         verified=True,
-        comment=f"app verified by containerize init: {what}",
+        comment=_wrap(f"app verified by containerize init: {what}"),
         lines=(f"app: verified: {what}",),
     )
 
@@ -130,10 +133,12 @@ def import_failed(check: Check, app: str, exc: BuildError, *, others: tuple[str,
     ]
     ways += [f"or choose another candidate: '{other}'" for other in others]
     ways.append("or, if it cannot import without its services, set import-check = false")
-    comment = (
-        f"app not verified: importing it failed in {check.described()}:\n"
-        f"  {error}\n"
-        f"fix that, then {CHECKED_BY} again"
+    comment = "\n".join(
+        [
+            _wrap(f"app not verified: importing it failed in {check.described()}:"),
+            f"  {error}",
+            f"fix that, then {CHECKED_BY} again",
+        ]
     )
     lines = (
         f"app: {app} did NOT import in {check.described()}:",
@@ -152,6 +157,11 @@ def is_import_failure(check: Check, exc: BuildError) -> bool:
     return any(_FAILED_RE.search(line) for line in exc.lines) or (
         f"stage {check.target}" in exc.message
     )
+
+
+def _wrap(text: str) -> str:
+    """*text* in lines a comment in ``pyproject.toml`` holds (86 characters)."""
+    return "\n".join(textwrap.wrap(text, _WIDTH, break_on_hyphens=False))
 
 
 def _error_line(exc: BuildError) -> str:

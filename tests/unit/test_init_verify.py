@@ -116,8 +116,8 @@ def test_a_failed_import_says_what_failed_its_last_line_and_how_to_fix_it(tmp_pa
     )
     assert not verdict.verified
     assert verdict.comment == (
-        "app not verified: importing it failed in the check stage of the gunicorn image, "
-        "on linux/amd64:\n  KeyError: 'SECRET_KEY'\n"
+        "app not verified: importing it failed in the check stage of the gunicorn image, on\n"
+        "linux/amd64:\n  KeyError: 'SECRET_KEY'\n"
         "fix that, then 'containerize build' checks it again"
     )
     assert verdict.lines[:2] == (
