@@ -206,7 +206,9 @@ def propose(
         wired = [*urls, *parts] if (urls or parts) else []
         taken.update(wired)
         chosen.append(_proposed(server, host, wired, tuple(why), resolves))
-    unclaimed = [n for n in read if _DATABASE_URL.fullmatch(n) and n not in taken]
+    # Only a URL the import needs: one with a default (SQLite, say) needs no server.
+    required = {r.name for r in found.reads}
+    unclaimed = [n for n in read if _DATABASE_URL.fullmatch(n) and n in required - taken]
     if unclaimed and not any(p.server.database for p in chosen):
         notes.append(
             f"services: the app reads {unclaimed[0]} ({read[unclaimed[0]]}), but no driver in "
