@@ -253,3 +253,15 @@ def test_a_django_site_with_manage_py_outside_the_app_folder_migrates_by_module(
         "WSGI_PRESTART": "python -m django migrate --noinput --settings mysite.settings"
     }
     assert list(test["services"]) == ["db"]
+
+
+def test_a_database_url_with_a_default_needs_no_server(tmp_path: Path) -> None:
+    code = (
+        "import dj_database_url\n"
+        'DATABASES = {"default": dj_database_url.config(default="sqlite:////tmp/db.sqlite3")}\n'
+    )
+    found = proposal(tmp_path, code)
+    assert (found.services, found.notes) == ((), ())
+    # The same variable from the lock's driver's point of view: PostgreSQL, wired.
+    (db,) = proposal(tmp_path, code, lock=("psycopg",)).services
+    assert db.entry["db"]["app-env"] == {"DATABASE_URL": PG_URL}
