@@ -4,6 +4,7 @@ and the table that loads as a build and the matrix read it."""
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import textwrap
 import tomllib
@@ -16,8 +17,9 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 from test_init import DJANGO_MANAGE, DJANGO_SETTINGS, DJANGO_WSGI, PYPROJECT, REQUIREMENTS
 
-from containerize import config, testenv
-from containerize.host import serviceimage
+from containerize import cli, config, testenv
+from containerize.engine import buildx, probes
+from containerize.host import baseimage, serviceimage
 from containerize.init import environment, services
 from containerize.init.sources import Sources
 from containerize.resolve.lock import Lock, LockedPackage
@@ -265,3 +267,46 @@ def test_a_database_url_with_a_default_needs_no_server(tmp_path: Path) -> None:
     # The same variable from the lock's driver's point of view: PostgreSQL, wired.
     (db,) = proposal(tmp_path, code, lock=("psycopg",)).services
     assert db.entry["db"]["app-env"] == {"DATABASE_URL": PG_URL}
+
+
+def test_where_no_image_resolves_the_next_steps_build_them_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An engine answers, but neither the official images nor the local ones resolve:
+    init names the commands that build them, before the build's (the app is then not
+    imported: its base image is not there). Each command runs as written; what builds
+    an image is replaced at containerize's own boundary, which receives the recipe."""
+    project = tmp_path / "django-postgres"
+    shutil.copytree(
+        FIXTURES / "django-postgres",
+        project,
+        ignore=shutil.ignore_patterns(".containerize", "containerize.lock", "__pycache__"),
+    )
+    document = tomlkit.parse((project / "pyproject.toml").read_text())
+    del document["tool"]["containerize"]
+    (project / "pyproject.toml").write_text(document.as_string())
+    asked: list[str] = []
+    monkeypatch.setattr(probes, "engine_reachable", lambda: True)
+    monkeypatch.setattr(buildx, "imagetools_inspect", asked.append)  # nothing resolves
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert SERVICE_IMAGES["postgres"] in asked
+    assert table(project)["test"]["services"]["db"]["image"] == SERVICE_IMAGES["postgres"]  # type: ignore[index]
+    assert "app: not verified: its base image is not built yet ('containerize base-image' " in out
+    steps = [line for line in out.splitlines() if line.startswith("next: ")]
+    assert steps == [
+        "next: 'containerize base-image'",
+        "next: 'containerize service-image postgres'",
+        "next: 'containerize build --dry-run'",
+    ]
+    built: list[baseimage.Recipe] = []
+
+    def ensure(recipe: baseimage.Recipe) -> str:
+        built.append(recipe)
+        return recipe.ref
+
+    monkeypatch.setattr(baseimage, "ensure", ensure)
+    monkeypatch.chdir(project)
+    assert cli.main(shlex.split("service-image postgres")) == 0
+    assert built == [serviceimage.recipe("postgres")]
+    assert capsys.readouterr().out == SERVICE_IMAGES["postgres"] + "\n"
