@@ -142,12 +142,7 @@ def _verify(cfg: config.Config, found: Detection, *, engine: bool) -> verify.Ver
                 buildx.build(verify.invocation(check, inv))
     except BuildError as exc:
         if verify.is_import_failure(check, exc):
-            others = tuple(
-                step.partition("; to choose it: ")[2]
-                for step in found.notes
-                if step.startswith("app: also found") and "; to choose it: " in step
-            )
-            return verify.import_failed(check, str(cfg.app), exc, others=others)
+            return verify.import_failed(check, str(cfg.app), exc, others=found.alternatives)
         return verify.not_verified(f"the check build failed before the import: {exc.message}")
     except ContainerizeError as exc:
         return verify.not_verified(f"the check build stopped: {exc.message}")

@@ -46,6 +46,8 @@ class Detection:
     base_step: str | None = None
     #: The commands that build the proposed services' images, where they do not exist yet.
     service_steps: tuple[str, ...] = ()
+    #: The commands that write the table for each other app candidate instead.
+    alternatives: tuple[str, ...] = ()
 
 
 def detect(
@@ -83,13 +85,7 @@ def detect(
     found_servers = servers.choose(sources)
     if found_servers is not None:
         choices.append(found_servers)
-    notes.extend(
-        f"app: also found {other.described()}"
-        + (", named for development" if dev_word(other.source) else "")
-        + f"; to choose it: {apps.choosing(other, candidates)}"
-        for other in candidates
-        if (other.import_root, other.spec) != (chosen.import_root, chosen.spec)
-    )
+    alternatives = _alternatives(chosen, candidates, notes)
     found_lock = _lock(project, project_dir, lock, app_folder=root)
     notes.extend(found_lock.notes)
     if found_lock.choice is not None:
@@ -152,6 +148,28 @@ def detect(
         next_steps=(_lock_command(found_lock.lock_input),) if found_lock.lock_input else (),
         base_step=base.build_step,
         service_steps=tuple(p.build_step for p in proposal.services if p.build_step),
+        alternatives=alternatives,
+    )
+
+
+def _alternatives(
+    chosen: Candidate, candidates: Sequence[Candidate], notes: list[str]
+) -> tuple[str, ...]:
+    """The other candidates, each noted with how to choose it; the commands that write
+    the table for each instead (``containerize init --force --app ...``)."""
+    others = [
+        other
+        for other in candidates
+        if (other.import_root, other.spec) != (chosen.import_root, chosen.spec)
+    ]
+    notes.extend(
+        f"app: also found {other.described()}"
+        + (", named for development" if dev_word(other.source) else "")
+        + f"; to choose it: {apps.choosing(other, candidates)}"
+        for other in others
+    )
+    return tuple(
+        apps.choosing(other, candidates).replace("init ", "init --force ", 1) for other in others
     )
 
 

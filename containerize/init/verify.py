@@ -131,7 +131,7 @@ def import_failed(check: Check, app: str, exc: BuildError, *, others: tuple[str,
         "give the settings it reads real values in [tool.containerize.test] env (or a "
         "file named by env-file): they are used by the import check and the tests only",
     ]
-    ways += [f"or choose another candidate: '{other}'" for other in others]
+    ways += [f"or choose another candidate: {other}" for other in others]
     ways.append("or, if it cannot import without its services, set import-check = false")
     comment = "\n".join(
         [

@@ -17,8 +17,9 @@ from init_helpers import init, no_engine, write  # noqa: F401 (no_engine: an aut
 from containerize import config
 from containerize.engine import buildx
 from containerize.errors import BuildError, CommandError
-from containerize.init import verify
+from containerize.init import detect, verify
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64
+from containerize.project import parse_project
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "buildkit"
 REQUIREMENTS = (
@@ -129,7 +130,7 @@ def test_a_failed_import_says_what_failed_its_last_line_and_how_to_fix_it(tmp_pa
     assert (
         "to fix it: give the settings it reads real values in [tool.containerize.test] env" in text
     )
-    assert "  or choose another candidate: 'containerize init --force --app other:app'" in text
+    assert "  or choose another candidate: containerize init --force --app other:app" in text
     assert "set import-check = false" in text
     assert verdict.lines[-1] == "the table is written, marked unverified"
 
@@ -155,3 +156,19 @@ def test_a_step_before_the_import_is_no_import_failure() -> None:
     exc = buildx.failure(inv, CommandError("x", argv=["docker"], returncode=1, output=log))
     check = verify.Check(config=None, server="gunicorn", platform=LINUX_AMD64)  # type: ignore[arg-type]
     assert not verify.is_import_failure(check, exc)
+
+
+def test_the_other_candidates_are_offered_as_commands_that_write_their_table(
+    tmp_path: Path,
+) -> None:
+    """What a failed import offers besides the test environment: each other app."""
+    project = write(
+        tmp_path / "two",
+        {
+            "requirements.txt": REQUIREMENTS,
+            "admin.py": "from flask import Flask\n\nadmin = Flask(__name__)\n",
+            "api.py": "import flask\n\napi = flask.Flask(__name__)\n",
+        },
+    )
+    found = detect.detect(parse_project("", project / "pyproject.toml"), project, app="api:api")
+    assert found.alternatives == ("containerize init --force --app 'admin:admin'",)
