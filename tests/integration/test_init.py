@@ -91,8 +91,8 @@ def test_flask_factory(
     )
     assert f"app: verified: {verified}\n" in out
     assert (
-        "# app verified by containerize init: flaskr:create_app() imported in the check stage\n"
-        "# of the gunicorn image, on linux/amd64, with the test environment\n"
+        "# app verified by containerize init: flaskr:create_app() imported in the check stage of\n"
+        "# the gunicorn image, on linux/amd64, with the test environment\n"
         'app = "flaskr:create_app()"\n'
     ) in (project / "pyproject.toml").read_text()
 
