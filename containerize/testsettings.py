@@ -25,6 +25,14 @@ from containerize.declare import (
 from containerize.errors import ConfigError
 from containerize.runtime import containerize_hosts
 
+#: The images ``containerize service-image NAME`` builds from Debian's packages and
+#: pushes to the loopback registry (:mod:`containerize.host.serviceimage`), by name;
+#: ``containerize init`` proposes them where the official images cannot be pulled.
+SERVICE_IMAGES = {
+    "postgres": "127.0.0.1:5000/containerize/postgres:15-bookworm",
+    "redis": "127.0.0.1:5000/containerize/redis:7-bookworm",
+}
+
 #: The container's temporary folder: a tmpfs when the image runs read-only.
 CONTAINER_TMP = "/tmp"  # noqa: S108 (a path inside the container, not on this host)
 

@@ -6,17 +6,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from containerize import config
 from containerize import project as project_mod
+from containerize.commands.guards import naming_the_lock, report_leftovers, say
 from containerize.commands.locking import pin_build_requirements
-from containerize.commands.machine import machine
+from containerize.commands.machine import in_ci, machine
 from containerize.engine import buildx, probes
-from containerize.errors import ConfigError, ContainerizeError
-from containerize.fsutil import write_atomic
+from containerize.errors import BuildError, ConfigError, ContainerizeError
+from containerize.fsutil import check_claimable, exclusive, write_atomic
 from containerize.image import dockerfile as dockerfile_mod
 from containerize.image import pipeline
+from containerize.init import verify
 from containerize.resolve import buildlock
+
+if TYPE_CHECKING:
+    from containerize.init.detect import Detection
+    from containerize.init.model import Choice
 
 
 def init(
@@ -69,9 +76,21 @@ def init(
     for note in found.notes:
         print(f"note: {note}")
     if dry_run:
+        verdict = verify.not_verified("a dry run builds nothing")
+        edit = table.render(text, _with_verdict(found.choices, verdict), path=path)
         print(f"\n{edit.table}", end="")
         print(f"(dry run: {path} is {'unchanged' if exists else 'not created'})")
         return 0
+    # The build's view of the new table (with this environment's CONTAINERIZE_*), for
+    # the pin and the import check; the file is written once, with the verdict.
+    cfg = config.load(project, project=project_mod.parse_project(edit.text, path))
+    if not found.next_steps:  # with no lock yet, there is nothing to pin
+        _pin_after_init(cfg)
+    verdict = _verify(cfg, found, engine=engine)
+    for line in verdict.lines:
+        print(line, flush=True)
+    edit = table.render(text, _with_verdict(found.choices, verdict), path=path)
+    table.check(project, edit, path=path)
     table.write(path, edit.text)
     if edit.dropped:
         print(f"replaced the old table, whose {', '.join(edit.dropped)} are gone")
@@ -79,15 +98,58 @@ def init(
         print(f"wrote [tool.containerize] in {path}")
     else:
         print(f"created {path} with [tool.containerize] only")
-    if not found.next_steps:  # with no lock yet, there is nothing to pin
-        _pin_after_init(project)
-    steps = (*found.next_steps, *([found.base_step] if found.base_step else []))
+    steps = (
+        *found.next_steps,
+        *([found.base_step] if found.base_step else []),
+        *found.service_steps,
+    )
     for step in (*steps, "containerize build --dry-run"):
         print(f"next: '{step}'")
     return 0
 
 
-def _pin_after_init(project: Path) -> None:
+def _with_verdict(choices: Sequence[Choice], verdict: verify.Verdict) -> list[Choice]:
+    """*choices* with the verdict written above ``app``."""
+    return [replace(c, comment=verdict.comment) if c.key == "app" else c for c in choices]
+
+
+def _verify(cfg: config.Config, found: Detection, *, engine: bool) -> verify.Verdict:
+    """Import the app once in the build's check stage, when an engine answers and
+    the build has what it needs (a lock, the base image); else say why not."""
+    reason = verify.cannot_check(
+        engine=engine,
+        lock_step=found.next_steps[0] if found.next_steps else None,
+        base_step=found.base_step,
+        import_check=cfg.import_check,
+    )
+    if reason is not None:
+        return verify.not_verified(reason)
+    here = machine(engine=True)
+    check = verify.check_for(cfg, here.native_arch)
+    print(f"checking that {cfg.app} imports: {check.described()} ...", flush=True)
+    try:
+        check_claimable(cfg.build_dir)
+        with exclusive(cfg.build_dir) as leftovers:
+            report_leftovers(cfg.build_dir, leftovers, here.cache)
+            with naming_the_lock(cfg):
+                prepared = pipeline.prepare(
+                    check.config,
+                    here,
+                    output="none",
+                    record_build_requirements=None if in_ci() else say,
+                )
+            for inv in prepared.invocations:
+                buildx.build(verify.invocation(check, inv))
+    except BuildError as exc:
+        if verify.is_import_failure(check, exc):
+            return verify.import_failed(check, str(cfg.app), exc, others=found.alternatives)
+        return verify.not_verified(f"the check build failed before the import: {exc.message}")
+    except ContainerizeError as exc:
+        return verify.not_verified(f"the check build stopped: {exc.message}")
+    return verify.verified(check, str(cfg.app))
+
+
+def _pin_after_init(cfg: config.Config) -> None:
     """Record the build requirements of the lock's sdists, as ``containerize pin`` does,
     so the first build needs no other step; say what was recorded.
 
@@ -97,7 +159,6 @@ def _pin_after_init(project: Path) -> None:
     (a lock out of date, an index that does not answer) is a note: the table is
     written, and 'containerize pin', or a build outside CI, records them later.
     """
-    cfg = config.load(project)
     lock_file = buildlock.path_in(cfg.project_dir)
     before = lock_file.read_bytes() if lock_file.exists() else None
     try:

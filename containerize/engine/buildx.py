@@ -29,11 +29,12 @@ OutputKind = Literal["load", "push", "none"]
 
 @dataclass(frozen=True, kw_only=True)
 class Output:
-    """Where a build's result goes: ``load`` into the engine, ``push``, an OCI layout, or
+    """Where a build's result goes: ``load`` into the engine, ``push``, an OCI layout,
     the files of the result into a local folder (one subfolder per platform, named as
-    BuildKit names them: ``linux_amd64``)."""
+    BuildKit names them: ``linux_amd64``), or only BuildKit's cache (``cacheonly``: a
+    build run for its checks)."""
 
-    kind: Literal["load", "push", "oci", "local"]
+    kind: Literal["load", "push", "oci", "local", "cacheonly"]
     dest: Path | None = None
     rewrite_timestamp: bool = False
     tar: bool = True  # an OCI layout in one tar file; False: a folder
@@ -43,6 +44,8 @@ class Output:
             return ["--load"]
         if self.kind == "push":
             return ["--push"]
+        if self.kind == "cacheonly":
+            return ["--output", "type=cacheonly"]
         if self.kind == "local":
             # Split by platform even when there is one. BuildKit 0.13 (in Debian's
             # dockerd 26) does not for one platform: build() moves its files there.

@@ -17,9 +17,7 @@ from dataclasses import replace
 from containerize.errors import ConfigError
 from containerize.host import baseimage
 from containerize.platforms import Platform
-
-#: Where ``containerize service-image`` pushes what it builds.
-REGISTRY = "127.0.0.1:5000/containerize"
+from containerize.testsettings import SERVICE_IMAGES
 
 #: Runs as root: makes the data folder, initialises the cluster once, then becomes
 #: the postgres user and replaces itself with the server.
@@ -52,8 +50,8 @@ exec $as_postgres postgres -D "$PGDATA" -c listen_addresses='*' "$@"
 
 RECIPES: dict[str, baseimage.Recipe] = {
     "postgres": baseimage.Recipe(
-        repository=f"{REGISTRY}/postgres",
-        tag="15-bookworm",
+        repository=SERVICE_IMAGES["postgres"].rpartition(":")[0],
+        tag=SERVICE_IMAGES["postgres"].rpartition(":")[2],
         suite="bookworm",
         packages=("postgresql-15",),
         # The package makes a cluster 'main' of its own; the entrypoint makes the one used.
@@ -70,8 +68,8 @@ RECIPES: dict[str, baseimage.Recipe] = {
         description="PostgreSQL 15 from Debian bookworm's packages, for tests",
     ),
     "redis": baseimage.Recipe(
-        repository=f"{REGISTRY}/redis",
-        tag="7-bookworm",
+        repository=SERVICE_IMAGES["redis"].rpartition(":")[0],
+        tag=SERVICE_IMAGES["redis"].rpartition(":")[2],
         suite="bookworm",
         packages=("redis-server",),
         dockerfile_tail=(

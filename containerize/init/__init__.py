@@ -15,6 +15,9 @@ Nothing of the user's is imported or run: Python sources are read with :mod:`ast
   environment, for the test environment;
 - :mod:`~containerize.init.health`: the health-check path;
 - :mod:`~containerize.init.detect`: all of it, as one :class:`Detection`;
+- :mod:`~containerize.init.verify`: whether the app proposed imports, once, in the
+  build's check stage (the one step that runs the user's code, in a container; the
+  command runs the build);
 - :mod:`~containerize.init.table`: the table written into ``pyproject.toml`` (made if
   there is none) with tomlkit, checked by :func:`containerize.config.load` first.
 """

@@ -17,6 +17,7 @@ from typing import Any
 
 from containerize.errors import ConfigError, LockError
 from containerize.init import apps, django, environment, health, locks, python, servers
+from containerize.init import services as services_mod
 from containerize.init.apps import Candidate, StaticFolder
 from containerize.init.model import Choice, Evidence
 from containerize.init.sources import ROOT, SourceFile, Sources, dev_word, resolve_import
@@ -43,6 +44,10 @@ class Detection:
     next_steps: tuple[str, ...] = ()
     #: The command that builds the proposed base image, where it does not exist yet.
     base_step: str | None = None
+    #: The commands that build the proposed services' images, where they do not exist yet.
+    service_steps: tuple[str, ...] = ()
+    #: The commands that write the table for each other app candidate instead.
+    alternatives: tuple[str, ...] = ()
 
 
 def detect(
@@ -80,13 +85,7 @@ def detect(
     found_servers = servers.choose(sources)
     if found_servers is not None:
         choices.append(found_servers)
-    notes.extend(
-        f"app: also found {other.described()}"
-        + (", named for development" if dev_word(other.source) else "")
-        + f"; to choose it: {apps.choosing(other, candidates)}"
-        for other in candidates
-        if (other.import_root, other.spec) != (chosen.import_root, chosen.spec)
-    )
+    alternatives = _alternatives(chosen, candidates, notes)
     found_lock = _lock(project, project_dir, lock, app_folder=root)
     notes.extend(found_lock.notes)
     if found_lock.choice is not None:
@@ -120,7 +119,8 @@ def detect(
             hosts, evidence = site.allowed_hosts
             choices.append(Choice(key="allowed-hosts", value=list(hosts), why=(evidence,)))
     imported = _imported(chosen, sources, site)
-    test_env, env_notes = _test_env(imported)
+    proposal = services_mod.propose(imported, found_lock.locks, resolves=resolves)
+    test_env, env_notes = _test_env(imported, proposal, _migrate(site, proposal, sources, root))
     found_health = (
         health.django(sources, site.files[0], site.values) if site and site.files else None
     )
@@ -147,6 +147,29 @@ def detect(
         notes=tuple(notes),
         next_steps=(_lock_command(found_lock.lock_input),) if found_lock.lock_input else (),
         base_step=base.build_step,
+        service_steps=tuple(p.build_step for p in proposal.services if p.build_step),
+        alternatives=alternatives,
+    )
+
+
+def _alternatives(
+    chosen: Candidate, candidates: Sequence[Candidate], notes: list[str]
+) -> tuple[str, ...]:
+    """The other candidates, each noted with how to choose it; the commands that write
+    the table for each instead (``containerize init --force --app ...``)."""
+    others = [
+        other
+        for other in candidates
+        if (other.import_root, other.spec) != (chosen.import_root, chosen.spec)
+    ]
+    notes.extend(
+        f"app: also found {other.described()}"
+        + (", named for development" if dev_word(other.source) else "")
+        + f"; to choose it: {apps.choosing(other, candidates)}"
+        for other in others
+    )
+    return tuple(
+        apps.choosing(other, candidates).replace("init ", "init --force ", 1) for other in others
     )
 
 
@@ -156,6 +179,8 @@ TEST_ENV_COMMENT = (
     "used by the import check and the test matrix only, never baked into an image.\n"
     "Replace them with values your tests need."
 )
+#: Above the test environment, when it runs a Django site's migrations.
+MIGRATE_COMMENT = "WSGI_PRESTART: the site's migrations, run in each cell before the server starts."
 
 
 def _imported(
@@ -184,20 +209,46 @@ def _imported(
     return environment.find(sources, modules, factories=factories)
 
 
-def _test_env(found: environment.Found) -> tuple[Choice | None, list[str]]:
-    """``test.env``: placeholders for what the app reads from the environment at import."""
-    notes = [
-        f"services: the settings use {service} ({evidence}): the test matrix needs one "
-        "beside the app"
-        for service, evidence in found.services
-    ]
-    if not found.reads:
+def _migrate(
+    site: django.DjangoSite | None,
+    proposal: services_mod.Proposal,
+    sources: Sources,
+    root: PurePosixPath,
+) -> str | None:
+    """A Django site's migrations, when init proposes a database beside it."""
+    if site is None or not any(p.server.database for p in proposal.services):
+        return None
+    return services_mod.migrate_command(
+        manage_py_in_app=sources.get(root / "manage.py") is not None, settings=site.settings
+    )
+
+
+def _test_env(
+    found: environment.Found, proposal: services_mod.Proposal, migrate: str | None
+) -> tuple[Choice | None, list[str]]:
+    """``[tool.containerize.test]``: placeholders for what the app reads from the
+    environment at import, the services it needs, and a Django site's migrations."""
+    notes = list(proposal.notes)
+    env: dict[str, str] = {read.name: read.placeholder for read in found.reads}
+    why: list[Evidence | str] = [read.evidence for read in found.reads]
+    comment = [TEST_ENV_COMMENT] if found.reads else []
+    if migrate is not None:
+        env["WSGI_PRESTART"] = migrate
+        comment.append(MIGRATE_COMMENT)
+    value: dict[str, Any] = {"env": env} if env else {}
+    for proposed in proposal.services:
+        value.setdefault("services", {}).update(proposed.entry)
+        why.append(
+            f"{proposed.server.name} beside the app: " + "; ".join(str(w) for w in proposed.why)
+        )
+    if not value:
         return None, notes
     choice = Choice(
         key="test",
-        value={"env": {read.name: read.placeholder for read in found.reads}},
-        why=tuple(read.evidence for read in found.reads),
-        comment=TEST_ENV_COMMENT,
+        value=value,
+        why=tuple(why),
+        comment="\n".join(comment) or None,
+        sub_comments=(("services", proposal.comment),) if proposal.comment else (),
     )
     return choice, notes
 

@@ -40,7 +40,7 @@ MAX_MODULES = 60
 #: Calls followed into the project's functions from import-time code, at most.
 _CALL_DEPTH = 3
 #: django-environ's methods that read a URL from a variable of their own by default.
-_ENVIRON_DEFAULT_VARS = {
+ENVIRON_DEFAULT_VARS = {
     "db": "DATABASE_URL",
     "db_url": "DATABASE_URL",
     "cache": "CACHE_URL",
@@ -52,7 +52,7 @@ _ENVIRON_DEFAULT_VARS = {
 _ENVIRON_METHODS = frozenset(
     {
         "str", "bool", "int", "float", "json", "list", "tuple", "dict", "url", "path",
-        "bytes", "decimal", "parse_value", *_ENVIRON_DEFAULT_VARS,
+        "bytes", "decimal", "parse_value", *ENVIRON_DEFAULT_VARS,
     }
 )  # fmt: skip
 _SERVICES = {
@@ -79,6 +79,8 @@ class Found:
     services: tuple[tuple[str, Evidence], ...]  # (PostgreSQL, where it is named)
     #: The project's files an import of the app runs.
     files: frozenset[PurePosixPath] = frozenset()
+    #: The code an import of the app runs: each file's import-time statements.
+    code: tuple[tuple[SourceFile, tuple[ast.stmt, ...]], ...] = ()
 
 
 def find(
@@ -124,6 +126,7 @@ def find(
         reads=tuple(sorted(reads.values(), key=lambda r: r.name)),
         services=tuple(sorted(services.items())),
         files=frozenset(source.path for source, _ in bodies),
+        code=tuple((source, tuple(body)) for source, body in bodies),
     )
 
 
@@ -187,6 +190,10 @@ _TEXT_METHODS = frozenset({"replace", "startswith", "endswith", "removeprefix", 
 def _services(source: SourceFile, body: list[ast.stmt]) -> Iterator[tuple[str, Evidence]]:
     """The database and cache servers string literals in *body* point at."""
     for statement in body:
+        if isinstance(statement, ast.Raise) or (
+            isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant)
+        ):
+            continue  # an error message or a docstring: it describes, it points at nothing
         # url.replace("postgres://", "postgresql://"), url.startswith("redis://"): a
         # scheme the code rewrites or tests is no server the app points at.
         text_only = {
@@ -251,7 +258,7 @@ def _imported(source: SourceFile, sources: Sources, body: list[ast.stmt]) -> Ite
 # --- reads ------------------------------------------------------------------------
 
 
-class _Names:
+class Names:
     """How a module refers to ``os.environ``, ``os.getenv``, django-environ's ``Env``
     instances and decouple's ``config``."""
 
@@ -352,7 +359,7 @@ def _has_default(call: ast.Call) -> bool:
 
 
 def _reads(source: SourceFile, body: list[ast.stmt]) -> Iterator[Read]:
-    names = _Names(source.tree)
+    names = Names(source.tree)
     optional = _optional(source.tree, names)
     for statement in body:
         if isinstance(statement, ast.ClassDef):
@@ -411,7 +418,7 @@ def _reads(source: SourceFile, body: list[ast.stmt]) -> Iterator[Read]:
             )
 
 
-def _optional(tree: ast.Module, names: _Names) -> set[int]:
+def _optional(tree: ast.Module, names: Names) -> set[int]:
     """The nodes that run only when a variable is set: the body of
     ``if "X" in os.environ:`` (or ``if os.getenv("X"):``), the ``else`` of
     ``if "X" not in os.environ:``. A setting read there is an optional feature the
@@ -425,7 +432,7 @@ def _optional(tree: ast.Module, names: _Names) -> set[int]:
     return optional
 
 
-def _asks_set(test: ast.expr, names: _Names) -> bool | None:
+def _asks_set(test: ast.expr, names: Names) -> bool | None:
     """True when *test* holds only if some variable is set, False when only if one is
     unset, None otherwise."""
     answer: bool | None = None
@@ -464,7 +471,7 @@ def _walk(node: ast.AST) -> Iterator[ast.AST]:
             yield from _walk(child)
 
 
-def _read(node: ast.AST, names: _Names) -> tuple[str, str] | None:
+def _read(node: ast.AST, names: Names) -> tuple[str, str] | None:
     """(variable, kind) when *node* reads a variable without a default."""
     if (
         isinstance(node, ast.Subscript)
@@ -485,7 +492,7 @@ def _read(node: ast.AST, names: _Names) -> tuple[str, str] | None:
     return _django_environ(node, names)
 
 
-def _django_environ(call: ast.Call, names: _Names) -> tuple[str, str] | None:
+def _django_environ(call: ast.Call, names: Names) -> tuple[str, str] | None:
     """``env("X")``, ``env.str("X")``, ``env.db()`` of a django-environ ``Env``."""
     func, method = call.func, "str"
     if isinstance(func, ast.Attribute) and func.attr in _ENVIRON_METHODS:
@@ -494,13 +501,13 @@ def _django_environ(call: ast.Call, names: _Names) -> tuple[str, str] | None:
         return None
     if len(call.args) > 1:
         return None  # env("X", default) in the positional form
-    name = _string(call.args[0]) if call.args else _ENVIRON_DEFAULT_VARS.get(method)
+    name = _string(call.args[0]) if call.args else ENVIRON_DEFAULT_VARS.get(method)
     if name is None or name in names.env_defaults:
         return None
     return name, method
 
 
-def _pydantic(source: SourceFile, cls: ast.ClassDef, names: _Names) -> Iterator[Read]:
+def _pydantic(source: SourceFile, cls: ast.ClassDef, names: Names) -> Iterator[Read]:
     """Fields without defaults of a ``BaseSettings`` subclass."""
     if not any(ast.unparse(b).rpartition(".")[2] in names.settings_bases for b in cls.bases):
         return

@@ -7,8 +7,9 @@ The default ``/`` is right for most sites. Two cases are not:
   in a Flask app's or an unprefixed blueprint's ``route``/``get``, Pyramid's
   ``add_route``, or Django's root URLconf;
 - a Django site whose ``/`` is not routed (404) or needs a login
-  (``login_required``, ``LoginRequiredMixin``): its ``LOGIN_URL`` answers 200 to
-  anyone, when the settings set it to a path;
+  (``login_required``, ``LoginRequiredMixin``, or Django 5.1's
+  ``LoginRequiredMiddleware`` unless the view is ``login_not_required``): its
+  ``LOGIN_URL`` answers 200 to anyone, when the settings set it to a path;
 - a Flask app whose ``/`` needs a login (``@login_required``): Flask-Login's
   ``login_view`` (``login.login_view = 'auth.login'``), as the path of the view that
   endpoint names: the blueprint's route under its ``url_prefix`` (the Blueprint's, or
@@ -338,19 +339,55 @@ def django(
             ),
         )
     source, node = root[0]
-    if _needs_login(node, source, sources):
-        return HealthPath(
-            path=login,
-            why=(
-                login_line,
-                Evidence(
-                    what=f"/ needs a login: {quote(source.text, node)}",
-                    file=source.path.as_posix(),
-                    line=node.lineno,
-                ),
-            ),
-        )
+    needs = _root_needs_login(node, source, sources, _login_middleware(settings, values))
+    return HealthPath(path=login, why=(login_line, needs)) if needs is not None else None
+
+
+def _root_needs_login(
+    node: ast.Call, source: SourceFile, sources: Sources, middleware: Evidence | None
+) -> Evidence | None:
+    """Why the view routed at ``/`` (*node*) needs a login, if it does: Django 5.1's
+    LoginRequiredMiddleware (*middleware*, where the settings list it) unless the view
+    is marked login_not_required, or the view's own decorator or mixin."""
+    if middleware is not None:
+        return None if _wraps_or_decorated(node, source, sources, _EXEMPT) else middleware
+    if not _needs_login(node, source, sources):
+        return None
+    return Evidence(
+        what=f"/ needs a login: {quote(source.text, node)}",
+        file=source.path.as_posix(),
+        line=node.lineno,
+    )
+
+
+_LOGIN_MIDDLEWARE = "django.contrib.auth.middleware.LoginRequiredMiddleware"
+_EXEMPT = "login_not_required"
+
+
+def _login_middleware(settings: SourceFile, values: dict[str, ast.expr]) -> Evidence | None:
+    """Where the settings' ``MIDDLEWARE`` lists ``LoginRequiredMiddleware``, if they do."""
+    listed = values.get("MIDDLEWARE")
+    if not isinstance(listed, ast.List | ast.Tuple):
+        return None
+    for item in listed.elts:
+        if _string(item) == _LOGIN_MIDDLEWARE:
+            return Evidence(
+                what=f"every view needs a login: MIDDLEWARE has {_LOGIN_MIDDLEWARE}",
+                file=settings.path.as_posix(),
+                line=item.lineno,
+            )
     return None
+
+
+def _wraps_or_decorated(node: ast.Call, source: SourceFile, sources: Sources, name: str) -> bool:
+    """Whether the view *node* routes is ``name(...)`` or a function decorated with it."""
+    view = node.args[1]
+    if isinstance(view, ast.Call) and ast.unparse(view.func).endswith(name):
+        return True
+    definition = _definition(view, source, sources)
+    return isinstance(definition, ast.FunctionDef) and any(
+        ast.unparse(d).split("(")[0].endswith(name) for d in definition.decorator_list
+    )
 
 
 def _setting_evidence(settings: SourceFile, name: str) -> Evidence | None:

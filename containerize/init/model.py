@@ -39,6 +39,8 @@ class Choice:
     why: tuple[Evidence | str, ...]
     #: Written above the key in the table (a table's value: at its head).
     comment: str | None = None
+    #: For a table's value: comments at the head of its sub-tables, by key.
+    sub_comments: tuple[tuple[str, str], ...] = ()
 
     def reason(self) -> str:
         return "; ".join(str(item) for item in self.why)

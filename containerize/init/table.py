@@ -120,8 +120,9 @@ def _table(choices: Sequence[Choice]) -> TomlTable:
             sub = tomlkit.table()
             for line in (choice.comment or "").splitlines():
                 sub.add(tomlkit.comment(line))
+            comments = dict(choice.sub_comments)
             for key, value in choice.value.items():
-                sub.add(key, _item(value))
+                sub.add(key, _nested(value, comments.get(key)) if _tables(value) else _item(value))
             table.add(choice.key, sub)
             continue
         if choice.comment:
@@ -129,6 +130,25 @@ def _table(choices: Sequence[Choice]) -> TomlTable:
                 table.add(tomlkit.comment(line))
         table.add(choice.key, _item(choice.value))
     return table
+
+
+def _tables(value: Any) -> bool:
+    """Whether *value* is a table of tables (``services``): written as a table of its
+    own, one inline table a line, not as one long inline table."""
+    return (
+        isinstance(value, dict)
+        and bool(value)
+        and all(isinstance(item, dict) for item in value.values())
+    )
+
+
+def _nested(value: dict[str, Any], comment: str | None) -> TomlTable:
+    nested = tomlkit.table()
+    for line in (comment or "").splitlines():
+        nested.add(tomlkit.comment(line))
+    for key, item in value.items():
+        nested.add(key, _item(item))
+    return nested
 
 
 def _wrapped(table: TomlTable) -> TomlTable:

@@ -84,6 +84,17 @@ def test_flask_factory(
     out = capsys.readouterr().out
     assert 'app = "flaskr:create_app()"' in out
     assert "note: app: run:app is not a candidate" in out
+    # An engine answers: init imported the factory's app once, in the check stage.
+    verified = (
+        "flaskr:create_app() imported in the check stage of the gunicorn image, on "
+        "linux/amd64, with the test environment"
+    )
+    assert f"app: verified: {verified}\n" in out
+    assert (
+        "# app verified by containerize init: flaskr:create_app() imported in the check stage of\n"
+        "# the gunicorn image, on linux/amd64, with the test environment\n"
+        'app = "flaskr:create_app()"\n'
+    ) in (project / "pyproject.toml").read_text()
 
     with served(project, base_image) as container:
         page = containers.get(container, "/", timeout=120)
@@ -93,6 +104,34 @@ def test_flask_factory(
         style = containers.get(container, "/static/style.css", timeout=30)
         assert style.status == 200
         assert style.body == (project / "flaskr/static/style.css").read_bytes()
+
+
+def test_an_app_that_does_not_import_is_written_unverified_with_its_error(
+    make_project: Callable[[str], Path], base_image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A setting with a default no import survives: init cannot see that from the
+    source, the check stage does; the table is written, marked unverified."""
+    project = make_project("flask-app")
+    strip_table(project)
+    package = project / "flaskr" / "__init__.py"
+    package.write_text(
+        'import os\n\nWORKERS = int(os.environ.get("WORKERS", "many"))\n\n' + package.read_text()
+    )
+    assert cli.main(["--project", str(project), "init"]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    error = "ValueError: invalid literal for int() with base 10: 'many'"
+    assert (
+        "app: flaskr:create_app() did NOT import in the check stage of the gunicorn image, "
+        f"on linux/amd64:\n  {error}\n"
+    ) in out
+    assert "to fix it: give the settings it reads real values in [tool.containerize.test]" in out
+    assert "the table is written, marked unverified" in out
+    assert (
+        "# app not verified: importing it failed in the check stage of the gunicorn image, on\n"
+        f"# linux/amd64:\n#   {error}\n"
+        "# fix that, then 'containerize build' checks it again\n"
+        'app = "flaskr:create_app()"\n'
+    ) in (project / "pyproject.toml").read_text()
 
 
 def test_django_site_in_a_subfolder(

@@ -621,7 +621,11 @@ def test_no_pyproject_one_is_created_with_the_table_only(
     assert init(project) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     text = (project / "pyproject.toml").read_text()
-    assert text.startswith('[tool.containerize]\napp = "wsgi:application"\n')
+    assert text.startswith(
+        "[tool.containerize]\n"
+        "# app not verified: no engine answered; 'containerize build' checks it\n"
+        'app = "wsgi:application"\n'
+    )
     assert set(tomllib.loads(text)) == {"tool"}
     assert (project / "pyproject.toml").stat().st_mode & 0o777 == 0o644
     assert f"created {project / 'pyproject.toml'} with [tool.containerize] only" in out
@@ -711,7 +715,10 @@ def test_settings_read_from_the_environment_at_import(
             "PAY_TOKEN": "placeholder",
             "SECRET_KEY": "placeholder",
             "STRICT": "placeholder",
-        }
+        },
+        # The cache backend names Redis; DATABASE_URL names no server (no driver in
+        # the lock): tests/unit/test_init_services.py has the rest.
+        "services": {"cache": {"image": "redis:7", "port": 6379, "ready": ["redis-cli", "ping"]}},
     }
     text = (project / "pyproject.toml").read_text()
     assert (
@@ -724,9 +731,13 @@ def test_settings_read_from_the_environment_at_import(
     assert "env.db() (mysite/settings.py:12)" in line
     assert "Payments.token: str (BaseSettings) (mysite/settings.py:27)" in line
     assert (
-        "note: services: the settings use Redis ('django.core.cache.backends.redis.RedisCache'"
-        " (mysite/settings.py:21)): the test matrix needs one beside the app"
-    ) in out.splitlines()
+        "Redis beside the app: 'django.core.cache.backends.redis.RedisCache' "
+        "(mysite/settings.py:21); redis:7: not checked, no engine answered"
+    ) in line
+    assert (
+        "note: services: the app reads DATABASE_URL (env.db() (mysite/settings.py:12)), but no "
+        "driver in the lock or setting says which database server it is"
+    ) in out
 
 
 def test_a_factory_body_runs_at_import(tmp_path: Path) -> None:
@@ -867,38 +878,6 @@ def test_what_a_paste_deploy_file_calls_runs_at_import(
     }
 
 
-@pytest.mark.parametrize(
-    ("setting", "service"),
-    [
-        ('DATABASES = {"default": env.db(default="postgres://app@db/app")}', "PostgreSQL"),
-        ('DATABASES = {"default": dj_database_url.config(default="mysql://db/app")}', "MySQL"),
-        (
-            'DATABASES = {"default": {"ENGINE": "django.contrib.gis.db.backends.postgis"}}',
-            "PostgreSQL",
-        ),
-        ('DATABASES = {"default": {"ENGINE": "django.db.backends.mysql"}}', "MySQL"),
-        ('CELERY_BROKER_URL = os.getenv("BROKER", "rediss://cache:6380/0")', "Redis"),
-    ],
-)
-def test_the_servers_the_settings_use_are_named(
-    django_project: Path, setting: str, service: str, capsys: pytest.CaptureFixture[str]
-) -> None:
-    settings = django_project / "mysite/settings.py"
-    settings.write_text(
-        "import os\n\nimport dj_database_url\nimport environ\n\nenv = environ.Env()\n"
-        + settings.read_text()
-        + setting
-        + "\n"
-    )
-    assert init(django_project) == 0, capsys.readouterr().err
-    notes = [
-        line for line in capsys.readouterr().out.splitlines() if line.startswith("note: services:")
-    ]
-    assert len(notes) == 1
-    assert notes[0].startswith(f"note: services: the settings use {service} (")
-    assert notes[0].endswith("): the test matrix needs one beside the app")
-
-
 def test_placeholders() -> None:
     assert environment.placeholder("DEBUG", "str") == "false"
     assert environment.placeholder("FEATURE", "bool") == "false"
@@ -960,6 +939,38 @@ def test_django_login_url_when_the_root_needs_a_login(
         assert 'LOGIN_URL = "/accounts/login/" (mysite/settings.py:10)' in line
         assert "/ needs a login" in line
         assert "(mysite/urls.py:7)" in line
+
+
+@pytest.mark.parametrize(
+    ("views", "expected"),
+    [
+        ("def home(request):\n    pass\n", "/accounts/login/"),
+        (
+            "from django.contrib.auth.decorators import login_not_required\n\n\n"
+            "@login_not_required\ndef home(request):\n    pass\n",
+            None,
+        ),
+    ],
+)
+def test_django_login_url_when_the_middleware_makes_every_view_need_a_login(
+    django_project: Path, views: str, expected: str | None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings = django_project / "mysite/settings.py"
+    settings.write_text(
+        settings.read_text()
+        + 'MIDDLEWARE = [\n    "django.contrib.auth.middleware.LoginRequiredMiddleware",\n]\n'
+    )
+    write(
+        django_project, {"mysite/urls.py": URLS.format(root="views.home"), "mysite/views.py": views}
+    )
+    assert init(django_project) == 0, capsys.readouterr().err
+    assert table(django_project).get("healthcheck-path") == expected
+    if expected is not None:
+        line = printed(capsys.readouterr().out, "healthcheck-path")
+        assert (
+            "every view needs a login: MIDDLEWARE has "
+            "django.contrib.auth.middleware.LoginRequiredMiddleware (mysite/settings.py:12)"
+        ) in line
 
 
 def test_django_login_url_when_the_root_is_not_routed(

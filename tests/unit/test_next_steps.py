@@ -28,6 +28,8 @@ from containerize.image import pins
 from containerize.resolve import buildlock
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
+#: What init says when no engine answers (these tests run without one).
+NOT_VERIFIED = "app: not verified: no engine answered; 'containerize build' checks it"
 #: A command in quotes, as containerize prints it: 'containerize build --dry-run'.
 QUOTED = re.compile(r"'(containerize [^']*)'")
 
@@ -202,11 +204,13 @@ def test_init_records_the_build_requirements_of_the_locks_sdists(
         monkeypatch.chdir(project)
         assert cli.main(["init"]) == 0, capsys.readouterr().err
         out = capsys.readouterr().out.splitlines()
-        at = out.index(f"wrote [tool.containerize] in {pyproject}")
-        assert out[at + 1 :] == [
+        at = out.index("build requirements linux/amd64: recorded: setuptools 81.0")
+        assert out[at:] == [
             "build requirements linux/amd64: recorded: setuptools 81.0",
             "build requirements linux/arm64: recorded: setuptools 81.0",
             f"recorded them in {project / buildlock.FILE_NAME}; commit it",
+            NOT_VERIFIED,
+            f"wrote [tool.containerize] in {pyproject}",
             "next: 'containerize build --dry-run'",
         ]
         entries = buildlock.read(project / buildlock.FILE_NAME)
@@ -278,7 +282,10 @@ def test_init_with_a_lock_out_of_date_writes_its_table_and_says_what_to_run_late
     assert cli.main(["init"]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out.splitlines()
     at = out.index(f"wrote [tool.containerize] in {pyproject}")
-    note, last = out[at + 1 :]
+    note, verdict = out[at - 2 : at]
+    last = out[at + 1]
+    assert verdict == NOT_VERIFIED
+    assert out[at + 2 :] == []
     assert note.startswith(
         "note: the build requirements of the lock's sdists, if it has any, are not recorded: "
         "uv.lock is out of date with pyproject.toml"
