@@ -72,6 +72,7 @@ def app_files(config: Config) -> tuple[PurePosixPath, ...]:
         if any(_matches(relative, pattern) for pattern in config.exclude) or str(relative) in locks:
             continue
         chosen.append(relative)
+    chosen = _without_the_project_file(config, chosen)
     if not chosen:
         raise ConfigError(
             f"no application files to put in the image from {root}",
@@ -104,6 +105,28 @@ def app_files(config: Config) -> tuple[PurePosixPath, ...]:
                 hint="fix dir, include the folder, or give static.command to make it at build time",
             )
     return tuple(sorted(chosen))
+
+
+def _without_the_project_file(config: Config, chosen: list[PurePosixPath]) -> list[PurePosixPath]:
+    """*chosen* without the project's ``pyproject.toml``, which is for building and
+    holds the test settings (``[tool.containerize.test]``: variables, services'
+    passwords) that must never reach an image. It goes in only when ``include`` names
+    it, and then only when it holds none of them."""
+    own = PurePosixPath(os.path.relpath(config.project_dir / "pyproject.toml", config.app_root))
+    if own not in chosen:
+        return chosen
+    if not any(_matches(own, pattern) for pattern in config.include):
+        return [path for path in chosen if path != own]
+    test = config.test
+    if test.env or any(service.env or service.app_env for service in test.services):
+        raise ConfigError(
+            f"tool.containerize.include: {own} goes into the image, and its "
+            "[tool.containerize.test] holds variables (env, or a service's env or app-env) "
+            "that must never be baked into an image",
+            hint="move those values to a dotenv file named by tool.containerize.test.env-file "
+            "(never copied into an image), or drop pyproject.toml from include",
+        )
+    return chosen
 
 
 def assemble(

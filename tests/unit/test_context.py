@@ -37,8 +37,30 @@ def project(tmp_path: Path, table: str = "") -> config.Config:
 
 
 def test_only_what_the_image_needs(tmp_path: Path) -> None:
+    """Not the project's pyproject.toml either: it is for building, and its test table
+    may hold values no image may carry."""
     files = [str(f) for f in context.app_files(project(tmp_path))]
-    assert files == ["demo/__init__.py", "demo/static/site.css", "demo/wsgi.py", "pyproject.toml"]
+    assert files == ["demo/__init__.py", "demo/static/site.css", "demo/wsgi.py"]
+
+
+def test_pyproject_goes_in_when_included(tmp_path: Path) -> None:
+    cfg = project(tmp_path, 'include = ["demo", "pyproject.toml"]\n')
+    assert "pyproject.toml" in [str(f) for f in context.app_files(cfg)]
+
+
+@pytest.mark.parametrize(
+    "test_table",
+    [
+        '[tool.containerize.test]\nenv = { SECRET_KEY = "s3cret" }\n',
+        '[tool.containerize.test.services.db]\nimage = "postgres:16"\nport = 5432\n'
+        'env = { POSTGRES_PASSWORD = "s3cret" }\n',
+    ],
+)
+def test_an_included_pyproject_must_not_carry_test_values(tmp_path: Path, test_table: str) -> None:
+    cfg = project(tmp_path, 'include = ["demo", "pyproject.toml"]\n' + test_table)
+    with pytest.raises(ConfigError, match="must never be baked into an image") as raised:
+        context.app_files(cfg)
+    assert "env-file" in (raised.value.hint or "")
 
 
 def test_include_and_exclude(tmp_path: Path) -> None:
