@@ -6,18 +6,24 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import re
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from containerize import config, process, reference
+from containerize.commands import testing
 from containerize.commands.machine import machine
-from containerize.engine import buildx, preflight
+from containerize.engine import buildx, preflight, probes
 from containerize.errors import RegistryError
+from containerize.host import second
 from containerize.image import buildcache
 from containerize.image import pipeline as images
+from containerize.matrix import plan as matrix_plan
 from containerize.registry import oci
 from containerize.registry.client import Registry
 from containerize.resolve import sharing
@@ -170,3 +176,109 @@ def test_a_shared_file_under_another_files_tag_is_refused(
     with pytest.raises(RegistryError, match=rf"file-{sha256} is refused: its file is sha256:"):
         sharing.SharedCache(Registry(repo), fresh).pull_file(sha256, "pinned-1.0.tar.gz")
     assert fresh.lookup(sha256, "pinned-1.0.tar.gz") is None
+
+
+# --- two CI runners: the first engine, and a second one through its docker context ---
+
+
+@pytest.fixture(scope="module")
+def second_engine(engine: None) -> second.Second:
+    """The second engine (``containerize engine second``): its own socket, data root
+    and BuildKit cache, reached through the docker context ``containerize-second``.
+    Started here when it is not running (as ``.ci/run`` does), left running after."""
+    if not second.answers(second.default()):
+        if os.geteuid() != 0:
+            message = "the second engine needs root: run 'containerize engine second'"
+            if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+                pytest.fail(message)
+            pytest.skip(message)
+        print(second.up())
+    return second.default()
+
+
+def _on_second(*args: str, **options: Any) -> process.Completed:
+    return process.run(["docker", "--context", second.CONTEXT, *args], **options)
+
+
+def _empty_second() -> None:
+    """The second runner starts empty: no BuildKit cache, no image of these tests."""
+    _on_second("buildx", "prune", "--all", "--force", timeout=300)
+
+
+def test_a_second_runner_builds_from_what_the_first_shared_and_compiles_nothing(
+    make_project: Callable[[str], Path],
+    base_image: str,
+    second_engine: second.Second,
+    session_id: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    image = f"127.0.0.1:5000/containerize-test/runners-{session_id}"
+    shared_repo = f"{image}/{sharing.REPOSITORY_SUFFIX}"
+    environ = {"CONTAINERIZE_CACHE": "registry", "CONTAINERIZE_SHARE": "registry"}
+    overrides = {"image": image, "platforms": ["linux/amd64"], "servers": ["gunicorn"]}
+
+    def build(project: Path, cache_dir: Path) -> tuple[images.Prepared, str]:
+        monkeypatch.setenv("CONTAINERIZE_CACHE_DIR", str(cache_dir))
+        cfg = config.load(project, overrides=overrides, environ=environ)
+        prepared = images.prepare(cfg, machine(engine=True), output="load")
+        return prepared, buildx.build(prepared.invocations[0], stream=False).log
+
+    # Runner A, the first engine: an empty download cache; it fetches the files,
+    # compiles psycopg2 from its sdist, builds, and pushes both caches.
+    with caplog.at_level(logging.INFO, logger="containerize"):
+        prepared, log = build(make_project("psycopg2-app"), tmp_path / "cache-a")
+    (tag,) = prepared.invocations[0].tags[:1]
+    assert "pushed compiled-" in caplog.text
+    exported = Registry(reference.parse_repository(image, where="image")).manifest(
+        "buildcache-gunicorn", what="reading the exported cache"
+    )
+    assert exported is not None, log
+    process.run(["docker", "image", "rm", "--force", *prepared.invocations[0].tags], check=False)
+
+    # Runner B, the second engine through its context: another checkout of the same
+    # files, an empty download cache, an empty BuildKit cache.
+    monkeypatch.setenv("DOCKER_CONTEXT", second.CONTEXT)
+    _empty_second()
+    caplog.clear()
+    project = copy_project("psycopg2-app", tmp_path / "b")
+    with caplog.at_level(logging.INFO, logger="containerize"):
+        prepared, log = build(project, tmp_path / "cache-b")
+    said = caplog.text
+    assert prepared.wheelhouse is not None
+    (item,) = prepared.wheelhouse.platforms
+    assert [w.filename for w in item.compiled] == ["psycopg2-2.9.13-cp311-cp311-linux_x86_64.whl"]
+    # Compiled nothing: the wheel came from the shared cache, no compile build ran.
+    assert "psycopg2-2.9.13.tar.gz for linux/amd64: compiled before" in said, said
+    assert not (project / ".containerize" / "compile").exists()
+    # Downloaded nothing from the index: every file came from the shared cache.
+    assert "downloading " not in said, said
+    for fetched in item.report.files:
+        assert f"{fetched.filename}: from the shared cache {shared_repo}" in said, said
+    # BuildKit's steps came from the registry cache A exported, not from B's own.
+    assert f"importing cache manifest from {image}:buildcache-gunicorn" in log, log
+    ran = _steps_run(log)
+    assert not ran, f"steps B ran instead of taking them from the registry cache: {ran}"
+
+    # The image is in B's image store, not only A's, and serves there: the test
+    # matrix runs through the same context.
+    assert _on_second("image", "inspect", tag, check=False).returncode == 0
+    cfg = config.load(project, overrides=overrides, environ=environ)
+    plan = matrix_plan.plan_matrix(cfg, native_arch=probes.native_arch())
+    assert testing.run_matrix(cfg, plan, jobs=1) == []
+    _on_second("image", "rm", "--force", tag, check=False)
+    _empty_second()
+
+
+def _steps_run(log: str) -> list[str]:
+    """The ``RUN`` steps of BuildKit's plain log that were not ``CACHED``."""
+    steps: dict[str, str] = {}
+    cached: set[str] = set()
+    for line in log.splitlines():
+        match = re.match(r"#(\d+) (\[.*\] RUN .*)", line)
+        if match:
+            steps[match[1]] = match[2]
+        elif re.match(r"#(\d+) CACHED", line):
+            cached.add(line.split()[0][1:])
+    return [step for number, step in steps.items() if number not in cached]
