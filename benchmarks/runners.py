@@ -3,7 +3,8 @@
 Runner A is the first engine; runner B is the second one (``containerize engine
 second``), reached through its docker context, with its own data root and BuildKit
 cache. Each build is ``containerize build`` as a CI job runs it, timed from start to end,
-on a fresh copy of the same project (the same commit) with a download cache of its own:
+on a fresh copy of the same project (the same commit) with a download cache and a
+probe cache of its own:
 
 1. A, cold: an empty download cache and ``--no-cache``; with ``cache = "registry"`` and
    ``share = "registry"`` it pushes BuildKit's cache and what it downloaded and compiled;
@@ -61,6 +62,68 @@ class Run:
         )
 
 
+@dataclass(frozen=True, kw_only=True)
+class Bench:
+    """Where the runners' checkouts and caches are, and what each build builds."""
+
+    root: Path
+    logs: Path
+    project: str
+    server: str
+    platforms: tuple[str, ...]
+
+    def build(
+        self, name: str, checkout: str, env: dict[str, str], *extra: str, on_b: bool = False
+    ) -> Run:
+        """One CI job's ``containerize build`` in *checkout* (its project copy and
+        caches), on runner B when *on_b* (emptied first), else on A."""
+        project = self.root / checkout / self.project
+        if not project.exists():
+            shutil.copytree(
+                REPO / "fixtures" / self.project,
+                project,
+                ignore=shutil.ignore_patterns(".containerize", "containerize.lock"),
+            )
+        environ = {
+            **os.environ,
+            **env,
+            "CONTAINERIZE_CACHE_DIR": str(self.root / checkout / "cache"),
+            # A fresh runner has no probe cache either (the base image's Python).
+            "XDG_CACHE_HOME": str(self.root / checkout / "xdg"),
+            "PYTHONPATH": str(REPO),
+        }
+        environ.pop("DOCKER_CONTEXT", None)
+        environ.pop("DOCKER_HOST", None)
+        if on_b:
+            environ["DOCKER_CONTEXT"] = second.CONTEXT
+            _empty_b()
+        command = [
+            sys.executable, "-m", "containerize", "--project", str(project), "build",
+            "-v", "--load", "--server", self.server,
+            *(f"--platform={p}" for p in self.platforms), *extra,
+        ]  # fmt: skip
+        print(f"\n== {name}", flush=True)
+        began = time.monotonic()
+        lines = []
+        with subprocess.Popen(
+            command, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as child:
+            assert child.stdout is not None
+            for line in child.stdout:
+                lines.append(f"[{time.monotonic() - began:6.1f}s] {line}")
+        seconds = time.monotonic() - began
+        log = "".join(line.split("] ", 1)[1] for line in lines)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        kept = self.logs / (re.sub(r"[^a-z]+", "-", name.lower()).strip("-") + ".log")
+        kept.write_text("".join(lines))
+        if child.returncode != 0:
+            print(log[-4000:])
+            raise SystemExit(f"{name}: the build failed (exit {child.returncode}): {kept}")
+        run = measure(name, seconds, log)
+        print(run.row(), flush=True)
+        return run
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--project", default="psycopg2-app", help="a folder of fixtures/")
@@ -73,78 +136,35 @@ def main(argv: list[str]) -> int:
         help="where each build's log is kept, every line with its second",
     )
     args = parser.parse_args(argv)
-    logs: Path = args.logs
-    platforms = args.platform or ["linux/amd64"]
+    platforms = tuple(args.platform or ["linux/amd64"])
 
     baseimage.ensure()
     print(second.up(), flush=True)
     tag = uuid.uuid4().hex[:8]
-    shared_image = f"127.0.0.1:5000/containerize-bench/runners-{tag}"
-    alone_image = f"127.0.0.1:5000/containerize-bench/runners-alone-{tag}"
-    sharing = {"CONTAINERIZE_CACHE": "registry", "CONTAINERIZE_SHARE": "registry"}
-    runs: list[Run] = []
+    shared = {
+        "CONTAINERIZE_CACHE": "registry",
+        "CONTAINERIZE_SHARE": "registry",
+        "CONTAINERIZE_IMAGE": f"127.0.0.1:5000/containerize-bench/runners-{tag}",
+    }
+    alone = {"CONTAINERIZE_IMAGE": f"127.0.0.1:5000/containerize-bench/runners-alone-{tag}"}
     with tempfile.TemporaryDirectory(prefix="containerize-runners-") as tmp:
-        root = Path(tmp)
-
-        def build(
-            name: str, checkout: str, env: dict[str, str], *extra: str, on_b: bool = False
-        ) -> Run:
-            project = root / checkout / args.project
-            if not project.exists():
-                shutil.copytree(
-                    REPO / "fixtures" / args.project,
-                    project,
-                    ignore=shutil.ignore_patterns(".containerize", "containerize.lock"),
-                )
-            environ = {
-                **os.environ,
-                **env,
-                "CONTAINERIZE_CACHE_DIR": str(root / checkout / "cache"),
-                "PYTHONPATH": str(REPO),
-            }
-            environ.pop("DOCKER_CONTEXT", None)
-            environ.pop("DOCKER_HOST", None)
-            if on_b:
-                environ["DOCKER_CONTEXT"] = second.CONTEXT
-                _empty_b()
-            command = [
-                sys.executable, "-m", "containerize", "--project", str(project), "build",
-                "-v", "--load", "--server", args.server,
-                *(f"--platform={p}" for p in platforms), *extra,
-            ]  # fmt: skip
-            print(f"\n== {name}", flush=True)
-            began = time.monotonic()
-            lines = []
-            with subprocess.Popen(
-                command, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-            ) as child:
-                assert child.stdout is not None
-                for line in child.stdout:
-                    lines.append(f"[{time.monotonic() - began:6.1f}s] {line}")
-            seconds = time.monotonic() - began
-            log = "".join(line.split("] ", 1)[1] for line in lines)
-            logs.mkdir(parents=True, exist_ok=True)
-            kept = logs / (re.sub(r"[^a-z]+", "-", name.lower()).strip("-") + ".log")
-            kept.write_text("".join(lines))
-            if child.returncode != 0:
-                print(log[-4000:])
-                raise SystemExit(f"{name}: the build failed (exit {child.returncode}): {kept}")
-            run = measure(name, seconds, log)
-            print(run.row(), flush=True)
-            return run
-
-        runs.append(build("A, cold", "a", {**sharing, "CONTAINERIZE_IMAGE": shared_image},
-                          "--no-cache"))  # fmt: skip
-        runs.append(build("A, warm rebuild", "a", {**sharing, "CONTAINERIZE_IMAGE": shared_image}))
-        runs.append(
-            build("B, shared caches", "b", {**sharing, "CONTAINERIZE_IMAGE": shared_image},
-                  on_b=True)
-        )  # fmt: skip
-        runs.append(build("B, without them", "c", {"CONTAINERIZE_IMAGE": alone_image}, on_b=True))
-        _remove_images(shared_image, alone_image)
+        bench = Bench(
+            root=Path(tmp),
+            logs=args.logs,
+            project=args.project,
+            server=args.server,
+            platforms=platforms,
+        )
+        runs = [
+            bench.build("A, cold", "a", shared, "--no-cache"),
+            bench.build("A, warm rebuild", "a", shared),
+            bench.build("B, shared caches", "b", shared, on_b=True),
+            bench.build("B, without them", "c", alone, on_b=True),
+        ]
+        _remove_images(shared["CONTAINERIZE_IMAGE"], alone["CONTAINERIZE_IMAGE"])
         _empty_b()
     report(runs, platforms=platforms, project=args.project)
-    print(f"logs: {logs}")
+    print(f"logs: {args.logs}")
     return 0
 
 
@@ -170,7 +190,7 @@ def measure(name: str, seconds: float, log: str) -> Run:
     )
 
 
-def report(runs: list[Run], *, platforms: list[str], project: str) -> None:
+def report(runs: list[Run], *, platforms: tuple[str, ...], project: str) -> None:
     by = {run.name: run for run in runs}
     warm, shared, alone = by["A, warm rebuild"], by["B, shared caches"], by["B, without them"]
     ratio = shared.seconds / warm.seconds if warm.seconds else float("inf")

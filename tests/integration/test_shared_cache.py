@@ -9,7 +9,7 @@ import logging
 import os
 import re
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ import pytest
 from containerize import cli, config, process, reference
 from containerize.commands.machine import machine
 from containerize.engine import buildx, preflight
-from containerize.errors import RegistryError
+from containerize.errors import EngineError, RegistryError
 from containerize.host import second
 from containerize.image import buildcache
 from containerize.image import pipeline as images
@@ -180,10 +180,12 @@ def test_a_shared_file_under_another_files_tag_is_refused(
 
 
 @pytest.fixture(scope="module")
-def second_engine(engine: None) -> second.Second:
+def second_engine(engine: None) -> Iterator[second.Second]:
     """The second engine (``containerize engine second``): its own socket, data root
     and BuildKit cache, reached through the docker context ``containerize-second``.
-    Started here when it is not running (as ``.ci/run`` does), left running after."""
+    Started here when it is not running (so the README's test command provisions it
+    in CI), and then stopped again after this module's tests."""
+    started = False
     if not second.answers(second.default()):
         if os.geteuid() != 0:
             message = "the second engine needs root: run 'containerize engine second'"
@@ -191,7 +193,10 @@ def second_engine(engine: None) -> second.Second:
                 pytest.fail(message)
             pytest.skip(message)
         print(second.up())
-    return second.default()
+        started = True
+    yield second.default()
+    if started:
+        print(second.down())
 
 
 def _on_second(*args: str, **options: Any) -> process.Completed:
@@ -297,3 +302,21 @@ def _steps_run(log: str) -> list[str]:
         elif re.match(r"#(\d+) CACHED", line):
             cached.add(line.split()[0][1:])
     return [step for number, step in steps.items() if number not in cached]
+
+
+def test_a_builder_named_after_another_context_stops_before_anything_runs(
+    make_project: Callable[[str], Path],
+    second_engine: second.Second,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = make_project("hello-wsgi")
+    code = cli.main(
+        ["--project", str(project), "build", "--builder", second.CONTEXT,
+         "--platform", "linux/amd64", "--server", "gunicorn"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == EngineError.exit_code, err
+    assert f"builder {second.CONTEXT!r} is the docker driver of the docker context" in err
+    assert f"DOCKER_CONTEXT={second.CONTEXT}" in err
+    assert "Traceback" not in err
+    assert not (project / ".containerize").exists()
