@@ -8,9 +8,12 @@ binaries and nothing of its state:
   exec root, pid file and containerd (dockerd starts one under its exec root);
 * the containerd image store, like the first, so it exports BuildKit caches;
 * a bridge of its own, made here, on a private /24 that no route of this machine uses.
-  Never ``"bridge": "none"``: a dockerd started so deletes ``docker0`` and breaks every
-  build step of the first engine. ``"iptables": false`` leaves the first engine's rules
-  alone; the few rules its build steps need to reach the network (NAT out of its
+  Never ``"bridge": "none"``, and no ``default-address-pools`` either: a dockerd
+  started so deletes the interface ``docker0`` (on every start, for the pools, once it
+  has a default network from an earlier start), whoever owns it, and every build step
+  and container of the first engine then fails (:func:`up` checks that ``docker0``
+  outlived the start, and puts it back if not). ``"iptables": false`` leaves the first
+  engine's rules alone; the few rules its build steps need to reach the network (NAT out of its
   subnet, forwarding in and out of its bridge) are added here, each marked with a
   comment, and removed by :func:`down`;
 * a docker context, :data:`CONTEXT`, that points at its socket:
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
 import os
 import shutil
 import signal
@@ -38,15 +42,17 @@ from containerize.errors import CommandError, ProvisionError
 from containerize.host import provision
 from containerize.host.provision import Layout, Report
 
+logger = logging.getLogger("containerize")
+
 #: The docker context that reaches the second engine.
 CONTEXT = "containerize-second"
 BRIDGE = "czsecond0"
+#: The first engine's bridge, which no start of the second may take away.
+FIRST_BRIDGE = "docker0"
 #: Where its socket, exec root and pid file live (short: unix socket paths are limited).
 RUN_DIR = Path("/run/containerize-second")
 #: Candidate subnets for its bridge, the first one no route of this machine uses.
 SUBNETS = ("10.213.77.0/24", "10.213.78.0/24", "10.199.13.0/24", "192.168.213.0/24")
-#: Networks it makes itself (the test matrix's per-cell ones), clear of the first's.
-ADDRESS_POOL = "10.214.0.0/16"
 #: Marks the iptables rules added for it, so that :func:`down` removes those alone.
 RULE_COMMENT = "containerize-second"
 
@@ -125,6 +131,7 @@ def up(second: Second | None = None) -> Report:
     subnet = _ensure_bridge()
     _ensure_rules(subnet)
     _write_config(second)
+    first_bridge = _addresses(FIRST_BRIDGE)
     pid = provision._spawn(
         [str(dockerd), "--config-file", str(second.config)],
         log=second.log,
@@ -140,6 +147,7 @@ def up(second: Second | None = None) -> Report:
                 + process.tail(provision._read(second.log), 15),
             )
         time.sleep(1)
+    _restore_bridge(FIRST_BRIDGE, first_bridge)
     _ensure_context(second)
     return Report(
         lines=(
@@ -206,6 +214,28 @@ def _bridge_address() -> str | None:
     return str(interface.network)
 
 
+def _addresses(interface: str) -> list[str] | None:
+    """The IPv4 addresses of *interface*; None when there is no such interface."""
+    shown = process.run(["ip", "-o", "-4", "addr", "show", "dev", interface], check=False)
+    if shown.returncode != 0:
+        return None
+    words = shown.stdout.split()
+    return [words[i + 1] for i, word in enumerate(words) if word == "inet"]
+
+
+def _restore_bridge(interface: str, addresses: list[str] | None) -> None:
+    """Put *interface* back, as it was, if it existed before and is gone now."""
+    if addresses is None or _addresses(interface) is not None:
+        return
+    logger.warning(
+        "the second dockerd removed %s, the first engine's bridge: putting it back", interface
+    )
+    process.run(["ip", "link", "add", interface, "type", "bridge"])
+    for address in addresses:
+        process.run(["ip", "addr", "add", address, "dev", interface])
+    process.run(["ip", "link", "set", interface, "up"])
+
+
 def _free_subnet() -> str:
     used = []
     for line in process.run(["ip", "-4", "route", "show"]).stdout.splitlines():
@@ -260,7 +290,6 @@ def _write_config(second: Second) -> None:
         "bridge": BRIDGE,
         "iptables": False,
         "ip6tables": False,
-        "default-address-pools": [{"base": ADDRESS_POOL, "size": 24}],
     }
     tini = shutil.which("tini-static")
     if tini:
@@ -314,12 +343,14 @@ def down(second: Second | None = None) -> Report:
     lines = []
     pid = _read_state(second)
     if pid is not None and provision._alive(pid) and provision._is_ours(pid, "dockerd"):
+        first_bridge = _addresses(FIRST_BRIDGE)
         os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 30
         while provision._alive(pid) and time.monotonic() < deadline:
             time.sleep(0.5)
         if provision._alive(pid):
             os.kill(pid, signal.SIGKILL)
+        _restore_bridge(FIRST_BRIDGE, first_bridge)
         lines.append(f"second engine: stopped (pid {pid})")
         _write_state(second, None)
     elif answers(second):

@@ -29,7 +29,9 @@ def test_its_daemon_config_shares_nothing_with_the_first(tmp_path: Path) -> None
     # and the first engine's iptables rules left alone.
     assert config["bridge"] == second.BRIDGE
     assert config["iptables"] is False
-    assert config["default-address-pools"] == [{"base": second.ADDRESS_POOL, "size": 24}]
+    # Either of these makes dockerd delete docker0, the first engine's bridge.
+    assert "default-address-pools" not in config
+    assert config["bridge"] != "none"
     assert str(first.docker_data) not in json.dumps(config)
 
 
