@@ -186,6 +186,7 @@ def second_engine(engine: None) -> Iterator[second.Second]:
     Started here when it is not running (so the README's test command provisions it
     in CI), and then stopped again after this module's tests."""
     started = False
+    first_bridge = second._addresses(second.FIRST_BRIDGE)
     if not second.answers(second.default()):
         if os.geteuid() != 0:
             message = "the second engine needs root: run 'containerize engine second'"
@@ -197,6 +198,8 @@ def second_engine(engine: None) -> Iterator[second.Second]:
     yield second.default()
     if started:
         print(second.down())
+    # The first engine's bridge outlived the second engine.
+    assert (second._addresses(second.FIRST_BRIDGE) is not None) == (first_bridge is not None)
 
 
 def _on_second(*args: str, **options: Any) -> process.Completed:
@@ -288,7 +291,23 @@ def test_a_second_runner_builds_from_what_the_first_shared_and_compiles_nothing(
     out = capfd.readouterr().out
     assert code == 0, out
     assert "gunicorn linux/amd64: passed" in out, out
+
+    # Images travel through the registry: B pushes, and the matrix on A, which does
+    # not hold the image, pulls what it tests.
+    monkeypatch.setenv("CONTAINERIZE_CACHE_DIR", str(tmp_path / "cache-b"))
+    code = cli.main(["--project", str(project), "build", "--push",
+                     "--platform", "linux/amd64", "--server", "gunicorn"])  # fmt: skip
+    assert code == 0, capfd.readouterr().err[-3000:]
     _empty_second()
+    monkeypatch.delenv("DOCKER_CONTEXT")
+    capfd.readouterr()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="containerize"):
+        code = cli.main(["--project", str(project), "test", "-v", "--platform", "linux/amd64"])
+    out = capfd.readouterr().out
+    assert code == 0, out
+    assert f"pulled {tags[0]} (linux/amd64) from its registry" in caplog.text
+    process.run(["docker", "image", "rm", "--force", tags[0]], check=False)
 
 
 def _steps_run(log: str) -> list[str]:
