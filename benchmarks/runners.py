@@ -139,6 +139,7 @@ def main(argv: list[str]) -> int:
     platforms = tuple(args.platform or ["linux/amd64"])
 
     baseimage.ensure()
+    running = second.answers(second.default())
     print(second.up(), flush=True)
     tag = uuid.uuid4().hex[:8]
     shared = {
@@ -147,22 +148,26 @@ def main(argv: list[str]) -> int:
         "CONTAINERIZE_IMAGE": f"127.0.0.1:5000/containerize-bench/runners-{tag}",
     }
     alone = {"CONTAINERIZE_IMAGE": f"127.0.0.1:5000/containerize-bench/runners-alone-{tag}"}
-    with tempfile.TemporaryDirectory(prefix="containerize-runners-") as tmp:
-        bench = Bench(
-            root=Path(tmp),
-            logs=args.logs,
-            project=args.project,
-            server=args.server,
-            platforms=platforms,
-        )
-        runs = [
-            bench.build("A, cold", "a", shared, "--no-cache"),
-            bench.build("A, warm rebuild", "a", shared),
-            bench.build("B, shared caches", "b", shared, on_b=True),
-            bench.build("B, without them", "c", alone, on_b=True),
-        ]
+    try:
+        with tempfile.TemporaryDirectory(prefix="containerize-runners-") as tmp:
+            bench = Bench(
+                root=Path(tmp),
+                logs=args.logs,
+                project=args.project,
+                server=args.server,
+                platforms=platforms,
+            )
+            runs = [
+                bench.build("A, cold", "a", shared, "--no-cache"),
+                bench.build("A, warm rebuild", "a", shared),
+                bench.build("B, shared caches", "b", shared, on_b=True),
+                bench.build("B, without them", "c", alone, on_b=True),
+            ]
+    finally:
         _remove_images(shared["CONTAINERIZE_IMAGE"], alone["CONTAINERIZE_IMAGE"])
         _empty_b()
+        if not running:
+            print(second.down(), flush=True)  # started here: stopped here
     report(runs, platforms=platforms, project=args.project)
     print(f"logs: {args.logs}")
     return 0

@@ -70,3 +70,26 @@ def test_its_rules_are_marked_and_confined_to_its_bridge() -> None:
     for _, _, rule in rules:
         assert rule[-6:-2] == ["-m", "comment", "--comment", second.RULE_COMMENT]
         assert second.BRIDGE in rule
+
+
+def test_the_first_engines_bridge_is_put_back_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    ran: list[list[str]] = []
+
+    def run(argv: list[str], **kwargs: object) -> process.Completed:
+        ran.append(list(argv))
+        gone = argv[:4] == ["ip", "-o", "-4", "addr"]  # the bridge is asked for: gone
+        return process.Completed(
+            argv=tuple(argv), returncode=1 if gone else 0, stdout="", stderr=""
+        )
+
+    monkeypatch.setattr(process, "run", run)
+    second._restore_bridge("docker0", ["172.17.0.1/16"])
+    assert ran[1:] == [
+        ["ip", "link", "add", "docker0", "type", "bridge"],
+        ["ip", "addr", "add", "172.17.0.1/16", "dev", "docker0"],
+        ["ip", "link", "set", "docker0", "up"],
+    ]
+    # A bridge that was not there before is not made.
+    ran.clear()
+    second._restore_bridge("docker0", None)
+    assert ran == []
