@@ -67,6 +67,17 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(python=False, default=False)
+def bench_runners(session: nox.Session) -> None:
+    """Two CI runners, one registry: runner A (the engine) builds cold and shares its
+    caches; runner B (a second engine, 'containerize engine second') builds the same
+    commit from them. Prints seconds, compiles and downloads, beside B without sharing.
+
+    ``nox -s bench_runners -- --platform linux/amd64 --platform linux/arm64`` for both.
+    """
+    session.run(sys.executable, "benchmarks/runners.py", *session.posargs, external=True)
+
+
+@nox.session(python=False, default=False)
 def reproducibility(session: nox.Session) -> None:
     """Build twice from scratch and compare index digests; name what differs."""
     session.run(sys.executable, "benchmarks/reproducibility.py", *session.posargs, external=True)

@@ -56,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     _option_flags(add("doctor", help="check the engine a build needs"), "doctor")
 
     engine = add("engine", help="provision a BuildKit engine and registry on this Debian host")
-    engine.add_argument("action", choices=["up", "down", "status"])
+    engine.add_argument("action", choices=["up", "second", "down", "status"])
 
     base = add(
         "base-image",

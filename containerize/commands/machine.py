@@ -61,14 +61,19 @@ def doctor(project: Path, *, overrides: Mapping[str, Any]) -> int:
 
 
 def engine(action: str) -> int:
-    """``up``, ``down`` or ``status`` of the provisioned engine."""
+    """``up``, ``down`` or ``status`` of the provisioned engine; ``second`` starts a
+    second engine beside it (another CI runner, through the docker context
+    ``containerize-second``), which ``down`` stops first."""
     # Root-only host provisioning: imported only by the commands that use it, so a
     # project's noxfile never loads it.
-    from containerize.host import provision  # noqa: PLC0415
+    from containerize.host import provision, second  # noqa: PLC0415
 
     if action == "up":
         print(provision.up())
+    elif action == "second":
+        print(second.up())
     elif action == "down":
+        print(second.down())
         print(provision.down())
     else:
         layout = provision.default_layout()
@@ -76,6 +81,11 @@ def engine(action: str) -> int:
         print(
             f"registry {probes.REGISTRY_ADDRESS}: "
             f"{'answers' if probes.registry_reachable() else 'does not answer'}"
+        )
+        other = second.default()
+        print(
+            f"second engine ({second.CONTEXT}): "
+            f"{'answers on ' + other.host if second.answers(other) else 'not running'}"
         )
         print(f"logs: {layout.logs}")
     return 0

@@ -251,6 +251,13 @@ def inspect_builder(builder: str | None = None) -> str:
     return docker.buildx("inspect", *([builder] if builder else []), timeout=60).stdout
 
 
+def current_context() -> str | None:
+    """The docker context the CLI uses (``DOCKER_CONTEXT``, else the chosen one); None
+    when the CLI cannot say."""
+    result = docker.run("context", "show", check=False, timeout=30)
+    return result.stdout.strip() or None if result.returncode == 0 else None
+
+
 def imagetools_inspect(ref: str, *, builder: str | None = None) -> Mapping[str, object] | None:
     """The raw manifest of *ref* in its registry, or None when it does not exist."""
     result = docker.buildx(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from containerize.engine import buildx, probes
-from containerize.engine.builders import parse_inspect
+from containerize.engine.builders import BuilderInfo, parse_inspect
 from containerize.engine.buildx import OutputKind
 from containerize.errors import CommandError, EngineError
 from containerize.platforms import Platform
@@ -54,6 +54,7 @@ def preflight(
             f"the buildx builder {info.name!r} is not usable: {info.error or 'no platforms'}",
             hint="run 'containerize doctor'",
         )
+    _require_current_context(info, builder)
     missing = [p for p in platforms if str(p) not in info.platforms]
     if missing:
         names = ", ".join(str(p) for p in missing)
@@ -78,6 +79,25 @@ def preflight(
             "('docker buildx create --name ci --driver docker-container', then --builder ci), "
             "or keep the cache in the image with --cache-to type=inline",
         )
+
+
+def _require_current_context(info: BuilderInfo, builder: str | None) -> None:
+    """The ``docker`` driver builds only on the current docker context's engine: a
+    builder named after another context stops here, not in the middle of a build."""
+    if not builder or info.driver != "docker":
+        return
+    current = buildx.current_context()
+    if current is None or builder == current:
+        return
+    raise EngineError(
+        f"builder {builder!r} is the docker driver of the docker context {builder!r}, "
+        f"which is not the current one ({current!r}): buildx builds only on the current "
+        "context's engine with that driver",
+        hint=f"run with DOCKER_CONTEXT={builder} (the build, and the test matrix after it, "
+        f"then use that engine), or 'docker context use {builder}'; or make a builder of "
+        f"another driver on it ('docker buildx create --name NAME --driver docker-container "
+        f"{builder}', then --builder NAME)",
+    )
 
 
 def choose_output(platforms: Sequence[Platform], *, push: bool) -> OutputKind:

@@ -380,6 +380,11 @@ def _start_registry(layout: Layout) -> int:
     )
 
 
+#: The daemons this process started: kept, so that no ``Popen`` is collected while its
+#: daemon runs (that warns), and reaped by :func:`_alive` when one ends.
+_STARTED: list[subprocess.Popen[bytes]] = []
+
+
 def _spawn(argv: list[str], *, log: Path, env: dict[str, str]) -> int:
     """Start a daemon detached from us, output appended to *log*."""
     logger.info("$ %s  >> %s", process.quote(argv), log)
@@ -392,10 +397,14 @@ def _spawn(argv: list[str], *, log: Path, env: dict[str, str]) -> int:
             env={**os.environ, **env},
             start_new_session=True,
         )
+    _STARTED.append(child)
     return child.pid
 
 
 def _alive(pid: int) -> bool:
+    for child in _STARTED:
+        if child.pid == pid and child.poll() is not None:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

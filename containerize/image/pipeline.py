@@ -279,7 +279,7 @@ def pin_build_requirements(config: Config, machine: Machine, *, refresh: bool = 
 
 
 def record_missing_build_requirements(
-    project_dir: Path, resolved: Resolved, *, cache: Cache
+    project_dir: Path, resolved: Resolved, *, cache: Cache, shared: SharedCache | None = None
 ) -> list[str]:
     """Record in ``containerize-build.lock`` the entries *resolved*'s platforms lack, or
     have stale, keeping every other; one line per entry recorded (none when all fit)."""
@@ -289,6 +289,7 @@ def record_missing_build_requirements(
         settings=resolved.settings,
         cache=cache,
         missing_only=True,
+        shared=shared,
     )
 
 
@@ -450,7 +451,7 @@ def prepare(
     if not dry_run and not everything_built:
         if record_build_requirements is not None:
             for line in record_missing_build_requirements(
-                config.project_dir, resolved, cache=machine.cache
+                config.project_dir, resolved, cache=machine.cache, shared=shared
             ):
                 record_build_requirements(line)
         shared = (

@@ -223,15 +223,36 @@ def _cannot_run(cell: Cell) -> Outcome | None:
             detail="on Debian, as root: apt-get install qemu-user-static binfmt-support "
             "(or 'containerize engine up'); or leave the platform out with --platform",
         )
-    if cell.built and _image_id(cell.image) is None:
+    if cell.built and _image_id(cell.image) is None and not _pulled(cell):
+        pullable = _in_a_registry(cell.image)
         return Outcome(
             check="image",
             status="failed",
-            message=f"the engine holds no image {cell.image}",
+            message=f"the engine holds no image {cell.image}"
+            + (", and its registry has none" if pullable else ""),
             detail="build it first: 'nox -s image' (containerize build), or test a pushed "
             "image with 'containerize test --image SERVER=REFERENCE'",
         )
     return None
+
+
+def _in_a_registry(image: str) -> bool:
+    """Whether *image* names its registry host (``host:port/...``, ``host.domain/...``)."""
+    host, slash, _ = image.partition("/")
+    return bool(slash) and ("." in host or ":" in host or host == "localhost")
+
+
+def _pulled(cell: Cell) -> bool:
+    """Pull a built image the engine does not hold from its registry: a build on
+    another engine (a remote builder, another runner) pushed it and loaded nothing here."""
+    if not _in_a_registry(cell.image):
+        return False  # a local name: nothing to pull it from
+    pulled = docker.run(
+        "pull", "--quiet", "--platform", str(cell.platform), cell.image, check=False, timeout=600
+    )
+    if pulled.returncode == 0:
+        logger.info("pulled %s (%s) from its registry", cell.image, cell.platform)
+    return pulled.returncode == 0
 
 
 def _start_failed(cell: Cell, exc: CommandError | ContainerTestError) -> Outcome:

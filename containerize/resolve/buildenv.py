@@ -176,6 +176,7 @@ def pin_build_requirements(
     cache: Cache,
     refresh: bool = False,
     missing_only: bool = False,
+    shared: SharedFiles | None = None,
 ) -> list[str]:
     """Record in ``containerize-build.lock`` what each platform's own sdists of the
     project are built with (containerize's servers' sdists need nothing there).
@@ -201,7 +202,8 @@ def pin_build_requirements(
             )
             for p in item.sdists
         ]
-        env = build_environment(item, fetch(requests, settings=settings, cache=cache).path)
+        fetched = fetch(requests, settings=settings, cache=cache, shared=shared)
+        env = build_environment(item, fetched.path)
         platform = item.target.platform
         if env.own_sdists and not missing_only:
             lines.append(

@@ -6,16 +6,20 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import re
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from containerize import config, process, reference
+from containerize import cli, config, process, reference
 from containerize.commands.machine import machine
 from containerize.engine import buildx, preflight
-from containerize.errors import RegistryError
+from containerize.errors import EngineError, RegistryError
+from containerize.host import second
 from containerize.image import buildcache
 from containerize.image import pipeline as images
 from containerize.registry import oci
@@ -170,3 +174,168 @@ def test_a_shared_file_under_another_files_tag_is_refused(
     with pytest.raises(RegistryError, match=rf"file-{sha256} is refused: its file is sha256:"):
         sharing.SharedCache(Registry(repo), fresh).pull_file(sha256, "pinned-1.0.tar.gz")
     assert fresh.lookup(sha256, "pinned-1.0.tar.gz") is None
+
+
+# --- two CI runners: the first engine, and a second one through its docker context ---
+
+
+@pytest.fixture(scope="module")
+def second_engine(engine: None) -> Iterator[second.Second]:
+    """The second engine (``containerize engine second``): its own socket, data root
+    and BuildKit cache, reached through the docker context ``containerize-second``.
+    Started here when it is not running (so the README's test command provisions it
+    in CI), and then stopped again after this module's tests."""
+    started = False
+    first_bridge = second._addresses(second.FIRST_BRIDGE)
+    if not second.answers(second.default()):
+        if os.geteuid() != 0:
+            message = "the second engine needs root: run 'containerize engine second'"
+            if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+                pytest.fail(message)
+            pytest.skip(message)
+        print(second.up())
+        started = True
+    yield second.default()
+    if started:
+        print(second.down())
+    # The first engine's bridge outlived the second engine.
+    assert (second._addresses(second.FIRST_BRIDGE) is not None) == (first_bridge is not None)
+
+
+def _on_second(*args: str, **options: Any) -> process.Completed:
+    return process.run(["docker", "--context", second.CONTEXT, *args], **options)
+
+
+def _empty_second() -> None:
+    """The second runner starts empty: no BuildKit cache, no image (the whole engine is
+    this module's: nothing of anyone else's is there)."""
+    _on_second("buildx", "prune", "--all", "--force", timeout=300)
+    _on_second("image", "prune", "--all", "--force", timeout=300)
+
+
+def test_a_second_runner_builds_from_what_the_first_shared_and_compiles_nothing(
+    make_project: Callable[[str], Path],
+    base_image: str,
+    second_engine: second.Second,
+    session_id: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """Two CI runners, as each runs 'containerize build': the first engine, then the
+    second one through its docker context (a socket that is not the default one)."""
+    image = f"127.0.0.1:5000/containerize-test/runners-{session_id}"
+    shared_repo = f"{image}/{sharing.REPOSITORY_SUFFIX}"
+    monkeypatch.setenv("CONTAINERIZE_IMAGE", image)
+    monkeypatch.setenv("CONTAINERIZE_CACHE", "registry")
+    monkeypatch.setenv("CONTAINERIZE_SHARE", "registry")
+    wheel = "psycopg2-2.9.13-cp311-cp311-linux_x86_64.whl"
+
+    def build(project: Path, cache_dir: Path) -> tuple[str, str]:
+        """The log lines and BuildKit's output of one CI job's build."""
+        monkeypatch.setenv("CONTAINERIZE_CACHE_DIR", str(cache_dir))
+        caplog.clear()
+        capfd.readouterr()
+        with caplog.at_level(logging.INFO, logger="containerize"):
+            code = cli.main(
+                ["--project", str(project), "build", "-v", "--load",
+                 "--platform", "linux/amd64", "--server", "gunicorn"]
+            )  # fmt: skip
+        out = capfd.readouterr()
+        assert code == 0, out.err[-3000:]
+        return caplog.text, out.err + out.out
+
+    # Runner A, the first engine: an empty download cache; it fetches the files,
+    # compiles psycopg2 from its sdist, builds, and pushes both caches.
+    said, log = build(make_project("psycopg2-app"), tmp_path / "cache-a")
+    assert f"compiled psycopg2-2.9.13.tar.gz for linux/amd64: {wheel}" in said, said
+    assert "pushed compiled-" in said, said
+    exported = Registry(reference.parse_repository(image, where="image")).manifest(
+        "buildcache-gunicorn", what="reading the exported cache"
+    )
+    assert exported is not None, log
+    tags = [f"{image}:gunicorn", f"{image}:1.0.0-gunicorn"]
+    process.run(["docker", "image", "rm", "--force", *tags], check=False)
+
+    # Runner B, the second engine through its context: another checkout of the same
+    # files, an empty download cache, an empty BuildKit cache and image store.
+    monkeypatch.setenv("DOCKER_CONTEXT", second.CONTEXT)
+    _empty_second()
+    project = copy_project("psycopg2-app", tmp_path / "b")
+    said, log = build(project, tmp_path / "cache-b")
+    assert 'building with "containerize-second" instance' in log, log
+    # Compiled nothing: the wheel came from the shared cache, no compile build ran.
+    assert f"psycopg2-2.9.13.tar.gz for linux/amd64: compiled before, {wheel}" in said, said
+    assert "compiled psycopg2" not in said, said
+    assert not (project / ".containerize" / "compile").exists()
+    # Downloaded nothing from the index: every file in B's cache was pulled.
+    assert "downloading " not in said, said
+    in_cache = sorted(p.name for p in (tmp_path / "cache-b" / "sha256").rglob("*") if p.is_file())
+    assert "psycopg2-2.9.13.tar.gz" in in_cache
+    assert wheel in in_cache
+    for name in in_cache:
+        assert f"{name}: from the shared cache {shared_repo}" in said, said
+    # BuildKit's steps came from the registry cache A exported: B ran none.
+    assert f"importing cache manifest from {image}:buildcache-gunicorn" in log, log
+    ran = _steps_run(log)
+    assert not ran, f"steps B ran instead of taking them from the registry cache: {ran}"
+
+    # The image is in B's image store, and serves there: the test matrix runs through
+    # the same context.
+    assert _on_second("image", "inspect", tags[0], check=False).returncode == 0
+    assert process.run(["docker", "--context", "default", "image", "inspect", tags[0]],
+                       check=False).returncode != 0  # fmt: skip
+    capfd.readouterr()
+    code = cli.main(["--project", str(project), "test", "--platform", "linux/amd64"])
+    out = capfd.readouterr().out
+    assert code == 0, out
+    assert "gunicorn linux/amd64: passed" in out, out
+
+    # Images travel through the registry: B pushes, and the matrix on A, which does
+    # not hold the image, pulls what it tests.
+    monkeypatch.setenv("CONTAINERIZE_CACHE_DIR", str(tmp_path / "cache-b"))
+    code = cli.main(["--project", str(project), "build", "--push",
+                     "--platform", "linux/amd64", "--server", "gunicorn"])  # fmt: skip
+    assert code == 0, capfd.readouterr().err[-3000:]
+    _empty_second()
+    monkeypatch.delenv("DOCKER_CONTEXT")
+    capfd.readouterr()
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="containerize"):
+        code = cli.main(["--project", str(project), "test", "-v", "--platform", "linux/amd64"])
+    out = capfd.readouterr().out
+    assert code == 0, out
+    assert f"pulled {tags[0]} (linux/amd64) from its registry" in caplog.text
+    process.run(["docker", "image", "rm", "--force", tags[0]], check=False)
+
+
+def _steps_run(log: str) -> list[str]:
+    """The ``RUN`` steps of BuildKit's plain log that were not ``CACHED``."""
+    steps: dict[str, str] = {}
+    cached: set[str] = set()
+    for line in log.splitlines():
+        match = re.match(r"#(\d+) (\[.*\] RUN .*)", line)
+        if match:
+            steps[match[1]] = match[2]
+        elif re.match(r"#(\d+) CACHED", line):
+            cached.add(line.split()[0][1:])
+    return [step for number, step in steps.items() if number not in cached]
+
+
+def test_a_builder_named_after_another_context_stops_before_anything_runs(
+    make_project: Callable[[str], Path],
+    second_engine: second.Second,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = make_project("hello-wsgi")
+    code = cli.main(
+        ["--project", str(project), "build", "--builder", second.CONTEXT,
+         "--platform", "linux/amd64", "--server", "gunicorn"]
+    )  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == EngineError.exit_code, err
+    assert f"builder {second.CONTEXT!r} is the docker driver of the docker context" in err
+    assert f"DOCKER_CONTEXT={second.CONTEXT}" in err
+    assert "Traceback" not in err
+    assert not (project / ".containerize").exists()

@@ -102,3 +102,18 @@ def test_inspect_asks_for_the_named_builder(
     monkeypatch.setattr(process, "run", run)
     buildx.inspect_builder(builder)
     assert seen == [argv]
+
+
+def test_a_builder_named_after_another_docker_context_stops_with_the_way_to_use_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = (DATA / "docker-driver.txt").read_text().replace("default", "containerize-second")
+    monkeypatch.setattr(buildx, "inspect_builder", lambda builder=None: text)
+    monkeypatch.setattr(buildx, "current_context", lambda: "default")
+    with pytest.raises(EngineError, match="not the current one") as info:
+        preflight.preflight([LINUX_AMD64], builder="containerize-second")
+    assert "DOCKER_CONTEXT=containerize-second" in (info.value.hint or "")
+    # The current context's own builder, or any driver but docker, goes on.
+    monkeypatch.setattr(buildx, "current_context", lambda: "containerize-second")
+    preflight.preflight([LINUX_AMD64], builder="containerize-second")
+    preflight.preflight([LINUX_AMD64], builder=None)

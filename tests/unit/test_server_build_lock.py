@@ -124,13 +124,16 @@ class Index:
         ).platforms
         return item
 
-    def pin(self, cfg: config.Config, **options: bool) -> list[str]:
+    def pin(
+        self, cfg: config.Config, *, refresh: bool = False, missing_only: bool = False
+    ) -> list[str]:
         return buildenv.pin_build_requirements(
             cfg.project_dir,
             self.selections(cfg),
             settings=self.settings,
             cache=Cache(root=self.tmp / "c"),
-            **options,
+            refresh=refresh,
+            missing_only=missing_only,
         )
 
 

@@ -1,0 +1,242 @@
+"""Two CI runners standing side by side, one registry between them: figures, printed.
+
+Runner A is the first engine; runner B is the second one (``containerize engine
+second``), reached through its docker context, with its own data root and BuildKit
+cache. Each build is ``containerize build`` as a CI job runs it, timed from start to end,
+on a fresh copy of the same project (the same commit) with a download cache and a
+probe cache of its own:
+
+1. A, cold: an empty download cache and ``--no-cache``; with ``cache = "registry"`` and
+   ``share = "registry"`` it pushes BuildKit's cache and what it downloaded and compiled;
+2. A, warm rebuild: the same checkout and cache again, nothing changed;
+3. B with the shared caches: B's BuildKit cache and images emptied, an empty download
+   cache; the target is to compile nothing, download nothing from the package index
+   and take at most 1.5x A's warm rebuild;
+4. B without them: the same, with both keys off (and another image, so nothing of A's
+   is found): what a runner pays without sharing.
+
+For each: the seconds, sdists compiled, files downloaded from the index, files pulled
+from the shared cache, and BuildKit's RUN steps run and cached. Nothing is asserted.
+
+    nox -s bench_runners                      # psycopg2-app, linux/amd64
+    nox -s bench_runners -- --platform linux/amd64 --platform linux/arm64
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from containerize.host import baseimage, second
+
+REPO = Path(__file__).resolve().parent.parent
+TARGET_RATIO = 1.5
+
+
+@dataclass(frozen=True, kw_only=True)
+class Run:
+    """One timed build and what its log says it did."""
+
+    name: str
+    seconds: float
+    compiled: int
+    compiled_before: int
+    downloaded: int
+    shared: int
+    steps_run: int
+    steps_cached: int
+
+    def row(self) -> str:
+        return (
+            f"| {self.name} | {self.seconds:.1f} | {self.compiled} | {self.compiled_before} "
+            f"| {self.downloaded} | {self.shared} | {self.steps_run} | {self.steps_cached} |"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bench:
+    """Where the runners' checkouts and caches are, and what each build builds."""
+
+    root: Path
+    logs: Path
+    project: str
+    server: str
+    platforms: tuple[str, ...]
+
+    def build(
+        self, name: str, checkout: str, env: dict[str, str], *extra: str, on_b: bool = False
+    ) -> Run:
+        """One CI job's ``containerize build`` in *checkout* (its project copy and
+        caches), on runner B when *on_b* (emptied first), else on A."""
+        project = self.root / checkout / self.project
+        if not project.exists():
+            shutil.copytree(
+                REPO / "fixtures" / self.project,
+                project,
+                ignore=shutil.ignore_patterns(".containerize", "containerize.lock"),
+            )
+        environ = {
+            **os.environ,
+            **env,
+            "CONTAINERIZE_CACHE_DIR": str(self.root / checkout / "cache"),
+            # A fresh runner has no probe cache either (the base image's Python).
+            "XDG_CACHE_HOME": str(self.root / checkout / "xdg"),
+            "PYTHONPATH": str(REPO),
+        }
+        environ.pop("DOCKER_CONTEXT", None)
+        environ.pop("DOCKER_HOST", None)
+        if on_b:
+            environ["DOCKER_CONTEXT"] = second.CONTEXT
+            _empty_b()
+        command = [
+            sys.executable, "-m", "containerize", "--project", str(project), "build",
+            "-v", "--load", "--server", self.server,
+            *(f"--platform={p}" for p in self.platforms), *extra,
+        ]  # fmt: skip
+        print(f"\n== {name}", flush=True)
+        began = time.monotonic()
+        lines = []
+        with subprocess.Popen(
+            command, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        ) as child:
+            assert child.stdout is not None
+            for line in child.stdout:
+                lines.append(f"[{time.monotonic() - began:6.1f}s] {line}")
+        seconds = time.monotonic() - began
+        log = "".join(line.split("] ", 1)[1] for line in lines)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        kept = self.logs / (re.sub(r"[^a-z]+", "-", name.lower()).strip("-") + ".log")
+        kept.write_text("".join(lines))
+        if child.returncode != 0:
+            print(log[-4000:])
+            raise SystemExit(f"{name}: the build failed (exit {child.returncode}): {kept}")
+        run = measure(name, seconds, log)
+        print(run.row(), flush=True)
+        return run
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--project", default="psycopg2-app", help="a folder of fixtures/")
+    parser.add_argument("--platform", action="append", default=[], help="default linux/amd64")
+    parser.add_argument("--server", default="gunicorn")
+    parser.add_argument(
+        "--logs",
+        type=Path,
+        default=REPO / ".containerize" / "bench" / "runners",
+        help="where each build's log is kept, every line with its second",
+    )
+    args = parser.parse_args(argv)
+    platforms = tuple(args.platform or ["linux/amd64"])
+
+    baseimage.ensure()
+    running = second.answers(second.default())
+    print(second.up(), flush=True)
+    tag = uuid.uuid4().hex[:8]
+    shared = {
+        "CONTAINERIZE_CACHE": "registry",
+        "CONTAINERIZE_SHARE": "registry",
+        "CONTAINERIZE_IMAGE": f"127.0.0.1:5000/containerize-bench/runners-{tag}",
+    }
+    alone = {"CONTAINERIZE_IMAGE": f"127.0.0.1:5000/containerize-bench/runners-alone-{tag}"}
+    try:
+        with tempfile.TemporaryDirectory(prefix="containerize-runners-") as tmp:
+            bench = Bench(
+                root=Path(tmp),
+                logs=args.logs,
+                project=args.project,
+                server=args.server,
+                platforms=platforms,
+            )
+            runs = [
+                bench.build("A, cold", "a", shared, "--no-cache"),
+                bench.build("A, warm rebuild", "a", shared),
+                bench.build("B, shared caches", "b", shared, on_b=True),
+                bench.build("B, without them", "c", alone, on_b=True),
+            ]
+    finally:
+        _remove_images(shared["CONTAINERIZE_IMAGE"], alone["CONTAINERIZE_IMAGE"])
+        _empty_b()
+        if not running:
+            print(second.down(), flush=True)  # started here: stopped here
+    report(runs, platforms=platforms, project=args.project)
+    print(f"logs: {args.logs}")
+    return 0
+
+
+def measure(name: str, seconds: float, log: str) -> Run:
+    """What the build's verbose log says it did."""
+    steps: dict[str, str] = {}
+    cached: set[str] = set()
+    for line in log.splitlines():
+        match = re.match(r"#(\d+) (\[.*\] RUN .*)", line)
+        if match:
+            steps[match[1]] = match[2]
+        elif re.match(r"#\d+ CACHED", line):
+            cached.add(line.split()[0][1:])
+    return Run(
+        name=name,
+        seconds=seconds,
+        compiled=len(re.findall(r"^compiled \S+ for ", log, re.M)),
+        compiled_before=log.count(": compiled before, "),
+        downloaded=len(re.findall(r"^downloading ", log, re.M)),
+        shared=len(re.findall(r"^\S+: from the shared cache ", log, re.M)),
+        steps_run=len([n for n in steps if n not in cached]),
+        steps_cached=len([n for n in steps if n in cached]),
+    )
+
+
+def report(runs: list[Run], *, platforms: tuple[str, ...], project: str) -> None:
+    by = {run.name: run for run in runs}
+    warm, shared, alone = by["A, warm rebuild"], by["B, shared caches"], by["B, without them"]
+    ratio = shared.seconds / warm.seconds if warm.seconds else float("inf")
+    print(f"\n# Two CI runners, one registry: {project}, {', '.join(platforms)}\n")
+    print("| build | seconds | compiled | compiled before | downloaded from the index "
+          "| from the shared cache | RUN steps run | RUN steps cached |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for run in runs:
+        print(run.row())
+    print()
+    verdict = "met" if ratio <= TARGET_RATIO else "MISSED"
+    print(f"B with the shared caches / A's warm rebuild: {ratio:.2f}x "
+          f"(target <= {TARGET_RATIO}x: {verdict})")  # fmt: skip
+    print(f"B without them / B with them: {alone.seconds / shared.seconds:.1f}x")
+    print(f"B compiled {shared.compiled} sdist(s) and downloaded {shared.downloaded} file(s) "
+          "from the index (target: 0 and 0)")  # fmt: skip
+
+
+def _empty_b() -> None:
+    """Runner B starts empty: no BuildKit cache, no image."""
+    for args in (["buildx", "prune", "--all", "--force"], ["image", "prune", "--all", "--force"]):
+        subprocess.run(
+            ["docker", "--context", second.CONTEXT, *args],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+
+
+def _remove_images(*repositories: str) -> None:
+    """Remove runner A's images of *repositories* (B's went with its prune)."""
+    for repository in repositories:
+        listed = subprocess.run(
+            ["docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}",
+             "--filter", f"reference={repository}"],
+            check=False, capture_output=True, text=True,
+        )  # fmt: skip
+        tags = listed.stdout.split()
+        if tags:
+            subprocess.run(["docker", "image", "rm", "--force", *tags], check=False)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
