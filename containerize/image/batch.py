@@ -150,21 +150,20 @@ def _fetched(
         keys = pipeline.image_keys(build_plan, resolved, app)
         if all(unchanged(stage.tags[0], keys[stage.name]) for stage in build_plan.servers):
             return None
+    shared = SharedCache.beside(cfg.image, machine.cache) if cfg.share == "registry" else None
     if record_build_requirements is not None:
         for line in pipeline.record_missing_build_requirements(
-            cfg.project_dir, resolved, cache=machine.cache
+            cfg.project_dir, resolved, cache=machine.cache, shared=shared
         ):
             record_build_requirements(line)
     folder = BuildFolder.at(cfg.build_dir)
-    house = pipeline.fetch_wheelhouse(folder, cfg.project_dir, resolved, cache=machine.cache)
+    house = pipeline.fetch_wheelhouse(
+        folder, cfg.project_dir, resolved, cache=machine.cache, shared=shared
+    )
     system = cfg.system_packages
-    if cfg.share == "registry":
+    if shared is not None:
         compile_mod.pull_shared(
-            resolved.base_image,
-            house,
-            cache=machine.cache,
-            shared=SharedCache.beside(cfg.image, machine.cache),
-            system=system,
+            resolved.base_image, house, cache=machine.cache, shared=shared, system=system
         )
     known = compile_mod.cached(resolved.base_image, house, cache=machine.cache, system=system)
     if known:

@@ -449,14 +449,14 @@ def prepare(
     house = None
     system_lines = resolved.build_needs
     if not dry_run and not everything_built:
+        shared = (
+            SharedCache.beside(config.image, machine.cache) if config.share == "registry" else None
+        )
         if record_build_requirements is not None:
             for line in record_missing_build_requirements(
                 config.project_dir, resolved, cache=machine.cache, shared=shared
             ):
                 record_build_requirements(line)
-        shared = (
-            SharedCache.beside(config.image, machine.cache) if config.share == "registry" else None
-        )
         house = fetch_wheelhouse(
             folder, config.project_dir, resolved, cache=machine.cache, shared=shared
         )
