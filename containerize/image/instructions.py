@@ -74,11 +74,15 @@ def install(
     source: str,
     tools: Sequence[str] = (),
     wheels: str | None = None,
+    root: str | None = None,
+    only: Sequence[str] = (),
 ) -> str:
     """Install the wheels *manifest* lists into *venv*, offline, each hash-checked.
 
     It runs the build platform's Python: installer places the target platform's files
-    without running them, and the Python version is checked to be the target's.
+    without running them, and the Python version is checked to be the target's. With
+    *root*, into that staging root (one layer's), bytecode compiled and timestamps
+    fixed there; with *only*, only those packages of the manifest.
     """
     if not _FILE_NAME_RE.fullmatch(manifest):
         raise ConfigError(
@@ -92,6 +96,10 @@ def install(
     ]  # fmt: skip
     for tool in tools:
         argv += ["--with", tool]
+    if root is not None:
+        argv += ["--root", root, "--compile"]
+    for name in only:
+        argv += ["--only", name]
     argv.append(manifest)
     return f"RUN --network=none {mounts(wheels)} \\\n    " + shell_command(argv, source=source)
 

@@ -18,86 +18,136 @@ RUN --network=none /usr/bin/python3 -m venv --without-pip /opt/venv
 # and BuildKit runs the same install once, whichever stage asks for it).
 FROM wheelhouse-${TARGETOS}-${TARGETARCH}${TARGETVARIANT} AS wheels
 
-# deps: the application's locked dependencies, offline from the wheelhouse.
-FROM builder AS deps
+# venv-skeleton: the empty venv (pyvenv.cfg, bin/python), the first layer of the
+# venv in every image, with fixed timestamps: the same bytes on every build.
+FROM builder AS venv-skeleton
+RUN --network=none mkdir -p /layer \
+ && cp -a --parents /opt/venv /layer \
+ && find /layer -exec touch --no-dereference --date=@315532800 '{}' +
+
+# pure-wheels: the wheelhouse of linux/amd64: its pure-Python wheels (none-any) are
+# the very files every platform installs, so the layers made of them name no
+# target platform, are built once for all of them and have one digest.
+FROM wheelhouse-linux-amd64 AS pure-wheels
+
+# layer-*: the app's dependencies in layers planned from the lock (see
+# 'containerize build --dry-run'): each layer's packages installed offline into
+# /layer alone, bytecode compiled there, with fixed timestamps, so that a
+# layer changes only when its own packages do. 'pure' and large packages'
+# layers of pure wheels read pure-wheels; the others the target's wheels.
+FROM builder AS layer-django
+RUN --network=none --mount=type=bind,from=pure-wheels,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile --only django install-base.json
+
+FROM builder AS layer-pillow
 RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-base.json
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile --only pillow install-base.json
 
-# venv-gunicorn: gunicorn and its dependencies on top of deps.
-FROM deps AS venv-gunicorn
+FROM builder AS layer-native-0
 RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-gunicorn.json
-RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile --only markupsafe install-base.json
 
-# venv-uwsgi: uwsgi and its dependencies on top of deps.
-FROM deps AS venv-uwsgi
+FROM builder AS layer-pure-0
+RUN --network=none --mount=type=bind,from=pure-wheels,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile --only whitenoise install-base.json
+
+FROM builder AS layer-pure-1
+RUN --network=none --mount=type=bind,from=pure-wheels,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile --only asgiref install-base.json
+
+FROM builder AS layer-pure-3
+RUN --network=none --mount=type=bind,from=pure-wheels,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile --only sqlparse install-base.json
+
+# server-gunicorn: gunicorn and what it adds, the last layer of its venv.
+FROM builder AS server-gunicorn
+RUN --network=none --mount=type=bind,from=pure-wheels,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install-gunicorn.json
+
+# server-uwsgi: uwsgi and what it adds, the last layer of its venv.
+FROM builder AS server-uwsgi
 RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-uwsgi.json
-RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install-uwsgi.json
 
-# venv-mod_wsgi: mod_wsgi and its dependencies on top of deps.
-FROM deps AS venv-mod_wsgi
+# server-mod_wsgi: mod_wsgi and what it adds, the last layer of its venv.
+FROM builder AS server-mod_wsgi
 RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-mod_wsgi.json
-RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install-mod_wsgi.json
 
-# venv-cheroot: cheroot and its dependencies on top of deps.
-FROM deps AS venv-cheroot
-RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
+# server-cheroot: cheroot and what it adds, the last layer of its venv.
+FROM builder AS server-cheroot
+RUN --network=none --mount=type=bind,from=pure-wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-cheroot.json
-RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install-cheroot.json
 
-# check-wheels, check-deps, check-venv-<server>: the same venvs with the wheels of
-# linux/amd64, the platform the import check and the static command run on.
+# check-wheels, check-layer-*, check-server-*: the layers that are not pure, again
+# with the wheels of linux/amd64, the platform the import check and the
+# static command run on; check-deps and check-venv-<server> stack them on the
+# builder's venv.
 FROM wheelhouse-linux-amd64 AS check-wheels
 
+FROM builder AS check-layer-pillow
+RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile --only pillow install-base.json
+
+FROM builder AS check-layer-native-0
+RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile --only markupsafe install-base.json
+
 FROM builder AS check-deps
-RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
-    --mount=type=bind,from=tools,target=/tools \
-    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-base.json
+COPY --from=layer-django /layer/ /
+COPY --from=check-layer-pillow /layer/ /
+COPY --from=check-layer-native-0 /layer/ /
+COPY --from=layer-pure-0 /layer/ /
+COPY --from=layer-pure-1 /layer/ /
+COPY --from=layer-pure-3 /layer/ /
 
-# check-venv-gunicorn: gunicorn and its dependencies on top of check-deps.
 FROM check-deps AS check-venv-gunicorn
+COPY --from=server-gunicorn /layer/ /
+
+FROM builder AS check-server-uwsgi
 RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-gunicorn.json
-RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install-uwsgi.json
 
-# check-venv-uwsgi: uwsgi and its dependencies on top of check-deps.
 FROM check-deps AS check-venv-uwsgi
+COPY --from=check-server-uwsgi /layer/ /
+
+FROM builder AS check-server-mod_wsgi
 RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-uwsgi.json
-RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install-mod_wsgi.json
 
-# check-venv-mod_wsgi: mod_wsgi and its dependencies on top of check-deps.
 FROM check-deps AS check-venv-mod_wsgi
-RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
-    --mount=type=bind,from=tools,target=/tools \
-    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-mod_wsgi.json
-RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+COPY --from=check-server-mod_wsgi /layer/ /
 
-# check-venv-cheroot: cheroot and its dependencies on top of check-deps.
 FROM check-deps AS check-venv-cheroot
-RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
-    --mount=type=bind,from=tools,target=/tools \
-    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-cheroot.json
-RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+COPY --from=server-cheroot /layer/ /
 
 # app-gunicorn: the app with gunicorn's venv and the project's environment, offline:
 # the app imported as the app's user, so that an app that fails to import fails
@@ -207,7 +257,16 @@ LABEL org.opencontainers.image.base.digest="sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 
 # gunicorn: the image that serves the application with gunicorn.
 FROM runtime AS gunicorn
-COPY --link --from=venv-gunicorn /opt/venv /opt/venv
+# The venv in layers: skeleton, dependencies (the same in every server's image),
+# then gunicorn's own packages.
+COPY --link --from=venv-skeleton /layer/ /
+COPY --link --from=layer-django /layer/ /
+COPY --link --from=layer-pillow /layer/ /
+COPY --link --from=layer-native-0 /layer/ /
+COPY --link --from=layer-pure-0 /layer/ /
+COPY --link --from=layer-pure-1 /layer/ /
+COPY --link --from=layer-pure-3 /layer/ /
+COPY --link --from=server-gunicorn /layer/ /
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/gunicorn/ /opt/containerize/
 COPY --link --from=app-gunicorn /app/ /app/
@@ -220,7 +279,16 @@ CMD []
 
 # uwsgi: the image that serves the application with uwsgi.
 FROM runtime AS uwsgi
-COPY --link --from=venv-uwsgi /opt/venv /opt/venv
+# The venv in layers: skeleton, dependencies (the same in every server's image),
+# then uwsgi's own packages.
+COPY --link --from=venv-skeleton /layer/ /
+COPY --link --from=layer-django /layer/ /
+COPY --link --from=layer-pillow /layer/ /
+COPY --link --from=layer-native-0 /layer/ /
+COPY --link --from=layer-pure-0 /layer/ /
+COPY --link --from=layer-pure-1 /layer/ /
+COPY --link --from=layer-pure-3 /layer/ /
+COPY --link --from=server-uwsgi /layer/ /
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/uwsgi/ /opt/containerize/
 COPY --link --from=app-uwsgi /app/ /app/
@@ -242,7 +310,16 @@ RUN --mount=type=cache,id=containerize-apt-cache-${TARGETARCH},target=/var/cache
     apache2 libpython3.11 \
  && rm -rf /var/log/apt /var/log/dpkg.log /var/log/alternatives.log \
     /var/cache/ldconfig/aux-cache /var/cache/debconf/*-old
-COPY --link --from=venv-mod_wsgi /opt/venv /opt/venv
+# The venv in layers: skeleton, dependencies (the same in every server's image),
+# then mod_wsgi's own packages.
+COPY --link --from=venv-skeleton /layer/ /
+COPY --link --from=layer-django /layer/ /
+COPY --link --from=layer-pillow /layer/ /
+COPY --link --from=layer-native-0 /layer/ /
+COPY --link --from=layer-pure-0 /layer/ /
+COPY --link --from=layer-pure-1 /layer/ /
+COPY --link --from=layer-pure-3 /layer/ /
+COPY --link --from=server-mod_wsgi /layer/ /
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/mod_wsgi/ /opt/containerize/
 COPY --link --from=app-mod_wsgi /app/ /app/
@@ -255,7 +332,16 @@ CMD []
 
 # cheroot: the image that serves the application with cheroot.
 FROM runtime AS cheroot
-COPY --link --from=venv-cheroot /opt/venv /opt/venv
+# The venv in layers: skeleton, dependencies (the same in every server's image),
+# then cheroot's own packages.
+COPY --link --from=venv-skeleton /layer/ /
+COPY --link --from=layer-django /layer/ /
+COPY --link --from=layer-pillow /layer/ /
+COPY --link --from=layer-native-0 /layer/ /
+COPY --link --from=layer-pure-0 /layer/ /
+COPY --link --from=layer-pure-1 /layer/ /
+COPY --link --from=layer-pure-3 /layer/ /
+COPY --link --from=server-cheroot /layer/ /
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/cheroot/ /opt/containerize/
 COPY --link --from=app-cheroot /app/ /app/
