@@ -235,6 +235,7 @@ def make_plan(
         revision=stamp.revision,
         created=stamp.created,
         native_arch=native_arch,
+        selections=resolved.selections,
     )
 
 
@@ -485,6 +486,9 @@ def prepare(
             system_lines += compile_mod.check_libraries(house, system)
             # The images install what the compiled wheels were found to need.
             build_plan = plan.with_derived(build_plan, compile_mod.derived_packages(house), system)
+        # The dependency layers again, with every file's size (the lock may not say).
+        sizes = {f.sha256: f.path.stat().st_size for p in house.platforms for f in p.report.files}
+        build_plan = plan.with_sizes(build_plan, resolved.selections, sizes)
     text = dockerfile.render(build_plan)
     if not dry_run:
         write_context(folder, build_plan, text, app_root=config.app_root, files=files)
