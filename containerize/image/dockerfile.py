@@ -105,6 +105,8 @@ _USERS = "/users"
 #: Where a layer stage installs its packages: the files land in LAYER_ROOT/opt/venv,
 #: and the image copies the folder's contents onto /.
 LAYER_ROOT = "/layer"
+#: Where the static stage puts the static folder, with its parents, for its layer.
+STATIC_ROOT = "/static-layer"
 
 
 def render(plan: BuildPlan) -> str:
@@ -336,14 +338,24 @@ def _static_stage(plan: BuildPlan) -> list[str]:
 def _static_run(plan: BuildPlan) -> str:
     """The project's static command, offline, then its folder made if the command made
     none: one that finds nothing to copy (Django's collectstatic with no app that ships
-    static files) leaves no folder, and an empty one serves nothing, which is right."""
+    static files) leaves no folder, and an empty one serves nothing, which is right.
+
+    The folder is then copied, with its parents, into :data:`STATIC_ROOT` with fixed
+    timestamps: the layer the images copy from there is the same bytes whenever the
+    files are, so a code change that leaves them alone pushes no static layer."""
     assert plan.static is not None
     assert plan.static.command
     folder = f"{plan.app_dir}/{plan.static.dir}"
+    when = f"--date=@{FIXED_EPOCH}"
     return _with_test_env(
         plan,
         instructions.run(
-            [plan.static.command, ["mkdir", "-p", folder]],
+            [
+                plan.static.command,
+                ["mkdir", "-p", folder, STATIC_ROOT],
+                ["cp", "-a", "--parents", folder, STATIC_ROOT],
+                ["find", STATIC_ROOT, "-exec", "touch", "--no-dereference", when, "{}", "+"],
+            ],
             network=False,
             source="tool.containerize.static.command",
         ),
@@ -558,13 +570,10 @@ def _check_venv_stages(plan: BuildPlan) -> list[str]:
 
 def _static_files(plan: BuildPlan) -> list[str]:
     """The static files the static command made, from its stage (none without one)."""
-    lines = []
-    if plan.static and plan.static.command:
-        folder = dockerfile_word(
-            f"{plan.app_dir}/{plan.static.dir}/", source="tool.containerize.static"
-        )
-        lines.append(f"COPY --link --from=static {folder} {folder}")
-    return lines
+    if not (plan.static and plan.static.command):
+        return []
+    # From the staging root, onto /: no parent folder is made with the build's date.
+    return [f"COPY --link --from=static {dockerfile_word(STATIC_ROOT + '/')} /"]
 
 
 def _app_dir(plan: BuildPlan, suffix: str = "") -> str:

@@ -416,7 +416,7 @@ def test_static_files_are_made_where_the_app_is_imported(hello: config.Config) -
         # The final image takes the checked app folder, then the static files.
         final = stage(text, server)
         assert final.index(f"COPY --link --from=app-{server} /app/ /app/") < final.index(
-            "COPY --link --from=static /app/staticfiles/ /app/staticfiles/"
+            "COPY --link --from=static /static-layer/ /"
         )
 
 
@@ -433,7 +433,12 @@ def test_without_the_import_check_static_files_come_from_their_own_stage(
     )
     final = stage(text, "gunicorn")
     assert "COPY --link app/ /app/\n" in final
-    assert "COPY --link --from=static /app/staticfiles/ /app/staticfiles/" in final
+    assert "COPY --link --from=static /static-layer/ /" in final
+    # The folder with its parents, with fixed timestamps: the same files, the same layer.
+    assert (
+        " && cp -a --parents /app/staticfiles /static-layer \\\n"
+        " && find /static-layer -exec touch --no-dereference --date=@315532800 '{}' +"
+    ) in made
 
 
 def test_runtime_stage_user_labels_healthcheck(hello: config.Config) -> None:
@@ -730,7 +735,8 @@ def test_an_app_directory_without_the_import_check(hello: config.Config) -> None
     text = dockerfile.render(make(replace(in_site(hello), import_check=False)))
     final = stage(text, "gunicorn")
     assert "COPY --link app/ /app/site/\n" in final
-    assert "COPY --link --from=static /app/site/staticfiles/ /app/site/staticfiles/" in final
+    assert "COPY --link --from=static /static-layer/ /" in final
+    assert "cp -a --parents /app/site/staticfiles /static-layer" in stage(text, "static")
 
 
 def test_an_app_directory_that_no_dockerfile_word_can_hold(hello: config.Config) -> None:
