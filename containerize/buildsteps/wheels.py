@@ -272,6 +272,8 @@ def compile_layer(root: Path, venv: Path) -> None:
     (unchecked-hash pycs: no timestamps, the same sources give the same bytes), then
     give every file, folder and link under *root* the same fixed timestamp: the layer
     copied from it is the same, byte for byte, whenever its wheels are the same."""
+    # A layer none of whose packages this platform installs is an empty folder.
+    root.mkdir(parents=True, exist_ok=True)
     staged = root / venv.relative_to(venv.anchor)
     if staged.is_dir():
         ok = compileall.compile_dir(
