@@ -8,7 +8,7 @@ file is checked against it before it is opened, and a mismatch stops the build.
 ``install``::
 
     python3 wheels.py install --venv /opt/venv --wheelhouse /wheelhouse \\
-        --tools /tools [--with pip] [--root /layer --compile] [--only NAME ...] \\
+        --tools /tools [--with pip] [--root /layer --compile] \\
         install-base.json [more.json ...]
 
 installs ``{"wheels": [{"file": ..., "sha256": ...}, ...]}`` with installer, whose
@@ -16,8 +16,7 @@ wheel ``tools.json`` in the tools folder names (and, ``--with``, that tool too).
 wheels may be for another platform than the one running this: installer only places
 files (into the venv's scheme, with console scripts pointing at ``<venv>/bin/python``)
 and runs none of the wheel's code.
-The venv's Python must be this one's version, which is checked. ``--only NAME``
-installs only those packages of the manifests (one image layer's). ``--root DIR``
+The venv's Python must be this one's version, which is checked. ``--root DIR``
 writes the files under DIR (``DIR/opt/venv/...``) while RECORD and the scripts' ``#!``
 name the venv itself; ``--compile`` then compiles their bytecode (unchecked-hash pycs,
 named as the venv's files) and gives everything under DIR one fixed timestamp, so the
@@ -56,7 +55,6 @@ import hashlib
 import json
 import os
 import py_compile
-import re
 import shutil
 import struct
 import subprocess
@@ -90,9 +88,6 @@ def main(argv: list[str] | None = None) -> int:
         "--root", type=Path, help="a staging root: files go to ROOT/VENV, paths name VENV"
     )
     install_cmd.add_argument(
-        "--only", action="append", default=[], help="install only this package (repeatable)"
-    )
-    install_cmd.add_argument(
         "--compile", action="store_true",
         help="compile bytecode and give every file under ROOT a fixed timestamp",
     )  # fmt: skip
@@ -118,13 +113,11 @@ def main(argv: list[str] | None = None) -> int:
                 for name in args.tools_too
                 for entry in load(args.tools / "tools.json", name)
             ]
-            only = {normalize(name) for name in args.only}
             for manifest in args.manifests:
                 check_compiled(args.wheelhouse / manifest)
                 wheels += [
                     checked(args.wheelhouse, entry, str(manifest))
                     for entry in load(args.wheelhouse / manifest, "wheels")
-                    if not only or normalize(entry_name(entry, str(manifest))) in only
                 ]
             install(args.venv, wheels, args.tools, root=args.root)
             if args.compile:
@@ -187,19 +180,6 @@ def checked(folder: Path, entry: object, where: str) -> Path:
     if actual != expected:
         raise StepError(f"{where}: {name} has sha256 {actual}, not {expected} as locked")
     return path
-
-
-def entry_name(entry: object, where: str) -> str:
-    """The package name a manifest entry names."""
-    name = entry.get("name") if isinstance(entry, dict) else None
-    if not isinstance(name, str):
-        raise StepError(f"{where}: an entry names no package: {entry!r}")
-    return name
-
-
-def normalize(name: str) -> str:
-    """A package name as packaging's canonicalize_name spells it."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def sha256_of(path: Path) -> str:

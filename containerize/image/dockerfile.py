@@ -71,7 +71,7 @@ from containerize import __version__, reference, testenv
 from containerize.buildsteps import MOUNT_DIR
 from containerize.buildsteps.wheels import FIXED_EPOCH
 from containerize.config import DEFAULT_EXCLUDES
-from containerize.image import instructions
+from containerize.image import instructions, layerfolders
 from containerize.image.escape import (
     dockerfile_key,
     dockerfile_stage,
@@ -250,13 +250,13 @@ def _layer_stages(plan: BuildPlan) -> list[str]:
         assert plan.base_manifest is not None
         lines += [
             "# layer-*: the app's dependencies in layers planned from the lock (see",
-            "# 'containerize build --dry-run'): each layer's packages installed offline into",
-            f"# {LAYER_ROOT} alone, bytecode compiled there, with fixed timestamps, so that a",
-            "# layer changes only when its own packages do. 'pure' and large packages'",
-            "# layers of pure wheels read pure-wheels; the others the target's wheels.",
+            "# 'containerize build --dry-run'): each layer's wheels, in a folder of their own",
+            f"# in the wheelhouse, installed offline into {LAYER_ROOT} alone, bytecode compiled",
+            "# there, with fixed timestamps: a layer is rebuilt, and changes, only when its own",
+            "# packages do. Layers of pure wheels read pure-wheels; the others the target's.",
         ]
         for layer in plan.layers.layers:
-            lines += _layer_stage(plan, layer.name, layer.packages, pure=layer.pure)
+            lines += _layer_stage(plan, layer.name, pure=layer.pure)
     for stage in plan.servers:
         name = _stage_name(stage)
         lines.append(f"# server-{name}: {name} and what it adds, the last layer of its venv.")
@@ -265,20 +265,21 @@ def _layer_stages(plan: BuildPlan) -> list[str]:
 
 
 def _layer_stage(
-    plan: BuildPlan, name: str, packages: tuple[str, ...], *, pure: bool, prefix: str = ""
+    plan: BuildPlan, name: str, *, pure: bool, prefix: str = "", source: str | None = None
 ) -> list[str]:
-    assert plan.base_manifest is not None
+    """The stage *prefix* + *name*: the wheels of its folder of the wheelhouse
+    (:mod:`containerize.image.layerfolders`) installed into :data:`LAYER_ROOT`."""
     wheels = "pure-wheels" if pure else f"{prefix}wheels"
     return [
         f"FROM builder AS {dockerfile_stage(prefix + name)}",
         instructions.install(
             plan,
             VENV,
-            plan.base_manifest,
-            source="the app's requirements",
+            layerfolders.MANIFEST,
+            source=source or "the app's requirements",
             wheels=wheels,
+            folder=layerfolders.folder_of(name),
             root=LAYER_ROOT,
-            only=packages,
         ),
         "",
     ]
@@ -286,19 +287,8 @@ def _layer_stage(
 
 def _server_stage(plan: BuildPlan, stage: ServerStage, *, prefix: str) -> list[str]:
     name = _stage_name(stage)
-    wheels = "pure-wheels" if stage.pure else f"{prefix}wheels"
-    return [
-        f"FROM builder AS {dockerfile_stage(prefix + 'server-' + name)}",
-        instructions.install(
-            plan,
-            VENV,
-            stage.manifest,
-            source=f"the {name} server's requirements",
-            wheels=wheels,
-            root=LAYER_ROOT,
-        ),
-        "",
-    ]
+    source = f"the {name} server's requirements"
+    return _layer_stage(plan, "server-" + name, pure=stage.pure, prefix=prefix, source=source)
 
 
 def _dependency_copies(plan: BuildPlan, *, check: bool) -> list[str]:
@@ -552,7 +542,7 @@ def _check_venv_stages(plan: BuildPlan) -> list[str]:
     ]
     for layer in plan.layers.layers:
         if not layer.pure:
-            lines += _layer_stage(plan, layer.name, layer.packages, pure=False, prefix="check-")
+            lines += _layer_stage(plan, layer.name, pure=False, prefix="check-")
     lines.append("FROM builder AS check-deps")
     lines += _dependency_copies(plan, check=True)
     lines.append("")

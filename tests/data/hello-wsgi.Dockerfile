@@ -31,73 +31,73 @@ RUN --network=none mkdir -p /layer \
 FROM wheelhouse-linux-amd64 AS pure-wheels
 
 # layer-*: the app's dependencies in layers planned from the lock (see
-# 'containerize build --dry-run'): each layer's packages installed offline into
-# /layer alone, bytecode compiled there, with fixed timestamps, so that a
-# layer changes only when its own packages do. 'pure' and large packages'
-# layers of pure wheels read pure-wheels; the others the target's wheels.
+# 'containerize build --dry-run'): each layer's wheels, in a folder of their own
+# in the wheelhouse, installed offline into /layer alone, bytecode compiled
+# there, with fixed timestamps: a layer is rebuilt, and changes, only when its own
+# packages do. Layers of pure wheels read pure-wheels; the others the target's.
 FROM builder AS layer-django
-RUN --network=none --mount=type=bind,from=pure-wheels,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=pure-wheels,source=layers/layer-django,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile --only django install-base.json
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
 FROM builder AS layer-pillow
-RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=wheels,source=layers/layer-pillow,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile --only pillow install-base.json
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
 FROM builder AS layer-native-0
-RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=wheels,source=layers/layer-native-0,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile --only markupsafe install-base.json
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
 FROM builder AS layer-pure-0
-RUN --network=none --mount=type=bind,from=pure-wheels,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=pure-wheels,source=layers/layer-pure-0,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile --only whitenoise install-base.json
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
 FROM builder AS layer-pure-1
-RUN --network=none --mount=type=bind,from=pure-wheels,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=pure-wheels,source=layers/layer-pure-1,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile --only asgiref install-base.json
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
 FROM builder AS layer-pure-3
-RUN --network=none --mount=type=bind,from=pure-wheels,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=pure-wheels,source=layers/layer-pure-3,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile --only sqlparse install-base.json
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
 # server-gunicorn: gunicorn and what it adds, the last layer of its venv.
 FROM builder AS server-gunicorn
-RUN --network=none --mount=type=bind,from=pure-wheels,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=pure-wheels,source=layers/server-gunicorn,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install-gunicorn.json
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
 # server-uwsgi: uwsgi and what it adds, the last layer of its venv.
 FROM builder AS server-uwsgi
-RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=wheels,source=layers/server-uwsgi,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install-uwsgi.json
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
 # server-mod_wsgi: mod_wsgi and what it adds, the last layer of its venv.
 FROM builder AS server-mod_wsgi
-RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=wheels,source=layers/server-mod_wsgi,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install-mod_wsgi.json
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
 # server-cheroot: cheroot and what it adds, the last layer of its venv.
 FROM builder AS server-cheroot
-RUN --network=none --mount=type=bind,from=pure-wheels,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=pure-wheels,source=layers/server-cheroot,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install-cheroot.json
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
 # check-wheels, check-layer-*, check-server-*: the layers that are not pure, again
 # with the wheels of linux/amd64, the platform the import check and the
@@ -106,16 +106,16 @@ RUN --network=none --mount=type=bind,from=pure-wheels,target=/wheelhouse \
 FROM wheelhouse-linux-amd64 AS check-wheels
 
 FROM builder AS check-layer-pillow
-RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=check-wheels,source=layers/layer-pillow,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile --only pillow install-base.json
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
 FROM builder AS check-layer-native-0
-RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=check-wheels,source=layers/layer-native-0,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile --only markupsafe install-base.json
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
 FROM builder AS check-deps
 COPY --from=layer-django /layer/ /
@@ -129,19 +129,19 @@ FROM check-deps AS check-venv-gunicorn
 COPY --from=server-gunicorn /layer/ /
 
 FROM builder AS check-server-uwsgi
-RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=check-wheels,source=layers/server-uwsgi,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install-uwsgi.json
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
 FROM check-deps AS check-venv-uwsgi
 COPY --from=check-server-uwsgi /layer/ /
 
 FROM builder AS check-server-mod_wsgi
-RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
+RUN --network=none --mount=type=bind,from=check-wheels,source=layers/server-mod_wsgi,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install-mod_wsgi.json
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
 FROM check-deps AS check-venv-mod_wsgi
 COPY --from=check-server-mod_wsgi /layer/ /

@@ -266,17 +266,17 @@ def test_an_sdist_builds_offline_from_a_fixed_path_into_the_same_bytes(
 def test_one_layers_packages_go_into_its_staging_root_compiled_with_fixed_times(
     tmp_path: Path, tools: Path
 ) -> None:
-    """--root, --only, --compile: the files of one layer, under the staging root, as the
-    venv's own (RECORD, the script's #!, the pycs' source paths), with one timestamp."""
+    """--root, --compile: the files of one layer, under the staging root, as the venv's
+    own (RECORD, the script's #!, the pycs' source paths), with one timestamp."""
     house = tmp_path / "wh"
     house.mkdir()
     wheel = make_wheel(house, tag="py3-none-any")
-    listed = {**entry(wheel), "name": "Hello_Pkg"}  # any spelling of the name
-    (house / "install.json").write_text(json.dumps({"wheels": [listed], "pending": []}))
+    (house / "install.json").write_text(json.dumps({"wheels": [entry(wheel)], "pending": []}))
+    (house / "none.json").write_text(json.dumps({"wheels": [], "pending": []}))
     root = tmp_path / "layer"
     args = install_args(tmp_path, tools, "install.json")
     args[args.index("--venv") + 1] = "/opt/venv"
-    layer = [*args[:-1], "--root", root, "--compile", "--only", "hello-pkg", "install.json"]
+    layer = [*args[:-1], "--root", root, "--compile", "install.json"]
     result = run(*layer)
     assert result.returncode == 0, result.stderr
     site = root / "opt" / "venv" / "lib" / f"python{VERSION}" / "site-packages"
@@ -294,7 +294,7 @@ def test_one_layers_packages_go_into_its_staging_root_compiled_with_fixed_times(
     assert not Path("/opt/venv/bin/hello").exists()
     # A layer none of whose packages this platform has: an empty root, still dated.
     other = tmp_path / "other"
-    result = run(*[*args[:-1], "--root", other, "--compile", "--only", "absent", "install.json"])
+    result = run(*[*args[:-1], "--root", other, "--compile", "none.json"])
     assert result.returncode == 0, result.stderr
     assert list(other.iterdir()) == []
     assert other.stat().st_mtime == 315532800

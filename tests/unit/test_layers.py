@@ -1,14 +1,21 @@
-"""The dependency layer planner: stable groups, the budget, one bump changing one group."""
+"""The dependency layer planner (stable groups, the budget, one bump changing one group)
+and the folders each layer's install step reads."""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from packaging.utils import canonicalize_name
 
-from containerize.image import layers
+from containerize import config
+from containerize.image import layerfolders, layers
+from containerize.image import plan as plan_mod
 from containerize.image.layers import LARGE, LayerPackage
+from containerize.resolve.wheelhouse import Needs
 
 MiB = 1024 * 1024
 
@@ -126,3 +133,53 @@ def test_the_dry_run_lists_each_layer_and_unknown_sizes() -> None:
 )
 def test_pure_wheels_are_none_any(filename: str, pure: bool) -> None:
     assert layers.is_pure_wheel(filename) is pure
+
+
+def test_each_layer_gets_a_folder_of_its_own_wheels(tmp_path: Path, fixtures_dir: Path) -> None:
+    """The folders a layer's install step mounts: hard links to its own wheels and a
+    manifest cut down to them, pending sdists included; the servers' likewise."""
+    cfg = config.load(fixtures_dir / "hello-wsgi", environ={})
+    made = plan_mod.make_plan(
+        replace(cfg, servers=("gunicorn",)),
+        base_image="127.0.0.1:5000/python:3.11@sha256:" + "a" * 64,
+        python="/usr/bin/python3",
+        python_version=(3, 11),
+        needs=Needs(base_has_sdists=False, server_has_sdists={}, base_is_empty=False),
+        revision=None,
+        created=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        native_arch="amd64",
+    )
+    made = replace(made, layers=layers.plan((*LOCK[:3], package("sqlparse"))))
+    folder = tmp_path / "linux-amd64"
+    folder.mkdir()
+    wheels = {name: folder / f"{name}-1.0-py3-none-any.whl" for name in ("django", "sqlparse")}
+    for path in wheels.values():
+        path.write_bytes(b"a wheel")
+
+    def listed(name: str) -> dict[str, str]:
+        return {"name": name, "version": "1.0", "file": wheels[name].name, "sha256": "x"}
+
+    pending = {"name": "psycopg-binary", "version": "1", "file": "p.tar.gz", "sha256": "y"}
+    base = {"wheels": [listed("django"), listed("sqlparse")], "pending": [pending]}
+    (folder / "install-base.json").write_text(json.dumps(base))
+    gunicorn = {"wheels": [listed("sqlparse")], "pending": []}
+    (folder / "install-gunicorn.json").write_text(json.dumps(gunicorn))
+
+    layerfolders.write(made, [folder])
+    django = folder / layerfolders.folder_of("layer-django")
+    assert sorted(p.name for p in django.iterdir()) == [wheels["django"].name, "install.json"]
+    assert (django / wheels["django"].name).stat().st_ino == wheels["django"].stat().st_ino
+    assert json.loads((django / "install.json").read_text()) == {
+        "wheels": [listed("django")],
+        "pending": [],
+    }
+    psycopg = json.loads((folder / "layers/layer-psycopg-binary/install.json").read_text())
+    assert psycopg == {"wheels": [], "pending": [pending]}  # still refused until compiled
+    server = json.loads((folder / "layers/server-gunicorn/install.json").read_text())
+    assert server == gunicorn
+    # Written again from scratch: a layer gone from the plan leaves no folder behind.
+    layerfolders.write(replace(made, layers=layers.plan(LOCK[:1])), [folder])
+    assert sorted(p.name for p in (folder / "layers").iterdir()) == [
+        "layer-django",
+        "server-gunicorn",
+    ]
