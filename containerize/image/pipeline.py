@@ -69,6 +69,7 @@ from containerize.image import (
     buildkey,
     context,
     dockerfile,
+    layerfolders,
     pins,
     plan,
     report,
@@ -491,6 +492,8 @@ def prepare(
         build_plan = plan.with_sizes(build_plan, resolved.selections, sizes)
     text = dockerfile.render(build_plan)
     if not dry_run:
+        assert house is not None
+        layerfolders.write(build_plan, (item.folder for item in house.platforms))
         write_context(folder, build_plan, text, app_root=config.app_root, files=files)
     return Prepared(
         config=config,
