@@ -67,6 +67,8 @@ a value no form can hold is a :class:`~containerize.errors.ConfigError`.
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from containerize import __version__, reference, testenv
 from containerize.buildsteps import MOUNT_DIR
 from containerize.buildsteps.wheels import FIXED_EPOCH
@@ -227,14 +229,16 @@ def render_compile(plan: BuildPlan) -> str:
 def _layer_stages(plan: BuildPlan) -> list[str]:
     """The venv's layers, each made in a staging root of its own (:data:`LAYER_ROOT`):
     the skeleton, the dependency layers, then each server's own layer."""
-    copy_venv = ["cp", "-a", "--parents", VENV, LAYER_ROOT]
+    parent = str(PurePosixPath(VENV).parent)
+    make_root = ["mkdir", "-p", LAYER_ROOT + parent]
+    copy_venv = ["cp", "-a", VENV, f"{LAYER_ROOT}{parent}/"]
     when = f"--date=@{FIXED_EPOCH}"
     fix_times = ["find", LAYER_ROOT, "-exec", "touch", "--no-dereference", when, "{}", "+"]
     lines = [
         "# venv-skeleton: the empty venv (pyvenv.cfg, bin/python), the first layer of the",
         "# venv in every image, with fixed timestamps: the same bytes on every build.",
         "FROM builder AS venv-skeleton",
-        instructions.run([["mkdir", "-p", LAYER_ROOT], copy_venv, fix_times], network=False),
+        instructions.run([make_root, copy_venv, fix_times], network=False),
         "",
     ]
     if any(layer.pure for layer in plan.layers.layers) or any(s.pure for s in plan.servers):
@@ -330,20 +334,21 @@ def _static_run(plan: BuildPlan) -> str:
     none: one that finds nothing to copy (Django's collectstatic with no app that ships
     static files) leaves no folder, and an empty one serves nothing, which is right.
 
-    The folder is then copied, with its parents, into :data:`STATIC_ROOT` with fixed
+    The folder is then copied, under its own path, into :data:`STATIC_ROOT` with fixed
     timestamps: the layer the images copy from there is the same bytes whenever the
     files are, so a code change that leaves them alone pushes no static layer."""
     assert plan.static is not None
     assert plan.static.command
     folder = f"{plan.app_dir}/{plan.static.dir}"
+    parent = str(PurePosixPath(folder).parent)
     when = f"--date=@{FIXED_EPOCH}"
     return _with_test_env(
         plan,
         instructions.run(
             [
                 plan.static.command,
-                ["mkdir", "-p", folder, STATIC_ROOT],
-                ["cp", "-a", "--parents", folder, STATIC_ROOT],
+                ["mkdir", "-p", folder, f"{STATIC_ROOT}{parent}"],
+                ["cp", "-a", folder, f"{STATIC_ROOT}{parent}/"],
                 ["find", STATIC_ROOT, "-exec", "touch", "--no-dereference", when, "{}", "+"],
             ],
             network=False,

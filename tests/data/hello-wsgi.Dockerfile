@@ -21,8 +21,8 @@ FROM wheelhouse-${TARGETOS}-${TARGETARCH}${TARGETVARIANT} AS wheels
 # venv-skeleton: the empty venv (pyvenv.cfg, bin/python), the first layer of the
 # venv in every image, with fixed timestamps: the same bytes on every build.
 FROM builder AS venv-skeleton
-RUN --network=none mkdir -p /layer \
- && cp -a --parents /opt/venv /layer \
+RUN --network=none mkdir -p /layer/opt \
+ && cp -a /opt/venv /layer/opt/ \
  && find /layer -exec touch --no-dereference --date=@315532800 '{}' +
 
 # pure-wheels: the wheelhouse of linux/amd64: its pure-Python wheels (none-any) are

@@ -439,7 +439,7 @@ def test_without_the_import_check_static_files_come_from_their_own_stage(
     assert "COPY --link --from=static /static-layer/ /" in final
     # The folder with its parents, with fixed timestamps: the same files, the same layer.
     assert (
-        " && cp -a --parents /app/staticfiles /static-layer \\\n"
+        " && cp -a /app/staticfiles /static-layer/app/ \\\n"
         " && find /static-layer -exec touch --no-dereference --date=@315532800 '{}' +"
     ) in made
 
@@ -742,7 +742,7 @@ def test_an_app_directory_without_the_import_check(hello: config.Config) -> None
     final = stage(text, "gunicorn")
     assert "COPY --link app/ /app/site/\n" in final
     assert "COPY --link --from=static /static-layer/ /" in final
-    assert "cp -a --parents /app/site/staticfiles /static-layer" in stage(text, "static")
+    assert "cp -a /app/site/staticfiles /static-layer/app/site/" in stage(text, "static")
 
 
 def test_an_app_directory_that_no_dockerfile_word_can_hold(hello: config.Config) -> None:
