@@ -51,31 +51,43 @@ def _build(project: Path, image: str, *, no_cache: bool) -> dict[str, list[str]]
     return {server: _layers(image, server) for server in SERVERS}
 
 
+def _after_server_layer(dockerfile: str, server: str) -> int:
+    """How many layers the final stage of *server* adds after its server layer."""
+    stage = dockerfile[dockerfile.index(f"FROM runtime AS {server}\n") :].split("\n\n", 1)[0]
+    lines = stage.splitlines()
+    at = lines.index(f"COPY --link --from=server-{server} /layer/ /")
+    return sum(1 for line in lines[at + 1 :] if line.startswith(("COPY", "RUN", "ADD")))
+
+
 def test_servers_share_dependency_layers_and_a_clean_rebuild_changes_none(
     base_image: str, session_id: str, tmp_path: Path
 ) -> None:
     project = copy_project("django-app", tmp_path)
     image = f"127.0.0.1:5000/containerize-test/layers-{session_id}"
-    cfg = config.load(project, overrides={"image": image, "servers": list(SERVERS)})
-    prepared = pipeline.prepare(cfg, machine(engine=True), output="push", dry_run=True)
-    planned = prepared.plan.layers.layers
-    assert planned, "django-app has dependencies: they must be planned in layers"
-
     first = _build(project, image, no_cache=False)
-    # skeleton + the planned dependency layers, right after the base and runtime layers:
-    # find them as the run the two images share before their server layers differ.
-    gunicorn, cheroot = first["gunicorn"], first["cheroot"]
-    common = 0
-    while gunicorn[common] == cheroot[common]:
-        common += 1
-    # What the images share ends with the dependency layers; the next is the server's.
-    dependencies = gunicorn[common - len(planned) : common]
-    assert len(dependencies) == len(planned)
-    assert len(set(dependencies)) == len(planned), "each layer holds different files"
-    assert gunicorn[common] != cheroot[common], "each server's own packages differ"
+    # The plan the build used (with the wheelhouse's sizes: Django in a layer of its own).
+    cfg = config.load(project, overrides={"image": image, "servers": list(SERVERS)})
+    dockerfile = (cfg.build_dir / "context" / "Dockerfile").read_text()
+    planned = [line.split(" AS ")[1] for line in dockerfile.splitlines() if " AS layer-" in line]
+    assert "layer-django" in planned
+    after = {server: _after_server_layer(dockerfile, server) for server in SERVERS}
 
-    # From scratch, with the same lock: the same dependency layers, digest for digest,
-    # so that a bump re-pushes only the layer of the package it bumps.
+    def parts(found: dict[str, list[str]], server: str) -> tuple[str, list[str], str]:
+        """(skeleton, dependency layers, server layer) of *server*'s image."""
+        layers = found[server]
+        at = len(layers) - 1 - after[server]  # the server layer
+        return layers[at - len(planned) - 1], layers[at - len(planned) : at], layers[at]
+
+    skeleton, dependencies, gunicorn = parts(first, "gunicorn")
+    assert len(set(dependencies)) == len(planned), "each layer holds different files"
+    # The cheroot image has the very same skeleton and dependency layers; its own
+    # server layer differs.
+    assert parts(first, "cheroot")[:2] == (skeleton, dependencies)
+    assert parts(first, "cheroot")[2] != gunicorn
+
+    # From scratch, with the same lock: the same layers, digest for digest, in both
+    # images, so that a bump re-pushes only the layer of the package it bumps.
     second = _build(project, image, no_cache=True)
     for server in SERVERS:
-        assert second[server][common - len(planned) : common] == dependencies, server
+        assert parts(second, server)[:2] == (skeleton, dependencies), server
+    assert parts(second, "gunicorn")[2] == gunicorn
