@@ -65,12 +65,6 @@ RUN --network=none --mount=type=bind,from=pure-wheels,source=layers/layer-pure-1
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
-FROM builder AS layer-pure-3
-RUN --network=none --mount=type=bind,from=pure-wheels,source=layers/layer-pure-3,target=/wheelhouse \
-    --mount=type=bind,from=tools,target=/tools \
-    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
-
 # server-gunicorn: gunicorn and what it adds, the last layer of its venv.
 FROM builder AS server-gunicorn
 RUN --network=none --mount=type=bind,from=pure-wheels,source=layers/server-gunicorn,target=/wheelhouse \
@@ -123,7 +117,6 @@ COPY --from=check-layer-pillow /layer/ /
 COPY --from=check-layer-native-0 /layer/ /
 COPY --from=layer-pure-0 /layer/ /
 COPY --from=layer-pure-1 /layer/ /
-COPY --from=layer-pure-3 /layer/ /
 
 FROM check-deps AS check-venv-gunicorn
 COPY --from=server-gunicorn /layer/ /
@@ -265,7 +258,6 @@ COPY --link --from=layer-pillow /layer/ /
 COPY --link --from=layer-native-0 /layer/ /
 COPY --link --from=layer-pure-0 /layer/ /
 COPY --link --from=layer-pure-1 /layer/ /
-COPY --link --from=layer-pure-3 /layer/ /
 COPY --link --from=server-gunicorn /layer/ /
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/gunicorn/ /opt/containerize/
@@ -287,7 +279,6 @@ COPY --link --from=layer-pillow /layer/ /
 COPY --link --from=layer-native-0 /layer/ /
 COPY --link --from=layer-pure-0 /layer/ /
 COPY --link --from=layer-pure-1 /layer/ /
-COPY --link --from=layer-pure-3 /layer/ /
 COPY --link --from=server-uwsgi /layer/ /
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/uwsgi/ /opt/containerize/
@@ -318,7 +309,6 @@ COPY --link --from=layer-pillow /layer/ /
 COPY --link --from=layer-native-0 /layer/ /
 COPY --link --from=layer-pure-0 /layer/ /
 COPY --link --from=layer-pure-1 /layer/ /
-COPY --link --from=layer-pure-3 /layer/ /
 COPY --link --from=server-mod_wsgi /layer/ /
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/mod_wsgi/ /opt/containerize/
@@ -340,7 +330,6 @@ COPY --link --from=layer-pillow /layer/ /
 COPY --link --from=layer-native-0 /layer/ /
 COPY --link --from=layer-pure-0 /layer/ /
 COPY --link --from=layer-pure-1 /layer/ /
-COPY --link --from=layer-pure-3 /layer/ /
 COPY --link --from=server-cheroot /layer/ /
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/cheroot/ /opt/containerize/
