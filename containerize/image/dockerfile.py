@@ -404,8 +404,9 @@ def _runtime_stage(plan: BuildPlan) -> list[str]:
             if plan.runtime_packages
             else []
         ),
-        f"COPY --link --from=users {_USERS}/etc/passwd {_USERS}/etc/group /etc/",
-        f"COPY --link --from=users {_USERS}/home/ /home/",
+        # One staging root with fixed timestamps, onto /: no parent folder is made with
+        # the build's date, so the layer is the same bytes on every build.
+        f"COPY --link --from=users {_USERS}/ /",
         _env(plan),
         f"WORKDIR {_app_dir(plan)}",
         f"EXPOSE {dockerfile_word(str(port), source='tool.containerize.port')}",
@@ -589,21 +590,24 @@ def _users_stage(plan: BuildPlan) -> list[str]:
         f"app:x:{uid}:{gid}:containerize app:{_HOME}:/usr/sbin/nologin", always_quote=True
     )
     home = shell_word(_USERS + _HOME)
+    app = shell_word(_USERS + plan.app_dir, source="tool.containerize.app-directory")
     # The target's own files, read through a mount: right whatever its architecture,
     # and none of its programs runs, so nothing is emulated. Written directly rather
     # than with useradd: no shadow dates, so the layer is reproducible, and no
     # dependency on the passwd package.
     return [
         "# users: the target base image's /etc/passwd and /etc/group with the app's user",
-        "# added, and its home, written natively; the runtime stage copies them.",
+        "# added, its home and the app folder, written natively with fixed timestamps;",
+        "# the runtime stage copies them.",
         "FROM builder AS users",
         f"RUN --network=none --mount=type=bind,from=base,source=/etc,target={_BASE_ETC} \\",
-        f"    mkdir -p {_USERS}/etc {home} \\",
+        f"    mkdir -p {_USERS}/etc {home} {app} \\",
         f" && cp {_BASE_ETC}/passwd {_BASE_ETC}/group {_USERS}/etc/ \\",
         f" && echo {group} >> {_USERS}/etc/group \\",
         f" && echo {passwd} \\",
         f"    >> {_USERS}/etc/passwd \\",
-        f" && chown {shell_word(f'{uid}:{gid}')} {home} && chmod 0750 {home}",
+        f" && chown {shell_word(f'{uid}:{gid}')} {home} && chmod 0750 {home} \\",
+        f" && find {_USERS} -exec touch --no-dereference --date=@{FIXED_EPOCH} '{{}}' +",
         "",
     ]
 

@@ -215,21 +215,22 @@ USER 10001:10001
 RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
 
 # users: the target base image's /etc/passwd and /etc/group with the app's user
-# added, and its home, written natively; the runtime stage copies them.
+# added, its home and the app folder, written natively with fixed timestamps;
+# the runtime stage copies them.
 FROM builder AS users
 RUN --network=none --mount=type=bind,from=base,source=/etc,target=/base-etc \
-    mkdir -p /users/etc /users/home/app \
+    mkdir -p /users/etc /users/home/app /users/app \
  && cp /base-etc/passwd /base-etc/group /users/etc/ \
  && echo 'app:x:10001:' >> /users/etc/group \
  && echo 'app:x:10001:10001:containerize app:/home/app:/usr/sbin/nologin' \
     >> /users/etc/passwd \
- && chown 10001:10001 /users/home/app && chmod 0750 /users/home/app
+ && chown 10001:10001 /users/home/app && chmod 0750 /users/home/app \
+ && find /users -exec touch --no-dereference --date=@315532800 '{}' +
 
 # runtime: the base image, an unprivileged user with a writable home, and settings
 # shared by every server's image.
 FROM base AS runtime
-COPY --link --from=users /users/etc/passwd /users/etc/group /etc/
-COPY --link --from=users /users/home/ /home/
+COPY --link --from=users /users/ /
 ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     VIRTUAL_ENV="/opt/venv" \
     HOME="/home/app" \
