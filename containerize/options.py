@@ -250,6 +250,16 @@ OPTIONS: tuple[Option, ...] = (
         env=True,
     ),
     Option(
+        key="layer-budget",
+        kind="int",
+        expects="the most dependency layers an image gets, 1-100: large packages get "
+        "layers of their own, the others share layers grouped by name (see 'Layers')",
+        default=20,
+        low=1,
+        high=100,
+        env=True,
+    ),
+    Option(
         key="lock",
         kind="paths",
         expects="the path of the lock file (poetry.lock, uv.lock, pylock.toml, Pipfile.lock, "

@@ -116,6 +116,15 @@ def over_base(image: PlatformImage, base: PlatformImage) -> int:
     return sum(layer.size for layer in image.layers if layer.digest not in shared)
 
 
+def shared_over_base(one: PlatformImage, other: PlatformImage, base: PlatformImage) -> int:
+    """The compressed bytes of the layers *one* and *other* both have and their base
+    has not: what a host that runs both pulls once, beyond the base."""
+    below = {layer.digest for layer in base.layers}
+    theirs = {layer.digest for layer in other.layers}
+    mine = {layer.digest: layer.size for layer in one.layers}
+    return sum(size for digest, size in mine.items() if digest in theirs and digest not in below)
+
+
 def fetch(ref: str, *, platforms: Sequence[str] = ()) -> dict[str, PlatformImage]:
     """*ref* (``host/repo:tag`` or ``@digest``) read from its registry: no layer is
     downloaded. With *platforms*, only those are read, and each must be there."""

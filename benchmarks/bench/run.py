@@ -46,8 +46,12 @@ PROJECT = BENCHMARKS / "django-pillow"
 BASELINES = BENCHMARKS / "baselines"
 REGISTRY = "127.0.0.1:5000"
 BASE_IMAGE = f"{REGISTRY}/containerize/python:3.11-bookworm"
-#: The dependency the bench bumps, and to what (a real, newer release).
+#: The dependency the bench bumps, and to what (a real, newer release): a small one.
 BUMP = ("python-dateutil", "2.9.0.post0")
+#: Then a large one (Django's wheel is 8 MiB), on top of the first bump.
+BUMP_LARGE = ("django", "5.2.20")
+#: containerize's second server image, built last, to measure what the images share.
+SECOND_SERVER = "cheroot"
 CODE_FILE = Path("gallery") / "views.py"
 AMD64 = "linux/amd64"
 BOTH = ("linux/amd64", "linux/arm64")
@@ -101,6 +105,7 @@ class Build:
     cold: bool
     scope: str  # names this contender's download cache for the run (empty when cold)
     log: Path  # where the build's output is kept
+    servers: tuple[str, ...] = ()  # containerize's servers; () for the project's
 
 
 class Contender(Protocol):
@@ -171,6 +176,8 @@ class Containerize:
         args += ["build", "--push"]
         for platform in build.platforms:
             args += ["--platform", platform]
+        for server in build.servers:
+            args += ["--server", server]
         return [*args, "--no-cache"] if build.cold else args
 
     def build(self, build: Build) -> None:
@@ -320,6 +327,11 @@ def measure(
         bumped = _copy(PROJECT, tmp / "bumped")
         changes = relock.bump(bumped, *BUMP)
         _say(f"bump: {', '.join(f'{n} {a} -> {b}' for n, (a, b) in changes.items())}")
+        # The large bump on top of the small one: one more pin moved, Django's.
+        bumped_large = _copy(bumped, tmp / "bumped-large")
+        large = relock.bump(bumped_large, *BUMP_LARGE)
+        _say(f"large bump: {', '.join(f'{n} {a} -> {b}' for n, (a, b) in large.items())}")
+        changes = {**changes, **large}
         contenders: list[Contender] = [
             HandWritten(
                 name=figures.SINGLE, dockerfile=BASELINES / "single-stage.Dockerfile",
@@ -338,6 +350,7 @@ def measure(
                 mode=mode,
                 project=_copy(PROJECT, tmp / contender.name),
                 lock=(bumped / "requirements.txt").read_text(),
+                large_lock=(bumped_large / "requirements.txt").read_text(),
                 base=base_image,
                 run_id=run_id,
                 workers=workers,
@@ -362,6 +375,7 @@ def _contender(
     mode: Mode,
     project: Path,
     lock: str,
+    large_lock: str,
     base: layers.PlatformImage,
     run_id: str,
     workers: int,
@@ -382,10 +396,11 @@ def _contender(
         to: str = repository,
         platforms: tuple[str, ...] = mode.platforms,
         cache: str = scope,
+        servers: tuple[str, ...] = (),
     ) -> layers.Image:
         spec = Build(
             project=where, repository=to, platforms=platforms, cold=cold, scope=cache,
-            log=logs / f"{name}-{key}.log",
+            log=logs / f"{name}-{key}.log", servers=servers,
         )  # fmt: skip
         found[key] = timed(lambda: contender.build(spec))
         _say(f"{name}: {what}: {figures.show(found[key], 's')}")
@@ -442,13 +457,16 @@ def _contender(
     code = code_images[-1]
     (project / "requirements.txt").write_text(lock)
     dep = build("dep_rebuild", f"rebuild after bumping {BUMP[0]}")
+    (project / "requirements.txt").write_text(large_lock)
+    dep_large = build("dep_large_rebuild", f"rebuild after bumping {BUMP_LARGE[0]}")
 
     code_push = layers.pushed(cold, code_images[0])
     found["code_push_bytes"] = code_push.bytes
     found["code_push_layers"] = code_push.most_layers_per_platform
-    found["dep_push_bytes"] = layers.pushed(code, dep).bytes
-    found["image_bytes"] = dep[AMD64].size
-    found["overhead_bytes"] = layers.over_base(dep[AMD64], base)
+    found.update(_bump_figures(name, code, dep, dep_large, base))
+    if name == figures.CONTAINERIZE:
+        found["server_shared_bytes"] = _second_server(build, repository, dep_large, base)
+        found.pop("second_server")  # its time is not a figure: most of it is cached
     _say(
         f"{name}: pushed {figures.show(code_push.bytes, 'bytes')} for the code change "
         f"({code_push.layers} new layers in all), "
@@ -469,6 +487,53 @@ def _contender(
     return found
 
 
+def _second_server(
+    build: Callable[..., layers.Image],
+    repository: str,
+    first: layers.Image,
+    base: layers.PlatformImage,
+) -> float:
+    """containerize's second server image built beside the first: the bytes the two
+    share over the base, which a host running both pulls once."""
+    build(
+        "second_server", f"build of the {SECOND_SERVER} image too",
+        servers=("gunicorn", SECOND_SERVER),
+    )  # fmt: skip
+    second = layers.fetch(f"{repository}:{SECOND_SERVER}", platforms=(AMD64,))
+    shared = layers.shared_over_base(first[AMD64], second[AMD64], base)
+    _say(
+        f"{figures.CONTAINERIZE}: the gunicorn and {SECOND_SERVER} images share "
+        f"{figures.show(shared, 'bytes')} over the base"
+    )
+    return shared
+
+
+def _bump_figures(
+    name: str,
+    code: layers.Image,
+    dep: layers.Image,
+    dep_large: layers.Image,
+    base: layers.PlatformImage,
+) -> dict[str, float]:
+    """What the two bumps pushed (bytes, and the layers that changed), and the size of
+    the last image, in all and over the base."""
+    small, big = layers.pushed(code, dep), layers.pushed(dep, dep_large)
+    _say(
+        f"{name}: bump of {BUMP[0]}: {figures.show(small.bytes, 'bytes')} pushed, "
+        f"{small.most_layers_per_platform} layers changed per platform; bump of "
+        f"{BUMP_LARGE[0]}: {figures.show(big.bytes, 'bytes')}, "
+        f"{big.most_layers_per_platform} layers"
+    )
+    return {
+        "dep_push_bytes": small.bytes,
+        "dep_push_layers": small.most_layers_per_platform,
+        "dep_large_push_bytes": big.bytes,
+        "dep_large_push_layers": big.most_layers_per_platform,
+        "image_bytes": dep_large[AMD64].size,
+        "overhead_bytes": layers.over_base(dep_large[AMD64], base),
+    }
+
+
 def _conditions(
     mode: Mode, workers: int, changes: Mapping[str, tuple[str, str]]
 ) -> tuple[str, ...]:
@@ -487,7 +552,9 @@ def _conditions(
         "(pip --no-cache-dir), as its Dockerfile says",
         f"code-only change: a line appended to {CODE_FILE}, {mode.code_rebuilds} times, each "
         "rebuilt: the median time, and the bytes pushed by the first; one-dependency change: "
-        f"{bump}, re-locked with pip-compile from the same requirements.in",
+        f"{bump} (the first, small, alone; then the second, large, on top), each "
+        "re-locked with pip-compile from the same requirements.in; layers changed: the "
+        "new layer blobs of the most changed platform",
         "bytes pushed: the blobs (layers and configs) of the new manifests that the previous "
         "push's manifests did not have, read from the registry; sizes: compressed layers "
         "of the registry's linux/amd64 manifest; over the base: the layers the base "

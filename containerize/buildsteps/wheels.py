@@ -8,15 +8,19 @@ file is checked against it before it is opened, and a mismatch stops the build.
 ``install``::
 
     python3 wheels.py install --venv /opt/venv --wheelhouse /wheelhouse \\
-        --tools /tools [--with pip] install-base.json [more.json ...]
+        --tools /tools [--with pip] [--root /layer --compile] \\
+        install-base.json [more.json ...]
 
 installs ``{"wheels": [{"file": ..., "sha256": ...}, ...]}`` with installer, whose
 wheel ``tools.json`` in the tools folder names (and, ``--with``, that tool too). The
 wheels may be for another platform than the one running this: installer only places
 files (into the venv's scheme, with console scripts pointing at ``<venv>/bin/python``)
 and runs none of the wheel's code.
-The venv's Python must be this one's version, which is checked. Bytecode is compiled
-afterwards, by ``compileall``, with unchecked-hash pycs.
+The venv's Python must be this one's version, which is checked. ``--root DIR``
+writes the files under DIR (``DIR/opt/venv/...``) while RECORD and the scripts' ``#!``
+name the venv itself; ``--compile`` then compiles their bytecode (unchecked-hash pycs,
+named as the venv's files) and gives everything under DIR one fixed timestamp, so the
+layer copied from DIR is the same bytes whenever its wheels are the same.
 
 ``build``::
 
@@ -46,9 +50,11 @@ nothing of the wheel is executed (``ldd`` runs the loader, under emulation too).
 from __future__ import annotations
 
 import argparse
+import compileall
 import hashlib
 import json
 import os
+import py_compile
 import shutil
 import struct
 import subprocess
@@ -78,6 +84,13 @@ def main(argv: list[str] | None = None) -> int:
     install_cmd.add_argument("--tools", type=Path, required=True)
     install_cmd.add_argument("--python-version", help="the target's Python, MAJOR.MINOR")
     install_cmd.add_argument("--with", dest="tools_too", action="append", default=[])
+    install_cmd.add_argument(
+        "--root", type=Path, help="a staging root: files go to ROOT/VENV, paths name VENV"
+    )
+    install_cmd.add_argument(
+        "--compile", action="store_true",
+        help="compile bytecode and give every file under ROOT a fixed timestamp",
+    )  # fmt: skip
     install_cmd.add_argument("manifests", nargs="+", type=Path)
     build_cmd = commands.add_parser("build", help="build wheels from sdists")
     build_cmd.add_argument("--wheelhouse", type=Path, required=True)
@@ -106,7 +119,11 @@ def main(argv: list[str] | None = None) -> int:
                     checked(args.wheelhouse, entry, str(manifest))
                     for entry in load(args.wheelhouse / manifest, "wheels")
                 ]
-            install(args.venv, wheels, args.tools)
+            install(args.venv, wheels, args.tools, root=args.root)
+            if args.compile:
+                if args.root is None:
+                    raise StepError("--compile needs --root: the folder a layer is made from")
+                compile_layer(args.root, args.venv)
         else:
             entries = load(args.wheelhouse / args.manifest, "sdists")
             sdists = [checked(args.wheelhouse, entry, str(args.manifest)) for entry in entries]
@@ -196,8 +213,12 @@ def check_compiled(manifest: Path) -> None:
         )
 
 
-def install(venv: Path, wheels: list[Path], tools: Path) -> None:
-    """Install *wheels* into *venv* with installer (the wheel ``tools.json`` names)."""
+def install(venv: Path, wheels: list[Path], tools: Path, *, root: Path | None = None) -> None:
+    """Install *wheels* into *venv* with installer (the wheel ``tools.json`` names).
+
+    With *root*, the files are written under it (``ROOT/opt/venv/...``) while every
+    path they record (RECORD, the scripts' ``#!``) names *venv*: the folder one image
+    layer is copied from, which lands on the venv when the layers are stacked."""
     (entry,) = load(tools / "tools.json", "installer")
     sys.path.insert(0, str(checked(tools, entry, "tools.json")))
     # Importable only once its checked wheel is on sys.path.
@@ -220,9 +241,33 @@ def install(venv: Path, wheels: list[Path], tools: Path) -> None:
                 scheme_dict={**paths, "headers": headers},
                 interpreter=str(venv / "bin" / "python"),
                 script_kind="posix",
+                destdir=None if root is None else str(root),
             )
             install_wheel(source, destination, {"INSTALLER": INSTALLER_NAME})
         print(f"installed {path.name}", flush=True)
+
+
+def compile_layer(root: Path, venv: Path) -> None:
+    """Compile the bytecode of what *root* holds of *venv*, as *venv*'s files
+    (unchecked-hash pycs: no timestamps, the same sources give the same bytes), then
+    give every file, folder and link under *root* the same fixed timestamp: the layer
+    copied from it is the same, byte for byte, whenever its wheels are the same."""
+    # A layer none of whose packages this platform installs is an empty folder.
+    root.mkdir(parents=True, exist_ok=True)
+    staged = root / venv.relative_to(venv.anchor)
+    if staged.is_dir():
+        ok = compileall.compile_dir(
+            str(staged), ddir=str(venv), quiet=1, workers=0,
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        )  # fmt: skip
+        if not ok:
+            raise StepError(f"compiling the bytecode of {venv} failed (see above)")
+    when = int(FIXED_EPOCH)
+    for folder, dirs, files in os.walk(root):
+        for name in (*dirs, *files):
+            os.utime(Path(folder, name), (when, when), follow_symlinks=False)
+    os.utime(root, (when, when))
+    print(f"compiled {venv} in {root}, timestamps set to {when}", flush=True)
 
 
 # -- build ------------------------------------------------------------------------------

@@ -328,6 +328,8 @@ def _show_plan(prepared: pipeline.Prepared, *, dockerfile_only: bool) -> None:
         return
     for notice in prepared.notices:
         print(notice)
+    for line in prepared.plan.layers.lines():
+        print(f"# {line}")
     print(f"# Dockerfile ({prepared.folder.dockerfile})")
     print(prepared.dockerfile)
     print("# buildx commands")

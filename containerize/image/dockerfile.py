@@ -9,18 +9,24 @@ Stages, in dependency order:
     empty virtual environment. It and the two stages below run natively for every
     target platform: placing a wheel's files and compiling bytecode do not depend on
     the CPU, and nothing there runs the wheels' code;
-``deps``
-    the application's locked dependencies, the target platform's wheels installed
-    offline from the wheelhouse by pypa's installer;
-``venv-<server>``
-    one server and its dependencies on top, bytecode compiled deterministically;
-``check-deps``, ``check-venv-<server>``
-    the same venvs with the wheels of the plan's *check platform* (the target this
-    machine runs natively, else the first target), for the two stages below;
+``venv-skeleton``
+    the empty venv, copied into a staging root with fixed timestamps;
+``layer-<name>``, ``layer-pure-<n>``, ``layer-native-<n>``
+    the app's locked dependencies in the layers :mod:`containerize.image.layers`
+    plans from the lock: each installed offline from the wheelhouse by pypa's
+    installer into a staging root of its own (``/layer/opt/venv``), bytecode compiled
+    there, with fixed timestamps, so that its content depends only on its packages'
+    wheels. Layers of pure-Python wheels read the first platform's folder
+    (``pure-wheels``) and name no target platform: built once for all of them;
+``server-<server>``
+    one server and what it adds, the same way: the last layer of the venv;
+``check-layer-*``, ``check-server-*``, ``check-deps``, ``check-venv-<server>``
+    the layers that are not pure again with the wheels of the plan's *check platform*
+    (the target this machine runs natively, else the first target), stacked on the
+    builder's venv, for the two stages below;
 ``app-<server>``
-    the application with check-venv-<server>'s venv, on the check platform: the
-    project's static command (collectstatic) run, then the app imported once
-    without network, as the app's user, so that a broken import fails the build.
+    the application with check-venv-<server>'s venv, on the check platform, imported
+    once without network, as the app's user, so that a broken import fails the build.
     The final image copies the application from it, so the check always runs and
     leaves no layer behind. The check stages name the check platform literally and
     declare no TARGET* argument: the same text for every target, so BuildKit runs
@@ -28,8 +34,9 @@ Stages, in dependency order:
     and a linked copy costs a merge of every layer below it (seconds with the
     docker driver) each time the app changes;
 ``static``
-    with the import check off, the static command's own stage: the app with
-    check-deps' venv on the check platform;
+    the project's static command (collectstatic) with check-deps' venv on the check
+    platform, once; it reads nothing of the import checks, so BuildKit runs them side
+    by side, and each image copies its output after the app;
 ``users``
     on the build platform, the target base image's ``/etc/passwd`` and ``/etc/group``
     (read through a mount) with the app's user added, and its home;
@@ -38,8 +45,11 @@ Stages, in dependency order:
     project's declared run packages (:mod:`containerize.syspackages`), and the account
     files and home from ``users``;
 ``<server>``
-    the final image: runtime OS packages, the venv, containerize's entrypoint and
-    the server's settings, the application.
+    the final image: runtime OS packages, the venv's layers (skeleton, dependency
+    layers in the plan's order, the server's), containerize's entrypoint and the
+    server's settings, the application, its static files. Every layer is copied with
+    ``COPY --link`` from a staging root whose folders carry the same fixed timestamp,
+    so identical dependency layers have identical digests in every server's image.
 
 The wheelhouse is bind-mounted from named build contexts (one per platform's folder,
 ``wheelhouse-linux-amd64``; the compile build has one for the whole), never copied into a layer,
@@ -57,10 +67,13 @@ a value no form can hold is a :class:`~containerize.errors.ConfigError`.
 
 from __future__ import annotations
 
+from pathlib import PurePosixPath
+
 from containerize import __version__, reference, testenv
 from containerize.buildsteps import MOUNT_DIR
+from containerize.buildsteps.wheels import FIXED_EPOCH
 from containerize.config import DEFAULT_EXCLUDES
-from containerize.image import instructions
+from containerize.image import instructions, layerfolders
 from containerize.image.escape import (
     dockerfile_key,
     dockerfile_stage,
@@ -91,6 +104,11 @@ _HOME = "/home/app"
 # The users stage: the target's /etc, mounted, and the account files it writes.
 _BASE_ETC = "/base-etc"
 _USERS = "/users"
+#: Where a layer stage installs its packages: the files land in LAYER_ROOT/opt/venv,
+#: and the image copies the folder's contents onto /.
+LAYER_ROOT = "/layer"
+#: Where the static stage puts the static folder, with its parents, for its layer.
+STATIC_ROOT = "/static-layer"
 
 
 def render(plan: BuildPlan) -> str:
@@ -128,13 +146,12 @@ def render(plan: BuildPlan) -> str:
         f"FROM {WHEELHOUSE_CONTEXT}-${{TARGETOS}}-${{TARGETARCH}}${{TARGETVARIANT}} AS wheels",
         "",
     ]
-    lines += ["# deps: the application's locked dependencies, offline from the wheelhouse."]
-    lines += _venv_stages(plan, prefix="", wheels="wheels")
+    lines += _layer_stages(plan)
     lines += _check_venv_stages(plan)
     if plan.import_check:
         for stage in plan.servers:
             lines += _app_stage(plan, stage)
-    elif plan.static and plan.static.command:
+    if plan.static and plan.static.command:
         lines += _static_stage(plan)
     lines += _users_stage(plan)
     lines += _runtime_stage(plan)
@@ -209,50 +226,96 @@ def render_compile(plan: BuildPlan) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _venv_stages(plan: BuildPlan, *, prefix: str, wheels: str, servers: bool = True) -> list[str]:
-    """``deps`` then one ``venv-<server>`` per server, each named with *prefix*, from
-    the wheels of the stage *wheels*."""
-    deps = f"{prefix}deps"
-    lines = [f"FROM builder AS {deps}"]
-    if plan.base_manifest:
-        lines.append(
-            instructions.install(
-                plan, VENV, plan.base_manifest, source="the app's requirements", wheels=wheels
-            )
-        )
-    lines.append("")
-    for stage in plan.servers if servers else ():
-        name = _stage_name(stage)
+def _layer_stages(plan: BuildPlan) -> list[str]:
+    """The venv's layers, each made in a staging root of its own (:data:`LAYER_ROOT`):
+    the skeleton, the dependency layers, then each server's own layer."""
+    parent = str(PurePosixPath(VENV).parent)
+    make_root = ["mkdir", "-p", LAYER_ROOT + parent]
+    copy_venv = ["cp", "-a", VENV, f"{LAYER_ROOT}{parent}/"]
+    when = f"--date=@{FIXED_EPOCH}"
+    fix_times = ["find", LAYER_ROOT, "-exec", "touch", "--no-dereference", when, "{}", "+"]
+    lines = [
+        "# venv-skeleton: the empty venv (pyvenv.cfg, bin/python), the first layer of the",
+        "# venv in every image, with fixed timestamps: the same bytes on every build.",
+        "FROM builder AS venv-skeleton",
+        instructions.run([make_root, copy_venv, fix_times], network=False),
+        "",
+    ]
+    if any(layer.pure for layer in plan.layers.layers) or any(s.pure for s in plan.servers):
+        first = plan.platforms[0]
         lines += [
-            f"# {prefix}venv-{name}: {name} and its dependencies on top of {deps}.",
-            f"FROM {deps} AS {dockerfile_stage(prefix + 'venv-' + name)}",
-            instructions.install(
-                plan,
-                VENV,
-                stage.manifest,
-                source=f"the {name} server's requirements",
-                wheels=wheels,
-            ),
+            f"# pure-wheels: the wheelhouse of {first}: its pure-Python wheels (none-any) are",
+            "# the very files every platform installs, so the layers made of them name no",
+            "# target platform, are built once for all of them and have one digest.",
+            f"FROM {dockerfile_stage(f'{WHEELHOUSE_CONTEXT}-{first.slug}')} AS pure-wheels",
+            "",
         ]
-        # unchecked-hash pycs carry no timestamps: the same sources give the same bytes.
-        lines.append(
-            instructions.run(
-                [
-                    [
-                        f"{VENV}/bin/python", "-m", "compileall", "-q", "-j", "0",
-                        "--invalidation-mode", "unchecked-hash", VENV,
-                    ]
-                ],
-                network=False,
-            )
-        )  # fmt: skip
-        lines.append("")
+    if plan.layers.layers:
+        assert plan.base_manifest is not None
+        lines += [
+            "# layer-*: the app's dependencies in layers planned from the lock (see",
+            "# 'containerize build --dry-run'): each layer's wheels, in a folder of their own",
+            f"# in the wheelhouse, installed offline into {LAYER_ROOT} alone, bytecode compiled",
+            "# there, with fixed timestamps: a layer is rebuilt, and changes, only when its own",
+            "# packages do. Layers of pure wheels read pure-wheels; the others the target's.",
+        ]
+        for layer in plan.layers.layers:
+            lines += _layer_stage(plan, layer.name, pure=layer.pure)
+    for stage in plan.servers:
+        name = _stage_name(stage)
+        lines.append(f"# server-{name}: {name} and what it adds, the last layer of its venv.")
+        lines += _server_stage(plan, stage, prefix="")
     return lines
 
 
+def _layer_stage(
+    plan: BuildPlan, name: str, *, pure: bool, prefix: str = "", source: str | None = None
+) -> list[str]:
+    """The stage *prefix* + *name*: the wheels of its folder of the wheelhouse
+    (:mod:`containerize.image.layerfolders`) installed into :data:`LAYER_ROOT`."""
+    wheels = "pure-wheels" if pure else f"{prefix}wheels"
+    return [
+        f"FROM builder AS {dockerfile_stage(prefix + name)}",
+        instructions.install(
+            plan,
+            VENV,
+            layerfolders.MANIFEST,
+            source=source or "the app's requirements",
+            wheels=wheels,
+            folder=layerfolders.folder_of(name),
+            root=LAYER_ROOT,
+        ),
+        "",
+    ]
+
+
+def _server_stage(plan: BuildPlan, stage: ServerStage, *, prefix: str) -> list[str]:
+    name = _stage_name(stage)
+    source = f"the {name} server's requirements"
+    return _layer_stage(plan, "server-" + name, pure=stage.pure, prefix=prefix, source=source)
+
+
+def _dependency_copies(plan: BuildPlan, *, check: bool) -> list[str]:
+    """The COPY lines that stack the dependency layers in the plan's order: linked in
+    an image; else (a check stage, never exported) plain, from the check platform's
+    stages where a layer is not pure."""
+    return [
+        _layer_copy(layer.name, link=not check, check=check and not layer.pure)
+        for layer in plan.layers.layers
+    ]
+
+
+def _layer_copy(stage: str, *, link: bool, check: bool = False) -> str:
+    """Copy the staging root of the layer stage *stage* (``check-`` + it when *check*)."""
+    copy = "COPY --link" if link else "COPY"
+    source = dockerfile_stage(("check-" if check else "") + stage)
+    return f"{copy} --from={source} {dockerfile_word(LAYER_ROOT + '/')} /"
+
+
 def _static_stage(plan: BuildPlan) -> list[str]:
-    """With the import check off: the static files, made by the project's command from
-    the app and its dependencies (no server needed), once; then copied into each image."""
+    """The static files, made by the project's command from the app and its
+    dependencies (no server needed), once, beside the import checks; then copied into
+    each image."""
     return [
         "# static: the static files, made by the project's command from the app and its",
         f"# dependencies (no server needed), once, on {plan.check_platform}; then copied",
@@ -269,14 +332,25 @@ def _static_stage(plan: BuildPlan) -> list[str]:
 def _static_run(plan: BuildPlan) -> str:
     """The project's static command, offline, then its folder made if the command made
     none: one that finds nothing to copy (Django's collectstatic with no app that ships
-    static files) leaves no folder, and an empty one serves nothing, which is right."""
+    static files) leaves no folder, and an empty one serves nothing, which is right.
+
+    The folder is then copied, under its own path, into :data:`STATIC_ROOT` with fixed
+    timestamps: the layer the images copy from there is the same bytes whenever the
+    files are, so a code change that leaves them alone pushes no static layer."""
     assert plan.static is not None
     assert plan.static.command
     folder = f"{plan.app_dir}/{plan.static.dir}"
+    parent = str(PurePosixPath(folder).parent)
+    when = f"--date=@{FIXED_EPOCH}"
     return _with_test_env(
         plan,
         instructions.run(
-            [plan.static.command, ["mkdir", "-p", folder]],
+            [
+                plan.static.command,
+                ["mkdir", "-p", folder, f"{STATIC_ROOT}{parent}"],
+                ["cp", "-a", folder, f"{STATIC_ROOT}{parent}/"],
+                ["find", STATIC_ROOT, "-exec", "touch", "--no-dereference", when, "{}", "+"],
+            ],
             network=False,
             source="tool.containerize.static.command",
         ),
@@ -330,8 +404,9 @@ def _runtime_stage(plan: BuildPlan) -> list[str]:
             if plan.runtime_packages
             else []
         ),
-        f"COPY --link --from=users {_USERS}/etc/passwd {_USERS}/etc/group /etc/",
-        f"COPY --link --from=users {_USERS}/home/ /home/",
+        # One staging root with fixed timestamps, onto /: no parent folder is made with
+        # the build's date, so the layer is the same bytes on every build.
+        f"COPY --link --from=users {_USERS}/ /",
         _env(plan),
         f"WORKDIR {_app_dir(plan)}",
         f"EXPOSE {dockerfile_word(str(port), source='tool.containerize.port')}",
@@ -358,8 +433,11 @@ def _final_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         lines += ["ARG TARGETARCH", packages]
     image_dir = dockerfile_word(IMAGE_DIR + "/")
     lines += [
-        f"COPY --link --from={dockerfile_stage('venv-' + name)} "
-        f"{dockerfile_word(VENV)} {dockerfile_word(VENV)}",
+        "# The venv in layers: skeleton, dependencies (the same in every server's image),",
+        f"# then {name}'s own packages.",
+        _layer_copy("venv-skeleton", link=True),
+        *_dependency_copies(plan, check=False),
+        _layer_copy("server-" + name, link=True),
         f"COPY --link {RUNTIME_CONTEXT}/ {image_dir}",
         f"COPY --link {dockerfile_word(stage.context_dir + '/')} {image_dir}",
     ]
@@ -367,8 +445,10 @@ def _final_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         # From the stage that imported it: the same files, and the check must pass.
         app = dockerfile_word(APP_DIR + "/")
         lines.append(f"COPY --link --from={dockerfile_stage('app-' + name)} {app} {app}")
+        lines += _static_files(plan)
     else:
-        lines += _app_files(plan)
+        lines.append(f"COPY --link app/ {_app_dir(plan, '/')}")
+        lines += _static_files(plan)
     lines += [
         f"USER {_user(plan.uid, plan.gid)}",
         f"STOPSIGNAL {dockerfile_word(stage.stop_signal, source=f'the {name} server')}",
@@ -390,20 +470,15 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
     static = plan.static is not None and bool(plan.static.command)
     return [
         f"# app-{name}: the app with {name}'s venv and the project's environment, offline:",
-        *(
-            ["# the static command run (as root: it writes into the app folder), then"]
-            if static
-            else []
-        ),
         "# the app imported as the app's user, so that an app that fails to import fails",
-        f"# the build. It runs on {plan.check_platform}, once for every target platform.",
+        f"# the build. It runs on {plan.check_platform}, once for every target platform"
+        + (", beside the static stage (BuildKit runs the two at once)." if static else "."),
         *_check_from(plan, dockerfile_stage("check-venv-" + name), dockerfile_stage("app-" + name)),
         f"COPY {RUNTIME_CONTEXT}/ {image_dir}",
         f"COPY {dockerfile_word(stage.context_dir + '/')} {image_dir}",
         f"COPY app/ {_app_dir(plan, '/')}",
         _env(plan),
         f"WORKDIR {_app_dir(plan)}",
-        *([_static_run(plan)] if static else []),
         f"USER {_user(plan.uid, plan.gid)}",
         _with_test_env(plan, instructions.run([check], network=False))
         if plan.runs_the_app
@@ -463,24 +538,38 @@ def _check_venv_stages(plan: BuildPlan) -> list[str]:
         if plan.runtime_packages
         else []
     )
-    return [
-        "# check-wheels, check-deps, check-venv-<server>: the same venvs with the wheels of",
-        f"# {plan.check_platform}, the platform the import check and the static command run on.",
+    lines = [
+        "# check-wheels, check-layer-*, check-server-*: the layers that are not pure, again",
+        f"# with the wheels of {plan.check_platform}, the platform the import check and the",
+        "# static command run on; check-deps and check-venv-<server> stack them on the",
+        "# builder's venv.",
         f"FROM {dockerfile_stage(context)} AS check-wheels",
         "",
-        *_venv_stages(plan, prefix="check-", wheels="check-wheels", servers=plan.import_check),
-        *runtime,
     ]
+    for layer in plan.layers.layers:
+        if not layer.pure:
+            lines += _layer_stage(plan, layer.name, pure=False, prefix="check-")
+    lines.append("FROM builder AS check-deps")
+    lines += _dependency_copies(plan, check=True)
+    lines.append("")
+    for stage in plan.servers if plan.import_check else ():
+        name = _stage_name(stage)
+        if not stage.pure:
+            lines += _server_stage(plan, stage, prefix="check-")
+        lines += [
+            f"FROM check-deps AS {dockerfile_stage('check-venv-' + name)}",
+            _layer_copy("server-" + name, link=False, check=not stage.pure),
+            "",
+        ]
+    return lines + runtime
 
 
-def _app_files(plan: BuildPlan) -> list[str]:
-    lines = [f"COPY --link app/ {_app_dir(plan, '/')}"]
-    if plan.static and plan.static.command:
-        folder = dockerfile_word(
-            f"{plan.app_dir}/{plan.static.dir}/", source="tool.containerize.static"
-        )
-        lines.append(f"COPY --link --from=static {folder} {folder}")
-    return lines
+def _static_files(plan: BuildPlan) -> list[str]:
+    """The static files the static command made, from its stage (none without one)."""
+    if not (plan.static and plan.static.command):
+        return []
+    # From the staging root, onto /: no parent folder is made with the build's date.
+    return [f"COPY --link --from=static {dockerfile_word(STATIC_ROOT + '/')} /"]
 
 
 def _app_dir(plan: BuildPlan, suffix: str = "") -> str:
@@ -501,21 +590,24 @@ def _users_stage(plan: BuildPlan) -> list[str]:
         f"app:x:{uid}:{gid}:containerize app:{_HOME}:/usr/sbin/nologin", always_quote=True
     )
     home = shell_word(_USERS + _HOME)
+    app = shell_word(_USERS + plan.app_dir, source="tool.containerize.app-directory")
     # The target's own files, read through a mount: right whatever its architecture,
     # and none of its programs runs, so nothing is emulated. Written directly rather
     # than with useradd: no shadow dates, so the layer is reproducible, and no
     # dependency on the passwd package.
     return [
         "# users: the target base image's /etc/passwd and /etc/group with the app's user",
-        "# added, and its home, written natively; the runtime stage copies them.",
+        "# added, its home and the app folder, written natively with fixed timestamps;",
+        "# the runtime stage copies them.",
         "FROM builder AS users",
         f"RUN --network=none --mount=type=bind,from=base,source=/etc,target={_BASE_ETC} \\",
-        f"    mkdir -p {_USERS}/etc {home} \\",
+        f"    mkdir -p {_USERS}/etc {home} {app} \\",
         f" && cp {_BASE_ETC}/passwd {_BASE_ETC}/group {_USERS}/etc/ \\",
         f" && echo {group} >> {_USERS}/etc/group \\",
         f" && echo {passwd} \\",
         f"    >> {_USERS}/etc/passwd \\",
-        f" && chown {shell_word(f'{uid}:{gid}')} {home} && chmod 0750 {home}",
+        f" && chown {shell_word(f'{uid}:{gid}')} {home} && chmod 0750 {home} \\",
+        f" && find {_USERS} -exec touch --no-dereference --date=@{FIXED_EPOCH} '{{}}' +",
         "",
     ]
 

@@ -49,18 +49,22 @@ def run(commands: Sequence[Sequence[str]], *, network: bool, source: str | None 
     return prefix + joined
 
 
-def mounts(wheels: str | None = None) -> str:
+def mounts(wheels: str | None = None, *, folder: str | None = None) -> str:
     """The wheelhouse, the tools and the build step scripts, bind-mounted read-only.
 
-    The wheels come from the stage *wheels*, else from the target platform's folder of
-    the one wheelhouse context (the compile build)."""
+    The wheels come from the stage *wheels* (its *folder* alone, when given: BuildKit
+    then keys the step on that folder's content), else from the target platform's
+    folder of the one wheelhouse context (the compile build)."""
     if wheels is None:
         wheelhouse = (
             f"--mount=type=bind,from={dockerfile_stage(WHEELHOUSE_CONTEXT)},"
             f"source=${{TARGETOS}}-${{TARGETARCH}}${{TARGETVARIANT}},target={WHEELHOUSE}"
         )
     else:
-        wheelhouse = f"--mount=type=bind,from={dockerfile_stage(wheels)},target={WHEELHOUSE}"
+        source = "" if folder is None else f"source={dockerfile_word(folder)},"
+        wheelhouse = (
+            f"--mount=type=bind,from={dockerfile_stage(wheels)},{source}target={WHEELHOUSE}"
+        )
     tools = f"--mount=type=bind,from={dockerfile_stage(TOOLS_CONTEXT)},target={TOOLS}"
     steps = f"--mount=type=bind,source={BUILDSTEPS_CONTEXT},target={MOUNT_DIR}"
     return f"{wheelhouse} \\\n    {tools} \\\n    {steps}"
@@ -74,11 +78,15 @@ def install(
     source: str,
     tools: Sequence[str] = (),
     wheels: str | None = None,
+    folder: str | None = None,
+    root: str | None = None,
 ) -> str:
     """Install the wheels *manifest* lists into *venv*, offline, each hash-checked.
 
     It runs the build platform's Python: installer places the target platform's files
-    without running them, and the Python version is checked to be the target's.
+    without running them, and the Python version is checked to be the target's. With
+    *folder*, the wheels and *manifest* are that folder of *wheels*'; with *root*, they
+    go into that staging root (one layer's), bytecode compiled and timestamps fixed.
     """
     if not _FILE_NAME_RE.fullmatch(manifest):
         raise ConfigError(
@@ -92,8 +100,12 @@ def install(
     ]  # fmt: skip
     for tool in tools:
         argv += ["--with", tool]
+    if root is not None:
+        argv += ["--root", root, "--compile"]
     argv.append(manifest)
-    return f"RUN --network=none {mounts(wheels)} \\\n    " + shell_command(argv, source=source)
+    return f"RUN --network=none {mounts(wheels, folder=folder)} \\\n    " + shell_command(
+        argv, source=source
+    )
 
 
 def apt_install(packages: Iterable[str], *, source: str, arch: str = "${TARGETARCH}") -> str:

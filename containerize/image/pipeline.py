@@ -69,6 +69,7 @@ from containerize.image import (
     buildkey,
     context,
     dockerfile,
+    layerfolders,
     pins,
     plan,
     report,
@@ -235,6 +236,7 @@ def make_plan(
         revision=stamp.revision,
         created=stamp.created,
         native_arch=native_arch,
+        selections=resolved.selections,
     )
 
 
@@ -480,8 +482,13 @@ def prepare(
             build_plan = plan.with_derived(
                 build_plan, compile_mod.derived_packages(house), config.system_packages
             )
+        # The dependency layers again, with every file's size (the lock may not say).
+        sizes = {f.sha256: f.path.stat().st_size for p in house.platforms for f in p.report.files}
+        build_plan = plan.with_sizes(build_plan, resolved.selections, sizes)
     text = dockerfile.render(build_plan)
     if not dry_run and not everything_built:
+        assert house is not None
+        layerfolders.write(build_plan, (item.folder for item in house.platforms))
         write_context(folder, build_plan, text, app_root=config.app_root, files=files)
     left_out = {server for server, _ in skipped}
     return Prepared(

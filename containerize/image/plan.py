@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -19,8 +19,10 @@ from containerize.config import Config
 from containerize.engine import buildx
 from containerize.engine.buildx import OutputKind
 from containerize.errors import ConfigError
-from containerize.image import buildcache
+from containerize.image import buildcache, layers
+from containerize.image.layers import LayerPlan
 from containerize.platforms import Platform
+from containerize.resolve.selection import PlatformSelection
 from containerize.resolve.wheelhouse import Needs
 
 VENV = "/opt/venv"
@@ -53,6 +55,9 @@ class ServerStage:
     stop_signal: str
     tags: tuple[str, ...]
     files: tuple[tuple[str, str], ...]  # server.json and configuration, by file name
+    #: Its own packages are the same pure wheels on every platform: its layer is
+    #: installed once for all of them (:mod:`containerize.image.layers`).
+    pure: bool = False
 
     @property
     def context_dir(self) -> str:
@@ -107,6 +112,8 @@ class BuildPlan:
     #: The test environment (containerize.testenv): the import check and the static
     #: command read it from a BuildKit secret; it is never written into the Dockerfile.
     test_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    #: The app's dependencies in layers (:mod:`containerize.image.layers`).
+    layers: LayerPlan = field(default_factory=LayerPlan)
 
     @property
     def runs_the_app(self) -> bool:
@@ -172,13 +179,16 @@ def make_plan(
     created: dt.datetime,
     native_arch: str,
     derived: DerivedPackages | None = None,
+    selections: Sequence[PlatformSelection] = (),
 ) -> BuildPlan:
     """Compute the build plan; *base_image* is the reference pinned by digest,
     *native_arch* the OCI architecture of the machine that builds.
 
     *derived* says what the compiled wheels need at run time; before the sdists are
     compiled it is unknown, and only declared run packages are planned
-    (:func:`with_derived` adds it to a plan afterwards).
+    (:func:`with_derived` adds it to a plan afterwards). The dependency layers are
+    planned from *selections* with the lock's file sizes (:func:`with_sizes` plans them
+    again with the wheelhouse's).
     """
     # Decided here, from the configuration, before the system packages and the servers
     # are asked: each gets plain values.
@@ -257,6 +267,7 @@ def make_plan(
                 command=command,
                 stop_signal=server.stop_signal,
                 tags=tags[name],
+                pure=bool(selections) and layers.server_is_pure(selections, name),
                 files=tuple(
                     sorted(
                         {
@@ -294,8 +305,22 @@ def make_plan(
         sdist_builds=sdist_builds,
         project_build_packages=system.build if needs.sdists else (),
         runtime_packages=runtime_packages,
+        layers=layers.from_selections(selections, budget=config.layer_budget)
+        if not needs.base_is_empty
+        else LayerPlan(budget=config.layer_budget),
     )
     return planned
+
+
+def with_sizes(
+    plan: BuildPlan, selections: Sequence[PlatformSelection], sizes: Mapping[str, int]
+) -> BuildPlan:
+    """*plan* with its dependency layers planned again from the wheelhouse's file
+    *sizes* (by sha256): every file's, where the lock may not say."""
+    if not plan.layers.layers:
+        return plan
+    planned = layers.from_selections(selections, budget=plan.layers.budget, sizes=sizes)
+    return replace(plan, layers=planned)
 
 
 def with_derived(

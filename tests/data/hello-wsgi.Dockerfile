@@ -18,86 +18,129 @@ RUN --network=none /usr/bin/python3 -m venv --without-pip /opt/venv
 # and BuildKit runs the same install once, whichever stage asks for it).
 FROM wheelhouse-${TARGETOS}-${TARGETARCH}${TARGETVARIANT} AS wheels
 
-# deps: the application's locked dependencies, offline from the wheelhouse.
-FROM builder AS deps
-RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
+# venv-skeleton: the empty venv (pyvenv.cfg, bin/python), the first layer of the
+# venv in every image, with fixed timestamps: the same bytes on every build.
+FROM builder AS venv-skeleton
+RUN --network=none mkdir -p /layer/opt \
+ && cp -a /opt/venv /layer/opt/ \
+ && find /layer -exec touch --no-dereference --date=@315532800 '{}' +
+
+# pure-wheels: the wheelhouse of linux/amd64: its pure-Python wheels (none-any) are
+# the very files every platform installs, so the layers made of them name no
+# target platform, are built once for all of them and have one digest.
+FROM wheelhouse-linux-amd64 AS pure-wheels
+
+# layer-*: the app's dependencies in layers planned from the lock (see
+# 'containerize build --dry-run'): each layer's wheels, in a folder of their own
+# in the wheelhouse, installed offline into /layer alone, bytecode compiled
+# there, with fixed timestamps: a layer is rebuilt, and changes, only when its own
+# packages do. Layers of pure wheels read pure-wheels; the others the target's.
+FROM builder AS layer-django
+RUN --network=none --mount=type=bind,from=pure-wheels,source=layers/layer-django,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-base.json
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
-# venv-gunicorn: gunicorn and its dependencies on top of deps.
-FROM deps AS venv-gunicorn
-RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
+FROM builder AS layer-pillow
+RUN --network=none --mount=type=bind,from=wheels,source=layers/layer-pillow,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-gunicorn.json
-RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
-# venv-uwsgi: uwsgi and its dependencies on top of deps.
-FROM deps AS venv-uwsgi
-RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
+FROM builder AS layer-native-0
+RUN --network=none --mount=type=bind,from=wheels,source=layers/layer-native-0,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-uwsgi.json
-RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
-# venv-mod_wsgi: mod_wsgi and its dependencies on top of deps.
-FROM deps AS venv-mod_wsgi
-RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
+FROM builder AS layer-pure-0
+RUN --network=none --mount=type=bind,from=pure-wheels,source=layers/layer-pure-0,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-mod_wsgi.json
-RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
-# venv-cheroot: cheroot and its dependencies on top of deps.
-FROM deps AS venv-cheroot
-RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse \
+FROM builder AS layer-pure-1
+RUN --network=none --mount=type=bind,from=pure-wheels,source=layers/layer-pure-1,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-cheroot.json
-RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
-# check-wheels, check-deps, check-venv-<server>: the same venvs with the wheels of
-# linux/amd64, the platform the import check and the static command run on.
+# server-gunicorn: gunicorn and what it adds, the last layer of its venv.
+FROM builder AS server-gunicorn
+RUN --network=none --mount=type=bind,from=pure-wheels,source=layers/server-gunicorn,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
+
+# server-uwsgi: uwsgi and what it adds, the last layer of its venv.
+FROM builder AS server-uwsgi
+RUN --network=none --mount=type=bind,from=wheels,source=layers/server-uwsgi,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
+
+# server-mod_wsgi: mod_wsgi and what it adds, the last layer of its venv.
+FROM builder AS server-mod_wsgi
+RUN --network=none --mount=type=bind,from=wheels,source=layers/server-mod_wsgi,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
+
+# server-cheroot: cheroot and what it adds, the last layer of its venv.
+FROM builder AS server-cheroot
+RUN --network=none --mount=type=bind,from=pure-wheels,source=layers/server-cheroot,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
+
+# check-wheels, check-layer-*, check-server-*: the layers that are not pure, again
+# with the wheels of linux/amd64, the platform the import check and the
+# static command run on; check-deps and check-venv-<server> stack them on the
+# builder's venv.
 FROM wheelhouse-linux-amd64 AS check-wheels
 
+FROM builder AS check-layer-pillow
+RUN --network=none --mount=type=bind,from=check-wheels,source=layers/layer-pillow,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
+
+FROM builder AS check-layer-native-0
+RUN --network=none --mount=type=bind,from=check-wheels,source=layers/layer-native-0,target=/wheelhouse \
+    --mount=type=bind,from=tools,target=/tools \
+    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
+
 FROM builder AS check-deps
-RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
-    --mount=type=bind,from=tools,target=/tools \
-    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-base.json
+COPY --from=layer-django /layer/ /
+COPY --from=check-layer-pillow /layer/ /
+COPY --from=check-layer-native-0 /layer/ /
+COPY --from=layer-pure-0 /layer/ /
+COPY --from=layer-pure-1 /layer/ /
 
-# check-venv-gunicorn: gunicorn and its dependencies on top of check-deps.
 FROM check-deps AS check-venv-gunicorn
-RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
+COPY --from=server-gunicorn /layer/ /
+
+FROM builder AS check-server-uwsgi
+RUN --network=none --mount=type=bind,from=check-wheels,source=layers/server-uwsgi,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-gunicorn.json
-RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
-# check-venv-uwsgi: uwsgi and its dependencies on top of check-deps.
 FROM check-deps AS check-venv-uwsgi
-RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
+COPY --from=check-server-uwsgi /layer/ /
+
+FROM builder AS check-server-mod_wsgi
+RUN --network=none --mount=type=bind,from=check-wheels,source=layers/server-mod_wsgi,target=/wheelhouse \
     --mount=type=bind,from=tools,target=/tools \
     --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-uwsgi.json
-RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
-# check-venv-mod_wsgi: mod_wsgi and its dependencies on top of check-deps.
 FROM check-deps AS check-venv-mod_wsgi
-RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
-    --mount=type=bind,from=tools,target=/tools \
-    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-mod_wsgi.json
-RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+COPY --from=check-server-mod_wsgi /layer/ /
 
-# check-venv-cheroot: cheroot and its dependencies on top of check-deps.
 FROM check-deps AS check-venv-cheroot
-RUN --network=none --mount=type=bind,from=check-wheels,target=/wheelhouse \
-    --mount=type=bind,from=tools,target=/tools \
-    --mount=type=bind,source=containerize/buildsteps,target=/containerize-steps \
-    /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-cheroot.json
-RUN --network=none /opt/venv/bin/python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/venv
+COPY --from=server-cheroot /layer/ /
 
 # app-gunicorn: the app with gunicorn's venv and the project's environment, offline:
 # the app imported as the app's user, so that an app that fails to import fails
@@ -172,21 +215,22 @@ USER 10001:10001
 RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
 
 # users: the target base image's /etc/passwd and /etc/group with the app's user
-# added, and its home, written natively; the runtime stage copies them.
+# added, its home and the app folder, written natively with fixed timestamps;
+# the runtime stage copies them.
 FROM builder AS users
 RUN --network=none --mount=type=bind,from=base,source=/etc,target=/base-etc \
-    mkdir -p /users/etc /users/home/app \
+    mkdir -p /users/etc /users/home/app /users/app \
  && cp /base-etc/passwd /base-etc/group /users/etc/ \
  && echo 'app:x:10001:' >> /users/etc/group \
  && echo 'app:x:10001:10001:containerize app:/home/app:/usr/sbin/nologin' \
     >> /users/etc/passwd \
- && chown 10001:10001 /users/home/app && chmod 0750 /users/home/app
+ && chown 10001:10001 /users/home/app && chmod 0750 /users/home/app \
+ && find /users -exec touch --no-dereference --date=@315532800 '{}' +
 
 # runtime: the base image, an unprivileged user with a writable home, and settings
 # shared by every server's image.
 FROM base AS runtime
-COPY --link --from=users /users/etc/passwd /users/etc/group /etc/
-COPY --link --from=users /users/home/ /home/
+COPY --link --from=users /users/ /
 ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     VIRTUAL_ENV="/opt/venv" \
     HOME="/home/app" \
@@ -207,7 +251,15 @@ LABEL org.opencontainers.image.base.digest="sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaa
 
 # gunicorn: the image that serves the application with gunicorn.
 FROM runtime AS gunicorn
-COPY --link --from=venv-gunicorn /opt/venv /opt/venv
+# The venv in layers: skeleton, dependencies (the same in every server's image),
+# then gunicorn's own packages.
+COPY --link --from=venv-skeleton /layer/ /
+COPY --link --from=layer-django /layer/ /
+COPY --link --from=layer-pillow /layer/ /
+COPY --link --from=layer-native-0 /layer/ /
+COPY --link --from=layer-pure-0 /layer/ /
+COPY --link --from=layer-pure-1 /layer/ /
+COPY --link --from=server-gunicorn /layer/ /
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/gunicorn/ /opt/containerize/
 COPY --link --from=app-gunicorn /app/ /app/
@@ -220,7 +272,15 @@ CMD []
 
 # uwsgi: the image that serves the application with uwsgi.
 FROM runtime AS uwsgi
-COPY --link --from=venv-uwsgi /opt/venv /opt/venv
+# The venv in layers: skeleton, dependencies (the same in every server's image),
+# then uwsgi's own packages.
+COPY --link --from=venv-skeleton /layer/ /
+COPY --link --from=layer-django /layer/ /
+COPY --link --from=layer-pillow /layer/ /
+COPY --link --from=layer-native-0 /layer/ /
+COPY --link --from=layer-pure-0 /layer/ /
+COPY --link --from=layer-pure-1 /layer/ /
+COPY --link --from=server-uwsgi /layer/ /
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/uwsgi/ /opt/containerize/
 COPY --link --from=app-uwsgi /app/ /app/
@@ -242,7 +302,15 @@ RUN --mount=type=cache,id=containerize-apt-cache-${TARGETARCH},target=/var/cache
     apache2 libpython3.11 \
  && rm -rf /var/log/apt /var/log/dpkg.log /var/log/alternatives.log \
     /var/cache/ldconfig/aux-cache /var/cache/debconf/*-old
-COPY --link --from=venv-mod_wsgi /opt/venv /opt/venv
+# The venv in layers: skeleton, dependencies (the same in every server's image),
+# then mod_wsgi's own packages.
+COPY --link --from=venv-skeleton /layer/ /
+COPY --link --from=layer-django /layer/ /
+COPY --link --from=layer-pillow /layer/ /
+COPY --link --from=layer-native-0 /layer/ /
+COPY --link --from=layer-pure-0 /layer/ /
+COPY --link --from=layer-pure-1 /layer/ /
+COPY --link --from=server-mod_wsgi /layer/ /
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/mod_wsgi/ /opt/containerize/
 COPY --link --from=app-mod_wsgi /app/ /app/
@@ -255,7 +323,15 @@ CMD []
 
 # cheroot: the image that serves the application with cheroot.
 FROM runtime AS cheroot
-COPY --link --from=venv-cheroot /opt/venv /opt/venv
+# The venv in layers: skeleton, dependencies (the same in every server's image),
+# then cheroot's own packages.
+COPY --link --from=venv-skeleton /layer/ /
+COPY --link --from=layer-django /layer/ /
+COPY --link --from=layer-pillow /layer/ /
+COPY --link --from=layer-native-0 /layer/ /
+COPY --link --from=layer-pure-0 /layer/ /
+COPY --link --from=layer-pure-1 /layer/ /
+COPY --link --from=server-cheroot /layer/ /
 COPY --link containerize/runtime/ /opt/containerize/
 COPY --link containerize/cheroot/ /opt/containerize/
 COPY --link --from=app-cheroot /app/ /app/

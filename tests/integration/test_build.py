@@ -68,7 +68,7 @@ def test_code_only_change_rebuilds_only_the_application_layer(
     ], log
     step = rf"^#(\d+) \[linux/amd64 app-gunicorn \d+/\d+\] {re.escape(check)}$"
     assert len(set(re.findall(step, log, re.M))) == 1, log
-    assert any("venv-gunicorn" in step for step in cached), log
+    assert any("server-gunicorn" in step for step in cached), log
     assert [step for step in ran if "RUN" in step and check not in step] == []
     for tag in prepared.invocations[0].tags:
         process.run(["docker", "image", "rm", "--force", tag], check=False)

@@ -260,3 +260,41 @@ def test_an_sdist_builds_offline_from_a_fixed_path_into_the_same_bytes(
     assert info["EPOCH"] == "315532800"
     assert dates == {(1980, 1, 1, 0, 0, 0)}
     assert wheels[0] == wheels[1]  # the same sdist, built twice: the same bytes
+
+
+@pytest.mark.network
+def test_one_layers_packages_go_into_its_staging_root_compiled_with_fixed_times(
+    tmp_path: Path, tools: Path
+) -> None:
+    """--root, --compile: the files of one layer, under the staging root, as the venv's
+    own (RECORD, the script's #!, the pycs' source paths), with one timestamp."""
+    house = tmp_path / "wh"
+    house.mkdir()
+    wheel = make_wheel(house, tag="py3-none-any")
+    (house / "install.json").write_text(json.dumps({"wheels": [entry(wheel)], "pending": []}))
+    (house / "none.json").write_text(json.dumps({"wheels": [], "pending": []}))
+    root = tmp_path / "layer"
+    args = install_args(tmp_path, tools, "install.json")
+    args[args.index("--venv") + 1] = "/opt/venv"
+    layer = [*args[:-1], "--root", root, "--compile", "install.json"]
+    result = run(*layer)
+    assert result.returncode == 0, result.stderr
+    site = root / "opt" / "venv" / "lib" / f"python{VERSION}" / "site-packages"
+    assert (site / "hello_pkg" / "__init__.py").exists()
+    assert (root / "opt/venv/bin/hello").read_text().splitlines()[0] == "#!/opt/venv/bin/python"
+    record = (site / "hello_pkg-1.0.dist-info" / "RECORD").read_text()
+    assert "../../../bin/hello,sha256=" in record  # relative: right once stacked on the venv
+    (pyc,) = (site / "hello_pkg" / "__pycache__").glob("__init__.*.pyc")
+    assert f"/opt/venv/lib/python{VERSION}/site-packages/hello_pkg/__init__.py".encode() in (
+        pyc.read_bytes()
+    )
+    everything = [root, *root.rglob("*")]
+    assert {p.lstat().st_mtime for p in everything} == {315532800}
+    assert not (tmp_path / "venv").exists()
+    assert not Path("/opt/venv/bin/hello").exists()
+    # A layer none of whose packages this platform has: an empty root, still dated.
+    other = tmp_path / "other"
+    result = run(*[*args[:-1], "--root", other, "--compile", "none.json"])
+    assert result.returncode == 0, result.stderr
+    assert list(other.iterdir()) == []
+    assert other.stat().st_mtime == 315532800

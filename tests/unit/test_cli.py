@@ -59,9 +59,12 @@ def test_print_dockerfile_shows_the_app_directory(
     out = capsys.readouterr().out
     assert "# The app folder (tool.containerize.app-directory) is /app/site: the\n" in out
     assert "COPY app/ /app/site/\n" in out
+    # The static stage works in the app folder.
+    static = out[out.index(" AS static\n") :]
+    assert "WORKDIR /app/site\n" in static
     assert (
-        "WORKDIR /app/site\nRUN --network=none python manage.py collectstatic --noinput \\\n"
-        " && mkdir -p /app/site/staticfiles" in out
+        "RUN --network=none python manage.py collectstatic --noinput \\\n"
+        " && mkdir -p /app/site/staticfiles" in static
     )
 
 

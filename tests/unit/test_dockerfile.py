@@ -10,12 +10,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
+from packaging.utils import canonicalize_name
 from test_escape import buildkit_words
 
 from containerize import config, syspackages
 from containerize.engine import buildx
 from containerize.errors import ConfigError
-from containerize.image import buildcache, dockerfile, pins, plan
+from containerize.image import buildcache, dockerfile, layerfolders, layers, pins, plan
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 from containerize.resolve.wheelhouse import Needs
 
@@ -28,6 +29,18 @@ def hello(fixtures_dir: Path) -> config.Config:
     return config.load(fixtures_dir / "hello-wsgi", environ={})
 
 
+#: Dependencies like the bench's Django project's: two large packages (Django pure,
+#: Pillow with C extensions) and small ones, pure and not.
+GOLDEN_PACKAGES = (
+    layers.LayerPackage(name=canonicalize_name("django"), size=8_300_000, pure=True),
+    layers.LayerPackage(name=canonicalize_name("pillow"), size=4_500_000, pure=False),
+    layers.LayerPackage(name=canonicalize_name("asgiref"), size=24_000, pure=True),
+    layers.LayerPackage(name=canonicalize_name("sqlparse"), size=44_000, pure=True),
+    layers.LayerPackage(name=canonicalize_name("markupsafe"), size=21_000, pure=False),
+    layers.LayerPackage(name=canonicalize_name("whitenoise"), size=20_000, pure=True),
+)
+
+
 def make(cfg: config.Config, *, native_arch: str = "amd64", **needs: object) -> plan.BuildPlan:
     defaults: dict[str, object] = {
         "base_has_sdists": False,
@@ -35,7 +48,7 @@ def make(cfg: config.Config, *, native_arch: str = "amd64", **needs: object) -> 
         "base_is_empty": False,
     }
     defaults.update(needs)
-    return plan.make_plan(
+    made = plan.make_plan(
         cfg,
         base_image=BASE,
         python="/usr/bin/python3",
@@ -44,6 +57,13 @@ def make(cfg: config.Config, *, native_arch: str = "amd64", **needs: object) -> 
         revision="0123abc",
         created=CREATED,
         native_arch=native_arch,
+    )
+    # The dependency layers of GOLDEN_PACKAGES, and the servers whose wheels are pure
+    # (gunicorn, cheroot) marked so: what a selection of such a lock plans.
+    return replace(
+        made,
+        layers=layers.plan(GOLDEN_PACKAGES) if made.base_manifest else made.layers,
+        servers=tuple(replace(s, pure=s.name in {"gunicorn", "cheroot"}) for s in made.servers),
     )
 
 
@@ -106,8 +126,11 @@ def test_one_final_target_per_server_with_its_stop_signal(hello: config.Config) 
 
 def test_installs_are_offline_hash_checked_and_bind_mounted(hello: config.Config) -> None:
     text = dockerfile.render(make(hello))
-    deps = stage(text, "deps")
-    assert "RUN --network=none --mount=type=bind,from=wheels,target=/wheelhouse" in deps
+    deps = stage(text, "layer-pillow")
+    assert (
+        "RUN --network=none --mount=type=bind,from=wheels,source=layers/layer-pillow,"
+        "target=/wheelhouse"
+    ) in deps
     # Each platform's folder is a context of its own, chosen by the target platform.
     wheels = "FROM wheelhouse-${TARGETOS}-${TARGETARCH}${TARGETVARIANT} AS wheels"
     assert wheels in text
@@ -115,12 +138,16 @@ def test_installs_are_offline_hash_checked_and_bind_mounted(hello: config.Config
     assert "--mount=type=bind,source=containerize/buildsteps,target=/containerize-steps" in deps
     assert (
         "/usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv "
-        "--wheelhouse /wheelhouse --tools /tools --python-version 3.11 install-base.json"
+        "--wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer "
+        "--compile install.json"
     ) in deps
     assert "COPY --from=wheelhouse" not in text
     assert "pip install" not in text
     assert "/opt/containerize/pip" not in text
-    assert "--invalidation-mode unchecked-hash" in stage(text, "venv-gunicorn")
+    # Pure wheels are read from the first platform's folder, the same for every target.
+    assert "from=pure-wheels,source=layers/layer-django," in stage(text, "layer-django")
+    assert "FROM wheelhouse-linux-amd64 AS pure-wheels" in text
+    assert "from=pure-wheels,source=layers/server-gunicorn," in stage(text, "server-gunicorn")
 
 
 def _froms(text: str) -> dict[str, str]:
@@ -139,8 +166,10 @@ def test_only_os_packages_run_on_the_target_platform(hello: config.Config) -> No
     text = dockerfile.render(make(hello))
     froms = _froms(text)
     # The wheelhouse folders: build contexts, not stages that run anything.
-    assert {n for n, line in froms.items() if " wheelhouse-" in line} == {"wheels", "check-wheels"}
-    del froms["wheels"], froms["check-wheels"]
+    contexts = {"wheels", "check-wheels", "pure-wheels"}
+    assert {n for n, line in froms.items() if " wheelhouse-" in line} == contexts
+    for name in contexts:
+        del froms[name]
     assert froms["builder"] == "FROM --platform=${BUILDPLATFORM} ${BASE_IMAGE} AS builder"
     assert froms["base"] == "FROM ${BASE_IMAGE} AS base"
     native = {"builder"}
@@ -148,8 +177,12 @@ def test_only_os_packages_run_on_the_target_platform(hello: config.Config) -> No
         if line.split()[1] in native:
             native.add(name)
     servers = hello.servers
-    assert native == {"builder", "deps", "check-deps", "users"} | {
-        f"{prefix}-{s}" for s in servers for prefix in ("venv", "check-venv", "app")
+    layer_stages = {layer.name for layer in make(hello).layers.layers}
+    assert native == {"builder", "venv-skeleton", "check-deps", "users"} | layer_stages | {
+        f"check-{name}" for name in ("layer-pillow", "layer-native-0")
+    } | {f"{prefix}-{s}" for s in servers for prefix in ("server", "check-venv", "app")} | {
+        "check-server-uwsgi",
+        "check-server-mod_wsgi",
     }
     checks = {f"app-{s}" for s in servers}
     for server in servers:
@@ -163,7 +196,7 @@ def test_only_os_packages_run_on_the_target_platform(hello: config.Config) -> No
             assert "apt-get" not in body, name
         if name in target:
             assert "wheels.py install" not in body, name
-            assert "compileall" not in body, name
+            assert "--compile" not in body, name
             # What runs on the target: OS packages, nothing else.
             runs = [line for line in body.splitlines() if line.startswith("RUN")]
             assert len(runs) == body.count("apt-get update"), name
@@ -178,20 +211,26 @@ def test_the_check_stages_name_no_target_platform(hello: config.Config) -> None:
     arguments are the same for each: the check stages read the check platform's
     wheelhouse folder by name and declare no TARGET* argument."""
     text = dockerfile.render(make(hello))
-    for name in ["check-deps", *(f"{p}-{s}" for s in hello.servers for p in ("check-venv", "app"))]:
+    checks = ["check-deps", "check-layer-pillow", "check-server-uwsgi"]
+    for name in [*checks, *(f"{p}-{s}" for s in hello.servers for p in ("check-venv", "app"))]:
         body = stage(text, name)
         assert "ARG" not in body, name
         assert "TARGET" not in body, name
     assert "FROM wheelhouse-linux-amd64 AS check-wheels" in text
-    # The same instructions as the target's venvs, with the check platform's wheels:
-    # for that target, BuildKit runs them once for both.
-    for name in ("deps", *(f"venv-{s}" for s in hello.servers)):
+    # The same instructions as the target's layers, with the check platform's wheels:
+    # for that target, BuildKit runs them once for both. Pure layers are shared.
+    for name in ("layer-pillow", "layer-native-0", "server-uwsgi", "server-mod_wsgi"):
         own = stage(text, name).replace("from=wheels,", "from=check-wheels,")
-        check = stage(text, f"check-{name}").replace("check-deps", "deps")
+        check = stage(text, f"check-{name}")
         assert own.split("\n", 1)[1] == check.split("\n", 1)[1], name
-    assert "install-base.json" in stage(text, "check-deps")
-    for name in [*(f"venv-{s}" for s in hello.servers), "deps"]:
-        assert "ARG" not in stage(text, name), name
+    deps = stage(text, "check-deps")
+    assert "COPY --from=layer-django /layer/ /" in deps
+    assert "COPY --from=check-layer-pillow /layer/ /" in deps
+    assert stage(text, "check-venv-gunicorn").endswith("COPY --from=server-gunicorn /layer/ /")
+    assert stage(text, "check-venv-uwsgi").endswith("COPY --from=check-server-uwsgi /layer/ /")
+    for layer in make(hello).layers.layers:
+        assert "ARG" not in stage(text, layer.name), layer.name
+        assert "TARGET" not in stage(text, layer.name) or not layer.pure, layer.name
 
 
 def test_the_check_runs_on_a_target_this_machine_runs_natively(hello: config.Config) -> None:
@@ -249,17 +288,19 @@ def test_the_user_is_written_natively_from_the_targets_own_files(hello: config.C
     assert "echo 'app:x:10001:' >> /users/etc/group" in users
     assert "'app:x:10001:10001:containerize app:/home/app:/usr/sbin/nologin'" in users
     assert "chown 10001:10001 /users/home/app && chmod 0750 /users/home/app" in users
+    assert "mkdir -p /users/etc /users/home/app /users/app" in users
+    assert "find /users -exec touch --no-dereference --date=@315532800 '{}' +" in users
     assert "useradd" not in text
     runtime = stage(text, "runtime")
-    assert "COPY --link --from=users /users/etc/passwd /users/etc/group /etc/" in runtime
-    assert "COPY --link --from=users /users/home/ /home/" in runtime
+    # From the staging root onto /: no folder made with the build's date.
+    assert "COPY --link --from=users /users/ /" in runtime
     assert not any(line.startswith("RUN") for line in runtime.splitlines())
 
 
 def test_build_tools_only_where_an_sdist_needs_them(hello: config.Config) -> None:
     p = make(hello)
     text = dockerfile.render(p)
-    assert "apt-get" not in stage(text, "venv-gunicorn")
+    assert "apt-get" not in stage(text, "server-gunicorn")
     assert "gcc" not in text
     final = stage(text, "mod_wsgi")
     assert "apache2 libpython3.11" in final
@@ -320,13 +361,20 @@ def test_compile_invocation_exports_the_wheels_per_platform(
 def test_dependency_layers_come_before_the_application(hello: config.Config) -> None:
     text = dockerfile.render(make(hello))
     final = stage(text, "gunicorn").splitlines()
-    copies = [i for i, line in enumerate(final) if line.startswith("COPY")]
-    assert final[copies[0]].startswith("COPY --link --from=venv-gunicorn /opt/venv")
-    assert final[copies[1]] == "COPY --link containerize/runtime/ /opt/containerize/"
-    assert final[copies[2]] == "COPY --link containerize/gunicorn/ /opt/containerize/"
+    copies = [line for line in final if line.startswith("COPY")]
+    # The venv in layers, in the plan's order: skeleton, dependencies, the server.
+    planned = [layer.name for layer in make(hello).layers.layers]
+    venv = ["venv-skeleton", *planned, "server-gunicorn"]
+    assert copies[: len(venv)] == [f"COPY --link --from={name} /layer/ /" for name in venv]
+    rest = copies[len(venv) :]
+    assert rest[0] == "COPY --link containerize/runtime/ /opt/containerize/"
+    assert rest[1] == "COPY --link containerize/gunicorn/ /opt/containerize/"
     # The app comes last, from the stage that imported it: nothing runs in the image
     # after it is copied, and a code change reruns only the import check.
-    assert final[copies[3]] == "COPY --link --from=app-gunicorn /app/ /app/"
+    assert rest[2] == "COPY --link --from=app-gunicorn /app/ /app/"
+    # Every server's image stacks the same dependency layers.
+    for server in hello.servers:
+        assert f"COPY --link --from={planned[0]} /layer/ /" in stage(text, server)
     assert not any(line.startswith("RUN") for line in final)
     assert "USER 10001:10001" in final
     check = stage(text, "app-gunicorn")
@@ -358,22 +406,23 @@ COLLECTSTATIC = config.StaticFiles(
 def test_static_files_are_made_where_the_app_is_imported(hello: config.Config) -> None:
     cfg = replace(hello, static=COLLECTSTATIC, servers=("gunicorn", "cheroot"))
     text = dockerfile.render(make(cfg))
-    assert "AS static" not in text
+    made = stage(text, "static")
+    # Once, on the check platform, beside the import checks: neither stage reads the
+    # other, so BuildKit runs them at once.
+    assert made.startswith("FROM check-deps AS static\nCOPY app/ /app/\n")
+    assert "collectstatic" in made
     for server in cfg.servers:
         check = stage(text, f"app-{server}")
-        # On the check platform, as root (it writes into /app), offline; then the
-        # import, as the app's user, sees the files the image will have.
-        assert (
-            "WORKDIR /app\n"
-            "RUN --network=none python manage.py collectstatic \\\n"
-            " && mkdir -p /app/staticfiles\n"
-            "USER 10001:10001\n"
-            'RUN --network=none ["/opt/venv/bin/python", ' in check
+        assert "collectstatic" not in check
+        assert "static" not in check.split("\n", 1)[0]
+        assert 'WORKDIR /app\nUSER 10001:10001\nRUN --network=none ["/opt/venv/bin/python", ' in (
+            check
         )
-        # The final image takes the app folder, static files included, in one layer.
+        # The final image takes the checked app folder, then the static files.
         final = stage(text, server)
-        assert f"COPY --link --from=app-{server} /app/ /app/" in final
-        assert "staticfiles" not in final
+        assert final.index(f"COPY --link --from=app-{server} /app/ /app/") < final.index(
+            "COPY --link --from=static /static-layer/ /"
+        )
 
 
 def test_without_the_import_check_static_files_come_from_their_own_stage(
@@ -389,7 +438,12 @@ def test_without_the_import_check_static_files_come_from_their_own_stage(
     )
     final = stage(text, "gunicorn")
     assert "COPY --link app/ /app/\n" in final
-    assert "COPY --link --from=static /app/staticfiles/ /app/staticfiles/" in final
+    assert "COPY --link --from=static /static-layer/ /" in final
+    # The folder with its parents, with fixed timestamps: the same files, the same layer.
+    assert (
+        " && cp -a /app/staticfiles /static-layer/app/ \\\n"
+        " && find /static-layer -exec touch --no-dereference --date=@315532800 '{}' +"
+    ) in made
 
 
 def test_runtime_stage_user_labels_healthcheck(hello: config.Config) -> None:
@@ -595,11 +649,14 @@ def test_hostile_server_stage_values(hello: config.Config) -> None:
     for bad, message in [
         (replace(gunicorn, stop_signal="SIGTERM\nRUN id"), "the gunicorn server: "),
         (replace(gunicorn, name="gunicorn AS x"), "cannot name a build stage"),
-        (replace(gunicorn, manifest="../../etc/x.json"), "not a file name in the wheelhouse"),
         (replace(gunicorn, runtime_packages=("-oAPT::Update=x",)), "not a Debian package"),
     ]:
         with pytest.raises(ConfigError, match=message):
             dockerfile.render(replace(p, servers=(bad,)))
+    # The manifest is read from the wheelhouse folder when the layer folders are written.
+    bad = replace(gunicorn, manifest="../../etc/x.json")
+    with pytest.raises(ConfigError, match="not a file name in the wheelhouse"):
+        layerfolders.write(replace(p, servers=(bad,)), [Path("/nonexistent/linux-amd64")])
     bad = replace(gunicorn, build_packages=("gcc; curl evil | sh",))
     with pytest.raises(ConfigError, match="not a Debian package"):
         dockerfile.render_compile(replace(p, servers=(bad,)))
@@ -659,11 +716,14 @@ def test_an_app_directory_is_the_working_directory_and_import_root(
     assert p.app_dir == "/app/site"
     assert "# The app folder (tool.containerize.app-directory) is /app/site: the\n" in text
     # collectstatic runs from the app folder, where its manage.py and its files are.
+    made = stage(text, "static")
+    assert "COPY app/ /app/site/\n" in made
+    assert "python manage.py collectstatic \\\n && mkdir -p /app/site/staticfiles" in made
+    assert "WORKDIR /app/site\n" in made
     for server in cfg.servers:
         check = stage(text, f"app-{server}")
         assert "COPY app/ /app/site/\n" in check
-        assert "python manage.py collectstatic \\\n && mkdir -p /app/site/staticfiles" in check
-        assert "WORKDIR /app/site\nRUN --network=none python manage.py" in check
+        assert "WORKDIR /app/site\n" in check
         assert f"COPY --link --from=app-{server} /app/ /app/" in stage(text, server)
     assert "WORKDIR /app/site\n" in stage(text, "runtime")
     assert "WORKDIR /app\n" not in text
@@ -683,7 +743,8 @@ def test_an_app_directory_without_the_import_check(hello: config.Config) -> None
     text = dockerfile.render(make(replace(in_site(hello), import_check=False)))
     final = stage(text, "gunicorn")
     assert "COPY --link app/ /app/site/\n" in final
-    assert "COPY --link --from=static /app/site/staticfiles/ /app/site/staticfiles/" in final
+    assert "COPY --link --from=static /static-layer/ /" in final
+    assert "cp -a /app/site/staticfiles /static-layer/app/site/" in stage(text, "static")
 
 
 def test_an_app_directory_that_no_dockerfile_word_can_hold(hello: config.Config) -> None:
