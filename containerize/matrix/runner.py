@@ -27,7 +27,7 @@ from pathlib import Path
 from containerize import process
 from containerize.engine import containers, docker, probes
 from containerize.errors import CommandError, ContainerTestError
-from containerize.matrix import checks, containerchecks, httpchecks, services
+from containerize.matrix import checks, containerchecks, httpchecks, limits, services
 from containerize.matrix.checks import Outcome, Subject
 from containerize.matrix.plan import Cell, MatrixPlan
 from containerize.matrix.report import CellResult, now
@@ -202,6 +202,8 @@ def _checks(subject: Subject, *, run_id: str, project_dir: Path) -> list[Outcome
     for name, step in steps:
         outcomes.append(checks.timed(name, step))
     outcomes += user_tests(subject, project_dir=project_dir)
+    # Under a CPU and memory limit: workers, memory, proxy headers, access log.
+    outcomes += limits.production(subject, run_id=run_id)
     outcomes.append(
         checks.timed("read-only", lambda: containerchecks.read_only(subject, run_id=run_id))
     )

@@ -16,6 +16,11 @@ request for a host that is not on the list before anything else sees it; and, wh
 image serves static files and the server has no static file handler of its own,
 WhiteNoise.
 
+With ``CONTAINERIZE_ENVIRON_PROBE`` set to a URL path (the test matrix sets it in the
+container it runs under limits), a GET of that path answers with what the application
+is handed (``REMOTE_ADDR``, ``wsgi.url_scheme``): the matrix checks the trusted-proxies
+rule through it on any app. Unset, the layer is not there.
+
 ``python containerize_wsgi.py --check`` loads the application once and reports; the
 build runs it so that a missing module or callable fails the build, not the container.
 
@@ -168,11 +173,43 @@ class TrustedProxyLayer:
         return self.app(environ, start_response)
 
 
+# --- the test matrix's probe -------------------------------------------------------
+
+#: A URL path; when set (the test matrix sets it in the containers it starts), a GET of
+#: that exact path answers with what the application would have been handed.
+PROBE_VARIABLE = "CONTAINERIZE_ENVIRON_PROBE"
+PROBED = ("REMOTE_ADDR", "wsgi.url_scheme", "HTTPS", "HTTP_HOST")
+
+
+class EnvironProbe:
+    """Answers GET *path* with the environ keys the trusted-proxies rule decides, as
+    the application itself would see them (this layer sits right in front of it), and
+    the worker's process id, as JSON. Only there when the variable is set: an image
+    started without it has no such path and no cost."""
+
+    def __init__(self, app: WSGIApp, path: str) -> None:
+        self.app = app
+        self.path = path
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO") != self.path or environ.get("REQUEST_METHOD") != "GET":
+            return self.app(environ, start_response)
+        probed = {key: environ.get(key) for key in PROBED}
+        body = json.dumps({**probed, "pid": os.getpid()}).encode()
+        start_response(
+            "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
+        return [body]
+
+
 # --- assembly ---------------------------------------------------------------------
 
 
 def build(spec: dict[str, Any], environ: dict[str, str]) -> WSGIApp:
     app = load_app(spec["app"], spec["app_dir"])
+    probe = environ.get(PROBE_VARIABLE, "").strip()
+    if probe.startswith("/"):
+        app = EnvironProbe(app, probe)
     static = spec.get("static")
     if static and static.get("whitenoise"):
         from whitenoise import WhiteNoise  # type: ignore[import-not-found]
