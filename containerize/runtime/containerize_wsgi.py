@@ -14,7 +14,7 @@ something to do, the access log (``containerize_accesslog.py``: the same line on
 server, whose own access log is off), the Host allow-list, which answers 400 to a
 request for a host that is not on the list before anything else sees it; and, when the
 image serves static files and the server has no static file handler of its own,
-WhiteNoise.
+WhiteNoise, for the static URL prefix only.
 
 With ``CONTAINERIZE_ENVIRON_PROBE`` set to a URL path (the test matrix sets it in the
 container it runs under limits), a GET of that path answers with what the application
@@ -173,6 +173,25 @@ class TrustedProxyLayer:
         return self.app(environ, start_response)
 
 
+# --- static files -----------------------------------------------------------------
+
+
+class StaticPrefix:
+    """Hands a request under the static URL prefix to WhiteNoise, and any other request
+    straight to the application: WhiteNoise looks every path up (decoding it first),
+    which the application's own pages need not pay for."""
+
+    def __init__(self, app: WSGIApp, files: WSGIApp, prefix: str) -> None:
+        self.app = app
+        self.files = files
+        self.prefix = prefix
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO", "").startswith(self.prefix):
+            return self.files(environ, start_response)
+        return self.app(environ, start_response)
+
+
 # --- the test matrix's probe -------------------------------------------------------
 
 #: A URL path; when set (the test matrix sets it in the containers it starts), a GET of
@@ -214,13 +233,14 @@ def build(spec: dict[str, Any], environ: dict[str, str]) -> WSGIApp:
     if static and static.get("whitenoise"):
         from whitenoise import WhiteNoise  # type: ignore[import-not-found]
 
-        app = WhiteNoise(
+        files = WhiteNoise(
             app,
             root=static["root"],
             prefix=static["url"],
             max_age=60,
             immutable_file_test=lambda _path, url: bool(HASHED_NAME.search(url)),
         )
+        app = StaticPrefix(app, files, static["url"])
     # Outermost, so that a foreign Host gets 400 before WhiteNoise serves a file.
     entries = hosts.configured(spec.get("allowed_hosts", [hosts.ANY]), environ)
     if hosts.ANY not in entries:
