@@ -271,14 +271,16 @@ def processes(container: containers.Container) -> list[Process]:
 
 
 def worker_processes(server: str, table: list[Process]) -> list[Process]:
-    """The processes that serve requests: the master's children on the pre-fork
-    servers (Gunicorn's and uWSGI's masters are PID 1), mod_wsgi's daemon processes
-    (named '(wsgi:...)', beside Apache's own children), cheroot's one process."""
+    """The processes that serve requests: on the pre-fork servers the master's children,
+    which run the master's own command line (PID 1 is the master, unless an image puts
+    a process of its own in front); mod_wsgi's daemon processes, named '(wsgi:...)',
+    beside Apache's own children; cheroot's one process, its launcher's."""
     if server == "cheroot":
-        return [p for p in table if p.pid == 1]
+        return [p for p in table if "cheroot_serve.py" in p.cmdline]
     if server == "mod_wsgi":
         return [p for p in table if p.cmdline.startswith("(wsgi:")]
-    return [p for p in table if p.ppid == 1 and p.pid != 1]
+    commands = {p.pid: p.cmdline for p in table}
+    return [p for p in table if commands.get(p.ppid) == p.cmdline]
 
 
 def count_workers(server: str, table: list[Process], *, threads: int) -> int:

@@ -51,9 +51,14 @@ def run_matrix(
     project_dir: Path,
     jobs: int | None = None,
     on_result: Callable[[CellResult], None] = lambda result: None,
+    run_id: str | None = None,
 ) -> list[CellResult]:
-    """Run every cell of *plan*, *jobs* at a time; results in the plan's order."""
-    run_id = uuid.uuid4().hex[:12]
+    """Run every cell of *plan*, *jobs* at a time; results in the plan's order.
+
+    Every container of the run carries *run_id* (default: a new random one) as its
+    label's value.
+    """
+    run_id = run_id or uuid.uuid4().hex[:12]
     pool = ThreadPoolExecutor(max_workers=max(1, min(jobs or default_jobs(), len(plan.cells))))
     futures: dict[Future[CellResult], Cell] = {}
     try:

@@ -86,13 +86,18 @@ def _proc(pid: int, ppid: int, cmdline: str, threads: int = 1) -> limits.Process
 
 
 def test_workers_are_counted_the_way_each_server_runs_them() -> None:
+    gunicorn = "/opt/venv/bin/python /opt/venv/bin/gunicorn --bind 0.0.0.0:8000"
     prefork = [
-        _proc(1, 0, "/opt/venv/bin/gunicorn --bind 0.0.0.0:8000"),
-        _proc(7, 1, "/opt/venv/bin/gunicorn --bind 0.0.0.0:8000"),
-        _proc(8, 1, "/opt/venv/bin/gunicorn --bind 0.0.0.0:8000"),
+        _proc(1, 0, gunicorn),
+        _proc(7, 1, gunicorn),
+        _proc(8, 1, gunicorn),
         _proc(9, 0, "/opt/venv/bin/python -c ..."),  # docker exec: its parent is not PID 1
     ]
     assert limits.count_workers("gunicorn", prefork, threads=1) == 2
+    # An image with a process of its own as PID 1: the master is its child.
+    wrapped = [_proc(1, 0, "/opt/venv/bin/python /opt/wrapper.py")]
+    wrapped += [_proc(6, 1, gunicorn), _proc(7, 6, gunicorn), _proc(8, 6, gunicorn)]
+    assert [p.pid for p in limits.worker_processes("gunicorn", wrapped)] == [7, 8]
     apache = [
         _proc(1, 0, "httpd (mod_wsgi-express) -f /tmp/mod_wsgi-express/httpd.conf"),
         _proc(20, 1, "(wsgi:localhost:8000:1000) -f /tmp/mod_wsgi-express/httpd.conf"),
