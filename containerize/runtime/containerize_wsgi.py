@@ -33,14 +33,11 @@ installs it), no containerize imports.
 
 from __future__ import annotations
 
-import ast
 import importlib
 import json
 import os
 import re
-import runpy
 import sys
-import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -95,6 +92,8 @@ def load_app(app: dict[str, Any], app_dir: str) -> WSGIApp:
             target = target(*args, **kwargs)
     elif kind == "script":
         path = os.path.join(app_dir, app["path"])
+        import runpy  # here, as ast and traceback below: a worker imports only what it uses
+
         namespace = runpy.run_path(path, run_name="_containerize_wsgi_script")
         name = app.get("callable") or "application"
         if name not in namespace:
@@ -119,6 +118,8 @@ def load_app(app: dict[str, Any], app_dir: str) -> WSGIApp:
 
 def factory_arguments(source: str) -> tuple[list[Any], dict[str, Any]]:
     """The literal arguments of a factory call: ``"'prod', debug=False"``."""
+    import ast
+
     call = ast.parse(f"f({source})", mode="eval").body
     assert isinstance(call, ast.Call)
     args = [ast.literal_eval(arg) for arg in call.args]
@@ -261,6 +262,8 @@ def check() -> int:
     try:
         build(spec, dict(os.environ))
     except Exception as exc:  # every failure to load is reported the same way
+        import traceback
+
         traceback.print_exc()
         print(
             f"\ncontainerize: the application {describe(spec['app'])} failed to load: "
