@@ -6,8 +6,10 @@ variables of its own) the checks are:
 
 - **workers**: the start line's count is the formula's (2 x CPUs + 1, capped by what
   the memory limit holds at the image's per-worker memory; or the variable or image
-  setting that the line names), and that many workers run (processes; cheroot's one
-  process holds workers x threads threads);
+  setting that the line names), and that many workers run: the processes that loaded
+  the application, which the entry point marks in /dev/shm while the probe is on (a
+  process title such as mod_wsgi's '(wsgi:...)' is not seen in /proc under emulation);
+  cheroot's one process holds workers x threads threads;
 - **limits**: a bounded burst, 8 at a time, has no failed request; no process of the
   container was killed for lack of memory (the engine's ``OOMKilled`` and the cgroup's
   own ``oom_kill`` count, v2 or v1); each worker's resident memory after the burst is
@@ -39,6 +41,7 @@ from containerize.errors import CommandError, ContainerTestError
 from containerize.image import plan as image_plan
 from containerize.matrix import httpchecks
 from containerize.matrix.checks import Failed, Outcome, Subject, await_ready, ready_detail, timed
+from containerize.runtime.containerize_wsgi import MARKS
 from containerize.servers.base import ENTRY_DIR
 
 CPUS = 1
@@ -118,8 +121,10 @@ def production(subject: Subject, *, run_id: str) -> list[Outcome]:
                 Outcome(check="workers", status="failed", message=exc.message, detail=exc.detail)
             ]
         return [
+            # The burst first: a server that loads the app at a worker's first request has
+            # loaded it everywhere by then.
+            timed("limits", lambda: memory(inner)),
             timed("workers", lambda: workers(inner, spec)),
-            timed("limits", lambda: memory(inner, spec)),
             timed("proxy", lambda: proxy(inner)),
             timed("access log", lambda: access_log(inner)),
         ]
@@ -190,12 +195,13 @@ def workers(subject: Subject, spec: dict[str, Any]) -> str:
             detail=f"--cpus {CPUS} --memory {MEMORY_MIB}m, server.json settings: "
             + json.dumps(spec.get("settings", {}), sort_keys=True),
         )
-    table = processes(subject.container)
-    running = count_workers(line.server, table, threads=line.threads)
+    found = _proc(subject.container)
+    running = count_workers(line.server, found.workers, threads=line.threads)
     if running != line.workers:
         raise Failed(
-            f"{running} workers run, the start line says {line.workers}",
-            detail=_table(table),
+            f"{running} workers run (processes that loaded the app: "
+            f"{', '.join(map(str, found.loaded)) or 'none'}), the start line says {line.workers}",
+            detail=_table(found.table),
         )
     return f"{line.workers} workers x {line.threads} threads ({line.source}), {running} running"
 
@@ -204,9 +210,11 @@ def workers(subject: Subject, spec: dict[str, Any]) -> str:
 
 
 #: Run in the image: every process's parent, command line, resident memory and threads,
-#: and the cgroup's count of processes killed for lack of memory (v2, else v1).
+#: the cgroup's count of processes killed for lack of memory (v2, else v1), and the
+#: processes that marked themselves as having loaded the application (argv[1]).
 _PROC_SCRIPT = r"""
-import json, os
+import glob, json, os, sys
+MARKS = sys.argv[1]
 rows = []
 for name in os.listdir("/proc"):
     if not name.isdigit() or int(name) == os.getpid():
@@ -242,7 +250,8 @@ for path in ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_c
         break
     except OSError:
         pass
-print(json.dumps({"processes": rows, "oom_kill": oom}))
+marks = sorted(int(p[len(MARKS):]) for p in glob.glob(MARKS + "*") if p[len(MARKS):].isdigit())
+print(json.dumps({"processes": rows, "oom_kill": oom, "loaded": marks}))
 """
 
 
@@ -256,36 +265,39 @@ class Process:
     threads: int
 
 
-def _proc(container: containers.Container) -> tuple[list[Process], int | None]:
+@dataclass(frozen=True, kw_only=True)
+class Proc:
+    """What the in-image script read."""
+
+    table: list[Process]
+    oom_kill: int | None
+    loaded: list[int]
+
+    @property
+    def workers(self) -> list[Process]:
+        return worker_processes(self.table, self.loaded)
+
+
+def _proc(container: containers.Container) -> Proc:
     python = f"{image_plan.VENV}/bin/python"
-    result = containers.execute(container, [python, "-c", _PROC_SCRIPT], timeout=120)
+    result = containers.execute(container, [python, "-c", _PROC_SCRIPT, MARKS], timeout=120)
     if result.returncode != 0:
         raise Failed("could not read /proc in the container", detail=result.stdout + result.stderr)
     found = json.loads(result.stdout)
-    table = [Process(**row) for row in found["processes"]]
-    return sorted(table, key=lambda p: p.pid), found["oom_kill"]
+    table = sorted((Process(**row) for row in found["processes"]), key=lambda p: p.pid)
+    return Proc(table=table, oom_kill=found["oom_kill"], loaded=found["loaded"])
 
 
-def processes(container: containers.Container) -> list[Process]:
-    return _proc(container)[0]
+def worker_processes(table: list[Process], loaded: list[int]) -> list[Process]:
+    """The running processes that loaded the application (the entry point marks them
+    while the probe is on): the pre-fork servers' workers, mod_wsgi's daemon processes,
+    cheroot's one process; not a master, nor Apache's own children."""
+    return [p for p in table if p.pid in set(loaded)]
 
 
-def worker_processes(server: str, table: list[Process]) -> list[Process]:
-    """The processes that serve requests: on the pre-fork servers the master's children,
-    which run the master's own command line (PID 1 is the master, unless an image puts
-    a process of its own in front); mod_wsgi's daemon processes, named '(wsgi:...)',
-    beside Apache's own children; cheroot's one process, its launcher's."""
-    if server == "cheroot":
-        return [p for p in table if "cheroot_serve.py" in p.cmdline]
-    if server == "mod_wsgi":
-        return [p for p in table if p.cmdline.startswith("(wsgi:")]
-    commands = {p.pid: p.cmdline for p in table}
-    return [p for p in table if commands.get(p.ppid) == p.cmdline]
-
-
-def count_workers(server: str, table: list[Process], *, threads: int) -> int:
-    """Workers running: processes, or for cheroot, its pool's threads / threads."""
-    found = worker_processes(server, table)
+def count_workers(server: str, found: list[Process], *, threads: int) -> int:
+    """Workers running (*found*: the processes that loaded the application), or for
+    cheroot, its one process's pool of threads / threads."""
     if server == "cheroot":
         # The pool's threads, beside the main, the serving thread and maybe a few
         # of the Python runtime's: whole workers' worth of them.
@@ -304,14 +316,13 @@ def _table(table: list[Process]) -> str:
 # --------------------------------------------------------------------------- memory
 
 
-def memory(subject: Subject, spec: dict[str, Any]) -> str:
+def memory(subject: Subject) -> str:
     """A bounded burst under the limits: no request fails, no process is OOM-killed;
     each worker's resident memory afterwards is reported."""
     burst = httpchecks.burst(subject)
-    table, oom = _proc(subject.container)
+    proc = _proc(subject.container)
+    table, oom, found = proc.table, proc.oom_kill, proc.workers
     state = containers.state(subject.container)
-    server = str(spec.get("server", subject.cell.server))
-    found = worker_processes(server, table)
     others = [p for p in table if p not in found]
     problems = []
     if state.get("OOMKilled"):

@@ -7,6 +7,7 @@ an image's are; the verdicts are fed what those scripts print.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -85,30 +86,33 @@ def _proc(pid: int, ppid: int, cmdline: str, threads: int = 1) -> limits.Process
     )
 
 
-def test_workers_are_counted_the_way_each_server_runs_them() -> None:
+def test_workers_are_the_processes_that_loaded_the_app() -> None:
     gunicorn = "/opt/venv/bin/python /opt/venv/bin/gunicorn --bind 0.0.0.0:8000"
     prefork = [
         _proc(1, 0, gunicorn),
         _proc(7, 1, gunicorn),
         _proc(8, 1, gunicorn),
-        _proc(9, 0, "/opt/venv/bin/python -c ..."),  # docker exec: its parent is not PID 1
+        _proc(9, 0, "/opt/venv/bin/python -c ..."),
     ]
-    assert limits.count_workers("gunicorn", prefork, threads=1) == 2
-    # An image with a process of its own as PID 1: the master is its child.
-    wrapped = [_proc(1, 0, "/opt/venv/bin/python /opt/wrapper.py")]
-    wrapped += [_proc(6, 1, gunicorn), _proc(7, 6, gunicorn), _proc(8, 6, gunicorn)]
-    assert [p.pid for p in limits.worker_processes("gunicorn", wrapped)] == [7, 8]
-    apache = [
-        _proc(1, 0, "httpd (mod_wsgi-express) -f /tmp/mod_wsgi-express/httpd.conf"),
-        _proc(20, 1, "(wsgi:localhost:8000:1000) -f /tmp/mod_wsgi-express/httpd.conf"),
-        _proc(21, 1, "(wsgi:localhost:8000:1000) -f /tmp/mod_wsgi-express/httpd.conf"),
-        _proc(22, 1, "httpd (mod_wsgi-express) -f /tmp/mod_wsgi-express/httpd.conf", 27),
-    ]
-    assert limits.count_workers("mod_wsgi", apache, threads=4) == 2
-    assert [p.pid for p in limits.worker_processes("mod_wsgi", apache)] == [20, 21]
+    # 6: a worker recycled since, whose mark stays behind.
+    found = limits.worker_processes(prefork, [6, 7, 8])
+    assert [p.pid for p in found] == [7, 8]
+    assert limits.count_workers("gunicorn", found, threads=1) == 2
+    # Under emulation every Apache process shows the same command line.
+    apache = "/usr/libexec/qemu-binfmt/aarch64-binfmt-P /usr/sbin/apache2 apache2"
+    table = [_proc(1, 0, apache, 2), _proc(14, 1, apache, 9), _proc(19, 1, apache, 17)]
+    assert [p.pid for p in limits.worker_processes(table, [14])] == [14]
     # cheroot: 3 workers x 4 threads is a pool of 12, beside the main and serving threads.
     cheroot = [_proc(1, 0, "/opt/venv/bin/python /opt/containerize/cheroot_serve.py", 14)]
     assert limits.count_workers("cheroot", cheroot, threads=4) == 3
+
+
+def test_each_process_that_loads_the_app_marks_itself_when_the_probe_is_on(
+    tmp_path: Path,
+) -> None:
+    containerize_wsgi.mark_loaded(str(tmp_path / "app-"))
+    assert [p.name for p in tmp_path.iterdir()] == [f"app-{os.getpid()}"]
+    containerize_wsgi.mark_loaded(str(tmp_path / "no-such-folder" / "app-"))  # no error
 
 
 def test_the_memory_summary_names_every_worker_and_the_rest() -> None:
@@ -123,7 +127,7 @@ def test_the_proc_script_reads_this_machines_processes() -> None:
     """The script the check runs in the image, run here: it lists processes with their
     memory, leaves itself out, and reads an oom_kill count where the cgroup has one."""
     ran = subprocess.run(
-        [sys.executable, "-c", limits._PROC_SCRIPT],
+        [sys.executable, "-c", limits._PROC_SCRIPT, "/nonexistent/containerize-app-"],
         capture_output=True,
         text=True,
         check=True,
@@ -135,6 +139,7 @@ def test_the_proc_script_reads_this_machines_processes() -> None:
     assert all(row["rss_kib"] >= 0 and row["threads"] >= 1 for row in rows)
     assert not any(limits._PROC_SCRIPT.strip()[:20] in row["cmdline"] for row in rows)
     assert found["oom_kill"] is None or isinstance(found["oom_kill"], int)
+    assert found["loaded"] == []
 
 
 # --------------------------------------------------------------------------- access log
