@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from containerize.matrix import containerchecks, limits
+from containerize import config
+from containerize.matrix import containerchecks, limits, plan
 from containerize.matrix.checks import Failed
 from containerize.runtime import containerize_wsgi, start
 from containerize.servers import gunicorn
@@ -300,3 +301,14 @@ def test_containerizes_own_servers_lock_holds_no_packaging_tool() -> None:
     names = {package["name"] for package in lock["packages"]}
     assert {"cheroot", "gunicorn", "mod-wsgi", "pyuwsgi"} <= names
     assert not names & set(containerchecks._PACKAGING)
+
+
+def test_an_emulated_cell_gets_room_for_the_emulators_memory(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "demo"\nversion = "2.0"\n\n[tool.containerize]\napp = "demo:app"\n'
+        'platforms = ["linux/amd64", "linux/arm64"]\nservers = ["gunicorn"]\n'
+    )
+    cfg = config.load(tmp_path, environ={})
+    native, emulated = plan.plan_matrix(cfg, native_arch="amd64").cells
+    assert limits.limits_text(native) == "--cpus 1 --memory 256m"
+    assert limits.limits_text(emulated) == "--cpus 1 --memory 512m"
