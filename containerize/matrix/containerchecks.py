@@ -21,12 +21,13 @@ from containerize.matrix.plan import Cell
 
 # Tools a runtime image must not hold: they belong in the builder stage.
 _TOOLCHAIN = ("gcc", "cc", "c++", "g++", "clang", "make", "ld", "pip", "pip3", "uv", "poetry")
-# Where a pip package would be importable by any Python in the image.
-_PIP_GLOBS = (
-    f"{image_plan.VENV}/lib/python3*/site-packages/pip",
-    "/usr/lib/python3*/dist-packages/pip",
-    "/usr/lib/python3/dist-packages/pip",
-    "/usr/local/lib/python3*/site-packages/pip",
+# Packaging tools importable by a Python in the image: the venv's, then the system's.
+_PACKAGING = ("pip", "setuptools", "wheel")
+_SITE_GLOBS = (
+    f"{image_plan.VENV}/lib/python3*/site-packages",
+    "/usr/lib/python3*/dist-packages",
+    "/usr/lib/python3/dist-packages",
+    "/usr/local/lib/python3*/site-packages",
 )
 
 
@@ -74,25 +75,65 @@ def not_root(subject: Subject) -> str:
     return f"{len(table)} processes, user {', '.join(users)}"
 
 
+# Run in the image. A packaging tool in the app's venv is the project's own choice when
+# its dist-info says containerize placed it (INSTALLER): the venv is made without pip,
+# and what containerize places there is the project's lock and its own servers' lock,
+# which holds none of these tools (tests/unit/test_matrix.py checks). Anything else (a
+# base image's pip, a tool another installer put in) is reported.
 _TOOL_SCRIPT = """
-import glob, json, shutil, sys
-tools = [t for t in sys.argv[2].split(",") if shutil.which(t)]
-pips = sorted({p for pattern in sys.argv[1].split(",") for p in glob.glob(pattern)})
-print(json.dumps({"tools": [shutil.which(t) for t in tools], "pip": pips}))
+import glob, json, os, shutil, sys
+venv, sites, tools, names = sys.argv[1], sys.argv[2].split(","), sys.argv[3], sys.argv[4]
+def placed(site, name):
+    for info in glob.glob(os.path.join(site, name + "-*.dist-info")):
+        try:
+            with open(os.path.join(info, "INSTALLER")) as f:
+                if f.read().strip() == "containerize":
+                    return os.path.basename(info)[: -len(".dist-info")]
+        except OSError:
+            pass
+    return None
+found, locked = [], {}
+for pattern in sites:
+    for site in sorted(glob.glob(pattern)):
+        for name in names.split(","):
+            path = os.path.join(site, name)
+            if not os.path.isdir(path):
+                continue
+            version = placed(site, name) if site.startswith(venv + "/") else None
+            if version:
+                locked[name] = version
+            elif path not in found:
+                found.append(path)
+paths = [shutil.which(t) for t in tools.split(",")]
+for path in paths:
+    if not path:
+        continue
+    mine = os.path.dirname(path) == venv + "/bin"
+    if mine and os.path.basename(path) in ("pip", "pip3") and "pip" in locked:
+        continue
+    found.append(path)
+print(json.dumps({"found": found, "locked": sorted(locked.values())}))
 """
 
 
 def no_toolchain(subject: Subject) -> str:
-    """The runtime image holds no compiler, pip or build tool."""
-    argv = ["-c", _TOOL_SCRIPT, ",".join(_PIP_GLOBS), ",".join(_TOOLCHAIN)]
-    for python in (f"{image_plan.VENV}/bin/python", "python3"):
+    """The runtime image holds no compiler, pip or build tool, except the packaging
+    tools the project's own lock asks for (an app that runs pip at run time)."""
+    venv = image_plan.VENV
+    argv = ["-c", _TOOL_SCRIPT, venv, ",".join(_SITE_GLOBS), ",".join(_TOOLCHAIN)]
+    argv.append(",".join(_PACKAGING))
+    for python in (f"{venv}/bin/python", "python3"):
         result = containers.execute(subject.container, [python, *argv])
         if result.returncode == 0:
             break
     else:
         raise Failed("no Python in the image to look with", detail=result.stdout + result.stderr)
-    found = json.loads(result.stdout)
-    present = [*found["tools"], *found["pip"]]
+    return judge_toolchain(json.loads(result.stdout))
+
+
+def judge_toolchain(found: dict[str, list[str]]) -> str:
+    """The check's verdict on what :data:`_TOOL_SCRIPT` found in the image."""
+    present, locked = found["found"], found["locked"]
     if present:
         raise Failed(
             f"the runtime image holds build tools: {', '.join(present)}",
@@ -100,6 +141,8 @@ def no_toolchain(subject: Subject) -> str:
             "image that brings them (the official python images bring pip) can be "
             "replaced by a slimmer one in tool.containerize.base-image",
         )
+    if locked:
+        return f"no compiler or build tool; {', '.join(locked)} from the project's lock"
     return "no compiler, pip or build tool"
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 from containerize import process
 from containerize.engine import containers, docker, probes
 from containerize.errors import CommandError, ContainerTestError
-from containerize.matrix import checks, containerchecks, httpchecks, services
+from containerize.matrix import checks, containerchecks, httpchecks, limits, services
 from containerize.matrix.checks import Outcome, Subject
 from containerize.matrix.plan import Cell, MatrixPlan
 from containerize.matrix.report import CellResult, now
@@ -51,9 +51,14 @@ def run_matrix(
     project_dir: Path,
     jobs: int | None = None,
     on_result: Callable[[CellResult], None] = lambda result: None,
+    run_id: str | None = None,
 ) -> list[CellResult]:
-    """Run every cell of *plan*, *jobs* at a time; results in the plan's order."""
-    run_id = uuid.uuid4().hex[:12]
+    """Run every cell of *plan*, *jobs* at a time; results in the plan's order.
+
+    Every container of the run carries *run_id* (default: a new random one) as its
+    label's value.
+    """
+    run_id = run_id or uuid.uuid4().hex[:12]
     pool = ThreadPoolExecutor(max_workers=max(1, min(jobs or default_jobs(), len(plan.cells))))
     futures: dict[Future[CellResult], Cell] = {}
     try:
@@ -202,6 +207,8 @@ def _checks(subject: Subject, *, run_id: str, project_dir: Path) -> list[Outcome
     for name, step in steps:
         outcomes.append(checks.timed(name, step))
     outcomes += user_tests(subject, project_dir=project_dir)
+    # Under a CPU and memory limit: workers, memory, proxy headers, access log.
+    outcomes += limits.production(subject, run_id=run_id)
     outcomes.append(
         checks.timed("read-only", lambda: containerchecks.read_only(subject, run_id=run_id))
     )

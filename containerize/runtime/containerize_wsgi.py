@@ -14,7 +14,12 @@ something to do, the access log (``containerize_accesslog.py``: the same line on
 server, whose own access log is off), the Host allow-list, which answers 400 to a
 request for a host that is not on the list before anything else sees it; and, when the
 image serves static files and the server has no static file handler of its own,
-WhiteNoise.
+WhiteNoise, for the static URL prefix only.
+
+With ``CONTAINERIZE_ENVIRON_PROBE`` set to a URL path (the test matrix sets it in the
+container it runs under limits), a GET of that path answers with what the application
+is handed (``REMOTE_ADDR``, ``wsgi.url_scheme``): the matrix checks the trusted-proxies
+rule through it on any app. Unset, the layer is not there.
 
 ``python containerize_wsgi.py --check`` loads the application once and reports; the
 build runs it so that a missing module or callable fails the build, not the container.
@@ -28,14 +33,12 @@ installs it), no containerize imports.
 
 from __future__ import annotations
 
-import ast
+import contextlib
 import importlib
 import json
 import os
 import re
-import runpy
 import sys
-import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -90,6 +93,8 @@ def load_app(app: dict[str, Any], app_dir: str) -> WSGIApp:
             target = target(*args, **kwargs)
     elif kind == "script":
         path = os.path.join(app_dir, app["path"])
+        import runpy  # here, as ast and traceback below: a worker imports only what it uses
+
         namespace = runpy.run_path(path, run_name="_containerize_wsgi_script")
         name = app.get("callable") or "application"
         if name not in namespace:
@@ -114,6 +119,8 @@ def load_app(app: dict[str, Any], app_dir: str) -> WSGIApp:
 
 def factory_arguments(source: str) -> tuple[list[Any], dict[str, Any]]:
     """The literal arguments of a factory call: ``"'prod', debug=False"``."""
+    import ast
+
     call = ast.parse(f"f({source})", mode="eval").body
     assert isinstance(call, ast.Call)
     args = [ast.literal_eval(arg) for arg in call.args]
@@ -168,22 +175,86 @@ class TrustedProxyLayer:
         return self.app(environ, start_response)
 
 
+# --- static files -----------------------------------------------------------------
+
+
+class StaticPrefix:
+    """Hands a request under the static URL prefix to WhiteNoise, and any other request
+    straight to the application: WhiteNoise looks every path up (decoding it first),
+    which the application's own pages need not pay for."""
+
+    def __init__(self, app: WSGIApp, files: WSGIApp, prefix: str) -> None:
+        self.app = app
+        self.files = files
+        self.prefix = prefix
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO", "").startswith(self.prefix):
+            return self.files(environ, start_response)
+        return self.app(environ, start_response)
+
+
+# --- the test matrix's probe -------------------------------------------------------
+
+#: A URL path; when set (the test matrix sets it in the containers it starts), a GET of
+#: that exact path answers with what the application would have been handed.
+PROBE_VARIABLE = "CONTAINERIZE_ENVIRON_PROBE"
+PROBED = ("REMOTE_ADDR", "wsgi.url_scheme", "HTTPS", "HTTP_HOST")
+
+
+class EnvironProbe:
+    """Answers GET *path* with the environ keys the trusted-proxies rule decides, as
+    the application itself would see them (this layer sits right in front of it), and
+    the worker's process id, as JSON. Only there when the variable is set: an image
+    started without it has no such path and no cost."""
+
+    def __init__(self, app: WSGIApp, path: str) -> None:
+        self.app = app
+        self.path = path
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if environ.get("PATH_INFO") != self.path or environ.get("REQUEST_METHOD") != "GET":
+            return self.app(environ, start_response)
+        probed = {key: environ.get(key) for key in PROBED}
+        body = json.dumps({**probed, "pid": os.getpid()}).encode()
+        start_response(
+            "200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        )
+        return [body]
+
+
+#: Where each process that loaded the application leaves its process id, when the probe
+#: is on: the matrix counts the workers by them. A process title ('(wsgi:...)') is not
+#: seen in /proc under emulation, nor is a worker told from a master by its command line.
+MARKS = "/dev/shm/containerize-app-"  # /dev/shm: a tmpfs of the container's own
+
+
+def mark_loaded(prefix: str = MARKS) -> None:
+    with contextlib.suppress(OSError):
+        os.close(os.open(f"{prefix}{os.getpid()}", os.O_CREAT | os.O_WRONLY, 0o644))
+
+
 # --- assembly ---------------------------------------------------------------------
 
 
 def build(spec: dict[str, Any], environ: dict[str, str]) -> WSGIApp:
     app = load_app(spec["app"], spec["app_dir"])
+    probe = environ.get(PROBE_VARIABLE, "").strip()
+    if probe.startswith("/"):
+        app = EnvironProbe(app, probe)
+        mark_loaded()
     static = spec.get("static")
     if static and static.get("whitenoise"):
         from whitenoise import WhiteNoise  # type: ignore[import-not-found]
 
-        app = WhiteNoise(
+        files = WhiteNoise(
             app,
             root=static["root"],
             prefix=static["url"],
             max_age=60,
             immutable_file_test=lambda _path, url: bool(HASHED_NAME.search(url)),
         )
+        app = StaticPrefix(app, files, static["url"])
     # Outermost, so that a foreign Host gets 400 before WhiteNoise serves a file.
     entries = hosts.configured(spec.get("allowed_hosts", [hosts.ANY]), environ)
     if hosts.ANY not in entries:
@@ -204,6 +275,8 @@ def check() -> int:
     try:
         build(spec, dict(os.environ))
     except Exception as exc:  # every failure to load is reported the same way
+        import traceback
+
         traceback.print_exc()
         print(
             f"\ncontainerize: the application {describe(spec['app'])} failed to load: "

@@ -60,11 +60,12 @@ import os
 import re
 import shlex
 import signal
-import socket
-import subprocess
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import subprocess
 
 if __name__ == "containerize.runtime.start":  # imported from the package (tests)
     from containerize.runtime import containerize_accesslog as accesslog
@@ -358,6 +359,8 @@ def parse_services(text: str) -> list[tuple[str, int]]:
 
 def wait_for(services: list[tuple[str, int]], timeout: float) -> None:
     """Return once every service accepts a TCP connection; StartError after *timeout*."""
+    import socket  # here: a start without services does without it
+
     deadline = time.monotonic() + timeout
     for host, port in services:
         log(f"waiting for {host}:{port} (up to {timeout:g} s)")
@@ -408,6 +411,10 @@ def _on_signal(signum: int, _frame: object) -> None:
 def run_commands(commands: list[list[str]], cwd: str) -> None:
     """Run each command in turn; the first failure stops the start with its exit code."""
     global _running
+    if not commands:
+        return
+    import subprocess  # here: a start without commands does without it
+
     for argv in commands:
         log("running " + shlex.join(argv))
         try:

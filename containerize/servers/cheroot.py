@@ -22,15 +22,16 @@ class Cheroot:
     # One process serves every request, so its pool holds workers x threads threads:
     # the concurrency the pre-fork servers get from their processes.
     default_threads = 4
-    # Memory, measured with real containers (amd64, --cpus 1: 3 workers) on the hello-wsgi
-    # and django-app fixtures, after 400 requests 8 at a time (Django: its index page,
-    # a template and a database query); RSS and PSS read from /proc/PID/smaps_rollup on the
-    # host for each process ``docker top`` lists, Django 5.2 (measured 2026-12-07).
-    # cheroot 11: one process, so the app is loaded once: 23 MiB RSS for hello-wsgi, 44 MiB
-    # for Django with 1 thread, 46 MiB with 12 (3 workers x 4 threads) and 49 MiB with 36
-    # (9 x 4): a "worker" of 4 threads costs well under 1 MiB. The process is the reserve
-    # (64 MiB: the Django figure and room), a worker 2 MiB: under a memory limit its
-    # thread count is bounded by the CPUs, not by memory.
+    # Memory, as the test matrix's "limits" check reports it (a container of the image
+    # under --cpus 1 --memory 256m: 3 workers, RSS and PSS from /proc after a burst of
+    # 100 requests 8 at a time; amd64, fixtures/hello-wsgi and fixtures/django-app,
+    # Django 5.2, measured 2026-12-07):
+    # cheroot 11: one process, so the app is loaded once: 23.2 MiB RSS (17.1 PSS) for
+    # hello-wsgi, 43.2 MiB RSS (34.3 PSS) for Django, with 12 threads (3 workers x 4);
+    # by hand, 44 MiB with 1 thread and 49 MiB with 36: a "worker" of 4 threads costs
+    # well under 1 MiB. The process is the reserve (64 MiB: the Django figure and
+    # room), a worker 2 MiB: under a memory limit its thread count is bounded by the
+    # CPUs, not by memory.
     # One process serves everything: there is no worker to replace.
     recycling: Recycling = "none"
     worker_memory = 2

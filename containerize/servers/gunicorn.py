@@ -17,14 +17,16 @@ class Gunicorn:
     # Sync workers; more than one thread makes Gunicorn use its gthread workers, which
     # also keep connections alive.
     default_threads = 1
-    # Memory, measured with real containers (amd64, --cpus 1: 3 workers) on the hello-wsgi
-    # and django-app fixtures, after 400 requests 8 at a time (Django: its index page,
-    # a template and a database query); RSS and PSS read from /proc/PID/smaps_rollup on the
-    # host for each process ``docker top`` lists, Django 5.2 (measured 2026-12-07).
-    # Gunicorn 27: the arbiter 25 MiB RSS; a worker 20 MiB RSS (8 PSS) for hello-wsgi, 41 MiB
-    # RSS (31 PSS) for Django. A worker gets 64 MiB: the Django figure and room for a real
-    # app's growth between recycles. RSS counts pages shared with other workers, so the
-    # count errs on the safe side.
+    # Memory, as the test matrix's "limits" check reports it (a container of the image
+    # under --cpus 1 --memory 256m: 3 workers, RSS and PSS from /proc after a burst of
+    # 100 requests 8 at a time; amd64, fixtures/hello-wsgi and fixtures/django-app,
+    # Django 5.2, measured 2026-12-07):
+    # Gunicorn 27: a worker 20.4 MiB RSS (8.3 PSS) for hello-wsgi, 39.6 MiB RSS (26.8
+    # PSS) for Django; the arbiter 25.1 MiB. An earlier hand measurement of Django's
+    # index page (a template and a database query) gave 41 MiB RSS a worker. A worker
+    # gets 64 MiB: the Django figure and about half again for a real app's growth
+    # between recycles; RSS counts pages shared with other workers, so the count errs
+    # on the safe side. The reserve, 32 MiB, is the arbiter and room.
     # --max-requests-jitter: each worker's limit gets a random 0..jitter on top.
     recycling: Recycling = "jitter"
     worker_memory = 64

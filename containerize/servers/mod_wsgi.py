@@ -44,13 +44,14 @@ class ModWSGI:
     # Apache's graceful stop; mod_wsgi-express passes it on to httpd.
     stop_signal = "SIGWINCH"
     default_threads = 4
-    # Memory, measured with real containers (amd64, --cpus 1: 3 workers) on the hello-wsgi
-    # and django-app fixtures, after 400 requests 8 at a time (Django: its index page,
-    # a template and a database query); RSS and PSS read from /proc/PID/smaps_rollup on the
-    # host for each process ``docker top`` lists, Django 5.2 (measured 2026-12-07).
-    # mod_wsgi 6.1 under Apache 2.4 (event MPM): Apache's parent and each of its 1-2 child
-    # processes 7 MiB RSS; a daemon process (a worker here) 16 MiB RSS for hello-wsgi,
-    # 44 MiB RSS (34 PSS) for Django. A worker gets 64 MiB; Apache's own processes 32.
+    # Memory, as the test matrix's "limits" check reports it (a container of the image
+    # under --cpus 1 --memory 256m: 3 workers, RSS and PSS from /proc after a burst of
+    # 100 requests 8 at a time; amd64, fixtures/hello-wsgi and fixtures/django-app,
+    # Django 5.2, measured 2026-12-07):
+    # mod_wsgi 6.1 under Apache 2.4 (event MPM): a daemon process (a worker here) 16.4
+    # MiB RSS (9.2 PSS) for hello-wsgi, 42.4 MiB RSS (30.5 PSS) for Django; Apache's
+    # parent and its children about 7 MiB each (21.8 MiB with two children). A worker
+    # gets 64 MiB; Apache's own processes 32.
     # --maximum-requests restarts a daemon process after that many requests; mod_wsgi
     # has no jitter, so the processes started together recycle together.
     recycling: Recycling = "exact"

@@ -60,13 +60,13 @@ class UWSGIServer:
     serves_static = True
     stop_signal = "SIGTERM"
     default_threads = 1
-    # Memory, measured with real containers (amd64, --cpus 1: 3 workers) on the hello-wsgi
-    # and django-app fixtures, after 400 requests 8 at a time (Django: its index page,
-    # a template and a database query); RSS and PSS read from /proc/PID/smaps_rollup on the
-    # host for each process ``docker top`` lists, Django 5.2 (measured 2026-12-07).
-    # pyuwsgi 2.0.30: the master 11 MiB RSS; a worker (--lazy-apps: it imports the app itself)
-    # 12 MiB RSS for hello-wsgi, 41 MiB RSS (32 PSS) for Django. A worker gets 64 MiB, as
-    # Gunicorn's do.
+    # Memory, as the test matrix's "limits" check reports it (a container of the image
+    # under --cpus 1 --memory 256m: 3 workers, RSS and PSS from /proc after a burst of
+    # 100 requests 8 at a time; amd64, fixtures/hello-wsgi and fixtures/django-app,
+    # Django 5.2, measured 2026-12-07):
+    # pyuwsgi 2.0.30: a worker (--lazy-apps: it imports the app itself) 13.8 MiB RSS
+    # (6.7 PSS) for hello-wsgi, 41.0 MiB RSS (29.2 PSS) for Django; the master 11.8
+    # MiB. A worker gets 64 MiB, as Gunicorn's do; the reserve, 16 MiB, is the master.
     # --max-requests-delta adds (worker id x delta) to each worker's limit: the jitter,
     # spread evenly over the workers rather than drawn at random.
     recycling: Recycling = "jitter"

@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -69,7 +70,8 @@ def _outcomes(result: report.CellResult) -> dict[str, Outcome]:
 
 def test_every_server_on_every_platform_passes_every_check(flask_images: Built) -> None:
     matrix = _matrix(flask_images)
-    results = runner.run_matrix(matrix, project_dir=flask_images.project, jobs=2)
+    run_id = _run_id()
+    results = runner.run_matrix(matrix, project_dir=flask_images.project, jobs=2, run_id=run_id)
     assert [r.name for r in results] == [c.name for c in matrix.cells]
     assert len(results) == 8
     for result in results:
@@ -83,6 +85,17 @@ def test_every_server_on_every_platform_passes_every_check(flask_images: Built) 
         assert "with a request in flight: exit 0" in checks["stop signal"].message
         assert checks["probe /"].status == "passed"
         assert checks["probe /health (Host: flask-app.example)"].status == "passed"
+        # Under --cpus 1 --memory 256m: the formula's workers, no OOM kill, each
+        # worker's memory, the proxy rule as the app sees it, the access log's fields.
+        assert re.search(
+            r"\d+ workers x \d+ threads \(.*\), \d+ running", checks["workers"].message
+        )
+        assert "no OOM kill" in checks["limits"].message
+        assert "worker RSS" in checks["limits"].message
+        assert checks["proxy"].message.startswith(
+            "trusted 127.0.0.1: REMOTE_ADDR 203.0.113.9, https; untrusted "
+        )
+        assert checks["access log"].message.startswith("json line with time, method, path")
         # The project's own tests ran against this cell's container, one check each.
         mine = sorted(name for name in checks if name.startswith("pytest "))
         assert mine == [
@@ -97,7 +110,7 @@ def test_every_server_on_every_platform_passes_every_check(flask_images: Built) 
     written = report.record(flask_images.config().build_dir, results, matrix.all_cells)
     assert written.missing == ()
     assert "FAILED" not in written.markdown.read_text()
-    assert _labelled() == []  # every container of the run is gone
+    assert _labelled(run_id) == []  # every container of the run is gone
 
 
 def _derive(base: str, name: str, changes: list[str], files: dict[str, str], tmp_path: Path) -> str:
@@ -215,10 +228,11 @@ def test_broken_images_fail_with_the_reason(
         dataclasses.replace(gunicorn, image=broken_images[name], built=True) for name in _BROKEN
     )
     matrix = plan.MatrixPlan(cells=cells, all_cells=())
+    run_id = _run_id()
     results = dict(
         zip(
             _BROKEN,
-            runner.run_matrix(matrix, project_dir=gunicorn_images.project, jobs=4),
+            runner.run_matrix(matrix, project_dir=gunicorn_images.project, jobs=4, run_id=run_id),
             strict=True,
         )
     )
@@ -257,7 +271,7 @@ def test_broken_images_fail_with_the_reason(
     text = report.failures(list(results.values()))
     assert "container log (last lines):" in text
     assert all(result.image_id for result in results.values())
-    assert _labelled() == []  # every container of the run is gone
+    assert _labelled(run_id) == []  # every container of the run is gone
 
 
 def test_readiness_is_judged_as_kubernetes_judges_an_http_get_probe(
@@ -281,7 +295,8 @@ def test_readiness_is_judged_as_kubernetes_judges_an_http_get_probe(
     ]
     missing = dataclasses.replace(gunicorn, healthcheck_path="/no-such-page", settings=plain)
     matrix = plan.MatrixPlan(cells=(redirects, *failing, missing), all_cells=())
-    results = runner.run_matrix(matrix, project_dir=gunicorn_images.project, jobs=4)
+    run_id = _run_id()
+    results = runner.run_matrix(matrix, project_dir=gunicorn_images.project, jobs=4, run_id=run_id)
     passed, answers_500, raises, not_found = results
     for result in results:
         ready = _outcomes(result)["ready"]
@@ -311,7 +326,7 @@ def test_readiness_is_judged_as_kubernetes_judges_an_http_get_probe(
     failed = _outcomes(not_found)["ready"]
     assert failed.message.startswith("GET /no-such-page kept answering 404 for ")
     assert "tool.containerize.healthcheck-path" in failed.message
-    assert _labelled() == []
+    assert _labelled(run_id) == []
 
 
 def test_the_image_health_check_agrees_with_the_matrix(
@@ -374,11 +389,12 @@ def test_uwsgi_on_emulated_arm64_stops_on_sigterm_right_after_its_first_answer(
     print("stopped after " + ", ".join(f"{s.seconds:.1f}s (exit {s.exit_code})" for s in stops))
 
     (cell,) = plan.plan_matrix(config, native_arch="amd64").cells
-    result = runner.run_cell(cell, run_id="uwsgi-arm64", project_dir=uwsgi_arm64_images.project)
+    run_id = _run_id()
+    result = runner.run_cell(cell, run_id=run_id, project_dir=uwsgi_arm64_images.project)
     early = _outcomes(result)["early stop"]
     assert early.status == "passed", report.failures([result])
     assert early.message.startswith("SIGTERM right after the first answer: exit ")
-    assert _labelled() == []
+    assert _labelled(run_id) == []
 
 
 def test_a_platform_without_an_emulator_is_an_error_with_the_fix(gunicorn_images: Built) -> None:
@@ -423,26 +439,50 @@ def test_the_command_line_exits_non_zero_and_ctrl_c_leaves_no_container(
     assert "report: " in failed.stdout
 
     # Ctrl-C while the cells run: the command stops, and removes every container it started.
+    # Only this run's containers are looked at (its label value): other runs on the same
+    # engine may have theirs.
     argv = [sys.executable, "-m", "containerize", "--project", project, "test", "--jobs", "2"]
     running = subprocess.Popen(
         argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not _labelled():
+        runs: set[str] = set()
+        while time.monotonic() < deadline and not runs:
+            runs = _runs_of(flask_images.image)
             time.sleep(0.5)
-        assert _labelled(), "no container started within 120 s"
+        assert runs, "no container started within 120 s"
         running.send_signal(signal.SIGINT)
         out, err = running.communicate(timeout=120)
     finally:
         running.kill()
     assert running.returncode == 130, out + err
-    assert _labelled() == []
+    assert [_labelled(run) for run in sorted(runs)] == [[]] * len(runs)
 
 
-def _labelled() -> list[str]:
+def _runs_of(image: str) -> set[str]:
+    """The run labels of the containers of *image*'s tags (this test's own images)."""
+    listed = process.run(
+        ["docker", "ps", "--all", "--filter", f"label={containers.LABEL}", "--format",
+         f'{{{{.Image}}}} {{{{.Label "{containers.LABEL}"}}}}'],
+    ).stdout  # fmt: skip
+    return {
+        run
+        for reference, _, run in (line.partition(" ") for line in listed.splitlines())
+        if reference.startswith(f"{image}:") and run
+    }
+
+
+def _run_id() -> str:
+    """A run label of this test's own, so that other runs' containers on the same
+    engine neither fail nor pass its checks."""
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+def _labelled(run_id: str) -> list[str]:
+    """The containers, and the services' containers, of run *run_id* that remain."""
     return process.run(
-        ["docker", "ps", "--all", "--quiet", "--filter", f"label={containers.LABEL}"]
+        ["docker", "ps", "--all", "--quiet", "--filter", f"label={containers.LABEL}={run_id}"]
     ).stdout.split()
 
 

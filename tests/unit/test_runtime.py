@@ -565,6 +565,35 @@ def test_the_host_check_wraps_the_static_file_layer(
     assert call(app, "/static/site.css", host="app.example")[0] == "400 Bad Request"
 
 
+def test_whitenoise_sees_only_the_static_prefix(
+    app_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of the application does not pass through WhiteNoise's path lookup."""
+    looked_up: list[str] = []
+
+    class WhiteNoise:  # stands in for whitenoise.WhiteNoise: notes every path it sees
+        def __init__(self, app: Any, **_: Any) -> None:
+            self.app = app
+
+        def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+            looked_up.append(environ["PATH_INFO"])
+            return self.app(environ, start_response)
+
+    monkeypatch.setitem(sys.modules, "whitenoise", type(sys)("whitenoise"))
+    monkeypatch.setattr(sys.modules["whitenoise"], "WhiteNoise", WhiteNoise, raising=False)
+    spec = {
+        "app": spec_for(app_dir),
+        "app_dir": str(app_dir),
+        "static": {"url": "/static/", "root": str(app_dir), "whitenoise": True},
+    }
+    app = containerize_wsgi.build(spec, {"WSGI_ACCESS_LOG": "off"})
+    assert call(app, "/")[0] == "200 OK"
+    assert call(app, "/static-page")[0] == "200 OK"
+    assert looked_up == []
+    call(app, "/static/site.css")
+    assert looked_up == ["/static/site.css"]
+
+
 # --- the entrypoint's part: the server's own check ---------------------------------
 
 HOST_CHECK_SPEC = {
