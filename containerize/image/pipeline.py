@@ -58,7 +58,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
-from containerize import servers, syspackages
+from containerize import reference, servers
 from containerize.buildfolder import BuildFolder
 from containerize.config import Config
 from containerize.engine import buildx, probes
@@ -76,6 +76,7 @@ from containerize.image import (
     revision,
 )
 from containerize.image import compile as compile_mod
+from containerize.reference import ImageReference
 from containerize.resolve import buildenv, filenames, localpkgs, selection
 from containerize.resolve import lock as lockmod
 from containerize.resolve import wheelhouse as wheelhouse_mod
@@ -83,6 +84,7 @@ from containerize.resolve.cache import Cache
 from containerize.resolve.pipconfig import IndexSettings
 from containerize.resolve.selection import PlatformSelection
 from containerize.resolve.sharing import SharedCache
+from containerize.syspackages import SystemPackages
 from containerize.targets import TargetEnvironment
 
 
@@ -99,7 +101,7 @@ class Machine:
 class Resolved:
     """What the lock, the base image and the targets decide, before any planning."""
 
-    base_image: str  # pinned by digest when known
+    base: ImageReference  # pinned by digest when known (parsed where it is pinned)
     settings: IndexSettings  # where the files come from
     targets: tuple[TargetEnvironment, ...]  # in config.platforms order
     selections: tuple[PlatformSelection, ...]
@@ -110,6 +112,11 @@ class Resolved:
     #: One line per sdist compiled with declared or well-known Debian packages.
     build_needs: tuple[str, ...] = ()
     lock_file: Path | None = None  # the project's lock the selections come from
+
+    @property
+    def base_image(self) -> str:
+        """The base image's reference as written (``name:tag@sha256:...`` when pinned)."""
+        return str(self.base)
 
     @property
     def notices(self) -> tuple[str, ...]:
@@ -191,7 +198,8 @@ def resolve(
     needs = wheelhouse_mod.needs(selections)
     build_needs = wheelhouse_mod.build_needs_lines(config.system_packages, needs.sdists)
     return Resolved(
-        base_image=base.image,
+        # Parsed once, here: the plan, its labels and the Dockerfile get the record.
+        base=reference.parse(base.image, where="base image"),
         settings=settings,
         targets=targets,
         selections=selections,
@@ -229,7 +237,7 @@ def make_plan(
     first = resolved.targets[0]
     return plan.make_plan(
         config,
-        base_image=resolved.base_image,
+        base=resolved.base,
         python=first.interpreter,
         python_version=first.python_version,
         needs=resolved.needs,
@@ -311,7 +319,7 @@ def compile_sdists(
     house: wheelhouse_mod.Wheelhouse,
     *,
     cache: Cache,
-    system: syspackages.SystemPackages,
+    system: SystemPackages,
     builder: str | None,
     no_cache: bool = False,
     build_cache: buildcache.CacheSettings = buildcache.NONE,

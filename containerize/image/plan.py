@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from containerize import buildsteps, reference, runtime, servers, syspackages, testenv
+from containerize import buildsteps, runtime, servers, syspackages, testenv
 from containerize.config import Config
 from containerize.engine import buildx
 from containerize.engine.buildx import OutputKind
@@ -22,6 +22,7 @@ from containerize.errors import ConfigError
 from containerize.image import buildcache, layers
 from containerize.image.layers import LayerPlan
 from containerize.platforms import Platform
+from containerize.reference import ImageReference
 from containerize.resolve.selection import PlatformSelection
 from containerize.resolve.wheelhouse import Needs
 
@@ -171,7 +172,7 @@ class DerivedPackages:
 def make_plan(
     config: Config,
     *,
-    base_image: str,
+    base: ImageReference,
     python: str,
     python_version: tuple[int, int],
     needs: Needs,
@@ -181,7 +182,7 @@ def make_plan(
     derived: DerivedPackages | None = None,
     selections: Sequence[PlatformSelection] = (),
 ) -> BuildPlan:
-    """Compute the build plan; *base_image* is the reference pinned by digest,
+    """Compute the build plan; *base* is the base image's reference, pinned by digest,
     *native_arch* the OCI architecture of the machine that builds.
 
     *derived* says what the compiled wheels need at run time; before the sdists are
@@ -190,18 +191,24 @@ def make_plan(
     planned from *selections* with the lock's file sizes (:func:`with_sizes` plans them
     again with the wheelhouse's).
     """
-    # Decided here, from the configuration, before the system packages and the servers
-    # are asked: each gets plain values.
+    # Decided here, from the configuration and the selections, before anything below
+    # this module is asked (the test environment, the system packages, the base image's
+    # reference, the servers): each of those gets plain values, in that order.
     folder = app_dir(config)
     check = check_platform(config.platforms, native_arch)
     tags = {name: tags_for(config, name) for name in config.servers}
     app_spec = _app_spec(config, folder)
-    labels = labels_for(config, base_image=base_image, revision=revision, created=created)
-    static = (
-        servers.StaticMount(url=config.static.url, root=f"{folder}/{config.static.dir}")
-        if config.static
-        else None
+    labels = labels_for(config, base=base, revision=revision, created=created)
+    pure = {
+        name: bool(selections) and layers.server_is_pure(selections, name)
+        for name in config.servers
+    }
+    layer_plan = (
+        layers.from_selections(selections, budget=config.layer_budget)
+        if not needs.base_is_empty
+        else LayerPlan(budget=config.layer_budget)
     )
+    test_env = testenv.variables(config.test)
     # What the system packages add: the sdists' builds, the app's run packages and
     # each server's (with what compiled wheels were found to need, when *derived*).
     system = config.system_packages
@@ -219,6 +226,11 @@ def make_plan(
         runtime_packages = tuple(sorted({*runtime_packages, *derived.base}))
         found = dict(derived.servers)
         server_run = {name: (*run, *found.get(name, ())) for name, run in server_run.items()}
+    static = (
+        servers.StaticMount(url=config.static.url, root=f"{folder}/{config.static.dir}")
+        if config.static
+        else None
+    )
     runtime_info = servers.Runtime(
         python=python,
         python_version=python_version,
@@ -267,7 +279,7 @@ def make_plan(
                 command=command,
                 stop_signal=server.stop_signal,
                 tags=tags[name],
-                pure=bool(selections) and layers.server_is_pure(selections, name),
+                pure=pure[name],
                 files=tuple(
                     sorted(
                         {
@@ -279,7 +291,7 @@ def make_plan(
             )
         )
     planned = BuildPlan(
-        base_image=base_image,
+        base_image=str(base),
         platforms=config.platforms,
         python=python,
         python_version=python_version,
@@ -298,16 +310,14 @@ def make_plan(
             else None
         ),
         import_check=config.import_check,
-        test_env=testenv.variables(config.test),
+        test_env=test_env,
         check_platform=check,
         check_is_native=check.arch == native_arch,
         app_dir=folder,
         sdist_builds=sdist_builds,
         project_build_packages=system.build if needs.sdists else (),
         runtime_packages=runtime_packages,
-        layers=layers.from_selections(selections, budget=config.layer_budget)
-        if not needs.base_is_empty
-        else LayerPlan(budget=config.layer_budget),
+        layers=layer_plan,
     )
     return planned
 
@@ -395,9 +405,10 @@ def tags_for(config: Config, server: str) -> tuple[str, ...]:
 
 
 def labels_for(
-    config: Config, *, base_image: str, revision: str | None, created: dt.datetime
+    config: Config, *, base: ImageReference, revision: str | None, created: dt.datetime
 ) -> tuple[tuple[str, str], ...]:
-    base = reference.parse(base_image, where="base image")
+    """The image's OCI labels; *base* is the base image's reference, parsed where it
+    was pinned."""
     labels = {
         "org.opencontainers.image.title": config.name,
         "org.opencontainers.image.version": config.version,

@@ -13,7 +13,7 @@ import pytest
 from packaging.utils import canonicalize_name
 from test_escape import buildkit_words
 
-from containerize import config, syspackages
+from containerize import config, reference, syspackages
 from containerize.engine import buildx
 from containerize.errors import ConfigError
 from containerize.image import buildcache, dockerfile, layerfolders, layers, pins, plan
@@ -50,7 +50,7 @@ def make(cfg: config.Config, *, native_arch: str = "amd64", **needs: object) -> 
     defaults.update(needs)
     made = plan.make_plan(
         cfg,
-        base_image=BASE,
+        base=reference.parse(BASE, where="base image"),
         python="/usr/bin/python3",
         python_version=(3, 11),
         needs=Needs(**defaults),  # type: ignore[arg-type]
@@ -807,7 +807,7 @@ def test_derived_run_packages_go_where_their_wheel_is_installed(hello: config.Co
     derived = plan.DerivedPackages(base=("libpq5",), servers=(("mod_wsgi", ("libxml2",)),))
     p = plan.make_plan(
         cfg,
-        base_image=BASE,
+        base=reference.parse(BASE, where="base image"),
         python="/usr/bin/python3",
         python_version=(3, 11),
         needs=Needs(base_has_sdists=True, server_has_sdists={}, base_is_empty=False),

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from containerize import config
+from containerize import config, reference
 from containerize.image import layerfolders, layers
 from containerize.image import plan as plan_mod
 from containerize.image.layers import LARGE, LayerPackage
@@ -141,7 +141,7 @@ def test_each_layer_gets_a_folder_of_its_own_wheels(tmp_path: Path, fixtures_dir
     cfg = config.load(fixtures_dir / "hello-wsgi", environ={})
     made = plan_mod.make_plan(
         replace(cfg, servers=("gunicorn",)),
-        base_image="127.0.0.1:5000/python:3.11@sha256:" + "a" * 64,
+        base=reference.parse("127.0.0.1:5000/python:3.11@sha256:" + "a" * 64, where="base image"),
         python="/usr/bin/python3",
         python_version=(3, 11),
         needs=Needs(base_has_sdists=False, server_has_sdists={}, base_is_empty=False),

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import containerize
-from containerize import config, syspackages
+from containerize import config, reference, syspackages
 from containerize.buildfolder import OWN_ENTRIES, BuildFolder
 from containerize.engine import probes
 from containerize.image import dockerfile, pins, pipeline, plan, revision
@@ -164,7 +164,7 @@ def _plan(
 ) -> plan.BuildPlan:
     return plan.make_plan(
         replace(cfg, system_packages=system),
-        base_image=f"{REF}@{DIGEST}",
+        base=reference.parse(f"{REF}@{DIGEST}", where="base image"),
         python="/usr/bin/python3",
         python_version=(3, 11),
         needs=Needs(
