@@ -114,6 +114,38 @@ def load(target: Target, overrides: Mapping[str, Any] | None = None) -> config.C
     return cfg
 
 
+def configs(
+    project: Path,
+    names: Sequence[str] = (),
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    changed_since_ref: str | None = None,
+) -> list[tuple[str, config.Config]]:
+    """What a command run in *project* works on, by target name: the project alone
+    (name ``""``), or each target of a repository with several, those of *names* when
+    given, and of those the ones changed since *changed_since_ref* when given (the
+    others are named in a line printed here)."""
+    found = find(project)
+    if not found:
+        if names or changed_since_ref:
+            raise ConfigError(
+                f"{project}: one project, no targets"
+                + (f" (asked for {', '.join(names)})" if names else ""),
+                hint="targets are folders below this one with their own [tool.containerize], "
+                "or [tool.containerize.targets.NAME] entries",
+            )
+        return [("", config.load(project, overrides=overrides))]
+    chosen = select(found, names)
+    by_name = {t.name: load(t, overrides) for t in chosen}
+    if changed_since_ref is not None:
+        picked = changed_since(chosen, by_name, changed_since_ref, project)
+        left = [t.name for t in chosen if t not in picked]
+        if left:
+            print(f"unchanged since {changed_since_ref}, not built: {', '.join(left)}")
+        chosen = picked
+    return [(t.name, by_name[t.name]) for t in chosen]
+
+
 def source_folders(cfg: config.Config) -> tuple[Path, ...]:
     """The files and folders that make *cfg*'s image: its app folder, its
     ``pyproject.toml`` and pins, its lock, and the folders of the local packages it

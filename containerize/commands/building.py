@@ -61,30 +61,11 @@ def build(
 ) -> int:
     """Render, and unless told otherwise build, one image per server: of the project,
     or of each target of a repository with several (:mod:`containerize.workspace`)."""
-    found = workspace.find(project)
-    if not found:
-        if targets or changed_since:
-            raise ConfigError(
-                f"{project}: one project, no targets"
-                + (f" (asked for {', '.join(targets)})" if targets else ""),
-                hint="targets are folders below this one with their own [tool.containerize], "
-                "or [tool.containerize.targets.NAME] entries",
-            )
-        configs = [("", config.load(project, overrides=overrides))]
-    else:
-        chosen = workspace.select(found, targets)
-        by_name = {t.name: workspace.load(t, overrides) for t in chosen}
-        if changed_since is not None:
-            picked = workspace.changed_since(chosen, by_name, changed_since, project)
-            left = [t.name for t in chosen if t not in picked]
-            if left:
-                print(f"unchanged since {changed_since}, not built: {', '.join(left)}")
-            chosen = picked
-        configs = [(t.name, by_name[t.name]) for t in chosen]
+    configs = workspace.configs(project, targets, overrides, changed_since_ref=changed_since)
     if print_dockerfile and len(configs) > 1:
         raise ConfigError(
             "--print-dockerfile prints one Dockerfile: name one target",
-            hint=f"containerize build --print-dockerfile {found[0].name}",
+            hint=f"containerize build --print-dockerfile {configs[0][0]}",
         )
     if len(configs) > 1 and not (dry_run or print_dockerfile or bake is not None):
         _build_together(project, configs, push=push, refresh_base=refresh_base, no_cache=no_cache)

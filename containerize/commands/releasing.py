@@ -11,7 +11,6 @@ from containerize.commands.guards import cache_exports, naming_the_lock, report_
 from containerize.commands.machine import machine
 from containerize.commands.testing import matrix_on_digests
 from containerize.engine import preflight
-from containerize.errors import ConfigError
 from containerize.fsutil import exclusive
 from containerize.image import pipeline, revision
 from containerize.release import plan as release_plan_mod
@@ -39,17 +38,7 @@ def release(
     In a repository with several targets, each target (of *targets*) is released in
     turn, with its own test step.
     """
-    found = workspace.find(project)
-    if not found:
-        if targets:
-            raise ConfigError(
-                f"{project}: one project, no targets (asked for {', '.join(targets)})",
-                hint="targets are folders below this one with their own [tool.containerize], "
-                "or [tool.containerize.targets.NAME] entries",
-            )
-        configs = [("", config.load(project, overrides=overrides))]
-    else:
-        configs = [(t.name, workspace.load(t, overrides)) for t in workspace.select(found, targets)]
+    configs = workspace.configs(project, targets, overrides)
     for name, cfg in configs:
         if name:
             print(f"== {name}: {cfg.image} ({cfg.project_dir})", flush=True)

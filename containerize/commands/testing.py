@@ -30,7 +30,7 @@ def test(
     if jobs is not None and jobs < 1:
         raise ConfigError(f"--jobs {jobs}: run at least one cell at a time", hint="e.g. --jobs 2")
     chosen = parse_platforms(platforms, where="--platform") if platforms else ()
-    configs = _configs(project, targets)
+    configs = workspace.configs(project, targets)
     if images and len(configs) > 1:
         raise ConfigError(
             "--image names one target's image: name that target",
@@ -55,20 +55,6 @@ def test(
     if failed and len(plans) > 1:
         print(f"\nfailed, over every target: {', '.join(failed)}")
     return ContainerTestError.exit_code if failed else 0
-
-
-def _configs(project: Path, targets: Sequence[str]) -> list[tuple[str, config.Config]]:
-    """The project's configuration, or each target's (of *targets*), by name."""
-    found = workspace.find(project)
-    if not found:
-        if targets:
-            raise ConfigError(
-                f"{project}: one project, no targets (asked for {', '.join(targets)})",
-                hint="targets are folders below this one with their own [tool.containerize], "
-                "or [tool.containerize.targets.NAME] entries",
-            )
-        return [("", config.load(project))]
-    return [(t.name, workspace.load(t)) for t in workspace.select(found, targets)]
 
 
 def run_matrix(cfg: config.Config, plan: matrix_plan.MatrixPlan, *, jobs: int | None) -> list[str]:
