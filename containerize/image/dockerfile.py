@@ -154,6 +154,7 @@ def render(plan: BuildPlan) -> str:
     if plan.static and plan.static.command:
         lines += _static_stage(plan)
     lines += _users_stage(plan)
+    lines += _files_stages(plan)
     lines += _runtime_stage(plan)
     for stage in plan.servers:
         lines += _final_stage(plan, stage)
@@ -431,24 +432,18 @@ def _final_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
     if stage.runtime_packages:
         packages = instructions.apt_install(stage.runtime_packages, source=f"the {name} server")
         lines += ["ARG TARGETARCH", packages]
-    image_dir = dockerfile_word(IMAGE_DIR + "/")
     lines += [
         "# The venv in layers: skeleton, dependencies (the same in every server's image),",
         f"# then {name}'s own packages.",
         _layer_copy("venv-skeleton", link=True),
         *_dependency_copies(plan, check=False),
         _layer_copy("server-" + name, link=True),
-        f"COPY --link {RUNTIME_CONTEXT}/ {image_dir}",
-        f"COPY --link {dockerfile_word(stage.context_dir + '/')} {image_dir}",
+        # containerize's files, then the app's, each from a files stage: fixed dates.
+        _files_copy("files-runtime"),
+        _files_copy("files-" + name),
+        _files_copy("app-files-" + name),
+        *_static_files(plan),
     ]
-    if plan.import_check:
-        # From the stage that imported it: the same files, and the check must pass.
-        app = dockerfile_word(APP_DIR + "/")
-        lines.append(f"COPY --link --from={dockerfile_stage('app-' + name)} {app} {app}")
-        lines += _static_files(plan)
-    else:
-        lines.append(f"COPY --link app/ {_app_dir(plan, '/')}")
-        lines += _static_files(plan)
     lines += [
         f"USER {_user(plan.uid, plan.gid)}",
         f"STOPSIGNAL {dockerfile_word(stage.stop_signal, source=f'the {name} server')}",
@@ -562,6 +557,38 @@ def _check_venv_stages(plan: BuildPlan) -> list[str]:
             "",
         ]
     return lines + runtime
+
+
+def _files_stages(plan: BuildPlan) -> list[str]:
+    """The stages that gather containerize's runtime files (one layer for every
+    server's image), each server's own files and the app (from the stage that imported
+    it when there is one: the same files, and the check must pass), under their paths
+    in the image with fixed timestamps (see :func:`instructions.files_stage`)."""
+    lines = instructions.files_stage(
+        "files-runtime",
+        [(f"source={RUNTIME_CONTEXT}", IMAGE_DIR)],
+        comment=[
+            "files-runtime, files-<server>, app-files-<server>: containerize's files (the",
+            "runtime's, then the server's) and the app, each gathered under its path in the",
+            "image with fixed timestamps: each layer is the same bytes whenever its files are.",
+        ],
+    )
+    for stage in plan.servers:
+        name = _stage_name(stage)
+        server = f"source={dockerfile_word(stage.context_dir)}"
+        lines += instructions.files_stage(f"files-{name}", [(server, IMAGE_DIR)], comment=[])
+        if plan.import_check:
+            app = (f"from={dockerfile_stage('app-' + name)},source={APP_DIR}", APP_DIR)
+        else:
+            app = ("source=app", plan.app_dir)
+        lines += instructions.files_stage(f"app-files-{name}", [app], comment=[])
+    return lines
+
+
+def _files_copy(stage: str) -> str:
+    """Copy the files stage *stage*'s root onto /."""
+    root = dockerfile_word(instructions.FILES_ROOT + "/")
+    return f"COPY --link --from={dockerfile_stage(stage)} {root} /"
 
 
 def _static_files(plan: BuildPlan) -> list[str]:
