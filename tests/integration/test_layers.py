@@ -5,12 +5,13 @@ the same lock gives the same dependency layers (so a bump changes only its own).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from containerize import config, reference
+from containerize import config, process, reference
 from containerize.commands.machine import machine
 from containerize.engine import buildx
 from containerize.image import pipeline
@@ -40,13 +41,23 @@ def _layers(image: str, tag: str) -> list[str]:
     return [layer["digest"] for layer in document["layers"]]
 
 
-def _build(project: Path, image: str, *, no_cache: bool) -> dict[str, list[str]]:
+@pytest.fixture
+def tags() -> Iterator[set[str]]:
+    """The tags the test's builds leave in the engine's image store, removed at its end."""
+    made: set[str] = set()
+    yield made
+    if made:
+        process.run(["docker", "image", "rm", "--force", *sorted(made)], check=False)
+
+
+def _build(project: Path, image: str, tags: set[str], *, no_cache: bool) -> dict[str, list[str]]:
     cfg = config.load(
         project,
         overrides={"image": image, "servers": list(SERVERS), "platforms": [str(LINUX_AMD64)]},
     )
     prepared = pipeline.prepare(cfg, machine(engine=True), output="push", no_cache=no_cache)
     for inv in prepared.invocations:
+        tags.update(inv.tags)
         buildx.build(inv, stream=False)
     return {server: _layers(image, server) for server in SERVERS}
 
@@ -60,11 +71,11 @@ def _after_server_layer(dockerfile: str, server: str) -> int:
 
 
 def test_servers_share_dependency_layers_and_a_clean_rebuild_changes_none(
-    base_image: str, session_id: str, tmp_path: Path
+    base_image: str, session_id: str, tmp_path: Path, tags: set[str]
 ) -> None:
     project = copy_project("django-app", tmp_path)
     image = f"127.0.0.1:5000/containerize-test/layers-{session_id}"
-    first = _build(project, image, no_cache=False)
+    first = _build(project, image, tags, no_cache=False)
     # The plan the build used (with the wheelhouse's sizes: Django in a layer of its own).
     cfg = config.load(project, overrides={"image": image, "servers": list(SERVERS)})
     dockerfile = (cfg.build_dir / "context" / "Dockerfile").read_text()
@@ -87,7 +98,7 @@ def test_servers_share_dependency_layers_and_a_clean_rebuild_changes_none(
 
     # From scratch, with the same lock: the same layers, digest for digest, in both
     # images, so that a bump re-pushes only the layer of the package it bumps.
-    second = _build(project, image, no_cache=True)
+    second = _build(project, image, tags, no_cache=True)
     for server in SERVERS:
         assert parts(second, server)[:2] == (skeleton, dependencies), server
     assert parts(second, "gunicorn")[2] == gunicorn
@@ -113,7 +124,7 @@ def _holding(project: Path, image: str, package: str) -> str:
 
 
 def test_a_bump_rebuilt_from_scratch_changes_one_dependency_layer(
-    base_image: str, session_id: str, tmp_path: Path
+    base_image: str, session_id: str, tmp_path: Path, tags: set[str]
 ) -> None:
     """flask-bump, built for gunicorn and cheroot, then its lock swapped for the same
     lock with click 8.5.0 bumped to 8.5.1 (both made by uv pip compile, committed) and
@@ -122,12 +133,12 @@ def test_a_bump_rebuilt_from_scratch_changes_one_dependency_layer(
     images share every dependency layer, before and after."""
     project = copy_project("flask-bump", tmp_path)
     image = f"127.0.0.1:5000/containerize-test/bump-{session_id}"
-    before = _build(project, image, no_cache=False)
+    before = _build(project, image, tags, no_cache=False)
     planned = _planned(project, image)
     holding = _holding(project, image, "click-8.5.0")
 
     (project / "requirements.txt").write_bytes((project / "bump" / "requirements.txt").read_bytes())
-    after = _build(project, image, no_cache=True)
+    after = _build(project, image, tags, no_cache=True)
     assert _planned(project, image) == planned, "the bump moves no package to another layer"
     assert _holding(project, image, "click-8.5.1") == holding
 
