@@ -73,7 +73,7 @@ from containerize import __version__, reference, testenv
 from containerize.buildsteps import MOUNT_DIR
 from containerize.buildsteps.wheels import FIXED_EPOCH
 from containerize.config import DEFAULT_EXCLUDES
-from containerize.image import instructions, layerfolders
+from containerize.image import instructions, layerfolders, stagedfiles
 from containerize.image.escape import (
     dockerfile_key,
     dockerfile_stage,
@@ -93,6 +93,7 @@ from containerize.image.plan import (
     BuildPlan,
     ServerStage,
 )
+from containerize.image.stagedfiles import HOME, USERS_ROOT
 from containerize.runtime import HEALTH, IMAGE_DIR
 
 #: What the dry run says of the compile build.
@@ -100,10 +101,6 @@ COMPILE_NOTE = "the sdists, compiled on their target platform"
 _COMPILED = "/wheels"
 _BASE_PACKAGES = "/opt/containerize-base-packages.txt"
 _SYSTEM_PACKAGES = "tool.containerize.system-packages"
-_HOME = "/home/app"
-# The users stage: the target's /etc, mounted, and the account files it writes.
-_BASE_ETC = "/base-etc"
-_USERS = "/users"
 #: Where a layer stage installs its packages: the files land in LAYER_ROOT/opt/venv,
 #: and the image copies the folder's contents onto /.
 LAYER_ROOT = "/layer"
@@ -153,7 +150,8 @@ def render(plan: BuildPlan) -> str:
             lines += _app_stage(plan, stage)
     if plan.static and plan.static.command:
         lines += _static_stage(plan)
-    lines += _users_stage(plan)
+    lines += stagedfiles.users_stage(plan)
+    lines += stagedfiles.files_stages(plan)
     lines += _runtime_stage(plan)
     for stage in plan.servers:
         lines += _final_stage(plan, stage)
@@ -375,7 +373,7 @@ def _env(plan: BuildPlan) -> str:
     env = [
         ("PATH", f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
         ("VIRTUAL_ENV", VENV),
-        ("HOME", _HOME),
+        ("HOME", HOME),
         ("LANG", "C.UTF-8"),
         ("PYTHONUNBUFFERED", "1"),
         ("PYTHONDONTWRITEBYTECODE", "1"),
@@ -406,7 +404,7 @@ def _runtime_stage(plan: BuildPlan) -> list[str]:
         ),
         # One staging root with fixed timestamps, onto /: no parent folder is made with
         # the build's date, so the layer is the same bytes on every build.
-        f"COPY --link --from=users {_USERS}/ /",
+        f"COPY --link --from=users {USERS_ROOT}/ /",
         _env(plan),
         f"WORKDIR {_app_dir(plan)}",
         f"EXPOSE {dockerfile_word(str(port), source='tool.containerize.port')}",
@@ -431,24 +429,18 @@ def _final_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
     if stage.runtime_packages:
         packages = instructions.apt_install(stage.runtime_packages, source=f"the {name} server")
         lines += ["ARG TARGETARCH", packages]
-    image_dir = dockerfile_word(IMAGE_DIR + "/")
     lines += [
         "# The venv in layers: skeleton, dependencies (the same in every server's image),",
         f"# then {name}'s own packages.",
         _layer_copy("venv-skeleton", link=True),
         *_dependency_copies(plan, check=False),
         _layer_copy("server-" + name, link=True),
-        f"COPY --link {RUNTIME_CONTEXT}/ {image_dir}",
-        f"COPY --link {dockerfile_word(stage.context_dir + '/')} {image_dir}",
+        # containerize's files, then the app's, each from a files stage: fixed dates.
+        _files_copy("files-runtime"),
+        _files_copy("files-" + name),
+        _files_copy("app-files-" + name),
+        *_static_files(plan),
     ]
-    if plan.import_check:
-        # From the stage that imported it: the same files, and the check must pass.
-        app = dockerfile_word(APP_DIR + "/")
-        lines.append(f"COPY --link --from={dockerfile_stage('app-' + name)} {app} {app}")
-        lines += _static_files(plan)
-    else:
-        lines.append(f"COPY --link app/ {_app_dir(plan, '/')}")
-        lines += _static_files(plan)
     lines += [
         f"USER {_user(plan.uid, plan.gid)}",
         f"STOPSIGNAL {dockerfile_word(stage.stop_signal, source=f'the {name} server')}",
@@ -564,6 +556,12 @@ def _check_venv_stages(plan: BuildPlan) -> list[str]:
     return lines + runtime
 
 
+def _files_copy(stage: str) -> str:
+    """Copy the files stage *stage*'s root onto /."""
+    root = dockerfile_word(instructions.FILES_ROOT + "/")
+    return f"COPY --link --from={dockerfile_stage(stage)} {root} /"
+
+
 def _static_files(plan: BuildPlan) -> list[str]:
     """The static files the static command made, from its stage (none without one)."""
     if not (plan.static and plan.static.command):
@@ -579,37 +577,6 @@ def _app_dir(plan: BuildPlan, suffix: str = "") -> str:
 
 def _stage_name(stage: ServerStage) -> str:
     return dockerfile_stage(stage.name, source="tool.containerize.servers")
-
-
-def _users_stage(plan: BuildPlan) -> list[str]:
-    """The target base image's account files with the app's user and group added, and
-    its home: made on the build platform, copied by the runtime stage."""
-    uid, gid = plan.uid, plan.gid
-    group = shell_word(f"app:x:{gid}:", always_quote=True)
-    passwd = shell_word(
-        f"app:x:{uid}:{gid}:containerize app:{_HOME}:/usr/sbin/nologin", always_quote=True
-    )
-    home = shell_word(_USERS + _HOME)
-    app = shell_word(_USERS + plan.app_dir, source="tool.containerize.app-directory")
-    # The target's own files, read through a mount: right whatever its architecture,
-    # and none of its programs runs, so nothing is emulated. Written directly rather
-    # than with useradd: no shadow dates, so the layer is reproducible, and no
-    # dependency on the passwd package.
-    return [
-        "# users: the target base image's /etc/passwd and /etc/group with the app's user",
-        "# added, its home and the app folder, written natively with fixed timestamps;",
-        "# the runtime stage copies them.",
-        "FROM builder AS users",
-        f"RUN --network=none --mount=type=bind,from=base,source=/etc,target={_BASE_ETC} \\",
-        f"    mkdir -p {_USERS}/etc {home} {app} \\",
-        f" && cp {_BASE_ETC}/passwd {_BASE_ETC}/group {_USERS}/etc/ \\",
-        f" && echo {group} >> {_USERS}/etc/group \\",
-        f" && echo {passwd} \\",
-        f"    >> {_USERS}/etc/passwd \\",
-        f" && chown {shell_word(f'{uid}:{gid}')} {home} && chmod 0750 {home} \\",
-        f" && find {_USERS} -exec touch --no-dereference --date=@{FIXED_EPOCH} '{{}}' +",
-        "",
-    ]
 
 
 def _user(uid: int, gid: int) -> str:

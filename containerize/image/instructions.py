@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from containerize.buildsteps import MOUNT_DIR
+from containerize.buildsteps.wheels import FIXED_EPOCH
 from containerize.errors import ConfigError
 from containerize.image.escape import (
     dockerfile_key,
@@ -150,3 +151,38 @@ def labels(labels: Sequence[tuple[str, str]]) -> list[str]:
         )
     body = " \\\n      ".join(pairs)
     return [f"LABEL {body}"]
+
+
+#: Where a files stage gathers the files of one layer, under their paths in the image.
+FILES_ROOT = "/files"
+
+
+def files_stage(
+    stage: str, sources: Sequence[tuple[str, str]], *, comment: Sequence[str]
+) -> list[str]:
+    """A stage on the build platform that gathers files for one layer of the image:
+    each source (a bind mount's ``from=...,source=...`` or ``source=...`` part, and the
+    folder its contents go to in the image) copied under :data:`FILES_ROOT`, owned by
+    root with the source's modes, every file and folder with one fixed timestamp.
+
+    The image then copies :data:`FILES_ROOT` onto ``/``: unlike a ``COPY`` from the
+    context into a folder, which stamps the folders it makes with the build's date and
+    the files with the context's, the layer is the same bytes whenever the files are,
+    after a cache miss or a context written afresh."""
+    mounts = [
+        f"--mount=type=bind,{source},target=/source-{n}" for n, (source, _) in enumerate(sources)
+    ]
+    commands = [["mkdir", "-p", *(f"{FILES_ROOT}{dest}" for _, dest in sources)]]
+    commands += [
+        ["cp", "-R", f"/source-{n}/.", f"{FILES_ROOT}{dest}/"]
+        for n, (_, dest) in enumerate(sources)
+    ]
+    when = f"--date=@{FIXED_EPOCH}"
+    commands.append(["find", FILES_ROOT, "-exec", "touch", "--no-dereference", when, "{}", "+"])
+    body = " \\\n && ".join(shell_command(cmd) for cmd in commands)
+    return [
+        *(f"# {line}" for line in comment),
+        f"FROM builder AS {dockerfile_stage(stage)}",
+        "RUN --network=none " + " \\\n    ".join(mounts) + " \\\n    " + body,
+        "",
+    ]

@@ -227,6 +227,63 @@ RUN --network=none --mount=type=bind,from=base,source=/etc,target=/base-etc \
  && chown 10001:10001 /users/home/app && chmod 0750 /users/home/app \
  && find /users -exec touch --no-dereference --date=@315532800 '{}' +
 
+# files-runtime, files-<server>, app-files-<server>: containerize's files (the
+# runtime's, then the server's) and the app, each gathered under its path in the
+# image with fixed timestamps: each layer is the same bytes whenever its files are.
+FROM builder AS files-runtime
+RUN --network=none --mount=type=bind,source=containerize/runtime,target=/source-0 \
+    mkdir -p /files/opt/containerize \
+ && cp -R /source-0/. /files/opt/containerize/ \
+ && find /files -exec touch --no-dereference --date=@315532800 '{}' +
+
+FROM builder AS files-gunicorn
+RUN --network=none --mount=type=bind,source=containerize/gunicorn,target=/source-0 \
+    mkdir -p /files/opt/containerize \
+ && cp -R /source-0/. /files/opt/containerize/ \
+ && find /files -exec touch --no-dereference --date=@315532800 '{}' +
+
+FROM builder AS app-files-gunicorn
+RUN --network=none --mount=type=bind,from=app-gunicorn,source=/app,target=/source-0 \
+    mkdir -p /files/app \
+ && cp -R /source-0/. /files/app/ \
+ && find /files -exec touch --no-dereference --date=@315532800 '{}' +
+
+FROM builder AS files-uwsgi
+RUN --network=none --mount=type=bind,source=containerize/uwsgi,target=/source-0 \
+    mkdir -p /files/opt/containerize \
+ && cp -R /source-0/. /files/opt/containerize/ \
+ && find /files -exec touch --no-dereference --date=@315532800 '{}' +
+
+FROM builder AS app-files-uwsgi
+RUN --network=none --mount=type=bind,from=app-uwsgi,source=/app,target=/source-0 \
+    mkdir -p /files/app \
+ && cp -R /source-0/. /files/app/ \
+ && find /files -exec touch --no-dereference --date=@315532800 '{}' +
+
+FROM builder AS files-mod_wsgi
+RUN --network=none --mount=type=bind,source=containerize/mod_wsgi,target=/source-0 \
+    mkdir -p /files/opt/containerize \
+ && cp -R /source-0/. /files/opt/containerize/ \
+ && find /files -exec touch --no-dereference --date=@315532800 '{}' +
+
+FROM builder AS app-files-mod_wsgi
+RUN --network=none --mount=type=bind,from=app-mod_wsgi,source=/app,target=/source-0 \
+    mkdir -p /files/app \
+ && cp -R /source-0/. /files/app/ \
+ && find /files -exec touch --no-dereference --date=@315532800 '{}' +
+
+FROM builder AS files-cheroot
+RUN --network=none --mount=type=bind,source=containerize/cheroot,target=/source-0 \
+    mkdir -p /files/opt/containerize \
+ && cp -R /source-0/. /files/opt/containerize/ \
+ && find /files -exec touch --no-dereference --date=@315532800 '{}' +
+
+FROM builder AS app-files-cheroot
+RUN --network=none --mount=type=bind,from=app-cheroot,source=/app,target=/source-0 \
+    mkdir -p /files/app \
+ && cp -R /source-0/. /files/app/ \
+ && find /files -exec touch --no-dereference --date=@315532800 '{}' +
+
 # runtime: the base image, an unprivileged user with a writable home, and settings
 # shared by every server's image.
 FROM base AS runtime
@@ -260,9 +317,9 @@ COPY --link --from=layer-native-0 /layer/ /
 COPY --link --from=layer-pure-0 /layer/ /
 COPY --link --from=layer-pure-1 /layer/ /
 COPY --link --from=server-gunicorn /layer/ /
-COPY --link containerize/runtime/ /opt/containerize/
-COPY --link containerize/gunicorn/ /opt/containerize/
-COPY --link --from=app-gunicorn /app/ /app/
+COPY --link --from=files-runtime /files/ /
+COPY --link --from=files-gunicorn /files/ /
+COPY --link --from=app-files-gunicorn /files/ /
 USER 10001:10001
 STOPSIGNAL SIGTERM
 # start.py sizes the server to the container, runs the WSGI_* start-up hooks,
@@ -281,9 +338,9 @@ COPY --link --from=layer-native-0 /layer/ /
 COPY --link --from=layer-pure-0 /layer/ /
 COPY --link --from=layer-pure-1 /layer/ /
 COPY --link --from=server-uwsgi /layer/ /
-COPY --link containerize/runtime/ /opt/containerize/
-COPY --link containerize/uwsgi/ /opt/containerize/
-COPY --link --from=app-uwsgi /app/ /app/
+COPY --link --from=files-runtime /files/ /
+COPY --link --from=files-uwsgi /files/ /
+COPY --link --from=app-files-uwsgi /files/ /
 USER 10001:10001
 STOPSIGNAL SIGTERM
 # start.py sizes the server to the container, runs the WSGI_* start-up hooks,
@@ -311,9 +368,9 @@ COPY --link --from=layer-native-0 /layer/ /
 COPY --link --from=layer-pure-0 /layer/ /
 COPY --link --from=layer-pure-1 /layer/ /
 COPY --link --from=server-mod_wsgi /layer/ /
-COPY --link containerize/runtime/ /opt/containerize/
-COPY --link containerize/mod_wsgi/ /opt/containerize/
-COPY --link --from=app-mod_wsgi /app/ /app/
+COPY --link --from=files-runtime /files/ /
+COPY --link --from=files-mod_wsgi /files/ /
+COPY --link --from=app-files-mod_wsgi /files/ /
 USER 10001:10001
 STOPSIGNAL SIGWINCH
 # start.py sizes the server to the container, runs the WSGI_* start-up hooks,
@@ -332,9 +389,9 @@ COPY --link --from=layer-native-0 /layer/ /
 COPY --link --from=layer-pure-0 /layer/ /
 COPY --link --from=layer-pure-1 /layer/ /
 COPY --link --from=server-cheroot /layer/ /
-COPY --link containerize/runtime/ /opt/containerize/
-COPY --link containerize/cheroot/ /opt/containerize/
-COPY --link --from=app-cheroot /app/ /app/
+COPY --link --from=files-runtime /files/ /
+COPY --link --from=files-cheroot /files/ /
+COPY --link --from=app-files-cheroot /files/ /
 USER 10001:10001
 STOPSIGNAL SIGTERM
 # start.py sizes the server to the container, runs the WSGI_* start-up hooks,

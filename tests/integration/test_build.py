@@ -60,16 +60,26 @@ def test_code_only_change_rebuilds_only_the_application_layer(
         'RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", '
         '"--check"]'
     )
+    # The checked app gathered with fixed timestamps, once too (see the Dockerfile).
+    gather = (
+        "RUN --network=none --mount=type=bind,from=app-gunicorn,source=/app,"
+        "target=/source-0     mkdir -p /files/app  "
+        "&& cp -R /source-0/. /files/app/  "
+        "&& find /files -exec touch --no-dereference --date=@315532800 '{}' +"
+    )
     assert [re.sub(r" \d+/\d+\]", "]", step) for step in ran] == [
+        f"[linux/amd64 app-files-gunicorn] {gather}",
         "[linux/amd64 app-gunicorn] COPY app/ /app/",
         f"[linux/amd64 app-gunicorn] {check}",
-        "[linux/amd64 gunicorn] COPY --link --from=app-gunicorn /app/ /app/",
-        "[linux/arm64 gunicorn] COPY --link --from=app-gunicorn /app/ /app/",
+        "[linux/amd64 gunicorn] COPY --link --from=app-files-gunicorn /files/ /",
+        "[linux/arm64 gunicorn] COPY --link --from=app-files-gunicorn /files/ /",
     ], log
     step = rf"^#(\d+) \[linux/amd64 app-gunicorn \d+/\d+\] {re.escape(check)}$"
     assert len(set(re.findall(step, log, re.M))) == 1, log
     assert any("server-gunicorn" in step for step in cached), log
-    assert [step for step in ran if "RUN" in step and check not in step] == []
+    assert [
+        step for step in ran if "RUN" in step and check not in step and gather not in step
+    ] == []
     for tag in prepared.invocations[0].tags:
         process.run(["docker", "image", "rm", "--force", tag], check=False)
 

@@ -5,12 +5,13 @@ the same lock gives the same dependency layers (so a bump changes only its own).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from containerize import config, reference
+from containerize import config, process, reference
 from containerize.commands.machine import machine
 from containerize.engine import buildx
 from containerize.image import pipeline
@@ -40,13 +41,23 @@ def _layers(image: str, tag: str) -> list[str]:
     return [layer["digest"] for layer in document["layers"]]
 
 
-def _build(project: Path, image: str, *, no_cache: bool) -> dict[str, list[str]]:
+@pytest.fixture
+def tags() -> Iterator[set[str]]:
+    """The tags the test's builds leave in the engine's image store, removed at its end."""
+    made: set[str] = set()
+    yield made
+    if made:
+        process.run(["docker", "image", "rm", "--force", *sorted(made)], check=False)
+
+
+def _build(project: Path, image: str, tags: set[str], *, no_cache: bool) -> dict[str, list[str]]:
     cfg = config.load(
         project,
         overrides={"image": image, "servers": list(SERVERS), "platforms": [str(LINUX_AMD64)]},
     )
     prepared = pipeline.prepare(cfg, machine(engine=True), output="push", no_cache=no_cache)
     for inv in prepared.invocations:
+        tags.update(inv.tags)
         buildx.build(inv, stream=False)
     return {server: _layers(image, server) for server in SERVERS}
 
@@ -60,11 +71,11 @@ def _after_server_layer(dockerfile: str, server: str) -> int:
 
 
 def test_servers_share_dependency_layers_and_a_clean_rebuild_changes_none(
-    base_image: str, session_id: str, tmp_path: Path
+    base_image: str, session_id: str, tmp_path: Path, tags: set[str]
 ) -> None:
     project = copy_project("django-app", tmp_path)
     image = f"127.0.0.1:5000/containerize-test/layers-{session_id}"
-    first = _build(project, image, no_cache=False)
+    first = _build(project, image, tags, no_cache=False)
     # The plan the build used (with the wheelhouse's sizes: Django in a layer of its own).
     cfg = config.load(project, overrides={"image": image, "servers": list(SERVERS)})
     dockerfile = (cfg.build_dir / "context" / "Dockerfile").read_text()
@@ -87,7 +98,71 @@ def test_servers_share_dependency_layers_and_a_clean_rebuild_changes_none(
 
     # From scratch, with the same lock: the same layers, digest for digest, in both
     # images, so that a bump re-pushes only the layer of the package it bumps.
-    second = _build(project, image, no_cache=True)
+    second = _build(project, image, tags, no_cache=True)
     for server in SERVERS:
         assert parts(second, server)[:2] == (skeleton, dependencies), server
     assert parts(second, "gunicorn")[2] == gunicorn
+    # Every other layer too: containerize's files and the app are gathered with fixed
+    # timestamps, so a cache miss and a context written afresh change none of them.
+    assert second == first
+
+
+def _planned(project: Path, image: str) -> list[str]:
+    """The dependency layer stages of the Dockerfile the last build of *project* used."""
+    cfg = config.load(project, overrides={"image": image, "servers": list(SERVERS)})
+    dockerfile = (cfg.build_dir / "context" / "Dockerfile").read_text()
+    return [line.split(" AS ")[1] for line in dockerfile.splitlines() if " AS layer-" in line]
+
+
+def _holding(project: Path, image: str, package: str) -> str:
+    """The layer stage whose wheelhouse folder holds *package*'s wheel."""
+    cfg = config.load(project, overrides={"image": image})
+    folders = cfg.build_dir / "wheelhouse" / "linux-amd64" / "layers"
+    found = [wheel.parent.name for wheel in folders.glob(f"layer-*/{package}-*.whl")]
+    assert len(found) == 1, f"{package}'s wheel in {found}"
+    return found[0]
+
+
+def test_a_bump_rebuilt_from_scratch_changes_one_dependency_layer(
+    base_image: str, session_id: str, tmp_path: Path, tags: set[str]
+) -> None:
+    """flask-bump, built for gunicorn and cheroot, then its lock swapped for the same
+    lock with click 8.5.0 bumped to 8.5.1 (both made by uv pip compile, committed) and
+    built again with no cache at all, the context written afresh: in both images the
+    layer holding click is the one layer whose digest changed, and the two servers'
+    images share every dependency layer, before and after."""
+    project = copy_project("flask-bump", tmp_path)
+    image = f"127.0.0.1:5000/containerize-test/bump-{session_id}"
+    before = _build(project, image, tags, no_cache=False)
+    planned = _planned(project, image)
+    holding = _holding(project, image, "click-8.5.0")
+
+    (project / "requirements.txt").write_bytes((project / "bump" / "requirements.txt").read_bytes())
+    after = _build(project, image, tags, no_cache=True)
+    assert _planned(project, image) == planned, "the bump moves no package to another layer"
+    assert _holding(project, image, "click-8.5.1") == holding
+
+    # The dependency layers sit below each image's server layer and what follows it
+    # (containerize's files, the app); the base image's and the users layer below them.
+    cfg = config.load(project, overrides={"image": image, "servers": list(SERVERS)})
+    dockerfile = (cfg.build_dir / "context" / "Dockerfile").read_text()
+
+    def dependencies(found: dict[str, list[str]], server: str) -> list[str]:
+        end = len(found[server]) - 1 - _after_server_layer(dockerfile, server)
+        return found[server][end - len(planned) : end]
+
+    for found in (before, after):
+        assert dependencies(found, "gunicorn") == dependencies(found, "cheroot"), (
+            "the servers' images share every dependency layer"
+        )
+        assert len(set(dependencies(found, "gunicorn"))) == len(planned)
+    for server in SERVERS:
+        assert len(after[server]) == len(before[server]), server
+        end = len(before[server]) - 1 - _after_server_layer(dockerfile, server)
+        at = end - len(planned) + planned.index(holding)
+        changed = [
+            index
+            for index, (old, new) in enumerate(zip(before[server], after[server], strict=True))
+            if old != new
+        ]
+        assert changed == [at], f"{server}: layers {changed} changed, only {at} ({holding}) should"

@@ -121,7 +121,8 @@ def test_one_final_target_per_server_with_its_stop_signal(hello: config.Config) 
     for name in ("gunicorn", "uwsgi", "mod_wsgi", "cheroot"):
         final = stage(text, name)
         assert 'ENTRYPOINT ["/opt/venv/bin/python", "/opt/containerize/start.py"]' in final
-        assert f"COPY --link containerize/{name}/ /opt/containerize/" in final
+        assert f"COPY --link --from=files-{name} /files/ /" in final
+        assert f"source=containerize/{name},target=/source-0 \\\n" in stage(text, f"files-{name}")
 
 
 def test_installs_are_offline_hash_checked_and_bind_mounted(hello: config.Config) -> None:
@@ -180,7 +181,12 @@ def test_only_os_packages_run_on_the_target_platform(hello: config.Config) -> No
     layer_stages = {layer.name for layer in make(hello).layers.layers}
     assert native == {"builder", "venv-skeleton", "check-deps", "users"} | layer_stages | {
         f"check-{name}" for name in ("layer-pillow", "layer-native-0")
-    } | {f"{prefix}-{s}" for s in servers for prefix in ("server", "check-venv", "app")} | {
+    } | {
+        f"{prefix}-{s}"
+        for s in servers
+        for prefix in ("server", "check-venv", "app", "files", "app-files")
+    } | {
+        "files-runtime",
         "check-server-uwsgi",
         "check-server-mod_wsgi",
     }
@@ -367,11 +373,26 @@ def test_dependency_layers_come_before_the_application(hello: config.Config) -> 
     venv = ["venv-skeleton", *planned, "server-gunicorn"]
     assert copies[: len(venv)] == [f"COPY --link --from={name} /layer/ /" for name in venv]
     rest = copies[len(venv) :]
-    assert rest[0] == "COPY --link containerize/runtime/ /opt/containerize/"
-    assert rest[1] == "COPY --link containerize/gunicorn/ /opt/containerize/"
+    # containerize's files and the app, each from a files stage that gathers them
+    # under their paths with fixed timestamps, copied onto /: no folder made with the
+    # build's date, no file with the context's, so a rebuild gives the same layers.
+    assert rest[:3] == [
+        "COPY --link --from=files-runtime /files/ /",
+        "COPY --link --from=files-gunicorn /files/ /",
+        "COPY --link --from=app-files-gunicorn /files/ /",
+    ]
+    assert stage(text, "files-runtime") == (
+        "FROM builder AS files-runtime\n"
+        "RUN --network=none --mount=type=bind,source=containerize/runtime,target=/source-0 \\\n"
+        "    mkdir -p /files/opt/containerize \\\n"
+        " && cp -R /source-0/. /files/opt/containerize/ \\\n"
+        " && find /files -exec touch --no-dereference --date=@315532800 '{}' +"
+    )
     # The app comes last, from the stage that imported it: nothing runs in the image
     # after it is copied, and a code change reruns only the import check.
-    assert rest[2] == "COPY --link --from=app-gunicorn /app/ /app/"
+    assert "--mount=type=bind,from=app-gunicorn,source=/app,target=/source-0 \\\n" in (
+        stage(text, "app-files-gunicorn")
+    )
     # Every server's image stacks the same dependency layers.
     for server in hello.servers:
         assert f"COPY --link --from={planned[0]} /layer/ /" in stage(text, server)
@@ -394,7 +415,10 @@ def test_dependency_layers_come_before_the_application(hello: config.Config) -> 
 def test_without_the_import_check_the_app_comes_from_the_context(hello: config.Config) -> None:
     text = dockerfile.render(make(replace(hello, import_check=False)))
     assert "app-gunicorn" not in text
-    assert "COPY --link app/ /app/" in stage(text, "gunicorn")
+    assert "COPY --link --from=app-files-gunicorn /files/ /" in stage(text, "gunicorn")
+    app = stage(text, "app-files-gunicorn")
+    assert "--mount=type=bind,source=app,target=/source-0 \\\n" in app
+    assert " && cp -R /source-0/. /files/app/ \\\n" in app
     assert "--check" not in text
 
 
@@ -420,7 +444,7 @@ def test_static_files_are_made_where_the_app_is_imported(hello: config.Config) -
         )
         # The final image takes the checked app folder, then the static files.
         final = stage(text, server)
-        assert final.index(f"COPY --link --from=app-{server} /app/ /app/") < final.index(
+        assert final.index(f"COPY --link --from=app-files-{server} /files/ /") < final.index(
             "COPY --link --from=static /static-layer/ /"
         )
 
@@ -437,7 +461,7 @@ def test_without_the_import_check_static_files_come_from_their_own_stage(
         in made
     )
     final = stage(text, "gunicorn")
-    assert "COPY --link app/ /app/\n" in final
+    assert "COPY --link --from=app-files-gunicorn /files/ /\n" in final
     assert "COPY --link --from=static /static-layer/ /" in final
     # The folder with its parents, with fixed timestamps: the same files, the same layer.
     assert (
@@ -724,7 +748,10 @@ def test_an_app_directory_is_the_working_directory_and_import_root(
         check = stage(text, f"app-{server}")
         assert "COPY app/ /app/site/\n" in check
         assert "WORKDIR /app/site\n" in check
-        assert f"COPY --link --from=app-{server} /app/ /app/" in stage(text, server)
+        assert f"COPY --link --from=app-files-{server} /files/ /" in stage(text, server)
+        app = stage(text, f"app-files-{server}")
+        assert f"from=app-{server},source=/app,target=/source-0 \\\n" in app
+        assert " && cp -R /source-0/. /files/app/ \\\n" in app
     assert "WORKDIR /app/site\n" in stage(text, "runtime")
     assert "WORKDIR /app\n" not in text
     # Every server is run in the app folder, and the WSGI entry point imports from it.
@@ -742,7 +769,9 @@ def test_an_app_directory_is_the_working_directory_and_import_root(
 def test_an_app_directory_without_the_import_check(hello: config.Config) -> None:
     text = dockerfile.render(make(replace(in_site(hello), import_check=False)))
     final = stage(text, "gunicorn")
-    assert "COPY --link app/ /app/site/\n" in final
+    assert "COPY --link --from=app-files-gunicorn /files/ /\n" in final
+    app = stage(text, "app-files-gunicorn")
+    assert "    mkdir -p /files/app/site \\\n && cp -R /source-0/. /files/app/site/ \\\n" in app
     assert "COPY --link --from=static /static-layer/ /" in final
     assert "cp -a /app/site/staticfiles /static-layer/app/site/" in stage(text, "static")
 
