@@ -44,7 +44,7 @@ import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from containerize.host import baseimage, second
@@ -67,6 +67,8 @@ class Run:
     probes_run: int
     steps_run: int
     steps_cached: int
+    #: Where the seconds went, phase by phase (see :func:`phases`).
+    phases: tuple[tuple[str, float], ...] = ()
 
     def row(self) -> str:
         return (
@@ -146,7 +148,7 @@ class Bench:
             raise SystemExit(f"{name}: the build failed (exit {child.returncode}): {kept}")
         if change is not None and "unchanged since" in log:
             raise SystemExit(f"{name}: skipped as unchanged after a change: {kept}")
-        run = measure(name, seconds, log)
+        run = replace(measure(name, seconds, log), phases=phases(lines, seconds))
         print(run.row(), flush=True)
         return run
 
@@ -235,6 +237,34 @@ def measure(name: str, seconds: float, log: str) -> Run:
     )
 
 
+#: Where each phase of a build begins in its verbose log (the first such line; the
+#: image's build is the last ``buildx build``: the compile, if any, comes before).
+_MARKS = (
+    ("pin the base", r"\$ docker buildx imagetools inspect ", False),
+    ("probe it", r"\$ docker run ", False),
+    ("wheelhouse (fetch, compile)", r"\$ docker image inspect |\S+ files ready", False),
+    ("buildx solve", r"\$ docker buildx build ", True),
+    ("export", r"#\d+ exporting to image", False),
+    ("cache export", r"#\d+ exporting cache", False),
+)
+
+
+def phases(lines: list[str], seconds: float) -> tuple[tuple[str, float], ...]:
+    """The seconds of each phase found in the timestamped *lines*, the time before the
+    first as "start and checks", the rest to *seconds*."""
+    found: list[tuple[str, float]] = [("start and checks", 0.0)]
+    for name, pattern, last in _MARKS:
+        at = [
+            float(line[1:7])
+            for line in lines
+            if re.match(pattern, line.split("] ", 1)[1]) and float(line[1:7]) >= found[-1][1]
+        ]
+        if at:
+            found.append((name, at[-1] if last else at[0]))
+    ends = [at for _, at in found[1:]] + [seconds]
+    return tuple((name, end - at) for (name, at), end in zip(found, ends, strict=True))
+
+
 def report(runs: list[Run], *, output: str, platforms: tuple[str, ...], project: str) -> None:
     by = {run.name: run for run in runs}
     warm, shared, alone = by["A, warm rebuild"], by["B, shared caches"], by["B, without them"]
@@ -246,6 +276,9 @@ def report(runs: list[Run], *, output: str, platforms: tuple[str, ...], project:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for run in runs:
         print(run.row())
+    print()
+    for run in runs:
+        print(f"{run.name}: " + ", ".join(f"{name} {at:.1f}s" for name, at in run.phases))
     print()
     verdict = "met" if ratio <= TARGET_RATIO else "MISSED"
     print(f"{output}: B with the shared caches / A's warm rebuild: {ratio:.2f}x "
