@@ -19,8 +19,9 @@ empty download and probe caches):
    - B without them: the same change, with both keys off and another image, so
      nothing of A's is found: what a runner pays without sharing.
 
-   Every compared build changes the app first, so its image key is one no engine or
-   registry holds: the "unchanged" skip is never what makes a build fast (a build that
+   Every compared build changes the app first (a line naming the bench run), so its
+   image key is one no engine or registry holds, and no BuildKit cache has its app:
+   the "unchanged" skip is never what makes a build fast (a build that
    skips is an error here). Before the ``--push`` rows, A pushes once, unmeasured
    beside the others ("A, first push"): a CI runner's repository has images already.
    Every B build starts from a fresh copy of the project, with empty caches. A last
@@ -188,6 +189,10 @@ def main(argv: list[str]) -> int:
         "CONTAINERIZE_SHARE": "registry",
         "CONTAINERIZE_IMAGE": f"127.0.0.1:5000/containerize-bench/runners-{tag}",
     }
+
+    def edit(n: int) -> str:
+        return f"change {n} of bench run {tag}"
+
     alone = {"CONTAINERIZE_IMAGE": f"127.0.0.1:5000/containerize-bench/runners-alone-{tag}"}
     try:
         with tempfile.TemporaryDirectory(prefix="containerize-runners-") as tmp:
@@ -200,25 +205,25 @@ def main(argv: list[str]) -> int:
             )
             load = [
                 bench.build("A, cold", "a", shared, "--no-cache"),
-                bench.build("A, warm rebuild", "a", shared, change="change 1"),
-                bench.build("B, shared caches", "b", shared, change="change 2", on_b=True),
-                bench.build("B, without them", "c", alone, change="change 2", on_b=True),
+                bench.build("A, warm rebuild", "a", shared, change=edit(1)),
+                bench.build("B, shared caches", "b", shared, change=edit(2), on_b=True),
+                bench.build("B, without them", "c", alone, change=edit(2), on_b=True),
             ]
             push = [
-                bench.build("A, first push", "a", shared, output="--push", change="change 3"),
-                bench.build("A, warm rebuild", "a", shared, output="--push", change="change 4"),
+                bench.build("A, first push", "a", shared, output="--push", change=edit(3)),
+                bench.build("A, warm rebuild", "a", shared, output="--push", change=edit(4)),
                 bench.build(
-                    "B, shared caches", "b2", shared, output="--push", change="change 5", on_b=True
+                    "B, shared caches", "b2", shared, output="--push", change=edit(5), on_b=True
                 ),
                 bench.build(
-                    "B, without them", "c2", alone, output="--push", change="change 5", on_b=True
+                    "B, without them", "c2", alone, output="--push", change=edit(5), on_b=True
                 ),
                 bench.build(
                     "B, shared caches, base image pulled before the job",
                     "b3",
                     shared,
                     output="--push",
-                    change="change 6",
+                    change=edit(6),
                     on_b=True,
                     pull=base,
                 ),
