@@ -88,8 +88,15 @@ def cache_dir() -> Path:
     return cache_home() / "targets"
 
 
-def _cache_file(image: str, platform: Platform) -> Path | None:
-    """Probe results are cached only for images pinned by digest: a tag can move."""
+def probe_key(image: str, platform: Platform) -> str:
+    """What a probe of *image* on *platform* is a pure function of: the image (pinned by
+    digest), the platform and the probe script; a sha256, hex."""
+    return hashlib.sha256(f"{image}|{platform}|{PROBE_SCRIPT}".encode()).hexdigest()
+
+
+def cache_file(image: str, platform: Platform) -> Path | None:
+    """Where the probe of *image* on *platform* is cached; None for an image not pinned
+    by digest (a tag can move)."""
     if "@sha256:" not in image:
         return None
     key = hashlib.sha256(f"{image}|{PROBE_SCRIPT}".encode()).hexdigest()[:24]
@@ -119,7 +126,7 @@ def _target(
 ) -> TargetEnvironment:
     """The environment of *image* on *platform*: a probe cached earlier, else the
     *configured* Python version and libc when given, else probed now (and cached)."""
-    path = _cache_file(image, platform)
+    path = cache_file(image, platform)
     text = _cached_text(path)
     if text is not None:
         return TargetEnvironment.from_json(text)

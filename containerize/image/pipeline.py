@@ -182,6 +182,9 @@ def resolve(
         record=record_pin,
         refresh=refresh_base,
     )
+    shared = SharedCache.beside(config.image, machine.cache) if config.share == "registry" else None
+    if shared is not None and machine.engine:  # no container run to learn what is shared
+        shared.pull_probes(base.image, config.platforms, native_arch=machine.native_arch)
     targets = probes.learn_targets(
         base.image,
         config.platforms,
@@ -192,6 +195,8 @@ def resolve(
     selection.check_base_python(lock, config.project, config.base_image, targets)
     if machine.engine:
         probes.check_build_platform(base.image, targets, machine.native_arch)
+    if shared is not None and machine.engine:
+        shared.push_probes(base.image, config.platforms, native_arch=machine.native_arch)
     selections = tuple(
         wheelhouse_mod.select_all(want, lock, config.project, target) for target in targets
     )

@@ -7,12 +7,18 @@ machine that lacks an entry pulls it from there before downloading or compiling:
 - a downloaded file under the tag ``file-<sha256>``: one layer, the file itself;
 - a compiled wheel under the tag ``compiled-<key>`` (the compile key,
   :func:`containerize.image.compile.key`, unchanged): two layers, the record of the
-  wheel (its name, sha256 and run-time packages) and the wheel.
+  wheel (its name, sha256 and run-time packages) and the wheel;
+- what the base image's Python is on one platform (the probe's result, a pure function
+  of the base image pinned by digest, the platform and the probe script) under the tag
+  ``probe-<key>`` (:func:`containerize.engine.probes.probe_key`): one layer, the JSON
+  of the probe cache. A machine that pulls it starts no container of the base image
+  just to learn its Python.
 
 Every blob is pulled with its sha256 checked as it streams (the registry client
 refuses bytes that do not hash to their digest), a file's layer must be the sha256
 its tag names, and a compiled artifact must carry the key its tag names and a record
-that names the wheel it holds. Whatever does not hold together is refused with
+that names the wheel it holds, a probe the key its tag names and a target environment
+of the platform it was pulled for. Whatever does not hold together is refused with
 :class:`~containerize.errors.RegistryError`: nothing of it enters the cache. A
 registry that cannot be reached while pulling is a warning: the entry is then made
 here, as without sharing. The hashes prove that an artifact is whole and
@@ -23,16 +29,20 @@ to the repository.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from containerize import reference
-from containerize.errors import RegistryError
+from containerize.engine import probes
+from containerize.errors import ContainerizeError, RegistryError
+from containerize.fsutil import write_atomic
+from containerize.platforms import Platform
 from containerize.registry import oci
 from containerize.registry.client import Registry
 from containerize.resolve.cache import Cache, Partials
+from containerize.targets import TargetEnvironment
 
 logger = logging.getLogger("containerize")
 
@@ -41,9 +51,15 @@ REPOSITORY_SUFFIX = "containerize-cache"
 FILE_ARTIFACT = "application/vnd.containerize.file.v1"
 COMPILED_ARTIFACT = "application/vnd.containerize.compiled-wheel.v1"
 RECORD_MEDIA_TYPE = "application/vnd.containerize.compiled-wheel.record.v1+json"
+PROBE_ARTIFACT = "application/vnd.containerize.probe.v1"
+PROBE_MEDIA_TYPE = "application/vnd.containerize.probe.v1+json"
+#: A probe's JSON is a few KiB; more is not a probe.
+PROBE_MAX_SIZE = 1 << 16
 FILE_MEDIA_TYPE = "application/octet-stream"
 TITLE = "org.opencontainers.image.title"
 KEY = "dev.containerize.key"
+BASE = "dev.containerize.base-image"
+PLATFORM = "dev.containerize.platform"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,6 +160,67 @@ class SharedCache:
         self.registry.push_blob(record_layer.digest, record_layer.size, record, what=what)
         layer = self._push_blob(path, sha256, filename, what=what)
         self._put(tag, COMPILED_ARTIFACT, [record_layer, layer], {KEY: key}, what=what)
+        return True
+
+    # ---------------------------------------------------------------------- probes
+
+    def pull_probes(self, image: str, platforms: Sequence[Platform], *, native_arch: str) -> None:
+        """Pull the probes of *image* on each of *platforms* and this machine's platform
+        (*native_arch*, where the venvs are made) that this machine lacks."""
+        for platform in _with_native(platforms, native_arch):
+            self.pull_probe(image, platform)
+
+    def push_probes(self, image: str, platforms: Sequence[Platform], *, native_arch: str) -> None:
+        """Push the probes of *image* on each of *platforms* and this machine's platform
+        that the shared cache lacks."""
+        for platform in _with_native(platforms, native_arch):
+            self.push_probe(image, platform)
+
+    def pull_probe(self, image: str, platform: Platform) -> bool:
+        """The probe of the base *image* (pinned by digest) on *platform*, pulled into
+        this machine's probe cache unless it is there; True when pulled."""
+        path = probes.cache_file(image, platform)
+        if path is None or path.is_file():
+            return False
+        key = probes.probe_key(image, platform)
+        tag = f"probe-{key}"
+        what = f"pulling the probe of {image} ({platform}) from the shared cache"
+        document = self._manifest(tag, what=what)
+        if document is None:
+            return False
+        (layer,) = self._layers(document, tag, artifact=PROBE_ARTIFACT, count=1)
+        annotations = document.get("annotations")
+        if not isinstance(annotations, dict) or annotations.get(KEY) != key:
+            raise self._refused(tag, "it was pushed for another base image, platform or probe")
+        if layer.media_type != PROBE_MEDIA_TYPE or layer.size > PROBE_MAX_SIZE:
+            raise self._refused(tag, "its layer is not a probe's result")
+        data = self._pull_bytes(layer.digest, what=what)
+        try:
+            target = TargetEnvironment.from_json(data.decode())
+        except (ContainerizeError, UnicodeDecodeError) as exc:
+            raise self._refused(tag, f"its layer is not a target environment ({exc})") from None
+        if target.platform != platform:
+            raise self._refused(tag, f"it describes {target.platform}, not {platform}")
+        write_atomic(path, target.to_json())
+        logger.info("the probe of %s (%s): from the shared cache %s", image, platform, self)
+        return True
+
+    def push_probe(self, image: str, platform: Platform) -> bool:
+        """Push this machine's cached probe of *image* on *platform*, unless it is there
+        (or not cached here: an image not pinned by digest); True when pushed."""
+        path = probes.cache_file(image, platform)
+        if path is None or not path.is_file():
+            return False
+        key = probes.probe_key(image, platform)
+        tag = f"probe-{key}"
+        what = f"pushing the probe of {image} ({platform}) to the shared cache"
+        if self.registry.manifest_digest(tag, what=what) is not None:
+            return False
+        data = path.read_bytes()
+        layer = oci.descriptor_of(data, PROBE_MEDIA_TYPE)
+        self.registry.push_blob(layer.digest, layer.size, data, what=what)
+        annotations = {KEY: key, BASE: image, PLATFORM: str(platform)}
+        self._put(tag, PROBE_ARTIFACT, [layer], annotations, what=what)
         return True
 
     # -------------------------------------------------------------------- plumbing
@@ -253,3 +330,7 @@ class SharedCache:
             hint="someone pushed this tag with other content: delete the tag (or push it "
             "again from a trusted machine) and check who can write to the repository",
         )
+
+
+def _with_native(platforms: Sequence[Platform], native_arch: str) -> tuple[Platform, ...]:
+    return tuple(dict.fromkeys((*platforms, Platform(os="linux", arch=native_arch))))

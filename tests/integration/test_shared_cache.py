@@ -235,6 +235,8 @@ def test_a_second_runner_builds_from_what_the_first_shared_and_compiles_nothing(
     def build(project: Path, cache_dir: Path) -> tuple[str, str]:
         """The log lines and BuildKit's output of one CI job's build."""
         monkeypatch.setenv("CONTAINERIZE_CACHE_DIR", str(cache_dir))
+        # Each runner's own probe cache (what the base image's Python is), empty at first.
+        monkeypatch.setenv("XDG_CACHE_HOME", str(cache_dir / "xdg"))
         caplog.clear()
         capfd.readouterr()
         with caplog.at_level(logging.INFO, logger="containerize"):
@@ -251,6 +253,7 @@ def test_a_second_runner_builds_from_what_the_first_shared_and_compiles_nothing(
     said, log = build(make_project("psycopg2-app"), tmp_path / "cache-a")
     assert f"compiled psycopg2-2.9.13.tar.gz for linux/amd64: {wheel}" in said, said
     assert "pushed compiled-" in said, said
+    assert "pushed probe-" in said, said
     exported = Registry(reference.parse_repository(image, where="image")).manifest(
         "buildcache-gunicorn", what="reading the exported cache"
     )
@@ -265,6 +268,9 @@ def test_a_second_runner_builds_from_what_the_first_shared_and_compiles_nothing(
     project = copy_project("psycopg2-app", tmp_path / "b")
     said, log = build(project, tmp_path / "cache-b")
     assert 'building with "containerize-second" instance' in log, log
+    # It learned the base image's Python from A's probe: no container of it ran.
+    assert "(linux/amd64): from the shared cache" in said, said
+    assert "--entrypoint python3" not in said, said
     # Compiled nothing: the wheel came from the shared cache, no compile build ran.
     assert f"psycopg2-2.9.13.tar.gz for linux/amd64: compiled before, {wheel}" in said, said
     assert "compiled psycopg2" not in said, said

@@ -8,16 +8,19 @@ import http.server
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
 from containerize import reference
+from containerize.engine import probes
 from containerize.errors import RegistryError
+from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 from containerize.registry import oci
 from containerize.registry.client import Registry
 from containerize.resolve import sharing
 from containerize.resolve.cache import Cache
+from containerize.targets import TargetEnvironment
 
 REPO = "team/app/containerize-cache"
 
@@ -152,3 +155,118 @@ def test_an_unreachable_registry_is_a_warning_when_pulling(
     # Nothing listens on port 9 (discard) of loopback here.
     assert _shared("127.0.0.1:9", tmp_path).pull_file(SHA, "pinned-1.0.tar.gz") is None
     assert "cannot reach the registry 127.0.0.1:9" in caplog.text
+
+
+# ------------------------------------------------------------------------- probes
+
+BASE = "127.0.0.1:5000/python:3.11@sha256:" + "b" * 64
+
+
+def _probe_artifact(key: str, layer: bytes, *, media_type: str = sharing.PROBE_MEDIA_TYPE) -> bytes:
+    return oci.dump(
+        {
+            "schemaVersion": 2,
+            "mediaType": oci.OCI_MANIFEST,
+            "artifactType": sharing.PROBE_ARTIFACT,
+            "config": {"mediaType": oci.EMPTY_CONFIG, "digest": oci.digest_of(b"{}"), "size": 2},
+            "layers": [
+                {"mediaType": media_type, "digest": oci.digest_of(layer), "size": len(layer)}
+            ],
+            "annotations": {sharing.KEY: key},
+        }
+    )
+
+
+def _serve_probe(
+    served: dict[str, tuple[str, bytes]],
+    *,
+    platform: Platform = LINUX_AMD64,
+    describes: Platform = LINUX_AMD64,
+    key: str | None = None,
+    blob: bytes | None = None,
+) -> bytes:
+    """Serve a probe of BASE on *platform* whose JSON *describes* a platform; the
+    artifact's *key* annotation and the *blob* served for its layer as given."""
+    layer = TargetEnvironment.from_config(describes, (3, 11), ("glibc", (2, 36))).to_json()
+    data = layer.encode()
+    tag_key = probes.probe_key(BASE, platform)
+    served[f"/v2/{REPO}/manifests/probe-{tag_key}"] = (
+        oci.OCI_MANIFEST,
+        _probe_artifact(key or tag_key, data),
+    )
+    served[f"/v2/{REPO}/blobs/{oci.digest_of(data)}"] = (
+        "application/octet-stream",
+        data if blob is None else blob,
+    )
+    return data
+
+
+@pytest.fixture
+def probe_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    return probes.cache_dir()
+
+
+def test_the_probe_key_is_the_base_digest_the_platform_and_the_script() -> None:
+    other = BASE.replace("b" * 64, "c" * 64)
+    assert probes.probe_key(BASE, LINUX_AMD64) == probes.probe_key(BASE, LINUX_AMD64)
+    assert probes.probe_key(BASE, LINUX_AMD64) != probes.probe_key(other, LINUX_AMD64)
+    assert probes.probe_key(BASE, LINUX_AMD64) != probes.probe_key(BASE, LINUX_ARM64)
+
+
+def test_a_probe_is_pulled_into_the_probe_cache_and_used_without_a_container(
+    registry: tuple[str, dict[str, tuple[str, bytes]]], tmp_path: Path, probe_cache: Path
+) -> None:
+    host, served = registry
+    data = _serve_probe(served)
+    shared = _shared(host, tmp_path / "cache")
+    assert shared.pull_probe(BASE, LINUX_AMD64)
+    path = probes.cache_file(BASE, LINUX_AMD64)
+    assert path is not None
+    assert path.read_bytes() == data
+    # learn_targets reads it: with the engine "on", no container is started for it.
+    (target,) = probes.learn_targets(
+        BASE, [LINUX_AMD64], engine=True, python_version=(3, 12), libc=("musl", (1, 2))
+    )
+    assert target.python_version == (3, 11)
+    assert target.libc == ("glibc", (2, 36))
+    # Cached now: not pulled again; nobody pushed arm64's.
+    assert not shared.pull_probe(BASE, LINUX_AMD64)
+    assert not shared.pull_probe(BASE, LINUX_ARM64)
+    # A tag is not a digest: its probe is neither cached nor shared.
+    assert not shared.pull_probe("127.0.0.1:5000/python:3.11", LINUX_AMD64)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "refusal"),
+    [
+        ({"key": "d" * 64}, "it was pushed for another base image, platform or probe"),
+        ({"describes": LINUX_ARM64}, "it describes linux/arm64, not linux/amd64"),
+        ({"blob": b'{"platform": "linux/amd64"}'}, r"hashes to sha256:"),
+    ],
+)
+def test_a_tampered_probe_is_refused_and_nothing_is_cached(
+    registry: tuple[str, dict[str, tuple[str, bytes]]],
+    tmp_path: Path,
+    probe_cache: Path,
+    tamper: dict[str, Any],
+    refusal: str,
+) -> None:
+    host, served = registry
+    _serve_probe(served, **tamper)
+    with pytest.raises(RegistryError, match=refusal):
+        _shared(host, tmp_path / "cache").pull_probe(BASE, LINUX_AMD64)
+    assert not probe_cache.exists() or list(probe_cache.iterdir()) == []
+
+
+def test_a_probe_layer_that_is_no_target_environment_is_refused(
+    registry: tuple[str, dict[str, tuple[str, bytes]]], tmp_path: Path, probe_cache: Path
+) -> None:
+    host, served = registry
+    layer = b'{"platform": "linux/amd64", "python_version": "eleven"}'
+    key = probes.probe_key(BASE, LINUX_AMD64)
+    served[f"/v2/{REPO}/manifests/probe-{key}"] = (oci.OCI_MANIFEST, _probe_artifact(key, layer))
+    served[f"/v2/{REPO}/blobs/{oci.digest_of(layer)}"] = ("application/octet-stream", layer)
+    with pytest.raises(RegistryError, match=r"probe-[0-9a-f]{64} is refused: its layer is not a"):
+        _shared(host, tmp_path / "cache").pull_probe(BASE, LINUX_AMD64)
+    assert not probe_cache.exists() or list(probe_cache.iterdir()) == []
