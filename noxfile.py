@@ -69,8 +69,9 @@ def bench(session: nox.Session) -> None:
 @nox.session(python=False, default=False)
 def bench_runners(session: nox.Session) -> None:
     """Two CI runners, one registry: runner A (the engine) builds cold and shares its
-    caches; runner B (a second engine, 'containerize engine second') builds the same
-    commit from them. Prints seconds, compiles and downloads, beside B without sharing.
+    caches; then A and runner B (a second engine, 'containerize engine second', empty)
+    each build the same one-line app change, B from A's shared caches, with --load and
+    with --push. Prints seconds by phase, compiles and downloads, beside B without sharing.
 
     ``nox -s bench_runners -- --platform linux/amd64 --platform linux/arm64`` for both.
     """
