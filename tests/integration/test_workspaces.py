@@ -2,8 +2,9 @@
 library of the uv workspace, built with that library as a wheel and served.
 
 The monorepo's services are built from the root, as a user runs it, for both
-platforms, and each is run and served on both; the other fixtures for linux/amd64
-only. Gunicorn only: the other servers go through the same code as every other
+platforms, and each is run and served on both; so are the Poetry path dependency and
+the src/ package versioned from git; the PDM and Poetry-package fixtures for
+linux/amd64 only. Gunicorn only: the other servers go through the same code as every other
 fixture.
 """
 
@@ -26,9 +27,16 @@ PLATFORMS = (LINUX_AMD64, LINUX_ARM64)
 TAGS = ("gunicorn", "1.0.0-gunicorn")
 
 
-def _build(project: Path, image: str) -> tuple[str, ...]:
+def _build(
+    project: Path, image: str, platforms: tuple[Platform, ...] = (LINUX_AMD64,)
+) -> tuple[str, ...]:
     cfg = config.load(
-        project, overrides={"image": image, "platforms": ["linux/amd64"], "servers": ["gunicorn"]}
+        project,
+        overrides={
+            "image": image,
+            "platforms": [str(p) for p in platforms],
+            "servers": ["gunicorn"],
+        },
     )
     prepared = pipeline.prepare(
         cfg,
@@ -177,18 +185,19 @@ def test_a_poetry_path_dependency_is_installed_as_a_wheel(
 ) -> None:
     root = make_project("poetry-pathdep")
     image = f"containerize-test/poetry-pathdep-{session_id}"
-    tags = _build(root / "app", image)
+    tags = _build(root / "app", image, PLATFORMS)
     try:
-        greet = process.run(
-            ["docker", "run", "--rm", "--platform", str(LINUX_AMD64), f"{image}:gunicorn", "greet"]
-        )
-        assert greet.stdout.strip() == "Hello from greeting 0.3.0"
-        container = containers.start(f"{image}:gunicorn", platform=LINUX_AMD64, port=8000)
-        try:
-            page = containers.get(container, "/", timeout=180)
-            assert (page.status, page.body) == (200, b"Hello from greeting 0.3.0")
-        finally:
-            containers.remove(container)
+        for platform in PLATFORMS:
+            greet = process.run(
+                ["docker", "run", "--rm", "--platform", str(platform), f"{image}:gunicorn", "greet"]
+            )
+            assert greet.stdout.strip() == "Hello from greeting 0.3.0", platform
+            container = containers.start(f"{image}:gunicorn", platform=platform, port=8000)
+            try:
+                page = containers.get(container, "/", timeout=180)
+                assert (page.status, page.body) == (200, b"Hello from greeting 0.3.0"), platform
+            finally:
+                containers.remove(container)
     finally:
         process.run(["docker", "image", "rm", "--force", *tags], check=False)
 
@@ -205,26 +214,20 @@ def test_the_project_itself_with_its_version_from_git(
     process.run([*git, "commit", "-q", "-m", "start"], cwd=root)
     process.run([*git, "tag", "v3.1.0"], cwd=root)
     image = f"containerize-test/scm-src-{session_id}"
-    tags = _build(root, image)
+    tags = _build(root, image, PLATFORMS)
     try:
-        script = process.run(
-            [
-                "docker",
-                "run",
-                "--rm",
-                "--platform",
-                str(LINUX_AMD64),
-                f"{image}:gunicorn",
-                "scm-app",
-            ]
-        )
-        assert script.stdout.strip() == "scm-app 3.1.0"
-        container = containers.start(f"{image}:gunicorn", platform=LINUX_AMD64, port=8000)
-        try:
-            page = containers.get(container, "/", timeout=180)
-            assert (page.status, page.body) == (200, b"scm-app 3.1.0")
-        finally:
-            containers.remove(container)
+        for platform in PLATFORMS:
+            script = process.run(
+                ["docker", "run", "--rm", "--platform", str(platform), f"{image}:gunicorn",
+                 "scm-app"]
+            )  # fmt: skip
+            assert script.stdout.strip() == "scm-app 3.1.0", platform
+            container = containers.start(f"{image}:gunicorn", platform=platform, port=8000)
+            try:
+                page = containers.get(container, "/", timeout=180)
+                assert (page.status, page.body) == (200, b"scm-app 3.1.0"), platform
+            finally:
+                containers.remove(container)
     finally:
         process.run(["docker", "image", "rm", "--force", *tags], check=False)
 
