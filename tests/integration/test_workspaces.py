@@ -180,6 +180,19 @@ def test_only_what_changed_is_rebuilt(
     )  # fmt: skip
 
 
+def _script_and_page_say(tag: str, script: str, text: str) -> None:
+    """On each platform, *script* run in the image prints *text*, and the app serves it."""
+    for platform in PLATFORMS:
+        run = process.run(["docker", "run", "--rm", "--platform", str(platform), tag, script])
+        assert run.stdout.strip() == text, platform
+        container = containers.start(tag, platform=platform, port=8000)
+        try:
+            page = containers.get(container, "/", timeout=180)
+            assert (page.status, page.body) == (200, text.encode()), platform
+        finally:
+            containers.remove(container)
+
+
 def test_a_poetry_path_dependency_is_installed_as_a_wheel(
     make_project: Callable[[str], Path], base_image: str, session_id: str
 ) -> None:
@@ -187,17 +200,7 @@ def test_a_poetry_path_dependency_is_installed_as_a_wheel(
     image = f"containerize-test/poetry-pathdep-{session_id}"
     tags = _build(root / "app", image, PLATFORMS)
     try:
-        for platform in PLATFORMS:
-            greet = process.run(
-                ["docker", "run", "--rm", "--platform", str(platform), f"{image}:gunicorn", "greet"]
-            )
-            assert greet.stdout.strip() == "Hello from greeting 0.3.0", platform
-            container = containers.start(f"{image}:gunicorn", platform=platform, port=8000)
-            try:
-                page = containers.get(container, "/", timeout=180)
-                assert (page.status, page.body) == (200, b"Hello from greeting 0.3.0"), platform
-            finally:
-                containers.remove(container)
+        _script_and_page_say(f"{image}:gunicorn", "greet", "Hello from greeting 0.3.0")
     finally:
         process.run(["docker", "image", "rm", "--force", *tags], check=False)
 
@@ -216,18 +219,7 @@ def test_the_project_itself_with_its_version_from_git(
     image = f"containerize-test/scm-src-{session_id}"
     tags = _build(root, image, PLATFORMS)
     try:
-        for platform in PLATFORMS:
-            script = process.run(
-                ["docker", "run", "--rm", "--platform", str(platform), f"{image}:gunicorn",
-                 "scm-app"]
-            )  # fmt: skip
-            assert script.stdout.strip() == "scm-app 3.1.0", platform
-            container = containers.start(f"{image}:gunicorn", platform=platform, port=8000)
-            try:
-                page = containers.get(container, "/", timeout=180)
-                assert (page.status, page.body) == (200, b"scm-app 3.1.0"), platform
-            finally:
-                containers.remove(container)
+        _script_and_page_say(f"{image}:gunicorn", "scm-app", "scm-app 3.1.0")
     finally:
         process.run(["docker", "image", "rm", "--force", *tags], check=False)
 
