@@ -186,10 +186,16 @@ _OFFICIAL = re.compile(r"(?:docker\.io/)?(?:library/)?python:(\d+)\.(\d+)(?:[.-]
 
 
 def unreachable_hint(ref: str) -> str:
-    """What to do when *ref* cannot be resolved: for an official ``python:X.Y-...``
-    image, the base ``containerize base-image`` builds with that Python, or the ones
-    it builds when none has it."""
+    """What to do when *ref* cannot be resolved: for a base ``containerize base-image``
+    builds, the command that builds it; for an official ``python:X.Y-...`` image, the
+    base ``containerize base-image`` builds with that Python, or the ones it builds
+    when none has it."""
     generic = "check tool.containerize.base-image and that its registry is reachable"
+    built_here = [s for s in SUITES if s.local_ref == ref.strip()]
+    if built_here:
+        # The loopback registry answers, but 'containerize base-image' has not made
+        # this one yet (a fresh machine, or a registry that was emptied).
+        return f"'{built_here[0].build_command}' builds it here from Debian's packages"
     match = _OFFICIAL.fullmatch(ref.strip())
     if match is None:
         return generic

@@ -272,6 +272,11 @@ def test_an_official_image_that_cannot_be_resolved_names_the_local_base() -> Non
     hint = bases.unreachable_hint(f"docker.io/library/python:{bases.version_text(missing)}-slim")
     assert f"no base containerize builds here has Python {bases.version_text(missing)}" in hint
     assert bases.known_text() in hint
+    # A base containerize builds, named as init's note names it, before it is built.
+    for suite in bases.SUITES:
+        assert bases.unreachable_hint(suite.local_ref) == (
+            f"'{suite.build_command}' builds it here from Debian's packages"
+        )
     assert bases.unreachable_hint("registry.example/team/base:1") == (
         "check tool.containerize.base-image and that its registry is reachable"
     )
