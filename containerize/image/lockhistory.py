@@ -1,0 +1,166 @@
+"""The lock's past versions, read from git: which packages moved in each change.
+
+:func:`read` asks git three things, whatever the history's length: whether the clone
+is shallow, the commits that changed the lock file (first parent only, so a merged
+branch counts as one change, with the blob ids before and after), and every blob at
+once (``git cat-file --batch``). Each old version is parsed by the project's own lock
+reader; one that does not parse is skipped (its changes are not counted). The window
+is the last :data:`MAX_CHANGES` changes that moved a version, *before* the change that
+made the lock what it is now, so a plan made before a bump is committed and one made
+after see the same history.
+
+A shallow clone's history is cut at a depth its CI chose, so it is not used at all:
+the plan then groups by release families, as it would without git, and says so.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+from packaging.utils import NormalizedName
+
+from containerize import process
+from containerize.errors import CommandError
+from containerize.image.layergroups import LockHistory
+from containerize.resolve.lock import Lock, read_lock
+
+#: The most lock changes read: older evidence says little about the next bump.
+MAX_CHANGES = 50
+#: The most commits asked of git (changes that moved no version are passed over).
+_LOG_LIMIT = 4 * MAX_CHANGES
+_ZERO = "0" * 40
+_TIMEOUT = 60
+
+Versions = Mapping[NormalizedName, frozenset[str]]
+
+
+def versions_of(lock: Lock) -> dict[NormalizedName, frozenset[str]]:
+    """Each package's locked versions (a uv fork may lock several)."""
+    found: dict[NormalizedName, set[str]] = {}
+    for package in lock.packages:
+        found.setdefault(package.name, set()).add(str(package.version))
+    return {name: frozenset(v) for name, v in found.items()}
+
+
+def moved(old: Versions, new: Versions) -> frozenset[NormalizedName]:
+    """The names whose versions differ between *old* and *new* (added, removed, bumped)."""
+    return frozenset(n for n in old.keys() | new.keys() if old.get(n) != new.get(n))
+
+
+def read(lock_file: Path) -> LockHistory:
+    """The history of *lock_file* in its git repository (see the module docstring).
+
+    The lock as it is now is read again here, by the same reader as its old versions,
+    so the two are compared alike."""
+    path = lock_file.resolve()
+    name = path.name
+    folder = path.parent
+    shallow = _git(folder, "rev-parse", "--is-shallow-repository")
+    if shallow is None:
+        return LockHistory(file=name, unused="the project is not a git repository")
+    if shallow.strip() == "true":
+        return LockHistory(
+            file=name,
+            unused="a shallow clone (its history depends on the clone's depth: "
+            "'git fetch --unshallow' plans as a full clone does)",
+        )
+    log = _git(
+        folder,
+        "log",
+        "--first-parent",
+        "--diff-merges=first-parent",
+        "--raw",
+        "--no-abbrev",
+        "--no-renames",
+        "--format=commit %H",
+        f"-n{_LOG_LIMIT}",
+        "--",
+        name,
+    )
+    steps = _steps(log or "")
+    if not steps:
+        return LockHistory(file=name, unused=f"{name} has no history in git (not committed)")
+    blobs = _blobs(folder, sorted({b for step in steps for b in step if b != _ZERO}))
+    parsed: dict[str, Versions | None] = {}
+    with tempfile.TemporaryDirectory(prefix="containerize-lockhistory-") as scratch:
+        for blob, text in sorted(blobs.items()):
+            parsed[blob] = _parse(Path(scratch) / name, text)
+    current = versions_of(read_lock(path))
+    changes: list[frozenset[NormalizedName]] = []
+    unreadable: set[str] = set()
+    now = True  # still among the changes that made the lock what it is now
+    for old, new in steps:
+        if len(changes) == MAX_CHANGES:
+            break
+        after = parsed.get(new) if new != _ZERO else None
+        if now and after == current:
+            continue
+        now = False
+        if _ZERO in (old, new):
+            continue  # the file was added or deleted: no versions moved, all of them
+        before = parsed.get(old)
+        if before is None or after is None:
+            unreadable.update(b for b in (old, new) if parsed.get(b) is None)
+            continue
+        change = moved(before, after)
+        if change:
+            changes.append(change)
+    return LockHistory(file=name, changes=tuple(changes), skipped=len(unreadable))
+
+
+def _steps(log: str) -> list[tuple[str, str]]:
+    """The (old blob, new blob) pairs of ``git log --raw``, newest first."""
+    steps = []
+    for line in log.splitlines():
+        if line.startswith(":"):
+            fields = line[1:].split("\t", 1)[0].split()
+            if len(fields) >= 4:
+                steps.append((fields[2], fields[3]))
+    return steps
+
+
+def _blobs(folder: Path, blobs: list[str]) -> dict[str, str]:
+    """The text of each of *blobs*, from one ``git cat-file --batch``.
+
+    The output is split at the next blob's header, not by the byte sizes it gives:
+    the text was decoded, and a lock with CRLF line ends is read with LF ones."""
+    if not blobs:
+        return {}
+    out = _git(folder, "cat-file", "--batch", input="".join(f"{b}\n" for b in blobs))
+    if out is None:
+        return {}
+    found = {}
+    pos = 0
+    for index, blob in enumerate(blobs):
+        eol = out.find("\n", pos)
+        if eol < 0 or not out.startswith(f"{blob} ", pos):
+            break  # not what was asked for: keep what was read
+        start = eol + 1
+        if not out[pos:eol].startswith(f"{blob} blob "):
+            pos = start  # missing: an object the clone does not have
+            continue
+        later = out.find(f"\n{blobs[index + 1]} ", start) if index + 1 < len(blobs) else -1
+        end = later if later >= 0 else len(out) - 1  # the last blob: less its final LF
+        found[blob] = out[start:end]
+        pos = end + 1
+    return found
+
+
+def _parse(path: Path, text: str) -> Versions | None:
+    """The versions in one old lock version, or None when it does not parse."""
+    try:
+        path.write_text(text, encoding="utf-8")
+        return versions_of(read_lock(path))
+    except Exception:  # an old version is evidence, never a reason to stop the build
+        return None
+
+
+def _git(folder: Path, *args: str, input: str | None = None) -> str | None:
+    """git's answer, or None outside a repository, without git, or on any failure."""
+    try:
+        result = process.run(["git", *args], cwd=folder, input=input, check=False, timeout=_TIMEOUT)
+    except (CommandError, UnicodeDecodeError):
+        return None
+    return result.stdout if result.returncode == 0 else None
