@@ -70,6 +70,7 @@ from containerize.image import (
     context,
     dockerfile,
     layerfolders,
+    lockhistory,
     pins,
     plan,
     report,
@@ -250,6 +251,7 @@ def make_plan(
         created=stamp.created,
         native_arch=native_arch,
         selections=resolved.selections,
+        history=lockhistory.read(resolved.lock_file) if resolved.lock_file else None,
     )
 
 
