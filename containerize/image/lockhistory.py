@@ -15,8 +15,11 @@ the plan then groups by release families, as it would without git, and says so.
 
 from __future__ import annotations
 
+import json
+import os
 import tempfile
 from collections.abc import Mapping
+from contextlib import suppress
 from pathlib import Path
 
 from packaging.utils import NormalizedName
@@ -30,7 +33,8 @@ from containerize.resolve.lock import Lock, read_lock
 MAX_CHANGES = 50
 #: The most commits asked of git (changes that moved no version are passed over).
 _LOG_LIMIT = 4 * MAX_CHANGES
-_ZERO = "0" * 40
+#: Bumped when what an entry of the cache holds changes.
+_CACHE_VERSION = 1
 _TIMEOUT = 60
 
 Versions = Mapping[NormalizedName, frozenset[str]]
@@ -49,11 +53,12 @@ def moved(old: Versions, new: Versions) -> frozenset[NormalizedName]:
     return frozenset(n for n in old.keys() | new.keys() if old.get(n) != new.get(n))
 
 
-def read(lock_file: Path) -> LockHistory:
+def read(lock_file: Path, *, cache: Path | None = None) -> LockHistory:
     """The history of *lock_file* in its git repository (see the module docstring).
 
     The lock as it is now is read again here, by the same reader as its old versions,
-    so the two are compared alike."""
+    so the two are compared alike. With *cache* (a folder), each old version's
+    versions are kept there by blob id, so a rebuild reads no old version twice."""
     path = lock_file.resolve()
     name = path.name
     folder = path.parent
@@ -82,11 +87,16 @@ def read(lock_file: Path) -> LockHistory:
     steps = _steps(log or "")
     if not steps:
         return LockHistory(file=name, unused=f"{name} has no history in git (not committed)")
-    blobs = _blobs(folder, sorted({b for step in steps for b in step if b != _ZERO}))
-    parsed: dict[str, Versions | None] = {}
+    wanted = sorted({b for step in steps for b in step if not _absent(b)})
+    parsed = _cached(cache, name, wanted)
+    missing = [b for b in wanted if b not in parsed]
+    blobs = _blobs(folder, missing)
     with tempfile.TemporaryDirectory(prefix="containerize-lockhistory-") as scratch:
-        for blob, text in sorted(blobs.items()):
-            parsed[blob] = _parse(Path(scratch) / name, text)
+        for blob in missing:
+            found = _parse(Path(scratch) / name, blobs[blob]) if blob in blobs else None
+            parsed[blob] = found
+            if cache is not None and blob in blobs:
+                _remember(cache, name, blob, found)
     current = versions_of(read_lock(path))
     changes: list[frozenset[NormalizedName]] = []
     unreadable: set[str] = set()
@@ -94,11 +104,11 @@ def read(lock_file: Path) -> LockHistory:
     for old, new in steps:
         if len(changes) == MAX_CHANGES:
             break
-        after = parsed.get(new) if new != _ZERO else None
+        after = None if _absent(new) else parsed.get(new)
         if now and after == current:
             continue
         now = False
-        if _ZERO in (old, new):
+        if _absent(old) or _absent(new):
             continue  # the file was added or deleted: no versions moved, all of them
         before = parsed.get(old)
         if before is None or after is None:
@@ -108,6 +118,49 @@ def read(lock_file: Path) -> LockHistory:
         if change:
             changes.append(change)
     return LockHistory(file=name, changes=tuple(changes), skipped=len(unreadable))
+
+
+def _absent(blob: str) -> bool:
+    """Whether *blob* is git's id of no file (all zeros: SHA-1 or SHA-256)."""
+    return not blob.strip("0")
+
+
+def _entry(cache: Path, name: str, blob: str) -> Path:
+    # The file's name picks the reader: the same blob read as another format is
+    # another entry.
+    return cache / f"v{_CACHE_VERSION}" / blob[:2] / f"{blob}-{name}.json"
+
+
+def _cached(cache: Path | None, name: str, blobs: list[str]) -> dict[str, Versions | None]:
+    """The versions already read from *blobs*, by blob id (None: it did not parse)."""
+    found: dict[str, Versions | None] = {}
+    if cache is None:
+        return found
+    for blob in blobs:
+        try:
+            data = json.loads(_entry(cache, name, blob).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # not there, or torn: read the blob again
+        if data is None:
+            found[blob] = None
+        elif isinstance(data, dict):
+            found[blob] = {
+                NormalizedName(k): frozenset(map(str, v))
+                for k, v in data.items()
+                if isinstance(v, list)
+            }
+    return found
+
+
+def _remember(cache: Path, name: str, blob: str, versions: Versions | None) -> None:
+    """Keep what *blob* held; the cache is an aid: a failure to write it is ignored."""
+    entry = _entry(cache, name, blob)
+    data = None if versions is None else {k: sorted(v) for k, v in sorted(versions.items())}
+    with suppress(OSError):
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        temp = entry.with_suffix(f".{os.getpid()}.tmp")
+        temp.write_text(json.dumps(data), encoding="utf-8")
+        temp.replace(entry)
 
 
 def _steps(log: str) -> list[tuple[str, str]]:
