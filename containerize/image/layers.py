@@ -134,15 +134,13 @@ def _grouping(history: LockHistory | None) -> str:
             f"small packages grouped by what moved together in {history.file}'s last "
             f"{len(history.changes)} change(s) in git{skipped}"
         )
-    if history is None:
-        why = "the lock's history was not read"
-    elif history.unused is not None:
-        why = history.unused
-    else:
-        why = (
-            f"{history.file} has {len(history.changes)} change(s) of a version in git, "
-            f"fewer than {MIN_CHANGES}"
+    if history is not None and history.unused is None:
+        return (
+            f"small packages grouped by release families: {history.file}'s history in git "
+            f"is too short ({len(history.changes)} change(s) of a version; {MIN_CHANGES} "
+            "are needed)"
         )
+    why = "it was not read" if history is None else history.unused
     return f"small packages grouped by release families: no lock history ({why})"
 
 

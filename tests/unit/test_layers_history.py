@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from containerize.image import layergroups, layers, lockhistory
+from containerize import config
+from containerize.image import layergroups, layers, lockhistory, pipeline
 from containerize.image.layergroups import MIN_CHANGES, LockHistory
 from containerize.image.layers import LayerPackage
+from containerize.resolve.cache import Cache
 from containerize.resolve.lock import read_lock
 
 #: The packages of the history's lock, all small and pure unless named in NATIVE.
@@ -234,7 +237,10 @@ def test_an_uncommitted_lock_and_a_short_history_fall_back_to_families(
     assert history.unused is None
     assert not history.usable
     text = "\n".join(layers.plan(packages(short / "requirements.txt"), history=history).lines())
-    assert f"has {MIN_CHANGES - 1} change(s) of a version in git, fewer than {MIN_CHANGES}" in text
+    assert (
+        f"requirements.txt's history in git is too short ({MIN_CHANGES - 1} change(s) of a "
+        f"version; {MIN_CHANGES} are needed)"
+    ) in text
     assert "layer-pure-family-boto3" in text
 
 
@@ -400,3 +406,49 @@ def test_two_versions_of_one_prefix_are_two_groups_with_stage_names() -> None:
     ]
     assert names == ["layer-pure-family-acme", "layer-pure-family-acme-1.1-local.build"]
     assert all(stage.match(name) for name in names)
+
+
+def uv_lock_at(text: str, behind: Mapping[str, int]) -> str:
+    """*text* (a uv.lock as uv writes it) with each package of *behind* at an earlier
+    version (``3.1.3rc2`` for two bumps behind), its files' names and URLs alike."""
+    blocks = text.split("\n[[package]]\n")
+    for index, block in enumerate(blocks):
+        found = re.search(r'^name = "([^"]+)"\nversion = "([^"]+)"', block, re.M)
+        if found and behind.get(found[1]):
+            version = found[2]
+            blocks[index] = block.replace(version, f"{version}rc{behind[found[1]]}")
+    return "\n[[package]]\n".join(blocks)
+
+
+def test_a_dry_run_plans_from_the_history_of_a_uv_lock(fixtures_dir: Path, tmp_path: Path) -> None:
+    """fixtures/flask-app with a history of its uv.lock (flask and werkzeug bumped
+    together three times, click alone): the build's plan groups flask with werkzeug,
+    and the old versions are remembered beside the download cache."""
+    project = tmp_path / "flask-app"
+    shutil.copytree(
+        fixtures_dir / "flask-app", project, ignore=shutil.ignore_patterns(".containerize")
+    )
+    lock = project / "uv.lock"
+    final = lock.read_text()
+    bumps = [("flask", "werkzeug"), ("click",), ("flask", "werkzeug"), ("flask", "werkzeug")]
+    behind = {"flask": 3, "werkzeug": 3, "click": 1}
+    git(project, "init", "-q")
+    lock.write_text(uv_lock_at(final, behind))
+    git(project, "add", ".")
+    git(project, "commit", "-qm", "the app")
+    for bumped in bumps:
+        behind.update({name: behind[name] - 1 for name in bumped})
+        lock.write_text(uv_lock_at(final, behind))
+        git(project, "commit", "-qam", f"bump {' '.join(bumped)}")
+    assert lock.read_text() == final
+    cfg = config.load(project, environ={})
+    cache = Cache(root=tmp_path / "cache")
+    machine = pipeline.Machine(cache=cache, native_arch="amd64", engine=False)
+    prepared = pipeline.prepare(cfg, machine, output="load", dry_run=True)
+    planned = prepared.plan.layers
+    assert planned.history is not None
+    assert len(planned.history.changes) == len(bumps) - 1
+    placed = by_package(planned)
+    assert placed["flask"] == placed["werkzeug"] == "layer-pure-with-flask"
+    assert "(moved together in 2 of 2 lock changes)" in "\n".join(planned.lines())
+    assert len(list((cache.root / "lock-history").rglob("*-uv.lock.json"))) == len(bumps) + 1
