@@ -11,7 +11,7 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 
 from containerize import config
 from containerize.image import layergroups, layers, lockhistory, pipeline
@@ -302,7 +302,7 @@ def test_groups_are_complete_not_chained() -> None:
     assert groups[0].reason == "moved together in 3 of 5 lock changes"
 
 
-def family(name: str, version: str) -> tuple[str, str]:
+def family(name: str, version: str) -> tuple[NormalizedName, str]:
     return canonicalize_name(name), version
 
 
