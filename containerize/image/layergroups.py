@@ -12,9 +12,9 @@ are, in this order:
    together (complete linkage, merged greedily from the strongest pair, so the
    result does not depend on the order of anything). Changes that moved more than
    :func:`broad_limit` packages (a re-lock of everything) say nothing about pairs and
-   are left out of the pairing. Packages that did not move in any change of the window
-   are *stable*: the planner keeps them in a layer of their own kind that almost never
-   changes.
+   are left out of the pairing. Packages that were in the lock's older versions and
+   did not move in any change of the window are *stable*: the planner keeps them in a
+   layer of their own kind that almost never changes.
 2. **Release families**, when the history is too short or missing (no git, a shallow
    clone, a new project): projects known to release several distributions at once
    (:data:`FAMILIES`), and packages that share the first word of their name *and* are
@@ -67,6 +67,8 @@ class LockHistory:
 
     file: str  # the lock file's name, for the dry run
     changes: tuple[frozenset[NormalizedName], ...] = ()
+    #: The names in the versions read (a package added by the change excluded is not).
+    known: frozenset[NormalizedName] = frozenset()
     #: Old versions of the lock that could not be read (skipped, with their changes).
     skipped: int = 0
     #: Why there is no history, when there is none ('not a git repository', ...).
@@ -145,10 +147,11 @@ def from_history(history: LockHistory, names: Sequence[NormalizedName]) -> tuple
 
 
 def stable(history: LockHistory, names: Sequence[NormalizedName]) -> frozenset[NormalizedName]:
-    """The *names* whose versions did not move in any change of *history* (an added
-    package moved: it was not in the older versions)."""
+    """The *names* whose versions did not move in any change of *history*: known to its
+    versions and never added, removed or bumped. A package the lock's latest change
+    added is not stable, so it does not leave the stable layer at the next change."""
     moved = frozenset().union(*history.changes)
-    return frozenset(n for n in names if n not in moved)
+    return frozenset(n for n in names if n in history.known and n not in moved)
 
 
 def family_of(name: str) -> str | None:

@@ -100,6 +100,7 @@ def read(lock_file: Path, *, cache: Path | None = None) -> LockHistory:
     current = versions_of(read_lock(path))
     changes: list[frozenset[NormalizedName]] = []
     unreadable: set[str] = set()
+    known: set[NormalizedName] = set()  # in some version read, before the lock's now
     now = True  # still among the changes that made the lock what it is now
     for old, new in steps:
         if len(changes) == MAX_CHANGES:
@@ -108,16 +109,20 @@ def read(lock_file: Path, *, cache: Path | None = None) -> LockHistory:
         if now and after == current:
             continue
         now = False
+        before = None if _absent(old) else parsed.get(old)
+        for version in (before, after):
+            known.update(version or ())
         if _absent(old) or _absent(new):
             continue  # the file was added or deleted: no versions moved, all of them
-        before = parsed.get(old)
         if before is None or after is None:
             unreadable.update(b for b in (old, new) if parsed.get(b) is None)
             continue
         change = moved(before, after)
         if change:
             changes.append(change)
-    return LockHistory(file=name, changes=tuple(changes), skipped=len(unreadable))
+    return LockHistory(
+        file=name, changes=tuple(changes), known=frozenset(known), skipped=len(unreadable)
+    )
 
 
 def _absent(blob: str) -> bool:

@@ -287,9 +287,11 @@ def test_broad_relocks_say_nothing_about_pairs_but_unsettle_packages() -> None:
     history = LockHistory(
         file="uv.lock",
         changes=(everything, everything, everything, frozenset(names[:2])),
+        known=frozenset(names[:39]),
     )
     assert layergroups.from_history(history, names) == ()  # once together is chance
-    assert layergroups.stable(history, names) == frozenset(names[30:])
+    # p39 is new: not stable, or it would leave the stable layer at the next change.
+    assert layergroups.stable(history, names) == frozenset(names[30:39])
 
 
 def test_groups_are_complete_not_chained() -> None:
@@ -452,3 +454,22 @@ def test_a_dry_run_plans_from_the_history_of_a_uv_lock(fixtures_dir: Path, tmp_p
     assert placed["flask"] == placed["werkzeug"] == "layer-pure-with-flask"
     assert "(moved together in 2 of 2 lock changes)" in "\n".join(planned.lines())
     assert len(list((cache.root / "lock-history").rglob("*-uv.lock.json"))) == len(bumps) + 1
+
+
+def test_a_package_the_latest_change_added_is_not_stable(tmp_path: Path) -> None:
+    """Added with the lock's latest change, a package goes to a bucket, not the stable
+    layer: the next change, which counts its addition, leaves it where it is."""
+    project = tmp_path / "app"
+    versions = commit_history(project)
+    lock = project / "requirements.txt"
+    versions["newcomer"] = 0
+    lock.write_text(requirements(versions))
+    git(project, "commit", "-qam", "add newcomer")
+    added = by_package(layers.plan(packages(lock), history=lockhistory.read(lock)))
+    assert added["newcomer"] == "layer-pure-0"
+    assert added["idna"] == "layer-pure-stable"
+    versions["certifi"] += 1
+    lock.write_text(requirements(versions))
+    git(project, "commit", "-qam", "bump certifi")
+    after = by_package(layers.plan(packages(lock), history=lockhistory.read(lock)))
+    assert after == added
