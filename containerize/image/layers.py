@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from packaging.utils import InvalidWheelFilename, NormalizedName, parse_wheel_filename
 
@@ -95,8 +95,9 @@ class LayerPlan:
     budget: int = DEFAULT_BUDGET
     #: Packages whose size the lock did not say (planned as small).
     unsized: tuple[NormalizedName, ...] = ()
-    #: The lock's history the groups came from (kept to plan again with sizes).
-    history: LockHistory | None = None
+    #: The lock's history the groups came from (kept to plan again with sizes). Not
+    #: part of the plan's value: the layers it gave are (the image key hashes them).
+    history: LockHistory | None = field(default=None, compare=False, repr=False)
 
     def lines(self) -> list[str]:
         """The plan in a few lines, for the dry run."""

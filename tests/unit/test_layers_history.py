@@ -4,6 +4,7 @@ else from release families; the fallbacks without a usable history."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 import shutil
@@ -473,3 +474,17 @@ def test_a_package_the_latest_change_added_is_not_stable(tmp_path: Path) -> None
     git(project, "commit", "-qam", "bump certifi")
     after = by_package(layers.plan(packages(lock), history=lockhistory.read(lock)))
     assert after == added
+
+
+def test_the_plan_is_its_layers_not_the_evidence(tmp_path: Path) -> None:
+    """Two histories that give the same layers give plans equal in value and in repr
+    (the image key hashes the plan's repr)."""
+    project = tmp_path / "app"
+    commit_history(project)
+    lock = project / "requirements.txt"
+    history = lockhistory.read(lock)
+    plan = layers.plan(packages(lock), history=history)
+    again = dataclasses.replace(plan, history=dataclasses.replace(history, skipped=3))
+    assert again == plan
+    assert repr(again) == repr(plan)
+    assert "skipped" not in repr(plan)
