@@ -74,7 +74,9 @@ class LayerPackage:
 class Layer:
     """One dependency layer: its stage name and the packages installed into it."""
 
-    name: str  # 'layer-django', 'layer-pure-2', 'layer-native-0'
+    #: 'layer-django' (own), 'layer-pure-with-boto3' (moved together),
+    #: 'layer-pure-family-opentelemetry', 'layer-native-stable', 'layer-native-0'.
+    name: str
     packages: tuple[NormalizedName, ...]  # sorted
     size: int  # the sum of its packages' sizes, 0 when unknown
     pure: bool  # only pure wheels: built once for every platform
@@ -136,10 +138,11 @@ def _grouping(history: LockHistory | None) -> str:
             f"{len(history.changes)} change(s) in git{skipped}"
         )
     if history is not None and history.unused is None:
+        skipped = f", {history.skipped} old version(s) unreadable" if history.skipped else ""
         return (
             f"small packages grouped by release families: {history.file}'s history in git "
-            f"is too short ({len(history.changes)} change(s) of a version; {MIN_CHANGES} "
-            "are needed)"
+            f"is too short ({len(history.changes)} change(s) of a version{skipped}; "
+            f"{MIN_CHANGES} are needed)"
         )
     why = "it was not read" if history is None else history.unused
     return f"small packages grouped by release families: no lock history ({why})"
@@ -218,10 +221,11 @@ def plan(
         )
         grouped.update(p.name for p in members)
     rest = [name for name in small if name not in grouped]
-    steady = (
-        layergroups.stable(history, rest) if history is not None and usable and buckets > 1 else ()
-    )
-    spread = buckets - 1 if steady else buckets
+    # With a history, one bucket of each kind is the stable one, even when it is empty:
+    # how many buckets the hash spreads over never depends on the evidence.
+    with_stable = history is not None and usable and buckets > 1
+    steady = layergroups.stable(history, rest) if history is not None and with_stable else ()
+    spread = buckets - 1 if with_stable else buckets
     piles: dict[tuple[bool, str], list[LayerPackage]] = {}
     for name in rest:
         package = by_name[name]

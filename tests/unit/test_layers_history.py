@@ -488,3 +488,21 @@ def test_the_plan_is_its_layers_not_the_evidence(tmp_path: Path) -> None:
     assert again == plan
     assert repr(again) == repr(plan)
     assert "skipped" not in repr(plan)
+
+
+def test_the_last_stable_package_moving_moves_nobody_else() -> None:
+    """The hash spreads over as many buckets whether the stable one is empty or not."""
+    names = [canonicalize_name(f"p{i:02}") for i in range(12)]
+    lock = [LayerPackage(name=n, size=5_000, pure=True, version="1") for n in names]
+    # Every change moves two packages, each package once: no pair moves together twice.
+    changes = tuple(frozenset({names[i], names[i + 6]}) for i in range(6))
+    everyone = LockHistory(file="uv.lock", changes=changes, known=frozenset(names))
+    two_still = LockHistory(file="uv.lock", changes=changes[:-1], known=frozenset(names))
+    assert layergroups.stable(everyone, names) == frozenset()
+    assert layergroups.stable(two_still, names) == {names[5], names[11]}
+    moved = by_package(layers.plan(lock, history=everyone))
+    still = by_package(layers.plan(lock, history=two_still))
+    for name in (names[5], names[11]):
+        assert still.pop(name) == "layer-pure-stable"
+        assert moved.pop(name) == "layer-pure-0"
+    assert moved == still
