@@ -87,24 +87,20 @@ def read(lock_file: Path, *, cache: Path | None = None) -> LockHistory:
     steps = _steps(log or "")
     if not steps:
         return LockHistory(file=name, unused=f"{name} has no history in git (not committed)")
-    wanted = sorted({b for step in steps for b in step if not _absent(b)})
-    parsed = _cached(cache, name, wanted)
-    missing = [b for b in wanted if b not in parsed]
-    blobs = _blobs(folder, missing)
-    with tempfile.TemporaryDirectory(prefix="containerize-lockhistory-") as scratch:
-        for blob in missing:
-            found = _parse(Path(scratch) / name, blobs[blob]) if blob in blobs else None
-            parsed[blob] = found
-            if cache is not None and blob in blobs:
-                _remember(cache, name, blob, found)
     current = versions_of(read_lock(path))
+    parsed: dict[str, Versions | None] = {}
     changes: list[frozenset[NormalizedName]] = []
     unreadable: set[str] = set()
     known: set[NormalizedName] = set()  # in some version read, before the lock's now
     now = True  # still among the changes that made the lock what it is now
-    for old, new in steps:
+    for index, (old, new) in enumerate(steps):
         if len(changes) == MAX_CHANGES:
             break
+        if any(not _absent(b) and b not in parsed for b in (old, new)):
+            # Read ahead as many versions as the window can still use, at once.
+            ahead = steps[index : index + MAX_CHANGES - len(changes) + 2]
+            wanted = sorted({b for step in ahead for b in step if not _absent(b)} - set(parsed))
+            parsed.update(_load(folder, name, wanted, cache))
         after = None if _absent(new) else parsed.get(new)
         if now and after == current:
             continue
@@ -123,6 +119,22 @@ def read(lock_file: Path, *, cache: Path | None = None) -> LockHistory:
     return LockHistory(
         file=name, changes=tuple(changes), known=frozenset(known), skipped=len(unreadable)
     )
+
+
+def _load(
+    folder: Path, name: str, blobs: list[str], cache: Path | None
+) -> dict[str, Versions | None]:
+    """The versions in each of *blobs*: from *cache*, else read from git and parsed."""
+    parsed = _cached(cache, name, blobs)
+    missing = [b for b in blobs if b not in parsed]
+    texts = _blobs(folder, missing)
+    with tempfile.TemporaryDirectory(prefix="containerize-lockhistory-") as scratch:
+        for blob in missing:
+            found = _parse(Path(scratch) / name, texts[blob]) if blob in texts else None
+            parsed[blob] = found
+            if cache is not None and blob in texts:
+                _remember(cache, name, blob, found)
+    return parsed
 
 
 def _absent(blob: str) -> bool:
