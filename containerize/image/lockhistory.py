@@ -2,9 +2,11 @@
 
 :func:`read` asks git three things, whatever the history's length: whether the clone
 is shallow, the commits that changed the lock file (first parent only, so a merged
-branch counts as one change, with the blob ids before and after), and every blob at
-once (``git cat-file --batch``). Each old version is parsed by the project's own lock
-reader; one that does not parse is skipped (its changes are not counted). The window
+branch counts as one change, with the blob ids before and after), and the versions the
+window needs, in one ``git cat-file --batch`` (another only when changes that moved
+nothing or did not parse leave the window short). Each old version is parsed by the
+project's own lock reader, once: what it holds is kept by blob id in the *cache*
+folder; one that does not parse is skipped (its changes are not counted). The window
 is the last :data:`MAX_CHANGES` changes that moved a version, *before* the change that
 made the lock what it is now, so a plan made before a bump is committed and one made
 after see the same history.
