@@ -253,7 +253,8 @@ OPTIONS: tuple[Option, ...] = (
         key="layer-budget",
         kind="int",
         expects="the most dependency layers an image gets, 1-100: large packages get "
-        "layers of their own, the others share layers grouped by name (see 'Layers')",
+        "layers of their own, the others share layers grouped by what is bumped together "
+        "(see 'Layers')",
         default=20,
         low=1,
         high=100,

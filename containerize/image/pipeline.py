@@ -70,12 +70,14 @@ from containerize.image import (
     context,
     dockerfile,
     layerfolders,
+    lockhistory,
     pins,
     plan,
     report,
     revision,
 )
 from containerize.image import compile as compile_mod
+from containerize.image.layergroups import LockHistory
 from containerize.reference import ImageReference
 from containerize.resolve import buildenv, filenames, localpkgs, selection
 from containerize.resolve import lock as lockmod
@@ -112,6 +114,7 @@ class Resolved:
     #: One line per sdist compiled with declared or well-known Debian packages.
     build_needs: tuple[str, ...] = ()
     lock_file: Path | None = None  # the project's lock the selections come from
+    lock_history: LockHistory | None = None  # what moved together in it, from git
 
     @property
     def base_image(self) -> str:
@@ -218,6 +221,7 @@ def resolve(
         needs=needs,
         build_needs=build_needs,
         lock_file=lock.path,
+        lock_history=lockhistory.read(lock.path, cache=machine.cache.root / "lock-history"),
     )
 
 
@@ -250,6 +254,7 @@ def make_plan(
         created=stamp.created,
         native_arch=native_arch,
         selections=resolved.selections,
+        history=resolved.lock_history,
     )
 
 

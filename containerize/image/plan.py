@@ -20,6 +20,7 @@ from containerize.engine import buildx
 from containerize.engine.buildx import OutputKind
 from containerize.errors import ConfigError
 from containerize.image import buildcache, layers
+from containerize.image.layergroups import LockHistory
 from containerize.image.layers import LayerPlan
 from containerize.platforms import Platform
 from containerize.reference import ImageReference
@@ -181,6 +182,7 @@ def make_plan(
     native_arch: str,
     derived: DerivedPackages | None = None,
     selections: Sequence[PlatformSelection] = (),
+    history: LockHistory | None = None,
 ) -> BuildPlan:
     """Compute the build plan; *base* is the base image's reference, pinned by digest,
     *native_arch* the OCI architecture of the machine that builds.
@@ -189,7 +191,8 @@ def make_plan(
     compiled it is unknown, and only declared run packages are planned
     (:func:`with_derived` adds it to a plan afterwards). The dependency layers are
     planned from *selections* with the lock's file sizes (:func:`with_sizes` plans them
-    again with the wheelhouse's).
+    again with the wheelhouse's), and what the lock's git *history* says was bumped
+    together.
     """
     # Decided here, from the configuration and the selections, before anything below
     # this module is asked (the test environment, the system packages, the base image's
@@ -204,7 +207,7 @@ def make_plan(
         for name in config.servers
     }
     layer_plan = (
-        layers.from_selections(selections, budget=config.layer_budget)
+        layers.from_selections(selections, budget=config.layer_budget, history=history)
         if not needs.base_is_empty
         else LayerPlan(budget=config.layer_budget)
     )
@@ -329,7 +332,9 @@ def with_sizes(
     *sizes* (by sha256): every file's, where the lock may not say."""
     if not plan.layers.layers:
         return plan
-    planned = layers.from_selections(selections, budget=plan.layers.budget, sizes=sizes)
+    planned = layers.from_selections(
+        selections, budget=plan.layers.budget, sizes=sizes, history=plan.layers.history
+    )
     return replace(plan, layers=planned)
 
 

@@ -107,6 +107,12 @@ def test_servers_share_dependency_layers_and_a_clean_rebuild_changes_none(
     assert second == first
 
 
+def _git(project: Path, *args: str) -> None:
+    process.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args], cwd=project
+    )
+
+
 def _planned(project: Path, image: str) -> list[str]:
     """The dependency layer stages of the Dockerfile the last build of *project* used."""
     cfg = config.load(project, overrides={"image": image, "servers": list(SERVERS)})
@@ -126,18 +132,31 @@ def _holding(project: Path, image: str, package: str) -> str:
 def test_a_bump_rebuilt_from_scratch_changes_one_dependency_layer(
     base_image: str, session_id: str, tmp_path: Path, tags: set[str]
 ) -> None:
-    """flask-bump, built for gunicorn and cheroot, then its lock swapped for the same
-    lock with click 8.5.0 bumped to 8.5.1 (both made by uv pip compile, committed) and
-    built again with no cache at all, the context written afresh: in both images the
-    layer holding click is the one layer whose digest changed, and the two servers'
-    images share every dependency layer, before and after."""
+    """flask-bump in a git repository whose lock saw click moved back and forth (the two
+    locks made by uv pip compile), built for gunicorn and cheroot, then its lock swapped
+    for the same lock with click 8.5.0 bumped to 8.5.1, committed, and built again with
+    no cache at all, the context written afresh: the packages that never moved are in
+    stable layers, and in both images the layer holding click is the one layer whose
+    digest changed; the two servers' images share every dependency layer, before and
+    after."""
     project = copy_project("flask-bump", tmp_path)
     image = f"127.0.0.1:5000/containerize-test/bump-{session_id}"
+    lock = project / "requirements.txt"
+    old, new = lock.read_bytes(), (project / "bump" / "requirements.txt").read_bytes()
+    _git(project, "init", "-q")
+    _git(project, "add", ".")
+    _git(project, "commit", "-qm", "the app")
+    for text in (new, old, new, old):
+        lock.write_bytes(text)
+        _git(project, "commit", "-qam", "click moves")
     before = _build(project, image, tags, no_cache=False)
     planned = _planned(project, image)
+    assert {"layer-pure-stable", "layer-native-stable"} <= set(planned), planned
     holding = _holding(project, image, "click-8.5.0")
+    assert holding not in ("layer-pure-stable", "layer-native-stable")
 
-    (project / "requirements.txt").write_bytes((project / "bump" / "requirements.txt").read_bytes())
+    lock.write_bytes(new)
+    _git(project, "commit", "-qam", "bump click")
     after = _build(project, image, tags, no_cache=True)
     assert _planned(project, image) == planned, "the bump moves no package to another layer"
     assert _holding(project, image, "click-8.5.1") == holding

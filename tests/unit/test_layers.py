@@ -98,7 +98,7 @@ def test_with_too_many_large_packages_the_largest_get_their_own_layers() -> None
     many = tuple(package(f"big-{i:02}", LARGE + i * 1000) for i in range(30))
     plan = layers.plan(many, budget=20)
     own = sorted(layer.packages[0] for layer in plan.layers if layer.own)
-    slots = 20 - 2 * layers.bucket_count(20)
+    slots = layers.own_slots(20)
     assert own == sorted(f"big-{i:02}" for i in range(30 - slots, 30))
 
 
