@@ -32,6 +32,7 @@ from containerize.tables import Table, load_toml
 _HINT = "the lock file is damaged or was edited by hand; regenerate it"
 _INPUT_KINDS: dict[str, InputKind] = {
     "pipfile": "pipfile",
+    "project": "project",
     "pyproject": "pyproject",
     "requirements": "requirements",
 }
