@@ -172,6 +172,14 @@ def run_uv(
     else:
         (output.parent / "requirements.in").write_text(text)
         sources = [str(output.parent / "requirements.in")]
+    if request.inputs.folders:
+        # Each folder by its absolute path: uv builds its metadata for its requirements
+        # and writes it as a [packages.directory] entry (relative to the output, which
+        # containerize rewrites relative to the project).
+        (output.parent / "local.in").write_text(
+            "".join(f"{folder.resolve()}\n" for folder in request.inputs.folders)
+        )
+        sources.append(str(output.parent / "local.in"))
     try:
         process.run(
             uv_argv(uv, request, sources=sources, output=output),
