@@ -134,6 +134,34 @@ def read_requirements_files(paths: Sequence[Path], *, top: Path) -> Lock:
     )
 
 
+def local_folders(path: Path) -> tuple[Path, ...]:
+    """The local folders *path* and the files it includes name (``.``, ``-e ./lib``,
+    ``name @ file:///abs``), resolved, in file order; hashed or not. Unreadable files
+    name none."""
+    found: list[Path] = []
+    for file in included_files(path):
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            continue
+        for _, content in _logical_lines(text):
+            value = content
+            for option in _EDITABLE:
+                if content.startswith(option):
+                    value = content[len(option) :].lstrip(" =")
+                    break
+            else:
+                if content.startswith("-"):
+                    continue
+                value = _split_line(content)[0]
+            local = _local_reference(value)
+            if local is not None:
+                folder = (file.parent / local[1]).resolve()
+                if folder not in found:
+                    found.append(folder)
+    return tuple(found)
+
+
 def included_files(path: Path) -> tuple[Path, ...]:
     """*path* and every local file it includes with ``-r``/``-c``, recursively, each
     once, in reading order; a file that is not hashed is fine (the input of

@@ -17,7 +17,7 @@ from containerize.resolve.lock.localdir import read_static
 from containerize.resolve.lock.model import Lock, LockInput
 from containerize.resolve.lock.pipenv import PIPFILE, read_pipfile
 from containerize.resolve.lock.pylock import read_pylock
-from containerize.resolve.lock.requirements import included_files
+from containerize.resolve.lock.requirements import included_files, local_folders
 from containerize.resolve.locking.request import LOCK_FILE, LockInputs, LockRequest, relative
 
 #: Requirements files looked for when no input is named: ``requirements.in`` is
@@ -175,7 +175,16 @@ def recorded_inputs(request: LockRequest) -> tuple[LockInput, ...]:
         )
         for path in files
     ]
-    for folder in request.inputs.folders:
+    # Folders the requirements files name themselves ('.' in requirements-deploy.txt)
+    # are recorded too, as included: their setup.py is part of what was resolved.
+    named = [f.resolve() for f in request.inputs.folders]
+    included = []
+    if kind == "requirements":
+        for top in tops:
+            for folder in local_folders(top):
+                if folder not in named and folder not in included and folder.is_dir():
+                    included.append(folder)
+    for folder in (*named, *included):
         try:
             digest = input_digest(folder, "project")
         except OSError:
@@ -185,7 +194,12 @@ def recorded_inputs(request: LockRequest) -> tuple[LockInput, ...]:
                 hint="name a package folder",
             ) from None
         recorded.append(
-            LockInput(path=relative(folder, request.project_dir), sha256=digest, kind="project")
+            LockInput(
+                path=relative(folder, request.project_dir),
+                sha256=digest,
+                kind="project",
+                included=folder in included,
+            )
         )
     return tuple(recorded)
 
