@@ -90,9 +90,10 @@ def detect(
     if found_servers is not None:
         choices.append(found_servers)
     alternatives = _alternatives(chosen, candidates, notes)
-    found_lock = _lock(project, project_dir, lock, app_folder=root)
+    found_lock = _with_project(
+        _lock(project, project_dir, lock, app_folder=root), chosen, sources, project_dir
+    )
     notes.extend(found_lock.notes)
-    found_lock = _with_project(found_lock, chosen, sources, project_dir, notes)
     if found_lock.choice is not None:
         choices.append(found_lock.choice)
     chosen_python = python.choose(
@@ -413,52 +414,42 @@ def _lock(
 
 
 def _with_project(
-    found: _LockResult,
-    chosen: Candidate,
-    sources: Sources,
-    project_dir: Path,
-    notes: list[str],
+    found: _LockResult, chosen: Candidate, sources: Sources, project_dir: Path
 ) -> _LockResult:
     """*found*, with the project's own folder added to what ``containerize lock`` makes
     the lock from when the app needs the project installed (a Paste Deploy file's
     ``use = egg:NAME`` names its own distribution: Paste Deploy finds the app through
     the installed distribution's entry points) and the lock lacks it; a note says why."""
     needed = _needs_project(chosen, sources, project_dir)
-    if needed is None:
+    if needed is None or any(lock.find(needed[0]) for lock in found.locks):
         return found
-    name, evidence, named = needed
-    if any(lock.find(name) for lock in found.locks):
-        return found
+    _, evidence, named = needed
     why = f"{evidence}, and {named}"
+    must = f"the project itself must be installed in the image: {why}"
+    lock_input: tuple[str, ...] = ()
     if found.lock_input:
         inputs = [project_dir / i for i in found.lock_input if i != "."]
         if any(project_dir.resolve() in _named_folders(i) for i in inputs):
             return found  # a requirements file names the project ('.') itself
-        notes.append(
-            f"lock: the project itself must be installed in the image: {why}; "
-            "'containerize lock' is given '.' to lock it with its requirements"
-        )
-        return replace(found, lock_input=(*found.lock_input, "."))
-    if len(found.locks) == 1 and _relockable(found.locks[0]):
+        lock_input = (*found.lock_input, ".")
+        note = f"lock: {must}; 'containerize lock' is given '.' to lock it with its requirements"
+    elif len(found.locks) == 1 and _relockable(found.locks[0]):
         lock = found.locks[0]
         given = [i.path for i in lock.inputs if not i.included] or [lock.path.name]
-        notes.append(
-            f"lock: {lock.path.name} lacks the project itself, which the image must "
-            f"install: {why}; 'containerize lock' locks it with '.'"
+        lock_input = (*given, ".")
+        note = f"lock: {lock.path.name} lacks the project: {must}; 'containerize lock' adds '.'"
+    elif not found.locks and not found.unlocked:
+        lock_input = (".",)
+        note = f"lock: {must}; 'containerize lock .' locks it with its own requirements"
+    else:
+        shown = ", ".join(lock.path.name for lock in found.locks) or "the lock"
+        note = (
+            f"lock: {shown} lacks the project: {must}; re-lock with the project as a "
+            "package, installed from its folder"
         )
-        return replace(found, lock_input=(*given, "."))
-    if not found.locks and not found.unlocked:
-        notes.append(
-            f"lock: the project itself must be installed in the image: {why}; "
-            "'containerize lock .' locks it with its own requirements"
-        )
-        return replace(found, lock_input=(".",))
-    shown = ", ".join(lock.path.name for lock in found.locks) or "the lock"
-    notes.append(
-        f"lock: {shown} lacks the project itself, which the image must install: {why}; "
-        "add the project to the lock (re-lock it with the project as a package)"
-    )
-    return found
+    if lock_input:
+        found = replace(found, lock_input=lock_input)
+    return replace(found, notes=(*found.notes, note))
 
 
 def _named_folders(path: Path) -> tuple[Path, ...]:

@@ -31,6 +31,7 @@ import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
@@ -150,18 +151,18 @@ def read_static(folder: Path) -> StaticMetadata:
     if pyproject.is_file():
         data = _toml(pyproject)
         buildable = buildable or "build-system" in data or "project" in data
-        project = data.get("project") if isinstance(data.get("project"), dict) else {}
+        project = _dict(data.get("project"))
         if isinstance(project.get("name"), str):
             name, origin = project["name"], _line_of(pyproject, "name")
         if isinstance(project.get("version"), str):
             version = project["version"]
         dynamic_version = "version" in (project.get("dynamic") or ())
-        tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
-        requires = (data.get("build-system") or {}).get("requires") or []
+        tool = _dict(data.get("tool"))
+        requires = _dict(data.get("build-system")).get("requires") or []
         uses_git = any(
             str(r).lower().startswith(_GIT_BACKENDS) for r in requires if isinstance(r, str)
         ) or any(key in tool for key in ("setuptools_scm", "hatch-vcs"))
-        dynamic = ((tool.get("setuptools") or {}).get("dynamic") or {}).get("version")
+        dynamic = _dict(_dict(tool.get("setuptools")).get("dynamic")).get("version")
         if version is None and isinstance(dynamic, dict):
             version, problem = _directive(folder, dynamic, "pyproject.toml")
     if setup_cfg.is_file():
@@ -180,19 +181,31 @@ def read_static(folder: Path) -> StaticMetadata:
         uses_git = uses_git or py.uses_git
         if version is None:
             problem = problem or py.version_problem
-    if version is None and (uses_git or dynamic_version) and problem is None:
-        version = project_version(read_project(pyproject), folder) if pyproject.is_file() else None
-        if version is None:
-            version = _git_version(folder)
-    if version is None and problem is None:
-        problem = "no [project] version, setup.cfg version or setup.py version='...'"
+    version, problem = _fallback(folder, version, problem, git=uses_git or dynamic_version)
     return StaticMetadata(
         name=name,
         name_origin=origin,
         version=version,
-        version_problem=None if version is not None else problem,
+        version_problem=problem,
         buildable=buildable,
     )
+
+
+def _fallback(
+    folder: Path, version: str | None, problem: str | None, *, git: bool
+) -> tuple[str | None, str | None]:
+    """The version from git when the build reads it from there (and nothing else
+    stated one); else why there is none."""
+    if version is not None:
+        return version, None
+    if problem is not None:
+        return None, problem
+    if git:
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            return project_version(read_project(pyproject), folder), None
+        return _git_version(folder), None
+    return None, "no [project] version, setup.cfg version or setup.py version='...'"
 
 
 def _git_version(folder: Path) -> str:
@@ -205,7 +218,12 @@ def _git_version(folder: Path) -> str:
     return project_version(empty, folder)
 
 
-def _toml(path: Path) -> dict[str, object]:
+def _dict(value: object) -> dict[str, Any]:
+    """*value* when it is a table, else an empty one."""
+    return value if isinstance(value, dict) else {}
+
+
+def _toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -377,25 +395,23 @@ class _Names:
                     self.imports[alias.asname or alias.name] = f"{node.module}:{alias.name}"
 
     def string(self, expr: ast.expr, depth: int = 0) -> str | None:
-        if depth > 5:
-            return None
+        """The string *expr* stands for, where literals say; None otherwise."""
         if isinstance(expr, ast.Constant):
             return expr.value if isinstance(expr.value, str) else None
-        if isinstance(expr, ast.Name):
-            if expr.id in self.literals:
-                return self.literals[expr.id]
-            if expr.id in self.bindings:
-                return self.string(self.bindings[expr.id], depth + 1)
-            imported = self.imports.get(expr.id, "")
-            if ":" in imported:
-                module, _, attribute = imported.partition(":")
-                return _module_constant(self.folder, module, attribute)
-            return None
-        if isinstance(expr, ast.Attribute):
-            module = self._module(expr.value)
-            if module is not None:
-                return _module_constant(self.folder, module, expr.attr)
+        if isinstance(expr, ast.Name) and depth <= 5:
+            return self._name(expr.id, depth)
+        module = self._module(expr.value) if isinstance(expr, ast.Attribute) else None
+        if module is not None and isinstance(expr, ast.Attribute):
+            return _module_constant(self.folder, module, expr.attr)
         return None
+
+    def _name(self, name: str, depth: int) -> str | None:
+        if name in self.literals:
+            return self.literals[name]
+        if name in self.bindings:
+            return self.string(self.bindings[name], depth + 1)
+        module, colon, attribute = self.imports.get(name, "").partition(":")
+        return _module_constant(self.folder, module, attribute) if colon else None
 
     def _module(self, expr: ast.expr) -> str | None:
         """The module *expr* names: ``__import__('pkg')``, or an imported ``pkg``."""

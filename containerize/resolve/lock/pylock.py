@@ -16,7 +16,6 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from containerize.resolve.lock.localdir import local_package, read_static
-
 from containerize.resolve.lock.model import (
     Dependency,
     InputKind,

@@ -280,8 +280,7 @@ class _Reader:
             self.locals.append(package)
         elif known.local != package.local:
             line.fail(
-                f"{package.name} is named here from {package.local} and before from "
-                f"{known.local}",
+                f"{package.name} is named here from {package.local} and before from {known.local}",
                 hint="name each local package once",
             )
 
