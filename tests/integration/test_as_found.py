@@ -119,7 +119,7 @@ def test_init_locks_the_project_itself_and_the_image_installs_it(
     assert 'directory = { path = "." }' in (project / "pylock.toml").read_text()
 
     built = _run(["build", "--platform", str(LINUX_AMD64)], capsys)
-    assert "egg-greeter" in built, built
+    assert f"egg_greeter-{EGG_VERSION}-py3-none-any.whl (linux-amd64)" in built, built
     tested = _run(["test", "--platform", str(LINUX_AMD64)], capsys)
     assert f"gunicorn {LINUX_AMD64}: passed" in tested, tested
 
