@@ -313,11 +313,14 @@ def project_folder_digest(folder: Path) -> str:
     pyproject = folder / "pyproject.toml"
     if pyproject.is_file():
         document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-        content["pyproject.toml"] = {
+        tables = {
             "project": document.get("project"),
             "build-system": document.get("build-system"),
             "setuptools": document.get("tool", {}).get("setuptools"),
         }
+        if any(value is not None for value in tables.values()):
+            # A pyproject.toml of tool tables only (init's) changes nothing.
+            content["pyproject.toml"] = tables
     if not content:
         raise FileNotFoundError(folder)
     return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
