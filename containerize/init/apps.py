@@ -299,8 +299,9 @@ def _paste(sources: Sources, notes: list[str]) -> Iterator[Candidate]:
         text = sources.read_text(path)
         if text is None:
             continue
-        apps = _paste_apps(text)
-        template = template_line(text) if apps else None
+        apps = _paste_apps(text)  # a template may not parse: its sections still say
+        paste = apps or any(f"[{kind}:" in text for kind in _PASTE_APP_KINDS)
+        template = template_line(text) if paste else None
         if template is not None:
             number, syntax = template
             shown = syntax if len(syntax) <= 40 else syntax[:37] + "..."
