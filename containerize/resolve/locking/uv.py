@@ -180,6 +180,10 @@ def run_uv(
             "".join(f"{folder.resolve()}\n" for folder in request.inputs.folders)
         )
         sources.append(str(output.parent / "local.in"))
+    # A setup.py's metadata is built in its folder: the .egg-info setuptools leaves
+    # there is removed again, unless it was there before.
+    folders = {request.project_dir.resolve(), *(f.resolve() for f in request.inputs.folders)}
+    before = {p for folder in folders for p in folder.glob("*.egg-info")}
     try:
         process.run(
             uv_argv(uv, request, sources=sources, output=output),
@@ -196,3 +200,7 @@ def run_uv(
             "package is missing from it), then run 'containerize lock' again; "
             f"{request.output.name} is unchanged",
         ) from None
+    finally:
+        for left in {p for folder in folders for p in folder.glob("*.egg-info")} - before:
+            if left.is_dir() and not left.is_symlink():
+                shutil.rmtree(left, ignore_errors=True)
