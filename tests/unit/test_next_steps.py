@@ -322,8 +322,20 @@ def test_a_damaged_build_lock_names_what_to_delete_and_what_to_run(
         server.__exit__(None, None, None)
 
 
+@pytest.mark.parametrize(
+    ("requirements", "step", "inputs"),
+    [
+        (True, "containerize lock requirements.txt .", ("requirements.txt", "requirements")),
+        (False, "containerize lock pyproject.toml .", ("pyproject.toml", "pyproject")),
+    ],
+)
 def test_a_project_paste_deploy_loads_as_an_egg_is_locked_with_dot_as_init_says(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    requirements: bool,
+    step: str,
+    inputs: tuple[str, str],
 ) -> None:
     """production.ini says use = egg:Egg-Demo, the project's own name: init names
     'containerize lock requirements.txt .', which locks the project with its
@@ -345,7 +357,8 @@ def test_a_project_paste_deploy_loads_as_an_egg_is_locked_with_dot_as_init_says(
         "        start_response('200 OK', [])\n        return [b'egg']\n    return app\n"
     )
     (project / "production.ini").write_text("[app:main]\nuse = egg:Egg-Demo\n")
-    (project / "requirements.txt").write_text("tinydep\n")
+    if requirements:
+        (project / "requirements.txt").write_text("tinydep\n")
     with SimpleIndexServer() as server:
         publish(server, "tinydep", {"tinydep-1.0-py3-none-any.whl": wheel_bytes("tinydep", "1.0")})
         for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX"):
@@ -363,20 +376,14 @@ def test_a_project_paste_deploy_loads_as_an_egg_is_locked_with_dot_as_init_says(
             "and Egg-Demo is the project's own distribution (pyproject.toml:2)"
         ) in out
         steps = [line for line in out.splitlines() if line.startswith("next: ")]
-        assert steps == [
-            "next: 'containerize lock requirements.txt .'",
-            "next: 'containerize build --dry-run'",
-        ]
+        assert steps == [f"next: '{step}'", "next: 'containerize build --dry-run'"]
         (command,) = quoted_commands(steps[0])
         assert run_as_written(command, project, monkeypatch) == 0, capsys.readouterr().err
         locked = capsys.readouterr().out
     assert "  egg-demo==1.2.0" in locked
     lock = cli_lock(project)
     assert {str(p.name): p.local for p in lock.packages} == {"egg-demo": ".", "tinydep": None}
-    assert [(i.path, i.kind) for i in lock.inputs] == [
-        ("requirements.txt", "requirements"),
-        (".", "project"),
-    ]
+    assert [(i.path, i.kind) for i in lock.inputs] == [inputs, (".", "project")]
 
 
 def cli_lock(project: Path) -> Lock:
