@@ -127,7 +127,8 @@ def _lock_command(add: Callable[..., argparse.ArgumentParser]) -> None:
     sub.add_argument(
         "inputs", nargs="*", type=Path, metavar="FILE",
         help="what to lock: requirements files (several are locked together), a Pipfile or "
-        "pyproject.toml; default: what the last lock was made from, else the one the "
+        "pyproject.toml, and package folders to install with them ('.': the project itself, "
+        "built into a wheel); default: what the last lock was made from, else the one the "
         "project has",
     )  # fmt: skip
     sub.add_argument(

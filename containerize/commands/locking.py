@@ -12,8 +12,10 @@ from packaging.utils import canonicalize_name
 from containerize import config
 from containerize import project as project_mod
 from containerize.commands.machine import machine
-from containerize.errors import EngineError, RegistryError
+from containerize.engine import probes
+from containerize.errors import ContainerizeError, EngineError, RegistryError
 from containerize.image import pins, pipeline
+from containerize.resolve import buildlock
 from containerize.resolve.cache import Cache
 
 
@@ -46,6 +48,38 @@ def pin_build_requirements(
             "(python-version)"
         )
         return pipeline.pin_build_requirements(cfg, replace(here, engine=False), refresh=refresh)
+
+
+def record_build_requirements(cfg: config.Config) -> None:
+    """Record the build requirements of the lock's sdists (local packages' too), as
+    ``containerize pin`` does, so the first build needs no other step; say what was
+    recorded. ``init`` runs it when the project has a lock, ``lock`` after locking.
+
+    It needs the package index, not the engine: a base image that cannot be probed
+    (none answers, or its registry cannot be reached) leaves the Python to the table's
+    ``python-version``. The base image's digest is left to the first build. A problem
+    (a lock out of date, an index that does not answer) is a note: the table is
+    written, and 'containerize pin', or a build outside CI, records them later.
+    """
+    lock_file = buildlock.path_in(cfg.project_dir)
+    before = lock_file.read_bytes() if lock_file.exists() else None
+    try:
+        # Offline first: most projects have no sdist, and then nothing more is asked.
+        offline = machine(engine=False)
+        if not any(s.sdists for s in pipeline.resolve(cfg, offline).selections):
+            return
+        lines = pin_build_requirements(cfg, replace(offline, engine=probes.engine_reachable()))
+    except ContainerizeError as exc:
+        print(
+            f"note: the build requirements of the lock's sdists, if it has any, are not "
+            f"recorded: {exc.message}; once that is fixed, '{buildlock.REFRESH}' records "
+            "them (a build outside CI does too)"
+        )
+        return
+    for line in lines:
+        print(f"build requirements {line}")
+    if lock_file.exists() and lock_file.read_bytes() != before:
+        print(f"recorded them in {lock_file}; commit it")
 
 
 def lock(
@@ -104,4 +138,8 @@ def lock(
               f"{tested.version}, the one it runs without --uv")  # fmt: skip
     if cfg is not None and locking.point_config_at_lock(pyproject, cfg.locks):
         print(f'set lock = "{LOCK_FILE}" in [tool.containerize] of {pyproject}')
+    if cfg is not None:
+        # The new lock's sdists (a local package is one) need their build requirements
+        # recorded before a build under CI: recorded now, as init does.
+        record_build_requirements(config.load(project))
     return 0

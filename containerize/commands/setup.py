@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from containerize import config
 from containerize import project as project_mod
 from containerize.commands.guards import naming_the_lock, report_leftovers, say
-from containerize.commands.locking import pin_build_requirements
+from containerize.commands.locking import record_build_requirements
 from containerize.commands.machine import in_ci, machine
 from containerize.engine import buildx, probes
 from containerize.errors import BuildError, ConfigError, ContainerizeError
@@ -19,7 +19,6 @@ from containerize.fsutil import check_claimable, exclusive, write_atomic
 from containerize.image import dockerfile as dockerfile_mod
 from containerize.image import pipeline
 from containerize.init import verify
-from containerize.resolve import buildlock
 
 if TYPE_CHECKING:
     from containerize.init.detect import Detection
@@ -85,7 +84,7 @@ def init(
     # the pin and the import check; the file is written once, with the verdict.
     cfg = config.load(project, project=project_mod.parse_project(edit.text, path))
     if not found.next_steps:  # with no lock yet, there is nothing to pin
-        _pin_after_init(cfg)
+        record_build_requirements(cfg)
     verdict = _verify(cfg, found, engine=engine)
     for line in verdict.lines:
         print(line, flush=True)
@@ -147,37 +146,6 @@ def _verify(cfg: config.Config, found: Detection, *, engine: bool) -> verify.Ver
     except ContainerizeError as exc:
         return verify.not_verified(f"the check build stopped: {exc.message}")
     return verify.verified(check, str(cfg.app))
-
-
-def _pin_after_init(cfg: config.Config) -> None:
-    """Record the build requirements of the lock's sdists, as ``containerize pin`` does,
-    so the first build needs no other step; say what was recorded.
-
-    It needs the package index, not the engine: a base image that cannot be probed
-    (none answers, or its registry cannot be reached) leaves the Python to the table's
-    ``python-version``. The base image's digest is left to the first build. A problem
-    (a lock out of date, an index that does not answer) is a note: the table is
-    written, and 'containerize pin', or a build outside CI, records them later.
-    """
-    lock_file = buildlock.path_in(cfg.project_dir)
-    before = lock_file.read_bytes() if lock_file.exists() else None
-    try:
-        # Offline first: most projects have no sdist, and then nothing more is asked.
-        offline = machine(engine=False)
-        if not any(s.sdists for s in pipeline.resolve(cfg, offline).selections):
-            return
-        lines = pin_build_requirements(cfg, replace(offline, engine=probes.engine_reachable()))
-    except ContainerizeError as exc:
-        print(
-            f"note: the build requirements of the lock's sdists, if it has any, are not "
-            f"recorded: {exc.message}; once that is fixed, '{buildlock.REFRESH}' records "
-            "them (a build outside CI does too)"
-        )
-        return
-    for line in lines:
-        print(f"build requirements {line}")
-    if lock_file.exists() and lock_file.read_bytes() != before:
-        print(f"recorded them in {lock_file}; commit it")
 
 
 def dockerignore(project: Path, *, write: bool) -> int:

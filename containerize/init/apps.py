@@ -39,6 +39,7 @@ from containerize.init.sources import (
     dev_word,
     import_bindings,
     resolve_import,
+    template_line,
 )
 
 AppKind = Literal["django", "wsgi", "paste", "flask-app", "flask-factory"]
@@ -104,7 +105,7 @@ def find(
     notes = [] if notes is None else notes
     found: dict[tuple[PurePosixPath, str], Candidate] = {}
     flask = list(_flask(sources, notes))
-    for candidate in [*extra, *_wsgi(sources, notes), *_paste(sources), *flask]:
+    for candidate in [*extra, *_wsgi(sources, notes), *_paste(sources, notes), *flask]:
         key = (candidate.import_root, candidate.spec)
         known = found.get(key)
         if known is None:
@@ -293,12 +294,23 @@ def _wsgi(sources: Sources, notes: list[str]) -> Iterator[Candidate]:
 _PASTE_APP_KINDS = ("app", "composite", "pipeline", "filter-app")
 
 
-def _paste(sources: Sources) -> Iterator[Candidate]:
+def _paste(sources: Sources, notes: list[str]) -> Iterator[Candidate]:
     for path in sources.ini_paths:
         text = sources.read_text(path)
         if text is None:
             continue
-        for name, line in _paste_apps(text):
+        apps = _paste_apps(text)  # a template may not parse: its sections still say
+        paste = apps or any(f"[{kind}:" in text for kind in _PASTE_APP_KINDS)
+        template = template_line(text) if paste else None
+        if template is not None:
+            number, syntax = template
+            shown = syntax if len(syntax) <= 40 else syntax[:37] + "..."
+            notes.append(
+                f"app: {path} is not proposed: it is a template, not a config a server can "
+                f"read ({shown} at {path}:{number} is left for a tool to fill in)"
+            )
+            continue
+        for name, line in apps:
             spec = path.as_posix() if name == "main" else f"{path.as_posix()}#{name}"
             what = f"Paste Deploy application {name!r}"
             yield Candidate(

@@ -15,6 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from packaging.utils import NormalizedName, canonicalize_name
+
 from containerize.errors import ConfigError, LockError
 from containerize.init import apps, django, environment, health, locks, python, servers
 from containerize.init import services as services_mod
@@ -23,6 +25,8 @@ from containerize.init.model import Choice, Evidence
 from containerize.init.sources import ROOT, SourceFile, Sources, dev_word, resolve_import
 from containerize.project import ProjectMetadata
 from containerize.resolve.lock import Lock, check_fresh, detect_format, read_lock
+from containerize.resolve.lock.localdir import read_static
+from containerize.resolve.lock.requirements import local_folders
 
 _FORMATS = {
     "poetry": "a Poetry lock",
@@ -86,7 +90,9 @@ def detect(
     if found_servers is not None:
         choices.append(found_servers)
     alternatives = _alternatives(chosen, candidates, notes)
-    found_lock = _lock(project, project_dir, lock, app_folder=root)
+    found_lock = _with_project(
+        _lock(project, project_dir, lock, app_folder=root), chosen, sources, project_dir
+    )
     notes.extend(found_lock.notes)
     if found_lock.choice is not None:
         choices.append(found_lock.choice)
@@ -405,6 +411,96 @@ def _lock(
         why=(*described, *found.why),
     )
     return _LockResult(locks=tuple(read), choice=choice, notes=tuple(notes))
+
+
+def _with_project(
+    found: _LockResult, chosen: Candidate, sources: Sources, project_dir: Path
+) -> _LockResult:
+    """*found*, with the project's own folder added to what ``containerize lock`` makes
+    the lock from when the app needs the project installed (a Paste Deploy file's
+    ``use = egg:NAME`` names its own distribution: Paste Deploy finds the app through
+    the installed distribution's entry points) and the lock lacks it; a note says why."""
+    needed = _needs_project(chosen, sources, project_dir)
+    if needed is None or any(lock.find(needed[0]) for lock in found.locks):
+        return found
+    _, evidence, named = needed
+    why = f"{evidence}, and {named}"
+    must = f"the project itself must be installed in the image: {why}"
+    lock_input: tuple[str, ...] = ()
+    if found.lock_input:
+        inputs = [project_dir / i for i in found.lock_input if i != "."]
+        if any(project_dir.resolve() in _named_folders(i) for i in inputs):
+            return found  # a requirements file names the project ('.') itself
+        lock_input = (*found.lock_input, ".")
+        note = f"lock: {must}; 'containerize lock' is given '.' to lock it with its requirements"
+    elif len(found.locks) == 1 and _relockable(found.locks[0]):
+        lock = found.locks[0]
+        given = [i.path for i in lock.inputs if not i.included] or [lock.path.name]
+        lock_input = (*given, ".")
+        note = f"lock: {lock.path.name} lacks the project: {must}; 'containerize lock' adds '.'"
+    elif not found.locks and not found.unlocked:
+        lock_input = (".",)
+        note = f"lock: {must}; 'containerize lock .' locks it with its own requirements"
+    else:
+        shown = ", ".join(lock.path.name for lock in found.locks) or "the lock"
+        note = (
+            f"lock: {shown} lacks the project: {must}; re-lock with the project as a "
+            "package, installed from its folder"
+        )
+    if lock_input:
+        found = replace(found, lock_input=lock_input)
+    return replace(found, notes=(*found.notes, note))
+
+
+def _named_folders(path: Path) -> tuple[Path, ...]:
+    """The local folders a requirements file (and its includes) names; none for
+    another input or a file that cannot be read."""
+    if path.suffix not in (".txt", ".in") or not path.is_file():
+        return ()
+    try:
+        return local_folders(path)
+    except LockError:
+        return ()
+
+
+def _relockable(lock: Lock) -> bool:
+    """Whether ``containerize lock`` can re-make *lock* with the project added: a
+    hashed requirements file, or a pylock.toml it wrote."""
+    return lock.format == "requirements" or (lock.format == "pylock" and bool(lock.inputs))
+
+
+def _needs_project(
+    chosen: Candidate, sources: Sources, project_dir: Path
+) -> tuple[NormalizedName, Evidence, str] | None:
+    """``(name, evidence, where the name is declared)`` when *chosen* needs the
+    project's own distribution installed: a Paste Deploy file that uses ``egg:NAME``
+    for the project's own name."""
+    if chosen.kind != "paste":
+        return None
+    try:
+        meta = read_static(project_dir)
+    except LockError:
+        return None  # a pyproject.toml that cannot be read: the build says so
+    if not meta.buildable or meta.name is None:
+        return None
+    own = canonicalize_name(meta.name)
+    text = sources.read_text(chosen.source) or ""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        match = _EGG_USE.match(raw)
+        if match is not None and canonicalize_name(match.group(1)) == own:
+            evidence = Evidence(
+                what=f"Paste Deploy loads the app through the installed distribution "
+                f"(use = egg:{match.group(1)})",
+                file=chosen.source.as_posix(),
+                line=number,
+            )
+            named = f"{meta.name} is the project's own distribution ({meta.name_origin})"
+            return own, evidence, named
+    return None
+
+
+#: A Paste Deploy ``use = egg:NAME`` (or ``egg:NAME#entry``) line.
+_EGG_USE = re.compile(r"\s*use\s*=\s*egg:([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 def _lock_command(inputs: Sequence[str]) -> str:

@@ -361,3 +361,20 @@ def resolve_import(source: SourceFile, statement: ast.ImportFrom) -> str | None:
         return None
     base = base[: len(base) - (statement.level - 1)]
     return ".".join([*base, *([statement.module] if statement.module else [])]) or None
+
+
+#: Unrendered template syntax: buildout's and Mako's ``${...}``, Jinja's ``{{ ... }}``
+#: and ``{% ... %}``. A file holding it is a template for a config, not one.
+_TEMPLATE = re.compile(r"\$\{[^}\n]*\}|\{\{.*?\}\}|\{%.*?%\}")
+
+
+def template_line(text: str) -> tuple[int, str] | None:
+    """The first line of *text* with unrendered template syntax (its number and the
+    syntax), outside comments; None when there is none."""
+    for number, raw in enumerate(text.splitlines(), start=1):
+        if raw.lstrip().startswith(("#", ";")):
+            continue
+        match = _TEMPLATE.search(raw)
+        if match is not None:
+            return number, match.group(0)
+    return None

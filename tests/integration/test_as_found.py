@@ -11,10 +11,16 @@ Deploy files, a tool-only ``pyproject.toml`` and unhashed pip-compile output und
 locked with pipenv (no ``pyproject.toml``); and a Flask project locked with PDM.
 Gunicorn alone, which is what init proposes for each: the other servers are the
 subject of test_servers.py.
+
+A setuptools project that must itself be installed (fixtures/pyramid-egg: its
+production.ini says ``use = egg:Egg-Greeter``) goes the same way for linux/amd64:
+init names ``containerize lock requirements.txt .`` next, and the image holds the
+project as a wheel of setup.py's version.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import uuid
@@ -25,6 +31,8 @@ import pytest
 import tomlkit
 
 from containerize import cli, process
+from containerize.engine import containers
+from containerize.platforms import LINUX_AMD64
 
 AS_FOUND = ("django-bare", "pyramid-ini", "flask-deploy-sets", "django-pipenv", "flask-pdm")
 
@@ -79,3 +87,56 @@ def test_init_its_next_steps_a_build_and_the_matrix(
     tested = _run(["test"], capsys)
     for platform in ("linux/amd64", "linux/arm64"):
         assert f"gunicorn {platform}: passed" in tested, tested
+
+
+#: fixtures/pyramid-egg's version: setup.py reads it from greeter/__init__.py.
+EGG_VERSION = "2.3.1"
+_PROBE = (
+    "import importlib.metadata as m, json; d = m.distribution('Egg-Greeter'); "
+    "print(json.dumps({'version': d.version, 'direct_url': d.read_text('direct_url.json'), "
+    "'entry_points': [e.value for e in d.entry_points if e.group == 'paste.app_factory']}))"
+)
+
+
+def test_init_locks_the_project_itself_and_the_image_installs_it(
+    make_project: Callable[[str], Path],
+    image: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    project = make_project("pyramid-egg")
+    monkeypatch.chdir(project)
+
+    out = _run(["init"], capsys)
+    assert re.search(r'^app = "production.ini"', out, re.MULTILINE), out
+    assert "note: app: templates/greeter.ini is not proposed: it is a template" in out
+    assert "(use = egg:Egg-Greeter) (production.ini:7)" in out
+    steps = re.findall(r"^next: '(containerize [^']*)'$", out, flags=re.MULTILINE)
+    assert steps[0] == "containerize lock requirements.txt .", out
+    assert steps[-1] == "containerize build --dry-run"
+    for step in steps:
+        _run(shlex.split(step)[1:], capsys)
+    assert 'directory = { path = "." }' in (project / "pylock.toml").read_text()
+
+    built = _run(["build", "--platform", str(LINUX_AMD64)], capsys)
+    assert f"egg_greeter-{EGG_VERSION}-py3-none-any.whl (linux-amd64)" in built, built
+    tested = _run(["test", "--platform", str(LINUX_AMD64)], capsys)
+    assert f"gunicorn {LINUX_AMD64}: passed" in tested, tested
+
+    tag = f"{image}:gunicorn"
+    probe = process.run(["docker", "run", "--rm", "--platform", str(LINUX_AMD64), tag,
+                         "python", "-c", _PROBE])  # fmt: skip
+    installed = json.loads(probe.stdout)
+    # A wheel of setup.py's version, not an editable install pointing at /app.
+    assert installed["version"] == EGG_VERSION
+    assert installed["direct_url"] is None
+    assert installed["entry_points"] == ["greeter:main"]
+    container = containers.start(tag, platform=LINUX_AMD64, port=8000)
+    try:
+        page = containers.get(container, "/", timeout=180)
+        assert (page.status, page.body) == (
+            200,
+            f"Hello from Pyramid (Egg-Greeter {EGG_VERSION})".encode(),
+        )
+    finally:
+        containers.remove(container)

@@ -861,8 +861,15 @@ LOCKS = [
     ),
     edit(
         "requirements-editable",
-        lambda p: p.write("requirements.txt", "-e .\n"),
-        "requirements.txt:1: editable requirement '.'",
+        lambda p: p.write("requirements.txt", "-e git+https://x.example/demo.git#egg=demo\n"),
+        "requirements.txt:1: editable requirement 'git+https://x.example/demo.git#egg=demo'",
+        code=3,
+        base="requirements",
+    ),
+    edit(
+        "requirements-missing-folder",
+        lambda p: p.write("requirements.txt", "./vendor/demo\n"),
+        "requirements.txt:1: the local package folder './vendor/demo' does not exist",
         code=3,
         base="requirements",
     ),

@@ -1248,7 +1248,7 @@ def test_init_names_the_base_image_step_before_the_build(
 
     monkeypatch.setattr(probes, "engine_reachable", lambda: True)
     monkeypatch.setattr(buildx, "imagetools_inspect", inspect)
-    monkeypatch.setattr(setup, "_pin_after_init", lambda project: None)
+    monkeypatch.setattr(setup, "record_build_requirements", lambda project: None)
     assert init(project) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     local = "127.0.0.1:5000/containerize/python:3.13-trixie"

@@ -26,6 +26,7 @@ from containerize.commands.machine import in_ci
 from containerize.engine import docker, probes
 from containerize.image import pins
 from containerize.resolve import buildlock
+from containerize.resolve.lock import Lock, check_inputs, read_lock
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 #: What init says when no engine answers (these tests run without one).
@@ -319,3 +320,74 @@ def test_a_damaged_build_lock_names_what_to_delete_and_what_to_run(
         assert cli.main(["wheelhouse"]) == 0, capsys.readouterr().err
     finally:
         server.__exit__(None, None, None)
+
+
+@pytest.mark.parametrize(
+    ("requirements", "step", "inputs"),
+    [
+        (True, "containerize lock requirements.txt .", ("requirements.txt", "requirements")),
+        (False, "containerize lock pyproject.toml .", ("pyproject.toml", "pyproject")),
+    ],
+)
+def test_a_project_paste_deploy_loads_as_an_egg_is_locked_with_dot_as_init_says(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    requirements: bool,
+    step: str,
+    inputs: tuple[str, str],
+) -> None:
+    """production.ini says use = egg:Egg-Demo, the project's own name: init names
+    'containerize lock requirements.txt .', which locks the project with its
+    requirements (a loopback index serves them; uv is the tools lock's own)."""
+    from uv import find_uv_bin  # noqa: PLC0415 (the test extra's package)
+
+    from containerize.resolve.locking import uv as uv_mod  # noqa: PLC0415
+
+    project = tmp_path / "egg-demo"
+    (project / "eggdemo").mkdir(parents=True)
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "Egg-Demo"\nversion = "1.2.0"\ndependencies = ["tinydep"]\n\n'
+        '[project.entry-points."paste.app_factory"]\nmain = "eggdemo:main"\n\n'
+        '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
+    )
+    (project / "eggdemo" / "__init__.py").write_text(
+        "def main(global_config, **settings):\n"
+        "    def app(environ, start_response):\n"
+        "        start_response('200 OK', [])\n        return [b'egg']\n    return app\n"
+    )
+    (project / "production.ini").write_text("[app:main]\nuse = egg:Egg-Demo\n")
+    if requirements:
+        (project / "requirements.txt").write_text("tinydep\n")
+    with SimpleIndexServer() as server:
+        publish(server, "tinydep", {"tinydep-1.0-py3-none-any.whl": wheel_bytes("tinydep", "1.0")})
+        for name in ("PIP_FIND_LINKS", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+        monkeypatch.setenv("PIP_INDEX_URL", f"{server.url}/simple/")
+        monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path / "uv-cache"))
+        monkeypatch.setattr(uv_mod, "ensure_uv", lambda *a, **k: Path(find_uv_bin()))
+        monkeypatch.chdir(project)
+        assert cli.main(["init"]) == 0, capsys.readouterr().err
+        out = capsys.readouterr().out
+        assert (
+            "note: lock: the project itself must be installed in the image: Paste Deploy loads "
+            "the app through the installed distribution (use = egg:Egg-Demo) (production.ini:2), "
+            "and Egg-Demo is the project's own distribution (pyproject.toml:2)"
+        ) in out
+        steps = [line for line in out.splitlines() if line.startswith("next: ")]
+        assert steps == [f"next: '{step}'", "next: 'containerize build --dry-run'"]
+        (command,) = quoted_commands(steps[0])
+        assert run_as_written(command, project, monkeypatch) == 0, capsys.readouterr().err
+        locked = capsys.readouterr().out
+    assert "  egg-demo==1.2.0" in locked
+    lock = cli_lock(project)
+    assert {str(p.name): p.local for p in lock.packages} == {"egg-demo": ".", "tinydep": None}
+    assert [(i.path, i.kind) for i in lock.inputs] == [inputs, (".", "project")]
+
+
+def cli_lock(project: Path) -> Lock:
+    """The pylock.toml 'containerize lock' wrote, as a build reads it."""
+    lock = read_lock(project / "pylock.toml")
+    check_inputs(lock)
+    return lock

@@ -279,8 +279,11 @@ def check_inputs(lock: Lock) -> None:
             current = None
         if current != recorded.sha256:
             what = "changed" if current is not None else "is gone"
+            shown = recorded.path
+            if recorded.kind == "project":
+                shown = f"the package folder {recorded.path} (setup.py, setup.cfg, pyproject.toml)"
             raise LockError(
-                f"{recorded.path} {what} since the lock was made: run containerize lock",
+                f"{shown} {what} since the lock was made: run containerize lock",
                 hint=f"'containerize lock' resolves {recorded.path} again and rewrites "
                 f"{lock.path.name}; a build never resolves by itself",
             )
@@ -288,11 +291,39 @@ def check_inputs(lock: Lock) -> None:
 
 def input_digest(path: Path, kind: str) -> str:
     """The sha256 ``containerize lock`` records for an input of *kind* at *path*: the
-    file's bytes, or, for ``pyproject``, only the tables a resolution depends on."""
+    file's bytes, or, for ``pyproject``, only the tables a resolution depends on; for
+    ``project`` (a folder), what its build reads its requirements from."""
+    if kind == "project":
+        return project_folder_digest(path)
     data = path.read_bytes()
     if kind == "pyproject":
         data = project_dependency_text(data.decode("utf-8")).encode("utf-8")
     return hashlib.sha256(data).hexdigest()
+
+
+def project_folder_digest(folder: Path) -> str:
+    """The sha256 of what a local package folder's requirements come from: its
+    ``setup.py`` and ``setup.cfg`` (bytes) and its ``pyproject.toml``'s ``[project]``,
+    ``[build-system]`` and ``[tool.setuptools]`` (so editing ``[tool.containerize]``
+    leaves the lock fresh). A folder that holds none of them raises ``OSError``."""
+    content: dict[str, object] = {}
+    for name in ("setup.py", "setup.cfg"):
+        if (folder / name).is_file():
+            content[name] = (folder / name).read_bytes().decode("utf-8", "replace")
+    pyproject = folder / "pyproject.toml"
+    if pyproject.is_file():
+        document = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        tables = {
+            "project": document.get("project"),
+            "build-system": document.get("build-system"),
+            "setuptools": document.get("tool", {}).get("setuptools"),
+        }
+        if any(value is not None for value in tables.values()):
+            # A pyproject.toml of tool tables only (init's) changes nothing.
+            content["pyproject.toml"] = tables
+    if not content:
+        raise FileNotFoundError(folder)
+    return hashlib.sha256(json.dumps(content, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def project_dependency_text(text: str) -> str:

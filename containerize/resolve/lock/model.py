@@ -36,7 +36,7 @@ LockFormat = Literal["pdm", "pipenv", "poetry", "pylock", "requirements", "uv"]
 IndexOption = Literal["index-url", "extra-index-url", "find-links"]
 
 #: What ``containerize lock`` made a lock from (see :class:`LockInput`).
-InputKind = Literal["pipfile", "pyproject", "requirements"]
+InputKind = Literal["pipfile", "project", "pyproject", "requirements"]
 
 #: The command that (re)creates each kind of lock, for hints in error messages.
 RELOCK_COMMANDS: Mapping[LockFormat, str] = {
@@ -167,9 +167,10 @@ class LockInput:
 
     path: str
     sha256: str
-    #: ``requirements`` (the file's bytes), ``pipfile`` (the file's bytes) or
+    #: ``requirements`` (the file's bytes), ``pipfile`` (the file's bytes),
     #: ``pyproject`` (only its dependency tables, so editing ``[tool.containerize]``
-    #: leaves the lock fresh).
+    #: leaves the lock fresh) or ``project`` (a local package folder locked itself:
+    #: its setup.py, setup.cfg and pyproject.toml's packaging tables).
     kind: InputKind
     #: Read through a ``-r``/``-c`` of another input, not named itself.
     included: bool = False

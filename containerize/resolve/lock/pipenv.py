@@ -27,16 +27,17 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from containerize.errors import LockError
+from containerize.resolve.lock.localdir import local_package, read_static
 from containerize.resolve.lock.model import (
     IndexOption,
     Lock,
@@ -53,7 +54,8 @@ _SHA256 = re.compile(r"^sha256:([0-9a-fA-F]{64})$")
 _VARIABLE = re.compile(
     r"\$(?:\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|(?P<bare>[A-Za-z_][A-Za-z0-9_]*))"
 )
-#: Entries that are not installed from an index: refused, except the project itself.
+#: Entries that are not installed from an index: refused, except local folders
+#: (``path``), which are built into wheels.
 _LOCAL_KEYS = ("path", "file", "git", "hg", "svn", "bzr")
 # Pipfile sections that are not package categories (see plette's PIPFILE_SECTIONS).
 _NOT_CATEGORIES = frozenset(
@@ -75,6 +77,7 @@ def read_pipfile_lock(path: Path, environ: Mapping[str, str] = os.environ) -> Lo
         if (package := _read_package(default.table(key), key)) is not None
     ]
     hash_table = meta.opt_table("hash")
+    project_package = next((p.name for p in packages if p.local == "."), None)
     return Lock(
         path=path,
         format="pipenv",
@@ -84,6 +87,7 @@ def read_pipfile_lock(path: Path, environ: Mapping[str, str] = os.environ) -> Lo
         has_graph=False,
         generator="pipenv",
         indexes=_indexes(meta, environ),
+        project_package=project_package,
     )
 
 
@@ -109,8 +113,8 @@ def _read_package(entry: Table, key: str) -> LockedPackage | None:
         name = canonicalize_name(key, validate=True)
     except ValueError:
         entry.fail(None, f"{key!r} is not a valid package name")
-    if entry.opt_bool("editable") and entry.raw("path") in (".", "./"):
-        return None  # the project itself, installed from the build context, not the index
+    if "path" in entry:
+        return _read_local(entry, name)
     local = next((k for k in _LOCAL_KEYS if k in entry), None)
     if local is not None:
         entry.fail(
@@ -130,6 +134,26 @@ def _read_package(entry: Table, key: str) -> LockedPackage | None:
         unnamed_hashes=hashes,
         source_name=entry.opt_string("index"),
     )
+
+
+def _read_local(entry: Table, name: NormalizedName) -> LockedPackage | None:
+    """A ``"path"`` entry (``pipenv install -e .`` writes ``{"editable": true, "path":
+    "."}``): a local package, built into a wheel from its folder (relative to the
+    lock's) and installed as a wheel, never editable. The project's own folder when it
+    is no package (a tool-only ``pyproject.toml``) is left to the build context."""
+    folder = entry.string("path")
+    lock_path = entry.file
+    if folder in (".", "./") and not read_static(lock_path.parent).buildable:
+        return None
+    version = _version(entry, name) if "version" in entry else None
+    package = local_package(
+        lock_path=lock_path,
+        folder=Path(folder),
+        where=f"{lock_path.name}: {entry.path('path')}",
+        name=name,
+        version=version,
+    )
+    return replace(package, marker=entry.marker("markers"))
 
 
 def _version(entry: Table, name: str) -> Version:

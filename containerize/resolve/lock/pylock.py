@@ -8,11 +8,14 @@ markers) are optional; a lock without them has no graph to walk.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path, PurePosixPath
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import NormalizedName, canonicalize_name
+from packaging.version import Version
 
+from containerize.resolve.lock.localdir import local_package, read_static
 from containerize.resolve.lock.model import (
     Dependency,
     InputKind,
@@ -28,6 +31,7 @@ from containerize.tables import Table, load_toml
 _HINT = "the lock file is damaged or was edited by hand; regenerate it"
 _INPUT_KINDS: dict[str, InputKind] = {
     "pipfile": "pipfile",
+    "project": "project",
     "pyproject": "pyproject",
     "requirements": "requirements",
 }
@@ -41,11 +45,15 @@ def read_pylock(path: Path) -> Lock:
     lock_version = top.string("lock-version")
     if lock_version.split(".", 1)[0] != "1":
         top.fail("lock-version", f"lock-version {lock_version} is not supported (expected 1.x)")
-    # The project itself, when exported as a source tree, is not installed from
-    # the wheelhouse.
-    tables = [t for t in top.tables("packages") if not _is_project_root(t)]
-    packages = [_read_package(table) for table in tables]
+    # The project itself, exported as a source tree (``directory = { path = "." }``),
+    # is installed when it is a package; a folder that is none (a tool-only
+    # pyproject.toml) is left to the build context, as before.
+    tables = [
+        t for t in top.tables("packages") if not (_is_project_root(t) and not _is_package(path))
+    ]
+    packages = [_read_package(table, path) for table in tables]
     has_graph = any("dependencies" in table for table in tables)
+    project_package = next((p.name for p in packages if p.local == "."), None)
     roots: list[tuple[str, frozenset[NormalizedName]]] = [
         (f"extra:{canonicalize_name(extra)}", frozenset()) for extra in top.string_array("extras")
     ]
@@ -62,6 +70,7 @@ def read_pylock(path: Path) -> Lock:
         generator=top.opt_string("created-by"),
         recorded_command=RELOCK_COMMAND if inputs else None,
         inputs=inputs,
+        project_package=project_package,
     )
 
 
@@ -97,9 +106,16 @@ def _is_project_root(table: Table) -> bool:
     return isinstance(directory, dict) and directory.get("path") in (".", "./")
 
 
-def _read_package(table: Table) -> LockedPackage:
+def _is_package(path: Path) -> bool:
+    return read_static(path.parent).buildable
+
+
+def _read_package(table: Table, path: Path) -> LockedPackage:
     name = table.name()
     version = table.opt_version("version")
+    directory = table.opt_table("directory")
+    if directory is not None:
+        return _read_directory(table, directory, path, name, version)
     if version is None:
         # PEP 751 lets source trees omit the version; containerize installs only
         # pinned files, so an unversioned entry is a lock it cannot use.
@@ -124,6 +140,35 @@ def _read_package(table: Table) -> LockedPackage:
         marker=table.marker("marker"),
         requires_python=table.specifier("requires-python"),
         source_url=table.opt_string("index"),
+    )
+
+
+def _read_directory(
+    table: Table, directory: Table, path: Path, name: NormalizedName, version: Version | None
+) -> LockedPackage:
+    """A ``[packages.directory]`` entry: a local package, built into a wheel from its
+    folder (PEP 751: ``path``, optional ``editable`` and ``subdirectory``); installed
+    as a wheel, never editable. Its version is the entry's, else the folder's own."""
+    folder = PurePosixPath(directory.string("path"))
+    subdirectory = directory.opt_string("subdirectory")
+    if subdirectory:
+        folder = folder / subdirectory
+    directory.opt_bool("editable")  # checked for its type; the image installs a wheel
+    package = local_package(
+        lock_path=path,
+        folder=Path(folder),
+        where=f"{path.name}: {directory.path('path')}",
+        name=name,
+        version=version,
+    )
+    return replace(
+        package,
+        dependencies=tuple(
+            Dependency(name=entry.name(), version=entry.opt_version("version"))
+            for entry in table.tables("dependencies")
+        ),
+        marker=table.marker("marker"),
+        requires_python=table.specifier("requires-python"),
     )
 
 

@@ -17,8 +17,14 @@ cycle is an error. ``--index-url``, ``--extra-index-url`` and ``--find-links`` a
 recorded on the :class:`~containerize.resolve.lock.model.Lock`, for the fetch to search
 after the user's own pip configuration; ``--require-hashes``, ``--pre``,
 ``--prefer-binary``, ``--no-index`` and ``--trusted-host`` change nothing for a
-hash-pinned install and are accepted. Anything else, such as editable, URL, VCS or path
-requirements, is refused with the line that holds it.
+hash-pinned install and are accepted.
+
+A local folder (``.``, ``-e .``, ``./lib``, ``-e file:///abs/path``, ``name @
+file:///abs/path``, as ``uv pip compile`` and pip-compile write them; a relative path is
+relative to the file that names it) is a local package: built into a wheel from its
+sources like a uv workspace member (:mod:`~containerize.resolve.lock.localdir`), and
+installed as a wheel, never editable. Anything else, such as URL or VCS requirements,
+is refused with the line that holds it.
 
 The file records no graph and no file names: the packages form a flat list, each with
 its own marker (so :attr:`Lock.has_graph` is false), and the hashes stay
@@ -35,6 +41,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
+from urllib.parse import unquote, urlsplit
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -42,6 +49,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from containerize.errors import LockError
+from containerize.resolve.lock.localdir import local_package
 from containerize.resolve.lock.model import (
     RELOCK_COMMANDS,
     IndexOption,
@@ -82,7 +90,7 @@ _TAKES_VALUE = frozenset({*_INDEX_OPTIONS, *_INCLUDES, *_EDITABLE, *_IGNORED_WIT
 def read_requirements(path: Path) -> Lock:
     """Read a hashed requirements file (and the files it includes) into a :class:`Lock`."""
     text = _read(path, None, path.parent)
-    reader = _Reader(top=path.parent)
+    reader = _Reader(top=path.parent, lock_path=path)
     reader.read_file(path, text, stack=(), constraint=False)
     generator, command = _header(text)
     return Lock(
@@ -93,6 +101,7 @@ def read_requirements(path: Path) -> Lock:
         generator=generator,
         recorded_command=command,
         indexes=tuple(reader.indexes),
+        project_package=reader.project_package(),
     )
 
 
@@ -106,7 +115,7 @@ def read_requirements_files(paths: Sequence[Path], *, top: Path) -> Lock:
     both name with ``-r`` is read once. Error locations are relative to *top*, the
     project's folder. The lock's :attr:`~Lock.path` is the first file.
     """
-    reader = _Reader(top=top)
+    reader = _Reader(top=top, lock_path=paths[0])
     texts = []
     for path in paths:
         texts.append(_read(path, None, top))
@@ -121,7 +130,36 @@ def read_requirements_files(paths: Sequence[Path], *, top: Path) -> Lock:
         generator=generator,
         recorded_command=command,
         indexes=tuple(reader.indexes),
+        project_package=reader.project_package(),
     )
+
+
+def local_folders(path: Path) -> tuple[Path, ...]:
+    """The local folders *path* and the files it includes name (``.``, ``-e ./lib``,
+    ``name @ file:///abs``), resolved, in file order; hashed or not. Unreadable files
+    name none."""
+    found: list[Path] = []
+    for file in included_files(path):
+        try:
+            text = file.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError):
+            continue
+        for _, content in _logical_lines(text):
+            value = content
+            for option in _EDITABLE:
+                if content.startswith(option):
+                    value = content[len(option) :].lstrip(" =")
+                    break
+            else:
+                if content.startswith("-"):
+                    continue
+                value = _split_line(content)[0]
+            local = _local_reference(value)
+            if local is not None:
+                folder = (file.parent / local[1]).resolve()
+                if folder not in found:
+                    found.append(folder)
+    return tuple(found)
 
 
 def included_files(path: Path) -> tuple[Path, ...]:
@@ -199,7 +237,10 @@ class _Reader:
     """Collects pins, constraints and index options over a file and its includes."""
 
     top: Path
+    #: The lock's path: local packages' folders are recorded relative to its folder.
+    lock_path: Path
     pins: list[_Pin] = field(default_factory=list)
+    locals: list[LockedPackage] = field(default_factory=list)
     constraints: list[tuple[Requirement, _Line]] = field(default_factory=list)
     indexes: list[LockIndex] = field(default_factory=list)
     done: set[Path] = field(default_factory=set)
@@ -216,19 +257,48 @@ class _Reader:
                 self._options(line, path, (*stack, resolved), constraint=constraint)
             elif constraint:
                 self.constraints.append((_requirement(line, _split_line(content)[0]), line))
+            elif (local := _local_reference(_split_line(content)[0])) is not None:
+                self._local(line, path, *local)
             else:
                 self.pins.append(_pin(line))
+
+    def _local(self, line: _Line, path: Path, name: str | None, folder: str) -> None:
+        """A local folder named at *line* of *path* (relative to *path*'s folder)."""
+        target = Path(folder)
+        if not target.is_absolute():
+            target = path.parent / target
+        package = local_package(
+            lock_path=self.lock_path,
+            folder=target,
+            where=line.where,
+            name=canonicalize_name(name) if name else None,
+            project_dir=self.top,
+            shown=folder,
+        )
+        known = next((p for p in self.locals if p.name == package.name), None)
+        if known is None:
+            self.locals.append(package)
+        elif known.local != package.local:
+            line.fail(
+                f"{package.name} is named here from {package.local} and before from {known.local}",
+                hint="name each local package once",
+            )
 
     def _options(
         self, line: _Line, path: Path, stack: tuple[Path, ...], *, constraint: bool
     ) -> None:
         for option, value in _parse_options(line):
             if option in _EDITABLE:
-                line.fail(
-                    f"editable requirement {value!r}: an image installs only files pinned by hash",
-                    hint="install the project from the build context instead, and pin its "
-                    f"dependencies by hash ({HASH_HINT})",
-                )
+                local = None if constraint else _local_reference(value)
+                if local is None:
+                    line.fail(
+                        f"editable requirement {value!r}: an image installs only local "
+                        "folders and files pinned by hash",
+                        hint="name a folder of the project (-e . or -e ./lib), or pin the "
+                        f"package by hash ({HASH_HINT})",
+                    )
+                self._local(line, path, *local)
+                continue
             if option in _INDEX_OPTIONS:
                 self.indexes.append(_index(line, _INDEX_OPTIONS[option], value, path.parent))
             elif option in _INCLUDES:
@@ -253,6 +323,15 @@ class _Reader:
         text = _read(target, line, self.top)
         self.read_file(target, text, stack=stack, constraint=constraint)
 
+    def project_package(self) -> NormalizedName | None:
+        """The local package in the project's own folder, if one is named."""
+        top = self.top.resolve()
+        for package in self.locals:
+            assert package.local is not None
+            if (self.lock_path.parent / package.local).resolve() == top:
+                return package.name
+        return None
+
     def packages(self) -> tuple[LockedPackage, ...]:
         unique: dict[tuple[NormalizedName, Version], _Pin] = {}
         by_name: dict[NormalizedName, list[_Pin]] = {}
@@ -276,17 +355,24 @@ class _Reader:
                     "when each applies"
                 )
         self._check_constraints(list(unique.values()))
-        return sort_packages(
-            [
-                LockedPackage(
-                    name=pin.name,
-                    version=pin.version,
-                    marker=pin.marker,
-                    unnamed_hashes=tuple(sorted(pin.hashes)),
+        for package in self.locals:
+            if package.name in by_name:
+                pin = by_name[package.name][0]
+                pin.line.fail(
+                    f"{package.name} is pinned here and is the local package in "
+                    f"{package.local} too",
+                    hint="keep one of them",
                 )
-                for pin in unique.values()
-            ]
-        )
+        pinned = [
+            LockedPackage(
+                name=pin.name,
+                version=pin.version,
+                marker=pin.marker,
+                unnamed_hashes=tuple(sorted(pin.hashes)),
+            )
+            for pin in unique.values()
+        ]
+        return sort_packages([*self.locals, *pinned])
 
     def _check_constraints(self, pins: list[_Pin]) -> None:
         for requirement, line in self.constraints:
@@ -425,6 +511,25 @@ def _requirement(line: _Line, text: str) -> Requirement:
             hint=f"publish the package to an index and pin it as name==version; {HASH_HINT}",
         )
     return requirement
+
+
+def _local_reference(text: str) -> tuple[str | None, str] | None:
+    """``(name or None, folder)`` when *text* names a local folder: a path (``.``,
+    ``./lib``, ``/abs``), a ``file:`` URL, or ``name @ file:///abs/path``; else None."""
+    text = text.strip()
+    name = None
+    if " @ " in text or "@file:" in text:
+        head, _, text = text.partition("@")
+        name = head.strip().split("[", 1)[0].strip() or None
+        text = text.strip().split(";", 1)[0].strip()
+    if text.startswith("file:"):
+        parts = urlsplit(text)
+        if parts.netloc not in ("", "localhost"):
+            return None
+        return name, unquote(parts.path) or "."
+    if name is None and (text in (".", "..") or text.startswith(("./", "../", "/"))):
+        return name, text.split(";", 1)[0].strip()
+    return None
 
 
 def _split_line(text: str) -> tuple[str, list[str]]:

@@ -39,14 +39,14 @@ import tomlkit
 
 from containerize import bases
 from containerize.errors import LockError
-from containerize.fsutil import write_atomic
+from containerize.fsutil import replacing_file, write_atomic
 from containerize.project import ProjectMetadata
 from containerize.resolve.lock.model import Lock, LockInput
 from containerize.resolve.lock.pylock import read_pylock
 from containerize.resolve.locking.changes import Changes, diff
 from containerize.resolve.locking.inputs import recorded_inputs
 from containerize.resolve.locking.python import pins_python
-from containerize.resolve.locking.request import LOCK_FILE, LockRequest
+from containerize.resolve.locking.request import LOCK_FILE, LockRequest, relative
 from containerize.resolve.locking.uv import run_uv, uv_version
 from containerize.resolve.pipconfig import IndexSettings
 
@@ -131,17 +131,21 @@ def lock(
     with tempfile.TemporaryDirectory(prefix="containerize-lock-") as tmp:
         output = Path(tmp) / LOCK_FILE
         run_uv(request, uv=uv, settings=settings, project=project, previous=previous, output=output)
-        document = _finish(output.read_text(), request, inputs, version)
-        output.write_text(document)
+        document = _finish(output.read_text(), request, inputs, version, written_in=Path(tmp))
+    # Read back beside the final file (local package folders are relative to it)
+    # before it replaces the old one.
+    with replacing_file(request.output) as partial:
+        partial.write_text(document)
+        partial.chmod(0o644)
         try:
-            written = read_pylock(output)
+            written = read_pylock(partial)
         except LockError as exc:
             raise LockError(
-                f"uv's lock cannot be used: {exc.message}",
-                hint="a requirement that is not pinned from an index (a path, a URL) cannot "
-                "go into an image; publish it or drop it",
+                f"uv's lock cannot be used: {exc.message.replace(partial.name, LOCK_FILE)}",
+                hint=exc.hint
+                or "a requirement that is not pinned from an index or a local package folder "
+                "(a URL, a VCS checkout) cannot go into an image; publish it or drop it",
             ) from exc
-        write_atomic(request.output, document)
     final = read_pylock(request.output)
     assert final.packages == written.packages
     return LockResult(
@@ -149,9 +153,18 @@ def lock(
     )
 
 
-def _finish(text: str, request: LockRequest, inputs: Sequence[LockInput], version: str) -> str:
-    """uv's pylock output, with a header and containerize's ``[tool.containerize]``."""
+def _finish(
+    text: str, request: LockRequest, inputs: Sequence[LockInput], version: str, *, written_in: Path
+) -> str:
+    """uv's pylock output, with a header and containerize's ``[tool.containerize]``;
+    local package folders, which uv wrote relative to *written_in*, made relative to
+    the project's folder, where the lock goes."""
     document = tomlkit.parse(_USERINFO.sub("", text))
+    for package in document.get("packages", []):
+        directory = package.get("directory")
+        if directory is not None and isinstance(directory.get("path"), str):
+            folder = (written_in / directory["path"]).resolve()
+            directory["path"] = relative(folder, request.project_dir)
     tool = document.get("tool")
     if tool is None:
         tool = tomlkit.table(is_super_table=True)

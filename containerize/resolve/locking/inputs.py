@@ -13,10 +13,11 @@ from packaging.utils import canonicalize_name
 from containerize.errors import LockError
 from containerize.project import ProjectMetadata
 from containerize.resolve.lock import LOCK_FILES, input_digest
+from containerize.resolve.lock.localdir import read_static
 from containerize.resolve.lock.model import Lock, LockInput
 from containerize.resolve.lock.pipenv import PIPFILE, read_pipfile
 from containerize.resolve.lock.pylock import read_pylock
-from containerize.resolve.lock.requirements import included_files
+from containerize.resolve.lock.requirements import included_files, local_folders
 from containerize.resolve.locking.request import LOCK_FILE, LockInputs, LockRequest, relative
 
 #: Requirements files looked for when no input is named: ``requirements.in`` is
@@ -68,9 +69,13 @@ def find_inputs(
     if given:
         return _given_inputs(project_dir, given)
     if previous is not None:
-        # The files named then; their includes are found again.
-        files = tuple(project_dir / i.path for i in previous.inputs if not i.included)
-        return LockInputs(kind=previous.inputs[0].kind, files=files)
+        # The files and folders named then; their includes are found again.
+        named = [i for i in previous.inputs if not i.included]
+        files = tuple(project_dir / i.path for i in named if i.kind != "project")
+        folders = tuple(_folder(project_dir, Path(i.path)) for i in named if i.kind == "project")
+        kinds = [i.kind for i in named if i.kind != "project"]
+        kind = kinds[0] if kinds else "requirements"
+        return LockInputs(kind=kind, files=files, folders=folders)
     candidates: list[LockInputs] = []
     if project is not None and project.dependencies:
         candidates.append(LockInputs(kind="pyproject", files=(project.path,)))
@@ -99,23 +104,50 @@ def find_inputs(
 
 
 def _given_inputs(project_dir: Path, given: Sequence[Path]) -> LockInputs:
-    files = tuple(p if p.is_absolute() else project_dir / p for p in given)
+    paths = [p if p.is_absolute() else project_dir / p for p in given]
+    folders = tuple(_folder(project_dir, p) for p in paths if p.is_dir())
+    files = tuple(p for p in paths if not p.is_dir())
+    if not files:
+        return LockInputs(kind="requirements", files=(), folders=folders)
     for path in files:
         if not path.is_file():
             raise LockError(f"{path}: no such file", hint="name a requirements file, a "
                             "Pipfile or pyproject.toml")  # fmt: skip
     names = [p.name for p in files]
     if len(files) == 1 and names[0] == PIPFILE:
-        return LockInputs(kind="pipfile", files=files)
+        return LockInputs(kind="pipfile", files=files, folders=folders)
     if len(files) == 1 and names[0] == "pyproject.toml":
-        return LockInputs(kind="pyproject", files=files)
+        return LockInputs(kind="pyproject", files=files, folders=folders)
     if PIPFILE in names or "pyproject.toml" in names or PIPFILE + ".lock" in names:
         raise LockError(
             f"cannot lock {', '.join(names)} together",
             hint="name a Pipfile or pyproject.toml alone; several requirements files can "
             "be locked together",
         )
-    return LockInputs(kind="requirements", files=files)
+    return LockInputs(kind="requirements", files=files, folders=folders)
+
+
+def _folder(project_dir: Path, path: Path) -> Path:
+    """A folder named as an input: a package (setup.py, or pyproject.toml with
+    [project] or [build-system]) inside the project, locked as a local package."""
+    folder = (path if path.is_absolute() else project_dir / path).resolve()
+    top = project_dir.resolve()
+    shown = relative(folder, top)
+    if folder != top and top not in folder.parents:
+        raise LockError(
+            f"{shown}: the folder is outside the project ({top})",
+            hint="name the project's own folder ('.') or a package folder inside it",
+        )
+    if not folder.is_dir():
+        raise LockError(f"{shown}: no such folder", hint="name the project's folder: '.'")
+    if not read_static(folder).buildable:
+        raise LockError(
+            f"{shown}: the folder is no package: no setup.py, and no pyproject.toml with "
+            "[project] or [build-system]",
+            hint="name requirements files to lock, or give the folder a setup.py or a "
+            "[project] table",
+        )
+    return folder
 
 
 def recorded_inputs(request: LockRequest) -> tuple[LockInput, ...]:
@@ -134,7 +166,7 @@ def recorded_inputs(request: LockRequest) -> tuple[LockInput, ...]:
                 f"{path.name!r}: a file name with control characters cannot be recorded",
                 hint="rename the file",
             )
-    return tuple(
+    recorded = [
         LockInput(
             path=relative(path, request.project_dir),
             sha256=input_digest(path, kind),
@@ -142,7 +174,34 @@ def recorded_inputs(request: LockRequest) -> tuple[LockInput, ...]:
             included=path not in tops,
         )
         for path in files
-    )
+    ]
+    # Folders the requirements files name themselves ('.' in requirements-deploy.txt)
+    # are recorded too, as included: their setup.py is part of what was resolved.
+    named = [f.resolve() for f in request.inputs.folders]
+    included = []
+    if kind == "requirements":
+        for top in tops:
+            for folder in local_folders(top):
+                if folder not in named and folder not in included and folder.is_dir():
+                    included.append(folder)
+    for folder in (*named, *included):
+        try:
+            digest = input_digest(folder, "project")
+        except OSError:
+            raise LockError(
+                f"{relative(folder, request.project_dir)}: no setup.py, setup.cfg or "
+                "pyproject.toml to record",
+                hint="name a package folder",
+            ) from None
+        recorded.append(
+            LockInput(
+                path=relative(folder, request.project_dir),
+                sha256=digest,
+                kind="project",
+                included=folder in included,
+            )
+        )
+    return tuple(recorded)
 
 
 def requirements_text(request: LockRequest, project: ProjectMetadata | None) -> str | None:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
+import tomlkit
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
 from containerize import bases
@@ -122,6 +123,7 @@ def pins_python(
                     trial, uv=uv, settings=settings, project=project, previous=previous,
                     output=output,
                 )  # fmt: skip
+                _drop_local_folders(output)
                 pinned = read_pylock(output)
             except LockError as exc:
                 failure = failure or exc
@@ -224,3 +226,18 @@ def _why(
         + "; ".join(binding[:5])
         + (f" and {len(binding) - 5} more" if len(binding) > 5 else "")
     )
+
+
+def _drop_local_folders(path: Path) -> None:
+    """Remove a trial lock's local package folders: uv wrote them relative to the trial's
+    folder, and only the index's files say which Python they need."""
+    document = tomlkit.parse(path.read_text())
+    packages = document.get("packages")
+    if packages is None:
+        return
+    kept = [p for p in packages if "directory" not in p]
+    if len(kept) != len(packages):
+        document["packages"] = tomlkit.aot()
+        for table in kept:
+            document["packages"].append(table)
+        path.write_text(tomlkit.dumps(document))

@@ -24,10 +24,14 @@ class LockInputs:
 
     kind: InputKind
     files: tuple[Path, ...]
+    #: Local package folders locked with them (``containerize lock requirements.txt
+    #: .``): each is resolved with its own dependencies and goes into the lock as a
+    #: ``[packages.directory]`` entry, built into a wheel by the image.
+    folders: tuple[Path, ...] = ()
 
     def shown(self, project_dir: Path) -> str:
-        """The files, as messages name them."""
-        return ", ".join(relative(f, project_dir) for f in self.files)
+        """The files and folders, as messages name them."""
+        return ", ".join(relative(f, project_dir) for f in (*self.files, *self.folders))
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -172,6 +172,18 @@ def run_uv(
     else:
         (output.parent / "requirements.in").write_text(text)
         sources = [str(output.parent / "requirements.in")]
+    if request.inputs.folders:
+        # Each folder by its absolute path: uv builds its metadata for its requirements
+        # and writes it as a [packages.directory] entry (relative to the output, which
+        # containerize rewrites relative to the project).
+        (output.parent / "local.in").write_text(
+            "".join(f"{folder.resolve()}\n" for folder in request.inputs.folders)
+        )
+        sources.append(str(output.parent / "local.in"))
+    # A setup.py's metadata is built in its folder: the .egg-info setuptools leaves
+    # there is removed again, unless it was there before.
+    folders = {request.project_dir.resolve(), *(f.resolve() for f in request.inputs.folders)}
+    before = {p for folder in folders for p in folder.glob("*.egg-info")}
     try:
         process.run(
             uv_argv(uv, request, sources=sources, output=output),
@@ -188,3 +200,7 @@ def run_uv(
             "package is missing from it), then run 'containerize lock' again; "
             f"{request.output.name} is unchanged",
         ) from None
+    finally:
+        for left in {p for folder in folders for p in folder.glob("*.egg-info")} - before:
+            if left.is_dir() and not left.is_symlink():
+                shutil.rmtree(left, ignore_errors=True)

@@ -429,7 +429,12 @@ def test_wheelhouse_index_settings_add_the_locks_indexes(tmp_path: Path) -> None
             "requirements.txt:3: flask==3.* is not pinned to one version",
             "--generate-hashes",
         ),
-        ("-e .\n", "requirements.txt:1: editable requirement '.'", "build context"),
+        ("-e .\n", "requirements.txt:1: '.' is no package: no setup.py", "pyproject.toml"),
+        (
+            "-e git+https://git.invalid/demo.git#egg=demo\n",
+            "requirements.txt:1: editable requirement 'git+https://git.invalid/demo.git#egg=demo'",
+            "-e ./lib",
+        ),
         (
             "demo @ https://files.invalid/demo-1.0-py3-none-any.whl\n",
             "requirements.txt:1: demo @ https://files.invalid/demo-1.0-py3-none-any.whl is a "
@@ -441,7 +446,16 @@ def test_wheelhouse_index_settings_add_the_locks_indexes(tmp_path: Path) -> None
             "requirements.txt:1: 'git+https://git.invalid/demo.git#egg=demo' is a URL, VCS",
             "name==version",
         ),
-        ("\n./vendor/demo\n", "requirements.txt:2: './vendor/demo' is a URL, VCS", "index"),
+        (
+            "\n./vendor/demo\n",
+            "requirements.txt:2: the local package folder './vendor/demo' does not exist",
+            "relative to",
+        ),
+        (
+            "../elsewhere\n",
+            "requirements.txt:1: the local package folder '../elsewhere' is outside the project",
+            "move the package",
+        ),
         ("--no-binary :all:\n", "requirements.txt:1: unsupported option '--no-binary'", "-r"),
         (
             "flask==3.0.0 --hash=md5:0123\n",
