@@ -275,8 +275,16 @@ def test_a_second_runner_builds_from_what_the_first_shared_and_compiles_nothing(
     assert f"psycopg2-2.9.13.tar.gz for linux/amd64: compiled before, {wheel}" in said, said
     assert "compiled psycopg2" not in said, said
     assert not (project / ".containerize" / "compile").exists()
-    # Downloaded nothing from the index: every file in B's cache was pulled.
+    # Downloaded nothing from the index: every file in B's cache was pulled, and the
+    # wheelhouse's summary says so.
     assert "downloading " not in said, said
+    counted = re.search(
+        r"linux/amd64: .*; (\d+) files: \1 from the shared cache \(.*\), "
+        r"0 downloaded from the index, 0 already here$",
+        log,
+        re.M,
+    )
+    assert counted, log
     in_cache = sorted(p.name for p in (tmp_path / "cache-b" / "sha256").rglob("*") if p.is_file())
     assert "psycopg2-2.9.13.tar.gz" in in_cache
     assert wheel in in_cache
