@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Literal
 
 from containerize import process
-from containerize.engine import buildlog, docker
+from containerize.engine import basepull, buildlog, docker
 from containerize.errors import BuildError, CommandError
 from containerize.platforms import Platform
 
@@ -134,7 +134,10 @@ class BuildResult:
 
 
 def build(inv: BuildInvocation, *, stream: bool = True) -> BuildResult:
-    """Run *inv*; with *stream*, BuildKit's progress goes straight to the terminal."""
+    """Run *inv*; with *stream*, BuildKit's progress goes straight to the terminal.
+    A pull of the base image begun beside the build's preparation ends first
+    (:mod:`~containerize.engine.basepull`)."""
+    basepull.wait()
     if inv.metadata_file is not None:
         inv.metadata_file.parent.mkdir(parents=True, exist_ok=True)
         inv.metadata_file.unlink(missing_ok=True)
