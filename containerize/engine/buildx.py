@@ -17,6 +17,7 @@ from typing import Literal
 
 from containerize import process
 from containerize.engine import basepull, buildlog, docker
+from containerize.engine.builders import BuilderInfo, parse_ls
 from containerize.errors import BuildError, CommandError
 from containerize.platforms import Platform
 
@@ -252,6 +253,13 @@ def _fix(found: buildlog.Failure) -> str | None:
 def inspect_builder(builder: str | None = None) -> str:
     """The text of ``docker buildx inspect`` for *builder* (the current one if None)."""
     return docker.buildx("inspect", *([builder] if builder else []), timeout=60).stdout
+
+
+def list_builders() -> tuple[BuilderInfo, ...]:
+    """Every builder the docker CLI knows (``docker buildx ls --format json``); none
+    when it cannot say."""
+    listed = docker.buildx("ls", "--format", "json", check=False, timeout=60)
+    return parse_ls(listed.stdout) if listed.returncode == 0 else ()
 
 
 def current_context() -> str | None:
