@@ -222,12 +222,14 @@ class Started:
         try:
             stdout, stderr = self.proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired:
+            stop(self.proc, group=True)
+            output = _leftover_output(self.proc)
             self.stop()
             raise CommandError(
                 f"command timed out after {timeout:g}s: {quote(self.argv)}",
                 argv=self.argv,
                 returncode=-1,
-                output_tail=tail(_leftover_output(self.proc)),
+                output_tail=tail(output),
             ) from None
         except BaseException:
             self.stop()
@@ -237,9 +239,13 @@ class Started:
         )
 
     def stop(self) -> None:
-        """Stop it and whatever it started, if it is still running."""
+        """Stop it and whatever it started, if it is still running; its output is
+        dropped."""
         if self.proc.poll() is None:
             stop(self.proc, group=True)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
 
 
 def start(argv: Sequence[str]) -> Started:
