@@ -283,6 +283,20 @@ def _fetch_one(
     shared: SharedFiles | None = None,
 ) -> FetchedFile:
     cached = cache.lookup(request.sha256, request.filename)
+    source = cache.pulled.get(request.sha256)
+    if cached is not None and source is not None:
+        # Pulled from the shared cache earlier in this run (for the build requirements,
+        # or by the fetch before the compiled wheels joined): it still came from there.
+        return _result(
+            request,
+            cached,
+            dest=dest,
+            hit=False,
+            shared=True,
+            size=cached.stat().st_size,
+            url=source,
+            partials=partials,
+        )
     if cached is not None:
         logger.debug("%s: from cache", request.filename)
         return _result(request, cached, dest=dest, hit=True, partials=partials)

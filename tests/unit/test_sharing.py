@@ -223,7 +223,8 @@ def test_the_fetch_tells_files_from_the_shared_cache_from_downloads(
                 settings=settings,
                 cache=cache,
                 dest=tmp_path / "wheelhouse",
-                shared=_shared(host, cache.root),
+                # One cache, as a build has: the fetch's and the shared cache's.
+                shared=sharing.SharedCache(_shared(host, cache.root).registry, cache),
             )
     by_name = {f.filename: f for f in report.files}
     assert by_name["here-1.0.tar.gz"].hit
@@ -243,9 +244,17 @@ def test_the_fetch_tells_files_from_the_shared_cache_from_downloads(
     assert f"3 files ready: {said}" in caplog.text
     # What came from the index was shared: its artifact is in the registry now.
     assert f"/v2/{REPO}/manifests/file-{hashes['demo-1.0-py3-none-any.whl']}" in served
-    # A machine with everything here says so, and downloads nothing.
+    # Fetched again in the same run (as a build does once the compiled wheels are
+    # known), what came from the shared cache is still counted as such.
     again = fetch(wanted, settings=settings, cache=cache, dest=tmp_path / "wheelhouse-2")
-    assert again.counts() == "0 downloaded from the index, 3 already here"
+    assert again.counts() == (
+        f"1 from the shared cache ({len(DATA)} B), 0 downloaded from the index, 2 already here"
+    )
+    # Another run on this machine finds everything here, and downloads nothing.
+    later = Cache(root=cache.root)
+    assert fetch(wanted, settings=settings, cache=later).counts() == (
+        "0 downloaded from the index, 3 already here"
+    )
 
 
 def test_an_unreachable_registry_is_a_warning_when_pulling(
