@@ -157,7 +157,9 @@ class Bench:
         seconds = time.monotonic() - began
         log = "".join(line.split("] ", 1)[1] for line in lines)
         self.logs.mkdir(parents=True, exist_ok=True)
-        kept = self.logs / (re.sub(r"[^a-z]+", "-", f"{output} {name}".lower()).strip("-") + ".log")
+        number = len(list(self.logs.glob("[0-9][0-9]-*.log"))) + 1  # in the order built
+        words = re.sub(r"[^a-z0-9]+", "-", f"{output} {name} {checkout}".lower()).strip("-")
+        kept = self.logs / f"{number:02d}-{words}.log"
         kept.write_text("".join(lines))
         if child.returncode != 0:
             print(log[-4000:])
@@ -190,7 +192,7 @@ def main(argv: list[str]) -> int:
         "--logs",
         type=Path,
         default=REPO / ".containerize" / "bench" / "runners",
-        help="where each build's log is kept, every line with its second",
+        help="where each run's folder of build logs is kept, every line with its second",
     )
     args = parser.parse_args(argv)
     if args.rounds < 1:
@@ -218,7 +220,7 @@ def main(argv: list[str]) -> int:
         with tempfile.TemporaryDirectory(prefix="containerize-runners-") as tmp:
             bench = Bench(
                 root=Path(tmp),
-                logs=args.logs,
+                logs=args.logs / tag,  # one folder a run, its logs in the order built
                 project=args.project,
                 server=args.server,
                 platforms=platforms,
@@ -281,7 +283,7 @@ def main(argv: list[str]) -> int:
             print(second.down(), flush=True)  # started here: stopped here
     for scenario, output, runs in tables:
         report(runs, scenario=scenario, output=output, platforms=platforms, project=args.project)
-    print(f"logs: {args.logs}")
+    print(f"logs: {args.logs / tag}")
     return 0
 
 
