@@ -5,8 +5,10 @@ first build step that runs on it (the app's import check) or exports it (``--loa
 BuildKit does that only when it reaches that step, after containerize has fetched the
 wheelhouse, compiled and written the build context. :func:`start` begins the pull as
 soon as a build is certain, beside that work; :func:`wait`, called before a build
-starts, joins it, so that BuildKit finds the layers there and unpacked (two pulls of
-the same blobs at once would wait on each other's locks in containerd's content store).
+starts, joins it, so that BuildKit finds the layers there and unpacked (BuildKit
+starting while the pull runs was measured slower: both unpack the same layers). A pull
+not begun yet when the build starts is called off (the checks before it were still
+running: on a warm engine they would only delay the build), and BuildKit pulls.
 
 Only for a builder of the ``docker`` driver, whose BuildKit shares the engine's image
 store: other drivers keep their own content, which a ``docker pull`` would not fill.
@@ -61,8 +63,11 @@ class _Pull:
             self.said.append(f"{exc}; the build pulls it itself")
 
     def _run(self) -> None:
-        info = parse_inspect(docker.buildx("inspect", builder=self.builder, timeout=60).stdout)
-        if info.driver != "docker":
+        driver = _drivers.get(self.builder)
+        if driver is None:  # no preflight told: ask buildx
+            inspected = docker.buildx("inspect", builder=self.builder, timeout=60).stdout
+            driver = parse_inspect(inspected).driver
+        if driver != "docker":
             return  # its BuildKit keeps its own content: nothing to pull into
         ref = by_digest(self.image)
         present = docker.run(
@@ -101,6 +106,14 @@ class _Pull:
 
 _lock = threading.Lock()
 _pending: list[_Pull] = []
+#: The driver of each builder a preflight inspected in this process (None: the current
+#: one), so that a pull does not ask buildx again.
+_drivers: dict[str | None, str] = {}
+
+
+def remember_driver(builder: str | None, driver: str) -> None:
+    """Note *builder*'s driver, as the preflight found it."""
+    _drivers[builder] = driver
 
 
 def start(image: str, platforms: Sequence[Platform], *, builder: str | None) -> None:
@@ -119,6 +132,14 @@ def wait() -> None:
         pending = list(_pending)
         _pending.clear()
     waited = time.monotonic()
+    for pull in pending:
+        with pull.lock:
+            if pull.running is None and not pull.stopped:
+                pull.stopped = True  # not begun: the build would only wait for the checks
+                pull.said.append(
+                    f"no early pull of the base image {pull.image}: the check of the "
+                    "engine's store had not ended as the build started"
+                )
     try:
         for pull in pending:
             assert pull.thread is not None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from containerize.engine import builders, buildx, probes
+from containerize.engine import basepull, builders, buildx, probes
 from containerize.engine.builders import BuilderInfo, parse_inspect
 from containerize.engine.buildx import OutputKind
 from containerize.errors import CommandError, EngineError
@@ -56,6 +56,7 @@ def preflight(
             hint="run 'containerize doctor'",
         )
     _require_current_context(info, builder)
+    basepull.remember_driver(builder, info.driver)
     missing = [p for p in platforms if str(p) not in info.platforms]
     if missing:
         names = ", ".join(str(p) for p in missing)

@@ -22,6 +22,12 @@ DIGEST = "sha256:" + "5" * 64
 BASE = f"127.0.0.1:5000/containerize/python:3.11-bookworm@{DIGEST}"
 
 
+@pytest.fixture(autouse=True)
+def no_drivers_known(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No preflight ran in these tests: what another test's preflight found is gone."""
+    monkeypatch.setattr(basepull, "_drivers", {})
+
+
 @pytest.fixture
 def docker_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A ``docker`` on PATH: ``buildx inspect`` prints the builder in $FAKE_INSPECT,
@@ -36,7 +42,8 @@ def docker_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         "args = sys.argv[1:]\n"
         f"with open({str(tmp_path / 'asked.log')!r}, 'a') as log:\n"
         "    log.write(' '.join(args) + '\\n')\n"
-        "if args[:2] == ['buildx', 'inspect']:\n"
+        "if 'inspect' in args and args[0] == 'buildx':\n"
+        "    time.sleep(float(os.environ.get('FAKE_INSPECT_DELAY', '0')))\n"
         "    print(open(os.environ['FAKE_INSPECT']).read())\n"
         "elif args[:2] == ['image', 'inspect']:\n"
         "    sys.exit(0 if os.environ.get('FAKE_PRESENT') else 1)\n"
@@ -64,6 +71,7 @@ def test_the_base_is_pulled_by_digest_for_each_platform_and_waited_for(
     began = time.monotonic()
     basepull.start(BASE, [LINUX_AMD64, LINUX_ARM64], builder=None)
     assert time.monotonic() - began < 0.2  # it returns at once
+    pulling(docker_cli)  # the build's preparation takes longer than the checks
     with caplog.at_level(logging.INFO, logger="containerize"):
         basepull.wait()
     ref = f"127.0.0.1:5000/containerize/python@{DIGEST}"
@@ -78,6 +86,35 @@ def test_the_base_is_pulled_by_digest_for_each_platform_and_waited_for(
     )
     assert "waited " in caplog.text
     basepull.wait()  # nothing left to wait for
+
+
+def pulling(log: Path) -> None:
+    """Return once the stand-in was asked to pull."""
+    deadline = time.monotonic() + 10
+    while not any(line.startswith("pull") for line in asked(log)):
+        assert time.monotonic() < deadline, asked(log)
+        time.sleep(0.02)
+
+
+def test_a_pull_not_begun_as_the_build_starts_is_called_off(
+    docker_cli: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm build reaches buildx before the checks end: it does not wait for them."""
+    monkeypatch.setenv("FAKE_INSPECT_DELAY", "0.5")
+    basepull.start(BASE, [LINUX_AMD64], builder=None)
+    with caplog.at_level(logging.INFO, logger="containerize"):
+        basepull.wait()
+    assert "no early pull of the base image" in caplog.text
+    assert not [line for line in asked(docker_cli) if line.startswith("pull")]
+
+
+def test_the_driver_the_preflight_found_spares_asking_buildx(
+    docker_cli: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    basepull.remember_driver("farm", "kubernetes")
+    basepull.start(BASE, [LINUX_AMD64], builder="farm")
+    basepull.wait()
+    assert asked(docker_cli) == []  # kubernetes: nothing to pull into, nothing asked
 
 
 def test_an_engine_that_has_the_image_pulls_nothing(
@@ -106,6 +143,7 @@ def test_a_failed_pull_is_said_and_left_to_the_build(
 ) -> None:
     monkeypatch.setenv("FAKE_PULL_FAILS", "1")
     basepull.start(BASE, [LINUX_AMD64, LINUX_ARM64], builder=None)
+    pulling(docker_cli)
     with caplog.at_level(logging.INFO, logger="containerize"):
         basepull.wait()  # no error: BuildKit pulls what it needs itself
     assert "(linux/amd64) early failed: toomanyrequests: slow down; the build pulls it itself" in (
@@ -122,10 +160,7 @@ def test_a_pull_nobody_waits_for_is_stopped(
 ) -> None:
     monkeypatch.setenv("FAKE_PULL", "30")
     basepull.start(BASE, [LINUX_AMD64], builder=None)
-    deadline = time.monotonic() + 10
-    while not any(line.startswith("pull") for line in asked(docker_cli)):
-        assert time.monotonic() < deadline, asked(docker_cli)
-        time.sleep(0.05)
+    pulling(docker_cli)
     began = time.monotonic()
     basepull.stop_all()  # as at exit
     basepull.wait()  # nothing pending any more
