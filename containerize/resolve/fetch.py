@@ -133,18 +133,13 @@ class FetchReport:
         return sum(f.bytes_downloaded for f in self.files if f.shared)
 
     def counts(self) -> str:
-        """Where the files came from, in words: ``"2 from the shared cache, 1
-        downloaded from the index (3.1 MiB), 4 already here"``."""
-        parts = []
-        if self.shared:
-            parts.append(f"{self.shared} from the shared cache ({human(self.bytes_shared)})")
-        parts.append(
-            f"{self.misses} downloaded from the index ({human(self.bytes_downloaded)})"
-            if self.misses
-            else "0 downloaded from the index"
+        """Where the files came from, in words: ``2 from the shared cache (1.1 MiB), 1
+        downloaded from the index (3.1 MiB), 4 already here``."""
+        shared = f"{self.shared} from the shared cache ({human(self.bytes_shared)}), "
+        index = f" ({human(self.bytes_downloaded)})" if self.misses else ""
+        return (shared if self.shared else "") + (
+            f"{self.misses} downloaded from the index{index}, {self.hits} already here"
         )
-        parts.append(f"{self.hits} already here")
-        return ", ".join(parts)
 
     def path(self, filename: str) -> Path:
         """Where the file called *filename* is."""
