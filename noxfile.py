@@ -69,11 +69,13 @@ def bench(session: nox.Session) -> None:
 @nox.session(python=False, default=False)
 def bench_runners(session: nox.Session) -> None:
     """Two CI runners, one registry: runner A (the engine) builds cold and shares its
-    caches; then A and runner B (a second engine, 'containerize engine second', empty)
-    each build the same one-line app change, B from A's shared caches, with --load and
-    with --push. Prints seconds by phase, compiles and downloads, beside B without sharing.
+    caches; then A rebuilds warm and runner B (a second engine, 'containerize engine
+    second', empty) builds from A's shared caches: the same commit (the issue's
+    scenario), and after a one-line app change (stricter), with --load and with --push,
+    3 rounds each (medians). Prints seconds by phase, compiles and downloads, beside B
+    without sharing.
 
-    ``nox -s bench_runners -- --platform linux/amd64 --platform linux/arm64`` for both.
+    ``nox -s bench_runners -- --platform linux/amd64 --platform linux/arm64 --rounds 1``.
     """
     session.run(sys.executable, "benchmarks/runners.py", *session.posargs, external=True)
 

@@ -205,6 +205,10 @@ def _build_options(sub: argparse.ArgumentParser) -> None:
     sub.add_argument("--refresh-base", action="store_true", help="resolve the base digest again")
     sub.add_argument("--no-cache", action="store_true", help="build every step again")
     sub.add_argument(
+        "--rebuild", action="store_true",
+        help="build an image even when the one already there has its key (with the cache)",
+    )  # fmt: skip
+    sub.add_argument(
         "targets", nargs="*", metavar="TARGET",
         help="build these targets only (default: every target; see 'containerize list')",
     )  # fmt: skip
@@ -349,6 +353,7 @@ def _building(args: argparse.Namespace, project: Path, overrides: Overrides) -> 
             no_cache=args.no_cache,
             targets=args.targets,
             changed_since=args.changed_since,
+            rebuild=args.rebuild,
         ),
         "list": lambda: building.list_targets(project),
     }

@@ -208,6 +208,64 @@ def run(
     return result
 
 
+class Started:
+    """A command running beside containerize's own work (:func:`start`): its output
+    captured, in its own process group, so that :meth:`stop` stops all of it."""
+
+    def __init__(self, argv: tuple[str, ...], proc: subprocess.Popen[str]) -> None:
+        self.argv = argv
+        self.proc = proc
+
+    def finish(self, *, timeout: float | None = None) -> Completed:
+        """Wait for it to end; stopped (and :class:`CommandError`) after *timeout*
+        seconds, stopped on anything raised while waiting. Its exit code is not checked."""
+        try:
+            stdout, stderr = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            stop(self.proc, group=True)
+            output = _leftover_output(self.proc)
+            self.stop()
+            raise CommandError(
+                f"command timed out after {timeout:g}s: {quote(self.argv)}",
+                argv=self.argv,
+                returncode=-1,
+                output_tail=tail(output),
+            ) from None
+        except BaseException:
+            self.stop()
+            raise
+        return Completed(
+            argv=self.argv, returncode=self.proc.returncode, stdout=stdout, stderr=stderr
+        )
+
+    def stop(self) -> None:
+        """Stop it and whatever it started, if it is still running; its output is
+        dropped."""
+        if self.proc.poll() is None:
+            stop(self.proc, group=True)
+        for stream in (self.proc.stdout, self.proc.stderr):
+            if stream is not None:
+                stream.close()
+
+
+def start(argv: Sequence[str]) -> Started:
+    """Start *argv* and return at once; :meth:`Started.finish` collects it."""
+    argv = tuple(str(arg) for arg in argv)
+    logger.info("$ %s &", quote(argv))
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            process_group=0,
+        )
+    except FileNotFoundError as exc:
+        raise _not_found(argv, None) from exc
+    return Started(argv, proc)
+
+
 def run_teed(
     argv: Sequence[str],
     *,

@@ -58,9 +58,12 @@ def build(
     no_cache: bool = False,
     targets: Sequence[str] = (),
     changed_since: str | None = None,
+    rebuild: bool = False,
 ) -> int:
     """Render, and unless told otherwise build, one image per server: of the project,
-    or of each target of a repository with several (:mod:`containerize.workspace`)."""
+    or of each target of a repository with several (:mod:`containerize.workspace`).
+    With *rebuild*, an image whose key matches the one already there is built anyway
+    (through BuildKit and its cache, unlike *no_cache*)."""
     configs = workspace.configs(project, targets, overrides, changed_since_ref=changed_since)
     if print_dockerfile and len(configs) > 1:
         raise ConfigError(
@@ -68,7 +71,10 @@ def build(
             hint=f"containerize build --print-dockerfile {configs[0][0]}",
         )
     if len(configs) > 1 and not (dry_run or print_dockerfile or bake is not None):
-        _build_together(project, configs, push=push, refresh_base=refresh_base, no_cache=no_cache)
+        _build_together(
+            project, configs, push=push, refresh_base=refresh_base, no_cache=no_cache,
+            skip_unchanged=not rebuild,
+        )  # fmt: skip
         return 0
     for name, cfg in configs:
         if name:
@@ -81,6 +87,7 @@ def build(
             bake=bake,
             refresh_base=refresh_base,
             no_cache=no_cache,
+            skip_unchanged=not rebuild,
         )
     return 0
 
@@ -94,6 +101,7 @@ def _build_one(
     bake: Path | None,
     refresh_base: bool,
     no_cache: bool,
+    skip_unchanged: bool = True,
 ) -> None:
     if dry_run or print_dockerfile:
         prepared = pipeline.prepare(
@@ -121,7 +129,7 @@ def _build_one(
                 # In CI a build uses what is committed, or stops: it records nothing.
                 record_build_requirements=None if in_ci() else say,
                 # Compared with the image already there: the same key, no build.
-                unchanged=None if no_cache else unchanged_check(output),
+                unchanged=None if no_cache or not skip_unchanged else unchanged_check(output),
             )
         _say_unchanged(prepared, output)
         if not prepared.invocations:
@@ -158,6 +166,7 @@ def _build_together(
     push: bool,
     refresh_base: bool,
     no_cache: bool,
+    skip_unchanged: bool = True,
 ) -> None:
     """Build several targets sharing the work: one fetch into the download cache, one
     compile build for every target's sdists, then every image side by side in one
@@ -189,8 +198,10 @@ def _build_together(
                 asked[tag, key] = registry_unchanged(tag, key)
             return asked[tag, key]
 
+        skip = skip_unchanged and not no_cache
+
         def check(name: str) -> pipeline.Unchanged | None:
-            return None if no_cache else unchanged if outputs[name] == "push" else local_unchanged
+            return None if not skip else unchanged if outputs[name] == "push" else local_unchanged
 
         compiled = batch.compile_together(
             configs,
@@ -198,7 +209,7 @@ def _build_together(
             shared=shared,
             no_cache=no_cache,
             record_build_requirements=record,
-            unchanged=None if no_cache else unchanged if push else local_unchanged,
+            unchanged=None if not skip else unchanged if push else local_unchanged,
         )
         for line in compiled.lines():
             print(line)
@@ -225,7 +236,7 @@ def _build_together(
         if not prepared:
             print(
                 "\nnothing to build: every image of every target has the key of what it "
-                "would be built from (--no-cache builds anyway)"
+                "would be built from (--rebuild builds anyway)"
             )
             return
         names = [f"{name}/{inv.target}" for name, done in prepared for inv in done.invocations]
@@ -244,7 +255,7 @@ def _say_unchanged(prepared: pipeline.Prepared, output: str, *, alone: bool = Tr
     if alone and prepared.unchanged and not prepared.invocations:
         print(
             "nothing to build: every image has the key of what it would be built from "
-            "(--no-cache builds anyway)"
+            "(--rebuild builds anyway)"
         )
 
 

@@ -6,10 +6,19 @@ variants, then what its emulators add; a platform set with ``--platform`` when t
 node was created is marked ``*`` and also listed first). So a platform is native on
 a node whose first platform has its architecture, and emulated on the others; a
 builder with an amd64 node and an arm64 node builds both natively.
+
+``docker buildx ls --format json`` (buildx 0.13) lists every builder the docker CLI
+knows, one JSON object a line; 0.13 prints a builder's line again for each of its
+nodes, so :func:`parse_ls` keeps the first of each name. It is read only when a named
+builder does not exist (to say which do): ``ls`` asks every builder's nodes, slow when
+some are far away.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -24,6 +33,9 @@ class NodeInfo:
     endpoint: str
     status: str
     platforms: tuple[str, ...]
+    #: What the node was created with (``--driver-opt``): a kubernetes node's
+    #: ``nodeselector``, ``namespace``, ``loadbalance``; a remote node's TLS files.
+    driver_options: tuple[tuple[str, str], ...] = ()
 
     @property
     def native_arch(self) -> str | None:
@@ -39,6 +51,10 @@ class NodeInfo:
     def describe(self) -> str:
         shown = ", ".join(self.platforms) or "no platforms reported"
         return f"{self.name} ({self.endpoint}, {self.status}): {shown}"
+
+    def options(self) -> str:
+        """The driver options, sorted, as ``key=value`` words ("" without any)."""
+        return " ".join(f"{key}={value}" for key, value in sorted(self.driver_options))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -101,6 +117,7 @@ def parse_inspect(text: str) -> BuilderInfo:
             endpoint=node.get("Endpoint", "?"),
             status=node.get("Status", "?"),
             platforms=tuple(found),
+            driver_options=_driver_options(node.get("Driver Options", "")),
         )
         for node, found in zip(nodes, platforms, strict=True)
     )
@@ -116,5 +133,63 @@ def parse_inspect(text: str) -> BuilderInfo:
     )
 
 
+def missing(name: str, known: Iterable[BuilderInfo]) -> str:
+    """What to say about the builder *name* that is not among the *known* ones: which
+    are (with their drivers), and the closest name."""
+    listed = list(known)
+    if not listed:
+        return ""
+    said = "; builders here: " + ", ".join(f"{b.name} ({b.driver})" for b in listed)
+    close = difflib.get_close_matches(name, [b.name for b in listed], n=1)
+    return said + (f"; did you mean {close[0]!r}?" if close else "")
+
+
+def parse_ls(text: str) -> tuple[BuilderInfo, ...]:
+    """Parse the output of ``docker buildx ls --format json``: each builder once, in
+    the order listed. A line that is no JSON object is passed over (a warning)."""
+    found: dict[str, BuilderInfo] = {}
+    for line in text.splitlines():
+        try:
+            item = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(item, dict) or not isinstance(item.get("Name"), str):
+            continue
+        if item["Name"] in found:
+            continue
+        listed = item.get("Nodes")
+        raw_nodes = [n for n in listed if isinstance(n, dict)] if isinstance(listed, list) else []
+        nodes = tuple(_ls_node(node) for node in raw_nodes)
+        errors = [str(e) for e in (item.get("Err"), *(n.get("Err") for n in raw_nodes)) if e]
+        found[item["Name"]] = BuilderInfo(
+            name=item["Name"],
+            driver=str(item.get("Driver", "?")),
+            status=nodes[0].status if nodes else "?",
+            platforms=tuple(dict.fromkeys(p for node in nodes for p in node.platforms)),
+            error="; ".join(errors),
+            nodes=nodes,
+        )
+    return tuple(found.values())
+
+
+def _ls_node(node: dict[str, object]) -> NodeInfo:
+    listed = node.get("Platforms")
+    options = node.get("DriverOpts")
+    return NodeInfo(
+        name=str(node.get("Name", "?")),
+        endpoint=str(node.get("Endpoint", "?")),
+        status=str(node.get("Status", "?")),
+        platforms=tuple(str(p) for p in listed) if isinstance(listed, list) else (),
+        driver_options=tuple((str(k), str(v)) for k, v in options.items())
+        if isinstance(options, dict)
+        else (),
+    )
+
+
 def _platforms(value: str) -> Iterable[str]:
     return (p.strip().rstrip("*") for p in value.split(",") if p.strip())
+
+
+def _driver_options(value: str) -> tuple[tuple[str, str], ...]:
+    """``namespace="ci" nodeselector="kubernetes.io/arch=amd64"``, as buildx prints them."""
+    return tuple((m[1], m[2]) for m in re.finditer(r'([\w.-]+)="([^"]*)"', value))

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Literal
 
 from containerize import process
-from containerize.engine import buildlog, docker
+from containerize.engine import basepull, buildlog, docker
+from containerize.engine.builders import BuilderInfo, parse_ls
 from containerize.errors import BuildError, CommandError
 from containerize.platforms import Platform
 
@@ -134,7 +135,10 @@ class BuildResult:
 
 
 def build(inv: BuildInvocation, *, stream: bool = True) -> BuildResult:
-    """Run *inv*; with *stream*, BuildKit's progress goes straight to the terminal."""
+    """Run *inv*; with *stream*, BuildKit's progress goes straight to the terminal.
+    A pull of the base image begun beside the build's preparation ends first
+    (:mod:`~containerize.engine.basepull`)."""
+    basepull.wait()
     if inv.metadata_file is not None:
         inv.metadata_file.parent.mkdir(parents=True, exist_ok=True)
         inv.metadata_file.unlink(missing_ok=True)
@@ -249,6 +253,13 @@ def _fix(found: buildlog.Failure) -> str | None:
 def inspect_builder(builder: str | None = None) -> str:
     """The text of ``docker buildx inspect`` for *builder* (the current one if None)."""
     return docker.buildx("inspect", *([builder] if builder else []), timeout=60).stdout
+
+
+def list_builders() -> tuple[BuilderInfo, ...]:
+    """Every builder the docker CLI knows (``docker buildx ls --format json``); none
+    when it cannot say."""
+    listed = docker.buildx("ls", "--format", "json", check=False, timeout=60)
+    return parse_ls(listed.stdout) if listed.returncode == 0 else ()
 
 
 def current_context() -> str | None:

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from containerize import process, reference
+from containerize.engine import builders, docker, probes
 from containerize.engine import buildx as buildx_mod
-from containerize.engine import docker, probes
 from containerize.engine.builders import BuilderInfo, parse_inspect
 from containerize.errors import CommandError
 from containerize.platforms import Platform
@@ -112,7 +112,8 @@ def _builder_checks(platforms: Sequence[Platform], builder: str | None) -> list[
                 name="builder",
                 status="fail",
                 detail=f"there is no buildx builder named {builder!r}"
-                if missing
+                + builders.missing(builder, buildx_mod.list_builders())
+                if missing and builder
                 else f"builder {builder or 'default'!r} cannot be inspected: "
                 f"{process.tail(exc.output_tail, 1)}",
                 fix="list builders with 'docker buildx ls'; create one with "
@@ -131,7 +132,8 @@ def _builder_checks(platforms: Sequence[Platform], builder: str | None) -> list[
         Check(
             name=f"node {node.name}",
             status="ok" if node.status in ("running", "inactive") else "warn",
-            detail=f"{node.describe()}; native {node.native_arch or 'unknown'}",
+            detail=f"{node.describe()}; native {node.native_arch or 'unknown'}"
+            + (f"; {node.options()}" if node.driver_options else ""),
         )
         for node in info.nodes
     ]
@@ -213,7 +215,8 @@ def _image_store_check(info: BuilderInfo, platforms: Sequence[Platform]) -> Chec
         return Check(
             name=name,
             status="ok",
-            detail=f"driver {info.driver}: images are pushed or exported, not loaded",
+            detail=f"driver {info.driver}: the image is built on the builder's nodes; --push "
+            "sends it to its registry from there, --load brings it back into this engine",
         )
     containerd = probes.containerd_image_store()
     if containerd:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from containerize.engine import buildx, probes
+from containerize.engine import basepull, builders, buildx, probes
 from containerize.engine.builders import BuilderInfo, parse_inspect
 from containerize.engine.buildx import OutputKind
 from containerize.errors import CommandError, EngineError
@@ -36,7 +36,8 @@ def preflight(
         require_daemon()
         if builder and f'no builder "{builder}" found' in exc.output_tail:
             raise EngineError(
-                f"there is no buildx builder named {builder!r}",
+                f"there is no buildx builder named {builder!r}"
+                + builders.missing(builder, buildx.list_builders()),
                 hint="'docker buildx ls' lists the builders this docker CLI knows; create it "
                 f"('docker buildx create --name {builder} ...', or 'docker context create' for "
                 "an engine on another host), or name another one with --builder, "
@@ -55,6 +56,7 @@ def preflight(
             hint="run 'containerize doctor'",
         )
     _require_current_context(info, builder)
+    basepull.remember_driver(builder, info.driver)
     missing = [p for p in platforms if str(p) not in info.platforms]
     if missing:
         names = ", ".join(str(p) for p in missing)

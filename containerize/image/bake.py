@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from containerize import process
-from containerize.engine import buildx, docker
+from containerize.engine import basepull, buildx, docker
 from containerize.engine.buildx import BuildInvocation, BuildResult
 from containerize.errors import CommandError, ConfigError
 from containerize.fsutil import write_atomic
@@ -120,6 +120,7 @@ def run(
         builder=invocations[0].builder,
     )  # fmt: skip
     try:
+        basepull.wait()  # a pull of the base begun beside the preparation
         process.run_teed(argv, env=env)
     except CommandError as exc:
         # Explained as one build of every platform: the log names the failing stage.

@@ -61,7 +61,7 @@ from pathlib import Path, PurePosixPath
 from containerize import reference, servers
 from containerize.buildfolder import BuildFolder
 from containerize.config import Config
-from containerize.engine import buildx, probes
+from containerize.engine import basepull, buildx, probes
 from containerize.engine.buildx import OutputKind
 from containerize.fsutil import claim
 from containerize.image import (
@@ -469,6 +469,8 @@ def prepare(
     house = None
     system_lines = resolved.build_needs
     if not dry_run and not everything_built:
+        # An empty engine pulls the base image beside the fetch; buildx.build waits for it.
+        basepull.start(resolved.base_image, config.platforms, builder=config.builder)
         shared = (
             SharedCache.beside(config.image, machine.cache) if config.share == "registry" else None
         )

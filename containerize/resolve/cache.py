@@ -17,7 +17,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -37,6 +37,13 @@ class Cache:
     """Files by content: ``ROOT/sha256/<first two>/<hash>/<filename>``."""
 
     root: Path
+    #: What this run pulled from a shared cache, by sha256, with where from: a later
+    #: fetch in the same run finds it here, and still says where it came from.
+    pulled: dict[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def note_pulled(self, sha256: str, source: str) -> None:
+        """Remember that the entry *sha256* came from the shared cache *source*."""
+        self.pulled[sha256] = source
 
     @classmethod
     def default(cls, environ: Mapping[str, str] = os.environ) -> Cache:

@@ -92,9 +92,13 @@ class FetchedFile:
     """The file in the destination folder, or in the cache when there is none."""
     cache_path: Path
     hit: bool
+    """Whether it was in this machine's cache already."""
+    shared: bool = False
+    """Whether it was pulled from the shared cache (not downloaded from an index)."""
     bytes_downloaded: int = 0
     source: str | None = None
-    """The URL it was downloaded from (credentials redacted); ``None`` for a hit."""
+    """Where it came from: the URL it was downloaded from (credentials redacted), or
+    the shared cache's repository; ``None`` for a hit."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,18 +109,37 @@ class FetchReport:
 
     @property
     def hits(self) -> int:
-        """How many files came from the cache."""
+        """How many files were in this machine's cache already."""
         return sum(1 for f in self.files if f.hit)
 
     @property
+    def shared(self) -> int:
+        """How many files were pulled from the shared cache."""
+        return sum(1 for f in self.files if f.shared)
+
+    @property
     def misses(self) -> int:
-        """How many files were downloaded."""
-        return sum(1 for f in self.files if not f.hit)
+        """How many files were downloaded from an index (or a find-links location)."""
+        return sum(1 for f in self.files if not f.hit and not f.shared)
 
     @property
     def bytes_downloaded(self) -> int:
-        """Bytes received from the network (or copied from local indexes)."""
-        return sum(f.bytes_downloaded for f in self.files)
+        """Bytes received from the indexes (or copied from local ones)."""
+        return sum(f.bytes_downloaded for f in self.files if not f.shared)
+
+    @property
+    def bytes_shared(self) -> int:
+        """Bytes pulled from the shared cache."""
+        return sum(f.bytes_downloaded for f in self.files if f.shared)
+
+    def counts(self) -> str:
+        """Where the files came from, in words: ``2 from the shared cache (1.1 MiB), 1
+        downloaded from the index (3.1 MiB), 4 already here``."""
+        shared = f"{self.shared} from the shared cache ({human(self.bytes_shared)}), "
+        index = f" ({human(self.bytes_downloaded)})" if self.misses else ""
+        return (shared if self.shared else "") + (
+            f"{self.misses} downloaded from the index{index}, {self.hits} already here"
+        )
 
     def path(self, filename: str) -> Path:
         """Where the file called *filename* is."""
@@ -200,14 +223,18 @@ def fetch(
             raise failures[0][1]
         raise FetchErrors(tuple(exc for _, exc in failures))
     report = FetchReport(files=tuple(sorted(fetched, key=lambda f: (f.filename, f.sha256))))
-    logger.info(
-        "%d files ready: %d from cache, %d downloaded (%d bytes)",
-        len(report.files),
-        report.hits,
-        report.misses,
-        report.bytes_downloaded,
-    )
+    logger.info("%d files ready: %s", len(report.files), report.counts())
     return report
+
+
+def human(size: int) -> str:
+    """*size* bytes, in the largest binary unit that keeps it at 1 or more."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
 
 
 def _unique_requests(requests: Iterable[FileRequest]) -> list[FileRequest]:
@@ -251,6 +278,20 @@ def _fetch_one(
     shared: SharedFiles | None = None,
 ) -> FetchedFile:
     cached = cache.lookup(request.sha256, request.filename)
+    source = cache.pulled.get(request.sha256)
+    if cached is not None and source is not None:
+        # Pulled from the shared cache earlier in this run (for the build requirements,
+        # or by the fetch before the compiled wheels joined): it still came from there.
+        return _result(
+            request,
+            cached,
+            dest=dest,
+            hit=False,
+            shared=True,
+            size=cached.stat().st_size,
+            url=source,
+            partials=partials,
+        )
     if cached is not None:
         logger.debug("%s: from cache", request.filename)
         return _result(request, cached, dest=dest, hit=True, partials=partials)
@@ -262,6 +303,7 @@ def _fetch_one(
                 pulled,
                 dest=dest,
                 hit=False,
+                shared=True,
                 size=pulled.stat().st_size,
                 url=f"{shared}",
                 partials=partials,
@@ -280,6 +322,7 @@ def _result(
     dest: Path | None,
     hit: bool,
     partials: Partials,
+    shared: bool = False,
     size: int = 0,
     url: str | None = None,
 ) -> FetchedFile:
@@ -292,6 +335,7 @@ def _result(
         path=path,
         cache_path=cached,
         hit=hit,
+        shared=shared,
         bytes_downloaded=size,
         source=None if url is None else redact_url(url),
     )

@@ -276,6 +276,7 @@ class SharedCache:
             partials.discard(temp)
             raise
         logger.info("%s: from the shared cache %s", filename, self.registry)
+        self.cache.note_pulled(sha256, str(self.registry))
         return final
 
     def _cached(self, sha256: str, filename: str) -> Path:

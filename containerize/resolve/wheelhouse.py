@@ -46,7 +46,7 @@ from containerize.project import ProjectMetadata
 from containerize.resolve import buildenv, ownlocks
 from containerize.resolve.buildlock import PinnedFile
 from containerize.resolve.cache import Cache
-from containerize.resolve.fetch import FetchReport, FileRequest, SharedFiles, fetch
+from containerize.resolve.fetch import FetchReport, FileRequest, SharedFiles, fetch, human
 from containerize.resolve.lock import Lock, lock_sources
 from containerize.resolve.pipconfig import IndexSettings, discover
 from containerize.resolve.selection import (
@@ -141,8 +141,7 @@ class Wheelhouse:
                 f"  {item.selection.target.platform}: {len(packages)} packages, "
                 f"{len(packages) - sdists} wheels, {sdists} sdists{compiled}, "
                 f"{len(item.build_requirements)} build requirements, "
-                f"{_human(size)}, cache hits {item.report.hits}/{len(item.report.files)}, "
-                f"downloaded {_human(item.report.bytes_downloaded)}"
+                f"{human(size)}; {len(item.report.files)} files: {item.report.counts()}"
             )
         return "\n".join(lines)
 
@@ -415,15 +414,6 @@ def _entry(name: str, version: str, filename: str, sha256: str) -> dict[str, str
 
 def _write_json(path: Path, data: Mapping[str, object]) -> None:
     path.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
-
-
-def _human(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
 
 
 def notices(selections: Sequence[PlatformSelection], *, native_arch: str) -> tuple[str, ...]:

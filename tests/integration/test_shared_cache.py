@@ -61,6 +61,47 @@ def test_registry_cache_is_exported_per_server_and_imported_next_time(
         process.run(["docker", "image", "rm", "--force", tag], check=False)
 
 
+def test_rebuild_builds_an_unchanged_image_through_the_cache(
+    make_project: Callable[[str], Path],
+    base_image: str,
+    session_id: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """An image whose key the registry already holds is skipped; with --rebuild it is
+    built anyway, from BuildKit's cache (what a benchmark or a CI job that must
+    produce the image asks for), and pushed again: the same image."""
+    project = make_project("hello-wsgi")
+    image = f"127.0.0.1:5000/containerize-test/rebuild-{session_id}"
+    monkeypatch.setenv("CONTAINERIZE_IMAGE", image)
+    argv = ["--project", str(project), "build", "-v", "--push",
+            "--platform", "linux/amd64", "--server", "gunicorn"]  # fmt: skip
+
+    def build(*extra: str) -> str:
+        capfd.readouterr()
+        code = cli.main([*argv, *extra])
+        out = capfd.readouterr()
+        assert code == 0, out.err[-3000:]
+        return out.out + out.err
+
+    build()
+    registry = Registry(reference.parse_repository(image, where="image"))
+    first = registry.manifest_digest("gunicorn", what="the test")
+    again = build()
+    assert f"gunicorn: unchanged since {first}" in again, again
+    assert "nothing to build: every image has the key of what it would be built from " \
+        "(--rebuild builds anyway)" in again, again  # fmt: skip
+    rebuilt = build("--rebuild")
+    assert "unchanged since" not in rebuilt, rebuilt
+    assert "built:" in rebuilt, rebuilt
+    assert 'building with "default" instance' in rebuilt, rebuilt
+    assert not _steps_run(rebuilt), rebuilt  # every step from the cache
+    # The same inputs, the same image: the key and every layer as before.
+    assert registry.labels("gunicorn", what="the test") == registry.labels(
+        first or "", what="the test"
+    )
+
+
 def _prepare(
     project: Path, image: str, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> images.Prepared:
@@ -275,8 +316,16 @@ def test_a_second_runner_builds_from_what_the_first_shared_and_compiles_nothing(
     assert f"psycopg2-2.9.13.tar.gz for linux/amd64: compiled before, {wheel}" in said, said
     assert "compiled psycopg2" not in said, said
     assert not (project / ".containerize" / "compile").exists()
-    # Downloaded nothing from the index: every file in B's cache was pulled.
+    # Downloaded nothing from the index: every file in B's cache was pulled, and the
+    # wheelhouse's summary says so.
     assert "downloading " not in said, said
+    counted = re.search(
+        r"linux/amd64: .*; (\d+) files: \1 from the shared cache \(.*\), "
+        r"0 downloaded from the index, 0 already here$",
+        log,
+        re.M,
+    )
+    assert counted, log
     in_cache = sorted(p.name for p in (tmp_path / "cache-b" / "sha256").rglob("*") if p.is_file())
     assert "psycopg2-2.9.13.tar.gz" in in_cache
     assert wheel in in_cache

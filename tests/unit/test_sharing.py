@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import hashlib
 import http.server
+import logging
 import threading
+import urllib.parse
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from packaging.utils import canonicalize_name
+from simple_index_server import SimpleIndexServer, publish, sha256_of, wheel_bytes
 
 from containerize import reference
 from containerize.engine import probes
@@ -20,6 +25,8 @@ from containerize.registry import oci
 from containerize.registry.client import Registry
 from containerize.resolve import sharing
 from containerize.resolve.cache import Cache
+from containerize.resolve.fetch import FileRequest, fetch, human
+from containerize.resolve.pipconfig import IndexSettings, IndexSource
 from containerize.targets import TargetEnvironment
 
 REPO = "team/app/containerize-cache"
@@ -40,6 +47,35 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_HEAD(self) -> None:
+        found = self.served.get(self.path)
+        self.send_response(404 if found is None else 200)
+        if found is not None:
+            self.send_header("Content-Type", found[0])
+            self.send_header("Content-Length", str(len(found[1])))
+        self.end_headers()
+
+    def do_POST(self) -> None:
+        """Start a blob upload (pushing is only for the tests that push)."""
+        self.send_response(202)
+        self.send_header("Location", f"{self.path}upload-{uuid.uuid4().hex}")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_PUT(self) -> None:
+        """End a blob upload (``...?digest=``) or store a manifest under its path."""
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        path, _, query = self.path.partition("?")
+        if "/blobs/uploads/" in path:
+            digest = urllib.parse.parse_qs(query)["digest"][0]
+            stored = path.split("/blobs/uploads/")[0] + f"/blobs/{digest}"
+            self.served[stored] = ("application/octet-stream", body)
+        else:
+            self.served[path] = (self.headers.get("Content-Type", ""), body)
+        self.send_response(201)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -147,6 +183,78 @@ def test_an_artifact_of_another_kind_is_refused(
         RegistryError, match=r"its artifact type is not application/vnd\.containerize\.compiled"
     ):
         _shared(host, tmp_path).pull_compiled("a" * 64, what="pulling", check=lambda _: None)
+
+
+def test_the_fetch_tells_files_from_the_shared_cache_from_downloads(
+    registry: tuple[str, dict[str, tuple[str, bytes]]],
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """One file already here, one pulled from the shared cache, one downloaded from the
+    index (and then shared): the report and its words count each where it came from."""
+    host, served = registry
+    served[f"/v2/{REPO}/manifests/file-{SHA}"] = (
+        oci.OCI_MANIFEST,
+        _file_artifact(f"sha256:{SHA}", len(DATA)),
+    )
+    served[f"/v2/{REPO}/blobs/sha256:{SHA}"] = ("application/octet-stream", DATA)
+    here = b"a file this machine downloaded before\n"
+    cache = Cache(root=tmp_path / "cache")
+    entry = cache.entry(sha256_of(here), "here-1.0.tar.gz")
+    entry.parent.mkdir(parents=True)
+    entry.write_bytes(here)
+    with SimpleIndexServer() as index:
+        hashes = publish(index, "demo", {"demo-1.0-py3-none-any.whl": wheel_bytes("demo", "1.0")})
+        settings = IndexSettings(
+            indexes=(IndexSource(name="test", url=f"{index.url}/simple/", origin="the test"),)
+        )
+        wanted = [
+            FileRequest(name=canonicalize_name(name), version="1.0", filename=filename,
+                        sha256=sha256)
+            for name, filename, sha256 in (
+                ("here", "here-1.0.tar.gz", sha256_of(here)),
+                ("pinned", "pinned-1.0.tar.gz", SHA),
+                ("demo", "demo-1.0-py3-none-any.whl", hashes["demo-1.0-py3-none-any.whl"]),
+            )
+        ]  # fmt: skip
+        with caplog.at_level(logging.INFO, logger="containerize"):
+            report = fetch(
+                wanted,
+                settings=settings,
+                cache=cache,
+                dest=tmp_path / "wheelhouse",
+                # One cache, as a build has: the fetch's and the shared cache's.
+                shared=sharing.SharedCache(_shared(host, cache.root).registry, cache),
+            )
+    by_name = {f.filename: f for f in report.files}
+    assert by_name["here-1.0.tar.gz"].hit
+    assert by_name["pinned-1.0.tar.gz"].shared
+    assert not by_name["pinned-1.0.tar.gz"].hit
+    assert by_name["pinned-1.0.tar.gz"].source == f"{host}/{REPO}"
+    assert not by_name["demo-1.0-py3-none-any.whl"].shared
+    assert (report.hits, report.shared, report.misses) == (1, 1, 1)
+    wheel_size = len(wheel_bytes("demo", "1.0"))
+    assert report.bytes_downloaded == wheel_size
+    assert report.bytes_shared == len(DATA)
+    said = (
+        f"1 from the shared cache ({len(DATA)} B), "
+        f"1 downloaded from the index ({human(wheel_size)}), 1 already here"
+    )
+    assert report.counts() == said
+    assert f"3 files ready: {said}" in caplog.text
+    # What came from the index was shared: its artifact is in the registry now.
+    assert f"/v2/{REPO}/manifests/file-{hashes['demo-1.0-py3-none-any.whl']}" in served
+    # Fetched again in the same run (as a build does once the compiled wheels are
+    # known), what came from the shared cache is still counted as such.
+    again = fetch(wanted, settings=settings, cache=cache, dest=tmp_path / "wheelhouse-2")
+    assert again.counts() == (
+        f"1 from the shared cache ({len(DATA)} B), 0 downloaded from the index, 2 already here"
+    )
+    # Another run on this machine finds everything here, and downloads nothing.
+    later = Cache(root=cache.root)
+    assert fetch(wanted, settings=settings, cache=later).counts() == (
+        "0 downloaded from the index, 3 already here"
+    )
 
 
 def test_an_unreachable_registry_is_a_warning_when_pulling(
