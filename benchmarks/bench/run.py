@@ -560,6 +560,8 @@ def _conditions(
         "of the registry's linux/amd64 manifest; over the base: the layers the base "
         "image's manifest does not have",
         f"runtime (linux/amd64): {workers} Gunicorn workers (WSGI_WORKERS, WEB_CONCURRENCY), "
+        "every request in the access log on stdout by all three (the baselines' "
+        "--access-logfile -, containerize's default access-log = common), "
         f"on the host's network (docker run --network host), port {PORT}, from loopback; "
         f"first 200 on /health timed from 'docker run' with the image pulled, median of "
         f"{mode.starts} start(s); load: wrk, {mode.load.threads} threads, "

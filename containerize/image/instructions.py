@@ -158,12 +158,20 @@ FILES_ROOT = "/files"
 
 
 def files_stage(
-    stage: str, sources: Sequence[tuple[str, str]], *, comment: Sequence[str]
+    stage: str, sources: Sequence[tuple[str, str]], *, comment: Sequence[str], python: str
 ) -> list[str]:
     """A stage on the build platform that gathers files for one layer of the image:
     each source (a bind mount's ``from=...,source=...`` or ``source=...`` part, and the
     folder its contents go to in the image) copied under :data:`FILES_ROOT`, owned by
-    root with the source's modes, every file and folder with one fixed timestamp.
+    root with the source's modes, its Python files compiled by *python* (the builder's,
+    the image's version) into unchecked-hash pycs named as the image's files, every file
+    and folder with one fixed timestamp.
+
+    The image runs with PYTHONDONTWRITEBYTECODE as a user who cannot write there, so
+    without them every start, and every worker, compiles what it imports again. An
+    unchecked-hash pyc holds no timestamp (the same source gives the same bytes; the
+    hash seed is fixed for the sets among the constants) and is used without reading
+    the source: the files of an image never change.
 
     The image then copies :data:`FILES_ROOT` onto ``/``: unlike a ``COPY`` from the
     context into a folder, which stamps the folders it makes with the build's date and
@@ -177,9 +185,21 @@ def files_stage(
         ["cp", "-R", f"/source-{n}/.", f"{FILES_ROOT}{dest}/"]
         for n, (_, dest) in enumerate(sources)
     ]
+    lines = [shell_command(cmd) for cmd in commands]
+    # A file that does not compile (a template named .py, code for another Python) is
+    # left as source, as it was: compileall names it in the log, and the import check,
+    # not this step, is what fails a build.
+    for _, dest in sources:
+        compile_argv = [
+            "env", "PYTHONHASHSEED=0", python, "-m", "compileall", "-q", "-j", "0",
+            "--invalidation-mode", "unchecked-hash", "-d", dest, f"{FILES_ROOT}{dest}",
+        ]  # fmt: skip
+        lines.append("{ " + shell_command(compile_argv) + " || true; }")
     when = f"--date=@{FIXED_EPOCH}"
-    commands.append(["find", FILES_ROOT, "-exec", "touch", "--no-dereference", when, "{}", "+"])
-    body = " \\\n && ".join(shell_command(cmd) for cmd in commands)
+    lines.append(
+        shell_command(["find", FILES_ROOT, "-exec", "touch", "--no-dereference", when, "{}", "+"])
+    )
+    body = " \\\n && ".join(lines)
     return [
         *(f"# {line}" for line in comment),
         f"FROM builder AS {dockerfile_stage(stage)}",

@@ -62,16 +62,18 @@ def files_stages(plan: BuildPlan) -> list[str]:
         comment=[
             "files-runtime, files-<server>, app-files-<server>: containerize's files (the",
             "runtime's, then the server's) and the app, each gathered under its path in the",
-            "image with fixed timestamps: each layer is the same bytes whenever its files are.",
+            "image with fixed timestamps and their bytecode compiled: each layer is the same",
+            "bytes whenever its files are, and no start compiles them again.",
         ],
+        python=plan.python,
     )
     for stage in plan.servers:
         name = dockerfile_stage(stage.name, source="tool.containerize.servers")
         server = f"source={dockerfile_word(stage.context_dir)}"
-        lines += files_stage(f"files-{name}", [(server, IMAGE_DIR)], comment=[])
+        lines += files_stage(f"files-{name}", [(server, IMAGE_DIR)], comment=[], python=plan.python)
         if plan.import_check:
             app = (f"from={dockerfile_stage('app-' + name)},source={APP_DIR}", APP_DIR)
         else:
             app = ("source=app", plan.app_dir)
-        lines += files_stage(f"app-files-{name}", [app], comment=[])
+        lines += files_stage(f"app-files-{name}", [app], comment=[], python=plan.python)
     return lines

@@ -38,7 +38,6 @@ import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, NamedTuple
-from urllib.parse import quote
 
 #: The run-time override.
 VARIABLE = "WSGI_ACCESS_LOG"
@@ -129,6 +128,8 @@ def _path(environ: Mapping[str, Any]) -> str:
     path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
     if _PLAIN_PATH.fullmatch(path):
         return path or "/"
+    from urllib.parse import quote  # here: start.py and most paths do without it
+
     return quote(path.encode("latin-1", "replace"), safe=_PATH_SAFE) or "/"
 
 

@@ -58,14 +58,15 @@ import json
 import math
 import os
 import re
-import shlex
 import signal
 import sys
 import time
-from typing import TYPE_CHECKING, Any
 
+# Not typing's TYPE_CHECKING: importing typing is a few milliseconds of every start.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
+    from typing import Any
 
 if __name__ == "containerize.runtime.start":  # imported from the package (tests)
     from containerize.runtime import containerize_accesslog as accesslog
@@ -383,6 +384,10 @@ def wait_for(services: list[tuple[str, int]], timeout: float) -> None:
 
 def parse_commands(text: str) -> list[list[str]]:
     """One command per non-empty line, split by shell rules (quotes), run without a shell."""
+    if not text.strip():
+        return []
+    import shlex  # here, as subprocess below: a start without commands does without it
+
     commands = []
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -413,6 +418,7 @@ def run_commands(commands: list[list[str]], cwd: str) -> None:
     global _running
     if not commands:
         return
+    import shlex
     import subprocess  # here: a start without commands does without it
 
     for argv in commands:

@@ -229,59 +229,69 @@ RUN --network=none --mount=type=bind,from=base,source=/etc,target=/base-etc \
 
 # files-runtime, files-<server>, app-files-<server>: containerize's files (the
 # runtime's, then the server's) and the app, each gathered under its path in the
-# image with fixed timestamps: each layer is the same bytes whenever its files are.
+# image with fixed timestamps and their bytecode compiled: each layer is the same
+# bytes whenever its files are, and no start compiles them again.
 FROM builder AS files-runtime
 RUN --network=none --mount=type=bind,source=containerize/runtime,target=/source-0 \
     mkdir -p /files/opt/containerize \
  && cp -R /source-0/. /files/opt/containerize/ \
+ && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /opt/containerize /files/opt/containerize || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
 FROM builder AS files-gunicorn
 RUN --network=none --mount=type=bind,source=containerize/gunicorn,target=/source-0 \
     mkdir -p /files/opt/containerize \
  && cp -R /source-0/. /files/opt/containerize/ \
+ && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /opt/containerize /files/opt/containerize || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
 FROM builder AS app-files-gunicorn
 RUN --network=none --mount=type=bind,from=app-gunicorn,source=/app,target=/source-0 \
     mkdir -p /files/app \
  && cp -R /source-0/. /files/app/ \
+ && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /app /files/app || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
 FROM builder AS files-uwsgi
 RUN --network=none --mount=type=bind,source=containerize/uwsgi,target=/source-0 \
     mkdir -p /files/opt/containerize \
  && cp -R /source-0/. /files/opt/containerize/ \
+ && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /opt/containerize /files/opt/containerize || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
 FROM builder AS app-files-uwsgi
 RUN --network=none --mount=type=bind,from=app-uwsgi,source=/app,target=/source-0 \
     mkdir -p /files/app \
  && cp -R /source-0/. /files/app/ \
+ && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /app /files/app || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
 FROM builder AS files-mod_wsgi
 RUN --network=none --mount=type=bind,source=containerize/mod_wsgi,target=/source-0 \
     mkdir -p /files/opt/containerize \
  && cp -R /source-0/. /files/opt/containerize/ \
+ && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /opt/containerize /files/opt/containerize || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
 FROM builder AS app-files-mod_wsgi
 RUN --network=none --mount=type=bind,from=app-mod_wsgi,source=/app,target=/source-0 \
     mkdir -p /files/app \
  && cp -R /source-0/. /files/app/ \
+ && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /app /files/app || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
 FROM builder AS files-cheroot
 RUN --network=none --mount=type=bind,source=containerize/cheroot,target=/source-0 \
     mkdir -p /files/opt/containerize \
  && cp -R /source-0/. /files/opt/containerize/ \
+ && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /opt/containerize /files/opt/containerize || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
 FROM builder AS app-files-cheroot
 RUN --network=none --mount=type=bind,from=app-cheroot,source=/app,target=/source-0 \
     mkdir -p /files/app \
  && cp -R /source-0/. /files/app/ \
+ && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /app /files/app || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
 # runtime: the base image, an unprivileged user with a writable home, and settings

@@ -386,6 +386,10 @@ def test_dependency_layers_come_before_the_application(hello: config.Config) -> 
         "RUN --network=none --mount=type=bind,source=containerize/runtime,target=/source-0 \\\n"
         "    mkdir -p /files/opt/containerize \\\n"
         " && cp -R /source-0/. /files/opt/containerize/ \\\n"
+        # Bytecode compiled, named as the image's files, with no timestamp in it: no
+        # start compiles them again, and the same sources give the same layer.
+        " && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode"
+        " unchecked-hash -d /opt/containerize /files/opt/containerize || true; } \\\n"
         " && find /files -exec touch --no-dereference --date=@315532800 '{}' +"
     )
     # The app comes last, from the stage that imported it: nothing runs in the image
