@@ -4,20 +4,24 @@ Each server's image gets a key over its selection from the lock (every file's sh
 per platform: a local package's packed sources included, so a change to a shared
 library changes the key of every image that installs it), its app files (names and
 bytes), its configuration (the plan the Dockerfile is rendered from, without the
-labels that change on every build: the creation time and the git revision) and the base image
-pinned by digest. The key goes into the image's labels (:data:`KEY_LABEL`); a build
-whose key matches the image already in the registry is skipped
-(:func:`containerize.image.pipeline.prepare`).
+labels that change on every build: the creation time and the git revision), the base image
+pinned by digest and containerize's own files (:func:`tool_digest`: the runtime and server
+files it puts in every image and the code that writes the Dockerfile, so an image made
+by another containerize is never taken for an unchanged one). The key goes into the
+image's labels (:data:`KEY_LABEL`); a build whose key matches the image already in the
+registry is skipped (:func:`containerize.image.pipeline.prepare`).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
+import containerize
 from containerize.image.plan import BuildPlan
 from containerize.resolve.selection import PlatformSelection
 
@@ -40,6 +44,22 @@ def app_digest(app_root: Path, files: Sequence[PurePosixPath]) -> str:
     return digest.hexdigest()
 
 
+@functools.cache
+def tool_digest(root: Path | None = None) -> str:
+    """The sha256 over containerize's own files under *root* (default: the installed
+    package): their names and bytes, compiled bytecode left out. Every file counts, not
+    only those copied into the image: the Dockerfile is written by code, and a change
+    to it makes another image from the same inputs."""
+    root = Path(containerize.__file__).parent if root is None else root
+    digest = hashlib.sha256(f"containerize {containerize.__version__}\0".encode())
+    for path in sorted(root.rglob("*")):
+        if not path.is_file() or "__pycache__" in path.parts or path.suffix == ".pyc":
+            continue
+        digest.update(f"{path.relative_to(root).as_posix()}\0".encode())
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()
+
+
 def configuration(plan: BuildPlan) -> str:
     """*plan* as text, without :data:`VOLATILE_LABELS` and without where this machine
     runs the import check (a build on another architecture makes the same image)."""
@@ -56,9 +76,11 @@ def image_key(
     configuration: str,
     selections: Sequence[PlatformSelection],
     app: str,
+    tool: str | None = None,
 ) -> str:
     """The key of *server*'s image (a sha256 hex digest); *configuration* is the
-    plan's :func:`configuration`, *app* the :func:`app_digest`."""
+    plan's :func:`configuration`, *app* the :func:`app_digest`, *tool* the
+    :func:`tool_digest` (by default, of the containerize that runs)."""
     platforms = {}
     for item in selections:
         packages = [*item.base.packages]
@@ -73,5 +95,6 @@ def image_key(
         "configuration": hashlib.sha256(configuration.encode()).hexdigest(),
         "selection": platforms,
         "app": app,
+        "containerize": tool_digest() if tool is None else tool,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()

@@ -179,6 +179,31 @@ def test_app_digest_covers_names_and_bytes(tmp_path: Path) -> None:
     assert buildkey.app_digest(tmp_path, files) != first
 
 
+def test_an_image_made_by_another_containerize_is_not_unchanged(tmp_path: Path) -> None:
+    # The runtime files and the Dockerfile's writer are containerize's: a new one makes
+    # a different image from the same project, so its key differs.
+    package = tmp_path / "containerize"
+    (package / "runtime").mkdir(parents=True)
+    (package / "runtime" / "start.py").write_text("print('a')\n")
+    (package / "__pycache__").mkdir()
+    (package / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"1")
+    first = buildkey.tool_digest.__wrapped__(package)
+    (package / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"2")
+    assert buildkey.tool_digest.__wrapped__(package) == first  # bytecode is not source
+    (package / "runtime" / "start.py").write_text("print('b')\n")
+    assert buildkey.tool_digest.__wrapped__(package) != first
+
+    def key(tool: str | None) -> str:
+        return buildkey.image_key(
+            server="gunicorn", base_image="b@sha256:" + "0" * 64, configuration="plan",
+            selections=(), app="a", tool=tool,
+        )  # fmt: skip
+
+    assert key("x") != key("y")
+    # By default, the containerize that runs: its installed package, read once.
+    assert key(None) == key(buildkey.tool_digest())
+
+
 def test_list_shows_each_target(monorepo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from containerize import cli  # noqa: PLC0415
 
