@@ -2,14 +2,18 @@
 users stage (the account files, the app user's home, the app folder) and the files
 stages (containerize's runtime files, each server's, the app): each layer is the same
 bytes whenever its files are, after a cache miss or a context written afresh.
+
+With the import check on, the app is gathered by the step that imports it
+(:func:`checked_app_commands`), right after the import succeeds: one step on a code
+change instead of two in a row, and the image still copies only an app that imported.
 """
 
 from __future__ import annotations
 
 from containerize.buildsteps.wheels import FIXED_EPOCH
 from containerize.image.escape import dockerfile_stage, dockerfile_word, shell_word
-from containerize.image.instructions import files_stage
-from containerize.image.plan import APP_DIR, RUNTIME_CONTEXT, BuildPlan
+from containerize.image.instructions import FILES_ROOT, files_stage
+from containerize.image.plan import RUNTIME_CONTEXT, BuildPlan
 from containerize.runtime import IMAGE_DIR
 
 #: The app user's home.
@@ -18,6 +22,10 @@ HOME = "/home/app"
 USERS_ROOT = "/users"
 # The users stage: the target's /etc, mounted.
 _BASE_ETC = "/base-etc"
+#: Where the import check's step gathers the app it imported: a folder the app's user
+#: can make (the step runs as that user), in no layer of the image (the stage is never
+#: exported; the image copies the folder's contents, owned by root).
+CHECKED_APP_ROOT = "/tmp/containerize" + FILES_ROOT
 
 
 def users_stage(plan: BuildPlan) -> list[str]:
@@ -51,27 +59,51 @@ def users_stage(plan: BuildPlan) -> list[str]:
     ]
 
 
+def checked_app_commands(app_dir: str) -> list[list[str]]:
+    """The commands that gather the app folder *app_dir*, after the import check in the
+    same step, under :data:`CHECKED_APP_ROOT` with fixed timestamps; the image copies
+    that folder's contents onto ``/`` with root as the owner
+    (:func:`containerize.image.dockerfile` ``_checked_app_copy``)."""
+    dest = f"{CHECKED_APP_ROOT}{app_dir}"
+    when = f"--date=@{FIXED_EPOCH}"
+    return [
+        ["mkdir", "-p", dest],
+        ["cp", "-R", f"{app_dir}/.", f"{dest}/"],
+        ["find", CHECKED_APP_ROOT, "-exec", "touch", "--no-dereference", when, "{}", "+"],
+    ]
+
+
 def files_stages(plan: BuildPlan) -> list[str]:
     """The stages that gather containerize's runtime files (one layer for every
-    server's image), each server's own files and the app (from the stage that imported
-    it when there is one: the same files, and the check must pass), under their paths
-    in the image with fixed timestamps (see :func:`.instructions.files_stage`)."""
+    server's image), each server's own files and, without the import check, the app,
+    under their paths in the image with fixed timestamps (see
+    :func:`.instructions.files_stage`). With the check, the step that imports the app
+    gathers it (:func:`checked_app_commands`)."""
     lines = files_stage(
         "files-runtime",
         [(f"source={RUNTIME_CONTEXT}", IMAGE_DIR)],
         comment=[
-            "files-runtime, files-<server>, app-files-<server>: containerize's files (the",
-            "runtime's, then the server's) and the app, each gathered under its path in the",
-            "image with fixed timestamps: each layer is the same bytes whenever its files are.",
+            *(
+                [
+                    "files-runtime, files-<server>: containerize's files (the runtime's, then",
+                    "the server's), each gathered under its path in the image with fixed",
+                    "timestamps: each layer is the same bytes whenever its files are (the app",
+                    "is gathered so by the step that imports it).",
+                ]
+                if plan.import_check
+                else [
+                    "files-runtime, files-<server>, app-files-<server>: containerize's files",
+                    "(the runtime's, then the server's) and the app, each gathered under its",
+                    "path in the image with fixed timestamps: each layer is the same bytes",
+                    "whenever its files are.",
+                ]
+            ),
         ],
     )
     for stage in plan.servers:
         name = dockerfile_stage(stage.name, source="tool.containerize.servers")
         server = f"source={dockerfile_word(stage.context_dir)}"
         lines += files_stage(f"files-{name}", [(server, IMAGE_DIR)], comment=[])
-        if plan.import_check:
-            app = (f"from={dockerfile_stage('app-' + name)},source={APP_DIR}", APP_DIR)
-        else:
-            app = ("source=app", plan.app_dir)
-        lines += files_stage(f"app-files-{name}", [app], comment=[])
+        if not plan.import_check:
+            lines += files_stage(f"app-files-{name}", [("source=app", plan.app_dir)], comment=[])
     return lines
