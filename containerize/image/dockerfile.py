@@ -29,11 +29,11 @@ Stages, in dependency order:
     once without network, as the app's user, so that a broken import fails the build;
     the same step then gathers the app with fixed timestamps, and the final image
     copies it from there (owned by root): the check always runs, leaves no layer
-    behind, and a code change runs one step here, not two. The check stages name the check platform literally and
-    declare no TARGET* argument: the same text for every target, so BuildKit runs
-    each once. Their ``COPY`` has no ``--link``: these stages are never exported,
-    and a linked copy costs a merge of every layer below it (seconds with the
-    docker driver) each time the app changes;
+    behind, and a code change runs one step here, not two. The check stages name the
+    check platform literally and declare no TARGET* argument: the same text for every
+    target, so BuildKit runs each once. Their ``COPY`` has no ``--link``: these
+    stages are never exported, and a linked copy costs a merge of every layer below
+    it (seconds with the docker driver) each time the app changes;
 ``static``
     the project's static command (collectstatic) with check-deps' venv on the check
     platform, once; it reads nothing of the import checks, so BuildKit runs them side

@@ -25,7 +25,7 @@ _BASE_ETC = "/base-etc"
 #: Where the import check's step gathers the app it imported: a folder the app's user
 #: can make (the step runs as that user), in no layer of the image (the stage is never
 #: exported; the image copies the folder's contents, owned by root).
-CHECKED_APP_ROOT = "/tmp/containerize" + FILES_ROOT
+CHECKED_APP_ROOT = "/tmp/containerize" + FILES_ROOT  # noqa: S108 (in the build stage, not this host)
 
 
 def users_stage(plan: BuildPlan) -> list[str]:

@@ -182,9 +182,7 @@ def test_only_os_packages_run_on_the_target_platform(hello: config.Config) -> No
     assert native == {"builder", "venv-skeleton", "check-deps", "users"} | layer_stages | {
         f"check-{name}" for name in ("layer-pillow", "layer-native-0")
     } | {
-        f"{prefix}-{s}"
-        for s in servers
-        for prefix in ("server", "check-venv", "app", "files")
+        f"{prefix}-{s}" for s in servers for prefix in ("server", "check-venv", "app", "files")
     } | {
         "files-runtime",
         "check-server-uwsgi",
@@ -410,7 +408,8 @@ def test_dependency_layers_come_before_the_application(hello: config.Config) -> 
     # The check first, as the app's user; only if it passed, the app gathered.
     assert check.endswith(
         "USER 10001:10001\n"
-        "RUN --network=none /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check \\\n"
+        "RUN --network=none /opt/venv/bin/python /opt/containerize/containerize_wsgi.py"
+        " --check \\\n"
         " && mkdir -p /tmp/containerize/files/app \\\n"
         " && cp -R /app/. /tmp/containerize/files/app/ \\\n"
         " && find /tmp/containerize/files -exec touch --no-dereference --date=@315532800 '{}' +"
@@ -450,9 +449,7 @@ def test_static_files_are_made_where_the_app_is_imported(hello: config.Config) -
         # The final image takes the checked app folder, then the static files.
         final = stage(text, server)
         checked = f"COPY --link --chown=0:0 --from=app-{server} /tmp/containerize/files/ /"
-        assert final.index(checked) < final.index(
-            "COPY --link --from=static /static-layer/ /"
-        )
+        assert final.index(checked) < final.index("COPY --link --from=static /static-layer/ /")
 
 
 def test_without_the_import_check_static_files_come_from_their_own_stage(
