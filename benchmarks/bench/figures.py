@@ -37,6 +37,11 @@ FIGURES = (
     Figure(key="cold", label="cold build, every platform", unit="s"),
     Figure(key="cold_amd64", label="cold build, linux/amd64 alone", unit="s"),
     Figure(key="code_rebuild", label="rebuild after a code-only change", unit="s"),
+    # containerize's code-only rebuild, phase by phase (medians; the baselines are
+    # one buildx command, all of it the middle phase).
+    Figure(key="code_before_buildx", label="  code-only: start to buildx (plan)", unit="s"),
+    Figure(key="code_buildx", label="  code-only: buildx (build, export, push)", unit="s"),
+    Figure(key="code_after_buildx", label="  code-only: after buildx (tags, report)", unit="s"),
     Figure(key="dep_rebuild", label="rebuild after one dependency is bumped", unit="s"),
     Figure(key="code_push_bytes", label="bytes pushed, code-only change", unit="bytes"),
     Figure(key="code_push_layers", label="layers pushed per platform, code-only", unit="count"),

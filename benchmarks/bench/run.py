@@ -25,11 +25,11 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import IO, Protocol
 
 from containerize import process
 from containerize.engine import containers, docker
@@ -108,6 +108,36 @@ class Build:
     servers: tuple[str, ...] = ()  # containerize's servers; () for the project's
 
 
+@dataclass(frozen=True, kw_only=True)
+class Phases:
+    """Where a containerize build's time went, read from its output stamped line by
+    line as it came: up to the ``docker buildx build`` it logs (``-v``), BuildKit's
+    progress up to its last line, and what follows (the registry's further tags, the
+    report, the exit). BuildKit writes its plain progress in bursts, so the split
+    between the last two is within about 0.1 s."""
+
+    before_buildx: float
+    buildx: float
+    after_buildx: float
+
+
+#: How containerize's ``-v`` logs the build command, and how BuildKit's plain progress
+#: lines start.
+BUILDX_LOGGED = "$ docker buildx build "
+BUILDKIT_LINE = "#"
+
+
+def phases(lines: Sequence[tuple[float, str]], total: float) -> Phases | None:
+    """*lines* (seconds since the start, text) of one ``containerize -v build`` that
+    took *total* seconds, split into :class:`Phases`; None without a buildx build."""
+    started = next((t for t, line in lines if line.startswith(BUILDX_LOGGED)), None)
+    if started is None:
+        return None
+    progress = [t for t, line in lines if t >= started and line.startswith(BUILDKIT_LINE)]
+    ended = progress[-1] if progress else started
+    return Phases(before_buildx=started, buildx=ended - started, after_buildx=total - ended)
+
+
 class Contender(Protocol):
     @property
     def name(self) -> str: ...
@@ -116,7 +146,9 @@ class Contender(Protocol):
         """The tag a build of this contender pushes."""
         ...
 
-    def build(self, build: Build) -> None: ...
+    def build(self, build: Build) -> Phases | None:
+        """Build; where the time went, when the contender can tell."""
+        ...
 
     def serve_env(self, workers: int) -> dict[str, str]: ...
 
@@ -172,7 +204,8 @@ class Containerize:
         return f"{repository}:gunicorn"
 
     def argv(self, build: Build) -> list[str]:
-        args = [sys.executable, "-m", "containerize.cli", "--project", str(build.project)]
+        # -v: the build command is logged, which the phases are timed from.
+        args = [sys.executable, "-m", "containerize.cli", "-v", "--project", str(build.project)]
         args += ["build", "--push"]
         for platform in build.platforms:
             args += ["--platform", platform]
@@ -180,12 +213,32 @@ class Containerize:
             args += ["--server", server]
         return [*args, "--no-cache"] if build.cold else args
 
-    def build(self, build: Build) -> None:
+    def build(self, build: Build) -> Phases | None:
         env = {
             "CONTAINERIZE_IMAGE": build.repository,
             "CONTAINERIZE_CACHE_DIR": str(self.caches / build.scope),
         }
-        _keep(build.log, process.run(self.argv(build), env=env, timeout=3600))
+        # Both streams as one, each line stamped as it comes: the phases' times.
+        argv = ["sh", "-c", 'exec "$@" 2>&1', "sh", "env", *(f"{k}={v}" for k, v in env.items())]
+        argv += self.argv(build)
+        lines: list[tuple[float, str]] = []
+        began = time.monotonic()
+
+        def read(stream: IO[bytes]) -> None:
+            for raw in stream:
+                lines.append((time.monotonic() - began, raw.decode(errors="replace")))
+
+        try:
+            process.run_reading(argv, read, timeout=3600)
+        finally:
+            total = time.monotonic() - began
+            build.log.parent.mkdir(parents=True, exist_ok=True)
+            build.log.write_text(
+                f"$ {process.quote(argv)}\n"
+                + "".join(f"{t:8.3f} {line}" for t, line in lines)
+                + f"{total:8.3f} (exit)\n"
+            )
+        return phases(lines, total)
 
     def serve_env(self, workers: int) -> dict[str, str]:
         return {"WSGI_WORKERS": str(workers)}
@@ -194,12 +247,6 @@ class Containerize:
 def _keep(log: Path, completed: process.Completed) -> None:
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text(f"$ {process.quote(completed.argv)}\n{completed.stdout}{completed.stderr}")
-
-
-def timed(action: Callable[[], object]) -> float:
-    began = time.monotonic()
-    action()
-    return time.monotonic() - began
 
 
 def index_pip_conf(project: Path) -> str:
@@ -386,6 +433,7 @@ def _contender(
     ref = contender.reference(repository)
     scope = f"{run_id}-{name}"
     found: dict[str, float] = {}
+    timed_phases: dict[str, Phases | None] = {}
 
     def build(
         key: str,
@@ -402,8 +450,8 @@ def _contender(
             project=where, repository=to, platforms=platforms, cold=cold, scope=cache,
             log=logs / f"{name}-{key}.log", servers=servers,
         )  # fmt: skip
-        found[key] = timed(lambda: contender.build(spec))
-        _say(f"{name}: {what}: {figures.show(found[key], 's')}")
+        found[key], timed_phases[key] = _timed(contender, spec)
+        _say(f"{name}: {what}: {figures.show(found[key], 's')}{_shown(timed_phases[key])}")
         return layers.fetch(contender.reference(to), platforms=platforms)
 
     # containerize's cold builds take seconds, where the machine's noise is a large part
@@ -447,12 +495,10 @@ def _contender(
     # several changes, each rebuilt, and the median kept.
     code_file = project / CODE_FILE
     code_images: list[layers.Image] = []
-    code_times: list[float] = []
     for n in range(1, mode.code_rebuilds + 1):
         code_file.write_text(code_file.read_text() + f"\n# bench change {uuid.uuid4().hex}\n")
         code_images.append(build(f"code_rebuild_{n}", f"rebuild after code-only change {n}"))
-        code_times.append(found.pop(f"code_rebuild_{n}"))
-    found["code_rebuild"] = statistics.median(code_times)
+    found.update(_code_medians(found, timed_phases, mode.code_rebuilds))
     _say(f"{name}: code-only rebuild, median: {figures.show(found['code_rebuild'], 's')}")
     code = code_images[-1]
     (project / "requirements.txt").write_text(lock)
@@ -485,6 +531,40 @@ def _contender(
         f"{served.result.errors} errors"
     )
     return found
+
+
+def _timed(contender: Contender, spec: Build) -> tuple[float, Phases | None]:
+    """How long *contender* took to build *spec*, and where the time went if it tells."""
+    began = time.monotonic()
+    split = contender.build(spec)
+    return time.monotonic() - began, split
+
+
+def _shown(split: Phases | None) -> str:
+    if split is None:
+        return ""
+    return (
+        f" ({figures.show(split.before_buildx, 's')} to buildx, "
+        f"{figures.show(split.buildx, 's')} in it, {figures.show(split.after_buildx, 's')} after)"
+    )
+
+
+def _code_medians(
+    found: dict[str, float], split: Mapping[str, Phases | None], rebuilds: int
+) -> dict[str, float]:
+    """The median time of the *rebuilds* code-only rebuilds (their own figures taken out
+    of *found*), and of each of their phases when every one was split."""
+    keys = [f"code_rebuild_{n}" for n in range(1, rebuilds + 1)]
+    medians = {"code_rebuild": statistics.median(found.pop(key) for key in keys)}
+    known = [p for p in (split.get(key) for key in keys) if p is not None]
+    if len(known) != len(keys):
+        return medians
+    return {
+        **medians,
+        "code_before_buildx": statistics.median(p.before_buildx for p in known),
+        "code_buildx": statistics.median(p.buildx for p in known),
+        "code_after_buildx": statistics.median(p.after_buildx for p in known),
+    }
 
 
 def _second_server(

@@ -26,13 +26,14 @@ Stages, in dependency order:
     builder's venv, for the two stages below;
 ``app-<server>``
     the application with check-venv-<server>'s venv, on the check platform, imported
-    once without network, as the app's user, so that a broken import fails the build.
-    The final image copies the application from it, so the check always runs and
-    leaves no layer behind. The check stages name the check platform literally and
-    declare no TARGET* argument: the same text for every target, so BuildKit runs
-    each once. Their ``COPY`` has no ``--link``: these stages are never exported,
-    and a linked copy costs a merge of every layer below it (seconds with the
-    docker driver) each time the app changes;
+    once without network, as the app's user, so that a broken import fails the build;
+    the same step then gathers the app with fixed timestamps, and the final image
+    copies it from there (owned by root): the check always runs, leaves no layer
+    behind, and a code change runs one step here, not two. The check stages name the
+    check platform literally and declare no TARGET* argument: the same text for every
+    target, so BuildKit runs each once. Their ``COPY`` has no ``--link``: these
+    stages are never exported, and a linked copy costs a merge of every layer below
+    it (seconds with the docker driver) each time the app changes;
 ``static``
     the project's static command (collectstatic) with check-deps' venv on the check
     platform, once; it reads nothing of the import checks, so BuildKit runs them side
@@ -319,9 +320,9 @@ def _static_stage(plan: BuildPlan) -> list[str]:
         f"# dependencies (no server needed), once, on {plan.check_platform}; then copied",
         "# into each image.",
         *_check_from(plan, "check-deps", "static"),
-        f"COPY app/ {_app_dir(plan, '/')}",
-        f"WORKDIR {_app_dir(plan)}",
         _env(plan),
+        f"WORKDIR {_app_dir(plan)}",
+        f"COPY app/ {_app_dir(plan, '/')}",
         _static_run(plan),
         "",
     ]
@@ -438,7 +439,7 @@ def _final_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         # containerize's files, then the app's, each from a files stage: fixed dates.
         _files_copy("files-runtime"),
         _files_copy("files-" + name),
-        _files_copy("app-files-" + name),
+        _app_copy(plan, name),
         *_static_files(plan),
     ]
     lines += [
@@ -454,27 +455,37 @@ def _final_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
 
 
 def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
-    """The app on top of the server's venv: its static files made, then the app
-    imported once as the server will import it."""
+    """The app on top of the server's venv, imported once as the server will import
+    it; in the same step, once the import succeeded, the app gathered for the image
+    (:func:`.stagedfiles.checked_app_commands`): the image copies the app from here, so
+    only an app that imported reaches it, and a code change runs one step, not two."""
     name = _stage_name(stage)
     image_dir = dockerfile_word(IMAGE_DIR + "/")
     check = [f"{VENV}/bin/python", f"{IMAGE_DIR}/containerize_wsgi.py", "--check"]
     static = plan.static is not None and bool(plan.static.command)
+    run = instructions.run(
+        [check, *stagedfiles.checked_app_commands(plan.app_dir, f"{VENV}/bin/python")],
+        network=False,
+        source="tool.containerize.app-directory",
+    )
+    prefix = "RUN --network=none "
+    run = f"{prefix}{stagedfiles.checked_app_mount()} \\\n    {run[len(prefix) :]}"
     return [
         f"# app-{name}: the app with {name}'s venv and the project's environment, offline:",
         "# the app imported as the app's user, so that an app that fails to import fails",
-        f"# the build. It runs on {plan.check_platform}, once for every target platform"
+        "# the build; then, in the same step, gathered with fixed timestamps for the image.",
+        f"# It runs on {plan.check_platform}, once for every target platform"
         + (", beside the static stage (BuildKit runs the two at once)." if static else "."),
         *_check_from(plan, dockerfile_stage("check-venv-" + name), dockerfile_stage("app-" + name)),
         f"COPY {RUNTIME_CONTEXT}/ {image_dir}",
         f"COPY {dockerfile_word(stage.context_dir + '/')} {image_dir}",
-        f"COPY app/ {_app_dir(plan, '/')}",
+        # Before the app: on a code change, the steps that follow its copy are all that
+        # runs, and a WORKDIR of its own costs a step.
         _env(plan),
         f"WORKDIR {_app_dir(plan)}",
+        f"COPY app/ {_app_dir(plan, '/')}",
         f"USER {_user(plan.uid, plan.gid)}",
-        _with_test_env(plan, instructions.run([check], network=False))
-        if plan.runs_the_app
-        else f"RUN --network=none {exec_form(check)}",
+        _with_test_env(plan, run),
         "",
     ]
 
@@ -560,6 +571,16 @@ def _files_copy(stage: str) -> str:
     """Copy the files stage *stage*'s root onto /."""
     root = dockerfile_word(instructions.FILES_ROOT + "/")
     return f"COPY --link --from={dockerfile_stage(stage)} {root} /"
+
+
+def _app_copy(plan: BuildPlan, name: str) -> str:
+    """Copy the app: from the step that imported it (gathered there by the app's user,
+    owned by root here, like every file of the image) or, without the check, from its
+    files stage."""
+    if not plan.import_check:
+        return _files_copy("app-files-" + name)
+    root = dockerfile_word(stagedfiles.CHECKED_APP_ROOT + "/")
+    return f"COPY --link --chown=0:0 --from={dockerfile_stage('app-' + name)} {root} /"
 
 
 def _static_files(plan: BuildPlan) -> list[str]:

@@ -144,11 +144,11 @@ COPY --from=server-cheroot /layer/ /
 
 # app-gunicorn: the app with gunicorn's venv and the project's environment, offline:
 # the app imported as the app's user, so that an app that fails to import fails
-# the build. It runs on linux/amd64, once for every target platform.
+# the build; then, in the same step, gathered with fixed timestamps for the image.
+# It runs on linux/amd64, once for every target platform.
 FROM check-venv-gunicorn AS app-gunicorn
 COPY containerize/runtime/ /opt/containerize/
 COPY containerize/gunicorn/ /opt/containerize/
-COPY app/ /app/
 ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     VIRTUAL_ENV="/opt/venv" \
     HOME="/home/app" \
@@ -157,16 +157,22 @@ ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
     PYTHONDONTWRITEBYTECODE="1" \
     PYTHONFAULTHANDLER="1"
 WORKDIR /app
+COPY app/ /app/
 USER 10001:10001
-RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
+RUN --network=none --mount=type=bind,source=app,target=/containerize-app \
+    /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check \
+ && mkdir -p /tmp/containerize/files/app \
+ && cp -R /containerize-app/. /tmp/containerize/files/app/ \
+ && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)' /tmp/containerize/files/app /app \
+ && find /tmp/containerize/files -exec touch --no-dereference --date=@315532800 '{}' +
 
 # app-uwsgi: the app with uwsgi's venv and the project's environment, offline:
 # the app imported as the app's user, so that an app that fails to import fails
-# the build. It runs on linux/amd64, once for every target platform.
+# the build; then, in the same step, gathered with fixed timestamps for the image.
+# It runs on linux/amd64, once for every target platform.
 FROM check-venv-uwsgi AS app-uwsgi
 COPY containerize/runtime/ /opt/containerize/
 COPY containerize/uwsgi/ /opt/containerize/
-COPY app/ /app/
 ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     VIRTUAL_ENV="/opt/venv" \
     HOME="/home/app" \
@@ -175,16 +181,22 @@ ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
     PYTHONDONTWRITEBYTECODE="1" \
     PYTHONFAULTHANDLER="1"
 WORKDIR /app
+COPY app/ /app/
 USER 10001:10001
-RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
+RUN --network=none --mount=type=bind,source=app,target=/containerize-app \
+    /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check \
+ && mkdir -p /tmp/containerize/files/app \
+ && cp -R /containerize-app/. /tmp/containerize/files/app/ \
+ && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)' /tmp/containerize/files/app /app \
+ && find /tmp/containerize/files -exec touch --no-dereference --date=@315532800 '{}' +
 
 # app-mod_wsgi: the app with mod_wsgi's venv and the project's environment, offline:
 # the app imported as the app's user, so that an app that fails to import fails
-# the build. It runs on linux/amd64, once for every target platform.
+# the build; then, in the same step, gathered with fixed timestamps for the image.
+# It runs on linux/amd64, once for every target platform.
 FROM check-venv-mod_wsgi AS app-mod_wsgi
 COPY containerize/runtime/ /opt/containerize/
 COPY containerize/mod_wsgi/ /opt/containerize/
-COPY app/ /app/
 ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     VIRTUAL_ENV="/opt/venv" \
     HOME="/home/app" \
@@ -193,16 +205,22 @@ ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
     PYTHONDONTWRITEBYTECODE="1" \
     PYTHONFAULTHANDLER="1"
 WORKDIR /app
+COPY app/ /app/
 USER 10001:10001
-RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
+RUN --network=none --mount=type=bind,source=app,target=/containerize-app \
+    /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check \
+ && mkdir -p /tmp/containerize/files/app \
+ && cp -R /containerize-app/. /tmp/containerize/files/app/ \
+ && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)' /tmp/containerize/files/app /app \
+ && find /tmp/containerize/files -exec touch --no-dereference --date=@315532800 '{}' +
 
 # app-cheroot: the app with cheroot's venv and the project's environment, offline:
 # the app imported as the app's user, so that an app that fails to import fails
-# the build. It runs on linux/amd64, once for every target platform.
+# the build; then, in the same step, gathered with fixed timestamps for the image.
+# It runs on linux/amd64, once for every target platform.
 FROM check-venv-cheroot AS app-cheroot
 COPY containerize/runtime/ /opt/containerize/
 COPY containerize/cheroot/ /opt/containerize/
-COPY app/ /app/
 ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
     VIRTUAL_ENV="/opt/venv" \
     HOME="/home/app" \
@@ -211,8 +229,14 @@ ENV PATH="/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:
     PYTHONDONTWRITEBYTECODE="1" \
     PYTHONFAULTHANDLER="1"
 WORKDIR /app
+COPY app/ /app/
 USER 10001:10001
-RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", "--check"]
+RUN --network=none --mount=type=bind,source=app,target=/containerize-app \
+    /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check \
+ && mkdir -p /tmp/containerize/files/app \
+ && cp -R /containerize-app/. /tmp/containerize/files/app/ \
+ && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)' /tmp/containerize/files/app /app \
+ && find /tmp/containerize/files -exec touch --no-dereference --date=@315532800 '{}' +
 
 # users: the target base image's /etc/passwd and /etc/group with the app's user
 # added, its home and the app folder, written natively with fixed timestamps;
@@ -227,10 +251,11 @@ RUN --network=none --mount=type=bind,from=base,source=/etc,target=/base-etc \
  && chown 10001:10001 /users/home/app && chmod 0750 /users/home/app \
  && find /users -exec touch --no-dereference --date=@315532800 '{}' +
 
-# files-runtime, files-<server>, app-files-<server>: containerize's files (the
-# runtime's, then the server's) and the app, each gathered under its path in the
-# image with fixed timestamps and their bytecode compiled: each layer is the same
-# bytes whenever its files are, and no start compiles them again.
+# files-runtime, files-<server>: containerize's files (the runtime's, then
+# the server's), each gathered under its path in the image with fixed
+# timestamps and their bytecode compiled: each layer is the same bytes
+# whenever its files are, and no start compiles them again (the app is
+# gathered so by the step that imports it).
 FROM builder AS files-runtime
 RUN --network=none --mount=type=bind,source=containerize/runtime,target=/source-0 \
     mkdir -p /files/opt/containerize \
@@ -245,25 +270,11 @@ RUN --network=none --mount=type=bind,source=containerize/gunicorn,target=/source
  && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /opt/containerize /files/opt/containerize || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
-FROM builder AS app-files-gunicorn
-RUN --network=none --mount=type=bind,from=app-gunicorn,source=/app,target=/source-0 \
-    mkdir -p /files/app \
- && cp -R /source-0/. /files/app/ \
- && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /app /files/app || true; } \
- && find /files -exec touch --no-dereference --date=@315532800 '{}' +
-
 FROM builder AS files-uwsgi
 RUN --network=none --mount=type=bind,source=containerize/uwsgi,target=/source-0 \
     mkdir -p /files/opt/containerize \
  && cp -R /source-0/. /files/opt/containerize/ \
  && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /opt/containerize /files/opt/containerize || true; } \
- && find /files -exec touch --no-dereference --date=@315532800 '{}' +
-
-FROM builder AS app-files-uwsgi
-RUN --network=none --mount=type=bind,from=app-uwsgi,source=/app,target=/source-0 \
-    mkdir -p /files/app \
- && cp -R /source-0/. /files/app/ \
- && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /app /files/app || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
 FROM builder AS files-mod_wsgi
@@ -273,25 +284,11 @@ RUN --network=none --mount=type=bind,source=containerize/mod_wsgi,target=/source
  && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /opt/containerize /files/opt/containerize || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
-FROM builder AS app-files-mod_wsgi
-RUN --network=none --mount=type=bind,from=app-mod_wsgi,source=/app,target=/source-0 \
-    mkdir -p /files/app \
- && cp -R /source-0/. /files/app/ \
- && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /app /files/app || true; } \
- && find /files -exec touch --no-dereference --date=@315532800 '{}' +
-
 FROM builder AS files-cheroot
 RUN --network=none --mount=type=bind,source=containerize/cheroot,target=/source-0 \
     mkdir -p /files/opt/containerize \
  && cp -R /source-0/. /files/opt/containerize/ \
  && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /opt/containerize /files/opt/containerize || true; } \
- && find /files -exec touch --no-dereference --date=@315532800 '{}' +
-
-FROM builder AS app-files-cheroot
-RUN --network=none --mount=type=bind,from=app-cheroot,source=/app,target=/source-0 \
-    mkdir -p /files/app \
- && cp -R /source-0/. /files/app/ \
- && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /app /files/app || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
 # runtime: the base image, an unprivileged user with a writable home, and settings
@@ -329,7 +326,7 @@ COPY --link --from=layer-pure-1 /layer/ /
 COPY --link --from=server-gunicorn /layer/ /
 COPY --link --from=files-runtime /files/ /
 COPY --link --from=files-gunicorn /files/ /
-COPY --link --from=app-files-gunicorn /files/ /
+COPY --link --chown=0:0 --from=app-gunicorn /tmp/containerize/files/ /
 USER 10001:10001
 STOPSIGNAL SIGTERM
 # start.py sizes the server to the container, runs the WSGI_* start-up hooks,
@@ -350,7 +347,7 @@ COPY --link --from=layer-pure-1 /layer/ /
 COPY --link --from=server-uwsgi /layer/ /
 COPY --link --from=files-runtime /files/ /
 COPY --link --from=files-uwsgi /files/ /
-COPY --link --from=app-files-uwsgi /files/ /
+COPY --link --chown=0:0 --from=app-uwsgi /tmp/containerize/files/ /
 USER 10001:10001
 STOPSIGNAL SIGTERM
 # start.py sizes the server to the container, runs the WSGI_* start-up hooks,
@@ -380,7 +377,7 @@ COPY --link --from=layer-pure-1 /layer/ /
 COPY --link --from=server-mod_wsgi /layer/ /
 COPY --link --from=files-runtime /files/ /
 COPY --link --from=files-mod_wsgi /files/ /
-COPY --link --from=app-files-mod_wsgi /files/ /
+COPY --link --chown=0:0 --from=app-mod_wsgi /tmp/containerize/files/ /
 USER 10001:10001
 STOPSIGNAL SIGWINCH
 # start.py sizes the server to the container, runs the WSGI_* start-up hooks,
@@ -401,7 +398,7 @@ COPY --link --from=layer-pure-1 /layer/ /
 COPY --link --from=server-cheroot /layer/ /
 COPY --link --from=files-runtime /files/ /
 COPY --link --from=files-cheroot /files/ /
-COPY --link --from=app-files-cheroot /files/ /
+COPY --link --chown=0:0 --from=app-cheroot /tmp/containerize/files/ /
 USER 10001:10001
 STOPSIGNAL SIGTERM
 # start.py sizes the server to the container, runs the WSGI_* start-up hooks,

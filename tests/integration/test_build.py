@@ -54,32 +54,36 @@ def test_code_only_change_rebuilds_only_the_application_layer(
     ran = sorted(step for step, state in steps.items() if state == "DONE")
     cached = sorted(step for step, state in steps.items() if state == "CACHED")
     # The new code is imported once, on this machine's platform, for both targets (one
-    # BuildKit step, not one per platform); each platform then copies it. Nothing else
-    # runs: no install, no compile, and the image changes in its app layer only.
+    # BuildKit step, not one per platform), and gathered with fixed timestamps by that
+    # same step once it imported; each platform then copies it. Nothing else runs: no
+    # install, no compile, no step waiting on the check, and the image changes in its
+    # app layer only.
     check = (
-        'RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi.py", '
-        '"--check"]'
+        "RUN --network=none /opt/venv/bin/python /opt/containerize/containerize_wsgi.py "
+        "--check  && mkdir -p /tmp/containerize/files/app  "
+        "&& cp -R /app/. /tmp/containerize/files/app/  "
+        "&& find /tmp/containerize/files -exec touch --no-dereference --date=@315532800 '{}' +"
     )
-    # The checked app gathered with fixed timestamps, once too (see the Dockerfile).
-    gather = (
-        "RUN --network=none --mount=type=bind,from=app-gunicorn,source=/app,"
-        "target=/source-0     mkdir -p /files/app  "
-        "&& cp -R /source-0/. /files/app/  "
-        "&& find /files -exec touch --no-dereference --date=@315532800 '{}' +"
-    )
+    copy = "COPY --link --chown=0:0 --from=app-gunicorn /tmp/containerize/files/ /"
     assert [re.sub(r" \d+/\d+\]", "]", step) for step in ran] == [
-        f"[linux/amd64 app-files-gunicorn] {gather}",
         "[linux/amd64 app-gunicorn] COPY app/ /app/",
         f"[linux/amd64 app-gunicorn] {check}",
-        "[linux/amd64 gunicorn] COPY --link --from=app-files-gunicorn /files/ /",
-        "[linux/arm64 gunicorn] COPY --link --from=app-files-gunicorn /files/ /",
+        f"[linux/amd64 gunicorn] {copy}",
+        f"[linux/arm64 gunicorn] {copy}",
     ], log
     step = rf"^#(\d+) \[linux/amd64 app-gunicorn \d+/\d+\] {re.escape(check)}$"
     assert len(set(re.findall(step, log, re.M))) == 1, log
     assert any("server-gunicorn" in step for step in cached), log
-    assert [
-        step for step in ran if "RUN" in step and check not in step and gather not in step
-    ] == []
+    assert [step for step in ran if "RUN" in step and check not in step] == []
+    # The image still serves the changed code: the checked app, owned by root.
+    image = prepared.invocations[0].tags[0]
+    listed = docker.run(
+        "run", "--rm", "--platform", "linux/amd64", "--entrypoint", "sh", image, "-c",
+        "stat -c '%u:%g %Y %n' /app /app/hello.py && tail -n 1 /app/hello.py",
+        timeout=120,
+    ).stdout.splitlines()  # fmt: skip
+    assert listed[:2] == ["0:0 315532800 /app", "0:0 315532800 /app/hello.py"], listed
+    assert listed[2] == hello.read_text().splitlines()[-1], listed
     for tag in prepared.invocations[0].tags:
         process.run(["docker", "image", "rm", "--force", tag], check=False)
 

@@ -314,6 +314,11 @@ def test_an_app_that_fails_to_import_fails_the_build(
     assert "module 'hello'" in output
     assert "has no attribute 'no_such_callable'" in output
     assert "tool.containerize.import-check = false" in output
+    # The image copies the app from the step that imports it: nothing was loaded
+    # under any of its tags.
+    for tag in prepared.invocations[0].tags:
+        found = process.run(["docker", "image", "inspect", tag], check=False, timeout=60)
+        assert found.returncode != 0, tag
 
 
 def test_failed_start_up_hooks_stop_the_container_with_a_reason(

@@ -4,11 +4,12 @@ report, the re-lock check. The bench itself runs with ``nox -s bench``."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benchmarks.bench import figures, layers, load, relock
+from benchmarks.bench import figures, layers, load, relock, run
 
 WRK = """\
 Running 3s test @ http://127.0.0.1:49153/
@@ -258,3 +259,32 @@ def test_pins_and_what_moved() -> None:
     after = relock.pins(LOCK.replace("2.8.2", "2.9.0.post0"))
     assert relock.moved(before, after) == {"python-dateutil": ("2.8.2", "2.9.0.post0")}
     assert relock.moved(before, {"six": "1.17.0"}) == {"python-dateutil": ("2.8.2", "")}
+
+
+def test_a_containerize_build_is_split_at_its_buildx_command_and_last_progress_line() -> None:
+    lines = [
+        (0.41, "wheelhouse: /p/.containerize/wheelhouse\n"),
+        (0.52, "$ docker buildx build --progress auto --target gunicorn /p/context\n"),
+        (0.90, '#0 building with "default" instance using docker driver\n'),
+        (2.30, "#47 DONE 0.1s\n"),
+        (2.35, "\n"),
+        (2.40, "built:\n"),
+    ]
+    split = run.phases(lines, 2.45)
+    assert split is not None
+    assert split.before_buildx == 0.52
+    assert split.buildx == pytest.approx(2.30 - 0.52)
+    assert split.after_buildx == pytest.approx(0.15)
+    # A build that ran no buildx (every image unchanged) has no phases.
+    assert run.phases([(0.3, "nothing to build\n")], 0.4) is None
+
+
+def test_containerize_is_timed_with_its_build_command_logged() -> None:
+    contender = run.Containerize(caches=Path("/c"))
+    build = run.Build(
+        project=Path("/p"), repository="r", platforms=("linux/amd64",), cold=False,
+        scope="s", log=Path("/l"),
+    )  # fmt: skip
+    argv = contender.argv(build)
+    assert argv[1:6] == ["-m", "containerize.cli", "-v", "--project", "/p"]
+    assert run.BUILDX_LOGGED.strip() == "$ docker buildx build"

@@ -182,9 +182,7 @@ def test_only_os_packages_run_on_the_target_platform(hello: config.Config) -> No
     assert native == {"builder", "venv-skeleton", "check-deps", "users"} | layer_stages | {
         f"check-{name}" for name in ("layer-pillow", "layer-native-0")
     } | {
-        f"{prefix}-{s}"
-        for s in servers
-        for prefix in ("server", "check-venv", "app", "files", "app-files")
+        f"{prefix}-{s}" for s in servers for prefix in ("server", "check-venv", "app", "files")
     } | {
         "files-runtime",
         "check-server-uwsgi",
@@ -272,7 +270,8 @@ def test_a_static_command_without_the_check_needs_only_check_deps(hello: config.
     assert "FROM builder AS check-deps" in text
     assert " AS check-venv" not in text
     assert "--check" not in text
-    assert stage(text, "static").startswith("FROM check-deps AS static\nCOPY app/ /app/\n")
+    assert stage(text, "static").startswith("FROM check-deps AS static\nENV ")
+    assert "WORKDIR /app\nCOPY app/ /app/\nRUN " in stage(text, "static")
     # Not native (only arm64, on an amd64 machine): check-deps' venv onto arm64's base.
     elsewhere = dockerfile.render(
         make(replace(hello, import_check=False, static=static, platforms=(LINUX_ARM64,)))
@@ -373,13 +372,14 @@ def test_dependency_layers_come_before_the_application(hello: config.Config) -> 
     venv = ["venv-skeleton", *planned, "server-gunicorn"]
     assert copies[: len(venv)] == [f"COPY --link --from={name} /layer/ /" for name in venv]
     rest = copies[len(venv) :]
-    # containerize's files and the app, each from a files stage that gathers them
-    # under their paths with fixed timestamps, copied onto /: no folder made with the
-    # build's date, no file with the context's, so a rebuild gives the same layers.
+    # containerize's files, each from a files stage that gathers them under their paths
+    # with fixed timestamps, and the app, gathered so by the step that imported it,
+    # copied onto /: no folder made with the build's date, no file with the context's,
+    # so a rebuild gives the same layers; the app owned by root, as the files stages'.
     assert rest[:3] == [
         "COPY --link --from=files-runtime /files/ /",
         "COPY --link --from=files-gunicorn /files/ /",
-        "COPY --link --from=app-files-gunicorn /files/ /",
+        "COPY --link --chown=0:0 --from=app-gunicorn /tmp/containerize/files/ /",
     ]
     assert stage(text, "files-runtime") == (
         "FROM builder AS files-runtime\n"
@@ -393,10 +393,9 @@ def test_dependency_layers_come_before_the_application(hello: config.Config) -> 
         " && find /files -exec touch --no-dereference --date=@315532800 '{}' +"
     )
     # The app comes last, from the stage that imported it: nothing runs in the image
-    # after it is copied, and a code change reruns only the import check.
-    assert "--mount=type=bind,from=app-gunicorn,source=/app,target=/source-0 \\\n" in (
-        stage(text, "app-files-gunicorn")
-    )
+    # after it is copied, and a code change reruns only the import check's step, which
+    # gathers the app once the import succeeded: no stage of its own waits for it.
+    assert "app-files-gunicorn" not in text
     # Every server's image stacks the same dependency layers.
     for server in hello.servers:
         assert f"COPY --link --from={planned[0]} /layer/ /" in stage(text, server)
@@ -410,10 +409,22 @@ def test_dependency_layers_come_before_the_application(hello: config.Config) -> 
     # Never exported: no --link, whose merge of every layer below would be redone on
     # each code change.
     assert "--link" not in check
-    assert check.splitlines()[-1] == (
-        'RUN --network=none ["/opt/venv/bin/python", '
-        '"/opt/containerize/containerize_wsgi.py", "--check"]'
+    # The check first, as the app's user; only if it passed, the app gathered from the
+    # context (never what the check wrote), its bytecode compiled, its dates fixed.
+    assert check.endswith(
+        "USER 10001:10001\n"
+        "RUN --network=none --mount=type=bind,source=app,target=/containerize-app \\\n"
+        "    /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check \\\n"
+        " && mkdir -p /tmp/containerize/files/app \\\n"
+        " && cp -R /containerize-app/. /tmp/containerize/files/app/ \\\n"
+        " && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys;"
+        " compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0,"
+        " invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)'"
+        " /tmp/containerize/files/app /app \\\n"
+        " && find /tmp/containerize/files -exec touch --no-dereference --date=@315532800 '{}' +"
     )
+    # The app is copied before the step alone: the ENV and the WORKDIR stay cached.
+    assert "WORKDIR /app\nCOPY app/ /app/\nUSER 10001:10001\n" in check
 
 
 def test_without_the_import_check_the_app_comes_from_the_context(hello: config.Config) -> None:
@@ -437,20 +448,17 @@ def test_static_files_are_made_where_the_app_is_imported(hello: config.Config) -
     made = stage(text, "static")
     # Once, on the check platform, beside the import checks: neither stage reads the
     # other, so BuildKit runs them at once.
-    assert made.startswith("FROM check-deps AS static\nCOPY app/ /app/\n")
+    assert made.startswith("FROM check-deps AS static\nENV ")
     assert "collectstatic" in made
     for server in cfg.servers:
         check = stage(text, f"app-{server}")
         assert "collectstatic" not in check
         assert "static" not in check.split("\n", 1)[0]
-        assert 'WORKDIR /app\nUSER 10001:10001\nRUN --network=none ["/opt/venv/bin/python", ' in (
-            check
-        )
+        assert "USER 10001:10001\nRUN --network=none --mount=type=bind,source=app," in check
         # The final image takes the checked app folder, then the static files.
         final = stage(text, server)
-        assert final.index(f"COPY --link --from=app-files-{server} /files/ /") < final.index(
-            "COPY --link --from=static /static-layer/ /"
-        )
+        checked = f"COPY --link --chown=0:0 --from=app-{server} /tmp/containerize/files/ /"
+        assert final.index(checked) < final.index("COPY --link --from=static /static-layer/ /")
 
 
 def test_without_the_import_check_static_files_come_from_their_own_stage(
@@ -459,7 +467,8 @@ def test_without_the_import_check_static_files_come_from_their_own_stage(
     text = dockerfile.render(make(replace(hello, static=COLLECTSTATIC, import_check=False)))
     made = stage(text, "static")
     # Made once, on the check platform, with the check platform's venv.
-    assert made.startswith("FROM check-deps AS static\nCOPY app/ /app/\n")
+    assert made.startswith("FROM check-deps AS static\nENV ")
+    assert "WORKDIR /app\nCOPY app/ /app/\n" in made
     assert (
         "RUN --network=none python manage.py collectstatic \\\n && mkdir -p /app/staticfiles"
         in made
@@ -752,10 +761,11 @@ def test_an_app_directory_is_the_working_directory_and_import_root(
         check = stage(text, f"app-{server}")
         assert "COPY app/ /app/site/\n" in check
         assert "WORKDIR /app/site\n" in check
-        assert f"COPY --link --from=app-files-{server} /files/ /" in stage(text, server)
-        app = stage(text, f"app-files-{server}")
-        assert f"from=app-{server},source=/app,target=/source-0 \\\n" in app
-        assert " && cp -R /source-0/. /files/app/ \\\n" in app
+        checked = f"COPY --link --chown=0:0 --from=app-{server} /tmp/containerize/files/ /"
+        assert checked in stage(text, server)
+        assert " && mkdir -p /tmp/containerize/files/app/site \\\n" in check
+        assert " && cp -R /containerize-app/. /tmp/containerize/files/app/site/ \\\n" in check
+        assert "/tmp/containerize/files/app/site /app/site \\\n" in check
     assert "WORKDIR /app/site\n" in stage(text, "runtime")
     assert "WORKDIR /app\n" not in text
     # Every server is run in the app folder, and the WSGI entry point imports from it.
