@@ -468,8 +468,7 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         network=False,
         source="tool.containerize.app-directory",
     )
-    prefix = "RUN --network=none "
-    run = f"{prefix}{stagedfiles.checked_app_mount()} \\\n    {run[len(prefix) :]}"
+
     return [
         f"# app-{name}: the app with {name}'s venv and the project's environment, offline:",
         "# the app imported as the app's user, so that an app that fails to import fails",
@@ -485,9 +484,16 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         f"WORKDIR {_app_dir(plan)}",
         f"COPY app/ {_app_dir(plan, '/')}",
         f"USER {_user(plan.uid, plan.gid)}",
-        _with_test_env(plan, run),
+        _with_mount(_with_test_env(plan, run), stagedfiles.checked_app_mount()),
         "",
     ]
+
+
+def _with_mount(run: str, mount: str) -> str:
+    """*run* (a shell-form ``RUN --network=none`` line) with *mount* before its others."""
+    prefix = "RUN --network=none "
+    assert run.startswith(prefix)
+    return f"{prefix}{mount} \\\n    {run[len(prefix) :]}"
 
 
 def _check_base(plan: BuildPlan) -> str:

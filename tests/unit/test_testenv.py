@@ -117,8 +117,7 @@ def test_the_import_check_and_static_command_mount_the_secret_and_name_no_value(
     assert SECRET not in text
     app = stage(text, "app-gunicorn")
     mount = (
-        "RUN --network=none "
-        "--mount=type=secret,id=testenv,target=/run/containerize/testenv,mode=0444 \\\n"
+        "    --mount=type=secret,id=testenv,target=/run/containerize/testenv,mode=0444 \\\n"
         "    . /run/containerize/testenv \\\n"
     )
     check = "/opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check"
