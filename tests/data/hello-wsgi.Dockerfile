@@ -216,9 +216,11 @@ RUN --network=none ["/opt/venv/bin/python", "/opt/containerize/containerize_wsgi
 
 # users: the target base image's /etc/passwd and /etc/group with the app's user
 # added, its home and the app folder, written natively with fixed timestamps;
-# the runtime stage copies them.
+# the runtime stage copies them. Run once for every platform whose base has the
+# same two files.
 FROM builder AS users
-RUN --network=none --mount=type=bind,from=base,source=/etc,target=/base-etc \
+RUN --network=none --mount=type=bind,from=base,source=/etc/passwd,target=/base-etc/passwd \
+    --mount=type=bind,from=base,source=/etc/group,target=/base-etc/group \
     mkdir -p /users/etc /users/home/app /users/app \
  && cp /base-etc/passwd /base-etc/group /users/etc/ \
  && echo 'app:x:10001:' >> /users/etc/group \

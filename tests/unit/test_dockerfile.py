@@ -289,7 +289,8 @@ def test_the_user_is_written_natively_from_the_targets_own_files(hello: config.C
     assert users.startswith("FROM builder AS users\n")
     # The target's files are read through a mount (whatever its architecture), and
     # the app's lines appended: no useradd, so no dates in /etc/shadow.
-    assert "--mount=type=bind,from=base,source=/etc,target=/base-etc" in users
+    assert "--mount=type=bind,from=base,source=/etc/passwd,target=/base-etc/passwd" in users
+    assert "--mount=type=bind,from=base,source=/etc/group,target=/base-etc/group" in users
     assert "cp /base-etc/passwd /base-etc/group /users/etc/" in users
     assert "echo 'app:x:10001:' >> /users/etc/group" in users
     assert "'app:x:10001:10001:containerize app:/home/app:/usr/sbin/nologin'" in users
