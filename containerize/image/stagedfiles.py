@@ -41,13 +41,22 @@ def users_stage(plan: BuildPlan) -> list[str]:
     # The target's own files, read through a mount: right whatever its architecture,
     # and none of its programs runs, so nothing is emulated. Written directly rather
     # than with useradd: no shadow dates, so the layer is reproducible, and no
-    # dependency on the passwd package.
+    # dependency on the passwd package. The two files are mounted, not /etc: BuildKit
+    # keys a read-only mount on the content it mounts, so when every platform's base
+    # has the same two files (as a multi-platform base usually has), the step is the
+    # same for all of them and runs once; /etc differs between platforms (ld.so.cache).
+    mounts = [
+        f"--mount=type=bind,from=base,source=/etc/{name},target={_BASE_ETC}/{name}"
+        for name in ("passwd", "group")
+    ]
     return [
         "# users: the target base image's /etc/passwd and /etc/group with the app's user",
         "# added, its home and the app folder, written natively with fixed timestamps;",
-        "# the runtime stage copies them.",
+        "# the runtime stage copies them. Run once for every platform whose base has the",
+        "# same two files.",
         "FROM builder AS users",
-        f"RUN --network=none --mount=type=bind,from=base,source=/etc,target={_BASE_ETC} \\",
+        f"RUN --network=none {mounts[0]} \\",
+        f"    {mounts[1]} \\",
         f"    mkdir -p {USERS_ROOT}/etc {home} {app} \\",
         f" && cp {_BASE_ETC}/passwd {_BASE_ETC}/group {USERS_ROOT}/etc/ \\",
         f" && echo {group} >> {USERS_ROOT}/etc/group \\",

@@ -112,14 +112,14 @@ RUN --network=none --mount=type=bind,from=check-wheels,source=layers/layer-nativ
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
 FROM builder AS check-deps
-COPY --from=layer-django /layer/ /
-COPY --from=check-layer-pillow /layer/ /
-COPY --from=check-layer-native-0 /layer/ /
-COPY --from=layer-pure-0 /layer/ /
-COPY --from=layer-pure-1 /layer/ /
+COPY --link --from=layer-django /layer/ /
+COPY --link --from=check-layer-pillow /layer/ /
+COPY --link --from=check-layer-native-0 /layer/ /
+COPY --link --from=layer-pure-0 /layer/ /
+COPY --link --from=layer-pure-1 /layer/ /
 
 FROM check-deps AS check-venv-gunicorn
-COPY --from=server-gunicorn /layer/ /
+COPY --link --from=server-gunicorn /layer/ /
 
 FROM builder AS check-server-uwsgi
 RUN --network=none --mount=type=bind,from=check-wheels,source=layers/server-uwsgi,target=/wheelhouse \
@@ -128,7 +128,7 @@ RUN --network=none --mount=type=bind,from=check-wheels,source=layers/server-uwsg
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
 FROM check-deps AS check-venv-uwsgi
-COPY --from=check-server-uwsgi /layer/ /
+COPY --link --from=check-server-uwsgi /layer/ /
 
 FROM builder AS check-server-mod_wsgi
 RUN --network=none --mount=type=bind,from=check-wheels,source=layers/server-mod_wsgi,target=/wheelhouse \
@@ -137,10 +137,10 @@ RUN --network=none --mount=type=bind,from=check-wheels,source=layers/server-mod_
     /usr/bin/python3 /containerize-steps/wheels.py install --venv /opt/venv --wheelhouse /wheelhouse --tools /tools --python-version 3.11 --root /layer --compile install.json
 
 FROM check-deps AS check-venv-mod_wsgi
-COPY --from=check-server-mod_wsgi /layer/ /
+COPY --link --from=check-server-mod_wsgi /layer/ /
 
 FROM check-deps AS check-venv-cheroot
-COPY --from=server-cheroot /layer/ /
+COPY --link --from=server-cheroot /layer/ /
 
 # app-gunicorn: the app with gunicorn's venv and the project's environment, offline:
 # the app imported as the app's user, so that an app that fails to import fails
@@ -240,9 +240,11 @@ RUN --network=none --mount=type=bind,source=app,target=/containerize-app \
 
 # users: the target base image's /etc/passwd and /etc/group with the app's user
 # added, its home and the app folder, written natively with fixed timestamps;
-# the runtime stage copies them.
+# the runtime stage copies them. Run once for every platform whose base has the
+# same two files.
 FROM builder AS users
-RUN --network=none --mount=type=bind,from=base,source=/etc,target=/base-etc \
+RUN --network=none --mount=type=bind,from=base,source=/etc/passwd,target=/base-etc/passwd \
+    --mount=type=bind,from=base,source=/etc/group,target=/base-etc/group \
     mkdir -p /users/etc /users/home/app /users/app \
  && cp /base-etc/passwd /base-etc/group /users/etc/ \
  && echo 'app:x:10001:' >> /users/etc/group \

@@ -227,11 +227,16 @@ def test_the_check_stages_name_no_target_platform(hello: config.Config) -> None:
         own = stage(text, name).replace("from=wheels,", "from=check-wheels,")
         check = stage(text, f"check-{name}")
         assert own.split("\n", 1)[1] == check.split("\n", 1)[1], name
+    # Linked as in the images: a linked copy of a layer is the same step wherever it
+    # lands, so BuildKit copies each layer once for the check venvs and every image.
     deps = stage(text, "check-deps")
-    assert "COPY --from=layer-django /layer/ /" in deps
-    assert "COPY --from=check-layer-pillow /layer/ /" in deps
-    assert stage(text, "check-venv-gunicorn").endswith("COPY --from=server-gunicorn /layer/ /")
-    assert stage(text, "check-venv-uwsgi").endswith("COPY --from=check-server-uwsgi /layer/ /")
+    assert "COPY --link --from=layer-django /layer/ /" in deps
+    assert "COPY --link --from=check-layer-pillow /layer/ /" in deps
+    assert "COPY --link --from=layer-django /layer/ /" in stage(text, "gunicorn")
+    gunicorn = stage(text, "check-venv-gunicorn")
+    assert gunicorn.endswith("COPY --link --from=server-gunicorn /layer/ /")
+    uwsgi = stage(text, "check-venv-uwsgi")
+    assert uwsgi.endswith("COPY --link --from=check-server-uwsgi /layer/ /")
     for layer in make(hello).layers.layers:
         assert "ARG" not in stage(text, layer.name), layer.name
         assert "TARGET" not in stage(text, layer.name) or not layer.pure, layer.name
@@ -288,7 +293,8 @@ def test_the_user_is_written_natively_from_the_targets_own_files(hello: config.C
     assert users.startswith("FROM builder AS users\n")
     # The target's files are read through a mount (whatever its architecture), and
     # the app's lines appended: no useradd, so no dates in /etc/shadow.
-    assert "--mount=type=bind,from=base,source=/etc,target=/base-etc" in users
+    assert "--mount=type=bind,from=base,source=/etc/passwd,target=/base-etc/passwd" in users
+    assert "--mount=type=bind,from=base,source=/etc/group,target=/base-etc/group" in users
     assert "cp /base-etc/passwd /base-etc/group /users/etc/" in users
     assert "echo 'app:x:10001:' >> /users/etc/group" in users
     assert "'app:x:10001:10001:containerize app:/home/app:/usr/sbin/nologin'" in users
