@@ -73,7 +73,7 @@ from containerize import __version__, reference, testenv
 from containerize.buildsteps import MOUNT_DIR
 from containerize.buildsteps.wheels import FIXED_EPOCH
 from containerize.config import DEFAULT_EXCLUDES
-from containerize.image import instructions, layerfolders, stagedfiles
+from containerize.image import instructions, layerfolders, stagedfiles, writable
 from containerize.image.escape import (
     dockerfile_key,
     dockerfile_stage,
@@ -152,6 +152,7 @@ def render(plan: BuildPlan) -> str:
         lines += _static_stage(plan)
     lines += stagedfiles.users_stage(plan)
     lines += stagedfiles.files_stages(plan)
+    lines += writable.stage(plan)
     lines += _runtime_stage(plan)
     for stage in plan.servers:
         lines += _final_stage(plan, stage)
@@ -440,6 +441,7 @@ def _final_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         _files_copy("files-" + name),
         _files_copy("app-files-" + name),
         *_static_files(plan),
+        *writable.copy(plan),
     ]
     lines += [
         f"USER {_user(plan.uid, plan.gid)}",
@@ -472,9 +474,12 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         _env(plan),
         f"WORKDIR {_app_dir(plan)}",
         f"USER {_user(plan.uid, plan.gid)}",
-        _with_test_env(plan, instructions.run([check], network=False))
-        if plan.runs_the_app
-        else f"RUN --network=none {exec_form(check)}",
+        writable.check_mounts(
+            plan,
+            _with_test_env(plan, instructions.run([check], network=False))
+            if plan.runs_the_app
+            else f"RUN --network=none {exec_form(check)}",
+        ),
         "",
     ]
 
