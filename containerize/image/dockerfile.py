@@ -145,6 +145,7 @@ def render(plan: BuildPlan) -> str:
     ]
     lines += _layer_stages(plan)
     lines += _check_venv_stages(plan)
+    lines += writable.stage(plan)  # before the import checks, which mount it
     if plan.import_check:
         for stage in plan.servers:
             lines += _app_stage(plan, stage)
@@ -152,7 +153,6 @@ def render(plan: BuildPlan) -> str:
         lines += _static_stage(plan)
     lines += stagedfiles.users_stage(plan)
     lines += stagedfiles.files_stages(plan)
-    lines += writable.stage(plan)
     lines += _runtime_stage(plan)
     for stage in plan.servers:
         lines += _final_stage(plan, stage)
