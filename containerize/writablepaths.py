@@ -112,8 +112,7 @@ def _check_on_disk(entry: WritablePath, app_root: Path, where: str) -> None:
         if path.is_symlink():
             raise ConfigError(
                 f"{where}: {entry.text!r} is a symbolic link in the project ({path})",
-                hint="list the path the link points to, inside the app folder, or remove "
-                "the link",
+                hint="list the path the link points to, inside the app folder, or remove the link",
             )
         if not path.exists():
             return

@@ -107,10 +107,8 @@ def test_the_listed_paths_alone_are_the_app_users(
     assert "gunicorn linux/amd64: passed" in output
 
     tag = f"{image}:gunicorn"
-    ran = process.run(
-        ["docker", "run", "--rm", "--network", "none", "--entrypoint", "/opt/venv/bin/python"]
-        + [tag, "-c", _PROBE]
-    )
+    python = ["--entrypoint", "/opt/venv/bin/python", tag, "-c", _PROBE]
+    ran = process.run(["docker", "run", "--rm", "--network", "none", *python])
     seen = json.loads(ran.stdout)
     assert seen["uid"] == 10001
     # Only the listed paths, nothing else of the app folder, not the folder itself.

@@ -133,7 +133,9 @@ def test_an_import_check_that_writes_in_the_app_folder_says_the_user_cannot() ->
     assert hint.startswith('let the app\'s user write that path alone: writable = ["logs/"]')
     assert "/tmp or a mounted volume" in hint
     assert "LOG_TO_STDOUT=1" in hint
-    assert hint.endswith("import-check = false would only move the failure to the container's start")
+    assert hint.endswith(
+        "import-check = false would only move the failure to the container's start"
+    )
     assert "cannot write 'logs' in the app folder" in str(error)
 
 
@@ -154,7 +156,7 @@ def test_the_hint_names_the_writable_entry(path: str, entry: str) -> None:
     folder the app makes."""
     diagnosis, _ = buildlog.diagnose([f"PermissionError: [Errno 13] Permission denied: '{path}'"])
     assert diagnosis is not None
-    assert f'writable = ["{entry}"]' in diagnosis.fix
+    assert f'writable = ["{entry}"]' in (diagnosis.fix or "")
 
 
 def test_a_permission_error_outside_the_app_folder_names_the_path() -> None:
@@ -168,7 +170,7 @@ def test_a_permission_error_outside_the_app_folder_names_the_path() -> None:
     assert at == 1
     assert diagnosis.cause.endswith("cannot write '/var/log/app.log'")
     # Outside the app folder 'writable' cannot help: it is not offered.
-    assert "writable" not in diagnosis.fix
+    assert "writable" not in (diagnosis.fix or "")
 
 
 @pytest.mark.parametrize(
