@@ -28,6 +28,7 @@ from containerize.platforms import Platform
 from containerize.project import ProjectMetadata
 from containerize.staticfiles import StaticFiles
 from containerize.testsettings import CONTAINER_TMP, Probe, TestSettings
+from containerize.writablepaths import WritablePath
 
 __all__ = [
     "CONTAINER_TMP",
@@ -106,6 +107,8 @@ class Config:
     extras: tuple[str, ...]
     include: tuple[str, ...]
     exclude: tuple[str, ...]
+    # Paths of the app folder the app's user owns in the image (containerize.writablepaths).
+    writable: tuple[WritablePath, ...]
     build_dir: Path
     uid: int
     gid: int

@@ -28,6 +28,7 @@ from containerize.testsettings import (
     TEST_OPTIONS,
     check_test,
 )
+from containerize.writablepaths import check_writable
 
 _ALL_PLATFORMS = "default: tool.containerize.platforms"
 _BUILDER_HELP = "the buildx builder to use"
@@ -275,6 +276,15 @@ OPTIONS: tuple[Option, ...] = (
     Option(key="extras", kind="list", expects="a list of extras", default=()),
     Option(key="include", kind="list", expects="a list of glob patterns", default=()),
     Option(key="exclude", kind="list", expects="a list of glob patterns", default=()),
+    Option(
+        key="writable",
+        kind="list",
+        expects="a list of paths relative to the app folder that the app's user may write "
+        "('server.log' a file, 'media/' a folder; see 'Writable paths')",
+        default=(),
+        default_text="none: the app folder is read-only",
+        check=check_writable,
+    ),
     Option(
         key="build-dir",
         kind="str",

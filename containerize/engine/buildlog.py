@@ -176,19 +176,45 @@ def _permission(match: re.Match[str]) -> Diagnosis:
     path = match["path"]
     # A relative path is the working directory's: the app folder, where the import check
     # and the servers run; the app's user owns nothing in the image but /tmp and its home.
+    in_app = not path.startswith("/") or path.startswith("/app/")
     where = (
         f"cannot write {path!r} in the app folder (its working directory, owned by root)"
-        if not path.startswith("/") or path.startswith("/app/")
+        if in_app
         else f"cannot write {path!r}"
     )
+    elsewhere = (
+        f"make the app write {path!r} under /tmp or a mounted volume (a path it reads from "
+        "the environment), or turn the file off where the app has a switch for it (such as "
+        "LOG_TO_STDOUT=1, in [tool.containerize.env] for every image or "
+        "[tool.containerize.test] env for the check alone)"
+    )
+    if not in_app:
+        return Diagnosis(
+            cause=f"the app's user (not root: tool.containerize.uid) {where}",
+            fix=elsewhere + "; or, if the app cannot load without writing there, set "
+            "tool.containerize.import-check = false",
+        )
+    entry = writable_entry(path)
     return Diagnosis(
         cause=f"the app's user (not root: tool.containerize.uid) {where}",
-        fix=f"make the app write {path!r} under /tmp or a mounted volume (a path it reads "
-        "from the environment), or turn the file off where the app has a switch for it "
-        "(such as LOG_TO_STDOUT=1, in [tool.containerize.env] for every image or "
-        "[tool.containerize.test] env for the check alone); or, if the app cannot load "
-        "without writing there, set tool.containerize.import-check = false",
+        fix=f'let the app\'s user write that path alone: writable = ["{entry}"] in '
+        "[tool.containerize] (paths relative to the app folder; a folder, with a trailing "
+        "'/', for files the app creates in it); or " + elsewhere + ". import-check = false "
+        "would only move the failure to the container's start",
     )
+
+
+def writable_entry(path: str) -> str:
+    """What ``tool.containerize.writable`` lists for *path*, which the app could not
+    write: a file of the app folder itself; else the folder that holds it (where the
+    app may also create it, or rotate it); a name without a suffix is taken for a
+    folder (``os.mkdir('logs')``). Relative to /app (the app folder without
+    app-directory)."""
+    relative = path.removeprefix("/app/").removeprefix("./").strip("/")
+    folder, _, name = relative.rpartition("/")
+    if "." not in name:
+        return relative + "/"
+    return folder + "/" if folder else name
 
 
 #: Known failures, matched against the failing step's lines, first match wins.

@@ -74,7 +74,7 @@ from containerize import __version__, reference, testenv
 from containerize.buildsteps import MOUNT_DIR
 from containerize.buildsteps.wheels import FIXED_EPOCH
 from containerize.config import DEFAULT_EXCLUDES
-from containerize.image import instructions, layerfolders, stagedfiles
+from containerize.image import instructions, layerfolders, stagedfiles, writable
 from containerize.image.escape import (
     dockerfile_key,
     dockerfile_stage,
@@ -146,6 +146,7 @@ def render(plan: BuildPlan) -> str:
     ]
     lines += _layer_stages(plan)
     lines += _check_venv_stages(plan)
+    lines += writable.stage(plan)  # before the import checks, which mount it
     if plan.import_check:
         for stage in plan.servers:
             lines += _app_stage(plan, stage)
@@ -442,6 +443,7 @@ def _final_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         _files_copy("files-" + name),
         _app_copy(plan, name),
         *_static_files(plan),
+        *writable.copy(plan),
     ]
     lines += [
         f"USER {_user(plan.uid, plan.gid)}",
@@ -485,7 +487,9 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         f"WORKDIR {_app_dir(plan)}",
         f"COPY app/ {_app_dir(plan, '/')}",
         f"USER {_user(plan.uid, plan.gid)}",
-        _with_mount(_with_test_env(plan, run), stagedfiles.checked_app_mount()),
+        writable.check_mounts(
+            plan, _with_mount(_with_test_env(plan, run), stagedfiles.checked_app_mount())
+        ),
         "",
     ]
 

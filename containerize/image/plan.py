@@ -26,6 +26,7 @@ from containerize.platforms import Platform
 from containerize.reference import ImageReference
 from containerize.resolve.selection import PlatformSelection
 from containerize.resolve.wheelhouse import Needs
+from containerize.writablepaths import WritablePath
 
 VENV = "/opt/venv"
 # Where sdists are compiled: pip and their build requirements, never in an image.
@@ -116,6 +117,8 @@ class BuildPlan:
     test_env: tuple[tuple[str, str], ...] = field(default=(), repr=False)
     #: The app's dependencies in layers (:mod:`containerize.image.layers`).
     layers: LayerPlan = field(default_factory=LayerPlan)
+    #: The paths of the app folder the app's user owns (:mod:`containerize.image.writable`).
+    writable: tuple[WritablePath, ...] = ()
 
     @property
     def runs_the_app(self) -> bool:
@@ -321,6 +324,7 @@ def make_plan(
         project_build_packages=system.build if needs.sdists else (),
         runtime_packages=runtime_packages,
         layers=layer_plan,
+        writable=config.writable,
     )
     return planned
 

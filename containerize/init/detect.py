@@ -121,9 +121,7 @@ def detect(
     if site is not None:
         notes.extend(site.notes)
         static = site.static
-        if site.allowed_hosts is not None:
-            hosts, evidence = site.allowed_hosts
-            choices.append(Choice(key="allowed-hosts", value=list(hosts), why=(evidence,)))
+        choices.extend(site.choices())  # allowed-hosts, writable
     imported = _imported(chosen, sources, site)
     proposal = services_mod.propose(imported, found_lock.locks, resolves=resolves)
     test_env, env_notes = _test_env(imported, proposal, _migrate(site, proposal, sources, root))

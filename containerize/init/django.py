@@ -18,9 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
+from containerize.errors import ConfigError
 from containerize.init.apps import Candidate, StaticFolder
-from containerize.init.model import Evidence
+from containerize.init.model import Choice, Evidence
 from containerize.init.sources import ROOT, SourceFile, Sources, resolve_import, top_level
+from containerize.writablepaths import parse
 
 _URL_PREFIX = re.compile(r"/(?:[A-Za-z0-9._~-]+/)+")
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+")
@@ -53,6 +55,28 @@ class DjangoSite:
     files: tuple[SourceFile, ...] = ()
     #: Module-level settings by name, as written (``LOGIN_URL``, ``ROOT_URLCONF``).
     values: dict[str, ast.expr] = field(default_factory=dict, compare=False)
+    #: The ``writable`` key for what the settings write in the app folder.
+    writable: Choice | None = None
+
+    def choices(self) -> list[Choice]:
+        """The keys of the table the settings give: allowed-hosts, writable."""
+        found = []
+        if self.allowed_hosts is not None:
+            hosts, evidence = self.allowed_hosts
+            found.append(Choice(key="allowed-hosts", value=list(hosts), why=(evidence,)))
+        if self.writable is not None:
+            found.append(self.writable)
+        return found
+
+
+@dataclass(frozen=True, kw_only=True)
+class Written:
+    """A path inside the project the settings make the site write: a file, or a folder
+    (MEDIA_ROOT; a SQLite database's, where it writes its journal)."""
+
+    path: PurePosixPath  # project-relative
+    folder: bool
+    why: Evidence
 
 
 def candidates(sources: Sources) -> Iterator[Candidate]:
@@ -105,6 +129,7 @@ def site(app: Candidate, sources: Sources) -> DjangoSite | None:
     notes: list[str] = []
     static = _static(settings, name, settings_file, sources, notes)
     hosts = _allowed_hosts(settings, notes)
+    writable = writable_choice(_writes(settings, settings_file), app.import_root, notes)
     files = {settings_file.path: settings_file}
     for setting in settings.values():
         if setting is not None:
@@ -116,6 +141,7 @@ def site(app: Candidate, sources: Sources) -> DjangoSite | None:
         notes=tuple(notes),
         files=tuple(files.values()),
         values={k: v.value for k, v in settings.items() if v is not None},
+        writable=writable,
     )
 
 
@@ -422,3 +448,112 @@ def _allowed_hosts(
     if not hosts or list(hosts) == ["*"]:
         return None
     return tuple(hosts), setting.evidence(f"ALLOWED_HOSTS {list(hosts)}")
+
+
+# --- paths the site writes --------------------------------------------------------
+
+
+def _writes(settings: dict[str, Setting | None], settings_file: SourceFile) -> tuple[Written, ...]:
+    """The paths inside the project the settings write: each ``LOGGING`` handler's
+    ``filename``, ``MEDIA_ROOT``, and the folder of each SQLite database's ``NAME``.
+    Paths from the environment, absolute ones and those outside the project are left:
+    the image does not hold them (a volume or /tmp does)."""
+    reader = _PathReader(settings, cwd=settings_file.import_root)
+    found: list[Written] = []
+    logging = settings.get("LOGGING")
+    for name, handler in _entries(logging, "handlers"):
+        filename = _entry(handler, "filename")
+        path = reader.path(filename, logging.source, depth=0) if filename and logging else None
+        if path is not None and logging is not None:
+            why = Evidence(
+                what=f"LOGGING handler {name!r} writes {path.as_posix()}",
+                file=logging.source.path.as_posix(),
+                line=filename.lineno if filename else logging.line,
+            )
+            found.append(Written(path=path, folder=False, why=why))
+    media = settings.get("MEDIA_ROOT")
+    if media is not None:
+        path = reader.path(media.value, media.source, depth=0)
+        if path is not None and path != ROOT:
+            why = media.evidence(f"MEDIA_ROOT {path.as_posix()}, where uploads are saved")
+            found.append(Written(path=path, folder=True, why=why))
+    databases = settings.get("DATABASES")
+    for alias, database in _entries(databases, None):
+        engine, file = _entry(database, "ENGINE"), _entry(database, "NAME")
+        if engine is None or file is None or databases is None:
+            continue
+        if "sqlite3" not in (_string(engine) or ""):
+            continue
+        path = reader.path(file, databases.source, depth=0)
+        if path is not None:
+            why = Evidence(
+                what=f"DATABASES[{alias!r}] is SQLite in {path.as_posix()} (it writes its "
+                "journal beside it)",
+                file=databases.source.path.as_posix(),
+                line=file.lineno,
+            )
+            found.append(Written(path=path.parent, folder=True, why=why))
+    return tuple(found)
+
+
+def _entries(setting: Setting | None, key: str | None) -> Iterator[tuple[str, ast.Dict]]:
+    """The string-keyed dict entries of *setting* (a dict literal), or of its *key*."""
+    table: ast.expr | None = setting.value if setting is not None else None
+    if key is not None and isinstance(table, ast.Dict):
+        table = _entry(table, key)
+    if not isinstance(table, ast.Dict):
+        return
+    for name, value in zip(table.keys, table.values, strict=True):
+        text = _string(name) if name is not None else None
+        if text is not None and isinstance(value, ast.Dict):
+            yield text, value
+
+
+def _entry(table: ast.Dict, key: str) -> ast.expr | None:
+    """The value of *key* in the dict literal *table*."""
+    for name, value in zip(table.keys, table.values, strict=True):
+        if name is not None and _string(name) == key:
+            return value
+    return None
+
+
+def writable_choice(
+    writes: tuple[Written, ...], root: PurePosixPath, notes: list[str]
+) -> Choice | None:
+    """The ``writable`` key for *writes*, relative to the app folder *root*, with notes
+    for what it cannot hold: a file in a subfolder is proposed as its folder (where the
+    app creates or rotates it); the app folder itself never."""
+    entries: dict[str, Evidence] = {}
+    for written in writes:
+        path = written.path
+        if not path.is_relative_to(root):
+            continue  # outside the app folder: not in the image at all
+        relative = path.relative_to(root)
+        if not written.folder and relative.parent != PurePosixPath("."):
+            relative, folder = relative.parent, True
+        else:
+            folder = written.folder
+        if relative == PurePosixPath("."):
+            notes.append(
+                f"writable: not set for {written.why}: that is the app folder itself, which "
+                "stays read-only; move it into a folder of its own (var/) and list that"
+            )
+            continue
+        entry = relative.as_posix() + ("/" if folder else "")
+        try:
+            parse(entry, "writable")
+        except ConfigError:
+            notes.append(f"writable: not set for {written.why}: {entry!r} cannot be listed")
+            continue
+        entries.setdefault(entry, written.why)
+    if not entries:
+        return None
+    choice = Choice(
+        key="writable",
+        value=sorted(entries),
+        why=tuple(entries[key] for key in sorted(entries)),
+        comment="Paths the app writes in its folder, owned by its user in the image (the\n"
+        "rest stays read-only). Data to keep (uploads, a database) wants a volume.\n"
+        + "\n".join(f"{key}: {entries[key]}" for key in sorted(entries)),
+    )
+    return choice

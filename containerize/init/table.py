@@ -37,6 +37,7 @@ ORDER = (
     "allowed-hosts",
     "healthcheck-path",
     "static",
+    "writable",
     "env",
     "test",
 )

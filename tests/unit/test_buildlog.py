@@ -129,10 +129,34 @@ def test_an_import_check_that_writes_in_the_app_folder_says_the_user_cannot() ->
     inv = buildx.BuildInvocation(context=Path("/ctx"), target="gunicorn")
     error = buildx.failure(inv, CommandError("x", argv=["docker"], returncode=1, output=log))
     hint = error.hint or ""
+    # The declared fix first: the folder the app makes, writable by its user alone.
+    assert hint.startswith('let the app\'s user write that path alone: writable = ["logs/"]')
     assert "/tmp or a mounted volume" in hint
     assert "LOG_TO_STDOUT=1" in hint
-    assert hint.endswith("set tool.containerize.import-check = false")
+    assert hint.endswith(
+        "import-check = false would only move the failure to the container's start"
+    )
     assert "cannot write 'logs' in the app folder" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("path", "entry"),
+    [
+        ("server.log", "server.log"),
+        ("/app/server.log", "server.log"),
+        ("logs", "logs/"),
+        ("logs/server.log", "logs/"),
+        ("/app/var/log/app.log", "var/log/"),
+        ("./db.sqlite3", "db.sqlite3"),
+    ],
+)
+def test_the_hint_names_the_writable_entry(path: str, entry: str) -> None:
+    """A file of the app folder itself is listed as the file; one in a subfolder, by
+    its folder (where the app may create or rotate it); a name without a suffix is a
+    folder the app makes."""
+    diagnosis, _ = buildlog.diagnose([f"PermissionError: [Errno 13] Permission denied: '{path}'"])
+    assert diagnosis is not None
+    assert f'writable = ["{entry}"]' in (diagnosis.fix or "")
 
 
 def test_a_permission_error_outside_the_app_folder_names_the_path() -> None:
@@ -145,6 +169,8 @@ def test_a_permission_error_outside_the_app_folder_names_the_path() -> None:
     assert diagnosis is not None
     assert at == 1
     assert diagnosis.cause.endswith("cannot write '/var/log/app.log'")
+    # Outside the app folder 'writable' cannot help: it is not offered.
+    assert "writable" not in (diagnosis.fix or "")
 
 
 @pytest.mark.parametrize(
