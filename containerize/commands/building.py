@@ -149,10 +149,10 @@ def _build_one(
     print(report.lines(summaries))
 
 
-def unchanged_check(output: OutputKind) -> pipeline.Unchanged | None:
+def unchanged_check(output: OutputKind) -> buildkey.Unchanged | None:
     """Where a build with *output* finds the image it would replace, to compare keys:
     the registry for ``push``, the engine's image store for ``load``."""
-    checks: dict[OutputKind, pipeline.Unchanged] = {
+    checks: dict[OutputKind, buildkey.Unchanged] = {
         "push": registry_unchanged,
         "load": local_unchanged,
     }
@@ -200,7 +200,7 @@ def _build_together(
 
         skip = skip_unchanged and not no_cache
 
-        def check(name: str) -> pipeline.Unchanged | None:
+        def check(name: str) -> buildkey.Unchanged | None:
             return None if not skip else unchanged if outputs[name] == "push" else local_unchanged
 
         compiled = batch.compile_together(

@@ -39,8 +39,8 @@ from containerize.image import (
     bake,
     buildcache,
     buildkey,
+    compilefile,
     context,
-    dockerfile,
     pipeline,
     plan,
     report,
@@ -103,7 +103,7 @@ def compile_together(
     shared: BuildFolder,
     no_cache: bool = False,
     record_build_requirements: Callable[[str], None] | None = None,
-    unchanged: pipeline.Unchanged | None = None,
+    unchanged: buildkey.Unchanged | None = None,
 ) -> Compiled:
     """Compile the sdists every target in *targets* needs, once, into the cache of
     compiled wheels; a target whose every image is *unchanged* is left out.
@@ -135,7 +135,7 @@ def _fetched(
     cfg: Config,
     machine: pipeline.Machine,
     record_build_requirements: Callable[[str], None] | None,
-    unchanged: pipeline.Unchanged | None,
+    unchanged: buildkey.Unchanged | None,
 ) -> _Member | None:
     """*cfg*'s wheelhouse, fetched into its build folder, with the wheels the caches
     hold taken; None when it has nothing to compile or every image is unchanged."""
@@ -147,7 +147,9 @@ def _fetched(
     )
     if unchanged is not None:
         app = buildkey.app_digest(cfg.app_root, context.app_files(cfg))
-        keys = pipeline.image_keys(build_plan, resolved, app)
+        keys = buildkey.image_keys(
+            build_plan, base_image=resolved.base_image, selections=resolved.selections, app=app
+        )
         if all(unchanged(stage.tags[0], keys[stage.name]) for stage in build_plan.servers):
             return None
     shared = SharedCache.beside(cfg.image, machine.cache) if cfg.share == "registry" else None
@@ -185,7 +187,7 @@ def _compile_identity(member: _Member) -> str:
     return json.dumps(
         {
             "base-image": member.base_image,
-            "dockerfile": dockerfile.render_compile(member.plan),
+            "dockerfile": compilefile.render_compile(member.plan),
             "builder": member.config.builder,
             "build-requirements": {
                 item.selection.target.platform.slug: sorted(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
 
@@ -98,3 +98,38 @@ def image_key(
         "containerize": tool_digest() if tool is None else tool,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def image_keys(
+    build_plan: BuildPlan, *, base_image: str, selections: Sequence[PlatformSelection], app: str
+) -> dict[str, str]:
+    """Each server's image key, from what is known before anything is fetched: the
+    *selections*, the *app* files' digest (:func:`app_digest`), the plan, the base."""
+    plan_text = configuration(build_plan)
+    return {
+        stage.name: image_key(
+            server=stage.name,
+            base_image=base_image,
+            configuration=plan_text,
+            selections=selections,
+            app=app,
+        )
+        for stage in build_plan.servers
+    }
+
+
+#: Asked with an image's tag and its key: the digest of the image in the registry when
+#: it carries that key (it is unchanged), else None.
+Unchanged = Callable[[str, str], str | None]
+
+
+def unchanged_images(
+    build_plan: BuildPlan, keys: Mapping[str, str], unchanged: Unchanged
+) -> tuple[tuple[str, str], ...]:
+    """The servers whose image *unchanged* finds, each with its digest."""
+    found = []
+    for stage in build_plan.servers:
+        digest = unchanged(stage.tags[0], keys[stage.name])
+        if digest is not None:
+            found.append((stage.name, digest))
+    return tuple(found)

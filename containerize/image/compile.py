@@ -2,7 +2,7 @@
 
 An sdist is the one thing that must run on the target platform (under emulation for a
 foreign one): its build runs a compiler for that platform's CPU. It is compiled by a
-build of its own (:func:`containerize.image.dockerfile.render_compile`), whose wheels
+build of its own (:func:`containerize.image.compilefile.render_compile`), whose wheels
 are exported to a local folder, hashed, and kept in the content-addressed download
 cache. The wheelhouse then holds each as a wheel with its own sha256, and the image's
 Dockerfile installs wheels only.
@@ -45,7 +45,7 @@ from containerize.buildsteps.wheels import COMPILED_RECORD
 from containerize.engine import buildx
 from containerize.errors import ConfigError, EngineError
 from containerize.fsutil import replacing_dir, replacing_file, write_atomic
-from containerize.image import buildcache, dockerfile, plan
+from containerize.image import buildcache, compilefile, plan
 from containerize.platforms import Platform
 from containerize.resolve.cache import Cache
 from containerize.resolve.selection import SelectedPackage
@@ -330,7 +330,7 @@ def write_context(folder: BuildFolder, build_plan: plan.BuildPlan) -> Path:
     scripts."""
     dest = folder.compile
     with replacing_dir(dest) as staging:
-        (staging / "Dockerfile").write_text(dockerfile.render_compile(build_plan))
+        (staging / "Dockerfile").write_text(compilefile.render_compile(build_plan))
         for name, data in plan.buildsteps_files().items():
             target = staging / name
             target.parent.mkdir(parents=True, exist_ok=True)

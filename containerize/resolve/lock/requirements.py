@@ -37,11 +37,10 @@ from __future__ import annotations
 import itertools
 import re
 import shlex
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
-from urllib.parse import unquote, urlsplit
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -58,6 +57,14 @@ from containerize.resolve.lock.model import (
     LockIndex,
     sort_packages,
 )
+from containerize.resolve.lock.reqsyntax import (
+    EDITABLE,
+    INCLUDES,
+    include_values,
+    local_reference,
+    logical_lines,
+    split_line,
+)
 
 #: What to run when a line has no hashes or no pin.
 HASH_HINT = (
@@ -67,9 +74,6 @@ HASH_HINT = (
 )
 _HINT = f"regenerate the file with '{RELOCK_COMMANDS['requirements']}'"
 
-# pip's COMMENT_RE: a comment starts a line or follows whitespace (so URL fragments
-# such as '#sha256=' are not comments).
-_COMMENT_RE = re.compile(r"(^|\s+)#.*$")
 _SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 
 _INDEX_OPTIONS: dict[str, IndexOption] = {
@@ -79,12 +83,10 @@ _INDEX_OPTIONS: dict[str, IndexOption] = {
     "-f": "find-links",
     "--find-links": "find-links",
 }
-_INCLUDES = {"-r": False, "--requirement": False, "-c": True, "--constraint": True}
-_EDITABLE = ("-e", "--editable")
 # Options that change nothing when every file is pinned by hash.
 _IGNORED_FLAGS = frozenset({"--require-hashes", "--pre", "--prefer-binary", "--no-index"})
 _IGNORED_WITH_VALUE = frozenset({"--trusted-host"})
-_TAKES_VALUE = frozenset({*_INDEX_OPTIONS, *_INCLUDES, *_EDITABLE, *_IGNORED_WITH_VALUE})
+_TAKES_VALUE = frozenset({*_INDEX_OPTIONS, *INCLUDES, *EDITABLE, *_IGNORED_WITH_VALUE})
 
 
 def read_requirements(path: Path) -> Lock:
@@ -144,17 +146,17 @@ def local_folders(path: Path) -> tuple[Path, ...]:
             text = file.read_text(encoding="utf-8-sig")
         except (OSError, UnicodeDecodeError):
             continue
-        for _, content in _logical_lines(text):
+        for _, content in logical_lines(text):
             value = content
-            for option in _EDITABLE:
+            for option in EDITABLE:
                 if content.startswith(option):
                     value = content[len(option) :].lstrip(" =")
                     break
             else:
                 if content.startswith("-"):
                     continue
-                value = _split_line(content)[0]
-            local = _local_reference(value)
+                value = split_line(content)[0]
+            local = local_reference(value)
             if local is not None:
                 folder = (file.parent / local[1]).resolve()
                 if folder not in found:
@@ -175,36 +177,16 @@ def included_files(path: Path) -> tuple[Path, ...]:
             return
         text = _read(current, line, top)
         found.append(resolved)
-        for number, content in _logical_lines(text):
+        for number, content in logical_lines(text):
             if not content.startswith("-"):
                 continue
             where = _Line(shown=_shown(current, top), number=number, text=content)
-            for value in _include_values(content):
+            for value in include_values(content):
                 if "://" not in value:
                     visit(current.parent / value, where)
 
     visit(path, None)
     return tuple(found)
-
-
-def _include_values(text: str) -> list[str]:
-    """The files an option line includes (``-r x``, ``--requirement=x``, ``-cx``);
-    other options, which an unhashed input may use freely, are passed over."""
-    try:
-        tokens = shlex.split(text)
-    except ValueError:
-        return []
-    values = []
-    for position, token in enumerate(tokens):
-        option, has_value, value = token.partition("=")
-        if option in _INCLUDES:
-            if has_value:
-                values.append(value)
-            elif position + 1 < len(tokens):
-                values.append(tokens[position + 1])
-        elif token[:2] in ("-r", "-c") and len(token) > 2:
-            values.append(token[2:])
-    return values
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -251,13 +233,13 @@ class _Reader:
         resolved = path.resolve()
         self.done.add(resolved)
         shown = _shown(path, self.top)
-        for number, content in _logical_lines(text):
+        for number, content in logical_lines(text):
             line = _Line(shown=shown, number=number, text=content)
             if content.startswith("-"):
                 self._options(line, path, (*stack, resolved), constraint=constraint)
             elif constraint:
-                self.constraints.append((_requirement(line, _split_line(content)[0]), line))
-            elif (local := _local_reference(_split_line(content)[0])) is not None:
+                self.constraints.append((_requirement(line, split_line(content)[0]), line))
+            elif (local := local_reference(split_line(content)[0])) is not None:
                 self._local(line, path, *local)
             else:
                 self.pins.append(_pin(line))
@@ -288,8 +270,8 @@ class _Reader:
         self, line: _Line, path: Path, stack: tuple[Path, ...], *, constraint: bool
     ) -> None:
         for option, value in _parse_options(line):
-            if option in _EDITABLE:
-                local = None if constraint else _local_reference(value)
+            if option in EDITABLE:
+                local = None if constraint else local_reference(value)
                 if local is None:
                     line.fail(
                         f"editable requirement {value!r}: an image installs only local "
@@ -301,8 +283,8 @@ class _Reader:
                 continue
             if option in _INDEX_OPTIONS:
                 self.indexes.append(_index(line, _INDEX_OPTIONS[option], value, path.parent))
-            elif option in _INCLUDES:
-                self._include(line, path, value, stack, constraint=constraint or _INCLUDES[option])
+            elif option in INCLUDES:
+                self._include(line, path, value, stack, constraint=constraint or INCLUDES[option])
 
     def _include(
         self, line: _Line, path: Path, value: str, stack: tuple[Path, ...], *, constraint: bool
@@ -414,34 +396,6 @@ def _shown(path: Path, top: Path) -> str:
         return str(path)
 
 
-def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
-    """``(first line number, content)`` per logical line, as pip's ``join_lines`` and
-    ``ignore_comments`` make them: continuations joined, comments and blanks dropped."""
-    parts: list[str] = []
-    start = 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        is_comment = _COMMENT_RE.match(raw) is not None
-        if raw.endswith("\\") and not is_comment:
-            if not parts:
-                start = number
-            parts.append(raw[:-1])
-            continue
-        if parts:
-            # A comment line ends a continuation; it is dropped below like any comment.
-            parts.append(" " + raw if is_comment else raw)
-            joined, first = "".join(parts), start
-            parts = []
-        else:
-            joined, first = raw, number
-        content = _COMMENT_RE.sub("", joined).strip()
-        if content:
-            yield first, content
-    if parts:
-        content = _COMMENT_RE.sub("", "".join(parts)).strip()
-        if content:
-            yield start, content
-
-
 def _parse_options(line: _Line) -> list[tuple[str, str]]:
     """The ``(option, value)`` pairs of an option line; flags get an empty value."""
     try:
@@ -513,35 +467,8 @@ def _requirement(line: _Line, text: str) -> Requirement:
     return requirement
 
 
-def _local_reference(text: str) -> tuple[str | None, str] | None:
-    """``(name or None, folder)`` when *text* names a local folder: a path (``.``,
-    ``./lib``, ``/abs``), a ``file:`` URL, or ``name @ file:///abs/path``; else None."""
-    text = text.strip()
-    name = None
-    if " @ " in text or "@file:" in text:
-        head, _, text = text.partition("@")
-        name = head.strip().split("[", 1)[0].strip() or None
-        text = text.strip().split(";", 1)[0].strip()
-    if text.startswith("file:"):
-        parts = urlsplit(text)
-        if parts.netloc not in ("", "localhost"):
-            return None
-        return name, unquote(parts.path) or "."
-    if name is None and (text in (".", "..") or text.startswith(("./", "../", "/"))):
-        return name, text.split(";", 1)[0].strip()
-    return None
-
-
-def _split_line(text: str) -> tuple[str, list[str]]:
-    """A requirement line's requirement and its option tokens, split as pip splits them:
-    the options start at the first token that starts with ``-``."""
-    tokens = text.split()
-    split = next((i for i, t in enumerate(tokens) if t.startswith("-")), len(tokens))
-    return " ".join(tokens[:split]), tokens[split:]
-
-
 def _pin(line: _Line) -> _Pin:
-    text, options = _split_line(line.text)
+    text, options = split_line(line.text)
     requirement = _requirement(line, text)
     hashes = _hashes(line, options)
     specifiers = list(requirement.specifier)
