@@ -164,14 +164,15 @@ def files_stage(
     each source (a bind mount's ``from=...,source=...`` or ``source=...`` part, and the
     folder its contents go to in the image) copied under :data:`FILES_ROOT`, owned by
     root with the source's modes, its Python files compiled by *python* (the builder's,
-    the image's version) into unchecked-hash pycs named as the image's files, every file
+    the image's version) into checked-hash pycs named as the image's files, every file
     and folder with one fixed timestamp.
 
     The image runs with PYTHONDONTWRITEBYTECODE as a user who cannot write there, so
-    without them every start, and every worker, compiles what it imports again. An
-    unchecked-hash pyc holds no timestamp (the same source gives the same bytes; the
-    hash seed is fixed for the sets among the constants) and is used without reading
-    the source: the files of an image never change.
+    without them every start, and every worker, compiles what it imports again. A
+    hash-based pyc holds no timestamp (the same source gives the same bytes; the hash
+    seed is fixed for the sets among the constants). Checked, not unchecked: Python
+    hashes the source at each import and recompiles when it differs, so an image made
+    FROM this one that replaces a source file runs the new file, not the old bytecode.
 
     The image then copies :data:`FILES_ROOT` onto ``/``: unlike a ``COPY`` from the
     context into a folder, which stamps the folders it makes with the build's date and
@@ -192,7 +193,7 @@ def files_stage(
     for _, dest in sources:
         compile_argv = [
             "env", "PYTHONHASHSEED=0", python, "-m", "compileall", "-q", "-j", "0",
-            "--invalidation-mode", "unchecked-hash", "-d", dest, f"{FILES_ROOT}{dest}",
+            "--invalidation-mode", "checked-hash", "-d", dest, f"{FILES_ROOT}{dest}",
         ]  # fmt: skip
         lines.append("{ " + shell_command(compile_argv) + " || true; }")
     when = f"--date=@{FIXED_EPOCH}"

@@ -82,7 +82,7 @@ def checked_app_mount() -> str:
 def checked_app_commands(app_dir: str, python: str) -> list[list[str]]:
     """The commands that gather the app folder *app_dir*, after the import check in the
     same step, under :data:`CHECKED_APP_ROOT` from :data:`APP_SOURCE`, its Python files
-    compiled by *python* (unchecked-hash pycs named as the image's files, as
+    compiled by *python* (checked-hash pycs named as the image's files, as
     :func:`.instructions.files_stage` does; a file that does not compile stays source),
     with fixed timestamps; the image copies that folder's contents onto ``/`` with root
     as the owner (:func:`containerize.image.dockerfile` ``_checked_app_copy``)."""
@@ -92,7 +92,7 @@ def checked_app_commands(app_dir: str, python: str) -> list[list[str]]:
     compile_code = (
         "import compileall, py_compile, sys; compileall.compile_dir(sys.argv[1], "
         "ddir=sys.argv[2], quiet=1, workers=0, "
-        "invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)"
+        "invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)"
     )
     return [
         ["mkdir", "-p", dest],

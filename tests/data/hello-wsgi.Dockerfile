@@ -163,7 +163,7 @@ RUN --network=none --mount=type=bind,source=app,target=/containerize-app \
     /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check \
  && mkdir -p /tmp/containerize/files/app \
  && cp -R /containerize-app/. /tmp/containerize/files/app/ \
- && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)' /tmp/containerize/files/app /app \
+ && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)' /tmp/containerize/files/app /app \
  && find /tmp/containerize/files -exec touch --no-dereference --date=@315532800 '{}' +
 
 # app-uwsgi: the app with uwsgi's venv and the project's environment, offline:
@@ -187,7 +187,7 @@ RUN --network=none --mount=type=bind,source=app,target=/containerize-app \
     /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check \
  && mkdir -p /tmp/containerize/files/app \
  && cp -R /containerize-app/. /tmp/containerize/files/app/ \
- && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)' /tmp/containerize/files/app /app \
+ && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)' /tmp/containerize/files/app /app \
  && find /tmp/containerize/files -exec touch --no-dereference --date=@315532800 '{}' +
 
 # app-mod_wsgi: the app with mod_wsgi's venv and the project's environment, offline:
@@ -211,7 +211,7 @@ RUN --network=none --mount=type=bind,source=app,target=/containerize-app \
     /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check \
  && mkdir -p /tmp/containerize/files/app \
  && cp -R /containerize-app/. /tmp/containerize/files/app/ \
- && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)' /tmp/containerize/files/app /app \
+ && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)' /tmp/containerize/files/app /app \
  && find /tmp/containerize/files -exec touch --no-dereference --date=@315532800 '{}' +
 
 # app-cheroot: the app with cheroot's venv and the project's environment, offline:
@@ -235,7 +235,7 @@ RUN --network=none --mount=type=bind,source=app,target=/containerize-app \
     /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check \
  && mkdir -p /tmp/containerize/files/app \
  && cp -R /containerize-app/. /tmp/containerize/files/app/ \
- && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)' /tmp/containerize/files/app /app \
+ && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)' /tmp/containerize/files/app /app \
  && find /tmp/containerize/files -exec touch --no-dereference --date=@315532800 '{}' +
 
 # users: the target base image's /etc/passwd and /etc/group with the app's user
@@ -262,35 +262,35 @@ FROM builder AS files-runtime
 RUN --network=none --mount=type=bind,source=containerize/runtime,target=/source-0 \
     mkdir -p /files/opt/containerize \
  && cp -R /source-0/. /files/opt/containerize/ \
- && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /opt/containerize /files/opt/containerize || true; } \
+ && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode checked-hash -d /opt/containerize /files/opt/containerize || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
 FROM builder AS files-gunicorn
 RUN --network=none --mount=type=bind,source=containerize/gunicorn,target=/source-0 \
     mkdir -p /files/opt/containerize \
  && cp -R /source-0/. /files/opt/containerize/ \
- && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /opt/containerize /files/opt/containerize || true; } \
+ && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode checked-hash -d /opt/containerize /files/opt/containerize || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
 FROM builder AS files-uwsgi
 RUN --network=none --mount=type=bind,source=containerize/uwsgi,target=/source-0 \
     mkdir -p /files/opt/containerize \
  && cp -R /source-0/. /files/opt/containerize/ \
- && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /opt/containerize /files/opt/containerize || true; } \
+ && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode checked-hash -d /opt/containerize /files/opt/containerize || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
 FROM builder AS files-mod_wsgi
 RUN --network=none --mount=type=bind,source=containerize/mod_wsgi,target=/source-0 \
     mkdir -p /files/opt/containerize \
  && cp -R /source-0/. /files/opt/containerize/ \
- && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /opt/containerize /files/opt/containerize || true; } \
+ && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode checked-hash -d /opt/containerize /files/opt/containerize || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
 FROM builder AS files-cheroot
 RUN --network=none --mount=type=bind,source=containerize/cheroot,target=/source-0 \
     mkdir -p /files/opt/containerize \
  && cp -R /source-0/. /files/opt/containerize/ \
- && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode unchecked-hash -d /opt/containerize /files/opt/containerize || true; } \
+ && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode checked-hash -d /opt/containerize /files/opt/containerize || true; } \
  && find /files -exec touch --no-dereference --date=@315532800 '{}' +
 
 # runtime: the base image, an unprivileged user with a writable home, and settings

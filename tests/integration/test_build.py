@@ -59,9 +59,14 @@ def test_code_only_change_rebuilds_only_the_application_layer(
     # install, no compile, no step waiting on the check, and the image changes in its
     # app layer only.
     check = (
-        "RUN --network=none /opt/venv/bin/python /opt/containerize/containerize_wsgi.py "
+        "RUN --network=none --mount=type=bind,source=app,target=/containerize-app     "
+        "/opt/venv/bin/python /opt/containerize/containerize_wsgi.py "
         "--check  && mkdir -p /tmp/containerize/files/app  "
-        "&& cp -R /app/. /tmp/containerize/files/app/  "
+        "&& cp -R /containerize-app/. /tmp/containerize/files/app/  "
+        "&& env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; "
+        "compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, "
+        "invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)' "
+        "/tmp/containerize/files/app /app  "
         "&& find /tmp/containerize/files -exec touch --no-dereference --date=@315532800 '{}' +"
     )
     copy = "COPY --link --chown=0:0 --from=app-gunicorn /tmp/containerize/files/ /"
@@ -79,11 +84,14 @@ def test_code_only_change_rebuilds_only_the_application_layer(
     image = prepared.invocations[0].tags[0]
     listed = docker.run(
         "run", "--rm", "--platform", "linux/amd64", "--entrypoint", "sh", image, "-c",
-        "stat -c '%u:%g %Y %n' /app /app/hello.py && tail -n 1 /app/hello.py",
+        "stat -c '%u:%g %Y %n' /app /app/hello.py && tail -n 1 /app/hello.py"
+        " && ls /app/__pycache__",
         timeout=120,
     ).stdout.splitlines()  # fmt: skip
     assert listed[:2] == ["0:0 315532800 /app", "0:0 315532800 /app/hello.py"], listed
     assert listed[2] == hello.read_text().splitlines()[-1], listed
+    # Compiled in the same step: no start compiles the app again.
+    assert any(line.startswith("hello.cpython-") for line in listed[3:]), listed
     for tag in prepared.invocations[0].tags:
         process.run(["docker", "image", "rm", "--force", tag], check=False)
 

@@ -395,7 +395,7 @@ def test_dependency_layers_come_before_the_application(hello: config.Config) -> 
         # Bytecode compiled, named as the image's files, with no timestamp in it: no
         # start compiles them again, and the same sources give the same layer.
         " && { env PYTHONHASHSEED=0 /usr/bin/python3 -m compileall -q -j 0 --invalidation-mode"
-        " unchecked-hash -d /opt/containerize /files/opt/containerize || true; } \\\n"
+        " checked-hash -d /opt/containerize /files/opt/containerize || true; } \\\n"
         " && find /files -exec touch --no-dereference --date=@315532800 '{}' +"
     )
     # The app comes last, from the stage that imported it: nothing runs in the image
@@ -425,7 +425,7 @@ def test_dependency_layers_come_before_the_application(hello: config.Config) -> 
         " && cp -R /containerize-app/. /tmp/containerize/files/app/ \\\n"
         " && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys;"
         " compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0,"
-        " invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)'"
+        " invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)'"
         " /tmp/containerize/files/app /app \\\n"
         " && find /tmp/containerize/files -exec touch --no-dereference --date=@315532800 '{}' +"
     )
