@@ -178,6 +178,8 @@ def resolve(
     # beside the downloads so a rebuild asks nothing.
     lock = filenames.name_files(lock, settings, names=machine.cache.root / "names")
     lock = localpkgs.pack(lock, machine.cache)
+    # What moved together in the lock's git history: read with the lock, from its path.
+    history = lockhistory.read(lock.path, cache=machine.cache.root / "lock-history")
     base = pins.pin_base(
         config.base_image,
         pins_file=config.pins_file,
@@ -222,7 +224,7 @@ def resolve(
         needs=needs,
         build_needs=build_needs,
         lock_file=lock.path,
-        lock_history=lockhistory.read(lock.path, cache=machine.cache.root / "lock-history"),
+        lock_history=history,
     )
 
 
