@@ -243,6 +243,8 @@ DIAGNOSES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Diagnosis]], .
         re.compile(r"(?P<library>[\w.+-]+\.so[\w.]*): cannot open shared object file"),
         _library,
     ),
+    # cffi's dlopen by name (WeasyPrint's GObject and Pango, for one): no '.so' in it.
+    (re.compile(r"cannot load library '(?P<library>[^']+)'"), _library),
     (
         re.compile(
             r"Package '?(?P<pc>[\w.+-]+)'?,? (?:required by .*, )?"

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from containerize import process
-from containerize.engine import containers
+from containerize.engine import buildlog, containers
 from containerize.errors import ContainerTestError
 from containerize.matrix import readiness
 from containerize.matrix.plan import Cell
@@ -205,6 +205,13 @@ def ready_detail(verdict: readiness.Verdict, answer: containers.Response | None,
     parts = [answer.describe()] if answer is not None else []
     if readiness.TRACEBACK in log:
         parts.append("its log's traceback:\n" + readiness.traceback_excerpt(log))
+        # What a build step's failure would say of it: a library the image lacks, a
+        # path the app's user cannot write.
+        diagnosis, _ = buildlog.diagnose(log.splitlines())
+        if diagnosis is not None:
+            parts.append(f"cause: {diagnosis.cause}")
+            if diagnosis.fix:
+                parts.append(f"hint: {diagnosis.fix}")
     if log:
         parts.append("its log (last lines):\n" + process.tail(log, 15))
     return "\n".join(parts)

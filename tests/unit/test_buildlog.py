@@ -250,3 +250,21 @@ def test_a_build_error_reads_as_a_summary() -> None:
         "  last lines of the step:\n    a\n    b\n  hint: how"
     )
     assert error.exit_code == 6
+
+
+def test_a_library_cffi_cannot_load_is_named_too() -> None:
+    # WeasyPrint opens GObject by name through cffi: the message has no '.so' in it.
+    lines = [
+        "Traceback (most recent call last):",
+        '  File "/opt/venv/lib/python3.13/site-packages/weasyprint/text/ffi.py", line 463',
+        "OSError: cannot load library 'libgobject-2.0-0': libgobject-2.0-0: cannot open "
+        "shared object file: No such file or directory.  Additionally, ctypes.util.find_library()"
+        " did not manage to locate a library called 'libgobject-2.0-0'",
+    ]
+    diagnosis, at = buildlog.diagnose(lines)
+    assert at == 2
+    assert diagnosis is not None
+    assert diagnosis.cause == (
+        "the shared library libgobject-2.0-0 is not installed where the step runs"
+    )
+    assert "[tool.containerize.system-packages] run" in (diagnosis.fix or "")

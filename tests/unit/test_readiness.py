@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from containerize.matrix import readiness
+from containerize.matrix import checks, readiness
 from containerize.matrix.readiness import Attempt, judge
 from containerize.runtime import FOLDER, containerize_health
 
@@ -198,3 +198,25 @@ def test_the_image_health_check_without_an_answer_is_unhealthy() -> None:
 def test_the_image_health_check_refuses_bad_arguments() -> None:
     for argv in ([], ["80"], ["port", "/"], ["80", "health"]):
         assert containerize_health.main(argv) == 2
+
+
+def test_a_failed_start_names_the_known_cause_as_a_build_would() -> None:
+    # The container's log, as a migration hook that imported WeasyPrint left it.
+    log = (
+        "containerize: WSGI_PRESTART: python manage.py migrate --noinput\n"
+        "Traceback (most recent call last):\n"
+        '  File "/app/invoices/pdf.py", line 3, in <module>\n'
+        "OSError: cannot load library 'libgobject-2.0-0': libgobject-2.0-0: cannot open "
+        "shared object file: No such file or directory\n"
+    )
+    verdict = readiness.Verdict(kind="traceback", message="its log shows a traceback")
+    detail = checks.ready_detail(verdict, None, log)
+    assert "its log's traceback:\nTraceback (most recent call last):" in detail
+    assert "cause: the shared library libgobject-2.0-0 is not installed" in detail
+    assert "hint: declare the Debian package that ships it as a run package" in detail
+    # A log without a known cause gets no guess.
+    plain = checks.ready_detail(
+        verdict, None, "Traceback (most recent call last):\nKeyError: 'x'\n"
+    )
+    assert "cause:" not in plain
+    assert "hint:" not in plain
