@@ -72,11 +72,12 @@ def test_django_site_in_a_subfolder(django_subfolder_images: Built, platform: Pl
         where = containers.get(container, "/where", timeout=30)
         assert json.loads(where.body) == {"cwd": "/app/site", "base_dir": "/app/site"}
         # Only site/ went in: the lock and pyproject.toml beside it are for building.
+        # Its Python files come compiled (manage.py's bytecode in __pycache__).
         listing = containers.execute(container, ["ls", "-A", "/app", "/app/site"])
         assert listing.returncode == 0, listing.stderr
         assert listing.stdout.split("\n\n") == [
             "/app:\nsite",
-            "/app/site:\nmanage.py\nstatic\nstaticfiles\nwebsite\n",
+            "/app/site:\n__pycache__\nmanage.py\nstatic\nstaticfiles\nwebsite\n",
         ]
         # Commands run in the container (docker exec, docker run IMAGE ...) start there too.
         shell = containers.execute(container, ["python", "manage.py", "check"])
