@@ -306,7 +306,8 @@ def _with_test_env(plan: BuildPlan, run: str) -> str:
     prefix = "RUN --network=none "
     assert run.startswith(prefix)
     mount = f"--mount=type=secret,id={testenv.MOUNT_ID},target={testenv.MOUNT_PATH},mode=0444"
-    return f"{prefix}{mount} \\\n    . {testenv.MOUNT_PATH} \\\n && {run[len(prefix) :]}"
+    sourced = f"{prefix}. {testenv.MOUNT_PATH} \\\n && {run[len(prefix) :]}"
+    return instructions.with_mounts(sourced, [mount])
 
 
 def _env(plan: BuildPlan) -> str:
@@ -410,7 +411,6 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         network=False,
         source="tool.containerize.app-directory",
     )
-
     return [
         f"# app-{name}: the app with {name}'s venv and the project's environment, offline:",
         "# the app imported as the app's user, so that an app that fails to import fails",
@@ -427,17 +427,11 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         f"COPY app/ {_app_dir(plan, '/')}",
         f"USER {_user(plan.uid, plan.gid)}",
         writable.check_mounts(
-            plan, _with_mount(_with_test_env(plan, run), stagedfiles.checked_app_mount())
+            plan,
+            instructions.with_mounts(_with_test_env(plan, run), [stagedfiles.checked_app_mount()]),
         ),
         "",
     ]
-
-
-def _with_mount(run: str, mount: str) -> str:
-    """*run* (a shell-form ``RUN --network=none`` line) with *mount* before its others."""
-    prefix = "RUN --network=none "
-    assert run.startswith(prefix)
-    return f"{prefix}{mount} \\\n    {run[len(prefix) :]}"
 
 
 def _check_base(plan: BuildPlan) -> str:

@@ -50,6 +50,16 @@ def run(commands: Sequence[Sequence[str]], *, network: bool, source: str | None 
     return prefix + joined
 
 
+def with_mounts(run_line: str, mounts: Sequence[str]) -> str:
+    """*run_line* (a ``RUN --network=none`` line of :func:`run`) with *mounts*
+    (``--mount=...`` options) before its others, one to a line."""
+    prefix = "RUN --network=none "
+    assert run_line.startswith(prefix), run_line
+    if not mounts:
+        return run_line
+    return prefix + "".join(f"{m} \\\n    " for m in mounts) + run_line[len(prefix) :]
+
+
 def mounts(wheels: str | None = None, *, folder: str | None = None) -> str:
     """The wheelhouse, the tools and the build step scripts, bind-mounted read-only.
 

@@ -25,6 +25,7 @@ from pathlib import PurePosixPath
 
 from containerize.buildsteps.wheels import FIXED_EPOCH
 from containerize.errors import ConfigError
+from containerize.image import instructions
 from containerize.image.escape import shell_command, shell_word
 from containerize.image.plan import BuildPlan
 from containerize.writablepaths import WritablePath
@@ -99,8 +100,6 @@ def check_mounts(plan: BuildPlan, run: str) -> str:
     that no listed folder holds mounted read-write at its place in the app folder."""
     if not plan.writable:
         return run
-    prefix = "RUN --network=none "
-    assert run.startswith(prefix)
     folders = [entry.path for entry in plan.writable if entry.folder]
     mounts = []
     for entry in plan.writable:
@@ -108,7 +107,7 @@ def check_mounts(plan: BuildPlan, run: str) -> str:
             continue  # mounted with its folder
         source, target = _check_path(plan, entry), _in_app(plan, entry)
         mounts.append(f"--mount=type=bind,from={STAGE},source={source},target={target},rw")
-    return prefix + " \\\n    ".join(mounts) + " \\\n    " + run[len(prefix) :]
+    return instructions.with_mounts(run, mounts)
 
 
 def _in_app(plan: BuildPlan, entry: WritablePath) -> str:
