@@ -3,10 +3,12 @@
 Runner A is the first engine; runner B is the second one (``containerize engine
 second``), reached through its docker context, with its own data root and BuildKit
 cache. Each build is ``containerize build`` as a CI job runs it, timed from start to end,
-on a copy of the same project with a download cache and a probe cache of its own. With
-``cache = "registry"`` and ``share = "registry"``, A pushes BuildKit's cache and what it
-downloaded, compiled and probed; B starts empty before each of its builds (its BuildKit
-cache and images pruned, a fresh checkout with empty download and probe caches).
+on a copy of the same project with a download cache and a probe cache of its own (the
+base image's pin that A's cold build recorded in ``containerize.lock`` is part of the
+commit every copy checks out). With ``cache = "registry"`` and ``share = "registry"``,
+A pushes BuildKit's cache and what it downloaded, compiled and probed; B starts empty
+before each of its builds (its BuildKit cache and images pruned, a fresh checkout with
+empty download and probe caches).
 
 A builds a commit cold (an empty download cache, ``--no-cache``, ``--load``). Then two
 scenarios, each for ``--load`` (the image into the runner's store) and ``--push`` (a CI
@@ -117,6 +119,12 @@ class Bench:
                 project,
                 ignore=shutil.ignore_patterns(".containerize", "containerize.lock"),
             )
+            # One commit on every runner: it holds the base image's pin that A's cold
+            # build recorded (containerize.lock, a file users commit), so B pins the
+            # base from it as A does, without asking the registry.
+            pins = self.root / "a" / self.project / "containerize.lock"
+            if pins.is_file():
+                shutil.copy2(pins, project / "containerize.lock")
         if change is not None:
             with (project / "app.py").open("a") as app:
                 app.write(f"# {change}\n")

@@ -14,11 +14,11 @@ from containerize import config, process, reference, workspace
 from containerize.buildfolder import BuildFolder
 from containerize.commands.guards import cache_exports, naming_the_lock, report_leftovers, say
 from containerize.commands.machine import in_ci, machine
-from containerize.engine import buildx, docker, preflight
+from containerize.engine import basepull, buildx, docker, preflight
 from containerize.engine.buildx import OutputKind
 from containerize.errors import ConfigError, RegistryError
 from containerize.fsutil import check_claimable, exclusive, write_atomic
-from containerize.image import batch, buildkey, pipeline, report
+from containerize.image import batch, buildkey, pins, pipeline, report
 from containerize.image import dockerfile as dockerfile_mod
 from containerize.image.bake import bake_file
 from containerize.registry.client import Registry
@@ -115,6 +115,10 @@ def _build_one(
         return
     check_claimable(cfg.build_dir)
     preflight.preflight(cfg.platforms, builder=cfg.builder, cache_to=cache_exports(cfg))
+    # A base pinned in containerize.lock: an empty engine pulls it from now on.
+    early = None if refresh_base else basepull.recorded(cfg.base_image, pins.read(cfg.pins_file))
+    if early is not None:
+        basepull.start(early, cfg.platforms, builder=cfg.builder)
     output = preflight.choose_output(cfg.platforms, push=push)
     here = machine(engine=True)  # the preflight found it
     with exclusive(cfg.build_dir) as leftovers:

@@ -1,13 +1,17 @@
 """The base image, pulled into the engine's store beside containerize's own work.
 
 An empty engine (a fresh CI runner) must pull and unpack the base image before the
-first build step that runs on it (the app's import check) or exports it (``--load``);
-BuildKit does that only when it reaches that step, after containerize has fetched the
-wheelhouse, compiled and written the build context. :func:`start` begins the pull as
-soon as a build is certain, beside that work; :func:`wait`, called before a build
-starts, joins it, so that BuildKit finds the layers there and unpacked (BuildKit
-starting while the pull runs was measured slower: both unpack the same layers). A pull
-not begun yet when the build starts is called off (the checks before it were still
+first build step that runs on it (the app's import check) or exports it: with the
+``docker`` driver, dockerd unpacks every image a build exports into its store, for
+``--push`` as for ``--load``, so even a build whose every step is a cache hit needs the
+base's layers unpacked. BuildKit does that only when it reaches that step, after
+containerize has fetched the wheelhouse, compiled and written the build context.
+:func:`start` begins the pull as soon as the base is known, beside that work: right
+after the preflight when ``containerize.lock`` records its pin (:func:`recorded`),
+else once the preparation has pinned it; :func:`wait`, called before a build starts,
+joins it, so that BuildKit finds the layers there and unpacked (BuildKit starting
+while the pull runs was measured slower: both unpack the same layers). A pull not
+begun yet when the build starts is called off (the checks before it were still
 running: on a warm engine they would only delay the build), and BuildKit pulls.
 
 Only for a builder of the ``docker`` driver, whose BuildKit shares the engine's image
@@ -25,7 +29,7 @@ import atexit
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from containerize import process, reference
@@ -118,12 +122,41 @@ def remember_driver(builder: str | None, driver: str) -> None:
 
 def start(image: str, platforms: Sequence[Platform], *, builder: str | None) -> None:
     """Begin pulling the base *image* for *platforms* into the engine's store, if
-    *builder* builds there and the store lacks it; returns at once."""
+    *builder* builds there and the store lacks it; returns at once.
+
+    A pull of the same image for the same builder and platforms begun already (from
+    the recorded pin) goes on; one of another image is stopped: the build does not
+    use it (the base was pinned anew)."""
     pull = _Pull(image=image, platforms=tuple(platforms), builder=builder)
-    pull.thread = threading.Thread(target=pull.run, name="containerize-base-pull", daemon=True)
     with _lock:
-        _pending.append(pull)
+        if any(_covers(begun, pull) for begun in _pending):
+            return
+        stale = list(_pending)
+        _pending[:] = [pull]
+    for begun in stale:
+        begun.stop()
+        logger.info("stopped the early pull of %s: the build uses %s", begun.image, image)
+    pull.thread = threading.Thread(target=pull.run, name="containerize-base-pull", daemon=True)
     pull.thread.start()
+
+
+def _covers(begun: _Pull, pull: _Pull) -> bool:
+    return (
+        begun.image == pull.image
+        and begun.builder == pull.builder
+        and set(pull.platforms) <= set(begun.platforms)
+        and not begun.stopped
+    )
+
+
+def recorded(base_image: str, pins: Mapping[str, str]) -> str | None:
+    """*base_image* pinned by digest as far as it is known before the build's
+    preparation: as written with one, or with the digest *pins* (``containerize.lock``'s
+    ``[base-images]``) record for it; None when the preparation has to ask its registry."""
+    if "@" in base_image:
+        return base_image
+    digest = pins.get(base_image)
+    return f"{base_image}@{digest}" if digest else None
 
 
 def wait() -> None:

@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from containerize.commands.machine import machine
 from containerize.engine import buildx, preflight
 from containerize.errors import EngineError, RegistryError
 from containerize.host import second
-from containerize.image import buildcache
+from containerize.image import buildcache, pins
 from containerize.image import pipeline as images
 from containerize.registry import oci
 from containerize.registry.client import Registry
@@ -291,7 +292,8 @@ def test_a_second_runner_builds_from_what_the_first_shared_and_compiles_nothing(
 
     # Runner A, the first engine: an empty download cache; it fetches the files,
     # compiles psycopg2 from its sdist, builds, and pushes both caches.
-    said, log = build(make_project("psycopg2-app"), tmp_path / "cache-a")
+    first = make_project("psycopg2-app")
+    said, log = build(first, tmp_path / "cache-a")
     assert f"compiled psycopg2-2.9.13.tar.gz for linux/amd64: {wheel}" in said, said
     assert "pushed compiled-" in said, said
     assert "pushed probe-" in said, said
@@ -307,8 +309,17 @@ def test_a_second_runner_builds_from_what_the_first_shared_and_compiles_nothing(
     monkeypatch.setenv("DOCKER_CONTEXT", second.CONTEXT)
     _empty_second()
     project = copy_project("psycopg2-app", tmp_path / "b")
+    # The commit holds the base's pin A recorded (users commit containerize.lock).
+    shutil.copy2(first / "containerize.lock", project / "containerize.lock")
     said, log = build(project, tmp_path / "cache-b")
     assert 'building with "containerize-second" instance' in log, log
+    # B's empty store pulled the base from the recorded pin as soon as the preflight
+    # ended, before the preparation (the probe is its first step to reach the registry).
+    began = said.index("$ docker pull --quiet --platform linux/amd64 ")
+    assert began < said.index("(linux/amd64): from the shared cache"), said
+    assert "pulled the base image " in said, said
+    for tag in pins.read(project / "containerize.lock"):  # pinned from the file alone
+        assert f"$ docker buildx imagetools inspect {tag}" not in said, said
     # It learned the base image's Python from A's probe: no container of it ran.
     assert "(linux/amd64): from the shared cache" in said, said
     assert "--entrypoint python3" not in said, said

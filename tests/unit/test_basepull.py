@@ -184,3 +184,52 @@ def test_a_command_started_beside_the_work_is_collected_or_stopped() -> None:
     other = process.start([sys.executable, "-c", "import time; time.sleep(30)"])
     other.stop()
     assert other.proc.poll() is not None
+
+
+def test_a_pull_begun_from_the_recorded_pin_is_not_begun_again(
+    docker_cli: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pin in containerize.lock starts the pull after the preflight; the preparation,
+    pinning the same image, finds it begun and leaves it to go on."""
+    monkeypatch.setenv("FAKE_PULL", "0.3")
+    basepull.start(BASE, [LINUX_AMD64, LINUX_ARM64], builder=None)
+    pulling(docker_cli)
+    basepull.start(BASE, [LINUX_AMD64], builder=None)  # the preparation's
+    basepull.wait()
+    ref = f"127.0.0.1:5000/containerize/python@{DIGEST}"
+    assert [line for line in asked(docker_cli) if not line.startswith("buildx")] == [
+        f"image inspect --format {{{{.Id}}}} {ref}",
+        f"pull --quiet --platform linux/amd64 {ref}",
+        f"pull --quiet --platform linux/arm64 {ref}",
+    ]
+
+
+def test_a_pull_of_another_base_is_stopped_for_the_one_the_build_uses(
+    docker_cli: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The base was pinned anew (another digest than the one recorded): the early pull
+    of the old one is stopped, the new one pulled, and the build waits for it alone."""
+    monkeypatch.setenv("FAKE_PULL", "30")
+    old = f"127.0.0.1:5000/containerize/python:3.11-bookworm@sha256:{'4' * 64}"
+    basepull.start(old, [LINUX_AMD64], builder=None)
+    pulling(docker_cli)
+    monkeypatch.setenv("FAKE_PULL", "0")  # the stand-in reads it as each call starts
+    began = time.monotonic()
+    new = f"pull --quiet --platform linux/amd64 127.0.0.1:5000/containerize/python@{DIGEST}"
+    with caplog.at_level(logging.INFO, logger="containerize"):
+        basepull.start(BASE, [LINUX_AMD64], builder=None)
+        while new not in asked(docker_cli):  # the build's preparation takes longer
+            assert time.monotonic() - began < 10, asked(docker_cli)
+            time.sleep(0.02)
+        basepull.wait()
+    assert time.monotonic() - began < 10  # not the 30s of the old one's pull
+    assert f"stopped the early pull of {old}: the build uses {BASE}" in caplog.text
+    assert f"pulled the base image 127.0.0.1:5000/containerize/python@{DIGEST}" in caplog.text
+
+
+def test_recorded_is_the_base_as_far_as_it_is_pinned_before_the_preparation() -> None:
+    tag = "127.0.0.1:5000/containerize/python:3.11-bookworm"
+    assert basepull.recorded(tag, {tag: DIGEST}) == BASE
+    assert basepull.recorded(BASE, {}) == BASE  # pinned where it is configured
+    assert basepull.recorded(tag, {}) is None  # the preparation asks its registry
+    assert basepull.recorded(tag, {"python:3.11-slim": DIGEST}) is None
