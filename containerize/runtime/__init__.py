@@ -49,6 +49,9 @@ FILES = (
 # Where they live in the image.
 IMAGE_DIR = "/opt/containerize"
 SPEC = f"{IMAGE_DIR}/server.json"
+#: What the build's import check saw the app's import leave running (threads, sockets,
+#: child processes): start.py preloads the app under preload = "auto" only when nothing.
+IMPORT_VERDICT = f"{IMAGE_DIR}/import-check.json"
 HEALTH = f"{IMAGE_DIR}/containerize_health.py"
 
 

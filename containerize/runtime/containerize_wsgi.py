@@ -21,8 +21,12 @@ container it runs under limits), a GET of that path answers with what the applic
 is handed (``REMOTE_ADDR``, ``wsgi.url_scheme``): the matrix checks the trusted-proxies
 rule through it on any app. Unset, the layer is not there.
 
-``python containerize_wsgi.py --check`` loads the application once and reports; the
-build runs it so that a missing module or callable fails the build, not the container.
+``python containerize_wsgi.py --check [--verdict FILE]`` loads the application once and
+reports; the build runs it so that a missing module or callable fails the build, not
+the container. With ``--verdict`` it also writes what the load left running in the
+process (threads, Python's or not; sockets; child processes) to FILE as JSON, which
+the image keeps: under ``preload = "auto"`` the entrypoint preloads the app in the
+server's master only when the load left nothing there that forked workers would share.
 
 The Host rules are ``containerize_hosts.py``'s, beside this file, which the servers'
 own checks share; the proxy rules are ``containerize_proxies.py``'s.
@@ -269,9 +273,72 @@ def build(spec: dict[str, Any], environ: dict[str, str]) -> WSGIApp:
     return TrustedProxyLayer(app, networks)
 
 
-def check() -> int:
-    """Load the application once, as a server would; the build runs this."""
+# --- what a load leaves running ----------------------------------------------------
+
+
+def running(proc: str = "/proc/self") -> dict[str, Any]:
+    """What this process has running besides its main thread: its threads' names
+    (``threading``'s, else the kernel's), its sockets' count, its child processes' ids."""
+    import threading
+
+    named = {thread.native_id: thread.name for thread in threading.enumerate()}
+    main = threading.main_thread().native_id
+    tasks = _listdir(f"{proc}/task")
+    threads = sorted(
+        named.get(int(tid)) or _comm(f"{proc}/task/{tid}") for tid in tasks if int(tid) != main
+    )
+    sockets = 0
+    for fd in _listdir(f"{proc}/fd"):
+        with contextlib.suppress(OSError):
+            sockets += os.readlink(f"{proc}/fd/{fd}").startswith("socket:")
+    children = []
+    for tid in tasks:
+        with contextlib.suppress(OSError), open(f"{proc}/task/{tid}/children") as file:
+            children += [int(pid) for pid in file.read().split()]
+    return {"threads": threads, "sockets": sockets, "children": sorted(children)}
+
+
+def verdict(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Whether loading the app (from *before* to *after*, :func:`running`) left
+    anything running that workers forked from this process would share, and what."""
+    found = []
+    threads = list(after["threads"])
+    for name in before["threads"]:  # the names the process had anyway
+        if name in threads:
+            threads.remove(name)
+    if threads:
+        found.append(f"{_count(len(threads), 'thread')} ({', '.join(map(repr, threads))})")
+    if (sockets := after["sockets"] - before["sockets"]) > 0:
+        found.append(_count(sockets, "open socket"))
+    if children := sorted(set(after["children"]) - set(before["children"])):
+        found.append(_count(len(children), "child process", "child processes"))
+    return {"clean": not found, "found": found}
+
+
+def _count(number: int, one: str, many: str | None = None) -> str:
+    return f"{number} {one if number == 1 else many or one + 's'}"
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
+
+def _comm(task: str) -> str:
+    try:
+        with open(f"{task}/comm", encoding="utf-8", errors="replace") as file:
+            return file.read().strip()
+    except OSError:
+        return "?"
+
+
+def check(verdict_path: str | None = None) -> int:
+    """Load the application once, as a server would; the build runs this. With
+    *verdict_path*, write there what the load left running (:func:`verdict`)."""
     spec = load_spec()
+    before = running()
     try:
         build(spec, dict(os.environ))
     except Exception as exc:  # every failure to load is reported the same way
@@ -285,11 +352,32 @@ def check() -> int:
             file=sys.stderr,
         )
         return 1
+    found = verdict(before, running())
     print(f"containerize: {describe(spec['app'])} loads", file=sys.stderr)
+    if found["found"]:
+        print(
+            f"containerize: loading it left {'; '.join(found['found'])} running: the app is "
+            'not preloaded before the workers fork under preload = "auto"',
+            file=sys.stderr,
+        )
+    if verdict_path is not None:
+        os.makedirs(os.path.dirname(verdict_path), exist_ok=True)
+        with open(verdict_path, "w", encoding="utf-8") as file:
+            json.dump(found, file, sort_keys=True)
+            file.write("\n")
     return 0
 
 
+def main(argv: list[str]) -> int:
+    if argv == ["--check"]:
+        return check()
+    if len(argv) == 3 and argv[:2] == ["--check", "--verdict"]:
+        return check(argv[2])
+    print("usage: containerize_wsgi.py --check [--verdict FILE]", file=sys.stderr)
+    return 2
+
+
 if __name__ == "__main__":
-    sys.exit(check() if sys.argv[1:] == ["--check"] else 2)
+    sys.exit(main(sys.argv[1:]))
 elif __name__ != "containerize.runtime.containerize_wsgi":  # a server loads it (not tests)
     application = build(load_spec(), dict(os.environ))

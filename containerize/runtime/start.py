@@ -25,6 +25,8 @@ Run-time settings, the same names on every server:
                       believed: addresses or CIDR networks, comma-separated ('none':
                       none); replaces the image's list (see containerize_proxies.py)
 ``WSGI_ACCESS_LOG``   'common', 'json' or 'off' (see containerize_accesslog.py)
+``WSGI_PRELOAD``      'auto', 'on' or 'off': load the app in the server's master and
+                      fork the workers from it, or load it in each worker (below)
 ``WSGI_WAIT_FOR``     'host:port' services to wait for, comma-separated
 ``WSGI_WAIT_TIMEOUT`` seconds to wait for them (default 30)
 ``WSGI_PRESTART``     commands to run first, one per line, split like a shell would
@@ -43,6 +45,17 @@ too: server.json's ``host_check`` arguments are added to the command, with
 ``{allowed_hosts_re}`` replaced by the list's regular expression, which the server's
 environment also gets as ``CONTAINERIZE_ALLOWED_HOSTS_RE`` (for its configuration
 files). A list that holds '*' adds nothing. A bad entry stops the start.
+
+Preloading: a server that forks its workers (Gunicorn, uWSGI) can load the app once,
+in its master, and fork workers that have it loaded: they answer at once, after one
+import instead of one per worker at the same time on the same CPUs, and share its
+memory until they write to it. Whatever the import left open is shared too: a thread
+(which the workers do not get: only the forking thread survives a fork), a socket or a
+database connection (which they would all talk over at once), a child process. So
+``auto`` preloads only when the build's import check (``import-check.json`` beside
+this file) saw the import leave no thread, socket or child process running; without
+that verdict (``import-check = false``), each worker loads the app. 'on' and 'off'
+decide without it. The start line says which, and why.
 
 With arguments (``docker run IMAGE python manage.py shell``) it runs them instead of
 the server, without the hooks.
@@ -79,6 +92,7 @@ else:  # in the image, run as a script: its folder is sys.path[0]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = os.path.join(HERE, "server.json")
+VERDICT = os.path.join(HERE, "import-check.json")
 # The allow-list's regular expression, for the server's configuration files.
 HOSTS_RE = "CONTAINERIZE_ALLOWED_HOSTS_RE"
 _HOSTS_PLACEHOLDER = "{allowed_hosts_re}"
@@ -339,6 +353,67 @@ def host_check(spec: dict[str, Any], entries: tuple[str, ...]) -> tuple[list[str
     return [arg.replace(_HOSTS_PLACEHOLDER, regex) for arg in spec.get("host_check", [])], regex
 
 
+# --- preloading --------------------------------------------------------------------
+
+PRELOAD = "WSGI_PRELOAD"
+_PRELOAD_WORDS = {
+    **dict.fromkeys(("auto",), "auto"),
+    **dict.fromkeys(("on", "true", "yes", "1"), "on"),
+    **dict.fromkeys(("off", "false", "no", "0"), "off"),
+}
+
+
+def read_verdict(path: str = VERDICT) -> dict[str, Any] | None:
+    """The build's import check's verdict (containerize_wsgi.verdict); None without one."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            found = json.load(file)
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) and isinstance(found.get("clean"), bool) else None
+
+
+def preload(
+    spec: dict[str, Any], environ: dict[str, str], verdict: dict[str, Any] | None
+) -> tuple[list[str], str]:
+    """The arguments that make the server preload the app or not, and the start line.
+
+    ``WSGI_PRELOAD`` wins, then the image's ``preload``; 'auto' preloads when
+    *verdict* (:func:`read_verdict`) says the import left nothing running.
+    """
+    args = spec.get("preload_args") or {"on": [], "off": [], "cannot": None}
+    text = environ.get(PRELOAD, "").strip()
+    if text:
+        if text.lower() not in _PRELOAD_WORDS:
+            raise StartError(
+                f"{PRELOAD}={text!r} is not 'auto', 'on' or 'off'; set one of them, or unset "
+                f"it for the image's setting ({spec.get('preload', 'auto')})"
+            )
+        setting, source = _PRELOAD_WORDS[text.lower()], f"{PRELOAD}={text}"
+    else:
+        setting = spec.get("preload", "auto")
+        source = f'preload = "{setting}" in the image'
+    if args.get("cannot"):
+        asked = f"; {source} does not apply" if setting == "on" else ""
+        return [], f"app: loaded by each process ({args['cannot']}{asked})"
+    if setting == "auto":
+        if verdict is None:
+            on, why = False, "the image has no import check's verdict (import-check = false)"
+        elif verdict["clean"]:
+            on = True
+            why = "the build's import check left no thread, socket or child process running"
+        else:
+            on = False
+            why = f"the build's import check left {'; '.join(verdict['found'])} running"
+        source = f"{source}: {why}"
+    else:
+        on = setting == "on"
+    if on:
+        line = f"app: preloaded by the master, which forks the workers with it loaded ({source})"
+        return list(args["on"]), line
+    return list(args["off"]), f"app: loaded by each worker ({source})"
+
+
 # --- hooks ------------------------------------------------------------------------
 
 
@@ -464,10 +539,11 @@ def main(argv: list[str]) -> int:
         trusted = trusted_proxies(spec, environ)
         log_format = access_log(spec, environ)
         check_argv, hosts_re = host_check(spec, entries)
+        preload_argv, preload_line = preload(spec, environ, read_verdict())
         if services:
             wait_for(services, float(wait_text))
         run_commands(commands, cwd=spec["app_dir"])
-        command = server_argv(spec, values) + check_argv
+        command = server_argv(spec, values) + preload_argv + check_argv
     except StartError as exc:
         log(str(exc))
         return exc.code
@@ -480,6 +556,7 @@ def main(argv: list[str]) -> int:
     if (line := recycling(spec, values)) is not None:
         log(line)
     log(f"access log: {log_format}" + ("" if log_format == "off" else " (stdout)"))
+    log(preload_line)
     if hosts_re is not None:
         os.environ[HOSTS_RE] = hosts_re
     if spec.get("unblocks_stop_signals"):

@@ -46,6 +46,7 @@ from containerize.servers.base import (
     ENTRY_DIR,
     HASHED_NAME_RE,
     HOSTS_RE,
+    Preload,
     Recycling,
     Runtime,
     toolchain,
@@ -73,6 +74,13 @@ class UWSGIServer:
     worker_memory = 64
     memory_reserve = 16
     unblocks_stop_signals = True  # uwsgi_serve.py
+    # Preloading is uWSGI's own default: the master imports the app, then forks. Its
+    # fork is not Python's, so --py-call-uwsgi-fork-hooks runs what os.fork() would
+    # around it (the os.register_at_fork hooks: random's new seed in each worker,
+    # threading's and logging's locks made anew); not the older --py-call-osafterfork,
+    # which runs only the child's half. --lazy-apps: each worker imports the app itself
+    # after the fork, as Gunicorn's workers do without --preload.
+    preload = Preload(on=("--py-call-uwsgi-fork-hooks",), off=("--lazy-apps",))
 
     def build_packages(self, runtime: Runtime) -> tuple[str, ...]:
         return toolchain(runtime)
@@ -89,9 +97,6 @@ class UWSGIServer:
             "--threads", "{threads}",
             "--enable-threads",
             "--single-interpreter",
-            # Each worker imports the app itself, as Gunicorn's workers do: no
-            # connection opened at import is shared across a fork.
-            "--lazy-apps",
             "--harakiri", "{timeout}",
             "--worker-reload-mercy", "{grace_period}",
             "--max-requests", "{max_requests}",
