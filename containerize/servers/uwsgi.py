@@ -9,7 +9,7 @@ A stop right after start must not be lost either (it was, on emulated arm64, in 
 tries: the engine killed the container after its timeout):
 
 - uWSGI ignores SIGHUP until a worker has loaded the app, and with ``--lazy-apps``
-  each worker loads it after the fork, seconds under emulation. The master waits
+  (``preload`` off) each worker loads it after the fork, seconds under emulation. The master waits
   for every worker it signalled, with no limit, so one worker that dropped its
   SIGHUP kept the container up until the engine's SIGKILL. ``--hook-asap`` maps
   SIGHUP to ``end_me`` before the first fork (workers inherit it), and
@@ -23,6 +23,12 @@ tries: the engine killed the container after its timeout):
   and ``--die-on-term`` makes it a stop until the master-start hook.
 - Before uWSGI runs at all, start.py execs the launcher ``uwsgi_serve.py`` with the
   stop signals blocked, and the launcher stops at once when one came meanwhile.
+
+Preloaded (``preload``, uWSGI's own default), the master imports the app before the
+first fork, with ``--hook-asap``'s SIGTERM mapping already in place, and every worker
+starts with it loaded; ``--py-call-uwsgi-fork-hooks`` runs Python's fork hooks around
+uWSGI's fork (uWSGI pull request 2388; the older ``--py-call-osafterfork`` runs only
+the child's half, and breaks on Python 3.13, uWSGI issue 2710).
 
 uWSGI's ``--http-socket`` answers one request per connection (no keep-alive, so
 ``WSGI_KEEPALIVE`` does not apply); keep-alive to clients is the job of the proxy or
