@@ -6,8 +6,9 @@ containerize. Each takes its settings from one JSON file that the build writes n
 them, ``/opt/containerize/server.json``, and from environment variables at run time:
 
 ``start.py``
-    the entrypoint: sizes the server to the CPUs the container may use, runs the
-    start-up hooks, then replaces itself with the server, which becomes PID 1;
+    the entrypoint: sizes the server to the CPUs and memory the container may use,
+    runs the start-up hooks, decides whether the app is preloaded, then becomes the
+    server (in its own process, or by exec), which is PID 1;
 ``containerize_wsgi.py``
     the WSGI application every server loads: the user's application, whatever its
     type, behind the trusted proxies' rule, the Host allow-list and, where the server

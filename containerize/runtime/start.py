@@ -2,8 +2,11 @@
 
 It reads the server's settings from ``server.json`` beside it, lets environment
 variables override them, waits for the services the app needs, runs the start-up
-commands, then replaces itself with the server (``exec``), so that the server is PID 1
-and receives the engine's stop signal itself.
+commands, then becomes the server, so that the server is PID 1 and receives the
+engine's stop signal itself: a server that is a Python script run by this very
+interpreter (Gunicorn's console script, the uWSGI and cheroot launchers,
+mod_wsgi-express) is run in this process, as if it had been exec'ed, without a
+second interpreter's start (see :func:`python_script`); any other is exec'ed.
 
 Run-time settings, the same names on every server:
 
@@ -414,6 +417,37 @@ def preload(
     return list(args["off"]), f"app: loaded by each worker ({source})"
 
 
+# --- becoming the server -----------------------------------------------------------
+
+
+def python_script(command: list[str], python: str = sys.executable) -> str | None:
+    """The Python script *command* runs with *python*, this interpreter, or None.
+
+    ``python script.py ...`` and a script whose first line is ``#!python`` are run
+    in this process (:func:`run_script`): an exec would start the same interpreter
+    again, in the same environment, only to import what this one has imported.
+    """
+    if command[0] == python:
+        script = command[1] if len(command) > 1 else ""
+        return script if script.endswith(".py") and os.path.isabs(script) else None
+    try:
+        with open(command[0], "rb") as file:
+            first = file.readline(len(python) + 4)
+    except OSError:
+        return None
+    return command[0] if first.rstrip(b"\r\n") == b"#!" + python.encode() else None
+
+
+def run_script(script: str, argv: list[str]) -> None:
+    """Run *script* as ``__main__`` with *argv*, as an exec of it would: its folder
+    first on ``sys.path`` instead of this one's. Returns only if it does."""
+    import runpy
+
+    sys.argv = argv
+    sys.path[0] = os.path.dirname(script)
+    runpy.run_path(script, run_name="__main__")
+
+
 # --- hooks ------------------------------------------------------------------------
 
 
@@ -566,8 +600,11 @@ def main(argv: list[str]) -> int:
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
     for signum in STOP_SIGNALS:
         signal.signal(signum, signal.SIG_DFL)
-    os.execv(command[0], command)  # noqa: S606
-    return 0  # not reached
+    script = python_script(command)
+    if script is None:
+        os.execv(command[0], command)  # noqa: S606
+    run_script(script, command[1:] if command[0] == sys.executable else command)
+    return 0
 
 
 if __name__ == "__main__":
