@@ -19,6 +19,9 @@ them, ``/opt/containerize/server.json``, and from environment variables at run t
 ``containerize_proxies.py``
     which proxies' ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed, the
     rule the WSGI entry point applies on every server;
+``containerize_preload.py``
+    whether the app is loaded once before the workers fork: what the import check saw
+    the import leave running, and the entrypoint's decision;
 ``containerize_accesslog.py``
     the access log's line, the same on every server, which the WSGI entry point writes;
 ``cheroot_serve.py``
@@ -42,6 +45,7 @@ FILES = (
     "containerize_hosts.py",
     "containerize_proxies.py",
     "containerize_accesslog.py",
+    "containerize_preload.py",
     "cheroot_serve.py",
     "containerize_health.py",
     "uwsgi_serve.py",

@@ -52,12 +52,14 @@ SPEC = os.path.join(HERE, "server.json")
 if __name__ == "containerize.runtime.containerize_wsgi":  # imported from the package (tests)
     from containerize.runtime import containerize_accesslog as accesslog
     from containerize.runtime import containerize_hosts as hosts
+    from containerize.runtime import containerize_preload as preloading
     from containerize.runtime import containerize_proxies as proxies
 else:  # in the image, beside this file (mod_wsgi runs it as a script, off sys.path)
     if HERE not in sys.path:
         sys.path.append(HERE)
     import containerize_accesslog as accesslog  # type: ignore[import-not-found,no-redef]
     import containerize_hosts as hosts  # type: ignore[import-not-found,no-redef]
+    import containerize_preload as preloading  # type: ignore[import-not-found,no-redef]
     import containerize_proxies as proxies  # type: ignore[import-not-found,no-redef]
 
 # File names with a content hash, as Django's ManifestStaticFilesStorage and bundlers
@@ -273,72 +275,11 @@ def build(spec: dict[str, Any], environ: dict[str, str]) -> WSGIApp:
     return TrustedProxyLayer(app, networks)
 
 
-# --- what a load leaves running ----------------------------------------------------
-
-
-def running(proc: str = "/proc/self") -> dict[str, Any]:
-    """What this process has running besides its main thread: its threads' names
-    (``threading``'s, else the kernel's), its sockets' count, its child processes' ids."""
-    import threading
-
-    named = {thread.native_id: thread.name for thread in threading.enumerate()}
-    main = threading.main_thread().native_id
-    tasks = _listdir(f"{proc}/task")
-    threads = sorted(
-        named.get(int(tid)) or _comm(f"{proc}/task/{tid}") for tid in tasks if int(tid) != main
-    )
-    sockets = 0
-    for fd in _listdir(f"{proc}/fd"):
-        with contextlib.suppress(OSError):
-            sockets += os.readlink(f"{proc}/fd/{fd}").startswith("socket:")
-    children = []
-    for tid in tasks:
-        with contextlib.suppress(OSError), open(f"{proc}/task/{tid}/children") as file:
-            children += [int(pid) for pid in file.read().split()]
-    return {"threads": threads, "sockets": sockets, "children": sorted(children)}
-
-
-def verdict(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
-    """Whether loading the app (from *before* to *after*, :func:`running`) left
-    anything running that workers forked from this process would share, and what."""
-    found = []
-    threads = list(after["threads"])
-    for name in before["threads"]:  # the names the process had anyway
-        if name in threads:
-            threads.remove(name)
-    if threads:
-        found.append(f"{_count(len(threads), 'thread')} ({', '.join(map(repr, threads))})")
-    if (sockets := after["sockets"] - before["sockets"]) > 0:
-        found.append(_count(sockets, "open socket"))
-    if children := sorted(set(after["children"]) - set(before["children"])):
-        found.append(_count(len(children), "child process", "child processes"))
-    return {"clean": not found, "found": found}
-
-
-def _count(number: int, one: str, many: str | None = None) -> str:
-    return f"{number} {one if number == 1 else many or one + 's'}"
-
-
-def _listdir(path: str) -> list[str]:
-    try:
-        return os.listdir(path)
-    except OSError:
-        return []
-
-
-def _comm(task: str) -> str:
-    try:
-        with open(f"{task}/comm", encoding="utf-8", errors="replace") as file:
-            return file.read().strip()
-    except OSError:
-        return "?"
-
-
 def check(verdict_path: str | None = None) -> int:
     """Load the application once, as a server would; the build runs this. With
-    *verdict_path*, write there what the load left running (:func:`verdict`)."""
+    *verdict_path*, write there what the load left running (containerize_preload)."""
     spec = load_spec()
-    before = running()
+    before = preloading.running()
     try:
         build(spec, dict(os.environ))
     except Exception as exc:  # every failure to load is reported the same way
@@ -352,7 +293,7 @@ def check(verdict_path: str | None = None) -> int:
             file=sys.stderr,
         )
         return 1
-    found = verdict(before, running())
+    found = preloading.verdict(before, preloading.running())
     print(f"containerize: {describe(spec['app'])} loads", file=sys.stderr)
     if found["found"]:
         print(

@@ -49,23 +49,14 @@ too: server.json's ``host_check`` arguments are added to the command, with
 environment also gets as ``CONTAINERIZE_ALLOWED_HOSTS_RE`` (for its configuration
 files). A list that holds '*' adds nothing. A bad entry stops the start.
 
-Preloading: a server that forks its workers (Gunicorn, uWSGI) can load the app once,
-in its master, and fork workers that have it loaded: they answer at once, after one
-import instead of one per worker at the same time on the same CPUs, and share its
-memory until they write to it. Whatever the import left open is shared too: a thread
-(which the workers do not get: only the forking thread survives a fork), a socket or a
-database connection (which they would all talk over at once), a child process. So
-``auto`` preloads only when the build's import check (``import-check.json`` beside
-this file) saw the import leave no thread, socket or child process running; without
-that verdict (``import-check = false``), each worker loads the app. 'on' and 'off'
-decide without it. The start line says which, and why.
+Preloading (``WSGI_PRELOAD``, the image's ``preload``): see containerize_preload.py.
 
 With arguments (``docker run IMAGE python manage.py shell``) it runs them instead of
 the server, without the hooks.
 
 This file runs in the image: standard library only (and containerize_hosts.py,
-containerize_proxies.py and containerize_accesslog.py beside it), no containerize
-imports.
+containerize_proxies.py, containerize_accesslog.py and containerize_preload.py beside
+it), no containerize imports.
 """
 
 from __future__ import annotations
@@ -87,10 +78,12 @@ if TYPE_CHECKING:
 if __name__ == "containerize.runtime.start":  # imported from the package (tests)
     from containerize.runtime import containerize_accesslog as accesslog
     from containerize.runtime import containerize_hosts as hosts
+    from containerize.runtime import containerize_preload as preloading
     from containerize.runtime import containerize_proxies as proxies
 else:  # in the image, run as a script: its folder is sys.path[0]
     import containerize_accesslog as accesslog  # type: ignore[import-not-found,no-redef]
     import containerize_hosts as hosts  # type: ignore[import-not-found,no-redef]
+    import containerize_preload as preloading  # type: ignore[import-not-found,no-redef]
     import containerize_proxies as proxies  # type: ignore[import-not-found,no-redef]
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -356,65 +349,14 @@ def host_check(spec: dict[str, Any], entries: tuple[str, ...]) -> tuple[list[str
     return [arg.replace(_HOSTS_PLACEHOLDER, regex) for arg in spec.get("host_check", [])], regex
 
 
-# --- preloading --------------------------------------------------------------------
-
-PRELOAD = "WSGI_PRELOAD"
-_PRELOAD_WORDS = {
-    **dict.fromkeys(("auto",), "auto"),
-    **dict.fromkeys(("on", "true", "yes", "1"), "on"),
-    **dict.fromkeys(("off", "false", "no", "0"), "off"),
-}
-
-
-def read_verdict(path: str = VERDICT) -> dict[str, Any] | None:
-    """The build's import check's verdict (containerize_wsgi.verdict); None without one."""
+def preload(spec: dict[str, Any], environ: dict[str, str]) -> tuple[list[str], str]:
+    """The arguments that make the server preload the app or not, and the start line
+    (containerize_preload.decide, with the image's verdict); a bad variable is a
+    StartError."""
     try:
-        with open(path, encoding="utf-8") as file:
-            found = json.load(file)
-    except (OSError, ValueError):
-        return None
-    return found if isinstance(found, dict) and isinstance(found.get("clean"), bool) else None
-
-
-def preload(
-    spec: dict[str, Any], environ: dict[str, str], verdict: dict[str, Any] | None
-) -> tuple[list[str], str]:
-    """The arguments that make the server preload the app or not, and the start line.
-
-    ``WSGI_PRELOAD`` wins, then the image's ``preload``; 'auto' preloads when
-    *verdict* (:func:`read_verdict`) says the import left nothing running.
-    """
-    args = spec.get("preload_args") or {"on": [], "off": [], "cannot": None}
-    text = environ.get(PRELOAD, "").strip()
-    if text:
-        if text.lower() not in _PRELOAD_WORDS:
-            raise StartError(
-                f"{PRELOAD}={text!r} is not 'auto', 'on' or 'off'; set one of them, or unset "
-                f"it for the image's setting ({spec.get('preload', 'auto')})"
-            )
-        setting, source = _PRELOAD_WORDS[text.lower()], f"{PRELOAD}={text}"
-    else:
-        setting = spec.get("preload", "auto")
-        source = f'preload = "{setting}" in the image'
-    if args.get("cannot"):
-        asked = f"; {source} does not apply" if setting == "on" else ""
-        return [], f"app: loaded by each process ({args['cannot']}{asked})"
-    if setting == "auto":
-        if verdict is None:
-            on, why = False, "the image has no import check's verdict (import-check = false)"
-        elif verdict["clean"]:
-            on = True
-            why = "the build's import check left no thread, socket or child process running"
-        else:
-            on = False
-            why = f"the build's import check left {'; '.join(verdict['found'])} running"
-        source = f"{source}: {why}"
-    else:
-        on = setting == "on"
-    if on:
-        line = f"app: preloaded by the master, which forks the workers with it loaded ({source})"
-        return list(args["on"]), line
-    return list(args["off"]), f"app: loaded by each worker ({source})"
+        return preloading.decide(spec, environ, preloading.read_verdict(VERDICT))
+    except preloading.PreloadError as exc:
+        raise StartError(str(exc)) from None
 
 
 # --- becoming the server -----------------------------------------------------------
@@ -575,7 +517,7 @@ def main(argv: list[str]) -> int:
         trusted = trusted_proxies(spec, environ)
         log_format = access_log(spec, environ)
         check_argv, hosts_re = host_check(spec, entries)
-        preload_argv, preload_line = preload(spec, environ, read_verdict())
+        preload_argv, preload_line = preload(spec, environ)
         if services:
             wait_for(services, float(wait_text))
         run_commands(commands, cwd=spec["app_dir"])

@@ -20,7 +20,7 @@ import pytest
 
 from containerize import config, runtime, servers
 from containerize.errors import ConfigError
-from containerize.runtime import containerize_wsgi, start
+from containerize.runtime import containerize_preload, start
 
 CLEAN = {"clean": True, "found": []}
 THREADED = {"clean": False, "found": ["1 thread ('poller')"]}
@@ -44,17 +44,17 @@ def spec(server: str, setting: str = "auto") -> dict[str, Any]:
 
 
 def test_a_load_that_leaves_nothing_running_is_clean() -> None:
-    before = containerize_wsgi.running()
-    assert containerize_wsgi.verdict(before, containerize_wsgi.running()) == CLEAN
+    before = containerize_preload.running()
+    assert containerize_preload.verdict(before, containerize_preload.running()) == CLEAN
 
 
 def test_a_thread_left_running_is_named() -> None:
-    before = containerize_wsgi.running()
+    before = containerize_preload.running()
     stop = threading.Event()
     thread = threading.Thread(target=stop.wait, name="poller")
     thread.start()
     try:
-        found = containerize_wsgi.verdict(before, containerize_wsgi.running())
+        found = containerize_preload.verdict(before, containerize_preload.running())
     finally:
         stop.set()
         thread.join()
@@ -62,18 +62,18 @@ def test_a_thread_left_running_is_named() -> None:
 
 
 def test_an_open_socket_is_counted() -> None:
-    before = containerize_wsgi.running()
+    before = containerize_preload.running()
     with socket.socket(), socket.socket():
-        found = containerize_wsgi.verdict(before, containerize_wsgi.running())
+        found = containerize_preload.verdict(before, containerize_preload.running())
     assert found == {"clean": False, "found": ["2 open sockets"]}
-    assert containerize_wsgi.verdict(before, containerize_wsgi.running()) == CLEAN
+    assert containerize_preload.verdict(before, containerize_preload.running()) == CLEAN
 
 
 def test_a_child_process_is_counted() -> None:
-    before = containerize_wsgi.running()
+    before = containerize_preload.running()
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
-        found = containerize_wsgi.verdict(before, containerize_wsgi.running())
+        found = containerize_preload.verdict(before, containerize_preload.running())
     finally:
         child.kill()
         child.wait()
@@ -83,7 +83,7 @@ def test_a_child_process_is_counted() -> None:
 def test_what_the_process_had_before_the_load_does_not_count() -> None:
     before = {"threads": ["pytest-timeout"], "sockets": 1, "children": [7]}
     after = {"threads": ["pytest-timeout", "sentry", "sentry"], "sockets": 1, "children": [7]}
-    assert containerize_wsgi.verdict(before, after) == {
+    assert containerize_preload.verdict(before, after) == {
         "clean": False,
         "found": ["2 threads ('sentry', 'sentry')"],
     }
@@ -127,7 +127,7 @@ def test_the_import_check_writes_its_verdict(tmp_path: Path, source: str, said: 
     assert done.returncode == 0, done.stderr
     expected = CLEAN if said is None else {"clean": False, "found": [said]}
     assert json.loads(verdict.read_text()) == expected
-    assert start.read_verdict(str(verdict)) == expected
+    assert containerize_preload.read_verdict(str(verdict)) == expected
     if said is None:
         assert "left" not in done.stderr
     else:
@@ -138,18 +138,18 @@ def test_the_import_check_writes_its_verdict(tmp_path: Path, source: str, said: 
 
 
 def test_a_missing_or_broken_verdict_is_none(tmp_path: Path) -> None:
-    assert start.read_verdict(str(tmp_path / "none.json")) is None
+    assert containerize_preload.read_verdict(str(tmp_path / "none.json")) is None
     (tmp_path / "bad.json").write_text("{not json")
-    assert start.read_verdict(str(tmp_path / "bad.json")) is None
+    assert containerize_preload.read_verdict(str(tmp_path / "bad.json")) is None
     (tmp_path / "odd.json").write_text('{"clean": "yes"}')
-    assert start.read_verdict(str(tmp_path / "odd.json")) is None
+    assert containerize_preload.read_verdict(str(tmp_path / "odd.json")) is None
 
 
 # --- the decision -----------------------------------------------------------------------
 
 
 def test_auto_preloads_when_the_import_left_nothing_running() -> None:
-    args, line = start.preload(spec("gunicorn"), {}, CLEAN)
+    args, line = containerize_preload.decide(spec("gunicorn"), {}, CLEAN)
     assert args == ["--preload"]
     assert line == (
         "app: preloaded by the master, which forks the workers with it loaded "
@@ -159,7 +159,7 @@ def test_auto_preloads_when_the_import_left_nothing_running() -> None:
 
 
 def test_auto_loads_in_each_worker_when_the_import_left_a_thread() -> None:
-    args, line = start.preload(spec("gunicorn"), {}, THREADED)
+    args, line = containerize_preload.decide(spec("gunicorn"), {}, THREADED)
     assert args == []
     assert line == (
         'app: loaded by each worker (preload = "auto" in the image: the build\'s import '
@@ -168,7 +168,7 @@ def test_auto_loads_in_each_worker_when_the_import_left_a_thread() -> None:
 
 
 def test_auto_without_a_verdict_loads_in_each_worker() -> None:
-    args, line = start.preload(spec("uwsgi"), {}, None)
+    args, line = containerize_preload.decide(spec("uwsgi"), {}, None)
     assert args == ["--lazy-apps"]
     assert "the image has no import check's verdict (import-check = false)" in line
 
@@ -194,7 +194,7 @@ def test_the_variable_wins_over_the_image(
     preloaded: bool,
     source: str,
 ) -> None:
-    args, line = start.preload(spec("uwsgi", setting), environ, verdict)
+    args, line = containerize_preload.decide(spec("uwsgi", setting), environ, verdict)
     assert args == (["--py-call-uwsgi-fork-hooks"] if preloaded else ["--lazy-apps"])
     assert line.startswith("app: preloaded" if preloaded else "app: loaded by each worker")
     assert f"({source}" in line
@@ -202,15 +202,18 @@ def test_the_variable_wins_over_the_image(
 
 def test_a_bad_variable_stops_the_start() -> None:
     with pytest.raises(start.StartError, match=r"WSGI_PRELOAD='maybe' is not 'auto', 'on' or"):
-        start.preload(spec("gunicorn"), {"WSGI_PRELOAD": "maybe"}, CLEAN)
+        start.preload(spec("gunicorn"), {"WSGI_PRELOAD": "maybe"})
 
 
 @pytest.mark.parametrize("server", ["mod_wsgi", "cheroot"])
 def test_a_server_that_cannot_preload_gets_no_arguments_and_says_why(server: str) -> None:
     cannot = servers.get(server).preload.cannot
     assert cannot
-    assert start.preload(spec(server), {}, CLEAN) == ([], f"app: loaded by each process ({cannot})")
-    assert start.preload(spec(server), {"WSGI_PRELOAD": "on"}, CLEAN) == (
+    assert containerize_preload.decide(spec(server), {}, CLEAN) == (
+        [],
+        f"app: loaded by each process ({cannot})",
+    )
+    assert containerize_preload.decide(spec(server), {"WSGI_PRELOAD": "on"}, CLEAN) == (
         [],
         f"app: loaded by each process ({cannot}; WSGI_PRELOAD=on does not apply)",
     )
@@ -236,8 +239,8 @@ RUNTIME = servers.Runtime(
 def test_each_server_is_told_to_preload_or_not(
     server: str, preloaded: list[str], lazy: list[str]
 ) -> None:
-    assert start.preload(spec(server), {"WSGI_PRELOAD": "on"}, None)[0] == preloaded
-    assert start.preload(spec(server), {"WSGI_PRELOAD": "off"}, None)[0] == lazy
+    assert containerize_preload.decide(spec(server), {"WSGI_PRELOAD": "on"}, None)[0] == preloaded
+    assert containerize_preload.decide(spec(server), {"WSGI_PRELOAD": "off"}, None)[0] == lazy
     # Neither is in the command itself: the entrypoint adds one or the other.
     command = servers.get(server).command(RUNTIME)
     assert not set(preloaded + lazy) & set(command)
