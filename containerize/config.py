@@ -100,6 +100,7 @@ class Config:
     allowed_hosts: tuple[str, ...]
     trusted_proxies: tuple[str, ...]  # networks, '192.0.2.7/32'
     access_log: str  # 'common', 'json' or 'off'
+    preload: str  # 'auto', 'on' or 'off'
     import_check: bool
     layer_budget: int  # at most this many dependency layers
     locks: tuple[Path, ...]  # several requirements files are read as one lock

@@ -55,6 +55,19 @@ def check_targets(table: dict[str, Any], where: str, values: Values) -> tuple[st
 
 _TARGET_NAME = re.compile(r"[a-z][a-z0-9-]{0,62}")
 
+#: ``preload``'s values, as the image's entrypoint reads them (``WSGI_PRELOAD`` too).
+PRELOAD = ("auto", "on", "off")
+
+
+def check_preload(text: str, where: str, values: Values) -> str:
+    if text.lower() not in PRELOAD:
+        raise ConfigError(
+            f"{where}: {text!r} is not a preload setting",
+            hint='write preload = "auto" (the default), "on" or "off"',
+        )
+    return text.lower()
+
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         key="app",
@@ -242,6 +255,17 @@ OPTIONS: tuple[Option, ...] = (
         "duration)",
         default="common",
         check=valuechecks.access_log,
+    ),
+    Option(
+        key="preload",
+        kind="str",
+        expects="'auto', 'on' or 'off': load the app once in the server's master process "
+        "and fork the workers from it ('on'), or load it in each worker ('off'); 'auto' "
+        "preloads when the build's import check left no thread, socket or child process "
+        "running (Gunicorn and uWSGI; mod_wsgi and cheroot load it once a process; see "
+        "'Preloading the app')",
+        default="auto",
+        check=check_preload,
     ),
     Option(
         key="import-check",

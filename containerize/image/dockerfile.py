@@ -90,7 +90,7 @@ from containerize.image.plan import (
     ServerStage,
 )
 from containerize.image.stagedfiles import HOME, USERS_ROOT
-from containerize.runtime import HEALTH, IMAGE_DIR
+from containerize.runtime import HEALTH, IMAGE_DIR, IMPORT_VERDICT
 
 #: What the dry run says of the compile build.
 COMPILE_NOTE = "the sdists, compiled on their target platform"
@@ -404,7 +404,8 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
     only an app that imported reaches it, and a code change runs one step, not two."""
     name = _stage_name(stage)
     image_dir = dockerfile_word(IMAGE_DIR + "/")
-    check = [f"{VENV}/bin/python", f"{IMAGE_DIR}/containerize_wsgi.py", "--check"]
+    check = [f"{VENV}/bin/python", f"{IMAGE_DIR}/containerize_wsgi.py", "--check", "--verdict"]
+    check.append(stagedfiles.CHECKED_APP_ROOT + IMPORT_VERDICT)  # the image gets it with the app
     static = plan.static is not None and bool(plan.static.command)
     run = instructions.run(
         [check, *stagedfiles.checked_app_commands(plan.app_dir, f"{VENV}/bin/python")],

@@ -220,6 +220,7 @@ def resolve(
             *servers.recycling_notices(
                 config.servers, config.max_requests, config.max_requests_jitter
             ),
+            *servers.preload_notices(config.servers, config.preload),
         ),
         needs=needs,
         build_needs=build_needs,

@@ -268,6 +268,12 @@ def make_plan(
             "settings": settings,
             "argv": list(command),
             "unblocks_stop_signals": server.unblocks_stop_signals,
+            # Added to argv at start: the one list or the other, as preload decides.
+            "preload_args": {
+                "on": list(server.preload.on),
+                "off": list(server.preload.off),
+                "cannot": server.preload.cannot,
+            },
             # Added to argv at start unless the allowed hosts (at run time) include '*'.
             "host_check": list(server.host_check(runtime_info)),
         }
@@ -386,6 +392,7 @@ def _app_spec(config: Config, folder: str) -> dict[str, Any]:
         "allowed_hosts": list(config.allowed_hosts),
         "trusted_proxies": list(config.trusted_proxies),
         "access_log": config.access_log,
+        "preload": config.preload,  # 'auto': as the import check's verdict says
         "settings": {
             "workers": config.workers,  # None: from the container's CPUs and memory at start
             "worker_memory": config.worker_memory,  # None: the server's default

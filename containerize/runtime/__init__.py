@@ -6,8 +6,9 @@ containerize. Each takes its settings from one JSON file that the build writes n
 them, ``/opt/containerize/server.json``, and from environment variables at run time:
 
 ``start.py``
-    the entrypoint: sizes the server to the CPUs the container may use, runs the
-    start-up hooks, then replaces itself with the server, which becomes PID 1;
+    the entrypoint: sizes the server to the CPUs and memory the container may use,
+    runs the start-up hooks, decides whether the app is preloaded, then becomes the
+    server (in its own process, or by exec), which is PID 1;
 ``containerize_wsgi.py``
     the WSGI application every server loads: the user's application, whatever its
     type, behind the trusted proxies' rule, the Host allow-list and, where the server
@@ -18,6 +19,9 @@ them, ``/opt/containerize/server.json``, and from environment variables at run t
 ``containerize_proxies.py``
     which proxies' ``X-Forwarded-For`` and ``X-Forwarded-Proto`` are believed, the
     rule the WSGI entry point applies on every server;
+``containerize_preload.py``
+    whether the app is loaded once before the workers fork: what the import check saw
+    the import leave running, and the entrypoint's decision;
 ``containerize_accesslog.py``
     the access log's line, the same on every server, which the WSGI entry point writes;
 ``cheroot_serve.py``
@@ -41,6 +45,7 @@ FILES = (
     "containerize_hosts.py",
     "containerize_proxies.py",
     "containerize_accesslog.py",
+    "containerize_preload.py",
     "cheroot_serve.py",
     "containerize_health.py",
     "uwsgi_serve.py",
@@ -49,6 +54,9 @@ FILES = (
 # Where they live in the image.
 IMAGE_DIR = "/opt/containerize"
 SPEC = f"{IMAGE_DIR}/server.json"
+#: What the build's import check saw the app's import leave running (threads, sockets,
+#: child processes): start.py preloads the app under preload = "auto" only when nothing.
+IMPORT_VERDICT = f"{IMAGE_DIR}/import-check.json"
 HEALTH = f"{IMAGE_DIR}/containerize_health.py"
 
 

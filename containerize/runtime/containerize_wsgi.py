@@ -21,8 +21,12 @@ container it runs under limits), a GET of that path answers with what the applic
 is handed (``REMOTE_ADDR``, ``wsgi.url_scheme``): the matrix checks the trusted-proxies
 rule through it on any app. Unset, the layer is not there.
 
-``python containerize_wsgi.py --check`` loads the application once and reports; the
-build runs it so that a missing module or callable fails the build, not the container.
+``python containerize_wsgi.py --check [--verdict FILE]`` loads the application once and
+reports; the build runs it so that a missing module or callable fails the build, not
+the container. With ``--verdict`` it also writes what the load left running in the
+process (threads, Python's or not; sockets; child processes) to FILE as JSON, which
+the image keeps: under ``preload = "auto"`` the entrypoint preloads the app in the
+server's master only when the load left nothing there that forked workers would share.
 
 The Host rules are ``containerize_hosts.py``'s, beside this file, which the servers'
 own checks share; the proxy rules are ``containerize_proxies.py``'s.
@@ -48,12 +52,14 @@ SPEC = os.path.join(HERE, "server.json")
 if __name__ == "containerize.runtime.containerize_wsgi":  # imported from the package (tests)
     from containerize.runtime import containerize_accesslog as accesslog
     from containerize.runtime import containerize_hosts as hosts
+    from containerize.runtime import containerize_preload as preloading
     from containerize.runtime import containerize_proxies as proxies
 else:  # in the image, beside this file (mod_wsgi runs it as a script, off sys.path)
     if HERE not in sys.path:
         sys.path.append(HERE)
     import containerize_accesslog as accesslog  # type: ignore[import-not-found,no-redef]
     import containerize_hosts as hosts  # type: ignore[import-not-found,no-redef]
+    import containerize_preload as preloading  # type: ignore[import-not-found,no-redef]
     import containerize_proxies as proxies  # type: ignore[import-not-found,no-redef]
 
 # File names with a content hash, as Django's ManifestStaticFilesStorage and bundlers
@@ -269,9 +275,11 @@ def build(spec: dict[str, Any], environ: dict[str, str]) -> WSGIApp:
     return TrustedProxyLayer(app, networks)
 
 
-def check() -> int:
-    """Load the application once, as a server would; the build runs this."""
+def check(verdict_path: str | None = None) -> int:
+    """Load the application once, as a server would; the build runs this. With
+    *verdict_path*, write there what the load left running (containerize_preload)."""
     spec = load_spec()
+    before = preloading.running()
     try:
         build(spec, dict(os.environ))
     except Exception as exc:  # every failure to load is reported the same way
@@ -285,11 +293,32 @@ def check() -> int:
             file=sys.stderr,
         )
         return 1
+    found = preloading.verdict(before, preloading.running())
     print(f"containerize: {describe(spec['app'])} loads", file=sys.stderr)
+    if found["found"]:
+        print(
+            f"containerize: loading it left {'; '.join(found['found'])} running: the app is "
+            'not preloaded before the workers fork under preload = "auto"',
+            file=sys.stderr,
+        )
+    if verdict_path is not None:
+        os.makedirs(os.path.dirname(verdict_path), exist_ok=True)
+        with open(verdict_path, "w", encoding="utf-8") as file:
+            json.dump(found, file, sort_keys=True)
+            file.write("\n")
     return 0
 
 
+def main(argv: list[str]) -> int:
+    if argv == ["--check"]:
+        return check()
+    if len(argv) == 3 and argv[:2] == ["--check", "--verdict"]:
+        return check(argv[2])
+    print("usage: containerize_wsgi.py --check [--verdict FILE]", file=sys.stderr)
+    return 2
+
+
 if __name__ == "__main__":
-    sys.exit(check() if sys.argv[1:] == ["--check"] else 2)
+    sys.exit(main(sys.argv[1:]))
 elif __name__ != "containerize.runtime.containerize_wsgi":  # a server loads it (not tests)
     application = build(load_spec(), dict(os.environ))

@@ -11,7 +11,7 @@ import difflib
 from packaging.utils import NormalizedName, canonicalize_name
 
 from containerize.errors import ConfigError
-from containerize.servers.base import Runtime, Server, StaticMount, toolchain
+from containerize.servers.base import Preload, Runtime, Server, StaticMount, toolchain
 from containerize.servers.cheroot import CHEROOT
 from containerize.servers.gunicorn import GUNICORN
 from containerize.servers.mod_wsgi import MOD_WSGI
@@ -19,11 +19,13 @@ from containerize.servers.uwsgi import UWSGI
 
 __all__ = [
     "REGISTRY",
+    "Preload",
     "Runtime",
     "Server",
     "StaticMount",
     "get",
     "names",
+    "preload_notices",
     "recycling_notices",
     "roots",
     "toolchain",
@@ -73,6 +75,19 @@ def recycling_notices(names: tuple[str, ...], max_requests: int, jitter: int | N
                 "it has no jitter, so workers started together recycle together"
             )
     return lines
+
+
+def preload_notices(names: tuple[str, ...], preload: str) -> list[str]:
+    """A line for each server in *names* that cannot preload the app as ``preload``
+    asks ('on'); 'auto' and 'off' ask nothing a server cannot do."""
+    if preload != "on":
+        return []
+    return [
+        f'notice: {name} cannot preload the app ({cannot}), so preload = "on" does not '
+        "apply to its image"
+        for name in names
+        if (cannot := get(name).preload.cannot) is not None
+    ]
 
 
 def get(name: str, *, where: str = "server") -> Server:

@@ -29,6 +29,21 @@ Recycling = Literal["jitter", "exact", "none"]
 
 
 @dataclass(frozen=True, kw_only=True)
+class Preload:
+    """How a server loads the app: once, in its master process before it forks the
+    workers (*on*: the arguments that say so), or in each worker after the fork (*off*).
+    The entrypoint adds one or the other to the command (``preload``, ``WSGI_PRELOAD``).
+
+    *cannot* says why a server has no such choice (the start line says it); its
+    arguments are then empty.
+    """
+
+    on: tuple[str, ...] = ()
+    off: tuple[str, ...] = ()
+    cannot: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
 class StaticMount:
     """Static files: *url* (a prefix ending in '/') served from *root* in the image."""
 
@@ -107,6 +122,10 @@ class Server(Protocol):
     @property
     def memory_reserve(self) -> int:
         """MiB the server needs besides its workers (master, parent processes)."""
+
+    @property
+    def preload(self) -> Preload:
+        """Whether it can load the app in its master before forking, and how."""
 
     @property
     def recycling(self) -> Recycling:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from containerize.servers.base import ENTRY_DIR, Recycling, Runtime
+from containerize.servers.base import ENTRY_DIR, Preload, Recycling, Runtime
 
 
 class Cheroot:
@@ -34,6 +34,7 @@ class Cheroot:
     # CPUs, not by memory.
     # One process serves everything: there is no worker to replace.
     recycling: Recycling = "none"
+    preload = Preload(cannot="cheroot serves from one process, which loads the app once")
     worker_memory = 2
     memory_reserve = 64
     unblocks_stop_signals = False

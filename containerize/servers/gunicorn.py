@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from packaging.utils import NormalizedName, canonicalize_name
 
-from containerize.servers.base import ENTRY, ENTRY_DIR, Recycling, Runtime
+from containerize.servers.base import ENTRY, ENTRY_DIR, Preload, Recycling, Runtime
 
 
 class Gunicorn:
@@ -29,6 +29,9 @@ class Gunicorn:
     # on the safe side. The reserve, 32 MiB, is the arbiter and room.
     # --max-requests-jitter: each worker's limit gets a random 0..jitter on top.
     recycling: Recycling = "jitter"
+    # --preload: the arbiter imports the app, then forks the workers (and every worker
+    # that replaces one, after max-requests or a timeout) with it already loaded.
+    preload = Preload(on=("--preload",))
     worker_memory = 64
     memory_reserve = 32
     unblocks_stop_signals = False

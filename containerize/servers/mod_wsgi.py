@@ -28,6 +28,7 @@ from containerize.servers.base import (
     ENTRY_MODULE,
     HASHED_NAME_RE,
     HOSTS_RE_VARIABLE,
+    Preload,
     Recycling,
     Runtime,
     toolchain,
@@ -55,6 +56,12 @@ class ModWSGI:
     # --maximum-requests restarts a daemon process after that many requests; mod_wsgi
     # has no jitter, so the processes started together recycle together.
     recycling: Recycling = "exact"
+    # mod_wsgi-express imports the app (WSGIImportScript) in each daemon process as it
+    # starts; the daemons are forked by Apache's parent, which runs no Python.
+    preload = Preload(
+        cannot="mod_wsgi's daemon processes each load the app as they start: Apache's "
+        "parent process, which forks them, runs no Python"
+    )
     worker_memory = 64
     memory_reserve = 32
     unblocks_stop_signals = False

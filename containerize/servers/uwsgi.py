@@ -9,7 +9,7 @@ A stop right after start must not be lost either (it was, on emulated arm64, in 
 tries: the engine killed the container after its timeout):
 
 - uWSGI ignores SIGHUP until a worker has loaded the app, and with ``--lazy-apps``
-  each worker loads it after the fork, seconds under emulation. The master waits
+  (``preload`` off) each worker loads it after the fork, seconds under emulation. The master waits
   for every worker it signalled, with no limit, so one worker that dropped its
   SIGHUP kept the container up until the engine's SIGKILL. ``--hook-asap`` maps
   SIGHUP to ``end_me`` before the first fork (workers inherit it), and
@@ -23,6 +23,12 @@ tries: the engine killed the container after its timeout):
   and ``--die-on-term`` makes it a stop until the master-start hook.
 - Before uWSGI runs at all, start.py execs the launcher ``uwsgi_serve.py`` with the
   stop signals blocked, and the launcher stops at once when one came meanwhile.
+
+Preloaded (``preload``, uWSGI's own default), the master imports the app before the
+first fork, with ``--hook-asap``'s SIGTERM mapping already in place, and every worker
+starts with it loaded; ``--py-call-uwsgi-fork-hooks`` runs Python's fork hooks around
+uWSGI's fork (uWSGI pull request 2388; the older ``--py-call-osafterfork`` runs only
+the child's half, and breaks on Python 3.13, uWSGI issue 2710).
 
 uWSGI's ``--http-socket`` answers one request per connection (no keep-alive, so
 ``WSGI_KEEPALIVE`` does not apply); keep-alive to clients is the job of the proxy or
@@ -46,6 +52,7 @@ from containerize.servers.base import (
     ENTRY_DIR,
     HASHED_NAME_RE,
     HOSTS_RE,
+    Preload,
     Recycling,
     Runtime,
     toolchain,
@@ -73,6 +80,13 @@ class UWSGIServer:
     worker_memory = 64
     memory_reserve = 16
     unblocks_stop_signals = True  # uwsgi_serve.py
+    # Preloading is uWSGI's own default: the master imports the app, then forks. Its
+    # fork is not Python's, so --py-call-uwsgi-fork-hooks runs what os.fork() would
+    # around it (the os.register_at_fork hooks: random's new seed in each worker,
+    # threading's and logging's locks made anew); not the older --py-call-osafterfork,
+    # which runs only the child's half. --lazy-apps: each worker imports the app itself
+    # after the fork, as Gunicorn's workers do without --preload.
+    preload = Preload(on=("--py-call-uwsgi-fork-hooks",), off=("--lazy-apps",))
 
     def build_packages(self, runtime: Runtime) -> tuple[str, ...]:
         return toolchain(runtime)
@@ -89,9 +103,6 @@ class UWSGIServer:
             "--threads", "{threads}",
             "--enable-threads",
             "--single-interpreter",
-            # Each worker imports the app itself, as Gunicorn's workers do: no
-            # connection opened at import is shared across a fork.
-            "--lazy-apps",
             "--harakiri", "{timeout}",
             "--worker-reload-mercy", "{grace_period}",
             "--max-requests", "{max_requests}",

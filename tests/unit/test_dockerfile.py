@@ -13,7 +13,7 @@ import pytest
 from packaging.utils import canonicalize_name
 from test_escape import buildkit_words
 
-from containerize import config, reference, syspackages
+from containerize import config, reference, servers, syspackages
 from containerize.engine import buildx
 from containerize.errors import ConfigError
 from containerize.image import buildcache, compilefile, dockerfile, layerfolders, layers, pins, plan
@@ -420,7 +420,8 @@ def test_dependency_layers_come_before_the_application(hello: config.Config) -> 
     assert check.endswith(
         "USER 10001:10001\n"
         "RUN --network=none --mount=type=bind,source=app,target=/containerize-app \\\n"
-        "    /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check \\\n"
+        "    /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check --verdict"
+        " /tmp/containerize/files/opt/containerize/import-check.json \\\n"
         " && mkdir -p /tmp/containerize/files/app \\\n"
         " && cp -R /containerize-app/. /tmp/containerize/files/app/ \\\n"
         " && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys;"
@@ -883,3 +884,16 @@ def test_derived_run_packages_go_where_their_wheel_is_installed(hello: config.Co
     assert "id=containerize-apt-cache-amd64," in check_runtime
     assert "TARGETARCH" not in check_runtime
     assert text.index(" AS check-runtime\n") < text.index(" AS app-gunicorn\n")
+
+
+def test_server_json_says_how_each_server_preloads(hello: config.Config) -> None:
+    """The setting and each server's two argument lists: the entrypoint picks one."""
+    for built in make(replace(hello, preload="off")).servers:
+        spec = json.loads(dict(built.files)["server.json"])
+        preload = servers.get(built.name).preload
+        assert spec["preload"] == "off"
+        assert spec["preload_args"] == {
+            "on": list(preload.on),
+            "off": list(preload.off),
+            "cannot": preload.cannot,
+        }

@@ -1,0 +1,159 @@
+"""Preloading the app: whether a server loads it once, in its master, and forks its
+workers with it loaded, or lets each worker load it.
+
+A server that forks its workers (Gunicorn, uWSGI) can load the app once,
+in its master, and fork workers that have it loaded: they answer at once, after one
+import instead of one per worker at the same time on the same CPUs, and share its
+memory until they write to it. Whatever the import left open is shared too: a thread
+(which the workers do not get: only the forking thread survives a fork), a socket or a
+database connection (which they would all talk over at once), a child process. So
+``auto`` preloads only when the build's import check (``import-check.json`` beside
+start.py) saw the import leave no thread, socket or child process running; without
+that verdict (``import-check = false``), each worker loads the app. 'on' and 'off'
+decide without it. The start line says which, and why.
+
+The build's import check (``containerize_wsgi.py --check --verdict FILE``) takes
+:func:`running` before and after the import and writes :func:`verdict`; start.py reads
+it (:func:`read_verdict`) and :func:`decide` picks the server's arguments from
+server.json's ``preload_args``.
+
+This file runs in the image: standard library only, no containerize imports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+
+# Not typing's TYPE_CHECKING: importing typing is a few milliseconds of every start.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class PreloadError(Exception):
+    """A bad ``WSGI_PRELOAD``: one line for the log."""
+
+
+# --- what a load leaves running ----------------------------------------------------
+
+
+def running(proc: str = "/proc/self") -> dict[str, Any]:
+    """What this process has running besides its main thread: its threads' names
+    (``threading``'s, else the kernel's), its sockets' count, its child processes' ids."""
+    import threading
+
+    named = {thread.native_id: thread.name for thread in threading.enumerate()}
+    main = threading.main_thread().native_id
+    tasks = _listdir(f"{proc}/task")
+    threads = sorted(
+        named.get(int(tid)) or _comm(f"{proc}/task/{tid}") for tid in tasks if int(tid) != main
+    )
+    sockets = 0
+    for fd in _listdir(f"{proc}/fd"):
+        with contextlib.suppress(OSError):
+            sockets += os.readlink(f"{proc}/fd/{fd}").startswith("socket:")
+    children = []
+    for tid in tasks:
+        with contextlib.suppress(OSError), open(f"{proc}/task/{tid}/children") as file:
+            children += [int(pid) for pid in file.read().split()]
+    return {"threads": threads, "sockets": sockets, "children": sorted(children)}
+
+
+def verdict(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Whether loading the app (from *before* to *after*, :func:`running`) left
+    anything running that workers forked from this process would share, and what."""
+    found = []
+    threads = list(after["threads"])
+    for name in before["threads"]:  # the names the process had anyway
+        if name in threads:
+            threads.remove(name)
+    if threads:
+        found.append(f"{_count(len(threads), 'thread')} ({', '.join(map(repr, threads))})")
+    if (sockets := after["sockets"] - before["sockets"]) > 0:
+        found.append(_count(sockets, "open socket"))
+    if children := sorted(set(after["children"]) - set(before["children"])):
+        found.append(_count(len(children), "child process", "child processes"))
+    return {"clean": not found, "found": found}
+
+
+def _count(number: int, one: str, many: str | None = None) -> str:
+    return f"{number} {one if number == 1 else many or one + 's'}"
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []
+
+
+def _comm(task: str) -> str:
+    try:
+        with open(f"{task}/comm", encoding="utf-8", errors="replace") as file:
+            return file.read().strip()
+    except OSError:
+        return "?"
+
+
+# --- the decision -------------------------------------------------------------------
+
+
+VARIABLE = "WSGI_PRELOAD"
+_WORDS = {
+    **dict.fromkeys(("auto",), "auto"),
+    **dict.fromkeys(("on", "true", "yes", "1"), "on"),
+    **dict.fromkeys(("off", "false", "no", "0"), "off"),
+}
+
+
+def read_verdict(path: str) -> dict[str, Any] | None:
+    """The build's import check's verdict (:func:`verdict`) in *path*; None without one."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            found = json.load(file)
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) and isinstance(found.get("clean"), bool) else None
+
+
+def decide(
+    spec: dict[str, Any], environ: dict[str, str], verdict: dict[str, Any] | None
+) -> tuple[list[str], str]:
+    """The arguments that make the server preload the app or not, and the start line.
+
+    ``WSGI_PRELOAD`` wins, then the image's ``preload``; 'auto' preloads when
+    *verdict* (:func:`read_verdict`) says the import left nothing running.
+    """
+    args = spec.get("preload_args") or {"on": [], "off": [], "cannot": None}
+    text = environ.get(VARIABLE, "").strip()
+    if text:
+        if text.lower() not in _WORDS:
+            raise PreloadError(
+                f"{VARIABLE}={text!r} is not 'auto', 'on' or 'off'; set one of them, or unset "
+                f"it for the image's setting ({spec.get('preload', 'auto')})"
+            )
+        setting, source = _WORDS[text.lower()], f"{VARIABLE}={text}"
+    else:
+        setting = spec.get("preload", "auto")
+        source = f'preload = "{setting}" in the image'
+    if args.get("cannot"):
+        asked = f"; {source} does not apply" if setting == "on" else ""
+        return [], f"app: loaded by each process ({args['cannot']}{asked})"
+    if setting == "auto":
+        if verdict is None:
+            on, why = False, "the image has no import check's verdict (import-check = false)"
+        elif verdict["clean"]:
+            on = True
+            why = "the build's import check left no thread, socket or child process running"
+        else:
+            on = False
+            why = f"the build's import check left {'; '.join(verdict['found'])} running"
+        source = f"{source}: {why}"
+    else:
+        on = setting == "on"
+    if on:
+        line = f"app: preloaded by the master, which forks the workers with it loaded ({source})"
+        return list(args["on"]), line
+    return list(args["off"]), f"app: loaded by each worker ({source})"
