@@ -222,8 +222,10 @@ def _migrate(
     """A Django site's migrations, when init proposes a database beside it."""
     if site is None or not any(p.server.database for p in proposal.services):
         return None
+    manage = sources.get(root / "manage.py")
     return services_mod.migrate_command(
-        manage_py_in_app=sources.get(root / "manage.py") is not None, settings=site.settings
+        manage_py_in_app=manage is not None and django.runs_settings(manage, site.settings),
+        settings=site.settings,
     )
 
 
