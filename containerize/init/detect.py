@@ -449,13 +449,40 @@ def _with_project(
         note = f"lock: {must}; 'containerize lock .' locks it with its own requirements"
     else:
         shown = ", ".join(lock.path.name for lock in found.locks) or "the lock"
-        note = (
-            f"lock: {shown} lacks the project: {must}; re-lock with the project as a "
-            "package, installed from its folder"
+        how = {_installing(lock, needed[0]) for lock in found.locks}
+        note = f"lock: {shown} lacks the project: {must}; " + (
+            how.pop()
+            if len(how) == 1
+            else "re-lock with the project as a package, installed from its folder"
         )
     if lock_input:
         found = replace(found, lock_input=lock_input)
     return replace(found, notes=(*found.notes, note))
+
+
+def _installing(lock: Lock, name: str) -> str:
+    """How the tool that made *lock* comes to install the project *name* (the build
+    installs it as the lock's own tool would; see the lock readers)."""
+    if lock.format == "uv":
+        return (
+            "uv installs the project when pyproject.toml has a [build-system] (and no "
+            "tool.uv.package = false): add one, then 'uv lock'"
+        )
+    if lock.format == "poetry":
+        return (
+            "Poetry installs it in package mode (its default) when pyproject.toml has a "
+            '[build-system]: add one (requires = ["poetry-core"], build-backend = '
+            '"poetry.core.masonry.api") and drop package-mode = false; poetry.lock lists '
+            "no project of its own, so it stays as it is"
+        )
+    if lock.format == "pdm":
+        return "set distribution = true under [tool.pdm] in pyproject.toml, then 'pdm lock'"
+    if lock.format == "pipenv":
+        return (
+            f'add {name} = {{path = ".", editable = true}} under [packages] in the '
+            "Pipfile, then 'pipenv lock'"
+        )
+    return "re-lock with the project as a package, installed from its folder"
 
 
 def _named_folders(path: Path) -> tuple[Path, ...]:

@@ -223,3 +223,31 @@ def test_metadata_of_another_distribution_does_not_need_the_project(
     out = _run(project, capsys)
     assert not [line for line in out if "the project itself must be installed" in line]
     assert _next(out)[0] == "next: 'containerize lock requirements.txt'"
+
+
+def test_a_uv_lock_without_the_project_says_what_makes_uv_install_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """uv.lock records a virtual root: uv does not install the project, and neither
+    does the build; the note says what makes uv install it."""
+    project = write(
+        tmp_path,
+        {
+            "pyproject.toml": FLASK_PYPROJECT.replace(
+                '    dependencies = ["flask"]\n', "    dependencies = []\n"
+            ).split("[build-system]")[0],
+            "uv.lock": 'version = 1\nrequires-python = ">=3.11"\n\n[[package]]\n'
+            'name = "shop-front"\nversion = "1.0.0"\nsource = { virtual = "." }\n',
+            "shop/__init__.py": "from importlib.metadata import version\n\n"
+            '__version__ = version("shop-front")\n\n'
+            "def application(environ, start_response):\n"
+            "    start_response('200 OK', [])\n    return [b'']\n",
+        },
+    )
+    out = _run(project, capsys)
+    (note,) = [line for line in out if "the project itself must be installed" in line]
+    assert note.startswith("note: lock: uv.lock lacks the project: "), note
+    assert note.endswith(
+        "uv installs the project when pyproject.toml has a [build-system] (and no "
+        "tool.uv.package = false): add one, then 'uv lock'"
+    ), note
