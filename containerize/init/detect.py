@@ -18,7 +18,7 @@ from typing import Any
 from packaging.utils import NormalizedName, canonicalize_name
 
 from containerize.errors import ConfigError, LockError
-from containerize.init import apps, django, environment, health, locks, python, servers
+from containerize.init import apps, django, environment, health, locks, owndist, python, servers
 from containerize.init import services as services_mod
 from containerize.init.apps import Candidate, StaticFolder
 from containerize.init.model import Choice, Evidence
@@ -90,8 +90,11 @@ def detect(
     if found_servers is not None:
         choices.append(found_servers)
     alternatives = _alternatives(chosen, candidates, notes)
+    site = django.site(chosen, sources)
+    imported = _imported(chosen, sources, site)
+    runs = [f for f in map(sources.get, sorted(imported.files)) if f is not None]
     found_lock = _with_project(
-        _lock(project, project_dir, lock, app_folder=root), chosen, sources, project_dir
+        _lock(project, project_dir, lock, app_folder=root), chosen, sources, project_dir, runs
     )
     notes.extend(found_lock.notes)
     if found_lock.choice is not None:
@@ -116,13 +119,11 @@ def detect(
                 why=(f"the Python of {chosen_python.base_image}, for planning without an engine",),
             )
         )
-    site = django.site(chosen, sources)
     static = chosen.static
     if site is not None:
         notes.extend(site.notes)
         static = site.static
         choices.extend(site.choices())  # allowed-hosts, writable
-    imported = _imported(chosen, sources, site)
     proposal = services_mod.propose(imported, found_lock.locks, resolves=resolves)
     test_env, env_notes = _test_env(imported, proposal, _migrate(site, proposal, sources, root))
     found_health = (
@@ -222,8 +223,10 @@ def _migrate(
     """A Django site's migrations, when init proposes a database beside it."""
     if site is None or not any(p.server.database for p in proposal.services):
         return None
+    manage = sources.get(root / "manage.py")
     return services_mod.migrate_command(
-        manage_py_in_app=sources.get(root / "manage.py") is not None, settings=site.settings
+        manage_py_in_app=manage is not None and django.runs_settings(manage, site.settings),
+        settings=site.settings,
     )
 
 
@@ -412,13 +415,18 @@ def _lock(
 
 
 def _with_project(
-    found: _LockResult, chosen: Candidate, sources: Sources, project_dir: Path
+    found: _LockResult,
+    chosen: Candidate,
+    sources: Sources,
+    project_dir: Path,
+    runs: Sequence[SourceFile],
 ) -> _LockResult:
     """*found*, with the project's own folder added to what ``containerize lock`` makes
     the lock from when the app needs the project installed (a Paste Deploy file's
     ``use = egg:NAME`` names its own distribution: Paste Deploy finds the app through
-    the installed distribution's entry points) and the lock lacks it; a note says why."""
-    needed = _needs_project(chosen, sources, project_dir)
+    the installed distribution's entry points; the code an import runs, *runs*, reads
+    its own distribution's metadata) and the lock lacks it; a note says why."""
+    needed = _needs_project(chosen, sources, project_dir, runs)
     if needed is None or any(lock.find(needed[0]) for lock in found.locks):
         return found
     _, evidence, named = needed
@@ -441,13 +449,40 @@ def _with_project(
         note = f"lock: {must}; 'containerize lock .' locks it with its own requirements"
     else:
         shown = ", ".join(lock.path.name for lock in found.locks) or "the lock"
-        note = (
-            f"lock: {shown} lacks the project: {must}; re-lock with the project as a "
-            "package, installed from its folder"
+        how = {_installing(lock, needed[0]) for lock in found.locks}
+        note = f"lock: {shown} lacks the project: {must}; " + (
+            how.pop()
+            if len(how) == 1
+            else "re-lock with the project as a package, installed from its folder"
         )
     if lock_input:
         found = replace(found, lock_input=lock_input)
     return replace(found, notes=(*found.notes, note))
+
+
+def _installing(lock: Lock, name: str) -> str:
+    """How the tool that made *lock* comes to install the project *name* (the build
+    installs it as the lock's own tool would; see the lock readers)."""
+    if lock.format == "uv":
+        return (
+            "uv installs the project when pyproject.toml has a [build-system] (and no "
+            "tool.uv.package = false): add one, then 'uv lock'"
+        )
+    if lock.format == "poetry":
+        return (
+            "Poetry installs it in package mode (its default) when pyproject.toml has a "
+            '[build-system]: add one (requires = ["poetry-core"], build-backend = '
+            '"poetry.core.masonry.api") and drop package-mode = false; poetry.lock lists '
+            "no project of its own, so it stays as it is"
+        )
+    if lock.format == "pdm":
+        return "set distribution = true under [tool.pdm] in pyproject.toml, then 'pdm lock'"
+    if lock.format == "pipenv":
+        return (
+            f'add {name} = {{path = ".", editable = true}} under [packages] in the '
+            "Pipfile, then 'pipenv lock'"
+        )
+    return "re-lock with the project as a package, installed from its folder"
 
 
 def _named_folders(path: Path) -> tuple[Path, ...]:
@@ -468,13 +503,12 @@ def _relockable(lock: Lock) -> bool:
 
 
 def _needs_project(
-    chosen: Candidate, sources: Sources, project_dir: Path
+    chosen: Candidate, sources: Sources, project_dir: Path, runs: Sequence[SourceFile]
 ) -> tuple[NormalizedName, Evidence, str] | None:
     """``(name, evidence, where the name is declared)`` when *chosen* needs the
     project's own distribution installed: a Paste Deploy file that uses ``egg:NAME``
-    for the project's own name."""
-    if chosen.kind != "paste":
-        return None
+    for the project's own name, or code in *runs* that reads its metadata
+    (``importlib.metadata.version(NAME)``)."""
     try:
         meta = read_static(project_dir)
     except LockError:
@@ -482,6 +516,12 @@ def _needs_project(
     if not meta.buildable or meta.name is None:
         return None
     own = canonicalize_name(meta.name)
+    named = f"{meta.name} is the project's own distribution ({meta.name_origin})"
+    reads = owndist.reads_own_metadata(runs, own)
+    if reads is not None:
+        return own, reads, named
+    if chosen.kind != "paste":
+        return None
     text = sources.read_text(chosen.source) or ""
     for number, raw in enumerate(text.splitlines(), start=1):
         match = _EGG_USE.match(raw)
@@ -492,7 +532,6 @@ def _needs_project(
                 file=chosen.source.as_posix(),
                 line=number,
             )
-            named = f"{meta.name} is the project's own distribution ({meta.name_origin})"
             return own, evidence, named
     return None
 

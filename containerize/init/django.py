@@ -275,6 +275,7 @@ def _static(
         )
         return None
     manage = _manage_py(settings_file, module, sources)
+    other = _other_manage_py(settings_file, module, sources) if manage is None else None
     command = (
         ("python", manage.as_posix(), "collectstatic", "--noinput")
         if manage is not None
@@ -289,19 +290,40 @@ def _static(
             root.evidence(f"STATIC_ROOT {folder.as_posix()}"),
             Evidence(what="filled by collectstatic", file=manage.as_posix())
             if manage is not None
+            else f"filled by collectstatic with the app's settings ({module}): {other.file} "
+            f"defaults to {other.what.removeprefix('DJANGO_SETTINGS_MODULE ')} "
+            f"(line {other.line})"
+            if other is not None
             else "filled by collectstatic (no manage.py found: python -m django)",
         ),
     )
+
+
+def runs_settings(manage: SourceFile, module: str) -> bool:
+    """Whether *manage* (a ``manage.py``) runs with the settings *module*: it names
+    them, or names none (``DJANGO_SETTINGS_MODULE`` then comes from the environment).
+    A ``manage.py`` that defaults to development settings while ``wsgi.py`` names
+    production ones would migrate or collect for the wrong site."""
+    found = _settings_module(manage)
+    return found is None or found[0] == module
+
+
+def _other_manage_py(settings_file: SourceFile, module: str, sources: Sources) -> Evidence | None:
+    """The ``manage.py`` beside the site that defaults to other settings, if any."""
+    for folder in (settings_file.import_root, *settings_file.import_root.parents):
+        manage = sources.get(folder / "manage.py")
+        found = _settings_module(manage) if manage is not None else None
+        if found is not None and found[0] != module:
+            return found[1]
+    return None
 
 
 def _manage_py(settings_file: SourceFile, module: str, sources: Sources) -> PurePosixPath | None:
     """The ``manage.py`` beside the settings' import root that uses these settings."""
     for folder in (settings_file.import_root, *settings_file.import_root.parents):
         manage = sources.get(folder / "manage.py")
-        if manage is not None:
-            found = _settings_module(manage)
-            if found is None or found[0] == module:
-                return manage.path
+        if manage is not None and runs_settings(manage, module):
+            return manage.path
     return None
 
 

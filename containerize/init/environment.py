@@ -354,6 +354,17 @@ def _string(node: ast.expr | None) -> str | None:
     return None
 
 
+def _secret_key(statement: ast.stmt, value: ast.expr) -> bool:
+    """Whether *statement* is the module-level ``SECRET_KEY = <value>``: an import
+    survives it as None, but Django answers every request that needs it with 500
+    ("The SECRET_KEY setting must not be empty"), so the test matrix needs a value."""
+    return (
+        isinstance(statement, ast.Assign)
+        and statement.value is value
+        and any(isinstance(t, ast.Name) and t.id == "SECRET_KEY" for t in statement.targets)
+    )
+
+
 def _has_default(call: ast.Call) -> bool:
     return any(k.arg == "default" for k in call.keywords)
 
@@ -403,7 +414,12 @@ def _reads(source: SourceFile, body: list[ast.stmt]) -> Iterator[Read]:
         for node in nodes:
             if id(node) in defaulted or id(node) in compared or id(node) in optional:
                 continue
-            if isinstance(node, ast.Call) and names.is_getenv(node.func) and id(node) not in used:
+            if (
+                isinstance(node, ast.Call)
+                and names.is_getenv(node.func)
+                and id(node) not in used
+                and not _secret_key(statement, node)
+            ):
                 continue
             found = _read(node, names)
             if found is None or not isinstance(node, ast.expr):

@@ -139,6 +139,8 @@ def check_base(chosen: PythonChoice, resolves: Callable[[str], bool] | None) -> 
 class _Constraint:
     specifier: SpecifierSet
     evidence: Evidence
+    #: The lock the constraint comes from; None for the project's own.
+    lock: Lock | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -175,8 +177,7 @@ def choose(
             "no base image fits the project's Python: "
             + "; ".join(str(c.evidence) for c in constraints)
             + f": none of {known} satisfies them all",
-            hint="set base-image (and python-version) in [tool.containerize] by hand to an "
-            "image with a Python the project allows",
+            hint=_no_base_hint(project, constraints, project_dir),
         )
     stated = _stated(project_dir)
     for path in unlocked:
@@ -362,6 +363,7 @@ def _lock_constraints(lock: Lock, project_dir: Path) -> list[_Constraint]:
                     _line(lock.path, key, after=after),
                     f"locked for Python {lock.requires_python}",
                 ),
+                lock=lock,
             )
         )
     # A package's own Requires-Python (as the index gave it) that rules out a Python
@@ -379,6 +381,7 @@ def _lock_constraints(lock: Lock, project_dir: Path) -> list[_Constraint]:
                     what=f"{package.name} {package.version} requires Python {needs}",
                     file=lock_file,
                 ),
+                lock=lock,
             )
         )
     compiled = _compiled_for(lock.path) if lock.format == "requirements" else None
@@ -390,9 +393,66 @@ def _lock_constraints(lock: Lock, project_dir: Path) -> list[_Constraint]:
                 evidence=Evidence(
                     what=f"compiled for Python {_text(version)}", file=lock_file, line=line
                 ),
+                lock=lock,
             )
         )
     return found
+
+
+def _no_base_hint(
+    project: ProjectMetadata, constraints: Sequence[_Constraint], project_dir: Path
+) -> str:
+    """How to move the project to a Python a base image has: the project's own
+    constraint changed, then each lock re-made with the tool that made it."""
+    target = _text(DEFAULT_PYTHON)
+    steps: list[str] = []
+    if project.requires_python is not None and not bases.allows(
+        project.requires_python, DEFAULT_PYTHON
+    ):
+        where = next(c.evidence for c in constraints if c.lock is None)
+        steps.append(f"allow Python {target} in {where.file}" + _at(where.line))
+    seen: set[Path] = set()
+    for constraint in constraints:
+        lock = constraint.lock
+        if lock is None or lock.path in seen:
+            continue
+        seen.add(lock.path)
+        steps.append(_relock_step(lock, project_dir, target))
+    known = f"{_text(min(BASE_IMAGES))} to {_text(max(BASE_IMAGES))}"
+    return (
+        f"move the project to a Python a base image has ({known}; {target} is the "
+        "default): "
+        + "; then ".join(steps)
+        + "; then run 'containerize init' again. Or set base-image and python-version in "
+        "[tool.containerize] by hand to an image with a Python the project allows"
+    )
+
+
+def _relock_step(lock: Lock, project_dir: Path, target: str) -> str:
+    """Re-make *lock* for Python *target*, with the tool that made it."""
+    name = _relative(lock.path, project_dir)
+    if lock.format == "pipenv":
+        pipfile = lock.path.with_name("Pipfile")
+        line = _line(pipfile, "python_version", after="[requires]") if pipfile.is_file() else None
+        return (
+            f'set python_version = "{target}" under [requires] in Pipfile'
+            + _at(line)
+            + f", then 'pipenv lock' rewrites {name}"
+        )
+    if lock.format == "requirements":
+        if lock.recorded_command is not None and "uv pip compile" in lock.recorded_command:
+            how = f"'{lock.recorded_command}' with --python-version {target}"
+        else:
+            how = f"'{lock.relock_command}' run by Python {target}"
+        return f"re-compile {name}: {how}"
+    if lock.format == "pylock":
+        return f"re-make {name} for Python {target}: '{lock.relock_command}'"
+    # Poetry, uv and PDM take the Python from pyproject.toml.
+    return f"'{lock.relock_command}' re-makes {name} for Python {target}"
+
+
+def _at(line: int | None) -> str:
+    return f" (line {line})" if line is not None else ""
 
 
 def _allowed_by(constraints: list[_Constraint], version: tuple[int, int]) -> bool:

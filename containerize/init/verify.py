@@ -133,6 +133,17 @@ def import_failed(check: Check, app: str, exc: BuildError, *, others: tuple[str,
     ]
     ways += [f"or choose another candidate: {other}" for other in others]
     ways.append("or, if it cannot import without its services, set import-check = false")
+    service = _service_named(check, error)
+    if service is not None:
+        # The import connects to a service: no value makes that work offline, at
+        # build time, without the service; the matrix imports it beside the service.
+        ways = [
+            f"the import connects to {service}, a service the test matrix starts beside "
+            "the app; the import check runs at build time, without network or services: "
+            "set import-check = false in [tool.containerize] (each test cell still "
+            f"imports the app, with {service} running)",
+            *(f"or choose another candidate: {other}" for other in others),
+        ]
     comment = "\n".join(
         [
             _wrap(f"app not verified: importing it failed in {check.described()}:"),
@@ -150,6 +161,16 @@ def import_failed(check: Check, app: str, exc: BuildError, *, others: tuple[str,
         "the table is written, marked unverified",
     )
     return Verdict(verified=False, comment=comment, lines=lines)
+
+
+def _service_named(check: Check, error: str) -> str | None:
+    """The test service whose host name *error* names ('could not translate host
+    name "db"', "connecting to cache:6379", "MySQL server on 'db'")."""
+    test = getattr(check.config, "test", None)
+    for service in getattr(test, "services", ()):
+        if re.search(rf"[\"' ]{re.escape(service.name)}[\"':]", error):
+            return str(service.name)
+    return None
 
 
 def is_import_failure(check: Check, exc: BuildError) -> bool:

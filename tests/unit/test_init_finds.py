@@ -779,6 +779,32 @@ def test_a_factory_body_runs_at_import(tmp_path: Path) -> None:
     assert [service for service, _ in found.services] == ["MySQL"]
 
 
+def test_a_django_secret_key_from_the_environment_gets_a_placeholder(tmp_path: Path) -> None:
+    """Found in a public project: SECRET_KEY = os.environ.get("SECRET_KEY") imports
+    as None, and then Django answered every request with 500 ('The SECRET_KEY setting
+    must not be empty') in the test matrix. A module-level SECRET_KEY read without a
+    default is required; other reads kept as None stay optional."""
+    project = write(
+        tmp_path / "secret",
+        {
+            "settings.py": """\
+                import os
+
+                SECRET_KEY = os.environ.get("SECRET_KEY")
+                DEBUG = os.environ.get("DEBUG")
+                SENTRY_DSN = os.getenv("SENTRY_DSN")
+                """,
+        },
+    )
+    sources = Sources(project)
+    source = sources.get(PurePosixPath("settings.py"))
+    assert source is not None
+    found = environment.find(sources, [source])
+    assert [(r.name, r.placeholder, r.evidence.line) for r in found.reads] == [
+        ("SECRET_KEY", "placeholder", 3)
+    ]
+
+
 def test_a_setting_read_only_when_set_or_kept_as_none_is_not_required(tmp_path: Path) -> None:
     # The shapes of a real Wagtail site's and a real Flask app's settings: a feature
     # turned on by a variable, values that stay None, and values used at once.

@@ -161,3 +161,93 @@ def test_a_template_ini_is_not_proposed_development_ini_is_as_when_alone(
         f"server can read ({syntax} at templates/shop.ini:{line} is left for a tool to fill in)"
     ) in out
     assert _next(out) == _next(alone_out)
+
+
+FLASK_PYPROJECT = """\
+    [project]
+    name = "Shop-Front"
+    version = "1.0.0"
+    dependencies = ["flask"]
+
+    [build-system]
+    requires = ["setuptools>=61"]
+    build-backend = "setuptools.build_meta"
+"""
+
+
+@pytest.mark.parametrize(
+    "reads",
+    [
+        'from importlib.metadata import version\n\n__version__ = version("shop-front")\n',
+        'import importlib.metadata\n\nVERSION = importlib.metadata.version("Shop_Front")\n',
+        'import pkg_resources\n\nDIST = pkg_resources.get_distribution("shop-front")\n',
+    ],
+)
+def test_an_app_that_reads_its_own_distributions_metadata_is_locked_with_the_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], reads: str
+) -> None:
+    """importlib.metadata finds no metadata for a folder on the path: the project must
+    be installed, and init names 'containerize lock requirements.txt .' for it."""
+    project = write(
+        tmp_path,
+        {
+            "pyproject.toml": FLASK_PYPROJECT,
+            "requirements.txt": "flask\n",
+            "shop/__init__.py": reads + "from flask import Flask\n\napp = Flask(__name__)\n",
+        },
+    )
+    out = _run(project, capsys)
+    assert table(project)["app"] == "shop:app"
+    (note,) = [line for line in out if "the project itself must be installed" in line]
+    assert note.startswith("note: lock: the project itself must be installed in the image: ")
+    assert "reads the installed distribution's metadata (shop/__init__.py:3), and Shop-Front " \
+        "is the project's own distribution (pyproject.toml:2)" in note  # fmt: skip
+    assert _next(out) == [
+        "next: 'containerize lock requirements.txt .'",
+        "next: 'containerize build --dry-run'",
+    ]
+
+
+def test_metadata_of_another_distribution_does_not_need_the_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = write(
+        tmp_path,
+        {
+            "pyproject.toml": FLASK_PYPROJECT,
+            "requirements.txt": "flask\n",
+            "shop/__init__.py": "from importlib.metadata import version\n\n"
+            'FLASK = version("flask")\nfrom flask import Flask\n\napp = Flask(__name__)\n',
+        },
+    )
+    out = _run(project, capsys)
+    assert not [line for line in out if "the project itself must be installed" in line]
+    assert _next(out)[0] == "next: 'containerize lock requirements.txt'"
+
+
+def test_a_uv_lock_without_the_project_says_what_makes_uv_install_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """uv.lock records a virtual root: uv does not install the project, and neither
+    does the build; the note says what makes uv install it."""
+    project = write(
+        tmp_path,
+        {
+            "pyproject.toml": FLASK_PYPROJECT.replace(
+                '    dependencies = ["flask"]\n', "    dependencies = []\n"
+            ).split("[build-system]")[0],
+            "uv.lock": 'version = 1\nrequires-python = ">=3.11"\n\n[[package]]\n'
+            'name = "shop-front"\nversion = "1.0.0"\nsource = { virtual = "." }\n',
+            "shop/__init__.py": "from importlib.metadata import version\n\n"
+            '__version__ = version("shop-front")\n\n'
+            "def application(environ, start_response):\n"
+            "    start_response('200 OK', [])\n    return [b'']\n",
+        },
+    )
+    out = _run(project, capsys)
+    (note,) = [line for line in out if "the project itself must be installed" in line]
+    assert note.startswith("note: lock: uv.lock lacks the project: "), note
+    assert note.endswith(
+        "uv installs the project when pyproject.toml has a [build-system] (and no "
+        "tool.uv.package = false): add one, then 'uv lock'"
+    ), note

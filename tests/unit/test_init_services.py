@@ -257,6 +257,50 @@ def test_a_django_site_with_manage_py_outside_the_app_folder_migrates_by_module(
     assert list(test["services"]) == ["db"]
 
 
+def test_a_manage_py_that_defaults_to_other_settings_is_not_the_sites(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Found in a public project: manage.py defaults to development settings (SQLite),
+    wsgi.py to production ones (PostgreSQL). 'python manage.py migrate' migrated the
+    SQLite file and the cell failed; the app's own settings are named instead, for the
+    migrations and for collectstatic."""
+    base = textwrap.dedent(DJANGO_SETTINGS).replace("parent.parent", "parent.parent.parent")
+    project = write(
+        tmp_path / "two-settings",
+        {
+            "pyproject.toml": PYPROJECT,
+            "requirements.txt": REQUIREMENTS,
+            "manage.py": DJANGO_MANAGE.replace('"mysite.settings"', '"mysite.settings.dev"'),
+            "mysite/__init__.py": "",
+            "mysite/settings/__init__.py": "",
+            "mysite/settings/base.py": base,
+            "mysite/settings/dev.py": "from mysite.settings.base import *\n"
+            'DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db"}}\n',
+            "mysite/settings/prod.py": "from mysite.settings.base import *\n"
+            'DATABASES = {"default": {"ENGINE": "django.db.backends.postgresql"}}\n',
+            "mysite/wsgi.py": DJANGO_WSGI.replace('"mysite.settings"', '"mysite.settings.prod"'),
+        },
+    )
+    assert init(project) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    written = table(project)
+    test = written["test"]
+    assert isinstance(test, dict)
+    assert test["env"] == {
+        "WSGI_PRESTART": "python -m django migrate --noinput --settings mysite.settings.prod"
+    }
+    assert written["static"] == {
+        "url": "/static/",
+        "dir": "collected",
+        "command": ["python", "-m", "django", "collectstatic", "--noinput", "--settings",
+                    "mysite.settings.prod"],
+    }  # fmt: skip
+    assert (
+        "filled by collectstatic with the app's settings (mysite.settings.prod): manage.py "
+        "defaults to mysite.settings.dev (line 5)"
+    ) in out
+
+
 def test_a_database_url_with_a_default_needs_no_server(tmp_path: Path) -> None:
     code = (
         "import dj_database_url\n"

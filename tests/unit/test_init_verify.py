@@ -135,6 +135,35 @@ def test_a_failed_import_says_what_failed_its_last_line_and_how_to_fix_it(tmp_pa
     assert verdict.lines[-1] == "the table is written, marked unverified"
 
 
+def test_an_import_that_connects_to_a_test_service_is_told_to_turn_the_check_off(
+    tmp_path: Path,
+) -> None:
+    """Found in a public Flask app: psycopg2.connect(DATABASE_URL) at import. The
+    import check has no services; no value in env helps, import-check = false does."""
+    write(tmp_path, {"requirements.txt": REQUIREMENTS, "app.py": "application = 1\n",
+                     "pyproject.toml": '[tool.containerize]\napp = "app:application"\n'
+                     'lock = "requirements.txt"\n\n[tool.containerize.test.services]\n'
+                     'db = {image = "postgres:15", port = 5432}\n'})  # fmt: skip
+    check = verify.check_for(config.load(tmp_path, environ={}), "amd64")
+    exc = _failed_check(
+        'OperationalError: could not translate host name "db" to address: Temporary '
+        "failure in name resolution"
+    )
+    verdict = verify.import_failed(check, "app:application", exc, others=())
+    (fix,) = [line for line in verdict.lines if line.startswith("to fix it: ")]
+    assert fix == (
+        "to fix it: the import connects to db, a service the test matrix starts beside the "
+        "app; the import check runs at build time, without network or services: set "
+        "import-check = false in [tool.containerize] (each test cell still imports the app, "
+        "with db running)"
+    )
+    # Another error of the same app keeps the usual ways.
+    other = verify.import_failed(
+        check, "app:application", _failed_check("KeyError: 'X'"), others=()
+    )
+    assert any(line.startswith("to fix it: give the settings") for line in other.lines)
+
+
 def test_a_missing_library_names_its_cause() -> None:
     exc = _failed_check(
         "ImportError: libpq.so.5: cannot open shared object file: No such file or directory"
