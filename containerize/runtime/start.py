@@ -466,6 +466,11 @@ def _on_signal(signum: int, _frame: object) -> None:
         raise SystemExit(128 + signum)
 
 
+def _stop_before_serving(signum: int, _frame: object) -> None:
+    log(f"{signal.Signals(signum).name} before the server started: stopping")
+    raise SystemExit(0)
+
+
 def run_commands(commands: list[list[str]], cwd: str) -> None:
     """Run each command in turn; the first failure stops the start with its exit code."""
     global _running
@@ -542,11 +547,18 @@ def main(argv: list[str]) -> int:
         # across the exec; the server's launcher unblocks it. Unblocked, PID 1 would
         # drop it, and the engine would kill the container after its timeout.
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-    for signum in STOP_SIGNALS:
-        signal.signal(signum, signal.SIG_DFL)
     script = python_script(command)
     if script is None:
+        for signum in STOP_SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
         os.execv(command[0], command)  # noqa: S606
+    # In this process a handler stays until the server installs its own: a preloaded
+    # Gunicorn imports the app before it does (seconds under emulation), and PID 1
+    # without a handler would drop a stop signal that comes then, so the engine would
+    # kill the container after its timeout. Nothing is served yet: stop at once, with
+    # 0, as uWSGI's launcher does for a stop before uWSGI starts.
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, _stop_before_serving)
     run_script(script, command[1:] if command[0] == sys.executable else command)
     return 0
 

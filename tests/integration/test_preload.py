@@ -35,6 +35,8 @@ WRAPPER = """
 # Added by tests/integration/test_preload.py: who imported this module, and a slow page.
 import time as _time
 
+if os.environ.get("PROBE_SLOW_IMPORT"):  # an import that takes seconds, as under emulation
+    _time.sleep(float(os.environ["PROBE_SLOW_IMPORT"]))
 _LOADED_BY = os.getpid()
 _hello = application
 
@@ -213,3 +215,28 @@ def test_the_stop_signal_lets_an_in_flight_request_finish(
     assert answers == [200], containers.logs(container)
     assert (stopped.exit_code, stopped.killed) == (0, False), containers.logs(container)
     assert stopped.seconds < 9, stopped  # the grace period (8 s), not the engine's timeout
+
+
+# Gunicorn: start.py's handler, until Gunicorn's own, ends the start with 0. uWSGI: its
+# asap hook, installed before the master loads the app, runs end_me (uWSGI's end code).
+@pytest.mark.parametrize(("server", "code"), [("gunicorn", 0), ("uwsgi", 30)])
+def test_a_stop_while_the_master_imports_the_app_stops_it_at_once(
+    images: dict[str, str], server: str, code: int
+) -> None:
+    """A preloaded master imports the app before its server installs stop handlers; a
+    stop then must end the container at once, not wait for the engine to kill it."""
+    env = {"WSGI_WORKERS": "1", "WSGI_PRELOAD": "on", "PROBE_SLOW_IMPORT": "8"}
+    container = containers.start(images[server], platform=LINUX_AMD64, port=8000, env=env)
+    try:
+        deadline = time.monotonic() + READY
+        while "containerize: app: preloaded" not in containers.logs(container):
+            assert time.monotonic() < deadline, containers.logs(container)
+            assert containers.running(container), containers.logs(container)
+            time.sleep(0.1)
+        time.sleep(1.0)  # the master is in the app's 8 s import now
+        stopped = containers.stop(container, timeout=20)
+        logs = containers.logs(container)
+        assert (stopped.exit_code, stopped.killed) == (code, False), logs
+        assert stopped.seconds < 5, (stopped, logs)  # not the import's 8 s, nor the timeout
+    finally:
+        containers.remove(container)

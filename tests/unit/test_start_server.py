@@ -4,6 +4,7 @@ its process (no second interpreter start), anything else is exec'ed."""
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -79,7 +80,10 @@ print(json.dumps({
     "main": __name__,
     "start_was_here": "containerize_hosts" in sys.modules,
     "sigterm_default": signal.getsignal(signal.SIGTERM) == signal.SIG_DFL,
-}))
+}), flush=True)
+if os.environ.get("FAKE_SLOW"):  # a master importing the app before its own handlers
+    import time
+    time.sleep(60)
 sys.exit(int(os.environ.get("FAKE_EXIT", "0")))
 """
 
@@ -102,7 +106,8 @@ def test_start_runs_a_python_server_in_its_own_process(tmp_path: Path, code: int
         "path0": str(serve.parent),
         "main": "__main__",
         "start_was_here": True,  # the same process: start.py's modules are loaded
-        "sigterm_default": True,
+        # start.py's handler, until the server installs its own: PID 1 would drop it
+        "sigterm_default": False,
     }
     assert "containerize: starting fake: 2 workers" in done.stderr
 
@@ -115,3 +120,24 @@ def test_start_execs_any_other_server(tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout == "workers=2\n"
+
+
+def test_a_stop_before_the_server_handles_it_ends_the_start_at_once(tmp_path: Path) -> None:
+    serve = tmp_path / "serve" / "fake_serve.py"
+    serve.parent.mkdir()
+    serve.write_text(SERVE)
+    folder = _image_folder(tmp_path, [sys.executable, str(serve)])
+    started = subprocess.Popen(
+        [sys.executable, str(folder / "start.py")],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={"FAKE_SLOW": "1", "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    try:
+        assert started.stdout is not None
+        assert json.loads(started.stdout.readline())["main"] == "__main__"  # it is running
+        started.send_signal(signal.SIGTERM)
+        _, stderr = started.communicate(timeout=10)  # not the fake's 60 s
+    finally:
+        started.kill()
+    assert started.returncode == 0, stderr
+    assert "containerize: SIGTERM before the server started: stopping" in stderr
