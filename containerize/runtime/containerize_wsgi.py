@@ -289,7 +289,13 @@ def check_server(module: str, distribution: str) -> int:
 
         traceback.print_exc()
         by = ""
-        frames = traceback.extract_tb(exc.__traceback__)
+        # The innermost import statement: the file that needs what is missing (an import
+        # hook's own frames may come after it).
+        frames = [
+            frame
+            for frame in traceback.extract_tb(exc.__traceback__)
+            if (frame.line or "").startswith(("import ", "from "))
+        ]
         if frames and isinstance(exc, ImportError):
             by = f" (imported by {frames[-1].filename}, line {frames[-1].lineno})"
         print(
