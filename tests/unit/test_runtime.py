@@ -673,8 +673,13 @@ def test_the_check_fails_when_the_server_cannot_import(
 def test_a_server_that_imports_lets_the_check_load_the_app(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    loaded: list[object] = []
-    monkeypatch.setattr(containerize_wsgi, "check", lambda verdict: loaded.append(verdict) or 0)
+    loaded: list[str | None] = []
+
+    def check(verdict: str | None) -> int:
+        loaded.append(verdict)
+        return 0
+
+    monkeypatch.setattr(containerize_wsgi, "check", check)
     argv = ["--check", "--server-module", "json.decoder", "--server", "packaging"]
     assert containerize_wsgi.main([*argv, "--verdict", "/tmp/v.json"]) == 0
     assert loaded == ["/tmp/v.json"]
