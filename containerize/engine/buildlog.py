@@ -239,8 +239,10 @@ def _server_pkg_resources(match: re.Match[str]) -> Diagnosis:
 
 def _pkg_resources(match: re.Match[str]) -> Diagnosis:
     return Diagnosis(
-        cause="a package the app imports needs pkg_resources, which comes with setuptools, "
-        "and the lock pins no setuptools",
+        # Also seen in a container's start log (the test matrix) and, rarely, in an sdist's
+        # build: the wording holds in all three.
+        cause="a package imports pkg_resources, which comes with setuptools, and no "
+        "setuptools is installed where it runs (the lock pins none)",
         fix="upgrade that package (the traceback names its file) to a version that does not "
         f"import pkg_resources, and re-lock; or {_ADD_SETUPTOOLS}",
     )
