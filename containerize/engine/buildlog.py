@@ -6,8 +6,9 @@ BuildKit's plain log interleaves every step (a *vertex*): ``#12 [linux/arm64 com
 platform (and the sdist being compiled, from the line ``wheels.py build`` prints
 before each), keeps the step's last meaningful lines without BuildKit's prefixes, and
 matches them against :data:`DIAGNOSES`: failures whose fix is known, such as a
-missing ``pg_config`` or header file (a system package to declare) or a missing
-compiler.
+missing ``pg_config`` or header file (a system package to declare), a missing
+compiler, or a server (or any package) that imports ``pkg_resources`` from a lock
+without setuptools.
 """
 
 from __future__ import annotations
@@ -217,8 +218,48 @@ def writable_entry(path: str) -> str:
     return folder + "/" if folder else name
 
 
+#: The fix's last resort when a package needs pkg_resources: buildlog does not know the
+#: project's lock tool, so it names the step every tool has.
+_ADD_SETUPTOOLS = (
+    "add setuptools (it provides pkg_resources) to your dependencies and re-lock, "
+    "so that the lock pins it"
+)
+
+
+def _server_pkg_resources(match: re.Match[str]) -> Diagnosis:
+    server, version = match["server"], match["version"]
+    return Diagnosis(
+        cause=f"the server {server} {version} imports pkg_resources, which comes with "
+        "setuptools, and the lock pins no setuptools: the container could not start it",
+        fix=f"let containerize's own pin of {server} be used (it needs no pkg_resources): "
+        f"drop {server} from the project's dependencies and re-lock (or upgrade it to a "
+        f"version that does not import pkg_resources); or {_ADD_SETUPTOOLS}",
+    )
+
+
+def _pkg_resources(match: re.Match[str]) -> Diagnosis:
+    return Diagnosis(
+        # Also seen in a container's start log (the test matrix) and, rarely, in an sdist's
+        # build: the wording holds in all three.
+        cause="a package imports pkg_resources, which comes with setuptools, and no "
+        "setuptools is installed where it runs (the lock pins none)",
+        fix="upgrade that package (the traceback names its file) to a version that does not "
+        f"import pkg_resources, and re-lock; or {_ADD_SETUPTOOLS}",
+    )
+
+
 #: Known failures, matched against the failing step's lines, first match wins.
 DIAGNOSES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str]], Diagnosis]], ...] = (
+    # containerize_wsgi.py --check's line for a server that does not import, before the
+    # traceback's own line (which any package's missing pkg_resources shows).
+    (
+        re.compile(
+            r"containerize: the server, (?P<server>\S+) (?P<version>\S+), cannot be "
+            r"imported: No module named '?pkg_resources'?"
+        ),
+        _server_pkg_resources,
+    ),
+    (re.compile(r"No module named '?pkg_resources'?"), _pkg_resources),
     (re.compile(r"(?P<command>pg_config) executable not found"), _command),
     (re.compile(r"fatal error: (?P<header>[\w/.+-]+\.h): No such file or directory"), _header),
     (re.compile(r"E: Unable to locate package (?P<name>\S+)"), _apt),

@@ -70,7 +70,7 @@ from __future__ import annotations
 
 from pathlib import PurePosixPath
 
-from containerize import __version__, reference, testenv
+from containerize import __version__, reference, servers, testenv
 from containerize.buildsteps.wheels import FIXED_EPOCH
 from containerize.config import DEFAULT_EXCLUDES
 from containerize.image import instructions, layerfolders, stagedfiles, writable
@@ -406,6 +406,9 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
     image_dir = dockerfile_word(IMAGE_DIR + "/")
     check = [f"{VENV}/bin/python", f"{IMAGE_DIR}/containerize_wsgi.py", "--check", "--verdict"]
     check.append(stagedfiles.CHECKED_APP_ROOT + IMPORT_VERDICT)  # the image gets it with the app
+    # The server's own entry module too: a server the lock pins that cannot import fails here.
+    server = servers.get(stage.name)
+    check += ["--server-module", server.entry_module, "--server", str(server.distribution)]
     static = plan.static is not None and bool(plan.static.command)
     run = instructions.run(
         [check, *stagedfiles.checked_app_commands(plan.app_dir, f"{VENV}/bin/python")],

@@ -21,12 +21,16 @@ container it runs under limits), a GET of that path answers with what the applic
 is handed (``REMOTE_ADDR``, ``wsgi.url_scheme``): the matrix checks the trusted-proxies
 rule through it on any app. Unset, the layer is not there.
 
-``python containerize_wsgi.py --check [--verdict FILE]`` loads the application once and
-reports; the build runs it so that a missing module or callable fails the build, not
-the container. With ``--verdict`` it also writes what the load left running in the
-process (threads, Python's or not; sockets; child processes) to FILE as JSON, which
-the image keeps: under ``preload = "auto"`` the entrypoint preloads the app in the
-server's master only when the load left nothing there that forked workers would share.
+``python containerize_wsgi.py --check [--verdict FILE] [--server-module MODULE
+--server DIST]`` loads the application once and reports; the build runs it so that a
+missing module or callable fails the build, not the container. With ``--server-module``
+it first imports the module the server's command starts from (distribution DIST), in
+the same venv: a server that cannot import (gunicorn 20.1 without setuptools, which
+provides its ``pkg_resources``) fails the build too. With ``--verdict`` it also
+writes what the load left running in the process (threads, Python's or not; sockets;
+child processes) to FILE as JSON, which the image keeps: under ``preload = "auto"``
+the entrypoint preloads the app in the server's master only when the load left nothing
+there that forked workers would share.
 
 The Host rules are ``containerize_hosts.py``'s, beside this file, which the servers'
 own checks share; the proxy rules are ``containerize_proxies.py``'s.
@@ -275,6 +279,48 @@ def build(spec: dict[str, Any], environ: dict[str, str]) -> WSGIApp:
     return TrustedProxyLayer(app, networks)
 
 
+def check_server(module: str, distribution: str) -> int:
+    """Import *module*, the one the server's command starts from (*distribution*
+    provides it), as the server will in the container; 0 when it imports."""
+    try:
+        importlib.import_module(module)
+    except Exception as exc:  # an ImportError, mostly; any failure stops the server
+        import traceback
+
+        traceback.print_exc()
+        by = ""
+        # The innermost import statement: the file that needs what is missing (an import
+        # hook's own frames may come after it).
+        frames = [
+            frame
+            for frame in traceback.extract_tb(exc.__traceback__)
+            if (frame.line or "").startswith(("import ", "from "))
+        ]
+        if frames and isinstance(exc, ImportError):
+            by = f" (imported by {frames[-1].filename}, line {frames[-1].lineno})"
+        print(
+            f"\ncontainerize: the server, {distribution} {_version(distribution)}, cannot "
+            f"be imported: {exc}{by}\ncontainerize: the container could not start it; "
+            f"this is {module!r} in the image's venv",
+            file=sys.stderr,
+        )
+        return 1
+    print(
+        f"containerize: the server, {distribution} {_version(distribution)}, imports",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _version(distribution: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
 def check(verdict_path: str | None = None) -> int:
     """Load the application once, as a server would; the build runs this. With
     *verdict_path*, write there what the load left running (containerize_preload)."""
@@ -309,13 +355,35 @@ def check(verdict_path: str | None = None) -> int:
     return 0
 
 
+USAGE = (
+    "usage: containerize_wsgi.py --check [--verdict FILE] [--server-module MODULE --server DIST]"
+)
+
+
 def main(argv: list[str]) -> int:
-    if argv == ["--check"]:
-        return check()
-    if len(argv) == 3 and argv[:2] == ["--check", "--verdict"]:
-        return check(argv[2])
-    print("usage: containerize_wsgi.py --check [--verdict FILE]", file=sys.stderr)
-    return 2
+    if not argv or argv[0] != "--check":
+        print(USAGE, file=sys.stderr)
+        return 2
+    options: dict[str, str] = {}
+    rest = argv[1:]
+    while rest:
+        name = rest[0]
+        if name not in ("--verdict", "--server-module", "--server") or len(rest) < 2:
+            print(f"containerize_wsgi.py: unexpected {name!r}\n{USAGE}", file=sys.stderr)
+            return 2
+        options[name] = rest[1]
+        rest = rest[2:]
+    module, server = options.get("--server-module"), options.get("--server")
+    if (module is None) != (server is None):
+        print(
+            f"containerize_wsgi.py: --server-module and --server go together\n{USAGE}",
+            file=sys.stderr,
+        )
+        return 2
+    # The server first: the container starts it before it loads the app.
+    if module is not None and server is not None and check_server(module, server):
+        return 1
+    return check(options.get("--verdict"))
 
 
 if __name__ == "__main__":

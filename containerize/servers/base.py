@@ -97,6 +97,12 @@ class Server(Protocol):
         """The Python distribution that provides it."""
 
     @property
+    def entry_module(self) -> str:
+        """The module its command imports first: the build's import check imports it in
+        the image's venv, so that a server that cannot start (a dependency its version
+        needs that the venv lacks) fails the build, not the container."""
+
+    @property
     def serves_static(self) -> bool:
         """True when it maps a URL prefix to a folder itself (else WhiteNoise does)."""
 

@@ -16,6 +16,8 @@ from containerize.servers.base import ENTRY_DIR, Preload, Recycling, Runtime
 class Cheroot:
     name = "cheroot"
     distribution: NormalizedName = canonicalize_name("cheroot")
+    # cheroot_serve.py serves with cheroot.wsgi's Server.
+    entry_module = "cheroot.wsgi"
     serves_static = False
     # The launcher's handler stops the server gracefully.
     stop_signal = "SIGTERM"

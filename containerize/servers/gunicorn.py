@@ -10,6 +10,8 @@ from containerize.servers.base import ENTRY, ENTRY_DIR, Preload, Recycling, Runt
 class Gunicorn:
     name = "gunicorn"
     distribution: NormalizedName = canonicalize_name("gunicorn")
+    # The gunicorn script runs gunicorn.app.wsgiapp's run().
+    entry_module = "gunicorn.app.wsgiapp"
     serves_static = False
     # SIGTERM is Gunicorn's graceful shutdown: workers finish their requests within
     # --graceful-timeout, then the arbiter exits 0.

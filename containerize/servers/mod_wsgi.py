@@ -41,6 +41,8 @@ HOSTS_CONF = "apache-hosts.conf"
 class ModWSGI:
     name = "mod_wsgi"
     distribution: NormalizedName = canonicalize_name("mod-wsgi")
+    # mod_wsgi-express runs mod_wsgi.server's main().
+    entry_module = "mod_wsgi.server"
     serves_static = True
     # Apache's graceful stop; mod_wsgi-express passes it on to httpd.
     stop_signal = "SIGWINCH"

@@ -64,6 +64,8 @@ MIME_TYPES = "mime.types"
 class UWSGIServer:
     name = "uwsgi"
     distribution: NormalizedName = canonicalize_name("pyuwsgi")
+    # uwsgi_serve.py runs pyuwsgi's run().
+    entry_module = "pyuwsgi"
     serves_static = True
     stop_signal = "SIGTERM"
     default_threads = 1

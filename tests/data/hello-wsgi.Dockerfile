@@ -160,7 +160,7 @@ WORKDIR /app
 COPY app/ /app/
 USER 10001:10001
 RUN --network=none --mount=type=bind,source=app,target=/containerize-app \
-    /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check --verdict /tmp/containerize/files/opt/containerize/import-check.json \
+    /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check --verdict /tmp/containerize/files/opt/containerize/import-check.json --server-module gunicorn.app.wsgiapp --server gunicorn \
  && mkdir -p /tmp/containerize/files/app \
  && cp -R /containerize-app/. /tmp/containerize/files/app/ \
  && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)' /tmp/containerize/files/app /app \
@@ -184,7 +184,7 @@ WORKDIR /app
 COPY app/ /app/
 USER 10001:10001
 RUN --network=none --mount=type=bind,source=app,target=/containerize-app \
-    /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check --verdict /tmp/containerize/files/opt/containerize/import-check.json \
+    /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check --verdict /tmp/containerize/files/opt/containerize/import-check.json --server-module pyuwsgi --server pyuwsgi \
  && mkdir -p /tmp/containerize/files/app \
  && cp -R /containerize-app/. /tmp/containerize/files/app/ \
  && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)' /tmp/containerize/files/app /app \
@@ -208,7 +208,7 @@ WORKDIR /app
 COPY app/ /app/
 USER 10001:10001
 RUN --network=none --mount=type=bind,source=app,target=/containerize-app \
-    /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check --verdict /tmp/containerize/files/opt/containerize/import-check.json \
+    /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check --verdict /tmp/containerize/files/opt/containerize/import-check.json --server-module mod_wsgi.server --server mod-wsgi \
  && mkdir -p /tmp/containerize/files/app \
  && cp -R /containerize-app/. /tmp/containerize/files/app/ \
  && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)' /tmp/containerize/files/app /app \
@@ -232,7 +232,7 @@ WORKDIR /app
 COPY app/ /app/
 USER 10001:10001
 RUN --network=none --mount=type=bind,source=app,target=/containerize-app \
-    /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check --verdict /tmp/containerize/files/opt/containerize/import-check.json \
+    /opt/venv/bin/python /opt/containerize/containerize_wsgi.py --check --verdict /tmp/containerize/files/opt/containerize/import-check.json --server-module cheroot.wsgi --server cheroot \
  && mkdir -p /tmp/containerize/files/app \
  && cp -R /containerize-app/. /tmp/containerize/files/app/ \
  && env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)' /tmp/containerize/files/app /app \

@@ -8,7 +8,10 @@ project's engine (apt's mirror rewritten to a placeholder host):
     built for linux/amd64: the compile build fails, pg_config is missing;
 ``import-check-no-libpq.log``
     the psycopg2 fixture's image build for both platforms before the import check
-    ran on the runtime stage: libpq.so.5 is missing when the app is imported.
+    ran on the runtime stage: libpq.so.5 is missing when the app is imported;
+``server-no-pkg-resources.log``
+    the gunicorn-pkg-resources fixture built for linux/amd64: its lock pins gunicorn
+    20.1.0 and no setuptools, so the import check cannot import the server.
 """
 
 from __future__ import annotations
@@ -268,3 +271,47 @@ def test_a_library_cffi_cannot_load_is_named_too() -> None:
         "the shared library libgobject-2.0-0 is not installed where the step runs"
     )
     assert "[tool.containerize.system-packages] run" in (diagnosis.fix or "")
+
+
+def test_a_server_that_needs_pkg_resources_names_both_ways_out() -> None:
+    """The real log: the import check imports gunicorn 20.1.0, whose util.py imports
+    pkg_resources, and the lock has no setuptools. The cause names the server and its
+    version; the fix, containerize's own pin of the server or setuptools in the lock."""
+    log = read("server-no-pkg-resources.log")
+    failure = buildlog.summarize(log, ["linux/amd64"])
+    assert failure is not None
+    assert (failure.stage, failure.platform) == ("app-gunicorn", "linux/amd64")
+    assert failure.diagnosis is not None
+    assert failure.diagnosis.cause == (
+        "the server gunicorn 20.1.0 imports pkg_resources, which comes with setuptools, "
+        "and the lock pins no setuptools: the container could not start it"
+    )
+    # From the check's own line, which names the file that imports it.
+    assert failure.lines[0] == (
+        "containerize: the server, gunicorn 20.1.0, cannot be imported: No module named "
+        "'pkg_resources' (imported by /opt/venv/lib/python3.11/site-packages/gunicorn/"
+        "util.py, line 25)"
+    )
+    inv = buildx.BuildInvocation(context=Path("/ctx"), target="gunicorn", platforms=(LINUX_AMD64,))
+    error = buildx.failure(inv, CommandError("x", argv=["docker"], returncode=1, output=log))
+    hint = error.hint or ""
+    assert hint.startswith("let containerize's own pin of gunicorn be used")
+    assert "drop gunicorn from the project's dependencies and re-lock" in hint
+    assert "add setuptools (it provides pkg_resources) to your dependencies and re-lock" in hint
+    assert "import-check = false" not in hint  # turning the check off would not help
+
+
+def test_a_package_of_the_app_that_needs_pkg_resources_says_upgrade_or_add_setuptools() -> None:
+    """The same need in a package the app imports: the traceback's line, no server."""
+    lines = [
+        'File "/opt/venv/lib/python3.11/site-packages/oldlib/__init__.py", line 3, in <module>',
+        "    import pkg_resources",
+        "ModuleNotFoundError: No module named 'pkg_resources'",
+    ]
+    diagnosis, at = buildlog.diagnose(lines)
+    assert at == 2
+    assert diagnosis is not None
+    assert diagnosis.cause.startswith("a package imports pkg_resources, which comes with")
+    assert diagnosis.fix is not None
+    assert diagnosis.fix.startswith("upgrade that package (the traceback names its file)")
+    assert "add setuptools" in diagnosis.fix

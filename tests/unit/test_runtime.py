@@ -12,6 +12,7 @@ import socket
 import sys
 import threading
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -630,3 +631,80 @@ def test_hashed_names_are_recognised() -> None:
     assert containerize_wsgi.HASHED_NAME.pattern == HASHED_NAME_RE
     assert containerize_wsgi.HASHED_NAME.search("/static/site.b4578c5a97ac.css")
     assert not containerize_wsgi.HASHED_NAME.search("/static/style.css")
+
+
+# --- the import check: the server's own module ---------------------------------------
+
+
+class _NoPkgResources:
+    """A venv without setuptools, as far as imports go: pkg_resources is not found."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "pkg_resources":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+
+def test_the_check_fails_when_the_server_cannot_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A server package that imports pkg_resources at import, in a venv that has none:
+    the check says which server, which version, what is missing and who imports it; and
+    it does not go on to load the app (there is no server.json here to load)."""
+    (tmp_path / "oldserver").mkdir()
+    (tmp_path / "oldserver" / "__init__.py").write_text("import pkg_resources\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "pkg_resources", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_NoPkgResources(), *sys.meta_path])
+    loaded: list[object] = []
+    monkeypatch.setattr(containerize_wsgi, "check", loaded.append)
+    # A distribution that is installed here, for its version.
+    argv = ["--check", "--verdict", "/nowhere", "--server-module", "oldserver"]
+    assert containerize_wsgi.main([*argv, "--server", "packaging"]) == 1
+    assert loaded == []
+    err = capsys.readouterr().err
+    version = metadata.version("packaging")
+    assert (
+        f"containerize: the server, packaging {version}, cannot be imported: No module named "
+        f"'pkg_resources' (imported by {tmp_path / 'oldserver' / '__init__.py'}, line 1)\n"
+    ) in err
+    assert "ModuleNotFoundError: No module named 'pkg_resources'" in err  # the traceback
+
+
+def test_a_server_that_imports_lets_the_check_load_the_app(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    loaded: list[str | None] = []
+
+    def check(verdict: str | None) -> int:
+        loaded.append(verdict)
+        return 0
+
+    monkeypatch.setattr(containerize_wsgi, "check", check)
+    argv = ["--check", "--server-module", "json.decoder", "--server", "packaging"]
+    assert containerize_wsgi.main([*argv, "--verdict", "/tmp/v.json"]) == 0
+    assert loaded == ["/tmp/v.json"]
+    assert (
+        f"the server, packaging {metadata.version('packaging')}, imports" in capsys.readouterr().err
+    )
+    # Without the server's module: the app alone, as before.
+    assert containerize_wsgi.main(["--check"]) == 0
+    assert loaded == ["/tmp/v.json", None]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--verdict", "x"],
+        ["--check", "--server-module"],
+        ["--check", "--server-module", "gunicorn.app.wsgiapp"],  # without --server
+        ["--check", "--server", "gunicorn"],
+        ["--check", "--bogus", "x"],
+    ],
+)
+def test_the_check_refuses_arguments_it_does_not_know(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr(containerize_wsgi, "check", lambda verdict: pytest.fail("ran the check"))
+    assert containerize_wsgi.main(argv) == 2
+    assert "usage: containerize_wsgi.py --check [--verdict FILE]" in capsys.readouterr().err

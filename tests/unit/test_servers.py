@@ -8,14 +8,18 @@ entrypoint that fills them in, so these tests need neither the servers nor an en
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import pytest
 from packaging.utils import canonicalize_name
 
+from containerize import runtime as runtime_package
 from containerize import servers
 from containerize.errors import ConfigError
 from containerize.runtime import containerize_hosts, start
 from containerize.servers import base, mod_wsgi, uwsgi
+
+RUNTIME_DIR = Path(runtime_package.__file__).parent
 
 RUNTIME = servers.Runtime(
     python="/usr/bin/python3",
@@ -60,6 +64,26 @@ def test_protocol_values_are_well_formed(name: str) -> None:
     command = server.command(RUNTIME)
     assert command[0].startswith(f"{RUNTIME.venv}/bin/")
     assert all(isinstance(arg, str) and "\0" not in arg for arg in command)
+
+
+@pytest.mark.parametrize("name", servers.names())
+def test_the_entry_module_is_the_one_the_command_starts_from(name: str) -> None:
+    """The build's import check imports it: for a server run through containerize's
+    launcher, the module the launcher imports; for a console script (gunicorn,
+    mod_wsgi-express), a module of the server's own package."""
+    server = servers.get(name)
+    module = server.entry_module
+    assert all(part.isidentifier() for part in module.split("."))
+    command = server.command(RUNTIME)
+    launcher = next((arg for arg in command if arg.endswith("_serve.py")), None)
+    if launcher is not None:
+        source = (RUNTIME_DIR / launcher.rsplit("/", 1)[1]).read_text()
+        package, _, leaf = module.rpartition(".")
+        imports = f"from {package} import {leaf}" if package else f"from {module} import"
+        assert imports in source
+    else:
+        assert module.split(".")[0] == server.distribution.replace("-", "_")
+        assert command[0].rsplit("/", 1)[1].split("-")[0] == module.split(".")[0]
 
 
 @pytest.mark.parametrize("name", servers.names())
