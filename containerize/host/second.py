@@ -40,7 +40,7 @@ from containerize import process
 from containerize.engine import docker
 from containerize.errors import CommandError, ProvisionError
 from containerize.host import provision
-from containerize.host.provision import Layout, Report
+from containerize.host.provision import BUILD_CACHE_GC, Layout, Report
 
 logger = logging.getLogger("containerize")
 
@@ -290,6 +290,7 @@ def _write_config(second: Second) -> None:
         "bridge": BRIDGE,
         "iptables": False,
         "ip6tables": False,
+        "builder": BUILD_CACHE_GC,
     }
     tini = shutil.which("tini-static")
     if tini:

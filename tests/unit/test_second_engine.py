@@ -10,7 +10,7 @@ import pytest
 
 from containerize import process
 from containerize.errors import ProvisionError
-from containerize.host import second
+from containerize.host import provision, second
 from containerize.host.provision import Layout
 
 
@@ -21,6 +21,7 @@ def test_its_daemon_config_shares_nothing_with_the_first(tmp_path: Path) -> None
     second._write_config(other)
     config = json.loads(other.config.read_text())
     assert config["features"] == {"containerd-snapshotter": True}
+    assert config["builder"] == {"gc": {"enabled": True, "defaultKeepStorage": "20GB"}}
     assert config["hosts"] == [f"unix://{tmp_path / 'run' / 'docker.sock'}"]
     assert config["data-root"] == str(tmp_path / "engine" / "second" / "docker")
     assert config["exec-root"] == str(tmp_path / "run" / "exec")
@@ -93,3 +94,11 @@ def test_the_first_engines_bridge_is_put_back_as_it_was(monkeypatch: pytest.Monk
     ran.clear()
     second._restore_bridge("docker0", None)
     assert ran == []
+
+
+def test_the_first_engines_build_cache_is_bounded(tmp_path: Path) -> None:
+    layout = Layout(root=tmp_path / "engine")
+    layout.root.mkdir(parents=True)
+    config = json.loads(provision._daemon_config(layout).read_text())
+    assert config["builder"] == {"gc": {"enabled": True, "defaultKeepStorage": "20GB"}}
+    assert config["data-root"] == str(layout.docker_data)
