@@ -240,8 +240,22 @@ MARKS = "/dev/shm/containerize-app-"  # /dev/shm: a tmpfs of the container's own
 
 
 def mark_loaded(prefix: str = MARKS) -> None:
+    """Mark this process; and, as the app may be preloaded, hand the mark on at a fork:
+    a worker forked with the app loaded is marked, the master that forked it is not."""
+    _mark(prefix)
+    os.register_at_fork(
+        after_in_child=lambda: _mark(prefix), after_in_parent=lambda: _unmark(prefix)
+    )
+
+
+def _mark(prefix: str) -> None:
     with contextlib.suppress(OSError):
         os.close(os.open(f"{prefix}{os.getpid()}", os.O_CREAT | os.O_WRONLY, 0o644))
+
+
+def _unmark(prefix: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(f"{prefix}{os.getpid()}")
 
 
 # --- assembly ---------------------------------------------------------------------

@@ -7,7 +7,6 @@ an image's are; the verdicts are fed what those scripts print.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import tomllib
@@ -108,12 +107,41 @@ def test_workers_are_the_processes_that_loaded_the_app() -> None:
     assert limits.count_workers("cheroot", cheroot, threads=4) == 3
 
 
+# In a process of its own: the marks' fork hooks stay for the life of the process.
+MARK_AND_FORK = """
+import os, sys, time
+sys.path.insert(0, sys.argv[1])
+from containerize.runtime import containerize_wsgi
+prefix = sys.argv[2]
+containerize_wsgi.mark_loaded(prefix)
+print(sorted(os.listdir(os.path.dirname(prefix))), flush=True)
+child = os.fork()
+if child == 0:
+    os._exit(0)
+os.waitpid(child, 0)
+print(child, sorted(os.listdir(os.path.dirname(prefix))), flush=True)
+containerize_wsgi.mark_loaded(os.path.join(sys.argv[1], "no-such-folder", "app-"))
+"""
+
+
 def test_each_process_that_loads_the_app_marks_itself_when_the_probe_is_on(
     tmp_path: Path,
 ) -> None:
-    containerize_wsgi.mark_loaded(str(tmp_path / "app-"))
-    assert [p.name for p in tmp_path.iterdir()] == [f"app-{os.getpid()}"]
-    containerize_wsgi.mark_loaded(str(tmp_path / "no-such-folder" / "app-"))  # no error
+    """A worker that loaded the app, or was forked with it loaded (preloaded), is
+    marked; a master that forked it is not."""
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    root = Path(containerize_wsgi.__file__).parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", MARK_AND_FORK, str(root), str(marks / "app-")],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    loaded, forked = done.stdout.splitlines()
+    pid = loaded.split("'app-")[1].split("'")[0]
+    child = forked.split()[0]
+    assert loaded == f"['app-{pid}']"
+    assert forked == f"{child} ['app-{child}']", done.stdout
+    assert done.stderr == ""
 
 
 def test_the_memory_summary_names_every_worker_and_the_rest() -> None:
