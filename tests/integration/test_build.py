@@ -61,7 +61,9 @@ def test_code_only_change_rebuilds_only_the_application_layer(
     check = (
         "RUN --network=none --mount=type=bind,source=app,target=/containerize-app     "
         "/opt/venv/bin/python /opt/containerize/containerize_wsgi.py "
-        "--check  && mkdir -p /tmp/containerize/files/app  "
+        "--check --verdict /tmp/containerize/files/opt/containerize/import-check.json "
+        "--server-module gunicorn.app.wsgiapp --server gunicorn  "
+        "&& mkdir -p /tmp/containerize/files/app  "
         "&& cp -R /containerize-app/. /tmp/containerize/files/app/  "
         "&& env PYTHONHASHSEED=0 /opt/venv/bin/python -c 'import compileall, py_compile, sys; "
         "compileall.compile_dir(sys.argv[1], ddir=sys.argv[2], quiet=1, workers=0, "
