@@ -403,4 +403,15 @@ def main(argv: list[str]) -> int:
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
 elif __name__ != "containerize.runtime.containerize_wsgi":  # a server loads it (not tests)
-    application = build(load_spec(), dict(os.environ))
+    _spec = load_spec()
+    try:
+        application = build(_spec, dict(os.environ))
+    except RuntimeError:
+        # Gunicorn's master, preloading the app in start.py's process (PID 1), prints
+        # only "Error: <message>" for a RuntimeError; the traceback says where it came
+        # from. Its workers, and the other servers, print the traceback themselves.
+        if _spec.get("server") == "gunicorn" and os.getpid() == 1:
+            import traceback
+
+            traceback.print_exc()
+        raise
