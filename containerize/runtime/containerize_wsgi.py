@@ -407,10 +407,10 @@ elif __name__ != "containerize.runtime.containerize_wsgi":  # a server loads it 
     try:
         application = build(_spec, dict(os.environ))
     except RuntimeError:
-        # Gunicorn's master, preloading the app in start.py's process (PID 1), prints
-        # only "Error: <message>" for a RuntimeError; the traceback says where it came
-        # from. Its workers, and the other servers, print the traceback themselves.
-        if _spec.get("server") == "gunicorn" and os.getpid() == 1:
+        # Gunicorn's master, preloading the app (run with --preload), prints only
+        # "Error: <message>" for a RuntimeError; the traceback says where it came from.
+        # Its workers, and the other servers, print the traceback themselves.
+        if _spec.get("server") == "gunicorn" and "--preload" in sys.argv:
             import traceback
 
             traceback.print_exc()
