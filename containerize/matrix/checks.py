@@ -201,7 +201,8 @@ def _exit_code_within(container: containers.Container, *, seconds: float) -> int
 
 
 def ready_detail(verdict: readiness.Verdict, answer: containers.Response | None, log: str) -> str:
-    """The last answer, then the log: from its traceback when it shows one."""
+    """The last answer, then the log: its first traceback and what the log says after
+    it when it shows one (not the traceback twice), else its last lines."""
     parts = [answer.describe()] if answer is not None else []
     if readiness.TRACEBACK in log:
         parts.append("its log's traceback:\n" + readiness.traceback_excerpt(log))
@@ -212,7 +213,10 @@ def ready_detail(verdict: readiness.Verdict, answer: containers.Response | None,
             parts.append(f"cause: {diagnosis.cause}")
             if diagnosis.fix:
                 parts.append(f"hint: {diagnosis.fix}")
-    if log:
+        after = readiness.after_traceback(log)
+        if after:
+            parts.append("its log after the traceback (last lines):\n" + process.tail(after, 15))
+    elif log:
         parts.append("its log (last lines):\n" + process.tail(log, 15))
     return "\n".join(parts)
 

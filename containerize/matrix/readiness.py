@@ -145,14 +145,12 @@ def _trailing_run(attempts: Sequence[Attempt], matches: Callable[[int], bool]) -
     return run[::-1]
 
 
-def traceback_excerpt(log: str, lines: int = 30) -> str:
-    """The log's first traceback, through the exception's own line (its first frames
-    and its last when it is longer than *lines*); the log's tail when it shows none."""
-    all_lines = log.splitlines()
+def _traceback_span(all_lines: list[str]) -> tuple[int, int] | None:
+    """Where the first traceback of *all_lines* starts and ends (through the
+    exception's own line: the first one after it not indented); None when none."""
     first = next((i for i, line in enumerate(all_lines) if TRACEBACK in line), None)
     if first is None:
-        return "\n".join(all_lines[-lines:])
-    # The exception's line ends the traceback: the first one after it not indented.
+        return None
     end = next(
         (
             i + 1
@@ -161,7 +159,25 @@ def traceback_excerpt(log: str, lines: int = 30) -> str:
         ),
         len(all_lines),
     )
-    cause = all_lines[first:end]
+    return first, end
+
+
+def traceback_excerpt(log: str, lines: int = 30) -> str:
+    """The log's first traceback, through the exception's own line (its first frames
+    and its last when it is longer than *lines*); the log's tail when it shows none."""
+    all_lines = log.splitlines()
+    span = _traceback_span(all_lines)
+    if span is None:
+        return "\n".join(all_lines[-lines:])
+    cause = all_lines[span[0] : span[1]]
     if len(cause) > lines:
         cause = [*cause[:3], "  ...", *cause[-(lines - 4) :]]
     return "\n".join(cause)
+
+
+def after_traceback(log: str) -> str:
+    """What *log* says after its first traceback ends (a second traceback, the start
+    script's last word); the whole log when it shows none."""
+    all_lines = log.splitlines()
+    span = _traceback_span(all_lines)
+    return log if span is None else "\n".join(all_lines[span[1] :])

@@ -124,11 +124,18 @@ def failures(results: Sequence[CellResult]) -> str:
         for outcome in result.failures:
             lines.append(f"  {outcome.check}: {outcome.message}")
             lines += [f"    {line}" for line in outcome.detail.splitlines()]
-        if result.log_tail:
+        if result.log_tail and not _shown(result.log_tail, result.failures):
             lines.append("  container log (last lines):")
             lines += [f"    {line}" for line in result.log_tail.splitlines()]
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
+
+
+def _shown(log_tail: str, failures: Sequence[Outcome]) -> bool:
+    """Whether a failed check's evidence already ends as the container's log does (the
+    readiness check quotes it): the terminal shows it once; the reports keep it whole."""
+    last = next((line for line in reversed(log_tail.splitlines()) if line.strip()), "")
+    return bool(last) and any(last in outcome.detail for outcome in failures)
 
 
 def markdown(results: Sequence[CellResult], missing: Sequence[str] = ()) -> str:

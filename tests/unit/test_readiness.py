@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from containerize.matrix import checks, readiness
+from containerize.matrix import checks, readiness, report
 from containerize.matrix.readiness import Attempt, judge
 from containerize.runtime import FOLDER, containerize_health
 
@@ -220,3 +220,42 @@ def test_a_failed_start_names_the_known_cause_as_a_build_would() -> None:
     )
     assert "cause:" not in plain
     assert "hint:" not in plain
+
+
+def test_a_failed_start_shows_its_traceback_once_then_what_followed() -> None:
+    # A migration hook whose URLconf import fails, as Django's own checks run it.
+    frames = "".join(f'  File "/app/site/m{i}.py", line {i}, in <module>\n' for i in range(8))
+    log = (
+        "containerize: WSGI_PRESTART: python -m django migrate --noinput\n"
+        "Traceback (most recent call last):\n"
+        + frames
+        + "ImportError: cannot import name 'Invite' from 'api.serializers'\n"
+        "containerize: python -m django migrate --noinput failed with exit code 1\n"
+    )
+    verdict = readiness.Verdict(kind="exited", message="the container exited (exit code 1)")
+    detail = checks.ready_detail(verdict, None, log)
+    assert detail.count("ImportError: cannot import name 'Invite'") == 1
+    assert detail.count('File "/app/site/m7.py"') == 1
+    assert detail.endswith(
+        "its log after the traceback (last lines):\n"
+        "containerize: python -m django migrate --noinput failed with exit code 1"
+    )
+
+    failed = checks.Outcome(check="ready", status="failed", message=verdict.message, detail=detail)
+    result = report.CellResult(
+        server="gunicorn", platform="linux/amd64", image="site:gunicorn", image_id=None,
+        outcomes=(failed,), seconds=7.0, log_tail=log,
+    )  # fmt: skip
+    text = report.failures([result])
+    assert text.count("ImportError: cannot import name 'Invite'") == 1
+    assert "container log (last lines):" not in text
+    # The Markdown report keeps the container's log whole.
+    assert report.markdown([result]).count("ImportError: cannot import name 'Invite'") == 2
+
+    # A log that does not end where the evidence does is still shown.
+    other = report.CellResult(
+        server="gunicorn", platform="linux/amd64", image="site:gunicorn", image_id=None,
+        outcomes=(checks.Outcome(check="not root", status="failed", message="root"),),
+        seconds=7.0, log_tail="[INFO] Listening at: http://0.0.0.0:8000",
+    )  # fmt: skip
+    assert "container log (last lines):\n    [INFO] Listening at" in report.failures([other])
