@@ -37,6 +37,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from containerize import process
 from containerize.engine import containers, docker
 from containerize.errors import CommandError, ContainerTestError
 from containerize.image import plan as image_plan
@@ -337,18 +338,30 @@ def _table(table: list[Process]) -> str:
 def memory(subject: Subject) -> str:
     """A bounded burst under the limits: no request fails, no process is OOM-killed;
     each worker's resident memory afterwards is reported."""
-    burst = httpchecks.burst(subject)
+    try:
+        burst, failed = httpchecks.burst(subject), None
+    except Failed as exc:  # why requests failed is in the memory figures and the log
+        burst, failed = "", exc
     proc = _proc(subject.container)
     table, oom, found = proc.table, proc.oom_kill, proc.workers
     state = containers.state(subject.container)
     others = [p for p in table if p not in found]
-    problems = []
+    problems = [] if failed is None else [failed.message]
     if state.get("OOMKilled"):
         problems.append("the engine reports the container OOM-killed")
     if oom:
-        problems.append(f"the cgroup counts {oom} process(es) killed for lack of memory")
+        problems.append(
+            f"the cgroup counts {oom} process(es) killed for lack of memory: lower "
+            "'workers' or raise 'worker-memory' in [tool.containerize], or give the "
+            "container more memory"
+        )
     if problems:
-        raise Failed("; ".join(problems), detail=_table(table))
+        details = [] if failed is None else [failed.detail]
+        details.append(_table(table))
+        if failed is not None:  # what the server said of the requests it dropped
+            log = containers.logs(subject.container)
+            details.append("its log (last lines):\n" + process.tail(log, 15))
+        raise Failed("; ".join(problems), detail="\n".join(d for d in details if d))
     return (
         f"{limits_text(subject.cell)}: {burst}; no OOM kill"
         + ("" if oom is not None else " (engine's word; the cgroup shows no count)")
