@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -140,7 +141,7 @@ def production(subject: Subject, *, run_id: str) -> list[Outcome]:
         return [
             # The burst first: a server that loads the app at a worker's first request has
             # loaded it everywhere by then.
-            timed("limits", lambda: memory(inner)),
+            timed("limits", lambda: memory(inner, spec)),
             timed("workers", lambda: workers(inner, spec)),
             timed("proxy", lambda: proxy(inner)),
             timed("access log", lambda: access_log(inner)),
@@ -335,7 +336,7 @@ def _table(table: list[Process]) -> str:
 # --------------------------------------------------------------------------- memory
 
 
-def memory(subject: Subject) -> str:
+def memory(subject: Subject, spec: dict[str, Any]) -> str:
     """A bounded burst under the limits: no request fails, no process is OOM-killed;
     each worker's resident memory afterwards is reported."""
     try:
@@ -346,15 +347,14 @@ def memory(subject: Subject) -> str:
     table, oom, found = proc.table, proc.oom_kill, proc.workers
     state = containers.state(subject.container)
     others = [p for p in table if p not in found]
-    problems = [] if failed is None else [failed.message]
+    killed = []
     if state.get("OOMKilled"):
-        problems.append("the engine reports the container OOM-killed")
+        killed.append("the engine reports the container OOM-killed")
     if oom:
-        problems.append(
-            f"the cgroup counts {oom} process(es) killed for lack of memory: lower "
-            "'workers' or raise 'worker-memory' in [tool.containerize], or give the "
-            "container more memory"
-        )
+        killed.append(f"the cgroup counts {oom} process(es) killed for lack of memory")
+    if killed:
+        killed.append(oom_fix(spec, found, others))
+    problems = ([] if failed is None else [failed.message]) + killed
     if problems:
         details = [] if failed is None else [failed.detail]
         details.append(_table(table))
@@ -366,6 +366,26 @@ def memory(subject: Subject) -> str:
         f"{limits_text(subject.cell)}: {burst}; no OOM kill"
         + ("" if oom is not None else " (engine's word; the cgroup shows no count)")
         + f"; {memory_summary(found, others)}"
+    )
+
+
+def oom_fix(spec: dict[str, Any], found: list[Process], others: list[Process]) -> str:
+    """What to set after an OOM kill, from the memory the processes reached: a worker
+    size with a tenth more room than the largest worker measured."""
+    assumed = spec.get("settings", {}).get("worker_memory")
+    largest = max((p.rss_kib for p in found), default=0) / 1024
+    rest = sum(p.rss_kib for p in others) / 1024
+    if not largest or (assumed and largest * 1.1 <= assumed):
+        return (
+            "lower 'workers' or raise 'worker-memory' in [tool.containerize] (or "
+            "WSGI_WORKERS, WSGI_WORKER_MEMORY), or give the container more memory"
+        )
+    suggested = math.ceil(largest * 1.1)
+    return (
+        f"its workers reached {largest:.0f} MiB each (the rest {rest:.0f} MiB), more than the "
+        f"{assumed} MiB a worker the count assumed: set worker-memory = {suggested} in "
+        f"[tool.containerize] (or WSGI_WORKER_MEMORY={suggested}), or give the container "
+        "more memory"
     )
 
 

@@ -340,3 +340,26 @@ def test_an_emulated_cell_gets_room_for_the_emulators_memory(tmp_path: Path) -> 
     native, emulated = plan.plan_matrix(cfg, native_arch="amd64").cells
     assert limits.limits_text(native) == "--cpus 1 --memory 256m"
     assert limits.limits_text(emulated) == "--cpus 1 --memory 512m"
+
+
+def test_an_oom_kill_is_answered_with_the_worker_size_the_workers_reached() -> None:
+    spec = {"settings": {"worker_memory": 64, "memory_reserve": 32}}
+    workers = [
+        limits.Process(pid=29, ppid=1, cmdline="gunicorn", rss_kib=106 * 1024,
+                       pss_kib=None, threads=1),
+        limits.Process(pid=30, ppid=1, cmdline="gunicorn", rss_kib=79 * 1024,
+                       pss_kib=None, threads=1),
+    ]  # fmt: skip
+    master = [
+        limits.Process(pid=1, ppid=0, cmdline="start.py", rss_kib=88 * 1024,
+                       pss_kib=None, threads=1)
+    ]  # fmt: skip
+    fix = limits.oom_fix(spec, workers, master)
+    assert fix.startswith("its workers reached 106 MiB each (the rest 88 MiB), more than the 64")
+    assert "set worker-memory = 117 in [tool.containerize] (or WSGI_WORKER_MEMORY=117)" in fix
+    # Workers within what the count assumed: the other ways out, no figure.
+    lean = limits.Process(
+        pid=31, ppid=1, cmdline="gunicorn", rss_kib=40 * 1024, pss_kib=None, threads=1
+    )
+    small = limits.oom_fix(spec, [lean], master)
+    assert small.startswith("lower 'workers' or raise 'worker-memory'")
