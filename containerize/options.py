@@ -171,9 +171,10 @@ OPTIONS: tuple[Option, ...] = (
         key="worker-memory",
         kind="int",
         expects="MiB one worker needs, 1-65536: under a memory limit, workers are at most "
-        "(limit - the server's reserve) / this (default: the server's, measured)",
+        "(limit - the server's reserve) / this (default: the server's, measured, or 1.25 x "
+        "what the build's import check measured the loaded app to hold, where more)",
         default=None,
-        default_text="the server's (64; cheroot 2)",
+        default_text="the server's (64; cheroot 2), or 1.25 x the app's",
         low=1,
         high=65536,
     ),

@@ -255,6 +255,8 @@ def make_plan(
         settings = {
             **app_spec["settings"],
             "worker_memory": app_spec["settings"]["worker_memory"] or server.worker_memory,
+            # Stated: start.py does not raise it to what the build measured the app holds.
+            "worker_memory_stated": app_spec["settings"]["worker_memory"] is not None,
             "memory_reserve": server.memory_reserve,
             "threads": app_spec["settings"]["threads"] or server.default_threads,
         }
@@ -268,6 +270,7 @@ def make_plan(
             "settings": settings,
             "argv": list(command),
             "unblocks_stop_signals": server.unblocks_stop_signals,
+            "workers_are_threads": server.workers_are_threads,
             # Added to argv at start: the one list or the other, as preload decides.
             "preload_args": {
                 "on": list(server.preload.on),

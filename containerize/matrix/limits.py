@@ -175,11 +175,21 @@ def start_line(log: str) -> StartLine | None:
 
 
 def expected_workers(
-    settings: dict[str, Any], env: dict[str, str], *, cpus: int, memory_mib: int
+    settings: dict[str, Any],
+    env: dict[str, str],
+    *,
+    cpus: int,
+    memory_mib: int,
+    app_mib: int | None = None,
+    preloaded: bool = False,
+    threads_only: bool = False,
 ) -> tuple[int, str]:
     """The count the image promises (README, run-time settings), computed here on its
     own: a variable, else the image's ``workers``, else min(2 x CPUs + 1, (limit -
-    reserve) / worker memory). The second value names the rule that decided."""
+    reserve) / worker memory). With the app's memory as the build measured it
+    (*app_mib*): a worker is at least 1.25 x it (in whole 8 MiB) unless stated, a
+    preloading master (*preloaded*) holds it too, and a server whose workers are
+    threads (*threads_only*) holds it once. The second value names the deciding rule."""
     for variable in ("WSGI_WORKERS", "WEB_CONCURRENCY"):
         text = env.get(variable, "").strip()
         if text.isdigit():
@@ -188,7 +198,16 @@ def expected_workers(
         return int(settings["workers"]), "the image's workers setting"
     text = env.get("WSGI_WORKER_MEMORY", "").strip()
     per_worker = int(text) if text.isdigit() else int(settings["worker_memory"])
-    fits = (memory_mib - int(settings.get("memory_reserve") or 0)) // per_worker
+    reserve = int(settings.get("memory_reserve") or 0)
+    if app_mib:
+        serving = math.ceil(int(app_mib * 1.25) / 8) * 8
+        if threads_only:
+            reserve = max(reserve, serving)
+        else:
+            if not text.isdigit() and not settings.get("worker_memory_stated"):
+                per_worker = max(per_worker, serving)
+            reserve += app_mib if preloaded else 0
+    fits = (memory_mib - reserve) // per_worker
     by_cpus = 2 * cpus + 1
     if fits < by_cpus:
         return fits, f"memory: {memory_mib} MiB at {per_worker} MiB a worker"
@@ -206,7 +225,13 @@ def workers(subject: Subject, spec: dict[str, Any]) -> str:
         )
     env = dict(subject.cell.env)
     want, rule = expected_workers(
-        spec.get("settings", {}), env, cpus=CPUS, memory_mib=memory_limit(subject.cell)
+        spec.get("settings", {}),
+        env,
+        cpus=CPUS,
+        memory_mib=memory_limit(subject.cell),
+        app_mib=_app_memory(subject.container),
+        preloaded=PRELOADED_LINE in log,
+        threads_only=bool(spec.get("workers_are_threads")),
     )
     if line.workers != want:
         raise Failed(
@@ -224,6 +249,22 @@ def workers(subject: Subject, spec: dict[str, Any]) -> str:
             detail=_table(found.table),
         )
     return f"{line.workers} workers x {line.threads} threads ({line.source}), {running} running"
+
+
+#: The entry point's line when the server's master loads the app (containerize_preload).
+PRELOADED_LINE = "containerize: app: preloaded"
+
+
+def _app_memory(container: containers.Container) -> int | None:
+    """What the build's import check measured the loaded app to hold (its verdict in
+    the image), in MiB; None when the image has no such figure."""
+    read = containers.execute(container, ["cat", f"{ENTRY_DIR}/import-check.json"])
+    try:
+        found = json.loads(read.stdout) if read.returncode == 0 else None
+    except ValueError:
+        return None
+    mib = found.get("memory_mib") if isinstance(found, dict) else None
+    return mib if isinstance(mib, int) and mib > 0 else None
 
 
 # --------------------------------------------------------------------------- /proc

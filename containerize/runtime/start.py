@@ -187,20 +187,102 @@ def cgroup_memory_limit(root: str = "/sys/fs/cgroup") -> int | None:
     return limit if 0 < limit < _NO_LIMIT else None
 
 
+class AppMemory:
+    """What the build's import check measured one process to hold once it had loaded
+    the app (``memory_mib`` in its verdict), and whether the server's master loads it
+    too (preloading)."""
+
+    __slots__ = ("mib", "preloaded")
+
+    def __init__(self, mib: int, *, preloaded: bool) -> None:
+        self.mib = mib
+        self.preloaded = preloaded
+
+    @classmethod
+    def of(cls, verdict: dict[str, Any] | None, *, preloaded: bool) -> AppMemory | None:
+        mib = (verdict or {}).get("memory_mib")
+        return cls(mib, preloaded=preloaded) if isinstance(mib, int) and mib > 0 else None
+
+
+#: A worker that serves holds more than the app after its import: its requests'
+#: objects, caches filled, the master's pages it has written to. A Django project
+#: (containerize's as-found fixture of a job site): 73 MiB of anonymous memory after
+#: the import, workers of 106 MiB resident (83 proportional) after a burst.
+WORKER_ROOM = 1.25
+_STEP_MIB = 8
+
+
+def memory_needs(
+    spec: dict[str, Any], environ: dict[str, str], worker_mib: int, app: AppMemory | None
+) -> tuple[int, int, str]:
+    """MiB a worker and MiB the server needs besides its workers, with what the build
+    measured of the app counted; and a line that says how (empty: nothing measured).
+
+    A worker is at least the app with room to serve (:data:`WORKER_ROOM`), unless the
+    project or ``WSGI_WORKER_MEMORY`` states its size; a master that preloads holds
+    the app too, as does the one process of a server whose workers are threads.
+    """
+    defaults = spec.get("settings", {})
+    reserve = int(defaults.get("memory_reserve") or 0)
+    if app is None:
+        return worker_mib, reserve, ""
+    serving = -(-int(app.mib * WORKER_ROOM) // _STEP_MIB) * _STEP_MIB
+    if spec.get("workers_are_threads"):
+        reserve = max(reserve, serving)
+        return (
+            worker_mib,
+            reserve,
+            (
+                f"memory: the app holds {app.mib} MiB loaded (the build's import check); "
+                f"its one process is counted at {reserve} MiB"
+            ),
+        )
+    stated = bool(environ.get("WSGI_WORKER_MEMORY", "").strip()) or bool(
+        defaults.get("worker_memory_stated")
+    )
+    if not stated:
+        worker_mib = max(worker_mib, serving)
+    if app.preloaded:
+        reserve += app.mib
+    return (
+        worker_mib,
+        reserve,
+        (
+            f"memory: the app holds {app.mib} MiB loaded (the build's import check); a worker "
+            f"is counted at {worker_mib} MiB"
+            + (" (as stated)" if stated else "")
+            + (
+                f", and the preloading master's {app.mib} MiB with the server's own"
+                if app.preloaded
+                else ""
+            )
+        ),
+    )
+
+
 def size_workers(
-    spec: dict[str, Any], environ: dict[str, str], cpus: int, memory: int | None, worker_mib: int
+    spec: dict[str, Any],
+    environ: dict[str, str],
+    cpus: int,
+    memory: int | None,
+    worker_mib: int,
+    *,
+    reserve: int | None = None,
+    measured: str = "",
 ) -> tuple[int, str]:
     """The worker count and where it came from, for the start line.
 
     A variable wins (``WSGI_WORKERS``, then ``WEB_CONCURRENCY``), then the image's
     ``workers``, then 2 x *cpus* + 1 capped by what *memory* (bytes, None: no limit)
-    holds at *worker_mib* MiB a worker after the server's reserve. A limit that holds
-    no worker at all is a StartError.
+    holds at *worker_mib* MiB a worker after *reserve* MiB (default: the server's). A
+    limit that holds no worker at all is a StartError; *measured* (:func:`memory_needs`)
+    says how the app's own memory was counted.
     """
     defaults = spec.get("settings", {})
+    if reserve is None:
+        reserve = int(defaults.get("memory_reserve") or 0)
     fits = None
     if memory is not None:
-        reserve = int(defaults.get("memory_reserve") or 0)
         fits = (memory // MIB - reserve) // worker_mib
         if fits < 1:
             raise StartError(
@@ -208,8 +290,10 @@ def size_workers(
                 f"worker: {spec['server']} needs {reserve} MiB for itself and {worker_mib} MiB "
                 f"a worker; raise the limit (docker run --memory) to at least "
                 f"{reserve + worker_mib} MiB, or lower WSGI_WORKER_MEMORY if this app's "
-                "workers are smaller"
+                "workers are smaller" + (f"; {measured}" if measured else "")
             )
+        if measured:
+            log(measured)
     low, high = WORKERS_RANGE
     for variable in WORKERS:
         text = environ.get(variable, "").strip()
@@ -254,10 +338,15 @@ def _read(path: str) -> str | None:
 
 
 def settings(
-    spec: dict[str, Any], environ: dict[str, str], cpus: int, memory: int | None = None
+    spec: dict[str, Any],
+    environ: dict[str, str],
+    cpus: int,
+    memory: int | None = None,
+    app: AppMemory | None = None,
 ) -> tuple[dict[str, int], str]:
     """The server's settings (server.json's defaults, then the environment's), and where
-    the worker count came from; *memory* is the container's limit in bytes (None: none).
+    the worker count came from; *memory* is the container's limit in bytes (None: none),
+    *app* what the build measured the loaded app to hold.
     """
     defaults = spec.get("settings", {})
     values: dict[str, int] = {}
@@ -278,7 +367,11 @@ def settings(
             values[name] = 0
         else:
             raise StartError(f"server.json has no default for {name!r}")
-    values["workers"], why = size_workers(spec, environ, cpus, memory, values["worker_memory"])
+    worker_mib, reserve, measured = memory_needs(spec, environ, values["worker_memory"], app)
+    values["worker_memory"] = worker_mib
+    values["workers"], why = size_workers(
+        spec, environ, cpus, memory, worker_mib, reserve=reserve, measured=measured
+    )
     values["concurrency"] = values["workers"] * values["threads"]
     # uWSGI adds (worker id x delta): the jitter spread over the workers. Nothing to
     # spread when workers are never recycled.
@@ -349,12 +442,14 @@ def host_check(spec: dict[str, Any], entries: tuple[str, ...]) -> tuple[list[str
     return [arg.replace(_HOSTS_PLACEHOLDER, regex) for arg in spec.get("host_check", [])], regex
 
 
-def preload(spec: dict[str, Any], environ: dict[str, str]) -> tuple[list[str], str]:
+def preload(
+    spec: dict[str, Any], environ: dict[str, str], verdict: dict[str, Any] | None
+) -> tuple[list[str], str]:
     """The arguments that make the server preload the app or not, and the start line
-    (containerize_preload.decide, with the image's verdict); a bad variable is a
+    (containerize_preload.decide, with the image's *verdict*); a bad variable is a
     StartError."""
     try:
-        return preloading.decide(spec, environ, preloading.read_verdict(VERDICT))
+        return preloading.decide(spec, environ, verdict)
     except preloading.PreloadError as exc:
         raise StartError(str(exc)) from None
 
@@ -512,7 +607,10 @@ def main(argv: list[str]) -> int:
         environ = dict(os.environ)
         cpus = available_cpus()
         memory = cgroup_memory_limit()
-        values, workers_from = settings(spec, environ, cpus, memory)
+        verdict = preloading.read_verdict(VERDICT)
+        preload_argv, preload_line = preload(spec, environ, verdict)
+        app = AppMemory.of(verdict, preloaded=preload_line.startswith(preloading.PRELOADED))
+        values, workers_from = settings(spec, environ, cpus, memory, app)
         services = parse_services(environ.get("WSGI_WAIT_FOR", ""))
         commands = parse_commands(environ.get("WSGI_PRESTART", ""))
         wait_text = environ.get("WSGI_WAIT_TIMEOUT", "30").strip() or "30"
@@ -522,7 +620,6 @@ def main(argv: list[str]) -> int:
         trusted = trusted_proxies(spec, environ)
         log_format = access_log(spec, environ)
         check_argv, hosts_re = host_check(spec, entries)
-        preload_argv, preload_line = preload(spec, environ)
         if services:
             wait_for(services, float(wait_text))
         run_commands(commands, cwd=spec["app_dir"])

@@ -130,6 +130,10 @@ class Server(Protocol):
         """MiB the server needs besides its workers (master, parent processes)."""
 
     @property
+    def workers_are_threads(self) -> bool:
+        """Its workers are threads of one process, which loads the app once (cheroot)."""
+
+    @property
     def preload(self) -> Preload:
         """Whether it can load the app in its master before forking, and how."""
 

@@ -39,6 +39,7 @@ class Cheroot:
     preload = Preload(cannot="cheroot serves from one process, which loads the app once")
     worker_memory = 2
     memory_reserve = 64
+    workers_are_threads = True
     unblocks_stop_signals = False
 
     def build_packages(self, runtime: Runtime) -> tuple[str, ...]:

@@ -36,6 +36,7 @@ class Gunicorn:
     preload = Preload(on=("--preload",))
     worker_memory = 64
     memory_reserve = 32
+    workers_are_threads = False
     unblocks_stop_signals = False
 
     def build_packages(self, runtime: Runtime) -> tuple[str, ...]:

@@ -81,6 +81,7 @@ class UWSGIServer:
     recycling: Recycling = "jitter"
     worker_memory = 64
     memory_reserve = 16
+    workers_are_threads = False
     unblocks_stop_signals = True  # uwsgi_serve.py
     # Preloading is uWSGI's own default: the master imports the app, then forks. Its
     # fork is not Python's, so --py-call-uwsgi-fork-hooks runs what os.fork() would

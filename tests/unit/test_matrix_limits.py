@@ -80,6 +80,42 @@ def test_the_expected_count_agrees_with_the_entry_point() -> None:
         assert ours == theirs
 
 
+@pytest.mark.parametrize("app_mib", [None, 16, 80, 200])
+@pytest.mark.parametrize("preloaded", [True, False])
+@pytest.mark.parametrize(
+    ("settings", "threads_only"),
+    [
+        ({"worker_memory": 64, "memory_reserve": 32}, False),
+        ({"worker_memory": 64, "memory_reserve": 32, "worker_memory_stated": True}, False),
+        ({"worker_memory": 64, "memory_reserve": 16}, False),
+        ({"worker_memory": 2, "memory_reserve": 64}, True),
+    ],
+)
+@pytest.mark.parametrize("memory_mib", [256, 512, 1024])
+def test_the_expected_count_with_the_apps_memory_agrees_with_the_entry_point(
+    settings: dict[str, Any],
+    threads_only: bool,
+    app_mib: int | None,
+    preloaded: bool,
+    memory_mib: int,
+) -> None:
+    spec = {"server": "x", "settings": settings, "workers_are_threads": threads_only}
+    app = None if app_mib is None else start.AppMemory(app_mib, preloaded=preloaded)
+    try:
+        theirs = start.settings(
+            {**spec, "settings": {**settings, "threads": 1, "timeout": 30, "keepalive": 5,
+                                  "grace_period": 8}},
+            {}, cpus=1, memory=memory_mib * start.MIB, app=app,
+        )[0]["workers"]  # fmt: skip
+    except start.StartError:
+        theirs = 0
+    ours, _ = limits.expected_workers(
+        settings, {}, cpus=1, memory_mib=memory_mib, app_mib=app_mib,
+        preloaded=preloaded, threads_only=threads_only,
+    )  # fmt: skip
+    assert ours == max(theirs, 0) or (theirs == 0 and ours < 1)
+
+
 def _proc(pid: int, ppid: int, cmdline: str, threads: int = 1) -> limits.Process:
     return limits.Process(
         pid=pid, ppid=ppid, cmdline=cmdline, rss_kib=20480, pss_kib=8192, threads=threads

@@ -45,7 +45,7 @@ def spec(server: str, setting: str = "auto") -> dict[str, Any]:
 
 def test_a_load_that_leaves_nothing_running_is_clean() -> None:
     before = containerize_preload.running()
-    assert containerize_preload.verdict(before, containerize_preload.running()) == CLEAN
+    assert _found(containerize_preload.verdict(before, containerize_preload.running())) == CLEAN
 
 
 def test_a_thread_left_running_is_named() -> None:
@@ -58,15 +58,25 @@ def test_a_thread_left_running_is_named() -> None:
     finally:
         stop.set()
         thread.join()
-    assert found == THREADED
+    assert _found(found) == THREADED
+
+
+def _found(verdict: dict[str, Any] | None) -> dict[str, Any]:
+    """*verdict* without the memory it measured, which is checked here: whole steps."""
+    assert verdict is not None
+    rest = dict(verdict)
+    mib = rest.pop("memory_mib")
+    assert mib > 0
+    assert mib % containerize_preload.MEMORY_STEP_MIB == 0
+    return rest
 
 
 def test_an_open_socket_is_counted() -> None:
     before = containerize_preload.running()
     with socket.socket(), socket.socket():
         found = containerize_preload.verdict(before, containerize_preload.running())
-    assert found == {"clean": False, "found": ["2 open sockets"]}
-    assert containerize_preload.verdict(before, containerize_preload.running()) == CLEAN
+    assert _found(found) == {"clean": False, "found": ["2 open sockets"]}
+    assert _found(containerize_preload.verdict(before, containerize_preload.running())) == CLEAN
 
 
 def test_a_child_process_is_counted() -> None:
@@ -77,7 +87,21 @@ def test_a_child_process_is_counted() -> None:
     finally:
         child.kill()
         child.wait()
-    assert found == {"clean": False, "found": ["1 child process"]}
+    assert _found(found) == {"clean": False, "found": ["1 child process"]}
+
+
+def test_the_loaded_apps_memory_is_recorded_in_whole_steps() -> None:
+    after = {"threads": [], "sockets": 0, "children": [], "anon_kib": 73_232}
+    assert containerize_preload.verdict(after, after) == {
+        "clean": True, "found": [], "memory_mib": 72  # 71.5 MiB, up to a whole step
+    }  # fmt: skip
+    # The few KiB one run holds more than another stay in the same step.
+    assert containerize_preload.memory_mib(73_240) == containerize_preload.memory_mib(73_232)
+    assert containerize_preload.memory_mib(8 * 1024) == 8
+    assert containerize_preload.memory_mib(1) == 8
+    # Where /proc does not show it, nothing is recorded, and start.py counts no app.
+    after["anon_kib"] = None
+    assert "memory_mib" not in containerize_preload.verdict(after, after)
 
 
 def test_what_the_process_had_before_the_load_does_not_count() -> None:
@@ -126,8 +150,8 @@ def test_the_import_check_writes_its_verdict(tmp_path: Path, source: str, said: 
     )
     assert done.returncode == 0, done.stderr
     expected = CLEAN if said is None else {"clean": False, "found": [said]}
-    assert json.loads(verdict.read_text()) == expected
-    assert containerize_preload.read_verdict(str(verdict)) == expected
+    assert _found(json.loads(verdict.read_text())) == expected
+    assert _found(containerize_preload.read_verdict(str(verdict))) == expected
     if said is None:
         assert "left" not in done.stderr
     else:
@@ -202,7 +226,7 @@ def test_the_variable_wins_over_the_image(
 
 def test_a_bad_variable_stops_the_start() -> None:
     with pytest.raises(start.StartError, match=r"WSGI_PRELOAD='maybe' is not 'auto', 'on' or"):
-        start.preload(spec("gunicorn"), {"WSGI_PRELOAD": "maybe"})
+        start.preload(spec("gunicorn"), {"WSGI_PRELOAD": "maybe"}, None)
 
 
 @pytest.mark.parametrize("server", ["mod_wsgi", "cheroot"])

@@ -229,6 +229,63 @@ def test_a_limit_too_small_for_one_worker_stops_the_start(
     )
 
 
+def test_the_apps_measured_memory_sizes_the_workers_and_the_preloading_master(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A Django app that holds 80 MiB loaded: a worker is counted at 80 x 1.25 = 100,
+    up to 104 MiB; a preloading master holds the app too. 256 MiB: (256 - 32 - 80) /
+    104 = 1 worker, where the server's 64 MiB would have given 3 (OOM-killed)."""
+    app = start.AppMemory(80, preloaded=True)
+    values, why = start.settings(SPEC, {}, cpus=1, memory=256 * MIB, app=app)
+    assert (values["workers"], values["worker_memory"]) == (1, 104)
+    assert why == "memory: a 256 MiB limit holds 1 at 104 MiB a worker; 3 by CPUs"
+    assert (
+        "containerize: memory: the app holds 80 MiB loaded (the build's import check); a "
+        "worker is counted at 104 MiB, and the preloading master's 80 MiB with the server's own"
+    ) in capsys.readouterr().err
+    # Each worker loads it: nothing more to reserve. (256 - 32) / 104 = 2.
+    lazy = start.AppMemory(80, preloaded=False)
+    assert start.settings(SPEC, {}, cpus=1, memory=256 * MIB, app=lazy)[0]["workers"] == 2
+    # A small app keeps the server's measured 64 MiB a worker: (256 - 32 - 16) / 64 = 3.
+    small = start.AppMemory(16, preloaded=True)
+    assert start.settings(SPEC, {}, cpus=1, memory=256 * MIB, app=small)[0]["workers"] == 3
+    # Without a limit the CPUs decide, measured or not.
+    assert start.settings(SPEC, {}, cpus=2, app=app)[0]["workers"] == 5
+
+
+def test_a_stated_worker_memory_is_not_raised_to_the_measured_app() -> None:
+    app = start.AppMemory(80, preloaded=True)
+    values, _ = start.settings(
+        SPEC, {"WSGI_WORKER_MEMORY": "90"}, cpus=4, memory=512 * MIB, app=app
+    )
+    assert (values["worker_memory"], values["workers"]) == (90, 4)  # (512 - 112) // 90
+    stated = {**SPEC, "settings": {**SPEC["settings"], "worker_memory_stated": True}}
+    values, _ = start.settings(stated, {}, cpus=4, memory=512 * MIB, app=app)
+    assert values["worker_memory"] == 64  # as the project said; the master still counts
+    assert values["workers"] == 6  # (512 - 112) // 64
+
+
+def test_a_server_whose_workers_are_threads_reserves_its_one_process() -> None:
+    spec = {
+        **SPEC,
+        "server": "cheroot",
+        "workers_are_threads": True,
+        "settings": {**SPEC["settings"], "worker_memory": 2, "memory_reserve": 64},
+    }
+    app = start.AppMemory(80, preloaded=False)
+    with pytest.raises(start.StartError, match=r"needs 104 MiB for itself and 2 MiB a worker"):
+        start.settings(spec, {}, cpus=1, memory=96 * MIB, app=app)
+    assert start.settings(spec, {}, cpus=1, memory=256 * MIB, app=app)[0]["workers"] == 3
+
+
+def test_an_image_without_the_measurement_counts_as_before() -> None:
+    assert start.AppMemory.of(None, preloaded=True) is None
+    assert start.AppMemory.of({"clean": True, "found": []}, preloaded=True) is None
+    measured = start.AppMemory.of({"clean": True, "found": [], "memory_mib": 48}, preloaded=True)
+    assert measured is not None
+    assert (measured.mib, measured.preloaded) == (48, True)
+
+
 def test_an_explicit_count_above_what_memory_holds_is_kept_with_a_warning(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
