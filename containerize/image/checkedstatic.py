@@ -31,14 +31,25 @@ def static_in_check(plan: BuildPlan) -> bool:
     """True when the first server's import check runs the static command itself, in its
     process, right after the app loaded (``containerize_wsgi.py --check ... --then``):
     the command is Python running a script or a module
-    (:func:`containerize.staticfiles.runs_in_python`) and its folder can be mounted.
-    The framework is then loaded once, in one step, not twice in two; any other
-    command keeps the ``static`` stage of its own."""
+    (:func:`containerize.staticfiles.runs_in_python`) and its folder can be mounted
+    (a name a mount option can hold, no writable path in it or around it, which the
+    check mounts too). The framework is then loaded once, in one step, not twice in
+    two; any other command keeps the ``static`` stage of its own."""
     static = plan.static
     if not (plan.import_check and static and static.command and plan.servers):
         return False
     folder = f"{plan.app_dir}/{static.dir}"
-    return staticfiles.runs_in_python(static.command) and bool(_MOUNT_PATH.fullmatch(folder))
+    nested = any(
+        entry.path == static.dir
+        or entry.path.startswith(static.dir + "/")
+        or static.dir.startswith(entry.path + "/")
+        for entry in plan.writable
+    )
+    return (
+        staticfiles.runs_in_python(static.command)
+        and bool(_MOUNT_PATH.fullmatch(folder))
+        and not nested
+    )
 
 
 def checked_static_mount(plan: BuildPlan) -> str:

@@ -19,6 +19,7 @@ from containerize.errors import ConfigError
 from containerize.image import buildcache, compilefile, dockerfile, layerfolders, layers, pins, plan
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 from containerize.resolve.wheelhouse import Needs
+from containerize.writablepaths import WritablePath
 
 CREATED = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 BASE = "127.0.0.1:5000/containerize/python:3.11-bookworm@sha256:" + "a" * 64
@@ -521,6 +522,13 @@ def test_static_commands_the_check_runs(hello: config.Config) -> None:
         url="/static/", dir="static files", command=("python", "manage.py", "collectstatic")
     )
     assert " AS static\n" in dockerfile.render(make(replace(hello, static=odd)))
+    # So does one the check mounts a writable path in, or around.
+    for path, folder in (("staticfiles", True), ("staticfiles/cache", True), ("media", False)):
+        cfg = replace(
+            hello, static=COLLECTSTATIC, writable=(WritablePath(path=path, folder=folder),)
+        )
+        text = dockerfile.render(make(cfg))
+        assert (" AS static\n" in text) == (path != "media"), path
 
 
 def test_without_the_import_check_static_files_come_from_their_own_stage(
