@@ -35,9 +35,9 @@ Stages, in dependency order:
     stages are never exported, and a linked copy costs a merge of every layer below
     it (seconds with the docker driver) each time the app changes;
 ``static``
-    the project's static command (collectstatic) with check-deps' venv on the check
-    platform, once; it reads nothing of the import checks, so BuildKit runs them side
-    by side, and each image copies its output after the app;
+    a static command other than Python running a script or a module, as root, once,
+    with check-deps' venv, beside the import checks (a Python one runs in the first
+    app stage's check process: :mod:`.checkedstatic`); images copy it after the app;
 ``users``
     on the build platform, the target base image's ``/etc/passwd`` and ``/etc/group``
     (read through a mount) with the app's user added, and its home;
