@@ -82,3 +82,21 @@ def check_static(value: dict[str, Any] | None, where: str, values: Values) -> St
             hint='for Django: command = ["python", "manage.py", "collectstatic", "--noinput"]',
         )
     return StaticFiles(url=url, dir=PurePosixPath(folder).as_posix(), command=tuple(command))
+
+
+#: A Python interpreter as a static command names it: ``python``, ``python3``,
+#: ``python3.11``, or one of them by path (``/opt/venv/bin/python``).
+PYTHON = re.compile(r"(?:/[^/]+)*/?python(?:3(?:\.[0-9]+)?)?")
+
+
+def runs_in_python(command: tuple[str, ...]) -> bool:
+    """True when *command* is Python running a script or a module with no interpreter
+    options (``python manage.py collectstatic``, ``python -m mkdocs build``): the import
+    check's process can run it itself, right after loading the app, instead of a second
+    interpreter loading the app's framework again
+    (``containerize_wsgi.py --check ... --then COMMAND``, which parses it the same way)."""
+    if len(command) < 2 or not PYTHON.fullmatch(command[0]):
+        return False
+    if command[1] == "-m":
+        return len(command) > 2 and re.fullmatch(r"[A-Za-z_][\w.]*", command[2]) is not None
+    return not command[1].startswith("-")

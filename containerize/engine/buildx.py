@@ -230,11 +230,27 @@ IMPORT_CHECK_FIX = (
 )
 
 
+#: The fix for the static command, failed in the import check's step that runs it.
+STATIC_COMMAND_FIX = (
+    "fix tool.containerize.static.command: it runs in the app folder after the import "
+    "check, in the same process, as the app's user, who may write its static folder "
+    "(static.dir) and nothing else of the app folder"
+)
+#: What the import check's step says when the static command it ran failed.
+STATIC_COMMAND_FAILED = "containerize: the static command failed"
+
+
 def _fix(found: buildlog.Failure) -> str | None:
     diagnosis = found.diagnosis
+    checks = bool(found.stage and found.stage.startswith("app-"))
+    # The app-<server> stages hold the import check and, in the first server's, the
+    # static command after it (containerize.image.checkedstatic): nothing else fails.
+    # The command's own failure is the command's to fix, unless a library is missing.
+    static = checks and any(STATIC_COMMAND_FAILED in line for line in found.lines)
+    if static and (diagnosis is None or diagnosis.package is None):
+        return STATIC_COMMAND_FIX
     if diagnosis is None:
-        # The app-<server> stages hold the import check and nothing else that can fail.
-        return IMPORT_CHECK_FIX if found.stage and found.stage.startswith("app-") else None
+        return IMPORT_CHECK_FIX if checks else None
     if diagnosis.package is None:
         return diagnosis.fix
     name = found.python_package

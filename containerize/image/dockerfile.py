@@ -35,9 +35,9 @@ Stages, in dependency order:
     stages are never exported, and a linked copy costs a merge of every layer below
     it (seconds with the docker driver) each time the app changes;
 ``static``
-    the project's static command (collectstatic) with check-deps' venv on the check
-    platform, once; it reads nothing of the import checks, so BuildKit runs them side
-    by side, and each image copies its output after the app;
+    a static command other than Python running a script or a module, as root, once,
+    with check-deps' venv, beside the import checks (a Python one runs in the first
+    app stage's check process: :mod:`.checkedstatic`); images copy it after the app;
 ``users``
     on the build platform, the target base image's ``/etc/passwd`` and ``/etc/group``
     (read through a mount) with the app's user added, and its home;
@@ -74,6 +74,12 @@ from containerize import __version__, reference, servers, testenv
 from containerize.buildsteps.wheels import FIXED_EPOCH
 from containerize.config import DEFAULT_EXCLUDES
 from containerize.image import instructions, layerfolders, stagedfiles, writable
+from containerize.image.checkedstatic import (
+    CHECKED_STATIC_ROOT,
+    checked_static_commands,
+    checked_static_mount,
+    static_in_check,
+)
 from containerize.image.escape import (
     dockerfile_key,
     dockerfile_stage,
@@ -143,7 +149,7 @@ def render(plan: BuildPlan) -> str:
     if plan.import_check:
         for stage in plan.servers:
             lines += _app_stage(plan, stage)
-    if plan.static and plan.static.command:
+    if plan.static and plan.static.command and not static_in_check(plan):
         lines += _static_stage(plan)
     lines += stagedfiles.users_stage(plan)
     lines += stagedfiles.files_stages(plan)
@@ -410,17 +416,42 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
     server = servers.get(stage.name)
     check += ["--server-module", server.entry_module, "--server", str(server.distribution)]
     static = plan.static is not None and bool(plan.static.command)
+    # The first server's check runs the static command, when it can, in its process.
+    then = static_in_check(plan) and stage == plan.servers[0]
+    commands = [check]
+    if then:
+        assert plan.static is not None
+        check += ["--then", *plan.static.command]
+        commands += checked_static_commands(plan)
     run = instructions.run(
-        [check, *stagedfiles.checked_app_commands(plan.app_dir, f"{VENV}/bin/python")],
+        [*commands, *stagedfiles.checked_app_commands(plan.app_dir, f"{VENV}/bin/python")],
         network=False,
         source="tool.containerize.app-directory",
     )
+    if then:
+        comment = [
+            "# the build; then, in the same process, the static command (as the app's user,",
+            "# its folder writable); then, in the same step, the app and the static files",
+            "# gathered with fixed timestamps for the images.",
+            f"# It runs on {plan.check_platform}, once for every target platform.",
+        ]
+    else:
+        comment = [
+            "# the build; then, in the same step, gathered with fixed timestamps for the image.",
+            f"# It runs on {plan.check_platform}, once for every target platform"
+            + (
+                ", beside the static stage (BuildKit runs the two at once)."
+                if static and not static_in_check(plan)
+                else "."
+            ),
+        ]
+    mounts = [stagedfiles.checked_app_mount()]
+    if then:
+        mounts.append(checked_static_mount(plan))
     return [
         f"# app-{name}: the app with {name}'s venv and the project's environment, offline:",
         "# the app imported as the app's user, so that an app that fails to import fails",
-        "# the build; then, in the same step, gathered with fixed timestamps for the image.",
-        f"# It runs on {plan.check_platform}, once for every target platform"
-        + (", beside the static stage (BuildKit runs the two at once)." if static else "."),
+        *comment,
         *_check_from(plan, dockerfile_stage("check-venv-" + name), dockerfile_stage("app-" + name)),
         f"COPY {RUNTIME_CONTEXT}/ {image_dir}",
         f"COPY {dockerfile_word(stage.context_dir + '/')} {image_dir}",
@@ -432,7 +463,7 @@ def _app_stage(plan: BuildPlan, stage: ServerStage) -> list[str]:
         f"USER {_user(plan.uid, plan.gid)}",
         writable.check_mounts(
             plan,
-            instructions.with_mounts(_with_test_env(plan, run), [stagedfiles.checked_app_mount()]),
+            instructions.with_mounts(_with_test_env(plan, run), mounts),
         ),
         "",
     ]
@@ -535,6 +566,10 @@ def _static_files(plan: BuildPlan) -> list[str]:
     """The static files the static command made, from its stage (none without one)."""
     if not (plan.static and plan.static.command):
         return []
+    if static_in_check(plan):
+        checked = dockerfile_stage("app-" + _stage_name(plan.servers[0]))
+        root = dockerfile_word(CHECKED_STATIC_ROOT + "/")
+        return [f"COPY --link --chown=0:0 --from={checked} {root} /"]
     # From the staging root, onto /: no parent folder is made with the build's date.
     return [f"COPY --link --from=static {dockerfile_word(STATIC_ROOT + '/')} /"]
 

@@ -30,7 +30,10 @@ provides its ``pkg_resources``) fails the build too. With ``--verdict`` it also
 writes what the load left running in the process (threads, Python's or not; sockets;
 child processes) to FILE as JSON, which the image keeps: under ``preload = "auto"``
 the entrypoint preloads the app in the server's master only when the load left nothing
-there that forked workers would share.
+there that forked workers would share. With ``--then COMMAND...`` (the last option),
+once the app loaded and the verdict is written, it runs the project's static command,
+a Python script or module, in the same process (:func:`run_static`): the framework is
+not loaded twice.
 
 The Host rules are ``containerize_hosts.py``'s, beside this file, which the servers'
 own checks share; the proxy rules are ``containerize_proxies.py``'s.
@@ -369,8 +372,62 @@ def check(verdict_path: str | None = None) -> int:
     return 0
 
 
+#: A Python interpreter as a static command names it (containerize.staticfiles.PYTHON).
+PYTHON = re.compile(r"(?:/[^/]+)*/?python(?:3(?:\.[0-9]+)?)?")
+
+
+def run_static(command: list[str]) -> int:
+    """Run the project's static command, a Python script or module (``python manage.py
+    collectstatic --noinput``, ``python -m MODULE ...``), in this process, as the
+    interpreter would (``sys.argv``, ``sys.path[0]``, ``__main__``); its exit status.
+
+    The build runs it after :func:`check` loaded the app and wrote its verdict: the
+    framework the app imported is not loaded a second time."""
+    module = len(command) > 2 and command[1] == "-m"
+    if (
+        len(command) < 2
+        or not PYTHON.fullmatch(command[0])
+        or (not module and command[1].startswith("-"))
+    ):
+        print(f"containerize_wsgi.py: --then takes a Python command\n{USAGE}", file=sys.stderr)
+        return 2
+    import runpy
+    import shlex
+
+    print(f"containerize: the static command: {shlex.join(command)}", file=sys.stderr)
+    try:
+        if module:
+            sys.argv = [command[2], *command[3:]]  # argv[0] becomes the module's file
+            sys.path.insert(0, os.getcwd())
+            runpy.run_module(command[2], run_name="__main__", alter_sys=True)
+        else:
+            sys.argv = command[1:]
+            sys.path.insert(0, os.path.dirname(os.path.abspath(command[1])))
+            runpy.run_path(command[1], run_name="__main__")
+    except SystemExit as exc:
+        status = exc.code
+        if status is None or status == 0:
+            return 0
+        if not isinstance(status, int):
+            print(status, file=sys.stderr)
+            status = 1
+        print(f"containerize: the static command failed (exit status {status})", file=sys.stderr)
+        return status
+    except Exception as exc:  # the command's own error, reported as Python would
+        import traceback
+
+        traceback.print_exc()
+        print(
+            f"containerize: the static command failed: {type(exc).__name__}: {exc}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
 USAGE = (
     "usage: containerize_wsgi.py --check [--verdict FILE] [--server-module MODULE --server DIST]"
+    " [--then PYTHON-COMMAND...]"
 )
 
 
@@ -380,6 +437,10 @@ def main(argv: list[str]) -> int:
         return 2
     options: dict[str, str] = {}
     rest = argv[1:]
+    then: list[str] | None = None
+    if "--then" in rest:  # the rest is the static command, run after the check
+        at = rest.index("--then")
+        rest, then = rest[:at], rest[at + 1 :]
     while rest:
         name = rest[0]
         if name not in ("--verdict", "--server-module", "--server") or len(rest) < 2:
@@ -397,7 +458,10 @@ def main(argv: list[str]) -> int:
     # The server first: the container starts it before it loads the app.
     if module is not None and server is not None and check_server(module, server):
         return 1
-    return check(options.get("--verdict"))
+    status = check(options.get("--verdict"))
+    if status or then is None:
+        return status
+    return run_static(then)
 
 
 if __name__ == "__main__":

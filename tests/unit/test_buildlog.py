@@ -112,6 +112,30 @@ def test_a_failed_import_check_without_a_known_cause_names_the_switch() -> None:
     assert "tool.containerize.import-check = false" in str(error)
 
 
+def test_a_static_command_failed_after_the_check_names_the_command() -> None:
+    """The first server's check step runs a Python static command after the app loaded
+    (containerize.image.checkedstatic): when that fails, the fix is the command's."""
+    log = read("import-check-no-libpq.log")
+    for prefix in ("#31 0.245 ", "0.245 "):
+        log = log.replace(
+            f"{prefix}ImportError: libpq.so.5: cannot open shared object file: "
+            "No such file or directory\n",
+            f"{prefix}PermissionError: [Errno 13] Permission denied: '/app/collected'\n",
+        ).replace(
+            f"{prefix}containerize: the application app:application failed to load: "
+            "ImportError: libpq.so.5: cannot open shared object file: No such file or directory",
+            f"{prefix}containerize: the static command failed: PermissionError: [Errno 13] "
+            "Permission denied: '/app/collected'",
+        )
+    failure = buildlog.summarize(log)
+    assert failure is not None
+    assert failure.stage == "app-gunicorn"
+    inv = buildx.BuildInvocation(context=Path("/ctx"), target="gunicorn")
+    error = buildx.failure(inv, CommandError("x", argv=["docker"], returncode=1, output=log))
+    assert error.hint == buildx.STATIC_COMMAND_FIX
+    assert "import-check = false" not in str(error)
+
+
 def test_an_import_check_that_writes_in_the_app_folder_says_the_user_cannot() -> None:
     """The same real log with the traceback of an app that makes a folder at import
     (``os.mkdir('logs')`` in /app, as the app's user): the cause is the user's rights,

@@ -13,12 +13,13 @@ import pytest
 from packaging.utils import canonicalize_name
 from test_escape import buildkit_words
 
-from containerize import config, reference, servers, syspackages
+from containerize import config, reference, servers, staticfiles, syspackages
 from containerize.engine import buildx
 from containerize.errors import ConfigError
 from containerize.image import buildcache, compilefile, dockerfile, layerfolders, layers, pins, plan
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 from containerize.resolve.wheelhouse import Needs
+from containerize.writablepaths import WritablePath
 
 CREATED = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 BASE = "127.0.0.1:5000/containerize/python:3.11-bookworm@sha256:" + "a" * 64
@@ -450,23 +451,84 @@ COLLECTSTATIC = config.StaticFiles(
 )
 
 
-def test_static_files_are_made_where_the_app_is_imported(hello: config.Config) -> None:
+def test_a_python_static_command_runs_in_the_first_import_check(hello: config.Config) -> None:
     cfg = replace(hello, static=COLLECTSTATIC, servers=("gunicorn", "cheroot"))
+    text = dockerfile.render(make(cfg))
+    # No stage of its own: the framework is loaded once, by the check's process.
+    assert " AS static\n" not in text
+    first = stage(text, "app-gunicorn")
+    assert (
+        "USER 10001:10001\nRUN --network=none --mount=type=bind,source=app,"
+        "target=/containerize-app \\\n    --mount=type=tmpfs,target=/app/staticfiles \\\n"
+    ) in first
+    # Right after the check (which writes the verdict first), in the same process.
+    assert "--server gunicorn --then python manage.py collectstatic \\\n" in first
+    # Gathered with its parents, 0755 as a folder the command makes, fixed timestamps.
+    assert (
+        " && mkdir -p /tmp/containerize/static/app \\\n"
+        " && cp -a /app/staticfiles /tmp/containerize/static/app/ \\\n"
+        " && chmod 0755 /tmp/containerize/static/app/staticfiles \\\n"
+        " && find /tmp/containerize/static -exec touch --no-dereference --date=@315532800 '{}' +"
+    ) in first
+    assert "--then" not in stage(text, "app-cheroot")
+    assert "tmpfs" not in stage(text, "app-cheroot")
+    for server in cfg.servers:
+        # Every image takes the checked app folder, then the static files, both root's.
+        final = stage(text, server)
+        checked = f"COPY --link --chown=0:0 --from=app-{server} /tmp/containerize/files/ /"
+        static = "COPY --link --chown=0:0 --from=app-gunicorn /tmp/containerize/static/ /"
+        assert final.index(checked) < final.index(static)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("make-static",),
+        ("python", "-W", "ignore", "manage.py", "collectstatic"),
+        ("python",),
+        ("python", "-m"),
+        ("sh", "-c", "python manage.py collectstatic"),
+    ],
+)
+def test_other_static_commands_keep_their_stage_beside_the_checks(
+    hello: config.Config, command: tuple[str, ...]
+) -> None:
+    static = config.StaticFiles(url="/static/", dir="staticfiles", command=command)
+    cfg = replace(hello, static=static, servers=("gunicorn", "cheroot"))
     text = dockerfile.render(make(cfg))
     made = stage(text, "static")
     # Once, on the check platform, beside the import checks: neither stage reads the
     # other, so BuildKit runs them at once.
     assert made.startswith("FROM check-deps AS static\nENV ")
-    assert "collectstatic" in made
     for server in cfg.servers:
         check = stage(text, f"app-{server}")
-        assert "collectstatic" not in check
-        assert "static" not in check.split("\n", 1)[0]
+        assert "--then" not in check
+        assert "tmpfs" not in check
         assert "USER 10001:10001\nRUN --network=none --mount=type=bind,source=app," in check
-        # The final image takes the checked app folder, then the static files.
         final = stage(text, server)
         checked = f"COPY --link --chown=0:0 --from=app-{server} /tmp/containerize/files/ /"
         assert final.index(checked) < final.index("COPY --link --from=static /static-layer/ /")
+
+
+def test_static_commands_the_check_runs(hello: config.Config) -> None:
+    assert staticfiles.runs_in_python(("python", "manage.py", "collectstatic", "--noinput"))
+    assert staticfiles.runs_in_python(("python3.11", "-m", "mkdocs", "build"))
+    assert staticfiles.runs_in_python(("/opt/venv/bin/python", "build.py"))
+    assert not staticfiles.runs_in_python(("python", "-c", "print()"))
+    assert not staticfiles.runs_in_python(("pythonista", "x.py"))
+    assert not staticfiles.runs_in_python(("python", "-m", "not a module"))
+    # A static folder no mount option can name keeps the stage of its own.
+    odd = config.StaticFiles(
+        url="/static/", dir="static files", command=("python", "manage.py", "collectstatic")
+    )
+    assert " AS static\n" in dockerfile.render(make(replace(hello, static=odd)))
+    # So does one the check mounts a writable path in, or around.
+    for path, folder in (("staticfiles", True), ("staticfiles/cache", True), ("media", False)):
+        cfg = replace(
+            hello, static=COLLECTSTATIC, writable=(WritablePath(path=path, folder=folder),)
+        )
+        text = dockerfile.render(make(cfg))
+        assert (" AS static\n" in text) == (path != "media"), path
 
 
 def test_without_the_import_check_static_files_come_from_their_own_stage(
@@ -761,10 +823,10 @@ def test_an_app_directory_is_the_working_directory_and_import_root(
     assert p.app_dir == "/app/site"
     assert "# The app folder (tool.containerize.app-directory) is /app/site: the\n" in text
     # collectstatic runs from the app folder, where its manage.py and its files are.
-    made = stage(text, "static")
-    assert "COPY app/ /app/site/\n" in made
-    assert "python manage.py collectstatic \\\n && mkdir -p /app/site/staticfiles" in made
-    assert "WORKDIR /app/site\n" in made
+    made = stage(text, "app-gunicorn")
+    assert "--mount=type=tmpfs,target=/app/site/staticfiles \\\n" in made
+    assert "--then python manage.py collectstatic \\\n" in made
+    assert " && cp -a /app/site/staticfiles /tmp/containerize/static/app/site/ \\\n" in made
     for server in cfg.servers:
         check = stage(text, f"app-{server}")
         assert "COPY app/ /app/site/\n" in check

@@ -161,6 +161,86 @@ def test_the_import_check_writes_its_verdict(tmp_path: Path, source: str, said: 
     assert "usage: containerize_wsgi.py --check [--verdict FILE]" in usage.stderr
 
 
+MANAGE = """import os, sys
+print("static:", sys.argv, os.getcwd() == os.path.dirname(os.path.abspath(__file__)))
+import site_app  # loaded by the check already: the same module, not loaded again
+print("loaded once:", site_app.LOADS)
+os.makedirs("staticfiles", exist_ok=True)
+open(os.path.join("staticfiles", "site.css"), "w").write("body {}")
+if sys.argv[1:] == ["fail"]:
+    sys.exit(3)
+if sys.argv[1:] == ["raise"]:
+    raise ValueError("no STATIC_ROOT")
+"""
+APP_COUNTED = (
+    "import builtins\nbuiltins.LOADS = getattr(builtins, 'LOADS', 0) + 1\nLOADS = builtins.LOADS\n"
+    + APP_CLEAN
+)
+
+
+def test_the_check_then_runs_a_python_static_command_in_its_process(tmp_path: Path) -> None:
+    """``--then``: after the app loaded and the verdict was written, the static command
+    runs in the same process, as the interpreter would run it; its status is the step's."""
+    folder = tmp_path / "opt-containerize"
+    folder.mkdir()
+    for name, data in runtime.sources().items():
+        (folder / name).write_bytes(data)
+    app_dir = tmp_path / "app"
+    app_dir.mkdir()
+    (app_dir / "site_app.py").write_text(APP_COUNTED)
+    (app_dir / "manage.py").write_text(MANAGE)
+    (app_dir / "static_mod.py").write_text("import sys\nprint('module:', sys.argv[1:])\n")
+    server_json = {
+        "app": {"kind": "callable", "module": "site_app", "callable": "application"},
+        "app_dir": str(app_dir),
+        "access_log": "off",
+    }
+    (folder / "server.json").write_text(json.dumps(server_json))
+    verdict = tmp_path / "import-check.json"
+    check = [sys.executable, "-I", str(folder / "containerize_wsgi.py"), "--check"]
+    check += ["--verdict", str(verdict), "--then"]
+
+    def run(*command: str) -> subprocess.CompletedProcess[str]:
+        verdict.unlink(missing_ok=True)
+        return subprocess.run(
+            [*check, *command], cwd=app_dir, capture_output=True, text=True, timeout=60,
+            check=False,
+        )  # fmt: skip
+
+    done = run("python", "manage.py", "collectstatic", "--noinput")
+    assert done.returncode == 0, done.stderr
+    assert "static: ['manage.py', 'collectstatic', '--noinput'] True" in done.stdout
+    assert "loaded once: 1" in done.stdout
+    assert (app_dir / "staticfiles" / "site.css").read_text() == "body {}"
+    # The verdict is the load's, written before the command ran.
+    assert json.loads(verdict.read_text()) == CLEAN
+    said = done.stderr
+    assert said.index("site_app:application loads") < said.index(
+        "containerize: the static command: python manage.py collectstatic --noinput"
+    )
+    module = run("python3", "-m", "static_mod", "--out", "x")
+    assert module.returncode == 0, module.stderr
+    assert "module: ['--out', 'x']" in module.stdout
+    failed = run("python", "manage.py", "fail")
+    assert failed.returncode == 3
+    assert "containerize: the static command failed (exit status 3)" in failed.stderr
+    assert json.loads(verdict.read_text()) == CLEAN  # the app loaded; the command failed
+    raised = run("python", "manage.py", "raise")
+    assert raised.returncode == 1
+    assert "ValueError: no STATIC_ROOT" in raised.stderr
+    assert "containerize: the static command failed: ValueError: no STATIC_ROOT" in raised.stderr
+    for bad in (("sh", "-c", "true"), ("python", "-c", "print()"), ("python",)):
+        refused = run(*bad)
+        assert refused.returncode == 2
+        assert "--then takes a Python command" in refused.stderr
+    # An app that does not load: the command does not run.
+    (app_dir / "site_app.py").write_text("raise ImportError('no module named nowhere')\n")
+    broken = run("python", "manage.py", "collectstatic")
+    assert broken.returncode == 1
+    assert "static command" not in broken.stderr
+    assert not verdict.exists()
+
+
 def test_a_missing_or_broken_verdict_is_none(tmp_path: Path) -> None:
     assert containerize_preload.read_verdict(str(tmp_path / "none.json")) is None
     (tmp_path / "bad.json").write_text("{not json")
