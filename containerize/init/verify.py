@@ -90,11 +90,14 @@ def cannot_check(
 
 
 def check_for(config: Config, native_arch: str) -> Check:
-    """The build that imports *config*'s app once: one server, the check platform."""
+    """The build that imports *config*'s app once: one server, the check platform, and
+    no static command (the build's check step runs a Python one after the import:
+    init verifies the import, and the build runs the command)."""
     server = "gunicorn" if "gunicorn" in config.servers else config.servers[0]
     platform = plan.check_platform(config.platforms, native_arch)
+    static = None if config.static is None else replace(config.static, command=())
     return Check(
-        config=replace(config, servers=(server,), platforms=(platform,)),
+        config=replace(config, servers=(server,), platforms=(platform,), static=static),
         server=server,
         platform=platform,
     )

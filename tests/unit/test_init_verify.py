@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from init_helpers import init, no_engine, write  # noqa: F401 (no_engine: an autouse fixture)
 
-from containerize import config
+from containerize import config, staticfiles
 from containerize.engine import buildx
 from containerize.errors import BuildError, CommandError
 from containerize.init import detect, verify
@@ -82,6 +82,16 @@ def test_the_check_is_one_server_on_the_check_platform(tmp_path: Path) -> None:
     assert check.described() == "the check stage of the gunicorn image, on linux/arm64"
     only_uwsgi = verify.check_for(dataclasses.replace(cfg, servers=("uwsgi",)), "amd64")
     assert (only_uwsgi.server, only_uwsgi.platform) == ("uwsgi", LINUX_AMD64)
+    # init verifies the import: the static command the build's check step runs after
+    # a Python one is the build's to run (its failure is not the import's).
+    collect = ("python", "manage.py", "collectstatic", "--noinput")
+    with_static = dataclasses.replace(
+        cfg, static=staticfiles.StaticFiles(url="/static/", dir="staticfiles", command=collect)
+    )
+    kept = verify.check_for(with_static, "amd64").config.static
+    assert kept == staticfiles.StaticFiles(url="/static/", dir="staticfiles")
+    assert with_static.static is not None
+    assert with_static.static.command == collect
 
     inv = buildx.BuildInvocation(
         context=tmp_path, target="gunicorn", tags=("me/site:gunicorn",),
