@@ -15,6 +15,21 @@ platforms' runs added up. The script prints each build's wall time, the medians 
 their ratio, the steps that ran more often with the second platform (work a
 platform repeats), then the steps whose time grows the most. Run with
 ``python3 benchmarks/platform_steps.py [ROUNDS] [--push]`` under the engine.
+
+With ``--cold``, each build is instead the bench's own cold build of containerize
+(``containerize -v build --push --no-cache``, run as ``nox -s bench`` runs it: a new
+copy of the project, an empty download cache, a new repository), so that its wall
+time is the bench's figure, split into the bench's phases (before buildx, in it,
+after it); the steps are then read from BuildKit's plain progress in its output
+(each step's ``DONE`` seconds, and the export's and the push's parts). The load
+average is printed after each build: the machine's state while it ran.
+
+Wall times on a shared 2-CPU machine vary by a second or more from build to build, and
+a cold build keeps both CPUs busy, so the engine's CPU time is printed too: the CPU
+seconds of the daemon answering on the Docker socket and of its processes (containerd,
+the steps' containers), whatever else the machine runs. With ``--cold`` it is split
+into the build's phases (before buildx, the steps, the export, the end: what follows
+the export), read from the stamped log: where a second platform's cost lies.
 """
 
 from __future__ import annotations
