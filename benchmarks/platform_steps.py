@@ -55,7 +55,7 @@ from typing import Any
 
 from containerize import config, process
 from containerize.commands.machine import machine
-from containerize.engine import buildx
+from containerize.engine import buildx, docker
 from containerize.host import baseimage
 from containerize.image import pipeline
 from containerize.resolve.cache import Cache
@@ -276,7 +276,7 @@ class _Sampler(threading.Thread):
 
 
 def _bench_cold(
-    tmp: Path, platforms: tuple[str, ...], *, round_: int, run_id: str, logs: Path
+    tmp: Path, platforms: tuple[str, ...], *, round_: int, repository: str, logs: Path
 ) -> tuple[float, str, dict[str, Step], dict[str, float]]:
     """One cold build of containerize as the bench runs it: its wall time, its phases
     as the bench prints them, its steps from the plain progress in its log, and the
@@ -285,7 +285,7 @@ def _bench_cold(
     label = "both" if len(platforms) > 1 else "amd64"
     spec = run.Build(
         project=run._copy(run.PROJECT, tmp / f"{label}-{round_}"),
-        repository=f"{REGISTRY}/containerize-platform-steps/{run_id}-{label}-{round_}",
+        repository=repository,
         platforms=platforms,
         cold=True,
         scope=f"{label}-{round_}",  # a download cache of its own: empty
@@ -308,12 +308,24 @@ def _bench_cold(
     return wall, run._shown(split), plain_steps(log), cpu
 
 
+def _remove_images(repository: str) -> None:
+    """Remove from the engine the tags a build of this script left there (its images
+    stay in the registry), so that rounds of builds do not pile up in its store."""
+    listed = docker.run("image", "ls", "--format", "{{.Repository}}:{{.Tag}}", repository,
+                        capture=True)  # fmt: skip
+    if tags := listed.stdout.split():
+        docker.run("image", "rm", *tags, capture=True)
+
+
 def _build(
-    project: Path, platforms: tuple[str, ...], *, push: bool
+    project: Path, platforms: tuple[str, ...], *, repository: str | None
 ) -> tuple[float, dict[str, Step]]:
+    """One build (pushed to *repository*, when given) with rawjson progress: its wall
+    time and its steps."""
+    push = repository is not None
     overrides: dict[str, object] = {"platforms": list(platforms)}
-    if push:
-        overrides["image"] = f"{REGISTRY}/containerize-platform-steps/{uuid.uuid4().hex[:12]}"
+    if repository is not None:
+        overrides["image"] = repository
     cfg = config.load(project, overrides=overrides)
     prepared = pipeline.prepare(
         cfg, machine(engine=True), output="push" if push else "none", no_cache=True
@@ -405,13 +417,18 @@ def main(argv: list[str] | None = None) -> int:
             for platforms in PLATFORMS:
                 cpu, split = engine_cpu(found.engine), ""
                 by_phase: dict[str, float] = {}
+                label = "both" if len(platforms) > 1 else "amd64"
+                repository = f"{REGISTRY}/containerize-platform-steps/{run_id}-{label}-{n}"
                 if args.cold:
                     wall, split, steps_run, by_phase = _bench_cold(
-                        Path(tmp), platforms, round_=n, run_id=run_id, logs=logs
+                        Path(tmp), platforms, round_=n, repository=repository, logs=logs
                     )
                 else:
-                    wall, steps_run = _build(project, platforms, push=args.push)
+                    pushed = repository if args.push else None
+                    wall, steps_run = _build(project, platforms, repository=pushed)
                 found.add(platforms, wall, engine_cpu(found.engine) - cpu, by_phase, steps_run)
+                if args.cold or args.push:
+                    _remove_images(repository)
                 if by_phase:
                     split += " (engine CPU: "
                     split += ", ".join(f"{p} {by_phase[p]:.1f} s" for p in PHASES) + ")"
