@@ -6,7 +6,9 @@ containerize. Each takes its settings from one JSON file that the build writes n
 them, ``/opt/containerize/server.json``, and from environment variables at run time:
 
 ``start.py``
-    the entrypoint: sizes the server to the CPUs and memory the container may use,
+    the entrypoint: a stub that runs ``containerize_start.py`` from its bytecode;
+``containerize_start.py``
+    what the entrypoint does: sizes the server to the CPUs and memory the container may use,
     runs the start-up hooks, decides whether the app is preloaded, then becomes the
     server (in its own process, or by exec), which is PID 1;
 ``containerize_wsgi.py``
@@ -41,6 +43,7 @@ from pathlib import Path
 FOLDER = Path(__file__).parent
 FILES = (
     "start.py",
+    "containerize_start.py",
     "containerize_wsgi.py",
     "containerize_hosts.py",
     "containerize_proxies.py",

@@ -12,7 +12,8 @@ import pytest
 
 from containerize import servers
 from containerize.runtime import containerize_accesslog as accesslog
-from containerize.runtime import containerize_wsgi, start
+from containerize.runtime import containerize_start as start
+from containerize.runtime import containerize_wsgi
 from containerize.servers.base import Runtime
 
 ENVIRON = {

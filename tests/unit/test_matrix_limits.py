@@ -18,7 +18,8 @@ import pytest
 from containerize import config
 from containerize.matrix import containerchecks, limits, plan
 from containerize.matrix.checks import Failed
-from containerize.runtime import containerize_wsgi, start
+from containerize.runtime import containerize_start as start
+from containerize.runtime import containerize_wsgi
 from containerize.servers import gunicorn
 
 SERVERS_LOCK = Path(gunicorn.__file__).parent / "servers.pylock.toml"

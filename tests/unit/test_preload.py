@@ -20,7 +20,8 @@ import pytest
 
 from containerize import config, runtime, servers
 from containerize.errors import ConfigError
-from containerize.runtime import containerize_preload, start
+from containerize.runtime import containerize_preload
+from containerize.runtime import containerize_start as start
 
 CLEAN = {"clean": True, "found": []}
 THREADED = {"clean": False, "found": ["1 thread ('poller')"]}

@@ -10,7 +10,8 @@ import pytest
 from containerize import config
 from containerize.errors import ConfigError
 from containerize.runtime import containerize_proxies as proxies
-from containerize.runtime import containerize_wsgi, start
+from containerize.runtime import containerize_start as start
+from containerize.runtime import containerize_wsgi
 
 TRUSTED = proxies.TrustedProxies(proxies.check(["10.0.0.0/8", "192.0.2.7", "fd00::/8"], where="t"))
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from containerize.runtime import containerize_hosts, containerize_wsgi, start
+from containerize.runtime import containerize_hosts, containerize_wsgi
+from containerize.runtime import containerize_start as start
 from containerize.servers.base import HASHED_NAME_RE
 
 
