@@ -6,7 +6,9 @@ containerize. Each takes its settings from one JSON file that the build writes n
 them, ``/opt/containerize/server.json``, and from environment variables at run time:
 
 ``start.py``
-    the entrypoint: sizes the server to the CPUs and memory the container may use,
+    the entrypoint: a stub that runs ``containerize_start.py`` from its bytecode;
+``containerize_start.py``
+    what the entrypoint does: sizes the server to the CPUs and memory the container may use,
     runs the start-up hooks, decides whether the app is preloaded, then becomes the
     server (in its own process, or by exec), which is PID 1;
 ``containerize_wsgi.py``
@@ -22,6 +24,8 @@ them, ``/opt/containerize/server.json``, and from environment variables at run t
 ``containerize_preload.py``
     whether the app is loaded once before the workers fork: what the import check saw
     the import leave running, and the entrypoint's decision;
+``containerize_workers.py``
+    how many workers: the CPUs, the memory limit and the app's measured memory;
 ``containerize_accesslog.py``
     the access log's line, the same on every server, which the WSGI entry point writes;
 ``cheroot_serve.py``
@@ -41,11 +45,13 @@ from pathlib import Path
 FOLDER = Path(__file__).parent
 FILES = (
     "start.py",
+    "containerize_start.py",
     "containerize_wsgi.py",
     "containerize_hosts.py",
     "containerize_proxies.py",
     "containerize_accesslog.py",
     "containerize_preload.py",
+    "containerize_workers.py",
     "cheroot_serve.py",
     "containerize_health.py",
     "uwsgi_serve.py",

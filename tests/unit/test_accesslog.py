@@ -12,7 +12,8 @@ import pytest
 
 from containerize import servers
 from containerize.runtime import containerize_accesslog as accesslog
-from containerize.runtime import containerize_wsgi, start
+from containerize.runtime import containerize_start as start
+from containerize.runtime import containerize_workers, containerize_wsgi
 from containerize.servers.base import Runtime
 
 ENVIRON = {
@@ -162,7 +163,9 @@ def test_a_file_wrapper_is_left_whole_and_logged_at_close(stdout: tuple[int, int
 def test_the_format_comes_from_the_environment_first() -> None:
     assert accesslog.configured("common", {}) == "common"
     assert accesslog.configured("common", {"WSGI_ACCESS_LOG": "JSON"}) == "json"
-    with pytest.raises(start.StartError, match="WSGI_ACCESS_LOG: 'apache' is not an access log"):
+    with pytest.raises(
+        containerize_workers.StartError, match="WSGI_ACCESS_LOG: 'apache' is not an access log"
+    ):
         start.access_log({"access_log": "common"}, {"WSGI_ACCESS_LOG": "apache"})
 
 

@@ -18,7 +18,8 @@ import pytest
 from containerize import config
 from containerize.matrix import containerchecks, limits, plan
 from containerize.matrix.checks import Failed
-from containerize.runtime import containerize_wsgi, start
+from containerize.runtime import containerize_start as start
+from containerize.runtime import containerize_workers, containerize_wsgi
 from containerize.servers import gunicorn
 
 SERVERS_LOCK = Path(gunicorn.__file__).parent / "servers.pylock.toml"
@@ -76,7 +77,9 @@ def test_the_expected_count_agrees_with_the_entry_point() -> None:
     ):
         spec = {"server": "x", "settings": settings}
         ours, _ = limits.expected_workers(settings, {}, cpus=1, memory_mib=256)
-        theirs, _ = start.size_workers(spec, {}, 1, 256 * start.MIB, settings["worker_memory"])
+        theirs, _ = containerize_workers.size_workers(
+            spec, {}, 1, 256 * containerize_workers.MIB, settings["worker_memory"]
+        )
         assert ours == theirs
 
 
@@ -100,14 +103,14 @@ def test_the_expected_count_with_the_apps_memory_agrees_with_the_entry_point(
     memory_mib: int,
 ) -> None:
     spec = {"server": "x", "settings": settings, "workers_are_threads": threads_only}
-    app = None if app_mib is None else start.AppMemory(app_mib, preloaded=preloaded)
+    app = None if app_mib is None else containerize_workers.AppMemory(app_mib, preloaded=preloaded)
     try:
         theirs = start.settings(
             {**spec, "settings": {**settings, "threads": 1, "timeout": 30, "keepalive": 5,
                                   "grace_period": 8}},
-            {}, cpus=1, memory=memory_mib * start.MIB, app=app,
+            {}, cpus=1, memory=memory_mib * containerize_workers.MIB, app=app,
         )[0]["workers"]  # fmt: skip
-    except start.StartError:
+    except containerize_workers.StartError:
         theirs = 0
     ours, _ = limits.expected_workers(
         settings, {}, cpus=1, memory_mib=memory_mib, app_mib=app_mib,

@@ -20,7 +20,8 @@ import pytest
 
 from containerize import config, runtime, servers
 from containerize.errors import ConfigError
-from containerize.runtime import containerize_preload, start
+from containerize.runtime import containerize_preload, containerize_workers
+from containerize.runtime import containerize_start as start
 
 CLEAN = {"clean": True, "found": []}
 THREADED = {"clean": False, "found": ["1 thread ('poller')"]}
@@ -305,7 +306,9 @@ def test_the_variable_wins_over_the_image(
 
 
 def test_a_bad_variable_stops_the_start() -> None:
-    with pytest.raises(start.StartError, match=r"WSGI_PRELOAD='maybe' is not 'auto', 'on' or"):
+    with pytest.raises(
+        containerize_workers.StartError, match=r"WSGI_PRELOAD='maybe' is not 'auto', 'on' or"
+    ):
         start.preload(spec("gunicorn"), {"WSGI_PRELOAD": "maybe"}, None)
 
 

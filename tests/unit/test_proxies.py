@@ -10,7 +10,8 @@ import pytest
 from containerize import config
 from containerize.errors import ConfigError
 from containerize.runtime import containerize_proxies as proxies
-from containerize.runtime import containerize_wsgi, start
+from containerize.runtime import containerize_start as start
+from containerize.runtime import containerize_workers, containerize_wsgi
 
 TRUSTED = proxies.TrustedProxies(proxies.check(["10.0.0.0/8", "192.0.2.7", "fd00::/8"], where="t"))
 
@@ -109,7 +110,7 @@ def test_the_run_time_list_replaces_the_images() -> None:
     ],
 )
 def test_a_bad_run_time_entry_stops_the_start_by_name(entry: str, message: str) -> None:
-    with pytest.raises(start.StartError, match=f"WSGI_TRUSTED_PROXIES: .*{message}"):
+    with pytest.raises(containerize_workers.StartError, match=f"WSGI_TRUSTED_PROXIES: .*{message}"):
         start.trusted_proxies({}, {"WSGI_TRUSTED_PROXIES": entry})
 
 

@@ -18,7 +18,8 @@ from typing import Any
 
 import pytest
 
-from containerize.runtime import containerize_hosts, containerize_wsgi, start
+from containerize.runtime import containerize_hosts, containerize_workers, containerize_wsgi
+from containerize.runtime import containerize_start as start
 from containerize.servers.base import HASHED_NAME_RE
 
 
@@ -51,15 +52,15 @@ def write(root: Path, files: dict[str, str]) -> Path:
     ids=["v2-none", "v2-1.5", "v2-0.5", "v1-none", "v1-2", "v1-cpuacct", "v2-garbage", "none"],
 )
 def test_cgroup_cpu_limit(tmp_path: Path, files: dict[str, str], expected: float | None) -> None:
-    assert start.cgroup_cpu_limit(str(write(tmp_path, files))) == expected
+    assert containerize_workers.cgroup_cpu_limit(str(write(tmp_path, files))) == expected
 
 
 def test_available_cpus_rounds_the_quota_up_and_never_exceeds_the_cpuset(tmp_path: Path) -> None:
     affinity = len(os.sched_getaffinity(0))
     write(tmp_path, {"cpu.max": "50000 100000"})
-    assert start.available_cpus(str(tmp_path)) == 1
+    assert containerize_workers.available_cpus(str(tmp_path)) == 1
     write(tmp_path, {"cpu.max": f"{(affinity + 5) * 100000} 100000"})
-    assert start.available_cpus(str(tmp_path)) == affinity
+    assert containerize_workers.available_cpus(str(tmp_path)) == affinity
 
 
 # --- settings -----------------------------------------------------------------------
@@ -111,7 +112,9 @@ def test_web_concurrency_is_honoured_after_wsgi_workers() -> None:
 @pytest.mark.parametrize("variable", ["WSGI_WORKERS", "WEB_CONCURRENCY"])
 @pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5", "99999", "2 workers"])
 def test_a_bad_setting_is_refused_by_name(variable: str, value: str) -> None:
-    with pytest.raises(start.StartError, match=f"{variable}='{value}' is not a whole number"):
+    with pytest.raises(
+        containerize_workers.StartError, match=f"{variable}='{value}' is not a whole number"
+    ):
         start.settings(SPEC, {variable: value}, cpus=2)
 
 
@@ -167,7 +170,7 @@ V1_NO_LIMIT = "9223372036854771712"
     ids=["v2-none", "v2-512m", "v1-256m", "v1-none", "v2-garbage", "none"],
 )
 def test_cgroup_memory_limit(tmp_path: Path, files: dict[str, str], expected: int | None) -> None:
-    assert start.cgroup_memory_limit(str(write(tmp_path, files))) == expected
+    assert containerize_workers.cgroup_memory_limit(str(write(tmp_path, files))) == expected
 
 
 @pytest.mark.parametrize(
@@ -179,7 +182,7 @@ def test_a_small_memory_limit_caps_the_workers_the_cpus_would_give(
     tmp_path: Path, files: dict[str, str]
 ) -> None:
     """16 CPUs and 512 MiB: (512 - 32) / 64 = 7 workers, not 33."""
-    memory = start.cgroup_memory_limit(str(write(tmp_path, files)))
+    memory = containerize_workers.cgroup_memory_limit(str(write(tmp_path, files)))
     values, why = start.settings(SPEC, {}, cpus=16, memory=memory)
     assert values["workers"] == 7
     assert why == "memory: a 512 MiB limit holds 7 at 64 MiB a worker; 33 by CPUs"
@@ -191,7 +194,7 @@ def test_a_small_memory_limit_caps_the_workers_the_cpus_would_give(
     ids=["v2", "v1", "no-cgroup-files"],
 )
 def test_without_a_memory_limit_the_cpus_decide(tmp_path: Path, files: dict[str, str]) -> None:
-    memory = start.cgroup_memory_limit(str(write(tmp_path, files)))
+    memory = containerize_workers.cgroup_memory_limit(str(write(tmp_path, files)))
     assert start.settings(SPEC, {}, cpus=16, memory=memory) == (
         start.settings(SPEC, {}, cpus=16)[0],
         "2 x 16 CPUs + 1",
@@ -218,8 +221,8 @@ def test_the_worker_memory_can_be_set_at_run_time() -> None:
 def test_a_limit_too_small_for_one_worker_stops_the_start(
     tmp_path: Path, files: dict[str, str]
 ) -> None:
-    memory = start.cgroup_memory_limit(str(write(tmp_path, files)))
-    with pytest.raises(start.StartError) as info:
+    memory = containerize_workers.cgroup_memory_limit(str(write(tmp_path, files)))
+    with pytest.raises(containerize_workers.StartError) as info:
         start.settings(SPEC, {"WSGI_WORKERS": "1"}, cpus=2, memory=memory)
     assert info.value.code == 2
     assert str(info.value) == (
@@ -235,7 +238,7 @@ def test_the_apps_measured_memory_sizes_the_workers_and_the_preloading_master(
     """A Django app that holds 80 MiB loaded: a worker is counted at 80 x 1.25 = 100,
     up to 104 MiB; a preloading master holds the app too. 256 MiB: (256 - 32 - 80) /
     104 = 1 worker, where the server's 64 MiB would have given 3 (OOM-killed)."""
-    app = start.AppMemory(80, preloaded=True)
+    app = containerize_workers.AppMemory(80, preloaded=True)
     values, why = start.settings(SPEC, {}, cpus=1, memory=256 * MIB, app=app)
     assert (values["workers"], values["worker_memory"]) == (1, 104)
     assert why == "memory: a 256 MiB limit holds 1 at 104 MiB a worker; 3 by CPUs"
@@ -244,17 +247,17 @@ def test_the_apps_measured_memory_sizes_the_workers_and_the_preloading_master(
         "worker is counted at 104 MiB, and the preloading master's 80 MiB with the server's own"
     ) in capsys.readouterr().err
     # Each worker loads it: nothing more to reserve. (256 - 32) / 104 = 2.
-    lazy = start.AppMemory(80, preloaded=False)
+    lazy = containerize_workers.AppMemory(80, preloaded=False)
     assert start.settings(SPEC, {}, cpus=1, memory=256 * MIB, app=lazy)[0]["workers"] == 2
     # A small app keeps the server's measured 64 MiB a worker: (256 - 32 - 16) / 64 = 3.
-    small = start.AppMemory(16, preloaded=True)
+    small = containerize_workers.AppMemory(16, preloaded=True)
     assert start.settings(SPEC, {}, cpus=1, memory=256 * MIB, app=small)[0]["workers"] == 3
     # Without a limit the CPUs decide, measured or not.
     assert start.settings(SPEC, {}, cpus=2, app=app)[0]["workers"] == 5
 
 
 def test_a_stated_worker_memory_is_not_raised_to_the_measured_app() -> None:
-    app = start.AppMemory(80, preloaded=True)
+    app = containerize_workers.AppMemory(80, preloaded=True)
     values, _ = start.settings(
         SPEC, {"WSGI_WORKER_MEMORY": "90"}, cpus=4, memory=512 * MIB, app=app
     )
@@ -272,16 +275,20 @@ def test_a_server_whose_workers_are_threads_reserves_its_one_process() -> None:
         "workers_are_threads": True,
         "settings": {**SPEC["settings"], "worker_memory": 2, "memory_reserve": 64},
     }
-    app = start.AppMemory(80, preloaded=False)
-    with pytest.raises(start.StartError, match=r"needs 104 MiB for itself and 2 MiB a worker"):
+    app = containerize_workers.AppMemory(80, preloaded=False)
+    with pytest.raises(
+        containerize_workers.StartError, match=r"needs 104 MiB for itself and 2 MiB a worker"
+    ):
         start.settings(spec, {}, cpus=1, memory=96 * MIB, app=app)
     assert start.settings(spec, {}, cpus=1, memory=256 * MIB, app=app)[0]["workers"] == 3
 
 
 def test_an_image_without_the_measurement_counts_as_before() -> None:
-    assert start.AppMemory.of(None, preloaded=True) is None
-    assert start.AppMemory.of({"clean": True, "found": []}, preloaded=True) is None
-    measured = start.AppMemory.of({"clean": True, "found": [], "memory_mib": 48}, preloaded=True)
+    assert containerize_workers.AppMemory.of(None, preloaded=True) is None
+    assert containerize_workers.AppMemory.of({"clean": True, "found": []}, preloaded=True) is None
+    measured = containerize_workers.AppMemory.of(
+        {"clean": True, "found": [], "memory_mib": 48}, preloaded=True
+    )
     assert measured is not None
     assert (measured.mib, measured.preloaded) == (48, True)
 
@@ -310,7 +317,7 @@ def test_parse_services() -> None:
 
 @pytest.mark.parametrize("text", ["db", "db:", ":80", "db:99999", "db:http"])
 def test_parse_services_refuses_what_is_not_host_port(text: str) -> None:
-    with pytest.raises(start.StartError, match="is not 'host:port'"):
+    with pytest.raises(containerize_workers.StartError, match="is not 'host:port'"):
         start.parse_services(text)
 
 
@@ -346,7 +353,9 @@ def test_wait_for_gives_up_after_the_timeout_with_the_last_error() -> None:
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    with pytest.raises(start.StartError, match=rf"127.0.0.1:{port} did not accept") as info:
+    with pytest.raises(
+        containerize_workers.StartError, match=rf"127.0.0.1:{port} did not accept"
+    ) as info:
         start.wait_for([("127.0.0.1", port)], timeout=0.6)
     assert "WSGI_WAIT_TIMEOUT" in str(info.value)
     assert info.value.code == 1
@@ -358,16 +367,18 @@ def test_prestart_commands_are_split_like_a_shell_but_run_without_one() -> None:
         ["python", "manage.py", "migrate", "--noinput"],
         ["echo", "two words", "$HOME"],
     ]
-    with pytest.raises(start.StartError, match="WSGI_PRESTART line 1"):
+    with pytest.raises(containerize_workers.StartError, match="WSGI_PRESTART line 1"):
         start.parse_commands("echo 'unclosed")
 
 
 def test_a_failing_prestart_command_stops_the_start_with_its_code(tmp_path: Path) -> None:
     start.run_commands([["true"]], cwd=str(tmp_path))
-    with pytest.raises(start.StartError, match="failed with exit code 3") as info:
+    with pytest.raises(containerize_workers.StartError, match="failed with exit code 3") as info:
         start.run_commands([["sh", "-c", "exit 3"], ["true"]], cwd=str(tmp_path))
     assert info.value.code == 3
-    with pytest.raises(start.StartError, match="cannot run no-such-command") as missing:
+    with pytest.raises(
+        containerize_workers.StartError, match="cannot run no-such-command"
+    ) as missing:
         start.run_commands([["no-such-command"]], cwd=str(tmp_path))
     assert missing.value.code == 127
 
@@ -679,7 +690,9 @@ def test_the_run_time_list_replaces_the_images_and_any_host_drops_the_check() ->
 
 
 def test_a_bad_run_time_entry_stops_the_start_by_name() -> None:
-    with pytest.raises(start.StartError, match=r"WSGI_ALLOWED_HOSTS: '\*\.app\.example' is not"):
+    with pytest.raises(
+        containerize_workers.StartError, match=r"WSGI_ALLOWED_HOSTS: '\*\.app\.example' is not"
+    ):
         start.allowed_hosts(HOST_CHECK_SPEC, {"WSGI_ALLOWED_HOSTS": "*.app.example"})
 
 

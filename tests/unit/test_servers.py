@@ -16,7 +16,8 @@ from packaging.utils import canonicalize_name
 from containerize import runtime as runtime_package
 from containerize import servers
 from containerize.errors import ConfigError
-from containerize.runtime import containerize_hosts, start
+from containerize.runtime import containerize_hosts
+from containerize.runtime import containerize_start as start
 from containerize.servers import base, mod_wsgi, uwsgi
 
 RUNTIME_DIR = Path(runtime_package.__file__).parent

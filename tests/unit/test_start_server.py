@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from containerize import runtime
-from containerize.runtime import start
+from containerize.runtime import containerize_start as start
 
 PYTHON = "/opt/venv/bin/python"
 
