@@ -369,6 +369,56 @@ def check(verdict_path: str | None = None) -> int:
         with open(verdict_path, "w", encoding="utf-8") as file:
             json.dump(found, file, sort_keys=True)
             file.write("\n")
+    return check_urlconf(spec)
+
+
+#: Errors in the code itself: a URLconf that raises one of them fails every request.
+#: Anything else (a database the URLconf queries, a service it calls) may be there at
+#: run time, where the build has none: a warning.
+_CODE_ERRORS = (ImportError, SyntaxError, NameError, AttributeError, TypeError)
+
+
+def check_urlconf(spec: dict[str, Any]) -> int:
+    """For a Django app, load its URLconf (``ROOT_URLCONF``) and the views it imports, as
+    Django does at the first request, after the verdict (each worker loads it then):
+    loading the app does not, so an import error there would pass the check and fail
+    every request of the image. Not Django, or Django not set up: nothing to do."""
+    django = sys.modules.get("django")
+    if django is None:
+        return 0
+    try:
+        from django.apps import apps  # type: ignore[import-not-found]
+        from django.conf import settings  # type: ignore[import-not-found]
+        from django.urls import get_resolver  # type: ignore[import-not-found]
+
+        if not apps.ready or not settings.configured:
+            return 0
+        root = getattr(settings, "ROOT_URLCONF", None)
+    except Exception:  # not a Django we can ask: the import check stands
+        return 0
+    if not root:
+        return 0
+    try:
+        get_resolver().url_patterns  # noqa: B018  # imports the URLconf and its includes
+    except Exception as exc:  # the URLconf's own failure, whatever it raises
+        import traceback
+
+        traceback.print_exc()
+        where = f"its URLconf (ROOT_URLCONF = {root!r}), which Django loads at the first request"
+        error = f"{type(exc).__name__}: {exc}"
+        if isinstance(exc, _CODE_ERRORS) or type(exc).__name__ == "ImproperlyConfigured":
+            print(
+                f"\ncontainerize: the application {describe(spec['app'])} failed to load: "
+                f"{error}\ncontainerize: that is {where}: every request would fail; fix it",
+                file=sys.stderr,
+            )
+            return 1
+        print(
+            f"containerize: warning: {where}, could not be loaded here: {error} (at build "
+            "time there is no network and no service; each test cell loads it beside its "
+            "services)",
+            file=sys.stderr,
+        )
     return 0
 
 
