@@ -36,7 +36,7 @@ class Container:
     image: str
     platform: Platform
     host: str
-    port: int
+    port: int  # 0: it exited before its port was published
 
     @property
     def name(self) -> str:
@@ -143,6 +143,13 @@ def start(
     # The IPv4 line: "127.0.0.1:49153".
     host, _, host_port = (mapping.splitlines() or [""])[0].rpartition(":")
     if not host_port.isdigit():
+        done = docker.run(
+            "inspect", "--format", "{{.State.Running}}", container_id, check=False, timeout=60
+        )
+        if done.stdout.strip() == "false":
+            # It exited before its port was read (a start-up that stops at once, as a
+            # bad setting does): the caller sees it exit, with its code and its log.
+            return Container(id=container_id, image=image, platform=platform, host=LOOPBACK, port=0)
         log = process.tail(_logs(container_id), 20)
         docker.run("rm", "--force", container_id, check=False, timeout=60)
         raise ContainerTestError(

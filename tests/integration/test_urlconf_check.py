@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,9 +59,12 @@ def test_a_urlconf_that_needs_a_service_only_warns(
     built."""
     project = make_project("django-app")
     urls = project / "mysite" / "urls.py"
+    # A change of its own, so that no earlier run's cached step hides the warning (a
+    # cached step prints nothing).
     urls.write_text(
         urls.read_text()
         + "\nimport socket\n\nsocket.create_connection(('db.invalid', 5432), timeout=1)\n"
+        + f"# {uuid.uuid4().hex}\n"
     )
     done = _build(project, session_id)
     output = done.stdout + done.stderr
