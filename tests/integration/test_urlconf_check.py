@@ -66,15 +66,17 @@ def test_a_urlconf_that_needs_a_service_only_warns(
         + "\nimport socket\n\nsocket.create_connection(('db.invalid', 5432), timeout=1)\n"
         + f"# {uuid.uuid4().hex}\n"
     )
-    done = _build(project, session_id)
+    try:
+        done = _build(project, session_id)
+    finally:  # the tags the build made, whatever the assertions below say
+        image = f"containerize-test/urlconf-{session_id}"
+        subprocess.run(
+            ["docker", "image", "rm", "--force", f"{image}:gunicorn", f"{image}:1.0.0-gunicorn"],
+            capture_output=True, check=False,
+        )  # fmt: skip
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert (
         "containerize: warning: its URLconf (ROOT_URLCONF = 'mysite.urls'), which Django "
         "loads at the first request, could not be loaded here: gaierror:"
     ) in output
-    subprocess.run(
-        ["docker", "image", "rm", "--force", f"containerize-test/urlconf-{session_id}:gunicorn",
-         f"containerize-test/urlconf-{session_id}:1.0.0-gunicorn"],
-        capture_output=True, check=False,
-    )  # fmt: skip
