@@ -80,29 +80,17 @@ if __name__ == "containerize.runtime.containerize_start":  # from the package (t
     from containerize.runtime import containerize_hosts as hosts
     from containerize.runtime import containerize_preload as preloading
     from containerize.runtime import containerize_proxies as proxies
-    from containerize.runtime.containerize_workers import (
-        AppMemory,
-        StartError,
-        available_cpus,
-        cgroup_memory_limit,
-        log,
-        memory_needs,
-        size_workers,
-    )
+    from containerize.runtime import containerize_workers as workers
 else:  # in the image, imported by start.py: its folder is sys.path[0]
     import containerize_accesslog as accesslog  # type: ignore[import-not-found,no-redef]
     import containerize_hosts as hosts  # type: ignore[import-not-found,no-redef]
     import containerize_preload as preloading  # type: ignore[import-not-found,no-redef]
     import containerize_proxies as proxies  # type: ignore[import-not-found,no-redef]
-    from containerize_workers import (  # type: ignore[import-not-found,no-redef]
-        AppMemory,
-        StartError,
-        available_cpus,
-        cgroup_memory_limit,
-        log,
-        memory_needs,
-        size_workers,
-    )
+    import containerize_workers as workers  # type: ignore[import-not-found,no-redef]
+
+# Raised and logged throughout, as in the worker sizing.
+StartError = workers.StartError
+log = workers.log
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SPEC = os.path.join(HERE, "server.json")
@@ -135,7 +123,7 @@ def settings(
     environ: dict[str, str],
     cpus: int,
     memory: int | None = None,
-    app: AppMemory | None = None,
+    app: workers.AppMemory | None = None,
 ) -> tuple[dict[str, int], str]:
     """The server's settings (server.json's defaults, then the environment's), and where
     the worker count came from; *memory* is the container's limit in bytes (None: none),
@@ -144,14 +132,9 @@ def settings(
     defaults = spec.get("settings", {})
     values: dict[str, int] = {}
     for name, (variable, low, high) in SETTINGS.items():
-        text = environ.get(variable, "").strip()
-        if text:
-            if not text.isdigit() or not low <= int(text) <= high:
-                raise StartError(
-                    f"{variable}={text!r} is not a whole number from {low} to {high}; "
-                    f"set it to one, or unset it for the default"
-                )
-            values[name] = int(text)
+        told = workers.whole_number(environ, variable, low, high)
+        if told is not None:
+            values[name] = told
         elif defaults.get(name) is not None:
             values[name] = int(defaults[name])
         elif name == "max_requests_jitter":  # after max_requests, in SETTINGS' order
@@ -160,9 +143,11 @@ def settings(
             values[name] = 0
         else:
             raise StartError(f"server.json has no default for {name!r}")
-    worker_mib, reserve, measured = memory_needs(spec, environ, values["worker_memory"], app)
+    worker_mib, reserve, measured = workers.memory_needs(
+        spec, environ, values["worker_memory"], app
+    )
     values["worker_memory"] = worker_mib
-    values["workers"], why = size_workers(
+    values["workers"], why = workers.size_workers(
         spec, environ, cpus, memory, worker_mib, reserve=reserve, measured=measured
     )
     values["concurrency"] = values["workers"] * values["threads"]
@@ -398,11 +383,11 @@ def main(argv: list[str]) -> int:
         with open(SPEC, encoding="utf-8") as file:
             spec = json.load(file)
         environ = dict(os.environ)
-        cpus = available_cpus()
-        memory = cgroup_memory_limit()
+        cpus = workers.available_cpus()
+        memory = workers.cgroup_memory_limit()
         verdict = preloading.read_verdict(VERDICT)
         preload_argv, preload_line = preload(spec, environ, verdict)
-        app = AppMemory.of(verdict, preloaded=preload_line.startswith(preloading.PRELOADED))
+        app = workers.AppMemory.of(verdict, preloaded=preload_line.startswith(preloading.PRELOADED))
         values, workers_from = settings(spec, environ, cpus, memory, app)
         services = parse_services(environ.get("WSGI_WAIT_FOR", ""))
         commands = parse_commands(environ.get("WSGI_PRESTART", ""))

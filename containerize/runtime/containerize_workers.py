@@ -204,16 +204,10 @@ def size_workers(
             )
         if measured:
             log(measured)
-    low, high = WORKERS_RANGE
     for variable in WORKERS:
-        text = environ.get(variable, "").strip()
-        if text:
-            if not text.isdigit() or not low <= int(text) <= high:
-                raise StartError(
-                    f"{variable}={text!r} is not a whole number from {low} to {high}; "
-                    f"set it to one, or unset it for the default"
-                )
-            return _kept(int(text), variable, fits, memory)
+        told = whole_number(environ, variable, *WORKERS_RANGE)
+        if told is not None:
+            return _kept(told, variable, fits, memory)
     if defaults.get("workers") is not None:
         return _kept(int(defaults["workers"]), "the image's workers setting", fits, memory)
     by_cpus = 2 * cpus + 1
@@ -224,6 +218,20 @@ def size_workers(
             f"{by_cpus} by CPUs"
         )
     return by_cpus, f"2 x {cpus} CPUs + 1"
+
+
+def whole_number(environ: dict[str, str], variable: str, low: int, high: int) -> int | None:
+    """*variable*'s whole number from *low* to *high*; None when it is unset or empty;
+    anything else is a StartError that says what to write."""
+    text = environ.get(variable, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or not low <= int(text) <= high:
+        raise StartError(
+            f"{variable}={text!r} is not a whole number from {low} to {high}; "
+            f"set it to one, or unset it for the default"
+        )
+    return int(text)
 
 
 def _kept(workers: int, source: str, fits: int | None, memory: int | None) -> tuple[int, str]:
