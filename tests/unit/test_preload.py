@@ -123,13 +123,9 @@ APP_THREAD = (
 APP_SOCKET = "import socket\nCONNECTION = socket.socket()\n" + APP_CLEAN
 
 
-@pytest.mark.parametrize(
-    ("source", "said"),
-    [(APP_CLEAN, None), (APP_THREAD, "1 thread ('metrics')"), (APP_SOCKET, "1 open socket")],
-    ids=["clean", "thread", "socket"],
-)
-def test_the_import_check_writes_its_verdict(tmp_path: Path, source: str, said: str | None) -> None:
-    """The runtime files laid out as in the image, run as the build runs them."""
+def _laid_out(tmp_path: Path, source: str) -> tuple[Path, Path]:
+    """The runtime files in a folder as in the image, with server.json naming the app
+    *source* (``site_app:application``) in an app folder: (that folder, the app's)."""
     folder = tmp_path / "opt-containerize"
     folder.mkdir()
     for name, data in runtime.sources().items():
@@ -143,6 +139,17 @@ def test_the_import_check_writes_its_verdict(tmp_path: Path, source: str, said: 
         "access_log": "off",
     }
     (folder / "server.json").write_text(json.dumps(server_json))
+    return folder, app_dir
+
+
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [(APP_CLEAN, None), (APP_THREAD, "1 thread ('metrics')"), (APP_SOCKET, "1 open socket")],
+    ids=["clean", "thread", "socket"],
+)
+def test_the_import_check_writes_its_verdict(tmp_path: Path, source: str, said: str | None) -> None:
+    """The runtime files laid out as in the image, run as the build runs them."""
+    folder, _ = _laid_out(tmp_path, source)
     # As in the build: a folder the check makes itself, which the image copies.
     verdict = tmp_path / "files" / "opt" / "containerize" / "import-check.json"
     check = [sys.executable, "-I", str(folder / "containerize_wsgi.py"), "--check"]
@@ -182,21 +189,9 @@ APP_COUNTED = (
 def test_the_check_then_runs_a_python_static_command_in_its_process(tmp_path: Path) -> None:
     """``--then``: after the app loaded and the verdict was written, the static command
     runs in the same process, as the interpreter would run it; its status is the step's."""
-    folder = tmp_path / "opt-containerize"
-    folder.mkdir()
-    for name, data in runtime.sources().items():
-        (folder / name).write_bytes(data)
-    app_dir = tmp_path / "app"
-    app_dir.mkdir()
-    (app_dir / "site_app.py").write_text(APP_COUNTED)
+    folder, app_dir = _laid_out(tmp_path, APP_COUNTED)
     (app_dir / "manage.py").write_text(MANAGE)
     (app_dir / "static_mod.py").write_text("import sys\nprint('module:', sys.argv[1:])\n")
-    server_json = {
-        "app": {"kind": "callable", "module": "site_app", "callable": "application"},
-        "app_dir": str(app_dir),
-        "access_log": "off",
-    }
-    (folder / "server.json").write_text(json.dumps(server_json))
     verdict = tmp_path / "import-check.json"
     check = [sys.executable, "-I", str(folder / "containerize_wsgi.py"), "--check"]
     check += ["--verdict", str(verdict), "--then"]
