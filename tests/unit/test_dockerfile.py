@@ -19,6 +19,7 @@ from containerize.errors import ConfigError
 from containerize.image import buildcache, compilefile, dockerfile, layerfolders, layers, pins, plan
 from containerize.platforms import LINUX_AMD64, LINUX_ARM64, Platform
 from containerize.resolve.wheelhouse import Needs
+from containerize.runtime import containerize_wsgi
 from containerize.writablepaths import WritablePath
 
 CREATED = dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
@@ -517,6 +518,9 @@ def test_static_commands_the_check_runs(hello: config.Config) -> None:
     assert not staticfiles.runs_in_python(("python", "-c", "print()"))
     assert not staticfiles.runs_in_python(("pythonista", "x.py"))
     assert not staticfiles.runs_in_python(("python", "-m", "not a module"))
+    # The image's side (containerize_wsgi.py --then, standard library only) names the
+    # interpreter the same way.
+    assert containerize_wsgi.PYTHON.pattern == staticfiles.PYTHON.pattern
     # A static folder no mount option can name keeps the stage of its own.
     odd = config.StaticFiles(
         url="/static/", dir="static files", command=("python", "manage.py", "collectstatic")
