@@ -85,22 +85,27 @@ def test_rebuild_builds_an_unchanged_image_through_the_cache(
         assert code == 0, out.err[-3000:]
         return out.out + out.err
 
-    build()
-    registry = Registry(reference.parse_repository(image, where="image"))
-    first = registry.manifest_digest("gunicorn", what="the test")
-    again = build()
-    assert f"gunicorn: unchanged since {first}" in again, again
-    assert "nothing to build: every image has the key of what it would be built from " \
-        "(--rebuild builds anyway)" in again, again  # fmt: skip
-    rebuilt = build("--rebuild")
-    assert "unchanged since" not in rebuilt, rebuilt
-    assert "built:" in rebuilt, rebuilt
-    assert 'building with "default" instance' in rebuilt, rebuilt
-    assert not _steps_run(rebuilt), rebuilt  # every step from the cache
-    # The same inputs, the same image: the key and every layer as before.
-    assert registry.labels("gunicorn", what="the test") == registry.labels(
-        first or "", what="the test"
-    )
+    try:
+        build()
+        registry = Registry(reference.parse_repository(image, where="image"))
+        first = registry.manifest_digest("gunicorn", what="the test")
+        again = build()
+        assert f"gunicorn: unchanged since {first}" in again, again
+        assert "nothing to build: every image has the key of what it would be built from " \
+            "(--rebuild builds anyway)" in again, again  # fmt: skip
+        rebuilt = build("--rebuild")
+        assert "unchanged since" not in rebuilt, rebuilt
+        assert "built:" in rebuilt, rebuilt
+        assert 'building with "default" instance' in rebuilt, rebuilt
+        assert not _steps_run(rebuilt), rebuilt  # every step from the cache
+        # The same inputs, the same image: the key and every layer as before.
+        assert registry.labels("gunicorn", what="the test") == registry.labels(
+            first or "", what="the test"
+        )
+    finally:
+        # A pushed build leaves its tags in the engine's image store too.
+        for tag in ("gunicorn", "1.0.0-gunicorn"):
+            process.run(["docker", "image", "rm", "--force", f"{image}:{tag}"], check=False)
 
 
 def _prepare(
