@@ -30,10 +30,12 @@ provides its ``pkg_resources``) fails the build too. With ``--verdict`` it also
 writes what the load left running in the process (threads, Python's or not; sockets;
 child processes) to FILE as JSON, which the image keeps: under ``preload = "auto"``
 the entrypoint preloads the app in the server's master only when the load left nothing
-there that forked workers would share. With ``--then COMMAND...`` (the last option),
-once the app loaded and the verdict is written, it runs the project's static command,
-a Python script or module, in the same process (:func:`run_static`): the framework is
-not loaded twice.
+there that forked workers would share; for a Django app it also records whether the
+URLconf loaded and what that left (``urlconf``), which a preloading master then loads
+before it forks (containerize_preload.preload_urlconf). With ``--then COMMAND...``
+(the last option), once the app loaded and the verdict is written, it runs the
+project's static command, a Python script or module, in the same process
+(:func:`run_static`): the framework is not loaded twice.
 
 The Host rules are ``containerize_hosts.py``'s, beside this file, which the servers'
 own checks share; the proxy rules are ``containerize_proxies.py``'s.
