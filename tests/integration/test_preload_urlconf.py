@@ -10,9 +10,10 @@ that is not up yet at start would.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -63,17 +64,13 @@ def image(
             process.run(["docker", "image", "rm", "--force", *invocation.tags], check=False)
 
 
-@pytest.fixture
-def run() -> Iterator[Callable[..., containers.Container]]:
-    started: list[containers.Container] = []
-
-    def start(image: str, env: dict[str, str]) -> containers.Container:
-        container = containers.start(image, platform=LINUX_AMD64, port=8000, env=env)
-        started.append(container)
-        return container
-
-    yield start
-    for container in started:
+@contextlib.contextmanager
+def _container(image: str, env: dict[str, str]) -> Iterator[containers.Container]:
+    """A container of *image* started with *env*, removed whatever the test says."""
+    container = containers.start(image, platform=LINUX_AMD64, port=8000, env=env)
+    try:
+        yield container
+    finally:
         containers.remove(container)
 
 
@@ -97,10 +94,12 @@ def _urlconf_lines(log: str) -> list[str]:
 
 
 @pytest.mark.parametrize("server", SERVERS)
-def test_the_master_loads_the_urlconf_and_the_workers_inherit_it(
-    image: str, run: Callable[..., containers.Container], server: str
-) -> None:
-    container = run(f"{image}:{server}", {"WSGI_WORKERS": "2"})
+def test_the_master_loads_the_urlconf_and_the_workers_inherit_it(image: str, server: str) -> None:
+    with _container(f"{image}:{server}", {"WSGI_WORKERS": "2"}) as container:
+        _inherited(container)
+
+
+def _inherited(container: containers.Container) -> None:
     verdict = json.loads(
         containers.execute(container, ["cat", "/opt/containerize/import-check.json"]).stdout
     )
@@ -119,12 +118,15 @@ def test_the_master_loads_the_urlconf_and_the_workers_inherit_it(
     assert _imported_by(container) == [1], containers.logs(container)
 
 
-def test_a_urlconf_that_raises_at_start_is_left_to_the_first_request(
-    image: str, run: Callable[..., containers.Container]
-) -> None:
+def test_a_urlconf_that_raises_at_start_is_left_to_the_first_request(image: str) -> None:
     """Its database not up yet when the master loads it: one line, the server starts as
     it always did, and a worker loads the URLconf at its first request."""
-    container = run(f"{image}:gunicorn", {"WSGI_WORKERS": "2", "URLS_FAIL_ONCE": "1"})
+    env = {"WSGI_WORKERS": "2", "URLS_FAIL_ONCE": "1"}
+    with _container(f"{image}:gunicorn", env) as container:
+        _left_to_the_first_request(container)
+
+
+def _left_to_the_first_request(container: containers.Container) -> None:
     answer = containers.get(container, "/health", timeout=READY)
     assert answer.status == 200, answer.describe()
     log = containers.logs(container)
