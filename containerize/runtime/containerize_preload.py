@@ -18,6 +18,16 @@ memory the loaded app holds (``memory_mib``); start.py reads it (:func:`read_ver
 :func:`decide` picks the server's arguments from server.json's ``preload_args``, and
 the worker count under a memory limit counts the app's memory (start.py).
 
+A Django app loads its URLconf (``ROOT_URLCONF``, and the views it imports) only at
+its first request, in each worker: the bench's Django project spent 11-21 ms of its
+first request there. The import check loads it too (:func:`load_urlconf`), after the
+app's verdict, and records in the verdict (``urlconf``) whether it loaded and what it
+left running. A process that loads the app before it serves (a preloading master,
+cheroot's one process: :func:`loads_before_serving`) then loads the URLconf as well,
+when the build saw it load and leave nothing running (:func:`preload_urlconf`), so
+that the workers are forked with it loaded; else, or when it raises at start, Django
+loads it at the first request, as it always did. A line on stderr says which.
+
 This file runs in the image: standard library only, no containerize imports.
 """
 
@@ -26,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import sys
 
 # Not typing's TYPE_CHECKING: importing typing is a few milliseconds of every start.
 TYPE_CHECKING = False
@@ -197,3 +208,98 @@ def decide(
         line = f"{PRELOADED} by the master, which forks the workers with it loaded ({source})"
         return list(args["on"]), line
     return list(args["off"]), f"app: loaded by each worker ({source})"
+
+
+# --- Django's URLconf ----------------------------------------------------------------
+
+
+def django_urlconf() -> Any:
+    """The URLconf (``ROOT_URLCONF``) of the Django project this process has set up
+    (``django.setup()``, which ``get_wsgi_application()`` runs); None when there is none
+    to load: not Django, Django not set up, or no ``ROOT_URLCONF``."""
+    if "django" not in sys.modules:  # not imported by the app: not a Django app
+        return None
+    try:
+        from django.apps import apps  # type: ignore[import-not-found]
+        from django.conf import settings  # type: ignore[import-not-found]
+
+        if not apps.ready or not settings.configured:
+            return None
+        return getattr(settings, "ROOT_URLCONF", None) or None
+    except Exception:  # not a Django that can be asked: nothing is loaded
+        return None
+
+
+def load_urlconf() -> None:
+    """Load the URLconf as Django's first request does (``BaseHandler.resolve_request``:
+    ``get_resolver()``, whose ``url_patterns`` import ``ROOT_URLCONF``, the views it
+    imports and the URLconfs it includes); raise what that raises. Nothing is resolved,
+    no view or middleware runs. A failed load is not kept: Django tries again at the
+    first request."""
+    from django.urls import get_resolver  # type: ignore[import-not-found]
+
+    get_resolver().url_patterns  # noqa: B018  # a cached property: imports it once
+
+
+#: Who loads the URLconf before any request, by :func:`loads_before_serving`'s answer.
+LOADER = {
+    "master": ("the master", "which forks the workers with it loaded"),
+    "process": ("the server's one process", "before it serves"),
+}
+
+
+def loads_before_serving(server: str | None, argv: list[str]) -> str | None:
+    """Which process this is, when it loaded the app before any request: 'master' (of
+    Gunicorn run with ``--preload``, of uWSGI without ``--lazy-apps``), which then forks
+    the workers, or 'process' (cheroot's one process). None where a worker (or a
+    mod_wsgi daemon process) loaded the app as it started: that is left as it was."""
+    if server == "gunicorn":
+        return "master" if "--preload" in argv else None
+    if server == "uwsgi":
+        uwsgi = sys.modules.get("uwsgi")  # uWSGI's own module, in its processes only
+        return "master" if uwsgi is not None and uwsgi.worker_id() == 0 else None
+    if server == "cheroot":
+        return "process"
+    return None
+
+
+def preload_urlconf(process: str, checked: dict[str, Any] | None) -> str | None:
+    """For a Django app, load its URLconf in this *process* (:func:`loads_before_serving`)
+    when the build's import check (its verdict, *checked*) loaded it and saw it leave
+    nothing running; the line that says what was done (None: not a Django app). Loading
+    it here never stops the start: whatever it raises, the line says so, and Django
+    loads it at the first request, as it always did."""
+    root = django_urlconf()
+    if root is None:
+        return None
+    who, when = LOADER[process]
+    left = f"URLconf: {root!r} left to the first request, as Django does"
+    if (why := _not_checked((checked or {}).get("urlconf"))) is not None:
+        return f"{left} ({why})"
+    before = running()
+    try:
+        load_urlconf()
+    except Exception as exc:  # a service it reaches, a variable it reads: not here yet
+        message = " ".join(str(exc).split())
+        if len(message) > 200:
+            message = message[:200] + "..."
+        return f"{left} (loading it in {who} raised {type(exc).__name__}: {message})"
+    found = "; ".join(verdict(before, running())["found"])
+    if found and process == "master":
+        return (
+            f"warning: URLconf: {root!r} loaded by the master, which left {found} running "
+            "that the workers it forks share; set WSGI_PRELOAD=off if they must not"
+        )
+    return f"URLconf: {root!r} loaded by {who}, {when} (Django loads it at the first request)"
+
+
+def _not_checked(record: Any) -> str | None:
+    """Why the import check's *record* of the URLconf (``check_urlconf`` in
+    containerize_wsgi.py) does not let it be loaded before serving; None when it does."""
+    if not isinstance(record, dict):
+        return "the image has no import check's verdict on it"
+    if not record.get("loaded"):
+        return f"the build's import check could not load it: {record.get('error', 'an error')}"
+    if record.get("found"):
+        return f"loading it in the build's import check left {'; '.join(record['found'])} running"
+    return None

@@ -30,10 +30,12 @@ provides its ``pkg_resources``) fails the build too. With ``--verdict`` it also
 writes what the load left running in the process (threads, Python's or not; sockets;
 child processes) to FILE as JSON, which the image keeps: under ``preload = "auto"``
 the entrypoint preloads the app in the server's master only when the load left nothing
-there that forked workers would share. With ``--then COMMAND...`` (the last option),
-once the app loaded and the verdict is written, it runs the project's static command,
-a Python script or module, in the same process (:func:`run_static`): the framework is
-not loaded twice.
+there that forked workers would share; for a Django app it also records whether the
+URLconf loaded and what that left (``urlconf``), which a preloading master then loads
+before it forks (containerize_preload.preload_urlconf). With ``--then COMMAND...``
+(the last option), once the app loaded and the verdict is written, it runs the
+project's static command, a Python script or module, in the same process
+(:func:`run_static`): the framework is not loaded twice.
 
 The Host rules are ``containerize_hosts.py``'s, beside this file, which the servers'
 own checks share; the proxy rules are ``containerize_proxies.py``'s.
@@ -364,12 +366,15 @@ def check(verdict_path: str | None = None) -> int:
             'not preloaded before the workers fork under preload = "auto"',
             file=sys.stderr,
         )
+    status, urlconf = check_urlconf(spec)
+    if urlconf is not None:  # a preloading master loads it when it loaded here, cleanly
+        found["urlconf"] = urlconf
     if verdict_path is not None:
         os.makedirs(os.path.dirname(verdict_path), exist_ok=True)
         with open(verdict_path, "w", encoding="utf-8") as file:
             json.dump(found, file, sort_keys=True)
             file.write("\n")
-    return check_urlconf(spec)
+    return status
 
 
 #: Errors in the code itself: a URLconf that raises one of them fails every request.
@@ -378,28 +383,18 @@ def check(verdict_path: str | None = None) -> int:
 _CODE_ERRORS = (ImportError, SyntaxError, NameError, AttributeError, TypeError)
 
 
-def check_urlconf(spec: dict[str, Any]) -> int:
+def check_urlconf(spec: dict[str, Any]) -> tuple[int, dict[str, Any] | None]:
     """For a Django app, load its URLconf (``ROOT_URLCONF``) and the views it imports, as
-    Django does at the first request, after the verdict (each worker loads it then):
-    loading the app does not, so an import error there would pass the check and fail
-    every request of the image. Not Django, or Django not set up: nothing to do."""
-    django = sys.modules.get("django")
-    if django is None:
-        return 0
+    Django does at the first request, after the verdict: loading the app does not, so
+    an import error there would pass the check and fail every request of the image.
+    The status, and what the load did for the verdict (``loaded``; ``found`` running
+    after it, or the ``error``'s type); not Django, or Django not set up: (0, None)."""
+    root = preloading.django_urlconf()
+    if root is None:
+        return 0, None
+    before = preloading.running()
     try:
-        from django.apps import apps  # type: ignore[import-not-found]
-        from django.conf import settings  # type: ignore[import-not-found]
-        from django.urls import get_resolver  # type: ignore[import-not-found]
-
-        if not apps.ready or not settings.configured:
-            return 0
-        root = getattr(settings, "ROOT_URLCONF", None)
-    except Exception:  # not a Django we can ask: the import check stands
-        return 0
-    if not root:
-        return 0
-    try:
-        get_resolver().url_patterns  # noqa: B018  # imports the URLconf and its includes
+        preloading.load_urlconf()
     except Exception as exc:  # the URLconf's own failure, whatever it raises
         import traceback
 
@@ -412,14 +407,23 @@ def check_urlconf(spec: dict[str, Any]) -> int:
                 f"{error}\ncontainerize: that is {where}: every request would fail; fix it",
                 file=sys.stderr,
             )
-            return 1
+            return 1, None
         print(
             f"containerize: warning: {where}, could not be loaded here: {error} (at build "
             "time there is no network and no service; each test cell loads it beside its "
             "services)",
             file=sys.stderr,
         )
-    return 0
+        # The type only: the image keeps the verdict, the same from the same sources.
+        return 0, {"loaded": False, "error": type(exc).__name__}
+    found = preloading.verdict(before, preloading.running())["found"]
+    if found:
+        print(
+            f"containerize: loading its URLconf left {'; '.join(found)} running: a "
+            "preloading master leaves it to each worker's first request",
+            file=sys.stderr,
+        )
+    return 0, {"loaded": True, "found": found}
 
 
 #: A Python interpreter as a static command names it (containerize.staticfiles.PYTHON).
@@ -529,3 +533,9 @@ elif __name__ != "containerize.runtime.containerize_wsgi":  # a server loads it 
 
             traceback.print_exc()
         raise
+    # A process that loaded the app before serving (a preloading master) loads a Django
+    # app's URLconf too, which Django leaves to each worker's first request.
+    if (_process := preloading.loads_before_serving(_spec.get("server"), sys.argv)) is not None:
+        _verdict = preloading.read_verdict(os.path.join(HERE, "import-check.json"))
+        if (_line := preloading.preload_urlconf(_process, _verdict)) is not None:
+            print(f"containerize: {_line}", file=sys.stderr, flush=True)
