@@ -55,6 +55,9 @@ class _Pull:
     said: list[str] = field(default_factory=list)
     running: process.Started | None = None
     stopped: bool = False
+    #: Found with nothing to pull: the builder keeps its own store, or the engine's
+    #: store has the image already.
+    needless: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
     thread: threading.Thread | None = None
 
@@ -72,12 +75,14 @@ class _Pull:
             inspected = docker.buildx("inspect", builder=self.builder, timeout=60).stdout
             driver = parse_inspect(inspected).driver
         if driver != "docker":
-            return  # its BuildKit keeps its own content: nothing to pull into
+            self.needless = True  # its BuildKit keeps its own content: nothing to pull into
+            return
         ref = by_digest(self.image)
         present = docker.run(
             "image", "inspect", "--format", "{{.Id}}", ref, check=False, timeout=60
         )
         if present.returncode == 0:
+            self.needless = True
             return
         for platform in self.platforms:
             with self.lock:
@@ -169,10 +174,11 @@ def wait() -> None:
         with pull.lock:
             if pull.running is None and not pull.stopped:
                 pull.stopped = True  # not begun: the build would only wait for the checks
-                pull.said.append(
-                    f"no early pull of the base image {pull.image}: the check of the "
-                    "engine's store had not ended as the build started"
-                )
+                if not pull.needless:
+                    pull.said.append(
+                        f"no early pull of the base image {pull.image}: the check of the "
+                        "engine's store had not ended as the build started"
+                    )
     try:
         for pull in pending:
             assert pull.thread is not None

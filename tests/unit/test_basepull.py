@@ -118,12 +118,18 @@ def test_the_driver_the_preflight_found_spares_asking_buildx(
 
 
 def test_an_engine_that_has_the_image_pulls_nothing(
-    docker_cli: Path, monkeypatch: pytest.MonkeyPatch
+    docker_cli: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_PRESENT", "1")
     basepull.start(BASE, [LINUX_AMD64], builder=None)
-    basepull.wait()
+    (pull,) = basepull._pending
+    assert pull.thread is not None
+    pull.thread.join(10)  # the check of the store ended before the build starts
+    with caplog.at_level(logging.INFO, logger="containerize"):
+        basepull.wait()
     assert [line.split()[0] for line in asked(docker_cli)] == ["buildx", "image"]
+    # Nothing to pull, and not said to be called off for a check that had ended.
+    assert "no early pull" not in caplog.text
 
 
 @pytest.mark.parametrize(
