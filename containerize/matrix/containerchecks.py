@@ -12,6 +12,7 @@ import http.client
 import json
 import threading
 import time
+from dataclasses import dataclass
 
 from containerize import process
 from containerize.engine import containers
@@ -259,9 +260,50 @@ def _late_stop(cell: Cell, stopped: containers.Stopped) -> str:
     return f"took {stopped.seconds:.1f}s to exit, grace period {cell.grace_period}s"
 
 
-def sigterm(subject: Subject) -> str:
+def sigterm(subject: Subject, *, run_id: str) -> str:
     """The stop signal lets an in-flight request finish, and the container exits in
     time: within the grace period, with exit code 0, without the engine's SIGKILL."""
+    cell = subject.cell
+    tried = _stop_with_request(subject, subject.container)
+    again = ""
+    if tried.lost and cell.emulated:
+        # Under emulation on a busy machine mod_wsgi has lost, during Apache's graceful
+        # stop, the response to a request its app had answered (its log said 200); seen
+        # in full test runs, never natively. Once more, in a new container of the image,
+        # and the message says so: natively a lost response fails at once.
+        second = _second(subject, run_id=run_id)
+        try:
+            _await_second(subject, second)
+            retried = _stop_with_request(subject, second)
+        finally:
+            containers.remove(second)
+        lost = tried.detail.replace("\n", "; ")
+        if not retried.problems:
+            again = f" (in a second container: in the first, {tried.problems[0]}: {lost})"
+            tried = retried
+        else:
+            detail = f"{tried.detail}\nagain, in a second container: {retried.detail}"
+            tried = _StopTry(stopped=retried.stopped, problems=retried.problems, detail=detail)
+    if tried.problems:
+        raise Failed("; ".join(tried.problems), detail=tried.detail)
+    stopped = tried.stopped
+    return (
+        f"{cell.stop_signal}{tried.during}: exit 0 after {stopped.seconds:.1f}s "
+        f"(grace {cell.grace_period}s){again}"
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _StopTry:
+    stopped: containers.Stopped
+    problems: list[str]
+    detail: str = ""
+    during: str = ""
+    lost: bool = False  # the slow-path request got no HTTP answer at all
+
+
+def _stop_with_request(subject: Subject, container: containers.Container) -> _StopTry:
+    """Send the slow-path request (if any), then the stop signal while it runs."""
     cell = subject.cell
     grace = cell.grace_period
     margin = 2 * cell.slowdown
@@ -274,7 +316,7 @@ def sigterm(subject: Subject) -> str:
         def slow() -> None:
             try:
                 answer: containers.Response | str = containers.request(
-                    subject.container, path, timeout=grace + 30
+                    container, path, timeout=grace + 30
                 )
             except (OSError, http.client.HTTPException) as exc:
                 answer = f"{type(exc).__name__}: {exc}"
@@ -287,7 +329,7 @@ def sigterm(subject: Subject) -> str:
         # (the engine itself takes a while to deliver it).
         time.sleep(IN_FLIGHT_DELAY)
     signalled = time.monotonic() - began
-    stopped = containers.stop(subject.container, timeout=grace + 10)
+    stopped = containers.stop(container, timeout=grace + 10)
     if thread is not None:
         thread.join(timeout=30)
     problems = []
@@ -295,26 +337,25 @@ def sigterm(subject: Subject) -> str:
         problems.append(_late_stop(cell, stopped))
     if not stopped.killed and stopped.exit_code != 0:
         problems.append(f"exit code {stopped.exit_code} after {cell.stop_signal}")
-    detail = ""
-    during = ""
-    if thread is not None:
-        at, answer = answers[0] if answers else (None, "no answer within the wait")
+    if thread is None:
+        return _StopTry(stopped=stopped, problems=problems)
+    at, answer = answers[0] if answers else (None, "no answer within the wait")
+    if isinstance(answer, str) or answer.status != 200:
         when = (
             f"GET {cell.settings.slow_path} sent at 0.0s, {cell.stop_signal} sent at "
             f"{signalled:.1f}s, "
             + ("no answer" if at is None else f"{_ended(answer)} at {at:.1f}s")
         )
-        if isinstance(answer, str) or answer.status != 200:
-            problems.append(f"the in-flight GET {cell.settings.slow_path} did not finish")
-            detail = (answer if isinstance(answer, str) else answer.describe()) + f"\n{when}"
-        elif at is not None and at < signalled:
-            # Honest about what was shown: the path was quicker than the wait.
-            during = (
-                f" (GET {cell.settings.slow_path} had finished before it, at {at:.1f}s:"
-                " a longer slow-path keeps it in flight)"
-            )
-        else:
-            during = " with a request in flight"
-    if problems:
-        raise Failed("; ".join(problems), detail=detail)
-    return f"{cell.stop_signal}{during}: exit 0 after {stopped.seconds:.1f}s (grace {grace}s)"
+        lost = isinstance(answer, str) and not problems
+        problems.append(f"the in-flight GET {cell.settings.slow_path} did not finish")
+        detail = (answer if isinstance(answer, str) else answer.describe()) + f"\n{when}"
+        return _StopTry(stopped=stopped, problems=problems, detail=detail, lost=lost)
+    if at is not None and at < signalled:
+        # Honest about what was shown: the path was quicker than the wait.
+        during = (
+            f" (GET {cell.settings.slow_path} had finished before it, at {at:.1f}s:"
+            " a longer slow-path keeps it in flight)"
+        )
+    else:
+        during = " with a request in flight"
+    return _StopTry(stopped=stopped, problems=problems, during=during)

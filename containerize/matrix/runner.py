@@ -215,7 +215,9 @@ def _checks(subject: Subject, *, run_id: str, project_dir: Path) -> list[Outcome
     outcomes.append(
         checks.timed("early stop", lambda: containerchecks.early_stop(subject, run_id=run_id))
     )
-    outcomes.append(checks.timed("stop signal", lambda: containerchecks.sigterm(subject)))
+    outcomes.append(
+        checks.timed("stop signal", lambda: containerchecks.sigterm(subject, run_id=run_id))
+    )
     return outcomes
 
 
