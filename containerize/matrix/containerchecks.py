@@ -20,11 +20,11 @@ from containerize.image import plan as image_plan
 from containerize.matrix.checks import Failed, Outcome, Subject, await_ready, ready_detail
 from containerize.matrix.plan import Cell
 
-# Tools a runtime image must not hold: they belong in the builder stage.
 #: Seconds from sending the slow-path request to sending the stop signal: the request
 #: is in the app by then, and a slow path of a few seconds is still running.
 IN_FLIGHT_DELAY = 1.0
 
+# Tools a runtime image must not hold: they belong in the builder stage.
 _TOOLCHAIN = ("gcc", "cc", "c++", "g++", "clang", "make", "ld", "pip", "pip3", "uv", "poetry")
 # Packaging tools importable by a Python in the image: the venv's, then the system's.
 _PACKAGING = ("pip", "setuptools", "wheel")
@@ -346,7 +346,8 @@ def _stop_with_request(subject: Subject, container: containers.Container) -> _St
             f"{signalled:.1f}s, "
             + ("no answer" if at is None else f"{_ended(answer)} at {at:.1f}s")
         )
-        lost = isinstance(answer, str) and not problems
+        # Closed without an answer; not a request still hanging when the wait ended.
+        lost = isinstance(answer, str) and at is not None and not problems
         problems.append(f"the in-flight GET {cell.settings.slow_path} did not finish")
         detail = (answer if isinstance(answer, str) else answer.describe()) + f"\n{when}"
         return _StopTry(stopped=stopped, problems=problems, detail=detail, lost=lost)
