@@ -269,7 +269,7 @@ def sigterm(subject: Subject, *, run_id: str) -> str:
     if tried.lost and cell.emulated:
         # mod_wsgi has lost, now and then, during Apache's graceful stop, the response
         # to a request its app had answered (its log said 200): under emulation in full
-        # test runs, and once natively (1 of 5 runs of the matrix test alone). Not
+        # test runs, and once natively (1 of 4 runs of the matrix test alone). Not
         # explained. Under emulation, where it was seen most, once more in a new
         # container of the image, and the message says so; natively it fails at once.
         second = _second(subject, run_id=run_id)
